@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: runs each benchmark in a fresh process, writes bench/results/<name>.json and prints a table.
+ * Goals are printed beside the numbers; absolute times depend on the machine, so compare within one run.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatTable } from '../toolkit/cli/table.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// Results go to the source tree's bench/results/, also when run from dist/bench/.
+const resultsDir = join(here.includes(`${'/dist/'}`) ? join(here, '..', '..', 'bench') : here, 'results');
+
+interface ModelBuildResult {
+  variant: string;
+  params: number;
+  nodes: number;
+  bytes: number;
+  seconds: { init: number; build: number; serialise: number; total: number };
+  peakRssMiB: number;
+}
+
+function modelBuild(variant: string): ModelBuildResult {
+  const out = execFileSync(process.execPath, [join(here, 'modelBuild.js'), variant], { encoding: 'utf8' });
+  return JSON.parse(out) as ModelBuildResult;
+}
+
+const machine = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
+const runs = ['b0', 'b7'].map(modelBuild);
+const result = {
+  benchmark: 'model-build',
+  about: 'seeded init + ONNX graph build + serialisation, one fresh process per variant',
+  goal: { variant: 'b7', seconds: 10, peakRssMiB: 2048 },
+  machine,
+  runs,
+};
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, 'model-build.json'), JSON.stringify(result, null, 2) + '\n');
+const fixed = (n: number, digits: number) => n.toFixed(digits);
+process.stdout.write(formatTable([
+  { header: 'Variant' }, { header: 'Params', align: 'right' }, { header: 'Nodes', align: 'right' },
+  { header: 'ONNX MiB', align: 'right' }, { header: 'Init s', align: 'right' }, { header: 'Build s', align: 'right' },
+  { header: 'Serialise s', align: 'right' }, { header: 'Total s', align: 'right' }, { header: 'Peak RSS MiB', align: 'right' },
+], runs.map((r) => [r.variant, r.params, r.nodes, fixed(r.bytes / 2 ** 20, 1), fixed(r.seconds.init, 2),
+  fixed(r.seconds.build, 2), fixed(r.seconds.serialise, 2), fixed(r.seconds.total, 2), fixed(r.peakRssMiB, 0)])));
+const b7 = runs.find((r) => r.variant === 'b7')!;
+process.stdout.write(`\nB7 goal: under 10 s and 2048 MiB on this machine → ${fixed(b7.seconds.total, 2)} s, ${fixed(b7.peakRssMiB, 0)} MiB ` +
+  `(${b7.seconds.total < 10 && b7.peakRssMiB < 2048 ? 'met' : 'NOT met'}). Results: ${join(resultsDir, 'model-build.json')}\n`);
