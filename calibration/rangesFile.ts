@@ -1,0 +1,50 @@
+/** Calibrated ranges as JSON (for people and tools) and as a TensorRT calibration cache. */
+import { FileFormatError } from '../toolkit/errors.js';
+import type { CalibratorSettings } from './calibrators.js';
+import { textFromTrtCache, type TrtCalibrationAlgorithm } from './trtCache.js';
+
+export interface RangesDocument {
+  schema: 'effnet-edge/ranges@1';
+  calibrator: CalibratorSettings;
+  images: number;
+  /** tensor → { amax, scale = amax / 127 }, in graph order. */
+  tensors: Record<string, { amax: number; scale: number }>;
+}
+
+export function rangesDocumentFrom(options: { ranges: Map<string, number>; calibrator: CalibratorSettings; images: number }): RangesDocument {
+  const tensors: RangesDocument['tensors'] = {};
+  for (const [name, amax] of options.ranges) tensors[name] = { amax, scale: amax / 127 };
+  return { schema: 'effnet-edge/ranges@1', calibrator: options.calibrator, images: options.images, tensors };
+}
+
+export function rangesFromDocument(options: { text: string; file: string }): Map<string, number> {
+  let parsed: RangesDocument;
+  try {
+    parsed = JSON.parse(options.text) as RangesDocument;
+  } catch {
+    throw new FileFormatError(options.file, 'not JSON; expected a ranges file written by effnet-edge quantize');
+  }
+  if (parsed.schema !== 'effnet-edge/ranges@1' || typeof parsed.tensors !== 'object') {
+    throw new FileFormatError(options.file, `schema '${String(parsed.schema)}' is not 'effnet-edge/ranges@1'`);
+  }
+  const ranges = new Map<string, number>();
+  for (const [name, entry] of Object.entries(parsed.tensors)) {
+    if (!(typeof entry?.amax === 'number' && entry.amax >= 0)) throw new FileFormatError(options.file, `tensor '${name}' has no valid amax`);
+    ranges.set(name, entry.amax);
+  }
+  return ranges;
+}
+
+const TRT_ALGORITHM: Record<CalibratorSettings['method'], TrtCalibrationAlgorithm> = {
+  entropy: 'EntropyCalibration2',
+  minmax: 'MinMaxCalibration',
+  // TensorRT has no percentile or MSE calibrator; its legacy calibrator reads any cached scales.
+  percentile: 'LegacyCalibration',
+  mse: 'LegacyCalibration',
+};
+
+/** TensorRT cache text for `version` (8601 = 8.6.1, 100300 = 10.3.0). */
+export function trtCacheTextFrom(options: { ranges: Map<string, number>; method: CalibratorSettings['method']; version: number }): string {
+  const scales = new Map([...options.ranges].map(([name, amax]) => [name, amax / 127]));
+  return textFromTrtCache({ version: options.version, algorithm: TRT_ALGORITHM[options.method], scales });
+}

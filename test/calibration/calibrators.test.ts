@@ -1,0 +1,89 @@
+import t from 'tap';
+import { AbsHistogram } from '../../calibration/histogram.js';
+import { calibratorFor, entropyAmax, mseAmax, percentileAmax } from '../../calibration/calibrators.js';
+import { Prng } from '../../toolkit/model/prng.js';
+
+function gaussian(count: number, seed: number): Float32Array {
+  return new Prng(seed).fillNormal(new Float32Array(count), 0, 1);
+}
+
+t.test('histogram grows by appending bins of the same width', async (t) => {
+  const h = new AbsHistogram(2048);
+  h.add([0.5, -1, 0.25]);
+  t.equal(h.bins, 2048);
+  t.equal(h.binWidth, 1 / 2048);
+  h.add([-3, 2]);
+  t.equal(h.bins, 6144, 'range 3 at the same width');
+  t.equal(h.binWidth, 1 / 2048);
+  t.equal(h.max, 3);
+  t.equal(h.total, 5);
+  t.equal(h.counts[1024], 1, '0.5 stays in its bin');
+  t.equal(h.counts[6143], 1, 'the max lands in the last bin');
+  const zeros = new AbsHistogram(16);
+  zeros.add([0, 0]);
+  zeros.add([0, 4]);
+  t.equal(zeros.counts[0], 3, 'leading all-zero batches are kept');
+  t.throws(() => zeros.add([NaN]), { message: 'activation contains NaN or Infinity' });
+});
+
+t.test('minmax and percentile', async (t) => {
+  const minmax = calibratorFor({ method: 'minmax' });
+  minmax.add([1, -7.5, 3]);
+  minmax.add([2]);
+  t.equal(minmax.amax(), 7.5);
+  const uniform = Float32Array.from({ length: 100000 }, (_, i) => (i + 1) / 100000);
+  const h = new AbsHistogram(2048);
+  h.add(uniform);
+  t.ok(Math.abs(percentileAmax(h, 99.99) - 0.9999) < 1 / 2048, `99.99th percentile of U(0,1) ≈ 0.9999 (${percentileAmax(h, 99.99)})`);
+  t.equal(percentileAmax(h, 50), 1025 / 2048, 'the upper edge of the bin that holds the median');
+  t.equal(percentileAmax(h, 100), 1);
+});
+
+t.test('histogram calibrators clip a Gaussian where the theory says and ignore rare outliers', async (t) => {
+  const data = gaussian(1_000_000, 1);
+  const h = new AbsHistogram(2048);
+  h.add(data);
+  const mse = mseAmax(h);
+  // The MSE-optimal symmetric 8-bit clip of N(0,1) is about 3.9σ–4.1σ (uniform quantiser theory, ACIQ).
+  t.ok(mse > 3.6 && mse < 4.4, `mse amax ${mse.toFixed(3)} ≈ 4σ`);
+  const entropy = entropyAmax(h);
+  t.ok(entropy > 2.5 && entropy <= h.max, `entropy amax ${entropy.toFixed(3)} within (2.5σ, max ${h.max.toFixed(3)}]`);
+
+  // Outliers arrive in the last batch, after the first batch has set the bin width.
+  const withOutliers = Float32Array.from(data);
+  for (let i = 0; i < 10; i++) withOutliers[950_000 + i * 1000] = 100;
+  for (const method of ['percentile', 'entropy'] as const) {
+    const calibrator = calibratorFor({ method });
+    // Stream in batches, as calibration does.
+    for (let at = 0; at < withOutliers.length; at += 100_000) calibrator.add(withOutliers.subarray(at, at + 100_000));
+    const amax = calibrator.amax();
+    t.ok(amax < 10, `${method} ignores 10 outliers at 100 in 1M values (amax ${amax.toFixed(3)})`);
+  }
+  const minmax = calibratorFor({ method: 'minmax' });
+  minmax.add(withOutliers);
+  t.equal(minmax.amax(), 100);
+  // MSE weighs outliers by their squared error, so it clips one far value but follows ten.
+  const single = Float32Array.from(data);
+  single[999_999] = 20;
+  const mseCalibrator = calibratorFor({ method: 'mse' });
+  mseCalibrator.add(single);
+  t.ok(mseCalibrator.amax() < 6, `mse clips a single value at 20 (amax ${mseCalibrator.amax().toFixed(3)})`);
+});
+
+t.test('grown histograms stay bounded by merging bins exactly', async (t) => {
+  const h = new AbsHistogram(2048);
+  h.add([1]);
+  h.add([100]);
+  t.ok(h.bins <= 2048 * 16, `${h.bins} bins`);
+  t.equal(h.total, 2);
+  t.equal(h.counts.reduce((a, b) => a + b, 0), 2, 'no count lost');
+  t.equal(h.binWidth, 8 / 2048, 'width doubled three times: 100 × 2048 = 204800 bins → 25600');
+  t.equal(h.counts[255], 1, 'the first max, counted in bin 2047, now sits in bin 2047 >> 3');
+});
+
+t.test('entropy picks the largest threshold among equal divergences', async (t) => {
+  // Values fill the first 64 of 2048 bins evenly: every candidate reproduces P exactly (KL 0), so the last wins.
+  const h = new AbsHistogram(2048);
+  h.add(Float32Array.from({ length: 2048 }, (_, i) => (i % 64 + 0.5) * (1 / 2048)));
+  t.equal(entropyAmax(h), h.edge(h.bins));
+});
