@@ -1,0 +1,110 @@
+/**
+ * Where Q/DQ goes, as data. Two placement profiles:
+ * - `tensorrt` (also NPU compilers): quantize inputs only — every Conv/Gemm/MatMul activation input, weights per
+ *   output channel; the residual Add's identity input only; the SE block's GlobalAveragePool input and both inputs
+ *   of its Mul; never a Sigmoid's input; never a graph output. This is what TensorRT fuses (FACTS.md).
+ * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
+ *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels.
+ */
+import { consumerMap, initializerMap } from '../onnx/graph.js';
+import type { Model, Node } from '../onnx/ir.js';
+import type { Structure } from '../passes/recognise.js';
+
+export type PlacementProfile = 'tensorrt' | 'onnxruntime';
+export const PLACEMENT_PROFILES: readonly PlacementProfile[] = ['tensorrt', 'onnxruntime'];
+
+export interface InputUse {
+  /** Node name (node names are unique in the graphs we quantize: the plan checks it). */
+  node: string;
+  input: number;
+}
+
+export interface ActivationPoint {
+  tensor: string;
+  /** The consumer inputs that read the dequantized value; other consumers keep the float tensor. */
+  uses: InputUse[];
+  /** Why it is quantized, for reports: `conv-input`, `residual-identity`, `se-pool-input`, … */
+  reasons: string[];
+}
+
+export interface WeightPoint {
+  node: string;
+  input: number;
+  tensor: string;
+  /** Per-channel axis (0 for Conv and for Gemm with transB=1; 1 for MatMul and Gemm without transB). */
+  axis: number;
+}
+
+export interface QuantizationPlan {
+  profile: PlacementProfile;
+  activations: ActivationPoint[];
+  weights: WeightPoint[];
+}
+
+export function quantizationPlanFrom(options: { model: Model; structure: Structure; profile: PlacementProfile; keepFloat?: ReadonlySet<string> }): QuantizationPlan {
+  const { model, structure, profile } = options;
+  const keepFloat = options.keepFloat ?? new Set<string>();
+  const { graph } = model;
+  const names = new Set<string>();
+  for (const node of graph.nodes) {
+    if (!node.name || names.has(node.name)) {
+      throw new Error(`internal: node names must be unique and non-empty to place Q/DQ ('${node.name}')`);
+    }
+    names.add(node.name);
+  }
+  const initializers = initializerMap(graph);
+  const consumers = consumerMap(graph);
+  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
+  const points = new Map<string, ActivationPoint>();
+  const use = (tensor: string, node: Node, input: number, reason: string) => {
+    if (initializers.has(tensor)) return;
+    const point = points.get(tensor) ?? { tensor, uses: [], reasons: [] };
+    if (!point.uses.some((u) => u.node === node.name && u.input === input)) point.uses.push({ node: node.name, input });
+    if (!point.reasons.includes(reason)) point.reasons.push(reason);
+    points.set(tensor, point);
+  };
+  /** All consumers of an op's output read it quantized (ORT's output Q/DQ), unless it is a graph output. */
+  const output = (node: Node, reason: string) => {
+    const tensor = node.outputs[0]!;
+    if (graphOutputs.has(tensor)) return;
+    for (const consumer of consumers.get(tensor) ?? []) {
+      consumer.inputs.forEach((name, index) => { if (name === tensor) use(tensor, consumer, index, reason); });
+    }
+  };
+
+  const weights: WeightPoint[] = [];
+  for (const node of graph.nodes) {
+    if (keepFloat.has(node.name)) continue;
+    const isLinear = node.opType === 'Gemm' || node.opType === 'MatMul';
+    if (node.opType !== 'Conv' && !isLinear) continue;
+    const weight = initializers.get(node.inputs[1]!);
+    if (!weight) continue;
+    use(node.inputs[0]!, node, 0, node.opType === 'Conv' ? 'conv-input' : 'linear-input');
+    const transB = node.attributes.transB;
+    const axis = node.opType === 'Conv' || (transB?.type === 'int' && Number(transB.value) === 1) ? 0 : 1;
+    weights.push({ node: node.name, input: 1, tensor: weight.name, axis });
+    if (profile === 'onnxruntime') output(node, `${node.opType.toLowerCase()}-output`);
+  }
+  for (const residual of structure.residuals) {
+    if (keepFloat.has(residual.add.name)) continue;
+    residual.add.inputs.forEach((name, index) => {
+      if (name === residual.identity || profile === 'onnxruntime') use(name, residual.add, index, 'residual-identity');
+    });
+    if (profile === 'onnxruntime') output(residual.add, 'add-output');
+  }
+  for (const se of structure.se) {
+    if (keepFloat.has(se.scale.name)) continue;
+    use(se.pool.inputs[0]!, se.pool, 0, 'se-pool-input');
+    se.scale.inputs.forEach((name, index) => use(name, se.scale, index, 'se-mul-input'));
+    if (profile === 'onnxruntime') {
+      output(se.pool, 'pool-output');
+      output(se.scale, 'se-mul-output');
+    }
+  }
+  // Never a Sigmoid's input: drop such uses that output-quantization may have added.
+  const sigmoids = new Set(graph.nodes.filter((n) => n.opType === 'Sigmoid').map((n) => n.name));
+  const activations = [...points.values()]
+    .map((p) => ({ ...p, uses: p.uses.filter((u) => !sigmoids.has(u.node)) }))
+    .filter((p) => p.uses.length > 0);
+  return { profile, activations, weights };
+}

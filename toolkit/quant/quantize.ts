@@ -1,0 +1,71 @@
+/**
+ * The quantization pipeline as one function: clean and fold the fp32 graph, recognise its blocks, plan Q/DQ for a
+ * placement profile, calibrate the planned activations on images, and insert Q/DQ. Returns both graphs, the
+ * ranges and every pass's report; writing files is the caller's job.
+ */
+import type { Batch } from '../../calibration/loader.js';
+import type { CalibratorSettings } from '../../calibration/calibrators.js';
+import { rangesFromBatches } from '../../calibration/collect.js';
+import type { Model } from '../onnx/ir.js';
+import { withoutNoOps } from '../passes/cleanup.js';
+import { withBatchNormFolded } from '../passes/foldBatchNorm.js';
+import type { PassReport } from '../passes/pass.js';
+import { structureOf, type Structure } from '../passes/recognise.js';
+import { WEIGHT_QMAX, type WeightRange } from './cpu.js';
+import { quantizationPlanFrom, type PlacementProfile, type QuantizationPlan } from './plan.js';
+import { qdqModelFrom, type QdqReport } from './qdq.js';
+
+export interface QuantizeOptions {
+  model: Model;
+  batches: AsyncIterable<Batch>;
+  inputSize: number;
+  calibrator: CalibratorSettings;
+  profile: PlacementProfile;
+  weightRange: WeightRange;
+  /** Node names to keep in float (from a sensitivity pass). */
+  keepFloat?: ReadonlySet<string>;
+  threads?: number;
+}
+
+export interface QuantizeResult {
+  /** The cleaned, BN-folded fp32 graph the int8 graph was made from. */
+  fp32: Model;
+  int8: Model;
+  structure: Structure;
+  plan: QuantizationPlan;
+  ranges: Map<string, number>;
+  images: number;
+  reports: PassReport[];
+  qdq: QdqReport;
+}
+
+/** Cleanup and BN folding: the fp32 graph that calibration and quantization start from. */
+export function preparedFp32From(model: Model): { model: Model; reports: PassReport[] } {
+  const cleaned = withoutNoOps(model);
+  const folded = withBatchNormFolded(cleaned.model);
+  return { model: folded.model, reports: [cleaned.report, folded.report] };
+}
+
+export async function quantizedModelFrom(options: QuantizeOptions): Promise<QuantizeResult> {
+  const prepared = preparedFp32From(options.model);
+  const fp32 = prepared.model;
+  const { structure, report } = structureOf(fp32);
+  const plan = quantizationPlanFrom({ model: fp32, structure, profile: options.profile, ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}) });
+  const { ranges, images } = await rangesFromBatches({
+    model: fp32, tensors: plan.activations.map((a) => a.tensor), batches: options.batches, inputSize: options.inputSize,
+    settings: options.calibrator, ...(options.threads ? { threads: options.threads } : {}),
+  });
+  const int8 = qdqModelFrom({
+    model: fp32, plan, ranges, weightQmax: WEIGHT_QMAX[options.weightRange],
+    weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
+  });
+  const qdqReport: PassReport = {
+    pass: 'qdq',
+    summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
+    counts: { activations: plan.activations.length, weights: plan.weights.length, nodesAdded: int8.report.nodesAdded },
+  };
+  return {
+    fp32, int8: int8.model, structure, plan, ranges, images,
+    reports: [...prepared.reports, report, qdqReport], qdq: int8.report,
+  };
+}

@@ -1,0 +1,14 @@
+/** The contract every runtime implements (ONNX Runtime here; TensorRT and the native int8 engine later). */
+export interface RunOutputs {
+  /** Output name → float32 data, batch-major. */
+  [name: string]: Float32Array;
+}
+
+export interface Runner {
+  readonly runtime: 'onnxruntime' | 'tensorrt' | 'native-int8';
+  readonly inputName: string;
+  readonly outputNames: readonly string[];
+  /** Runs a batch of NCHW float32 inputs; `dims` = [N, C, H, W]. */
+  run(input: Float32Array, dims: readonly number[]): Promise<RunOutputs>;
+  close(): Promise<void>;
+}
