@@ -55,12 +55,12 @@ t.test('the installed entry point answers --help for the program and every comma
   const top = runBin(['--help']);
   t.equal(top.code, 0);
   t.match(top.stdout, /Usage: effnet-edge <command> \[options\]/);
-  for (const command of ['summary', 'export']) {
+  for (const command of ['summary', 'export', 'quantize', 'eval']) {
     const help = runBin([command, '--help']);
     t.equal(help.code, 0, `${command} --help`);
     t.match(help.stdout, new RegExp(`^Usage: effnet-edge ${command}`));
   }
   const unknown = runBin(['frobnicate']);
   t.equal(unknown.code, 2);
-  t.match(unknown.stderr, /^effnet-edge: unknown command 'frobnicate'; expected one of summary, export/);
+  t.match(unknown.stderr, /^effnet-edge: unknown command 'frobnicate'; expected one of summary, export, quantize, eval/);
 });

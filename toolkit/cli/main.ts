@@ -2,10 +2,12 @@
 import { helpText, parseCommandArgs, type Command, type CommandIo } from './command.js';
 import { exportCommand } from './commands/export.js';
 import { summaryCommand } from './commands/summary.js';
+import { quantizeCommand } from './commands/quantize.js';
+import { evalCommand } from './commands/eval.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [summaryCommand, exportCommand];
+export const COMMANDS: readonly Command[] = [summaryCommand, exportCommand, quantizeCommand, evalCommand];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

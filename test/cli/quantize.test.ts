@@ -1,0 +1,71 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { trtCacheFromText } from '../../calibration/trtCache.js';
+import { rangesFromDocument } from '../../calibration/rangesFile.js';
+import { modelFromFile } from '../../toolkit/onnx/read.js';
+import { CIFAR_B0 } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+
+const dir = t.testdir();
+const int8 = join(dir, 'q.onnx');
+
+t.test('quantize calibrates on the fixture and writes the model, ranges and a TensorRT cache', async (t) => {
+  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
+    '--out', int8, '--cache', join(dir, 'calib.cache'), '--ranges', join(dir, 'ranges.json'), '--json']);
+  t.equal(result.code, 0, result.stderr);
+  t.equal(result.stderr, '');
+  const json = JSON.parse(result.stdout) as { images: number; profile: string; calibrator: { method: string }; passes: { summary: string }[]; blocks: unknown[] };
+  t.equal(json.images, 1000);
+  t.equal(json.profile, 'tensorrt');
+  t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.99 });
+  t.strictSame(json.passes.map((p) => p.summary), [
+    'Identity/Dropout removed: 0',
+    'BatchNormalization folded into Conv: 0',
+    'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
+    `Q/DQ inserted (tensorrt): 114 activations, 82 weights per channel (full range)`,
+  ]);
+  t.equal(json.blocks.length, 16);
+  const model = await modelFromFile({ path: int8 });
+  t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 114 + 82);
+  const cache = trtCacheFromText({ text: readFileSync(join(dir, 'calib.cache'), 'utf8'), file: 'calib.cache' });
+  t.equal(cache.algorithm, 'LegacyCalibration');
+  t.equal(cache.version, 8601);
+  t.equal(cache.scales.size, 114);
+  const ranges = rangesFromDocument({ text: readFileSync(join(dir, 'ranges.json'), 'utf8'), file: 'ranges.json' });
+  t.equal(ranges.get('input'), 2.640000104904175, 'the input range is the normalised max (1 − 0.406) / 0.225');
+  t.ok(Math.abs(cache.scales.get('input')! - ranges.get('input')! / 127) < 1e-7, 'cache scale = amax / 127');
+  const again = join(dir, 'again.onnx');
+  await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--out', again]);
+  t.ok(readFileSync(again).equals(readFileSync(int8)), 'same inputs, byte-identical int8 model');
+});
+
+t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
+  const result = await runCli(['eval', '--fp32', join(CIFAR_B0, 'model.onnx'), '--int8', int8, '--data', join(CIFAR_B0, 'test'), '--json']);
+  t.equal(result.code, 0, result.stderr);
+  const json = JSON.parse(result.stdout) as {
+    fp32: { top1: number; top5: number }; int8: { top1: number; top5: number }; agreement: number; cosine: number;
+    images: number; layers: { tensor: string; sqnrDb: number }[];
+  };
+  t.equal(json.images, 2000);
+  t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
+  // Pinned measurements of the default (percentile 99.99, tensorrt placement): a regression floor, not the goal.
+  t.ok(json.int8.top1 >= 60.5, `int8 top-1 ${json.int8.top1}`);
+  t.ok(json.agreement >= 83, `top-1 agreement ${json.agreement}`);
+  t.ok(json.cosine >= 0.96, `mean cosine ${json.cosine}`);
+  t.equal(json.layers.length, 114);
+  t.ok(json.layers.every((l) => typeof l.sqnrDb === 'number'));
+  t.equal(json.layers[0]!.tensor, 'input');
+  t.ok(json.layers[0]!.sqnrDb > 35, `the input quantizes at ${json.layers[0]!.sqnrDb.toFixed(1)} dB`);
+});
+
+t.test('quantize usage errors', async (t) => {
+  const noCalib = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--out', join(dir, 'x.onnx')]);
+  t.equal(noCalib.code, 2);
+  t.equal(noCalib.stderr, "effnet-edge quantize: --calib DIR is required\nRun 'effnet-edge quantize --help' for usage.\n");
+  const method = await runCli(['quantize', '--model', 'm.onnx', '--calib', 'c', '--method', 'kl', '--out', 'x.onnx']);
+  t.equal(method.stderr, "effnet-edge quantize: --method expects one of minmax, percentile, entropy, mse, got 'kl'\nRun 'effnet-edge quantize --help' for usage.\n");
+  const wrongSize = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--crop', '24', '--out', join(dir, 'x.onnx')]);
+  t.equal(wrongSize.code, 1);
+  t.equal(wrongSize.stderr, `effnet-edge quantize: ${join(CIFAR_B0, 'calib', 'airplane', '0023.jpg')}: image is 24x24 but the model takes 32x32; use --preset torchvision or --resize/--crop\n`);
+});

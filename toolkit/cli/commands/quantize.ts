@@ -1,0 +1,123 @@
+/** `effnet-edge quantize`: calibrate on images and write the int8 Q/DQ model, its ranges and a TensorRT cache. */
+import { writeFile } from 'node:fs/promises';
+import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrators.js';
+import { batchesFromDataset } from '../../../calibration/loader.js';
+import { rangesDocumentFrom, trtCacheTextFrom } from '../../../calibration/rangesFile.js';
+import { UsageError } from '../../errors.js';
+import { modelFromFile } from '../../onnx/read.js';
+import { writeModelFile } from '../../onnx/write.js';
+import { weightRangeFor, type WeightRange } from '../../quant/cpu.js';
+import { PLACEMENT_PROFILES, type PlacementProfile } from '../../quant/plan.js';
+import { quantizedModelFrom } from '../../quant/quantize.js';
+import type { Command, OptionGroup } from '../command.js';
+import { flag, numberOption, stringOption } from '../command.js';
+import { JSON_GROUP } from '../groups.js';
+import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
+import { progressBar } from '../progress.js';
+
+export const DEFAULT_METHOD: CalibrationMethod = 'percentile';
+
+export const CALIBRATION_GROUP: OptionGroup = {
+  options: {
+    calib: { type: 'string' },
+    'calib-count': { type: 'string' },
+    seed: { type: 'string' },
+    method: { type: 'string' },
+    percentile: { type: 'string' },
+    batch: { type: 'string' },
+  },
+  help: [
+    '  --calib DIR             calibration images (searched recursively)',
+    '  --calib-count N         a seeded, class-balanced subset of N images',
+    '  --seed N                seed for --calib-count (default 0)',
+    `  --method M              ${CALIBRATION_METHODS.join(', ')} (default ${DEFAULT_METHOD})`,
+    '  --percentile P          for --method percentile (default 99.99)',
+    '  --batch N               images per inference batch (default 32)',
+  ],
+};
+
+export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): CalibratorSettings {
+  const method = (stringOption(args, 'method') ?? DEFAULT_METHOD) as CalibrationMethod;
+  if (!CALIBRATION_METHODS.includes(method)) {
+    throw new UsageError(`--method expects one of ${CALIBRATION_METHODS.join(', ')}, got '${method}'`);
+  }
+  const percentile = numberOption(args, 'percentile', 'number');
+  if (percentile !== undefined && (method !== 'percentile' || !(percentile > 0 && percentile <= 100))) {
+    throw new UsageError(method !== 'percentile' ? '--percentile goes with --method percentile' : `--percentile expects a number in (0, 100], got ${percentile}`);
+  }
+  return method === 'percentile' ? { method, percentile: percentile ?? 99.99 } : { method };
+}
+
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  summary: 'Calibrate an fp32 ONNX model on images and write its int8 Q/DQ model (with ranges and a TensorRT cache).',
+  usage: 'effnet-edge quantize --model M.onnx --calib DIR [--preset P] [--method M] [--calib-count N] [--cache C] --out Q.onnx',
+  groups: [
+    { options: { model: { type: 'string' }, out: { type: 'string', short: 'o' } }, help: ['  --model M.onnx          the fp32 model', '  -o, --out Q.onnx        where to write the int8 Q/DQ model'] },
+    CALIBRATION_GROUP,
+    {
+      options: {
+        profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
+        'trt-version': { type: 'string' }, ranges: { type: 'string' },
+      },
+      help: [
+        '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
+        '  --weight-range R        auto (default: 7-bit on x86 without VNNI for onnxruntime), full or reduced',
+        '  --cache FILE            also write a TensorRT calibration cache',
+        '  --trt-version V         TensorRT version in the cache header (default 8601 = 8.6.1)',
+        '  --ranges FILE.json      also write the calibrated ranges as JSON',
+      ],
+    },
+    PREPROCESS_GROUP,
+    LABELS_GROUP,
+    JSON_GROUP,
+  ],
+  async run(args, io) {
+    const modelPath = stringOption(args, 'model');
+    const out = stringOption(args, 'out');
+    if (!modelPath) throw new UsageError('--model M.onnx is required');
+    if (!out) throw new UsageError('--out Q.onnx is required');
+    const profile = (stringOption(args, 'profile') ?? 'tensorrt') as PlacementProfile;
+    if (!PLACEMENT_PROFILES.includes(profile)) throw new UsageError(`--profile expects tensorrt or onnxruntime, got '${profile}'`);
+    const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
+    if (!['auto', 'full', 'reduced'].includes(requestedRange)) throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
+    const weightRange = weightRangeFor({ requested: requestedRange as WeightRange | 'auto', runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt' });
+    const calibrator = calibratorSettingsFrom(args);
+    const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
+    if (batchSize < 1) throw new UsageError(`--batch expects a positive integer, got ${batchSize}`);
+    const trtVersion = numberOption(args, 'trt-version', 'integer') ?? 8601;
+
+    const model = await modelFromFile({ path: modelPath });
+    const inputSize = inputSizeOf(model);
+    const preprocessing = preprocessingFrom(args, inputSize);
+    const dataset = await datasetFrom({ args, root: stringOption(args, 'calib'), flag: 'calib', countFlag: 'calib-count' });
+    const progress = progressBar({ label: 'calibrating', unit: 'img' });
+    const summary = { used: 0, skipped: [] as { path: string; reason: string }[] };
+    const result = await quantizedModelFrom({
+      model, inputSize, calibrator, profile, weightRange,
+      batches: batchesFromDataset({
+        dataset, preprocessing, inputSize, batchSize, onProgress: (d, t) => progress.update(d, t),
+        onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
+      }, summary),
+    });
+    progress.done();
+    await writeModelFile({ model: result.int8, path: out });
+    const cache = stringOption(args, 'cache');
+    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: calibrator.method, version: trtVersion }));
+    const rangesPath = stringOption(args, 'ranges');
+    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({ ranges: result.ranges, calibrator, images: result.images }), null, 2) + '\n');
+    if (summary.skipped.length) io.stderr(`effnet-edge quantize: ${summary.skipped.length} image(s) skipped\n`);
+    if (flag(args, 'json')) {
+      io.stdout(JSON.stringify({
+        out, profile, weightRange, calibrator, preprocessing, images: result.images, skipped: summary.skipped.length,
+        passes: result.reports.map((r) => ({ pass: r.pass, summary: r.summary, counts: r.counts })),
+        blocks: result.structure.blocks.map((b) => ({
+          name: b.name, depthwise: b.depthwise.name, expand: b.expand?.name ?? null, se: b.se !== undefined,
+          residual: b.residual !== undefined, silu: b.activations.length,
+        })),
+        zeroRanges: result.qdq.zeroRanges,
+      }, null, 2) + '\n');
+    }
+    return 0;
+  },
+};
