@@ -48,3 +48,23 @@ process.stdout.write(formatTable([
 const b7 = runs.find((r) => r.variant === 'b7')!;
 process.stdout.write(`\nB7 goal: under 10 s and 2048 MiB on this machine → ${fixed(b7.seconds.total, 2)} s, ${fixed(b7.peakRssMiB, 0)} MiB ` +
   `(${b7.seconds.total < 10 && b7.peakRssMiB < 2048 ? 'met' : 'NOT met'}). Results: ${join(resultsDir, 'model-build.json')}\n`);
+
+// Quantization benchmarks (issue 3): each child prints one JSON line.
+function quantBench(mode: string): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [join(here, 'quantBench.js'), mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
+const latency = quantBench('latency') as { medianMs: Record<string, Record<string, number>>; peakRssMiB: number };
+const preprocess = quantBench('preprocess') as { imagesPerSecond: number; peakRssMiB: number };
+const calibrate = quantBench('calibrate') as { imagesPerSecond: number; seconds: number; peakRssMiB: number; tensors: number };
+const b7Quantize = quantBench('b7') as { seconds: number; peakRssMiB: number };
+const quant = { machine, latency, preprocess, calibrate, b7Quantize };
+writeFileSync(join(resultsDir, 'quantization.json'), JSON.stringify(quant, null, 2) + '\n');
+const rows = Object.entries(latency.medianMs).flatMap(([batch, times]) => Object.entries(times).map(([model, ms]) => [
+  batch, model, fixed(ms, 1), fixed(ms / times.fp32!, 2),
+]));
+process.stdout.write('\nONNX Runtime CPU, B0@224, 1 thread, median of interleaved runs (ratio to fp32 in the same run)\n');
+process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Model' }, { header: 'ms', align: 'right' }, { header: 'x fp32', align: 'right' }], rows));
+process.stdout.write(`\nPreprocessing (torchvision preset, 224, Pillow-exact): ${fixed(preprocess.imagesPerSecond, 0)} images/s (goal 200)\n`);
+process.stdout.write(`Calibration of 512 images, B0@224, entropy, ${calibrate.tensors} tensors: ${fixed(calibrate.imagesPerSecond, 1)} images/s, peak RSS ${fixed(calibrate.peakRssMiB, 0)} MiB\n`);
+process.stdout.write(`B7@600 quantize (8 calibration images): ${fixed(b7Quantize.seconds, 1)} s, peak RSS ${fixed(b7Quantize.peakRssMiB, 0)} MiB (goal < 8192)\n`);

@@ -10,5 +10,10 @@ if (!existsSync(entry)) {
   process.stderr.write(`effnet-edge: the CLI is not compiled (${entry} is missing). Run: npm run build\n`);
   process.exit(1);
 }
+// A reader that stops early (`| head`) is not an error.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

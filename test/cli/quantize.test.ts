@@ -69,3 +69,24 @@ t.test('quantize usage errors', async (t) => {
   t.equal(wrongSize.code, 1);
   t.equal(wrongSize.stderr, `effnet-edge quantize: ${join(CIFAR_B0, 'calib', 'airplane', '0023.jpg')}: image is 24x24 but the model takes 32x32; use --preset torchvision or --resize/--crop\n`);
 });
+
+t.test('--max-drop keeps the most sensitive layers in float, chosen on held-out labelled images', async (t) => {
+  const out = join(dir, 'max-drop.onnx');
+  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
+    '--calib-count', '200', '--max-drop', '0.5', '--eval', join(CIFAR_B0, 'calib'), '--eval-count', '200', '--out', out, '--json']);
+  t.equal(result.code, 0, result.stderr);
+  const json = JSON.parse(result.stdout) as {
+    maxDrop: { fp32Top1: number; int8Top1: number; keptFloat: string[]; steps: { floatLayers: number; top1: number }[]; mostSensitive: { node: string; cosine: number }[] };
+    passes: { pass: string; summary: string }[];
+  };
+  const { maxDrop } = json;
+  t.ok(maxDrop.fp32Top1 - maxDrop.int8Top1 <= 0.5, `within 0.5 points on the selection images (${maxDrop.fp32Top1} → ${maxDrop.int8Top1})`);
+  t.equal(maxDrop.steps.at(-1)!.floatLayers, maxDrop.keptFloat.length);
+  t.strictSame(maxDrop.keptFloat, maxDrop.mostSensitive.slice(0, maxDrop.keptFloat.length).map((s) => s.node), 'the most sensitive first');
+  t.ok(maxDrop.mostSensitive.every((s, i, all) => i === 0 || all[i - 1]!.cosine <= s.cosine), 'sorted by cosine');
+  t.equal(json.passes.at(-1)!.summary, `layers kept in float for a top-1 drop within 0.5 points: ${maxDrop.keptFloat.length}`);
+  const model = await modelFromFile({ path: out });
+  const kept = new Set(maxDrop.keptFloat);
+  const dequantizedInputs = model.graph.nodes.filter((n) => kept.has(n.name)).flatMap((n) => n.inputs.filter((i) => i.endsWith('.dequantized')));
+  t.strictSame(dequantizedInputs, [], 'float layers read no dequantized tensor');
+});

@@ -1,14 +1,15 @@
 /** `effnet-edge quantize`: calibrate on images and write the int8 Q/DQ model, its ranges and a TensorRT cache. */
 import { writeFile } from 'node:fs/promises';
 import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrators.js';
-import { batchesFromDataset } from '../../../calibration/loader.js';
+import { batchesFromDataset, type Batch } from '../../../calibration/loader.js';
+import { balancedSubset } from '../../../calibration/dataset.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../../calibration/rangesFile.js';
 import { UsageError } from '../../errors.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { writeModelFile } from '../../onnx/write.js';
 import { weightRangeFor, type WeightRange } from '../../quant/cpu.js';
 import { PLACEMENT_PROFILES, type PlacementProfile } from '../../quant/plan.js';
-import { quantizedModelFrom } from '../../quant/quantize.js';
+import { quantizedModelFrom, quantizedWithinMaxDrop, type MaxDropReport } from '../../quant/quantize.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -59,6 +60,7 @@ export const quantizeCommand: Command = {
       options: {
         profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
         'trt-version': { type: 'string' }, ranges: { type: 'string' },
+        'max-drop': { type: 'string' }, eval: { type: 'string' }, 'eval-count': { type: 'string' },
       },
       help: [
         '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
@@ -66,6 +68,8 @@ export const quantizeCommand: Command = {
         '  --cache FILE            also write a TensorRT calibration cache',
         '  --trt-version V         TensorRT version in the cache header (default 8601 = 8.6.1)',
         '  --ranges FILE.json      also write the calibrated ranges as JSON',
+        '  --max-drop X            keep the most sensitive layers in float until int8 top-1 is within X points of',
+        '                          fp32 on --eval (labelled images; --eval-count N for a seeded subset, default 500)',
       ],
     },
     PREPROCESS_GROUP,
@@ -93,7 +97,7 @@ export const quantizeCommand: Command = {
     const dataset = await datasetFrom({ args, root: stringOption(args, 'calib'), flag: 'calib', countFlag: 'calib-count' });
     const progress = progressBar({ label: 'calibrating', unit: 'img' });
     const summary = { used: 0, skipped: [] as { path: string; reason: string }[] };
-    const result = await quantizedModelFrom({
+    let result = await quantizedModelFrom({
       model, inputSize, calibrator, profile, weightRange,
       batches: batchesFromDataset({
         dataset, preprocessing, inputSize, batchSize, onProgress: (d, t) => progress.update(d, t),
@@ -101,6 +105,21 @@ export const quantizeCommand: Command = {
       }, summary),
     });
     progress.done();
+    const maxDrop = numberOption(args, 'max-drop', 'number');
+    let maxDropReport: MaxDropReport | undefined;
+    if (maxDrop !== undefined) {
+      if (!(maxDrop >= 0)) throw new UsageError(`--max-drop expects points of top-1 (a number ≥ 0), got ${maxDrop}`);
+      const evalSet = await datasetFrom({ args, root: stringOption(args, 'eval'), flag: 'eval', countFlag: 'eval-count' });
+      const limited = stringOption(args, 'eval-count') === undefined ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 }) : evalSet;
+      if (limited.items.some((item) => item.label === undefined)) throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
+      const batches: Batch[] = [];
+      for await (const batch of batchesFromDataset({ dataset: limited, preprocessing, inputSize, batchSize })) batches.push(batch);
+      const sensitivityProgress = progressBar({ label: 'sensitivity', unit: 'layer' });
+      ({ result, report: maxDropReport } = await quantizedWithinMaxDrop({
+        result, batches, inputSize, maxDrop, weightRange, profile, onProgress: (d, t) => sensitivityProgress.update(d, t),
+      }));
+      sensitivityProgress.done();
+    }
     await writeModelFile({ model: result.int8, path: out });
     const cache = stringOption(args, 'cache');
     if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: calibrator.method, version: trtVersion }));
@@ -116,6 +135,12 @@ export const quantizeCommand: Command = {
           residual: b.residual !== undefined, silu: b.activations.length,
         })),
         zeroRanges: result.qdq.zeroRanges,
+        ...(maxDropReport ? {
+          maxDrop: {
+            fp32Top1: maxDropReport.fp32Top1, int8Top1: maxDropReport.int8Top1, keptFloat: maxDropReport.keepFloat,
+            steps: maxDropReport.steps, mostSensitive: maxDropReport.sensitivities.slice(0, 10),
+          },
+        } : {}),
       }, null, 2) + '\n');
     }
     return 0;

@@ -1,0 +1,101 @@
+/**
+ * Benchmark children for quantization (run one per process by bench/run.ts, so peak RSS is theirs alone):
+ *   latency  — ONNX Runtime fp32 vs int8 (both placement profiles), B0@224, batch 1 and 8, one thread, interleaved
+ *   preprocess — decoding + torchvision preprocessing throughput for 512 images at 224
+ *   calibrate  — full calibration (decode, ORT with exposed activations, entropy histograms) of 512 images, B0@224
+ *   b7         — quantize B7@600 (calibration on 8 images): peak RSS
+ * Weights are seeded (latency and memory do not depend on their values); images are the ImageNet sample, repeated.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { datasetFromFolder } from '../calibration/dataset.js';
+import { batchesFromDataset } from '../calibration/loader.js';
+import { torchvisionPreset } from '../calibration/presets.js';
+import { onnxFromExportOptions } from '../toolkit/model/export.js';
+import { structureOf } from '../toolkit/passes/recognise.js';
+import { quantizationPlanFrom, type PlacementProfile } from '../toolkit/quant/plan.js';
+import { qdqModelFrom } from '../toolkit/quant/qdq.js';
+import { preparedFp32From, quantizedModelFrom } from '../toolkit/quant/quantize.js';
+import { OrtRunner } from '../toolkit/runtime/ort.js';
+
+const shared = process.env.EFFNET_EDGE_SHARED ?? join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'shared');
+const sampleImages = join(shared, 'fixtures', 'imagenet_sample', 'images');
+
+function repeatedImageFolder(count: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'effnet-bench-'));
+  const sources = readdirSync(sampleImages).sort();
+  mkdirSync(join(dir, 'images'));
+  for (let i = 0; i < count; i++) symlinkSync(join(sampleImages, sources[i % sources.length]!), join(dir, 'images', `${String(i).padStart(4, '0')}.jpg`));
+  return join(dir, 'images');
+}
+
+async function b0Fp32(variant = 'b0') {
+  const { model } = await onnxFromExportOptions({ network: { variant }, weights: { kind: 'seeded', seed: 0 } });
+  return preparedFp32From(model).model;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function latency() {
+  const fp32 = await b0Fp32();
+  const { structure } = structureOf(fp32);
+  const models: Record<string, typeof fp32> = { fp32 };
+  for (const profile of ['tensorrt', 'onnxruntime'] as PlacementProfile[]) {
+    const plan = quantizationPlanFrom({ model: fp32, structure, profile });
+    models[`int8-${profile}`] = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 8])), weightQmax: 127, weightFormat: profile === 'onnxruntime' ? 'int8' : 'qdq' }).model;
+  }
+  const runners = Object.fromEntries(await Promise.all(Object.entries(models).map(async ([k, m]) => [k, await OrtRunner.create({ model: m, threads: 1 })] as const)));
+  const results: Record<string, Record<string, number>> = {};
+  for (const batch of [1, 8]) {
+    const input = new Float32Array(batch * 3 * 224 * 224).fill(0.1);
+    const times: Record<string, number[]> = {};
+    const rounds = batch === 1 ? 15 : 4;
+    for (const runner of Object.values(runners)) await runner.run(input, [batch, 3, 224, 224]); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, runner] of Object.entries(runners)) {
+        const t0 = performance.now();
+        await runner.run(input, [batch, 3, 224, 224]);
+        (times[name] ??= []).push(performance.now() - t0);
+      }
+    }
+    results[`batch${batch}`] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  }
+  for (const runner of Object.values(runners)) await runner.close();
+  return { threads: 1, medianMs: results };
+}
+
+async function preprocess() {
+  const folder = repeatedImageFolder(512);
+  const dataset = await datasetFromFolder({ root: folder, labels: { kind: 'none' } });
+  const t0 = performance.now();
+  let images = 0;
+  for await (const batch of batchesFromDataset({ dataset, preprocessing: torchvisionPreset('b0'), inputSize: 224, batchSize: 32, concurrency: availableParallelism() * 2 })) images += batch.size;
+  const seconds = (performance.now() - t0) / 1000;
+  return { images, seconds, imagesPerSecond: images / seconds };
+}
+
+async function calibrate(variant: string, count: number) {
+  const folder = repeatedImageFolder(count);
+  const dataset = await datasetFromFolder({ root: folder, labels: { kind: 'none' } });
+  const model = (await onnxFromExportOptions({ network: { variant }, weights: { kind: 'seeded', seed: 0 } })).model;
+  const size = model.graph.inputs[0]!.shape![2] as number;
+  const preset = variant === 'b7' ? { ...torchvisionPreset('b7') } : torchvisionPreset('b0');
+  const t0 = performance.now();
+  const result = await quantizedModelFrom({
+    model, inputSize: size, calibrator: { method: 'entropy' }, profile: 'tensorrt', weightRange: 'full',
+    batches: batchesFromDataset({ dataset, preprocessing: preset, inputSize: size, batchSize: variant === 'b7' ? 2 : 16 }),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { variant, images: result.images, tensors: result.ranges.size, seconds, imagesPerSecond: result.images / seconds };
+}
+
+const mode = process.argv[2];
+const result = mode === 'latency' ? await latency()
+  : mode === 'preprocess' ? await preprocess()
+  : mode === 'calibrate' ? await calibrate('b0', 512)
+  : mode === 'b7' ? await calibrate('b7', 8)
+  : undefined;
+if (!result) throw new Error(`unknown mode ${mode}`);
+process.stdout.write(JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
