@@ -81,11 +81,12 @@ async function calibrate(variant: string, count: number) {
   const dataset = await datasetFromFolder({ root: folder, labels: { kind: 'none' } });
   const model = (await onnxFromExportOptions({ network: { variant }, weights: { kind: 'seeded', seed: 0 } })).model;
   const size = model.graph.inputs[0]!.shape![2] as number;
-  const preset = variant === 'b7' ? { ...torchvisionPreset('b7') } : torchvisionPreset('b0');
+  const preset = torchvisionPreset(variant === 'b7' ? 'b7' : 'b0');
+  const batchSize = variant === 'b7' ? 2 : 16;
   const t0 = performance.now();
   const result = await quantizedModelFrom({
-    model, inputSize: size, calibrator: { method: 'entropy' }, profile: 'tensorrt', weightRange: 'full',
-    batches: batchesFromDataset({ dataset, preprocessing: preset, inputSize: size, batchSize: variant === 'b7' ? 2 : 16 }),
+    model, inputSize: size, calibrator: { method: 'entropy' }, profile: 'tensorrt', weightRange: 'full', batchSize,
+    batches: () => batchesFromDataset({ dataset, preprocessing: preset, inputSize: size, batchSize }),
   });
   const seconds = (performance.now() - t0) / 1000;
   return { variant, images: result.images, tensors: result.ranges.size, seconds, imagesPerSecond: result.images / seconds };

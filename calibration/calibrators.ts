@@ -20,6 +20,19 @@ export interface CalibratorSettings {
 export interface TensorCalibrator {
   add(values: ArrayLike<number>): void;
   amax(): number;
+  /** The |x| histogram, for calibrators that keep one (all but minmax). */
+  readonly histogram?: AbsHistogram;
+}
+
+/** amax of a histogram under `settings` (minmax: the largest |x| seen). */
+export function amaxFromHistogram(histogram: AbsHistogram, settings: CalibratorSettings): number {
+  if (histogram.binWidth === 0) return 0;
+  switch (settings.method) {
+    case 'minmax': return histogram.max;
+    case 'percentile': return percentileAmax(histogram, settings.percentile ?? 99.99);
+    case 'entropy': return entropyAmax(histogram, settings.quantizedBins ?? 128);
+    default: return mseAmax(histogram);
+  }
 }
 
 export function calibratorFor(settings: CalibratorSettings): TensorCalibrator {
@@ -36,15 +49,7 @@ export function calibratorFor(settings: CalibratorSettings): TensorCalibrator {
     };
   }
   const histogram = new AbsHistogram(settings.bins ?? 2048);
-  const compute = () => {
-    if (histogram.binWidth === 0) return 0;
-    switch (settings.method) {
-      case 'percentile': return percentileAmax(histogram, settings.percentile ?? 99.99);
-      case 'entropy': return entropyAmax(histogram, settings.quantizedBins ?? 128);
-      default: return mseAmax(histogram);
-    }
-  };
-  return { add: (values) => histogram.add(values), amax: compute };
+  return { add: (values) => histogram.add(values), amax: () => amaxFromHistogram(histogram, settings), histogram };
 }
 
 /** The |x| below which `percentile` % of the values fall: the upper edge of the bin that crosses it. */

@@ -15,21 +15,26 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
     '--out', int8, '--cache', join(dir, 'calib.cache'), '--ranges', join(dir, 'ranges.json'), '--json']);
   t.equal(result.code, 0, result.stderr);
   t.equal(result.stderr, '');
-  const json = JSON.parse(result.stdout) as { images: number; profile: string; calibrator: { method: string }; passes: { summary: string }[]; blocks: unknown[] };
+  const json = JSON.parse(result.stdout) as {
+    images: number; profile: string; calibrator: { method: string }; calibratorScores: unknown[]; passes: { summary: string }[]; blocks: unknown[];
+  };
   t.equal(json.images, 1000);
   t.equal(json.profile, 'tensorrt');
-  t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.99 });
+  // The default (auto) tries every histogram calibrator on 256 calibration images and keeps the closest to fp32.
+  t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.8 });
+  t.equal(json.calibratorScores.length, 8);
   t.strictSame(json.passes.map((p) => p.summary), [
     'Identity/Dropout removed: 0',
     'BatchNormalization folded into Conv: 0',
     'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
+    'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
     `Q/DQ inserted (tensorrt): 114 activations, 82 weights per channel (full range)`,
   ]);
   t.equal(json.blocks.length, 16);
   const model = await modelFromFile({ path: int8 });
   t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 114 + 82);
   const cache = trtCacheFromText({ text: readFileSync(join(dir, 'calib.cache'), 'utf8'), file: 'calib.cache' });
-  t.equal(cache.algorithm, 'LegacyCalibration');
+  t.equal(cache.algorithm, 'LegacyCalibration', 'TensorRT has no percentile calibrator: its legacy one reads the scales');
   t.equal(cache.version, 8601);
   t.equal(cache.scales.size, 114);
   const ranges = rangesFromDocument({ text: readFileSync(join(dir, 'ranges.json'), 'utf8'), file: 'ranges.json' });
@@ -49,10 +54,11 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   };
   t.equal(json.images, 2000);
   t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
-  // Pinned measurements of the default (percentile 99.99, tensorrt placement): a regression floor, not the goal.
-  t.ok(json.int8.top1 >= 60.5, `int8 top-1 ${json.int8.top1}`);
-  t.ok(json.agreement >= 83, `top-1 agreement ${json.agreement}`);
-  t.ok(json.cosine >= 0.96, `mean cosine ${json.cosine}`);
+  // Pinned measurements of the default (auto → percentile 99.8, tensorrt placement): a regression floor. The goal
+  // (agreement ≥ 95 %) is not reached yet; PyTorch FX PTQ gets 62.40 % and 84.3 % on this fixture.
+  t.ok(json.int8.top1 >= 63.2 - 0.3, `int8 top-1 ${json.int8.top1} within 0.3 points of fp32`);
+  t.ok(json.agreement >= 90.5, `top-1 agreement ${json.agreement}`);
+  t.ok(json.cosine >= 0.985, `mean cosine ${json.cosine}`);
   t.equal(json.layers.length, 114);
   t.ok(json.layers.every((l) => typeof l.sqnrDb === 'number'));
   t.equal(json.layers[0]!.tensor, 'input');
@@ -64,8 +70,8 @@ t.test('quantize usage errors', async (t) => {
   t.equal(noCalib.code, 2);
   t.equal(noCalib.stderr, "effnet-edge quantize: --calib DIR is required\nRun 'effnet-edge quantize --help' for usage.\n");
   const method = await runCli(['quantize', '--model', 'm.onnx', '--calib', 'c', '--method', 'kl', '--out', 'x.onnx']);
-  t.equal(method.stderr, "effnet-edge quantize: --method expects one of minmax, percentile, entropy, mse, got 'kl'\nRun 'effnet-edge quantize --help' for usage.\n");
-  const wrongSize = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--crop', '24', '--out', join(dir, 'x.onnx')]);
+  t.equal(method.stderr, "effnet-edge quantize: --method expects auto or one of minmax, percentile, entropy, mse, got 'kl'\nRun 'effnet-edge quantize --help' for usage.\n");
+  const wrongSize = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--method', 'percentile', '--crop', '24', '--out', join(dir, 'x.onnx')]);
   t.equal(wrongSize.code, 1);
   t.equal(wrongSize.stderr, `effnet-edge quantize: ${join(CIFAR_B0, 'calib', 'airplane', '0023.jpg')}: image is 24x24 but the model takes 32x32; use --preset torchvision or --resize/--crop\n`);
 });
@@ -73,7 +79,7 @@ t.test('quantize usage errors', async (t) => {
 t.test('--max-drop keeps the most sensitive layers in float, chosen on held-out labelled images', async (t) => {
   const out = join(dir, 'max-drop.onnx');
   const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
-    '--calib-count', '200', '--max-drop', '0.5', '--eval', join(CIFAR_B0, 'calib'), '--eval-count', '200', '--out', out, '--json']);
+    '--calib-count', '200', '--method', 'percentile', '--max-drop', '0.5', '--eval', join(CIFAR_B0, 'calib'), '--eval-count', '200', '--out', out, '--json']);
   t.equal(result.code, 0, result.stderr);
   const json = JSON.parse(result.stdout) as {
     maxDrop: { fp32Top1: number; int8Top1: number; keptFloat: string[]; steps: { floatLayers: number; top1: number }[]; mostSensitive: { node: string; cosine: number }[] };
@@ -89,4 +95,12 @@ t.test('--max-drop keeps the most sensitive layers in float, chosen on held-out 
   const kept = new Set(maxDrop.keptFloat);
   const dequantizedInputs = model.graph.nodes.filter((n) => kept.has(n.name)).flatMap((n) => n.inputs.filter((i) => i.endsWith('.dequantized')));
   t.strictSame(dequantizedInputs, [], 'float layers read no dequantized tensor');
+});
+
+t.test('--bias-correction is reported', async (t) => {
+  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--calib-count', '100', '--method', 'percentile',
+    '--bias-correction', '--bias-correction-count', '20', '--out', join(dir, 'corrected.onnx'), '--json']);
+  t.equal(result.code, 0, result.stderr);
+  const passes = (JSON.parse(result.stdout) as { passes: { pass: string; summary: string }[] }).passes;
+  t.match(passes.find((p) => p.pass === 'bias-correction')!.summary, /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de[-+]\d+$/);
 });

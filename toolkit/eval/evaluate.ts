@@ -5,6 +5,7 @@
 import type { Batch } from '../../calibration/loader.js';
 import type { Model } from '../onnx/ir.js';
 import { OrtRunner } from '../runtime/ort.js';
+import { concatenated } from './logits.js';
 import { SqnrAccumulator, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
 
 export interface LayerSqnr {
@@ -70,11 +71,7 @@ export async function evaluationFrom(options: {
     await fp32Runner.close();
     await int8Runner.close();
   }
-  const join = (chunks: Float32Array[]): Logits => {
-    const data = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-    chunks.reduce((at, c) => (data.set(c, at), at + c.length), 0);
-    return { data, classes };
-  };
+  const join = (chunks: Float32Array[]): Logits => ({ data: concatenated(chunks), classes });
   const fp32Logits = join(fp32Chunks);
   const int8Logits = join(int8Chunks);
   const labelled = labels.every((l) => l >= 0) ? labels.length : 0;

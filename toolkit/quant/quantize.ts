@@ -14,28 +14,45 @@ import { structureOf, type Structure } from '../passes/recognise.js';
 import { WEIGHT_QMAX, type WeightRange } from './cpu.js';
 import { quantizationPlanFrom, type PlacementProfile, type QuantizationPlan } from './plan.js';
 import { qdqModelFrom, type QdqReport } from './qdq.js';
+import { biasCorrectedFp32 } from './biasCorrection.js';
+import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
 import { keepFloatForMaxDrop, layerSensitivities, planFilteredByNodes, type LayerSensitivity, type MaxDropResult } from './sensitivity.js';
 
 export interface QuantizeOptions {
   model: Model;
-  batches: AsyncIterable<Batch>;
+  /** Calibration images; called once per calibration pass (more than one when activations are large). */
+  batches: () => AsyncIterable<Batch>;
+  batchSize: number;
   inputSize: number;
   calibrator: CalibratorSettings;
   profile: PlacementProfile;
   weightRange: WeightRange;
   /** Node names to keep in float (from a sensitivity pass). */
   keepFloat?: ReadonlySet<string>;
+  /**
+   * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
+   * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
+   */
+  rangeSelection?: { batches: Batch[] };
+  /** Empirical bias correction on these (preloaded) calibration images. */
+  biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
   threads?: number;
 }
 
 export interface QuantizeResult {
-  /** The cleaned, BN-folded fp32 graph the int8 graph was made from. */
+  /** The cleaned, BN-folded fp32 graph: the reference. */
   fp32: Model;
+  /** The float graph Q/DQ was inserted into: `fp32`, or `fp32` with corrected biases. */
+  base: Model;
   int8: Model;
   structure: Structure;
   plan: QuantizationPlan;
   ranges: Map<string, number>;
   images: number;
+  /** The calibrator whose ranges were used (the chosen one when ranges were selected). */
+  calibrator: CalibratorSettings;
+  /** Every candidate's score when ranges were selected. */
+  rangeScores?: CandidateScore[];
   reports: PassReport[];
   qdq: QdqReport;
 }
@@ -52,22 +69,47 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const fp32 = prepared.model;
   const { structure, report } = structureOf(fp32);
   const plan = quantizationPlanFrom({ model: fp32, structure, profile: options.profile, ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}) });
-  const { ranges, images } = await rangesFromBatches({
-    model: fp32, tensors: plan.activations.map((a) => a.tensor), batches: options.batches, inputSize: options.inputSize,
+  const collected = await rangesFromBatches({
+    model: fp32, tensors: plan.activations.map((a) => a.tensor), batches: options.batches, batchSize: options.batchSize,
+    inputSize: options.inputSize,
     settings: options.calibrator, ...(options.threads ? { threads: options.threads } : {}),
   });
-  const int8 = qdqModelFrom({
-    model: fp32, plan, ranges, weightQmax: WEIGHT_QMAX[options.weightRange],
-    weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
-  });
+  const { images } = collected;
+  const weightQmax = WEIGHT_QMAX[options.weightRange];
+  const weightFormat = options.profile === 'onnxruntime' ? 'int8' as const : 'qdq' as const;
+  const reports = [...prepared.reports, report];
+  let ranges = collected.ranges;
+  let calibrator = options.calibrator;
+  let rangeScores: CandidateScore[] | undefined;
+  if (options.rangeSelection) {
+    const selected = await rangesSelectedFrom({
+      fp32, plan, calibrators: collected.calibrators, weightQmax, weightFormat, batches: options.rangeSelection.batches, inputSize: options.inputSize,
+    });
+    ({ ranges, settings: calibrator, scores: rangeScores } = selected);
+    reports.push({
+      pass: 'range-selection',
+      summary: `calibrator chosen on ${options.rangeSelection.batches.reduce((n, b) => n + b.size, 0)} calibration images: ${describeSettings(calibrator)} (logit cosine ${selected.scores.find((s) => s.settings === calibrator)!.cosine.toFixed(4)})`,
+      counts: { candidates: selected.scores.length },
+    });
+  }
+  let base = fp32;
+  if (options.biasCorrection) {
+    const corrected = await biasCorrectedFp32({
+      fp32, plan, ranges, weightQmax, weightFormat, batches: options.biasCorrection.batches, inputSize: options.inputSize,
+      ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
+    });
+    base = corrected.fp32;
+    reports.push(corrected.report);
+  }
+  const int8 = qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat });
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
     counts: { activations: plan.activations.length, weights: plan.weights.length, nodesAdded: int8.report.nodesAdded },
   };
   return {
-    fp32, int8: int8.model, structure, plan, ranges, images,
-    reports: [...prepared.reports, report, qdqReport], qdq: int8.report,
+    fp32, base, int8: int8.model, structure, plan, ranges, images, calibrator, ...(rangeScores ? { rangeScores } : {}),
+    reports: [...reports, qdqReport], qdq: int8.report,
   };
 }
 
@@ -94,14 +136,14 @@ export interface MaxDropReport {
 export async function quantizedWithinMaxDrop(options: MaxDropOptions): Promise<{ result: QuantizeResult; report: MaxDropReport }> {
   const { result } = options;
   const context = {
-    fp32: result.fp32, plan: result.plan, ranges: result.ranges, weightQmax: WEIGHT_QMAX[options.weightRange],
+    fp32: result.fp32, base: result.base, plan: result.plan, ranges: result.ranges, weightQmax: WEIGHT_QMAX[options.weightRange],
     weightFormat: options.profile === 'onnxruntime' ? 'int8' as const : 'qdq' as const,
     batches: options.batches, inputSize: options.inputSize,
   };
   const sensitivities = await layerSensitivities({ ...context, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   const chosen = await keepFloatForMaxDrop({ ...context, sensitivities, maxDrop: options.maxDrop });
   const plan = planFilteredByNodes(result.plan, new Set(chosen.keepFloat), false);
-  const int8 = qdqModelFrom({ model: result.fp32, plan, ranges: result.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat });
+  const int8 = qdqModelFrom({ model: result.base, plan, ranges: result.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat });
   const report: PassReport = {
     pass: 'max-drop',
     summary: `layers kept in float for a top-1 drop within ${options.maxDrop} points: ${chosen.keepFloat.length}`,

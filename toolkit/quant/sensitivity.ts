@@ -3,10 +3,10 @@
  * logits move from fp32; then `--max-drop`: keep the most sensitive layers in float until the int8 top-1 is within
  * the allowed drop of fp32. A "layer" is any node that reads a dequantized tensor.
  */
-import type { Batch } from '../../calibration/loader.js';
-import { meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
+import { meanCosine, top1Agreement, topKAccuracy } from '../eval/metrics.js';
 import type { Model } from '../onnx/ir.js';
-import { OrtRunner } from '../runtime/ort.js';
+import { logitsFrom } from '../eval/logits.js';
+import type { QdqContextWithModel } from './context.js';
 import type { QuantizationPlan } from './plan.js';
 import { qdqModelFrom } from './qdq.js';
 
@@ -35,37 +35,15 @@ export function planNodes(plan: QuantizationPlan): string[] {
   return [...nodes];
 }
 
-interface EvalContext {
-  fp32: Model;
-  plan: QuantizationPlan;
-  ranges: ReadonlyMap<string, number>;
-  weightQmax: number;
-  weightFormat: 'qdq' | 'int8';
-  /** Preloaded evaluation batches (labels used by max-drop). */
-  batches: readonly Batch[];
-  inputSize: number;
+interface EvalContext extends QdqContextWithModel {
+  /** The float graph Q/DQ goes into (fp32, or fp32 with corrected biases); `fp32` is the reference. */
+  base: Model;
 }
 
-async function logitsOf(model: Model, context: EvalContext): Promise<Logits> {
-  const runner = await OrtRunner.create({ model });
-  const chunks: Float32Array[] = [];
-  let classes = 0;
-  try {
-    for (const batch of context.batches) {
-      const out = (await runner.run(batch.data, [batch.size, 3, context.inputSize, context.inputSize]))[runner.outputNames[0]!]!;
-      classes = out.length / batch.size;
-      chunks.push(Float32Array.from(out));
-    }
-  } finally {
-    await runner.close();
-  }
-  const data = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((at, c) => (data.set(c, at), at + c.length), 0);
-  return { data, classes };
-}
+const logitsOf = (model: Model, context: EvalContext) => logitsFrom({ model, batches: context.batches, inputSize: context.inputSize });
 
 const quantizedWith = (context: EvalContext, plan: QuantizationPlan) =>
-  qdqModelFrom({ model: context.fp32, plan, ranges: context.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat }).model;
+  qdqModelFrom({ model: context.base, plan, ranges: context.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat }).model;
 
 export async function layerSensitivities(context: EvalContext & { onProgress?: (done: number, total: number) => void }): Promise<LayerSensitivity[]> {
   const reference = await logitsOf(context.fp32, context);

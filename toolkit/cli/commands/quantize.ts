@@ -16,7 +16,8 @@ import { JSON_GROUP } from '../groups.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { progressBar } from '../progress.js';
 
-export const DEFAULT_METHOD: CalibrationMethod = 'percentile';
+/** `auto`: one histogram pass, then the histogram calibrator closest to fp32 on calibration images. */
+export const DEFAULT_METHOD = 'auto';
 
 export const CALIBRATION_GROUP: OptionGroup = {
   options: {
@@ -25,28 +26,35 @@ export const CALIBRATION_GROUP: OptionGroup = {
     seed: { type: 'string' },
     method: { type: 'string' },
     percentile: { type: 'string' },
+    'select-count': { type: 'string' },
     batch: { type: 'string' },
   },
   help: [
     '  --calib DIR             calibration images (searched recursively)',
     '  --calib-count N         a seeded, class-balanced subset of N images',
     '  --seed N                seed for --calib-count (default 0)',
-    `  --method M              ${CALIBRATION_METHODS.join(', ')} (default ${DEFAULT_METHOD})`,
+    `  --method M              auto (default: every histogram calibrator is tried and the one whose int8 logits`,
+    '                          are closest to fp32 on --select-count N calibration images wins, default 256),',
+    `                          or one of ${CALIBRATION_METHODS.join(', ')}`,
     '  --percentile P          for --method percentile (default 99.99)',
     '  --batch N               images per inference batch (default 32)',
   ],
 };
 
-export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): CalibratorSettings {
-  const method = (stringOption(args, 'method') ?? DEFAULT_METHOD) as CalibrationMethod;
-  if (!CALIBRATION_METHODS.includes(method)) {
-    throw new UsageError(`--method expects one of ${CALIBRATION_METHODS.join(', ')}, got '${method}'`);
+/** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */
+export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): { settings: CalibratorSettings; auto: boolean } {
+  const method = stringOption(args, 'method') ?? DEFAULT_METHOD;
+  if (method !== 'auto' && !(CALIBRATION_METHODS as readonly string[]).includes(method)) {
+    throw new UsageError(`--method expects auto or one of ${CALIBRATION_METHODS.join(', ')}, got '${method}'`);
   }
   const percentile = numberOption(args, 'percentile', 'number');
   if (percentile !== undefined && (method !== 'percentile' || !(percentile > 0 && percentile <= 100))) {
     throw new UsageError(method !== 'percentile' ? '--percentile goes with --method percentile' : `--percentile expects a number in (0, 100], got ${percentile}`);
   }
-  return method === 'percentile' ? { method, percentile: percentile ?? 99.99 } : { method };
+  if (method === 'auto') return { settings: { method: 'percentile', percentile: 99.99 }, auto: true };
+  const settings: CalibratorSettings = method === 'percentile'
+    ? { method, percentile: percentile ?? 99.99 } : { method: method as CalibrationMethod };
+  return { settings, auto: false };
 }
 
 export const quantizeCommand: Command = {
@@ -61,6 +69,7 @@ export const quantizeCommand: Command = {
         profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
         'trt-version': { type: 'string' }, ranges: { type: 'string' },
         'max-drop': { type: 'string' }, eval: { type: 'string' }, 'eval-count': { type: 'string' },
+        'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' },
       },
       help: [
         '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
@@ -70,6 +79,8 @@ export const quantizeCommand: Command = {
         '  --ranges FILE.json      also write the calibrated ranges as JSON',
         '  --max-drop X            keep the most sensitive layers in float until int8 top-1 is within X points of',
         '                          fp32 on --eval (labelled images; --eval-count N for a seeded subset, default 500)',
+        '  --bias-correction       correct each layer\'s bias for the mean shift quantization causes (layer by layer,',
+        '                          on --bias-correction-count N calibration images, default 256)',
       ],
     },
     PREPROCESS_GROUP,
@@ -86,7 +97,7 @@ export const quantizeCommand: Command = {
     const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
     if (!['auto', 'full', 'reduced'].includes(requestedRange)) throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
     const weightRange = weightRangeFor({ requested: requestedRange as WeightRange | 'auto', runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt' });
-    const calibrator = calibratorSettingsFrom(args);
+    const { settings: calibrator, auto } = calibratorSettingsFrom(args);
     const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
     if (batchSize < 1) throw new UsageError(`--batch expects a positive integer, got ${batchSize}`);
     const trtVersion = numberOption(args, 'trt-version', 'integer') ?? 8601;
@@ -97,12 +108,35 @@ export const quantizeCommand: Command = {
     const dataset = await datasetFrom({ args, root: stringOption(args, 'calib'), flag: 'calib', countFlag: 'calib-count' });
     const progress = progressBar({ label: 'calibrating', unit: 'img' });
     const summary = { used: 0, skipped: [] as { path: string; reason: string }[] };
+    const warned = new Set<string>();
+    let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
+    if (flag(args, 'bias-correction')) {
+      const count = numberOption(args, 'bias-correction-count', 'integer') ?? 256;
+      const subset = balancedSubset({ dataset, count, seed: 1 });
+      const batches: Batch[] = [];
+      for await (const batch of batchesFromDataset({ dataset: subset, preprocessing, inputSize, batchSize })) batches.push(batch);
+      const bar = progressBar({ label: 'bias correction', unit: 'layer' });
+      biasCorrection = { batches, onProgress: (d, t) => bar.update(d, t) };
+    }
+    let rangeSelection: { batches: Batch[] } | undefined;
+    if (auto) {
+      const subset = balancedSubset({ dataset, count: numberOption(args, 'select-count', 'integer') ?? 256, seed: 2 });
+      const batches: Batch[] = [];
+      for await (const batch of batchesFromDataset({ dataset: subset, preprocessing, inputSize, batchSize })) batches.push(batch);
+      rangeSelection = { batches };
+    }
     let result = await quantizedModelFrom({
-      model, inputSize, calibrator, profile, weightRange,
-      batches: batchesFromDataset({
-        dataset, preprocessing, inputSize, batchSize, onProgress: (d, t) => progress.update(d, t),
-        onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
-      }, summary),
+      model, inputSize, calibrator, profile, weightRange, batchSize, ...(biasCorrection ? { biasCorrection } : {}),
+      ...(rangeSelection ? { rangeSelection } : {}),
+      batches: () => {
+        // A later pass over the same images reports the same skips: count them once.
+        summary.used = 0;
+        summary.skipped = [];
+        return batchesFromDataset({
+          dataset, preprocessing, inputSize, batchSize, onProgress: (d, t) => progress.update(d, t),
+          onWarning: (message) => { if (!warned.has(message)) io.stderr(`effnet-edge quantize: warning: ${message}\n`); warned.add(message); },
+        }, summary);
+      },
     });
     progress.done();
     const maxDrop = numberOption(args, 'max-drop', 'number');
@@ -122,13 +156,13 @@ export const quantizeCommand: Command = {
     }
     await writeModelFile({ model: result.int8, path: out });
     const cache = stringOption(args, 'cache');
-    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: calibrator.method, version: trtVersion }));
+    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: trtVersion }));
     const rangesPath = stringOption(args, 'ranges');
-    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({ ranges: result.ranges, calibrator, images: result.images }), null, 2) + '\n');
+    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({ ranges: result.ranges, calibrator: result.calibrator, images: result.images }), null, 2) + '\n');
     if (summary.skipped.length) io.stderr(`effnet-edge quantize: ${summary.skipped.length} image(s) skipped\n`);
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({
-        out, profile, weightRange, calibrator, preprocessing, images: result.images, skipped: summary.skipped.length,
+        out, profile, weightRange, calibrator: result.calibrator, ...(result.rangeScores ? { calibratorScores: result.rangeScores } : {}), preprocessing, images: result.images, skipped: summary.skipped.length,
         passes: result.reports.map((r) => ({ pass: r.pass, summary: r.summary, counts: r.counts })),
         blocks: result.structure.blocks.map((b) => ({
           name: b.name, depthwise: b.depthwise.name, expand: b.expand?.name ?? null, se: b.se !== undefined,
