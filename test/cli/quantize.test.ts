@@ -46,7 +46,8 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
 });
 
 t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
-  const result = await runCli(['eval', '--fp32', join(CIFAR_B0, 'model.onnx'), '--int8', int8, '--data', join(CIFAR_B0, 'test'), '--json']);
+  const report = join(dir, 'report.html');
+  const result = await runCli(['eval', '--fp32', join(CIFAR_B0, 'model.onnx'), '--int8', int8, '--data', join(CIFAR_B0, 'test'), '--json', '--report', report]);
   t.equal(result.code, 0, result.stderr);
   const json = JSON.parse(result.stdout) as {
     fp32: { top1: number; top5: number }; int8: { top1: number; top5: number }; agreement: number; cosine: number;
@@ -63,6 +64,9 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   t.ok(json.layers.every((l) => typeof l.sqnrDb === 'number'));
   t.equal(json.layers[0]!.tensor, 'input');
   t.ok(json.layers[0]!.sqnrDb > 35, `the input quantizes at ${json.layers[0]!.sqnrDb.toFixed(1)} dB`);
+  const html = readFileSync(report, 'utf8');
+  t.match(html, new RegExp(`<tr><td>top-1</td><td>63\\.20 %</td><td>${json.int8.top1.toFixed(2).replace('.', '\\.')} %</td></tr>`));
+  t.equal((html.match(/<rect /g) ?? []).length, 114, 'one SQNR bar per quantized tensor');
 });
 
 t.test('quantize usage errors', async (t) => {

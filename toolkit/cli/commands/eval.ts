@@ -2,6 +2,9 @@
 import { batchesFromDataset } from '../../../calibration/loader.js';
 import { UsageError } from '../../errors.js';
 import { evaluationFrom } from '../../eval/evaluate.js';
+import { htmlReport } from '../../eval/report.js';
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { modelFromFile } from '../../onnx/read.js';
 import { preparedFp32From } from '../../quant/quantize.js';
 import type { Command } from '../command.js';
@@ -19,13 +22,17 @@ export const evalCommand: Command = {
   usage: 'effnet-edge eval --fp32 M.onnx --int8 Q.onnx --data DIR [--preset P] [--json]',
   groups: [
     {
-      options: { fp32: { type: 'string' }, int8: { type: 'string' }, data: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' } },
+      options: {
+        fp32: { type: 'string' }, int8: { type: 'string' }, data: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' },
+        batch: { type: 'string' }, report: { type: 'string' },
+      },
       help: [
         '  --fp32 M.onnx           the float model',
         '  --int8 Q.onnx           its quantized model (from effnet-edge quantize)',
         '  --data DIR              labelled images (class sub-folders, or --labels / --class-index)',
         '  --count N               a seeded, class-balanced subset of N images',
         '  --batch N               images per inference batch (default 32)',
+        '  --report FILE.html      a self-contained HTML report (accuracy table, per-tensor SQNR chart)',
       ],
     },
     PREPROCESS_GROUP,
@@ -51,6 +58,14 @@ export const evalCommand: Command = {
       }),
     });
     progress.done();
+    const report = stringOption(args, 'report');
+    if (report) {
+      await writeFile(report, htmlReport({
+        title: `effnet-edge eval: ${basename(int8Path)} vs ${basename(fp32Path)}`,
+        accuracy: evaluation,
+        sqnr: evaluation.layers,
+      }));
+    }
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({
         fp32: evaluation.fp32, int8: evaluation.int8, agreement: evaluation.agreement, cosine: evaluation.cosine,

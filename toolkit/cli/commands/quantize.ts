@@ -1,5 +1,8 @@
 /** `effnet-edge quantize`: calibrate on images and write the int8 Q/DQ model, its ranges and a TensorRT cache. */
 import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { htmlReport } from '../../eval/report.js';
+import { describeSettings } from '../../quant/rangeSelection.js';
 import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrators.js';
 import { batchesFromDataset, type Batch } from '../../../calibration/loader.js';
 import { balancedSubset } from '../../../calibration/dataset.js';
@@ -69,7 +72,7 @@ export const quantizeCommand: Command = {
         profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
         'trt-version': { type: 'string' }, ranges: { type: 'string' },
         'max-drop': { type: 'string' }, eval: { type: 'string' }, 'eval-count': { type: 'string' },
-        'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' },
+        'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' }, report: { type: 'string' },
       },
       help: [
         '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
@@ -81,6 +84,7 @@ export const quantizeCommand: Command = {
         '                          fp32 on --eval (labelled images; --eval-count N for a seeded subset, default 500)',
         '  --bias-correction       correct each layer\'s bias for the mean shift quantization causes (layer by layer,',
         '                          on --bias-correction-count N calibration images, default 256)',
+        '  --report FILE.html      a self-contained HTML report: calibrator scores, passes, layer sensitivity',
       ],
     },
     PREPROCESS_GROUP,
@@ -159,6 +163,15 @@ export const quantizeCommand: Command = {
     if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: trtVersion }));
     const rangesPath = stringOption(args, 'ranges');
     if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({ ranges: result.ranges, calibrator: result.calibrator, images: result.images }), null, 2) + '\n');
+    const reportPath = stringOption(args, 'report');
+    if (reportPath) {
+      await writeFile(reportPath, htmlReport({
+        title: `effnet-edge quantize: ${basename(modelPath)} → ${basename(out)}`,
+        ...(result.rangeScores ? { calibratorScores: result.rangeScores.map((s) => ({ label: describeSettings(s.settings), cosine: s.cosine, agreement: s.agreement })) } : {}),
+        ...(maxDropReport ? { sensitivities: maxDropReport.sensitivities } : {}),
+        notes: result.reports.map((r) => r.summary),
+      }));
+    }
     if (summary.skipped.length) io.stderr(`effnet-edge quantize: ${summary.skipped.length} image(s) skipped\n`);
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({
