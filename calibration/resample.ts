@@ -129,16 +129,21 @@ export function resampleRgb(options: {
   const rowStride = window.width * 3;
   const { size, start, count, weights } = vertical;
   const half = 1 << (PRECISION_BITS - 1);
+  // Accumulate a whole output row tap by tap: every read walks memory forwards.
+  const sums = new Int32Array(rowStride);
   for (let y = 0; y < window.height; y++) {
     const yy = window.top + y;
     const k = yy * size;
     const ymin = start[yy]! - firstRow;
     const n = count[yy]!;
-    for (let x = 0; x < rowStride; x++) {
-      let sum = half;
-      for (let i = 0; i < n; i++) sum += rows[(ymin + i) * rowStride + x]! * weights[k + i]!;
-      out[y * rowStride + x] = clip8(sum);
+    sums.fill(half);
+    for (let i = 0; i < n; i++) {
+      const w = weights[k + i]!;
+      const base = (ymin + i) * rowStride;
+      for (let x = 0; x < rowStride; x++) sums[x] += rows[base + x]! * w;
     }
+    const outBase = y * rowStride;
+    for (let x = 0; x < rowStride; x++) out[outBase + x] = clip8(sums[x]!);
   }
   return { data: out, width: window.width, height: window.height };
 }
