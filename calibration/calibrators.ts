@@ -64,13 +64,17 @@ export function percentileAmax(histogram: AbsHistogram, percentile: number): num
 }
 
 /**
- * TensorRT's EntropyCalibration2 as pytorch-quantization implements it: for each candidate i ≥ 128 bins, P is
+ * TensorRT's EntropyCalibration2 as pytorch-quantization implements it (bin 0 first set to bin 1's count): for each
+ * candidate i ≥ 128 bins, P is
  * the first i bins with everything beyond folded into bin i−1, Q merges those i bins into 128 levels and spreads
  * each level evenly over its non-empty bins; the amax is the edge of the i with the smallest KL(P‖Q), the last one
  * on ties. A grown histogram is searched at up to 2048 evenly strided candidates.
  */
 export function entropyAmax(histogram: AbsHistogram, quantizedBins = 128): number {
   const counts = Float64Array.from(histogram.counts);
+  // As pytorch-quantization does: the spike of (near-)zeros after SiLU/ReLU would otherwise dominate P and push the
+  // search to tiny thresholds.
+  if (counts.length > 1) counts[0] = counts[1]!;
   const bins = counts.length;
   if (bins <= quantizedBins) return histogram.max;
   const suffix = new Float64Array(bins + 1);
