@@ -90,3 +90,10 @@ export async function* batchesFromDataset(options: LoadOptions, summary: LoadSum
     throw new UserError(`${dataset.root}: none of the ${total} images could be decoded; first: ${summary.skipped[0]?.reason ?? 'no images'}`);
   }
 }
+
+/** All batches in memory, for passes that run the same images many times (selection, sensitivity, bias). */
+export async function preloadedBatches(options: LoadOptions): Promise<Batch[]> {
+  const batches: Batch[] = [];
+  for await (const batch of batchesFromDataset(options)) batches.push(batch);
+  return batches;
+}

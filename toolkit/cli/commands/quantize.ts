@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { htmlReport } from '../../eval/report.js';
 import { describeSettings } from '../../quant/rangeSelection.js';
 import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrators.js';
-import { batchesFromDataset, type Batch } from '../../../calibration/loader.js';
+import { batchesFromDataset, preloadedBatches, type Batch } from '../../../calibration/loader.js';
 import { balancedSubset } from '../../../calibration/dataset.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../../calibration/rangesFile.js';
 import { UsageError } from '../../errors.js';
@@ -117,17 +117,14 @@ export const quantizeCommand: Command = {
     if (flag(args, 'bias-correction')) {
       const count = numberOption(args, 'bias-correction-count', 'integer') ?? 256;
       const subset = balancedSubset({ dataset, count, seed: 1 });
-      const batches: Batch[] = [];
-      for await (const batch of batchesFromDataset({ dataset: subset, preprocessing, inputSize, batchSize })) batches.push(batch);
+      const batches = await preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
       const bar = progressBar({ label: 'bias correction', unit: 'layer' });
       biasCorrection = { batches, onProgress: (d, t) => bar.update(d, t) };
     }
     let rangeSelection: { batches: Batch[] } | undefined;
     if (auto) {
       const subset = balancedSubset({ dataset, count: numberOption(args, 'select-count', 'integer') ?? 256, seed: 2 });
-      const batches: Batch[] = [];
-      for await (const batch of batchesFromDataset({ dataset: subset, preprocessing, inputSize, batchSize })) batches.push(batch);
-      rangeSelection = { batches };
+      rangeSelection = { batches: await preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize }) };
     }
     let result = await quantizedModelFrom({
       model, inputSize, calibrator, profile, weightRange, batchSize, ...(biasCorrection ? { biasCorrection } : {}),
@@ -150,8 +147,7 @@ export const quantizeCommand: Command = {
       const evalSet = await datasetFrom({ args, root: stringOption(args, 'eval'), flag: 'eval', countFlag: 'eval-count' });
       const limited = stringOption(args, 'eval-count') === undefined ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 }) : evalSet;
       if (limited.items.some((item) => item.label === undefined)) throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
-      const batches: Batch[] = [];
-      for await (const batch of batchesFromDataset({ dataset: limited, preprocessing, inputSize, batchSize })) batches.push(batch);
+      const batches = await preloadedBatches({ dataset: limited, preprocessing, inputSize, batchSize });
       const sensitivityProgress = progressBar({ label: 'sensitivity', unit: 'layer' });
       ({ result, report: maxDropReport } = await quantizedWithinMaxDrop({
         result, batches, inputSize, maxDrop, weightRange, profile, onProgress: (d, t) => sensitivityProgress.update(d, t),
