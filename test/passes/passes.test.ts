@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { onnxFromExportOptions } from '../../toolkit/model/export.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { bytesFromModel } from '../../toolkit/onnx/write.js';
-import { withoutNoOps } from '../../toolkit/passes/cleanup.js';
+import { withUniqueNodeNames, withoutNoOps } from '../../toolkit/passes/cleanup.js';
+import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
+import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { withBatchNormFolded } from '../../toolkit/passes/foldBatchNorm.js';
 import { structureOf } from '../../toolkit/passes/recognise.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
@@ -56,3 +58,20 @@ for (const variant of ['b0', 'b3', 'b7'] as const) {
     t.strictSame(structure.blocks.map((b) => b.expand !== undefined), config.blocks.map((b) => b.hasExpand));
   });
 }
+
+t.test('unnamed and duplicate nodes get unique names before Q/DQ placement', async (t) => {
+  const { model } = await onnxFromExportOptions({ network: { variant: 'b0', resolution: 32, numClasses: 10 }, weights: { kind: 'seeded', seed: 2 } });
+  const anonymous = { ...model, graph: { ...model.graph, nodes: model.graph.nodes.map((n, i) => ({ ...n, name: i % 3 === 0 ? '' : i % 3 === 1 ? 'same' : n.name })) } };
+  const { model: named, report } = withUniqueNodeNames(anonymous);
+  const names = named.graph.nodes.map((n) => n.name);
+  t.equal(new Set(names).size, names.length, 'all unique');
+  t.notOk(names.includes(''), 'none empty');
+  const empties = anonymous.graph.nodes.filter((n) => n.name === '').length;
+  const sames = anonymous.graph.nodes.filter((n) => n.name === 'same').length;
+  t.equal(report.counts.renamed, empties + sames - 1, 'every empty name and every repeat after the first');
+  t.equal(names[0], 'Conv_0');
+  const prepared = preparedFp32From(anonymous);
+  t.equal(prepared.reports[0]!.pass, 'unique-names');
+  const plan = quantizationPlanFrom({ model: prepared.model, structure: structureOf(prepared.model).structure, profile: 'tensorrt' });
+  t.equal(plan.weights.length, 82);
+});

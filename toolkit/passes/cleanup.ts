@@ -26,3 +26,24 @@ export function withoutNoOps(model: Model): PassResult {
     report: { pass: 'cleanup', summary: `Identity/Dropout removed: ${removed}`, counts: { removed } },
   };
 }
+
+/** Q/DQ placement refers to nodes by name: give unnamed or duplicate-named nodes unique names (`Conv_12`). */
+export function withUniqueNodeNames(model: Model): PassResult {
+  const taken = new Set<string>();
+  let renamed = 0;
+  const nodes = model.graph.nodes.map((node, index) => {
+    if (node.name && !taken.has(node.name)) {
+      taken.add(node.name);
+      return node;
+    }
+    let name = `${node.opType}_${index}`;
+    for (let k = 1; taken.has(name) || model.graph.nodes.some((n) => n.name === name); k++) name = `${node.opType}_${index}_${k}`;
+    taken.add(name);
+    renamed += 1;
+    return { ...node, name };
+  });
+  return {
+    model: withGraph(model, { nodes }),
+    report: { pass: 'unique-names', summary: `nodes renamed: ${renamed}`, counts: { renamed } },
+  };
+}

@@ -7,7 +7,7 @@ import type { Batch } from '../../calibration/loader.js';
 import type { CalibratorSettings } from '../../calibration/calibrators.js';
 import { rangesFromBatches } from '../../calibration/collect.js';
 import type { Model } from '../onnx/ir.js';
-import { withoutNoOps } from '../passes/cleanup.js';
+import { withUniqueNodeNames, withoutNoOps } from '../passes/cleanup.js';
 import { withBatchNormFolded } from '../passes/foldBatchNorm.js';
 import type { PassReport } from '../passes/pass.js';
 import { structureOf, type Structure } from '../passes/recognise.js';
@@ -59,9 +59,12 @@ export interface QuantizeResult {
 
 /** Cleanup and BN folding: the fp32 graph that calibration and quantization start from. */
 export function preparedFp32From(model: Model): { model: Model; reports: PassReport[] } {
-  const cleaned = withoutNoOps(model);
+  const named = withUniqueNodeNames(model);
+  const cleaned = withoutNoOps(named.model);
   const folded = withBatchNormFolded(cleaned.model);
-  return { model: folded.model, reports: [cleaned.report, folded.report] };
+  // The renaming report is only worth a line when it did something.
+  const reports = named.report.counts.renamed ? [named.report, cleaned.report, folded.report] : [cleaned.report, folded.report];
+  return { model: folded.model, reports };
 }
 
 export async function quantizedModelFrom(options: QuantizeOptions): Promise<QuantizeResult> {
