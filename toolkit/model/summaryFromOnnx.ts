@@ -95,14 +95,12 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
   const firstDw = raw.findIndex(isDepthwise);
   const lastLinear = raw.map((l) => l.kind).lastIndexOf('linear');
   const named: GraphLayer[] = [];
-  const layers: Layer[] = [];
   const push = (l: RawLayer, name: string, kind: LayerKind, stage: string, block?: string) => {
     const { node, kind: _kind, readsPooled: _pooled, ...rest } = l;
     const layer: Layer = {
       ...rest, name, kind, stage, ...(block ? { block } : {}),
       activation: kind === 'se-expand' ? 'sigmoid' : kind === 'pointwise-project' || kind === 'linear' ? 'none' : 'silu',
     };
-    layers.push(layer);
     named.push({ node, layer });
   };
   if (firstDw < 1) {
@@ -112,39 +110,34 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
   let stage = 0;
   let letter = 0;
   let blockOut = -1;
-  let block = '';
   let pendingExpand: RawLayer | undefined;
-  let seenDwInBlock = false;
+  // The current block's layers, named once its projection settles its stage and letter.
+  let block: { layer: RawLayer; part: string; kind: LayerKind }[] | undefined;
   let topIndex = raw.length;
   // The top conv is the last non-SE conv before the classifier.
   for (let i = (lastLinear >= 0 ? lastLinear : raw.length) - 1; i >= 0; i--) {
     if (raw[i]!.kind === 'conv' && !isSe(raw[i]!)) { topIndex = i; break; }
   }
   raw.forEach((l, i) => {
-    if (i === 0 && firstDw > 0) return push(l, 'stem_conv', 'conv', STEM_STAGE);
+    if (i === 0) return push(l, 'stem_conv', 'conv', STEM_STAGE);
     if (i === topIndex) return push(l, 'top', 'conv', TOP_STAGE);
     if (l.kind === 'linear') return push(l, i === lastLinear ? 'fc' : l.node.name, 'linear', FC_STAGE);
     if (isDepthwise(l)) {
-      seenDwInBlock = true;
-      // The block's stage is settled when its projection is seen; name it provisionally.
-      block = `?${layers.length}`;
-      if (pendingExpand) push(pendingExpand, `${block}.expand_conv`, 'pointwise-expand', '', block);
+      block = pendingExpand ? [{ layer: pendingExpand, part: 'expand_conv', kind: 'pointwise-expand' }] : [];
+      block.push({ layer: l, part: 'dwconv', kind: 'depthwise' });
       pendingExpand = undefined;
-      return push(l, `${block}.dwconv`, 'depthwise', '', block);
+      return;
     }
-    if (isSe(l)) return push(l, `${block}.se.${l.readsPooled ? 'fc1' : 'fc2'}`, l.readsPooled ? 'se-reduce' : 'se-expand', '', block);
-    if (seenDwInBlock) {
-      seenDwInBlock = false;
+    if (block && isSe(l)) {
+      block.push({ layer: l, part: l.readsPooled ? 'se.fc1' : 'se.fc2', kind: l.readsPooled ? 'se-reduce' : 'se-expand' });
+      return;
+    }
+    if (block) {
       if (l.outChannels !== blockOut) { stage += 1; letter = 0; blockOut = l.outChannels; }
       const index = `${stage}${String.fromCharCode(97 + letter++)}`;
-      push(l, `${block}.project_conv`, 'pointwise-project', '', block);
-      for (const layer of layers) {
-        if (layer.block === block) {
-          layer.name = layer.name.replace(block, index);
-          layer.block = index;
-          layer.stage = mbconvStageKey(stage);
-        }
-      }
+      block.push({ layer: l, part: 'project_conv', kind: 'pointwise-project' });
+      for (const member of block) push(member.layer, `${index}.${member.part}`, member.kind, mbconvStageKey(stage), index);
+      block = undefined;
       return;
     }
     pendingExpand = l;
