@@ -2,21 +2,14 @@
 import * as ort from 'onnxruntime-node';
 
 export async function runOnnx(model: Uint8Array | string, input: Float32Array, dims: number[]): Promise<Float32Array> {
-  const session = typeof model === 'string'
-    ? await ort.InferenceSession.create(model)
-    : await ort.InferenceSession.create(model);
+  // Two calls because create's overloads take a path or bytes, not their union.
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   try {
     const outputs = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
     return outputs[session.outputNames[0]!]!.data as Float32Array;
   } finally {
     await session.release();
   }
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
 }
 
 export function maxAbs(a: ArrayLike<number>): number {

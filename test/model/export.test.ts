@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { onnxFromExportOptions } from '../../toolkit/model/export.js';
 import { VARIANT_NAMES } from '../../toolkit/model/variants.js';
 import { bytesFromModel } from '../../toolkit/onnx/write.js';
+import { maxAbsDeviation } from '../../toolkit/eval/metrics.js';
 import { CIFAR_B0, REFERENCE } from '../helpers/paths.js';
-import { maxAbs, maxAbsDiff, readFloat32, runOnnx, seededInput } from '../helpers/ort.js';
+import { maxAbs, readFloat32, runOnnx, seededInput } from '../helpers/ort.js';
 
 const seedDir = join(REFERENCE, 'seed_b0');
 const file = (path: string) => readFloat32(path, readFileSync(path));
@@ -18,7 +19,7 @@ t.test('seed B0 weights reproduce PyTorch\'s logits in onnxruntime', async (t) =
   t.equal(bnEpsilon, 1e-3);
   const logits = await runOnnx(bytesFromModel(model), file(join(seedDir, 'input.bin')), [1, 3, 224, 224]);
   const reference = file(join(seedDir, 'logits.bin'));
-  const diff = maxAbsDiff(logits, reference);
+  const diff = maxAbsDeviation(logits, reference);
   t.ok(diff <= 1e-4 * maxAbs(reference), `max |Δ| ${diff.toExponential(2)} ≤ 1e-4 × ${maxAbs(reference).toFixed(4)}`);
   t.equal(logits.indexOf(Math.max(...logits)), 758, 'argmax as in meta.json');
 });
@@ -34,7 +35,7 @@ t.test('torchvision-named CIFAR weights give the same logits as the fixture\'s t
   const ours = await runOnnx(bytesFromModel(model), input, [4, 3, 32, 32]);
   const torch = await runOnnx(join(CIFAR_B0, 'model.onnx'), input, [4, 3, 32, 32]);
   t.equal(ours.length, 40, 'dynamic batch of 4 × 10 classes');
-  const diff = maxAbsDiff(ours, torch);
+  const diff = maxAbsDeviation(ours, torch);
   t.ok(diff <= 1e-4 * maxAbs(torch), `max |Δ| ${diff.toExponential(2)} vs the torch export`);
 });
 

@@ -7,7 +7,7 @@ t.test('makeDivisible rounds to the nearest multiple of 8, halves up, never more
   t.equal(makeDivisible(36), 40, 'halves round up');
   t.equal(makeDivisible(123.2), 120);
   t.equal(makeDivisible(3), 8, 'at least the divisor');
-  // 0.9 × 91 = 81.9 > 88? no: 91 → round(95/8)*8 = 88 ≥ 81.9, kept; 45 → 48; 52 → 56
+  // 91 → floor(95 / 8) × 8 = 88, which is above 0.9 × 91 = 81.9, so it stands.
   t.equal(makeDivisible(91), 88);
   t.equal(makeDivisible(17, 16), 16);
   t.equal(makeDivisible(9, 16), 16, 'min channels = divisor');
