@@ -7,14 +7,19 @@ export interface RangesDocument {
   schema: 'effnet-edge/ranges@1';
   calibrator: CalibratorSettings;
   images: number;
+  /** Present when each range was then searched on its own (toolkit/quant/rangeSearch.ts). */
+  search?: { images: number; steps: number };
   /** tensor → { amax, scale = amax / 127 }, in graph order. */
   tensors: Record<string, { amax: number; scale: number }>;
 }
 
-export function rangesDocumentFrom(options: { ranges: Map<string, number>; calibrator: CalibratorSettings; images: number }): RangesDocument {
+export function rangesDocumentFrom(options: { ranges: Map<string, number>; calibrator: CalibratorSettings; images: number; search?: RangesDocument['search'] }): RangesDocument {
   const tensors: RangesDocument['tensors'] = {};
   for (const [name, amax] of options.ranges) tensors[name] = { amax, scale: amax / 127 };
-  return { schema: 'effnet-edge/ranges@1', calibrator: options.calibrator, images: options.images, tensors };
+  return {
+    schema: 'effnet-edge/ranges@1', calibrator: options.calibrator, images: options.images,
+    ...(options.search ? { search: options.search } : {}), tensors,
+  };
 }
 
 export function rangesFromDocument(options: { text: string; file: string }): Map<string, number> {
@@ -44,7 +49,9 @@ const TRT_ALGORITHM: Record<CalibratorSettings['method'], TrtCalibrationAlgorith
 };
 
 /** TensorRT cache text for `version` (8601 = 8.6.1, 100300 = 10.3.0). */
-export function trtCacheTextFrom(options: { ranges: Map<string, number>; method: CalibratorSettings['method']; version: number }): string {
+export function trtCacheTextFrom(options: { ranges: Map<string, number>; method: CalibratorSettings['method']; version: number; searched?: boolean }): string {
   const scales = new Map([...options.ranges].map(([name, amax]) => [name, amax / 127]));
-  return textFromTrtCache({ version: options.version, algorithm: TRT_ALGORITHM[options.method], scales });
+  // Searched ranges are no longer any one calibrator's output: only the legacy calibrator takes scales as given.
+  const algorithm = options.searched ? 'LegacyCalibration' : TRT_ALGORITHM[options.method];
+  return textFromTrtCache({ version: options.version, algorithm, scales });
 }

@@ -14,14 +14,16 @@ export function progressBar(options: { label: string; unit: string; stream?: Nod
   return {
     update(done, total) {
       const now = performance.now();
-      if (now - last < 100 && done < total) return;
+      // A finished bar clears itself, so passes that never call done() leave no line behind.
+      if (done >= total) return void stream.write('\r\x1b[K');
+      if (now - last < 100) return;
       last = now;
       const seconds = (now - started) / 1000;
       const rate = seconds > 0 ? done / seconds : 0;
       const eta = rate > 0 ? (total - done) / rate : 0;
       const width = 30;
       const filled = Math.round((width * done) / Math.max(total, 1));
-      stream.write(`\r${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(0)} ${options.unit}/s ETA ${eta.toFixed(0)}s `);
+      stream.write(`\r${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(rate < 10 ? 1 : 0)} ${options.unit}/s ETA ${eta.toFixed(0)}s `);
     },
     done() {
       stream.write('\r\x1b[K');

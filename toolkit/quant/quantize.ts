@@ -9,12 +9,16 @@ import { rangesFromBatches } from '../../calibration/collect.js';
 import type { Model } from '../onnx/ir.js';
 import { withUniqueNodeNames, withoutNoOps } from '../passes/cleanup.js';
 import { withBatchNormFolded } from '../passes/foldBatchNorm.js';
+import { withCrossLayerEqualization } from '../passes/equalize.js';
 import type { PassReport } from '../passes/pass.js';
 import { structureOf, type Structure } from '../passes/recognise.js';
 import { WEIGHT_QMAX, type WeightRange } from './cpu.js';
 import { quantizationPlanFrom, type PlacementProfile, type QuantizationPlan } from './plan.js';
 import { qdqModelFrom, type QdqReport } from './qdq.js';
 import { biasCorrectedFp32 } from './biasCorrection.js';
+import { DEFAULT_SEARCH_STEPS, defaultSearchImages, rangeSearchReport, rangesSearchedFrom, type SearchedRange } from './rangeSearch.js';
+import { graphLayersOf } from '../model/summaryFromOnnx.js';
+import { amaxFromHistogram } from '../../calibration/calibrators.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
 import { keepFloatForMaxDrop, layerSensitivities, planFilteredByNodes, type LayerSensitivity, type MaxDropResult } from './sensitivity.js';
 
@@ -29,11 +33,23 @@ export interface QuantizeOptions {
   weightRange: WeightRange;
   /** Node names to keep in float (from a sensitivity pass). */
   keepFloat?: ReadonlySet<string>;
+  /** Cross-layer equalisation before calibrating (toolkit/passes/equalize.ts). */
+  equalize?: boolean;
   /**
    * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
    * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
    */
   rangeSelection?: { batches: Batch[] };
+  /**
+   * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
+   * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
+   */
+  rangeSearch?: {
+    count?: number;
+    /** Loads `count` calibration images. */
+    batches: (count: number) => Promise<Batch[]>;
+    onProgress?: (done: number, total: number) => void;
+  };
   /** Empirical bias correction on these (preloaded) calibration images. */
   biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
   threads?: number;
@@ -53,22 +69,29 @@ export interface QuantizeResult {
   calibrator: CalibratorSettings;
   /** Every candidate's score when ranges were selected. */
   rangeScores?: CandidateScore[];
+  /** Each tensor's calibrated and searched range, and the images searched on, when ranges were searched. */
+  search?: { ranges: SearchedRange[]; images: number; steps: number };
   reports: PassReport[];
   qdq: QdqReport;
 }
 
-/** Cleanup and BN folding: the fp32 graph that calibration and quantization start from. */
-export function preparedFp32From(model: Model): { model: Model; reports: PassReport[] } {
+/**
+ * Cleanup, BN folding and (when asked) cross-layer equalisation: the fp32 graph that calibration and quantization
+ * start from.
+ */
+export function preparedFp32From(model: Model, options: { equalize?: boolean } = {}): { model: Model; reports: PassReport[] } {
   const named = withUniqueNodeNames(model);
   const cleaned = withoutNoOps(named.model);
   const folded = withBatchNormFolded(cleaned.model);
   // The renaming report is only worth a line when it did something.
   const reports = named.report.counts.renamed ? [named.report, cleaned.report, folded.report] : [cleaned.report, folded.report];
-  return { model: folded.model, reports };
+  if (!options.equalize) return { model: folded.model, reports };
+  const equalized = withCrossLayerEqualization(folded.model);
+  return { model: equalized.model, reports: [...reports, equalized.report] };
 }
 
 export async function quantizedModelFrom(options: QuantizeOptions): Promise<QuantizeResult> {
-  const prepared = preparedFp32From(options.model);
+  const prepared = preparedFp32From(options.model, { equalize: options.equalize ?? false });
   const fp32 = prepared.model;
   const { structure, report } = structureOf(fp32);
   const plan = quantizationPlanFrom({ model: fp32, structure, profile: options.profile, ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}) });
@@ -95,6 +118,24 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
       counts: { candidates: selected.scores.length },
     });
   }
+  let searched: QuantizeResult['search'];
+  const searchImages = options.rangeSearch?.count ?? defaultSearchImages({
+    macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0), tensors: plan.activations.length,
+  });
+  if (options.rangeSearch && searchImages === 0) {
+    reports.push({ pass: 'range-search', summary: 'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)', counts: { searched: 0 } });
+  }
+  if (options.rangeSearch && searchImages > 0) {
+    const searchBatches = await options.rangeSearch.batches(searchImages);
+    const ceilings = new Map([...collected.calibrators].map(([tensor, c]) => [tensor, c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax()]));
+    const search = await rangesSearchedFrom({
+      fp32, plan, ranges, ceilings, weightQmax, weightFormat, batches: searchBatches, inputSize: options.inputSize,
+      ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
+    });
+    ranges = search.ranges;
+    searched = { ranges: search.searched, images: searchBatches.reduce((n, b) => n + b.size, 0), steps: DEFAULT_SEARCH_STEPS };
+    reports.push(rangeSearchReport(search.searched, searchBatches.reduce((n, b) => n + b.size, 0)));
+  }
   let base = fp32;
   if (options.biasCorrection) {
     const corrected = await biasCorrectedFp32({
@@ -111,7 +152,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     counts: { activations: plan.activations.length, weights: plan.weights.length, nodesAdded: int8.report.nodesAdded },
   };
   return {
-    fp32, base, int8: int8.model, structure, plan, ranges, images, calibrator, ...(rangeScores ? { rangeScores } : {}),
+    fp32, base, int8: int8.model, structure, plan, ranges, images, calibrator, ...(rangeScores ? { rangeScores } : {}), ...(searched ? { search: searched } : {}),
     reports: [...reports, qdqReport], qdq: int8.report,
   };
 }

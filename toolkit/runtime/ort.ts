@@ -18,6 +18,11 @@ export interface OrtRunnerOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Writes ORT's optimised graph here (to see which kernels it chose). */
   optimizedModelPath?: string;
+  /**
+   * Float inputs besides the image that every run feeds (a range search feeds a quantization scale this way, so
+   * one session serves every candidate).
+   */
+  parameters?: readonly string[];
 }
 
 /** The model with `names` appended to its graph outputs (float32, shape left to the runtime). */
@@ -48,13 +53,16 @@ export class OrtRunner implements Runner {
       throw new UserError(`ONNX Runtime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
     }
     const initializers = new Set(model.graph.initializers.map((t) => t.name));
-    const inputs = session.inputNames.filter((n) => !initializers.has(n));
+    const parameters = new Set(options.parameters ?? []);
+    const inputs = session.inputNames.filter((n) => !initializers.has(n) && !parameters.has(n));
     if (inputs.length !== 1) throw new UserError(`expected a model with one input, found ${inputs.length} (${inputs.join(', ')})`);
     return new OrtRunner(session, inputs[0]!, session.outputNames);
   }
 
-  async run(input: Float32Array, dims: readonly number[]): Promise<RunOutputs> {
-    const feeds = { [this.inputName]: new ort.Tensor('float32', input, [...dims]) };
+  /** `parameters`: a value for each of the options' `parameters`, as float32 tensors of their declared shape. */
+  async run(input: Float32Array, dims: readonly number[], parameters: Readonly<Record<string, { data: Float32Array; dims: readonly number[] }>> = {}): Promise<RunOutputs> {
+    const feeds: Record<string, ort.Tensor> = { [this.inputName]: new ort.Tensor('float32', input, [...dims]) };
+    for (const [name, value] of Object.entries(parameters)) feeds[name] = new ort.Tensor('float32', value.data, [...value.dims]);
     const results = await this.session.run(feeds);
     const outputs: RunOutputs = {};
     for (const name of this.outputNames) {

@@ -30,6 +30,7 @@ export const CALIBRATION_GROUP: OptionGroup = {
     method: { type: 'string' },
     percentile: { type: 'string' },
     'select-count': { type: 'string' },
+    'search-count': { type: 'string' },
     batch: { type: 'string' },
   },
   help: [
@@ -37,7 +38,10 @@ export const CALIBRATION_GROUP: OptionGroup = {
     '  --calib-count N         a seeded, class-balanced subset of N images',
     '  --seed N                seed for --calib-count (default 0)',
     `  --method M              auto (default: every histogram calibrator is tried and the one whose int8 logits`,
-    '                          are closest to fp32 on --select-count N calibration images wins, default 256),',
+    '                          are closest to fp32 on --select-count N calibration images wins, default 256;',
+    '                          then each activation range is searched alone on --search-count N images: by',
+    '                          default as many as a fixed compute budget allows, 128 at most (B0: 128 at 32×32,',
+    '                          16 at 224; B2 at 260 and larger models: none); 0 skips the search),',
     `                          or one of ${CALIBRATION_METHODS.join(', ')}`,
     '  --percentile P          for --method percentile (default 99.99)',
     '  --batch N               images per inference batch (default 32)',
@@ -72,7 +76,7 @@ export const quantizeCommand: Command = {
         profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
         'trt-version': { type: 'string' }, ranges: { type: 'string' },
         'max-drop': { type: 'string' }, eval: { type: 'string' }, 'eval-count': { type: 'string' },
-        'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' }, report: { type: 'string' },
+        equalize: { type: 'boolean' }, 'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' }, report: { type: 'string' },
       },
       help: [
         '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
@@ -82,6 +86,9 @@ export const quantizeCommand: Command = {
         '  --ranges FILE.json      also write the calibrated ranges as JSON',
         '  --max-drop X            keep the most sensitive layers in float until int8 top-1 is within X points of',
         '                          fp32 on --eval (labelled images; --eval-count N for a seeded subset, default 500)',
+        '  --equalize              cross-layer equalisation where it is exact (channels scaled down in the layers',
+        '                          writing a tensor and back up in those reading it; in EfficientNet: the residual',
+        '                          streams) before calibrating',
         '  --bias-correction       correct each layer\'s bias for the mean shift quantization causes (layer by layer,',
         '                          on --bias-correction-count N calibration images, default 256)',
         '  --report FILE.html      a self-contained HTML report: calibrator scores, passes, layer sensitivity',
@@ -126,9 +133,18 @@ export const quantizeCommand: Command = {
       const subset = balancedSubset({ dataset, count: numberOption(args, 'select-count', 'integer') ?? 256, seed: 2 });
       rangeSelection = { batches: await preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize }) };
     }
+    const searchCount = numberOption(args, 'search-count', 'integer');
+    if (searchCount !== undefined && searchCount < 0) throw new UsageError(`--search-count expects an integer ≥ 0, got ${searchCount}`);
+    if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
+    const searchBar = progressBar({ label: 'range search', unit: 'tensor' });
+    const rangeSearch = auto && searchCount !== 0 ? {
+      ...(searchCount !== undefined ? { count: searchCount } : {}),
+      batches: (count: number) => preloadedBatches({ dataset: balancedSubset({ dataset, count, seed: 3 }), preprocessing, inputSize, batchSize }),
+      onProgress: (d: number, t: number) => searchBar.update(d, t),
+    } : undefined;
     let result = await quantizedModelFrom({
-      model, inputSize, calibrator, profile, weightRange, batchSize, ...(biasCorrection ? { biasCorrection } : {}),
-      ...(rangeSelection ? { rangeSelection } : {}),
+      model, inputSize, calibrator, profile, weightRange, batchSize, equalize: flag(args, 'equalize'), ...(biasCorrection ? { biasCorrection } : {}),
+      ...(rangeSelection ? { rangeSelection } : {}), ...(rangeSearch ? { rangeSearch } : {}),
       batches: () => {
         // A later pass over the same images reports the same skips: count them once.
         summary.used = 0;
@@ -156,9 +172,12 @@ export const quantizeCommand: Command = {
     }
     await writeModelFile({ model: result.int8, path: out });
     const cache = stringOption(args, 'cache');
-    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: trtVersion }));
+    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: trtVersion, searched: result.search !== undefined }));
     const rangesPath = stringOption(args, 'ranges');
-    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({ ranges: result.ranges, calibrator: result.calibrator, images: result.images }), null, 2) + '\n');
+    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({
+      ranges: result.ranges, calibrator: result.calibrator, images: result.images,
+      ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
+    }), null, 2) + '\n');
     const reportPath = stringOption(args, 'report');
     if (reportPath) {
       await writeFile(reportPath, htmlReport({
