@@ -24,6 +24,8 @@ export interface Command {
   summary: string;
   usage: string;
   groups: OptionGroup[];
+  /** Command lines shown under "Examples:" in --help. */
+  examples?: string[];
   /** Whether positional arguments are accepted. */
   positionals?: boolean;
   run(args: ParsedArgs, io: CommandIo): Promise<number>;
@@ -42,6 +44,7 @@ export const HELP_GROUP: OptionGroup = {
 export function helpText(command: Command): string {
   const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
   for (const group of [...command.groups, HELP_GROUP]) lines.push(...group.help);
+  if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
   return lines.join('\n') + '\n';
 }
 

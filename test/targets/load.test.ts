@@ -1,0 +1,66 @@
+import t from 'tap';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allTargets, targetNamed, targetsFolder } from '../../targets/load.js';
+import { runCli } from '../helpers/cli.js';
+
+t.test('every target file loads and validates', async (t) => {
+  const targets = allTargets();
+  t.strictSame(targets.map((x) => x.name), [
+    'cpu-arm64', 'cpu-x86_64', 'jetson-agx-orin', 'jetson-agx-xavier', 'jetson-nano', 'jetson-orin-nano', 'jetson-orin-nx',
+    'jetson-xavier-nx', 'npu-generic',
+  ]);
+  const nano = targetNamed('jetson-nano');
+  t.equal(nano.sm, '5.3');
+  t.equal(nano.fastInt8, false);
+  t.notOk(nano.precisions.includes('int8'));
+  t.strictSame(targetNamed('jetson-orin-nano').dlaCores, 0);
+  t.strictSame(targetNamed('jetson-agx-orin').dlaCores, 2);
+  t.equal(targetNamed('jetson-xavier-nx').sm, '7.2');
+  t.equal(targetNamed('cpu-x86_64').calibration.profile, 'onnxruntime');
+  t.equal(targetNamed('jetson').name, 'jetson-orin-nano', 'jetson is an alias for the Orin Nano');
+});
+
+t.test('an unknown target lists the valid ones', async (t) => {
+  t.throws(() => targetNamed('jetson-tx2'), {
+    message: "unknown target 'jetson-tx2'; valid targets: cpu-arm64, cpu-x86_64, jetson-agx-orin, jetson-agx-xavier, jetson-nano, jetson-orin-nano, jetson-orin-nx, jetson-xavier-nx, npu-generic, jetson (= jetson-orin-nano)",
+  });
+});
+
+t.test('bad target files are errors naming the file and the key', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'jetson-orin-nano.json');
+  const original = JSON.parse((await import('node:fs')).readFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), 'utf8'));
+  const write = (value: object) => writeFileSync(file, JSON.stringify(value));
+  write({ ...original, colour: 'green' });
+  t.throws(() => allTargets(dir), { message: `${file}: unknown key 'colour' (valid keys: name, description, runtime, arch, sm, dlaCores, jetpack, tensorrt, memoryGiB, fastInt8, precisions, defaultPrecision, workspaceMiB, calibration)` });
+  write({ ...original, dlaCores: -1 });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'dlaCores' is -1; expected an integer ≥ 0` });
+  write({ ...original, sm: 87 });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'sm' is 87; expected a version like '8.7' or null` });
+  write({ ...original, calibration: { ...original.calibration, method: 'kl' } });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'calibration.method' is "kl"; expected one of 'auto', 'minmax', 'percentile', 'entropy', 'mse'` });
+  write({ ...original, name: 'orin' });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'name' is 'orin' but the file is jetson-orin-nano.json; they must match` });
+  const { runtime: _r, ...missing } = original;
+  write(missing);
+  t.throws(() => allTargets(dir), { message: `${file}: missing key 'runtime'` });
+  writeFileSync(file, '{ "name": ');
+  t.throws(() => allTargets(dir), { message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`) });
+  copyFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), file);
+  t.equal(allTargets(dir)[0]!.name, 'jetson-orin-nano');
+});
+
+t.test('effnet-edge targets lists them; --json for scripts', async (t) => {
+  const table = await runCli(['targets']);
+  t.equal(table.code, 0);
+  t.match(table.stdout, /^Target +Runtime +SM +DLA +Precisions +Description\n/);
+  t.match(table.stdout, /\njetson-nano +TensorRT 8\.2 \(JetPack 4\.6\) +5\.3 +0 +fp16\* fp32 /);
+  t.match(table.stdout, /Aliases: jetson = jetson-orin-nano\n$/);
+  const json = await runCli(['targets', '--json']);
+  const parsed = JSON.parse(json.stdout) as { targets: { name: string }[]; aliases: Record<string, string> };
+  t.equal(parsed.targets.length, 9);
+  t.strictSame(parsed.aliases, { jetson: 'jetson-orin-nano' });
+  const help = await runCli(['targets', '--help']);
+  t.match(help.stdout, /\nExamples:\n  effnet-edge targets\n/);
+});
