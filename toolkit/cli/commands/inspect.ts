@@ -1,0 +1,59 @@
+/** `effnet-edge inspect`: a bundle's manifest, its files checked against their sha256, accuracy and deploy plan. */
+import { join } from 'node:path';
+import { bundleFileChecks, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
+import { UsageError, UserError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { flag, stringOption } from '../command.js';
+import { JSON_GROUP } from '../groups.js';
+
+/** What deploying the bundle will do on its target, step by step. */
+export function deploySteps(manifest: BundleManifest): string[] {
+  const { engine, target } = manifest;
+  const upload = `upload ${Object.keys(manifest.files).length + 1} files to releases/<id>/ and check their sha256 on the device`;
+  const build = target.runtime === 'tensorrt'
+    ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
+    : `load ${engine.onnx} in ONNX Runtime (CPU)`;
+  const thresholds = manifest.thresholds;
+  const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`;
+  return [upload, build, verify, 'switch the current release link atomically; roll back on any failure'];
+}
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'Show a bundle: manifest, file checks (sha256), measured accuracy and what deploying it will do.',
+  usage: 'effnet-edge inspect --bundle DIR [--json]',
+  examples: ['effnet-edge inspect --bundle dist/b0-orin-nano', 'effnet-edge inspect --bundle dist/b0-orin-nano --json | jq .accuracy'],
+  groups: [{ options: { bundle: { type: 'string' } }, help: ['  --bundle DIR            a folder written by effnet-edge build'] }, JSON_GROUP],
+  async run(args, io) {
+    const bundle = stringOption(args, 'bundle');
+    if (!bundle) throw new UsageError('--bundle DIR is required');
+    const manifest = await manifestFromBundle(bundle);
+    const checks = await bundleFileChecks(bundle, manifest);
+    const failed = checks.filter((c) => !c.ok);
+    if (flag(args, 'json')) {
+      io.stdout(JSON.stringify({ bundle, ok: failed.length === 0, checks, steps: deploySteps(manifest), manifest }, null, 2) + '\n');
+    } else {
+      const a = manifest.accuracy;
+      const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
+      const model = manifest.model.source === 'onnx' ? `${manifest.model.file} (sha256 ${manifest.model.sha256.slice(0, 12)}…)` : `${manifest.model.variant}`;
+      io.stdout([
+        `bundle ${bundle}: ${manifest.target.name} (${manifest.target.runtime}, ${manifest.target.precision}), effnet-edge ${manifest.toolkit.version}`,
+        `model: ${model}, input ${manifest.inputSize}x${manifest.inputSize}, ${manifest.classes ? `${manifest.classes.length} classes` : 'classes unknown'}, preprocessing ${manifest.preprocessing.preset}`,
+        manifest.calibration
+          ? `calibration: ${manifest.calibration.calibrator.method}${manifest.calibration.calibrator.percentile ? ` ${manifest.calibration.calibrator.percentile}` : ''} on ${manifest.calibration.images} images${manifest.calibration.search ? `, ranges searched on ${manifest.calibration.search.images}` : ''}, ${manifest.calibration.profile} placement, ${manifest.calibration.weightRange}-range weights`
+          : 'calibration: none (float precision)',
+        `accuracy on ${a.images} images: fp32 top-1 ${pct(a.fp32.top1)}${a.int8 ? `, int8 top-1 ${pct(a.int8.top1)}, agreement ${pct(a.agreement)}, cosine ${a.cosine!.toFixed(4)}` : ''}`,
+        'files:',
+        ...checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.file}${c.problem ? `: ${c.problem}` : ''}`),
+        'deploy will:',
+        ...deploySteps(manifest).map((s, i) => `  ${i + 1}. ${s}`),
+        '',
+      ].join('\n'));
+    }
+    if (failed.length) {
+      const first = failed[0]!;
+      throw new UserError(`${join(bundle, first.file)}: ${first.problem === 'missing' ? 'missing' : 'sha256 does not match the manifest'}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; the bundle is damaged: rebuild it with effnet-edge build`);
+    }
+    return 0;
+  },
+};
