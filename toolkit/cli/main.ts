@@ -7,10 +7,12 @@ import { evalCommand } from './commands/eval.js';
 import { targetsCommand } from './commands/targets.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { benchCommand } from './commands/bench.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, runCommand, benchCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

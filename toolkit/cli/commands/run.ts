@@ -1,0 +1,79 @@
+/** `effnet-edge run`: classify images with a bundle's model through ONNX Runtime (top-k with class names). */
+import { resolve } from 'node:path';
+import { batchesFromDataset } from '../../../calibration/loader.js';
+import type { Dataset } from '../../../calibration/dataset.js';
+import { manifestFromBundle } from '../../bundle/manifest.js';
+import { UsageError, UserError } from '../../errors.js';
+import { modelFromFile } from '../../onnx/read.js';
+import { OrtRunner } from '../../runtime/ort.js';
+import { topK } from '../../eval/metrics.js';
+import type { Command } from '../command.js';
+import { flag, numberOption, stringOption } from '../command.js';
+import { JSON_GROUP } from '../groups.js';
+import { join } from 'node:path';
+
+/** Softmax of one row, in float64. */
+export function softmax(row: ArrayLike<number>): number[] {
+  const max = Math.max(...Array.from(row));
+  const exps = Array.from(row, (v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Classify images with a bundle\'s int8 model through ONNX Runtime: top-5 with class names.',
+  usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--json] IMAGE...',
+  examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
+  positionals: true,
+  groups: [
+    {
+      options: { bundle: { type: 'string' }, fp32: { type: 'boolean' }, top: { type: 'string' } },
+      help: [
+        '  --bundle DIR            a folder written by effnet-edge build',
+        '  --fp32                  run the fp32 model instead of the int8 one',
+        '  --top K                 classes shown per image (default 5)',
+      ],
+    },
+    JSON_GROUP,
+  ],
+  async run(args, io) {
+    const bundle = stringOption(args, 'bundle');
+    if (!bundle) throw new UsageError('--bundle DIR is required');
+    if (args.positionals.length === 0) throw new UsageError('give one or more images to classify');
+    const manifest = await manifestFromBundle(bundle);
+    const file = flag(args, 'fp32') || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
+    const k = numberOption(args, 'top', 'integer') ?? 5;
+    if (k < 1) throw new UsageError(`--top expects a positive integer, got ${k}`);
+    const runner = await OrtRunner.create({ model: await modelFromFile({ path: join(bundle, file) }) });
+    const dataset: Dataset = {
+      root: process.cwd(), labelSource: 'none',
+      items: args.positionals.map((p) => ({ path: resolve(p), relativePath: p })),
+    };
+    const results: { image: string; top: { class: number; name: string | null; probability: number }[] }[] = [];
+    try {
+      const { inputSize } = manifest;
+      // Every image must decode: a file the user named is not skippable.
+      const refuse = (message: string) => { throw new UserError(message.replace(/^skipped /, '')); };
+      for await (const batch of batchesFromDataset({ dataset, preprocessing: manifest.preprocessing, inputSize, batchSize: 16, onWarning: refuse })) {
+        const logits = (await runner.run(batch.data, [batch.size, 3, inputSize, inputSize]))[runner.outputNames[0]!]!;
+        const classes = logits.length / batch.size;
+        batch.items.forEach((item, row) => {
+          const probabilities = softmax(logits.subarray(row * classes, (row + 1) * classes));
+          const best = topK({ data: logits, classes }, row, Math.min(k, classes));
+          results.push({ image: item.relativePath, top: best.map((c) => ({ class: c, name: manifest.classes?.[c] ?? null, probability: probabilities[c]! })) });
+        });
+      }
+    } finally {
+      await runner.close();
+    }
+    if (flag(args, 'json')) {
+      io.stdout(JSON.stringify({ bundle, model: file, results }, null, 2) + '\n');
+      return 0;
+    }
+    for (const r of results) {
+      io.stdout(`${r.image}\n${r.top.map((t, i) => `  ${i + 1}. ${(t.name ?? `class ${t.class}`).padEnd(16)} ${(100 * t.probability).toFixed(1).padStart(5)} %`).join('\n')}\n`);
+    }
+    return 0;
+  },
+};
