@@ -172,7 +172,7 @@ export const buildCommand: Command = {
       'next:',
       `  effnet-edge inspect --bundle ${out}`,
       `  effnet-edge run --bundle ${out} IMAGE...`,
-      `  effnet-edge deploy --bundle ${out} --host user@device`,
+      `  effnet-edge bench --bundle ${out}`,
       '',
     ].join('\n'));
     return 0;
