@@ -20,6 +20,9 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'Compare an fp32 model and its int8 Q/DQ model on images: top-1/top-5, agreement, cosine, SQNR per tensor.',
   usage: 'effnet-edge eval --fp32 M.onnx --int8 Q.onnx --data DIR [--preset P] [--json]',
+  examples: [
+    'effnet-edge eval --fp32 b0.onnx --int8 b0.int8.onnx --data ./val --preset torchvision --report report.html',
+  ],
   groups: [
     {
       options: {

@@ -12,6 +12,10 @@ export const exportCommand: Command = {
   name: 'export',
   summary: 'Write an EfficientNet as ONNX (opset 13, input `input` NCHW float32 with a dynamic batch, output `logits`).',
   usage: 'effnet-edge export --variant b0..b7 (--weights W.safetensors | --init seeded [--seed N]) --out FILE.onnx',
+  examples: [
+    'effnet-edge export --variant b0 --weights b0.safetensors --out b0.onnx',
+    'effnet-edge export --variant b1 --init seeded --seed 7 --out b1.onnx',
+  ],
   groups: [
     NETWORK_GROUP,
     {

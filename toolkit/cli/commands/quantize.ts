@@ -68,6 +68,10 @@ export const quantizeCommand: Command = {
   name: 'quantize',
   summary: 'Calibrate an fp32 ONNX model on images and write its int8 Q/DQ model (with ranges and a TensorRT cache).',
   usage: 'effnet-edge quantize --model M.onnx --calib DIR [--preset P] [--method M] [--calib-count N] [--cache C] --out Q.onnx',
+  examples: [
+    'effnet-edge quantize --model b0.onnx --calib ./images --preset torchvision --cache calib.cache --out b0.int8.onnx',
+    'effnet-edge quantize --model m.onnx --calib ./calib --max-drop 0.3 --eval ./val --out m.int8.onnx',
+  ],
   groups: [
     { options: { model: { type: 'string' }, out: { type: 'string', short: 'o' } }, help: ['  --model M.onnx          the fp32 model', '  -o, --out Q.onnx        where to write the int8 Q/DQ model'] },
     CALIBRATION_GROUP,

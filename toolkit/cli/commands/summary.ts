@@ -46,6 +46,11 @@ export const summaryCommand: Command = {
   name: 'summary',
   summary: 'Print an EfficientNet\'s stages (paper Table 1) with params, MACs and the seed\'s FLOPs formula.',
   usage: 'effnet-edge summary [--variant b0..b7 | --model FILE.onnx] [--layers] [--json]',
+  examples: [
+    'effnet-edge summary --variant b3',
+    'effnet-edge summary --variant b0 --layers',
+    'effnet-edge summary --model model.onnx --json',
+  ],
   groups: [
     NETWORK_GROUP,
     {
