@@ -9,10 +9,11 @@ import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
+import { nativeCommand } from './commands/native.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, runCommand, benchCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, runCommand, benchCommand, nativeCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

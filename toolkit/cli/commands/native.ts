@@ -1,0 +1,84 @@
+/** `effnet-edge native build`: configure and compile the TensorRT shim with CMake, on the device. */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { UsageError, UserError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { stringOption } from '../command.js';
+import { progressBar } from '../progress.js';
+
+/** `native/` in the package (the sources run from the repository, the compiled CLI from dist/). */
+export function nativeSourceFolder(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of [3, 4]) {
+    const candidate = resolve(here, ...Array(up).fill('..'), 'native');
+    if (existsSync(join(candidate, 'effnet_trt.h'))) return candidate;
+  }
+  throw new Error(`internal: native/ sources not found near ${here}`);
+}
+
+/** The line of a CMake or compiler log that says what went wrong. */
+export function firstErrorLine(log: string): string {
+  const lines = log.split('\n');
+  const at = lines.findIndex((l) => /CMake Error|error:|FATAL_ERROR|No such file|not found/i.test(l));
+  if (at < 0) return lines.filter((l) => l.trim()).at(-1)?.trim() ?? 'no output';
+  if (!/CMake Error/.test(lines[at]!)) return lines[at]!.trim();
+  // CMake wraps the message over the indented lines after "CMake Error at …:", up to a blank line.
+  const rest = lines.slice(at + 1);
+  const start = rest.findIndex((l) => l.trim());
+  const end = rest.findIndex((l, i) => i > start && !l.trim());
+  return rest.slice(start, end < 0 ? undefined : end).map((l) => l.trim()).join(' ') || lines[at]!.trim();
+}
+
+export const nativeCommand: Command = {
+  name: 'native',
+  summary: 'Build the TensorRT shim (native/libeffnet_trt.so) with CMake; run on the Jetson.',
+  usage: 'effnet-edge native build [--tensorrt-include DIR] [--tensorrt-lib DIR] [--build-dir DIR]',
+  examples: [
+    'effnet-edge native build',
+    'effnet-edge native build --tensorrt-include /opt/TensorRT/include --tensorrt-lib /opt/TensorRT/lib',
+  ],
+  positionals: true,
+  groups: [{
+    options: { 'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' }, 'build-dir': { type: 'string' } },
+    help: [
+      '  --tensorrt-include DIR  folder with NvInfer.h and NvOnnxParser.h (default: JetPack\'s /usr/include/aarch64-linux-gnu)',
+      '  --tensorrt-lib DIR      folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
+      '  --build-dir DIR         where to build (default: native/build in the package, where effnet-edge looks)',
+    ],
+  }],
+  async run(args, io) {
+    if (args.positionals.length !== 1 || args.positionals[0] !== 'build') throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);
+    const source = nativeSourceFolder();
+    const build = resolve(stringOption(args, 'build-dir') ?? join(source, 'build'));
+    await mkdir(build, { recursive: true }).catch(() => {
+      throw new UserError(`${build}: cannot create the build folder; choose another with --build-dir`);
+    });
+    const defines = [
+      ...(stringOption(args, 'tensorrt-include') ? [`-DTENSORRT_INCLUDE_DIR=${resolve(stringOption(args, 'tensorrt-include')!)}`] : []),
+      ...(stringOption(args, 'tensorrt-lib') ? [`-DTENSORRT_LIB_DIR=${resolve(stringOption(args, 'tensorrt-lib')!)}`] : []),
+    ];
+    const logPath = join(build, 'build.log');
+    let log = '';
+    const bar = progressBar({ label: 'native build', unit: 'step' });
+    const steps: [string, string[]][] = [
+      ['configuring', ['-S', source, '-B', build, ...defines]],
+      ['compiling', ['--build', build, '--parallel']],
+    ];
+    for (const [index, [stage, cmakeArgs]] of steps.entries()) {
+      bar.update(index, steps.length);
+      const result = await execa('cmake', cmakeArgs, { all: true, reject: false });
+      log += `$ cmake ${cmakeArgs.join(' ')}\n${result.all ?? ''}\n`;
+      await writeFile(logPath, log);
+      if (result.failed) {
+        if ((result as { code?: string }).code === 'ENOENT') throw new UserError('cmake not found; install it (apt install cmake) and run effnet-edge native build again');
+        throw new UserError(`native build failed while ${stage}: ${firstErrorLine(result.all ?? '').replace(/[.\s]+$/, '')}; full log: ${logPath}`);
+      }
+    }
+    bar.update(steps.length, steps.length);
+    io.stdout(`built ${join(build, 'libeffnet_trt.so')}\n`);
+    return 0;
+  },
+};
