@@ -2,8 +2,6 @@ import t from 'tap';
 import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeModelFile } from '../../toolkit/onnx/write.js';
-import { modelFromFile } from '../../toolkit/onnx/read.js';
-import { trtCacheFromText } from '../../calibration/trtCache.js';
 import { floatsFromBytes } from '../../toolkit/bundle/golden.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { tinyModel } from '../onnx/fixtures/models.js';
@@ -110,26 +108,4 @@ t.test('build errors name the problem and the fix', async (t) => {
   t.equal(usage.code, 2);
   t.equal(usage.stderr, "effnet-edge build: give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]\nRun 'effnet-edge build --help' for usage.\n");
   chmodSync(empty, 0o755);
-});
-
-t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the TensorRT issue consumes', async (t) => {
-  const out = join(dir, 'orin');
-  const result = await runCli(['build', '--target', 'jetson-orin-nano', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
-    '--eval', join(CIFAR_B0, 'test'), '--out', out, '--json']);
-  t.equal(result.code, 0, result.stderr);
-  const json = JSON.parse(result.stdout) as { accuracy: BundleManifest['accuracy']; target: BundleManifest['target'] };
-  t.strictSame(json.target, { name: 'jetson-orin-nano', runtime: 'tensorrt', sm: '8.7', dlaCores: 0, precision: 'int8' });
-  t.equal(json.accuracy.images, 2000);
-  t.ok(json.accuracy.int8!.top1! >= 63.2 - 0.5, `int8 top-1 ${json.accuracy.int8!.top1}`);
-  t.ok(json.accuracy.agreement! >= 95, `agreement ${json.accuracy.agreement}`);
-  const cache = trtCacheFromText({ text: readFileSync(join(out, 'calib.cache'), 'utf8'), file: 'calib.cache' });
-  t.equal(cache.version, 8602);
-  t.equal(cache.algorithm, 'LegacyCalibration');
-  t.equal(cache.scales.size, 114);
-  const int8 = await modelFromFile({ path: join(out, 'model.int8.onnx') });
-  const initializers = new Set(int8.graph.initializers.map((i) => i.name));
-  const quantize = int8.graph.nodes.filter((n) => n.opType === 'QuantizeLinear');
-  t.equal(quantize.filter((n) => !initializers.has(n.inputs[0]!)).length, 114, 'activations: tensorrt placement');
-  t.equal(quantize.filter((n) => initializers.has(n.inputs[0]!)).length, 82, 'float weights behind Q/DQ, as TensorRT takes them');
-  t.notOk(int8.graph.nodes.some((n) => n.opType === 'Sigmoid' && n.inputs[0]!.endsWith('.dequantized')), 'never a Sigmoid input');
 });

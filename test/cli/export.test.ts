@@ -1,4 +1,5 @@
 import t from 'tap';
+import { COMMANDS } from '../../toolkit/cli/main.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,12 +57,13 @@ t.test('the installed entry point answers --help for the program and every comma
   const top = runBin(['--help']);
   t.equal(top.code, 0);
   t.match(top.stdout, /Usage: effnet-edge <command> \[options\]/);
-  for (const command of ['summary', 'export', 'quantize', 'eval']) {
+  for (const { name: command } of COMMANDS) {
     const help = runBin([command, '--help']);
     t.equal(help.code, 0, `${command} --help`);
     t.match(help.stdout, new RegExp(`^Usage: effnet-edge ${command}`));
   }
   const unknown = runBin(['frobnicate']);
   t.equal(unknown.code, 2);
-  t.match(unknown.stderr, /^effnet-edge: unknown command 'frobnicate'; expected one of summary, export, quantize, eval/);
+  t.equal(unknown.stderr, `effnet-edge: unknown command 'frobnicate'; expected one of ${COMMANDS.map((c) => c.name).join(', ')}\n`);
+  t.match(unknown.stderr, /expected one of build, inspect, run, bench, native, targets, summary, export, quantize, eval\n$/);
 });
