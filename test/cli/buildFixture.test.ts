@@ -29,4 +29,20 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   t.equal(quantize.filter((n) => !initializers.has(n.inputs[0]!)).length, 114, 'activations: tensorrt placement');
   t.equal(quantize.filter((n) => initializers.has(n.inputs[0]!)).length, 82, 'float weights behind Q/DQ, as TensorRT takes them');
   t.notOk(int8.graph.nodes.some((n) => n.opType === 'Sigmoid' && n.inputs[0]!.endsWith('.dequantized')), 'never a Sigmoid input');
+
+  // No TensorRT here: engine build stops at the shim with the command that builds it.
+  const engine = await runCli(['engine', 'build', '--bundle', out]);
+  t.equal(engine.code, 1);
+  t.match(engine.stderr, /^effnet-edge engine: the TensorRT shim is not built \(.*libeffnet_trt\.so is missing\); on the Jetson run: effnet-edge native build\n$/);
+  const dla = await runCli(['engine', 'build', '--bundle', out, '--dla-core', '0']);
+  t.equal(dla.stderr, 'effnet-edge engine: jetson-orin-nano has no DLA cores; --dla-core 0 is not one of them\n');
+});
+
+t.test('engine build refuses bundles for ONNX Runtime targets', async (t) => {
+  const out = join(dir, 'cpu');
+  const built = await runCli(['build', '--out', out, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
+  t.equal(built.code, 0, built.stderr);
+  const engine = await runCli(['engine', 'build', '--bundle', out]);
+  t.equal(engine.code, 1);
+  t.match(engine.stderr, new RegExp(`^effnet-edge engine: ${out} is built for cpu-(x86_64|arm64), which runs ONNX Runtime: there is no TensorRT engine to build`));
 });

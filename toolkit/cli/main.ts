@@ -10,10 +10,11 @@ import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
 import { nativeCommand } from './commands/native.js';
+import { engineCommand } from './commands/engine.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, runCommand, benchCommand, nativeCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, inspectCommand, runCommand, benchCommand, nativeCommand, engineCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
