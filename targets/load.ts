@@ -2,10 +2,10 @@
  * Targets are data: one JSON file per device in this folder, validated when loaded. Adding a board is adding a
  * file. Unknown keys and bad values are errors naming the file and the key.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { FileFormatError, UserError } from '../toolkit/errors.js';
+import { packagePath } from '../toolkit/packagePaths.js';
 
 export type TargetRuntime = 'tensorrt' | 'onnxruntime';
 export type Precision = 'int8' | 'fp16' | 'fp32';
@@ -120,13 +120,9 @@ export function targetFromText(options: { text: string; file: string }): Target 
   return target;
 }
 
-/** The folder holding the target files, from the sources (tests) or the compiled `dist/targets/`. */
+/** The folder holding the target files. */
 export function targetsFolder(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [here, join(here, '..', '..', 'targets')]) {
-    if (existsSync(join(candidate, 'jetson-orin-nano.json'))) return candidate;
-  }
-  throw new Error(`internal: target files not found near ${here}`);
+  return packagePath('targets');
 }
 
 export function allTargets(folder = targetsFolder()): Target[] {

@@ -4,10 +4,9 @@
  * against them, so the ABI cannot drift.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { UserError } from '../errors.js';
+import { packagePath } from '../packagePaths.js';
 import type { RunOutputs, Runner } from './runner.js';
 
 export const TRT_ABI_VERSION = 1;
@@ -63,13 +62,7 @@ export function registerTrtTypes(): void {
 
 /** Where the shim is looked for: $EFFNET_EDGE_TRT_LIB, then native/build/ in the package. */
 export function shimPath(): string {
-  if (process.env.EFFNET_EDGE_TRT_LIB) return process.env.EFFNET_EDGE_TRT_LIB;
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of [2, 3]) {
-    const candidate = resolve(here, ...Array(up).fill('..'), 'native', 'build', 'libeffnet_trt.so');
-    if (existsSync(candidate)) return candidate;
-  }
-  return resolve(here, '..', '..', 'native', 'build', 'libeffnet_trt.so');
+  return process.env.EFFNET_EDGE_TRT_LIB || packagePath('native', 'build', 'libeffnet_trt.so');
 }
 
 export const BUILD_SHIM_HINT = 'effnet-edge native build';

@@ -1,8 +1,7 @@
 /** `effnet-edge build`: a model and images in, a deployable, verifiable bundle for a named device out. */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { arch } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { balancedSubset, datasetFromFolder, type Dataset } from '../../../calibration/dataset.js';
 import { targetNamed, type Target } from '../../../targets/load.js';
 import { bundleFrom, checkedClassifier, precisionFor } from '../../bundle/build.js';
@@ -10,6 +9,7 @@ import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
 import { bundleFolderWritten } from '../../bundle/write.js';
 import { UsageError, UserError } from '../../errors.js';
+import { packagePath } from '../../packagePaths.js';
 import { onnxFromExportOptions } from '../../model/export.js';
 import type { Model } from '../../onnx/ir.js';
 import { modelFromFile } from '../../onnx/read.js';
@@ -23,12 +23,7 @@ import { CALIBRATION_GROUP, calibratorSettingsFrom } from './quantize.js';
 
 /** The embedded default: a small trained EfficientNet-B0 with its images, shipped in the package. */
 export function demoFolder(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of [3, 4]) {
-    const candidate = join(here, ...Array(up).fill('..'), 'demo', 'cifar10-b0');
-    if (existsSync(join(candidate, 'model.onnx'))) return resolve(candidate);
-  }
-  throw new Error(`internal: the embedded demo is missing near ${here}`);
+  return packagePath('demo', 'cifar10-b0');
 }
 
 /** Share of the calibration folder held back for evaluation when no --eval folder is given. */

@@ -1,23 +1,12 @@
 /** `effnet-edge native build`: configure and compile the TensorRT shim with CMake, on the device. */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UsageError, UserError } from '../../errors.js';
+import { packagePath } from '../../packagePaths.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { progressBar } from '../progress.js';
-
-/** `native/` in the package (the sources run from the repository, the compiled CLI from dist/). */
-export function nativeSourceFolder(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of [3, 4]) {
-    const candidate = resolve(here, ...Array(up).fill('..'), 'native');
-    if (existsSync(join(candidate, 'effnet_trt.h'))) return candidate;
-  }
-  throw new Error(`internal: native/ sources not found near ${here}`);
-}
 
 /** The line of a CMake or compiler log that says what went wrong. */
 export function firstErrorLine(log: string): string {
@@ -51,7 +40,7 @@ export const nativeCommand: Command = {
   }],
   async run(args, io) {
     if (args.positionals.length !== 1 || args.positionals[0] !== 'build') throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);
-    const source = nativeSourceFolder();
+    const source = packagePath('native');
     const build = resolve(stringOption(args, 'build-dir') ?? join(source, 'build'));
     await mkdir(build, { recursive: true }).catch(() => {
       throw new UserError(`${build}: cannot create the build folder; choose another with --build-dir`);
