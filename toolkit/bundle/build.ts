@@ -4,10 +4,9 @@
  */
 import { arch } from 'node:os';
 import { balancedSubset, type Dataset } from '../../calibration/dataset.js';
-import { batchesFromDataset, preloadedBatches, type Batch } from '../../calibration/loader.js';
+import { batchesFromDataset, preloadedBatches } from '../../calibration/loader.js';
 import type { CalibratorSettings } from '../../calibration/calibrators.js';
 import type { Preprocessing } from '../../calibration/presets.js';
-import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/rangesFile.js';
 import type { Precision, Target } from '../../targets/load.js';
 import { UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
@@ -18,7 +17,7 @@ import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
 import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
-import { preparedFp32From, quantizedModelFrom } from '../quant/quantize.js';
+import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from './golden.js';
@@ -102,7 +101,7 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const passes: string[] = [];
   const goldenSet = balancedSubset({ dataset: options.eval, count: options.goldenCount, seed: 0 });
   const goldenBatches = await preloadedBatches({ dataset: goldenSet, preprocessing, inputSize, batchSize });
-  const golden = goldenInputsFrom({ batches: goldenBatches, inputSize });
+  const golden = goldenInputsFrom({ batches: goldenBatches });
 
   let fp32: Model;
   let int8: Model | undefined;
@@ -111,14 +110,13 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   let sqnr: { tensor: string; sqnrDb: number }[] = [];
   if (precision === 'int8') {
     const weightRange = targetWeightRange(target, options.weightRange);
-    const subset = (n: number, seed: number) => preloadedBatches({ dataset: balancedSubset({ dataset: options.calib, count: n, seed }), preprocessing, inputSize, batchSize });
     const result = await quantizedModelFrom({
       model: options.model, inputSize, batchSize, calibrator: options.calibrator, profile: target.calibration.profile, weightRange,
       batches: () => load(options.calib, 'calibrating'),
-      ...(options.auto ? {
-        rangeSelection: { batches: await subset(256, 2) },
-        rangeSearch: { ...(options.searchCount !== undefined ? { count: options.searchCount } : {}), batches: (n: number) => subset(n, 3), onProgress: progress('range search') },
-      } : {}),
+      ...(options.auto ? await dataDrivenRangeOptions({
+        dataset: options.calib, preprocessing, inputSize, batchSize,
+        ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}), onSearchProgress: progress('range search'),
+      }) : {}),
     });
     fp32 = result.fp32;
     int8 = result.int8;
@@ -129,13 +127,9 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
       images: evaluation.images, labelled: evaluation.labelled, fp32: evaluation.fp32, int8: evaluation.int8,
       agreement: evaluation.agreement, cosine: evaluation.cosine,
     };
-    const cache = trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: target.calibration.cacheVersion, searched: result.search !== undefined });
+    const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
     files.set('calib.cache', encoder.encode(cache));
-    const ranges = rangesDocumentFrom({
-      ranges: result.ranges, calibrator: result.calibrator, images: result.images,
-      ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
-    });
-    files.set('ranges.json', encoder.encode(JSON.stringify(ranges, null, 2) + '\n'));
+    files.set('ranges.json', encoder.encode(rangesJson));
     calibration = {
       calibrator: result.calibrator, images: result.images, profile: target.calibration.profile, weightRange,
       search: result.search ? { images: result.search.images, steps: result.search.steps } : null, passes,

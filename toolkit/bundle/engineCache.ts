@@ -4,7 +4,7 @@
  * sidecar JSON next to the plan; a plan whose sidecar is missing, unreadable or different is never loaded: it is
  * rebuilt, and the reason is said.
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { access, readFile, writeFile, rename } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 
 export const SIDECAR_SCHEMA = 'effnet-edge/engine@1';
@@ -50,9 +50,10 @@ export function sidecarPath(planPath: string): string {
 
 /** Reads the plan's sidecar and says whether the plan may be loaded (`reason` null) or must be rebuilt. */
 export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Promise<{ usable: boolean; reason: string | null }> {
-  const text = await readFile(sidecarPath(planPath), 'utf8').catch(() => null);
-  const planExists = await readFile(planPath).then(() => true, () => false);
+  // Plans are tens of megabytes: look for the file, do not read it.
+  const planExists = await access(planPath).then(() => true, () => false);
   if (!planExists) return { usable: false, reason: 'no plan built yet' };
+  const text = await readFile(sidecarPath(planPath), 'utf8').catch(() => null);
   let recorded: unknown = null;
   try {
     recorded = text === null ? null : JSON.parse(text);

@@ -32,7 +32,7 @@ export function floatsFromBytes(bytes: Uint8Array): Float32Array {
 }
 
 /** Concatenates batches into one input tensor and the index describing it. */
-export function goldenInputsFrom(options: { batches: readonly Batch[]; inputSize: number }): { inputs: Float32Array; items: string[]; labels: number[] | null } {
+export function goldenInputsFrom(options: { batches: readonly Batch[] }): { inputs: Float32Array; items: string[]; labels: number[] | null } {
   const total = options.batches.reduce((n, b) => n + b.data.length, 0);
   const inputs = new Float32Array(total);
   options.batches.reduce((at, b) => (inputs.set(b.data, at), at + b.data.length), 0);

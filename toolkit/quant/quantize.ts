@@ -3,7 +3,9 @@
  * placement profile, calibrate the planned activations on images, and insert Q/DQ. Returns both graphs, the
  * ranges and every pass's report; writing files is the caller's job.
  */
-import type { Batch } from '../../calibration/loader.js';
+import { preloadedBatches, type Batch } from '../../calibration/loader.js';
+import { balancedSubset, type Dataset } from '../../calibration/dataset.js';
+import type { Preprocessing } from '../../calibration/presets.js';
 import type { CalibratorSettings } from '../../calibration/calibrators.js';
 import { rangesFromBatches } from '../../calibration/collect.js';
 import type { Model } from '../onnx/ir.js';
@@ -19,6 +21,7 @@ import { biasCorrectedFp32 } from './biasCorrection.js';
 import { DEFAULT_SEARCH_STEPS, defaultSearchImages, rangeSearchReport, rangesSearchedFrom, type SearchedRange } from './rangeSearch.js';
 import { graphLayersOf } from '../model/summaryFromOnnx.js';
 import { amaxFromHistogram } from '../../calibration/calibrators.js';
+import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
 import { keepFloatForMaxDrop, layerSensitivities, planFilteredByNodes, type LayerSensitivity, type MaxDropResult } from './sensitivity.js';
 
@@ -119,22 +122,24 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     });
   }
   let searched: QuantizeResult['search'];
-  const searchImages = options.rangeSearch?.count ?? defaultSearchImages({
-    macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0), tensors: plan.activations.length,
-  });
-  if (options.rangeSearch && searchImages === 0) {
-    reports.push({ pass: 'range-search', summary: 'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)', counts: { searched: 0 } });
-  }
-  if (options.rangeSearch && searchImages > 0) {
-    const searchBatches = await options.rangeSearch.batches(searchImages);
-    const ceilings = new Map([...collected.calibrators].map(([tensor, c]) => [tensor, c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax()]));
-    const search = await rangesSearchedFrom({
-      fp32, plan, ranges, ceilings, weightQmax, weightFormat, batches: searchBatches, inputSize: options.inputSize,
-      ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
+  if (options.rangeSearch) {
+    // Shape inference for the MAC count only when the budget decides.
+    const images = options.rangeSearch.count ?? defaultSearchImages({
+      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0), tensors: plan.activations.length,
     });
-    ranges = search.ranges;
-    searched = { ranges: search.searched, images: searchBatches.reduce((n, b) => n + b.size, 0), steps: DEFAULT_SEARCH_STEPS };
-    reports.push(rangeSearchReport(search.searched, searchBatches.reduce((n, b) => n + b.size, 0)));
+    if (images === 0) {
+      reports.push({ pass: 'range-search', summary: 'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)', counts: { searched: 0 } });
+    } else {
+      const searchBatches = await options.rangeSearch.batches(images);
+      const ceilings = new Map([...collected.calibrators].map(([tensor, c]) => [tensor, c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax()]));
+      const search = await rangesSearchedFrom({
+        fp32, plan, ranges, ceilings, weightQmax, weightFormat, batches: searchBatches, inputSize: options.inputSize,
+        ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
+      });
+      ranges = search.ranges;
+      searched = { ranges: search.searched, images: searchBatches.reduce((n, b) => n + b.size, 0), steps: DEFAULT_SEARCH_STEPS };
+      reports.push(rangeSearchReport(search.searched, searched.images));
+    }
   }
   let base = fp32;
   if (options.biasCorrection) {
@@ -155,6 +160,38 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     fp32, base, int8: int8.model, structure, plan, ranges, images, calibrator, ...(rangeScores ? { rangeScores } : {}), ...(searched ? { search: searched } : {}),
     reports: [...reports, qdqReport], qdq: int8.report,
   };
+}
+
+/**
+ * The images `--method auto` chooses and searches ranges on: seeded, class-balanced subsets of the calibration set
+ * (`selectCount`, default 256, preloaded now; the search's, loaded when its size is known). `searchCount` 0: no search.
+ */
+export async function dataDrivenRangeOptions(options: {
+  dataset: Dataset; preprocessing: Preprocessing; inputSize: number; batchSize: number;
+  selectCount?: number; searchCount?: number; onSearchProgress?: (done: number, total: number) => void;
+}): Promise<Pick<QuantizeOptions, 'rangeSelection' | 'rangeSearch'>> {
+  const { dataset, preprocessing, inputSize, batchSize } = options;
+  const subset = (count: number, seed: number) => preloadedBatches({ dataset: balancedSubset({ dataset, count, seed }), preprocessing, inputSize, batchSize });
+  return {
+    rangeSelection: { batches: await subset(options.selectCount ?? 256, 2) },
+    ...(options.searchCount === 0 ? {} : {
+      rangeSearch: {
+        ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),
+        batches: (count: number) => subset(count, 3),
+        ...(options.onSearchProgress ? { onProgress: options.onSearchProgress } : {}),
+      },
+    }),
+  };
+}
+
+/** The result's ranges as a TensorRT calibration cache (header version `cacheVersion`) and as a ranges JSON. */
+export function rangeFilesFrom(result: QuantizeResult, cacheVersion: number): { cache: string; rangesJson: string } {
+  const cache = trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: cacheVersion, searched: result.search !== undefined });
+  const document = rangesDocumentFrom({
+    ranges: result.ranges, calibrator: result.calibrator, images: result.images,
+    ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
+  });
+  return { cache, rangesJson: JSON.stringify(document, null, 2) + '\n' };
 }
 
 export interface MaxDropOptions {

@@ -10,11 +10,10 @@
 import type { Model } from '../onnx/ir.js';
 import type { PassReport } from '../passes/pass.js';
 import { DataType } from '../onnx/ir.js';
-import { concatenated, logitsFrom } from '../eval/logits.js';
+import { logitsFrom, logitsOfRunner } from '../eval/logits.js';
 import { meanCosine, type Logits } from '../eval/metrics.js';
 import { OrtRunner } from '../runtime/ort.js';
 import type { QdqContextWithModel } from './context.js';
-import type { ActivationPoint } from './plan.js';
 import { qdqModelFrom } from './qdq.js';
 
 export interface RangeSearchOptions extends QdqContextWithModel {
@@ -80,13 +79,8 @@ async function scaledRunner(options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 
 
 /** Mean logit cosine against `reference` with the activations at `ranges`. */
 async function cosineAt(runner: OrtRunner, options: RangeSearchOptions, ranges: ReadonlyMap<string, number>, reference: Logits): Promise<number> {
-  const chunks: Float32Array[] = [];
   const parameters = Object.fromEntries([...ranges].map(([tensor, amax]) => [`${tensor}.scale`, { data: Float32Array.of(amax / 127), dims: [] }]));
-  for (const batch of options.batches) {
-    const out = await runner.run(batch.data, [batch.size, 3, options.inputSize, options.inputSize], parameters);
-    chunks.push(Float32Array.from(out[runner.outputNames[0]!]!));
-  }
-  return meanCosine(reference, { data: concatenated(chunks), classes: reference.classes });
+  return meanCosine(reference, await logitsOfRunner({ runner, batches: options.batches, inputSize: options.inputSize, parameters }));
 }
 
 export async function rangesSearchedFrom(options: RangeSearchOptions): Promise<{ ranges: Map<string, number>; searched: SearchedRange[] }> {

@@ -19,7 +19,7 @@ import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { progressBar, type Progress } from '../progress.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom } from './quantize.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from './quantize.js';
 
 /** The embedded default: a small trained EfficientNet-B0 with its images, shipped in the package. */
 export function demoFolder(): string {
@@ -133,7 +133,7 @@ export const buildCommand: Command = {
     const { settings: calibrator, auto } = stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
       ? { settings: { method: target.calibration.method } as const, auto: false }
       : calibratorSettingsFrom(args);
-    const searchCount = numberOption(args, 'search-count', 'integer');
+    const searchCount = searchCountFrom(args, auto);
     const out = stringOption(args, 'out') ?? join('dist', `${stem}-${shortName(target)}`);
 
     const quiet = flag(args, 'quiet') || flag(args, 'json');

@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256Of } from '../../bundle/hash.js';
 import { cachedPlanStatus, sidecarWritten, type EngineKey } from '../../bundle/engineCache.js';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
@@ -19,7 +19,7 @@ import { JSON_GROUP } from '../groups.js';
 
 /** Plans live beside the bundle's files, one per key, so switching DLA core or precision keeps both. */
 export function planPathFor(bundle: string, key: EngineKey): string {
-  const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  const digest = sha256Of(new TextEncoder().encode(JSON.stringify(key))).slice(0, 16);
   return join(bundle, 'engines', `${key.precision}-${key.dlaCore < 0 ? 'gpu' : `dla${key.dlaCore}`}-${digest}.plan`);
 }
 

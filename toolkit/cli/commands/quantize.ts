@@ -6,13 +6,12 @@ import { describeSettings } from '../../quant/rangeSelection.js';
 import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrators.js';
 import { batchesFromDataset, preloadedBatches, type Batch } from '../../../calibration/loader.js';
 import { balancedSubset } from '../../../calibration/dataset.js';
-import { rangesDocumentFrom, trtCacheTextFrom } from '../../../calibration/rangesFile.js';
 import { UsageError } from '../../errors.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { writeModelFile } from '../../onnx/write.js';
 import { weightRangeFor, type WeightRange } from '../../quant/cpu.js';
 import { PLACEMENT_PROFILES, type PlacementProfile } from '../../quant/plan.js';
-import { quantizedModelFrom, quantizedWithinMaxDrop, type MaxDropReport } from '../../quant/quantize.js';
+import { dataDrivenRangeOptions, quantizedModelFrom, quantizedWithinMaxDrop, rangeFilesFrom, type MaxDropReport } from '../../quant/quantize.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -47,6 +46,14 @@ export const CALIBRATION_GROUP: OptionGroup = {
     '  --batch N               images per inference batch (default 32)',
   ],
 };
+
+/** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
+export function searchCountFrom(args: Parameters<Command['run']>[0], auto: boolean): number | undefined {
+  const searchCount = numberOption(args, 'search-count', 'integer');
+  if (searchCount !== undefined && searchCount < 0) throw new UsageError(`--search-count expects an integer ≥ 0, got ${searchCount}`);
+  if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
+  return searchCount;
+}
 
 /** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */
 export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): { settings: CalibratorSettings; auto: boolean } {
@@ -132,23 +139,17 @@ export const quantizeCommand: Command = {
       const bar = progressBar({ label: 'bias correction', unit: 'layer' });
       biasCorrection = { batches, onProgress: (d, t) => bar.update(d, t) };
     }
-    let rangeSelection: { batches: Batch[] } | undefined;
-    if (auto) {
-      const subset = balancedSubset({ dataset, count: numberOption(args, 'select-count', 'integer') ?? 256, seed: 2 });
-      rangeSelection = { batches: await preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize }) };
-    }
-    const searchCount = numberOption(args, 'search-count', 'integer');
-    if (searchCount !== undefined && searchCount < 0) throw new UsageError(`--search-count expects an integer ≥ 0, got ${searchCount}`);
-    if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
+    const searchCount = searchCountFrom(args, auto);
     const searchBar = progressBar({ label: 'range search', unit: 'tensor' });
-    const rangeSearch = auto && searchCount !== 0 ? {
-      ...(searchCount !== undefined ? { count: searchCount } : {}),
-      batches: (count: number) => preloadedBatches({ dataset: balancedSubset({ dataset, count, seed: 3 }), preprocessing, inputSize, batchSize }),
-      onProgress: (d: number, t: number) => searchBar.update(d, t),
-    } : undefined;
+    const selectCount = numberOption(args, 'select-count', 'integer');
+    const ranging = auto ? await dataDrivenRangeOptions({
+      dataset, preprocessing, inputSize, batchSize, ...(searchCount !== undefined ? { searchCount } : {}),
+      ...(selectCount !== undefined ? { selectCount } : {}),
+      onSearchProgress: (d, t) => searchBar.update(d, t),
+    }) : {};
     let result = await quantizedModelFrom({
       model, inputSize, calibrator, profile, weightRange, batchSize, equalize: flag(args, 'equalize'), ...(biasCorrection ? { biasCorrection } : {}),
-      ...(rangeSelection ? { rangeSelection } : {}), ...(rangeSearch ? { rangeSearch } : {}),
+      ...ranging,
       batches: () => {
         // A later pass over the same images reports the same skips: count them once.
         summary.used = 0;
@@ -176,12 +177,10 @@ export const quantizeCommand: Command = {
     }
     await writeModelFile({ model: result.int8, path: out });
     const cache = stringOption(args, 'cache');
-    if (cache) await writeFile(cache, trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: trtVersion, searched: result.search !== undefined }));
     const rangesPath = stringOption(args, 'ranges');
-    if (rangesPath) await writeFile(rangesPath, JSON.stringify(rangesDocumentFrom({
-      ranges: result.ranges, calibrator: result.calibrator, images: result.images,
-      ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
-    }), null, 2) + '\n');
+    const files = rangeFilesFrom(result, trtVersion);
+    if (cache) await writeFile(cache, files.cache);
+    if (rangesPath) await writeFile(rangesPath, files.rangesJson);
     const reportPath = stringOption(args, 'report');
     if (reportPath) {
       await writeFile(reportPath, htmlReport({

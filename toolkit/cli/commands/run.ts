@@ -1,5 +1,5 @@
 /** `effnet-edge run`: classify images with a bundle's model through ONNX Runtime (top-k with class names). */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { batchesFromDataset } from '../../../calibration/loader.js';
 import type { Dataset } from '../../../calibration/dataset.js';
 import { manifestFromBundle } from '../../bundle/manifest.js';
@@ -10,7 +10,6 @@ import { topK } from '../../eval/metrics.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
-import { join } from 'node:path';
 
 /** Softmax of one row, in float64. */
 export function softmax(row: ArrayLike<number>): number[] {
