@@ -502,6 +502,26 @@ effnet_trt_status effnet_trt_versions(effnet_trt_version *compiled, effnet_trt_v
   });
 }
 
+effnet_trt_status effnet_trt_device_info(effnet_trt_device *device, char *error, size_t error_size) {
+  return guarded("effnet_trt_device_info", error, error_size, [&] {
+    requireArg(device, "device");
+    *device = effnet_trt_device{};
+    int index = 0;
+    checkCuda(cudaGetDevice(&index), "cudaGetDevice");
+    cudaDeviceProp properties{};
+    checkCuda(cudaGetDeviceProperties(&properties, index), "cudaGetDeviceProperties");
+    copyText(device->name, sizeof device->name, properties.name);
+    device->sm_major = properties.major;
+    device->sm_minor = properties.minor;
+    device->memory_bytes = static_cast<int64_t>(properties.totalGlobalMem);
+    Capture capture;
+    TrtPtr<nvinfer1::IRuntime> runtime(nvinfer1::createInferRuntime(processLogger()));
+    if (!runtime) fail(EFFNET_TRT_RUNTIME_ERROR, withErrors("createInferRuntime returned NULL", capture));
+    device->dla_cores = runtime->getNbDLACores();
+    return EFFNET_TRT_OK;
+  });
+}
+
 effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_path, const effnet_trt_build_options *options,
                                    char *log, size_t log_size, char *error, size_t error_size) {
   clearText(log, log_size);

@@ -82,6 +82,14 @@ typedef struct effnet_trt_tensor_info {
   int64_t dims[EFFNET_TRT_MAX_DIMS]; /* -1 for dynamic dimensions */
 } effnet_trt_tensor_info;
 
+typedef struct effnet_trt_device {
+  char name[256];
+  int32_t sm_major;       /* compute capability: engines are built for one */
+  int32_t sm_minor;
+  int64_t memory_bytes;
+  int32_t dla_cores;
+} effnet_trt_device;
+
 typedef struct effnet_trt_engine effnet_trt_engine;
 
 /* The shim's ABI version (EFFNET_TRT_ABI_VERSION); callers refuse a library whose version differs. */
@@ -89,6 +97,9 @@ int32_t effnet_trt_abi_version(void);
 
 /* TensorRT the shim was compiled against and the one loaded at run time. */
 effnet_trt_status effnet_trt_versions(effnet_trt_version *compiled, effnet_trt_version *loaded, char *error, size_t error_size);
+
+/* The current CUDA device (name, SM, memory) and how many DLA cores TensorRT sees: the engine cache keys on the SM. */
+effnet_trt_status effnet_trt_device_info(effnet_trt_device *device, char *error, size_t error_size);
 
 /* Parses `onnx_path`, builds an engine with `options` and writes its serialized plan to `engine_path`. The
  * builder's log (warnings and errors) is written into `log` (may be NULL). */

@@ -21,12 +21,12 @@ t.test('a plan is reused only when every key field matches, and the reason names
 t.test('cached plan status from the files on disk', async (t) => {
   const dir = t.testdir();
   const plan = join(dir, 'model.plan');
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'no plan built yet' });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'no plan built yet', maxBatch: null });
   writeFileSync(plan, 'serialized engine');
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'its sidecar is missing or not an effnet-edge engine record' });
-  await sidecarWritten(plan, key, { buildSeconds: 12.5, log: '' });
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: true, reason: null });
-  t.strictSame(await cachedPlanStatus(plan, { ...key, precision: 'fp16' }), { usable: false, reason: 'the precision differs (precision: plan "int8", now "fp16")' });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'its sidecar is missing or not an effnet-edge engine record', maxBatch: null });
+  await sidecarWritten(plan, key, { maxBatch: 8, buildSeconds: 12.5, log: '' });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: true, reason: null, maxBatch: 8 });
+  t.strictSame(await cachedPlanStatus(plan, { ...key, precision: 'fp16' }), { usable: false, reason: 'the precision differs (precision: plan "int8", now "fp16")', maxBatch: 8 });
   writeFileSync(`${plan}.json`, '{ truncated');
   t.equal((await cachedPlanStatus(plan, key)).usable, false, 'an unreadable sidecar means rebuild');
 });

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { trtCacheFromText } from '../../calibration/trtCache.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
-import { CIFAR_B0 } from '../helpers/paths.js';
+import { CIFAR_B0, REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = t.testdir();
@@ -36,6 +36,20 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   t.match(engine.stderr, /^effnet-edge engine: the TensorRT shim is not built \(.*libeffnet_trt\.so is missing\); on the Jetson run: effnet-edge native build\n$/);
   const dla = await runCli(['engine', 'build', '--bundle', out, '--dla-core', '0']);
   t.equal(dla.stderr, 'effnet-edge engine: jetson-orin-nano has no DLA cores; --dla-core 0 is not one of them\n');
+
+  // run and bench use TensorRT for this bundle where it loads; here `auto` says why it falls back to ONNX Runtime.
+  const cats = join(CIFAR_B0, 'test', 'cat');
+  const image = join(cats, readdirSync(cats)[0]!);
+  const auto = await runCli(['run', '--bundle', out, '--json', image]);
+  t.equal(auto.code, 0, auto.stderr);
+  t.equal((JSON.parse(auto.stdout) as { runtime: string }).runtime, 'onnxruntime');
+  t.match(auto.stderr, /^effnet-edge run: TensorRT not found \(the TensorRT shim is not built \(.*\); on the Jetson run: effnet-edge native build\); running the bundle with ONNX Runtime instead \(it simulates the int8 engine's accuracy, not its speed\)\n$/);
+  const forced = await runCli(['run', '--bundle', out, '--runtime', 'tensorrt', image]);
+  t.equal(forced.code, 1);
+  t.match(forced.stderr, /^effnet-edge run: TensorRT not found \(the TensorRT shim is not built/);
+  const bench = await runCli(['bench', '--bundle', out, '--runs', '1', '--warmup', '0', '--runtimes', 'tensorrt-int8']);
+  t.equal(bench.code, 2);
+  t.match(bench.stderr, /TensorRT is left out of this benchmark\neffnet-edge bench: --runtimes: tensorrt-int8 cannot run here; available: ort-fp32, ort-int8\nRun 'effnet-edge bench --help' for usage\.\n$/);
 });
 
 t.test('engine build refuses bundles for ONNX Runtime targets', async (t) => {
@@ -45,4 +59,9 @@ t.test('engine build refuses bundles for ONNX Runtime targets', async (t) => {
   const engine = await runCli(['engine', 'build', '--bundle', out]);
   t.equal(engine.code, 1);
   t.match(engine.stderr, new RegExp(`^effnet-edge engine: ${out} is built for cpu-(x86_64|arm64), which runs ONNX Runtime: there is no TensorRT engine to build`));
+  const forced = await runCli(['run', '--bundle', out, '--runtime', 'tensorrt', join(REPO_ROOT, 'demo', 'cifar10-b0', 'eval', 'cat', '0000.jpg')]);
+  t.match(forced.stderr, /^effnet-edge run: the bundle is built for cpu-(x86_64|arm64), which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle\n$/);
+  const bad = await runCli(['run', '--bundle', out, '--runtime', 'gpu', 'x.jpg']);
+  t.equal(bad.code, 2);
+  t.equal(bad.stderr, "effnet-edge run: --runtime expects one of auto, onnxruntime, tensorrt, got 'gpu'\nRun 'effnet-edge run --help' for usage.\n");
 });

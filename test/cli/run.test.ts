@@ -39,12 +39,13 @@ t.test('run classifies images with the int8 model: top-k with class names', asyn
 t.test('bench reports fp32 and int8 latency side by side', async (t) => {
   const result = await runCli(['bench', '--bundle', bundle, '--runs', '5', '--warmup', '1', '--batch', '2', '--json']);
   t.equal(result.code, 0, result.stderr);
-  const { stats } = JSON.parse(result.stdout) as { stats: { model: string; batch: number; runs: number; p50Ms: number; p90Ms: number; p99Ms: number; imagesPerSecond: number }[] };
-  t.strictSame(stats.map((s) => [s.model, s.batch, s.runs]), [['model.fp32.onnx', 2, 5], ['model.int8.onnx', 2, 5]]);
+  const { runtimes } = JSON.parse(result.stdout) as { runtimes: Record<string, { model: string; batch: number; runs: number; p50Ms: number; p90Ms: number; p99Ms: number; imagesPerSecond: number }> };
+  t.strictSame(Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]), [['ort-fp32', 'model.fp32.onnx', 2, 5], ['ort-int8', 'model.int8.onnx', 2, 5]]);
+  const stats = Object.values(runtimes);
   t.ok(stats.every((s) => s.p50Ms > 0 && s.p50Ms <= s.p90Ms && s.p90Ms <= s.p99Ms && s.imagesPerSecond > 0));
   const text = await runCli(['bench', '--bundle', bundle, '--runs', '3', '--warmup', '0']);
-  t.match(text.stdout, /^model +batch +p50 ms +p90 ms +p99 ms +img\/s\n/);
-  t.match(text.stdout, /\nint8 \/ fp32 p50: \d+\.\d\d×/);
+  t.match(text.stdout, /^runtime +model +batch +p50 ms +p90 ms +p99 ms +img\/s +p50 vs ort-fp32\n/);
+  t.match(text.stdout, /\nort-fp32 +model\.fp32\.onnx +1 .* 1\.00×\nort-int8 +model\.int8\.onnx +1 .* \d+\.\d\d×\n/);
 });
 
 t.test('helpers', async (t) => {

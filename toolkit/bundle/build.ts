@@ -150,6 +150,7 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const goldenTop1 = golden.labels ? topKAccuracy(deployed, golden.labels, 1) : null;
   const thresholds = thresholdsFrom({
     count: golden.items.length, agreement: top1Agreement(deployed, fp32Golden), cosine: meanCosine(deployed, fp32Golden), top1: goldenTop1,
+    runtime: options.target.runtime, largestLogit: deployed.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
   });
   const index: GoldenIndex = {
     count: golden.items.length, inputShape: [golden.items.length, 3, inputSize, inputSize], classes: fp32Golden.classes,

@@ -48,11 +48,18 @@ export function sidecarPath(planPath: string): string {
   return `${planPath}.json`;
 }
 
+export interface CachedPlan {
+  usable: boolean;
+  reason: string | null;
+  /** The largest batch the plan's optimisation profile takes, as its sidecar records (null when unknown). */
+  maxBatch: number | null;
+}
+
 /** Reads the plan's sidecar and says whether the plan may be loaded (`reason` null) or must be rebuilt. */
-export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Promise<{ usable: boolean; reason: string | null }> {
+export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Promise<CachedPlan> {
   // Plans are tens of megabytes: look for the file, do not read it.
   const planExists = await access(planPath).then(() => true, () => false);
-  if (!planExists) return { usable: false, reason: 'no plan built yet' };
+  if (!planExists) return { usable: false, reason: 'no plan built yet', maxBatch: null };
   const text = await readFile(sidecarPath(planPath), 'utf8').catch(() => null);
   let recorded: unknown = null;
   try {
@@ -61,11 +68,12 @@ export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Pro
     recorded = null;
   }
   const reason = staleReason(recorded, wanted);
-  return { usable: reason === null, reason };
+  const maxBatch = (recorded as { maxBatch?: unknown } | null)?.maxBatch;
+  return { usable: reason === null, reason, maxBatch: Number.isInteger(maxBatch) ? (maxBatch as number) : null };
 }
 
 /** Written after the plan itself, so a sidecar never vouches for a plan that was not completely written. */
-export async function sidecarWritten(planPath: string, key: EngineKey, extra: { buildSeconds: number; log: string }): Promise<void> {
+export async function sidecarWritten(planPath: string, key: EngineKey, extra: { maxBatch: number; buildSeconds: number; log: string }): Promise<void> {
   const path = sidecarPath(planPath);
   const temporary = `${path}.partial-${process.pid}`;
   try {

@@ -33,7 +33,17 @@ export interface Thresholds {
   minCosine: number;
   /** Golden set, when labelled: the device's top-1 accuracy (percent). */
   minTop1: number | null;
+  /** Golden set: top-1 agreement with the logits the deployed model gave at build time (int8, else fp32). */
+  minReferenceAgreement?: number;
+  /** Golden set: largest |device logit − build-time deployed logit| allowed. */
+  maxLogitDeviation?: number;
 }
+
+/**
+ * How far a device's logits may drift from the build's, as a share of the largest build-time logit: ONNX Runtime on
+ * the device runs the very same graph (only its CPU kernels differ), a TensorRT engine re-fuses and re-rounds it.
+ */
+export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25 } as const;
 
 export interface BundleManifest {
   schema: typeof BUNDLE_SCHEMA;
@@ -72,13 +82,17 @@ export interface BundleManifest {
  * Thresholds from what the golden set measured at build time, with room for two more flipped images: a TensorRT
  * engine rounds differently from ONNX Runtime, and on 32 images one flip is 3 points.
  */
-export function thresholdsFrom(options: { count: number; agreement: number; cosine: number; top1: number | null }): Thresholds {
+export function thresholdsFrom(options: {
+  count: number; agreement: number; cosine: number; top1: number | null; runtime: keyof typeof DEVIATION_SHARE; largestLogit: number;
+}): Thresholds {
   const slack = (2 * 100) / options.count;
   const round = (v: number) => Math.round(v * 100) / 100;
   return {
     minAgreement: round(Math.max(0, options.agreement - slack)),
     minCosine: round(Math.max(0, options.cosine - 0.02)),
     minTop1: options.top1 === null ? null : round(Math.max(0, options.top1 - slack)),
+    minReferenceAgreement: round(Math.max(0, 100 - slack)),
+    maxLogitDeviation: round(DEVIATION_SHARE[options.runtime] * options.largestLogit),
   };
 }
 

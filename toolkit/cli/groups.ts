@@ -39,3 +39,5 @@ export const JSON_GROUP: OptionGroup = {
   options: { json: { type: 'boolean' } },
   help: ['  --json                  print one JSON object (for scripts)'],
 };
+
+export const RUNTIME_HELP = '  --runtime R             auto (TensorRT for Jetson bundles where it loads, else ONNX Runtime), onnxruntime or tensorrt';

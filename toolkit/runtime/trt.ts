@@ -19,6 +19,7 @@ export const TRT_STRUCTS = {
     ['int32_t', 'dla_core'], ['int32_t', 'gpu_fallback'], ['const char *', 'timing_cache_path'], ['int32_t', 'verbosity'],
     ['int32_t', 'max_batch'],
   ],
+  effnet_trt_device: [['char', 'name[256]'], ['int32_t', 'sm_major'], ['int32_t', 'sm_minor'], ['int64_t', 'memory_bytes'], ['int32_t', 'dla_cores']],
   effnet_trt_tensor_info: [['char', 'name[256]'], ['int32_t', 'is_input'], ['int32_t', 'dtype'], ['int32_t', 'nb_dims'], ['int64_t', 'dims[8]']],
 } as const;
 
@@ -26,6 +27,7 @@ export const TRT_STRUCTS = {
 export const TRT_PROTOTYPES = [
   'int32_t effnet_trt_abi_version(void)',
   'effnet_trt_status effnet_trt_versions(effnet_trt_version *compiled, effnet_trt_version *loaded, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_device_info(effnet_trt_device *device, char *error, size_t error_size)',
   'effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_path, const effnet_trt_build_options *options, char *log, size_t log_size, char *error, size_t error_size)',
   'effnet_trt_status effnet_trt_load(const char *engine_path, int32_t dla_core, effnet_trt_engine **engine, char *error, size_t error_size)',
   'effnet_trt_status effnet_trt_io_count(const effnet_trt_engine *engine, int32_t *count, char *error, size_t error_size)',
@@ -129,6 +131,21 @@ export function trtVersions(): TrtVersions {
   return { compiled: text(compiled), loaded: text(loaded) };
 }
 
+export interface TrtDevice {
+  name: string;
+  /** Compute capability as targets/*.json write it, e.g. "8.7". */
+  sm: string;
+  memoryBytes: number;
+  dlaCores: number;
+}
+
+/** The GPU TensorRT will build for: the engine cache keys on its SM, not on what the bundle's target assumed. */
+export function trtDevice(): TrtDevice {
+  const device = { name: '', sm_major: 0, sm_minor: 0, memory_bytes: 0 as number | bigint, dla_cores: 0 };
+  checked('effnet_trt_device_info', device);
+  return { name: device.name, sm: `${device.sm_major}.${device.sm_minor}`, memoryBytes: Number(device.memory_bytes), dlaCores: device.dla_cores };
+}
+
 export interface EngineBuildOptions {
   onnxPath: string;
   enginePath: string;
@@ -167,9 +184,12 @@ export interface TrtTensor {
 export class TrtRunner implements Runner {
   readonly runtime = 'tensorrt' as const;
 
-  private constructor(private handle: unknown, readonly tensors: TrtTensor[], readonly inputName: string, readonly outputNames: readonly string[]) {}
+  private constructor(
+    private handle: unknown, readonly tensors: TrtTensor[], readonly inputName: string, readonly outputNames: readonly string[], readonly maxBatch: number,
+  ) {}
 
-  static create(options: { enginePath: string; dlaCore: number }): TrtRunner {
+  /** `maxBatch`: the largest batch the plan's profile takes (its sidecar says); larger batches run in slices. */
+  static create(options: { enginePath: string; dlaCore: number; maxBatch?: number }): TrtRunner {
     const out = [null];
     checked('effnet_trt_load', options.enginePath, options.dlaCore, out);
     const handle = out[0];
@@ -184,14 +204,20 @@ export class TrtRunner implements Runner {
     const input = tensors.find((t) => t.isInput);
     const outputs = tensors.filter((t) => !t.isInput);
     if (!input || outputs.length === 0) throw new UserError(`${options.enginePath}: expected an engine with an input and an output`);
-    return new TrtRunner(handle, tensors, input.name, outputs.map((t) => t.name));
+    return new TrtRunner(handle, tensors, input.name, outputs.map((t) => t.name), options.maxBatch ?? 1);
   }
 
   async run(input: Float32Array, dims: readonly number[]): Promise<RunOutputs> {
     const output = this.tensors.find((t) => t.name === this.outputNames[0])!;
     const perImage = output.dims.slice(1).reduce((n, d) => n * d, 1);
-    const result = new Float32Array(dims[0]! * perImage);
-    checked('effnet_trt_infer', this.handle, input, dims[0], result, result.length);
+    const batch = dims[0]!;
+    const inputPerImage = input.length / batch;
+    const result = new Float32Array(batch * perImage);
+    for (let first = 0; first < batch; first += this.maxBatch) {
+      const count = Math.min(this.maxBatch, batch - first);
+      const slice = result.subarray(first * perImage, (first + count) * perImage);
+      checked('effnet_trt_infer', this.handle, input.subarray(first * inputPerImage, (first + count) * inputPerImage), count, slice, slice.length);
+    }
     return { [output.name]: result };
   }
 

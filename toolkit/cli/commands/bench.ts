@@ -1,11 +1,11 @@
-/** `effnet-edge bench`: latency percentiles and throughput of a bundle's fp32 and int8 models, side by side. */
+/** `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by side. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { floatsFromBytes, type GoldenIndex } from '../../bundle/golden.js';
-import { manifestFromBundle } from '../../bundle/manifest.js';
+import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
-import { modelFromFile } from '../../onnx/read.js';
-import { OrtRunner } from '../../runtime/ort.js';
+import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
+import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -26,20 +26,48 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+interface BenchEntry {
+  name: string;
+  model: string;
+  open: () => Promise<Runner>;
+}
+
+/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT where it loads. */
+function entriesFor(options: { bundle: string; manifest: BundleManifest; threads: number | undefined; onNotice: (m: string) => void }): BenchEntry[] {
+  const { bundle, manifest, threads, onNotice } = options;
+  const common = { bundle, manifest, onNotice, ...(threads ? { threads } : {}) };
+  const entries: BenchEntry[] = [
+    { name: 'ort-fp32', model: 'model.fp32.onnx', open: () => bundleRunner({ ...common, model: 'fp32', runtime: 'onnxruntime' }) },
+  ];
+  if (manifest.files['model.int8.onnx']) {
+    entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
+  }
+  if (manifest.target.runtime === 'tensorrt') {
+    const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto' });
+    if (runtime === 'tensorrt') {
+      entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
+    } else {
+      onNotice(`${fallbackReason}; TensorRT is left out of this benchmark`);
+    }
+  }
+  return entries;
+}
+
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Latency (p50/p90/p99) and throughput of a bundle\'s fp32 and int8 models through ONNX Runtime.',
-  usage: 'effnet-edge bench --bundle DIR [--batch N] [--runs N] [--warmup N] [--threads N] [--json]',
-  examples: ['effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8'],
+  summary: 'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32/int8, TensorRT on a Jetson.',
+  usage: 'effnet-edge bench --bundle DIR [--batch N] [--runs N] [--warmup N] [--threads N] [--runtimes LIST] [--json]',
+  examples: ['effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8', 'effnet-edge bench --bundle releases/current --runtimes tensorrt-int8 --json'],
   groups: [
     {
-      options: { bundle: { type: 'string' }, batch: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, threads: { type: 'string' } },
+      options: { bundle: { type: 'string' }, batch: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, threads: { type: 'string' }, runtimes: { type: 'string' } },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
         '  --batch N               images per inference (default 1)',
-        '  --runs N                timed runs per model (default 50), interleaved fp32/int8',
+        '  --runs N                timed runs per runtime (default 50), interleaved',
         '  --warmup N              untimed runs first (default 5)',
-        '  --threads N             ONNX Runtime intra-op threads (default: its choice)',
+        '  --threads N             CPU threads for ONNX Runtime (default: its choice)',
+        '  --runtimes LIST         comma-separated subset of ort-fp32, ort-int8, tensorrt-<precision> (default: all that run here)',
       ],
     },
     JSON_GROUP,
@@ -55,16 +83,23 @@ export const benchCommand: Command = {
       if (value < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got ${value}`);
     }
     const manifest = await manifestFromBundle(bundle);
+    let entries = entriesFor({ bundle, manifest, threads, onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`) });
+    const wanted = stringOption(args, 'runtimes')?.split(',').map((s) => s.trim());
+    if (wanted) {
+      const unknown = wanted.filter((w) => !entries.some((e) => e.name === w));
+      if (unknown.length > 0) throw new UsageError(`--runtimes: ${unknown.join(', ')} cannot run here; available: ${entries.map((e) => e.name).join(', ')}`);
+      entries = entries.filter((e) => wanted.includes(e.name));
+    }
     const golden = JSON.parse(await readFile(join(bundle, manifest.golden.index), 'utf8')) as GoldenIndex;
     const inputs = floatsFromBytes(await readFile(join(bundle, golden.files.inputs)));
     const size = 3 * manifest.inputSize * manifest.inputSize;
     // Real images from the golden set, repeated to fill the batch.
     const input = Float32Array.from({ length: batch * size }, (_, i) => inputs[i % inputs.length]!);
     const dims = [batch, 3, manifest.inputSize, manifest.inputSize];
-    const files = ['model.fp32.onnx', 'model.int8.onnx'].filter((f) => manifest.files[f]);
-    const runners = await Promise.all(files.map(async (f) => OrtRunner.create({ model: await modelFromFile({ path: join(bundle, f) }), ...(threads ? { threads } : {}) })));
-    const times = files.map(() => [] as number[]);
+    const runners: Runner[] = [];
+    const times = entries.map(() => [] as number[]);
     try {
+      for (const entry of entries) runners.push(await entry.open());
       for (let r = 0; r < warmup + runs; r++) {
         for (const [i, runner] of runners.entries()) {
           const start = performance.now();
@@ -75,20 +110,21 @@ export const benchCommand: Command = {
     } finally {
       await Promise.all(runners.map((r) => r.close()));
     }
-    const stats: LatencyStats[] = files.map((model, i) => {
+    const stats = Object.fromEntries(entries.map((entry, i): [string, LatencyStats] => {
       const sorted = [...times[i]!].sort((a, b) => a - b);
       const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-      return { model, batch, runs, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), imagesPerSecond: (1000 * batch) / mean };
-    });
+      return [entry.name, { model: entry.model, batch, runs, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), imagesPerSecond: (1000 * batch) / mean }];
+    }));
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, runtime: 'onnxruntime', stats }, null, 2) + '\n');
+      io.stdout(JSON.stringify({ bundle, batch, runs, runtimes: stats }, null, 2) + '\n');
       return 0;
     }
+    const baseline = stats['ort-fp32'];
     io.stdout(formatTable(
-      [{ header: 'model' }, { header: 'batch', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'p90 ms', align: 'right' }, { header: 'p99 ms', align: 'right' }, { header: 'img/s', align: 'right' }],
-      stats.map((s) => [s.model, s.batch, s.p50Ms.toFixed(2), s.p90Ms.toFixed(2), s.p99Ms.toFixed(2), s.imagesPerSecond.toFixed(1)]),
+      [{ header: 'runtime' }, { header: 'model' }, { header: 'batch', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'p90 ms', align: 'right' }, { header: 'p99 ms', align: 'right' }, { header: 'img/s', align: 'right' }, { header: 'p50 vs ort-fp32', align: 'right' }],
+      Object.entries(stats).map(([name, s]) => [name, s.model, s.batch, s.p50Ms.toFixed(2), s.p90Ms.toFixed(2), s.p99Ms.toFixed(2), s.imagesPerSecond.toFixed(1), baseline ? `${(s.p50Ms / baseline.p50Ms).toFixed(2)}×` : '-']),
     ));
-    if (stats.length === 2) io.stdout(`int8 / fp32 p50: ${(stats[1]!.p50Ms / stats[0]!.p50Ms).toFixed(2)}× (ONNX Runtime's int8 path simulates accuracy; it is not the fast path on x86)\n`);
+    if (stats['ort-int8']) io.stdout('ONNX Runtime\'s int8 graph simulates the engine\'s accuracy; on x86 it is not a fast path\n');
     return 0;
   },
 };

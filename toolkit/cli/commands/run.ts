@@ -1,15 +1,14 @@
-/** `effnet-edge run`: classify images with a bundle's model through ONNX Runtime (top-k with class names). */
-import { join, resolve } from 'node:path';
+/** `effnet-edge run`: classify images with a bundle's model on its target's runtime (top-k with class names). */
+import { resolve } from 'node:path';
 import { batchesFromDataset } from '../../../calibration/loader.js';
 import type { Dataset } from '../../../calibration/dataset.js';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { modelFromFile } from '../../onnx/read.js';
-import { OrtRunner } from '../../runtime/ort.js';
+import { bundleRunner, runtimeChoiceFrom } from '../../runtime/bundleRunner.js';
 import { topK } from '../../eval/metrics.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { JSON_GROUP, RUNTIME_HELP } from '../groups.js';
 
 /** Softmax of one row, in float64. */
 export function softmax(row: ArrayLike<number>): number[] {
@@ -21,17 +20,18 @@ export function softmax(row: ArrayLike<number>): number[] {
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Classify images with a bundle\'s int8 model through ONNX Runtime: top-5 with class names.',
-  usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--json] IMAGE...',
+  summary: 'Classify images with a bundle\'s int8 model (TensorRT on a Jetson, else ONNX Runtime): top-5 with class names.',
+  usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--runtime R] [--json] IMAGE...',
   examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
   positionals: true,
   groups: [
     {
-      options: { bundle: { type: 'string' }, fp32: { type: 'boolean' }, top: { type: 'string' } },
+      options: { bundle: { type: 'string' }, fp32: { type: 'boolean' }, top: { type: 'string' }, runtime: { type: 'string' } },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
         '  --fp32                  run the fp32 model instead of the int8 one',
         '  --top K                 classes shown per image (default 5)',
+        RUNTIME_HELP,
       ],
     },
     JSON_GROUP,
@@ -44,7 +44,10 @@ export const runCommand: Command = {
     const file = flag(args, 'fp32') || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
     const k = numberOption(args, 'top', 'integer') ?? 5;
     if (k < 1) throw new UsageError(`--top expects a positive integer, got ${k}`);
-    const runner = await OrtRunner.create({ model: await modelFromFile({ path: join(bundle, file) }) });
+    const runtime = runtimeChoiceFrom(stringOption(args, 'runtime'));
+    const runner = await bundleRunner({
+      bundle, manifest, model: flag(args, 'fp32') ? 'fp32' : 'int8', runtime, onNotice: (message) => io.stderr(`effnet-edge run: ${message}\n`),
+    });
     const dataset: Dataset = {
       root: process.cwd(), labelSource: 'none',
       items: args.positionals.map((p) => ({ path: resolve(p), relativePath: p })),
@@ -67,7 +70,7 @@ export const runCommand: Command = {
       await runner.close();
     }
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, model: file, results }, null, 2) + '\n');
+      io.stdout(JSON.stringify({ bundle, model: file, runtime: runner.runtime, results }, null, 2) + '\n');
       return 0;
     }
     for (const r of results) {
