@@ -168,6 +168,7 @@ export const buildCommand: Command = {
       `  effnet-edge inspect --bundle ${out}`,
       `  effnet-edge run --bundle ${out} IMAGE...`,
       `  effnet-edge bench --bundle ${out}`,
+      `  effnet-edge deploy --bundle ${out} --host USER@DEVICE`,
       '',
     ].join('\n'));
     return 0;

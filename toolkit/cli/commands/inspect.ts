@@ -14,8 +14,8 @@ export function deploySteps(manifest: BundleManifest): string[] {
     ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
     : `load ${engine.onnx} in ONNX Runtime (CPU)`;
   const thresholds = manifest.thresholds;
-  const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`;
-  return [upload, build, verify, 'switch the current release link atomically; roll back on any failure'];
+  const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}${thresholds.minReferenceAgreement !== undefined ? `, agreement with the recorded ${engine.precision === 'int8' ? 'int8' : 'fp32'} logits ≥ ${thresholds.minReferenceAgreement} %, max logit deviation ≤ ${thresholds.maxLogitDeviation}` : ''}`;
+  return [upload, build, verify, 'only if every check passed, switch the current release link atomically; on any failure, leave it and mark the release FAILED'];
 }
 
 export const inspectCommand: Command = {

@@ -1,0 +1,56 @@
+/** `effnet-edge rollback --host H [--to ID]`: point `current` back at an earlier release that passed its check. */
+import { UsageError, UserError } from '../../errors.js';
+import { forEachHost } from '../../deploy/fleet.js';
+import { currentRelease, logAppended, releaseFolders, releaseLog, switchedCurrent } from '../../deploy/remote.js';
+import { hostLabel } from '../../deploy/ssh.js';
+import { TOOLKIT_VERSION } from '../../version.js';
+import type { Command } from '../command.js';
+import { flag, stringOption } from '../command.js';
+import { JSON_GROUP } from '../groups.js';
+import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
+
+export const rollbackCommand: Command = {
+  name: 'rollback',
+  summary: 'Switch a device back to its previous release (or --to ID), atomically.',
+  usage: 'effnet-edge rollback (--host H[,H...] | --inventory FILE) [--to ID] [--json]',
+  examples: ['effnet-edge rollback --host ubuntu@jetson', 'effnet-edge rollback --host ubuntu@jetson --to b0-orin-nano-3f2a9c01d4e5'],
+  groups: [
+    { options: { to: { type: 'string' } }, help: ['  --to ID                 the release to switch to (default: the one deployed before the current one)'] },
+    HOSTS_GROUP, SSH_GROUP, JSON_GROUP,
+  ],
+  async run(args, io) {
+    const targets = await hostTargetsOf(args);
+    const settings = sshSettingsFrom(args);
+    const to = stringOption(args, 'to');
+    if (to !== undefined && !/^[A-Za-z0-9._-]+$/.test(to)) throw new UsageError(`--to expects a release id as effnet-edge status lists it, got '${to}'`);
+    const outcomes = await forEachHost({
+      targets, concurrency: 4, maxFail: Infinity,
+      work: (target) => onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge rollback: ${m}\n`) }, async (session, layout) => {
+        const current = await currentRelease(session, layout);
+        const log = await releaseLog(session, layout);
+        const folders = await releaseFolders(session, layout);
+        let wanted = to;
+        if (wanted === undefined) {
+          // The release that was current before this one, following the log back past rollbacks.
+          const last = [...log].reverse().find((e) => (e.event === 'deployed' || e.event === 'rolled-back') && e.release === current);
+          wanted = last?.previous ?? undefined;
+          if (!wanted) throw new UserError(`${session.label}: no earlier release to roll back to (current: ${current ?? 'none'}); pass --to ID`);
+        }
+        if (wanted === current) throw new UserError(`${session.label}: ${wanted} is already the current release`);
+        if (!folders.includes(wanted)) throw new UserError(`${session.label}: release ${wanted} is not on the device (it has ${folders.join(', ') || 'none'}); deploy it again`);
+        const failed = await session.exec(`test -e ${layout.releases}/${wanted}/FAILED`);
+        if (failed.code === 0) throw new UserError(`${session.label}: release ${wanted} failed its check when deployed (see its FAILED file); deploy a good bundle instead`);
+        const entry = log.find((e) => e.event === 'deployed' && e.release === wanted);
+        await switchedCurrent(session, layout, wanted);
+        await logAppended(session, layout, {
+          event: 'rolled-back', release: wanted, previous: current, time: new Date().toISOString(), target: entry?.target ?? 'unknown', toolkitVersion: TOOLKIT_VERSION,
+        });
+        return { host: hostLabel(target), from: current, to: wanted };
+      }),
+    });
+    if (flag(args, 'json')) io.stdout(JSON.stringify({ hosts: outcomes.map((o) => ({ host: hostLabel(o.target), ...(o.value ?? {}), error: o.error })) }, null, 2) + '\n');
+    else for (const o of outcomes) if (o.value) io.stdout(`${o.value.host}: ${o.value.from ?? 'none'} -> ${o.value.to}\n`);
+    for (const o of outcomes) if (o.error) io.stderr(`effnet-edge rollback: ${o.error}\n`);
+    return outcomes.every((o) => o.status === 'ok') ? 0 : 1;
+  },
+};

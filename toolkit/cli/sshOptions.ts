@@ -1,0 +1,100 @@
+/** Options every command that talks to devices shares: which hosts, how to log in, where releases live there. */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError, UserError } from '../errors.js';
+import { hostTargetsFrom, type HostTarget } from '../deploy/hosts.js';
+import { hostTargetsFromInventory, inventoryFromText } from '../deploy/inventory.js';
+import { DEFAULT_REMOTE_ROOT, remoteLayoutFor, type RemoteLayout } from '../deploy/remote.js';
+import { SshSession, type SshOptions } from '../deploy/ssh.js';
+import type { OptionGroup, ParsedArgs } from './command.js';
+import { flag, numberOption, stringOption } from './command.js';
+
+export const HOSTS_GROUP: OptionGroup = {
+  options: { host: { type: 'string' }, inventory: { type: 'string' }, limit: { type: 'string' } },
+  help: [
+    '  --host H[,H...]         [user@]host[:port], or several separated by commas',
+    '  --inventory FILE        an Ansible inventory (INI or YAML): ansible_host, ansible_user, ansible_port,',
+    '                          ansible_ssh_private_key_file are honoured',
+    '  --limit PATTERN         hosts or groups of the inventory (Ansible patterns: a,b  !c  &d  jetson*)',
+  ],
+};
+
+export const SSH_GROUP: OptionGroup = {
+  options: {
+    identity: { type: 'string' }, 'known-hosts': { type: 'string' }, 'accept-new': { type: 'boolean' },
+    'connect-timeout': { type: 'string' }, retries: { type: 'string' }, 'remote-dir': { type: 'string' }, 'remote-cli': { type: 'string' },
+  },
+  help: [
+    '  --identity KEY          private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
+    '  --known-hosts FILE      host keys to check against (default ~/.ssh/known_hosts)',
+    '  --accept-new            pin the key of a host not yet known (a changed key is always refused)',
+    '  --connect-timeout S     seconds to wait for the SSH handshake (default 15)',
+    '  --retries N             reconnect attempts on connection errors, with backoff (default 3)',
+    `  --remote-dir DIR        where releases live on the device (default ${DEFAULT_REMOTE_ROOT})`,
+    '  --remote-cli CMD        how to run effnet-edge on the device (default: --install\'ed copy, then PATH)',
+  ],
+};
+
+/** The hosts named by --host or --inventory (+ --limit); exactly one of the two. */
+export async function hostTargetsOf(args: ParsedArgs): Promise<HostTarget[]> {
+  const host = stringOption(args, 'host');
+  const inventory = stringOption(args, 'inventory');
+  if (host && inventory) throw new UsageError('give --host or --inventory, not both');
+  if (!host && !inventory) throw new UsageError('--host [user@]host[:port] or --inventory FILE is required');
+  if (stringOption(args, 'limit') !== undefined && !inventory) throw new UsageError('--limit selects hosts of an --inventory');
+  if (host) return hostTargetsFrom(host);
+  const text = await readFile(inventory!, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UserError(`${inventory}: cannot read the inventory (${error.code ?? error.message})`);
+  });
+  const limit = stringOption(args, 'limit');
+  return hostTargetsFromInventory({ inventory: inventoryFromText({ text, path: inventory! }), ...(limit === undefined ? {} : { limit }) });
+}
+
+export interface SshSettings {
+  identity: string | null;
+  knownHostsPath: string;
+  acceptNew: boolean;
+  connectTimeoutMs: number;
+  retries: number;
+  remoteRoot: string;
+  remoteCli: string | null;
+}
+
+export function sshSettingsFrom(args: ParsedArgs): SshSettings {
+  const timeout = numberOption(args, 'connect-timeout', 'number') ?? 15;
+  if (!(timeout > 0)) throw new UsageError(`--connect-timeout expects seconds > 0, got ${timeout}`);
+  const retries = numberOption(args, 'retries', 'integer') ?? 3;
+  if (retries < 0) throw new UsageError(`--retries expects an integer ≥ 0, got ${retries}`);
+  return {
+    identity: stringOption(args, 'identity') ?? null,
+    knownHostsPath: stringOption(args, 'known-hosts') ?? join(homedir(), '.ssh', 'known_hosts'),
+    acceptNew: flag(args, 'accept-new'),
+    connectTimeoutMs: timeout * 1000,
+    retries,
+    remoteRoot: stringOption(args, 'remote-dir') ?? DEFAULT_REMOTE_ROOT,
+    remoteCli: stringOption(args, 'remote-cli') ?? null,
+  };
+}
+
+/** An SSH session to `target`: an inventory's key file wins over --identity for that host, as in Ansible. */
+export function sessionTo(options: { target: HostTarget; settings: SshSettings; onNotice: SshOptions['onNotice'] }): Promise<SshSession> {
+  const { target, settings } = options;
+  return SshSession.open({
+    target, identity: target.identity ?? settings.identity, knownHostsPath: settings.knownHostsPath, acceptNew: settings.acceptNew,
+    connectTimeoutMs: settings.connectTimeoutMs, retries: settings.retries, onNotice: options.onNotice,
+  });
+}
+
+/** Opens a session to `target`, resolves the remote layout, runs `work`, and always closes the session. */
+export async function onDevice<T>(
+  options: { target: HostTarget; settings: SshSettings; onNotice: SshOptions['onNotice'] },
+  work: (session: SshSession, layout: RemoteLayout) => Promise<T>,
+): Promise<T> {
+  const session = await sessionTo(options);
+  try {
+    return await work(session, await remoteLayoutFor(session, options.settings.remoteRoot));
+  } finally {
+    session.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The device side of a deploy: where releases live, the effnet-edge the device runs, and its release log.
+ *
+ *   <root>/releases/<id>/   one bundle per release (its files, verify.tap, FAILED with the reason when it failed)
+ *   <root>/current          symlink to releases/<id>, switched atomically (new link + mv -T)
+ *   <root>/releases.log     one JSON object per line: deploys, failures, rollbacks
+ *   <root>/toolkit/<ver>/   effnet-edge installed by --install
+ */
+import { posix } from 'node:path';
+import { UserError } from '../errors.js';
+import { shellQuote, type SshSession } from './ssh.js';
+
+export const DEFAULT_REMOTE_ROOT = '~/.effnet-edge';
+
+export interface RemoteLayout {
+  root: string;
+  releases: string;
+  current: string;
+  log: string;
+  toolkit: string;
+}
+
+export function remoteLayout(root: string): RemoteLayout {
+  return {
+    root, releases: posix.join(root, 'releases'), current: posix.join(root, 'current'),
+    log: posix.join(root, 'releases.log'), toolkit: posix.join(root, 'toolkit'),
+  };
+}
+
+export function releaseDir(layout: RemoteLayout, id: string): string {
+  return posix.join(layout.releases, id);
+}
+
+/** `--remote-dir` made absolute on the device (`~` is the login user's home there, not here). */
+export async function remoteLayoutFor(session: SshSession, root: string): Promise<RemoteLayout> {
+  if (root.startsWith('/')) return remoteLayout(posix.normalize(root));
+  const home = (await session.run('printf %s "$HOME"', 'reading $HOME')).trim();
+  if (!home.startsWith('/')) throw new UserError(`${session.label}: $HOME is '${home}', not an absolute path; pass --remote-dir /absolute/path`);
+  return remoteLayout(posix.join(home, root.replace(/^~\/?/, '')));
+}
+
+export type ReleaseEvent = 'deployed' | 'failed' | 'rolled-back';
+
+export interface ReleaseLogEntry {
+  event: ReleaseEvent;
+  release: string;
+  /** What `current` pointed to before (deploys and rollbacks). */
+  previous: string | null;
+  time: string;
+  target: string;
+  toolkitVersion: string;
+  /** The device's own verify measurements (deploys). */
+  verify?: { runtime: string; passed: number; failed: number; measured: Record<string, number | string | null> };
+  engineKey?: Record<string, unknown> | null;
+  reason?: string;
+}
+
+export function releaseLogFrom(text: string): ReleaseLogEntry[] {
+  const entries: ReleaseLogEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      entries.push(JSON.parse(line) as ReleaseLogEntry);
+    } catch {
+      // A line cut short by a dropped connection is skipped, not fatal: the log is a record, not the state.
+    }
+  }
+  return entries;
+}
+
+export async function releaseLog(session: SshSession, layout: RemoteLayout): Promise<ReleaseLogEntry[]> {
+  const result = await session.exec(`cat ${shellQuote(layout.log)} 2>/dev/null`);
+  return releaseLogFrom(result.stdout);
+}
+
+export async function logAppended(session: SshSession, layout: RemoteLayout, entry: ReleaseLogEntry): Promise<void> {
+  const line = JSON.stringify(entry);
+  await session.run(`printf '%s\\n' ${shellQuote(line)} >> ${shellQuote(layout.log)}`, 'appending to the release log');
+}
+
+/** The release `current` points to, or null when there is none yet. */
+export async function currentRelease(session: SshSession, layout: RemoteLayout): Promise<string | null> {
+  const result = await session.exec(`readlink ${shellQuote(layout.current)}`);
+  const target = result.stdout.trim();
+  return result.code === 0 && target ? posix.basename(target) : null;
+}
+
+/** Points `current` at `id`: a new symlink renamed over the old one, so no reader ever sees no `current`. */
+export async function switchedCurrent(session: SshSession, layout: RemoteLayout, id: string): Promise<void> {
+  const temporary = posix.join(layout.root, `.current.${process.pid}.${Date.now()}`);
+  await session.run(
+    `ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`,
+    `switching ${layout.current} to ${id}`,
+  );
+}
+
+/** Release folders on the device, by name. */
+export async function releaseFolders(session: SshSession, layout: RemoteLayout): Promise<string[]> {
+  const result = await session.exec(`ls -1 ${shellQuote(layout.releases)} 2>/dev/null`);
+  return result.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * Which release folders to delete so that `keep` releases that passed remain: the current one first, then the most
+ * recently deployed; releases that failed go once a later deploy succeeded.
+ */
+export function releasesToPrune(options: { folders: string[]; log: ReleaseLogEntry[]; current: string; keep: number }): string[] {
+  const recent: string[] = [options.current];
+  for (const entry of [...options.log].reverse()) {
+    if (entry.event === 'deployed' && !recent.includes(entry.release)) recent.push(entry.release);
+  }
+  const kept = new Set(recent.filter((id) => options.folders.includes(id)).slice(0, Math.max(1, options.keep)));
+  return options.folders.filter((f) => !kept.has(f)).sort();
+}

@@ -1,0 +1,102 @@
+/**
+ * The on-device accuracy regression: the bundle's golden inputs through the device's runtime, compared with what
+ * the build recorded. Pure: the caller runs the model and checks the files; this turns numbers into checks.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { floatsFromBytes, type GoldenIndex } from '../bundle/golden.js';
+import type { BundleManifest, FileCheck } from '../bundle/manifest.js';
+import { FileFormatError } from '../errors.js';
+import type { CheckResult } from './checkReports.js';
+import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
+
+export interface GoldenSet {
+  index: GoldenIndex;
+  inputs: Float32Array;
+  fp32: Logits;
+  /** What the deployed model (int8, else fp32) gave at build time. */
+  reference: Logits;
+  referenceName: 'int8' | 'fp32';
+}
+
+export async function goldenSetFrom(options: { bundle: string; manifest: BundleManifest }): Promise<GoldenSet> {
+  const { bundle, manifest } = options;
+  const indexPath = join(bundle, manifest.golden.index);
+  let index: GoldenIndex;
+  try {
+    index = JSON.parse(await readFile(indexPath, 'utf8')) as GoldenIndex;
+  } catch (error) {
+    throw new FileFormatError(indexPath, `cannot read the golden set index (${(error as Error).message}); rebuild the bundle`);
+  }
+  const floats = async (file: string, expected: number) => {
+    const path = join(bundle, file);
+    const bytes = await readFile(path).catch(() => { throw new FileFormatError(path, 'missing; rebuild the bundle or deploy it again'); });
+    if (bytes.byteLength !== expected * 4) throw new FileFormatError(path, `holds ${bytes.byteLength} bytes; the golden index says ${expected} float32 values (${expected * 4} bytes)`);
+    return floatsFromBytes(bytes);
+  };
+  const [n, ...image] = index.inputShape;
+  const inputs = await floats(index.files.inputs, n! * image.reduce((a, b) => a * b, 1));
+  const fp32 = { data: await floats(index.files.fp32, n! * index.classes), classes: index.classes };
+  const int8 = index.files.int8 ? { data: await floats(index.files.int8, n! * index.classes), classes: index.classes } : null;
+  return { index, inputs, fp32, reference: int8 ?? fp32, referenceName: int8 ? 'int8' : 'fp32' };
+}
+
+const round = (v: number, digits: number) => Number(v.toFixed(digits));
+
+/** Rows where the two disagree on the top-1 class (golden item indices). */
+function flipped(a: Logits, b: Logits): number[] {
+  const rows: number[] = [];
+  for (let row = 0; row < a.data.length / a.classes; row++) if (argmax(a, row) !== argmax(b, row)) rows.push(row);
+  return rows;
+}
+
+/**
+ * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed. `device` null: the
+ * model did not run: only the file check can be made.
+ */
+export function regressionChecks(options: { manifest: BundleManifest; golden: GoldenSet; device: Logits | null; files: FileCheck[]; runtime: string }): CheckResult[] {
+  const { manifest, golden, device } = options;
+  const t = manifest.thresholds;
+  const images = golden.index.count;
+  const badFiles = options.files.filter((f) => !f.ok);
+  const checks: CheckResult[] = [{
+    name: 'bundle files match the manifest\'s sha256',
+    ok: badFiles.length === 0,
+    measured: badFiles.length,
+    allowed: '0 files differing',
+    details: { files: options.files.length, ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}) },
+  }];
+  if (device === null) return checks;
+  const referenceFlips = flipped(device, golden.reference);
+  checks.push(t.minReferenceAgreement === undefined
+    ? { name: `top-1 agreement with build-time ${golden.referenceName}`, ok: true, measured: null, allowed: 'not recorded', skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)' }
+    : {
+        name: `top-1 agreement with build-time ${golden.referenceName}`,
+        ok: top1Agreement(device, golden.reference) >= t.minReferenceAgreement,
+        measured: round(top1Agreement(device, golden.reference), 2),
+        allowed: `>= ${t.minReferenceAgreement} %`,
+        details: { images, flipped: referenceFlips },
+      });
+  const fp32Agreement = top1Agreement(device, golden.fp32);
+  checks.push({
+    name: 'top-1 agreement with build-time fp32', ok: fp32Agreement >= t.minAgreement, measured: round(fp32Agreement, 2),
+    allowed: `>= ${t.minAgreement} %`, details: { images, flipped: flipped(device, golden.fp32) },
+  });
+  const cosine = meanCosine(device, golden.fp32);
+  checks.push({ name: 'mean logit cosine with build-time fp32', ok: cosine >= t.minCosine, measured: round(cosine, 4), allowed: `>= ${t.minCosine}`, details: { images } });
+  const labels = golden.index.labels;
+  if (labels === null || t.minTop1 === null) {
+    checks.push({ name: 'top-1 accuracy on the labelled golden inputs', ok: true, measured: null, allowed: 'n/a', skip: 'the golden set has no labels' });
+  } else {
+    const top1 = topKAccuracy(device, labels, 1);
+    checks.push({ name: 'top-1 accuracy on the labelled golden inputs', ok: top1 >= t.minTop1, measured: round(top1, 2), allowed: `>= ${t.minTop1} %`, details: { images, buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1 } });
+  }
+  const deviation = maxAbsDeviation(device.data, golden.reference.data);
+  checks.push(t.maxLogitDeviation === undefined
+    ? { name: `max logit deviation from build-time ${golden.referenceName}`, ok: true, measured: round(deviation, 4), allowed: 'not recorded', skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)' }
+    : {
+        name: `max logit deviation from build-time ${golden.referenceName}`, ok: deviation <= t.maxLogitDeviation, measured: round(deviation, 4),
+        allowed: `<= ${t.maxLogitDeviation}`, details: { runtime: options.runtime },
+      });
+  return checks;
+}
