@@ -4,9 +4,10 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
+import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../../toolkit/version.js';
 import { runCli } from '../helpers/cli.js';
@@ -26,7 +27,7 @@ function sshArgs(port = sshd.port): string[] {
   return ['--host', `root@127.0.0.1:${port}`, '--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--remote-dir', device, '--remote-cli', remoteCli, '--connect-timeout', '10', '--retries', '1'];
 }
 
-interface DeployJson { hosts: { status: string; release: string | null; previous: string | null; filesSent: number; filesKept: number; bytesSent: number; verified: string | null; reason: string | null }[] }
+interface DeployJson { hosts: { status: string; release: string | null; previous: string | null; filesSent: number; filesKept: number; bytesSent: number; bytesResumed: number; verified: string | null; reason: string | null }[] }
 
 const current = () => readlinkSync(join(device, 'current'));
 const log = () => readFileSync(join(device, 'releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; release: string; previous: string | null; reason?: string });
@@ -98,11 +99,18 @@ t.test('a connection dropped mid-upload; the rerun resumes', { skip: skip ?? fal
   t.equal(current(), before, 'current untouched');
   const manifest = manifestOf(bundle);
   const total = Object.values(manifest.files).reduce((n, f) => n + f.size, 0);
+  const release = join(device, 'releases', releaseIdFor({ bundle, manifestBytes: readFileSync(join(bundle, 'manifest.json')) }));
+  const onDevice = ['manifest.json', ...Object.keys(manifest.files)].filter((f) => existsSync(join(release, f)));
+  const completeBefore = onDevice.reduce((n, f) => n + statSync(join(release, f)).size, 0);
+  t.ok(readdirSync(release).some((f) => f.endsWith('.partial')), 'the drop left a .partial file');
   const rerun = await runCli(['deploy', '--bundle', bundle, ...sshArgs(), '--json']);
   t.equal(rerun.code, 0, rerun.stderr);
   const [host] = (JSON.parse(rerun.stdout) as DeployJson).hosts;
   t.ok(host!.filesKept > 0, `${host!.filesKept} files already on the device were not sent again`);
-  t.ok(host!.bytesSent < total, `resumed: ${host!.bytesSent} of ${total} bytes sent`);
+  t.ok(host!.bytesResumed > 500_000, `${host!.bytesResumed} bytes of the interrupted file were kept on the device`);
+  t.equal(host!.bytesSent + host!.bytesResumed + completeBefore, total + readFileSync(join(bundle, 'manifest.json')).length, 'every byte sent once');
+  t.ok(host!.bytesSent < total - 500_000, `resumed: ${host!.bytesSent} of ${total} bytes sent`);
+  t.strictSame(readdirSync(join(device, 'releases', host!.release!)).filter((f) => f.endsWith('.partial')), [], 'no .partial left');
   t.equal(current(), `releases/${host!.release}`);
 });
 

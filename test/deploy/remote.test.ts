@@ -1,7 +1,6 @@
 import t from 'tap';
 import { releaseLogFrom, releasesToPrune, remoteLayout, type ReleaseLogEntry } from '../../toolkit/deploy/remote.js';
-import { testPointsFromTap } from '../../toolkit/deploy/tapPoints.js';
-import { tapFrom } from '../../toolkit/eval/checkReports.js';
+import { tapFrom, testPointsFromTap } from '../../toolkit/eval/checkReports.js';
 
 const entry = (event: ReleaseLogEntry['event'], release: string): ReleaseLogEntry => ({ event, release, previous: null, time: '', target: 'cpu-x86_64', toolkitVersion: '0.1.0' });
 

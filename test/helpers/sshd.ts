@@ -56,8 +56,8 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   throw new Error(`sshd did not listen on ${port}: ${log()}`);
 }
 
-/** Starts sshd in `dir` (created). `authorizedKeys` extra public keys; the client key is always authorised. */
-export async function startSshd(options: { dir: string; port?: number }): Promise<Sshd> {
+/** Starts sshd in `dir` (created), authorising the client key it makes; `extraConfig` lines go into sshd_config. */
+export async function startSshd(options: { dir: string; port?: number; extraConfig?: string[] }): Promise<Sshd> {
   const { dir } = options;
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true });
@@ -73,7 +73,7 @@ export async function startSshd(options: { dir: string; port?: number }): Promis
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile}`, `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${authorized}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp',
-    'LogLevel ERROR', 'MaxStartups 50', 'MaxSessions 50', '',
+    'LogLevel ERROR', 'MaxStartups 50', 'MaxSessions 50', ...(options.extraConfig ?? []), '',
   ].join('\n'));
   const knownHosts = join(dir, 'known_hosts');
   const hostPub = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');

@@ -2,6 +2,8 @@
  * One device, one release: upload (resuming), prepare, verify on the device, and only then switch `current`.
  * Any failure after the release folder exists leaves `current` as it was and marks the release FAILED with why.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { sha256Of } from '../bundle/hash.js';
@@ -10,10 +12,10 @@ import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import {
-  currentRelease, logAppended, releaseDir, releaseFolders, releaseLog, releasesToPrune, remoteLayoutFor, switchedCurrent, type RemoteLayout,
+  logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
 } from './remote.js';
 import { shellQuote, type SshSession } from './ssh.js';
-import { testPointsFromTap } from './tapPoints.js';
+import { testPointsFromTap } from '../eval/checkReports.js';
 
 export interface BundleFile {
   /** Path inside the bundle, '/'-separated. */
@@ -42,6 +44,8 @@ export interface DeployResult {
   previous: string | null;
   filesSent: number;
   filesKept: number;
+  /** Bytes of interrupted uploads found intact on the device and not sent again. */
+  bytesResumed: number;
   bytesSent: number;
   engineKey: Record<string, unknown> | null;
   verify: { runtime: string; passed: number; failed: number; tap: string };
@@ -67,46 +71,115 @@ export async function bundleFilesOf(options: { bundle: string; manifest: BundleM
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** sha256 of each file as the device computes it (missing files absent from the map). */
-export async function deviceHashes(session: SshSession, dir: string, names: string[]): Promise<Map<string, string>> {
-  const result = await session.exec(`cd ${shellQuote(dir)} 2>/dev/null && sha256sum -- ${names.map(shellQuote).join(' ')} 2>/dev/null`);
+/** `sha256sum` output as name → hash. */
+export function hashesFrom(text: string): Map<string, string> {
   const hashes = new Map<string, string>();
-  for (const line of result.stdout.split('\n')) {
+  for (const line of text.split('\n')) {
     const match = /^\\?([0-9a-f]{64}) [ *](.+)$/.exec(line);
     if (match) hashes.set(match[2]!, match[1]!);
   }
   return hashes;
 }
 
-async function freeSpaceChecked(session: SshSession, layout: RemoteLayout, needed: number): Promise<void> {
-  const df = await session.run(`df -Pk ${shellQuote(layout.root)} | tail -n 1`, 'checking free space');
-  const available = Number(df.trim().split(/\s+/)[3]) * 1024;
-  if (!Number.isFinite(available)) throw new UserError(`${session.label}: cannot read free space from df: ${df.trim()}`);
-  // The engine plan and logs come on top of the bundle: ask for the bundle twice over.
-  if (available < 2 * needed) {
-    throw new UserError(`${session.label}: ${(available / 2 ** 20).toFixed(0)} MiB free under ${layout.root}, ${(2 * needed / 2 ** 20).toFixed(0)} MiB needed (the bundle twice over, for the engine); free space or pass --keep 1 on the next deploy`);
+function hashCommand(dir: string, files: BundleFile[]): string {
+  return `cd ${shellQuote(dir)} && sha256sum -- ${files.map((f) => shellQuote(f.name)).join(' ')} 2>/dev/null`;
+}
+
+/** An upload in progress lands in `<name>.partial`; only a complete file is renamed to its name. */
+const PARTIAL = '.partial';
+
+/** Sizes of the `.partial` files a dropped upload left, as `stat` prints them. */
+function partialsCommand(dir: string, files: BundleFile[]): string {
+  return `cd ${shellQuote(dir)} && for f in ${files.map((f) => shellQuote(f.name + PARTIAL)).join(' ')}; do [ -f "$f" ] && stat -c '%s %n' "$f"; done; true`;
+}
+
+function partialsFrom(text: string): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\d+) (.+)\.partial$/.exec(line);
+    if (match) sizes.set(match[2]!, Number(match[1]));
+  }
+  return sizes;
+}
+
+/** sha256 of the first `length` bytes of a local file. */
+async function prefixSha256(path: string, length: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (length > 0) for await (const chunk of createReadStream(path, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** What the device holds before the upload, read in one round trip. */
+interface DeviceState extends ReleaseSnapshot {
+  availableBytes: number;
+  hashes: Map<string, string>;
+  /** Bytes of each file a dropped upload left in `<name>.partial`. */
+  partials: Map<string, number>;
+}
+
+async function deviceState(session: SshSession, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<DeviceState> {
+  const folders = [...new Set(files.map((f) => posix.dirname(f.name)).filter((d) => d !== '.'))].map((d) => shellQuote(posix.join(dir, d)));
+  const [made, df, hashes, partials, ...snapshot] = await session.sections([
+    // A rerun of a release that failed starts clean of its old verdict, and keeps its files for the resume.
+    `mkdir -p ${shellQuote(dir)} ${folders.join(' ')} && rm -f ${shellQuote(posix.join(dir, 'FAILED'))}`,
+    `df -Pk ${shellQuote(layout.root)} | tail -n 1`,
+    hashCommand(dir, files),
+    partialsCommand(dir, files),
+    ...snapshotCommands(layout),
+  ]);
+  if (made!.code !== 0) throw new UserError(`${session.label}: cannot create ${dir} (${made!.stderr.trim().split('\n').pop()}); check --remote-dir and its permissions`);
+  const availableBytes = Number(df!.stdout.trim().split(/\s+/)[3]) * 1024;
+  if (!Number.isFinite(availableBytes)) throw new UserError(`${session.label}: cannot read free space from df: ${df!.stdout.trim()}`);
+  return { availableBytes, hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout), ...snapshotFrom(snapshot) };
+}
+
+function freeSpaceChecked(session: SshSession, layout: RemoteLayout, state: DeviceState, files: BundleFile[]): void {
+  const needed = files.reduce((n, f) => n + (state.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
+  // The engine plan and logs come on top of the bundle: ask for what is still to send twice over.
+  if (state.availableBytes < 2 * needed) {
+    throw new UserError(`${session.label}: ${(state.availableBytes / 2 ** 20).toFixed(0)} MiB free under ${layout.root}, ${(2 * needed / 2 ** 20).toFixed(0)} MiB needed (what is left to send, twice over, for the engine); free space or pass --keep 1 on the next deploy`);
   }
 }
 
+/**
+ * Where each missing file's upload starts: past the bytes of its `.partial` when they equal the local file's first
+ * bytes (checked by sha256 on the device), else at 0.
+ */
+async function resumeOffsets(session: SshSession, dir: string, missing: BundleFile[], partials: Map<string, number>): Promise<Map<string, number>> {
+  const offsets = new Map<string, number>();
+  const candidates = missing.filter((f) => (partials.get(f.name) ?? 0) > 0 && partials.get(f.name)! <= f.size);
+  if (candidates.length === 0) return offsets;
+  const results = await session.sections(candidates.map((f) => `head -c ${partials.get(f.name)} ${shellQuote(posix.join(dir, f.name + PARTIAL))} | sha256sum`));
+  for (const [i, file] of candidates.entries()) {
+    const length = partials.get(file.name)!;
+    const remote = /^[0-9a-f]{64}/.exec(results[i]!.stdout)?.[0];
+    if (remote !== undefined && remote === (await prefixSha256(file.local, length))) offsets.set(file.name, length);
+  }
+  return offsets;
+}
+
 /** Uploads what the device lacks or holds with a different hash, then checks every file's sha256 on the device. */
-async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]): Promise<{ sent: number; kept: number; bytes: number }> {
+async function uploaded(options: DeployOptions, dir: string, files: BundleFile[], state: DeviceState): Promise<{ sent: number; kept: number; resumedBytes: number; bytes: number }> {
   const { session } = options;
-  const present = await deviceHashes(session, dir, files.map((f) => f.name));
-  const missing = files.filter((f) => present.get(f.name) !== f.sha256);
-  const total = missing.reduce((n, f) => n + f.size, 0);
-  const folders = [...new Set(missing.map((f) => posix.dirname(f.name)).filter((d) => d !== '.'))];
-  if (folders.length) await session.run(`cd ${shellQuote(dir)} && mkdir -p ${folders.map(shellQuote).join(' ')}`, 'creating bundle folders');
+  const missing = files.filter((f) => state.hashes.get(f.name) !== f.sha256);
+  const offsets = await resumeOffsets(session, dir, missing, state.partials);
+  const total = missing.reduce((n, f) => n + f.size - (offsets.get(f.name) ?? 0), 0);
   let bytes = 0;
   for (const file of missing) {
-    if (present.has(file.name)) options.onNotice(`${file.name}: sha256 on the device differs; sending it again`);
-    await session.upload({ local: file.local, remote: posix.join(dir, file.name), onBytes: (n) => { bytes += n; options.onUpload(bytes, total); } });
+    if (state.hashes.has(file.name)) options.onNotice(`${file.name}: sha256 on the device differs; sending it again`);
+    const remote = posix.join(dir, file.name);
+    await session.upload({
+      local: file.local, remote: remote + PARTIAL, final: remote, start: offsets.get(file.name) ?? 0,
+      onBytes: (n) => { bytes += n; options.onUpload(bytes, total); },
+    });
   }
-  const after = await deviceHashes(session, dir, files.map((f) => f.name));
+  const after = hashesFrom((await session.exec(hashCommand(dir, files))).stdout);
   const wrong = files.filter((f) => after.get(f.name) !== f.sha256);
   if (wrong.length > 0) {
     throw new ReleaseFailed(basename(dir), `sha256 mismatch on the device: ${wrong.map((f) => `${f.name} (device ${after.get(f.name)?.slice(0, 12) ?? 'missing'}, manifest ${f.sha256.slice(0, 12)})`).join(', ')}`);
   }
-  return { sent: missing.length, kept: files.length - missing.length, bytes };
+  const resumedBytes = [...offsets.values()].reduce((a, b) => a + b, 0);
+  return { sent: missing.length, kept: files.length - missing.length, resumedBytes, bytes };
 }
 
 /** TensorRT targets: the shim and the engine are built on the device (plans cannot be cross-built). */
@@ -139,14 +212,13 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const files = await bundleFilesOf({ bundle, manifest, manifestBytes });
   const layout = await remoteLayoutFor(session, options.remoteRoot);
   const dir = releaseDir(layout, id);
-  await session.run(`mkdir -p ${shellQuote(layout.releases)}`, `creating ${layout.releases}`);
-  await freeSpaceChecked(session, layout, files.reduce((n, f) => n + f.size, 0));
+  const state = await deviceState(session, layout, dir, files);
+  freeSpaceChecked(session, layout, state, files);
   const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install: options.install, onNotice: options.onNotice });
-  const previous = await currentRelease(session, layout);
-  // A rerun of a release that failed starts clean of its old verdict, and keeps its files for the resume.
-  await session.run(`mkdir -p ${shellQuote(dir)} && rm -f ${shellQuote(posix.join(dir, 'FAILED'))}`, `creating ${dir}`);
+  const previous = state.current;
+  const entry = { release: id, previous, target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION };
   try {
-    const upload = await uploaded(options, dir, files);
+    const upload = await uploaded(options, dir, files, state);
     const engineKey = await prepared(options, cli, dir);
     const runtime = manifest.target.runtime;
     const verify = await verifiedOnDevice({ session, cli, dir, runtime, timeoutMs: options.commandTimeoutMs });
@@ -157,25 +229,23 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
         : (verify.stderr.trim().split('\n').slice(-2).join(' | ') || `exit ${verify.code}`);
       throw new ReleaseFailed(id, `on-device verify failed: ${why}`);
     }
-    await switchedCurrent(session, layout, id);
     const measured = Object.fromEntries(verify.points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null]));
-    await logAppended(session, layout, {
-      event: 'deployed', release: id, previous, time: new Date().toISOString(), target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION,
-      verify: { runtime, passed: verify.points.length, failed: 0, measured }, engineKey,
-    });
-    const pruned = releasesToPrune({ folders: await releaseFolders(session, layout), log: await releaseLog(session, layout), current: id, keep: options.keep });
-    if (pruned.length) await session.run(`cd ${shellQuote(layout.releases)} && rm -rf -- ${pruned.map(shellQuote).join(' ')}`, 'removing old releases');
+    const record: ReleaseLogEntry = { event: 'deployed', ...entry, time: new Date().toISOString(), verify: { runtime, passed: verify.points.length, failed: 0, measured }, engineKey };
+    const pruned = releasesToPrune({ folders: [...new Set([...state.folders, id])], log: [...state.log, record], current: id, keep: options.keep });
+    // Switch first: the log line and the pruning only follow a switch that happened.
+    await session.run([
+      switchCommand(layout, id), logCommand(layout, record),
+      ...(pruned.length ? [`cd ${shellQuote(layout.releases)} && rm -rf -- ${pruned.map(shellQuote).join(' ')}`] : []),
+    ].join(' && '), `switching ${layout.current} to ${id}`);
     return {
-      release: id, previous, filesSent: upload.sent, filesKept: upload.kept, bytesSent: upload.bytes, engineKey,
+      release: id, previous, filesSent: upload.sent, filesKept: upload.kept, bytesResumed: upload.resumedBytes, bytesSent: upload.bytes, engineKey,
       verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap }, pruned,
     };
   } catch (error) {
     const reason = error instanceof ReleaseFailed ? error.reason : (error as Error).message.replace(`${session.label}: `, '');
     // Best effort: the connection that failed may be the one we would mark with.
-    await session.exec(`printf '%s\\n' ${shellQuote(reason)} > ${shellQuote(posix.join(dir, 'FAILED'))}`).catch(() => undefined);
-    await logAppended(session, layout, {
-      event: 'failed', release: id, previous, time: new Date().toISOString(), target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION, reason,
-    }).catch(() => undefined);
+    const record: ReleaseLogEntry = { event: 'failed', ...entry, time: new Date().toISOString(), reason };
+    await session.exec(`printf '%s\\n' ${shellQuote(reason)} > ${shellQuote(posix.join(dir, 'FAILED'))}; ${logCommand(layout, record)}`).catch(() => undefined);
     throw new ReleaseFailed(id, reason, `${session.label}: ${reason}; release ${id} marked FAILED, current left at ${previous ?? 'none (first deploy)'}`);
   }
 }

@@ -80,7 +80,7 @@ async function installedOnDevice(options: { session: SshSession; layout: RemoteL
     const prefix = posix.join(layout.toolkit, TOOLKIT_VERSION);
     const remoteTarball = posix.join(layout.toolkit, tarball);
     await session.run(`mkdir -p ${shellQuote(prefix)}`, 'creating the toolkit folder');
-    await session.upload({ local: join(scratch, tarball), remote: remoteTarball, onBytes: () => {} });
+    await session.upload({ local: join(scratch, tarball), remote: `${remoteTarball}.partial`, final: remoteTarball, onBytes: () => {} });
     // onnxruntime-node's postinstall fetches GPU providers effnet-edge does not use (and the device may be offline).
     await session.run(
       `cd ${shellQuote(prefix)} && ONNXRUNTIME_NODE_INSTALL=skip npm install --omit=dev --no-audit --no-fund --prefix ${shellQuote(prefix)} ${shellQuote(remoteTarball)}`,

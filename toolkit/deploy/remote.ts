@@ -68,14 +68,8 @@ export function releaseLogFrom(text: string): ReleaseLogEntry[] {
   return entries;
 }
 
-export async function releaseLog(session: SshSession, layout: RemoteLayout): Promise<ReleaseLogEntry[]> {
-  const result = await session.exec(`cat ${shellQuote(layout.log)} 2>/dev/null`);
-  return releaseLogFrom(result.stdout);
-}
-
-export async function logAppended(session: SshSession, layout: RemoteLayout, entry: ReleaseLogEntry): Promise<void> {
-  const line = JSON.stringify(entry);
-  await session.run(`printf '%s\\n' ${shellQuote(line)} >> ${shellQuote(layout.log)}`, 'appending to the release log');
+export function logCommand(layout: RemoteLayout, entry: ReleaseLogEntry): string {
+  return `printf '%s\\n' ${shellQuote(JSON.stringify(entry))} >> ${shellQuote(layout.log)}`;
 }
 
 /** The release `current` points to, or null when there is none yet. */
@@ -86,18 +80,35 @@ export async function currentRelease(session: SshSession, layout: RemoteLayout):
 }
 
 /** Points `current` at `id`: a new symlink renamed over the old one, so no reader ever sees no `current`. */
-export async function switchedCurrent(session: SshSession, layout: RemoteLayout, id: string): Promise<void> {
+export function switchCommand(layout: RemoteLayout, id: string): string {
   const temporary = posix.join(layout.root, `.current.${process.pid}.${Date.now()}`);
-  await session.run(
-    `ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`,
-    `switching ${layout.current} to ${id}`,
-  );
+  return `ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`;
 }
 
-/** Release folders on the device, by name. */
-export async function releaseFolders(session: SshSession, layout: RemoteLayout): Promise<string[]> {
-  const result = await session.exec(`ls -1 ${shellQuote(layout.releases)} 2>/dev/null`);
-  return result.stdout.split('\n').filter(Boolean);
+/** What a device's release area holds: the current release, the log and the release folders. */
+export interface ReleaseSnapshot {
+  current: string | null;
+  log: ReleaseLogEntry[];
+  folders: string[];
+}
+
+/** The commands whose outputs `snapshotFrom` reads; callers batch them with their own. */
+export function snapshotCommands(layout: RemoteLayout): string[] {
+  return [`readlink ${shellQuote(layout.current)}`, `cat ${shellQuote(layout.log)} 2>/dev/null`, `ls -1 ${shellQuote(layout.releases)} 2>/dev/null`];
+}
+
+export function snapshotFrom(results: { code: number; stdout: string }[]): ReleaseSnapshot {
+  const [link, log, list] = results;
+  const target = link!.stdout.trim();
+  return {
+    current: link!.code === 0 && target ? posix.basename(target) : null,
+    log: releaseLogFrom(log!.stdout),
+    folders: list!.stdout.split('\n').filter(Boolean),
+  };
+}
+
+export async function releaseSnapshot(session: SshSession, layout: RemoteLayout): Promise<ReleaseSnapshot> {
+  return snapshotFrom(await session.sections(snapshotCommands(layout)));
 }
 
 /**

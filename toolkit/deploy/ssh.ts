@@ -3,8 +3,9 @@
  * ~/.ssh, a handshake timeout, retries with backoff on connection errors only (a refused key or a changed host key
  * is never retried), commands with timeouts, and SFTP uploads with byte counts.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Client, type AnyAuthMethod, type AuthenticationType, type NextAuthHandler, type SFTPWrapper } from 'ssh2';
@@ -213,6 +214,27 @@ export class SshSession {
     });
   }
 
+  /**
+   * Several commands in one device shell, each with its own exit code and output. Every SSH command starts a login
+   * shell on the device (a slow .bashrc costs ~1 s there), so a deploy batches what it can.
+   */
+  async sections(commands: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult[]> {
+    const token = `__effnet_edge_${randomBytes(8).toString('hex')}`;
+    const script = commands.map((c) => `(${c}); printf '\\n${token} %s\\n' "$?"`).join('\n');
+    const result = await this.exec(script, options);
+    const parts: ExecResult[] = [];
+    const pattern = new RegExp(`\\n${token} (\\d+)\\n`, 'g');
+    let start = 0;
+    for (const match of result.stdout.matchAll(pattern)) {
+      parts.push({ code: Number(match[1]), stdout: result.stdout.slice(start, match.index), stderr: result.stderr });
+      start = match.index! + match[0].length;
+    }
+    if (parts.length !== commands.length) {
+      throw new UserError(`${this.label}: the device's shell ran ${parts.length} of ${commands.length} commands (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    }
+    return parts;
+  }
+
   /** `exec` that throws with the device's stderr when the command fails. */
   async run(command: string, what: string, timeoutMs?: number): Promise<string> {
     const result = await this.exec(command, timeoutMs === undefined ? {} : { timeoutMs });
@@ -230,15 +252,26 @@ export class SshSession {
     return this.sftpChannel;
   }
 
-  /** Uploads one file; `onBytes` gets the bytes sent since the previous call. */
-  async upload(options: { local: string; remote: string; onBytes: (bytes: number) => void }): Promise<void> {
+  /**
+   * Uploads `local` from byte `start` on into `remote` (appending to what is there: a resumed upload), then renames
+   * it to `final` (posix-rename, so the final name only ever holds a complete file). `onBytes` gets each chunk's size.
+   */
+  async upload(options: { local: string; remote: string; final: string; start?: number; onBytes: (bytes: number) => void }): Promise<void> {
     const sftp = await this.sftp();
-    let previous = 0;
+    const start = options.start ?? 0;
+    const failed = (error: Error) => new UserError(`${this.label}: upload of ${options.final} failed (${error.message})`);
     await this.tracked<void>((resolve, reject) => {
-      sftp.fastPut(options.local, options.remote, {
-        mode: 0o644,
-        step: (total) => { options.onBytes(total - previous); previous = total; },
-      }, (error) => (error ? reject(new UserError(`${this.label}: upload of ${options.remote} failed (${(error as Error).message})`)) : resolve()));
+      // Large chunks: SFTP pipelines the requests of one write, and each write waits for its acknowledgements.
+      const source = createReadStream(options.local, { start, highWaterMark: 4 << 20 });
+      const sink = sftp.createWriteStream(options.remote, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o644 });
+      source.on('data', (chunk) => options.onBytes(chunk.length));
+      source.on('error', (error) => { sink.destroy(); reject(failed(error)); });
+      sink.on('error', (error: Error) => { source.destroy(); reject(failed(error)); });
+      sink.on('close', () => resolve());
+      source.pipe(sink);
+    });
+    await this.tracked<void>((resolve, reject) => {
+      sftp.ext_openssh_rename(options.remote, options.final, (error) => (error ? reject(failed(error)) : resolve()));
     });
   }
 

@@ -1,5 +1,5 @@
 /** The report formats of `effnet-edge verify`: TAP 14 (one test point per check, YAML diagnostics) and JUnit XML. */
-import { stringify } from 'yaml';
+import { Document, parse, visit } from 'yaml';
 
 export interface CheckResult {
   name: string;
@@ -13,28 +13,45 @@ export interface CheckResult {
   durationMs?: number;
 }
 
-/** TAP 14: `#` and `\` in descriptions are escaped, newlines flattened. */
-function description(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/#/g, '\\#').replace(/[\r\n]+/g, ' ');
+/**
+ * A TAP line cannot hold a line break, and tap's parser also splits lines at U+2028/U+2029
+ * (it matches lines with `.`), so all of them become one space.
+ */
+const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
+
+/** TAP 14 escapes `\` and `#` in descriptions and directive text; parsers unescape both. */
+const escaped = (text: string) => oneLine(text).replace(/\\/g, '\\\\').replace(/#/g, '\\#');
+
+/**
+ * The yaml library quotes whatever would not read back as the same value (colons, #, leading spaces, …),
+ * but leaves U+2028/U+2029 raw, which would end the TAP line; those strings are double-quoted and the
+ * characters written as YAML's `\L`/`\P` escapes, which only exist inside double quotes.
+ */
+function yamlLines(value: Record<string, unknown>): string[] {
+  const doc = new Document(value);
+  visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && /[\u2028\u2029]/.test(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return doc.toString({ lineWidth: 0 }).replace(/\u2028/g, '\\L').replace(/\u2029/g, '\\P').trimEnd().split('\n');
 }
 
 export function tapFrom(options: { suite: string; checks: CheckResult[]; comment?: string[] }): string {
-  const lines = ['TAP version 14', ...(options.comment ?? []).map((c) => `# ${c.replace(/[\r\n]+/g, ' ')}`), `1..${options.checks.length}`];
+  const lines = ['TAP version 14', ...(options.comment ?? []).map((c) => `# ${oneLine(c)}`), `1..${options.checks.length}`];
   options.checks.forEach((check, i) => {
-    const skip = check.skip ? ` # SKIP ${check.skip.replace(/[\r\n]+/g, ' ')}` : '';
-    lines.push(`${check.ok ? 'ok' : 'not ok'} ${i + 1} - ${description(check.name)}${skip}`);
+    const skip = check.skip ? ` # SKIP ${escaped(check.skip)}` : '';
+    lines.push(`${check.ok ? 'ok' : 'not ok'} ${i + 1} - ${escaped(check.name)}${skip}`);
     const diag = { measured: check.measured, allowed: check.allowed, ...(check.details ?? {}) };
-    // The yaml library quotes whatever would not read back as the same value (colons, #, leading spaces, …).
-    const yaml = stringify(diag, { lineWidth: 0 }).trimEnd().split('\n');
-    lines.push('  ---', ...yaml.map((l) => `  ${l}`), '  ...');
+    lines.push('  ---', ...yamlLines(diag).map((l) => `  ${l}`), '  ...');
   });
   return lines.join('\n') + '\n';
 }
 
 function xml(text: string): string {
   return text
-    // XML 1.0 cannot carry most control characters, even escaped.
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+    // XML 1.0 cannot carry most control characters or unpaired surrogates, even escaped.
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/gu, '')
     .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
@@ -67,24 +84,72 @@ export function junitFrom(options: { suite: string; checks: CheckResult[]; hostn
   return lines.join('\n') + '\n';
 }
 
-/** Counts of a TAP text's top-level test points; YAML blocks are skipped, so their contents never count. */
-export function tapSummaryOf(tap: string): { passed: number; failed: number; skipped: number } {
-  const counts = { passed: 0, failed: 0, skipped: 0 };
-  let inYaml = false;
-  for (const line of tap.split('\n')) {
-    if (inYaml) {
-      if (line === '  ...') inYaml = false;
+export interface TapPoint {
+  ok: boolean;
+  name: string;
+  skip: string | null;
+  diag: Record<string, unknown> | null;
+}
+
+const unescaped = (text: string) => text.replace(/\\([#\\])/g, '$1');
+
+/**
+ * The top-level test points of a TAP text (the device's verify, streamed back), read as tap's parser reads them:
+ * lines of a YAML block never count (the block ends at `  ...`, or at a line indented less, which is read as TAP
+ * again); a directive starts at the first unescaped `#` after whitespace; `\r\n` (a pseudo-terminal) is accepted.
+ */
+export function testPointsFromTap(tap: string): TapPoint[] {
+  const points: TapPoint[] = [];
+  let yaml: string[] | null = null;
+  const closeYaml = () => {
+    const point = points.at(-1);
+    if (point && yaml) {
+      try {
+        point.diag = parse(yaml.map((l) => l.slice(2)).join('\n')) as Record<string, unknown>;
+      } catch {
+        point.diag = null;
+      }
+    }
+    yaml = null;
+  };
+  for (const line of tap.split(/\r?\n/)) {
+    if (yaml) {
+      if (line.trimEnd() === '  ...') {
+        closeYaml();
+        continue;
+      }
+      if (line.startsWith('  ') || line.trim() === '') {
+        yaml.push(line);
+        continue;
+      }
+      closeYaml();
+    }
+    if (line.trimEnd() === '  ---') {
+      yaml = [];
       continue;
     }
-    if (line === '  ---') {
-      inYaml = true;
-      continue;
-    }
-    const match = /^(not ok|ok)\b(.*)$/.exec(line);
-    if (!match) continue;
-    if (/[^\\]#\s*SKIP\b/i.test(match[2]!)) counts.skipped += 1;
-    else if (match[1] === 'ok') counts.passed += 1;
-    else counts.failed += 1;
+    const point = /^(not ok|ok)(\s.*)?$/s.exec(line);
+    if (!point) continue;
+    // `\\` is a backslash (and, for tap's parser, whitespace before a `#`); `\#` is never a directive.
+    const rest = point[2] ?? '';
+    const masked = rest.replace(/\\\\/g, '  ').replace(/\\#/g, '__');
+    const hash = masked.search(/\s#/);
+    const description = hash >= 0 ? rest.slice(0, hash) : rest;
+    const directive = hash >= 0 ? rest.slice(hash + 2).trim() : '';
+    const skip = /^skip\b/i.test(directive) ? unescaped(directive.replace(/^skip\S*\s*/i, '')) : null;
+    const name = unescaped(description.replace(/^\s*\d+/, '').replace(/^\s*-\s?/, '').trim());
+    points.push({ ok: point[1] === 'ok', name, skip, diag: null });
   }
-  return counts;
+  if (yaml) closeYaml();
+  return points;
+}
+
+/** Counts of a TAP text's top-level test points. A TODO point counts by its ok flag, the cautious reading for a gate. */
+export function tapSummaryOf(tap: string): { passed: number; failed: number; skipped: number } {
+  const points = testPointsFromTap(tap);
+  return {
+    passed: points.filter((p) => p.skip === null && p.ok).length,
+    failed: points.filter((p) => p.skip === null && !p.ok).length,
+    skipped: points.filter((p) => p.skip !== null).length,
+  };
 }

@@ -1,7 +1,7 @@
 /** `effnet-edge rollback --host H [--to ID]`: point `current` back at an earlier release that passed its check. */
 import { UsageError, UserError } from '../../errors.js';
 import { forEachHost } from '../../deploy/fleet.js';
-import { currentRelease, logAppended, releaseFolders, releaseLog, switchedCurrent } from '../../deploy/remote.js';
+import { logCommand, releaseSnapshot, switchCommand } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import type { Command } from '../command.js';
@@ -26,9 +26,7 @@ export const rollbackCommand: Command = {
     const outcomes = await forEachHost({
       targets, concurrency: 4, maxFail: Infinity,
       work: (target) => onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge rollback: ${m}\n`) }, async (session, layout) => {
-        const current = await currentRelease(session, layout);
-        const log = await releaseLog(session, layout);
-        const folders = await releaseFolders(session, layout);
+        const { current, log, folders } = await releaseSnapshot(session, layout);
         let wanted = to;
         if (wanted === undefined) {
           // The release that was current before this one, following the log back past rollbacks.
@@ -38,13 +36,15 @@ export const rollbackCommand: Command = {
         }
         if (wanted === current) throw new UserError(`${session.label}: ${wanted} is already the current release`);
         if (!folders.includes(wanted)) throw new UserError(`${session.label}: release ${wanted} is not on the device (it has ${folders.join(', ') || 'none'}); deploy it again`);
-        const failed = await session.exec(`test -e ${layout.releases}/${wanted}/FAILED`);
-        if (failed.code === 0) throw new UserError(`${session.label}: release ${wanted} failed its check when deployed (see its FAILED file); deploy a good bundle instead`);
-        const entry = log.find((e) => e.event === 'deployed' && e.release === wanted);
-        await switchedCurrent(session, layout, wanted);
-        await logAppended(session, layout, {
-          event: 'rolled-back', release: wanted, previous: current, time: new Date().toISOString(), target: entry?.target ?? 'unknown', toolkitVersion: TOOLKIT_VERSION,
-        });
+        // Its latest deploy attempt decides: a release whose check failed is never switched to.
+        const lastAttempt = [...log].reverse().find((e) => (e.event === 'deployed' || e.event === 'failed') && e.release === wanted);
+        if (lastAttempt?.event !== 'deployed') {
+          throw new UserError(`${session.label}: release ${wanted} ${lastAttempt ? 'failed its check when deployed (see its FAILED file)' : 'was never deployed through effnet-edge'}; deploy a good bundle instead`);
+        }
+        const record = {
+          event: 'rolled-back' as const, release: wanted, previous: current, time: new Date().toISOString(), target: lastAttempt.target, toolkitVersion: TOOLKIT_VERSION,
+        };
+        await session.run(`${switchCommand(layout, wanted)} && ${logCommand(layout, record)}`, `switching ${layout.current} to ${wanted}`);
         return { host: hostLabel(target), from: current, to: wanted };
       }),
     });

@@ -1,6 +1,6 @@
 /** `effnet-edge status --host H`: the device's current release, its target, the accuracy it verified at, and history. */
 import { forEachHost } from '../../deploy/fleet.js';
-import { currentRelease, releaseFolders, releaseLog } from '../../deploy/remote.js';
+import { releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
@@ -20,9 +20,9 @@ export const statusCommand: Command = {
     const outcomes = await forEachHost({
       targets, concurrency: 8, maxFail: Infinity,
       work: (target) => onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge status: ${m}\n`) }, async (session, layout) => {
-        const current = await currentRelease(session, layout);
-        const log = await releaseLog(session, layout);
-        const folders = new Set(await releaseFolders(session, layout));
+        const snapshot = await releaseSnapshot(session, layout);
+        const { current, log } = snapshot;
+        const folders = new Set(snapshot.folders);
         const deployedEntry = [...log].reverse().find((e) => e.event === 'deployed' && e.release === current) ?? null;
         const releases = [...new Set([...log].reverse().map((e) => e.release))].map((id) => {
           const last = [...log].reverse().find((e) => e.release === id)!;
