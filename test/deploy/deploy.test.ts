@@ -182,6 +182,22 @@ t.test('a device without effnet-edge: exactly how to install it, and nothing swi
   t.notOk(existsSync(join(bare, 'current')));
 });
 
+t.test('a Jetson bundle on a device without TensorRT: the shim build fails there, the release is marked, nothing switched', { skip: skip ?? false }, async (t) => {
+  const orin = join(dir, 'bundle-orin');
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const built = await runCli(['build', '--target', 'jetson-orin-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
+    '--out', orin, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
+  t.equal(built.code, 0, built.stderr);
+  const before = current();
+  const result = await runCli(['deploy', '--bundle', orin, ...sshArgs()]);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /^effnet-edge deploy: root@127\.0\.0\.1:\d+: effnet-edge native build failed on the device \(exit 1\): .*; release bundle-orin-[0-9a-f]{12} marked FAILED, current left at /);
+  t.equal(current(), before);
+  const failed = log().at(-1)!;
+  t.strictSame([failed.event, failed.release.startsWith('bundle-orin-')], ['failed', true]);
+  t.ok(existsSync(join(device, 'releases', failed.release, 'model.int8.onnx')), 'the upload itself completed (a rerun on a fixed device sends nothing)');
+});
+
 t.test('host keys: a changed key is refused, an unknown one needs --accept-new', { skip: skip ?? false }, async (t) => {
   const other = join(dir, 'other_host_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);

@@ -11,12 +11,15 @@ import { top1Agreement } from '../../toolkit/eval/metrics.js';
 import { bundleRunner } from '../../toolkit/runtime/bundleRunner.js';
 import { trtUnavailableReason } from '../../toolkit/runtime/trt.js';
 import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const reason = trtUnavailableReason();
 
 t.test('a Jetson bundle\'s engine: built once, reused, and agreeing with the build-time int8 logits', { skip: reason ?? false }, async (t) => {
   const bundle = join(t.testdir(), 'orin');
-  const built = await runCli(['build', '--target', 'jetson-orin-nano', '--out', bundle, '--search-count', '0', '--calib-count', '20', '--golden', '8', '--quiet']);
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const built = await runCli(['build', '--target', 'jetson-orin-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
+    '--out', bundle, '--search-count', '0', '--calib-count', '20', '--golden', '8', '--quiet']);
   t.equal(built.code, 0, built.stderr);
 
   const first = await runCli(['engine', 'build', '--bundle', bundle, '--json']);
