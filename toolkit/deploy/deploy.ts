@@ -2,11 +2,9 @@
  * One device, one release: upload (resuming), prepare, verify on the device, and only then switch `current`.
  * Any failure after the release folder exists leaves `current` as it was and marks the release FAILED with why.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { sha256Of } from '../bundle/hash.js';
+import { sha256Of, sha256OfFile } from '../bundle/hash.js';
 import { MANIFEST_FILE, type BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
@@ -102,13 +100,6 @@ function partialsFrom(text: string): Map<string, number> {
   return sizes;
 }
 
-/** sha256 of the first `length` bytes of a local file. */
-async function prefixSha256(path: string, length: number): Promise<string> {
-  const hash = createHash('sha256');
-  if (length > 0) for await (const chunk of createReadStream(path, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** What the device holds before the upload, read in one round trip. */
 interface DeviceState extends ReleaseSnapshot {
   availableBytes: number;
@@ -153,7 +144,7 @@ async function resumeOffsets(session: SshSession, dir: string, missing: BundleFi
   for (const [i, file] of candidates.entries()) {
     const length = partials.get(file.name)!;
     const remote = /^[0-9a-f]{64}/.exec(results[i]!.stdout)?.[0];
-    if (remote !== undefined && remote === (await prefixSha256(file.local, length))) offsets.set(file.name, length);
+    if (remote !== undefined && remote === (await sha256OfFile(file.local, length))) offsets.set(file.name, length);
   }
   return offsets;
 }
@@ -186,14 +177,9 @@ async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]
 async function prepared(options: DeployOptions, cli: string, dir: string): Promise<Record<string, unknown> | null> {
   if (options.manifest.target.runtime !== 'tensorrt') return null;
   const { session } = options;
-  const fail = (what: string, output: { code: number; stdout: string; stderr: string }) => {
-    throw new ReleaseFailed(basename(dir), `${what} failed on the device (exit ${output.code}): ${(output.stderr || output.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-  };
-  const shim = await session.exec(`${cli} native build`, { timeoutMs: options.commandTimeoutMs });
-  if (shim.code !== 0) fail('effnet-edge native build', shim);
-  const engine = await session.exec(`${cli} engine build --bundle ${shellQuote(dir)} --json`, { timeoutMs: options.commandTimeoutMs });
-  if (engine.code !== 0) fail('effnet-edge engine build', engine);
-  return (JSON.parse(engine.stdout) as { key: Record<string, unknown> }).key;
+  await session.run(`${cli} native build`, 'effnet-edge native build', options.commandTimeoutMs);
+  const engine = await session.run(`${cli} engine build --bundle ${shellQuote(dir)} --json`, 'effnet-edge engine build', options.commandTimeoutMs);
+  return (JSON.parse(engine) as { key: Record<string, unknown> }).key;
 }
 
 /** The device's own check, TAP kept in the release folder; passes only when every test point is ok. */

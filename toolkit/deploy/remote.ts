@@ -72,13 +72,6 @@ export function logCommand(layout: RemoteLayout, entry: ReleaseLogEntry): string
   return `printf '%s\\n' ${shellQuote(JSON.stringify(entry))} >> ${shellQuote(layout.log)}`;
 }
 
-/** The release `current` points to, or null when there is none yet. */
-export async function currentRelease(session: SshSession, layout: RemoteLayout): Promise<string | null> {
-  const result = await session.exec(`readlink ${shellQuote(layout.current)}`);
-  const target = result.stdout.trim();
-  return result.code === 0 && target ? posix.basename(target) : null;
-}
-
 /** Points `current` at `id`: a new symlink renamed over the old one, so no reader ever sees no `current`. */
 export function switchCommand(layout: RemoteLayout, id: string): string {
   const temporary = posix.join(layout.root, `.current.${process.pid}.${Date.now()}`);

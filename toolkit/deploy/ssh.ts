@@ -235,11 +235,11 @@ export class SshSession {
     return parts;
   }
 
-  /** `exec` that throws with the device's stderr when the command fails. */
+  /** `exec` that throws with the device's last output lines when the command fails. */
   async run(command: string, what: string, timeoutMs?: number): Promise<string> {
     const result = await this.exec(command, timeoutMs === undefined ? {} : { timeoutMs });
     if (result.code !== 0) {
-      throw new UserError(`${this.label}: ${what} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+      throw new UserError(`${this.label}: ${what} failed on the device (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`);
     }
     return result.stdout;
   }

@@ -11,7 +11,7 @@ import { verifiedBundle } from '../../eval/verifyBundle.js';
 import { deviceCli } from '../../deploy/deviceCli.js';
 import { verifiedOnDevice } from '../../deploy/deploy.js';
 import { forEachHost } from '../../deploy/fleet.js';
-import { currentRelease, releaseDir } from '../../deploy/remote.js';
+import { releaseDir, releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import { runtimeChoiceFrom } from '../../runtime/bundleRunner.js';
 import type { Command } from '../command.js';
@@ -72,7 +72,7 @@ export const verifyCommand: Command = {
       targets, concurrency: 1, maxFail: Infinity,
       work: (target) => onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`) }, async (session, layout) => {
         const label = hostLabel(target);
-        const current = await currentRelease(session, layout);
+        const { current } = await releaseSnapshot(session, layout);
         if (current === null) throw new UserError(`${label}: no current release under ${layout.root}; deploy one first`);
         const cli = await deviceCli({ session, layout, explicit: settings.remoteCli, install: false, onNotice: () => {} });
         if (flag(args, 'tap') && targets.length > 1) io.stdout(`# ${label}: ${current}\n`);
