@@ -33,7 +33,7 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   // No TensorRT here: engine build stops at the shim with the command that builds it.
   const engine = await runCli(['engine', 'build', '--bundle', out]);
   t.equal(engine.code, 1);
-  t.match(engine.stderr, /^effnet-edge engine: the TensorRT shim is not built \(.*libeffnet_trt\.so is missing\); on the Jetson run: effnet-edge native build\n$/);
+  t.match(engine.stderr, /^effnet-edge engine: the TensorRT shim is not built \(.*libeffnet_trt\.so is missing\); on the Jetson run: effnet-edge native build --tensorrt\n$/);
   const dla = await runCli(['engine', 'build', '--bundle', out, '--dla-core', '0']);
   t.equal(dla.stderr, 'effnet-edge engine: jetson-orin-nano has no DLA cores; --dla-core 0 is not one of them\n');
 
@@ -43,7 +43,7 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   const auto = await runCli(['run', '--bundle', out, '--json', image]);
   t.equal(auto.code, 0, auto.stderr);
   t.equal((JSON.parse(auto.stdout) as { runtime: string }).runtime, 'onnxruntime');
-  t.match(auto.stderr, /^effnet-edge run: TensorRT not found \(the TensorRT shim is not built \(.*\); on the Jetson run: effnet-edge native build\); running the bundle with ONNX Runtime instead \(it simulates the int8 engine's accuracy, not its speed\)\n$/);
+  t.match(auto.stderr, /^effnet-edge run: TensorRT not found \(the TensorRT shim is not built \(.*\); on the Jetson run: effnet-edge native build --tensorrt\); running the bundle with ONNX Runtime instead \(it simulates the int8 engine's accuracy, not its speed\)\n$/);
   const forced = await runCli(['run', '--bundle', out, '--runtime', 'tensorrt', image]);
   t.equal(forced.code, 1);
   t.match(forced.stderr, /^effnet-edge run: TensorRT not found \(the TensorRT shim is not built/);
@@ -63,5 +63,5 @@ t.test('engine build refuses bundles for ONNX Runtime targets', async (t) => {
   t.match(forced.stderr, /^effnet-edge run: the bundle is built for cpu-(x86_64|arm64), which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle\n$/);
   const bad = await runCli(['run', '--bundle', out, '--runtime', 'gpu', 'x.jpg']);
   t.equal(bad.code, 2);
-  t.equal(bad.stderr, "effnet-edge run: --runtime expects one of auto, onnxruntime, tensorrt, got 'gpu'\nRun 'effnet-edge run --help' for usage.\n");
+  t.equal(bad.stderr, "effnet-edge run: --runtime expects one of auto, onnxruntime, tensorrt, native-int8, got 'gpu'\nRun 'effnet-edge run --help' for usage.\n");
 });

@@ -40,4 +40,4 @@ export const JSON_GROUP: OptionGroup = {
   help: ['  --json                  print one JSON object (for scripts)'],
 };
 
-export const RUNTIME_HELP = '  --runtime R             auto (TensorRT for Jetson bundles where it loads, else ONNX Runtime), onnxruntime or tensorrt';
+export const RUNTIME_HELP = '  --runtime R             auto (TensorRT for Jetson bundles where it loads, the native int8 engine for CPU bundles where it is built, else ONNX Runtime), onnxruntime, tensorrt or native-int8';

@@ -177,7 +177,7 @@ async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]
 async function prepared(options: DeployOptions, cli: string, dir: string): Promise<Record<string, unknown> | null> {
   if (options.manifest.target.runtime !== 'tensorrt') return null;
   const { session } = options;
-  await session.run(`${cli} native build`, 'effnet-edge native build', options.commandTimeoutMs);
+  await session.run(`${cli} native build --tensorrt`, 'effnet-edge native build', options.commandTimeoutMs);
   const engine = await session.run(`${cli} engine build --bundle ${shellQuote(dir)} --json`, 'effnet-edge engine build', options.commandTimeoutMs);
   return (JSON.parse(engine) as { key: Record<string, unknown> }).key;
 }

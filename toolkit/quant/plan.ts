@@ -4,7 +4,8 @@
  *   output channel; the residual Add's identity input only; the SE block's GlobalAveragePool input and both inputs
  *   of its Mul; never a Sigmoid's input; never a graph output. This is what TensorRT fuses (FACTS.md).
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
- *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels.
+ *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
+ *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics).
  */
 import { consumerMap, initializerMap } from '../onnx/graph.js';
 import type { Model, Node } from '../onnx/ir.js';
@@ -101,8 +102,11 @@ export function quantizationPlanFrom(options: { model: Model; structure: Structu
       output(se.scale, 'se-mul-output');
     }
   }
-  // Never a Sigmoid's input: drop such uses that output-quantization may have added.
-  const sigmoids = new Set(graph.nodes.filter((n) => n.opType === 'Sigmoid').map((n) => n.name));
+  // Never a Sigmoid's input (TensorRT fuses float Sigmoids), except, for onnxruntime, the Sigmoid of a SiLU: it then
+  // reads the same int8 value as its Mul, so the SiLU is a function of one int8 value — exactly a 256-entry table,
+  // which is how the native int8 engine computes it.
+  const isSilu = (n: Node) => (consumers.get(n.outputs[0]!) ?? []).some((m) => m.opType === 'Mul' && m.inputs.includes(n.inputs[0]!));
+  const sigmoids = new Set(graph.nodes.filter((n) => n.opType === 'Sigmoid' && !(profile === 'onnxruntime' && isSilu(n))).map((n) => n.name));
   const activations = [...points.values()]
     .map((p) => ({ ...p, uses: p.uses.filter((u) => !sigmoids.has(u.node)) }))
     .filter((p) => p.uses.length > 0);

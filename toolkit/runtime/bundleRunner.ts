@@ -1,8 +1,10 @@
 /**
- * Which runtime runs a bundle here. A TensorRT target runs its engine when the shim and TensorRT load; elsewhere
- * (a build host) `auto` falls back to ONNX Runtime's simulation of the same Q/DQ graph and says so, while an
- * explicit `--runtime tensorrt` refuses: a device check must never silently measure something else.
+ * Which runtime runs a bundle here. A TensorRT target runs its engine when the shim and TensorRT load; a CPU
+ * target's int8 model runs on the native int8 engine when it is built. Where they are not, `auto` falls back to
+ * ONNX Runtime's simulation of the same Q/DQ graph and says so, while an explicit `--runtime tensorrt|native-int8`
+ * refuses: a device check must never silently measure something else.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BundleManifest } from '../bundle/manifest.js';
 import { UsageError, UserError } from '../errors.js';
@@ -11,8 +13,10 @@ import { OrtRunner } from './ort.js';
 import type { Runner } from './runner.js';
 import { TrtRunner, trtUnavailableReason } from './trt.js';
 import { engineForBundle, type BundleModel } from './trtEngine.js';
+import { engineBytesFor, int8UnavailableReason, Int8Runner } from './int8/native.js';
 
-export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt'] as const;
+export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8'] as const;
+export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8';
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export function runtimeChoiceFrom(value: string | undefined): RuntimeChoice {
@@ -34,14 +38,33 @@ export interface BundleRunnerOptions {
   onNotice: (message: string) => void;
 }
 
-/** The runtime `auto` resolves to for this bundle on this machine (with the reason when it is not the target's). */
-export function resolvedRuntime(options: { manifest: BundleManifest; runtime: RuntimeChoice }): { runtime: 'onnxruntime' | 'tensorrt'; fallbackReason: string | null } {
+/** Whether the native int8 engine can run this bundle's model: an int8 CPU bundle (the onnxruntime Q/DQ placement). */
+export function nativeInt8Fits(manifest: BundleManifest): boolean {
+  return manifest.target.runtime === 'onnxruntime' && manifest.calibration?.profile === 'onnxruntime' && Boolean(manifest.files['model.int8.onnx']);
+}
+
+/** The runtime `auto` resolves to for this bundle's model on this machine (with the reason when it is not the target's). */
+export function resolvedRuntime(options: { manifest: BundleManifest; runtime: RuntimeChoice; model?: BundleModel }): { runtime: ResolvedRuntime; fallbackReason: string | null } {
   const { manifest, runtime } = options;
   if (runtime === 'onnxruntime') return { runtime, fallbackReason: null };
   if (runtime === 'tensorrt' && manifest.target.runtime !== 'tensorrt') {
     throw new UserError(`the bundle is built for ${manifest.target.name}, which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle`);
   }
-  if (manifest.target.runtime !== 'tensorrt') return { runtime: 'onnxruntime', fallbackReason: null };
+  if (runtime === 'native-int8') {
+    if (!nativeInt8Fits(manifest) || options.model === 'fp32') {
+      throw new UserError(`the native int8 engine runs the int8 model of a CPU bundle (cpu-x86_64, cpu-arm64); this is ${options.model === 'fp32' ? 'the fp32 model' : `a ${manifest.target.name} bundle`}`);
+    }
+    const reason = int8UnavailableReason();
+    if (reason !== null) throw new UserError(reason);
+    return { runtime, fallbackReason: null };
+  }
+  if (manifest.target.runtime !== 'tensorrt') {
+    if (runtime === 'auto' && options.model !== 'fp32' && nativeInt8Fits(manifest)) {
+      const reason = int8UnavailableReason();
+      return reason === null ? { runtime: 'native-int8', fallbackReason: null } : { runtime: 'onnxruntime', fallbackReason: reason };
+    }
+    return { runtime: 'onnxruntime', fallbackReason: null };
+  }
   const reason = trtUnavailableReason();
   if (reason === null) return { runtime: 'tensorrt', fallbackReason: null };
   if (runtime === 'tensorrt') throw new UserError(reason);
@@ -61,5 +84,12 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
     return TrtRunner.create({ enginePath: engine.plan, dlaCore, maxBatch: engine.maxBatch });
   }
   const file = model === 'fp32' || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
-  return OrtRunner.create({ model: await modelFromFile({ path: join(bundle, file) }), ...(options.threads ? { threads: options.threads } : {}) });
+  const onnx = await modelFromFile({ path: join(bundle, file) });
+  if (runtime === 'native-int8') {
+    return Int8Runner.create({
+      bytes: engineBytesFor({ model: onnx, source: join(bundle, file) }), source: join(bundle, file),
+      inputName: onnx.graph.inputs[0]!.name, outputName: onnx.graph.outputs[0]!.name, threads: options.threads ?? availableParallelism(),
+    });
+  }
+  return OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });
 }

@@ -23,17 +23,20 @@ export const TRT_STRUCTS = {
   effnet_trt_tensor_info: [['char', 'name[256]'], ['int32_t', 'is_input'], ['int32_t', 'dtype'], ['int32_t', 'nb_dims'], ['int64_t', 'dims[8]']],
 } as const;
 
-/** Function prototypes exactly as the header declares them (whitespace aside). */
+/**
+ * Function prototypes exactly as the header declares them (whitespace aside), plus koffi's `_Out_` on the pointers
+ * the shim writes through: without it koffi passes a copy of a JS array or object and never copies the result back.
+ */
 export const TRT_PROTOTYPES = [
   'int32_t effnet_trt_abi_version(void)',
-  'effnet_trt_status effnet_trt_versions(effnet_trt_version *compiled, effnet_trt_version *loaded, char *error, size_t error_size)',
-  'effnet_trt_status effnet_trt_device_info(effnet_trt_device *device, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_versions(_Out_ effnet_trt_version *compiled, _Out_ effnet_trt_version *loaded, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_device_info(_Out_ effnet_trt_device *device, char *error, size_t error_size)',
   'effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_path, const effnet_trt_build_options *options, char *log, size_t log_size, char *error, size_t error_size)',
-  'effnet_trt_status effnet_trt_load(const char *engine_path, int32_t dla_core, effnet_trt_engine **engine, char *error, size_t error_size)',
-  'effnet_trt_status effnet_trt_io_count(const effnet_trt_engine *engine, int32_t *count, char *error, size_t error_size)',
-  'effnet_trt_status effnet_trt_io_info(const effnet_trt_engine *engine, int32_t index, effnet_trt_tensor_info *info, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_load(const char *engine_path, int32_t dla_core, _Out_ effnet_trt_engine **engine, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_io_count(const effnet_trt_engine *engine, _Out_ int32_t *count, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_io_info(const effnet_trt_engine *engine, int32_t index, _Out_ effnet_trt_tensor_info *info, char *error, size_t error_size)',
   'effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input, int32_t batch, float *output, size_t output_count, char *error, size_t error_size)',
-  'effnet_trt_status effnet_trt_inspect(const effnet_trt_engine *engine, char *json, size_t json_size, size_t *needed, char *error, size_t error_size)',
+  'effnet_trt_status effnet_trt_inspect(const effnet_trt_engine *engine, char *json, size_t json_size, _Out_ size_t *needed, char *error, size_t error_size)',
   'void effnet_trt_free(effnet_trt_engine *engine)',
 ] as const;
 
@@ -67,7 +70,7 @@ export function shimPath(): string {
   return process.env.EFFNET_EDGE_TRT_LIB || packagePath('native', 'build', 'libeffnet_trt.so');
 }
 
-export const BUILD_SHIM_HINT = 'effnet-edge native build';
+export const BUILD_SHIM_HINT = 'effnet-edge native build --tensorrt';
 
 interface Shim {
   call: Record<string, (...args: unknown[]) => unknown>;

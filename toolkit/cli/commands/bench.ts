@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { floatsFromBytes, type GoldenIndex } from '../../bundle/golden.js';
 import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
-import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
+import { bundleRunner, nativeInt8Fits, resolvedRuntime } from '../../runtime/bundleRunner.js';
+import { int8UnavailableReason } from '../../runtime/int8/native.js';
 import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
@@ -32,7 +33,7 @@ interface BenchEntry {
   open: () => Promise<Runner>;
 }
 
-/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT where it loads. */
+/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT and the native int8 engine where they load. */
 function entriesFor(options: { bundle: string; manifest: BundleManifest; threads: number | undefined; onNotice: (m: string) => void }): BenchEntry[] {
   const { bundle, manifest, threads, onNotice } = options;
   const common = { bundle, manifest, onNotice, ...(threads ? { threads } : {}) };
@@ -41,6 +42,14 @@ function entriesFor(options: { bundle: string; manifest: BundleManifest; threads
   ];
   if (manifest.files['model.int8.onnx']) {
     entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
+  }
+  if (nativeInt8Fits(manifest)) {
+    const reason = int8UnavailableReason();
+    if (reason === null) {
+      entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
+    } else {
+      onNotice(`${reason}; native-int8 is left out of this benchmark`);
+    }
   }
   if (manifest.target.runtime === 'tensorrt') {
     const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto' });
@@ -55,7 +64,7 @@ function entriesFor(options: { bundle: string; manifest: BundleManifest; threads
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32/int8, TensorRT on a Jetson.',
+  summary: 'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32/int8, the native int8 engine, TensorRT on a Jetson.',
   usage: 'effnet-edge bench --bundle DIR [--batch N] [--runs N] [--warmup N] [--threads N] [--runtimes LIST] [--json]',
   examples: ['effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8', 'effnet-edge bench --bundle releases/current --runtimes tensorrt-int8 --json'],
   groups: [
@@ -66,8 +75,8 @@ export const benchCommand: Command = {
         '  --batch N               images per inference (default 1)',
         '  --runs N                timed runs per runtime (default 50), interleaved',
         '  --warmup N              untimed runs first (default 5)',
-        '  --threads N             CPU threads for ONNX Runtime (default: its choice)',
-        '  --runtimes LIST         comma-separated subset of ort-fp32, ort-int8, tensorrt-<precision> (default: all that run here)',
+        '  --threads N             CPU threads for ONNX Runtime and the native int8 engine (default: ONNX Runtime\'s choice; every core for native-int8)',
+        '  --runtimes LIST         comma-separated subset of ort-fp32, ort-int8, native-int8, tensorrt-<precision> (default: all that run here)',
       ],
     },
     JSON_GROUP,

@@ -1,4 +1,8 @@
-/** `effnet-edge native build`: configure and compile the TensorRT shim with CMake, on the device. */
+/**
+ * `effnet-edge native build`: configure and compile the native libraries with CMake: the int8 engine for CPUs
+ * always (plain C, no TensorRT), and the TensorRT shim where TensorRT is installed (`--tensorrt` requires it).
+ */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -23,16 +27,18 @@ export function firstErrorLine(log: string): string {
 
 export const nativeCommand: Command = {
   name: 'native',
-  summary: 'Build the TensorRT shim (native/libeffnet_trt.so) with CMake; run on the Jetson.',
-  usage: 'effnet-edge native build [--tensorrt-include DIR] [--tensorrt-lib DIR] [--build-dir DIR]',
+  summary: 'Build the int8 CPU engine and, where TensorRT is installed, the TensorRT shim (CMake + a C compiler).',
+  usage: 'effnet-edge native build [--tensorrt] [--tensorrt-include DIR] [--tensorrt-lib DIR] [--build-dir DIR]',
   examples: [
     'effnet-edge native build',
+    'effnet-edge native build --tensorrt',
     'effnet-edge native build --tensorrt-include /opt/TensorRT/include --tensorrt-lib /opt/TensorRT/lib',
   ],
   positionals: true,
   groups: [{
-    options: { 'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' }, 'build-dir': { type: 'string' } },
+    options: { tensorrt: { type: 'boolean' }, 'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' }, 'build-dir': { type: 'string' } },
     help: [
+      '  --tensorrt              require the TensorRT shim (default: build it only where TensorRT is found)',
       '  --tensorrt-include DIR  folder with NvInfer.h and NvOnnxParser.h (default: JetPack\'s /usr/include/aarch64-linux-gnu)',
       '  --tensorrt-lib DIR      folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
       '  --build-dir DIR         where to build (default: native/build in the package, where effnet-edge looks)',
@@ -45,7 +51,9 @@ export const nativeCommand: Command = {
     await mkdir(build, { recursive: true }).catch(() => {
       throw new UserError(`${build}: cannot create the build folder; choose another with --build-dir`);
     });
+    const requireTrt = args.values.tensorrt === true || Boolean(stringOption(args, 'tensorrt-include') ?? stringOption(args, 'tensorrt-lib'));
     const defines = [
+      `-DEFFNET_EDGE_TENSORRT=${requireTrt ? 'ON' : 'AUTO'}`,
       ...(stringOption(args, 'tensorrt-include') ? [`-DTENSORRT_INCLUDE_DIR=${resolve(stringOption(args, 'tensorrt-include')!)}`] : []),
       ...(stringOption(args, 'tensorrt-lib') ? [`-DTENSORRT_LIB_DIR=${resolve(stringOption(args, 'tensorrt-lib')!)}`] : []),
     ];
@@ -67,7 +75,9 @@ export const nativeCommand: Command = {
       }
     }
     bar.update(steps.length, steps.length);
-    io.stdout(`built ${join(build, 'libeffnet_trt.so')}\n`);
+    io.stdout(`built ${join(build, 'libeffnet_int8.so')}\n`);
+    if (existsSync(join(build, 'libeffnet_trt.so'))) io.stdout(`built ${join(build, 'libeffnet_trt.so')}\n`);
+    else io.stdout('TensorRT not found: built the int8 engine only (--tensorrt requires the TensorRT shim)\n');
     return 0;
   },
 };

@@ -1,0 +1,989 @@
+/*
+ * Loader, scheduler and thread pool of the int8 engine. The loader trusts nothing in the file: every count, shape,
+ * slot and multiplier is range-checked before anything is allocated or indexed, so a truncated, bit-flipped or
+ * foreign file is an error message, never a crash.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the engine file is little-endian and read in place; big-endian hosts are not supported"
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+#define HEADER_SIZE 56
+static const char MAGIC[8] = {'E', 'F', 'N', 'T', 'I', 'N', 'T', '8'};
+
+/* ---------- thread pool: workers spin briefly between layers, then sleep ---------- */
+
+typedef void (*task_fn)(void *arg, int32_t thread, int32_t threads);
+
+typedef struct {
+  pthread_t threads[MAX_THREADS];
+  int32_t count; /* including the calling thread */
+  pthread_mutex_t mutex;
+  pthread_cond_t start, done;
+  atomic_uint_fast64_t generation;
+  atomic_int pending;
+  atomic_int stop;
+  task_fn fn;
+  void *arg;
+} pool_t;
+
+typedef struct {
+  pool_t *pool;
+  int32_t index;
+} worker_arg_t;
+
+#define SPINS 200000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void *worker_main(void *raw) {
+  worker_arg_t self = *(worker_arg_t *)raw;
+  free(raw);
+  pool_t *pool = self.pool;
+  uint_fast64_t seen = 0;
+  for (;;) {
+    int spins = 0;
+    while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop) && spins < SPINS) {
+      cpu_relax();
+      spins++;
+    }
+    if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
+      pthread_mutex_lock(&pool->mutex);
+      while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) pthread_cond_wait(&pool->start, &pool->mutex);
+      pthread_mutex_unlock(&pool->mutex);
+    }
+    if (atomic_load(&pool->stop)) return NULL;
+    seen = atomic_load(&pool->generation);
+    pool->fn(pool->arg, self.index, pool->count);
+    if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+      pthread_mutex_lock(&pool->mutex);
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->mutex);
+    }
+  }
+}
+
+static void pool_run(pool_t *pool, task_fn fn, void *arg) {
+  if (pool->count <= 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  pool->fn = fn;
+  pool->arg = arg;
+  atomic_store(&pool->pending, pool->count - 1);
+  pthread_mutex_lock(&pool->mutex);
+  atomic_fetch_add(&pool->generation, 1);
+  pthread_cond_broadcast(&pool->start);
+  pthread_mutex_unlock(&pool->mutex);
+  fn(arg, 0, pool->count);
+  int spins = 0;
+  while (atomic_load(&pool->pending) > 0 && spins < SPINS) {
+    cpu_relax();
+    spins++;
+  }
+  pthread_mutex_lock(&pool->mutex);
+  while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mutex);
+  pthread_mutex_unlock(&pool->mutex);
+}
+
+static void pool_stop(pool_t *pool) {
+  if (pool->count <= 1) return;
+  pthread_mutex_lock(&pool->mutex);
+  atomic_store(&pool->stop, 1);
+  pthread_cond_broadcast(&pool->start);
+  pthread_mutex_unlock(&pool->mutex);
+  for (int32_t i = 1; i < pool->count; i++) pthread_join(pool->threads[i], NULL);
+  pthread_mutex_destroy(&pool->mutex);
+  pthread_cond_destroy(&pool->start);
+  pthread_cond_destroy(&pool->done);
+  pool->count = 1;
+}
+
+static int pool_start(pool_t *pool, int32_t count) {
+  memset(pool, 0, sizeof *pool);
+  pool->count = 1;
+  if (count <= 1) return 0;
+  pthread_mutex_init(&pool->mutex, NULL);
+  pthread_cond_init(&pool->start, NULL);
+  pthread_cond_init(&pool->done, NULL);
+  for (int32_t i = 1; i < count; i++) {
+    worker_arg_t *arg = malloc(sizeof *arg);
+    if (!arg) break;
+    arg->pool = pool;
+    arg->index = i;
+    if (pthread_create(&pool->threads[i], NULL, worker_main, arg) != 0) {
+      free(arg);
+      break;
+    }
+    pool->count = i + 1;
+  }
+  if (pool->count != count) {
+    pool_stop(pool);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---------- the engine ---------- */
+
+typedef struct {
+  int16_t *rows; /* CHUNK_ROWS × max k_pad */
+  int32_t *acc;  /* max(CHUNK_ROWS × max n_pad, out_w × c) */
+  int32_t *pool; /* max pooled channels */
+} scratch_t;
+
+struct effnet_int8_engine {
+  int32_t channels, height, width, classes, slot_count, layer_count, input_slot, last_slot;
+  float input_scale;
+  layer_t *layers;
+  size_t slot_offset[MAX_SLOTS], slot_bytes[MAX_SLOTS];
+  size_t output_count; /* the last layer's int8 tensor (run_quantized) */
+  uint8_t *arena;
+  size_t arena_bytes, weight_bytes;
+  int32_t max_k_pad, max_n_pad, max_row_acc, max_channels, max_reduced;
+  float *gate; /* the dequantized SE gate, one value per channel */
+  int8_t *pooled, *fc1_out;
+  double *head_sums;
+  const kernels_t *kernels;
+  int32_t threads, profiling;
+  pool_t pool;
+  scratch_t scratch[MAX_THREADS];
+  int64_t macs;
+};
+
+static void set_error(char *error, size_t size, const char *format, ...) {
+  if (!error || size == 0) return;
+  va_list args;
+  va_start(args, format);
+  vsnprintf(error, size, format, args);
+  va_end(args);
+}
+
+static uint32_t crc32_of(const uint8_t *data, size_t size) {
+  static uint32_t table[256];
+  static int ready = 0;
+  if (!ready) {
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      table[i] = c;
+    }
+    ready = 1;
+  }
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; i++) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+typedef struct {
+  const uint8_t *data;
+  size_t size, offset;
+  int failed;
+} reader_t;
+
+static const uint8_t *take(reader_t *r, size_t bytes) {
+  if (r->failed || bytes > r->size - r->offset) {
+    r->failed = 1;
+    return NULL;
+  }
+  const uint8_t *at = r->data + r->offset;
+  r->offset += (bytes + 3) & ~(size_t)3; /* every array starts 4-byte aligned */
+  if (r->offset > r->size) r->offset = r->size;
+  return at;
+}
+
+static int32_t read_i32(reader_t *r) {
+  const uint8_t *p = take(r, 4);
+  int32_t v = 0;
+  if (p) memcpy(&v, p, 4);
+  return v;
+}
+
+static float read_f32(reader_t *r) {
+  const uint8_t *p = take(r, 4);
+  float v = 0;
+  if (p) memcpy(&v, p, 4);
+  return v;
+}
+
+/* An owned copy of an array from the file (the file buffer is not kept). */
+static void *read_array(reader_t *r, size_t count, size_t element, size_t *weight_bytes) {
+  if (count == 0 || count > ((size_t)1 << 31) / element) {
+    r->failed = 1;
+    return NULL;
+  }
+  const uint8_t *p = take(r, count * element);
+  if (!p) return NULL;
+  void *copy = aligned_alloc(64, (count * element + 63) & ~(size_t)63);
+  if (!copy) {
+    r->failed = 2;
+    return NULL;
+  }
+  memcpy(copy, p, count * element);
+  *weight_bytes += count * element;
+  return copy;
+}
+
+static int positive_finite(float v) { return isfinite(v) && v > 0; }
+
+typedef struct {
+  int32_t h, w, c, set;
+} shape_t;
+
+static void free_layers(effnet_int8_engine *e) {
+  if (!e->layers) return;
+  for (int32_t i = 0; i < e->layer_count; i++) {
+    layer_t *l = &e->layers[i];
+    void *arrays[] = {l->weights, l->packed, l->bias, l->mult, l->shift, l->fc1_weights, l->fc2_weights,
+                      l->fc1_scale, l->fc1_bias, l->fc2_scale, l->fc2_bias, l->head_scale, l->head_bias, l->head_table};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+  }
+  free(e->layers);
+  e->layers = NULL;
+}
+
+static void free_scratch(effnet_int8_engine *e) {
+  for (int32_t t = 0; t < MAX_THREADS; t++) {
+    free(e->scratch[t].rows);
+    free(e->scratch[t].acc);
+    free(e->scratch[t].pool);
+    memset(&e->scratch[t], 0, sizeof e->scratch[t]);
+  }
+}
+
+EXPORT void effnet_int8_free(effnet_int8_engine *e) {
+  if (!e) return;
+  pool_stop(&e->pool);
+  free_scratch(e);
+  free_layers(e);
+  free(e->arena);
+  free(e->gate);
+  free(e->pooled);
+  free(e->fc1_out);
+  free(e->head_sums);
+  free(e);
+}
+
+EXPORT int32_t effnet_int8_abi_version(void) { return EFFNET_INT8_ABI_VERSION; }
+
+static const kernels_t *kernels_for(int32_t isa) {
+  switch (isa) {
+    case EFFNET_INT8_ISA_SCALAR: return &effnet_int8_scalar_kernels;
+#if defined(__x86_64__)
+    case EFFNET_INT8_ISA_AVX2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") ? &effnet_int8_avx2_kernels : NULL;
+#endif
+#if defined(__aarch64__)
+    case EFFNET_INT8_ISA_NEON: return &effnet_int8_neon_kernels;
+#endif
+    case EFFNET_INT8_ISA_AUTO: {
+      const kernels_t *best = kernels_for(EFFNET_INT8_ISA_AVX2);
+      if (!best) best = kernels_for(EFFNET_INT8_ISA_NEON);
+      return best ? best : &effnet_int8_scalar_kernels;
+    }
+    default: return NULL;
+  }
+}
+
+EXPORT int32_t effnet_int8_isa_supported(int32_t isa) { return kernels_for(isa) != NULL; }
+
+static const char *isa_name(int32_t isa) {
+  switch (isa) {
+    case EFFNET_INT8_ISA_SCALAR: return "scalar";
+    case EFFNET_INT8_ISA_AVX2: return "avx2";
+    case EFFNET_INT8_ISA_NEON: return "neon";
+    default: return "auto";
+  }
+}
+
+static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+/* Per-layer validation messages name the layer so a writer bug is findable. */
+#define FAIL(...)                                          \
+  do {                                                     \
+    set_error(error, error_size, __VA_ARGS__);             \
+    return EFFNET_INT8_FORMAT_ERROR;                       \
+  } while (0)
+
+static effnet_int8_status check_requant(const layer_t *l, int32_t index, char *error, size_t error_size) {
+  for (int32_t c = 0; c < (l->kind == KIND_CONV ? l->out_c : l->in_c); c++) {
+    if (l->mult[c] < (1 << 30) || l->shift[c] < 0 || l->shift[c] > 31 || l->bias[c] < -(1 << 30) || l->bias[c] > (1 << 30)) {
+      FAIL("layer %d: requantization of channel %d out of range (multiplier %d, shift %d, bias %d)", index, c, l->mult[c], l->shift[c], l->bias[c]);
+    }
+  }
+  return EFFNET_INT8_OK;
+}
+
+static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t index, shape_t *shapes,
+                                     shape_t *pooled, int32_t *gate_channels, char *error, size_t error_size) {
+  layer_t *l = &e->layers[index];
+  l->kind = read_i32(r);
+  l->block = read_i32(r);
+  l->flags = read_i32(r);
+  if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (l->block < 0 || l->block > 1000) FAIL("layer %d: block number %d out of range", index, l->block);
+  const int32_t known = l->kind == KIND_CONV ? (FLAG_ACTIVATION | FLAG_SE_INPUT | FLAG_RESIDUAL)
+                        : l->kind == KIND_DEPTHWISE ? (FLAG_ACTIVATION | FLAG_POOL)
+                        : l->kind == KIND_HEAD ? FLAG_ACTIVATION : 0;
+  if (l->flags & ~known) FAIL("layer %d: unknown flags 0x%x for layer kind %d", index, l->flags, l->kind);
+  size_t *wb = &e->weight_bytes;
+
+  if (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) {
+    const int conv = l->kind == KIND_CONV;
+    l->in_slot = read_i32(r);
+    l->out_slot = read_i32(r);
+    l->res_slot = conv ? read_i32(r) : -1;
+    l->in_c = read_i32(r);
+    l->out_c = conv ? read_i32(r) : l->in_c;
+    l->kh = read_i32(r);
+    l->kw = read_i32(r);
+    l->stride = read_i32(r);
+    l->pad_top = read_i32(r);
+    l->pad_left = read_i32(r);
+    l->pad_bottom = read_i32(r);
+    l->pad_right = read_i32(r);
+    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+    if (l->in_slot < 0 || l->in_slot >= e->slot_count || l->out_slot < 0 || l->out_slot >= e->slot_count || l->in_slot == l->out_slot) {
+      FAIL("layer %d: slots %d → %d invalid for %d slots", index, l->in_slot, l->out_slot, e->slot_count);
+    }
+    const shape_t in = shapes[l->in_slot];
+    if (!in.set) FAIL("layer %d reads slot %d before any layer wrote it", index, l->in_slot);
+    if (l->in_c != in.c) FAIL("layer %d expects %d input channels, its input has %d", index, l->in_c, in.c);
+    if (l->out_c < 1 || l->out_c > 16384 || l->kh < 1 || l->kh > 15 || l->kw < 1 || l->kw > 15 || l->stride < 1 || l->stride > 4) {
+      FAIL("layer %d: unsupported geometry (out channels %d, kernel %dx%d, stride %d)", index, l->out_c, l->kh, l->kw, l->stride);
+    }
+    if (l->pad_top < 0 || l->pad_top >= l->kh || l->pad_bottom < 0 || l->pad_bottom >= l->kh || l->pad_left < 0 ||
+        l->pad_left >= l->kw || l->pad_right < 0 || l->pad_right >= l->kw) {
+      FAIL("layer %d: padding %d,%d,%d,%d out of range for a %dx%d kernel", index, l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->kh, l->kw);
+    }
+    l->in_h = in.h;
+    l->in_w = in.w;
+    l->out_h = (in.h + l->pad_top + l->pad_bottom - l->kh) / l->stride + 1;
+    l->out_w = (in.w + l->pad_left + l->pad_right - l->kw) / l->stride + 1;
+    if (in.h + l->pad_top + l->pad_bottom < l->kh || in.w + l->pad_left + l->pad_right < l->kw) FAIL("layer %d: kernel larger than its padded input", index);
+    if (conv) {
+      l->k = l->kh * l->kw * l->in_c;
+      if (l->k > 65536) FAIL("layer %d: reduction length %d too large", index, l->k);
+      l->k_pad = round_up(l->k, 4);
+      l->n_pad = round_up(l->out_c, 8);
+      if (l->flags & FLAG_SE_INPUT) {
+        l->gate_in_scale = read_f32(r);
+        l->gate_out_scale = read_f32(r);
+        if (*gate_channels != l->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, *gate_channels, l->in_c);
+        if (l->kh != 1 || l->kw != 1 || l->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
+        if (!positive_finite(l->gate_in_scale) || !positive_finite(l->gate_out_scale)) FAIL("layer %d: a gate scale is not a positive finite number", index);
+      }
+      if (l->flags & FLAG_RESIDUAL) {
+        l->res_main_scale = read_f32(r);
+        l->res_skip_scale = read_f32(r);
+        l->res_out_scale = read_f32(r);
+        if (!positive_finite(l->res_main_scale) || !positive_finite(l->res_skip_scale) || !positive_finite(l->res_out_scale)) {
+          FAIL("layer %d: a residual scale is not a positive finite number", index);
+        }
+        if (l->res_slot < 0 || l->res_slot >= e->slot_count || l->res_slot == l->out_slot) FAIL("layer %d: residual slot %d invalid", index, l->res_slot);
+        const shape_t skip = shapes[l->res_slot];
+        if (!skip.set || skip.h != l->out_h || skip.w != l->out_w || skip.c != l->out_c) {
+          FAIL("layer %d: residual input %dx%dx%d does not match the output %dx%dx%d", index, skip.h, skip.w, skip.c, l->out_h, l->out_w, l->out_c);
+        }
+      }
+      /* [out][kh][kw][in] in the file, zero padded to k_pad in memory. */
+      const int8_t *w = (const int8_t *)take(r, (size_t)l->out_c * l->k);
+      if (!w) FAIL("layer %d: the file ends inside its weights", index);
+      l->weights = aligned_alloc(64, ((size_t)l->out_c * l->k_pad + 63) & ~(size_t)63);
+      if (!l->weights) return EFFNET_INT8_OUT_OF_MEMORY;
+      for (int32_t o = 0; o < l->out_c; o++) {
+        memcpy(l->weights + (size_t)o * l->k_pad, w + (size_t)o * l->k, (size_t)l->k);
+        memset(l->weights + (size_t)o * l->k_pad + l->k, 0, (size_t)(l->k_pad - l->k));
+      }
+      *wb += (size_t)l->out_c * l->k;
+      l->macs = (int64_t)l->out_h * l->out_w * l->out_c * l->k;
+    } else {
+      l->weights = read_array(r, (size_t)l->kh * l->kw * l->in_c, 1, wb);
+      l->macs = (int64_t)l->out_h * l->out_w * l->in_c * l->kh * l->kw;
+    }
+    const int32_t channels = l->out_c;
+    l->bias = read_array(r, (size_t)channels, 4, wb);
+    l->mult = read_array(r, (size_t)channels, 4, wb);
+    l->shift = read_array(r, (size_t)channels, 4, wb);
+    if (l->flags & FLAG_ACTIVATION) {
+      const uint8_t *table = take(r, 256);
+      if (table) memcpy(l->table, table, 256);
+    }
+    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+    effnet_int8_status status = check_requant(l, index, error, error_size);
+    if (status != EFFNET_INT8_OK) return status;
+    if ((int64_t)l->out_h * l->out_w * l->out_c > ((int64_t)1 << 28)) FAIL("layer %d: output tensor too large", index);
+    shapes[l->out_slot] = (shape_t){l->out_h, l->out_w, l->out_c, 1};
+    if (l->flags & FLAG_POOL) *pooled = shapes[l->out_slot];
+    if (conv) {
+      if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
+      if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
+    } else if (l->out_w * l->in_c > e->max_row_acc) {
+      e->max_row_acc = l->out_w * l->in_c;
+    }
+    if (l->in_c > e->max_channels) e->max_channels = l->in_c;
+    if (l->out_c > e->max_channels) e->max_channels = l->out_c;
+    return EFFNET_INT8_OK;
+  }
+
+  if (l->kind == KIND_SE) {
+    l->in_c = read_i32(r);
+    l->reduced = read_i32(r);
+    l->se_in_scale = read_f32(r);
+    l->pool_scale = read_f32(r);
+    l->fc1_out_scale = read_f32(r);
+    l->fc1_act_scale = read_f32(r);
+    l->gate_scale = read_f32(r);
+    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+    if (!pooled->set || pooled->c != l->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, l->in_c);
+    if (l->reduced < 1 || l->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, l->reduced);
+    if (!positive_finite(l->se_in_scale) || !positive_finite(l->pool_scale) || !positive_finite(l->fc1_out_scale) ||
+        !positive_finite(l->fc1_act_scale) || !positive_finite(l->gate_scale)) {
+      FAIL("layer %d: a squeeze-excitation scale is not a positive finite number", index);
+    }
+    l->in_h = pooled->h;
+    l->in_w = pooled->w;
+    l->fc1_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
+    l->fc1_scale = read_array(r, (size_t)l->reduced, 4, wb);
+    l->fc1_bias = read_array(r, (size_t)l->reduced, 4, wb);
+    const uint8_t *table = take(r, 256);
+    if (table) memcpy(l->table, table, 256);
+    l->fc2_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
+    l->fc2_scale = read_array(r, (size_t)l->in_c, 4, wb);
+    l->fc2_bias = read_array(r, (size_t)l->in_c, 4, wb);
+    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+    for (int32_t i = 0; i < l->reduced; i++) {
+      if (!isfinite(l->fc1_scale[i]) || !isfinite(l->fc1_bias[i])) FAIL("layer %d: a non-finite first-FC parameter", index);
+    }
+    for (int32_t i = 0; i < l->in_c; i++) {
+      if (!isfinite(l->fc2_scale[i]) || !isfinite(l->fc2_bias[i])) FAIL("layer %d: a non-finite second-FC parameter", index);
+    }
+    *gate_channels = l->in_c;
+    if (l->reduced > e->max_reduced) e->max_reduced = l->reduced;
+    l->macs = 2 * (int64_t)l->in_c * l->reduced;
+    return EFFNET_INT8_OK;
+  }
+
+  if (l->kind == KIND_HEAD) {
+    l->in_slot = read_i32(r);
+    l->in_c = read_i32(r);
+    l->out_c = read_i32(r);
+    l->head_in_scale = read_f32(r);
+    l->head_pool_scale = read_f32(r);
+    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+    if (l->in_slot < 0 || l->in_slot >= e->slot_count || !shapes[l->in_slot].set) FAIL("layer %d reads slot %d, which no layer wrote", index, l->in_slot);
+    if (shapes[l->in_slot].c != l->in_c) FAIL("layer %d expects %d input channels, its input has %d", index, l->in_c, shapes[l->in_slot].c);
+    if (l->out_c != e->classes) FAIL("layer %d produces %d logits, the header says %d classes", index, l->out_c, e->classes);
+    if (index != e->layer_count - 1) FAIL("layer %d: the classifier head must be the last layer", index);
+    if (!positive_finite(l->head_in_scale) || !positive_finite(l->head_pool_scale)) FAIL("layer %d: a head scale is not a positive finite number", index);
+    l->in_h = shapes[l->in_slot].h;
+    l->in_w = shapes[l->in_slot].w;
+    l->weights = read_array(r, (size_t)l->out_c * l->in_c, 1, wb);
+    l->head_scale = read_array(r, (size_t)l->out_c, 4, wb);
+    l->head_bias = read_array(r, (size_t)l->out_c, 4, wb);
+    if (l->flags & FLAG_ACTIVATION) {
+      l->head_table = read_array(r, 256, 4, wb);
+      for (int32_t i = 0; l->head_table && i < 256; i++) {
+        if (!isfinite(l->head_table[i])) FAIL("layer %d: a non-finite activation table entry", index);
+      }
+    }
+    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+    for (int32_t i = 0; i < l->out_c; i++) {
+      if (!isfinite(l->head_scale[i]) || !isfinite(l->head_bias[i])) FAIL("layer %d: a non-finite classifier parameter", index);
+    }
+    if (l->in_c > e->max_channels) e->max_channels = l->in_c;
+    l->macs = (int64_t)l->in_c * l->out_c;
+    return EFFNET_INT8_OK;
+  }
+  FAIL("layer %d: unknown layer kind %d (a newer engine file?)", index, l->kind);
+}
+
+static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t threads) {
+  free_scratch(e);
+  for (int32_t t = 0; t < threads; t++) {
+    scratch_t *s = &e->scratch[t];
+    const size_t rows = (size_t)CHUNK_ROWS * (e->max_k_pad > 0 ? e->max_k_pad : 4);
+    size_t acc = (size_t)CHUNK_ROWS * (e->max_n_pad > 0 ? e->max_n_pad : 8);
+    if ((size_t)e->max_row_acc > acc) acc = (size_t)e->max_row_acc;
+    s->rows = aligned_alloc(64, (rows * sizeof(int16_t) + 63) & ~(size_t)63);
+    s->acc = aligned_alloc(64, (acc * sizeof(int32_t) + 63) & ~(size_t)63);
+    s->pool = aligned_alloc(64, ((size_t)(e->max_channels + 1) * sizeof(int32_t) + 63) & ~(size_t)63);
+    if (!s->rows || !s->acc || !s->pool) {
+      free_scratch(e);
+      return EFFNET_INT8_OUT_OF_MEMORY;
+    }
+  }
+  return EFFNET_INT8_OK;
+}
+
+static effnet_int8_status use_kernels(effnet_int8_engine *e, const kernels_t *k) {
+  for (int32_t i = 0; i < e->layer_count; i++) {
+    layer_t *l = &e->layers[i];
+    free(l->packed);
+    l->packed = NULL;
+    const size_t bytes = k->packed_size(l);
+    if (bytes == 0) continue;
+    l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!l->packed) return EFFNET_INT8_OUT_OF_MEMORY;
+    k->pack_weights(l);
+  }
+  e->kernels = k;
+  return EFFNET_INT8_OK;
+}
+
+EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size, effnet_int8_engine **engine, char *error, size_t error_size) {
+  if (!engine || (!data && size)) {
+    set_error(error, error_size, "no engine pointer or data given");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  *engine = NULL;
+  const uint8_t *bytes = data;
+  if (size < 8 || memcmp(bytes, MAGIC, 8) != 0) {
+    set_error(error, error_size, "not an effnet-edge int8 engine file (no EFNTINT8 signature)");
+    return EFFNET_INT8_FORMAT_ERROR;
+  }
+  if (size < HEADER_SIZE) {
+    set_error(error, error_size, "truncated: %zu bytes, shorter than the %d-byte header", size, HEADER_SIZE);
+    return EFFNET_INT8_FORMAT_ERROR;
+  }
+  uint32_t header[12];
+  memcpy(header, bytes + 8, sizeof header);
+  const uint32_t version = header[0], header_size = header[1], file_size = header[2], crc = header[3];
+  if (version != EFFNET_INT8_FILE_VERSION) {
+    set_error(error, error_size, "engine file version %u, this engine reads version %d; write the engine file again with this effnet-edge", version, EFFNET_INT8_FILE_VERSION);
+    return EFFNET_INT8_VERSION_MISMATCH;
+  }
+  if (header_size != HEADER_SIZE) {
+    set_error(error, error_size, "header size %u, expected %d", header_size, HEADER_SIZE);
+    return EFFNET_INT8_FORMAT_ERROR;
+  }
+  if (file_size != size) {
+    set_error(error, error_size, "truncated or padded: the header says %u bytes, the file has %zu", file_size, size);
+    return EFFNET_INT8_FORMAT_ERROR;
+  }
+  if (crc32_of(bytes + HEADER_SIZE, size - HEADER_SIZE) != crc) {
+    set_error(error, error_size, "damaged: the checksum of the layer data does not match the header");
+    return EFFNET_INT8_FORMAT_ERROR;
+  }
+  effnet_int8_engine *e = calloc(1, sizeof *e);
+  if (!e) return EFFNET_INT8_OUT_OF_MEMORY;
+  e->pool.count = 1;
+  e->threads = 1;
+  e->channels = (int32_t)header[4];
+  e->height = (int32_t)header[5];
+  e->width = (int32_t)header[6];
+  e->classes = (int32_t)header[7];
+  e->slot_count = (int32_t)header[8];
+  e->layer_count = (int32_t)header[9];
+  e->input_slot = (int32_t)header[10];
+  memcpy(&e->input_scale, &header[11], 4);
+  effnet_int8_status status = EFFNET_INT8_FORMAT_ERROR;
+  if (e->channels < 1 || e->channels > 16384 || e->height < 1 || e->height > 4096 || e->width < 1 || e->width > 4096 ||
+      e->classes < 0 || e->classes > 100000 || e->slot_count < 1 || e->slot_count > MAX_SLOTS || e->layer_count < 1 ||
+      e->layer_count > 4096 || e->input_slot < 0 || e->input_slot >= e->slot_count || !positive_finite(e->input_scale)) {
+    set_error(error, error_size, "header values out of range (input %dx%dx%d, %d classes, %d slots, %d layers, input scale %g)",
+              e->channels, e->height, e->width, e->classes, e->slot_count, e->layer_count, (double)e->input_scale);
+    goto fail;
+  }
+  e->layers = calloc((size_t)e->layer_count, sizeof(layer_t));
+  if (!e->layers) {
+    status = EFFNET_INT8_OUT_OF_MEMORY;
+    goto fail;
+  }
+  reader_t reader = {bytes, size, HEADER_SIZE, 0};
+  shape_t shapes[MAX_SLOTS] = {{0}}, pooled = {0};
+  int32_t gate_channels = -1;
+  shapes[e->input_slot] = (shape_t){e->height, e->width, e->channels, 1};
+  size_t slot_max[MAX_SLOTS] = {0};
+  slot_max[e->input_slot] = (size_t)e->height * e->width * e->channels;
+  for (int32_t i = 0; i < e->layer_count; i++) {
+    status = read_layer(e, &reader, i, shapes, &pooled, &gate_channels, error, error_size);
+    if (status != EFFNET_INT8_OK) goto fail;
+    const layer_t *l = &e->layers[i];
+    if (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) {
+      const size_t bytes_out = (size_t)l->out_h * l->out_w * l->out_c;
+      if (bytes_out > slot_max[l->out_slot]) slot_max[l->out_slot] = bytes_out;
+      e->last_slot = l->out_slot;
+      e->output_count = bytes_out;
+    }
+    e->macs += l->macs;
+  }
+  if (reader.offset != size) {
+    set_error(error, error_size, "%zu bytes after the last layer", size - reader.offset);
+    status = EFFNET_INT8_FORMAT_ERROR;
+    goto fail;
+  }
+  size_t offset = 0;
+  for (int32_t s = 0; s < e->slot_count; s++) {
+    e->slot_offset[s] = offset;
+    e->slot_bytes[s] = slot_max[s];
+    offset += (slot_max[s] + 63) & ~(size_t)63;
+  }
+  e->arena_bytes = offset;
+  e->arena = aligned_alloc(64, offset > 0 ? offset : 64);
+  e->gate = calloc((size_t)e->max_channels + 1, sizeof(float));
+  e->pooled = calloc((size_t)e->max_channels + 1, 1);
+  e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
+  e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
+  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums) {
+    status = EFFNET_INT8_OUT_OF_MEMORY;
+    goto fail;
+  }
+  if ((status = allocate_scratch(e, 1)) != EFFNET_INT8_OK) goto fail;
+  if ((status = use_kernels(e, kernels_for(EFFNET_INT8_ISA_AUTO))) != EFFNET_INT8_OK) goto fail;
+  *engine = e;
+  return EFFNET_INT8_OK;
+fail:
+  if (status == EFFNET_INT8_OUT_OF_MEMORY) set_error(error, error_size, "out of memory while loading the engine");
+  effnet_int8_free(e);
+  return status;
+}
+
+EXPORT effnet_int8_status effnet_int8_load(const char *path, effnet_int8_engine **engine, char *error, size_t error_size) {
+  if (!path || !engine) {
+    set_error(error, error_size, "no path or engine pointer given");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  FILE *file = fopen(path, "rb");
+  if (!file) {
+    set_error(error, error_size, "%s: %s", path, strerror(errno));
+    return EFFNET_INT8_FILE_ERROR;
+  }
+  uint8_t *data = NULL;
+  size_t size = 0, capacity = 0;
+  for (;;) {
+    if (size == capacity) {
+      capacity = capacity ? capacity * 2 : 1 << 20;
+      uint8_t *grown = realloc(data, capacity);
+      if (!grown) {
+        free(data);
+        fclose(file);
+        set_error(error, error_size, "out of memory reading %s", path);
+        return EFFNET_INT8_OUT_OF_MEMORY;
+      }
+      data = grown;
+    }
+    const size_t got = fread(data + size, 1, capacity - size, file);
+    size += got;
+    if (got == 0) break;
+  }
+  const int failed = ferror(file);
+  fclose(file);
+  if (failed) {
+    free(data);
+    set_error(error, error_size, "%s: read error", path);
+    return EFFNET_INT8_FILE_ERROR;
+  }
+  const effnet_int8_status status = effnet_int8_load_memory(data, size, engine, error, error_size);
+  free(data);
+  return status;
+}
+
+EXPORT effnet_int8_status effnet_int8_get_info(const effnet_int8_engine *e, effnet_int8_info *info) {
+  if (!e || !info) return EFFNET_INT8_INVALID_ARGUMENT;
+  info->channels = e->channels;
+  info->height = e->height;
+  info->width = e->width;
+  info->classes = e->classes;
+  info->layers = e->layer_count;
+  info->isa = e->kernels->isa;
+  info->threads = e->threads;
+  info->arena_bytes = (int64_t)e->arena_bytes;
+  info->weight_bytes = (int64_t)e->weight_bytes;
+  info->macs = e->macs;
+  return EFFNET_INT8_OK;
+}
+
+EXPORT effnet_int8_status effnet_int8_set_isa(effnet_int8_engine *e, int32_t isa, char *error, size_t error_size) {
+  if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
+  const kernels_t *k = kernels_for(isa);
+  if (!k) {
+    set_error(error, error_size, "the %s path is not available on this CPU or in this build", isa_name(isa));
+    return EFFNET_INT8_UNSUPPORTED;
+  }
+  const effnet_int8_status status = use_kernels(e, k);
+  if (status != EFFNET_INT8_OK) set_error(error, error_size, "out of memory while packing weights");
+  return status;
+}
+
+EXPORT effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *e, int32_t threads, char *error, size_t error_size) {
+  if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
+  if (threads < 1 || threads > MAX_THREADS) {
+    set_error(error, error_size, "thread count %d out of range 1..%d", threads, MAX_THREADS);
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  pool_stop(&e->pool);
+  effnet_int8_status status = allocate_scratch(e, threads);
+  if (status == EFFNET_INT8_OK && pool_start(&e->pool, threads) != 0) status = EFFNET_INT8_OUT_OF_MEMORY;
+  if (status != EFFNET_INT8_OK) {
+    set_error(error, error_size, "could not start %d threads", threads);
+    allocate_scratch(e, 1);
+    e->threads = 1;
+    return status;
+  }
+  e->threads = threads;
+  return EFFNET_INT8_OK;
+}
+
+EXPORT effnet_int8_status effnet_int8_set_profiling(effnet_int8_engine *e, int32_t enabled) {
+  if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
+  e->profiling = enabled != 0;
+  for (int32_t i = 0; i < e->layer_count; i++) e->layers[i].total_ns = 0;
+  return EFFNET_INT8_OK;
+}
+
+EXPORT effnet_int8_status effnet_int8_layer_stats_at(const effnet_int8_engine *e, int32_t index, effnet_int8_layer_stats *stats) {
+  if (!e || !stats || index < 0 || index >= e->layer_count) return EFFNET_INT8_INVALID_ARGUMENT;
+  const layer_t *l = &e->layers[index];
+  stats->kind = l->kind;
+  stats->block = l->block;
+  stats->macs = l->macs;
+  stats->total_ms = l->total_ns / 1e6;
+  return EFFNET_INT8_OK;
+}
+
+/* ---------- execution ---------- */
+
+typedef struct {
+  effnet_int8_engine *e;
+  const layer_t *l;
+} task_t;
+
+static int8_t *slot(effnet_int8_engine *e, int32_t index) { return (int8_t *)e->arena + e->slot_offset[index]; }
+
+/* im2col for a k×k conv (the stem): one row of kh*kw*in_c values per output pixel, zero outside the input. */
+static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32_t rows, int16_t *dst) {
+  for (int32_t r = 0; r < rows; r++) {
+    const int32_t p = p0 + r, oy = p / l->out_w, ox = p % l->out_w;
+    int16_t *out = dst + (size_t)r * l->k_pad;
+    int32_t k = 0;
+    for (int32_t ky = 0; ky < l->kh; ky++) {
+      const int32_t iy = oy * l->stride - l->pad_top + ky;
+      for (int32_t kx = 0; kx < l->kw; kx++) {
+        const int32_t ix = ox * l->stride - l->pad_left + kx;
+        const int inside = iy >= 0 && iy < l->in_h && ix >= 0 && ix < l->in_w;
+        const int8_t *x = in + ((size_t)iy * l->in_w + ix) * l->in_c;
+        for (int32_t c = 0; c < l->in_c; c++) out[k++] = inside ? x[c] : 0;
+      }
+    }
+    for (; k < l->k_pad; k++) out[k] = 0;
+  }
+}
+
+static void conv_task(void *raw, int32_t thread, int32_t threads) {
+  const task_t *task = raw;
+  effnet_int8_engine *e = task->e;
+  const layer_t *l = task->l;
+  const kernels_t *k = e->kernels;
+  scratch_t *s = &e->scratch[thread];
+  const int32_t pixels = l->out_h * l->out_w, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS;
+  const int32_t first = (int32_t)((int64_t)chunks * thread / threads), last = (int32_t)((int64_t)chunks * (thread + 1) / threads);
+  const int8_t *in = slot(e, l->in_slot);
+  int8_t *out = slot(e, l->out_slot);
+  const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
+  for (int32_t chunk = first; chunk < last; chunk++) {
+    const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
+    const int32_t rows4 = (rows + 3) & ~3;
+    if (pointwise) {
+      k->pack_rows(in + (size_t)p0 * l->in_c, rows, l->in_c, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
+    } else {
+      gather_patches(l, in, p0, rows, s->rows);
+    }
+    memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
+    k->gemm(l, s->rows, rows4, s->acc);
+    int8_t *dst = out + (size_t)p0 * l->out_c;
+    const size_t count = (size_t)rows * l->out_c;
+    k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
+    if (l->flags & FLAG_ACTIVATION) {
+      for (size_t i = 0; i < count; i++) dst[i] = l->table[(uint8_t)dst[i]];
+    }
+    if (l->flags & FLAG_RESIDUAL) {
+      k->residual(dst, slot(e, l->res_slot) + (size_t)p0 * l->out_c, (int32_t)count, l->res_main_scale, l->res_skip_scale, l->res_out_scale);
+    }
+  }
+}
+
+static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
+  const task_t *task = raw;
+  effnet_int8_engine *e = task->e;
+  const layer_t *l = task->l;
+  const kernels_t *k = e->kernels;
+  scratch_t *s = &e->scratch[thread];
+  const int32_t c_count = l->in_c;
+  const int32_t first = (int32_t)((int64_t)l->out_h * thread / threads), last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
+  const int8_t *in = slot(e, l->in_slot);
+  int8_t *out = slot(e, l->out_slot);
+  int32_t *pool = s->pool;
+  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)c_count);
+  for (int32_t oy = first; oy < last; oy++) {
+    k->depthwise_row(l, in, oy, s->acc);
+    int8_t *dst = out + (size_t)oy * l->out_w * c_count;
+    k->requant(s->acc, l->out_w, c_count, c_count, l->bias, l->mult, l->shift, dst);
+    if (l->flags & FLAG_ACTIVATION) {
+      for (int32_t i = 0; i < l->out_w * c_count; i++) dst[i] = l->table[(uint8_t)dst[i]];
+    }
+    /* The SE block's global average pool accumulates while the output is produced, row by row in cache. */
+    if (l->flags & FLAG_POOL) {
+      for (int32_t ox = 0; ox < l->out_w; ox++) {
+        const int8_t *px = dst + (size_t)ox * c_count;
+        for (int32_t c = 0; c < c_count; c++) pool[c] += px[c];
+      }
+    }
+  }
+}
+
+static inline int8_t quantize(float value, float scale) {
+  const float q = nearbyintf(value / scale);
+  return (int8_t)(q < -128.0f ? -128 : q > 127.0f ? 127 : (int32_t)q);
+}
+
+
+/*
+ * The squeeze-excitation vector math as the Q/DQ graph computes it: GAP → Q, FC1 → Q → SiLU table, FC2 → Sigmoid → Q.
+ * The FC outputs and the gate's Sigmoid input are floats in the graph (one value per channel, so float costs nothing).
+ */
+static void run_se(effnet_int8_engine *e, const layer_t *l) {
+  const int32_t c_count = l->in_c, reduced = l->reduced;
+  const double pool_scale = (double)l->se_in_scale / ((double)l->in_h * l->in_w);
+  for (int32_t c = 0; c < c_count; c++) {
+    int64_t sum = 0;
+    for (int32_t t = 0; t < e->threads; t++) sum += e->scratch[t].pool[c];
+    e->pooled[c] = quantize((float)(sum * pool_scale), l->pool_scale);
+  }
+  for (int32_t r = 0; r < reduced; r++) {
+    const int8_t *w = l->fc1_weights + (size_t)r * c_count;
+    int32_t acc = 0;
+    for (int32_t c = 0; c < c_count; c++) acc += e->pooled[c] * w[c];
+    const float f = (float)acc * l->fc1_scale[r] + l->fc1_bias[r];
+    e->fc1_out[r] = l->table[(uint8_t)quantize(f, l->fc1_out_scale)];
+  }
+  for (int32_t c = 0; c < c_count; c++) {
+    const int8_t *w = l->fc2_weights + (size_t)c * reduced;
+    int32_t acc = 0;
+    for (int32_t r = 0; r < reduced; r++) acc += e->fc1_out[r] * w[r];
+    /* In double: the graph's float32 conv and Sigmoid carry their own rounding; the exact value is the fairest target. */
+    const double g = (double)acc * l->fc2_scale[c] + l->fc2_bias[c];
+    e->gate[c] = (float)quantize((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
+  }
+}
+
+static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
+  const int8_t *in = slot(e, l->in_slot);
+  const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c;
+  double *sums = e->head_sums;
+  memset(sums, 0, sizeof(double) * (size_t)c_count);
+  /* With a table the pooled values are the activation's float outputs (the graph pools them unquantized). */
+  for (int32_t p = 0; p < pixels; p++) {
+    const int8_t *px = in + (size_t)p * c_count;
+    if (l->head_table) {
+      for (int32_t c = 0; c < c_count; c++) sums[c] += l->head_table[(uint8_t)px[c]];
+    } else {
+      for (int32_t c = 0; c < c_count; c++) sums[c] += px[c] * (double)l->head_in_scale;
+    }
+  }
+  for (int32_t c = 0; c < c_count; c++) e->pooled[c] = quantize((float)(sums[c] / pixels), l->head_pool_scale);
+  for (int32_t o = 0; o < l->out_c; o++) {
+    const int8_t *w = l->weights + (size_t)o * c_count;
+    int32_t acc = 0;
+    for (int32_t c = 0; c < c_count; c++) acc += e->pooled[c] * w[c];
+    logits[o] = (float)acc * l->head_scale[o] + l->head_bias[o];
+  }
+}
+
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void run_layers(effnet_int8_engine *e, float *logits) {
+  for (int32_t i = 0; i < e->layer_count; i++) {
+    layer_t *l = &e->layers[i];
+    const double start = e->profiling ? now_ns() : 0;
+    task_t task = {e, l};
+    switch (l->kind) {
+      case KIND_CONV: pool_run(&e->pool, conv_task, &task); break;
+      case KIND_DEPTHWISE: pool_run(&e->pool, depthwise_task, &task); break;
+      case KIND_SE: run_se(e, l); break;
+      case KIND_HEAD: if (logits) run_head(e, l, logits); break;
+    }
+    if (e->profiling) l->total_ns += now_ns() - start;
+  }
+}
+
+EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *input, int32_t batch, int32_t channels,
+                                          int32_t height, int32_t width, float *logits, size_t logits_count, char *error,
+                                          size_t error_size) {
+  if (!e || !input || !logits) {
+    set_error(error, error_size, "no engine, input or output given");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  if (e->layers[e->layer_count - 1].kind != KIND_HEAD) {
+    set_error(error, error_size, "this engine has no classifier head; use effnet_int8_run_quantized");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  if (channels != e->channels || height != e->height || width != e->width || batch < 1) {
+    set_error(error, error_size, "input shape [%d, %d, %d, %d] does not match the engine's [N, %d, %d, %d]", batch, channels,
+              height, width, e->channels, e->height, e->width);
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  if (logits_count != (size_t)batch * e->classes) {
+    set_error(error, error_size, "output holds %zu floats, %d images need %d", logits_count, batch, batch * e->classes);
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  const size_t plane = (size_t)height * width;
+  int8_t *first = slot(e, e->input_slot);
+  for (int32_t n = 0; n < batch; n++) {
+    const float *image = input + (size_t)n * channels * plane;
+    for (size_t p = 0; p < plane; p++) {
+      for (int32_t c = 0; c < channels; c++) first[p * channels + c] = quantize(image[(size_t)c * plane + p], e->input_scale);
+    }
+    run_layers(e, logits + (size_t)n * e->classes);
+  }
+  return EFFNET_INT8_OK;
+}
+
+EXPORT effnet_int8_status effnet_int8_run_quantized(effnet_int8_engine *e, const int8_t *input, size_t input_count,
+                                                    int8_t *output, size_t output_count, char *error, size_t error_size) {
+  if (!e || !input || !output) {
+    set_error(error, error_size, "no engine, input or output given");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  if (e->layers[e->layer_count - 1].kind == KIND_HEAD) {
+    set_error(error, error_size, "this engine ends in a classifier head; use effnet_int8_run");
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  const size_t expected = (size_t)e->channels * e->height * e->width;
+  if (input_count != expected || output_count != e->output_count) {
+    set_error(error, error_size, "input holds %zu values (expected %zu), output %zu (expected %zu)", input_count, expected,
+              output_count, e->output_count);
+    return EFFNET_INT8_INVALID_ARGUMENT;
+  }
+  memcpy(slot(e, e->input_slot), input, expected);
+  run_layers(e, NULL);
+  memcpy(output, slot(e, e->last_slot), output_count);
+  return EFFNET_INT8_OK;
+}

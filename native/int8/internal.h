@@ -1,0 +1,114 @@
+/* Internal types shared by the loader, the scheduler and the per-ISA kernels. */
+#ifndef EFFNET_INT8_INTERNAL_H
+#define EFFNET_INT8_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "effnet_int8.h"
+
+enum { KIND_CONV = 1, KIND_DEPTHWISE = 2, KIND_SE = 3, KIND_HEAD = 4 };
+enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 };
+
+/* GEMM rows are packed and computed in chunks of this many output pixels (a multiple of the 4-row micro tile). */
+#define CHUNK_ROWS 32
+#define MAX_SLOTS 64
+#define MAX_THREADS 64
+
+typedef struct {
+  int32_t kind, block, flags;
+  int32_t in_slot, out_slot, res_slot;
+  int32_t in_c, out_c, kh, kw, stride, pad_top, pad_left, pad_bottom, pad_right;
+  int32_t in_h, in_w, out_h, out_w;
+  /* conv: K = kh*kw*in_c, padded to a multiple of 4; n_pad = out_c padded to a multiple of 8. */
+  int32_t k, k_pad, n_pad;
+  int8_t *weights;     /* conv [out_c][k_pad] (zero padded); depthwise [kh*kw][c]; head [classes][c] */
+  int16_t *packed;     /* the ISA's layout of the same weights (conv and depthwise) */
+  int32_t *bias, *mult, *shift;
+  int8_t table[256];
+  float gate_in_scale, gate_out_scale; /* an SE-gated input: q(dq(x) · gate[c] / out scale) */
+  float res_main_scale, res_skip_scale, res_out_scale; /* q((dq(main) + dq(skip)) / out scale) */
+  /* squeeze-excitation */
+  int32_t reduced;
+  float se_in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
+  int8_t *fc1_weights, *fc2_weights;
+  float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
+  /* head */
+  float head_in_scale, head_pool_scale;
+  float *head_scale, *head_bias, *head_table;
+  int64_t macs;
+  double total_ns;
+} layer_t;
+
+typedef struct kernels kernels_t;
+
+/* Per-ISA kernels. All produce exactly the integers the scalar versions produce. */
+struct kernels {
+  int32_t isa;
+  /* Re-lays `layer->weights` into `layer->packed` (allocated by the caller with packed_size()). */
+  size_t (*packed_size)(const layer_t *layer);
+  void (*pack_weights)(layer_t *layer);
+  /*
+   * int8 rows [rows][k] → int16 rows [rows][k_pad]; with a gate (the dequantized SE gate per channel), each value
+   * becomes gated_value(x, in_scale, gate[c], out_scale), the Q/DQ graph's float Mul, rounded identically on every path.
+   */
+  void (*pack_rows)(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
+                    float in_scale, float out_scale);
+  /* acc[rows][n_pad] = A[rows][k_pad] · Wᵀ; rows is a multiple of 4. */
+  void (*gemm)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc);
+  /* out[r][c] = clamp(requant(acc[r][c] + bias[c])) for c < n; acc rows have stride acc_stride. */
+  void (*requant)(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
+                  const int32_t *mult, const int32_t *shift, int8_t *out);
+  /* One output row of a depthwise conv: acc[out_w][c]. */
+  void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
+  /* main[i] = residual_value(main[i], skip[i], …), in place. */
+  void (*residual)(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale);
+};
+
+extern const kernels_t effnet_int8_scalar_kernels;
+#if defined(__x86_64__)
+extern const kernels_t effnet_int8_avx2_kernels;
+#endif
+#if defined(__aarch64__)
+extern const kernels_t effnet_int8_neon_kernels;
+#endif
+
+/* The integer semantics (README.md): one definition each, used by every path's remainders. */
+static inline int8_t clamp_int8(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
+
+/* One rounding: (acc * mult + 2^(31 + shift)) >> (32 + shift), mult in [2^30, 2^31), shift in [0, 31]. */
+static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift) {
+  return (int32_t)(((int64_t)acc * mult + ((int64_t)1 << (31 + shift))) >> (32 + shift));
+}
+
+/* One depthwise output value (the SIMD paths use it for the channels after their last full vector). */
+static inline int32_t depthwise_value(const layer_t *l, const int8_t *in, int32_t oy, int32_t ox, int32_t c) {
+  int32_t sum = 0;
+  for (int32_t ky = 0; ky < l->kh; ky++) {
+    const int32_t iy = oy * l->stride - l->pad_top + ky;
+    if (iy < 0 || iy >= l->in_h) continue;
+    for (int32_t kx = 0; kx < l->kw; kx++) {
+      const int32_t ix = ox * l->stride - l->pad_left + kx;
+      if (ix < 0 || ix >= l->in_w) continue;
+      sum += in[((size_t)iy * l->in_w + ix) * l->in_c + c] * l->weights[(size_t)(ky * l->kw + kx) * l->in_c + c];
+    }
+  }
+  return sum;
+}
+
+/* QuantizeLinear(DequantizeLinear(x) · gate / out_scale) in float32, as the graph computes it; clamped first so
+ * every path's float→int conversion sees the same in-range value. */
+static inline int16_t gated_value(int8_t x, float in_scale, float gate, float out_scale) {
+  float v = (float)x * in_scale * gate / out_scale;
+  v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
+  return clamp_int8((int32_t)__builtin_nearbyintf(v));
+}
+
+/* QuantizeLinear(DequantizeLinear(main) + DequantizeLinear(skip)) in float32, as the graph's residual Add. */
+static inline int8_t residual_value(int8_t main, int8_t skip, float main_scale, float skip_scale, float out_scale) {
+  float v = ((float)main * main_scale + (float)skip * skip_scale) / out_scale;
+  v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
+  return clamp_int8((int32_t)__builtin_nearbyintf(v));
+}
+
+#endif

@@ -1,0 +1,75 @@
+/* The portable path: plain C over the natural weight layout. It defines the results every SIMD path must equal. */
+#include <string.h>
+
+#include "internal.h"
+
+static size_t scalar_packed_size(const layer_t *layer) {
+  (void)layer;
+  return 0;
+}
+
+static void scalar_pack_weights(layer_t *layer) { (void)layer; }
+
+static void scalar_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
+                             const float *gate, float in_scale, float out_scale) {
+  for (int32_t r = 0; r < rows; r++) {
+    const int8_t *row = src + (size_t)r * k;
+    int16_t *out = dst + (size_t)r * k_pad;
+    if (gate) {
+      for (int32_t c = 0; c < k; c++) out[c] = gated_value(row[c], in_scale, gate[c], out_scale);
+    } else {
+      for (int32_t c = 0; c < k; c++) out[c] = row[c];
+    }
+    for (int32_t c = k; c < k_pad; c++) out[c] = 0;
+  }
+}
+
+static void scalar_gemm(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc) {
+  const int32_t k_pad = layer->k_pad, n = layer->out_c, n_pad = layer->n_pad;
+  for (int32_t r = 0; r < rows; r++) {
+    const int16_t *row = a + (size_t)r * k_pad;
+    for (int32_t o = 0; o < n; o++) {
+      const int8_t *w = layer->weights + (size_t)o * k_pad;
+      int32_t sum = 0;
+      for (int32_t c = 0; c < k_pad; c++) sum += row[c] * w[c];
+      acc[(size_t)r * n_pad + o] = sum;
+    }
+  }
+}
+
+static void scalar_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
+                           const int32_t *mult, const int32_t *shift, int8_t *out) {
+  for (int32_t r = 0; r < rows; r++) {
+    for (int32_t c = 0; c < n; c++) {
+      out[(size_t)r * n + c] = clamp_int8(requantize(acc[(size_t)r * acc_stride + c] + bias[c], mult[c], shift[c]));
+    }
+  }
+}
+
+static void scalar_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
+  const int32_t c_count = layer->in_c, kh = layer->kh, kw = layer->kw, stride = layer->stride;
+  memset(acc, 0, sizeof(int32_t) * (size_t)layer->out_w * c_count);
+  for (int32_t ky = 0; ky < kh; ky++) {
+    const int32_t iy = oy * stride - layer->pad_top + ky;
+    if (iy < 0 || iy >= layer->in_h) continue;
+    for (int32_t ox = 0; ox < layer->out_w; ox++) {
+      int32_t *out = acc + (size_t)ox * c_count;
+      for (int32_t kx = 0; kx < kw; kx++) {
+        const int32_t ix = ox * stride - layer->pad_left + kx;
+        if (ix < 0 || ix >= layer->in_w) continue;
+        const int8_t *x = in + ((size_t)iy * layer->in_w + ix) * c_count;
+        const int8_t *w = layer->weights + (size_t)(ky * kw + kx) * c_count;
+        for (int32_t c = 0; c < c_count; c++) out[c] += x[c] * w[c];
+      }
+    }
+  }
+}
+
+static void scalar_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale) {
+  for (int32_t i = 0; i < count; i++) main[i] = residual_value(main[i], skip[i], main_scale, skip_scale, out_scale);
+}
+
+const kernels_t effnet_int8_scalar_kernels = {
+  EFFNET_INT8_ISA_SCALAR, scalar_packed_size, scalar_pack_weights, scalar_pack_rows, scalar_gemm,
+  scalar_requant, scalar_depthwise_row, scalar_residual,
+};

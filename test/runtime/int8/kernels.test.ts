@@ -1,0 +1,193 @@
+/**
+ * Each fused kernel of the int8 engine against a naive TypeScript reference of the documented integer semantics
+ * (native/int8/README.md), on odd shapes (channel counts that are not multiples of 8 or 16, odd spatial sizes,
+ * padding on every edge), and every SIMD path this CPU has against the scalar path, bit for bit.
+ */
+import t from 'tap';
+import { Prng } from '../../../toolkit/model/prng.js';
+import { clampInt8, requantizationOf, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
+import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
+import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram } from '../../../toolkit/runtime/int8/lower.js';
+import { Int8Engine, int8IsaSupported, int8UnavailableReason, type Int8Isa } from '../../../toolkit/runtime/int8/native.js';
+
+const unavailable = int8UnavailableReason();
+if (unavailable) t.test('the int8 engine kernels', { skip: `the int8 engine is not built: ${unavailable}` }, async () => {});
+else runAll();
+
+
+const f = Math.fround;
+const roundEven = (x: number) => {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+const floatToInt8 = (v: number) => clampInt8(roundEven(Math.min(256, Math.max(-256, v))));
+
+interface Shape { h: number; w: number; c: number }
+
+function int8s(prng: Prng, count: number, lo = -128, hi = 127): Int8Array {
+  return Int8Array.from({ length: count }, () => lo + (prng.nextUint32() % (hi - lo + 1)));
+}
+
+function requants(prng: Prng, count: number, k: number) {
+  const rq = Array.from({ length: count }, () => requantizationOf((0.3 + prng.nextUniform()) / (k * 40), 'test'));
+  return {
+    bias: Int32Array.from({ length: count }, () => (prng.nextUint32() % 4001) - 2000),
+    multipliers: Int32Array.from(rq, (r) => r.multiplier),
+    shifts: Int32Array.from(rq, (r) => r.shift),
+  };
+}
+
+function conv(prng: Prng, input: string, output: string, shape: Shape, out: number, k: number, stride: number, pads: [number, number, number, number], extra: Partial<ConvLayer> = {}): ConvLayer {
+  return {
+    kind: 'conv', name: output, block: 1, input, output, inChannels: shape.c, outChannels: out, kernel: [k, k], stride, pads,
+    weights: int8s(prng, out * k * k * shape.c, -127, 127), ...requants(prng, out, k * k * shape.c),
+    table: int8s(prng, 256), gate: null, residual: null, ...extra,
+  };
+}
+
+function depthwise(prng: Prng, input: string, output: string, c: number, k: number, stride: number, pads: [number, number, number, number]): DepthwiseLayer {
+  return {
+    kind: 'depthwise', name: output, block: 1, input, output, channels: c, kernel: [k, k], stride, pads,
+    weights: int8s(prng, k * k * c, -127, 127), ...requants(prng, c, k * k), table: int8s(prng, 256), pool: false,
+  };
+}
+
+/** The naive reference: NHWC int8 in, NHWC int8 out, one layer at a time. */
+function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<string, Int8Array>): { out: Int8Array; shape: Shape } {
+  if (layer.kind !== 'conv' && layer.kind !== 'depthwise') throw new Error('reference covers conv and depthwise');
+  const [kh, kw] = layer.kernel;
+  const [pt, pl, pb, pr] = layer.pads;
+  const oh = Math.floor((shape.h + pt + pb - kh) / layer.stride) + 1;
+  const ow = Math.floor((shape.w + pl + pr - kw) / layer.stride) + 1;
+  const oc = layer.kind === 'conv' ? layer.outChannels : layer.channels;
+  const out = new Int8Array(oh * ow * oc);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      for (let o = 0; o < oc; o++) {
+        let acc = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          for (let kx = 0; kx < kw; kx++) {
+            const iy = oy * layer.stride - pt + ky;
+            const ix = ox * layer.stride - pl + kx;
+            if (iy < 0 || ix < 0 || iy >= shape.h || ix >= shape.w) continue;
+            if (layer.kind === 'depthwise') {
+              acc += x[(iy * shape.w + ix) * shape.c + o]! * layer.weights[(ky * kw + kx) * oc + o]!;
+            } else {
+              for (let c = 0; c < shape.c; c++) {
+                let v = x[(iy * shape.w + ix) * shape.c + c]!;
+                if (layer.gate) v = floatToInt8(f(f(f(v * f(layer.gate.inScale)) * gateValues[c]!) / f(layer.gate.outScale)));
+                acc += v * layer.weights[((o * kh + ky) * kw + kx) * shape.c + c]!;
+              }
+            }
+          }
+        }
+        let q = clampInt8(requantize(acc + layer.bias[o]!, { multiplier: layer.multipliers[o]!, shift: layer.shifts[o]! }));
+        if (layer.table) q = layer.table[q & 0xff]!;
+        if (layer.kind === 'conv' && layer.residual) {
+          const r = layer.residual;
+          const skip = tensors.get(r.tensor)![(oy * ow + ox) * oc + o]!;
+          q = floatToInt8(f(f(f(q * f(r.mainScale)) + f(skip * f(r.skipScale))) / f(r.outScale)));
+        }
+        out[(oy * ow + ox) * oc + o] = q;
+      }
+    }
+  }
+  return { out, shape: { h: oh, w: ow, c: oc } };
+}
+let gateValues = new Float32Array(0);
+
+function programOf(input: Shape, layers: EngineLayer[]): EngineProgram {
+  return { input: { tensor: 'x', channels: input.c, height: input.h, width: input.w, scale: 0.05 }, classes: 0, layers };
+}
+
+function isas(): Int8Isa[] {
+  return (['scalar', 'avx2', 'neon'] as Int8Isa[]).filter((isa) => int8IsaSupported(isa));
+}
+
+/** Runs the program on every ISA; all must agree bit for bit. Returns the output. */
+function runEverywhere(tt: { same: (a: unknown, b: unknown, m: string) => void }, program: EngineProgram, input: Int8Array, outputCount: number): Int8Array {
+  const engine = Int8Engine.load({ bytes: engineFileFrom(program), source: 'kernel test' });
+  try {
+    const outputs = isas().map((isa) => {
+      engine.setIsa(isa);
+      return engine.runQuantized(input, outputCount);
+    });
+    engine.setThreads(2);
+    outputs.push(engine.runQuantized(input, outputCount));
+    for (let i = 1; i < outputs.length; i++) tt.same(Buffer.from(outputs[i]!.buffer), Buffer.from(outputs[0]!.buffer), `path ${i} equals the scalar path bit for bit`);
+    return outputs[0]!;
+  } finally {
+    engine.close();
+  }
+}
+
+function runAll() {
+  t.test('this CPU runs the scalar path and, on x86-64 with AVX2, the AVX2 path', async (tt) => {
+    tt.ok(int8IsaSupported('scalar'));
+    tt.ok(isas().length >= 1, `paths here: ${isas().join(', ')}`);
+  });
+
+  const cases: { name: string; input: Shape; make: (prng: Prng, shape: Shape) => ConvLayer | DepthwiseLayer }[] = [
+    { name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input', input: { h: 9, w: 7, c: 3 }, make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]) },
+    { name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3', input: { h: 5, w: 3, c: 21 }, make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]) },
+    { name: 'pointwise without activation, 40 → 17, 11x1', input: { h: 11, w: 1, c: 40 }, make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }) },
+    { name: 'depthwise 3x3/s1, 37 channels, 7x5', input: { h: 7, w: 5, c: 37 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]) },
+    { name: 'depthwise 3x3/s2, 19 channels, 9x9', input: { h: 9, w: 9, c: 19 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]) },
+    { name: 'depthwise 5x5/s1, 48 channels, 6x7', input: { h: 6, w: 7, c: 48 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]) },
+    { name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding', input: { h: 11, w: 8, c: 33 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]) },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (tt) => {
+      const prng = new Prng(c.name.length * 7919);
+      const layer = c.make(prng, c.input);
+      const x = int8s(prng, c.input.h * c.input.w * c.input.c);
+      const expected = reference(layer, x, c.input, new Map());
+      const got = runEverywhere(tt, programOf(c.input, [layer]), x, expected.out.length);
+      let mismatches = 0;
+      for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
+      tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
+    });
+  }
+
+  t.test('expand → depthwise with the SE pool → SE → gated projection with the residual add, 12x10, 24 → 72 → 24', async (tt) => {
+    const prng = new Prng(42);
+    const input: Shape = { h: 12, w: 10, c: 24 };
+    const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
+    const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
+    const reduced = 6;
+    const se: EngineLayer = {
+      kind: 'se', name: 'se', block: 1, channels: 72, reduced, inScale: 0.05, poolScale: 0.02, fc1OutScale: 0.05, fc1ActScale: 0.04, gateScale: 1 / 127,
+      fc1Weights: int8s(prng, reduced * 72, -127, 127), fc1Scale: new Float32Array(reduced).fill(0.0004), fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
+      fc1Table: int8s(prng, 256),
+      fc2Weights: int8s(prng, reduced * 72, -127, 127), fc2Scale: new Float32Array(72).fill(0.002), fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
+    };
+    const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
+      table: null, gate: { inScale: 0.05, outScale: 0.045 }, residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
+    });
+    const x = int8s(prng, input.h * input.w * input.c);
+    const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
+    // Reference: the same chain, with the SE vector math done here in double precision.
+    const e = reference(expand, x, input, new Map());
+    const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
+    const pooled = Array.from({ length: 72 }, (_, c) => {
+      let sum = 0;
+      for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
+      return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
+    });
+    const fc1 = Array.from({ length: reduced }, (_, r) => {
+      let acc = 0;
+      for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
+      return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
+    });
+    gateValues = Float32Array.from({ length: 72 }, (_, c) => {
+      let acc = 0;
+      for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
+      const g = acc * f(0.002) + se.fc2Bias[c]!;
+      return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
+    });
+    const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
+    let mismatches = 0;
+    for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
+    tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
+  });
+}
