@@ -937,12 +937,12 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
 EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *input, int32_t batch, int32_t channels,
                                           int32_t height, int32_t width, float *logits, size_t logits_count, char *error,
                                           size_t error_size) {
-  if (!e || !input || !logits) {
-    set_error(error, error_size, "no engine, input or output given");
+  if (e && e->layers[e->layer_count - 1].kind != KIND_HEAD) {
+    set_error(error, error_size, "this engine has no classifier head; use effnet_int8_run_quantized");
     return EFFNET_INT8_INVALID_ARGUMENT;
   }
-  if (e->layers[e->layer_count - 1].kind != KIND_HEAD) {
-    set_error(error, error_size, "this engine has no classifier head; use effnet_int8_run_quantized");
+  if (!e || !input || !logits) {
+    set_error(error, error_size, "no engine, input or output given");
     return EFFNET_INT8_INVALID_ARGUMENT;
   }
   if (channels != e->channels || height != e->height || width != e->width || batch < 1) {

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
-import { clampInt8, requantizationOf, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
+import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
+import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
 import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram } from '../../../toolkit/runtime/int8/lower.js';
 import { Int8Engine, int8IsaSupported, int8UnavailableReason, type Int8Isa } from '../../../toolkit/runtime/int8/native.js';
@@ -21,36 +22,6 @@ const roundEven = (x: number) => {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 };
 const floatToInt8 = (v: number) => clampInt8(roundEven(Math.min(256, Math.max(-256, v))));
-
-interface Shape { h: number; w: number; c: number }
-
-function int8s(prng: Prng, count: number, lo = -128, hi = 127): Int8Array {
-  return Int8Array.from({ length: count }, () => lo + (prng.nextUint32() % (hi - lo + 1)));
-}
-
-function requants(prng: Prng, count: number, k: number) {
-  const rq = Array.from({ length: count }, () => requantizationOf((0.3 + prng.nextUniform()) / (k * 40), 'test'));
-  return {
-    bias: Int32Array.from({ length: count }, () => (prng.nextUint32() % 4001) - 2000),
-    multipliers: Int32Array.from(rq, (r) => r.multiplier),
-    shifts: Int32Array.from(rq, (r) => r.shift),
-  };
-}
-
-function conv(prng: Prng, input: string, output: string, shape: Shape, out: number, k: number, stride: number, pads: [number, number, number, number], extra: Partial<ConvLayer> = {}): ConvLayer {
-  return {
-    kind: 'conv', name: output, block: 1, input, output, inChannels: shape.c, outChannels: out, kernel: [k, k], stride, pads,
-    weights: int8s(prng, out * k * k * shape.c, -127, 127), ...requants(prng, out, k * k * shape.c),
-    table: int8s(prng, 256), gate: null, residual: null, ...extra,
-  };
-}
-
-function depthwise(prng: Prng, input: string, output: string, c: number, k: number, stride: number, pads: [number, number, number, number]): DepthwiseLayer {
-  return {
-    kind: 'depthwise', name: output, block: 1, input, output, channels: c, kernel: [k, k], stride, pads,
-    weights: int8s(prng, k * k * c, -127, 127), ...requants(prng, c, k * k), table: int8s(prng, 256), pool: false,
-  };
-}
 
 /** The naive reference: NHWC int8 in, NHWC int8 out, one layer at a time. */
 function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<string, Int8Array>): { out: Int8Array; shape: Shape } {
