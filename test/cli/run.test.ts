@@ -40,7 +40,7 @@ t.test('bench reports fp32 and int8 latency side by side', async (t) => {
   const result = await runCli(['bench', '--bundle', bundle, '--runs', '5', '--warmup', '1', '--batch', '2', '--json']);
   t.equal(result.code, 0, result.stderr);
   const { runtimes } = JSON.parse(result.stdout) as { runtimes: Record<string, { model: string; batch: number; runs: number; p50Ms: number; p90Ms: number; p99Ms: number; imagesPerSecond: number }> };
-  t.strictSame(Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]), [['ort-fp32', 'model.fp32.onnx', 2, 5], ['ort-int8', 'model.int8.onnx', 2, 5]]);
+  t.strictSame(Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]), [['ort-fp32', 'model.fp32.onnx', 2, 5], ['ort-int8', 'model.int8.onnx', 2, 5], ['native-int8', 'model.int8.onnx', 2, 5]]);
   const stats = Object.values(runtimes);
   t.ok(stats.every((s) => s.p50Ms > 0 && s.p50Ms <= s.p90Ms && s.p90Ms <= s.p99Ms && s.imagesPerSecond > 0));
   const text = await runCli(['bench', '--bundle', bundle, '--runs', '3', '--warmup', '0']);

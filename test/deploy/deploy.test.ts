@@ -63,7 +63,7 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
   const [s] = (JSON.parse(status.stdout) as { hosts: { current: string; target: string; verify: { runtime: string; measured: Record<string, unknown> } }[] }).hosts;
   t.equal(s!.current, host!.release);
   t.equal(s!.target, manifest.target.name);
-  t.equal(s!.verify.runtime, 'onnxruntime');
+  t.equal(s!.verify.runtime, 'native-int8');
   t.equal(s!.verify.measured['top-1 agreement with build-time int8'], 100);
 
   const again = JSON.parse((await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json'])).stdout) as DeployJson;
