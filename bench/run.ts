@@ -68,3 +68,25 @@ process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Model' }, { he
 process.stdout.write(`\nPreprocessing (torchvision preset, 224, Pillow-exact): ${fixed(preprocess.imagesPerSecond, 0)} images/s (goal 200)\n`);
 process.stdout.write(`Calibration of 512 images, B0@224, entropy, ${calibrate.tensors} tensors: ${fixed(calibrate.imagesPerSecond, 1)} images/s, peak RSS ${fixed(calibrate.peakRssMiB, 0)} MiB\n`);
 process.stdout.write(`B7@600 quantize (8 calibration images): ${fixed(b7Quantize.seconds, 1)} s, peak RSS ${fixed(b7Quantize.peakRssMiB, 0)} MiB (goal < 8192)\n`);
+
+// Native int8 engine (issue 7): one child, every number from the same run.
+interface NativeBench {
+  isa: string;
+  medianMs: Record<string, Record<string, number>>;
+  ratios: { batch1LatencyVsOrtFp32: number; batch8ThroughputVsOrtFp32: number; twoThreadScaling: number };
+  gops: { achieved: number; peak: number; share: number | null; assumption: string };
+  byKindMs: Record<string, number>;
+  blocks: { block: number; ms: number; macs: number; gops: number }[];
+}
+const nativeOut = execFileSync(process.execPath, [join(here, 'nativeBench.js')], { encoding: 'utf8', maxBuffer: 1 << 22 });
+const native = JSON.parse(nativeOut.trim().split('\n').at(-1)!) as NativeBench;
+writeFileSync(join(resultsDir, 'native-int8.json'), JSON.stringify({ machine, ...native }, null, 2) + '\n');
+process.stdout.write(`\nNative int8 engine (${native.isa}) vs ONNX Runtime, B0@224, one thread, median of interleaved runs\n`);
+process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Runtime' }, { header: 'ms', align: 'right' }, { header: 'x ort-fp32', align: 'right' }],
+  Object.entries(native.medianMs).flatMap(([batch, times]) => Object.entries(times).map(([name, ms]) => [batch, name, fixed(ms, 2), fixed(ms / times['ort-fp32']!, 2)]))));
+const r = native.ratios;
+process.stdout.write(`batch 1 latency ${fixed(r.batch1LatencyVsOrtFp32, 2)}× ort-fp32 (goal ≤ 0.5), batch 8 throughput ${fixed(r.batch8ThroughputVsOrtFp32, 2)}× (goal ≥ 2), ` +
+  `2 threads ${fixed(r.twoThreadScaling, 2)}× (goal ≥ 1.7); ${fixed(native.gops.achieved, 1)} int8 GOPS of ${fixed(native.gops.peak, 0)} peak (${native.gops.assumption})\n`);
+process.stdout.write(formatTable([{ header: 'Block' }, { header: 'ms', align: 'right' }, { header: 'MMACs', align: 'right' }, { header: 'GOPS', align: 'right' }],
+  native.blocks.map((b) => [b.block, fixed(b.ms, 2), fixed(b.macs / 1e6, 1), fixed(b.gops, 1)])));
+process.stdout.write(`by kind: ${Object.entries(native.byKindMs).map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`).join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`);

@@ -32,12 +32,13 @@ typedef enum {
   EFFNET_INT8_OUT_OF_MEMORY = 6
 } effnet_int8_status;
 
-/* Instruction-set paths; AUTO picks the best the CPU supports. */
+/* Instruction-set paths; AUTO picks the best the CPU supports (AVX-VNNI, then AVX2, NEON, scalar). */
 typedef enum {
   EFFNET_INT8_ISA_AUTO = 0,
   EFFNET_INT8_ISA_SCALAR = 1,
   EFFNET_INT8_ISA_AVX2 = 2,
-  EFFNET_INT8_ISA_NEON = 3
+  EFFNET_INT8_ISA_NEON = 3,
+  EFFNET_INT8_ISA_AVX_VNNI = 4
 } effnet_int8_isa;
 
 typedef struct effnet_int8_engine effnet_int8_engine;

@@ -5,6 +5,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -146,7 +149,8 @@ static int pool_start(pool_t *pool, int32_t count) {
 /* ---------- the engine ---------- */
 
 typedef struct {
-  int16_t *rows; /* CHUNK_ROWS × max k_pad */
+  int16_t *rows;   /* CHUNK_ROWS × max k_pad, in the path's GEMM row format */
+  int8_t *patches; /* CHUNK_ROWS × max k: a k×k conv's gathered input rows */
   int32_t *acc;  /* max(CHUNK_ROWS × max n_pad, out_w × c) */
   int32_t *pool; /* max pooled channels */
 } scratch_t;
@@ -254,7 +258,7 @@ static void free_layers(effnet_int8_engine *e) {
   for (int32_t i = 0; i < e->layer_count; i++) {
     layer_t *l = &e->layers[i];
     void *arrays[] = {l->weights, l->packed, l->bias, l->mult, l->shift, l->fc1_weights, l->fc2_weights,
-                      l->fc1_scale, l->fc1_bias, l->fc2_scale, l->fc2_bias, l->head_scale, l->head_bias, l->head_table};
+                      l->fc1_scale, l->fc1_bias, l->fc2_scale, l->fc2_bias, l->head_scale, l->head_bias, l->head_table, l->gate_table};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
   }
   free(e->layers);
@@ -264,6 +268,7 @@ static void free_layers(effnet_int8_engine *e) {
 static void free_scratch(effnet_int8_engine *e) {
   for (int32_t t = 0; t < MAX_THREADS; t++) {
     free(e->scratch[t].rows);
+    free(e->scratch[t].patches);
     free(e->scratch[t].acc);
     free(e->scratch[t].pool);
     memset(&e->scratch[t], 0, sizeof e->scratch[t]);
@@ -292,12 +297,19 @@ static const kernels_t *kernels_for(int32_t isa) {
     case EFFNET_INT8_ISA_AVX2:
       __builtin_cpu_init();
       return __builtin_cpu_supports("avx2") ? &effnet_int8_avx2_kernels : NULL;
+    case EFFNET_INT8_ISA_AVX_VNNI: {
+      /* AVX-VNNI is CPUID leaf 7 subleaf 1, EAX bit 4; GCC 12's __builtin_cpu_supports does not report it. */
+      unsigned a = 0, b = 0, c = 0, d = 0;
+      if (!kernels_for(EFFNET_INT8_ISA_AVX2) || !__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 4))) return NULL;
+      return &effnet_int8_avx_vnni_kernels;
+    }
 #endif
 #if defined(__aarch64__)
     case EFFNET_INT8_ISA_NEON: return &effnet_int8_neon_kernels;
 #endif
     case EFFNET_INT8_ISA_AUTO: {
-      const kernels_t *best = kernels_for(EFFNET_INT8_ISA_AVX2);
+      const kernels_t *best = kernels_for(EFFNET_INT8_ISA_AVX_VNNI);
+      if (!best) best = kernels_for(EFFNET_INT8_ISA_AVX2);
       if (!best) best = kernels_for(EFFNET_INT8_ISA_NEON);
       return best ? best : &effnet_int8_scalar_kernels;
     }
@@ -312,6 +324,7 @@ static const char *isa_name(int32_t isa) {
     case EFFNET_INT8_ISA_SCALAR: return "scalar";
     case EFFNET_INT8_ISA_AVX2: return "avx2";
     case EFFNET_INT8_ISA_NEON: return "neon";
+    case EFFNET_INT8_ISA_AVX_VNNI: return "avx-vnni";
     default: return "auto";
   }
 }
@@ -344,7 +357,7 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
   if (l->block < 0 || l->block > 1000) FAIL("layer %d: block number %d out of range", index, l->block);
   const int32_t known = l->kind == KIND_CONV ? (FLAG_ACTIVATION | FLAG_SE_INPUT | FLAG_RESIDUAL)
                         : l->kind == KIND_DEPTHWISE ? (FLAG_ACTIVATION | FLAG_POOL)
-                        : l->kind == KIND_HEAD ? FLAG_ACTIVATION : 0;
+                        : l->kind == KIND_HEAD || l->kind == KIND_SE ? FLAG_ACTIVATION : 0;
   if (l->flags & ~known) FAIL("layer %d: unknown flags 0x%x for layer kind %d", index, l->flags, l->kind);
   size_t *wb = &e->weight_bytes;
 
@@ -472,6 +485,14 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     l->fc2_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
     l->fc2_scale = read_array(r, (size_t)l->in_c, 4, wb);
     l->fc2_bias = read_array(r, (size_t)l->in_c, 4, wb);
+    if (l->flags & FLAG_ACTIVATION) {
+      l->fc2_out_scale = read_f32(r);
+      l->gate_table = read_array(r, 256, 4, wb);
+      if (!r->failed && !positive_finite(l->fc2_out_scale)) FAIL("layer %d: the gate input scale is not a positive finite number", index);
+      for (int32_t i = 0; l->gate_table && i < 256; i++) {
+        if (!isfinite(l->gate_table[i])) FAIL("layer %d: a non-finite gate table entry", index);
+      }
+    }
     if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
     if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
     for (int32_t i = 0; i < l->reduced; i++) {
@@ -529,9 +550,10 @@ static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t thread
     size_t acc = (size_t)CHUNK_ROWS * (e->max_n_pad > 0 ? e->max_n_pad : 8);
     if ((size_t)e->max_row_acc > acc) acc = (size_t)e->max_row_acc;
     s->rows = aligned_alloc(64, (rows * sizeof(int16_t) + 63) & ~(size_t)63);
+    s->patches = aligned_alloc(64, (rows + 63) & ~(size_t)63);
     s->acc = aligned_alloc(64, (acc * sizeof(int32_t) + 63) & ~(size_t)63);
     s->pool = aligned_alloc(64, ((size_t)(e->max_channels + 1) * sizeof(int32_t) + 63) & ~(size_t)63);
-    if (!s->rows || !s->acc || !s->pool) {
+    if (!s->rows || !s->patches || !s->acc || !s->pool) {
       free_scratch(e);
       return EFFNET_INT8_OUT_OF_MEMORY;
     }
@@ -774,11 +796,11 @@ typedef struct {
 
 static int8_t *slot(effnet_int8_engine *e, int32_t index) { return (int8_t *)e->arena + e->slot_offset[index]; }
 
-/* im2col for a k×k conv (the stem): one row of kh*kw*in_c values per output pixel, zero outside the input. */
-static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32_t rows, int16_t *dst) {
+/* im2col for a k×k conv (the stem): one int8 row of kh*kw*in_c values per output pixel, zero outside the input. */
+static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32_t rows, int8_t *dst) {
   for (int32_t r = 0; r < rows; r++) {
     const int32_t p = p0 + r, oy = p / l->out_w, ox = p % l->out_w;
-    int16_t *out = dst + (size_t)r * l->k_pad;
+    int8_t *out = dst + (size_t)r * l->k;
     int32_t k = 0;
     for (int32_t ky = 0; ky < l->kh; ky++) {
       const int32_t iy = oy * l->stride - l->pad_top + ky;
@@ -789,7 +811,6 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
         for (int32_t c = 0; c < l->in_c; c++) out[k++] = inside ? x[c] : 0;
       }
     }
-    for (; k < l->k_pad; k++) out[k] = 0;
   }
 }
 
@@ -807,11 +828,13 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   for (int32_t chunk = first; chunk < last; chunk++) {
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
     const int32_t rows4 = (rows + 3) & ~3;
-    if (pointwise) {
-      k->pack_rows(in + (size_t)p0 * l->in_c, rows, l->in_c, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
-    } else {
-      gather_patches(l, in, p0, rows, s->rows);
+    const int8_t *source = in + (size_t)p0 * l->in_c;
+    if (!pointwise) {
+      gather_patches(l, in, p0, rows, s->patches);
+      source = s->patches;
     }
+    k->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
+    /* Rows past the end of the tensor: any values (their outputs are not stored), but defined ones. */
     memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
     k->gemm(l, s->rows, rows4, s->acc);
     int8_t *dst = out + (size_t)p0 * l->out_c;
@@ -884,7 +907,13 @@ static void run_se(effnet_int8_engine *e, const layer_t *l) {
     const int8_t *w = l->fc2_weights + (size_t)c * reduced;
     int32_t acc = 0;
     for (int32_t r = 0; r < reduced; r++) acc += e->fc1_out[r] * w[r];
-    /* In double: the graph's float32 conv and Sigmoid carry their own rounding; the exact value is the fairest target. */
+    if (l->gate_table) {
+      /* The graph quantizes the FC2 output and its Sigmoid reads that int8 value: a table. */
+      e->gate[c] = l->gate_table[(uint8_t)quantize((float)acc * l->fc2_scale[c] + l->fc2_bias[c], l->fc2_out_scale)];
+      continue;
+    }
+    /* Older bundles: the Sigmoid of the float FC2 output, in double (the graph's float32 conv and Sigmoid carry
+     * their own rounding; the exact value is the fairest target). */
     const double g = (double)acc * l->fc2_scale[c] + l->fc2_bias[c];
     e->gate[c] = (float)quantize((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
   }

@@ -12,6 +12,7 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 
 /* GEMM rows are packed and computed in chunks of this many output pixels (a multiple of the 4-row micro tile). */
 #define CHUNK_ROWS 32
+/* Ceiling on a conv's reduction length: the stem's patches are gathered as int8 rows of at most this many values. */
 #define MAX_SLOTS 64
 #define MAX_THREADS 64
 
@@ -33,6 +34,7 @@ typedef struct {
   float se_in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
   int8_t *fc1_weights, *fc2_weights;
   float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
+  float fc2_out_scale, *gate_table; /* the gate as a table of the quantized FC2 output (when the graph has it) */
   /* head */
   float head_in_scale, head_pool_scale;
   float *head_scale, *head_bias, *head_table;
@@ -68,6 +70,7 @@ struct kernels {
 extern const kernels_t effnet_int8_scalar_kernels;
 #if defined(__x86_64__)
 extern const kernels_t effnet_int8_avx2_kernels;
+extern const kernels_t effnet_int8_avx_vnni_kernels;
 #endif
 #if defined(__aarch64__)
 extern const kernels_t effnet_int8_neon_kernels;

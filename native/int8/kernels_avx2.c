@@ -15,7 +15,10 @@ static int32_t round_up(int32_t value, int32_t multiple) { return (value + multi
 
 static size_t avx2_packed_size(const layer_t *layer) {
   if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
-  if (layer->kind == KIND_DEPTHWISE) return sizeof(int16_t) * (size_t)layer->kh * layer->kw * round_up(layer->in_c, 16);
+  if (layer->kind == KIND_DEPTHWISE) {
+    const size_t taps = (size_t)layer->kh * layer->kw, pairs = (taps + 1) / 2;
+    return sizeof(int16_t) * (taps + 2 * pairs) * round_up(layer->in_c, 16);
+  }
   return 0;
 }
 
@@ -34,6 +37,26 @@ static void avx2_pack_weights(layer_t *layer) {
     for (int32_t t = 0; t < taps; t++) {
       for (int32_t c = 0; c < c_pad; c++) {
         layer->packed[(size_t)t * c_pad + c] = c < c_count ? layer->weights[(size_t)t * c_count + c] : 0;
+      }
+    }
+    /* Tap pairs for the interior kernel: per pair and 16-channel block, the weights in vpunpck{l,h}wd order
+     * (low: channels 0-3 | 8-11, high: 4-7 | 12-15, each as (tap 2p, tap 2p+1)); an odd last tap pairs with 0. */
+    int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+    const int32_t blocks = c_pad / 16;
+    for (int32_t p = 0; p < (taps + 1) / 2; p++) {
+      for (int32_t b = 0; b < blocks; b++) {
+        int16_t *out = pairs + ((size_t)p * blocks + b) * 32;
+        for (int32_t half = 0; half < 2; half++) {
+          for (int32_t lane = 0; lane < 2; lane++) {
+            for (int32_t j = 0; j < 4; j++) {
+              const int32_t c = b * 16 + lane * 8 + half * 4 + j;
+              for (int32_t which = 0; which < 2; which++) {
+                const int32_t t = 2 * p + which;
+                out[half * 16 + lane * 8 + j * 2 + which] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+              }
+            }
+          }
+        }
       }
     }
   }
@@ -154,9 +177,33 @@ AVX2 static void avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32
 
 AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
   const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 16), kh = layer->kh, kw = layer->kw;
-  const int32_t full = c_count / 16 * 16;
+  const int32_t full = c_count / 16 * 16, taps = kh * kw, blocks = c_pad / 16;
+  const int32_t iy0 = oy * layer->stride - layer->pad_top;
+  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->in_h;
+  const int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+  int32_t offsets[15 * 15 + 1];
+  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * layer->in_w + t % kw) * c_count;
   for (int32_t ox = 0; ox < layer->out_w; ox++) {
     int32_t *out = acc + (size_t)ox * c_count;
+    const int32_t ix0 = ox * layer->stride - layer->pad_left;
+    if (rows_inside && ix0 >= 0 && ix0 + kw <= layer->in_w) {
+      /* Interior pixel: every tap exists, so taps go in pairs through vpmaddwd (two taps per multiply-add). */
+      const int8_t *base = in + ((size_t)iy0 * layer->in_w + ix0) * c_count;
+      for (int32_t c = 0; c < full; c += 16) {
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
+        const int16_t *w = pairs + (size_t)(c / 16) * 32;
+        for (int32_t t = 0; t < taps; t += 2, w += (size_t)blocks * 32) {
+          const __m256i xa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(base + offsets[t] + c)));
+          const __m256i xb = t + 1 < taps ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(base + offsets[t + 1] + c))) : _mm256_setzero_si256();
+          lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), _mm256_load_si256((const __m256i *)w)));
+          hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), _mm256_load_si256((const __m256i *)(w + 16))));
+        }
+        _mm256_storeu_si256((__m256i *)(out + c), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(out + c + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+      }
+      for (int32_t c = full; c < c_count; c++) out[c] = depthwise_value(layer, in, oy, ox, c);
+      continue;
+    }
     for (int32_t c = 0; c < full; c += 16) {
       __m256i lo = _mm256_setzero_si256(), hi = lo;
       for (int32_t ky = 0; ky < kh; ky++) {
@@ -195,6 +242,125 @@ AVX2 static void avx2_residual(int8_t *main, const int8_t *skip, int32_t count, 
 
 const kernels_t effnet_int8_avx2_kernels = {
   EFFNET_INT8_ISA_AVX2, avx2_packed_size, avx2_pack_weights, avx2_pack_rows, avx2_gemm,
+  avx2_requant, avx2_depthwise_row, avx2_residual,
+};
+
+/*
+ * AVX-VNNI: vpdpbusd multiplies unsigned × signed bytes and adds four products into int32 with no intermediate
+ * saturation, so it is exact for any int8 weights. Activations are biased to unsigned (x + 128, a sign-bit flip)
+ * and the conv subtracts 128 · Σw per output channel, computed when the weights are packed. Everything but the
+ * GEMM and its row packing is the AVX2 path.
+ */
+#define VNNI __attribute__((target("avx2,avxvnni")))
+
+static size_t vnni_packed_size(const layer_t *layer) {
+  if (layer->kind == KIND_CONV) return (size_t)layer->n_pad * layer->k_pad + sizeof(int32_t) * (size_t)layer->n_pad;
+  return avx2_packed_size(layer);
+}
+
+/* conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, then int32 compensation[n_pad]. */
+static void vnni_pack_weights(layer_t *layer) {
+  if (layer->kind != KIND_CONV) {
+    avx2_pack_weights(layer);
+    return;
+  }
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
+  int8_t *packed = (int8_t *)layer->packed;
+  int32_t *compensation = (int32_t *)(packed + (size_t)layer->n_pad * k_pad);
+  for (int32_t o = 0; o < layer->n_pad; o++) {
+    int32_t sum = 0;
+    for (int32_t k = 0; k < k_pad; k++) {
+      const int8_t w = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
+      packed[(((size_t)(o / 8) * quads + k / 4) * 8 + o % 8) * 4 + k % 4] = w;
+      sum += w;
+    }
+    compensation[o] = 128 * sum;
+  }
+}
+
+/* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
+VNNI static void vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
+                                const float *gate, float in_scale, float out_scale) {
+  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale);
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
+  uint8_t *dst = (uint8_t *)dst_rows;
+  for (int32_t r = 0; r < rows; r++) {
+    const int8_t *row = src + (size_t)r * k;
+    uint8_t *out = dst + (size_t)r * k_pad;
+    int32_t c = 0;
+    if (gate) {
+      for (; c + 16 <= k; c += 16) {
+        const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
+        const __m256i lo = gated8(bytes, gate + c, vin, vout);
+        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout);
+        const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+        const __m128i packed = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(packed, _mm256_castsi256_si128(flip)));
+      }
+    } else {
+      for (; c + 32 <= k; c += 32) {
+        _mm256_storeu_si256((__m256i *)(out + c), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(row + c)), flip));
+      }
+    }
+    for (; c < k; c++) out[c] = (uint8_t)((gate ? (int8_t)gated_value(row[c], in_scale, gate[c], out_scale) : row[c]) + 128);
+    for (; c < k_pad; c++) out[c] = 0;
+  }
+}
+
+static inline int32_t quad_at(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* 4 rows × 16 channels per tile, four k per instruction. */
+VNNI static void vnni_gemm(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t *acc) {
+  const uint8_t *a = (const uint8_t *)a_rows;
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, n_pad = layer->n_pad, blocks = n_pad / 8;
+  const int8_t *packed = (const int8_t *)layer->packed;
+  const int32_t *compensation = (const int32_t *)(packed + (size_t)n_pad * k_pad);
+  for (int32_t nb = 0; nb < blocks; nb += 2) {
+    const int two = nb + 1 < blocks;
+    const int8_t *w0 = packed + (size_t)nb * quads * 32;
+    const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0;
+    const __m256i comp0 = _mm256_loadu_si256((const __m256i *)(compensation + (size_t)nb * 8));
+    const __m256i comp1 = two ? _mm256_loadu_si256((const __m256i *)(compensation + (size_t)nb * 8 + 8)) : comp0;
+    for (int32_t r = 0; r < rows; r += 4) {
+      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int32_t q = 0; q < quads; q++) {
+        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)q * 32));
+        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)q * 32));
+        __m256i b = _mm256_set1_epi32(quad_at(a0 + 4 * q));
+        c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
+        c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
+        b = _mm256_set1_epi32(quad_at(a1 + 4 * q));
+        c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
+        c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
+        b = _mm256_set1_epi32(quad_at(a2 + 4 * q));
+        c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
+        c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
+        b = _mm256_set1_epi32(quad_at(a3 + 4 * q));
+        c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
+        c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
+      }
+      int32_t *out = acc + (size_t)r * n_pad + (size_t)nb * 8;
+      _mm256_storeu_si256((__m256i *)out, _mm256_sub_epi32(c00, comp0));
+      _mm256_storeu_si256((__m256i *)(out + n_pad), _mm256_sub_epi32(c10, comp0));
+      _mm256_storeu_si256((__m256i *)(out + 2 * (size_t)n_pad), _mm256_sub_epi32(c20, comp0));
+      _mm256_storeu_si256((__m256i *)(out + 3 * (size_t)n_pad), _mm256_sub_epi32(c30, comp0));
+      if (two) {
+        _mm256_storeu_si256((__m256i *)(out + 8), _mm256_sub_epi32(c01, comp1));
+        _mm256_storeu_si256((__m256i *)(out + n_pad + 8), _mm256_sub_epi32(c11, comp1));
+        _mm256_storeu_si256((__m256i *)(out + 2 * (size_t)n_pad + 8), _mm256_sub_epi32(c21, comp1));
+        _mm256_storeu_si256((__m256i *)(out + 3 * (size_t)n_pad + 8), _mm256_sub_epi32(c31, comp1));
+      }
+    }
+  }
+}
+
+const kernels_t effnet_int8_avx_vnni_kernels = {
+  EFFNET_INT8_ISA_AVX_VNNI, vnni_packed_size, vnni_pack_weights, vnni_pack_rows, vnni_gemm,
   avx2_requant, avx2_depthwise_row, avx2_residual,
 };
 #endif

@@ -47,6 +47,7 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
   const result = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json']);
   t.equal(result.code, 0, result.stderr);
   const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
+  t.equal(host!.reason, null);
   const manifest = manifestOf(bundleA);
   t.equal(host!.status, 'deployed');
   t.equal(host!.previous, null);

@@ -49,3 +49,12 @@ t.test('missing labels or thresholds from an older bundle: skipped with the reas
   ]);
   t.equal(regressionChecks({ manifest, golden, device: null, files, runtime: 'onnxruntime' }).length, 1, 'no logits: only the file check');
 });
+
+t.test('a CPU bundle verified on the native int8 engine gets its wider deviation bound: 25 % of the largest build-time logit', async (t) => {
+  const cpu = { ...manifest, target: { name: 'cpu-x86_64', runtime: 'onnxruntime' } } as unknown as BundleManifest;
+  const device = { data: Float32Array.from(int8, (v, i) => (i === 0 ? v + 1 : v)), classes: 3 };
+  const onOrt = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'onnxruntime' }).at(-1)!;
+  t.strictSame([onOrt.ok, onOrt.measured, onOrt.allowed], [false, 1, '<= 0.5']);
+  const onNative = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'native-int8' }).at(-1)!;
+  t.strictSame([onNative.ok, onNative.measured, onNative.allowed], [true, 1, '<= 1.25'], '0.25 × 5, the largest int8 logit');
+});

@@ -42,8 +42,11 @@ export interface Thresholds {
 /**
  * How far a device's logits may drift from the build's, as a share of the largest build-time logit: ONNX Runtime on
  * the device runs the very same graph (only its CPU kernels differ), a TensorRT engine re-fuses and re-rounds it.
+ * The native int8 engine computes the graph's integers, but where its rounding differs from ONNX Runtime's in a rare
+ * value (the SE gate's Sigmoid, ties) the difference cascades through the blocks like TensorRT's re-rounding:
+ * measured up to 0.68 with largest logits near 6 on a 20-image calibration.
  */
-export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25 } as const;
+export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25, 'native-int8': 0.25 } as const;
 
 export interface BundleManifest {
   schema: typeof BUNDLE_SCHEMA;

@@ -206,8 +206,11 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   try {
     const upload = await uploaded(options, dir, files, state);
     const engineKey = await prepared(options, cli, dir);
-    const runtime = manifest.target.runtime;
-    const verify = await verifiedOnDevice({ session, cli, dir, runtime, timeoutMs: options.commandTimeoutMs });
+    // A Jetson bundle must verify on TensorRT; a CPU bundle verifies on what `run` will use there (the native int8
+    // engine where it is built, else ONNX Runtime), and the release records which one ran.
+    const requested = manifest.target.runtime === 'tensorrt' ? 'tensorrt' : 'auto';
+    const verify = await verifiedOnDevice({ session, cli, dir, runtime: requested, timeoutMs: options.commandTimeoutMs });
+    const runtime = /^# effnet-edge verify \S+ \(([\w-]+)\)$/m.exec(verify.tap)?.[1] ?? manifest.target.runtime;
     const failed = verify.points.filter((p) => !p.ok);
     if (verify.code !== 0 || verify.points.length === 0) {
       const why = failed.length

@@ -8,7 +8,7 @@ import { Prng } from '../../../toolkit/model/prng.js';
 import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
 import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
-import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram } from '../../../toolkit/runtime/int8/lower.js';
+import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram, SeLayer } from '../../../toolkit/runtime/int8/lower.js';
 import { Int8Engine, int8IsaSupported, int8UnavailableReason, type Int8Isa } from '../../../toolkit/runtime/int8/native.js';
 
 const unavailable = int8UnavailableReason();
@@ -72,7 +72,7 @@ function programOf(input: Shape, layers: EngineLayer[]): EngineProgram {
 }
 
 function isas(): Int8Isa[] {
-  return (['scalar', 'avx2', 'neon'] as Int8Isa[]).filter((isa) => int8IsaSupported(isa));
+  return (['scalar', 'avx2', 'avx-vnni', 'neon'] as Int8Isa[]).filter((isa) => int8IsaSupported(isa));
 }
 
 /** Runs the program on every ISA; all must agree bit for bit. Returns the output. */
@@ -120,17 +120,19 @@ function runAll() {
     });
   }
 
-  t.test('expand → depthwise with the SE pool → SE → gated projection with the residual add, 12x10, 24 → 72 → 24', async (tt) => {
+  for (const gate of ['table', 'sigmoid'] as const) t.test(`expand → depthwise with the SE pool → SE (gate: ${gate}) → gated projection with the residual add, 12x10, 24 → 72 → 24`, async (tt) => {
     const prng = new Prng(42);
     const input: Shape = { h: 12, w: 10, c: 24 };
     const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
     const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
     const reduced = 6;
-    const se: EngineLayer = {
+    const gateTable = gate === 'table' ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) } : null;
+    const se: SeLayer = {
       kind: 'se', name: 'se', block: 1, channels: 72, reduced, inScale: 0.05, poolScale: 0.02, fc1OutScale: 0.05, fc1ActScale: 0.04, gateScale: 1 / 127,
       fc1Weights: int8s(prng, reduced * 72, -127, 127), fc1Scale: new Float32Array(reduced).fill(0.0004), fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
       fc1Table: int8s(prng, 256),
       fc2Weights: int8s(prng, reduced * 72, -127, 127), fc2Scale: new Float32Array(72).fill(0.002), fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
+      gateTable,
     };
     const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
       table: null, gate: { inScale: 0.05, outScale: 0.045 }, residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
@@ -153,6 +155,7 @@ function runAll() {
     gateValues = Float32Array.from({ length: 72 }, (_, c) => {
       let acc = 0;
       for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
+      if (gateTable) return gateTable.values[floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff]!;
       const g = acc * f(0.002) + se.fc2Bias[c]!;
       return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
     });

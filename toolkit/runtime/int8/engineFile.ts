@@ -11,10 +11,10 @@
  *                    i8 weights [kh][kw][c], i32 bias[c], multiplier[c], shift[c], [i8 table[256]]
  *     SE (3):        c, reduced, f32 input scale, pool scale, FC1 output scale, FC1 SiLU scale, gate scale,
  *                    i8 FC1 [reduced][c], f32 FC1 scale[reduced], bias[reduced], i8 SiLU table[256],
- *                    i8 FC2 [c][reduced], f32 FC2 scale[c], bias[c]
+ *                    i8 FC2 [c][reduced], f32 FC2 scale[c], bias[c], [f32 FC2 output scale, f32 gate table[256]]
  *     head (4):      in slot, c, classes, f32 input scale, pool scale, i8 weights [classes][c],
  *                    f32 scale[classes], bias[classes], [f32 activation table[256]]
- *   flags: 1 activation table, 2 SE-gated input, 4 residual add, 8 SE pool.
+ *   flags: 1 activation table (SE: gate table), 2 SE-gated input, 4 residual add, 8 SE pool.
  *
  * Tensors live in slots of one arena; a slot is reused once its tensor's last reader has run.
  */
@@ -118,7 +118,7 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
       body.int32s(layer.shifts);
       if (layer.table) body.int8s(layer.table);
     } else if (layer.kind === 'se') {
-      body.i32(KIND.se, layer.block, 0, layer.channels, layer.reduced);
+      body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
       body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
       body.int8s(layer.fc1Weights);
       body.float32s(layer.fc1Scale);
@@ -127,6 +127,10 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
       body.int8s(layer.fc2Weights);
       body.float32s(layer.fc2Scale);
       body.float32s(layer.fc2Bias);
+      if (layer.gateTable) {
+        body.f32(layer.gateTable.inScale);
+        body.float32s(layer.gateTable.values);
+      }
     } else {
       body.i32(KIND.head, layer.block, layer.table ? FLAG.activation : 0, slot(layer.input), layer.channels, layer.classes);
       body.f32(layer.inScale, layer.poolScale);

@@ -74,6 +74,11 @@ export interface SeLayer {
   fc2Weights: Int8Array;
   fc2Scale: Float32Array;
   fc2Bias: Float32Array;
+  /**
+   * When the gate's Sigmoid reads the quantized FC2 output (the onnxruntime placement): the dequantized gate for
+   * each int8 FC2 output. Null (older bundles): the engine computes the Sigmoid of the float FC2 output.
+   */
+  gateTable: { inScale: number; values: Float32Array } | null;
 }
 
 export interface HeadLayer {
@@ -292,7 +297,10 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       if (!fcOut || !fcAct || !fcActOut) return fail(fc1, 'expected a quantized SiLU after the first squeeze-excitation FC');
       const fc2 = only(consumersOf(dequantizerOf(fcActOut.quantized) ?? '').filter((n) => n.opType === 'Conv'), 'second FC', fcAct);
       const w2 = weightBehind(fc2.inputs[1]!, fc2);
-      const gateSigmoid = only(consumersOf(fc2.outputs[0]!).filter((n) => n.opType === 'Sigmoid'), 'gate Sigmoid', fc2);
+      const fc2Out = quantizerOf(fc2.outputs[0]!);
+      const fc2Dequantized = fc2Out ? dequantizerOf(fc2Out.quantized) ?? '' : '';
+      const gateSigmoid = only([...consumersOf(fc2Dequantized), ...consumersOf(fc2.outputs[0]!)].filter((n) => n.opType === 'Sigmoid'), 'gate Sigmoid', fc2);
+      const gateReadsInt8 = fc2Out !== null && gateSigmoid.inputs[0] === fc2Dequantized;
       const gate = quantizerOf(gateSigmoid.outputs[0]!);
       if (!gate) return fail(gateSigmoid, 'the gate is not quantized');
       const scaleMul = only(consumersOf(dequantizerOf(gate.quantized) ?? '').filter((n) => n.opType === 'Mul'), 'gate Mul', gateSigmoid);
@@ -310,6 +318,10 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
         fc1Weights: w1.values, fc1Scale: Float32Array.from(w1.scales, (s) => s * pooledOut.scale), fc1Bias: floatBias(fc1.inputs[2], reduced),
         fc1Table: siluTable(fcOut.scale, fcActOut.scale),
         fc2Weights: w2.values, fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale), fc2Bias: floatBias(fc2.inputs[2], channels),
+        gateTable: gateReadsInt8 ? {
+          inScale: fc2Out.scale,
+          values: Float32Array.from({ length: 256 }, (_, i) => Math.fround(quantizeValue(sigmoid(Math.fround((i < 128 ? i : i - 256) * fc2Out.scale)), gate.scale) * gate.scale)),
+        } : null,
       });
       continue;
     }

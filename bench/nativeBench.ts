@@ -1,0 +1,110 @@
+/**
+ * Benchmark child (run by bench/run.ts): the native int8 engine against ONNX Runtime fp32 and int8 on B0@224 with
+ * seeded weights, all measured interleaved in this one process: batch 1 and 8 on one thread, and the engine on
+ * two threads. Also the engine's per-block time breakdown and its int8 GOPS against the machine's peak.
+ * Ranges are fixed (speed does not depend on them); the Q/DQ model is the onnxruntime placement CPU bundles use.
+ */
+import { readFileSync } from 'node:fs';
+import { onnxFromExportOptions } from '../toolkit/model/export.js';
+import { structureOf } from '../toolkit/passes/recognise.js';
+import { quantizationPlanFrom } from '../toolkit/quant/plan.js';
+import { qdqModelFrom } from '../toolkit/quant/qdq.js';
+import { preparedFp32From } from '../toolkit/quant/quantize.js';
+import { engineBytesFor, Int8Engine } from '../toolkit/runtime/int8/native.js';
+import { OrtRunner } from '../toolkit/runtime/ort.js';
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Peak int8 MAC rate of the path the engine uses: vpmaddwd (AVX2) retires 2 × 16 int16 MACs per cycle on the x86
+ * cores we target, vmlal (NEON) 2 × 4; scalar 1. Clock from /proc/cpuinfo. */
+function peakGops(isa: string): { gops: number; mhz: number; macsPerCycle: number } {
+  let mhz = 0;
+  try {
+    mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 0);
+  } catch {
+    mhz = 0;
+  }
+  const macsPerCycle = isa === 'avx2' ? 32 : isa === 'neon' ? 8 : 1;
+  return { gops: (2 * macsPerCycle * mhz) / 1000, mhz, macsPerCycle };
+}
+
+const { model } = await onnxFromExportOptions({ network: { variant: 'b0' }, weights: { kind: 'seeded', seed: 0 } });
+const fp32 = preparedFp32From(model).model;
+const { structure } = structureOf(fp32);
+const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
+const int8 = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 8])), weightQmax: 127, weightFormat: 'int8' }).model;
+const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
+const info = engine.info();
+const ortFp32 = await OrtRunner.create({ model: fp32, threads: 1 });
+const ortInt8 = await OrtRunner.create({ model: int8, threads: 1 });
+
+const runners: Record<string, (input: Float32Array, batch: number) => Promise<unknown>> = {
+  'ort-fp32': (input, batch) => ortFp32.run(input, [batch, 3, 224, 224]),
+  'ort-int8': (input, batch) => ortInt8.run(input, [batch, 3, 224, 224]),
+  'native-int8': async (input, batch) => engine.run(input, [batch, 3, 224, 224]),
+};
+const medianMs: Record<string, Record<string, number>> = {};
+for (const batch of [1, 8]) {
+  const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
+  const rounds = batch === 1 ? 21 : 5;
+  const times: Record<string, number[]> = {};
+  for (const run of Object.values(runners)) await run(input, batch);
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const start = performance.now();
+      await run(input, batch);
+      (times[name] ??= []).push(performance.now() - start);
+    }
+  }
+  medianMs[`batch${batch}`] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+// Per-block breakdown (one thread), then two-thread scaling measured interleaved with one thread.
+const single = new Float32Array(3 * 224 * 224).map((_, i) => Math.cos(i));
+engine.setProfiling(true);
+const profiledRuns = 10;
+for (let r = 0; r < profiledRuns; r++) engine.run(single, [1, 3, 224, 224]);
+const layers = engine.layerStats();
+engine.setProfiling(false);
+const blocks = new Map<number, { block: number; ms: number; macs: number; kinds: Record<string, number> }>();
+for (const l of layers) {
+  const b = blocks.get(l.block) ?? { block: l.block, ms: 0, macs: 0, kinds: {} };
+  b.ms += l.totalMs / profiledRuns;
+  b.macs += l.macs;
+  b.kinds[l.kind] = (b.kinds[l.kind] ?? 0) + l.totalMs / profiledRuns;
+  blocks.set(l.block, b);
+}
+const byKind: Record<string, number> = {};
+for (const l of layers) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.totalMs / profiledRuns;
+
+const twoThreads = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
+twoThreads.setThreads(2);
+const scaling: Record<string, number[]> = { one: [], two: [] };
+for (let r = 0; r < 21; r++) {
+  let start = performance.now();
+  engine.run(single, [1, 3, 224, 224]);
+  scaling.one!.push(performance.now() - start);
+  start = performance.now();
+  twoThreads.run(single, [1, 3, 224, 224]);
+  scaling.two!.push(performance.now() - start);
+}
+const peak = peakGops(info.isa);
+const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
+process.stdout.write(JSON.stringify({
+  model: 'EfficientNet-B0@224, seeded weights, onnxruntime Q/DQ placement',
+  isa: info.isa, macs: info.macs, arenaBytes: info.arenaBytes, weightBytes: info.weightBytes,
+  medianMs,
+  ratios: {
+    batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
+    batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
+    twoThreadScaling: median(scaling.one!) / median(scaling.two!),
+  },
+  gops: { achieved: gops, peak: peak.gops, share: peak.gops ? gops / peak.gops : null, assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz` },
+  byKindMs: byKind,
+  blocks: [...blocks.values()].map((b) => ({ ...b, gops: (2 * b.macs) / (b.ms * 1e6) })),
+  peakRssMiB: process.resourceUsage().maxRSS / 1024,
+}) + '\n');
+engine.close();
+twoThreads.close();
+await ortFp32.close();
+await ortInt8.close();
