@@ -32,13 +32,14 @@ typedef enum {
   EFFNET_INT8_OUT_OF_MEMORY = 6
 } effnet_int8_status;
 
-/* Instruction-set paths; AUTO picks the best the CPU supports (AVX-VNNI, then AVX2, NEON, scalar). */
+/* Instruction-set paths; AUTO picks the best the CPU supports (AVX-512, AVX-VNNI, AVX2, NEON, scalar). */
 typedef enum {
   EFFNET_INT8_ISA_AUTO = 0,
   EFFNET_INT8_ISA_SCALAR = 1,
   EFFNET_INT8_ISA_AVX2 = 2,
   EFFNET_INT8_ISA_NEON = 3,
-  EFFNET_INT8_ISA_AVX_VNNI = 4
+  EFFNET_INT8_ISA_AVX_VNNI = 4,
+  EFFNET_INT8_ISA_AVX512 = 5
 } effnet_int8_isa;
 
 typedef struct effnet_int8_engine effnet_int8_engine;

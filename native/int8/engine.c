@@ -167,6 +167,7 @@ struct effnet_int8_engine {
   float *gate; /* the dequantized SE gate, one value per channel */
   int8_t *pooled, *fc1_out;
   double *head_sums;
+  int8_t *staging; /* the quantized input in NCHW, before it is interleaved */
   const kernels_t *kernels;
   int32_t threads, profiling;
   pool_t pool;
@@ -285,6 +286,7 @@ EXPORT void effnet_int8_free(effnet_int8_engine *e) {
   free(e->pooled);
   free(e->fc1_out);
   free(e->head_sums);
+  free(e->staging);
   free(e);
 }
 
@@ -303,12 +305,18 @@ static const kernels_t *kernels_for(int32_t isa) {
       if (!kernels_for(EFFNET_INT8_ISA_AVX2) || !__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 4))) return NULL;
       return &effnet_int8_avx_vnni_kernels;
     }
+    case EFFNET_INT8_ISA_AVX512:
+      __builtin_cpu_init();
+      return kernels_for(EFFNET_INT8_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi")
+               ? &effnet_int8_avx512_kernels : NULL;
 #endif
 #if defined(__aarch64__)
     case EFFNET_INT8_ISA_NEON: return &effnet_int8_neon_kernels;
 #endif
     case EFFNET_INT8_ISA_AUTO: {
-      const kernels_t *best = kernels_for(EFFNET_INT8_ISA_AVX_VNNI);
+      const kernels_t *best = kernels_for(EFFNET_INT8_ISA_AVX512);
+      if (!best) best = kernels_for(EFFNET_INT8_ISA_AVX_VNNI);
       if (!best) best = kernels_for(EFFNET_INT8_ISA_AVX2);
       if (!best) best = kernels_for(EFFNET_INT8_ISA_NEON);
       return best ? best : &effnet_int8_scalar_kernels;
@@ -325,6 +333,7 @@ static const char *isa_name(int32_t isa) {
     case EFFNET_INT8_ISA_AVX2: return "avx2";
     case EFFNET_INT8_ISA_NEON: return "neon";
     case EFFNET_INT8_ISA_AVX_VNNI: return "avx-vnni";
+    case EFFNET_INT8_ISA_AVX512: return "avx512";
     default: return "auto";
   }
 }
@@ -670,7 +679,8 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
   e->pooled = calloc((size_t)e->max_channels + 1, 1);
   e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
   e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
-  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums) {
+  e->staging = malloc((size_t)e->channels * e->height * e->width);
+  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging) {
     status = EFFNET_INT8_OUT_OF_MEMORY;
     goto fail;
   }
@@ -798,17 +808,24 @@ static int8_t *slot(effnet_int8_engine *e, int32_t index) { return (int8_t *)e->
 
 /* im2col for a k×k conv (the stem): one int8 row of kh*kw*in_c values per output pixel, zero outside the input. */
 static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32_t rows, int8_t *dst) {
+  const size_t span = (size_t)l->kw * l->in_c;
   for (int32_t r = 0; r < rows; r++) {
     const int32_t p = p0 + r, oy = p / l->out_w, ox = p % l->out_w;
+    const int32_t ix0 = ox * l->stride - l->pad_left;
+    const int columns_inside = ix0 >= 0 && ix0 + l->kw <= l->in_w;
     int8_t *out = dst + (size_t)r * l->k;
-    int32_t k = 0;
-    for (int32_t ky = 0; ky < l->kh; ky++) {
+    for (int32_t ky = 0; ky < l->kh; ky++, out += span) {
       const int32_t iy = oy * l->stride - l->pad_top + ky;
-      for (int32_t kx = 0; kx < l->kw; kx++) {
-        const int32_t ix = ox * l->stride - l->pad_left + kx;
-        const int inside = iy >= 0 && iy < l->in_h && ix >= 0 && ix < l->in_w;
-        const int8_t *x = in + ((size_t)iy * l->in_w + ix) * l->in_c;
-        for (int32_t c = 0; c < l->in_c; c++) out[k++] = inside ? x[c] : 0;
+      if (iy < 0 || iy >= l->in_h) {
+        memset(out, 0, span);
+      } else if (columns_inside) {
+        memcpy(out, in + ((size_t)iy * l->in_w + ix0) * l->in_c, span);
+      } else {
+        for (int32_t kx = 0; kx < l->kw; kx++) {
+          const int32_t ix = ix0 + kx;
+          if (ix >= 0 && ix < l->in_w) memcpy(out + (size_t)kx * l->in_c, in + ((size_t)iy * l->in_w + ix) * l->in_c, (size_t)l->in_c);
+          else memset(out + (size_t)kx * l->in_c, 0, (size_t)l->in_c);
+        }
       }
     }
   }
@@ -841,7 +858,7 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
     const size_t count = (size_t)rows * l->out_c;
     k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
     if (l->flags & FLAG_ACTIVATION) {
-      for (size_t i = 0; i < count; i++) dst[i] = l->table[(uint8_t)dst[i]];
+      k->apply_table(dst, count, l->table);
     }
     if (l->flags & FLAG_RESIDUAL) {
       k->residual(dst, slot(e, l->res_slot) + (size_t)p0 * l->out_c, (int32_t)count, l->res_main_scale, l->res_skip_scale, l->res_out_scale);
@@ -866,7 +883,7 @@ static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;
     k->requant(s->acc, l->out_w, c_count, c_count, l->bias, l->mult, l->shift, dst);
     if (l->flags & FLAG_ACTIVATION) {
-      for (int32_t i = 0; i < l->out_w * c_count; i++) dst[i] = l->table[(uint8_t)dst[i]];
+      k->apply_table(dst, (size_t)l->out_w * c_count, l->table);
     }
     /* The SE block's global average pool accumulates while the output is produced, row by row in cache. */
     if (l->flags & FLAG_POOL) {
@@ -878,10 +895,7 @@ static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-static inline int8_t quantize(float value, float scale) {
-  const float q = nearbyintf(value / scale);
-  return (int8_t)(q < -128.0f ? -128 : q > 127.0f ? 127 : (int32_t)q);
-}
+static inline int8_t quantize(float value, float scale) { return quantize_value(value, scale); }
 
 
 /*
@@ -986,9 +1000,11 @@ EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *in
   const size_t plane = (size_t)height * width;
   int8_t *first = slot(e, e->input_slot);
   for (int32_t n = 0; n < batch; n++) {
+    /* Quantize each NCHW plane with the path's kernel, then interleave into NHWC. */
     const float *image = input + (size_t)n * channels * plane;
+    e->kernels->quantize(image, (size_t)channels * plane, e->input_scale, e->staging);
     for (size_t p = 0; p < plane; p++) {
-      for (int32_t c = 0; c < channels; c++) first[p * channels + c] = quantize(image[(size_t)c * plane + p], e->input_scale);
+      for (int32_t c = 0; c < channels; c++) first[p * channels + c] = e->staging[(size_t)c * plane + p];
     }
     run_layers(e, logits + (size_t)n * e->classes);
   }

@@ -63,14 +63,22 @@ struct kernels {
                   const int32_t *mult, const int32_t *shift, int8_t *out);
   /* One output row of a depthwise conv: acc[out_w][c]. */
   void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
+  /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
+  void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
+  /* data[i] = table[(uint8) data[i]], in place (the SiLU tables). */
+  void (*apply_table)(int8_t *data, size_t count, const int8_t *table);
   /* main[i] = residual_value(main[i], skip[i], …), in place. */
   void (*residual)(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale);
 };
 
 extern const kernels_t effnet_int8_scalar_kernels;
+/* The portable table lookup, for paths without a vector byte permute. */
+void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table);
+void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, int8_t *dst);
 #if defined(__x86_64__)
 extern const kernels_t effnet_int8_avx2_kernels;
 extern const kernels_t effnet_int8_avx_vnni_kernels;
+extern const kernels_t effnet_int8_avx512_kernels;
 #endif
 #if defined(__aarch64__)
 extern const kernels_t effnet_int8_neon_kernels;
@@ -82,6 +90,14 @@ static inline int8_t clamp_int8(int32_t v) { return (int8_t)(v < -128 ? -128 : v
 /* One rounding: (acc * mult + 2^(31 + shift)) >> (32 + shift), mult in [2^30, 2^31), shift in [0, 31]. */
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift) {
   return (int32_t)(((int64_t)acc * mult + ((int64_t)1 << (31 + shift))) >> (32 + shift));
+}
+
+/* QuantizeLinear in float32: round half to even after the division, saturate; NaN becomes 0 on every path. */
+static inline int8_t quantize_value(float value, float scale) {
+  float v = value / scale;
+  if (v != v) return 0;
+  v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
+  return clamp_int8((int32_t)__builtin_nearbyintf(v));
 }
 
 /* One depthwise output value (the SIMD paths use it for the channels after their last full vector). */

@@ -175,8 +175,40 @@ static void neon_residual(int8_t *main, const int8_t *skip, int32_t count, float
   for (; i < count; i++) main[i] = residual_value(main[i], skip[i], main_scale, skip_scale, out_scale);
 }
 
+/* quantize_value() on 4 lanes: the same division, NaN to 0, clamp, round to nearest even. */
+static void neon_quantize(const float *src, size_t count, float scale, int8_t *dst) {
+  const float32x4_t vscale = vdupq_n_f32(scale), low = vdupq_n_f32(-256.0f), high = vdupq_n_f32(256.0f);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    int32x4_t q[2];
+    for (int half = 0; half < 2; half++) {
+      float32x4_t v = vdivq_f32(vld1q_f32(src + i + 4 * half), vscale);
+      v = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vceqq_f32(v, v)));
+      q[half] = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(v, low), high));
+    }
+    store_int8x8(dst + i, q[0], q[1]);
+  }
+  effnet_int8_quantize_scalar(src + i, count - i, scale, dst + i);
+}
+
+/* 256-entry lookup as four 64-byte tbl lookups: an index outside a quarter's 0..63 (after the wrapping subtraction)
+ * reads 0, so OR-ing the four quarters gives the entry. */
+static void neon_apply_table(int8_t *data, size_t count, const int8_t *table) {
+  const uint8x16x4_t q0 = vld1q_u8_x4((const uint8_t *)table), q1 = vld1q_u8_x4((const uint8_t *)table + 64);
+  const uint8x16x4_t q2 = vld1q_u8_x4((const uint8_t *)table + 128), q3 = vld1q_u8_x4((const uint8_t *)table + 192);
+  const uint8x16_t step = vdupq_n_u8(64);
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const uint8x16_t idx = vld1q_u8((const uint8_t *)data + i);
+    const uint8x16_t i1 = vsubq_u8(idx, step), i2 = vsubq_u8(i1, step), i3 = vsubq_u8(i2, step);
+    const uint8x16_t r = vorrq_u8(vorrq_u8(vqtbl4q_u8(q0, idx), vqtbl4q_u8(q1, i1)), vorrq_u8(vqtbl4q_u8(q2, i2), vqtbl4q_u8(q3, i3)));
+    vst1q_u8((uint8_t *)data + i, r);
+  }
+  effnet_int8_apply_table_scalar(data + i, count - i, table);
+}
+
 const kernels_t effnet_int8_neon_kernels = {
   EFFNET_INT8_ISA_NEON, neon_packed_size, neon_pack_weights, neon_pack_rows, neon_gemm,
-  neon_requant, neon_depthwise_row, neon_residual,
+  neon_requant, neon_depthwise_row, neon_quantize, neon_apply_table, neon_residual,
 };
 #endif

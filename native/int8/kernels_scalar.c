@@ -69,7 +69,15 @@ static void scalar_residual(int8_t *main, const int8_t *skip, int32_t count, flo
   for (int32_t i = 0; i < count; i++) main[i] = residual_value(main[i], skip[i], main_scale, skip_scale, out_scale);
 }
 
+void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, int8_t *dst) {
+  for (size_t i = 0; i < count; i++) dst[i] = quantize_value(src[i], scale);
+}
+
+void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table) {
+  for (size_t i = 0; i < count; i++) data[i] = table[(uint8_t)data[i]];
+}
+
 const kernels_t effnet_int8_scalar_kernels = {
   EFFNET_INT8_ISA_SCALAR, scalar_packed_size, scalar_pack_weights, scalar_pack_rows, scalar_gemm,
-  scalar_requant, scalar_depthwise_row, scalar_residual,
+  scalar_requant, scalar_depthwise_row, effnet_int8_quantize_scalar, effnet_int8_apply_table_scalar, scalar_residual,
 };

@@ -47,8 +47,8 @@ int main(int argc, char **argv) {
   const long n = atol(argv[5]);
   const size_t out_count = logits ? (size_t)n * info.classes : (size_t)n;
   void *out = malloc(out_count * (logits ? sizeof(float) : 1));
-  const char *names[] = {"", "scalar", "avx2", "neon", "avx-vnni"};
-  for (int isa = 1; isa <= 4; isa++) {
+  const char *names[] = {"", "scalar", "avx2", "neon", "avx-vnni", "avx512"};
+  for (int isa = 1; isa <= 5; isa++) {
     if (!effnet_int8_isa_supported(isa)) continue;
     for (int threads = 1; threads <= 2; threads++) {
       if (effnet_int8_set_isa(engine, isa, error, sizeof error) != EFFNET_INT8_OK ||

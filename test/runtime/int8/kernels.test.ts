@@ -72,7 +72,7 @@ function programOf(input: Shape, layers: EngineLayer[]): EngineProgram {
 }
 
 function isas(): Int8Isa[] {
-  return (['scalar', 'avx2', 'avx-vnni', 'neon'] as Int8Isa[]).filter((isa) => int8IsaSupported(isa));
+  return (['scalar', 'avx2', 'avx-vnni', 'avx512', 'neon'] as Int8Isa[]).filter((isa) => int8IsaSupported(isa));
 }
 
 /** Runs the program on every ISA; all must agree bit for bit. Returns the output. */
@@ -165,3 +165,28 @@ function runAll() {
     tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
   });
 }
+
+t.test('the whole demo B0 from float input (input quantization included, NaN and out-of-range values too): every path gives the same logits bit for bit', { skip: unavailable ?? false }, async (tt) => {
+  const { modelFromFile } = await import('../../../toolkit/onnx/read.js');
+  const { structureOf } = await import('../../../toolkit/passes/recognise.js');
+  const { quantizationPlanFrom } = await import('../../../toolkit/quant/plan.js');
+  const { preparedFp32From } = await import('../../../toolkit/quant/quantize.js');
+  const { qdqModelFrom } = await import('../../../toolkit/quant/qdq.js');
+  const { engineBytesFor } = await import('../../../toolkit/runtime/int8/native.js');
+  const { REPO_ROOT } = await import('../../helpers/paths.js');
+  const { join } = await import('node:path');
+  const fp32 = preparedFp32From(await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') })).model;
+  const plan = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'onnxruntime' });
+  const int8 = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 6])), weightQmax: 127, weightFormat: 'int8' }).model;
+  const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'demo' }), source: 'demo' });
+  const prng = new Prng(5);
+  const input = Float32Array.from({ length: 3 * 3 * 32 * 32 }, () => prng.nextNormal() * 2);
+  input.set([Number.NaN, 1e30, -1e30, Number.POSITIVE_INFINITY], 100);
+  const outputs = isas().map((isa) => {
+    engine.setIsa(isa);
+    return engine.run(input, [3, 3, 32, 32]);
+  });
+  engine.close();
+  for (let i = 1; i < outputs.length; i++) tt.same(Buffer.from(outputs[i]!.buffer), Buffer.from(outputs[0]!.buffer), `${isas()[i]} logits equal the scalar path's`);
+  tt.ok(outputs[0]!.every(Number.isFinite), 'finite logits');
+});

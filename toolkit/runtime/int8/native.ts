@@ -37,7 +37,7 @@ export const INT8_PROTOTYPES = [
 ] as const;
 
 export const INT8_STATUS = ['OK', 'INVALID_ARGUMENT', 'FILE_ERROR', 'FORMAT_ERROR', 'VERSION_MISMATCH', 'UNSUPPORTED', 'OUT_OF_MEMORY'] as const;
-export const INT8_ISAS = { auto: 0, scalar: 1, avx2: 2, neon: 3, 'avx-vnni': 4 } as const;
+export const INT8_ISAS = { auto: 0, scalar: 1, avx2: 2, neon: 3, 'avx-vnni': 4, avx512: 5 } as const;
 export type Int8Isa = keyof typeof INT8_ISAS;
 export const INT8_LAYER_KINDS: Record<number, string> = { 1: 'conv', 2: 'depthwise', 3: 'squeeze-excitation', 4: 'head' };
 
