@@ -933,6 +933,26 @@ static void run_se(effnet_int8_engine *e, const layer_t *l) {
   }
 }
 
+typedef struct {
+  effnet_int8_engine *e;
+  const layer_t *l;
+  float *logits;
+} head_task_t;
+
+/* The classifier (1000 × 1280 for ImageNet B0) split over the threads by class. */
+static void classifier_task(void *raw, int32_t thread, int32_t threads) {
+  const head_task_t *task = raw;
+  const layer_t *l = task->l;
+  const int32_t c_count = l->in_c;
+  const int32_t first = (int32_t)((int64_t)l->out_c * thread / threads), last = (int32_t)((int64_t)l->out_c * (thread + 1) / threads);
+  for (int32_t o = first; o < last; o++) {
+    const int8_t *w = l->weights + (size_t)o * c_count;
+    int32_t acc = 0;
+    for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
+    task->logits[o] = (float)acc * l->head_scale[o] + l->head_bias[o];
+  }
+}
+
 static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
   const int8_t *in = slot(e, l->in_slot);
   const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c;
@@ -948,12 +968,8 @@ static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
     }
   }
   for (int32_t c = 0; c < c_count; c++) e->pooled[c] = quantize((float)(sums[c] / pixels), l->head_pool_scale);
-  for (int32_t o = 0; o < l->out_c; o++) {
-    const int8_t *w = l->weights + (size_t)o * c_count;
-    int32_t acc = 0;
-    for (int32_t c = 0; c < c_count; c++) acc += e->pooled[c] * w[c];
-    logits[o] = (float)acc * l->head_scale[o] + l->head_bias[o];
-  }
+  head_task_t task = {e, l, logits};
+  pool_run(&e->pool, classifier_task, &task);
 }
 
 static double now_ns(void) {
