@@ -24,6 +24,13 @@
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
+/* Loops that stay in this file (pool sums, classifier) get an AVX2 clone picked at load time on x86; they are
+ * integer or per-channel float sums, so every clone computes the same values. */
+#if defined(__x86_64__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
 #define HEADER_SIZE 56
 static const char MAGIC[8] = {'E', 'F', 'N', 'T', 'I', 'N', 'T', '8'};
 
@@ -244,6 +251,8 @@ static void *read_array(reader_t *r, size_t count, size_t element, size_t *weigh
     return NULL;
   }
   memcpy(copy, p, count * element);
+  /* Vector kernels may read a partial last block; those lanes are discarded, but read zeros, not garbage. */
+  memset((uint8_t *)copy + count * element, 0, ((count * element + 63) & ~(size_t)63) - count * element);
   *weight_bytes += count * element;
   return copy;
 }
@@ -853,10 +862,14 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
     k->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
     /* Rows past the end of the tensor: any values (their outputs are not stored), but defined ones. */
     memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
-    k->gemm(l, s->rows, rows4, s->acc);
     int8_t *dst = out + (size_t)p0 * l->out_c;
     const size_t count = (size_t)rows * l->out_c;
-    k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
+    if (k->gemm_requant) {
+      k->gemm_requant(l, s->rows, rows4, rows, dst);
+    } else {
+      k->gemm(l, s->rows, rows4, s->acc);
+      k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
+    }
     if (l->flags & FLAG_ACTIVATION) {
       k->apply_table(dst, count, l->table);
     }
@@ -866,7 +879,7 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
+CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
   const layer_t *l = task->l;
@@ -940,7 +953,7 @@ typedef struct {
 } head_task_t;
 
 /* The classifier (1000 × 1280 for ImageNet B0) split over the threads by class. */
-static void classifier_task(void *raw, int32_t thread, int32_t threads) {
+CLONES static void classifier_task(void *raw, int32_t thread, int32_t threads) {
   const head_task_t *task = raw;
   const layer_t *l = task->l;
   const int32_t c_count = l->in_c;
@@ -953,7 +966,7 @@ static void classifier_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
+CLONES static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
   const int8_t *in = slot(e, l->in_slot);
   const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c;
   double *sums = e->head_sums;

@@ -78,6 +78,6 @@ void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *ta
 }
 
 const kernels_t effnet_int8_scalar_kernels = {
-  EFFNET_INT8_ISA_SCALAR, scalar_packed_size, scalar_pack_weights, scalar_pack_rows, scalar_gemm,
+  EFFNET_INT8_ISA_SCALAR, scalar_packed_size, scalar_pack_weights, scalar_pack_rows, scalar_gemm, NULL,
   scalar_requant, scalar_depthwise_row, effnet_int8_quantize_scalar, effnet_int8_apply_table_scalar, scalar_residual,
 };
