@@ -214,8 +214,10 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
     const count = weightScales.length;
     const out = { bias: new Int32Array(count), multipliers: new Int32Array(count), shifts: new Int32Array(count) };
     for (let c = 0; c < count; c++) {
-      const accScale = inScale * weightScales[c]!;
-      const rq = requantizationOf(accScale / outScale, `${node.name} channel ${c}`);
+      // float32, as ONNX Runtime forms a fused int8 conv's output scale: a float32 mantissa fits the 31-bit
+      // multiplier exactly, so the engine rounds the same product ONNX Runtime does.
+      const accScale = Math.fround(inScale * weightScales[c]!);
+      const rq = requantizationOf(Math.fround(accScale / outScale), `${node.name} channel ${c}`);
       out.multipliers[c] = rq.multiplier;
       out.shifts[c] = rq.shift;
       const b = Math.round(bias[c]! / accScale);
