@@ -125,12 +125,6 @@ export class Int8Engine {
     return new Int8Engine(out[0], options.source);
   }
 
-  static loadFile(path: string): Int8Engine {
-    const out = [null];
-    checked(path, 'effnet_int8_load', path, out);
-    return new Int8Engine(out[0], path);
-  }
-
   private get live(): unknown {
     if (!this.handle) throw new Error('internal: the int8 engine is closed');
     return this.handle;
