@@ -908,7 +908,6 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-static inline int8_t quantize(float value, float scale) { return quantize_value(value, scale); }
 
 
 /*
@@ -921,14 +920,14 @@ static void run_se(effnet_int8_engine *e, const layer_t *l) {
   for (int32_t c = 0; c < c_count; c++) {
     int64_t sum = 0;
     for (int32_t t = 0; t < e->threads; t++) sum += e->scratch[t].pool[c];
-    e->pooled[c] = quantize((float)(sum * pool_scale), l->pool_scale);
+    e->pooled[c] = quantize_value((float)(sum * pool_scale), l->pool_scale);
   }
   for (int32_t r = 0; r < reduced; r++) {
     const int8_t *w = l->fc1_weights + (size_t)r * c_count;
     int32_t acc = 0;
     for (int32_t c = 0; c < c_count; c++) acc += e->pooled[c] * w[c];
     const float f = (float)acc * l->fc1_scale[r] + l->fc1_bias[r];
-    e->fc1_out[r] = l->table[(uint8_t)quantize(f, l->fc1_out_scale)];
+    e->fc1_out[r] = l->table[(uint8_t)quantize_value(f, l->fc1_out_scale)];
   }
   for (int32_t c = 0; c < c_count; c++) {
     const int8_t *w = l->fc2_weights + (size_t)c * reduced;
@@ -936,13 +935,13 @@ static void run_se(effnet_int8_engine *e, const layer_t *l) {
     for (int32_t r = 0; r < reduced; r++) acc += e->fc1_out[r] * w[r];
     if (l->gate_table) {
       /* The graph quantizes the FC2 output and its Sigmoid reads that int8 value: a table. */
-      e->gate[c] = l->gate_table[(uint8_t)quantize((float)acc * l->fc2_scale[c] + l->fc2_bias[c], l->fc2_out_scale)];
+      e->gate[c] = l->gate_table[(uint8_t)quantize_value((float)acc * l->fc2_scale[c] + l->fc2_bias[c], l->fc2_out_scale)];
       continue;
     }
     /* Older bundles: the Sigmoid of the float FC2 output, in double (the graph's float32 conv and Sigmoid carry
      * their own rounding; the exact value is the fairest target). */
     const double g = (double)acc * l->fc2_scale[c] + l->fc2_bias[c];
-    e->gate[c] = (float)quantize((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
+    e->gate[c] = (float)quantize_value((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
   }
 }
 
@@ -980,7 +979,7 @@ CLONES static void run_head(effnet_int8_engine *e, const layer_t *l, float *logi
       for (int32_t c = 0; c < c_count; c++) sums[c] += px[c] * (double)l->head_in_scale;
     }
   }
-  for (int32_t c = 0; c < c_count; c++) e->pooled[c] = quantize((float)(sums[c] / pixels), l->head_pool_scale);
+  for (int32_t c = 0; c < c_count; c++) e->pooled[c] = quantize_value((float)(sums[c] / pixels), l->head_pool_scale);
   head_task_t task = {e, l, logits};
   pool_run(&e->pool, classifier_task, &task);
 }

@@ -13,7 +13,7 @@ import {
   logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
 } from './remote.js';
 import { shellQuote, type SshSession } from './ssh.js';
-import { testPointsFromTap } from '../eval/checkReports.js';
+import { runtimeOfVerifyTap, testPointsFromTap } from '../eval/checkReports.js';
 
 export interface BundleFile {
   /** Path inside the bundle, '/'-separated. */
@@ -210,7 +210,7 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
     // engine where it is built, else ONNX Runtime), and the release records which one ran.
     const requested = manifest.target.runtime === 'tensorrt' ? 'tensorrt' : 'auto';
     const verify = await verifiedOnDevice({ session, cli, dir, runtime: requested, timeoutMs: options.commandTimeoutMs });
-    const runtime = /^# effnet-edge verify \S+ \(([\w-]+)\)$/m.exec(verify.tap)?.[1] ?? manifest.target.runtime;
+    const runtime = runtimeOfVerifyTap(verify.tap) ?? manifest.target.runtime;
     const failed = verify.points.filter((p) => !p.ok);
     if (verify.code !== 0 || verify.points.length === 0) {
       const why = failed.length

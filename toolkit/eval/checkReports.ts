@@ -37,6 +37,16 @@ function yamlLines(value: Record<string, unknown>): string[] {
   return doc.toString({ lineWidth: 0 }).replace(/\u2028/g, '\\L').replace(/\u2029/g, '\\P').trimEnd().split('\n');
 }
 
+/** The suite verify reports under (TAP comment, JUnit): it names the runtime that ran, which a deploy reads back. */
+export function verifySuite(options: { target: string; runtime: string }): string {
+  return `effnet-edge verify ${options.target} (${options.runtime})`;
+}
+
+/** The runtime a verify TAP stream says it ran (its suite comment), or null. */
+export function runtimeOfVerifyTap(tap: string): string | null {
+  return /^# effnet-edge verify \S+ \(([\w-]+)\)$/m.exec(tap)?.[1] ?? null;
+}
+
 export function tapFrom(options: { suite: string; checks: CheckResult[]; comment?: string[] }): string {
   const lines = ['TAP version 14', ...(options.comment ?? []).map((c) => `# ${oneLine(c)}`), `1..${options.checks.length}`];
   options.checks.forEach((check, i) => {

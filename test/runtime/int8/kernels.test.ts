@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
+import { roundHalfToEven } from '../../../toolkit/quant/weights.js';
 import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
 import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
@@ -17,11 +18,7 @@ else runAll();
 
 
 const f = Math.fround;
-const roundEven = (x: number) => {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
-const floatToInt8 = (v: number) => clampInt8(roundEven(Math.min(256, Math.max(-256, v))));
+const floatToInt8 = (v: number) => clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, v))));
 
 /** The naive reference: NHWC int8 in, NHWC int8 out, one layer at a time. */
 function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<string, Int8Array>): { out: Int8Array; shape: Shape } {

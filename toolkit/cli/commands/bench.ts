@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { floatsFromBytes, type GoldenIndex } from '../../bundle/golden.js';
 import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
-import { bundleRunner, nativeInt8Fits, resolvedRuntime } from '../../runtime/bundleRunner.js';
-import { int8UnavailableReason } from '../../runtime/int8/native.js';
+import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
 import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
@@ -43,21 +42,14 @@ function entriesFor(options: { bundle: string; manifest: BundleManifest; threads
   if (manifest.files['model.int8.onnx']) {
     entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
   }
-  if (nativeInt8Fits(manifest)) {
-    const reason = int8UnavailableReason();
-    if (reason === null) {
-      entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
-    } else {
-      onNotice(`${reason}; native-int8 is left out of this benchmark`);
-    }
-  }
-  if (manifest.target.runtime === 'tensorrt') {
-    const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto' });
-    if (runtime === 'tensorrt') {
-      entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
-    } else {
-      onNotice(`${fallbackReason}; TensorRT is left out of this benchmark`);
-    }
+  // The engine `run` would use for the int8 model here; when it is not there, say why it is left out.
+  const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto', model: 'int8' });
+  if (runtime === 'native-int8') {
+    entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
+  } else if (runtime === 'tensorrt') {
+    entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
+  } else if (fallbackReason !== null) {
+    onNotice(`${fallbackReason}; ${manifest.target.runtime === 'tensorrt' ? 'TensorRT' : 'native-int8'} is left out of this benchmark`);
   }
   return entries;
 }

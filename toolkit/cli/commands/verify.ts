@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { junitFrom, tapFrom, type CheckResult } from '../../eval/checkReports.js';
+import { junitFrom, tapFrom, verifySuite, type CheckResult } from '../../eval/checkReports.js';
 import { verifiedBundle } from '../../eval/verifyBundle.js';
 import { deviceCli } from '../../deploy/deviceCli.js';
 import { verifiedOnDevice } from '../../deploy/deploy.js';
@@ -56,7 +56,7 @@ export const verifyCommand: Command = {
     if (bundle) {
       const manifest = await manifestFromBundle(bundle);
       const outcome = await verifiedBundle({ bundle, manifest, runtime: runtimeChoiceFrom(stringOption(args, 'runtime')), onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`) });
-      const suite = `effnet-edge verify ${manifest.target.name} (${outcome.runtime})`;
+      const suite = verifySuite({ target: manifest.target.name, runtime: outcome.runtime });
       if (junit) await writeFile(junit, junitFrom({ suite, checks: outcome.checks, hostname: hostname() })).catch((error: Error) => { throw new UserError(`--junit ${junit}: cannot write (${error.message})`); });
       if (flag(args, 'tap')) io.stdout(tapFrom({ suite, checks: outcome.checks, comment: [suite] }));
       else if (flag(args, 'json')) io.stdout(JSON.stringify({ bundle, target: manifest.target.name, runtime: outcome.runtime, passed: outcome.passed, checks: outcome.checks }, null, 2) + '\n');

@@ -19,7 +19,7 @@
  * Tensors live in slots of one arena; a slot is reused once its tensor's last reader has run.
  */
 import { crc32 } from 'node:zlib';
-import type { EngineLayer, EngineProgram } from './lower.js';
+import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram } from './lower.js';
 
 export const ENGINE_FILE_VERSION = 1;
 export const ENGINE_MAGIC = 'EFNTINT8';
@@ -46,13 +46,8 @@ class ByteWriter {
   f32(...values: number[]) {
     this.push(new Uint8Array(Float32Array.from(values).buffer));
   }
-  int8s(values: Int8Array) {
-    this.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
-  }
-  int32s(values: Int32Array) {
-    this.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
-  }
-  float32s(values: Float32Array) {
+  /** An int8, int32 or float32 array, little-endian as this host stores it (x86-64 and aarch64 are). */
+  array(values: Int8Array | Int32Array | Float32Array) {
     this.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
   }
   bytes(): Uint8Array {
@@ -97,6 +92,10 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
   const { slots, count } = slotsFor(program);
   const slot = (t: string) => slots.get(t)!;
   const body = new ByteWriter();
+  const convolutionParameters = (layer: ConvLayer | DepthwiseLayer) => {
+    for (const values of [layer.weights, layer.bias, layer.multipliers, layer.shifts]) body.array(values);
+    if (layer.table) body.array(layer.table);
+  };
   for (const layer of program.layers) {
     if (layer.kind === 'conv') {
       const flags = (layer.table ? FLAG.activation : 0) | (layer.gate ? FLAG.gate : 0) | (layer.residual ? FLAG.residual : 0);
@@ -104,40 +103,32 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
         layer.inChannels, layer.outChannels, ...layer.kernel, layer.stride, ...layer.pads);
       if (layer.gate) body.f32(layer.gate.inScale, layer.gate.outScale);
       if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
-      body.int8s(layer.weights);
-      body.int32s(layer.bias);
-      body.int32s(layer.multipliers);
-      body.int32s(layer.shifts);
-      if (layer.table) body.int8s(layer.table);
+      convolutionParameters(layer);
     } else if (layer.kind === 'depthwise') {
       const flags = (layer.table ? FLAG.activation : 0) | (layer.pool ? FLAG.pool : 0);
       body.i32(KIND.depthwise, layer.block, flags, slot(layer.input), slot(layer.output), layer.channels, ...layer.kernel, layer.stride, ...layer.pads);
-      body.int8s(layer.weights);
-      body.int32s(layer.bias);
-      body.int32s(layer.multipliers);
-      body.int32s(layer.shifts);
-      if (layer.table) body.int8s(layer.table);
+      convolutionParameters(layer);
     } else if (layer.kind === 'se') {
       body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
       body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
-      body.int8s(layer.fc1Weights);
-      body.float32s(layer.fc1Scale);
-      body.float32s(layer.fc1Bias);
-      body.int8s(layer.fc1Table);
-      body.int8s(layer.fc2Weights);
-      body.float32s(layer.fc2Scale);
-      body.float32s(layer.fc2Bias);
+      body.array(layer.fc1Weights);
+      body.array(layer.fc1Scale);
+      body.array(layer.fc1Bias);
+      body.array(layer.fc1Table);
+      body.array(layer.fc2Weights);
+      body.array(layer.fc2Scale);
+      body.array(layer.fc2Bias);
       if (layer.gateTable) {
         body.f32(layer.gateTable.inScale);
-        body.float32s(layer.gateTable.values);
+        body.array(layer.gateTable.values);
       }
     } else {
       body.i32(KIND.head, layer.block, layer.table ? FLAG.activation : 0, slot(layer.input), layer.channels, layer.classes);
       body.f32(layer.inScale, layer.poolScale);
-      body.int8s(layer.weights);
-      body.float32s(layer.scale);
-      body.float32s(layer.bias);
-      if (layer.table) body.float32s(layer.table);
+      body.array(layer.weights);
+      body.array(layer.scale);
+      body.array(layer.bias);
+      if (layer.table) body.array(layer.table);
     }
   }
   const payload = body.bytes();

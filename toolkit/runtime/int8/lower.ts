@@ -10,46 +10,38 @@ import { consumerMap, initializerMap, producerMap } from '../../onnx/graph.js';
 import type { Model, Node, Tensor } from '../../onnx/ir.js';
 import { quantizeValue, requantizationOf } from './fixedPoint.js';
 
-export interface ConvLayer {
-  kind: 'conv';
+/** What a conv and a depthwise layer share: geometry, int8 weights and the requantize (+ SiLU table) after them. */
+interface ConvolutionFields {
   name: string;
   block: number;
   input: string;
   output: string;
-  inChannels: number;
-  outChannels: number;
   kernel: [number, number];
   stride: number;
   /** top, left, bottom, right */
   pads: [number, number, number, number];
-  /** [out][kh][kw][in] */
   weights: Int8Array;
   bias: Int32Array;
   multipliers: Int32Array;
   shifts: Int32Array;
   table: Int8Array | null;
+}
+
+/** weights: [out][kh][kw][in] */
+export interface ConvLayer extends ConvolutionFields {
+  kind: 'conv';
+  inChannels: number;
+  outChannels: number;
   /** Input scaled by the preceding SE gate: q(dq(x) · dq(gate[c]) / outScale), in float as the graph does. */
   gate: { inScale: number; outScale: number } | null;
   /** Residual add fused after the requantize: q((dq(main) + dq(skip)) / outScale), in float as the graph does. */
   residual: { tensor: string; mainScale: number; skipScale: number; outScale: number } | null;
 }
 
-export interface DepthwiseLayer {
+/** weights: [kh][kw][c] */
+export interface DepthwiseLayer extends ConvolutionFields {
   kind: 'depthwise';
-  name: string;
-  block: number;
-  input: string;
-  output: string;
   channels: number;
-  kernel: [number, number];
-  stride: number;
-  pads: [number, number, number, number];
-  /** [kh][kw][c] */
-  weights: Int8Array;
-  bias: Int32Array;
-  multipliers: Int32Array;
-  shifts: Int32Array;
-  table: Int8Array | null;
   pool: boolean;
 }
 
@@ -117,6 +109,8 @@ interface ActivationSource {
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const silu = (x: number) => x * sigmoid(x);
+/** The 256 int8 values in the order a table indexed by the byte reads them (0..127, then -128..-1). */
+const INT8_BY_BYTE = Array.from({ length: 256 }, (_, i) => (i < 128 ? i : i - 256));
 
 export function engineProgramFrom(options: { model: Model }): EngineProgram {
   const { graph } = options.model;
@@ -191,7 +185,7 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
     return consumersOf(sig.outputs[0]!).find((n) => n.opType === 'Mul' && n.inputs.includes(dq)) ?? null;
   };
   const siluTable = (inScale: number, outScale: number) =>
-    Int8Array.from({ length: 256 }, (_, i) => quantizeValue(silu(Math.fround((i < 128 ? i : i - 256) * inScale)), outScale));
+    Int8Array.from(INT8_BY_BYTE, (q) => quantizeValue(silu(Math.fround(q * inScale)), outScale));
 
   const input = graph.inputs[0];
   if (!input || graph.inputs.length !== 1) return fail('graph', 'expected one input');
@@ -322,7 +316,7 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
         fc2Weights: w2.values, fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale), fc2Bias: floatBias(fc2.inputs[2], channels),
         gateTable: gateReadsInt8 ? {
           inScale: fc2Out.scale,
-          values: Float32Array.from({ length: 256 }, (_, i) => Math.fround(quantizeValue(sigmoid(Math.fround((i < 128 ? i : i - 256) * fc2Out.scale)), gate.scale) * gate.scale)),
+          values: Float32Array.from(INT8_BY_BYTE, (q) => Math.fround(quantizeValue(sigmoid(Math.fround(q * fc2Out.scale)), gate.scale) * gate.scale)),
         } : null,
       });
       continue;
@@ -351,7 +345,7 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       const pooled = floatActivations.get(pool.inputs[0]!);
       const direct = pooled ? null : activationBehind(pool.inputs[0]!, pool);
       const source = pooled ?? { tensor: direct!.quantized, scale: direct!.scale };
-      const table = pooled ? Float32Array.from({ length: 256 }, (_, i) => silu(Math.fround((i < 128 ? i : i - 256) * pooled.scale))) : null;
+      const table = pooled ? Float32Array.from(INT8_BY_BYTE, (q) => silu(Math.fround(q * pooled.scale))) : null;
       classes = w.dims[0]!;
       layers.push({
         kind: 'head', name: node.name, block: 0, input: source.tensor, channels: w.dims[1]!, classes,
@@ -362,7 +356,6 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       continue;
     }
     if (['QuantizeLinear', 'DequantizeLinear', 'Sigmoid', 'Flatten', 'Mul'].includes(node.opType)) continue;
-    if (node.opType === 'GlobalAveragePool') continue;
     return fail(node, 'this operator is not part of the EfficientNet blocks the engine fuses');
   }
   if (layers.at(-1)?.kind !== 'head') return fail('graph', 'no classifier head (GlobalAveragePool → Gemm) found');

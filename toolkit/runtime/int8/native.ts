@@ -155,7 +155,8 @@ export class Int8Engine {
 
   layerStats(): Int8LayerStats[] {
     const out: Int8LayerStats[] = [];
-    for (let index = 0; index < this.info().layers; index++) {
+    const layers = this.info().layers;
+    for (let index = 0; index < layers; index++) {
       const s: Record<string, number | bigint> = {};
       theLibrary().effnet_int8_layer_stats_at!(this.live, index, s);
       out.push({ index, kind: INT8_LAYER_KINDS[Number(s.kind)] ?? String(s.kind), block: Number(s.block), macs: Number(s.macs), totalMs: Number(s.total_ms) });
