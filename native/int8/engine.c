@@ -171,6 +171,9 @@ struct effnet_int8_engine {
   uint8_t *arena;
   size_t arena_bytes, weight_bytes;
   int32_t max_k_pad, max_n_pad, max_row_acc, max_channels, max_reduced;
+  /* A depthwise input with its padding, biased to unsigned (kernels_t.depthwise_fused); part of the arena. */
+  size_t padded_bytes;
+  uint8_t *padded;
   float *gate; /* the dequantized SE gate, one value per channel */
   int8_t *pooled, *fc1_out;
   double *head_sums;
@@ -470,8 +473,11 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (conv) {
       if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
       if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
-    } else if (l->out_w * l->in_c > e->max_row_acc) {
-      e->max_row_acc = l->out_w * l->in_c;
+    } else {
+      if (l->out_w * l->in_c > e->max_row_acc) e->max_row_acc = l->out_w * l->in_c;
+      /* 64 bytes of slack: the kernels read whole 32-channel blocks past the last channel. */
+      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * l->in_c + 64;
+      if (padded > e->padded_bytes) e->padded_bytes = padded;
     }
     if (l->in_c > e->max_channels) e->max_channels = l->in_c;
     if (l->out_c > e->max_channels) e->max_channels = l->out_c;
@@ -570,7 +576,8 @@ static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t thread
     s->rows = aligned_alloc(64, (rows * sizeof(int16_t) + 63) & ~(size_t)63);
     s->patches = aligned_alloc(64, (rows + 63) & ~(size_t)63);
     s->acc = aligned_alloc(64, (acc * sizeof(int32_t) + 63) & ~(size_t)63);
-    s->pool = aligned_alloc(64, ((size_t)(e->max_channels + 1) * sizeof(int32_t) + 63) & ~(size_t)63);
+    /* Whole 32-channel blocks: the fused depthwise kernels add their last block in full. */
+    s->pool = aligned_alloc(64, (size_t)round_up(e->max_channels + 1, 32) * sizeof(int32_t));
     if (!s->rows || !s->patches || !s->acc || !s->pool) {
       free_scratch(e);
       return EFFNET_INT8_OUT_OF_MEMORY;
@@ -682,8 +689,11 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
     e->slot_bytes[s] = slot_max[s];
     offset += (slot_max[s] + 63) & ~(size_t)63;
   }
+  const size_t padded_offset = offset;
+  offset += (e->padded_bytes + 63) & ~(size_t)63;
   e->arena_bytes = offset;
   e->arena = aligned_alloc(64, offset > 0 ? offset : 64);
+  e->padded = e->arena ? e->arena + padded_offset : NULL;
   e->gate = calloc((size_t)e->max_channels + 1, sizeof(float));
   e->pooled = calloc((size_t)e->max_channels + 1, 1);
   e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
@@ -879,6 +889,29 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
+/* The depthwise input with its zero padding, biased to unsigned (x + 128; padding is 128), rows split by thread. */
+CLONES static void pad_task(void *raw, int32_t thread, int32_t threads) {
+  const task_t *task = raw;
+  const layer_t *l = task->l;
+  const int8_t *in = slot(task->e, l->in_slot);
+  const int32_t rows = l->in_h + l->pad_top + l->pad_bottom, c_count = l->in_c;
+  const size_t left = (size_t)l->pad_left * c_count, inner = (size_t)l->in_w * c_count;
+  const size_t row_bytes = left + inner + (size_t)l->pad_right * c_count;
+  const int32_t first = (int32_t)((int64_t)rows * thread / threads), last = (int32_t)((int64_t)rows * (thread + 1) / threads);
+  for (int32_t py = first; py < last; py++) {
+    uint8_t *dst = task->e->padded + (size_t)py * row_bytes;
+    const int32_t iy = py - l->pad_top;
+    if (iy < 0 || iy >= l->in_h) {
+      memset(dst, 0x80, row_bytes);
+      continue;
+    }
+    const uint8_t *src = (const uint8_t *)in + (size_t)iy * inner;
+    memset(dst, 0x80, left);
+    for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
+    memset(dst + left + inner, 0x80, row_bytes - left - inner);
+  }
+}
+
 CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
@@ -890,10 +923,14 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const int8_t *in = slot(e, l->in_slot);
   int8_t *out = slot(e, l->out_slot);
   int32_t *pool = s->pool;
-  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)c_count);
+  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, 32));
   for (int32_t oy = first; oy < last; oy++) {
-    k->depthwise_row(l, in, oy, s->acc);
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;
+    if (k->depthwise_fused) {
+      k->depthwise_fused(l, e->padded, oy, dst, pool);
+      continue;
+    }
+    k->depthwise_row(l, in, oy, s->acc);
     k->requant(s->acc, l->out_w, c_count, c_count, l->bias, l->mult, l->shift, dst);
     if (l->flags & FLAG_ACTIVATION) {
       k->apply_table(dst, (size_t)l->out_w * c_count, l->table);
@@ -907,8 +944,6 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
     }
   }
 }
-
-
 
 /*
  * The squeeze-excitation vector math as the Q/DQ graph computes it: GAP → Q, FC1 → Q → SiLU table, FC2 → Sigmoid → Q.
@@ -997,7 +1032,10 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
     task_t task = {e, l};
     switch (l->kind) {
       case KIND_CONV: pool_run(&e->pool, conv_task, &task); break;
-      case KIND_DEPTHWISE: pool_run(&e->pool, depthwise_task, &task); break;
+      case KIND_DEPTHWISE:
+        if (e->kernels->depthwise_fused) pool_run(&e->pool, pad_task, &task);
+        pool_run(&e->pool, depthwise_task, &task);
+        break;
       case KIND_SE: run_se(e, l); break;
       case KIND_HEAD: if (logits) run_head(e, l, logits); break;
     }

@@ -68,6 +68,12 @@ struct kernels {
                   const int32_t *mult, const int32_t *shift, int8_t *out);
   /* One output row of a depthwise conv: acc[out_w][c]. */
   void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
+  /*
+   * Optional: one depthwise output row with requantize, the activation table and the SE pool fused, reading the
+   * input padded and biased to unsigned (x + 128, padding 128; see pad_task); adds the row's int8 outputs to pool
+   * (whole 32-channel blocks) when the layer has FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
+   */
+  void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool);
   /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
   void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
   /* data[i] = table[(uint8) data[i]], in place (the SiLU tables). */

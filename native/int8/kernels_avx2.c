@@ -268,8 +268,9 @@ AVX2 static void avx2_quantize(const float *src, size_t count, float scale, int8
 
 /* AVX2 has no byte permute wider than 16 entries, and a pshufb cascade costs more than the scalar loads. */
 const kernels_t effnet_int8_avx2_kernels = {
-  EFFNET_INT8_ISA_AVX2, avx2_packed_size, avx2_pack_weights, avx2_pack_rows, avx2_gemm, NULL,
-  avx2_requant, avx2_depthwise_row, avx2_quantize, effnet_int8_apply_table_scalar, avx2_residual,
+  .isa = EFFNET_INT8_ISA_AVX2, .packed_size = avx2_packed_size, .pack_weights = avx2_pack_weights,
+  .pack_rows = avx2_pack_rows, .gemm = avx2_gemm, .requant = avx2_requant, .depthwise_row = avx2_depthwise_row,
+  .quantize = avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = avx2_residual,
 };
 
 /*
@@ -280,30 +281,36 @@ const kernels_t effnet_int8_avx2_kernels = {
  */
 #define VNNI __attribute__((target("avx2,avxvnni")))
 
-/* Depthwise, after the AVX2 layout: taps in groups of four per channel for vpdpbusd (see dw_quads_of). */
+/*
+ * Depthwise: per group of four taps and 32-channel block, four vectors of weights in the order vpunpck{l,h}bw +
+ * vpunpck{l,h}wd leave the inputs (vector i holds channels 4i..4i+3 in its low lane and 16+4i..16+4i+3 in its high
+ * lane, four tap weights each; taps past the last and channels past the last are 0), then one dw_block_t per block.
+ */
+typedef struct {
+  /* The requantization constants in the accumulators' lane order: [vector i][element e] is channel 4i + e for
+   * e < 4 and 16 + 4i + e − 4 above. bias is the layer's bias − 128 · Σ_taps w (the unsigned inputs' offset). */
+  int32_t bias[4][8], mult[4][8], mult_odd[4][8], shift[4][8];
+  int64_t round_even[4][4], round_odd[4][4];
+  /* The same as 64-bit lanes, for AVX-512's widened requantize: mult, 32 + shift, 2^(31 + shift). */
+  int64_t mult64[4][8], shift64[4][8], round64[4][8];
+} dw_block_t;
+
 static size_t dw_quad_bytes(const layer_t *layer) {
-  const size_t groups = ((size_t)layer->kh * layer->kw + 3) / 4, c32 = (size_t)round_up(layer->in_c, 32);
-  return groups * c32 * 4 + c32 * sizeof(int32_t);
+  return ((size_t)layer->kh * layer->kw + 3) / 4 * (size_t)round_up(layer->in_c, 32) * 4;
 }
+
+static int8_t *dw_quads_of(const layer_t *layer) { return (int8_t *)layer->packed; }
+static dw_block_t *dw_blocks_of(const layer_t *layer) { return (dw_block_t *)((int8_t *)layer->packed + dw_quad_bytes(layer)); }
 
 static size_t vnni_packed_size(const layer_t *layer) {
   if (layer->kind == KIND_CONV) return (size_t)layer->n_pad * layer->k_pad + sizeof(int32_t) * (size_t)layer->n_pad;
-  if (layer->kind == KIND_DEPTHWISE) return avx2_packed_size(layer) + dw_quad_bytes(layer);
-  return avx2_packed_size(layer);
+  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer) + sizeof(dw_block_t) * (size_t)(round_up(layer->in_c, 32) / 32);
+  return 0;
 }
 
-/*
- * Per group of four taps and 32-channel block, four vectors in the order vpunpck{l,h}bw + vpunpck{l,h}wd leave
- * the inputs: vector i holds channels i·4..i·4+3 (low lane) and 16+i·4..16+i·4+3 (high lane), four tap weights each;
- * taps past the last are 0. Then int32 compensation[c] = 128 · Σ_taps w.
- */
-static int8_t *dw_quads_of(const layer_t *layer) { return (int8_t *)layer->packed + avx2_packed_size(layer); }
-
 static void vnni_pack_depthwise(layer_t *layer) {
-  avx2_pack_weights(layer);
   const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32;
   int8_t *quads = dw_quads_of(layer);
-  int32_t *compensation = (int32_t *)(quads + (size_t)groups * blocks * 128);
   for (int32_t g = 0; g < groups; g++) {
     for (int32_t b = 0; b < blocks; b++) {
       int8_t *out = quads + ((size_t)g * blocks + b) * 128;
@@ -320,10 +327,33 @@ static void vnni_pack_depthwise(layer_t *layer) {
       }
     }
   }
-  for (int32_t c = 0; c < blocks * 32; c++) {
-    int32_t sum = 0;
-    for (int32_t t = 0; t < taps && c < c_count; t++) sum += layer->weights[(size_t)t * c_count + c];
-    compensation[c] = 128 * sum;
+  dw_block_t *constants = dw_blocks_of(layer);
+  for (int32_t b = 0; b < blocks; b++) {
+    dw_block_t *k = &constants[b];
+    for (int32_t i = 0; i < 4; i++) {
+      for (int32_t e = 0; e < 8; e++) {
+        const int32_t c = b * 32 + (e / 4) * 16 + i * 4 + e % 4;
+        /* Channels past the last: any valid constants (their outputs are never stored). */
+        int32_t sum = 0, bias = 0, mult = 1 << 30, shift = 0;
+        if (c < c_count) {
+          for (int32_t t = 0; t < taps; t++) sum += layer->weights[(size_t)t * c_count + c];
+          bias = layer->bias[c], mult = layer->mult[c], shift = layer->shift[c];
+        }
+        k->bias[i][e] = bias - 128 * sum;
+        k->mult[i][e] = mult;
+        k->shift[i][e] = shift;
+        k->mult64[i][e] = mult;
+        k->shift64[i][e] = 32 + shift;
+        k->round64[i][e] = (int64_t)1 << (31 + shift);
+        if (e % 2) {
+          k->mult_odd[i][e - 1] = mult;
+          k->mult_odd[i][e] = 0;
+          k->round_odd[i][e / 2] = (int64_t)1 << (31 + shift);
+        } else {
+          k->round_even[i][e / 2] = (int64_t)1 << (31 + shift);
+        }
+      }
+    }
   }
 }
 
@@ -331,10 +361,6 @@ static void vnni_pack_depthwise(layer_t *layer) {
 static void vnni_pack_weights(layer_t *layer) {
   if (layer->kind == KIND_DEPTHWISE) {
     vnni_pack_depthwise(layer);
-    return;
-  }
-  if (layer->kind != KIND_CONV) {
-    avx2_pack_weights(layer);
     return;
   }
   const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
@@ -461,40 +487,57 @@ ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t
 
 VNNI_GEMM_REQUANT(vnni_gemm_requant, VNNI, _mm256_dpbusd_avx_epi32)
 
+/* requantize() with dw_block_t's constants: the exact 64-bit products of the even and the odd lanes. */
+AVX2 static inline __m256i requantize8_with(__m256i v, const dw_block_t *k, int32_t i) {
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult[i])),
+                                        _mm256_load_si256((const __m256i *)k->round_even[i]));
+  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd[i])),
+                                       _mm256_load_si256((const __m256i *)k->round_odd[i]));
+  const __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  return _mm256_srav_epi32(high, _mm256_load_si256((const __m256i *)k->shift[i]));
+}
+
+/* The activation table on 32 bytes without a vector byte permute: through memory, one lookup each. */
+AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
+  int8_t bytes[32];
+  _mm256_storeu_si256((__m256i *)bytes, v);
+  for (int32_t i = 0; i < 32; i++) bytes[i] = table[(uint8_t)bytes[i]];
+  return _mm256_loadu_si256((const __m256i *)bytes);
+}
+
 /*
- * Depthwise rows: interior pixels run 32-channel blocks four taps per vpdpbusd (inputs biased to unsigned and
- * interleaved per channel), then 16-channel blocks in pairs; border pixels and the last channels as on AVX2.
+ * One depthwise output row, 32-channel blocks outermost so that a block's weights, requantization constants and
+ * pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded inputs interleaved per
+ * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
+ * pixels can overflow them). REQUANT(v, k, i) and TABLE(v) are the ISA's; TABLE_SETUP declares what TABLE needs.
  */
-#define VNNI_DEPTHWISE(NAME, ATTRIBUTES, DPBUSD) \
-ATTRIBUTES static void NAME(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) { \
-  const int32_t c_count = layer->in_c, kh = layer->kh, kw = layer->kw, taps = kh * kw; \
-  const int32_t full16 = c_count / 16 * 16, full32 = c_count / 32 * 32, groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32; \
-  const int32_t iy0 = oy * layer->stride - layer->pad_top; \
-  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->in_h; \
+#define VNNI_DEPTHWISE_FUSED(NAME, ATTRIBUTES, DPBUSD, REQUANT, TABLE_SETUP, TABLE, STORE_PART) \
+ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool) { \
+  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride; \
+  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w; \
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right; \
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL; \
   const int8_t *quads = dw_quads_of(layer); \
-  const int32_t *compensation = (const int32_t *)(quads + (size_t)groups * blocks * 128); \
-  const __m256i flip = _mm256_set1_epi8((char)0x80); \
+  const dw_block_t *constants = dw_blocks_of(layer); \
+  TABLE_SETUP; \
   int32_t offsets[15 * 15 + 3]; \
-  tap_offsets(layer, offsets); \
-  for (int32_t t = taps; t < groups * 4; t++) offsets[t] = 0; /* zero-weight slots read tap 0 */ \
-  for (int32_t ox = 0; ox < layer->out_w; ox++) { \
-    int32_t *out = acc + (size_t)ox * c_count; \
-    const int32_t ix0 = ox * layer->stride - layer->pad_left; \
-    if (!(rows_inside && ix0 >= 0 && ix0 + kw <= layer->in_w)) { \
-      dw_border(layer, in, oy, ox, full16, out); \
-      for (int32_t c = full16; c < c_count; c++) out[c] = depthwise_value(layer, in, oy, ox, c); \
-      continue; \
-    } \
-    const int8_t *base = in + ((size_t)iy0 * layer->in_w + ix0) * c_count; \
-    for (int32_t c = 0; c < full32; c += 32) { \
+  for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0; \
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count; \
+  for (int32_t b = 0; b < blocks; b++) { \
+    const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32; \
+    const dw_block_t *k = &constants[b]; \
+    __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo; \
+    int32_t pending = 0; \
+    for (int32_t ox = 0; ox < out_w; ox++) { \
+      const uint8_t *base = row + (size_t)ox * stride * c_count + c; \
       __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0; \
-      const int8_t *w = quads + (size_t)(c / 32) * 128; \
+      const int8_t *w = quads + (size_t)b * 128; \
       for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 128) { \
         const int32_t *o = offsets + 4 * g; \
-        const __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(base + o[0] + c)), flip); \
-        const __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(base + o[1] + c)), flip); \
-        const __m256i x2 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(base + o[2] + c)), flip); \
-        const __m256i x3 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(base + o[3] + c)), flip); \
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0])); \
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(base + o[1])); \
+        const __m256i x2 = _mm256_loadu_si256((const __m256i *)(base + o[2])); \
+        const __m256i x3 = _mm256_loadu_si256((const __m256i *)(base + o[3])); \
         const __m256i l01 = _mm256_unpacklo_epi8(x0, x1), l23 = _mm256_unpacklo_epi8(x2, x3); \
         const __m256i h01 = _mm256_unpackhi_epi8(x0, x1), h23 = _mm256_unpackhi_epi8(x2, x3); \
         a0 = DPBUSD(a0, _mm256_unpacklo_epi16(l01, l23), _mm256_load_si256((const __m256i *)w)); \
@@ -502,25 +545,47 @@ ATTRIBUTES static void NAME(const layer_t *layer, const int8_t *in, int32_t oy, 
         a2 = DPBUSD(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 64))); \
         a3 = DPBUSD(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 96))); \
       } \
-      const __m256i c0 = _mm256_loadu_si256((const __m256i *)(compensation + c)); \
-      const __m256i c1 = _mm256_loadu_si256((const __m256i *)(compensation + c + 8)); \
-      const __m256i c2 = _mm256_loadu_si256((const __m256i *)(compensation + c + 16)); \
-      const __m256i c3 = _mm256_loadu_si256((const __m256i *)(compensation + c + 24)); \
-      _mm256_storeu_si256((__m256i *)(out + c), _mm256_sub_epi32(_mm256_permute2x128_si256(a0, a1, 0x20), c0)); \
-      _mm256_storeu_si256((__m256i *)(out + c + 8), _mm256_sub_epi32(_mm256_permute2x128_si256(a2, a3, 0x20), c1)); \
-      _mm256_storeu_si256((__m256i *)(out + c + 16), _mm256_sub_epi32(_mm256_permute2x128_si256(a0, a1, 0x31), c2)); \
-      _mm256_storeu_si256((__m256i *)(out + c + 24), _mm256_sub_epi32(_mm256_permute2x128_si256(a2, a3, 0x31), c3)); \
+      const __m256i q0 = REQUANT(_mm256_add_epi32(a0, _mm256_load_si256((const __m256i *)k->bias[0])), k, 0); \
+      const __m256i q1 = REQUANT(_mm256_add_epi32(a1, _mm256_load_si256((const __m256i *)k->bias[1])), k, 1); \
+      const __m256i q2 = REQUANT(_mm256_add_epi32(a2, _mm256_load_si256((const __m256i *)k->bias[2])), k, 2); \
+      const __m256i q3 = REQUANT(_mm256_add_epi32(a3, _mm256_load_si256((const __m256i *)k->bias[3])), k, 3); \
+      /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */ \
+      __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)); \
+      if (activation) y = TABLE(y); \
+      int8_t *dst = out + (size_t)ox * c_count + c; \
+      if (valid == 32) _mm256_storeu_si256((__m256i *)dst, y); \
+      else STORE_PART(dst, y, valid); \
+      if (pooling) { \
+        sum_lo = _mm256_add_epi16(sum_lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y))); \
+        sum_hi = _mm256_add_epi16(sum_hi, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1))); \
+        if (++pending == 255 || ox == out_w - 1) { \
+          int32_t *p = pool + c; \
+          _mm256_storeu_si256((__m256i *)p, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)p), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_lo)))); \
+          _mm256_storeu_si256((__m256i *)(p + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 8)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_lo, 1)))); \
+          _mm256_storeu_si256((__m256i *)(p + 16), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 16)), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_hi)))); \
+          _mm256_storeu_si256((__m256i *)(p + 24), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 24)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_hi, 1)))); \
+          sum_lo = sum_hi = _mm256_setzero_si256(); \
+          pending = 0; \
+        } \
+      } \
     } \
-    dw_interior_pairs(layer, base, offsets, full32, full16, out); \
-    for (int32_t c = full16; c < c_count; c++) out[c] = depthwise_value(layer, in, oy, ox, c); \
   } \
 }
 
-VNNI_DEPTHWISE(vnni_depthwise_row, VNNI, _mm256_dpbusd_avx_epi32)
+AVX2 static inline void store_part_copy(int8_t *dst, __m256i v, int32_t count) {
+  int8_t bytes[32];
+  _mm256_storeu_si256((__m256i *)bytes, v);
+  memcpy(dst, bytes, (size_t)count);
+}
+
+#define VNNI_TABLE(v) table32_scalar(v, layer->table)
+VNNI_DEPTHWISE_FUSED(vnni_depthwise_fused, VNNI, _mm256_dpbusd_avx_epi32, requantize8_with, (void)0, VNNI_TABLE, store_part_copy)
 
 const kernels_t effnet_int8_avx_vnni_kernels = {
-  EFFNET_INT8_ISA_AVX_VNNI, vnni_packed_size, vnni_pack_weights, vnni_pack_rows, NULL, vnni_gemm_requant,
-  avx2_requant, vnni_depthwise_row, avx2_quantize, effnet_int8_apply_table_scalar, avx2_residual,
+  .isa = EFFNET_INT8_ISA_AVX_VNNI, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
+  .pack_rows = vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .requant = avx2_requant,
+  .depthwise_fused = vnni_depthwise_fused, .quantize = avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
+  .residual = avx2_residual,
 };
 
 /*
@@ -530,8 +595,32 @@ const kernels_t effnet_int8_avx_vnni_kernels = {
  */
 #define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 
-VNNI_DEPTHWISE(avx512_depthwise_row, AVX512, _mm256_dpbusd_epi32)
 VNNI_GEMM_REQUANT(avx512_gemm_requant, AVX512, _mm256_dpbusd_epi32)
+
+/* requantize() with the lanes widened to 64 bits: one vpmuldq, one add and one vpsravq for eight lanes. */
+AVX512 static inline __m256i requantize8_wide(__m256i v, const dw_block_t *k, int32_t i) {
+  const __m512i product = _mm512_mul_epi32(_mm512_cvtepi32_epi64(v), _mm512_load_si512(k->mult64[i]));
+  const __m512i rounded = _mm512_add_epi64(product, _mm512_load_si512(k->round64[i]));
+  return _mm512_cvtepi64_epi32(_mm512_srav_epi64(rounded, _mm512_load_si512(k->shift64[i])));
+}
+
+/* The 256-entry table on 32 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
+AVX512 static inline __m256i table32_permute(__m256i v, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
+  const __m512i idx = _mm512_castsi256_si512(v);
+  const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
+  return _mm512_castsi512_si256(_mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
+}
+
+AVX512 static inline void store_part_masked(int8_t *dst, __m256i v, int32_t count) {
+  _mm256_mask_storeu_epi8(dst, (__mmask32)((1ull << count) - 1), v);
+}
+
+#define AVX512_TABLE_SETUP \
+  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64); \
+  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192)
+#define AVX512_TABLE(v) table32_permute(v, t0, t1, t2, t3)
+VNNI_DEPTHWISE_FUSED(avx512_depthwise_fused, AVX512, _mm256_dpbusd_epi32, requantize8_wide, AVX512_TABLE_SETUP, AVX512_TABLE,
+                     store_part_masked)
 
 AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *table) {
   const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
@@ -546,7 +635,9 @@ AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *
 }
 
 const kernels_t effnet_int8_avx512_kernels = {
-  EFFNET_INT8_ISA_AVX512, vnni_packed_size, vnni_pack_weights, vnni_pack_rows, NULL, avx512_gemm_requant,
-  avx2_requant, avx512_depthwise_row, avx2_quantize, avx512_apply_table, avx2_residual,
+  .isa = EFFNET_INT8_ISA_AVX512, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
+  .pack_rows = vnni_pack_rows, .gemm_requant = avx512_gemm_requant, .requant = avx2_requant,
+  .depthwise_fused = avx512_depthwise_fused, .quantize = avx2_quantize, .apply_table = avx512_apply_table,
+  .residual = avx2_residual,
 };
 #endif

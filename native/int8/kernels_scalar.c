@@ -78,6 +78,7 @@ void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *ta
 }
 
 const kernels_t effnet_int8_scalar_kernels = {
-  EFFNET_INT8_ISA_SCALAR, scalar_packed_size, scalar_pack_weights, scalar_pack_rows, scalar_gemm, NULL,
-  scalar_requant, scalar_depthwise_row, effnet_int8_quantize_scalar, effnet_int8_apply_table_scalar, scalar_residual,
+  .isa = EFFNET_INT8_ISA_SCALAR, .packed_size = scalar_packed_size, .pack_weights = scalar_pack_weights,
+  .pack_rows = scalar_pack_rows, .gemm = scalar_gemm, .requant = scalar_requant, .depthwise_row = scalar_depthwise_row,
+  .quantize = effnet_int8_quantize_scalar, .apply_table = effnet_int8_apply_table_scalar, .residual = scalar_residual,
 };
