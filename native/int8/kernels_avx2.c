@@ -282,17 +282,48 @@ const kernels_t effnet_int8_avx2_kernels = {
 #define VNNI __attribute__((target("avx2,avxvnni")))
 
 /*
+ * requantize() constants for eight lanes, set when the weights are packed so the epilogues do no per-channel setup:
+ * the bias less the unsigned inputs' offset (128 · Σw), and the multiplier in the forms the paths use.
+ */
+typedef struct {
+  int32_t bias[8], mult[8], mult_odd[8], shift[8]; /* mult_odd: the odd lanes' multipliers in the even positions */
+  int64_t round_even[4], round_odd[4];
+  int64_t mult64[8], shift64[8], round64[8]; /* AVX-512, the lanes widened to 64 bits: mult, 32 + shift, 2^(31 + shift) */
+} requant8_t;
+
+/* Lane e of k: channel `c` of the layer, or (c < 0) a channel past the last, whose outputs are never stored. */
+static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t c, int32_t weight_sum) {
+  const int32_t bias = c >= 0 ? layer->bias[c] - 128 * weight_sum : 0;
+  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
+  const int64_t round = (int64_t)1 << (31 + shift);
+  k->bias[e] = bias;
+  k->mult[e] = mult;
+  k->shift[e] = shift;
+  k->mult64[e] = mult;
+  k->shift64[e] = 32 + shift;
+  k->round64[e] = round;
+  if (e % 2) {
+    k->mult_odd[e - 1] = mult;
+    k->mult_odd[e] = 0;
+    k->round_odd[e / 2] = round;
+  } else {
+    k->round_even[e / 2] = round;
+  }
+}
+
+/* conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, then (from the next 64 bytes) one requant8_t per 8 channels. */
+static size_t conv_weight_bytes(const layer_t *layer) { return ((size_t)layer->n_pad * layer->k_pad + 63) & ~(size_t)63; }
+static const requant8_t *conv_requant_of(const layer_t *layer) { return (const requant8_t *)((const int8_t *)layer->packed + conv_weight_bytes(layer)); }
+
+/*
  * Depthwise: per group of four taps and 32-channel block, four vectors of weights in the order vpunpck{l,h}bw +
  * vpunpck{l,h}wd leave the inputs (vector i holds channels 4i..4i+3 in its low lane and 16+4i..16+4i+3 in its high
  * lane, four tap weights each; taps past the last and channels past the last are 0), then one dw_block_t per block.
  */
 typedef struct {
-  /* The requantization constants in the accumulators' lane order: [vector i][element e] is channel 4i + e for
-   * e < 4 and 16 + 4i + e − 4 above. bias is the layer's bias − 128 · Σ_taps w (the unsigned inputs' offset). */
-  int32_t bias[4][8], mult[4][8], mult_odd[4][8], shift[4][8];
-  int64_t round_even[4][4], round_odd[4][4];
-  /* The same as 64-bit lanes, for AVX-512's widened requantize: mult, 32 + shift, 2^(31 + shift). */
-  int64_t mult64[4][8], shift64[4][8], round64[4][8];
+  /* Vector i's requantization constants, in the accumulators' lane order: element e is channel 4i + e for e < 4 and
+   * 16 + 4i + e − 4 above. */
+  requant8_t lanes[4];
 } dw_block_t;
 
 static size_t dw_quad_bytes(const layer_t *layer) {
@@ -303,7 +334,7 @@ static int8_t *dw_quads_of(const layer_t *layer) { return (int8_t *)layer->packe
 static dw_block_t *dw_blocks_of(const layer_t *layer) { return (dw_block_t *)((int8_t *)layer->packed + dw_quad_bytes(layer)); }
 
 static size_t vnni_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return (size_t)layer->n_pad * layer->k_pad + sizeof(int32_t) * (size_t)layer->n_pad;
+  if (layer->kind == KIND_CONV) return conv_weight_bytes(layer) + sizeof(requant8_t) * (size_t)(layer->n_pad / 8);
   if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer) + sizeof(dw_block_t) * (size_t)(round_up(layer->in_c, 32) / 32);
   return 0;
 }
@@ -329,35 +360,17 @@ static void vnni_pack_depthwise(layer_t *layer) {
   }
   dw_block_t *constants = dw_blocks_of(layer);
   for (int32_t b = 0; b < blocks; b++) {
-    dw_block_t *k = &constants[b];
     for (int32_t i = 0; i < 4; i++) {
       for (int32_t e = 0; e < 8; e++) {
         const int32_t c = b * 32 + (e / 4) * 16 + i * 4 + e % 4;
-        /* Channels past the last: any valid constants (their outputs are never stored). */
-        int32_t sum = 0, bias = 0, mult = 1 << 30, shift = 0;
-        if (c < c_count) {
-          for (int32_t t = 0; t < taps; t++) sum += layer->weights[(size_t)t * c_count + c];
-          bias = layer->bias[c], mult = layer->mult[c], shift = layer->shift[c];
-        }
-        k->bias[i][e] = bias - 128 * sum;
-        k->mult[i][e] = mult;
-        k->shift[i][e] = shift;
-        k->mult64[i][e] = mult;
-        k->shift64[i][e] = 32 + shift;
-        k->round64[i][e] = (int64_t)1 << (31 + shift);
-        if (e % 2) {
-          k->mult_odd[i][e - 1] = mult;
-          k->mult_odd[i][e] = 0;
-          k->round_odd[i][e / 2] = (int64_t)1 << (31 + shift);
-        } else {
-          k->round_even[i][e / 2] = (int64_t)1 << (31 + shift);
-        }
+        int32_t sum = 0;
+        for (int32_t t = 0; t < taps && c < c_count; t++) sum += layer->weights[(size_t)t * c_count + c];
+        requant8_set(&constants[b].lanes[i], e, layer, c < c_count ? c : -1, sum);
       }
     }
   }
 }
 
-/* conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, then int32 compensation[n_pad]. */
 static void vnni_pack_weights(layer_t *layer) {
   if (layer->kind == KIND_DEPTHWISE) {
     vnni_pack_depthwise(layer);
@@ -365,7 +378,7 @@ static void vnni_pack_weights(layer_t *layer) {
   }
   const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
   int8_t *packed = (int8_t *)layer->packed;
-  int32_t *compensation = (int32_t *)(packed + (size_t)layer->n_pad * k_pad);
+  requant8_t *constants = (requant8_t *)(packed + conv_weight_bytes(layer));
   for (int32_t o = 0; o < layer->n_pad; o++) {
     int32_t sum = 0;
     for (int32_t k = 0; k < k_pad; k++) {
@@ -373,7 +386,7 @@ static void vnni_pack_weights(layer_t *layer) {
       packed[(((size_t)(o / 8) * quads + k / 4) * 8 + o % 8) * 4 + k % 4] = w;
       sum += w;
     }
-    compensation[o] = 128 * sum;
+    requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1, sum);
   }
 }
 
@@ -419,41 +432,46 @@ static inline int32_t quad_at(const uint8_t *p) {
 }
 
 
-/* requantize() of one accumulator vector for channels [c, c+8) and its int8 store (partial at the last block). */
-#define STORE_REQUANTIZED(ACC, COMP, ROW, C) \
-  do { \
-    if ((ROW) < valid_rows && (C) < out_c) { \
-      const __m256i v = _mm256_add_epi32(_mm256_sub_epi32(ACC, COMP), _mm256_loadu_si256((const __m256i *)(layer->bias + (C)))); \
-      const __m256i q = requantize8(v, _mm256_loadu_si256((const __m256i *)(layer->mult + (C))), _mm256_loadu_si256((const __m256i *)(layer->shift + (C)))); \
-      int8_t *dst = out + (size_t)(ROW) * out_c + (C); \
-      if ((C) + 8 <= out_c) { \
-        store_int8x8(dst, q); \
-      } else { \
-        int8_t tail[8]; \
-        store_int8x8(tail, q); \
-        memcpy(dst, tail, (size_t)(out_c - (C))); \
-      } \
-    } \
-  } while (0)
+/* requantize() with requant8_t's constants: the exact 64-bit products of the even and the odd lanes. */
+AVX2 static inline __m256i requantize8_with(__m256i acc, const requant8_t *k) {
+  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult)),
+                                        _mm256_load_si256((const __m256i *)k->round_even));
+  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd)),
+                                       _mm256_load_si256((const __m256i *)k->round_odd));
+  const __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  return _mm256_srav_epi32(high, _mm256_load_si256((const __m256i *)k->shift));
+}
+
+/* Channels [c, c+8) and [c+8, c+16) of one row, requantized and saturated to 16 int8 in channel order. */
+AVX2 static inline __m128i requant16_with(__m256i acc0, __m256i acc1, const requant8_t *k0, const requant8_t *k1) {
+  const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(requantize8_with(acc0, k0), requantize8_with(acc1, k1)), 0xD8);
+  return _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+}
+
+AVX2 static inline void store16_part_copy(int8_t *dst, __m128i v, int32_t count) {
+  int8_t bytes[16];
+  _mm_storeu_si128((__m128i *)bytes, v);
+  memcpy(dst, bytes, (size_t)count);
+}
 
 /*
  * The GEMM, 4 rows × 16 channels per tile and four k per instruction, with its requantize fused (the small-K convs at
- * high resolution are bound by the epilogue's memory traffic); one body for the VEX (AVX-VNNI) and EVEX (AVX-512)
- * encodings.
+ * high resolution are bound by the epilogue); one body for the VEX (AVX-VNNI) and EVEX (AVX-512) encodings, with
+ * the ISA's REQUANT16(acc0, acc1, k0, k1) → 16 int8 and STORE_PART16(dst, v, count).
  */
-#define VNNI_GEMM_REQUANT(NAME, ATTRIBUTES, DPBUSD) \
+#define VNNI_GEMM_REQUANT(NAME, ATTRIBUTES, DPBUSD, REQUANT16, STORE_PART16) \
 ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows, int8_t *out) { \
   const uint8_t *a = (const uint8_t *)a_rows; \
   const int32_t k_pad = layer->k_pad, quads = k_pad / 4, n_pad = layer->n_pad, blocks = n_pad / 8, out_c = layer->out_c; \
   const int8_t *packed = (const int8_t *)layer->packed; \
-  const int32_t *compensation = (const int32_t *)(packed + (size_t)n_pad * k_pad); \
+  const requant8_t *constants = conv_requant_of(layer); \
   for (int32_t nb = 0; nb < blocks; nb += 2) { \
     const int two = nb + 1 < blocks; \
     const int8_t *w0 = packed + (size_t)nb * quads * 32; \
     const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0; \
-    const __m256i comp0 = _mm256_loadu_si256((const __m256i *)(compensation + (size_t)nb * 8)); \
-    const __m256i comp1 = two ? _mm256_loadu_si256((const __m256i *)(compensation + (size_t)nb * 8 + 8)) : comp0; \
-    const int32_t c0 = nb * 8, c1 = two ? nb * 8 + 8 : out_c; \
+    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0; \
+    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16; \
     for (int32_t r = 0; r < rows; r += 4) { \
       const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad; \
       __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00; \
@@ -473,29 +491,18 @@ ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t
         c30 = DPBUSD(c30, b, v0); \
         c31 = DPBUSD(c31, b, v1); \
       } \
-      STORE_REQUANTIZED(c00, comp0, r, c0); \
-      STORE_REQUANTIZED(c10, comp0, r + 1, c0); \
-      STORE_REQUANTIZED(c20, comp0, r + 2, c0); \
-      STORE_REQUANTIZED(c30, comp0, r + 3, c0); \
-      STORE_REQUANTIZED(c01, comp1, r, c1); \
-      STORE_REQUANTIZED(c11, comp1, r + 1, c1); \
-      STORE_REQUANTIZED(c21, comp1, r + 2, c1); \
-      STORE_REQUANTIZED(c31, comp1, r + 3, c1); \
+      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}; \
+      for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) { \
+        const __m128i y = REQUANT16(tile[i][0], tile[i][1], k0, k1); \
+        int8_t *dst = out + (size_t)(r + i) * out_c + c0; \
+        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y); \
+        else STORE_PART16(dst, y, valid); \
+      } \
     } \
   } \
 }
 
-VNNI_GEMM_REQUANT(vnni_gemm_requant, VNNI, _mm256_dpbusd_avx_epi32)
-
-/* requantize() with dw_block_t's constants: the exact 64-bit products of the even and the odd lanes. */
-AVX2 static inline __m256i requantize8_with(__m256i v, const dw_block_t *k, int32_t i) {
-  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult[i])),
-                                        _mm256_load_si256((const __m256i *)k->round_even[i]));
-  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd[i])),
-                                       _mm256_load_si256((const __m256i *)k->round_odd[i]));
-  const __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  return _mm256_srav_epi32(high, _mm256_load_si256((const __m256i *)k->shift[i]));
-}
+VNNI_GEMM_REQUANT(vnni_gemm_requant, VNNI, _mm256_dpbusd_avx_epi32, requant16_with, store16_part_copy)
 
 /* The activation table on 32 bytes without a vector byte permute: through memory, one lookup each. */
 AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
@@ -509,7 +516,7 @@ AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
  * One depthwise output row, 32-channel blocks outermost so that a block's weights, requantization constants and
  * pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded inputs interleaved per
  * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
- * pixels can overflow them). REQUANT(v, k, i) and TABLE(v) are the ISA's; TABLE_SETUP declares what TABLE needs.
+ * pixels can overflow them). REQUANT(acc, lane constants) and TABLE(v) are the ISA's; TABLE_SETUP declares what TABLE needs.
  */
 #define VNNI_DEPTHWISE_FUSED(NAME, ATTRIBUTES, DPBUSD, REQUANT, TABLE_SETUP, TABLE, STORE_PART) \
 ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool) { \
@@ -545,10 +552,8 @@ ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t
         a2 = DPBUSD(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 64))); \
         a3 = DPBUSD(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 96))); \
       } \
-      const __m256i q0 = REQUANT(_mm256_add_epi32(a0, _mm256_load_si256((const __m256i *)k->bias[0])), k, 0); \
-      const __m256i q1 = REQUANT(_mm256_add_epi32(a1, _mm256_load_si256((const __m256i *)k->bias[1])), k, 1); \
-      const __m256i q2 = REQUANT(_mm256_add_epi32(a2, _mm256_load_si256((const __m256i *)k->bias[2])), k, 2); \
-      const __m256i q3 = REQUANT(_mm256_add_epi32(a3, _mm256_load_si256((const __m256i *)k->bias[3])), k, 3); \
+      const __m256i q0 = REQUANT(a0, &k->lanes[0]), q1 = REQUANT(a1, &k->lanes[1]); \
+      const __m256i q2 = REQUANT(a2, &k->lanes[2]), q3 = REQUANT(a3, &k->lanes[3]); \
       /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */ \
       __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)); \
       if (activation) y = TABLE(y); \
@@ -595,14 +600,24 @@ const kernels_t effnet_int8_avx_vnni_kernels = {
  */
 #define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 
-VNNI_GEMM_REQUANT(avx512_gemm_requant, AVX512, _mm256_dpbusd_epi32)
-
 /* requantize() with the lanes widened to 64 bits: one vpmuldq, one add and one vpsravq for eight lanes. */
-AVX512 static inline __m256i requantize8_wide(__m256i v, const dw_block_t *k, int32_t i) {
-  const __m512i product = _mm512_mul_epi32(_mm512_cvtepi32_epi64(v), _mm512_load_si512(k->mult64[i]));
-  const __m512i rounded = _mm512_add_epi64(product, _mm512_load_si512(k->round64[i]));
-  return _mm512_cvtepi64_epi32(_mm512_srav_epi64(rounded, _mm512_load_si512(k->shift64[i])));
+AVX512 static inline __m256i requantize8_wide(__m256i acc, const requant8_t *k) {
+  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
+  const __m512i product = _mm512_mul_epi32(_mm512_cvtepi32_epi64(v), _mm512_load_si512(k->mult64));
+  const __m512i rounded = _mm512_add_epi64(product, _mm512_load_si512(k->round64));
+  return _mm512_cvtepi64_epi32(_mm512_srav_epi64(rounded, _mm512_load_si512(k->shift64)));
 }
+
+/* vpmovsdb saturates sixteen int32 to int8 in order. */
+AVX512 static inline __m128i requant16_wide(__m256i acc0, __m256i acc1, const requant8_t *k0, const requant8_t *k1) {
+  return _mm512_cvtsepi32_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(requantize8_wide(acc0, k0)), requantize8_wide(acc1, k1), 1));
+}
+
+AVX512 static inline void store16_part_masked(int8_t *dst, __m128i v, int32_t count) {
+  _mm_mask_storeu_epi8(dst, (__mmask16)((1u << count) - 1), v);
+}
+
+VNNI_GEMM_REQUANT(avx512_gemm_requant, AVX512, _mm256_dpbusd_epi32, requant16_wide, store16_part_masked)
 
 /* The 256-entry table on 32 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
 AVX512 static inline __m256i table32_permute(__m256i v, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
