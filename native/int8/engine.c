@@ -473,6 +473,8 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (conv) {
       if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
       if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
+      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * 4 + 64;
+      if (pixel_quad_conv(l) && padded > e->padded_bytes) e->padded_bytes = padded;
     } else {
       if (l->out_w * l->in_c > e->max_row_acc) e->max_row_acc = l->out_w * l->in_c;
       /* 64 bytes of slack: the kernels read whole 32-channel blocks past the last channel. */
@@ -850,6 +852,14 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
   }
 }
 
+/* What follows a conv's requantize, on its output values [offset, offset + count) while they are in cache. */
+static void finish_conv_rows(effnet_int8_engine *e, const layer_t *l, int8_t *dst, size_t offset, size_t count) {
+  if (l->flags & FLAG_ACTIVATION) e->kernels->apply_table(dst, count, l->table);
+  if (l->flags & FLAG_RESIDUAL) {
+    e->kernels->residual(dst, slot(e, l->res_slot) + offset, (int32_t)count, l->res_main_scale, l->res_skip_scale, l->res_out_scale);
+  }
+}
+
 static void conv_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
@@ -861,6 +871,16 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   const int8_t *in = slot(e, l->in_slot);
   int8_t *out = slot(e, l->out_slot);
   const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
+  if (k->pixel_quad_conv && pixel_quad_conv(l)) {
+    /* Whole output rows, each thread its share. */
+    const int32_t row_first = (int32_t)((int64_t)l->out_h * thread / threads), row_last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
+    for (int32_t oy = row_first; oy < row_last; oy++) {
+      int8_t *dst = out + (size_t)oy * l->out_w * l->out_c;
+      k->pixel_quad_conv(l, e->padded, oy, dst);
+      finish_conv_rows(e, l, dst, (size_t)oy * l->out_w * l->out_c, (size_t)l->out_w * l->out_c);
+    }
+    return;
+  }
   for (int32_t chunk = first; chunk < last; chunk++) {
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
     const int32_t rows4 = (rows + 3) & ~3;
@@ -880,35 +900,35 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
       k->gemm(l, s->rows, rows4, s->acc);
       k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
     }
-    if (l->flags & FLAG_ACTIVATION) {
-      k->apply_table(dst, count, l->table);
-    }
-    if (l->flags & FLAG_RESIDUAL) {
-      k->residual(dst, slot(e, l->res_slot) + (size_t)p0 * l->out_c, (int32_t)count, l->res_main_scale, l->res_skip_scale, l->res_out_scale);
-    }
+    finish_conv_rows(e, l, dst, (size_t)p0 * l->out_c, count);
   }
 }
 
-/* The depthwise input with its zero padding, biased to unsigned (x + 128; padding is 128), rows split by thread. */
+/*
+ * A layer's input with its zero padding, biased to unsigned (x + 128; padding is 128), rows split by thread. Pixels
+ * keep their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0).
+ */
 CLONES static void pad_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   const layer_t *l = task->l;
-  const int8_t *in = slot(task->e, l->in_slot);
-  const int32_t rows = l->in_h + l->pad_top + l->pad_bottom, c_count = l->in_c;
-  const size_t left = (size_t)l->pad_left * c_count, inner = (size_t)l->in_w * c_count;
-  const size_t row_bytes = left + inner + (size_t)l->pad_right * c_count;
+  const uint8_t *in = (const uint8_t *)slot(task->e, l->in_slot);
+  const int32_t rows = l->in_h + l->pad_top + l->pad_bottom, c_count = l->in_c, width = pixel_quad_conv(l) ? 4 : c_count;
+  const size_t left = (size_t)l->pad_left * width, inner = (size_t)l->in_w * width;
+  const size_t row_bytes = left + inner + (size_t)l->pad_right * width;
   const int32_t first = (int32_t)((int64_t)rows * thread / threads), last = (int32_t)((int64_t)rows * (thread + 1) / threads);
   for (int32_t py = first; py < last; py++) {
     uint8_t *dst = task->e->padded + (size_t)py * row_bytes;
     const int32_t iy = py - l->pad_top;
-    if (iy < 0 || iy >= l->in_h) {
-      memset(dst, 0x80, row_bytes);
-      continue;
+    memset(dst, 0x80, row_bytes);
+    if (iy < 0 || iy >= l->in_h) continue;
+    const uint8_t *src = in + (size_t)iy * l->in_w * c_count;
+    if (width == c_count) {
+      for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
+    } else {
+      for (int32_t x = 0; x < l->in_w; x++) {
+        for (int32_t c = 0; c < c_count; c++) dst[left + (size_t)x * 4 + c] = src[(size_t)x * c_count + c] ^ 0x80;
+      }
     }
-    const uint8_t *src = (const uint8_t *)in + (size_t)iy * inner;
-    memset(dst, 0x80, left);
-    for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
-    memset(dst + left + inner, 0x80, row_bytes - left - inner);
   }
 }
 
@@ -1031,7 +1051,10 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
     const double start = e->profiling ? now_ns() : 0;
     task_t task = {e, l};
     switch (l->kind) {
-      case KIND_CONV: pool_run(&e->pool, conv_task, &task); break;
+      case KIND_CONV:
+        if (e->kernels->pixel_quad_conv && pixel_quad_conv(l)) pool_run(&e->pool, pad_task, &task);
+        pool_run(&e->pool, conv_task, &task);
+        break;
       case KIND_DEPTHWISE:
         if (e->kernels->depthwise_fused) pool_run(&e->pool, pad_task, &task);
         pool_run(&e->pool, depthwise_task, &task);

@@ -74,6 +74,12 @@ struct kernels {
    * (whole 32-channel blocks) when the layer has FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
    */
   void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool);
+  /*
+   * Optional: one output row of a k×k conv on at most 4 input channels (pixel_quad_conv(): the stem), reading the
+   * input padded to 4 bytes per pixel and biased to unsigned (see pad_task), with requantize fused; out[out_w][out_c].
+   * NULL: the patches are gathered into GEMM rows.
+   */
+  void (*pixel_quad_conv)(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out);
   /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
   void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
   /* data[i] = table[(uint8) data[i]], in place (the SiLU tables). */
@@ -94,6 +100,9 @@ extern const kernels_t effnet_int8_avx512_kernels;
 #if defined(__aarch64__)
 extern const kernels_t effnet_int8_neon_kernels;
 #endif
+
+/* A conv whose input pixels fit one 4-byte group: each pixel is one vpdpbusd quad of a tap, no patches needed. */
+static inline int pixel_quad_conv(const layer_t *l) { return l->kind == KIND_CONV && l->in_c <= 4 && (l->kh > 1 || l->kw > 1); }
 
 /* The integer semantics (README.md): one definition each, used by every path's remainders. */
 static inline int8_t clamp_int8(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }

@@ -67,10 +67,23 @@ AVX2 static inline void store_int8x8(int8_t *out, __m256i v) {
   _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(words, words));
 }
 
+/*
+ * v / d where only its rounding to an integer (after the ±256 clamp, then to int8) is used, without a division:
+ * z = v · fl(1/d) is within 2^-14 of the float32 quotient wherever |v / d| ≤ 256 (two roundings of relative 2^-24
+ * each, and the quotient's own half ulp), so z rounds to the quotient's integer unless it lies within 2^-11 of a
+ * half. Only then, about one vector in 250, is the division done. Outside ±256 both saturate alike; NaN and ±∞ stay.
+ */
+AVX2 static inline __m256 quotient8(__m256 v, __m256 divisor, __m256 reciprocal) {
+  const __m256 z = _mm256_mul_ps(v, reciprocal);
+  const __m256 distance = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(z, _mm256_round_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+  if (_mm256_movemask_ps(_mm256_cmp_ps(distance, _mm256_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ))) return _mm256_div_ps(v, divisor);
+  return z;
+}
+
 /* gated_value() on 8 lanes: the same float operations in the same order, then round-to-nearest-even. */
-AVX2 static inline __m256i gated8(__m128i bytes, const float *gate, __m256 in_scale, __m256 out_scale) {
+AVX2 static inline __m256i gated8(__m128i bytes, const float *gate, __m256 in_scale, __m256 out_scale, __m256 reciprocal) {
   __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), in_scale);
-  v = _mm256_div_ps(_mm256_mul_ps(v, _mm256_loadu_ps(gate)), out_scale);
+  v = quotient8(_mm256_mul_ps(v, _mm256_loadu_ps(gate)), out_scale, reciprocal);
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-256.0f)), _mm256_set1_ps(256.0f));
   const __m256i q = _mm256_cvtps_epi32(v);
   return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
@@ -78,7 +91,7 @@ AVX2 static inline __m256i gated8(__m128i bytes, const float *gate, __m256 in_sc
 
 AVX2 static void avx2_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
                                 const float *gate, float in_scale, float out_scale) {
-  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale);
+  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     int16_t *out = dst + (size_t)r * k_pad;
@@ -87,8 +100,8 @@ AVX2 static void avx2_pack_rows(const int8_t *src, int32_t rows, int32_t k, int3
       const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
       __m256i x;
       if (gate) {
-        const __m256i lo = gated8(bytes, gate + c, vin, vout);
-        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout);
+        const __m256i lo = gated8(bytes, gate + c, vin, vout, vreciprocal);
+        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout, vreciprocal);
         x = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
       } else {
         x = _mm256_cvtepi8_epi16(bytes);
@@ -241,13 +254,13 @@ AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int3
 }
 
 AVX2 static void avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale) {
-  const __m256 vm = _mm256_set1_ps(main_scale), vs = _mm256_set1_ps(skip_scale), vo = _mm256_set1_ps(out_scale);
+  const __m256 vm = _mm256_set1_ps(main_scale), vs = _mm256_set1_ps(skip_scale), vo = _mm256_set1_ps(out_scale), vr = _mm256_set1_ps(1.0f / out_scale);
   const __m256 low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
   int32_t i = 0;
   for (; i + 8 <= count; i += 8) {
     const __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(main + i))));
     const __m256 b = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(skip + i))));
-    __m256 v = _mm256_div_ps(_mm256_add_ps(_mm256_mul_ps(a, vm), _mm256_mul_ps(b, vs)), vo);
+    __m256 v = quotient8(_mm256_add_ps(_mm256_mul_ps(a, vm), _mm256_mul_ps(b, vs)), vo, vr);
     v = _mm256_min_ps(_mm256_max_ps(v, low), high);
     store_int8x8(main + i, _mm256_cvtps_epi32(v));
   }
@@ -256,10 +269,10 @@ AVX2 static void avx2_residual(int8_t *main, const int8_t *skip, int32_t count, 
 
 /* quantize_value() on 8 lanes: the same division, NaN to 0, clamp, round to nearest even. */
 AVX2 static void avx2_quantize(const float *src, size_t count, float scale, int8_t *dst) {
-  const __m256 vscale = _mm256_set1_ps(scale), low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
+  const __m256 vscale = _mm256_set1_ps(scale), vreciprocal = _mm256_set1_ps(1.0f / scale), low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    __m256 v = _mm256_div_ps(_mm256_loadu_ps(src + i), vscale);
+    __m256 v = quotient8(_mm256_loadu_ps(src + i), vscale, vreciprocal);
     v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
     store_int8x8(dst + i, _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, low), high)));
   }
@@ -311,8 +324,14 @@ static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t
   }
 }
 
-/* conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, then (from the next 64 bytes) one requant8_t per 8 channels. */
-static size_t conv_weight_bytes(const layer_t *layer) { return ((size_t)layer->n_pad * layer->k_pad + 63) & ~(size_t)63; }
+/*
+ * conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, or for a pixel-quad conv [n_pad/8][tap][8 channels][4 input
+ * channels]; then (from the next 64 bytes) one requant8_t per 8 channels.
+ */
+static size_t conv_weight_bytes(const layer_t *layer) {
+  const size_t k = pixel_quad_conv(layer) ? (size_t)layer->kh * layer->kw * 4 : (size_t)layer->k_pad;
+  return ((size_t)layer->n_pad * k + 63) & ~(size_t)63;
+}
 static const requant8_t *conv_requant_of(const layer_t *layer) { return (const requant8_t *)((const int8_t *)layer->packed + conv_weight_bytes(layer)); }
 
 /*
@@ -376,14 +395,20 @@ static void vnni_pack_weights(layer_t *layer) {
     vnni_pack_depthwise(layer);
     return;
   }
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, in_c = layer->in_c, by_pixel = pixel_quad_conv(layer);
+  const int32_t taps = layer->kh * layer->kw;
   int8_t *packed = (int8_t *)layer->packed;
   requant8_t *constants = (requant8_t *)(packed + conv_weight_bytes(layer));
+  memset(packed, 0, conv_weight_bytes(layer));
   for (int32_t o = 0; o < layer->n_pad; o++) {
     int32_t sum = 0;
     for (int32_t k = 0; k < k_pad; k++) {
       const int8_t w = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
-      packed[(((size_t)(o / 8) * quads + k / 4) * 8 + o % 8) * 4 + k % 4] = w;
+      if (by_pixel && k < taps * in_c) {
+        packed[(((size_t)(o / 8) * taps + k / in_c) * 8 + o % 8) * 4 + k % in_c] = w;
+      } else if (!by_pixel) {
+        packed[(((size_t)(o / 8) * quads + k / 4) * 8 + o % 8) * 4 + k % 4] = w;
+      }
       sum += w;
     }
     requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1, sum);
@@ -393,7 +418,7 @@ static void vnni_pack_weights(layer_t *layer) {
 /* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
 VNNI static void vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
                                 const float *gate, float in_scale, float out_scale) {
-  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale);
+  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
   uint8_t *dst = (uint8_t *)dst_rows;
   for (int32_t r = 0; r < rows; r++) {
@@ -403,8 +428,8 @@ VNNI static void vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int3
     if (gate) {
       for (; c + 16 <= k; c += 16) {
         const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
-        const __m256i lo = gated8(bytes, gate + c, vin, vout);
-        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout);
+        const __m256i lo = gated8(bytes, gate + c, vin, vout, vreciprocal);
+        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout, vreciprocal);
         const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
         const __m128i packed = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
         _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(packed, _mm256_castsi256_si128(flip)));
@@ -502,7 +527,60 @@ ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t
   } \
 }
 
+/*
+ * One output row of a pixel-quad conv (the stem): every tap's pixel is one 4-byte group of the padded input, so it is
+ * broadcast straight from there; 4 pixels × 16 channels per tile, requantize fused.
+ */
+#define VNNI_PIXEL_QUAD_CONV(NAME, ATTRIBUTES, DPBUSD, REQUANT16, STORE_PART16) \
+ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) { \
+  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c; \
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8; \
+  const int8_t *packed = (const int8_t *)layer->packed; \
+  const requant8_t *constants = conv_requant_of(layer); \
+  int32_t offsets[15 * 15]; \
+  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4; \
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4; \
+  for (int32_t nb = 0; nb < blocks; nb += 2) { \
+    const int two = nb + 1 < blocks; \
+    const int8_t *w0 = packed + (size_t)nb * taps * 32, *w1 = two ? w0 + (size_t)taps * 32 : w0; \
+    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0; \
+    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16; \
+    for (int32_t ox = 0; ox < out_w; ox += 4) { \
+      /* Past the row's end the last pixel is computed again, not stored. */ \
+      const uint8_t *p0 = row + (size_t)ox * stride * 4; \
+      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4; \
+      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4; \
+      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4; \
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00; \
+      for (int32_t t = 0; t < taps; t++) { \
+        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)t * 32)); \
+        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)t * 32)); \
+        __m256i b = _mm256_set1_epi32(quad_at(p0 + offsets[t])); \
+        c00 = DPBUSD(c00, b, v0); \
+        c01 = DPBUSD(c01, b, v1); \
+        b = _mm256_set1_epi32(quad_at(p1 + offsets[t])); \
+        c10 = DPBUSD(c10, b, v0); \
+        c11 = DPBUSD(c11, b, v1); \
+        b = _mm256_set1_epi32(quad_at(p2 + offsets[t])); \
+        c20 = DPBUSD(c20, b, v0); \
+        c21 = DPBUSD(c21, b, v1); \
+        b = _mm256_set1_epi32(quad_at(p3 + offsets[t])); \
+        c30 = DPBUSD(c30, b, v0); \
+        c31 = DPBUSD(c31, b, v1); \
+      } \
+      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}; \
+      for (int32_t i = 0; i < 4 && ox + i < out_w; i++) { \
+        const __m128i y = REQUANT16(tile[i][0], tile[i][1], k0, k1); \
+        int8_t *dst = out + (size_t)(ox + i) * out_c + c0; \
+        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y); \
+        else STORE_PART16(dst, y, valid); \
+      } \
+    } \
+  } \
+}
+
 VNNI_GEMM_REQUANT(vnni_gemm_requant, VNNI, _mm256_dpbusd_avx_epi32, requant16_with, store16_part_copy)
+VNNI_PIXEL_QUAD_CONV(vnni_pixel_quad_conv, VNNI, _mm256_dpbusd_avx_epi32, requant16_with, store16_part_copy)
 
 /* The activation table on 32 bytes without a vector byte permute: through memory, one lookup each. */
 AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
@@ -588,7 +666,7 @@ VNNI_DEPTHWISE_FUSED(vnni_depthwise_fused, VNNI, _mm256_dpbusd_avx_epi32, requan
 
 const kernels_t effnet_int8_avx_vnni_kernels = {
   .isa = EFFNET_INT8_ISA_AVX_VNNI, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
-  .pack_rows = vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .requant = avx2_requant,
+  .pack_rows = vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .pixel_quad_conv = vnni_pixel_quad_conv, .requant = avx2_requant,
   .depthwise_fused = vnni_depthwise_fused, .quantize = avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
   .residual = avx2_residual,
 };
@@ -618,6 +696,7 @@ AVX512 static inline void store16_part_masked(int8_t *dst, __m128i v, int32_t co
 }
 
 VNNI_GEMM_REQUANT(avx512_gemm_requant, AVX512, _mm256_dpbusd_epi32, requant16_wide, store16_part_masked)
+VNNI_PIXEL_QUAD_CONV(avx512_pixel_quad_conv, AVX512, _mm256_dpbusd_epi32, requant16_wide, store16_part_masked)
 
 /* The 256-entry table on 32 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
 AVX512 static inline __m256i table32_permute(__m256i v, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
@@ -651,7 +730,8 @@ AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *
 
 const kernels_t effnet_int8_avx512_kernels = {
   .isa = EFFNET_INT8_ISA_AVX512, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
-  .pack_rows = vnni_pack_rows, .gemm_requant = avx512_gemm_requant, .requant = avx2_requant,
+  .pack_rows = vnni_pack_rows, .gemm_requant = avx512_gemm_requant, .pixel_quad_conv = avx512_pixel_quad_conv,
+  .requant = avx2_requant,
   .depthwise_fused = avx512_depthwise_fused, .quantize = avx2_quantize, .apply_table = avx512_apply_table,
   .residual = avx2_residual,
 };
