@@ -860,17 +860,18 @@ static void finish_conv_rows(effnet_int8_engine *e, const layer_t *l, int8_t *ds
   }
 }
 
+/*
+ * A conv's work: chunks of CHUNK_ROWS output pixels, and where there are too few chunks to share out evenly (the
+ * 7×7 and 14×14 layers), each chunk also split by output channels, so that every thread gets a like share.
+ */
 static void conv_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
   const layer_t *l = task->l;
   const kernels_t *k = e->kernels;
   scratch_t *s = &e->scratch[thread];
-  const int32_t pixels = l->out_h * l->out_w, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS;
-  const int32_t first = (int32_t)((int64_t)chunks * thread / threads), last = (int32_t)((int64_t)chunks * (thread + 1) / threads);
   const int8_t *in = slot(e, l->in_slot);
   int8_t *out = slot(e, l->out_slot);
-  const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
   if (k->pixel_quad_conv && pixel_quad_conv(l)) {
     /* Whole output rows, each thread its share. */
     const int32_t row_first = (int32_t)((int64_t)l->out_h * thread / threads), row_last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
@@ -881,26 +882,48 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
     }
     return;
   }
-  for (int32_t chunk = first; chunk < last; chunk++) {
+  const int32_t pixels = l->out_h * l->out_w, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS, blocks = l->n_pad / 8;
+  const int32_t block_pairs = (blocks + 1) / 2;
+  int32_t parts = k->gemm_requant && threads > 1 && chunks < 8 * threads ? threads : 1;
+  if (parts > block_pairs) parts = block_pairs;
+  const int32_t items = chunks * parts;
+  const int32_t first = (int32_t)((int64_t)items * thread / threads), last = (int32_t)((int64_t)items * (thread + 1) / threads);
+  const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
+  int32_t packed_chunk = -1;
+  for (int32_t item = first; item < last; item++) {
+    const int32_t chunk = item / parts, part = item % parts;
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
     const int32_t rows4 = (rows + 3) & ~3;
-    const int8_t *source = in + (size_t)p0 * l->in_c;
-    if (!pointwise) {
-      gather_patches(l, in, p0, rows, s->patches);
-      source = s->patches;
+    if (chunk != packed_chunk) {
+      const int8_t *source = in + (size_t)p0 * l->in_c;
+      if (!pointwise) {
+        gather_patches(l, in, p0, rows, s->patches);
+        source = s->patches;
+      }
+      k->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
+      /* Rows past the end of the tensor: any values (their outputs are not stored), but defined ones. */
+      memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
+      packed_chunk = chunk;
     }
-    k->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
-    /* Rows past the end of the tensor: any values (their outputs are not stored), but defined ones. */
-    memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
     int8_t *dst = out + (size_t)p0 * l->out_c;
-    const size_t count = (size_t)rows * l->out_c;
-    if (k->gemm_requant) {
-      k->gemm_requant(l, s->rows, rows4, rows, dst);
-    } else {
+    if (!k->gemm_requant) {
       k->gemm(l, s->rows, rows4, s->acc);
       k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
+    } else {
+      const int32_t block_begin = 2 * (int32_t)((int64_t)block_pairs * part / parts);
+      int32_t block_end = 2 * (int32_t)((int64_t)block_pairs * (part + 1) / parts);
+      if (block_end > blocks) block_end = blocks;
+      k->gemm_requant(l, s->rows, rows4, rows, block_begin, block_end, dst);
+      if (parts > 1) {
+        const int32_t c_begin = block_begin * 8, c_end = block_end * 8 < l->out_c ? block_end * 8 : l->out_c;
+        for (int32_t r = 0; r < rows; r++) {
+          const size_t offset = (size_t)r * l->out_c + c_begin;
+          finish_conv_rows(e, l, dst + offset, (size_t)p0 * l->out_c + offset, (size_t)(c_end - c_begin));
+        }
+        continue;
+      }
     }
-    finish_conv_rows(e, l, dst, (size_t)p0 * l->out_c, count);
+    finish_conv_rows(e, l, dst, (size_t)p0 * l->out_c, (size_t)rows * l->out_c);
   }
 }
 
@@ -969,7 +992,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
  * The squeeze-excitation vector math as the Q/DQ graph computes it: GAP → Q, FC1 → Q → SiLU table, FC2 → Sigmoid → Q.
  * The FC outputs and the gate's Sigmoid input are floats in the graph (one value per channel, so float costs nothing).
  */
-static void run_se(effnet_int8_engine *e, const layer_t *l) {
+CLONES static void run_se(effnet_int8_engine *e, const layer_t *l) {
   const int32_t c_count = l->in_c, reduced = l->reduced;
   const double pool_scale = (double)l->se_in_scale / ((double)l->in_h * l->in_w);
   for (int32_t c = 0; c < c_count; c++) {

@@ -59,10 +59,12 @@ struct kernels {
   /* acc[rows][n_pad] = A[rows][k_pad] · Wᵀ; rows is a multiple of 4. NULL where gemm_requant is given. */
   void (*gemm)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc);
   /*
-   * Optional: gemm and requant in one pass, the int32 accumulators never leaving registers; writes int8
-   * out[r][c] for r < valid_rows, c < out_c. NULL: the engine calls gemm, then requant.
+   * Optional: gemm and requant in one pass, the int32 accumulators never leaving registers, for the 8-channel blocks
+   * [block_begin, block_end) (block_begin even); writes int8 out[r][c] for r < valid_rows and those channels below
+   * out_c. NULL: the engine calls gemm, then requant.
    */
-  void (*gemm_requant)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t valid_rows, int8_t *out);
+  void (*gemm_requant)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t valid_rows, int32_t block_begin,
+                       int32_t block_end, int8_t *out);
   /* out[r][c] = clamp(requant(acc[r][c] + bias[c])) for c < n; acc rows have stride acc_stride. */
   void (*requant)(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
                   const int32_t *mult, const int32_t *shift, int8_t *out);

@@ -486,13 +486,14 @@ AVX2 static inline void store16_part_copy(int8_t *dst, __m128i v, int32_t count)
  * the ISA's REQUANT16(acc0, acc1, k0, k1) → 16 int8 and STORE_PART16(dst, v, count).
  */
 #define VNNI_GEMM_REQUANT(NAME, ATTRIBUTES, DPBUSD, REQUANT16, STORE_PART16) \
-ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows, int8_t *out) { \
+ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows, int32_t block_begin, \
+                            int32_t block_end, int8_t *out) { \
   const uint8_t *a = (const uint8_t *)a_rows; \
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, n_pad = layer->n_pad, blocks = n_pad / 8, out_c = layer->out_c; \
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, out_c = layer->out_c; \
   const int8_t *packed = (const int8_t *)layer->packed; \
   const requant8_t *constants = conv_requant_of(layer); \
-  for (int32_t nb = 0; nb < blocks; nb += 2) { \
-    const int two = nb + 1 < blocks; \
+  for (int32_t nb = block_begin; nb < block_end; nb += 2) { \
+    const int two = nb + 1 < block_end; \
     const int8_t *w0 = packed + (size_t)nb * quads * 32; \
     const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0; \
     const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0; \
