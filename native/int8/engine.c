@@ -955,22 +955,28 @@ CLONES static void pad_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
+/* Depthwise rows, each thread its share; with the fused kernel and few rows (7×7, 14×14), rows × channel blocks. */
 CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
   const layer_t *l = task->l;
   const kernels_t *k = e->kernels;
   scratch_t *s = &e->scratch[thread];
-  const int32_t c_count = l->in_c;
-  const int32_t first = (int32_t)((int64_t)l->out_h * thread / threads), last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
+  const int32_t c_count = l->in_c, blocks = round_up(c_count, 32) / 32;
+  int32_t parts = k->depthwise_fused && threads > 1 && l->out_h < 8 * threads ? threads : 1;
+  if (parts > blocks) parts = blocks;
+  const int32_t items = l->out_h * parts;
+  const int32_t first = (int32_t)((int64_t)items * thread / threads), last = (int32_t)((int64_t)items * (thread + 1) / threads);
   const int8_t *in = slot(e, l->in_slot);
   int8_t *out = slot(e, l->out_slot);
   int32_t *pool = s->pool;
   if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, 32));
-  for (int32_t oy = first; oy < last; oy++) {
+  for (int32_t item = first; item < last; item++) {
+    const int32_t oy = item / parts, part = item % parts;
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;
     if (k->depthwise_fused) {
-      k->depthwise_fused(l, e->padded, oy, dst, pool);
+      const int32_t block_begin = (int32_t)((int64_t)blocks * part / parts), block_end = (int32_t)((int64_t)blocks * (part + 1) / parts);
+      k->depthwise_fused(l, e->padded, oy, block_begin, block_end, dst, pool);
       continue;
     }
     k->depthwise_row(l, in, oy, s->acc);
@@ -1089,6 +1095,26 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
   }
 }
 
+typedef struct {
+  effnet_int8_engine *e;
+  const float *image; /* NCHW */
+} input_task_t;
+
+/* The input's QuantizeLinear with the path's kernel, per plane, then interleaved into NHWC; pixels split by thread. */
+static void input_task(void *raw, int32_t thread, int32_t threads) {
+  const input_task_t *task = raw;
+  effnet_int8_engine *e = task->e;
+  const size_t plane = (size_t)e->height * e->width, channels = (size_t)e->channels;
+  const size_t first = plane * thread / threads, last = plane * (thread + 1) / threads;
+  int8_t *nhwc = slot(e, e->input_slot);
+  for (size_t c = 0; c < channels; c++) {
+    e->kernels->quantize(task->image + c * plane + first, last - first, e->input_scale, e->staging + c * plane + first);
+  }
+  for (size_t p = first; p < last; p++) {
+    for (size_t c = 0; c < channels; c++) nhwc[p * channels + c] = e->staging[c * plane + p];
+  }
+}
+
 EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *input, int32_t batch, int32_t channels,
                                           int32_t height, int32_t width, float *logits, size_t logits_count, char *error,
                                           size_t error_size) {
@@ -1109,15 +1135,9 @@ EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *in
     set_error(error, error_size, "output holds %zu floats, %d images need %d", logits_count, batch, batch * e->classes);
     return EFFNET_INT8_INVALID_ARGUMENT;
   }
-  const size_t plane = (size_t)height * width;
-  int8_t *first = slot(e, e->input_slot);
   for (int32_t n = 0; n < batch; n++) {
-    /* Quantize each NCHW plane with the path's kernel, then interleave into NHWC. */
-    const float *image = input + (size_t)n * channels * plane;
-    e->kernels->quantize(image, (size_t)channels * plane, e->input_scale, e->staging);
-    for (size_t p = 0; p < plane; p++) {
-      for (int32_t c = 0; c < channels; c++) first[p * channels + c] = e->staging[(size_t)c * plane + p];
-    }
+    input_task_t task = {e, input + (size_t)n * channels * height * width};
+    pool_run(&e->pool, input_task, &task);
     run_layers(e, logits + (size_t)n * e->classes);
   }
   return EFFNET_INT8_OK;

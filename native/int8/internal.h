@@ -72,10 +72,12 @@ struct kernels {
   void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
   /*
    * Optional: one depthwise output row with requantize, the activation table and the SE pool fused, reading the
-   * input padded and biased to unsigned (x + 128, padding 128; see pad_task); adds the row's int8 outputs to pool
-   * (whole 32-channel blocks) when the layer has FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
+   * input padded and biased to unsigned (x + 128, padding 128; see pad_task), for the 32-channel blocks
+   * [block_begin, block_end); adds the row's int8 outputs to pool (whole blocks) when the layer has FLAG_POOL.
+   * NULL: depthwise_row, requant, apply_table, then the pool.
    */
-  void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool);
+  void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin, int32_t block_end,
+                          int8_t *out, int32_t *pool);
   /*
    * Optional: one output row of a k×k conv on at most 4 input channels (pixel_quad_conv(): the stem), reading the
    * input padded to 4 bytes per pixel and biased to unsigned (see pad_task), with requantize fused; out[out_w][out_c].

@@ -598,7 +598,8 @@ AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
  * pixels can overflow them). REQUANT(acc, lane constants) and TABLE(v) are the ISA's; TABLE_SETUP declares what TABLE needs.
  */
 #define VNNI_DEPTHWISE_FUSED(NAME, ATTRIBUTES, DPBUSD, REQUANT, TABLE_SETUP, TABLE, STORE_PART) \
-ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out, int32_t *pool) { \
+ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin, int32_t block_end, \
+                            int8_t *out, int32_t *pool) { \
   const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride; \
   const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w; \
   const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right; \
@@ -609,7 +610,7 @@ ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t
   int32_t offsets[15 * 15 + 3]; \
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0; \
   const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count; \
-  for (int32_t b = 0; b < blocks; b++) { \
+  for (int32_t b = block_begin; b < block_end; b++) { \
     const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32; \
     const dw_block_t *k = &constants[b]; \
     __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo; \
