@@ -177,7 +177,9 @@ struct effnet_int8_engine {
   float *gate; /* the dequantized SE gate, one value per channel */
   int8_t *pooled, *fc1_out;
   double *head_sums;
-  int8_t *staging; /* the quantized input in NCHW, before it is interleaved */
+  int8_t *staging; /* the quantized input in NCHW, before it is interleaved; also the SE's quantized FC2 outputs */
+  float *se_values;  /* the SE's float vectors (pooled, FC1 and FC2 outputs) before they are quantized */
+  int32_t *se_acc;   /* the SE's FC2 accumulators */
   const kernels_t *kernels;
   int32_t threads, profiling;
   pool_t pool;
@@ -299,6 +301,8 @@ EXPORT void effnet_int8_free(effnet_int8_engine *e) {
   free(e->fc1_out);
   free(e->head_sums);
   free(e->staging);
+  free(e->se_values);
+  free(e->se_acc);
   free(e);
 }
 
@@ -509,6 +513,18 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     const uint8_t *table = take(r, 256);
     if (table) memcpy(l->table, table, 256);
     l->fc2_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
+    if (l->fc2_weights) {
+      int8_t *by_reduced = malloc((size_t)l->reduced * l->in_c);
+      if (!by_reduced) {
+        r->failed = 2;
+      } else {
+        for (int32_t c = 0; c < l->in_c; c++) {
+          for (int32_t j = 0; j < l->reduced; j++) by_reduced[(size_t)j * l->in_c + c] = l->fc2_weights[(size_t)c * l->reduced + j];
+        }
+      }
+      free(l->fc2_weights);
+      l->fc2_weights = by_reduced;
+    }
     l->fc2_scale = read_array(r, (size_t)l->in_c, 4, wb);
     l->fc2_bias = read_array(r, (size_t)l->in_c, 4, wb);
     if (l->flags & FLAG_ACTIVATION) {
@@ -700,8 +716,10 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
   e->pooled = calloc((size_t)e->max_channels + 1, 1);
   e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
   e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
-  e->staging = malloc((size_t)e->channels * e->height * e->width);
-  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging) {
+  e->staging = malloc((size_t)e->channels * e->height * e->width + (size_t)e->max_channels + 1);
+  e->se_values = calloc((size_t)e->max_channels + e->max_reduced + 1, sizeof(float));
+  e->se_acc = calloc((size_t)e->max_channels + 1, sizeof(int32_t));
+  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging || !e->se_values || !e->se_acc) {
     status = EFFNET_INT8_OUT_OF_MEMORY;
     goto fail;
   }
@@ -1001,30 +1019,40 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
 CLONES static void run_se(effnet_int8_engine *e, const layer_t *l) {
   const int32_t c_count = l->in_c, reduced = l->reduced;
   const double pool_scale = (double)l->se_in_scale / ((double)l->in_h * l->in_w);
+  float *values = e->se_values;
+  int32_t *acc = e->se_acc;
   for (int32_t c = 0; c < c_count; c++) {
     int64_t sum = 0;
     for (int32_t t = 0; t < e->threads; t++) sum += e->scratch[t].pool[c];
-    e->pooled[c] = quantize_value((float)(sum * pool_scale), l->pool_scale);
+    values[c] = (float)(sum * pool_scale);
   }
+  e->kernels->quantize(values, (size_t)c_count, l->pool_scale, e->pooled);
   for (int32_t r = 0; r < reduced; r++) {
     const int8_t *w = l->fc1_weights + (size_t)r * c_count;
-    int32_t acc = 0;
-    for (int32_t c = 0; c < c_count; c++) acc += e->pooled[c] * w[c];
-    const float f = (float)acc * l->fc1_scale[r] + l->fc1_bias[r];
-    e->fc1_out[r] = l->table[(uint8_t)quantize_value(f, l->fc1_out_scale)];
+    int32_t sum = 0;
+    for (int32_t c = 0; c < c_count; c++) sum += e->pooled[c] * w[c];
+    values[r] = (float)sum * l->fc1_scale[r] + l->fc1_bias[r];
+  }
+  e->kernels->quantize(values, (size_t)reduced, l->fc1_out_scale, e->fc1_out);
+  for (int32_t r = 0; r < reduced; r++) e->fc1_out[r] = l->table[(uint8_t)e->fc1_out[r]];
+  memset(acc, 0, sizeof(int32_t) * (size_t)c_count);
+  for (int32_t r = 0; r < reduced; r++) {
+    const int8_t *w = l->fc2_weights + (size_t)r * c_count;
+    const int32_t x = e->fc1_out[r];
+    for (int32_t c = 0; c < c_count; c++) acc[c] += x * w[c];
+  }
+  if (l->gate_table) {
+    /* The graph quantizes the FC2 output and its Sigmoid reads that int8 value: a table. */
+    int8_t *quantized = e->staging;
+    for (int32_t c = 0; c < c_count; c++) values[c] = (float)acc[c] * l->fc2_scale[c] + l->fc2_bias[c];
+    e->kernels->quantize(values, (size_t)c_count, l->fc2_out_scale, quantized);
+    for (int32_t c = 0; c < c_count; c++) e->gate[c] = l->gate_table[(uint8_t)quantized[c]];
+    return;
   }
   for (int32_t c = 0; c < c_count; c++) {
-    const int8_t *w = l->fc2_weights + (size_t)c * reduced;
-    int32_t acc = 0;
-    for (int32_t r = 0; r < reduced; r++) acc += e->fc1_out[r] * w[r];
-    if (l->gate_table) {
-      /* The graph quantizes the FC2 output and its Sigmoid reads that int8 value: a table. */
-      e->gate[c] = l->gate_table[(uint8_t)quantize_value((float)acc * l->fc2_scale[c] + l->fc2_bias[c], l->fc2_out_scale)];
-      continue;
-    }
     /* Older bundles: the Sigmoid of the float FC2 output, in double (the graph's float32 conv and Sigmoid carry
      * their own rounding; the exact value is the fairest target). */
-    const double g = (double)acc * l->fc2_scale[c] + l->fc2_bias[c];
+    const double g = (double)acc[c] * l->fc2_scale[c] + l->fc2_bias[c];
     e->gate[c] = (float)quantize_value((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
   }
 }

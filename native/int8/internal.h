@@ -32,7 +32,8 @@ typedef struct {
   /* squeeze-excitation */
   int32_t reduced;
   float se_in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
-  int8_t *fc1_weights, *fc2_weights;
+  int8_t *fc1_weights; /* [reduced][c] */
+  int8_t *fc2_weights; /* [reduced][c] after loading (the file's [c][reduced], transposed so FC2 runs along c) */
   float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
   float fc2_out_scale, *gate_table; /* the gate as a table of the quantized FC2 output (when the graph has it) */
   /* head */
