@@ -481,8 +481,8 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
       if (pixel_quad_conv(l) && padded > e->padded_bytes) e->padded_bytes = padded;
     } else {
       if (l->out_w * l->in_c > e->max_row_acc) e->max_row_acc = l->out_w * l->in_c;
-      /* 64 bytes of slack: the kernels read whole 32-channel blocks past the last channel. */
-      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * l->in_c + 64;
+      /* Slack: the kernels read whole channel blocks past the last channel. */
+      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * l->in_c + MAX_DEPTHWISE_BLOCK;
       if (padded > e->padded_bytes) e->padded_bytes = padded;
     }
     if (l->in_c > e->max_channels) e->max_channels = l->in_c;
@@ -595,7 +595,7 @@ static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t thread
     s->patches = aligned_alloc(64, (rows + 63) & ~(size_t)63);
     s->acc = aligned_alloc(64, (acc * sizeof(int32_t) + 63) & ~(size_t)63);
     /* Whole 32-channel blocks: the fused depthwise kernels add their last block in full. */
-    s->pool = aligned_alloc(64, (size_t)round_up(e->max_channels + 1, 32) * sizeof(int32_t));
+    s->pool = aligned_alloc(64, (size_t)round_up(e->max_channels + 1, MAX_DEPTHWISE_BLOCK) * sizeof(int32_t));
     if (!s->rows || !s->patches || !s->acc || !s->pool) {
       free_scratch(e);
       return EFFNET_INT8_OUT_OF_MEMORY;
@@ -980,7 +980,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const layer_t *l = task->l;
   const kernels_t *k = e->kernels;
   scratch_t *s = &e->scratch[thread];
-  const int32_t c_count = l->in_c, blocks = round_up(c_count, 32) / 32;
+  const int32_t c_count = l->in_c, block = k->depthwise_fused ? k->depthwise_block : 1, blocks = round_up(c_count, block) / block;
   int32_t parts = k->depthwise_fused && threads > 1 && l->out_h < 8 * threads ? threads : 1;
   if (parts > blocks) parts = blocks;
   const int32_t items = l->out_h * parts;
@@ -988,7 +988,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const int8_t *in = slot(e, l->in_slot);
   int8_t *out = slot(e, l->out_slot);
   int32_t *pool = s->pool;
-  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, 32));
+  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, block));
   for (int32_t item = first; item < last; item++) {
     const int32_t oy = item / parts, part = item % parts;
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;

@@ -15,6 +15,8 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 /* Ceiling on a conv's reduction length: the stem's patches are gathered as int8 rows of at most this many values. */
 #define MAX_SLOTS 64
 #define MAX_THREADS 64
+/* The widest channel block a fused depthwise kernel reads past a pixel's last channel (padding slack, pool size). */
+#define MAX_DEPTHWISE_BLOCK 64
 
 typedef struct {
   int32_t kind, block, flags;
@@ -73,12 +75,13 @@ struct kernels {
   void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
   /*
    * Optional: one depthwise output row with requantize, the activation table and the SE pool fused, reading the
-   * input padded and biased to unsigned (x + 128, padding 128; see pad_task), for the 32-channel blocks
-   * [block_begin, block_end); adds the row's int8 outputs to pool (whole blocks) when the layer has FLAG_POOL.
-   * NULL: depthwise_row, requant, apply_table, then the pool.
+   * input padded and biased to unsigned (x + 128, padding 128; see pad_task), for the blocks of depthwise_block
+   * channels [block_begin, block_end); adds the row's int8 outputs to pool (whole blocks) when the layer has
+   * FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
    */
   void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin, int32_t block_end,
                           int8_t *out, int32_t *pool);
+  int32_t depthwise_block; /* channels per depthwise_fused block (at most MAX_DEPTHWISE_BLOCK) */
   /*
    * Optional: one output row of a k×k conv on at most 4 input channels (pixel_quad_conv(): the stem), reading the
    * input padded to 4 bytes per pixel and biased to unsigned (see pad_task), with requantize fused; out[out_w][out_c].
@@ -98,6 +101,13 @@ extern const kernels_t effnet_int8_scalar_kernels;
 void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table);
 void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, int8_t *dst);
 #if defined(__x86_64__)
+/* The AVX2 and AVX-VNNI kernels the AVX-512 path shares (kernels_avx2.c). */
+void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
+                                float in_scale, float out_scale);
+void effnet_int8_avx2_quantize(const float *src, size_t count, float scale, int8_t *dst);
+void effnet_int8_avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *out);
+void effnet_int8_avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale);
 extern const kernels_t effnet_int8_avx2_kernels;
 extern const kernels_t effnet_int8_avx_vnni_kernels;
 extern const kernels_t effnet_int8_avx512_kernels;

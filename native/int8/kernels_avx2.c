@@ -174,7 +174,7 @@ AVX2 static inline __m256i requantize8(__m256i v, __m256i mult, __m256i shift) {
   return _mm256_srav_epi32(high, shift);
 }
 
-AVX2 static void avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
+AVX2 void effnet_int8_avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
                               const int32_t *mult, const int32_t *shift, int8_t *out) {
   for (int32_t r = 0; r < rows; r++) {
     const int32_t *in = acc + (size_t)r * acc_stride;
@@ -253,7 +253,7 @@ AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int3
   }
 }
 
-AVX2 static void avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale) {
+AVX2 void effnet_int8_avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale) {
   const __m256 vm = _mm256_set1_ps(main_scale), vs = _mm256_set1_ps(skip_scale), vo = _mm256_set1_ps(out_scale), vr = _mm256_set1_ps(1.0f / out_scale);
   const __m256 low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
   int32_t i = 0;
@@ -268,7 +268,7 @@ AVX2 static void avx2_residual(int8_t *main, const int8_t *skip, int32_t count, 
 }
 
 /* quantize_value() on 8 lanes: the same division, NaN to 0, clamp, round to nearest even. */
-AVX2 static void avx2_quantize(const float *src, size_t count, float scale, int8_t *dst) {
+AVX2 void effnet_int8_avx2_quantize(const float *src, size_t count, float scale, int8_t *dst) {
   const __m256 vscale = _mm256_set1_ps(scale), vreciprocal = _mm256_set1_ps(1.0f / scale), low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
@@ -282,8 +282,8 @@ AVX2 static void avx2_quantize(const float *src, size_t count, float scale, int8
 /* AVX2 has no byte permute wider than 16 entries, and a pshufb cascade costs more than the scalar loads. */
 const kernels_t effnet_int8_avx2_kernels = {
   .isa = EFFNET_INT8_ISA_AVX2, .packed_size = avx2_packed_size, .pack_weights = avx2_pack_weights,
-  .pack_rows = avx2_pack_rows, .gemm = avx2_gemm, .requant = avx2_requant, .depthwise_row = avx2_depthwise_row,
-  .quantize = avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = avx2_residual,
+  .pack_rows = avx2_pack_rows, .gemm = avx2_gemm, .requant = effnet_int8_avx2_requant, .depthwise_row = avx2_depthwise_row,
+  .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = effnet_int8_avx2_residual,
 };
 
 /*
@@ -416,7 +416,7 @@ static void vnni_pack_weights(layer_t *layer) {
 }
 
 /* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
-VNNI static void vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
+VNNI void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
                                 const float *gate, float in_scale, float out_scale) {
   const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
@@ -668,73 +668,10 @@ VNNI_DEPTHWISE_FUSED(vnni_depthwise_fused, VNNI, _mm256_dpbusd_avx_epi32, requan
 
 const kernels_t effnet_int8_avx_vnni_kernels = {
   .isa = EFFNET_INT8_ISA_AVX_VNNI, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
-  .pack_rows = vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .pixel_quad_conv = vnni_pixel_quad_conv, .requant = avx2_requant,
-  .depthwise_fused = vnni_depthwise_fused, .quantize = avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
-  .residual = avx2_residual,
+  .pack_rows = effnet_int8_vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .pixel_quad_conv = vnni_pixel_quad_conv,
+  .requant = effnet_int8_avx2_requant,
+  .depthwise_fused = vnni_depthwise_fused, .depthwise_block = 32, .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
+  .residual = effnet_int8_avx2_residual,
 };
 
-/*
- * AVX-512 (F, BW, VL, VNNI, VBMI): the same GEMM with the EVEX vpdpbusd (CPUs with AVX-512 VNNI need not have
- * AVX-VNNI), and the SiLU tables with two vpermi2b (128 entries each) and a blend on the index's top bit:
- * 64 lookups in a handful of instructions instead of 64 dependent loads.
- */
-#define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
-
-/* requantize() with the lanes widened to 64 bits: one vpmuldq, one add and one vpsravq for eight lanes. */
-AVX512 static inline __m256i requantize8_wide(__m256i acc, const requant8_t *k) {
-  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
-  const __m512i product = _mm512_mul_epi32(_mm512_cvtepi32_epi64(v), _mm512_load_si512(k->mult64));
-  const __m512i rounded = _mm512_add_epi64(product, _mm512_load_si512(k->round64));
-  return _mm512_cvtepi64_epi32(_mm512_srav_epi64(rounded, _mm512_load_si512(k->shift64)));
-}
-
-/* vpmovsdb saturates sixteen int32 to int8 in order. */
-AVX512 static inline __m128i requant16_wide(__m256i acc0, __m256i acc1, const requant8_t *k0, const requant8_t *k1) {
-  return _mm512_cvtsepi32_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(requantize8_wide(acc0, k0)), requantize8_wide(acc1, k1), 1));
-}
-
-AVX512 static inline void store16_part_masked(int8_t *dst, __m128i v, int32_t count) {
-  _mm_mask_storeu_epi8(dst, (__mmask16)((1u << count) - 1), v);
-}
-
-VNNI_GEMM_REQUANT(avx512_gemm_requant, AVX512, _mm256_dpbusd_epi32, requant16_wide, store16_part_masked)
-VNNI_PIXEL_QUAD_CONV(avx512_pixel_quad_conv, AVX512, _mm256_dpbusd_epi32, requant16_wide, store16_part_masked)
-
-/* The 256-entry table on 32 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
-AVX512 static inline __m256i table32_permute(__m256i v, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
-  const __m512i idx = _mm512_castsi256_si512(v);
-  const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
-  return _mm512_castsi512_si256(_mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
-}
-
-AVX512 static inline void store_part_masked(int8_t *dst, __m256i v, int32_t count) {
-  _mm256_mask_storeu_epi8(dst, (__mmask32)((1ull << count) - 1), v);
-}
-
-#define AVX512_TABLE_SETUP \
-  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64); \
-  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192)
-#define AVX512_TABLE(v) table32_permute(v, t0, t1, t2, t3)
-VNNI_DEPTHWISE_FUSED(avx512_depthwise_fused, AVX512, _mm256_dpbusd_epi32, requantize8_wide, AVX512_TABLE_SETUP, AVX512_TABLE,
-                     store_part_masked)
-
-AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *table) {
-  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
-  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
-  size_t i = 0;
-  for (; i + 64 <= count; i += 64) {
-    const __m512i idx = _mm512_loadu_si512(data + i);
-    const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
-    _mm512_storeu_si512(data + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
-  }
-  effnet_int8_apply_table_scalar(data + i, count - i, table);
-}
-
-const kernels_t effnet_int8_avx512_kernels = {
-  .isa = EFFNET_INT8_ISA_AVX512, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
-  .pack_rows = vnni_pack_rows, .gemm_requant = avx512_gemm_requant, .pixel_quad_conv = avx512_pixel_quad_conv,
-  .requant = avx2_requant,
-  .depthwise_fused = avx512_depthwise_fused, .quantize = avx2_quantize, .apply_table = avx512_apply_table,
-  .residual = avx2_residual,
-};
 #endif

@@ -38,7 +38,7 @@ t.test('the NEON path under qemu-aarch64', { skip: reason ?? false }, async (t) 
   const source = join(REPO_ROOT, 'native', 'int8');
   const check = join(dir, 'check');
   execFileSync('aarch64-linux-gnu-gcc', ['-std=c11', '-O2', '-static', '-pthread', '-ffp-contract=off', '-o', check,
-    join(source, 'test', 'check.c'), ...['engine.c', 'kernels_scalar.c', 'kernels_avx2.c', 'kernels_neon.c'].map((f) => join(source, f)), '-lm']);
+    join(source, 'test', 'check.c'), ...['engine.c', 'kernels_scalar.c', 'kernels_avx2.c', 'kernels_avx512.c', 'kernels_neon.c'].map((f) => join(source, f)), '-lm']);
   const onArm = (args: string[]) => execFileSync('qemu-aarch64', [check, ...args], { encoding: 'utf8' }).trim().split('\n');
 
   t.test('kernels: NEON = aarch64 scalar = x86 scalar, bit for bit', async (t) => {

@@ -1,0 +1,327 @@
+/*
+ * x86-64 AVX-512 path (F, BW, VL, VNNI, VBMI): the AVX-VNNI scheme of kernels_avx2.c (activations biased to
+ * unsigned, vpdpbusd, the offset 128 · Σw folded into the bias) on 512-bit vectors: 16 output channels per
+ * accumulator in the convs, 64 channels per block in the depthwise, and the activation tables by vpermi2b. Where the
+ * AVX-512 units are 512 bits wide (Zen 5, Intel server cores) that is twice the multiply-adds per instruction.
+ * Row packing, input quantization and the residual add are the AVX2 path's.
+ */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+
+static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+/*
+ * requantize() constants for 16 lanes, set when the weights are packed: the bias less the unsigned inputs' offset
+ * (128 · Σw), the multipliers (mult_odd: the odd lanes' in the even positions, for vpmuldq), the rounding terms
+ * 2^(31 + shift) per 64-bit lane pair, and the shifts.
+ */
+typedef struct {
+  int32_t bias[16], mult[16], mult_odd[16], shift[16];
+  int64_t round_even[8], round_odd[8];
+} requant16_t;
+
+/* Lane e of k: channel `c` of the layer, or (c < 0) a channel past the last, whose outputs are never stored. */
+static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32_t c, int32_t weight_sum) {
+  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
+  const int64_t round = (int64_t)1 << (31 + shift);
+  k->bias[e] = c >= 0 ? layer->bias[c] - 128 * weight_sum : 0;
+  k->mult[e] = mult;
+  k->shift[e] = shift;
+  if (e % 2) {
+    k->mult_odd[e - 1] = mult;
+    k->mult_odd[e] = 0;
+    k->round_odd[e / 2] = round;
+  } else {
+    k->round_even[e / 2] = round;
+  }
+}
+
+/* requantize() on 16 lanes: the exact 64-bit products of the even and the odd lanes, one rounding each. */
+AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k) {
+  const __m512i v = _mm512_add_epi32(acc, _mm512_load_si512(k->bias));
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, _mm512_load_si512(k->mult)), _mm512_load_si512(k->round_even));
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_load_si512(k->mult_odd)),
+                                       _mm512_load_si512(k->round_odd));
+  const __m512i high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  return _mm512_srav_epi32(high, _mm512_load_si512(k->shift));
+}
+
+static inline int32_t quad_at(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* ---------- convs ---------- */
+
+/*
+ * [16-channel group][k/4][16 channels][4 k] bytes (a pixel-quad conv: [group][tap][16 channels][4 input channels]),
+ * then from the next 64 bytes one requant16_t per group.
+ */
+static int32_t conv_groups(const layer_t *layer) { return (layer->n_pad + 15) / 16; }
+static int32_t conv_depth(const layer_t *layer) { return pixel_quad_conv(layer) ? layer->kh * layer->kw * 4 : layer->k_pad; }
+static size_t conv_weight_bytes(const layer_t *layer) { return ((size_t)conv_groups(layer) * 16 * conv_depth(layer) + 63) & ~(size_t)63; }
+static const requant16_t *conv_requant_of(const layer_t *layer) {
+  return (const requant16_t *)((const int8_t *)layer->packed + conv_weight_bytes(layer));
+}
+
+static void pack_conv(layer_t *layer) {
+  const int32_t k_pad = layer->k_pad, depth = conv_depth(layer), in_c = layer->in_c, by_pixel = pixel_quad_conv(layer);
+  int8_t *packed = (int8_t *)layer->packed;
+  requant16_t *constants = (requant16_t *)(packed + conv_weight_bytes(layer));
+  memset(packed, 0, conv_weight_bytes(layer));
+  for (int32_t o = 0; o < conv_groups(layer) * 16; o++) {
+    int32_t sum = 0;
+    for (int32_t k = 0; k < k_pad && o < layer->out_c; k++) {
+      const int8_t w = layer->weights[(size_t)o * k_pad + k];
+      /* A pixel-quad conv's k runs over (tap, input channel); each tap's channels fill one 4-byte group. */
+      const int32_t at = by_pixel ? k / in_c * 4 + k % in_c : k;
+      if (at < depth) packed[(((size_t)(o / 16) * (depth / 4) + at / 4) * 16 + o % 16) * 4 + at % 4] = w;
+      sum += w;
+    }
+    requant16_set(&constants[o / 16], o % 16, layer, o < layer->out_c ? o : -1, sum);
+  }
+}
+
+/* Rows r..r+3 of one or two 16-channel groups, requantized and stored (channels below out_c, rows below valid_rows). */
+AVX512 static inline void store_tile(const layer_t *layer, const __m512i acc[4][2], int32_t group, int two, int32_t r,
+                                     int32_t valid_rows, int8_t *out) {
+  const requant16_t *constants = conv_requant_of(layer);
+  const int32_t out_c = layer->out_c;
+  for (int32_t j = 0; j < 1 + two; j++) {
+    const int32_t c = (group + j) * 16, valid = out_c - c < 16 ? out_c - c : 16;
+    if (valid <= 0) continue;
+    for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) {
+      const __m128i y = _mm512_cvtsepi32_epi8(requantize16(acc[i][j], &constants[group + j]));
+      int8_t *dst = out + (size_t)(r + i) * out_c + c;
+      if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
+      else _mm_mask_storeu_epi8(dst, (__mmask16)((1u << valid) - 1), y);
+    }
+  }
+}
+
+/* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize fused. */
+AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
+                                       int32_t block_begin, int32_t block_end, int8_t *out) {
+  const uint8_t *a = (const uint8_t *)a_rows;
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
+  const int32_t group_begin = block_begin / 2, group_end = (block_end + 1) / 2;
+  for (int32_t g = group_begin; g < group_end; g += 2) {
+    const int two = g + 1 < group_end;
+    const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
+    for (int32_t r = 0; r < rows; r += 4) {
+      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
+      __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int32_t q = 0; q < quads; q++) {
+        const __m512i v0 = _mm512_load_si512(w0 + (size_t)q * 64), v1 = _mm512_load_si512(w1 + (size_t)q * 64);
+        __m512i b = _mm512_set1_epi32(quad_at(a0 + 4 * q));
+        c00 = _mm512_dpbusd_epi32(c00, b, v0);
+        c01 = _mm512_dpbusd_epi32(c01, b, v1);
+        b = _mm512_set1_epi32(quad_at(a1 + 4 * q));
+        c10 = _mm512_dpbusd_epi32(c10, b, v0);
+        c11 = _mm512_dpbusd_epi32(c11, b, v1);
+        b = _mm512_set1_epi32(quad_at(a2 + 4 * q));
+        c20 = _mm512_dpbusd_epi32(c20, b, v0);
+        c21 = _mm512_dpbusd_epi32(c21, b, v1);
+        b = _mm512_set1_epi32(quad_at(a3 + 4 * q));
+        c30 = _mm512_dpbusd_epi32(c30, b, v0);
+        c31 = _mm512_dpbusd_epi32(c31, b, v1);
+      }
+      const __m512i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      store_tile(layer, tile, g, two, r, valid_rows, out);
+    }
+  }
+}
+
+/* One output row of a pixel-quad conv (the stem): each tap's pixel broadcast from the padded input; 4 pixels × 32 channels. */
+AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) {
+  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, groups = conv_groups(layer);
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  int32_t offsets[15 * 15];
+  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4;
+  for (int32_t g = 0; g < groups; g += 2) {
+    const int two = g + 1 < groups;
+    const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
+    for (int32_t ox = 0; ox < out_w; ox += 4) {
+      /* Past the row's end the last pixel is computed again, not stored. */
+      const uint8_t *p0 = row + (size_t)ox * stride * 4;
+      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
+      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
+      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
+      __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int32_t t = 0; t < taps; t++) {
+        const __m512i v0 = _mm512_load_si512(w0 + (size_t)t * 64), v1 = _mm512_load_si512(w1 + (size_t)t * 64);
+        __m512i b = _mm512_set1_epi32(quad_at(p0 + offsets[t]));
+        c00 = _mm512_dpbusd_epi32(c00, b, v0);
+        c01 = _mm512_dpbusd_epi32(c01, b, v1);
+        b = _mm512_set1_epi32(quad_at(p1 + offsets[t]));
+        c10 = _mm512_dpbusd_epi32(c10, b, v0);
+        c11 = _mm512_dpbusd_epi32(c11, b, v1);
+        b = _mm512_set1_epi32(quad_at(p2 + offsets[t]));
+        c20 = _mm512_dpbusd_epi32(c20, b, v0);
+        c21 = _mm512_dpbusd_epi32(c21, b, v1);
+        b = _mm512_set1_epi32(quad_at(p3 + offsets[t]));
+        c30 = _mm512_dpbusd_epi32(c30, b, v0);
+        c31 = _mm512_dpbusd_epi32(c31, b, v1);
+      }
+      const __m512i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      /* The tile's rows are pixels ox..ox+3 of this output row. */
+      store_tile(layer, tile, g, two, ox, out_w, out);
+    }
+  }
+}
+
+/* ---------- depthwise ---------- */
+
+/*
+ * Per group of four taps and 64-channel block, four vectors of weights in the order vpunpck{l,h}bw + vpunpck{l,h}wd
+ * leave the inputs: in each 128-bit lane L, vector i holds channels 16L + 4i..16L + 4i + 3, four tap weights each
+ * (taps and channels past the last are 0). Then per block the requantization constants of the four vectors in
+ * the same lane order.
+ */
+typedef struct {
+  requant16_t lanes[4];
+} dw_block_t;
+
+static int32_t dw_blocks(const layer_t *layer) { return round_up(layer->in_c, 64) / 64; }
+static size_t dw_quad_bytes(const layer_t *layer) { return ((size_t)layer->kh * layer->kw + 3) / 4 * (size_t)dw_blocks(layer) * 256; }
+static const dw_block_t *dw_blocks_of(const layer_t *layer) { return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer)); }
+
+/* Channel of lane e (0..15) of vector i in block b. */
+static int32_t dw_channel(int32_t b, int32_t i, int32_t e) { return b * 64 + (e / 4) * 16 + i * 4 + e % 4; }
+
+static void pack_depthwise(layer_t *layer) {
+  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
+  int8_t *quads = (int8_t *)layer->packed;
+  for (int32_t g = 0; g < groups; g++) {
+    for (int32_t b = 0; b < blocks; b++) {
+      int8_t *out = quads + ((size_t)g * blocks + b) * 256;
+      for (int32_t i = 0; i < 4; i++) {
+        for (int32_t e = 0; e < 16; e++) {
+          const int32_t c = dw_channel(b, i, e);
+          for (int32_t q = 0; q < 4; q++) {
+            const int32_t t = 4 * g + q;
+            out[i * 64 + e * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+          }
+        }
+      }
+    }
+  }
+  dw_block_t *constants = (dw_block_t *)(quads + dw_quad_bytes(layer));
+  for (int32_t b = 0; b < blocks; b++) {
+    for (int32_t i = 0; i < 4; i++) {
+      for (int32_t e = 0; e < 16; e++) {
+        const int32_t c = dw_channel(b, i, e);
+        int32_t sum = 0;
+        for (int32_t t = 0; t < taps && c < c_count; t++) sum += layer->weights[(size_t)t * c_count + c];
+        requant16_set(&constants[b].lanes[i], e, layer, c < c_count ? c : -1, sum);
+      }
+    }
+  }
+}
+
+/* The 256-entry table on 64 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
+AVX512 static inline __m512i table64(__m512i idx, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
+  const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
+  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
+}
+
+/* pool[c..c+63] += the int16 sums (channels 0-31 in low, 32-63 in high). */
+AVX512 static inline void flush_pool(int32_t *pool, __m512i low, __m512i high) {
+  const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(low)), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(low, 1)),
+                            _mm512_cvtepi16_epi32(_mm512_castsi512_si256(high)), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(high, 1))};
+  for (int32_t i = 0; i < 4; i++) _mm512_storeu_si512(pool + 16 * i, _mm512_add_epi32(_mm512_loadu_si512(pool + 16 * i), parts[i]));
+}
+
+/*
+ * One depthwise output row for the 64-channel blocks [block_begin, block_end), blocks outermost so that a block's
+ * weights and pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded unsigned
+ * inputs interleaved per channel), requantize, saturate (the packs put the lane order back into channel order), the
+ * table, the store and the pool (int16 sums, flushed before 256 pixels could overflow them).
+ */
+AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin,
+                                          int32_t block_end, int8_t *out, int32_t *pool) {
+  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
+  const int32_t groups = (taps + 3) / 4, blocks = dw_blocks(layer), out_w = layer->out_w;
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const int8_t *quads = (const int8_t *)layer->packed;
+  const dw_block_t *constants = dw_blocks_of(layer);
+  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192);
+  int32_t offsets[15 * 15 + 3];
+  for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count;
+  for (int32_t b = block_begin; b < block_end; b++) {
+    const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
+    const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
+    const dw_block_t *k = &constants[b];
+    __m512i sum_low = _mm512_setzero_si512(), sum_high = sum_low;
+    int32_t pending = 0;
+    for (int32_t ox = 0; ox < out_w; ox++) {
+      const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+      const int8_t *w = quads + (size_t)b * 256;
+      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
+        const int32_t *o = offsets + 4 * g;
+        const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
+        const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
+        const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
+        const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
+        a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), _mm512_load_si512(w));
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), _mm512_load_si512(w + 64));
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), _mm512_load_si512(w + 128));
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), _mm512_load_si512(w + 192));
+      }
+      const __m512i q0 = requantize16(a0, &k->lanes[0]), q1 = requantize16(a1, &k->lanes[1]);
+      const __m512i q2 = requantize16(a2, &k->lanes[2]), q3 = requantize16(a3, &k->lanes[3]);
+      __m512i y = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+      if (activation) y = table64(y, t0, t1, t2, t3);
+      _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
+      if (pooling) {
+        sum_low = _mm512_add_epi16(sum_low, _mm512_cvtepi8_epi16(_mm512_castsi512_si256(y)));
+        sum_high = _mm512_add_epi16(sum_high, _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(y, 1)));
+        if (++pending == 255 || ox == out_w - 1) {
+          flush_pool(pool + c, sum_low, sum_high);
+          sum_low = sum_high = _mm512_setzero_si512();
+          pending = 0;
+        }
+      }
+    }
+  }
+}
+
+/* ---------- the path ---------- */
+
+static size_t avx512_packed_size(const layer_t *layer) {
+  if (layer->kind == KIND_CONV) return conv_weight_bytes(layer) + sizeof(requant16_t) * (size_t)conv_groups(layer);
+  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer) + sizeof(dw_block_t) * (size_t)dw_blocks(layer);
+  return 0;
+}
+
+static void avx512_pack_weights(layer_t *layer) {
+  if (layer->kind == KIND_CONV) pack_conv(layer);
+  else if (layer->kind == KIND_DEPTHWISE) pack_depthwise(layer);
+}
+
+AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *table) {
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  size_t i = 0;
+  for (; i + 64 <= count; i += 64) _mm512_storeu_si512(data + i, table64(_mm512_loadu_si512(data + i), t0, t1, t2, t3));
+  effnet_int8_apply_table_scalar(data + i, count - i, table);
+}
+
+const kernels_t effnet_int8_avx512_kernels = {
+  .isa = EFFNET_INT8_ISA_AVX512, .packed_size = avx512_packed_size, .pack_weights = avx512_pack_weights,
+  .pack_rows = effnet_int8_vnni_pack_rows, .gemm_requant = avx512_gemm_requant, .pixel_quad_conv = avx512_pixel_quad_conv,
+  .requant = effnet_int8_avx2_requant, .depthwise_fused = avx512_depthwise_fused, .depthwise_block = 64,
+  .quantize = effnet_int8_avx2_quantize, .apply_table = avx512_apply_table, .residual = effnet_int8_avx2_residual,
+};
+#endif
