@@ -277,6 +277,64 @@ AVX512 static inline void flush_pool(int32_t *pool, __m512i low, __m512i high) {
   for (int32_t i = 0; i < 4; i++) _mm512_storeu_si512(pool + 16 * i, _mm512_add_epi32(_mm512_loadu_si512(pool + 16 * i), parts[i]));
 }
 
+/* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array). */
+AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) {
+  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult)),
+                                        _mm256_load_si256((const __m256i *)k->round_even));
+  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd)),
+                                       _mm256_load_si256((const __m256i *)k->round_odd));
+  return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA), _mm256_load_si256((const __m256i *)k->shift));
+}
+
+/*
+ * The row for a last block of at most 32 channels: its channels are lanes 0 and 1 of the 64-channel layout, the low
+ * 256 bits of every weight and constant vector, so the same loop runs on 256-bit vectors at no waste.
+ */
+AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
+                                        int8_t *out, int32_t *pool) {
+  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
+  const int32_t c = b * 64, valid = c_count - c, out_w = layer->out_w, stride = layer->stride;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192);
+  const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
+  const dw_block_t *k = &dw_blocks_of(layer)[b];
+  __m512i sums = _mm512_setzero_si512();
+  int32_t pending = 0;
+  for (int32_t ox = 0; ox < out_w; ox++) {
+    const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    const int8_t *w = (const int8_t *)layer->packed + (size_t)b * 256;
+    for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
+      const int32_t *o = offsets + 4 * g;
+      const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0])), x1 = _mm256_loadu_si256((const __m256i *)(base + o[1]));
+      const __m256i x2 = _mm256_loadu_si256((const __m256i *)(base + o[2])), x3 = _mm256_loadu_si256((const __m256i *)(base + o[3]));
+      const __m256i l01 = _mm256_unpacklo_epi8(x0, x1), l23 = _mm256_unpacklo_epi8(x2, x3);
+      const __m256i h01 = _mm256_unpackhi_epi8(x0, x1), h23 = _mm256_unpackhi_epi8(x2, x3);
+      a0 = _mm256_dpbusd_epi32(a0, _mm256_unpacklo_epi16(l01, l23), _mm256_load_si256((const __m256i *)w));
+      a1 = _mm256_dpbusd_epi32(a1, _mm256_unpackhi_epi16(l01, l23), _mm256_load_si256((const __m256i *)(w + 64)));
+      a2 = _mm256_dpbusd_epi32(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 128)));
+      a3 = _mm256_dpbusd_epi32(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 192)));
+    }
+    const __m256i q0 = requantize8_low(a0, &k->lanes[0]), q1 = requantize8_low(a1, &k->lanes[1]);
+    const __m256i q2 = requantize8_low(a2, &k->lanes[2]), q3 = requantize8_low(a3, &k->lanes[3]);
+    __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    if (activation) y = _mm512_castsi512_si256(table64(_mm512_castsi256_si512(y), t0, t1, t2, t3));
+    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
+    if (pooling) {
+      sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(y));
+      if (++pending == 255 || ox == out_w - 1) {
+        int32_t *p = pool + c;
+        _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
+        _mm512_storeu_si512(p + 16, _mm512_add_epi32(_mm512_loadu_si512(p + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+        sums = _mm512_setzero_si512();
+        pending = 0;
+      }
+    }
+  }
+}
+
 /*
  * One depthwise output row for the 64-channel blocks [block_begin, block_end), blocks outermost so that a block's
  * weights and pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded unsigned
@@ -298,6 +356,10 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *p
   const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count;
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
+    if (valid <= 32) {
+      depthwise_half_block(layer, row, b, offsets, out, pool);
+      continue;
+    }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
     const dw_block_t *k = &constants[b];
     __m512i sum_low = _mm512_setzero_si512(), sum_high = sum_low;
