@@ -289,8 +289,8 @@ const kernels_t effnet_int8_avx2_kernels = {
 /*
  * AVX-VNNI: vpdpbusd multiplies unsigned × signed bytes and adds four products into int32 with no intermediate
  * saturation, so it is exact for any int8 weights. Activations are biased to unsigned (x + 128, a sign-bit flip)
- * and the conv subtracts 128 · Σw per output channel, computed when the weights are packed. Everything but the
- * GEMM and its row packing is the AVX2 path.
+ * and the conv subtracts 128 · Σw per output channel, computed when the weights are packed. The GEMM, the stem, the
+ * depthwise and the row packing are its own; input quantization, the tables and the residual add are AVX2's.
  */
 #define VNNI __attribute__((target("avx2,avxvnni")))
 
@@ -301,7 +301,6 @@ const kernels_t effnet_int8_avx2_kernels = {
 typedef struct {
   int32_t bias[8], mult[8], mult_odd[8], shift[8]; /* mult_odd: the odd lanes' multipliers in the even positions */
   int64_t round_even[4], round_odd[4];
-  int64_t mult64[8], shift64[8], round64[8]; /* AVX-512, the lanes widened to 64 bits: mult, 32 + shift, 2^(31 + shift) */
 } requant8_t;
 
 /* Lane e of k: channel `c` of the layer, or (c < 0) a channel past the last, whose outputs are never stored. */
@@ -312,9 +311,6 @@ static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t
   k->bias[e] = bias;
   k->mult[e] = mult;
   k->shift[e] = shift;
-  k->mult64[e] = mult;
-  k->shift64[e] = 32 + shift;
-  k->round64[e] = round;
   if (e % 2) {
     k->mult_odd[e - 1] = mult;
     k->mult_odd[e] = 0;
@@ -482,106 +478,101 @@ AVX2 static inline void store16_part_copy(int8_t *dst, __m128i v, int32_t count)
 
 /*
  * The GEMM, 4 rows × 16 channels per tile and four k per instruction, with its requantize fused (the small-K convs at
- * high resolution are bound by the epilogue); one body for the VEX (AVX-VNNI) and EVEX (AVX-512) encodings, with
- * the ISA's REQUANT16(acc0, acc1, k0, k1) → 16 int8 and STORE_PART16(dst, v, count).
+ * high resolution are bound by the epilogue), for the 8-channel blocks [block_begin, block_end).
  */
-#define VNNI_GEMM_REQUANT(NAME, ATTRIBUTES, DPBUSD, REQUANT16, STORE_PART16) \
-ATTRIBUTES static void NAME(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows, int32_t block_begin, \
-                            int32_t block_end, int8_t *out) { \
-  const uint8_t *a = (const uint8_t *)a_rows; \
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, out_c = layer->out_c; \
-  const int8_t *packed = (const int8_t *)layer->packed; \
-  const requant8_t *constants = conv_requant_of(layer); \
-  for (int32_t nb = block_begin; nb < block_end; nb += 2) { \
-    const int two = nb + 1 < block_end; \
-    const int8_t *w0 = packed + (size_t)nb * quads * 32; \
-    const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0; \
-    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0; \
-    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16; \
-    for (int32_t r = 0; r < rows; r += 4) { \
-      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad; \
-      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00; \
-      for (int32_t q = 0; q < quads; q++) { \
-        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)q * 32)); \
-        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)q * 32)); \
-        __m256i b = _mm256_set1_epi32(quad_at(a0 + 4 * q)); \
-        c00 = DPBUSD(c00, b, v0); \
-        c01 = DPBUSD(c01, b, v1); \
-        b = _mm256_set1_epi32(quad_at(a1 + 4 * q)); \
-        c10 = DPBUSD(c10, b, v0); \
-        c11 = DPBUSD(c11, b, v1); \
-        b = _mm256_set1_epi32(quad_at(a2 + 4 * q)); \
-        c20 = DPBUSD(c20, b, v0); \
-        c21 = DPBUSD(c21, b, v1); \
-        b = _mm256_set1_epi32(quad_at(a3 + 4 * q)); \
-        c30 = DPBUSD(c30, b, v0); \
-        c31 = DPBUSD(c31, b, v1); \
-      } \
-      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}; \
-      for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) { \
-        const __m128i y = REQUANT16(tile[i][0], tile[i][1], k0, k1); \
-        int8_t *dst = out + (size_t)(r + i) * out_c + c0; \
-        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y); \
-        else STORE_PART16(dst, y, valid); \
-      } \
-    } \
-  } \
+VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
+                              int32_t block_begin, int32_t block_end, int8_t *out) {
+  const uint8_t *a = (const uint8_t *)a_rows;
+  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, out_c = layer->out_c;
+  const int8_t *packed = (const int8_t *)layer->packed;
+  const requant8_t *constants = conv_requant_of(layer);
+  for (int32_t nb = block_begin; nb < block_end; nb += 2) {
+    const int two = nb + 1 < block_end;
+    const int8_t *w0 = packed + (size_t)nb * quads * 32;
+    const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0;
+    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0;
+    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
+    for (int32_t r = 0; r < rows; r += 4) {
+      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int32_t q = 0; q < quads; q++) {
+        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)q * 32));
+        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)q * 32));
+        __m256i b = _mm256_set1_epi32(quad_at(a0 + 4 * q));
+        c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
+        c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
+        b = _mm256_set1_epi32(quad_at(a1 + 4 * q));
+        c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
+        c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
+        b = _mm256_set1_epi32(quad_at(a2 + 4 * q));
+        c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
+        c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
+        b = _mm256_set1_epi32(quad_at(a3 + 4 * q));
+        c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
+        c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
+      }
+      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) {
+        const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
+        int8_t *dst = out + (size_t)(r + i) * out_c + c0;
+        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
+        else store16_part_copy(dst, y, valid);
+      }
+    }
+  }
 }
 
 /*
  * One output row of a pixel-quad conv (the stem): every tap's pixel is one 4-byte group of the padded input, so it is
  * broadcast straight from there; 4 pixels × 16 channels per tile, requantize fused.
  */
-#define VNNI_PIXEL_QUAD_CONV(NAME, ATTRIBUTES, DPBUSD, REQUANT16, STORE_PART16) \
-ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) { \
-  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c; \
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8; \
-  const int8_t *packed = (const int8_t *)layer->packed; \
-  const requant8_t *constants = conv_requant_of(layer); \
-  int32_t offsets[15 * 15]; \
-  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4; \
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4; \
-  for (int32_t nb = 0; nb < blocks; nb += 2) { \
-    const int two = nb + 1 < blocks; \
-    const int8_t *w0 = packed + (size_t)nb * taps * 32, *w1 = two ? w0 + (size_t)taps * 32 : w0; \
-    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0; \
-    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16; \
-    for (int32_t ox = 0; ox < out_w; ox += 4) { \
-      /* Past the row's end the last pixel is computed again, not stored. */ \
-      const uint8_t *p0 = row + (size_t)ox * stride * 4; \
-      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4; \
-      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4; \
-      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4; \
-      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00; \
-      for (int32_t t = 0; t < taps; t++) { \
-        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)t * 32)); \
-        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)t * 32)); \
-        __m256i b = _mm256_set1_epi32(quad_at(p0 + offsets[t])); \
-        c00 = DPBUSD(c00, b, v0); \
-        c01 = DPBUSD(c01, b, v1); \
-        b = _mm256_set1_epi32(quad_at(p1 + offsets[t])); \
-        c10 = DPBUSD(c10, b, v0); \
-        c11 = DPBUSD(c11, b, v1); \
-        b = _mm256_set1_epi32(quad_at(p2 + offsets[t])); \
-        c20 = DPBUSD(c20, b, v0); \
-        c21 = DPBUSD(c21, b, v1); \
-        b = _mm256_set1_epi32(quad_at(p3 + offsets[t])); \
-        c30 = DPBUSD(c30, b, v0); \
-        c31 = DPBUSD(c31, b, v1); \
-      } \
-      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}; \
-      for (int32_t i = 0; i < 4 && ox + i < out_w; i++) { \
-        const __m128i y = REQUANT16(tile[i][0], tile[i][1], k0, k1); \
-        int8_t *dst = out + (size_t)(ox + i) * out_c + c0; \
-        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y); \
-        else STORE_PART16(dst, y, valid); \
-      } \
-    } \
-  } \
+VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) {
+  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c;
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8;
+  const int8_t *packed = (const int8_t *)layer->packed;
+  const requant8_t *constants = conv_requant_of(layer);
+  int32_t offsets[15 * 15];
+  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4;
+  for (int32_t nb = 0; nb < blocks; nb += 2) {
+    const int two = nb + 1 < blocks;
+    const int8_t *w0 = packed + (size_t)nb * taps * 32, *w1 = two ? w0 + (size_t)taps * 32 : w0;
+    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0;
+    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
+    for (int32_t ox = 0; ox < out_w; ox += 4) {
+      /* Past the row's end the last pixel is computed again, not stored. */
+      const uint8_t *p0 = row + (size_t)ox * stride * 4;
+      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
+      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
+      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int32_t t = 0; t < taps; t++) {
+        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)t * 32));
+        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)t * 32));
+        __m256i b = _mm256_set1_epi32(quad_at(p0 + offsets[t]));
+        c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
+        c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
+        b = _mm256_set1_epi32(quad_at(p1 + offsets[t]));
+        c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
+        c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
+        b = _mm256_set1_epi32(quad_at(p2 + offsets[t]));
+        c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
+        c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
+        b = _mm256_set1_epi32(quad_at(p3 + offsets[t]));
+        c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
+        c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
+      }
+      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      for (int32_t i = 0; i < 4 && ox + i < out_w; i++) {
+        const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
+        int8_t *dst = out + (size_t)(ox + i) * out_c + c0;
+        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
+        else store16_part_copy(dst, y, valid);
+      }
+    }
+  }
 }
 
-VNNI_GEMM_REQUANT(vnni_gemm_requant, VNNI, _mm256_dpbusd_avx_epi32, requant16_with, store16_part_copy)
-VNNI_PIXEL_QUAD_CONV(vnni_pixel_quad_conv, VNNI, _mm256_dpbusd_avx_epi32, requant16_with, store16_part_copy)
 
 /* The activation table on 32 bytes without a vector byte permute: through memory, one lookup each. */
 AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
@@ -591,80 +582,76 @@ AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
   return _mm256_loadu_si256((const __m256i *)bytes);
 }
 
-/*
- * One depthwise output row, 32-channel blocks outermost so that a block's weights, requantization constants and
- * pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded inputs interleaved per
- * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
- * pixels can overflow them). REQUANT(acc, lane constants) and TABLE(v) are the ISA's; TABLE_SETUP declares what TABLE needs.
- */
-#define VNNI_DEPTHWISE_FUSED(NAME, ATTRIBUTES, DPBUSD, REQUANT, TABLE_SETUP, TABLE, STORE_PART) \
-ATTRIBUTES static void NAME(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin, int32_t block_end, \
-                            int8_t *out, int32_t *pool) { \
-  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride; \
-  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w; \
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right; \
-  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL; \
-  const int8_t *quads = dw_quads_of(layer); \
-  const dw_block_t *constants = dw_blocks_of(layer); \
-  TABLE_SETUP; \
-  int32_t offsets[15 * 15 + 3]; \
-  for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0; \
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count; \
-  for (int32_t b = block_begin; b < block_end; b++) { \
-    const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32; \
-    const dw_block_t *k = &constants[b]; \
-    __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo; \
-    int32_t pending = 0; \
-    for (int32_t ox = 0; ox < out_w; ox++) { \
-      const uint8_t *base = row + (size_t)ox * stride * c_count + c; \
-      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0; \
-      const int8_t *w = quads + (size_t)b * 128; \
-      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 128) { \
-        const int32_t *o = offsets + 4 * g; \
-        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0])); \
-        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(base + o[1])); \
-        const __m256i x2 = _mm256_loadu_si256((const __m256i *)(base + o[2])); \
-        const __m256i x3 = _mm256_loadu_si256((const __m256i *)(base + o[3])); \
-        const __m256i l01 = _mm256_unpacklo_epi8(x0, x1), l23 = _mm256_unpacklo_epi8(x2, x3); \
-        const __m256i h01 = _mm256_unpackhi_epi8(x0, x1), h23 = _mm256_unpackhi_epi8(x2, x3); \
-        a0 = DPBUSD(a0, _mm256_unpacklo_epi16(l01, l23), _mm256_load_si256((const __m256i *)w)); \
-        a1 = DPBUSD(a1, _mm256_unpackhi_epi16(l01, l23), _mm256_load_si256((const __m256i *)(w + 32))); \
-        a2 = DPBUSD(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 64))); \
-        a3 = DPBUSD(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 96))); \
-      } \
-      const __m256i q0 = REQUANT(a0, &k->lanes[0]), q1 = REQUANT(a1, &k->lanes[1]); \
-      const __m256i q2 = REQUANT(a2, &k->lanes[2]), q3 = REQUANT(a3, &k->lanes[3]); \
-      /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */ \
-      __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)); \
-      if (activation) y = TABLE(y); \
-      int8_t *dst = out + (size_t)ox * c_count + c; \
-      if (valid == 32) _mm256_storeu_si256((__m256i *)dst, y); \
-      else STORE_PART(dst, y, valid); \
-      if (pooling) { \
-        sum_lo = _mm256_add_epi16(sum_lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y))); \
-        sum_hi = _mm256_add_epi16(sum_hi, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1))); \
-        if (++pending == 255 || ox == out_w - 1) { \
-          int32_t *p = pool + c; \
-          _mm256_storeu_si256((__m256i *)p, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)p), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_lo)))); \
-          _mm256_storeu_si256((__m256i *)(p + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 8)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_lo, 1)))); \
-          _mm256_storeu_si256((__m256i *)(p + 16), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 16)), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_hi)))); \
-          _mm256_storeu_si256((__m256i *)(p + 24), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 24)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_hi, 1)))); \
-          sum_lo = sum_hi = _mm256_setzero_si256(); \
-          pending = 0; \
-        } \
-      } \
-    } \
-  } \
-}
-
 AVX2 static inline void store_part_copy(int8_t *dst, __m256i v, int32_t count) {
   int8_t bytes[32];
   _mm256_storeu_si256((__m256i *)bytes, v);
   memcpy(dst, bytes, (size_t)count);
 }
 
-#define VNNI_TABLE(v) table32_scalar(v, layer->table)
-VNNI_DEPTHWISE_FUSED(vnni_depthwise_fused, VNNI, _mm256_dpbusd_avx_epi32, requantize8_with, (void)0, VNNI_TABLE, store_part_copy)
+/*
+ * One depthwise output row, 32-channel blocks outermost so that a block's weights, requantization constants and
+ * pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded inputs interleaved per
+ * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
+ * pixels can overflow them).
+ */
+VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin,
+                                 int32_t block_end, int8_t *out, int32_t *pool) {
+  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
+  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w;
+  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const int8_t *quads = dw_quads_of(layer);
+  const dw_block_t *constants = dw_blocks_of(layer);
+  int32_t offsets[15 * 15 + 3];
+  for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
+  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count;
+  for (int32_t b = block_begin; b < block_end; b++) {
+    const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32;
+    const dw_block_t *k = &constants[b];
+    __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo;
+    int32_t pending = 0;
+    for (int32_t ox = 0; ox < out_w; ox++) {
+      const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+      const int8_t *w = quads + (size_t)b * 128;
+      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 128) {
+        const int32_t *o = offsets + 4 * g;
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0]));
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(base + o[1]));
+        const __m256i x2 = _mm256_loadu_si256((const __m256i *)(base + o[2]));
+        const __m256i x3 = _mm256_loadu_si256((const __m256i *)(base + o[3]));
+        const __m256i l01 = _mm256_unpacklo_epi8(x0, x1), l23 = _mm256_unpacklo_epi8(x2, x3);
+        const __m256i h01 = _mm256_unpackhi_epi8(x0, x1), h23 = _mm256_unpackhi_epi8(x2, x3);
+        a0 = _mm256_dpbusd_avx_epi32(a0, _mm256_unpacklo_epi16(l01, l23), _mm256_load_si256((const __m256i *)w));
+        a1 = _mm256_dpbusd_avx_epi32(a1, _mm256_unpackhi_epi16(l01, l23), _mm256_load_si256((const __m256i *)(w + 32)));
+        a2 = _mm256_dpbusd_avx_epi32(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 64)));
+        a3 = _mm256_dpbusd_avx_epi32(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 96)));
+      }
+      const __m256i q0 = requantize8_with(a0, &k->lanes[0]), q1 = requantize8_with(a1, &k->lanes[1]);
+      const __m256i q2 = requantize8_with(a2, &k->lanes[2]), q3 = requantize8_with(a3, &k->lanes[3]);
+      /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */
+      __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+      if (activation) y = table32_scalar(y, layer->table);
+      int8_t *dst = out + (size_t)ox * c_count + c;
+      if (valid == 32) _mm256_storeu_si256((__m256i *)dst, y);
+      else store_part_copy(dst, y, valid);
+      if (pooling) {
+        sum_lo = _mm256_add_epi16(sum_lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
+        sum_hi = _mm256_add_epi16(sum_hi, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1)));
+        if (++pending == 255 || ox == out_w - 1) {
+          int32_t *p = pool + c;
+          _mm256_storeu_si256((__m256i *)p, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)p), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_lo))));
+          _mm256_storeu_si256((__m256i *)(p + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 8)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_lo, 1))));
+          _mm256_storeu_si256((__m256i *)(p + 16), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 16)), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_hi))));
+          _mm256_storeu_si256((__m256i *)(p + 24), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 24)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_hi, 1))));
+          sum_lo = sum_hi = _mm256_setzero_si256();
+          pending = 0;
+        }
+      }
+    }
+  }
+}
+
 
 const kernels_t effnet_int8_avx_vnni_kernels = {
   .isa = EFFNET_INT8_ISA_AVX_VNNI, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
