@@ -24,10 +24,10 @@
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
-/* Loops that stay in this file (pool sums, classifier) get an AVX2 clone picked at load time on x86; they are
+/* Loops that stay in this file (pool sums, classifier) get AVX-512 and AVX2 clones picked at load time on x86; they are
  * integer or per-channel float sums, so every clone computes the same values. */
 #if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define CLONES
 #endif
@@ -1077,22 +1077,32 @@ CLONES static void classifier_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-CLONES static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
+/* The head's global average pool, channels split by thread (each channel summed in pixel order, as on one thread). */
+CLONES static void head_pool_task(void *raw, int32_t thread, int32_t threads) {
+  const head_task_t *task = raw;
+  effnet_int8_engine *e = task->e;
+  const layer_t *l = task->l;
   const int8_t *in = slot(e, l->in_slot);
-  const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c;
+  const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c, groups = (c_count + 15) / 16;
+  const int32_t first = (int32_t)((int64_t)groups * thread / threads) * 16;
+  const int32_t last = (int32_t)((int64_t)groups * (thread + 1) / threads) * 16 < c_count ? (int32_t)((int64_t)groups * (thread + 1) / threads) * 16 : c_count;
   double *sums = e->head_sums;
-  memset(sums, 0, sizeof(double) * (size_t)c_count);
+  for (int32_t c = first; c < last; c++) sums[c] = 0;
   /* With a table the pooled values are the activation's float outputs (the graph pools them unquantized). */
   for (int32_t p = 0; p < pixels; p++) {
     const int8_t *px = in + (size_t)p * c_count;
     if (l->head_table) {
-      for (int32_t c = 0; c < c_count; c++) sums[c] += l->head_table[(uint8_t)px[c]];
+      for (int32_t c = first; c < last; c++) sums[c] += l->head_table[(uint8_t)px[c]];
     } else {
-      for (int32_t c = 0; c < c_count; c++) sums[c] += px[c] * (double)l->head_in_scale;
+      for (int32_t c = first; c < last; c++) sums[c] += px[c] * (double)l->head_in_scale;
     }
   }
-  for (int32_t c = 0; c < c_count; c++) e->pooled[c] = quantize_value((float)(sums[c] / pixels), l->head_pool_scale);
+  for (int32_t c = first; c < last; c++) e->pooled[c] = quantize_value((float)(sums[c] / pixels), l->head_pool_scale);
+}
+
+static void run_head(effnet_int8_engine *e, const layer_t *l, float *logits) {
   head_task_t task = {e, l, logits};
+  pool_run(&e->pool, head_pool_task, &task);
   pool_run(&e->pool, classifier_task, &task);
 }
 
