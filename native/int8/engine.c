@@ -160,6 +160,7 @@ typedef struct {
   int8_t *patches; /* CHUNK_ROWS × max k: a k×k conv's gathered input rows */
   int32_t *acc;  /* max(CHUNK_ROWS × max n_pad, out_w × c) */
   int32_t *pool; /* max pooled channels */
+  uint8_t *padded; /* this thread's window of a padded input (pad_rows) */
 } scratch_t;
 
 struct effnet_int8_engine {
@@ -171,9 +172,6 @@ struct effnet_int8_engine {
   uint8_t *arena;
   size_t arena_bytes, weight_bytes;
   int32_t max_k_pad, max_n_pad, max_row_acc, max_channels, max_reduced;
-  /* A depthwise input with its padding, biased to unsigned (kernels_t.depthwise_fused); part of the arena. */
-  size_t padded_bytes;
-  uint8_t *padded;
   float *gate; /* the dequantized SE gate, one value per channel */
   int8_t *pooled, *fc1_out;
   double *head_sums;
@@ -286,6 +284,7 @@ static void free_scratch(effnet_int8_engine *e) {
     free(e->scratch[t].patches);
     free(e->scratch[t].acc);
     free(e->scratch[t].pool);
+    free(e->scratch[t].padded);
     memset(&e->scratch[t], 0, sizeof e->scratch[t]);
   }
 }
@@ -355,6 +354,11 @@ static const char *isa_name(int32_t isa) {
 }
 
 static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+/* One row of a layer's padded input as pad_rows writes it. */
+static size_t padded_row_bytes(const layer_t *l) {
+  return (size_t)(l->in_w + l->pad_left + l->pad_right) * (pixel_quad_conv(l) ? 4 : l->in_c);
+}
 
 /* Per-layer validation messages name the layer so a writer bug is findable. */
 #define FAIL(...)                                          \
@@ -477,13 +481,8 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (conv) {
       if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
       if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
-      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * 4 + 64;
-      if (pixel_quad_conv(l) && padded > e->padded_bytes) e->padded_bytes = padded;
     } else {
       if (l->out_w * l->in_c > e->max_row_acc) e->max_row_acc = l->out_w * l->in_c;
-      /* Slack: the kernels read whole channel blocks past the last channel. */
-      const size_t padded = (size_t)(l->in_h + l->pad_top + l->pad_bottom) * (l->in_w + l->pad_left + l->pad_right) * l->in_c + MAX_DEPTHWISE_BLOCK;
-      if (padded > e->padded_bytes) e->padded_bytes = padded;
     }
     if (l->in_c > e->max_channels) e->max_channels = l->in_c;
     if (l->out_c > e->max_channels) e->max_channels = l->out_c;
@@ -584,6 +583,17 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
   FAIL("layer %d: unknown layer kind %d (a newer engine file?)", index, l->kind);
 }
 
+/* Bytes of padded input rows (pad_rows) one of `threads` threads needs at most for layer l; 0 for layers that read none. */
+static size_t padded_window_bytes(const layer_t *l, int32_t threads) {
+  if (l->kind != KIND_DEPTHWISE && !pixel_quad_conv(l)) return 0;
+  /* A thread's output rows: its share, plus a row at each end where depthwise items split rows by channel blocks. */
+  int32_t out_rows = (l->out_h + threads - 1) / threads + 2;
+  if (out_rows > l->out_h) out_rows = l->out_h;
+  const size_t rows = (size_t)(out_rows - 1) * l->stride + l->kh;
+  /* Slack: the kernels read whole channel blocks past the last channel. */
+  return rows * padded_row_bytes(l) + MAX_DEPTHWISE_BLOCK;
+}
+
 static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t threads) {
   free_scratch(e);
   for (int32_t t = 0; t < threads; t++) {
@@ -596,7 +606,13 @@ static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t thread
     s->acc = aligned_alloc(64, (acc * sizeof(int32_t) + 63) & ~(size_t)63);
     /* Whole 32-channel blocks: the fused depthwise kernels add their last block in full. */
     s->pool = aligned_alloc(64, (size_t)round_up(e->max_channels + 1, MAX_DEPTHWISE_BLOCK) * sizeof(int32_t));
-    if (!s->rows || !s->patches || !s->acc || !s->pool) {
+    size_t padded = 64;
+    for (int32_t i = 0; i < e->layer_count; i++) {
+      const size_t bytes = padded_window_bytes(&e->layers[i], threads);
+      if (bytes > padded) padded = bytes;
+    }
+    s->padded = aligned_alloc(64, (padded + 63) & ~(size_t)63);
+    if (!s->rows || !s->patches || !s->acc || !s->pool || !s->padded) {
       free_scratch(e);
       return EFFNET_INT8_OUT_OF_MEMORY;
     }
@@ -707,11 +723,8 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
     e->slot_bytes[s] = slot_max[s];
     offset += (slot_max[s] + 63) & ~(size_t)63;
   }
-  const size_t padded_offset = offset;
-  offset += (e->padded_bytes + 63) & ~(size_t)63;
   e->arena_bytes = offset;
   e->arena = aligned_alloc(64, offset > 0 ? offset : 64);
-  e->padded = e->arena ? e->arena + padded_offset : NULL;
   e->gate = calloc((size_t)e->max_channels + 1, sizeof(float));
   e->pooled = calloc((size_t)e->max_channels + 1, 1);
   e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
@@ -870,6 +883,30 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
   }
 }
 
+/*
+ * Padded input rows [py_begin, py_end) of layer l into dst, biased to unsigned (x + 128; padding is 128). Pixels keep
+ * their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0). Each thread
+ * pads the rows its own output rows read, halo included, so no thread waits for or shares another's.
+ */
+CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_begin, int32_t py_end, uint8_t *dst) {
+  const uint8_t *in = (const uint8_t *)slot(e, l->in_slot);
+  const int32_t c_count = l->in_c, width = pixel_quad_conv(l) ? 4 : c_count;
+  const size_t left = (size_t)l->pad_left * width, inner = (size_t)l->in_w * width, row_bytes = padded_row_bytes(l);
+  for (int32_t py = py_begin; py < py_end; py++, dst += row_bytes) {
+    const int32_t iy = py - l->pad_top;
+    memset(dst, 0x80, row_bytes);
+    if (iy < 0 || iy >= l->in_h) continue;
+    const uint8_t *src = in + (size_t)iy * l->in_w * c_count;
+    if (width == c_count) {
+      for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
+    } else {
+      for (int32_t x = 0; x < l->in_w; x++) {
+        for (int32_t c = 0; c < c_count; c++) dst[left + (size_t)x * 4 + c] = src[(size_t)x * c_count + c] ^ 0x80;
+      }
+    }
+  }
+}
+
 /* What follows a conv's requantize, on its output values [offset, offset + count) while they are in cache. */
 static void finish_conv_rows(effnet_int8_engine *e, const layer_t *l, int8_t *dst, size_t offset, size_t count) {
   if (l->flags & FLAG_ACTIVATION) e->kernels->apply_table(dst, count, l->table);
@@ -893,9 +930,12 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   if (k->pixel_quad_conv && pixel_quad_conv(l)) {
     /* Whole output rows, each thread its share. */
     const int32_t row_first = (int32_t)((int64_t)l->out_h * thread / threads), row_last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
+    if (row_first >= row_last) return;
+    const int32_t py_begin = row_first * l->stride;
+    pad_rows(e, l, py_begin, (row_last - 1) * l->stride + l->kh, s->padded);
     for (int32_t oy = row_first; oy < row_last; oy++) {
       int8_t *dst = out + (size_t)oy * l->out_w * l->out_c;
-      k->pixel_quad_conv(l, e->padded, oy, dst);
+      k->pixel_quad_conv(l, s->padded + (size_t)(oy * l->stride - py_begin) * padded_row_bytes(l), dst);
       finish_conv_rows(e, l, dst, (size_t)oy * l->out_w * l->out_c, (size_t)l->out_w * l->out_c);
     }
     return;
@@ -945,33 +985,6 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
-/*
- * A layer's input with its zero padding, biased to unsigned (x + 128; padding is 128), rows split by thread. Pixels
- * keep their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0).
- */
-CLONES static void pad_task(void *raw, int32_t thread, int32_t threads) {
-  const task_t *task = raw;
-  const layer_t *l = task->l;
-  const uint8_t *in = (const uint8_t *)slot(task->e, l->in_slot);
-  const int32_t rows = l->in_h + l->pad_top + l->pad_bottom, c_count = l->in_c, width = pixel_quad_conv(l) ? 4 : c_count;
-  const size_t left = (size_t)l->pad_left * width, inner = (size_t)l->in_w * width;
-  const size_t row_bytes = left + inner + (size_t)l->pad_right * width;
-  const int32_t first = (int32_t)((int64_t)rows * thread / threads), last = (int32_t)((int64_t)rows * (thread + 1) / threads);
-  for (int32_t py = first; py < last; py++) {
-    uint8_t *dst = task->e->padded + (size_t)py * row_bytes;
-    const int32_t iy = py - l->pad_top;
-    memset(dst, 0x80, row_bytes);
-    if (iy < 0 || iy >= l->in_h) continue;
-    const uint8_t *src = in + (size_t)iy * l->in_w * c_count;
-    if (width == c_count) {
-      for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
-    } else {
-      for (int32_t x = 0; x < l->in_w; x++) {
-        for (int32_t c = 0; c < c_count; c++) dst[left + (size_t)x * 4 + c] = src[(size_t)x * c_count + c] ^ 0x80;
-      }
-    }
-  }
-}
 
 /* Depthwise rows, each thread its share; with the fused kernel and few rows (7×7, 14×14), rows × channel blocks. */
 CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
@@ -989,12 +1002,14 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   int8_t *out = slot(e, l->out_slot);
   int32_t *pool = s->pool;
   if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, block));
+  const int32_t py_begin = first < last ? first / parts * l->stride : 0;
+  if (k->depthwise_fused && first < last) pad_rows(e, l, py_begin, ((last - 1) / parts) * l->stride + l->kh, s->padded);
   for (int32_t item = first; item < last; item++) {
     const int32_t oy = item / parts, part = item % parts;
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;
     if (k->depthwise_fused) {
       const int32_t block_begin = (int32_t)((int64_t)blocks * part / parts), block_end = (int32_t)((int64_t)blocks * (part + 1) / parts);
-      k->depthwise_fused(l, e->padded, oy, block_begin, block_end, dst, pool);
+      k->depthwise_fused(l, s->padded + (size_t)(oy * l->stride - py_begin) * padded_row_bytes(l), block_begin, block_end, dst, pool);
       continue;
     }
     k->depthwise_row(l, in, oy, s->acc);
@@ -1118,14 +1133,8 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
     const double start = e->profiling ? now_ns() : 0;
     task_t task = {e, l};
     switch (l->kind) {
-      case KIND_CONV:
-        if (e->kernels->pixel_quad_conv && pixel_quad_conv(l)) pool_run(&e->pool, pad_task, &task);
-        pool_run(&e->pool, conv_task, &task);
-        break;
-      case KIND_DEPTHWISE:
-        if (e->kernels->depthwise_fused) pool_run(&e->pool, pad_task, &task);
-        pool_run(&e->pool, depthwise_task, &task);
-        break;
+      case KIND_CONV: pool_run(&e->pool, conv_task, &task); break;
+      case KIND_DEPTHWISE: pool_run(&e->pool, depthwise_task, &task); break;
       case KIND_SE: run_se(e, l); break;
       case KIND_HEAD: if (logits) run_head(e, l, logits); break;
     }

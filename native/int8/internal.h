@@ -74,20 +74,20 @@ struct kernels {
   /* One output row of a depthwise conv: acc[out_w][c]. */
   void (*depthwise_row)(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc);
   /*
-   * Optional: one depthwise output row with requantize, the activation table and the SE pool fused, reading the
-   * input padded and biased to unsigned (x + 128, padding 128; see pad_task), for the blocks of depthwise_block
-   * channels [block_begin, block_end); adds the row's int8 outputs to pool (whole blocks) when the layer has
-   * FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
+   * Optional: one depthwise output row with requantize, the activation table and the SE pool fused, reading its
+   * window of the input (the first of its kh padded rows, biased to unsigned: x + 128, padding 128; see pad_rows),
+   * for the blocks of depthwise_block channels [block_begin, block_end); adds the row's int8 outputs to pool (whole
+   * blocks) when the layer has FLAG_POOL. NULL: depthwise_row, requant, apply_table, then the pool.
    */
-  void (*depthwise_fused)(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin, int32_t block_end,
-                          int8_t *out, int32_t *pool);
+  void (*depthwise_fused)(const layer_t *layer, const uint8_t *window, int32_t block_begin, int32_t block_end, int8_t *out,
+                          int32_t *pool);
   int32_t depthwise_block; /* channels per depthwise_fused block (at most MAX_DEPTHWISE_BLOCK) */
   /*
-   * Optional: one output row of a k×k conv on at most 4 input channels (pixel_quad_conv(): the stem), reading the
-   * input padded to 4 bytes per pixel and biased to unsigned (see pad_task), with requantize fused; out[out_w][out_c].
-   * NULL: the patches are gathered into GEMM rows.
+   * Optional: one output row of a k×k conv on at most 4 input channels (pixel_quad_conv(): the stem), reading its
+   * window of the input (the first of its kh padded rows; see pad_rows), 4 bytes per pixel, biased to unsigned, with
+   * requantize fused; out[out_w][out_c]. NULL: the patches are gathered into GEMM rows.
    */
-  void (*pixel_quad_conv)(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out);
+  void (*pixel_quad_conv)(const layer_t *layer, const uint8_t *window, int8_t *out);
   /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
   void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
   /* data[i] = table[(uint8) data[i]], in place (the SiLU tables). */

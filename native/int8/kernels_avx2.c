@@ -526,14 +526,13 @@ VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, 
  * One output row of a pixel-quad conv (the stem): every tap's pixel is one 4-byte group of the padded input, so it is
  * broadcast straight from there; 4 pixels × 16 channels per tile, requantize fused.
  */
-VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) {
+VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
   const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c;
   const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8;
   const int8_t *packed = (const int8_t *)layer->packed;
   const requant8_t *constants = conv_requant_of(layer);
   int32_t offsets[15 * 15];
   for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4;
   for (int32_t nb = 0; nb < blocks; nb += 2) {
     const int two = nb + 1 < blocks;
     const int8_t *w0 = packed + (size_t)nb * taps * 32, *w1 = two ? w0 + (size_t)taps * 32 : w0;
@@ -541,10 +540,10 @@ VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *padde
     const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
-      const uint8_t *p0 = row + (size_t)ox * stride * 4;
-      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
-      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
-      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
+      const uint8_t *p0 = window + (size_t)ox * stride * 4;
+      const uint8_t *p1 = window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
+      const uint8_t *p2 = window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
+      const uint8_t *p3 = window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
       __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       for (int32_t t = 0; t < taps; t++) {
         const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)t * 32));
@@ -594,7 +593,7 @@ AVX2 static inline void store_part_copy(int8_t *dst, __m256i v, int32_t count) {
  * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
  * pixels can overflow them).
  */
-VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin,
+VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                  int32_t block_end, int8_t *out, int32_t *pool) {
   const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
   const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w;
@@ -604,14 +603,13 @@ VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *padde
   const dw_block_t *constants = dw_blocks_of(layer);
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count;
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32;
     const dw_block_t *k = &constants[b];
     __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo;
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
-      const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+      const uint8_t *base = window + (size_t)ox * stride * c_count + c;
       __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
       const int8_t *w = quads + (size_t)b * 128;
       for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 128) {

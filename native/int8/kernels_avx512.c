@@ -177,21 +177,20 @@ AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_ro
 }
 
 /* One output row of a pixel-quad conv (the stem): each tap's pixel broadcast from the padded input; 4 pixels × 32 channels. */
-AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *padded, int32_t oy, int8_t *out) {
+AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
   const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, groups = conv_groups(layer);
   const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
   int32_t offsets[15 * 15];
   for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * 4;
   for (int32_t g = 0; g < groups; g += 2) {
     const int two = g + 1 < groups;
     const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
-      const uint8_t *p0 = row + (size_t)ox * stride * 4;
-      const uint8_t *p1 = row + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
-      const uint8_t *p2 = row + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
-      const uint8_t *p3 = row + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
+      const uint8_t *p0 = window + (size_t)ox * stride * 4;
+      const uint8_t *p1 = window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
+      const uint8_t *p2 = window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
+      const uint8_t *p3 = window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
       __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       for (int32_t t = 0; t < taps; t++) {
         const __m512i v0 = _mm512_load_si512(w0 + (size_t)t * 64), v1 = _mm512_load_si512(w1 + (size_t)t * 64);
@@ -341,7 +340,7 @@ AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row
  * inputs interleaved per channel), requantize, saturate (the packs put the lane order back into channel order), the
  * table, the store and the pool (int16 sums, flushed before 256 pixels could overflow them).
  */
-AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *padded, int32_t oy, int32_t block_begin,
+AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                           int32_t block_end, int8_t *out, int32_t *pool) {
   const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
   const int32_t groups = (taps + 3) / 4, blocks = dw_blocks(layer), out_w = layer->out_w;
@@ -353,11 +352,10 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *p
   const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192);
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
-  const uint8_t *row = padded + (size_t)oy * stride * padded_w * c_count;
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
     if (valid <= 32) {
-      depthwise_half_block(layer, row, b, offsets, out, pool);
+      depthwise_half_block(layer, window, b, offsets, out, pool);
       continue;
     }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
@@ -365,7 +363,7 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *p
     __m512i sum_low = _mm512_setzero_si512(), sum_high = sum_low;
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
-      const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+      const uint8_t *base = window + (size_t)ox * stride * c_count + c;
       __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
       const int8_t *w = quads + (size_t)b * 256;
       for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
