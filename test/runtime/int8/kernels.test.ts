@@ -80,8 +80,10 @@ function runEverywhere(tt: { same: (a: unknown, b: unknown, m: string) => void }
       engine.setIsa(isa);
       return engine.runQuantized(input, outputCount);
     });
-    engine.setThreads(2);
-    outputs.push(engine.runQuantized(input, outputCount));
+    for (const threads of [2, 3]) {
+      engine.setThreads(threads);
+      outputs.push(engine.runQuantized(input, outputCount));
+    }
     for (let i = 1; i < outputs.length; i++) tt.same(Buffer.from(outputs[i]!.buffer), Buffer.from(outputs[0]!.buffer), `path ${i} equals the scalar path bit for bit`);
     return outputs[0]!;
   } finally {
@@ -97,11 +99,15 @@ function runAll() {
 
   const cases: { name: string; input: Shape; make: (prng: Prng, shape: Shape) => ConvLayer | DepthwiseLayer }[] = [
     { name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input', input: { h: 9, w: 7, c: 3 }, make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]) },
+    { name: 'pixel-quad conv 5x5/s1, 4 → 40 channels (an odd count of 16-channel groups), 8x6, asymmetric padding', input: { h: 8, w: 6, c: 4 }, make: (p, s) => conv(p, 'x', 'y', s, 40, 5, 1, [1, 2, 2, 1]) },
+    { name: 'pixel-quad conv 3x3/s2, 2 → 24 channels, 7x10', input: { h: 7, w: 10, c: 2 }, make: (p, s) => conv(p, 'x', 'y', s, 24, 3, 2, [1, 1, 1, 1]) },
     { name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3', input: { h: 5, w: 3, c: 21 }, make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]) },
     { name: 'pointwise without activation, 40 → 17, 11x1', input: { h: 11, w: 1, c: 40 }, make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }) },
     { name: 'depthwise 3x3/s1, 37 channels, 7x5', input: { h: 7, w: 5, c: 37 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]) },
     { name: 'depthwise 3x3/s2, 19 channels, 9x9', input: { h: 9, w: 9, c: 19 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]) },
     { name: 'depthwise 5x5/s1, 48 channels, 6x7', input: { h: 6, w: 7, c: 48 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]) },
+    { name: 'depthwise 3x3/s1, 100 channels (a 64-channel block and 36 more), 5x6', input: { h: 5, w: 6, c: 100 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]) },
+    { name: 'depthwise 5x5/s2, 160 channels (two 64-channel blocks and 32 more), 7x7', input: { h: 7, w: 7, c: 160 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [2, 2, 2, 2]) },
     { name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding', input: { h: 11, w: 8, c: 33 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]) },
   ];
   for (const c of cases) {
