@@ -353,8 +353,6 @@ static const char *isa_name(int32_t isa) {
   }
 }
 
-static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
 /* One row of a layer's padded input as pad_rows writes it. */
 static size_t padded_row_bytes(const layer_t *l) {
   return (size_t)(l->in_w + l->pad_left + l->pad_right) * (pixel_quad_conv(l) ? 4 : l->in_c);

@@ -11,8 +11,6 @@
 
 #define AVX2 __attribute__((target("avx2")))
 
-static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
 static size_t avx2_packed_size(const layer_t *layer) {
   if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
   if (layer->kind == KIND_DEPTHWISE) {
@@ -286,6 +284,53 @@ const kernels_t effnet_int8_avx2_kernels = {
   .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = effnet_int8_avx2_residual,
 };
 
+/* ---------- the vpdpbusd layouts (internal.h), shared by the AVX-VNNI and AVX-512 paths ---------- */
+
+void effnet_int8_pack_conv_quads(const layer_t *layer, int32_t lanes, int8_t *packed) {
+  const int32_t width = 4 * lanes, depth = conv_quad_depth(layer), k_pad = layer->k_pad, in_c = layer->in_c;
+  const int by_pixel = pixel_quad_conv(layer);
+  memset(packed, 0, conv_quad_bytes(layer, lanes));
+  for (int32_t o = 0; o < layer->out_c; o++) {
+    for (int32_t k = 0; k < k_pad; k++) {
+      const int32_t at = by_pixel ? k / in_c * 4 + k % in_c : k;
+      if (at < depth) packed[(((size_t)(o / width) * (depth / 4) + at / 4) * width + o % width) * 4 + at % 4] = layer->weights[(size_t)o * k_pad + k];
+    }
+  }
+}
+
+void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_t *quads) {
+  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_quad_blocks(layer, lanes);
+  for (int32_t g = 0; g < groups; g++) {
+    for (int32_t b = 0; b < blocks; b++) {
+      int8_t *out = quads + ((size_t)g * blocks + b) * 64 * lanes;
+      for (int32_t i = 0; i < 4; i++) {
+        for (int32_t e = 0; e < 4 * lanes; e++) {
+          const int32_t c = dw_quad_channel(lanes, b, i, e);
+          for (int32_t q = 0; q < 4; q++) {
+            const int32_t t = 4 * g + q;
+            out[i * 16 * lanes + e * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *layer, int32_t c) {
+  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
+  const int64_t round = (int64_t)1 << (31 + shift);
+  k.bias[e] = c >= 0 ? layer->bias[c] - 128 * weight_sum(layer, c) : 0;
+  k.mult[e] = mult;
+  k.shift[e] = shift;
+  if (e % 2) {
+    k.mult_odd[e - 1] = mult;
+    k.mult_odd[e] = 0;
+    k.round_odd[e / 2] = round;
+  } else {
+    k.round_even[e / 2] = round;
+  }
+}
+
 /*
  * AVX-VNNI: vpdpbusd multiplies unsigned × signed bytes and adds four products into int32 with no intermediate
  * saturation, so it is exact for any int8 weights. Activations are biased to unsigned (x + 128, a sign-bit flip)
@@ -294,121 +339,54 @@ const kernels_t effnet_int8_avx2_kernels = {
  */
 #define VNNI __attribute__((target("avx2,avxvnni")))
 
-/*
- * requantize() constants for eight lanes, set when the weights are packed so the epilogues do no per-channel setup:
- * the bias less the unsigned inputs' offset (128 · Σw), and the multiplier in the forms the paths use.
- */
+/* requantize() constants for eight lanes, set when the weights are packed (see requant_lanes_t in internal.h). */
 typedef struct {
-  int32_t bias[8], mult[8], mult_odd[8], shift[8]; /* mult_odd: the odd lanes' multipliers in the even positions */
+  int32_t bias[8], mult[8], mult_odd[8], shift[8];
   int64_t round_even[4], round_odd[4];
 } requant8_t;
 
-/* Lane e of k: channel `c` of the layer, or (c < 0) a channel past the last, whose outputs are never stored. */
-static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t c, int32_t weight_sum) {
-  const int32_t bias = c >= 0 ? layer->bias[c] - 128 * weight_sum : 0;
-  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
-  const int64_t round = (int64_t)1 << (31 + shift);
-  k->bias[e] = bias;
-  k->mult[e] = mult;
-  k->shift[e] = shift;
-  if (e % 2) {
-    k->mult_odd[e - 1] = mult;
-    k->mult_odd[e] = 0;
-    k->round_odd[e / 2] = round;
-  } else {
-    k->round_even[e / 2] = round;
-  }
+static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t c) {
+  effnet_int8_set_requant_lane((requant_lanes_t){k->bias, k->mult, k->mult_odd, k->shift, k->round_even, k->round_odd}, e, layer, c);
 }
 
-/*
- * conv: [n_pad/8][k_pad/4][8 channels][4 k] bytes, or for a pixel-quad conv [n_pad/8][tap][8 channels][4 input
- * channels]; then (from the next 64 bytes) one requant8_t per 8 channels.
- */
-static size_t conv_weight_bytes(const layer_t *layer) {
-  const size_t k = pixel_quad_conv(layer) ? (size_t)layer->kh * layer->kw * 4 : (size_t)layer->k_pad;
-  return ((size_t)layer->n_pad * k + 63) & ~(size_t)63;
+/* conv: the quads for 8 channels per vector (internal.h), then one requant8_t per 8 channels. */
+static const requant8_t *conv_requant_of(const layer_t *layer) {
+  return (const requant8_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 2));
 }
-static const requant8_t *conv_requant_of(const layer_t *layer) { return (const requant8_t *)((const int8_t *)layer->packed + conv_weight_bytes(layer)); }
 
-/*
- * Depthwise: per group of four taps and 32-channel block, four vectors of weights in the order vpunpck{l,h}bw +
- * vpunpck{l,h}wd leave the inputs (vector i holds channels 4i..4i+3 in its low lane and 16+4i..16+4i+3 in its high
- * lane, four tap weights each; taps past the last and channels past the last are 0), then one dw_block_t per block.
- */
+/* Depthwise: the quads in 32-channel blocks (internal.h), then one dw_block_t per block. */
 typedef struct {
-  /* Vector i's requantization constants, in the accumulators' lane order: element e is channel 4i + e for e < 4 and
-   * 16 + 4i + e − 4 above. */
-  requant8_t lanes[4];
+  requant8_t lanes[4]; /* vector i's constants, element e for channel dw_quad_channel(2, b, i, e) */
 } dw_block_t;
 
-static size_t dw_quad_bytes(const layer_t *layer) {
-  return ((size_t)layer->kh * layer->kw + 3) / 4 * (size_t)round_up(layer->in_c, 32) * 4;
+static const dw_block_t *dw_blocks_of(const layer_t *layer) {
+  return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer, 2));
 }
 
-static int8_t *dw_quads_of(const layer_t *layer) { return (int8_t *)layer->packed; }
-static dw_block_t *dw_blocks_of(const layer_t *layer) { return (dw_block_t *)((int8_t *)layer->packed + dw_quad_bytes(layer)); }
-
 static size_t vnni_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return conv_weight_bytes(layer) + sizeof(requant8_t) * (size_t)(layer->n_pad / 8);
-  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer) + sizeof(dw_block_t) * (size_t)(round_up(layer->in_c, 32) / 32);
+  if (layer->kind == KIND_CONV) return conv_quad_bytes(layer, 2) + sizeof(requant8_t) * (size_t)(layer->n_pad / 8);
+  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer, 2) + sizeof(dw_block_t) * (size_t)dw_quad_blocks(layer, 2);
   return 0;
 }
 
-static void vnni_pack_depthwise(layer_t *layer) {
-  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32;
-  int8_t *quads = dw_quads_of(layer);
-  for (int32_t g = 0; g < groups; g++) {
-    for (int32_t b = 0; b < blocks; b++) {
-      int8_t *out = quads + ((size_t)g * blocks + b) * 128;
+static void vnni_pack_weights(layer_t *layer) {
+  int8_t *packed = (int8_t *)layer->packed;
+  if (layer->kind == KIND_DEPTHWISE) {
+    effnet_int8_pack_depthwise_quads(layer, 2, packed);
+    dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 2));
+    for (int32_t b = 0; b < dw_quad_blocks(layer, 2); b++) {
       for (int32_t i = 0; i < 4; i++) {
-        for (int32_t lane = 0; lane < 2; lane++) {
-          for (int32_t j = 0; j < 4; j++) {
-            const int32_t c = b * 32 + lane * 16 + i * 4 + j;
-            for (int32_t q = 0; q < 4; q++) {
-              const int32_t t = 4 * g + q;
-              out[i * 32 + lane * 16 + j * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
-            }
-          }
+        for (int32_t e = 0; e < 8; e++) {
+          const int32_t c = dw_quad_channel(2, b, i, e);
+          requant8_set(&constants[b].lanes[i], e, layer, c < layer->in_c ? c : -1);
         }
       }
     }
-  }
-  dw_block_t *constants = dw_blocks_of(layer);
-  for (int32_t b = 0; b < blocks; b++) {
-    for (int32_t i = 0; i < 4; i++) {
-      for (int32_t e = 0; e < 8; e++) {
-        const int32_t c = b * 32 + (e / 4) * 16 + i * 4 + e % 4;
-        int32_t sum = 0;
-        for (int32_t t = 0; t < taps && c < c_count; t++) sum += layer->weights[(size_t)t * c_count + c];
-        requant8_set(&constants[b].lanes[i], e, layer, c < c_count ? c : -1, sum);
-      }
-    }
-  }
-}
-
-static void vnni_pack_weights(layer_t *layer) {
-  if (layer->kind == KIND_DEPTHWISE) {
-    vnni_pack_depthwise(layer);
     return;
   }
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, in_c = layer->in_c, by_pixel = pixel_quad_conv(layer);
-  const int32_t taps = layer->kh * layer->kw;
-  int8_t *packed = (int8_t *)layer->packed;
-  requant8_t *constants = (requant8_t *)(packed + conv_weight_bytes(layer));
-  memset(packed, 0, conv_weight_bytes(layer));
-  for (int32_t o = 0; o < layer->n_pad; o++) {
-    int32_t sum = 0;
-    for (int32_t k = 0; k < k_pad; k++) {
-      const int8_t w = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
-      if (by_pixel && k < taps * in_c) {
-        packed[(((size_t)(o / 8) * taps + k / in_c) * 8 + o % 8) * 4 + k % in_c] = w;
-      } else if (!by_pixel) {
-        packed[(((size_t)(o / 8) * quads + k / 4) * 8 + o % 8) * 4 + k % 4] = w;
-      }
-      sum += w;
-    }
-    requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1, sum);
-  }
+  effnet_int8_pack_conv_quads(layer, 2, packed);
+  requant8_t *constants = (requant8_t *)(packed + conv_quad_bytes(layer, 2));
+  for (int32_t o = 0; o < layer->n_pad; o++) requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1);
 }
 
 /* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
@@ -477,6 +455,46 @@ AVX2 static inline void store16_part_copy(int8_t *dst, __m128i v, int32_t count)
 }
 
 /*
+ * A 4 × 16 tile of vpdpbusd sums: step s multiplies the weight vectors w0 + 32s and w1 + 32s (8 channels each) by
+ * the quad at sources[i] + 4s (offsets NULL: GEMM rows) or sources[i] + offsets[s] (a pixel-quad conv's taps).
+ * Always inlined, so each caller's loop is specialized and the accumulators stay in registers.
+ */
+VNNI static inline __attribute__((always_inline)) void vnni_tile(const int8_t *w0, const int8_t *w1, const uint8_t *const sources[4],
+                                                                 const int32_t *offsets, int32_t steps, __m256i tile[4][2]) {
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int32_t s = 0; s < steps; s++) {
+    const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)s * 32));
+    const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)s * 32));
+    const int32_t at = offsets ? offsets[s] : 4 * s;
+    __m256i b = _mm256_set1_epi32(quad_at(sources[0] + at));
+    c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
+    c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
+    b = _mm256_set1_epi32(quad_at(sources[1] + at));
+    c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
+    c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
+    b = _mm256_set1_epi32(quad_at(sources[2] + at));
+    c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
+    c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
+    b = _mm256_set1_epi32(quad_at(sources[3] + at));
+    c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
+    c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
+  }
+  tile[0][0] = c00, tile[0][1] = c01, tile[1][0] = c10, tile[1][1] = c11;
+  tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
+}
+
+/* The tile's rows below `rows` requantized and stored at out + i · stride, `valid` channels (at most 16) each. */
+VNNI static inline void vnni_store_tile(__m256i tile[4][2], const requant8_t *k0, const requant8_t *k1, int8_t *out,
+                                        int32_t stride, int32_t rows, int32_t valid) {
+  for (int32_t i = 0; i < 4 && i < rows; i++) {
+    const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
+    int8_t *dst = out + (size_t)i * stride;
+    if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
+    else store16_part_copy(dst, y, valid);
+  }
+}
+
+/*
  * The GEMM, 4 rows × 16 channels per tile and four k per instruction, with its requantize fused (the small-K convs at
  * high resolution are bound by the epilogue), for the 8-channel blocks [block_begin, block_end).
  */
@@ -493,31 +511,11 @@ VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, 
     const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0;
     const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
     for (int32_t r = 0; r < rows; r += 4) {
-      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
-      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int32_t q = 0; q < quads; q++) {
-        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)q * 32));
-        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)q * 32));
-        __m256i b = _mm256_set1_epi32(quad_at(a0 + 4 * q));
-        c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
-        c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
-        b = _mm256_set1_epi32(quad_at(a1 + 4 * q));
-        c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
-        c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
-        b = _mm256_set1_epi32(quad_at(a2 + 4 * q));
-        c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
-        c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
-        b = _mm256_set1_epi32(quad_at(a3 + 4 * q));
-        c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
-        c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
-      }
-      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-      for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) {
-        const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
-        int8_t *dst = out + (size_t)(r + i) * out_c + c0;
-        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
-        else store16_part_copy(dst, y, valid);
-      }
+      const uint8_t *a0 = a + (size_t)r * k_pad;
+      const uint8_t *const sources[4] = {a0, a0 + k_pad, a0 + 2 * (size_t)k_pad, a0 + 3 * (size_t)k_pad};
+      __m256i tile[4][2];
+      vnni_tile(w0, w1, sources, NULL, quads, tile);
+      vnni_store_tile(tile, k0, k1, out + (size_t)r * out_c + c0, out_c, valid_rows - r, valid);
     }
   }
 }
@@ -540,34 +538,12 @@ VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *windo
     const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
-      const uint8_t *p0 = window + (size_t)ox * stride * 4;
-      const uint8_t *p1 = window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
-      const uint8_t *p2 = window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
-      const uint8_t *p3 = window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
-      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int32_t t = 0; t < taps; t++) {
-        const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)t * 32));
-        const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)t * 32));
-        __m256i b = _mm256_set1_epi32(quad_at(p0 + offsets[t]));
-        c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
-        c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
-        b = _mm256_set1_epi32(quad_at(p1 + offsets[t]));
-        c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
-        c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
-        b = _mm256_set1_epi32(quad_at(p2 + offsets[t]));
-        c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
-        c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
-        b = _mm256_set1_epi32(quad_at(p3 + offsets[t]));
-        c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
-        c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
-      }
-      const __m256i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-      for (int32_t i = 0; i < 4 && ox + i < out_w; i++) {
-        const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
-        int8_t *dst = out + (size_t)(ox + i) * out_c + c0;
-        if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
-        else store16_part_copy(dst, y, valid);
-      }
+      const uint8_t *const sources[4] = {window + (size_t)ox * stride * 4, window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4,
+                                         window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4,
+                                         window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4};
+      __m256i tile[4][2];
+      vnni_tile(w0, w1, sources, offsets, taps, tile);
+      vnni_store_tile(tile, k0, k1, out + (size_t)ox * out_c + c0, out_c, out_w - ox, valid);
     }
   }
 }
@@ -599,7 +575,7 @@ VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *windo
   const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w;
   const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const int8_t *quads = dw_quads_of(layer);
+  const int8_t *quads = (const int8_t *)layer->packed;
   const dw_block_t *constants = dw_blocks_of(layer);
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;

@@ -13,32 +13,14 @@
 
 #define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 
-static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
-/*
- * requantize() constants for 16 lanes, set when the weights are packed: the bias less the unsigned inputs' offset
- * (128 · Σw), the multipliers (mult_odd: the odd lanes' in the even positions, for vpmuldq), the rounding terms
- * 2^(31 + shift) per 64-bit lane pair, and the shifts.
- */
+/* requantize() constants for 16 lanes, set when the weights are packed (see requant_lanes_t in internal.h). */
 typedef struct {
   int32_t bias[16], mult[16], mult_odd[16], shift[16];
   int64_t round_even[8], round_odd[8];
 } requant16_t;
 
-/* Lane e of k: channel `c` of the layer, or (c < 0) a channel past the last, whose outputs are never stored. */
-static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32_t c, int32_t weight_sum) {
-  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
-  const int64_t round = (int64_t)1 << (31 + shift);
-  k->bias[e] = c >= 0 ? layer->bias[c] - 128 * weight_sum : 0;
-  k->mult[e] = mult;
-  k->shift[e] = shift;
-  if (e % 2) {
-    k->mult_odd[e - 1] = mult;
-    k->mult_odd[e] = 0;
-    k->round_odd[e / 2] = round;
-  } else {
-    k->round_even[e / 2] = round;
-  }
+static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32_t c) {
+  effnet_int8_set_requant_lane((requant_lanes_t){k->bias, k->mult, k->mult_odd, k->shift, k->round_even, k->round_odd}, e, layer, c);
 }
 
 /* requantize() on 16 lanes: the exact 64-bit products of the even and the odd lanes, one rounding each. */
@@ -97,37 +79,14 @@ AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, 
 
 /* ---------- convs ---------- */
 
-/*
- * [16-channel group][k/4][16 channels][4 k] bytes (a pixel-quad conv: [group][tap][16 channels][4 input channels]),
- * then from the next 64 bytes one requant16_t per group.
- */
+/* The quads for 16 channels per vector (internal.h), then one requant16_t per 16-channel group. */
 static int32_t conv_groups(const layer_t *layer) { return (layer->n_pad + 15) / 16; }
-static int32_t conv_depth(const layer_t *layer) { return pixel_quad_conv(layer) ? layer->kh * layer->kw * 4 : layer->k_pad; }
-static size_t conv_weight_bytes(const layer_t *layer) { return ((size_t)conv_groups(layer) * 16 * conv_depth(layer) + 63) & ~(size_t)63; }
 static const requant16_t *conv_requant_of(const layer_t *layer) {
-  return (const requant16_t *)((const int8_t *)layer->packed + conv_weight_bytes(layer));
-}
-
-static void pack_conv(layer_t *layer) {
-  const int32_t k_pad = layer->k_pad, depth = conv_depth(layer), in_c = layer->in_c, by_pixel = pixel_quad_conv(layer);
-  int8_t *packed = (int8_t *)layer->packed;
-  requant16_t *constants = (requant16_t *)(packed + conv_weight_bytes(layer));
-  memset(packed, 0, conv_weight_bytes(layer));
-  for (int32_t o = 0; o < conv_groups(layer) * 16; o++) {
-    int32_t sum = 0;
-    for (int32_t k = 0; k < k_pad && o < layer->out_c; k++) {
-      const int8_t w = layer->weights[(size_t)o * k_pad + k];
-      /* A pixel-quad conv's k runs over (tap, input channel); each tap's channels fill one 4-byte group. */
-      const int32_t at = by_pixel ? k / in_c * 4 + k % in_c : k;
-      if (at < depth) packed[(((size_t)(o / 16) * (depth / 4) + at / 4) * 16 + o % 16) * 4 + at % 4] = w;
-      sum += w;
-    }
-    requant16_set(&constants[o / 16], o % 16, layer, o < layer->out_c ? o : -1, sum);
-  }
+  return (const requant16_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 4));
 }
 
 /* Rows r..r+3 of one or two 16-channel groups, requantized and stored (channels below out_c, rows below valid_rows). */
-AVX512 static inline void store_tile(const layer_t *layer, const __m512i acc[4][2], int32_t group, int two, int32_t r,
+AVX512 static inline void store_tile(const layer_t *layer, __m512i acc[4][2], int32_t group, int two, int32_t r,
                                      int32_t valid_rows, int8_t *out) {
   const requant16_t *constants = conv_requant_of(layer);
   const int32_t out_c = layer->out_c;
@@ -143,6 +102,34 @@ AVX512 static inline void store_tile(const layer_t *layer, const __m512i acc[4][
   }
 }
 
+/*
+ * A 4 × 32 tile of vpdpbusd sums: step s multiplies the weight vectors w0 + 64s and w1 + 64s (16 channels each) by
+ * the quad at sources[i] + 4s (offsets NULL: GEMM rows) or sources[i] + offsets[s] (a pixel-quad conv's taps).
+ * Always inlined, so each caller's loop is specialized and the accumulators stay in registers.
+ */
+AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_t *w0, const int8_t *w1, const uint8_t *const sources[4],
+                                                                     const int32_t *offsets, int32_t steps, __m512i tile[4][2]) {
+  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int32_t s = 0; s < steps; s++) {
+    const __m512i v0 = _mm512_load_si512(w0 + (size_t)s * 64), v1 = _mm512_load_si512(w1 + (size_t)s * 64);
+    const int32_t at = offsets ? offsets[s] : 4 * s;
+    __m512i b = _mm512_set1_epi32(quad_at(sources[0] + at));
+    c00 = _mm512_dpbusd_epi32(c00, b, v0);
+    c01 = _mm512_dpbusd_epi32(c01, b, v1);
+    b = _mm512_set1_epi32(quad_at(sources[1] + at));
+    c10 = _mm512_dpbusd_epi32(c10, b, v0);
+    c11 = _mm512_dpbusd_epi32(c11, b, v1);
+    b = _mm512_set1_epi32(quad_at(sources[2] + at));
+    c20 = _mm512_dpbusd_epi32(c20, b, v0);
+    c21 = _mm512_dpbusd_epi32(c21, b, v1);
+    b = _mm512_set1_epi32(quad_at(sources[3] + at));
+    c30 = _mm512_dpbusd_epi32(c30, b, v0);
+    c31 = _mm512_dpbusd_epi32(c31, b, v1);
+  }
+  tile[0][0] = c00, tile[0][1] = c01, tile[1][0] = c10, tile[1][1] = c11;
+  tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
+}
+
 /* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize fused. */
 AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                                        int32_t block_begin, int32_t block_end, int8_t *out) {
@@ -153,24 +140,10 @@ AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_ro
     const int two = g + 1 < group_end;
     const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
-      const uint8_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
-      __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int32_t q = 0; q < quads; q++) {
-        const __m512i v0 = _mm512_load_si512(w0 + (size_t)q * 64), v1 = _mm512_load_si512(w1 + (size_t)q * 64);
-        __m512i b = _mm512_set1_epi32(quad_at(a0 + 4 * q));
-        c00 = _mm512_dpbusd_epi32(c00, b, v0);
-        c01 = _mm512_dpbusd_epi32(c01, b, v1);
-        b = _mm512_set1_epi32(quad_at(a1 + 4 * q));
-        c10 = _mm512_dpbusd_epi32(c10, b, v0);
-        c11 = _mm512_dpbusd_epi32(c11, b, v1);
-        b = _mm512_set1_epi32(quad_at(a2 + 4 * q));
-        c20 = _mm512_dpbusd_epi32(c20, b, v0);
-        c21 = _mm512_dpbusd_epi32(c21, b, v1);
-        b = _mm512_set1_epi32(quad_at(a3 + 4 * q));
-        c30 = _mm512_dpbusd_epi32(c30, b, v0);
-        c31 = _mm512_dpbusd_epi32(c31, b, v1);
-      }
-      const __m512i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      const uint8_t *a0 = a + (size_t)r * k_pad;
+      const uint8_t *const sources[4] = {a0, a0 + k_pad, a0 + 2 * (size_t)k_pad, a0 + 3 * (size_t)k_pad};
+      __m512i tile[4][2];
+      avx512_tile(w0, w1, sources, NULL, quads, tile);
       store_tile(layer, tile, g, two, r, valid_rows, out);
     }
   }
@@ -187,27 +160,11 @@ AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *w
     const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
-      const uint8_t *p0 = window + (size_t)ox * stride * 4;
-      const uint8_t *p1 = window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4;
-      const uint8_t *p2 = window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4;
-      const uint8_t *p3 = window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4;
-      __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int32_t t = 0; t < taps; t++) {
-        const __m512i v0 = _mm512_load_si512(w0 + (size_t)t * 64), v1 = _mm512_load_si512(w1 + (size_t)t * 64);
-        __m512i b = _mm512_set1_epi32(quad_at(p0 + offsets[t]));
-        c00 = _mm512_dpbusd_epi32(c00, b, v0);
-        c01 = _mm512_dpbusd_epi32(c01, b, v1);
-        b = _mm512_set1_epi32(quad_at(p1 + offsets[t]));
-        c10 = _mm512_dpbusd_epi32(c10, b, v0);
-        c11 = _mm512_dpbusd_epi32(c11, b, v1);
-        b = _mm512_set1_epi32(quad_at(p2 + offsets[t]));
-        c20 = _mm512_dpbusd_epi32(c20, b, v0);
-        c21 = _mm512_dpbusd_epi32(c21, b, v1);
-        b = _mm512_set1_epi32(quad_at(p3 + offsets[t]));
-        c30 = _mm512_dpbusd_epi32(c30, b, v0);
-        c31 = _mm512_dpbusd_epi32(c31, b, v1);
-      }
-      const __m512i tile[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      const uint8_t *const sources[4] = {window + (size_t)ox * stride * 4, window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4,
+                                         window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4,
+                                         window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4};
+      __m512i tile[4][2];
+      avx512_tile(w0, w1, sources, offsets, taps, tile);
       /* The tile's rows are pixels ox..ox+3 of this output row. */
       store_tile(layer, tile, g, two, ox, out_w, out);
     }
@@ -216,51 +173,14 @@ AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *w
 
 /* ---------- depthwise ---------- */
 
-/*
- * Per group of four taps and 64-channel block, four vectors of weights in the order vpunpck{l,h}bw + vpunpck{l,h}wd
- * leave the inputs: in each 128-bit lane L, vector i holds channels 16L + 4i..16L + 4i + 3, four tap weights each
- * (taps and channels past the last are 0). Then per block the requantization constants of the four vectors in
- * the same lane order.
- */
+/* The quads in 64-channel blocks (internal.h), then one dw_block_t per block. */
 typedef struct {
-  requant16_t lanes[4];
+  requant16_t lanes[4]; /* vector i's constants, element e for channel dw_quad_channel(4, b, i, e) */
 } dw_block_t;
 
-static int32_t dw_blocks(const layer_t *layer) { return round_up(layer->in_c, 64) / 64; }
-static size_t dw_quad_bytes(const layer_t *layer) { return ((size_t)layer->kh * layer->kw + 3) / 4 * (size_t)dw_blocks(layer) * 256; }
-static const dw_block_t *dw_blocks_of(const layer_t *layer) { return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer)); }
-
-/* Channel of lane e (0..15) of vector i in block b. */
-static int32_t dw_channel(int32_t b, int32_t i, int32_t e) { return b * 64 + (e / 4) * 16 + i * 4 + e % 4; }
-
-static void pack_depthwise(layer_t *layer) {
-  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
-  int8_t *quads = (int8_t *)layer->packed;
-  for (int32_t g = 0; g < groups; g++) {
-    for (int32_t b = 0; b < blocks; b++) {
-      int8_t *out = quads + ((size_t)g * blocks + b) * 256;
-      for (int32_t i = 0; i < 4; i++) {
-        for (int32_t e = 0; e < 16; e++) {
-          const int32_t c = dw_channel(b, i, e);
-          for (int32_t q = 0; q < 4; q++) {
-            const int32_t t = 4 * g + q;
-            out[i * 64 + e * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
-          }
-        }
-      }
-    }
-  }
-  dw_block_t *constants = (dw_block_t *)(quads + dw_quad_bytes(layer));
-  for (int32_t b = 0; b < blocks; b++) {
-    for (int32_t i = 0; i < 4; i++) {
-      for (int32_t e = 0; e < 16; e++) {
-        const int32_t c = dw_channel(b, i, e);
-        int32_t sum = 0;
-        for (int32_t t = 0; t < taps && c < c_count; t++) sum += layer->weights[(size_t)t * c_count + c];
-        requant16_set(&constants[b].lanes[i], e, layer, c < c_count ? c : -1, sum);
-      }
-    }
-  }
+static int32_t dw_blocks(const layer_t *layer) { return dw_quad_blocks(layer, 4); }
+static const dw_block_t *dw_blocks_of(const layer_t *layer) {
+  return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer, 4));
 }
 
 /* The 256-entry table on 64 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
@@ -398,14 +318,29 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
 /* ---------- the path ---------- */
 
 static size_t avx512_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return conv_weight_bytes(layer) + sizeof(requant16_t) * (size_t)conv_groups(layer);
-  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer) + sizeof(dw_block_t) * (size_t)dw_blocks(layer);
+  if (layer->kind == KIND_CONV) return conv_quad_bytes(layer, 4) + sizeof(requant16_t) * (size_t)conv_groups(layer);
+  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer, 4) + sizeof(dw_block_t) * (size_t)dw_blocks(layer);
   return 0;
 }
 
 static void avx512_pack_weights(layer_t *layer) {
-  if (layer->kind == KIND_CONV) pack_conv(layer);
-  else if (layer->kind == KIND_DEPTHWISE) pack_depthwise(layer);
+  int8_t *packed = (int8_t *)layer->packed;
+  if (layer->kind == KIND_DEPTHWISE) {
+    effnet_int8_pack_depthwise_quads(layer, 4, packed);
+    dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 4));
+    for (int32_t b = 0; b < dw_blocks(layer); b++) {
+      for (int32_t i = 0; i < 4; i++) {
+        for (int32_t e = 0; e < 16; e++) {
+          const int32_t c = dw_quad_channel(4, b, i, e);
+          requant16_set(&constants[b].lanes[i], e, layer, c < layer->in_c ? c : -1);
+        }
+      }
+    }
+  } else if (layer->kind == KIND_CONV) {
+    effnet_int8_pack_conv_quads(layer, 4, packed);
+    requant16_t *constants = (requant16_t *)(packed + conv_quad_bytes(layer, 4));
+    for (int32_t o = 0; o < conv_groups(layer) * 16; o++) requant16_set(&constants[o / 16], o % 16, layer, o < layer->out_c ? o : -1);
+  }
 }
 
 AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *table) {

@@ -7,8 +7,6 @@
 
 #include "internal.h"
 
-static int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
 static size_t neon_packed_size(const layer_t *layer) {
   if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
   if (layer->kind == KIND_DEPTHWISE) return sizeof(int16_t) * (size_t)layer->kh * layer->kw * round_up(layer->in_c, 8);
