@@ -913,9 +913,55 @@ static void finish_conv_rows(effnet_int8_engine *e, const layer_t *l, int8_t *ds
   }
 }
 
+/* Where thread `thread` of `threads` starts in `items`, rounded to a multiple of `align` (the last thread ends at items). */
+static int32_t share_start(int32_t items, int32_t thread, int32_t threads, int32_t align) {
+  if (thread >= threads) return items;
+  const int32_t at = (int32_t)(((int64_t)items * thread / threads + align / 2) / align * align);
+  return at < items ? at : items;
+}
+
+/* Output pixels [p0, p0 + rows) of a conv's input, as GEMM rows in the thread's scratch (the SE gate applied). */
+static void pack_conv_chunk(effnet_int8_engine *e, const layer_t *l, scratch_t *s, const int8_t *in, int32_t p0, int32_t rows) {
+  const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
+  const int8_t *source = in + (size_t)p0 * l->in_c;
+  if (!pointwise) {
+    gather_patches(l, in, p0, rows, s->patches);
+    source = s->patches;
+  }
+  e->kernels->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
+  /* Rows past the end of the chunk up to a multiple of 4: any values (their outputs are not stored), but defined ones. */
+  const int32_t rows4 = (rows + 3) & ~3;
+  memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
+}
+
+/* The packed chunk's output channels in 8-channel blocks [block_begin, block_end), requantized and finished. */
+static void conv_chunk(effnet_int8_engine *e, const layer_t *l, scratch_t *s, int8_t *out, int32_t p0, int32_t rows,
+                       int32_t block_begin, int32_t block_end) {
+  const kernels_t *k = e->kernels;
+  const int32_t rows4 = (rows + 3) & ~3;
+  int8_t *dst = out + (size_t)p0 * l->out_c;
+  if (!k->gemm_requant) {
+    k->gemm(l, s->rows, rows4, s->acc);
+    k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
+  } else {
+    k->gemm_requant(l, s->rows, rows4, rows, block_begin, block_end, dst);
+  }
+  const int32_t c_begin = block_begin * 8, c_end = block_end * 8 < l->out_c ? block_end * 8 : l->out_c;
+  if (c_begin == 0 && c_end == l->out_c) {
+    finish_conv_rows(e, l, dst, (size_t)p0 * l->out_c, (size_t)rows * l->out_c);
+    return;
+  }
+  for (int32_t r = 0; r < rows; r++) {
+    const size_t offset = (size_t)r * l->out_c + c_begin;
+    finish_conv_rows(e, l, dst + offset, (size_t)p0 * l->out_c + offset, (size_t)(c_end - c_begin));
+  }
+}
+
 /*
- * A conv's work: chunks of CHUNK_ROWS output pixels, and where there are too few chunks to share out evenly (the
- * 7×7 and 14×14 layers), each chunk also split by output channels, so that every thread gets a like share.
+ * A conv's work: each thread takes a run of output pixels, in chunks of CHUNK_ROWS. The runs start at multiples of 4
+ * pixels, so with a multiple of 16 channels no cache line is written by two threads, and each thread mostly reads
+ * what it wrote in the layer before. Only where a thread would get fewer than 16 pixels are the chunks split by
+ * output channels instead: a channel split makes both threads read the whole input and write parts of each line.
  */
 static void conv_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
@@ -938,53 +984,33 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
     }
     return;
   }
-  const int32_t pixels = l->out_h * l->out_w, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS, blocks = l->n_pad / 8;
-  const int32_t block_pairs = (blocks + 1) / 2;
-  int32_t parts = k->gemm_requant && threads > 1 && chunks < 8 * threads ? threads : 1;
-  if (parts > block_pairs) parts = block_pairs;
-  const int32_t items = chunks * parts;
-  const int32_t first = (int32_t)((int64_t)items * thread / threads), last = (int32_t)((int64_t)items * (thread + 1) / threads);
-  const int pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad_top == 0 && l->pad_left == 0;
+  const int32_t pixels = l->out_h * l->out_w, blocks = l->n_pad / 8, block_pairs = (blocks + 1) / 2;
+  if (!k->gemm_requant || threads == 1 || pixels >= 16 * threads || block_pairs == 1) {
+    const int32_t first = share_start(pixels, thread, threads, 4), last = share_start(pixels, thread + 1, threads, 4);
+    for (int32_t p0 = first; p0 < last; p0 += CHUNK_ROWS) {
+      const int32_t rows = last - p0 < CHUNK_ROWS ? last - p0 : CHUNK_ROWS;
+      pack_conv_chunk(e, l, s, in, p0, rows);
+      conv_chunk(e, l, s, out, p0, rows, 0, blocks);
+    }
+    return;
+  }
+  /* The channel split: every chunk, each thread its share of the output channels (in pairs of 8-channel blocks). */
+  const int32_t parts = threads < block_pairs ? threads : block_pairs, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS;
+  const int32_t first = share_start(chunks * parts, thread, threads, 1), last = share_start(chunks * parts, thread + 1, threads, 1);
   int32_t packed_chunk = -1;
   for (int32_t item = first; item < last; item++) {
     const int32_t chunk = item / parts, part = item % parts;
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
-    const int32_t rows4 = (rows + 3) & ~3;
-    if (chunk != packed_chunk) {
-      const int8_t *source = in + (size_t)p0 * l->in_c;
-      if (!pointwise) {
-        gather_patches(l, in, p0, rows, s->patches);
-        source = s->patches;
-      }
-      k->pack_rows(source, rows, l->k, l->k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->gate_in_scale, l->gate_out_scale);
-      /* Rows past the end of the tensor: any values (their outputs are not stored), but defined ones. */
-      memset(s->rows + (size_t)rows * l->k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->k_pad);
-      packed_chunk = chunk;
-    }
-    int8_t *dst = out + (size_t)p0 * l->out_c;
-    if (!k->gemm_requant) {
-      k->gemm(l, s->rows, rows4, s->acc);
-      k->requant(s->acc, rows, l->out_c, l->n_pad, l->bias, l->mult, l->shift, dst);
-    } else {
-      const int32_t block_begin = 2 * (int32_t)((int64_t)block_pairs * part / parts);
-      int32_t block_end = 2 * (int32_t)((int64_t)block_pairs * (part + 1) / parts);
-      if (block_end > blocks) block_end = blocks;
-      k->gemm_requant(l, s->rows, rows4, rows, block_begin, block_end, dst);
-      if (parts > 1) {
-        const int32_t c_begin = block_begin * 8, c_end = block_end * 8 < l->out_c ? block_end * 8 : l->out_c;
-        for (int32_t r = 0; r < rows; r++) {
-          const size_t offset = (size_t)r * l->out_c + c_begin;
-          finish_conv_rows(e, l, dst + offset, (size_t)p0 * l->out_c + offset, (size_t)(c_end - c_begin));
-        }
-        continue;
-      }
-    }
-    finish_conv_rows(e, l, dst, (size_t)p0 * l->out_c, (size_t)rows * l->out_c);
+    if (chunk != packed_chunk) pack_conv_chunk(e, l, s, in, p0, rows);
+    packed_chunk = chunk;
+    const int32_t block_begin = 2 * (int32_t)((int64_t)block_pairs * part / parts);
+    const int32_t block_end = 2 * (int32_t)((int64_t)block_pairs * (part + 1) / parts);
+    conv_chunk(e, l, s, out, p0, rows, block_begin, block_end < blocks ? block_end : blocks);
   }
 }
 
 
-/* Depthwise rows, each thread its share; with the fused kernel and few rows (7×7, 14×14), rows × channel blocks. */
+/* Depthwise rows, each thread its run (see conv_task); with the fused kernel and under 2 rows a thread, rows × channel blocks. */
 CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
@@ -992,7 +1018,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   const kernels_t *k = e->kernels;
   scratch_t *s = &e->scratch[thread];
   const int32_t c_count = l->in_c, block = k->depthwise_fused ? k->depthwise_block : 1, blocks = round_up(c_count, block) / block;
-  int32_t parts = k->depthwise_fused && threads > 1 && l->out_h < 8 * threads ? threads : 1;
+  int32_t parts = k->depthwise_fused && threads > 1 && l->out_h < 2 * threads ? threads : 1;
   if (parts > blocks) parts = blocks;
   const int32_t items = l->out_h * parts;
   const int32_t first = (int32_t)((int64_t)items * thread / threads), last = (int32_t)((int64_t)items * (thread + 1) / threads);
