@@ -178,6 +178,7 @@ struct effnet_int8_engine {
   int8_t *staging; /* the quantized input in NCHW, before it is interleaved; also the SE's quantized FC2 outputs */
   float *se_values;  /* the SE's float vectors (pooled, FC1 and FC2 outputs) before they are quantized */
   int32_t *se_acc;   /* the SE's FC2 accumulators */
+  double *se_logits; /* the SE's FC2 outputs in double, where the gate's Sigmoid reads them unquantized */
   const kernels_t *kernels;
   int32_t threads, profiling;
   pool_t pool;
@@ -302,6 +303,7 @@ EXPORT void effnet_int8_free(effnet_int8_engine *e) {
   free(e->staging);
   free(e->se_values);
   free(e->se_acc);
+  free(e->se_logits);
   free(e);
 }
 
@@ -730,7 +732,8 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
   e->staging = malloc((size_t)e->channels * e->height * e->width + (size_t)e->max_channels + 1);
   e->se_values = calloc((size_t)e->max_channels + e->max_reduced + 1, sizeof(float));
   e->se_acc = calloc((size_t)e->max_channels + 1, sizeof(int32_t));
-  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging || !e->se_values || !e->se_acc) {
+  e->se_logits = calloc((size_t)e->max_channels + 1, sizeof(double));
+  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging || !e->se_values || !e->se_acc || !e->se_logits) {
     status = EFFNET_INT8_OUT_OF_MEMORY;
     goto fail;
   }
@@ -1102,12 +1105,15 @@ CLONES static void run_se(effnet_int8_engine *e, const layer_t *l) {
     for (int32_t c = 0; c < c_count; c++) e->gate[c] = l->gate_table[(uint8_t)quantized[c]];
     return;
   }
-  for (int32_t c = 0; c < c_count; c++) {
-    /* Older bundles: the Sigmoid of the float FC2 output, in double (the graph's float32 conv and Sigmoid carry
-     * their own rounding; the exact value is the fairest target). */
-    const double g = (double)acc[c] * l->fc2_scale[c] + l->fc2_bias[c];
-    e->gate[c] = (float)quantize_value((float)(1.0 / (1.0 + exp(-g))), l->gate_scale) * l->gate_scale;
-  }
+  /* Bundles whose FC2 output is float: the Sigmoid of it in double (the graph's float32 conv and Sigmoid carry their own
+   * rounding; the exact value is the fairest target). In stages, so that all but exp run on vectors. */
+  double *logit = e->se_logits;
+  for (int32_t c = 0; c < c_count; c++) logit[c] = (double)acc[c] * l->fc2_scale[c] + l->fc2_bias[c];
+  for (int32_t c = 0; c < c_count; c++) logit[c] = exp(-logit[c]);
+  for (int32_t c = 0; c < c_count; c++) values[c] = (float)(1.0 / (1.0 + logit[c]));
+  int8_t *quantized = e->staging;
+  e->kernels->quantize(values, (size_t)c_count, l->gate_scale, quantized);
+  for (int32_t c = 0; c < c_count; c++) e->gate[c] = (float)quantized[c] * l->gate_scale;
 }
 
 typedef struct {
