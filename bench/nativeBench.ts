@@ -12,7 +12,7 @@ import { structureOf } from '../toolkit/passes/recognise.js';
 import { quantizationPlanFrom } from '../toolkit/quant/plan.js';
 import { qdqModelFrom } from '../toolkit/quant/qdq.js';
 import { preparedFp32From } from '../toolkit/quant/quantize.js';
-import { engineBytesFor, Int8Engine } from '../toolkit/runtime/int8/native.js';
+import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../toolkit/runtime/int8/native.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -88,7 +88,8 @@ for (const l of layers) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.totalMs / pro
 const twoThreads = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
 twoThreads.setThreads(2);
 const scaling: Record<string, number[]> = { one: [], two: [] };
-for (let r = 0; r < 11; r++) {
+// More rounds than the batch-1 table: a two-thread run waits for the slower of two cores, so it catches more noise.
+for (let r = 0; r < 21; r++) {
   for (const [name, runner] of [['one', engine], ['two', twoThreads]] as const) {
     runner.run(single, [1, 3, 224, 224]);
     for (let i = 0; i < 3; i++) {
@@ -98,6 +99,31 @@ for (let r = 0; r < 11; r++) {
     }
   }
 }
+
+// Every other SIMD path this CPU runs (each gives the same integers), batch 1 on one thread, interleaved with ORT fp32.
+const otherPaths = (['avx512', 'avx-vnni', 'avx2', 'neon'] as Int8Isa[]).filter((isa) => isa !== info.isa && int8IsaSupported(isa));
+const pathEngines = otherPaths.map((isa) => {
+  const e = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
+  e.setIsa(isa);
+  return [isa, e] as const;
+});
+const pathTimes: Record<string, number[]> = { 'ort-fp32': [] };
+for (let r = 0; r < 11; r++) {
+  for (const [name, run] of [['ort-fp32', () => ortFp32.run(single, [1, 3, 224, 224])] as const,
+    ...pathEngines.map(([isa, e]) => [isa, async () => e.run(single, [1, 3, 224, 224])] as const)]) {
+    await run();
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now();
+      await run();
+      (pathTimes[name] ??= []).push(performance.now() - start);
+    }
+  }
+}
+const paths = Object.fromEntries(pathEngines.map(([isa]) => [isa, {
+  batch1Ms: median(pathTimes[isa]!), vsOrtFp32: median(pathTimes[isa]!) / median(pathTimes['ort-fp32']!),
+}]));
+for (const [, e] of pathEngines) e.close();
+
 const peak = peakGops(info.isa);
 const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
 process.stdout.write(JSON.stringify({
@@ -110,6 +136,7 @@ process.stdout.write(JSON.stringify({
     twoThreadScaling: median(scaling.one!) / median(scaling.two!),
   },
   gops: { achieved: gops, peak: peak.gops, share: peak.gops ? gops / peak.gops : null, assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz` },
+  paths,
   byKindMs: byKind,
   blocks: [...blocks.values()].map((b) => ({ ...b, gops: (2 * b.macs) / (b.ms * 1e6) })),
   peakRssMiB: process.resourceUsage().maxRSS / 1024,

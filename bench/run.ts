@@ -75,6 +75,7 @@ interface NativeBench {
   medianMs: Record<string, Record<string, number>>;
   ratios: { batch1LatencyVsOrtFp32: number; batch8ThroughputVsOrtFp32: number; twoThreadScaling: number };
   gops: { achieved: number; peak: number; share: number | null; assumption: string };
+  paths: Record<string, { batch1Ms: number; vsOrtFp32: number }>;
   byKindMs: Record<string, number>;
   blocks: { block: number; ms: number; macs: number; gops: number }[];
 }
@@ -87,6 +88,10 @@ process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Runtime' }, { 
 const r = native.ratios;
 process.stdout.write(`batch 1 latency ${fixed(r.batch1LatencyVsOrtFp32, 2)}× ort-fp32 (goal ≤ 0.5), batch 8 throughput ${fixed(r.batch8ThroughputVsOrtFp32, 2)}× (goal ≥ 2), ` +
   `2 threads ${fixed(r.twoThreadScaling, 2)}× (goal ≥ 1.7); ${fixed(native.gops.achieved, 1)} int8 GOPS of ${fixed(native.gops.peak, 0)} peak (${native.gops.assumption})\n`);
+const otherPaths = Object.entries(native.paths);
+if (otherPaths.length > 0) {
+  process.stdout.write(`the other paths this CPU runs, batch 1: ${otherPaths.map(([isa, p]) => `${isa} ${fixed(p.batch1Ms, 2)} ms (${fixed(p.vsOrtFp32, 2)}× ort-fp32)`).join(', ')}\n`);
+}
 process.stdout.write(formatTable([{ header: 'Block' }, { header: 'ms', align: 'right' }, { header: 'MMACs', align: 'right' }, { header: 'GOPS', align: 'right' }],
   native.blocks.map((b) => [b.block, fixed(b.ms, 2), fixed(b.macs / 1e6, 1), fixed(b.gops, 1)])));
 process.stdout.write(`by kind: ${Object.entries(native.byKindMs).map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`).join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`);
