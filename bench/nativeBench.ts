@@ -1,7 +1,7 @@
 /**
  * Benchmark child (run by bench/run.ts): the native int8 engine against ONNX Runtime fp32 and int8 on B0@224 with
  * seeded weights, all measured interleaved in this one process: batch 1 and 8 on one thread, and the engine on
- * two threads. Each round runs every runtime in a short burst (one untimed run, then the timed ones), so that each
+ * two threads (batch 1 layer by layer, batch 8 one image per thread). Each round runs every runtime in a short burst (one untimed run, then the timed ones), so that each
  * is timed in its steady state (its weights in cache, its threads awake), as in a serving loop, while the rounds'
  * interleaving still exposes all of them to the same machine noise. Also the engine's per-block time breakdown and its int8 GOPS against the machine's peak.
  * Ranges are fixed (speed does not depend on them); the Q/DQ model is the onnxruntime placement CPU bundles use.
@@ -124,6 +124,18 @@ const paths = Object.fromEntries(pathEngines.map(([isa]) => [isa, {
 }]));
 for (const [, e] of pathEngines) e.close();
 
+// Batch 8 on two threads (one image per thread) against one thread, interleaved.
+const batch8 = new Float32Array(8 * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
+const batchScaling: Record<string, number[]> = { one: [], two: [] };
+for (let r = 0; r < 7; r++) {
+  for (const [name, runner] of [['one', engine], ['two', twoThreads]] as const) {
+    runner.run(batch8, [8, 3, 224, 224]);
+    const start = performance.now();
+    runner.run(batch8, [8, 3, 224, 224]);
+    batchScaling[name]!.push(performance.now() - start);
+  }
+}
+
 const peak = peakGops(info.isa);
 const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
 process.stdout.write(JSON.stringify({
@@ -134,6 +146,7 @@ process.stdout.write(JSON.stringify({
     batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
     batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
     twoThreadScaling: median(scaling.one!) / median(scaling.two!),
+    twoThreadBatch8Scaling: median(batchScaling.one!) / median(batchScaling.two!),
   },
   gops: { achieved: gops, peak: peak.gops, share: peak.gops ? gops / peak.gops : null, assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz` },
   paths,

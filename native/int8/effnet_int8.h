@@ -74,6 +74,11 @@ void effnet_int8_free(effnet_int8_engine *engine);
 
 effnet_int8_status effnet_int8_get_info(const effnet_int8_engine *engine, effnet_int8_info *info);
 effnet_int8_status effnet_int8_set_isa(effnet_int8_engine *engine, int32_t isa, char *error, size_t error_size);
+/*
+ * Threads for effnet_int8_run: an image runs layer by layer on all of them (each layer split between them), and a batch
+ * runs whole rounds of one image per thread (no waiting between layers), the rest layer by layer. Each thread beyond the
+ * first holds its own arena (arena_bytes) and per-thread scratch. Profiling times only images run layer by layer.
+ */
 effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *engine, int32_t threads, char *error, size_t error_size);
 effnet_int8_status effnet_int8_set_profiling(effnet_int8_engine *engine, int32_t enabled);
 effnet_int8_status effnet_int8_layer_stats_at(const effnet_int8_engine *engine, int32_t index, effnet_int8_layer_stats *stats);

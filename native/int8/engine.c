@@ -183,6 +183,13 @@ struct effnet_int8_engine {
   int32_t threads, profiling;
   pool_t pool;
   scratch_t scratch[MAX_THREADS];
+  /*
+   * Batches of at least `threads` images run one image per thread, with no barrier between layers: worker t runs
+   * views[t], a one-thread view of this engine (the same layers and weights, its own scratch, and for t ≥ 1 its own
+   * arena and vectors; view 0 shares this engine's). NULL on one thread.
+   */
+  effnet_int8_engine *views[MAX_THREADS];
+  int32_t owns_buffers; /* 0 in view 0, whose arena and vectors are its engine's */
   int64_t macs;
 };
 
@@ -290,11 +297,24 @@ static void free_scratch(effnet_int8_engine *e) {
   }
 }
 
-EXPORT void effnet_int8_free(effnet_int8_engine *e) {
-  if (!e) return;
-  pool_stop(&e->pool);
-  free_scratch(e);
-  free_layers(e);
+/* One image's activations and the vectors between layers. */
+static effnet_int8_status allocate_buffers(effnet_int8_engine *e) {
+  e->owns_buffers = 1;
+  e->arena = aligned_alloc(64, e->arena_bytes > 0 ? e->arena_bytes : 64);
+  e->gate = calloc((size_t)e->max_channels + 1, sizeof(float));
+  e->pooled = calloc((size_t)e->max_channels + 1, 1);
+  e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
+  e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
+  e->staging = malloc((size_t)e->channels * e->height * e->width + (size_t)e->max_channels + 1);
+  e->se_values = calloc((size_t)e->max_channels + e->max_reduced + 1, sizeof(float));
+  e->se_acc = calloc((size_t)e->max_channels + 1, sizeof(int32_t));
+  e->se_logits = calloc((size_t)e->max_channels + 1, sizeof(double));
+  const int ok = e->arena && e->gate && e->pooled && e->fc1_out && e->head_sums && e->staging && e->se_values && e->se_acc && e->se_logits;
+  return ok ? EFFNET_INT8_OK : EFFNET_INT8_OUT_OF_MEMORY;
+}
+
+static void free_buffers(effnet_int8_engine *e) {
+  if (!e->owns_buffers) return;
   free(e->arena);
   free(e->gate);
   free(e->pooled);
@@ -304,6 +324,25 @@ EXPORT void effnet_int8_free(effnet_int8_engine *e) {
   free(e->se_values);
   free(e->se_acc);
   free(e->se_logits);
+}
+
+/* The views share their engine's layers and scratch; they own only their buffers. */
+static void free_views(effnet_int8_engine *e) {
+  for (int32_t t = 0; t < MAX_THREADS; t++) {
+    if (!e->views[t]) continue;
+    free_buffers(e->views[t]);
+    free(e->views[t]);
+    e->views[t] = NULL;
+  }
+}
+
+EXPORT void effnet_int8_free(effnet_int8_engine *e) {
+  if (!e) return;
+  pool_stop(&e->pool);
+  free_views(e);
+  free_scratch(e);
+  free_layers(e);
+  free_buffers(e);
   free(e);
 }
 
@@ -583,13 +622,11 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
   FAIL("layer %d: unknown layer kind %d (a newer engine file?)", index, l->kind);
 }
 
-/* Bytes of padded input rows (pad_rows) one of `threads` threads needs at most for layer l; 0 for layers that read none. */
-static size_t padded_window_bytes(const layer_t *l, int32_t threads) {
+/* Bytes of padded input rows (pad_rows) a thread needs at most for layer l (all of its rows, as a view running a whole
+ * image on one thread pads them); 0 for layers that read none. */
+static size_t padded_window_bytes(const layer_t *l) {
   if (l->kind != KIND_DEPTHWISE && !pixel_quad_conv(l)) return 0;
-  /* A thread's output rows: its share, plus a row at each end where depthwise items split rows by channel blocks. */
-  int32_t out_rows = (l->out_h + threads - 1) / threads + 2;
-  if (out_rows > l->out_h) out_rows = l->out_h;
-  const size_t rows = (size_t)(out_rows - 1) * l->stride + l->kh;
+  const size_t rows = (size_t)(l->out_h - 1) * l->stride + l->kh;
   /* Slack: the kernels read whole channel blocks past the last channel. */
   return rows * padded_row_bytes(l) + MAX_DEPTHWISE_BLOCK;
 }
@@ -608,7 +645,7 @@ static effnet_int8_status allocate_scratch(effnet_int8_engine *e, int32_t thread
     s->pool = aligned_alloc(64, (size_t)round_up(e->max_channels + 1, MAX_DEPTHWISE_BLOCK) * sizeof(int32_t));
     size_t padded = 64;
     for (int32_t i = 0; i < e->layer_count; i++) {
-      const size_t bytes = padded_window_bytes(&e->layers[i], threads);
+      const size_t bytes = padded_window_bytes(&e->layers[i]);
       if (bytes > padded) padded = bytes;
     }
     s->padded = aligned_alloc(64, (padded + 63) & ~(size_t)63);
@@ -724,19 +761,7 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
     offset += (slot_max[s] + 63) & ~(size_t)63;
   }
   e->arena_bytes = offset;
-  e->arena = aligned_alloc(64, offset > 0 ? offset : 64);
-  e->gate = calloc((size_t)e->max_channels + 1, sizeof(float));
-  e->pooled = calloc((size_t)e->max_channels + 1, 1);
-  e->fc1_out = calloc((size_t)e->max_reduced + 1, 1);
-  e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
-  e->staging = malloc((size_t)e->channels * e->height * e->width + (size_t)e->max_channels + 1);
-  e->se_values = calloc((size_t)e->max_channels + e->max_reduced + 1, sizeof(float));
-  e->se_acc = calloc((size_t)e->max_channels + 1, sizeof(int32_t));
-  e->se_logits = calloc((size_t)e->max_channels + 1, sizeof(double));
-  if (!e->arena || !e->gate || !e->pooled || !e->fc1_out || !e->head_sums || !e->staging || !e->se_values || !e->se_acc || !e->se_logits) {
-    status = EFFNET_INT8_OUT_OF_MEMORY;
-    goto fail;
-  }
+  if ((status = allocate_buffers(e)) != EFFNET_INT8_OK) goto fail;
   if ((status = allocate_scratch(e, 1)) != EFFNET_INT8_OK) goto fail;
   if ((status = use_kernels(e, kernels_for(EFFNET_INT8_ISA_AUTO))) != EFFNET_INT8_OK) goto fail;
   *engine = e;
@@ -814,6 +839,26 @@ EXPORT effnet_int8_status effnet_int8_set_isa(effnet_int8_engine *e, int32_t isa
   return status;
 }
 
+/* views[t] for each of `threads` workers (see the engine's struct); the scratch must be allocated already. */
+static effnet_int8_status make_views(effnet_int8_engine *e, int32_t threads) {
+  for (int32_t t = 0; t < threads; t++) {
+    effnet_int8_engine *v = malloc(sizeof *v);
+    if (!v) return EFFNET_INT8_OUT_OF_MEMORY;
+    *v = *e;
+    memset(&v->pool, 0, sizeof v->pool);
+    v->pool.count = 1;
+    v->threads = 1;
+    v->profiling = 0;
+    memset(v->scratch, 0, sizeof v->scratch);
+    v->scratch[0] = e->scratch[t];
+    memset(v->views, 0, sizeof v->views);
+    v->owns_buffers = 0;
+    e->views[t] = v;
+    if (t > 0 && allocate_buffers(v) != EFFNET_INT8_OK) return EFFNET_INT8_OUT_OF_MEMORY;
+  }
+  return EFFNET_INT8_OK;
+}
+
 EXPORT effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *e, int32_t threads, char *error, size_t error_size) {
   if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
   if (threads < 1 || threads > MAX_THREADS) {
@@ -821,10 +866,13 @@ EXPORT effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *e, int32_t
     return EFFNET_INT8_INVALID_ARGUMENT;
   }
   pool_stop(&e->pool);
+  free_views(e);
   effnet_int8_status status = allocate_scratch(e, threads);
+  if (status == EFFNET_INT8_OK && threads > 1) status = make_views(e, threads);
   if (status == EFFNET_INT8_OK && pool_start(&e->pool, threads) != 0) status = EFFNET_INT8_OUT_OF_MEMORY;
   if (status != EFFNET_INT8_OK) {
     set_error(error, error_size, "could not start %d threads", threads);
+    free_views(e);
     allocate_scratch(e, 1);
     e->threads = 1;
     return status;
@@ -1206,6 +1254,26 @@ static void input_task(void *raw, int32_t thread, int32_t threads) {
   }
 }
 
+typedef struct {
+  effnet_int8_engine *e;
+  const float *input; /* NCHW images */
+  float *logits;
+  int32_t images;
+} images_task_t;
+
+/* Images thread, thread + threads, … on this thread's one-thread view, with no barrier between layers. */
+static void images_task(void *raw, int32_t thread, int32_t threads) {
+  const images_task_t *task = raw;
+  effnet_int8_engine *v = task->e->views[thread];
+  v->kernels = task->e->kernels; /* effnet_int8_set_isa may have changed them since the view was made */
+  const size_t image = (size_t)v->channels * v->height * v->width;
+  for (int32_t n = thread; n < task->images; n += threads) {
+    input_task_t input = {v, task->input + (size_t)n * image};
+    input_task(&input, 0, 1);
+    run_layers(v, task->logits + (size_t)n * v->classes);
+  }
+}
+
 EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *input, int32_t batch, int32_t channels,
                                           int32_t height, int32_t width, float *logits, size_t logits_count, char *error,
                                           size_t error_size) {
@@ -1226,7 +1294,13 @@ EXPORT effnet_int8_status effnet_int8_run(effnet_int8_engine *e, const float *in
     set_error(error, error_size, "output holds %zu floats, %d images need %d", logits_count, batch, batch * e->classes);
     return EFFNET_INT8_INVALID_ARGUMENT;
   }
-  for (int32_t n = 0; n < batch; n++) {
+  /* Whole rounds of one image per thread; the rest (all of batch 1) layer by layer on all threads. */
+  const int32_t parallel = e->threads > 1 ? batch / e->threads * e->threads : 0;
+  if (parallel > 0) {
+    images_task_t task = {e, input, logits, parallel};
+    pool_run(&e->pool, images_task, &task);
+  }
+  for (int32_t n = parallel; n < batch; n++) {
     input_task_t task = {e, input + (size_t)n * channels * height * width};
     pool_run(&e->pool, input_task, &task);
     run_layers(e, logits + (size_t)n * e->classes);
