@@ -127,7 +127,7 @@ for (const [, e] of pathEngines) e.close();
 // Batch 8 on two threads (one image per thread) against one thread, interleaved.
 const batch8 = new Float32Array(8 * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
 const batchScaling: Record<string, number[]> = { one: [], two: [] };
-for (let r = 0; r < 7; r++) {
+for (let r = 0; r < 11; r++) {
   for (const [name, runner] of [['one', engine], ['two', twoThreads]] as const) {
     runner.run(batch8, [8, 3, 224, 224]);
     const start = performance.now();
