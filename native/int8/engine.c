@@ -951,6 +951,16 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
  * their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0). Each thread
  * pads the rows its own output rows read, halo included, so no thread waits for or shares another's.
  */
+/* RGB pixels widened to 4 bytes and biased (the stem's pixel-quad layout); `restrict` and the fixed 3 let it vectorize. */
+CLONES static void widen_rgb_pixels(uint8_t *restrict dst, const uint8_t *restrict src, int32_t pixels) {
+  for (int32_t x = 0; x < pixels; x++) {
+    dst[4 * x] = src[3 * x] ^ 0x80;
+    dst[4 * x + 1] = src[3 * x + 1] ^ 0x80;
+    dst[4 * x + 2] = src[3 * x + 2] ^ 0x80;
+    dst[4 * x + 3] = 0x80;
+  }
+}
+
 CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_begin, int32_t py_end, uint8_t *dst) {
   const uint8_t *in = (const uint8_t *)layer_input(e, l);
   const int32_t c_count = l->in_c, width = pixel_quad_conv(l) ? 4 : c_count;
@@ -962,6 +972,8 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
     const uint8_t *src = in + (size_t)iy * l->in_w * c_count;
     if (width == c_count) {
       for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
+    } else if (c_count == 3) {
+      widen_rgb_pixels(dst + left, src, l->in_w);
     } else {
       for (int32_t x = 0; x < l->in_w; x++) {
         for (int32_t c = 0; c < c_count; c++) dst[left + (size_t)x * 4 + c] = src[(size_t)x * c_count + c] ^ 0x80;
@@ -1240,6 +1252,15 @@ typedef struct {
 } input_task_t;
 
 /* The input's QuantizeLinear with the path's kernel, per plane, then interleaved into NHWC; pixels split by thread. */
+/* Three planes into RGB pixels; `restrict` and the fixed 3 let it vectorize. */
+CLONES static void interleave_rgb(int8_t *restrict dst, const int8_t *restrict r, const int8_t *restrict g, const int8_t *restrict b, size_t pixels) {
+  for (size_t p = 0; p < pixels; p++) {
+    dst[3 * p] = r[p];
+    dst[3 * p + 1] = g[p];
+    dst[3 * p + 2] = b[p];
+  }
+}
+
 static void input_task(void *raw, int32_t thread, int32_t threads) {
   const input_task_t *task = raw;
   effnet_int8_engine *e = task->e;
@@ -1248,6 +1269,10 @@ static void input_task(void *raw, int32_t thread, int32_t threads) {
   int8_t *nhwc = network_input(e);
   for (size_t c = 0; c < channels; c++) {
     e->kernels->quantize(task->image + c * plane + first, last - first, e->input_scale, e->staging + c * plane + first);
+  }
+  if (channels == 3) {
+    interleave_rgb(nhwc + first * 3, e->staging + first, e->staging + plane + first, e->staging + 2 * plane + first, last - first);
+    return;
   }
   for (size_t p = first; p < last; p++) {
     for (size_t c = 0; c < channels; c++) nhwc[p * channels + c] = e->staging[c * plane + p];
