@@ -520,8 +520,8 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (conv) {
       if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
       if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
-    } else {
-      if (l->out_w * l->in_c > e->max_row_acc) e->max_row_acc = l->out_w * l->in_c;
+    } else if (l->out_w * l->in_c > e->max_row_acc) {
+      e->max_row_acc = l->out_w * l->in_c;
     }
     if (l->in_c > e->max_channels) e->max_channels = l->in_c;
     if (l->out_c > e->max_channels) e->max_channels = l->out_c;
@@ -946,11 +946,6 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
   }
 }
 
-/*
- * Padded input rows [py_begin, py_end) of layer l into dst, biased to unsigned (x + 128; padding is 128). Pixels keep
- * their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0). Each thread
- * pads the rows its own output rows read, halo included, so no thread waits for or shares another's.
- */
 /* RGB pixels widened to 4 bytes and biased (the stem's pixel-quad layout); `restrict` and the fixed 3 let it vectorize. */
 CLONES static void widen_rgb_pixels(uint8_t *restrict dst, const uint8_t *restrict src, int32_t pixels) {
   for (int32_t x = 0; x < pixels; x++) {
@@ -961,6 +956,11 @@ CLONES static void widen_rgb_pixels(uint8_t *restrict dst, const uint8_t *restri
   }
 }
 
+/*
+ * Padded input rows [py_begin, py_end) of layer l into dst, biased to unsigned (x + 128; padding is 128). Pixels keep
+ * their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0). Each thread
+ * pads the rows its own output rows read, halo included, so no thread waits for or shares another's.
+ */
 CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_begin, int32_t py_end, uint8_t *dst) {
   const uint8_t *in = (const uint8_t *)layer_input(e, l);
   const int32_t c_count = l->in_c, width = pixel_quad_conv(l) ? 4 : c_count;
@@ -1050,7 +1050,7 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
   int8_t *out = layer_output(e, l);
   if (k->pixel_quad_conv && pixel_quad_conv(l)) {
     /* Whole output rows, each thread its share. */
-    const int32_t row_first = (int32_t)((int64_t)l->out_h * thread / threads), row_last = (int32_t)((int64_t)l->out_h * (thread + 1) / threads);
+    const int32_t row_first = share_start(l->out_h, thread, threads, 1), row_last = share_start(l->out_h, thread + 1, threads, 1);
     if (row_first >= row_last) return;
     const int32_t py_begin = row_first * l->stride;
     pad_rows(e, l, py_begin, (row_last - 1) * l->stride + l->kh, s->padded);
@@ -1080,12 +1080,10 @@ static void conv_task(void *raw, int32_t thread, int32_t threads) {
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
     if (chunk != packed_chunk) pack_conv_chunk(e, l, s, in, p0, rows);
     packed_chunk = chunk;
-    const int32_t block_begin = 2 * (int32_t)((int64_t)block_pairs * part / parts);
-    const int32_t block_end = 2 * (int32_t)((int64_t)block_pairs * (part + 1) / parts);
+    const int32_t block_begin = 2 * share_start(block_pairs, part, parts, 1), block_end = 2 * share_start(block_pairs, part + 1, parts, 1);
     conv_chunk(e, l, s, out, p0, rows, block_begin, block_end < blocks ? block_end : blocks);
   }
 }
-
 
 /* Depthwise rows, each thread its run (see conv_task); with the fused kernel and under 2 rows a thread, rows × channel blocks. */
 CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
@@ -1098,7 +1096,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
   int32_t parts = k->depthwise_fused && threads > 1 && l->out_h < 2 * threads ? threads : 1;
   if (parts > blocks) parts = blocks;
   const int32_t items = l->out_h * parts;
-  const int32_t first = (int32_t)((int64_t)items * thread / threads), last = (int32_t)((int64_t)items * (thread + 1) / threads);
+  const int32_t first = share_start(items, thread, threads, 1), last = share_start(items, thread + 1, threads, 1);
   const int8_t *in = layer_input(e, l);
   int8_t *out = layer_output(e, l);
   int32_t *pool = s->pool;
@@ -1109,7 +1107,7 @@ CLONES static void depthwise_task(void *raw, int32_t thread, int32_t threads) {
     const int32_t oy = item / parts, part = item % parts;
     int8_t *dst = out + (size_t)oy * l->out_w * c_count;
     if (k->depthwise_fused) {
-      const int32_t block_begin = (int32_t)((int64_t)blocks * part / parts), block_end = (int32_t)((int64_t)blocks * (part + 1) / parts);
+      const int32_t block_begin = share_start(blocks, part, parts, 1), block_end = share_start(blocks, part + 1, parts, 1);
       k->depthwise_fused(l, s->padded + (size_t)(oy * l->stride - py_begin) * padded_row_bytes(l), block_begin, block_end, dst, pool);
       continue;
     }
@@ -1187,7 +1185,7 @@ CLONES static void classifier_task(void *raw, int32_t thread, int32_t threads) {
   const head_task_t *task = raw;
   const layer_t *l = task->l;
   const int32_t c_count = l->in_c;
-  const int32_t first = (int32_t)((int64_t)l->out_c * thread / threads), last = (int32_t)((int64_t)l->out_c * (thread + 1) / threads);
+  const int32_t first = share_start(l->out_c, thread, threads, 1), last = share_start(l->out_c, thread + 1, threads, 1);
   for (int32_t o = first; o < last; o++) {
     const int8_t *w = l->weights + (size_t)o * c_count;
     int32_t acc = 0;
@@ -1203,8 +1201,8 @@ CLONES static void head_pool_task(void *raw, int32_t thread, int32_t threads) {
   const layer_t *l = task->l;
   const int8_t *in = layer_input(e, l);
   const int32_t pixels = l->in_h * l->in_w, c_count = l->in_c, groups = (c_count + 15) / 16;
-  const int32_t first = (int32_t)((int64_t)groups * thread / threads) * 16;
-  const int32_t last = (int32_t)((int64_t)groups * (thread + 1) / threads) * 16 < c_count ? (int32_t)((int64_t)groups * (thread + 1) / threads) * 16 : c_count;
+  const int32_t first = share_start(groups, thread, threads, 1) * 16, group_end = share_start(groups, thread + 1, threads, 1) * 16;
+  const int32_t last = group_end < c_count ? group_end : c_count;
   double *sums = e->head_sums;
   for (int32_t c = first; c < last; c++) sums[c] = 0;
   /* With a table the pooled values are the activation's float outputs (the graph pools them unquantized). */
@@ -1251,7 +1249,6 @@ typedef struct {
   const float *image; /* NCHW */
 } input_task_t;
 
-/* The input's QuantizeLinear with the path's kernel, per plane, then interleaved into NHWC; pixels split by thread. */
 /* Three planes into RGB pixels; `restrict` and the fixed 3 let it vectorize. */
 CLONES static void interleave_rgb(int8_t *restrict dst, const int8_t *restrict r, const int8_t *restrict g, const int8_t *restrict b, size_t pixels) {
   for (size_t p = 0; p < pixels; p++) {
@@ -1261,6 +1258,7 @@ CLONES static void interleave_rgb(int8_t *restrict dst, const int8_t *restrict r
   }
 }
 
+/* The input's QuantizeLinear with the path's kernel, per plane, then interleaved into NHWC; pixels split by thread. */
 static void input_task(void *raw, int32_t thread, int32_t threads) {
   const input_task_t *task = raw;
   effnet_int8_engine *e = task->e;
