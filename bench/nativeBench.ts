@@ -1,9 +1,11 @@
 /**
  * Benchmark child (run by bench/run.ts): the native int8 engine against ONNX Runtime fp32 and int8 on B0@224 with
  * seeded weights, all measured interleaved in this one process: batch 1 and 8 on one thread, and the engine on
- * two threads (batch 1 layer by layer, batch 8 one image per thread). Each round runs every runtime in a short burst (one untimed run, then the timed ones), so that each
- * is timed in its steady state (its weights in cache, its threads awake), as in a serving loop, while the rounds'
- * interleaving still exposes all of them to the same machine noise. Also the engine's per-block time breakdown and its int8 GOPS against the machine's peak.
+ * two threads (batch 1 layer by layer, batch 8 one image per thread), and every other SIMD path this CPU runs. Each
+ * round runs every runtime in a short burst (one untimed run, then the timed ones), so that each is timed in its
+ * steady state (its weights in cache, its threads awake), as in a serving loop, while the rounds' interleaving still
+ * exposes all of them to the same machine noise. Also the engine's per-block time breakdown and its int8 GOPS against
+ * the machine's peak.
  * Ranges are fixed (speed does not depend on them); the Q/DQ model is the onnxruntime placement CPU bundles use.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +18,22 @@ import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../t
 import { OrtRunner } from '../toolkit/runtime/ort.js';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Median ms of each runner over `rounds` rounds, each running every runner in a burst: one untimed run, `timed` timed. */
+async function burstMedians(rounds: number, timed: number, runners: [string, () => unknown][]): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, run] of runners) {
+      await run();
+      for (let i = 0; i < timed; i++) {
+        const start = performance.now();
+        await run();
+        (times[name] ??= []).push(performance.now() - start);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([name, ms]) => [name, median(ms)]));
+}
 
 /**
  * Peak int8 MAC rate of the path the engine chose, per core: two vpdpbusd per cycle, 2 × 64 MACs on 512-bit vectors
@@ -52,19 +70,8 @@ const runners: Record<string, (input: Float32Array, batch: number) => Promise<un
 const medianMs: Record<string, Record<string, number>> = {};
 for (const batch of [1, 8]) {
   const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-  const rounds = batch === 1 ? 11 : 5, timedPerBurst = batch === 1 ? 3 : 1;
-  const times: Record<string, number[]> = {};
-  for (let r = 0; r < rounds; r++) {
-    for (const [name, run] of Object.entries(runners)) {
-      await run(input, batch);
-      for (let i = 0; i < timedPerBurst; i++) {
-        const start = performance.now();
-        await run(input, batch);
-        (times[name] ??= []).push(performance.now() - start);
-      }
-    }
-  }
-  medianMs[`batch${batch}`] = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  medianMs[`batch${batch}`] = await burstMedians(batch === 1 ? 11 : 5, batch === 1 ? 3 : 1,
+    Object.entries(runners).map(([name, run]) => [name, () => run(input, batch)]));
 }
 
 // Per-block breakdown (one thread), then two-thread scaling measured interleaved with one thread.
@@ -87,18 +94,10 @@ for (const l of layers) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.totalMs / pro
 
 const twoThreads = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
 twoThreads.setThreads(2);
-const scaling: Record<string, number[]> = { one: [], two: [] };
 // More rounds than the batch-1 table: a two-thread run waits for the slower of two cores, so it catches more noise.
-for (let r = 0; r < 21; r++) {
-  for (const [name, runner] of [['one', engine], ['two', twoThreads]] as const) {
-    runner.run(single, [1, 3, 224, 224]);
-    for (let i = 0; i < 3; i++) {
-      const start = performance.now();
-      runner.run(single, [1, 3, 224, 224]);
-      scaling[name]!.push(performance.now() - start);
-    }
-  }
-}
+const scaling = await burstMedians(21, 3, [
+  ['one', () => engine.run(single, [1, 3, 224, 224])], ['two', () => twoThreads.run(single, [1, 3, 224, 224])],
+]);
 
 // Every other SIMD path this CPU runs (each gives the same integers), batch 1 on one thread, interleaved with ORT fp32.
 const otherPaths = (['avx512', 'avx-vnni', 'avx2', 'neon'] as Int8Isa[]).filter((isa) => isa !== info.isa && int8IsaSupported(isa));
@@ -107,34 +106,18 @@ const pathEngines = otherPaths.map((isa) => {
   e.setIsa(isa);
   return [isa, e] as const;
 });
-const pathTimes: Record<string, number[]> = { 'ort-fp32': [] };
-for (let r = 0; r < 11; r++) {
-  for (const [name, run] of [['ort-fp32', () => ortFp32.run(single, [1, 3, 224, 224])] as const,
-    ...pathEngines.map(([isa, e]) => [isa, async () => e.run(single, [1, 3, 224, 224])] as const)]) {
-    await run();
-    for (let i = 0; i < 3; i++) {
-      const start = performance.now();
-      await run();
-      (pathTimes[name] ??= []).push(performance.now() - start);
-    }
-  }
-}
+const pathMs = await burstMedians(11, 3, [['ort-fp32', () => ortFp32.run(single, [1, 3, 224, 224])],
+  ...pathEngines.map(([isa, e]): [string, () => unknown] => [isa, () => e.run(single, [1, 3, 224, 224])])]);
 const paths = Object.fromEntries(pathEngines.map(([isa]) => [isa, {
-  batch1Ms: median(pathTimes[isa]!), vsOrtFp32: median(pathTimes[isa]!) / median(pathTimes['ort-fp32']!),
+  batch1Ms: pathMs[isa]!, vsOrtFp32: pathMs[isa]! / pathMs['ort-fp32']!,
 }]));
 for (const [, e] of pathEngines) e.close();
 
 // Batch 8 on two threads (one image per thread) against one thread, interleaved.
 const batch8 = new Float32Array(8 * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-const batchScaling: Record<string, number[]> = { one: [], two: [] };
-for (let r = 0; r < 11; r++) {
-  for (const [name, runner] of [['one', engine], ['two', twoThreads]] as const) {
-    runner.run(batch8, [8, 3, 224, 224]);
-    const start = performance.now();
-    runner.run(batch8, [8, 3, 224, 224]);
-    batchScaling[name]!.push(performance.now() - start);
-  }
-}
+const batchScaling = await burstMedians(11, 1, [
+  ['one', () => engine.run(batch8, [8, 3, 224, 224])], ['two', () => twoThreads.run(batch8, [8, 3, 224, 224])],
+]);
 
 const peak = peakGops(info.isa);
 const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
@@ -145,8 +128,8 @@ process.stdout.write(JSON.stringify({
   ratios: {
     batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
     batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
-    twoThreadScaling: median(scaling.one!) / median(scaling.two!),
-    twoThreadBatch8Scaling: median(batchScaling.one!) / median(batchScaling.two!),
+    twoThreadScaling: scaling.one! / scaling.two!,
+    twoThreadBatch8Scaling: batchScaling.one! / batchScaling.two!,
   },
   gops: { achieved: gops, peak: peak.gops, share: peak.gops ? gops / peak.gops : null, assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz` },
   paths,
