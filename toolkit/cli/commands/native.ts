@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UsageError, UserError } from '../../errors.js';
@@ -21,8 +22,14 @@ export function firstErrorLine(log: string): string {
   // CMake wraps the message over the indented lines after "CMake Error at …:", up to a blank line.
   const rest = lines.slice(at + 1);
   const start = rest.findIndex((l) => l.trim());
-  const end = rest.findIndex((l, i) => i > start && !l.trim());
+  // A message from inside a macro is followed by its call stack without a blank line between.
+  const end = rest.findIndex((l, i) => i > start && (!l.trim() || /^Call Stack/.test(l.trim())));
   return rest.slice(start, end < 0 ? undefined : end).map((l) => l.trim()).join(' ') || lines[at]!.trim();
+}
+
+/** Why CMake's AUTO mode left the TensorRT shim out, from its configure log (native/CMakeLists.txt says it so). */
+export function shimSkipReason(log: string): string | null {
+  return /-- Not building the TensorRT shim: (.*)\. Building the int8 engine only\./.exec(log)?.[1] ?? null;
 }
 
 export const nativeCommand: Command = {
@@ -60,9 +67,13 @@ export const nativeCommand: Command = {
     const logPath = join(build, 'build.log');
     let log = '';
     const bar = progressBar({ label: 'native build', unit: 'step' });
+    // `--parallel` needs CMake 3.12 and JetPack 4 has 3.10: the native tool's -j (make and ninja both take it).
+    const jobs = `-j${Math.max(1, availableParallelism())}`;
+    // The int8 engine first, so that a shim that fails to compile does not take the CPU engine down with it.
     const steps: [string, string[]][] = [
       ['configuring', ['-S', source, '-B', build, ...defines]],
-      ['compiling', ['--build', build, '--parallel']],
+      ['compiling the int8 engine', ['--build', build, '--target', 'effnet_int8', '--', jobs]],
+      ['compiling the TensorRT shim', ['--build', build, '--', jobs]],
     ];
     for (const [index, [stage, cmakeArgs]] of steps.entries()) {
       bar.update(index, steps.length);
@@ -71,13 +82,14 @@ export const nativeCommand: Command = {
       await writeFile(logPath, log);
       if (result.failed) {
         if ((result as { code?: string }).code === 'ENOENT') throw new UserError('cmake not found; install it (apt install cmake) and run effnet-edge native build again');
-        throw new UserError(`native build failed while ${stage}: ${firstErrorLine(result.all ?? '').replace(/[.\s]+$/, '')}; full log: ${logPath}`);
+        const built = index === 2 ? ` (${join(build, 'libeffnet_int8.so')} is built)` : '';
+        throw new UserError(`native build failed while ${stage}: ${firstErrorLine(result.all ?? '').replace(/[.\s]+$/, '')}${built}; full log: ${logPath}`);
       }
     }
     bar.update(steps.length, steps.length);
     io.stdout(`built ${join(build, 'libeffnet_int8.so')}\n`);
     if (existsSync(join(build, 'libeffnet_trt.so'))) io.stdout(`built ${join(build, 'libeffnet_trt.so')}\n`);
-    else io.stdout('TensorRT not found: built the int8 engine only (--tensorrt requires the TensorRT shim)\n');
+    else io.stdout(`${shimSkipReason(log) ?? 'TensorRT not found'}: built the int8 engine only (--tensorrt requires the TensorRT shim)\n`);
     return 0;
   },
 };
