@@ -61,3 +61,16 @@ export function trtCacheFromText(options: { text: string; file: string }): TrtCa
   }
   return { version: Number(header[1]), algorithm: header[2]!, scales };
 }
+
+/**
+ * The bundle's cache as the device's TensorRT must read it: same scales, header `header` (this TensorRT's version and
+ * the calibrator the shim uses). TensorRT skips a cache from another release without a word and rejects one written
+ * for another calibrator; either way it then calibrates on no data.
+ */
+export function deviceCalibrationCacheText(options: { text: string; file: string; header: string }): string {
+  const cache = trtCacheFromText({ text: options.text, file: options.file });
+  if (cache.scales.size === 0) throw new FileFormatError(options.file, 'has no tensor scales; rebuild the bundle with effnet-edge build');
+  const header = HEADER.exec(options.header);
+  if (!header) throw new Error(`internal: '${options.header}' is not a calibration cache header`);
+  return textFromTrtCache({ version: Number(header[1]), algorithm: header[2]!, scales: cache.scales });
+}

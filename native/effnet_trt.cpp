@@ -1,4 +1,15 @@
-// effnet_trt: the C ABI of effnet_trt.h over TensorRT 8.6 and 10.x.
+// effnet_trt: the C ABI of effnet_trt.h over TensorRT 8.0 … 11.x.
+//
+// What differs between releases is decided here at compile time, from the headers (EFFNET_TRT_AT_LEAST), never by
+// probing at run time: the library is built on the device against the TensorRT it will load.
+//   8.0, 8.1   bindings + enqueueV2, setMaxWorkspaceSize, no engine inspector, ProfilingVerbosity kDEFAULT/kVERBOSE
+//   8.2        engine inspector, ProfilingVerbosity kLAYER_NAMES_ONLY/kDETAILED
+//   8.4        setMemoryPoolLimit(kWORKSPACE)
+//   8.5        name-based tensor API + enqueueV3 (bindings deprecated), DataType::kUINT8
+//   8.6        DataType::kFP8
+//   10.0       no implicit-batch flag (explicit batch only), kSTRONGLY_TYPED, bindings and enqueueV2 removed
+//   10.1       int8 calibrators deprecated; 10.12: BuilderFlag::kFP16/kINT8 deprecated (strong typing supersedes them)
+//   11.0       calibrators, setInt8Calibrator and the precision flags removed: strongly typed networks only
 //
 // One translation unit on purpose: the library is built on the device (engines cannot be cross-built), so the
 // fewer moving parts the CMake project has, the fewer ways a JetPack install can break it.
@@ -34,9 +45,18 @@
 #include <type_traits>
 #include <vector>
 
-#if NV_TENSORRT_MAJOR < 8 || (NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR < 6)
-#error "effnet_trt needs TensorRT 8.6 or newer (the name-based tensor API and enqueueV3)"
+#define EFFNET_TRT_AT_LEAST(major, minor) (NV_TENSORRT_MAJOR > (major) || (NV_TENSORRT_MAJOR == (major) && NV_TENSORRT_MINOR >= (minor)))
+
+// native/CMakeLists.txt reads NvInferVersion.h and skips the shim below 8.0 with a message; this is the backstop.
+#if !EFFNET_TRT_AT_LEAST(8, 0)
+#error "effnet_trt needs TensorRT 8.0 or newer"
 #endif
+
+#define EFFNET_TRT_HAS_NAMED_IO EFFNET_TRT_AT_LEAST(8, 5)
+#define EFFNET_TRT_HAS_INSPECTOR EFFNET_TRT_AT_LEAST(8, 2)
+#define EFFNET_TRT_HAS_IMPLICIT_INT8 (NV_TENSORRT_MAJOR < 11)
+#define EFFNET_TRT_HAS_WEAK_TYPING (NV_TENSORRT_MAJOR < 11)
+#define EFFNET_TRT_HAS_STRONG_TYPING (NV_TENSORRT_MAJOR >= 10)
 
 static_assert(nvinfer1::Dims::MAX_DIMS <= EFFNET_TRT_MAX_DIMS, "effnet_trt_tensor_info.dims is too small for TensorRT");
 
@@ -251,11 +271,11 @@ void writeFileAtomically(const char *path, const void *data, size_t size, const 
 // TensorRT's implicit int8 path only takes scales through a calibrator. This one never calibrates: the scales come
 // from the cache our TypeScript calibration writes, and a cache TensorRT rejects must fail the build rather than
 // silently fall back to calibrating on no data.
-#if NV_TENSORRT_MAJOR >= 10
+#if EFFNET_TRT_HAS_IMPLICIT_INT8
 // Implicit quantization is deprecated since 10.1 but is still the only way to give DLA int8 scales on 10.x.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
+// IInt8EntropyCalibrator2 because DLA needs it and trtexec uses it: a cache made for it works in both.
 class CacheOnlyCalibrator final : public nvinfer1::IInt8EntropyCalibrator2 {
  public:
   explicit CacheOnlyCalibrator(std::vector<char> cache) : cache_(std::move(cache)) {}
@@ -273,9 +293,25 @@ class CacheOnlyCalibrator final : public nvinfer1::IInt8EntropyCalibrator2 {
 };
 
 void setCalibrator(nvinfer1::IBuilderConfig &config, CacheOnlyCalibrator *calibrator) { config.setInt8Calibrator(calibrator); }
-#if NV_TENSORRT_MAJOR >= 10
 #pragma GCC diagnostic pop
 #endif
+
+// The header a cache must carry for this TensorRT and the shim's calibrator.
+std::string expectedCacheHeader() { return "TRT-" + std::to_string(getInferLibVersion()) + "-EntropyCalibration2"; }
+
+// A cache from another release is skipped without a word and one made for another calibrator is rejected; either
+// way TensorRT then calibrates on the batches this calibrator does not have. Refuse both up front.
+void checkCacheHeader(const std::vector<char> &cache, const char *path) {
+  const auto end = std::find(cache.begin(), cache.end(), '\n');
+  std::string header(cache.begin(), end);
+  if (!header.empty() && header.back() == '\r') header.pop_back();
+  const std::string expected = expectedCacheHeader();
+  if (header != expected) {
+    fail(EFFNET_TRT_INVALID_ARGUMENT, std::string("calibration cache '") + path + "' starts with '" + header.substr(0, 80) + "' but this TensorRT (" +
+                                          std::to_string(getInferLibVersion()) + ") and the shim's IInt8EntropyCalibrator2 read only '" + expected +
+                                          "'; effnet-edge engine build writes such a copy per device (engines/calib-<version>.cache)");
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Data types
@@ -298,8 +334,12 @@ size_t typeBits(DataType type) {
     case DataType::kINT8: return 8;
     case DataType::kINT32: return 32;
     case DataType::kBOOL: return 8;
+#if EFFNET_TRT_AT_LEAST(8, 5)
     case DataType::kUINT8: return 8;
+#endif
+#if EFFNET_TRT_AT_LEAST(8, 6)
     case DataType::kFP8: return 8;
+#endif
 #if NV_TENSORRT_MAJOR >= 10
     case DataType::kBF16: return 16;
     case DataType::kINT64: return 64;
@@ -347,6 +387,8 @@ struct DeviceBuffer {
 // out of the library's exported symbols.
 struct Tensor {
   std::string name;
+  // Its binding index before 8.5 (TensorRT addresses tensors by index there), its IO index after.
+  int32_t index = 0;
   bool isInput = false;
   DataType type = DataType::kFLOAT;
   nvinfer1::Dims shape{};
@@ -416,11 +458,12 @@ effnet_trt_version decodeVersion(int32_t encoded) {
     version.minor = (encoded / 100) % 10;
   }
   version.patch = encoded % 100;
+  version.encoded = encoded;
   return version;
 }
 
 void addBatchProfile(nvinfer1::IBuilder &builder, nvinfer1::IBuilderConfig &config, nvinfer1::INetworkDefinition &network,
-                     int32_t maxBatch) {
+                     const effnet_trt_build_options &o) {
   nvinfer1::IOptimizationProfile *profile = nullptr;  // owned by the builder
   for (int32_t i = 0; i < network.getNbInputs(); ++i) {
     nvinfer1::ITensor *input = network.getInput(i);
@@ -435,11 +478,13 @@ void addBatchProfile(nvinfer1::IBuilder &builder, nvinfer1::IBuilderConfig &conf
     if (profile == nullptr) profile = builder.createOptimizationProfile();
     if (profile == nullptr) fail(EFFNET_TRT_BUILD_ERROR, "createOptimizationProfile returned NULL");
     nvinfer1::Dims smallest = dims;
+    nvinfer1::Dims optimum = dims;
     nvinfer1::Dims largest = dims;
-    smallest.d[0] = 1;
-    largest.d[0] = static_cast<DimValue>(maxBatch);
+    smallest.d[0] = static_cast<DimValue>(o.min_batch);
+    optimum.d[0] = static_cast<DimValue>(o.opt_batch);
+    largest.d[0] = static_cast<DimValue>(o.max_batch);
     if (!profile->setDimensions(input->getName(), nvinfer1::OptProfileSelector::kMIN, smallest) ||
-        !profile->setDimensions(input->getName(), nvinfer1::OptProfileSelector::kOPT, largest) ||
+        !profile->setDimensions(input->getName(), nvinfer1::OptProfileSelector::kOPT, optimum) ||
         !profile->setDimensions(input->getName(), nvinfer1::OptProfileSelector::kMAX, largest)) {
       fail(EFFNET_TRT_BUILD_ERROR, std::string("cannot set the optimization profile of input '") + input->getName() + "'");
     }
@@ -470,17 +515,140 @@ void validate(const effnet_trt_build_options &o) {
     fail(EFFNET_TRT_INVALID_ARGUMENT,
          "options->verbosity is " + std::to_string(o.verbosity) + "; expected 0 (layer names), 1 (none) or 2 (detailed)");
   }
-  if (o.max_batch < 1) {
-    fail(EFFNET_TRT_INVALID_ARGUMENT, "options->max_batch is " + std::to_string(o.max_batch) + "; expected at least 1");
+  if (o.min_batch < 1 || o.opt_batch < o.min_batch || o.max_batch < o.opt_batch) {
+    fail(EFFNET_TRT_INVALID_ARGUMENT, "options->min_batch/opt_batch/max_batch are " + std::to_string(o.min_batch) + "/" + std::to_string(o.opt_batch) +
+                                          "/" + std::to_string(o.max_batch) + "; expected 1 <= min <= opt <= max");
+  }
+  // NvInfer.h (IBuilderConfig::setDLACore, since 8.x): DLA takes only static shapes, so one batch size per engine.
+  if (o.dla_core >= 0 && (o.min_batch != o.max_batch || o.opt_batch != o.max_batch)) {
+    fail(EFFNET_TRT_INVALID_ARGUMENT, "a DLA engine needs a static batch (min = opt = max), got " + std::to_string(o.min_batch) + "/" +
+                                          std::to_string(o.opt_batch) + "/" + std::to_string(o.max_batch) + "; pad smaller batches to it");
+  }
+  if (o.dla_core >= 0 && o.precision == EFFNET_TRT_FP32) {
+    fail(EFFNET_TRT_UNSUPPORTED, "DLA runs fp16 and int8 only; build for the GPU (dla_core -1) or with fp16/int8");
+  }
+  if (o.typing != EFFNET_TRT_TYPING_WEAK && o.typing != EFFNET_TRT_TYPING_STRONG) {
+    fail(EFFNET_TRT_INVALID_ARGUMENT, "options->typing is " + std::to_string(o.typing) + "; expected 0 (weak) or 1 (strong)");
+  }
+  const std::string release = "TensorRT " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR);
+#if !EFFNET_TRT_HAS_STRONG_TYPING
+  if (o.typing == EFFNET_TRT_TYPING_STRONG) {
+    fail(EFFNET_TRT_UNSUPPORTED, release + " has no strongly typed networks (10.0+); build with typing 0 (weak)");
+  }
+#endif
+#if !EFFNET_TRT_HAS_WEAK_TYPING
+  if (o.typing == EFFNET_TRT_TYPING_WEAK) {
+    fail(EFFNET_TRT_UNSUPPORTED, release + " builds strongly typed networks only (precision comes from the ONNX); build with typing 1 (strong)");
+  }
+#endif
+  if (o.quant_mode == EFFNET_TRT_IMPLICIT_CACHE && o.precision == EFFNET_TRT_INT8) {
+#if EFFNET_TRT_HAS_IMPLICIT_INT8
+    if (o.typing == EFFNET_TRT_TYPING_STRONG) {
+      fail(EFFNET_TRT_INVALID_ARGUMENT, "implicit int8 (quant_mode 1) needs weak typing: a strongly typed network takes its int8 from Q/DQ nodes");
+    }
+#else
+    fail(EFFNET_TRT_UNSUPPORTED, release + " removed implicit int8 (calibrators and calibration caches); build the Q/DQ ONNX with quant_mode 0 (explicit)");
+#endif
   }
 }
 
 nvinfer1::ProfilingVerbosity trtVerbosity(int32_t verbosity) {
   switch (verbosity) {
     case EFFNET_TRT_PROFILE_NONE: return nvinfer1::ProfilingVerbosity::kNONE;
+#if EFFNET_TRT_AT_LEAST(8, 2)
     case EFFNET_TRT_PROFILE_DETAILED: return nvinfer1::ProfilingVerbosity::kDETAILED;
     default: return nvinfer1::ProfilingVerbosity::kLAYER_NAMES_ONLY;
+#else
+    // 8.0/8.1 names for the same levels.
+    case EFFNET_TRT_PROFILE_DETAILED: return nvinfer1::ProfilingVerbosity::kVERBOSE;
+    default: return nvinfer1::ProfilingVerbosity::kDEFAULT;
+#endif
   }
+}
+
+void setWorkspace(nvinfer1::IBuilderConfig &config, int32_t mib) {
+  const size_t bytes = static_cast<size_t>(mib) << 20;
+#if EFFNET_TRT_AT_LEAST(8, 4)
+  config.setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, bytes);
+#else
+  config.setMaxWorkspaceSize(bytes);
+#endif
+}
+
+nvinfer1::NetworkDefinitionCreationFlags networkFlags(int32_t typing) {
+#if NV_TENSORRT_MAJOR >= 11
+  // Strongly typed is the only mode, and its flag is deprecated.
+  (void)typing;
+  return 0;
+#elif NV_TENSORRT_MAJOR == 10
+  // Explicit batch is the only mode in 10.x, and its flag is deprecated.
+  return typing == EFFNET_TRT_TYPING_STRONG ? 1U << static_cast<uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0U;
+#else
+  (void)typing;
+  return 1U << static_cast<uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);
+#endif
+}
+
+#if EFFNET_TRT_HAS_WEAK_TYPING
+// The precision flags are deprecated from 10.12 (strong typing supersedes them) and gone in 11; weak typing is still
+// what 8.x needs and what the 10.x implicit (DLA) path needs.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void setPrecisionFlags(nvinfer1::IBuilderConfig &config, bool fp16, bool int8) {
+  if (fp16) config.setFlag(nvinfer1::BuilderFlag::kFP16);
+  if (int8) config.setFlag(nvinfer1::BuilderFlag::kINT8);
+}
+#pragma GCC diagnostic pop
+#endif
+
+// The engine's inputs and outputs, in TensorRT's order.
+std::vector<Tensor> ioTensorsOf(const nvinfer1::ICudaEngine &engine) {
+  std::vector<Tensor> tensors;
+#if EFFNET_TRT_HAS_NAMED_IO
+  const int32_t count = engine.getNbIOTensors();
+  for (int32_t i = 0; i < count; ++i) {
+    Tensor tensor;
+    const char *name = engine.getIOTensorName(i);
+    if (name == nullptr) fail(EFFNET_TRT_RUNTIME_ERROR, "getIOTensorName(" + std::to_string(i) + ") returned NULL");
+    tensor.name = name;
+    tensor.index = i;
+    tensor.isInput = engine.getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT;
+    tensor.type = engine.getTensorDataType(name);
+    tensor.shape = engine.getTensorShape(name);
+    tensors.push_back(std::move(tensor));
+  }
+#else
+  // One optimisation profile, so the bindings are exactly the IO tensors.
+  const int32_t count = engine.getNbBindings();
+  for (int32_t i = 0; i < count; ++i) {
+    Tensor tensor;
+    const char *name = engine.getBindingName(i);
+    if (name == nullptr) fail(EFFNET_TRT_RUNTIME_ERROR, "getBindingName(" + std::to_string(i) + ") returned NULL");
+    tensor.name = name;
+    tensor.index = i;
+    tensor.isInput = engine.bindingIsInput(i);
+    tensor.type = engine.getBindingDataType(i);
+    tensor.shape = engine.getBindingDimensions(i);
+    tensors.push_back(std::move(tensor));
+  }
+#endif
+  return tensors;
+}
+
+bool setInputShape(nvinfer1::IExecutionContext &context, const Tensor &input, const nvinfer1::Dims &shape) {
+#if EFFNET_TRT_HAS_NAMED_IO
+  return context.setInputShape(input.name.c_str(), shape);
+#else
+  return context.setBindingDimensions(input.index, shape);
+#endif
+}
+
+nvinfer1::Dims contextShape(const nvinfer1::IExecutionContext &context, const Tensor &tensor) {
+#if EFFNET_TRT_HAS_NAMED_IO
+  return context.getTensorShape(tensor.name.c_str());
+#else
+  return context.getBindingDimensions(tensor.index);
+#endif
 }
 
 }  // namespace
@@ -496,7 +664,7 @@ effnet_trt_status effnet_trt_versions(effnet_trt_version *compiled, effnet_trt_v
   return guarded("effnet_trt_versions", error, error_size, [&] {
     requireArg(compiled, "compiled");
     requireArg(loaded, "loaded");
-    *compiled = effnet_trt_version{NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR, NV_TENSORRT_PATCH};
+    *compiled = effnet_trt_version{NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR, NV_TENSORRT_PATCH, static_cast<int32_t>(NV_TENSORRT_VERSION)};
     *loaded = decodeVersion(getInferLibVersion());
     return EFFNET_TRT_OK;
   });
@@ -552,19 +720,13 @@ effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_pat
       if (calibrationCache.empty()) {
         fail(EFFNET_TRT_FILE_ERROR, std::string("calibration cache '") + o.cache_path + "' is empty");
       }
+      checkCacheHeader(calibrationCache, o.cache_path);
     }
 
     TrtPtr<nvinfer1::IBuilder> builder(nvinfer1::createInferBuilder(processLogger()));
     if (!builder) fail(EFFNET_TRT_BUILD_ERROR, withErrors("createInferBuilder returned NULL", capture));
 
-#if NV_TENSORRT_MAJOR >= 10
-    // Explicit batch is the only mode in 10.x, and its flag is deprecated.
-    const nvinfer1::NetworkDefinitionCreationFlags networkFlags = 0;
-#else
-    const nvinfer1::NetworkDefinitionCreationFlags networkFlags =
-        1U << static_cast<uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);
-#endif
-    TrtPtr<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(networkFlags));
+    TrtPtr<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(networkFlags(o.typing)));
     if (!network) fail(EFFNET_TRT_BUILD_ERROR, withErrors("createNetworkV2 returned NULL", capture));
 
     // The parser owns the weights the network points at, so it lives until the plan is serialized.
@@ -585,24 +747,29 @@ effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_pat
 
     // Declared before the config so that it outlives it: the config refers to the cache until it is destroyed.
     TrtPtr<nvinfer1::ITimingCache> timingCache;
+#if EFFNET_TRT_HAS_IMPLICIT_INT8
     std::unique_ptr<CacheOnlyCalibrator> calibrator;
+#endif
     TrtPtr<nvinfer1::IBuilderConfig> config(builder->createBuilderConfig());
     if (!config) fail(EFFNET_TRT_BUILD_ERROR, withErrors("createBuilderConfig returned NULL", capture));
 
-    config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, static_cast<size_t>(o.workspace_mib) << 20);
+    setWorkspace(*config, o.workspace_mib);
     config->setProfilingVerbosity(trtVerbosity(o.verbosity));
 
-    if (o.precision == EFFNET_TRT_FP16) config->setFlag(nvinfer1::BuilderFlag::kFP16);
-    if (o.precision == EFFNET_TRT_INT8) {
-      config->setFlag(nvinfer1::BuilderFlag::kINT8);
+    // Strongly typed: the ONNX's own types are the precision, and no flag may be set.
+#if EFFNET_TRT_HAS_WEAK_TYPING
+    if (o.typing == EFFNET_TRT_TYPING_WEAK) {
+      // int8 (Q/DQ or calibrated) pins only the quantized layers; fp16 alongside lets the rest (SiLU, SE, the head)
+      // avoid fp32, and on DLA, which runs no fp32, keeps them off the GPU.
+      setPrecisionFlags(*config, o.precision != EFFNET_TRT_FP32, o.precision == EFFNET_TRT_INT8);
+#if EFFNET_TRT_HAS_IMPLICIT_INT8
       if (implicitInt8) {
         calibrator.reset(new CacheOnlyCalibrator(std::move(calibrationCache)));
         setCalibrator(*config, calibrator.get());
-      } else {
-        // Q/DQ pins only the quantized layers to int8; fp16 lets the rest (SiLU, SE, the head) avoid fp32.
-        config->setFlag(nvinfer1::BuilderFlag::kFP16);
       }
+#endif
     }
+#endif
 
     if (o.dla_core >= 0) {
       const int32_t cores = builder->getNbDLACores();
@@ -615,7 +782,7 @@ effnet_trt_status effnet_trt_build(const char *onnx_path, const char *engine_pat
       if (o.gpu_fallback != 0) config->setFlag(nvinfer1::BuilderFlag::kGPU_FALLBACK);
     }
 
-    addBatchProfile(*builder, *config, *network, o.max_batch);
+    addBatchProfile(*builder, *config, *network, o);
 
     if (o.timing_cache_path != nullptr) {
       std::vector<char> blob;
@@ -681,17 +848,7 @@ effnet_trt_status effnet_trt_load(const char *engine_path, int32_t dla_core, eff
     if (!handle->context) fail(EFFNET_TRT_RUNTIME_ERROR, withErrors("createExecutionContext returned NULL", capture));
     checkCuda(cudaStreamCreate(&handle->stream), "cudaStreamCreate");
 
-    const int32_t count = handle->engine->getNbIOTensors();
-    for (int32_t i = 0; i < count; ++i) {
-      Tensor tensor;
-      const char *name = handle->engine->getIOTensorName(i);
-      if (name == nullptr) fail(EFFNET_TRT_RUNTIME_ERROR, "getIOTensorName(" + std::to_string(i) + ") returned NULL");
-      tensor.name = name;
-      tensor.isInput = handle->engine->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT;
-      tensor.type = handle->engine->getTensorDataType(name);
-      tensor.shape = handle->engine->getTensorShape(name);
-      handle->tensors.push_back(std::move(tensor));
-    }
+    handle->tensors = ioTensorsOf(*handle->engine);
     handle->buffers.resize(handle->tensors.size());
     *engine = handle.release();
     return EFFNET_TRT_OK;
@@ -773,7 +930,7 @@ effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input
     }
     const long long inputCount = volume(shape);
     if (inputCount < 0) fail(EFFNET_TRT_UNSUPPORTED, "input '" + in.name + "' has dynamic dimensions besides the batch: " + dimsText(in.shape));
-    if (!e.context->setInputShape(in.name.c_str(), shape)) {
+    if (!setInputShape(*e.context, in, shape)) {
       fail(EFFNET_TRT_INVALID_ARGUMENT,
            withErrors("batch " + std::to_string(batch) + " is outside the engine's optimization profile (shape " + dimsText(shape) + ")", capture));
     }
@@ -782,7 +939,7 @@ effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input
     std::vector<size_t> bytes(e.tensors.size());
     for (size_t i = 0; i < e.tensors.size(); ++i) {
       const Tensor &t = e.tensors[i];
-      const nvinfer1::Dims dims = i == inputIndex ? shape : e.context->getTensorShape(t.name.c_str());
+      const nvinfer1::Dims dims = i == inputIndex ? shape : contextShape(*e.context, t);
       const long long count = volume(dims);
       const size_t bits = typeBits(t.type);
       if (count < 0 || bits == 0) {
@@ -796,18 +953,29 @@ effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input
                                             std::to_string(outputFloats) + " floats for batch " + std::to_string(batch));
     }
 
+    std::vector<void *> bindings(e.tensors.size());
     for (size_t i = 0; i < e.tensors.size(); ++i) {
-      void *pointer = e.deviceBuffer(i, bytes[i]);
-      if (!e.context->setTensorAddress(e.tensors[i].name.c_str(), pointer)) {
+      bindings[i] = e.deviceBuffer(i, bytes[i]);
+#if EFFNET_TRT_HAS_NAMED_IO
+      if (!e.context->setTensorAddress(e.tensors[i].name.c_str(), bindings[i])) {
         fail(EFFNET_TRT_RUNTIME_ERROR, withErrors("setTensorAddress('" + e.tensors[i].name + "') failed", capture));
       }
+#endif
     }
     checkCuda(cudaMemcpyAsync(e.buffers[inputIndex].pointer, input, bytes[inputIndex], cudaMemcpyHostToDevice, e.stream),
               "cudaMemcpyAsync (input)");
-    if (!e.context->enqueueV3(e.stream)) {
+#if EFFNET_TRT_HAS_NAMED_IO
+    const bool enqueued = e.context->enqueueV3(e.stream);
+    const char *enqueue = "enqueueV3";
+#else
+    // ioTensorsOf keeps binding order, so the buffers are already indexed by binding.
+    const bool enqueued = e.context->enqueueV2(bindings.data(), e.stream, nullptr);
+    const char *enqueue = "enqueueV2";
+#endif
+    if (!enqueued) {
       // Drain what was queued so the buffers are not reused while a copy is in flight.
       cudaStreamSynchronize(e.stream);
-      fail(EFFNET_TRT_RUNTIME_ERROR, withErrors("enqueueV3 failed", capture));
+      fail(EFFNET_TRT_RUNTIME_ERROR, withErrors(std::string(enqueue) + " failed", capture));
     }
     checkCuda(cudaMemcpyAsync(output, e.buffers[outputIndex].pointer, bytes[outputIndex], cudaMemcpyDeviceToHost, e.stream),
               "cudaMemcpyAsync (output)");
@@ -818,10 +986,17 @@ effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input
 
 effnet_trt_status effnet_trt_inspect(const effnet_trt_engine *engine, char *json, size_t json_size, size_t *needed, char *error,
                                      size_t error_size) {
-  return guarded("effnet_trt_inspect", error, error_size, [&] {
+  return guarded("effnet_trt_inspect", error, error_size, [&]() -> effnet_trt_status {
     const effnet_trt_engine &e = requireEngine(engine);
     requireArg(needed, "needed");
     *needed = 0;
+#if !EFFNET_TRT_HAS_INSPECTOR
+    (void)e;
+    (void)json;
+    (void)json_size;
+    fail(EFFNET_TRT_UNSUPPORTED, "TensorRT " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) +
+                                     " has no engine inspector (8.2+); the fusion report needs one");
+#else
     // The inspector reads the context's current shapes, which effnet_trt_infer changes.
     std::lock_guard<std::mutex> lock(e.mutex);
     Capture capture;
@@ -841,6 +1016,7 @@ effnet_trt_status effnet_trt_inspect(const effnet_trt_engine *engine, char *json
     }
     std::memcpy(json, information, size);
     return EFFNET_TRT_OK;
+#endif
   });
 }
 

@@ -1,5 +1,5 @@
 /*
- * effnet_trt: a small C ABI over TensorRT 8.6 / 10.x for effnet-edge (called from Node through koffi).
+ * effnet_trt: a small C ABI over TensorRT 8.0 … 11.x for effnet-edge (called from Node through koffi).
  *
  * Rules of the boundary: opaque handles only; the shim's own enums (never raw TensorRT values, which differ between
  * versions); every call returns an effnet_trt_status and, on failure, writes a NUL-terminated message into the
@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define EFFNET_TRT_ABI_VERSION 1
+#define EFFNET_TRT_ABI_VERSION 2
 #define EFFNET_TRT_MAX_DIMS 8
 
 typedef enum effnet_trt_status {
@@ -38,9 +38,19 @@ typedef enum effnet_trt_precision {
 typedef enum effnet_trt_quant_mode {
   /* Q/DQ nodes in the ONNX graph carry the scales (the primary path; the only one in TensorRT 11). */
   EFFNET_TRT_EXPLICIT_QDQ = 0,
-  /* Float ONNX + a calibration cache read by an IInt8EntropyCalibrator2 that never calibrates (8.6/10.x, DLA). */
+  /* Float ONNX + a calibration cache read by an IInt8EntropyCalibrator2 that never calibrates (8.x/10.x, DLA; gone in
+   * 11). The cache's first line must be `TRT-<getInferLibVersion()>-EntropyCalibration2`: TensorRT ignores a cache
+   * from another release and rejects one written for another calibrator, and then calibrates on no data. */
   EFFNET_TRT_IMPLICIT_CACHE = 1
 } effnet_trt_quant_mode;
+
+typedef enum effnet_trt_typing {
+  /* Precision from builder flags (fp16/int8), TensorRT picks per layer: 8.x/10.x; removed in 11. */
+  EFFNET_TRT_TYPING_WEAK = 0,
+  /* Strongly typed network: every tensor's type comes from the ONNX (fp16 needs an fp16 graph), no precision flags:
+   * 10.x (NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) and the only mode of 11. */
+  EFFNET_TRT_TYPING_STRONG = 1
+} effnet_trt_typing;
 
 typedef enum effnet_trt_verbosity {
   EFFNET_TRT_PROFILE_LAYER_NAMES = 0,
@@ -60,6 +70,8 @@ typedef struct effnet_trt_version {
   int32_t major;
   int32_t minor;
   int32_t patch;
+  /* As TensorRT encodes it (getInferLibVersion(), the calibration cache header): 8601 for 8.6.1, 100300 for 10.3.0. */
+  int32_t encoded;
 } effnet_trt_version;
 
 typedef struct effnet_trt_build_options {
@@ -71,7 +83,11 @@ typedef struct effnet_trt_build_options {
   int32_t gpu_fallback;   /* 1: layers DLA cannot run fall back to the GPU */
   const char *timing_cache_path; /* read if present, written after the build; NULL: none */
   int32_t verbosity;      /* effnet_trt_verbosity */
-  int32_t max_batch;      /* optimisation profile: batch 1..max_batch, optimum max_batch */
+  /* The optimisation profile's batch sizes, min <= opt <= max; DLA needs min = opt = max (a static batch). */
+  int32_t min_batch;
+  int32_t opt_batch;
+  int32_t max_batch;
+  int32_t typing;         /* effnet_trt_typing */
 } effnet_trt_build_options;
 
 typedef struct effnet_trt_tensor_info {
@@ -117,7 +133,8 @@ effnet_trt_status effnet_trt_io_info(const effnet_trt_engine *engine, int32_t in
 effnet_trt_status effnet_trt_infer(effnet_trt_engine *engine, const float *input, int32_t batch, float *output, size_t output_count,
                                    char *error, size_t error_size);
 
-/* The engine inspector's JSON (LayerInformationFormat::kJSON) into `json`; `needed` receives the full size + 1. */
+/* The engine inspector's JSON (LayerInformationFormat::kJSON) into `json`; `needed` receives the full size + 1.
+ * TensorRT 8.0 and 8.1 have no inspector: EFFNET_TRT_UNSUPPORTED. */
 effnet_trt_status effnet_trt_inspect(const effnet_trt_engine *engine, char *json, size_t json_size, size_t *needed, char *error, size_t error_size);
 
 void effnet_trt_free(effnet_trt_engine *engine);

@@ -21,12 +21,15 @@ t.test('a plan is reused only when every key field matches, and the reason names
 t.test('cached plan status from the files on disk', async (t) => {
   const dir = t.testdir();
   const plan = join(dir, 'model.plan');
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'no plan built yet', maxBatch: null });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'no plan built yet', maxBatch: null, staticBatch: false });
   writeFileSync(plan, 'serialized engine');
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'its sidecar is missing or not an effnet-edge engine record', maxBatch: null });
-  await sidecarWritten(plan, key, { maxBatch: 8, buildSeconds: 12.5, log: '' });
-  t.strictSame(await cachedPlanStatus(plan, key), { usable: true, reason: null, maxBatch: 8 });
-  t.strictSame(await cachedPlanStatus(plan, { ...key, precision: 'fp16' }), { usable: false, reason: 'the precision differs (precision: plan "int8", now "fp16")', maxBatch: 8 });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: false, reason: 'its sidecar is missing or not an effnet-edge engine record', maxBatch: null, staticBatch: false });
+  const build = { graph: 'model.int8.onnx', quantMode: 'explicit-qdq', typing: 'weak', notes: [] };
+  await sidecarWritten(plan, key, { maxBatch: 8, optBatch: 1, staticBatch: false, build, buildSeconds: 12.5, log: '' });
+  t.strictSame(await cachedPlanStatus(plan, key), { usable: true, reason: null, maxBatch: 8, staticBatch: false });
+  t.strictSame(await cachedPlanStatus(plan, { ...key, precision: 'fp16' }), { usable: false, reason: 'the precision differs (precision: plan "int8", now "fp16")', maxBatch: 8, staticBatch: false });
+  await sidecarWritten(plan, { ...key, dlaCore: 0 }, { maxBatch: 4, optBatch: 4, staticBatch: true, build, buildSeconds: 30, log: '' });
+  t.strictSame(await cachedPlanStatus(plan, { ...key, dlaCore: 0 }), { usable: true, reason: null, maxBatch: 4, staticBatch: true }, 'a DLA plan records its static batch');
   writeFileSync(`${plan}.json`, '{ truncated');
   t.equal((await cachedPlanStatus(plan, key)).usable, false, 'an unreadable sidecar means rebuild');
 });

@@ -53,13 +53,15 @@ export interface CachedPlan {
   reason: string | null;
   /** The largest batch the plan's optimisation profile takes, as its sidecar records (null when unknown). */
   maxBatch: number | null;
+  /** The plan takes exactly `maxBatch` images (DLA). */
+  staticBatch: boolean;
 }
 
 /** Reads the plan's sidecar and says whether the plan may be loaded (`reason` null) or must be rebuilt. */
 export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Promise<CachedPlan> {
   // Plans are tens of megabytes: look for the file, do not read it.
   const planExists = await access(planPath).then(() => true, () => false);
-  if (!planExists) return { usable: false, reason: 'no plan built yet', maxBatch: null };
+  if (!planExists) return { usable: false, reason: 'no plan built yet', maxBatch: null, staticBatch: false };
   const text = await readFile(sidecarPath(planPath), 'utf8').catch(() => null);
   let recorded: unknown = null;
   try {
@@ -68,12 +70,22 @@ export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Pro
     recorded = null;
   }
   const reason = staleReason(recorded, wanted);
-  const maxBatch = (recorded as { maxBatch?: unknown } | null)?.maxBatch;
-  return { usable: reason === null, reason, maxBatch: Number.isInteger(maxBatch) ? (maxBatch as number) : null };
+  const { maxBatch, staticBatch } = (recorded ?? {}) as { maxBatch?: unknown; staticBatch?: unknown };
+  return { usable: reason === null, reason, maxBatch: Number.isInteger(maxBatch) ? (maxBatch as number) : null, staticBatch: staticBatch === true };
 }
 
 /** Written after the plan itself, so a sidecar never vouches for a plan that was not completely written. */
-export async function sidecarWritten(planPath: string, key: EngineKey, extra: { maxBatch: number; buildSeconds: number; log: string }): Promise<void> {
+export interface SidecarExtra {
+  maxBatch: number;
+  optBatch: number;
+  staticBatch: boolean;
+  /** How it was built (graph, explicit/implicit, typing) and what the builder should know. */
+  build: { graph: string; quantMode: string; typing: string; notes: string[] };
+  buildSeconds: number;
+  log: string;
+}
+
+export async function sidecarWritten(planPath: string, key: EngineKey, extra: SidecarExtra): Promise<void> {
   const path = sidecarPath(planPath);
   const temporary = `${path}.partial-${process.pid}`;
   try {

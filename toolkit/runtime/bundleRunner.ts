@@ -80,8 +80,8 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
   }
   if (runtime === 'tensorrt') {
     const dlaCore = options.dlaCore ?? -1;
-    const engine = await engineForBundle({ bundle, manifest, model, dlaCore, maxBatch: options.maxBatch ?? 8, rebuild: false, onNotice: options.onNotice });
-    return TrtRunner.create({ enginePath: engine.plan, dlaCore, maxBatch: engine.maxBatch });
+    const engine = await engineForBundle({ bundle, manifest, model, dlaCore, ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}), rebuild: false, onNotice: options.onNotice });
+    return TrtRunner.create({ enginePath: engine.plan, dlaCore, maxBatch: engine.maxBatch, staticBatch: engine.staticBatch });
   }
   const file = model === 'fp32' || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
   const onnx = await modelFromFile({ path: join(bundle, file) });

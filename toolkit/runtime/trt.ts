@@ -8,16 +8,24 @@ import koffi from 'koffi';
 import { UserError } from '../errors.js';
 import { packagePath } from '../packagePaths.js';
 import type { RunOutputs, Runner } from './runner.js';
+import { batchSlicesFor, encodedTrtVersion, type TrtRelease } from './trtPlan.js';
 
-export const TRT_ABI_VERSION = 1;
+/** `values` followed by zeros up to `length`. */
+function paddedTo(values: Float32Array, length: number): Float32Array {
+  const padded = new Float32Array(length);
+  padded.set(values);
+  return padded;
+}
+
+export const TRT_ABI_VERSION = 2;
 
 /** Struct fields in declaration order, as C types (checked against the header). */
 export const TRT_STRUCTS = {
-  effnet_trt_version: [['int32_t', 'major'], ['int32_t', 'minor'], ['int32_t', 'patch']],
+  effnet_trt_version: [['int32_t', 'major'], ['int32_t', 'minor'], ['int32_t', 'patch'], ['int32_t', 'encoded']],
   effnet_trt_build_options: [
     ['int32_t', 'precision'], ['int32_t', 'quant_mode'], ['const char *', 'cache_path'], ['int32_t', 'workspace_mib'],
     ['int32_t', 'dla_core'], ['int32_t', 'gpu_fallback'], ['const char *', 'timing_cache_path'], ['int32_t', 'verbosity'],
-    ['int32_t', 'max_batch'],
+    ['int32_t', 'min_batch'], ['int32_t', 'opt_batch'], ['int32_t', 'max_batch'], ['int32_t', 'typing'],
   ],
   effnet_trt_device: [['char', 'name[256]'], ['int32_t', 'sm_major'], ['int32_t', 'sm_minor'], ['int64_t', 'memory_bytes'], ['int32_t', 'dla_cores']],
   effnet_trt_tensor_info: [['char', 'name[256]'], ['int32_t', 'is_input'], ['int32_t', 'dtype'], ['int32_t', 'nb_dims'], ['int64_t', 'dims[8]']],
@@ -45,6 +53,7 @@ export const TRT_STATUS = ['OK', 'INVALID_ARGUMENT', 'FILE_ERROR', 'PARSE_ERROR'
 export const TRT_PRECISION = { fp32: 0, fp16: 1, int8: 2 } as const;
 export const TRT_QUANT_MODE = { 'explicit-qdq': 0, 'implicit-cache': 1 } as const;
 export const TRT_VERBOSITY = { 'layer-names': 0, none: 1, detailed: 2 } as const;
+export const TRT_TYPING = { weak: 0, strong: 1 } as const;
 export const TRT_DTYPE: Record<number, string> = { 0: 'float32', 1: 'float16', 2: 'int8', 3: 'int32', 99: 'other' };
 
 /** Registers the shim's types with koffi (idempotent: koffi keeps named types globally). */
@@ -121,17 +130,23 @@ function checked(name: string, ...args: unknown[]): void {
 export interface TrtVersions {
   compiled: string;
   loaded: string;
+  /** The loaded library's release: what engines are built with and calibration caches must name. */
+  release: TrtRelease;
 }
 
 export function trtVersions(): TrtVersions {
-  const compiled = { major: 0, minor: 0, patch: 0 };
-  const loaded = { major: 0, minor: 0, patch: 0 };
+  const compiled = { major: 0, minor: 0, patch: 0, encoded: 0 };
+  const loaded = { major: 0, minor: 0, patch: 0, encoded: 0 };
   checked('effnet_trt_versions', compiled, loaded);
   const text = (v: typeof compiled) => `${v.major}.${v.minor}.${v.patch}`;
   if (compiled.major !== loaded.major || compiled.minor !== loaded.minor) {
     throw new UserError(`the TensorRT shim was built with TensorRT ${text(compiled)} but ${text(loaded)} is installed; rebuild it with: ${BUILD_SHIM_HINT}`);
   }
-  return { compiled: text(compiled), loaded: text(loaded) };
+  const release = { major: loaded.major, minor: loaded.minor, patch: loaded.patch };
+  if (encodedTrtVersion(release) !== loaded.encoded) {
+    throw new UserError(`TensorRT reports version ${loaded.encoded}, which effnet-edge does not decode as ${text(loaded)}; this TensorRT release is not supported`);
+  }
+  return { compiled: text(compiled), loaded: text(loaded), release };
 }
 
 export interface TrtDevice {
@@ -161,7 +176,8 @@ export interface EngineBuildOptions {
   gpuFallback: boolean;
   timingCachePath?: string;
   verbosity: keyof typeof TRT_VERBOSITY;
-  maxBatch: number;
+  batch: { min: number; opt: number; max: number };
+  typing: keyof typeof TRT_TYPING;
 }
 
 /** Builds and writes a serialized engine; returns TensorRT's build log. */
@@ -171,7 +187,8 @@ export function engineBuilt(options: EngineBuildOptions): string {
   checked('effnet_trt_build', options.onnxPath, options.enginePath, {
     precision: TRT_PRECISION[options.precision], quant_mode: TRT_QUANT_MODE[options.quantMode], cache_path: options.cachePath ?? null,
     workspace_mib: options.workspaceMiB, dla_core: options.dlaCore, gpu_fallback: options.gpuFallback ? 1 : 0,
-    timing_cache_path: options.timingCachePath ?? null, verbosity: TRT_VERBOSITY[options.verbosity], max_batch: options.maxBatch,
+    timing_cache_path: options.timingCachePath ?? null, verbosity: TRT_VERBOSITY[options.verbosity],
+    min_batch: options.batch.min, opt_batch: options.batch.opt, max_batch: options.batch.max, typing: TRT_TYPING[options.typing],
   }, log, log.length);
   return log.subarray(0, log.indexOf(0)).toString('utf8');
 }
@@ -189,10 +206,14 @@ export class TrtRunner implements Runner {
 
   private constructor(
     private handle: unknown, readonly tensors: TrtTensor[], readonly inputName: string, readonly outputNames: readonly string[], readonly maxBatch: number,
+    readonly staticBatch: boolean,
   ) {}
 
-  /** `maxBatch`: the largest batch the plan's profile takes (its sidecar says); larger batches run in slices. */
-  static create(options: { enginePath: string; dlaCore: number; maxBatch?: number }): TrtRunner {
+  /**
+   * `maxBatch`: the largest batch the plan's profile takes (its sidecar says); larger batches run in slices.
+   * `staticBatch` (DLA plans): the plan takes exactly `maxBatch` images, so a smaller slice is padded with zeros.
+   */
+  static create(options: { enginePath: string; dlaCore: number; maxBatch?: number; staticBatch?: boolean }): TrtRunner {
     const out = [null];
     checked('effnet_trt_load', options.enginePath, options.dlaCore, out);
     const handle = out[0];
@@ -207,7 +228,7 @@ export class TrtRunner implements Runner {
     const input = tensors.find((t) => t.isInput);
     const outputs = tensors.filter((t) => !t.isInput);
     if (!input || outputs.length === 0) throw new UserError(`${options.enginePath}: expected an engine with an input and an output`);
-    return new TrtRunner(handle, tensors, input.name, outputs.map((t) => t.name), options.maxBatch ?? 1);
+    return new TrtRunner(handle, tensors, input.name, outputs.map((t) => t.name), options.maxBatch ?? 1, options.staticBatch ?? false);
   }
 
   async run(input: Float32Array, dims: readonly number[]): Promise<RunOutputs> {
@@ -216,10 +237,12 @@ export class TrtRunner implements Runner {
     const batch = dims[0]!;
     const inputPerImage = input.length / batch;
     const result = new Float32Array(batch * perImage);
-    for (let first = 0; first < batch; first += this.maxBatch) {
-      const count = Math.min(this.maxBatch, batch - first);
-      const slice = result.subarray(first * perImage, (first + count) * perImage);
-      checked('effnet_trt_infer', this.handle, input.subarray(first * inputPerImage, (first + count) * inputPerImage), count, slice, slice.length);
+    for (const { first, count, run } of batchSlicesFor({ batch, maxBatch: this.maxBatch, staticBatch: this.staticBatch })) {
+      const images = input.subarray(first * inputPerImage, (first + count) * inputPerImage);
+      const padded = run === count ? images : paddedTo(images, run * inputPerImage);
+      const out = run === count ? result.subarray(first * perImage, (first + count) * perImage) : new Float32Array(run * perImage);
+      checked('effnet_trt_infer', this.handle, padded, run, out, out.length);
+      if (out.buffer !== result.buffer) result.set(out.subarray(0, count * perImage), first * perImage);
     }
     return { [output.name]: result };
   }

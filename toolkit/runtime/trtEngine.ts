@@ -1,15 +1,21 @@
 /**
  * A bundle's TensorRT engine on this device: keyed, reused when every key field matches, rebuilt (with the reason)
  * when any differs. `engine build`, `run`, `bench` and `verify` all come through here, so they load the same plan.
+ * How it is built for this device's TensorRT is decided by `engineBuildPlanFor` (trtPlan.ts).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deviceCalibrationCacheText } from '../../calibration/trtCache.js';
 import { cachedPlanStatus, sidecarWritten, type EngineKey } from '../bundle/engineCache.js';
 import { sha256Of } from '../bundle/hash.js';
 import type { BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
+import { modelFromFile } from '../onnx/read.js';
+import { bytesFromModel } from '../onnx/write.js';
+import { float16ModelFrom } from '../passes/float16.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { engineBuilt, trtDevice, trtVersions, type TrtDevice } from './trt.js';
+import { encodedTrtVersion, engineBuildPlanFor, type EngineBuildPlan } from './trtPlan.js';
 
 /** Which of the bundle's graphs the engine runs: the int8 one at the target's precision, or the fp32 baseline. */
 export type BundleModel = 'int8' | 'fp32';
@@ -20,8 +26,12 @@ export interface BundleEngine {
   built: boolean;
   /** The largest batch the plan takes; runners split bigger batches. */
   maxBatch: number;
+  /** The plan takes exactly `maxBatch` images (DLA); runners pad smaller batches. */
+  staticBatch: boolean;
   device: TrtDevice;
   tensorrtVersion: string;
+  /** How it was (or would be) built on this TensorRT; its notes were also passed to onNotice when it was built. */
+  buildPlan: EngineBuildPlan;
 }
 
 /** Plans live beside the bundle's files, one per key, so switching DLA core or precision keeps both. */
@@ -54,10 +64,38 @@ export interface EngineForBundleOptions {
   model: BundleModel;
   /** -1 for the GPU. */
   dlaCore: number;
-  maxBatch: number;
+  /** Largest batch (DLA: the only batch); default 8 on the GPU, 1 on DLA. */
+  maxBatch?: number;
+  /** The batch TensorRT tunes the GPU engine for (default 1: most runs are single images). */
+  optBatch?: number;
   rebuild: boolean;
   /** Progress and warnings for the person at the terminal (the build takes minutes on a Jetson). */
   onNotice: (message: string) => void;
+}
+
+/** Writes `bytes` to `path` through a temporary sibling, so a reader never sees half a file. */
+async function writtenAtomically(path: string, bytes: Uint8Array | string): Promise<string> {
+  const temporary = `${path}.partial-${process.pid}`;
+  await writeFile(temporary, bytes);
+  await rename(temporary, path);
+  return path;
+}
+
+/** The ONNX file the plan is built from; the fp16 graph of a strongly typed build is derived here, beside the plans. */
+async function onnxForPlan(bundle: string, manifest: BundleManifest, plan: EngineBuildPlan): Promise<string> {
+  if (plan.graph === 'model.int8.onnx') return join(bundle, manifest.engine.onnx);
+  const fp32 = join(bundle, 'model.fp32.onnx');
+  if (plan.graph === 'model.fp32.onnx') return fp32;
+  const fp16 = float16ModelFrom(await modelFromFile({ path: fp32 }));
+  return writtenAtomically(join(bundle, 'engines', 'model.fp16.onnx'), bytesFromModel(fp16.model));
+}
+
+/** The bundle's calibration cache retagged for this device's TensorRT and the shim's calibrator (engines/calib-<ver>.cache). */
+async function cacheForPlan(bundle: string, manifest: BundleManifest, plan: EngineBuildPlan, encodedVersion: number): Promise<string | undefined> {
+  if (plan.quantMode !== 'implicit-cache') return undefined;
+  const source = join(bundle, manifest.engine.calibration!);
+  const text = deviceCalibrationCacheText({ text: await readFile(source, 'utf8'), file: source, header: plan.cacheHeader! });
+  return writtenAtomically(join(bundle, 'engines', `calib-${encodedVersion}.cache`), text);
 }
 
 /** Reuses the bundle's plan for this device, or builds it; never loads a plan whose key differs. */
@@ -78,27 +116,34 @@ export async function engineForBundle(options: EngineForBundleOptions): Promise<
     options.onNotice(`warning: ${bundle} was built for ${manifest.target.name} (SM ${manifest.target.sm}) but this GPU, ${device.name}, is SM ${device.sm}; the engine is built for this GPU, and the bundle's thresholds were set for the other one`);
   }
   const key = engineKeyFor({ manifest, model: options.model, dlaCore, sm: device.sm, tensorrtVersion: versions.loaded });
+  const maxBatch = options.maxBatch ?? (dlaCore >= 0 ? 1 : 8);
+  const buildPlan = engineBuildPlanFor({
+    release: versions.release, precision: key.precision, dlaCore, hasCalibrationCache: manifest.engine.calibration !== null, maxBatch, optBatch: options.optBatch ?? 1,
+  });
   const plan = planPathFor(bundle, key);
   const cached = await cachedPlanStatus(plan, key);
-  const tooSmall = cached.usable && (cached.maxBatch ?? 0) < options.maxBatch;
-  if (cached.usable && !tooSmall && !options.rebuild) {
-    return { plan, key, built: false, maxBatch: cached.maxBatch!, device, tensorrtVersion: versions.loaded };
+  const wrongSize = cached.usable && (buildPlan.staticBatch ? cached.maxBatch !== maxBatch || !cached.staticBatch : (cached.maxBatch ?? 0) < maxBatch);
+  const found = { plan, key, device, tensorrtVersion: versions.loaded, buildPlan };
+  if (cached.usable && !wrongSize && !options.rebuild) {
+    return { ...found, built: false, maxBatch: cached.maxBatch!, staticBatch: cached.staticBatch };
   }
-  const why = options.rebuild ? 'asked to rebuild' : tooSmall ? `the plan takes batches up to ${cached.maxBatch ?? 'an unrecorded size'}, ${options.maxBatch} wanted` : cached.reason;
-  options.onNotice(`building the TensorRT engine ${plan} (${why})`);
+  const sizeWhy = buildPlan.staticBatch ? `the plan takes exactly ${cached.maxBatch ?? 'an unrecorded number of'} images, ${maxBatch} wanted` : `the plan takes batches up to ${cached.maxBatch ?? 'an unrecorded size'}, ${maxBatch} wanted`;
+  const why = options.rebuild ? 'asked to rebuild' : wrongSize ? sizeWhy : cached.reason;
+  options.onNotice(`building the TensorRT engine ${plan} (${why}): ${buildPlan.graph}, ${buildPlan.quantMode}, ${buildPlan.typing} typing, batch ${buildPlan.batch.min}/${buildPlan.batch.opt}/${buildPlan.batch.max}`);
+  for (const note of buildPlan.notes) options.onNotice(`note: ${note}`);
   await mkdir(join(bundle, 'engines'), { recursive: true });
   const started = performance.now();
-  const { engine } = manifest;
-  // DLA needs implicit int8 from the calibration cache; the GPU takes the Q/DQ graph as it is.
-  const int8 = key.precision === 'int8';
-  const implicit = int8 && dlaCore >= 0 && engine.calibration !== null;
-  const onnx = int8 && !implicit ? engine.onnx : 'model.fp32.onnx';
+  const cachePath = await cacheForPlan(bundle, manifest, buildPlan, encodedTrtVersion(versions.release));
   const log = engineBuilt({
-    onnxPath: join(bundle, onnx), enginePath: plan, precision: key.precision,
-    quantMode: implicit ? 'implicit-cache' : 'explicit-qdq', ...(implicit ? { cachePath: join(bundle, engine.calibration!) } : {}),
-    workspaceMiB: engine.workspaceMiB ?? 1024, dlaCore, gpuFallback: true, timingCachePath: join(bundle, 'engines', 'timing.cache'),
-    verbosity: 'detailed', maxBatch: options.maxBatch,
+    onnxPath: await onnxForPlan(bundle, manifest, buildPlan), enginePath: plan, precision: key.precision,
+    quantMode: buildPlan.quantMode, ...(cachePath ? { cachePath } : {}),
+    workspaceMiB: manifest.engine.workspaceMiB ?? 1024, dlaCore, gpuFallback: true, timingCachePath: join(bundle, 'engines', 'timing.cache'),
+    verbosity: 'detailed', batch: buildPlan.batch, typing: buildPlan.typing,
   });
-  await sidecarWritten(plan, key, { maxBatch: options.maxBatch, buildSeconds: (performance.now() - started) / 1000, log });
-  return { plan, key, built: true, maxBatch: options.maxBatch, device, tensorrtVersion: versions.loaded };
+  await sidecarWritten(plan, key, {
+    maxBatch, optBatch: buildPlan.batch.opt, staticBatch: buildPlan.staticBatch,
+    build: { graph: buildPlan.graph, quantMode: buildPlan.quantMode, typing: buildPlan.typing, notes: buildPlan.notes },
+    buildSeconds: (performance.now() - started) / 1000, log,
+  });
+  return { ...found, built: true, maxBatch, staticBatch: buildPlan.staticBatch };
 }

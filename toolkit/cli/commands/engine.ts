@@ -17,15 +17,16 @@ import { JSON_GROUP } from '../groups.js';
 export const engineCommand: Command = {
   name: 'engine',
   summary: 'Build (or reuse) a bundle\'s TensorRT engine on the device and report the fused blocks.',
-  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--rebuild] [--json]',
+  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--opt-batch N] [--rebuild] [--json]',
   examples: ['effnet-edge engine build --bundle releases/current', 'effnet-edge engine build --bundle releases/current --dla-core 0'],
   positionals: true,
   groups: [{
-    options: { bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, rebuild: { type: 'boolean' } },
+    options: { bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, 'opt-batch': { type: 'string' }, rebuild: { type: 'boolean' } },
     help: [
       '  --bundle DIR            a folder written by effnet-edge build',
       '  --dla-core N            build for DLA core N with GPU fallback (default: the GPU)',
-      '  --max-batch N           largest batch the engine takes (default 8)',
+      '  --max-batch N           largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
+      '  --opt-batch N           the batch TensorRT tunes a GPU engine for (default 1)',
       '  --rebuild               build even when a matching plan is cached',
     ],
   }, JSON_GROUP],
@@ -35,14 +36,15 @@ export const engineCommand: Command = {
     if (!bundle) throw new UsageError('--bundle DIR is required');
     const manifest = await manifestFromBundle(bundle);
     const dlaCore = numberOption(args, 'dla-core', 'integer') ?? -1;
-    const maxBatch = numberOption(args, 'max-batch', 'integer') ?? 8;
-    if (maxBatch < 1) throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
+    const maxBatch = numberOption(args, 'max-batch', 'integer');
+    const optBatch = numberOption(args, 'opt-batch', 'integer');
+    if (maxBatch !== undefined && maxBatch < 1) throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
     const json = flag(args, 'json');
-    const { plan, built, key, tensorrtVersion, maxBatch: planBatch } = await engineForBundle({
-      bundle, manifest, model: 'int8', dlaCore, maxBatch, rebuild: flag(args, 'rebuild'),
+    const { plan, built, key, tensorrtVersion, maxBatch: planBatch, staticBatch } = await engineForBundle({
+      bundle, manifest, model: 'int8', dlaCore, ...(maxBatch !== undefined ? { maxBatch } : {}), ...(optBatch !== undefined ? { optBatch } : {}), rebuild: flag(args, 'rebuild'),
       onNotice: (message) => { if (!json) io.stderr(`effnet-edge engine: ${message}\n`); },
     });
-    const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch });
+    const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch, staticBatch });
     try {
       const model = await modelFromFile({ path: join(bundle, manifest.engine.onnx) });
       const fusion = fusionReportFrom({ model, structure: structureOf(model).structure, inspectorJson: runner.inspect() });
