@@ -40,18 +40,15 @@ export function rangesFromDocument(options: { text: string; file: string }): Map
   return ranges;
 }
 
-const TRT_ALGORITHM: Record<CalibratorSettings['method'], TrtCalibrationAlgorithm> = {
-  entropy: 'EntropyCalibration2',
-  minmax: 'MinMaxCalibration',
-  // TensorRT has no percentile or MSE calibrator; its legacy calibrator reads any cached scales.
-  percentile: 'LegacyCalibration',
-  mse: 'LegacyCalibration',
-};
+/**
+ * The header names the calibrator class that may read the cache, not how its scales were found (ranges.json says
+ * that): TensorRT rejects a cache whose algorithm differs from its calibrator's, and the calibrators that read
+ * caches in practice — trtexec's, DLA's and the shim's — are all IInt8EntropyCalibrator2.
+ */
+export const CACHE_ALGORITHM: TrtCalibrationAlgorithm = 'EntropyCalibration2';
 
 /** TensorRT cache text for `version` (8601 = 8.6.1, 100300 = 10.3.0). */
-export function trtCacheTextFrom(options: { ranges: Map<string, number>; method: CalibratorSettings['method']; version: number; searched?: boolean }): string {
+export function trtCacheTextFrom(options: { ranges: Map<string, number>; version: number }): string {
   const scales = new Map([...options.ranges].map(([name, amax]) => [name, amax / 127]));
-  // Searched ranges are no longer any one calibrator's output: only the legacy calibrator takes scales as given.
-  const algorithm = options.searched ? 'LegacyCalibration' : TRT_ALGORITHM[options.method];
-  return textFromTrtCache({ version: options.version, algorithm, scales });
+  return textFromTrtCache({ version: options.version, algorithm: CACHE_ALGORITHM, scales });
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { trtCacheFromText } from '../../calibration/trtCache.js';
 import { rangesFromDocument } from '../../calibration/rangesFile.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
+import { floatActivationsOf, preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -35,9 +36,13 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
   const model = await modelFromFile({ path: int8 });
   t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 114 + 82);
   const cache = trtCacheFromText({ text: readFileSync(join(dir, 'calib.cache'), 'utf8'), file: 'calib.cache' });
-  t.equal(cache.algorithm, 'LegacyCalibration', 'TensorRT has no percentile calibrator: its legacy one reads the scales');
+  t.equal(cache.algorithm, 'EntropyCalibration2', 'the calibrator that reads caches (trtexec, DLA, the shim), whatever found the ranges');
   t.equal(cache.version, 8601);
-  t.equal(cache.scales.size, 114);
+  // Implicit int8 runs a tensor without a scale outside int8: every float activation of the fp32 graph gets one.
+  const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
+  t.equal(cache.scales.size, 240);
+  t.strictSame([...cache.scales.keys()], floatActivationsOf(fp32), 'the input, every conv, Sigmoid, Mul, pool, Flatten output and the logits');
+  t.ok([...cache.scales.values()].every((s) => s > 0), 'no zero scale');
   const ranges = rangesFromDocument({ text: readFileSync(join(dir, 'ranges.json'), 'utf8'), file: 'ranges.json' });
   t.equal(ranges.get('input'), 2.640000104904175, 'the input range is the normalised max (1 − 0.406) / 0.225');
   t.ok(Math.abs(cache.scales.get('input')! - ranges.get('input')! / 127) < 1e-7, 'cache scale = amax / 127');

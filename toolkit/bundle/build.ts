@@ -112,6 +112,8 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
     const weightRange = targetWeightRange(target, options.weightRange);
     const result = await quantizedModelFrom({
       model: options.model, inputSize, batchSize, calibrator: options.calibrator, profile: target.calibration.profile, weightRange,
+      // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
+      cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
       batches: () => load(options.calib, 'calibrating'),
       ...(options.auto ? await dataDrivenRangeOptions({
         dataset: options.calib, preprocessing, inputSize, batchSize,

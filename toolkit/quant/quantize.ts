@@ -8,7 +8,8 @@ import { balancedSubset, type Dataset } from '../../calibration/dataset.js';
 import type { Preprocessing } from '../../calibration/presets.js';
 import type { CalibratorSettings } from '../../calibration/calibrators.js';
 import { rangesFromBatches } from '../../calibration/collect.js';
-import type { Model } from '../onnx/ir.js';
+import { DataType, type Model } from '../onnx/ir.js';
+import { inferShapes, valueInfoMap } from '../onnx/shapes.js';
 import { withUniqueNodeNames, withoutNoOps } from '../passes/cleanup.js';
 import { withBatchNormFolded } from '../passes/foldBatchNorm.js';
 import { withCrossLayerEqualization } from '../passes/equalize.js';
@@ -55,6 +56,12 @@ export interface QuantizeOptions {
   };
   /** Empirical bias correction on these (preloaded) calibration images. */
   biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
+  /**
+   * `all`: also calibrate every other float activation of the fp32 graph (conv outputs, Sigmoid outputs, the head)
+   * for the TensorRT calibration cache: in implicit int8 a tensor without a scale runs outside int8, and on DLA that
+   * means the GPU. `planned` (default): only the Q/DQ points.
+   */
+  cacheTensors?: 'planned' | 'all';
   threads?: number;
 }
 
@@ -67,6 +74,8 @@ export interface QuantizeResult {
   structure: Structure;
   plan: QuantizationPlan;
   ranges: Map<string, number>;
+  /** The calibration cache's ranges: `ranges`, plus every other float activation with `cacheTensors: 'all'`. */
+  cacheRanges: Map<string, number>;
   images: number;
   /** The calibrator whose ranges were used (the chosen one when ranges were selected). */
   calibrator: CalibratorSettings;
@@ -98,8 +107,12 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const fp32 = prepared.model;
   const { structure, report } = structureOf(fp32);
   const plan = quantizationPlanFrom({ model: fp32, structure, profile: options.profile, ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}) });
+  const planned = plan.activations.map((a) => a.tensor);
+  // The cache lists its tensors in graph order.
+  const cacheOrder = options.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
+  const cacheOnly = cacheOrder.filter((t) => !planned.includes(t));
   const collected = await rangesFromBatches({
-    model: fp32, tensors: plan.activations.map((a) => a.tensor), batches: options.batches, batchSize: options.batchSize,
+    model: fp32, tensors: [...planned, ...cacheOnly], batches: options.batches, batchSize: options.batchSize,
     inputSize: options.inputSize,
     settings: options.calibrator, ...(options.threads ? { threads: options.threads } : {}),
   });
@@ -107,7 +120,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const weightQmax = WEIGHT_QMAX[options.weightRange];
   const weightFormat = options.profile === 'onnxruntime' ? 'int8' as const : 'qdq' as const;
   const reports = [...prepared.reports, report];
-  let ranges = collected.ranges;
+  let ranges = new Map(planned.map((t) => [t, collected.ranges.get(t)!]));
   let calibrator = options.calibrator;
   let rangeScores: CandidateScore[] | undefined;
   if (options.rangeSelection) {
@@ -151,13 +164,19 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     reports.push(corrected.report);
   }
   const int8 = qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat });
+  // The cache-only tensors take the chosen calibrator's range from their own histograms.
+  const cacheRanges = new Map(cacheOrder.map((t): [string, number] => {
+    if (ranges.has(t)) return [t, ranges.get(t)!];
+    const histogram = collected.calibrators.get(t)!.histogram;
+    return [t, histogram ? amaxFromHistogram(histogram, calibrator) : collected.ranges.get(t)!];
+  }));
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
     counts: { activations: plan.activations.length, weights: plan.weights.length, nodesAdded: int8.report.nodesAdded },
   };
   return {
-    fp32, base, int8: int8.model, structure, plan, ranges, images, calibrator, ...(rangeScores ? { rangeScores } : {}), ...(searched ? { search: searched } : {}),
+    fp32, base, int8: int8.model, structure, plan, ranges, cacheRanges, images, calibrator, ...(rangeScores ? { rangeScores } : {}), ...(searched ? { search: searched } : {}),
     reports: [...reports, qdqReport], qdq: int8.report,
   };
 }
@@ -184,9 +203,18 @@ export async function dataDrivenRangeOptions(options: {
   };
 }
 
+/** Every float tensor a node of `model` writes, in graph order: what TensorRT's implicit int8 may ask a scale for. */
+export function floatActivationsOf(model: Model): string[] {
+  const types = valueInfoMap(inferShapes(model));
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
+  const input = model.graph.inputs.filter((i) => !initializers.has(i.name) && i.elemType === DataType.FLOAT).map((i) => i.name);
+  const written = model.graph.nodes.flatMap((n) => n.outputs).filter((t) => t !== '' && types.get(t)?.elemType === DataType.FLOAT);
+  return [...input, ...written];
+}
+
 /** The result's ranges as a TensorRT calibration cache (header version `cacheVersion`) and as a ranges JSON. */
 export function rangeFilesFrom(result: QuantizeResult, cacheVersion: number): { cache: string; rangesJson: string } {
-  const cache = trtCacheTextFrom({ ranges: result.ranges, method: result.calibrator.method, version: cacheVersion, searched: result.search !== undefined });
+  const cache = trtCacheTextFrom({ ranges: result.cacheRanges, version: cacheVersion });
   const document = rangesDocumentFrom({
     ranges: result.ranges, calibrator: result.calibrator, images: result.images,
     ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),

@@ -149,6 +149,8 @@ export const quantizeCommand: Command = {
     }) : {};
     let result = await quantizedModelFrom({
       model, inputSize, calibrator, profile, weightRange, batchSize, equalize: flag(args, 'equalize'), ...(biasCorrection ? { biasCorrection } : {}),
+      // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
+      cacheTensors: stringOption(args, 'cache') ? 'all' : 'planned',
       ...ranging,
       batches: () => {
         // A later pass over the same images reports the same skips: count them once.
