@@ -22,11 +22,11 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   const cache = trtCacheFromText({ text: readFileSync(join(out, 'calib.cache'), 'utf8'), file: 'calib.cache' });
   t.equal(cache.version, 8602);
   t.equal(cache.algorithm, 'EntropyCalibration2');
-  t.equal(cache.scales.size, 240, 'every float activation (implicit int8, DLA), not only the 114 Q/DQ points');
+  t.equal(cache.scales.size, 240, 'every float activation (implicit int8, DLA), not only the 115 Q/DQ points');
   const int8 = await modelFromFile({ path: join(out, 'model.int8.onnx') });
   const initializers = new Set(int8.graph.initializers.map((i) => i.name));
   const quantize = int8.graph.nodes.filter((n) => n.opType === 'QuantizeLinear');
-  t.equal(quantize.filter((n) => !initializers.has(n.inputs[0]!)).length, 114, 'activations: tensorrt placement');
+  t.equal(quantize.filter((n) => !initializers.has(n.inputs[0]!)).length, 115, 'activations: tensorrt placement');
   t.equal(quantize.filter((n) => initializers.has(n.inputs[0]!)).length, 82, 'float weights behind Q/DQ, as TensorRT takes them');
   t.notOk(int8.graph.nodes.some((n) => n.opType === 'Sigmoid' && n.inputs[0]!.endsWith('.dequantized')), 'never a Sigmoid input');
 

@@ -29,12 +29,12 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
     'BatchNormalization folded into Conv: 0',
     'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
     'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
-    'activation ranges searched one by one on 128 calibration images: 50 widened, 51 narrowed, 13 kept (single-tensor logit cosine 0.99992 → 0.99999)',
-    `Q/DQ inserted (tensorrt): 114 activations, 82 weights per channel (full range)`,
+    'activation ranges searched one by one on 128 calibration images: 51 widened, 51 narrowed, 13 kept (single-tensor logit cosine 0.99992 → 0.99999)',
+    `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
   ]);
   t.equal(json.blocks.length, 16);
   const model = await modelFromFile({ path: int8 });
-  t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 114 + 82);
+  t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 115 + 82);
   const cache = trtCacheFromText({ text: readFileSync(join(dir, 'calib.cache'), 'utf8'), file: 'calib.cache' });
   t.equal(cache.algorithm, 'EntropyCalibration2', 'the calibrator that reads caches (trtexec, DLA, the shim), whatever found the ranges');
   t.equal(cache.version, 8601);
@@ -77,13 +77,13 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   t.ok(json.int8.top1 >= 63.2 - 0.3, `int8 top-1 ${json.int8.top1} within 0.3 points of fp32`);
   t.ok(json.agreement >= 95, `top-1 agreement ${json.agreement} ≥ 95 %`);
   t.ok(json.cosine >= 0.994, `mean cosine ${json.cosine}`);
-  t.equal(json.layers.length, 114);
+  t.equal(json.layers.length, 115);
   t.ok(json.layers.every((l) => typeof l.sqnrDb === 'number'));
   t.equal(json.layers[0]!.tensor, 'input');
   t.ok(json.layers[0]!.sqnrDb > 35, `the input quantizes at ${json.layers[0]!.sqnrDb.toFixed(1)} dB`);
   const html = readFileSync(report, 'utf8');
   t.match(html, new RegExp(`<tr><td>top-1</td><td>63\\.20 %</td><td>${json.int8.top1.toFixed(2).replace('.', '\\.')} %</td></tr>`));
-  t.equal((html.match(/<rect /g) ?? []).length, 114, 'one SQNR bar per quantized tensor');
+  t.equal((html.match(/<rect /g) ?? []).length, 115, 'one SQNR bar per quantized tensor');
 });
 
 t.test('quantize usage errors', async (t) => {

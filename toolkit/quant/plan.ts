@@ -2,7 +2,9 @@
  * Where Q/DQ goes, as data. Two placement profiles:
  * - `tensorrt` (also NPU compilers): quantize inputs only — every Conv/Gemm/MatMul activation input, weights per
  *   output channel; the residual Add's identity input only; the SE block's GlobalAveragePool input and both inputs
- *   of its Mul; never a Sigmoid's input; never a graph output. This is what TensorRT fuses (FACTS.md).
+ *   of its Mul; the head's GlobalAveragePool input (NVIDIA's trex example: a quantized pool input removes a
+ *   DequantizeLinear/QuantizeLinear reformat pair around the pool); never a Sigmoid's input; never a graph output.
+ *   This is what TensorRT fuses (FACTS.md).
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
  *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
  *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics).
@@ -100,6 +102,14 @@ export function quantizationPlanFrom(options: { model: Model; structure: Structu
     if (profile === 'onnxruntime') {
       output(se.pool, 'pool-output');
       output(se.scale, 'se-mul-output');
+    }
+  }
+  // The head's pool (not an SE block's): TensorRT pools int8 when its input is quantized, instead of reformatting the
+  // int8 head conv's output to float and back. ONNX Runtime's placement leaves the head as the native engine expects.
+  if (profile === 'tensorrt') {
+    const sePools = new Set(structure.se.map((se) => se.pool.name));
+    for (const pool of graph.nodes.filter((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name) && !keepFloat.has(n.name))) {
+      use(pool.inputs[0]!, pool, 0, 'head-pool-input');
     }
   }
   // Never a Sigmoid's input (TensorRT fuses float Sigmoids), except, for onnxruntime, the Sigmoid of a SiLU: it then
