@@ -54,7 +54,7 @@ export interface FusionReport {
   layers: LayerFusion[];
   /** One row per MBConv block of the model; empty without a model. */
   blocks: BlockFusion[];
-  /** Layers per precision, only the precisions present. */
+  /** Layers per precision (every layer, reformats included), only the precisions present. */
   precision: Partial<Record<Precision, number>>;
   /** Copy and Reformat layers (not those standing for a Q/DQ); `noOps` of them cost nothing (LayerType NoOp). */
   reformats: { count: number; noOps: number; layers: string[] };
