@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { onnxFromExportOptions } from '../../toolkit/model/export.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { bytesFromModel } from '../../toolkit/onnx/write.js';
-import { withUniqueNodeNames, withoutNoOps } from '../../toolkit/passes/cleanup.js';
+import { withUniqueNodeNames, withoutNoOps, withoutQdq } from '../../toolkit/passes/cleanup.js';
 import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
+import { qdqModelFrom } from '../../toolkit/quant/qdq.js';
 import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { withBatchNormFolded } from '../../toolkit/passes/foldBatchNorm.js';
 import { structureOf } from '../../toolkit/passes/recognise.js';
@@ -48,6 +49,22 @@ t.test('the torchvision export\'s MBConv blocks, SE, depthwise convs, residuals 
   const b2 = structure.blocks[2]!;
   t.equal(b2.residual!.identity, structure.blocks[1]!.project!.outputs[0], 'the identity is the previous block\'s output');
   t.equal(b2.se!.input, b2.activations[1]!.output, 'SE excites the depthwise activation');
+});
+
+t.test('a Q/DQ model is recognised through its float view', async (t) => {
+  const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
+  const { structure } = structureOf(fp32);
+  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
+  const int8 = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 4])), weightQmax: 127, weightFormat: 'qdq' }).model;
+  t.equal(structureOf(int8).structure.blocks.length, 0, 'Q/DQ pairs between the nodes hide the blocks');
+  const view = withoutQdq(int8);
+  const qdq = int8.graph.nodes.filter((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear').length;
+  t.equal(view.report.summary, `QuantizeLinear/DequantizeLinear removed: ${qdq}`);
+  t.strictSame(view.model.graph.nodes.map((n) => [n.name, n.inputs]), fp32.graph.nodes.map((n) => [n.name, n.inputs]), 'the float graph again, names and wiring');
+  const seen = structureOf(view.model).structure;
+  t.strictSame(seen.blocks.map((b) => [b.name, b.depthwise.name, b.se?.scale.name, b.residual?.add.name]), structure.blocks.map((b) => [b.name, b.depthwise.name, b.se?.scale.name, b.residual?.add.name]));
+  const int8Weights = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 4])), weightQmax: 127, weightFormat: 'int8' }).model;
+  t.equal(structureOf(withoutQdq(int8Weights).model).structure.blocks.length, 16, 'int8 weight initializers behind DequantizeLinear too');
 });
 
 for (const variant of ['b0', 'b3', 'b7'] as const) {

@@ -1,68 +1,124 @@
 /**
  * `effnet-edge engine build --bundle B`: on the device, build the bundle's TensorRT engine (or reuse the cached one
- * when every key field matches), then report which MBConv blocks TensorRT fused.
+ * when every key field matches), then report what TensorRT fused.
+ * `effnet-edge engine report --layer-info FILE.json [--model M.onnx]`: the same report for an engine built anywhere,
+ * from what `trtexec --exportLayerInfo` or the engine inspector wrote.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { manifestFromBundle } from '../../bundle/manifest.js';
-import { UsageError } from '../../errors.js';
-import { fusionReportFrom } from '../../eval/fusion.js';
+import { FileFormatError, UsageError } from '../../errors.js';
+import { fusionReportFrom, type FusionReport } from '../../eval/fusion.js';
+import { fusionTextFrom } from '../../eval/fusionText.js';
 import { modelFromFile } from '../../onnx/read.js';
-import { structureOf } from '../../passes/recognise.js';
 import { TrtRunner } from '../../runtime/trt.js';
 import { engineForBundle } from '../../runtime/trtEngine.js';
-import type { Command } from '../command.js';
+import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
 
+const BUILD_GROUP: OptionGroup = {
+  options: { bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, 'opt-batch': { type: 'string' }, rebuild: { type: 'boolean' } },
+  help: [
+    '  --bundle DIR            build: a folder written by effnet-edge build',
+    '  --dla-core N            build: for DLA core N with GPU fallback (default: the GPU)',
+    '  --max-batch N           build: largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
+    '  --opt-batch N           build: the batch TensorRT tunes a GPU engine for (default 1)',
+    '  --rebuild               build: even when a matching plan is cached',
+  ],
+};
+
+const REPORT_GROUP: OptionGroup = {
+  options: { 'layer-info': { type: 'string' }, model: { type: 'string' } },
+  help: [
+    '  --layer-info FILE.json  report: what trtexec --exportLayerInfo (or the engine inspector) wrote',
+    '  --model M.onnx          report: the ONNX the engine was built from, for per-MBConv-block conclusions',
+  ],
+};
+
 export const engineCommand: Command = {
   name: 'engine',
-  summary: 'Build (or reuse) a bundle\'s TensorRT engine on the device and report the fused blocks.',
-  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--opt-batch N] [--rebuild] [--json]',
-  examples: ['effnet-edge engine build --bundle releases/current', 'effnet-edge engine build --bundle releases/current --dla-core 0'],
+  summary: 'Build (or reuse) a bundle\'s TensorRT engine on the device, or report what TensorRT fused in any engine.',
+  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--opt-batch N] [--rebuild] [--json]\n'
+    + '       effnet-edge engine report --layer-info FILE.json [--model M.onnx] [--json]',
+  examples: [
+    'effnet-edge engine build --bundle releases/current',
+    'effnet-edge engine build --bundle releases/current --dla-core 0',
+    'effnet-edge engine report --layer-info layers.json --model model.int8.onnx',
+  ],
   positionals: true,
-  groups: [{
-    options: { bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, 'opt-batch': { type: 'string' }, rebuild: { type: 'boolean' } },
-    help: [
-      '  --bundle DIR            a folder written by effnet-edge build',
-      '  --dla-core N            build for DLA core N with GPU fallback (default: the GPU)',
-      '  --max-batch N           largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
-      '  --opt-batch N           the batch TensorRT tunes a GPU engine for (default 1)',
-      '  --rebuild               build even when a matching plan is cached',
-    ],
-  }, JSON_GROUP],
+  groups: [BUILD_GROUP, REPORT_GROUP, JSON_GROUP],
   async run(args, io) {
-    if (args.positionals.join(' ') !== 'build') throw new UsageError(`expected 'engine build', got 'engine ${args.positionals.join(' ')}'`);
-    const bundle = stringOption(args, 'bundle');
-    if (!bundle) throw new UsageError('--bundle DIR is required');
-    const manifest = await manifestFromBundle(bundle);
-    const dlaCore = numberOption(args, 'dla-core', 'integer') ?? -1;
-    const maxBatch = numberOption(args, 'max-batch', 'integer');
-    const optBatch = numberOption(args, 'opt-batch', 'integer');
-    if (maxBatch !== undefined && maxBatch < 1) throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
-    const json = flag(args, 'json');
-    const { plan, built, key, tensorrtVersion, maxBatch: planBatch, staticBatch } = await engineForBundle({
-      bundle, manifest, model: 'int8', dlaCore, ...(maxBatch !== undefined ? { maxBatch } : {}), ...(optBatch !== undefined ? { optBatch } : {}), rebuild: flag(args, 'rebuild'),
-      onNotice: (message) => { if (!json) io.stderr(`effnet-edge engine: ${message}\n`); },
-    });
-    const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch, staticBatch });
-    try {
-      const model = await modelFromFile({ path: join(bundle, manifest.engine.onnx) });
-      const fusion = fusionReportFrom({ model, structure: structureOf(model).structure, inspectorJson: runner.inspect() });
-      if (json) {
-        io.stdout(JSON.stringify({ plan, built, key, fusion }, null, 2) + '\n');
-        return 0;
-      }
-      const unfusedDw = fusion.blocks.filter((b) => !b.depthwiseWithSilu).map((b) => b.block);
-      io.stdout([
-        `${built ? 'built' : 'reused'} ${plan}: ${fusion.engineLayers} engine layers, TensorRT ${tensorrtVersion}`,
-        `depthwise conv + SiLU fused in ${fusion.blocks.length - unfusedDw.length} of ${fusion.blocks.length} blocks${unfusedDw.length ? ` (not in ${unfusedDw.join(', ')})` : ''}`,
-        `SE blocks: ${fusion.blocks.filter((b) => b.seLayers !== null).map((b) => `${b.block} ${b.seLayers}`).join(', ')} engine layers`,
-        ...(fusion.unfusedQdq.length ? [`warning: ${fusion.unfusedQdq.length} Q/DQ nodes ran as layers of their own (placement kept them from fusing): ${fusion.unfusedQdq.slice(0, 5).join(', ')}`] : []),
-        '',
-      ].join('\n'));
-      return 0;
-    } finally {
-      await runner.close();
-    }
+    const subcommand = args.positionals.join(' ');
+    if (subcommand === 'build') return engineBuild(args, io);
+    if (subcommand === 'report') return engineReport(args, io);
+    throw new UsageError(`expected 'engine build' or 'engine report', got 'engine ${subcommand}'`);
   },
 };
+
+/** Options of the other subcommand are a usage error, named. */
+function rejectOptionsOf(group: OptionGroup, args: ParsedArgs, other: string): void {
+  const given = Object.keys(group.options).find((name) => args.values[name] !== undefined);
+  if (given !== undefined) throw new UsageError(`--${given} belongs to 'engine ${other}'`);
+}
+
+async function engineBuild(args: ParsedArgs, io: CommandIo): Promise<number> {
+  rejectOptionsOf(REPORT_GROUP, args, 'report');
+  const bundle = stringOption(args, 'bundle');
+  if (!bundle) throw new UsageError('--bundle DIR is required');
+  const manifest = await manifestFromBundle(bundle);
+  const dlaCore = numberOption(args, 'dla-core', 'integer') ?? -1;
+  const maxBatch = numberOption(args, 'max-batch', 'integer');
+  const optBatch = numberOption(args, 'opt-batch', 'integer');
+  if (maxBatch !== undefined && maxBatch < 1) throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
+  const json = flag(args, 'json');
+  const { plan, built, key, tensorrtVersion, maxBatch: planBatch, staticBatch } = await engineForBundle({
+    bundle, manifest, model: 'int8', dlaCore, ...(maxBatch !== undefined ? { maxBatch } : {}), ...(optBatch !== undefined ? { optBatch } : {}), rebuild: flag(args, 'rebuild'),
+    onNotice: (message) => { if (!json) io.stderr(`effnet-edge engine: ${message}\n`); },
+  });
+  const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch, staticBatch });
+  try {
+    const model = await modelFromFile({ path: join(bundle, manifest.engine.onnx) });
+    const fusion = fusionReportFrom({ model, inspectorJson: runner.inspect() });
+    if (json) {
+      io.stdout(JSON.stringify({ plan, built, key, fusion }, null, 2) + '\n');
+      return 0;
+    }
+    printReport(io, `${built ? 'built' : 'reused'} ${plan}: ${fusion.engineLayers} engine layers, TensorRT ${tensorrtVersion}`, fusion);
+    return 0;
+  } finally {
+    await runner.close();
+  }
+}
+
+async function engineReport(args: ParsedArgs, io: CommandIo): Promise<number> {
+  rejectOptionsOf(BUILD_GROUP, args, 'build');
+  const file = stringOption(args, 'layer-info');
+  if (!file) throw new UsageError('--layer-info FILE.json is required: the file trtexec --exportLayerInfo or the engine inspector wrote');
+  const modelPath = stringOption(args, 'model');
+  const inspectorJson = await textOf(file);
+  const model = modelPath === undefined ? undefined : await modelFromFile({ path: modelPath });
+  const fusion = fusionReportFrom({ inspectorJson, file, ...(model ? { model } : {}) });
+  if (flag(args, 'json')) {
+    io.stdout(JSON.stringify({ layerInfo: file, model: modelPath ?? null, fusion }, null, 2) + '\n');
+    return 0;
+  }
+  const others = fusion.otherProfileLayers ? `; ${fusion.otherProfileLayers} layers of other optimisation profiles left out` : '';
+  printReport(io, `${file}: ${fusion.engineLayers} engine layers (${fusion.form === 'detailed' ? 'detailed' : 'names only'}${others})`, fusion);
+  return 0;
+}
+
+function printReport(io: CommandIo, firstLine: string, fusion: FusionReport): void {
+  io.stdout([firstLine, ...fusionTextFrom(fusion), ''].join('\n'));
+}
+
+async function textOf(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FileFormatError(file, 'does not exist; check the path');
+    if (code === 'EISDIR') throw new FileFormatError(file, 'is a folder, not the JSON file trtexec --exportLayerInfo wrote');
+    throw new FileFormatError(file, `cannot be read (${code ?? String(err)})`);
+  }
+}
