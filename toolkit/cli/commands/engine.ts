@@ -80,6 +80,10 @@ async function engineBuild(args: ParsedArgs, io: CommandIo): Promise<number> {
   try {
     const model = await modelFromFile({ path: join(bundle, manifest.engine.onnx) });
     const fusion = fusionReportFrom({ model, inspectorJson: runner.inspect() });
+    // DLA's GPU fallback is silent in TensorRT: say how much of the network left the DLA (SE pools at least, trtPlan.ts).
+    if (dlaCore >= 0 && !json && fusion.devices && fusion.devices.gpu > 0) {
+      io.stderr(`effnet-edge engine: warning: ${fusion.devices.gpu} of ${fusion.devices.dla + fusion.devices.gpu} engine layers run on the GPU, not DLA core ${dlaCore} (each GPU/DLA switch costs a transition)\n`);
+    }
     if (json) {
       io.stdout(JSON.stringify({ plan, built, key, fusion }, null, 2) + '\n');
       return 0;
