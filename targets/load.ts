@@ -40,7 +40,16 @@ export interface Target {
   precisions: Precision[];
   defaultPrecision: Precision;
   workspaceMiB: number | null;
+  /**
+   * What runs on the device: `effnet-edge` (deploy installs it there; engine build, verify and run on the device) or
+   * `trtexec` (the device cannot run effnet-edge: the bundle is built here and its engine with the device's trtexec).
+   */
+  deviceSide: 'effnet-edge' | 'trtexec';
   calibration: TargetCalibration;
+  /** What was checked for this board, and how (README's targets table says the same). */
+  checked: string[];
+  /** What never ran for it: claims nobody measured. */
+  neverRun: string[];
 }
 
 /** `jetson` alone is what users type: the current entry board. */
@@ -81,6 +90,9 @@ const TARGET_KEYS: Record<Exclude<keyof Target, 'calibration'>, Check> = {
   precisions: list(PRECISION),
   defaultPrecision: PRECISION,
   workspaceMiB: orNull(integer(1)),
+  deviceSide: oneOf('effnet-edge', 'trtexec'),
+  checked: list(text),
+  neverRun: list(text, 0),
 };
 
 function checkedObject(file: string, prefix: string, value: unknown, keys: Record<string, Check>, nested: string[] = []): void {
@@ -116,6 +128,9 @@ export function targetFromText(options: { text: string; file: string }): Target 
   }
   if (target.runtime === 'tensorrt' && (target.sm === null || target.tensorrt === null)) {
     throw new FileFormatError(options.file, "a tensorrt target needs 'sm' and 'tensorrt' versions");
+  }
+  if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt') {
+    throw new FileFormatError(options.file, "key 'deviceSide' is 'trtexec' but the runtime is not tensorrt");
   }
   return target;
 }

@@ -19,6 +19,11 @@ t.test('every target file loads and validates', async (t) => {
   t.equal(targetNamed('jetson-xavier-nx').sm, '7.2');
   t.equal(targetNamed('cpu-x86_64').calibration.profile, 'onnxruntime');
   t.equal(targetNamed('jetson').name, 'jetson-orin-nano', 'jetson is an alias for the Orin Nano');
+  t.strictSame(nano.tensorrt, ['8.0', '8.2'], 'JetPack 4.6 ships TensorRT 8.0.1, 4.6.1 and later 8.2.1');
+  t.equal(nano.deviceSide, 'trtexec', 'JetPack 4 cannot run Node.js 20: the Nano builds its engine with trtexec');
+  for (const target of targets.filter((x) => x.runtime === 'tensorrt')) {
+    t.match(target.neverRun.join(' '), /nothing ran on (this board|a Nano) or on any NVIDIA GPU/, `${target.name} says that nothing ran on a GPU`);
+  }
 });
 
 t.test('an unknown target lists the valid ones', async (t) => {
@@ -33,7 +38,11 @@ t.test('bad target files are errors naming the file and the key', async (t) => {
   const original = JSON.parse((await import('node:fs')).readFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), 'utf8'));
   const write = (value: object) => writeFileSync(file, JSON.stringify(value));
   write({ ...original, colour: 'green' });
-  t.throws(() => allTargets(dir), { message: `${file}: unknown key 'colour' (valid keys: name, description, runtime, arch, sm, dlaCores, jetpack, tensorrt, memoryGiB, fastInt8, precisions, defaultPrecision, workspaceMiB, calibration)` });
+  t.throws(() => allTargets(dir), { message: `${file}: unknown key 'colour' (valid keys: name, description, runtime, arch, sm, dlaCores, jetpack, tensorrt, memoryGiB, fastInt8, precisions, defaultPrecision, workspaceMiB, deviceSide, checked, neverRun, calibration)` });
+  write({ ...original, deviceSide: 'ssh' });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'deviceSide' is "ssh"; expected one of 'effnet-edge', 'trtexec'` });
+  write({ ...original, checked: [] });
+  t.throws(() => allTargets(dir), { message: `${file}: key 'checked' is []; expected a list of a non-empty string (at least 1)` });
   write({ ...original, dlaCores: -1 });
   t.throws(() => allTargets(dir), { message: `${file}: key 'dlaCores' is -1; expected an integer ≥ 0` });
   write({ ...original, sm: 87 });
@@ -54,8 +63,9 @@ t.test('bad target files are errors naming the file and the key', async (t) => {
 t.test('effnet-edge targets lists them; --json for scripts', async (t) => {
   const table = await runCli(['targets']);
   t.equal(table.code, 0);
-  t.match(table.stdout, /^Target +Runtime +SM +DLA +Precisions +Description\n/);
-  t.match(table.stdout, /\njetson-nano +TensorRT 8\.2 \(JetPack 4\.6\) +5\.3 +0 +fp16\* fp32 /);
+  t.match(table.stdout, /^Target +Runtime +SM +DLA +Precisions +On device +Description\n/);
+  t.match(table.stdout, /\njetson-nano +TensorRT 8\.0\/8\.2 \(JetPack 4\.6\) +5\.3 +0 +fp16\* fp32 +trtexec /);
+  t.match(table.stdout, /\njetson-agx-xavier +TensorRT 8\.5 \(JetPack 5\.1\) +7\.2 +2 +int8\* fp16 fp32 +effnet-edge /);
   t.match(table.stdout, /Aliases: jetson = jetson-orin-nano\n$/);
   const json = await runCli(['targets', '--json']);
   const parsed = JSON.parse(json.stdout) as { targets: { name: string }[]; aliases: Record<string, string> };

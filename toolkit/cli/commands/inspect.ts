@@ -5,6 +5,28 @@ import { UsageError, UserError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { flag, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
+import { allTargets, type Target } from '../../../targets/load.js';
+import { modelFromFile } from '../../onnx/read.js';
+import { shellQuote } from '../../deploy/ssh.js';
+import { TRTEXEC_LAYER_INFO, trtexecArgsFor } from '../../runtime/trtexec.js';
+import { trtReleaseFrom } from '../../runtime/trtPlan.js';
+
+/**
+ * For a target whose device cannot run effnet-edge (JetPack 4): how to build and check the engine there with
+ * trtexec, one step per TensorRT release the target names (their flags differ), and read the fusion report here.
+ */
+export function trtexecSteps(options: { manifest: BundleManifest; target: Target; inputName: string }): string[] {
+  const { manifest, target } = options;
+  const onnx = manifest.engine.precision === 'int8' ? manifest.engine.onnx : 'model.fp32.onnx';
+  return [
+    `copy the bundle to the device (effnet-edge cannot run on JetPack ${target.jetpack}: Ubuntu 18.04's glibc 2.27 is older than Node.js 20 needs), and in its folder:`,
+    ...target.tensorrt!.map((version) => `  TensorRT ${version}: ${trtexecArgsFor({
+      release: trtReleaseFrom(version), precision: manifest.engine.precision, onnx, inputName: options.inputName, inputSize: manifest.inputSize,
+      maxBatch: 8, workspaceMiB: manifest.engine.workspaceMiB ?? 1024,
+    }).map(shellQuote).join(' ')}`),
+    `then here: effnet-edge engine report --layer-info ${TRTEXEC_LAYER_INFO} --model ${onnx} (the layer information needs TensorRT 8.2+); the golden-set verify does not run on such a device`,
+  ];
+}
 
 /** What deploying the bundle will do on its target, step by step. */
 export function deploySteps(manifest: BundleManifest): string[] {
@@ -16,6 +38,12 @@ export function deploySteps(manifest: BundleManifest): string[] {
   const thresholds = manifest.thresholds;
   const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}${thresholds.minReferenceAgreement !== undefined ? `, agreement with the recorded ${engine.precision === 'int8' ? 'int8' : 'fp32'} logits ≥ ${thresholds.minReferenceAgreement} %, max logit deviation ≤ ${thresholds.maxLogitDeviation}` : ''}`;
   return [upload, build, verify, 'only if every check passed, switch the current release link atomically; on any failure, leave it and mark the release FAILED'];
+}
+
+/** Steps numbered 1., 2., …; a step starting with two spaces is a detail of the one before. */
+function numbered(steps: string[]): string[] {
+  let n = 0;
+  return steps.map((s) => (s.startsWith('  ') ? `   ${s}` : `  ${++n}. ${s}`));
 }
 
 export const inspectCommand: Command = {
@@ -30,8 +58,12 @@ export const inspectCommand: Command = {
     const manifest = await manifestFromBundle(bundle);
     const checks = await bundleFileChecks(bundle, manifest);
     const failed = checks.filter((c) => !c.ok);
+    const target = allTargets().find((t) => t.name === manifest.target.name);
+    const steps = target?.deviceSide === 'trtexec'
+      ? trtexecSteps({ manifest, target, inputName: (await modelFromFile({ path: join(bundle, 'model.fp32.onnx') })).graph.inputs[0]!.name })
+      : deploySteps(manifest);
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, ok: failed.length === 0, checks, steps: deploySteps(manifest), manifest }, null, 2) + '\n');
+      io.stdout(JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, manifest }, null, 2) + '\n');
     } else {
       const a = manifest.accuracy;
       const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
@@ -45,8 +77,8 @@ export const inspectCommand: Command = {
         `accuracy on ${a.images} images: fp32 top-1 ${pct(a.fp32.top1)}${a.int8 ? `, int8 top-1 ${pct(a.int8.top1)}, agreement ${pct(a.agreement)}, cosine ${a.cosine!.toFixed(4)}` : ''}`,
         'files:',
         ...checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.file}${c.problem ? `: ${c.problem}` : ''}`),
-        'deploy will:',
-        ...deploySteps(manifest).map((s, i) => `  ${i + 1}. ${s}`),
+        target?.deviceSide === 'trtexec' ? 'on the device (effnet-edge deploy refuses this target):' : 'deploy will:',
+        ...numbered(steps),
         '',
       ].join('\n'));
     }

@@ -23,10 +23,11 @@ export const targetsCommand: Command = {
       return 0;
     }
     io.stdout(formatTable(
-      [{ header: 'Target' }, { header: 'Runtime' }, { header: 'SM' }, { header: 'DLA', align: 'right' }, { header: 'Precisions' }, { header: 'Description' }],
-      targets.map((t) => [t.name, describeRuntime(t), t.sm ?? '-', t.dlaCores, t.precisions.map((p) => (p === t.defaultPrecision ? `${p}*` : p)).join(' '), t.description]),
+      [{ header: 'Target' }, { header: 'Runtime' }, { header: 'SM' }, { header: 'DLA', align: 'right' }, { header: 'Precisions' }, { header: 'On device' }, { header: 'Description' }],
+      targets.map((t) => [t.name, describeRuntime(t), t.sm ?? '-', t.dlaCores, t.precisions.map((p) => (p === t.defaultPrecision ? `${p}*` : p)).join(' '), t.deviceSide, t.description]),
     ));
-    io.stdout(`\n* default precision. Aliases: ${Object.entries(TARGET_ALIASES).map(([a, t]) => `${a} = ${t}`).join(', ')}\n`);
+    io.stdout(`\n* default precision. On device: what builds and checks the engine there (trtexec: effnet-edge cannot run on that OS; inspect says the command).`
+      + ` What was checked per board, and what never ran: effnet-edge targets --json (checked, neverRun).\nAliases: ${Object.entries(TARGET_ALIASES).map(([a, t]) => `${a} = ${t}`).join(', ')}\n`);
     return 0;
   },
 };

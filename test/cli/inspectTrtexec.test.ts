@@ -1,0 +1,36 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { trtexecArgsFor } from '../../toolkit/runtime/trtexec.js';
+import { trtReleaseFrom } from '../../toolkit/runtime/trtPlan.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+t.test('trtexec flags as each release spells them', async (t) => {
+  const common = { precision: 'fp16' as const, onnx: 'model.fp32.onnx', inputName: 'input', inputSize: 224, maxBatch: 8, workspaceMiB: 512 };
+  t.strictSame(trtexecArgsFor({ ...common, release: trtReleaseFrom('8.2') }), [
+    '/usr/src/tensorrt/bin/trtexec', '--onnx=model.fp32.onnx', '--fp16', '--minShapes=input:1x3x224x224', '--optShapes=input:1x3x224x224',
+    '--maxShapes=input:8x3x224x224', '--workspace=512', '--saveEngine=model.plan', '--profilingVerbosity=detailed', '--exportLayerInfo=layers.json',
+  ]);
+  t.strictSame(trtexecArgsFor({ ...common, release: trtReleaseFrom('8.0') }).slice(6), ['--workspace=512', '--saveEngine=model.plan'], '8.0: no inspector, so no layer information');
+  t.ok(trtexecArgsFor({ ...common, release: trtReleaseFrom('8.6') }).includes('--memPoolSize=workspace:512'), '--workspace is deprecated from 8.4');
+  t.strictSame(trtexecArgsFor({ ...common, precision: 'int8', onnx: 'model.int8.onnx', release: trtReleaseFrom('8.6') }).slice(1, 4), ['--onnx=model.int8.onnx', '--int8', '--fp16']);
+});
+
+t.test('a Nano bundle: inspect gives the trtexec commands, since effnet-edge cannot run on JetPack 4', async (t) => {
+  const bundle = join(t.testdir(), 'nano');
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const built = await runCli(['build', '--target', 'jetson-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
+    '--out', bundle, '--golden', '8', '--quiet']);
+  t.equal(built.code, 0, built.stderr);
+  const inspect = await runCli(['inspect', '--bundle', bundle]);
+  t.equal(inspect.code, 0, inspect.stderr);
+  const steps = inspect.stdout.slice(inspect.stdout.indexOf('on the device'));
+  t.equal(steps, [
+    'on the device (effnet-edge deploy refuses this target):',
+    '  1. copy the bundle to the device (effnet-edge cannot run on JetPack 4.6: Ubuntu 18.04\'s glibc 2.27 is older than Node.js 20 needs), and in its folder:',
+    '     TensorRT 8.0: /usr/src/tensorrt/bin/trtexec --onnx=model.fp32.onnx --fp16 --minShapes=input:1x3x32x32 --optShapes=input:1x3x32x32 --maxShapes=input:8x3x32x32 --workspace=512 --saveEngine=model.plan',
+    '     TensorRT 8.2: /usr/src/tensorrt/bin/trtexec --onnx=model.fp32.onnx --fp16 --minShapes=input:1x3x32x32 --optShapes=input:1x3x32x32 --maxShapes=input:8x3x32x32 --workspace=512 --saveEngine=model.plan --profilingVerbosity=detailed --exportLayerInfo=layers.json',
+    '  2. then here: effnet-edge engine report --layer-info layers.json --model model.fp32.onnx (the layer information needs TensorRT 8.2+); the golden-set verify does not run on such a device',
+    '',
+  ].join('\n'));
+});
