@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { cachedPlanStatus, sidecarWritten, staleReason, type EngineKey } from '../../toolkit/bundle/engineCache.js';
 
 const key: EngineKey = {
-  onnxSha256: 'a'.repeat(64), calibrationSha256: 'b'.repeat(64), tensorrtVersion: '10.3.0', sm: '8.7', dlaCore: -1, precision: 'int8', toolkitVersion: '0.1.0',
+  onnxSha256: 'a'.repeat(64), calibrationSha256: 'b'.repeat(64), tensorrtVersion: '10.3.0', sm: '8.7', dlaCore: -1, precision: 'int8', quantization: 'explicit', toolkitVersion: '0.1.0',
 };
 
 t.test('a plan is reused only when every key field matches, and the reason names the field', async (t) => {
@@ -15,6 +15,8 @@ t.test('a plan is reused only when every key field matches, and the reason names
   t.equal(staleReason({ schema: 'effnet-edge/engine@1', key: { ...key, sm: '7.2' } }, key), 'the GPU is a different one (sm: plan "7.2", now "8.7")');
   t.equal(staleReason({ schema: 'effnet-edge/engine@1', key: { ...key, onnxSha256: 'c' } }, key), `the ONNX model changed (onnxSha256: plan "c", now "${key.onnxSha256}")`);
   t.equal(staleReason(null, key), 'its sidecar is missing or not an effnet-edge engine record');
+  t.equal(staleReason({ schema: 'effnet-edge/engine@1', key: { ...key, quantization: 'implicit' } }, key),
+    'the int8 quantization mode differs (Q/DQ graph or calibration cache) (quantization: plan "implicit", now "explicit")');
   t.equal(staleReason({ schema: 'other', key }, key), 'its sidecar is missing or not an effnet-edge engine record');
 });
 

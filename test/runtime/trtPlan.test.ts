@@ -79,3 +79,12 @@ t.test('batches cut into the engine\'s, the tail padded for static (DLA) engines
   t.strictSame(batchSlicesFor({ batch: 1, maxBatch: 8, staticBatch: true }), [{ first: 0, count: 1, run: 8 }]);
   t.strictSame(batchSlicesFor({ batch: 3, maxBatch: 1, staticBatch: true }), [{ first: 0, count: 1, run: 1 }, { first: 1, count: 1, run: 1 }, { first: 2, count: 1, run: 1 }]);
 });
+
+t.test('the int8 quantization mode can be chosen: implicit on the GPU, explicit on DLA', async (t) => {
+  const implicit = plan('8.6.2', { quantization: 'implicit' });
+  t.strictSame([implicit.graph, implicit.quantMode, implicit.typing, implicit.cacheHeader, implicit.staticBatch], ['model.fp32.onnx', 'implicit-cache', 'weak', 'TRT-8602-EntropyCalibration2', false]);
+  t.equal(plan('8.6.2', { dlaCore: 0, quantization: 'explicit' }).quantMode, 'explicit-qdq');
+  t.throws(() => plan('11.1.0', { quantization: 'implicit' }), { message: 'TensorRT 11.1.0 has no implicit int8 (calibrators were removed in 11); build with the Q/DQ graph (--quantization explicit)' });
+  t.throws(() => plan('10.3.0', { quantization: 'implicit', hasCalibrationCache: false }), { message: 'implicit int8 needs the bundle\'s calibration cache, and this bundle has none; rebuild it with effnet-edge build' });
+  t.equal(plan('10.3.0', { quantization: 'implicit', precision: 'fp16' }).quantMode, 'explicit-qdq', 'float precisions ignore it');
+});

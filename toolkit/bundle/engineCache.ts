@@ -17,6 +17,8 @@ export interface EngineKey {
   /** -1 for the GPU. */
   dlaCore: number;
   precision: 'int8' | 'fp16' | 'fp32';
+  /** int8 from the Q/DQ graph or from the calibration cache; null for float engines. */
+  quantization: 'explicit' | 'implicit' | null;
   toolkitVersion: string;
 }
 
@@ -27,6 +29,7 @@ const KEY_LABELS: Record<keyof EngineKey, string> = {
   sm: 'the GPU is a different one',
   dlaCore: 'the DLA core differs',
   precision: 'the precision differs',
+  quantization: 'the int8 quantization mode differs (Q/DQ graph or calibration cache)',
   toolkitVersion: 'effnet-edge was updated',
 };
 

@@ -80,3 +80,11 @@ export function numberOption(args: ParsedArgs, name: string, kind: 'integer' | '
 export function flag(args: ParsedArgs, name: string): boolean {
   return args.values[name] === true;
 }
+
+/** An option whose value must be one of `choices`; a usage error lists them. */
+export function choiceOption<T extends string>(args: ParsedArgs, name: string, choices: readonly T[]): T | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(text)) throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${text}'`);
+  return text as T;
+}

@@ -11,6 +11,7 @@ import { runCommand } from './commands/run.js';
 import { benchCommand } from './commands/bench.js';
 import { nativeCommand } from './commands/native.js';
 import { engineCommand } from './commands/engine.js';
+import { deviceCheckCommand } from './commands/deviceCheck.js';
 import { deployCommand } from './commands/deploy.js';
 import { verifyCommand } from './commands/verify.js';
 import { rollbackCommand } from './commands/rollback.js';
@@ -18,7 +19,7 @@ import { statusCommand } from './commands/status.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [buildCommand, deployCommand, verifyCommand, rollbackCommand, statusCommand, inspectCommand, runCommand, benchCommand, nativeCommand, engineCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, deployCommand, verifyCommand, rollbackCommand, statusCommand, inspectCommand, runCommand, benchCommand, nativeCommand, engineCommand, deviceCheckCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

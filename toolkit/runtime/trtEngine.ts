@@ -14,6 +14,7 @@ import { modelFromFile } from '../onnx/read.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { float16ModelFrom } from '../passes/float16.js';
 import { TOOLKIT_VERSION } from '../version.js';
+import type { Precision } from '../../targets/load.js';
 import { engineBuilt, trtDevice, trtVersions, type TrtDevice } from './trt.js';
 import { encodedTrtVersion, engineBuildPlanFor, type EngineBuildPlan } from './trtPlan.js';
 
@@ -40,20 +41,32 @@ export function planPathFor(bundle: string, key: EngineKey): string {
   return join(bundle, 'engines', `${key.precision}-${key.dlaCore < 0 ? 'gpu' : `dla${key.dlaCore}`}-${digest}.plan`);
 }
 
-/** The key of the plan `model` needs on a device with `sm` and TensorRT `tensorrtVersion`. */
-export function engineKeyFor(options: { manifest: BundleManifest; model: BundleModel; dlaCore: number; sm: string; tensorrtVersion: string }): EngineKey {
-  const { manifest, model } = options;
-  const fp32 = model === 'fp32' || manifest.engine.precision === 'fp32';
+/** The precision `model` runs at: fp32 for the baseline, else `requested` (which the bundle must hold) or the bundle's. */
+export function precisionFor(options: { manifest: BundleManifest; model: BundleModel; requested?: Precision }): Precision {
+  const { manifest, requested } = options;
+  if (options.model === 'fp32') return 'fp32';
+  if (requested === 'int8' && manifest.engine.precision !== 'int8') {
+    throw new UserError(`the bundle is built for ${manifest.engine.precision} and has no int8 graph; rebuild it with --precision int8 for an int8 engine`);
+  }
+  return requested ?? manifest.engine.precision;
+}
+
+/** The key of the plan at `precision` on a device with `sm` and TensorRT `tensorrtVersion`. */
+export function engineKeyFor(options: {
+  manifest: BundleManifest; precision: Precision; quantization: EngineKey['quantization']; dlaCore: number; sm: string; tensorrtVersion: string;
+}): EngineKey {
+  const { manifest, precision } = options;
   const fp32File = manifest.files['model.fp32.onnx'];
-  if (fp32 && !fp32File) throw new UserError('the bundle has no model.fp32.onnx; rebuild it with effnet-edge build');
+  if (precision !== 'int8' && !fp32File) throw new UserError('the bundle has no model.fp32.onnx; rebuild it with effnet-edge build');
   return {
     // fp16 engines are built from the fp32 graph too; only int8 reads the Q/DQ graph and the calibration.
-    onnxSha256: model === 'fp32' ? fp32File!.sha256 : manifest.engine.onnxSha256,
-    calibrationSha256: model === 'fp32' ? null : manifest.engine.calibrationSha256,
+    onnxSha256: precision === 'int8' ? manifest.engine.onnxSha256 : fp32File!.sha256,
+    calibrationSha256: precision === 'int8' ? manifest.engine.calibrationSha256 : null,
     tensorrtVersion: options.tensorrtVersion,
     sm: options.sm,
     dlaCore: options.dlaCore,
-    precision: model === 'fp32' ? 'fp32' : manifest.engine.precision,
+    precision,
+    quantization: precision === 'int8' ? options.quantization : null,
     toolkitVersion: TOOLKIT_VERSION,
   };
 }
@@ -68,6 +81,10 @@ export interface EngineForBundleOptions {
   maxBatch?: number;
   /** The batch TensorRT tunes the GPU engine for (default 1: most runs are single images). */
   optBatch?: number;
+  /** Another precision than the bundle's (fp16 or fp32 from its fp32 graph). */
+  precision?: Precision;
+  /** int8 from the Q/DQ graph or the calibration cache (default: trtPlan.ts decides). */
+  quantization?: 'explicit' | 'implicit';
   rebuild: boolean;
   /** Progress and warnings for the person at the terminal (the build takes minutes on a Jetson). */
   onNotice: (message: string) => void;
@@ -115,11 +132,14 @@ export async function engineForBundle(options: EngineForBundleOptions): Promise<
   if (manifest.target.sm !== null && manifest.target.sm !== device.sm) {
     options.onNotice(`warning: ${bundle} was built for ${manifest.target.name} (SM ${manifest.target.sm}) but this GPU, ${device.name}, is SM ${device.sm}; the engine is built for this GPU, and the bundle's thresholds were set for the other one`);
   }
-  const key = engineKeyFor({ manifest, model: options.model, dlaCore, sm: device.sm, tensorrtVersion: versions.loaded });
+  const precision = precisionFor({ manifest, model: options.model, ...(options.precision ? { requested: options.precision } : {}) });
   const maxBatch = options.maxBatch ?? (dlaCore >= 0 ? 1 : 8);
   const buildPlan = engineBuildPlanFor({
-    release: versions.release, precision: key.precision, dlaCore, hasCalibrationCache: manifest.engine.calibration !== null, maxBatch, optBatch: options.optBatch ?? 1,
+    release: versions.release, precision, dlaCore, hasCalibrationCache: manifest.engine.calibration !== null, maxBatch, optBatch: options.optBatch ?? 1,
+    ...(options.quantization ? { quantization: options.quantization } : {}),
   });
+  const quantization = buildPlan.quantMode === 'implicit-cache' ? 'implicit' : 'explicit';
+  const key = engineKeyFor({ manifest, precision, quantization, dlaCore, sm: device.sm, tensorrtVersion: versions.loaded });
   const plan = planPathFor(bundle, key);
   const cached = await cachedPlanStatus(plan, key);
   const wrongSize = cached.usable && (buildPlan.staticBatch ? cached.maxBatch !== maxBatch || !cached.staticBatch : (cached.maxBatch ?? 0) < maxBatch);

@@ -88,6 +88,8 @@ export interface EngineBuildPlanOptions {
   maxBatch: number;
   /** The batch TensorRT tunes for (GPU): 1, as most runs are single images. */
   optBatch: number;
+  /** int8 from the Q/DQ graph or the calibration cache; default: the cache on DLA (where the release has it), else the graph. */
+  quantization?: 'explicit' | 'implicit';
 }
 
 /**
@@ -111,8 +113,13 @@ export function engineBuildPlanFor(options: EngineBuildPlanOptions): EngineBuild
   const batch = dla ? { min: maxBatch, opt: maxBatch, max: maxBatch } : { min: 1, opt: optBatch, max: maxBatch };
   const notes = dla ? [DLA_SE_NOTE] : [];
   const common = { batch, staticBatch: dla, notes };
+  if (options.quantization === 'implicit' && precision === 'int8') {
+    if (!features.implicitInt8) throw new UserError(`TensorRT ${version} has no implicit int8 (calibrators were removed in 11); build with the Q/DQ graph (--quantization explicit)`);
+    if (!options.hasCalibrationCache) throw new UserError('implicit int8 needs the bundle\'s calibration cache, and this bundle has none; rebuild it with effnet-edge build');
+  }
   if (precision === 'int8') {
-    if (dla && features.implicitInt8 && options.hasCalibrationCache) {
+    const implicit = options.quantization === 'implicit' || (options.quantization === undefined && dla && features.implicitInt8 && options.hasCalibrationCache);
+    if (implicit) {
       return { ...common, graph: 'model.fp32.onnx', quantMode: 'implicit-cache', typing: 'weak', cacheHeader: cacheHeaderFor(release) };
     }
     if (dla && !features.implicitInt8) notes.push(`TensorRT ${version} has no implicit int8: the DLA engine is built from the Q/DQ graph, which was never run on a DLA`);

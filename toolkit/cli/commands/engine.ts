@@ -14,16 +14,21 @@ import { modelFromFile } from '../../onnx/read.js';
 import { TrtRunner } from '../../runtime/trt.js';
 import { engineForBundle } from '../../runtime/trtEngine.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
+import { choiceOption, flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
 
 const BUILD_GROUP: OptionGroup = {
-  options: { bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, 'opt-batch': { type: 'string' }, rebuild: { type: 'boolean' } },
+  options: {
+    bundle: { type: 'string' }, 'dla-core': { type: 'string' }, 'max-batch': { type: 'string' }, 'opt-batch': { type: 'string' }, rebuild: { type: 'boolean' },
+    precision: { type: 'string' }, quantization: { type: 'string' },
+  },
   help: [
     '  --bundle DIR            build: a folder written by effnet-edge build',
     '  --dla-core N            build: for DLA core N with GPU fallback (default: the GPU)',
     '  --max-batch N           build: largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
     '  --opt-batch N           build: the batch TensorRT tunes a GPU engine for (default 1)',
+    '  --precision P           build: int8, fp16 or fp32 instead of the bundle\'s precision (fp16/fp32 from its fp32 graph)',
+    '  --quantization Q        build: int8 from the Q/DQ graph (explicit) or the calibration cache (implicit); default explicit, implicit on DLA',
     '  --rebuild               build: even when a matching plan is cached',
   ],
 };
@@ -39,7 +44,7 @@ const REPORT_GROUP: OptionGroup = {
 export const engineCommand: Command = {
   name: 'engine',
   summary: 'Build (or reuse) a bundle\'s TensorRT engine on the device, or report what TensorRT fused in any engine.',
-  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--opt-batch N] [--rebuild] [--json]\n'
+  usage: 'effnet-edge engine build --bundle DIR [--dla-core N] [--max-batch N] [--opt-batch N] [--precision P] [--quantization Q] [--rebuild] [--json]\n'
     + '       effnet-edge engine report --layer-info FILE.json [--model M.onnx] [--json]',
   examples: [
     'effnet-edge engine build --bundle releases/current',
@@ -71,9 +76,12 @@ async function engineBuild(args: ParsedArgs, io: CommandIo): Promise<number> {
   const maxBatch = numberOption(args, 'max-batch', 'integer');
   const optBatch = numberOption(args, 'opt-batch', 'integer');
   if (maxBatch !== undefined && maxBatch < 1) throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
+  const precision = choiceOption(args, 'precision', ['int8', 'fp16', 'fp32'] as const);
+  const quantization = choiceOption(args, 'quantization', ['explicit', 'implicit'] as const);
   const json = flag(args, 'json');
   const { plan, built, key, tensorrtVersion, maxBatch: planBatch, staticBatch } = await engineForBundle({
     bundle, manifest, model: 'int8', dlaCore, ...(maxBatch !== undefined ? { maxBatch } : {}), ...(optBatch !== undefined ? { optBatch } : {}), rebuild: flag(args, 'rebuild'),
+    ...(precision ? { precision } : {}), ...(quantization ? { quantization } : {}),
     onNotice: (message) => { if (!json) io.stderr(`effnet-edge engine: ${message}\n`); },
   });
   const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch, staticBatch });
