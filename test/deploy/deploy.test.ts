@@ -186,7 +186,7 @@ t.test('a device without effnet-edge: exactly how to install it, and nothing swi
   const result = await runCli(['deploy', '--bundle', bundleA, ...args]);
   t.equal(result.code, 1);
   t.equal(result.stderr, `effnet-edge deploy: root@127.0.0.1:${sshd.port}: effnet-edge is not installed, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. `
-    + `Rerun with --install (uploads this toolkit and installs it into ${bare}/toolkit with the device's npm; needs Node.js >= 20 there), `
+    + `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${bare}/toolkit; the device needs Node.js >= 20 and no network), `
     + `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell\n`);
   t.notOk(existsSync(join(bare, 'current')));
 });

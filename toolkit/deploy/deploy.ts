@@ -12,7 +12,7 @@ import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import {
-  DEVICE_FACTS_SECTIONS, deviceFactsCommands, deviceFactsFrom, prerequisiteProblems, prerequisitesError, tensorrtLibDirFor, type DeviceFacts,
+  DEVICE_FACTS_SECTIONS, deviceFactsCommands, deviceFactsFrom, npmCpuOf, prerequisiteProblems, prerequisitesError, tensorrtLibDirFor, type DeviceFacts,
 } from './prerequisites.js';
 import {
   logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
@@ -31,7 +31,8 @@ export interface DeployOptions {
   manifest: BundleManifest;
   remoteRoot: string;
   remoteCli: string | null;
-  install: boolean;
+  /** --install: where toolkit tarballs are cached here, and the upload's progress; null without --install. */
+  install: { cacheDir: string; onUpload: (sent: number, total: number) => void } | null;
   /** --tensorrt-include / --tensorrt-lib: TensorRT outside the folders JetPack and NVIDIA's packages use. */
   tensorrt: { include: string | null; lib: string | null };
   keep: number;
@@ -112,7 +113,7 @@ function prerequisitesChecked(options: DeployOptions, layout: RemoteLayout, stat
   const { problems, warnings } = prerequisiteProblems({
     facts: state.facts, runtime: manifest.target.runtime,
     target: { name: manifest.target.name, arch: target?.arch ?? null, tensorrt: target?.tensorrt ?? null },
-    nodeRequired: options.remoteCli === null || options.install,
+    nodeRequired: options.remoteCli === null || options.install !== null,
   });
   const disk = freeSpaceProblem({ root: layout.root, availableBytes: state.availableBytes, files, hashes: state.hashes });
   if (disk !== null) problems.push(disk);
@@ -167,7 +168,9 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const dir = releaseDir(layout, id);
   const state = await deviceState(options, layout, dir, files);
   prerequisitesChecked(options, layout, state, files);
-  const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install: options.install, onNotice: options.onNotice });
+  // The prerequisites refused a CPU npm has no platform packages for.
+  const install = options.install === null ? null : { cpu: npmCpuOf(state.facts.machine!)!, ...options.install };
+  const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install, onNotice: options.onNotice });
   const previous = state.current;
   const entry = { release: id, previous, target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION };
   try {

@@ -2,10 +2,12 @@
  * `effnet-edge deploy --bundle B --host H`: per device, upload (resuming), build on the device, check accuracy there,
  * and switch `current` only when the check passed. Many devices with --host a,b or --inventory.
  */
+import { homedir } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
 import { deployed, type DeployResult } from '../../deploy/deploy.js';
 import { forEachHost, maxFailFrom } from '../../deploy/fleet.js';
+import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
@@ -40,7 +42,9 @@ export const deployCommand: Command = {
       },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
-        '  --install               install this effnet-edge on the device when it lacks it (needs Node.js >= 20 there)',
+        '  --install               install this effnet-edge on the device when it lacks it: packed here with its',
+        '                          dependencies for the device\'s CPU (cached), unpacked there; the device needs',
+        '                          Node.js >= 20 and no network',
         '  --tensorrt-include DIR  TensorRT headers on the device (default: the first of /usr/include/aarch64-linux-gnu,',
         '                          /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include with them)',
         '  --tensorrt-lib DIR      TensorRT libraries on the device (default: the lib folder beside the headers)',
@@ -66,6 +70,7 @@ export const deployCommand: Command = {
     if (!(timeout > 0)) throw new UsageError(`--timeout expects seconds > 0, got ${timeout}`);
     const maxFail = maxFailFrom(stringOption(args, 'max-fail'), targets.length);
     const tensorrt = { include: remotePathOption(args, 'tensorrt-include'), lib: remotePathOption(args, 'tensorrt-lib') };
+    const cacheDir = cacheDirFrom({ env: process.env, home: homedir() });
     const manifest = await manifestFromBundle(bundle);
     const json = flag(args, 'json');
     const quiet = flag(args, 'quiet') || json;
@@ -78,13 +83,16 @@ export const deployCommand: Command = {
         const notice = (message: string) => { if (!flag(args, 'quiet')) io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`); };
         // One bar at a time on a terminal: fleets report per host at the end instead.
         const bar = single && !quiet ? progressBar({ label: `uploading to ${label}`, unit: 'B' }) : null;
+        const toolkitBar = single && !quiet ? progressBar({ label: `uploading effnet-edge to ${label}`, unit: 'B' }) : null;
         const session = await sessionTo({ target, settings, onNotice: notice });
         try {
           return await deployed({
-            session, bundle, manifest, remoteRoot: settings.remoteRoot, remoteCli: settings.remoteCli, tensorrt, install: flag(args, 'install'),
+            session, bundle, manifest, remoteRoot: settings.remoteRoot, remoteCli: settings.remoteCli, tensorrt,
+            install: flag(args, 'install') ? { cacheDir, onUpload: (sent, total) => toolkitBar?.update(sent, total) } : null,
             keep, commandTimeoutMs: timeout * 1000, onNotice: notice, onUpload: (sent, total) => bar?.update(sent, total),
           });
         } finally {
+          toolkitBar?.done();
           bar?.done();
           session.close();
         }
