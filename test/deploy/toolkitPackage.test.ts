@@ -11,7 +11,7 @@ import { unpackCommand } from '../../toolkit/deploy/deviceCli.js';
 import { npmCpuOf } from '../../toolkit/deploy/prerequisites.js';
 import { remoteLayout } from '../../toolkit/deploy/remote.js';
 import { tarGzWritten } from '../../toolkit/deploy/tarball.js';
-import { cacheDirFrom, foreignOrtBinaries, stagingInstallArgs, toolkitTarballName } from '../../toolkit/deploy/toolkitPackage.js';
+import { cacheDirFrom, foreignOrtBinaries, stagingInstallArgs, toolkitTarballName, unpackedBytesFrom } from '../../toolkit/deploy/toolkitPackage.js';
 
 t.test('an aarch64 device: npm is asked for the linux/arm64/glibc platform packages', async (t) => {
   const cpu = npmCpuOf('aarch64');
@@ -28,6 +28,10 @@ t.test('the cache folder and the cached file name', async (t) => {
   t.equal(cacheDirFrom({ env: { XDG_CACHE_HOME: '/var/cache/me' }, home: '/home/u' }), '/var/cache/me/effnet-edge');
   t.equal(cacheDirFrom({ env: {}, home: '/home/u' }), '/home/u/.cache/effnet-edge');
   t.equal(cacheDirFrom({ env: { XDG_CACHE_HOME: 'relative' }, home: '/home/u' }), '/home/u/.cache/effnet-edge', 'a relative XDG_CACHE_HOME is ignored, as the spec says');
+  t.equal(unpackedBytesFrom('{"unpackedBytes":92933524}\n'), 92933524);
+  for (const bad of ['', '{"unpackedBytes":', '{"unpackedBytes":-1}', '{"unpackedBytes":"92"}', 'null', '[]']) {
+    t.equal(unpackedBytesFrom(bad), null, `a sidecar reading ${JSON.stringify(bad)} means staging again`);
+  }
   t.equal(toolkitTarballName({ version: '0.1.0', platform: { os: 'linux', cpu: 'arm64', libc: 'glibc' }, packSha256: 'ab'.repeat(32) }), 'effnet-edge-0.1.0-linux-arm64-glibc-abababababab.tar.gz');
 });
 

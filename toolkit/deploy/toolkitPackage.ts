@@ -94,6 +94,16 @@ interface Sidecar {
   unpackedBytes: number;
 }
 
+/** The unpacked size a sidecar records, or null when it is not one (then the tarball is staged again). */
+export function unpackedBytesFrom(text: string): number | null {
+  try {
+    const { unpackedBytes } = JSON.parse(text) as Partial<Sidecar>;
+    return Number.isSafeInteger(unpackedBytes) && unpackedBytes! >= 0 ? unpackedBytes! : null;
+  } catch {
+    return null;
+  }
+}
+
 const inFlight = new Map<string, Promise<ToolkitTarball>>();
 
 /** The tarball for `platform`, from the cache or staged now; concurrent deploys in this process share one staging. */
@@ -122,8 +132,8 @@ async function staged(options: { platform: DevicePlatform; cacheDir: string; onN
     const name = toolkitTarballName({ version: TOOLKIT_VERSION, platform, packSha256: await sha256OfFile(join(scratch, pack)) });
     const path = join(cacheDir, name);
     const sidecar = `${path}.json`;
-    if (existsSync(path) && existsSync(sidecar)) {
-      const { unpackedBytes } = JSON.parse(await readFile(sidecar, 'utf8')) as Sidecar;
+    const unpackedBytes = existsSync(path) ? unpackedBytesFrom(await readFile(sidecar, 'utf8').catch(() => '')) : null;
+    if (unpackedBytes !== null) {
       options.onNotice(`using ${path} (cached)`);
       return { path, name, sha256: await sha256OfFile(path), size: (await stat(path)).size, unpackedBytes };
     }
