@@ -4,10 +4,11 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
 import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
+import { TENSORRT_INCLUDE_DIRS, type DeviceFacts } from '../../toolkit/deploy/prerequisites.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../../toolkit/version.js';
 import { runCli } from '../helpers/cli.js';
@@ -15,6 +16,8 @@ import { REPO_ROOT } from '../helpers/paths.js';
 import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const skip = sshdUnavailableReason();
+/** The refusal text names the folders searched: a machine with TensorRT headers there would pass the check. */
+const trtHere = TENSORRT_INCLUDE_DIRS.some((d) => existsSync(join(d, 'NvInferVersion.h'))) ? 'TensorRT headers are installed here' : undefined;
 const dir = t.testdir();
 const device = join(dir, 'device');
 const bundleA = join(dir, 'bundle-a');
@@ -27,7 +30,7 @@ function sshArgs(port = sshd.port): string[] {
   return ['--host', `root@127.0.0.1:${port}`, '--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--remote-dir', device, '--remote-cli', remoteCli, '--connect-timeout', '10', '--retries', '1'];
 }
 
-interface DeployJson { hosts: { status: string; release: string | null; previous: string | null; filesSent: number; filesKept: number; bytesSent: number; bytesResumed: number; verified: string | null; reason: string | null }[] }
+interface DeployJson { hosts: { status: string; release: string | null; previous: string | null; filesSent: number; filesKept: number; bytesSent: number; bytesResumed: number; verified: string | null; reason: string | null; device: DeviceFacts | null }[] }
 
 const current = () => readlinkSync(join(device, 'current'));
 const log = () => readFileSync(join(device, 'releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; release: string; previous: string | null; reason?: string });
@@ -53,6 +56,11 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
   t.equal(host!.previous, null);
   t.equal(host!.filesSent, Object.keys(manifest.files).length + 1, 'every file and the manifest sent');
   t.equal(host!.verified, '6/6');
+  // The first probe's facts, as this machine states them itself.
+  t.match(host!.device, {
+    machine: execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim(), node: process.versions.node,
+    glibc: execFileSync('getconf', ['GNU_LIBC_VERSION'], { encoding: 'utf8' }).trim().replace('glibc ', ''),
+  });
   const release = join(device, 'releases', host!.release!);
   t.equal(current(), `releases/${host!.release}`);
   for (const [file, { sha256 }] of Object.entries(manifest.files)) t.equal(sha256Of(readFileSync(join(release, file))), sha256, `${file} on the device`);
@@ -178,25 +186,46 @@ t.test('a device without effnet-edge: exactly how to install it, and nothing swi
   const result = await runCli(['deploy', '--bundle', bundleA, ...args]);
   t.equal(result.code, 1);
   t.equal(result.stderr, `effnet-edge deploy: root@127.0.0.1:${sshd.port}: effnet-edge is not installed, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. `
-    + `Rerun with --install (uploads this toolkit and installs it into ${bare}/toolkit with the device's npm; needs Node.js >= 20 there), `
+    + `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${bare}/toolkit; the device needs Node.js >= 20 and no network), `
     + `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell\n`);
   t.notOk(existsSync(join(bare, 'current')));
 });
 
-t.test('a Jetson bundle on a device without TensorRT: the shim build fails there, the release is marked, nothing switched', { skip: skip ?? false }, async (t) => {
+t.test('a Jetson bundle on a device without TensorRT: refused with every fix before anything is written there', { skip: skip ?? trtHere ?? false }, async (t) => {
   const orin = join(dir, 'bundle-orin');
   const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
   const built = await runCli(['build', '--target', 'jetson-orin-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
     '--out', orin, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
   t.equal(built.code, 0, built.stderr);
-  const before = current();
-  const result = await runCli(['deploy', '--bundle', orin, ...sshArgs()]);
+  // A device never deployed to, with --install: neither the release nor the toolkit may reach it.
+  const fresh = join(dir, 'fresh-device');
+  const args = sshArgs().map((a) => (a === device ? fresh : a)).filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
+  const result = await runCli(['deploy', '--bundle', orin, ...args, '--install']);
   t.equal(result.code, 1);
-  t.match(result.stderr, /^effnet-edge deploy: root@127\.0\.0\.1:\d+: effnet-edge native build failed on the device \(exit 1\): .*; release bundle-orin-[0-9a-f]{12} marked FAILED, current left at /);
-  t.equal(current(), before);
-  const failed = log().at(-1)!;
-  t.strictSame([failed.event, failed.release.startsWith('bundle-orin-')], ['failed', true]);
-  t.ok(existsSync(join(device, 'releases', failed.release, 'model.int8.onnx')), 'the upload itself completed (a rerun on a fixed device sends nothing)');
+  t.equal(result.stderr, [
+    `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs; nothing was uploaded or installed:`,
+    '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.6 with its headers (the shim is compiled on the device); '
+      + 'on JetPack 6: sudo apt-get install libnvinfer-dev libnvonnxparsers-dev; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)',
+    '',
+  ].join('\n'));
+  t.notOk(existsSync(fresh), 'no release folder, no toolkit, not even the remote dir');
+
+  // --tensorrt-include names the headers' folder: a TensorRT 8.5 without its ONNX parser is two problems, listed together.
+  const headers = join(dir, 'trt85', 'include');
+  mkdirSync(headers, { recursive: true });
+  writeFileSync(join(headers, 'NvInferVersion.h'), '#define NV_TENSORRT_MAJOR 8\n#define NV_TENSORRT_MINOR 5\n#define NV_TENSORRT_PATCH 2\n');
+  const old = await runCli(['deploy', '--bundle', orin, ...args, '--install', '--tensorrt-include', headers]);
+  t.equal(old.code, 1);
+  t.equal(old.stderr.split('\n').map((l) => l.split(';')[0]).join('\n'), [
+    `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs`,
+    `  - TensorRT: found 8.5.2 (${headers}/NvInferVersion.h), needed >= 8.6 (the shim uses its name-based tensor API and enqueueV3)`,
+    `  - TensorRT ONNX parser: found no NvOnnxParser.h in ${headers}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX)`,
+    '',
+  ].join('\n'));
+  t.notOk(existsSync(fresh));
+  const relative = await runCli(['deploy', '--bundle', orin, ...args, '--tensorrt-include', 'trt/include']);
+  t.equal(relative.code, 2);
+  t.match(relative.stderr, /^effnet-edge deploy: --tensorrt-include expects an absolute path on the device, got 'trt\/include'\n/);
 });
 
 t.test('host keys: a changed key is refused, an unknown one needs --accept-new', { skip: skip ?? false }, async (t) => {

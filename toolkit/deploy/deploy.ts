@@ -1,27 +1,29 @@
 /**
- * One device, one release: upload (resuming), prepare, verify on the device, and only then switch `current`.
+ * One device, one release: check what the device runs (refusing, before anything is written there, what it lacks),
+ * upload (resuming), prepare, verify on the device, and only then switch `current`.
  * Any failure after the release folder exists leaves `current` as it was and marks the release FAILED with why.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { sha256Of, sha256OfFile } from '../bundle/hash.js';
+import { allTargets } from '../../targets/load.js';
+import { sha256Of } from '../bundle/hash.js';
 import { MANIFEST_FILE, type BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import {
+  DEVICE_FACTS_SECTIONS, deviceFactsCommands, deviceFactsFrom, npmCpuOf, prerequisiteProblems, prerequisitesError, tensorrtLibDirFor, type DeviceFacts,
+} from './prerequisites.js';
+import {
   logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
 } from './remote.js';
 import { shellQuote, type SshSession } from './ssh.js';
+import {
+  availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, partialsCommand, partialsFrom, RemoteFolderError, type UploadFile, type UploadState, type UploadTally,
+} from './upload.js';
 import { runtimeOfVerifyTap, testPointsFromTap } from '../eval/checkReports.js';
 
-export interface BundleFile {
-  /** Path inside the bundle, '/'-separated. */
-  name: string;
-  local: string;
-  sha256: string;
-  size: number;
-}
+export type BundleFile = UploadFile;
 
 export interface DeployOptions {
   session: SshSession;
@@ -29,7 +31,10 @@ export interface DeployOptions {
   manifest: BundleManifest;
   remoteRoot: string;
   remoteCli: string | null;
-  install: boolean;
+  /** --install: where toolkit tarballs are cached here, and the upload's progress; null without --install. */
+  install: { cacheDir: string; onUpload: (sent: number, total: number) => void } | null;
+  /** --tensorrt-include / --tensorrt-lib: TensorRT outside the folders JetPack and NVIDIA's packages use. */
+  tensorrt: { include: string | null; lib: string | null };
   keep: number;
   /** Per remote step (engine build, verify); the engine build on a Jetson takes minutes. */
   commandTimeoutMs: number;
@@ -48,6 +53,8 @@ export interface DeployResult {
   engineKey: Record<string, unknown> | null;
   verify: { runtime: string; passed: number; failed: number; tap: string };
   pruned: string[];
+  /** What the first probe found on the device (OS, glibc, Node.js, TensorRT, CMake, compilers). */
+  device: DeviceFacts;
 }
 
 /** A failure after the release folder exists: the release is marked, `current` untouched. */
@@ -69,115 +76,76 @@ export async function bundleFilesOf(options: { bundle: string; manifest: BundleM
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** `sha256sum` output as name → hash. */
-export function hashesFrom(text: string): Map<string, string> {
-  const hashes = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const match = /^\\?([0-9a-f]{64}) [ *](.+)$/.exec(line);
-    if (match) hashes.set(match[2]!, match[1]!);
-  }
-  return hashes;
-}
-
-function hashCommand(dir: string, files: BundleFile[]): string {
-  return `cd ${shellQuote(dir)} && sha256sum -- ${files.map((f) => shellQuote(f.name)).join(' ')} 2>/dev/null`;
-}
-
-/** An upload in progress lands in `<name>.partial`; only a complete file is renamed to its name. */
-const PARTIAL = '.partial';
-
-/** Sizes of the `.partial` files a dropped upload left, as `stat` prints them. */
-function partialsCommand(dir: string, files: BundleFile[]): string {
-  return `cd ${shellQuote(dir)} && for f in ${files.map((f) => shellQuote(f.name + PARTIAL)).join(' ')}; do [ -f "$f" ] && stat -c '%s %n' "$f"; done; true`;
-}
-
-function partialsFrom(text: string): Map<string, number> {
-  const sizes = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^(\d+) (.+)\.partial$/.exec(line);
-    if (match) sizes.set(match[2]!, Number(match[1]));
-  }
-  return sizes;
-}
-
-/** What the device holds before the upload, read in one round trip. */
-interface DeviceState extends ReleaseSnapshot {
+/** What the device holds before the upload and what it runs, read in one round trip that writes nothing. */
+interface DeviceState extends ReleaseSnapshot, UploadState {
   availableBytes: number;
-  hashes: Map<string, string>;
-  /** Bytes of each file a dropped upload left in `<name>.partial`. */
-  partials: Map<string, number>;
+  facts: DeviceFacts;
 }
 
-async function deviceState(session: SshSession, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<DeviceState> {
-  const folders = [...new Set(files.map((f) => posix.dirname(f.name)).filter((d) => d !== '.'))].map((d) => shellQuote(posix.join(dir, d)));
-  const [made, df, hashes, partials, ...snapshot] = await session.sections([
-    // A rerun of a release that failed starts clean of its old verdict, and keeps its files for the resume.
-    `mkdir -p ${shellQuote(dir)} ${folders.join(' ')} && rm -f ${shellQuote(posix.join(dir, 'FAILED'))}`,
-    `df -Pk ${shellQuote(layout.root)} | tail -n 1`,
+async function deviceState(options: DeployOptions, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<DeviceState> {
+  const { session } = options;
+  const [df, hashes, partials, ...rest] = await session.sections([
+    freeSpaceCommand(layout.root),
     hashCommand(dir, files),
     partialsCommand(dir, files),
+    ...deviceFactsCommands({ tensorrtInclude: options.tensorrt.include }),
     ...snapshotCommands(layout),
   ]);
-  if (made!.code !== 0) throw new UserError(`${session.label}: cannot create ${dir} (${made!.stderr.trim().split('\n').pop()}); check --remote-dir and its permissions`);
-  const availableBytes = Number(df!.stdout.trim().split(/\s+/)[3]) * 1024;
-  if (!Number.isFinite(availableBytes)) throw new UserError(`${session.label}: cannot read free space from df: ${df!.stdout.trim()}`);
-  return { availableBytes, hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout), ...snapshotFrom(snapshot) };
+  const availableBytes = availableBytesFrom(df!.stdout);
+  if (availableBytes === null) throw new UserError(`${session.label}: cannot read free space from df: ${df!.stdout.trim()}`);
+  return {
+    availableBytes, hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout),
+    facts: deviceFactsFrom(rest.slice(0, DEVICE_FACTS_SECTIONS)), ...snapshotFrom(rest.slice(DEVICE_FACTS_SECTIONS)),
+  };
 }
 
-function freeSpaceChecked(session: SshSession, layout: RemoteLayout, state: DeviceState, files: BundleFile[]): void {
-  const needed = files.reduce((n, f) => n + (state.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
-  // The engine plan and logs come on top of the bundle: ask for what is still to send twice over.
-  if (state.availableBytes < 2 * needed) {
-    throw new UserError(`${session.label}: ${(state.availableBytes / 2 ** 20).toFixed(0)} MiB free under ${layout.root}, ${(2 * needed / 2 ** 20).toFixed(0)} MiB needed (what is left to send, twice over, for the engine); free space or pass --keep 1 on the next deploy`);
-  }
+/** The engine plan and logs come on top of the bundle: what is still to send, twice over, must fit. */
+export function freeSpaceProblem(options: { root: string; availableBytes: number; files: BundleFile[]; hashes: Map<string, string> }): string | null {
+  const needed = 2 * options.files.reduce((n, f) => n + (options.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
+  if (options.availableBytes >= needed) return null;
+  return `disk: found ${(options.availableBytes / 2 ** 20).toFixed(0)} MiB free under ${options.root}, needed ${(needed / 2 ** 20).toFixed(0)} MiB (what is left to send, twice over, for the engine); free space or pass --keep 1 on the next deploy`;
 }
 
-/**
- * Where each missing file's upload starts: past the bytes of its `.partial` when they equal the local file's first
- * bytes (checked by sha256 on the device), else at 0.
- */
-async function resumeOffsets(session: SshSession, dir: string, missing: BundleFile[], partials: Map<string, number>): Promise<Map<string, number>> {
-  const offsets = new Map<string, number>();
-  const candidates = missing.filter((f) => (partials.get(f.name) ?? 0) > 0 && partials.get(f.name)! <= f.size);
-  if (candidates.length === 0) return offsets;
-  const results = await session.sections(candidates.map((f) => `head -c ${partials.get(f.name)} ${shellQuote(posix.join(dir, f.name + PARTIAL))} | sha256sum`));
-  for (const [i, file] of candidates.entries()) {
-    const length = partials.get(file.name)!;
-    const remote = /^[0-9a-f]{64}/.exec(results[i]!.stdout)?.[0];
-    if (remote !== undefined && remote === (await sha256OfFile(file.local, length))) offsets.set(file.name, length);
-  }
-  return offsets;
+/** Everything the device lacks, refused at once before anything is written there; warnings go to `onNotice`. */
+function prerequisitesChecked(options: DeployOptions, layout: RemoteLayout, state: DeviceState, files: BundleFile[]): void {
+  const { manifest } = options;
+  const target = allTargets().find((t) => t.name === manifest.target.name);
+  const { problems, warnings } = prerequisiteProblems({
+    facts: state.facts, runtime: manifest.target.runtime,
+    target: { name: manifest.target.name, arch: target?.arch ?? null, tensorrt: target?.tensorrt ?? null },
+    nodeRequired: options.remoteCli === null || options.install !== null,
+  });
+  const disk = freeSpaceProblem({ root: layout.root, availableBytes: state.availableBytes, files, hashes: state.hashes });
+  if (disk !== null) problems.push(disk);
+  if (problems.length > 0) throw prerequisitesError({ label: options.session.label, target: manifest.target.name, problems });
+  for (const warning of warnings) options.onNotice(warning);
 }
 
 /** Uploads what the device lacks or holds with a different hash, then checks every file's sha256 on the device. */
-async function uploaded(options: DeployOptions, dir: string, files: BundleFile[], state: DeviceState): Promise<{ sent: number; kept: number; resumedBytes: number; bytes: number }> {
+async function uploaded(options: DeployOptions, dir: string, files: BundleFile[], state: DeviceState): Promise<UploadTally> {
   const { session } = options;
-  const missing = files.filter((f) => state.hashes.get(f.name) !== f.sha256);
-  const offsets = await resumeOffsets(session, dir, missing, state.partials);
-  const total = missing.reduce((n, f) => n + f.size - (offsets.get(f.name) ?? 0), 0);
-  let bytes = 0;
-  for (const file of missing) {
-    if (state.hashes.has(file.name)) options.onNotice(`${file.name}: sha256 on the device differs; sending it again`);
-    const remote = posix.join(dir, file.name);
-    await session.upload({
-      local: file.local, remote: remote + PARTIAL, final: remote, start: offsets.get(file.name) ?? 0,
-      onBytes: (n) => { bytes += n; options.onUpload(bytes, total); },
-    });
-  }
-  const after = hashesFrom((await session.exec(hashCommand(dir, files))).stdout);
+  const tally = await filesUploaded({ session, dir, files, state, onNotice: options.onNotice, onBytes: options.onUpload });
+  // A rerun of a release that failed starts clean of its old verdict.
+  const after = hashesFrom((await session.exec(`rm -f ${shellQuote(posix.join(dir, 'FAILED'))}; ${hashCommand(dir, files)}`)).stdout);
   const wrong = files.filter((f) => after.get(f.name) !== f.sha256);
   if (wrong.length > 0) {
     throw new ReleaseFailed(basename(dir), `sha256 mismatch on the device: ${wrong.map((f) => `${f.name} (device ${after.get(f.name)?.slice(0, 12) ?? 'missing'}, manifest ${f.sha256.slice(0, 12)})`).join(', ')}`);
   }
-  const resumedBytes = [...offsets.values()].reduce((a, b) => a + b, 0);
-  return { sent: missing.length, kept: files.length - missing.length, resumedBytes, bytes };
+  return tally;
+}
+
+/** The shim's build on the device, pointed at the TensorRT the first probe found. */
+export function nativeBuildCommand(options: { cli: string; include: string; lib: string | null }): string {
+  return `${options.cli} native build --tensorrt --tensorrt-include ${shellQuote(options.include)}${options.lib === null ? '' : ` --tensorrt-lib ${shellQuote(options.lib)}`}`;
 }
 
 /** TensorRT targets: the shim and the engine are built on the device (plans cannot be cross-built). */
-async function prepared(options: DeployOptions, cli: string, dir: string): Promise<Record<string, unknown> | null> {
+async function prepared(options: DeployOptions, cli: string, dir: string, facts: DeviceFacts): Promise<Record<string, unknown> | null> {
   if (options.manifest.target.runtime !== 'tensorrt') return null;
   const { session } = options;
-  await session.run(`${cli} native build --tensorrt`, 'effnet-edge native build', options.commandTimeoutMs);
+  // The prerequisites refused a tensorrt bundle for a device without TensorRT's headers.
+  const include = facts.tensorrt!.dir;
+  await session.run(nativeBuildCommand({ cli, include, lib: options.tensorrt.lib ?? tensorrtLibDirFor(include) }), 'effnet-edge native build', options.commandTimeoutMs);
   const engine = await session.run(`${cli} engine build --bundle ${shellQuote(dir)} --json`, 'effnet-edge engine build', options.commandTimeoutMs);
   return (JSON.parse(engine) as { key: Record<string, unknown> }).key;
 }
@@ -198,14 +166,16 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const files = await bundleFilesOf({ bundle, manifest, manifestBytes });
   const layout = await remoteLayoutFor(session, options.remoteRoot);
   const dir = releaseDir(layout, id);
-  const state = await deviceState(session, layout, dir, files);
-  freeSpaceChecked(session, layout, state, files);
-  const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install: options.install, onNotice: options.onNotice });
+  const state = await deviceState(options, layout, dir, files);
+  prerequisitesChecked(options, layout, state, files);
+  // The prerequisites refused a CPU npm has no platform packages for.
+  const install = options.install === null ? null : { cpu: npmCpuOf(state.facts.machine!)!, ...options.install };
+  const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install, onNotice: options.onNotice });
   const previous = state.current;
   const entry = { release: id, previous, target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION };
   try {
     const upload = await uploaded(options, dir, files, state);
-    const engineKey = await prepared(options, cli, dir);
+    const engineKey = await prepared(options, cli, dir, state.facts);
     // A Jetson bundle must verify on TensorRT; a CPU bundle verifies on what `run` will use there (the native int8
     // engine where it is built, else ONNX Runtime), and the release records which one ran.
     const requested = manifest.target.runtime === 'tensorrt' ? 'tensorrt' : 'auto';
@@ -228,9 +198,11 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
     ].join(' && '), `switching ${layout.current} to ${id}`);
     return {
       release: id, previous, filesSent: upload.sent, filesKept: upload.kept, bytesResumed: upload.resumedBytes, bytesSent: upload.bytes, engineKey,
-      verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap }, pruned,
+      verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap }, pruned, device: state.facts,
     };
   } catch (error) {
+    // A release folder that could not be created holds nothing to mark.
+    if (error instanceof RemoteFolderError) throw error;
     const reason = error instanceof ReleaseFailed ? error.reason : (error as Error).message.replace(`${session.label}: `, '');
     // Best effort: the connection that failed may be the one we would mark with.
     const record: ReleaseLogEntry = { event: 'failed', ...entry, time: new Date().toISOString(), reason };

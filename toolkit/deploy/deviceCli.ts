@@ -1,19 +1,17 @@
 /**
  * The effnet-edge that runs on the device: the engine build and the accuracy check happen there, with the same
- * toolkit version that built the bundle. Found, explained, or installed with --install.
+ * toolkit version that built the bundle. Found, explained, or installed with --install: this toolkit and its
+ * production dependencies for the device's CPU, packed on this machine (toolkitPackage.ts) and unpacked there, so
+ * the device needs Node.js but no network and no npm registry.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
-import { promisify } from 'node:util';
+import { posix } from 'node:path';
 import { UserError } from '../errors.js';
-import { packageRoot } from '../packagePaths.js';
 import { TOOLKIT_VERSION } from '../version.js';
+import type { NpmCpu } from './prerequisites.js';
 import type { RemoteLayout } from './remote.js';
 import { shellQuote, type SshSession } from './ssh.js';
-
-const run = promisify(execFile);
+import { toolkitTarball } from './toolkitPackage.js';
+import { availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, partialsCommand, partialsFrom, type UploadFile } from './upload.js';
 
 /** Where --install puts the toolkit on the device, and the CLI it gives. */
 export function installedCli(layout: RemoteLayout): string {
@@ -23,8 +21,15 @@ export function installedCli(layout: RemoteLayout): string {
 export function installHint(options: { label: string; found: string | null; layout: RemoteLayout }): string {
   const what = options.found === null ? 'effnet-edge is not installed' : `the device runs effnet-edge ${options.found}`;
   return `${options.label}: ${what}, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. `
-    + `Rerun with --install (uploads this toolkit and installs it into ${options.layout.toolkit} with the device's npm; needs Node.js >= 20 there), `
+    + `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${options.layout.toolkit}; the device needs Node.js >= 20 and no network), `
     + `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell`;
+}
+
+/** What --install needs: the device's CPU (from the first probe's `uname -m`) and where tarballs are cached here. */
+export interface ToolkitInstall {
+  cpu: NpmCpu;
+  cacheDir: string;
+  onUpload: (sent: number, total: number) => void;
 }
 
 /** The version a candidate command prints, or null when it does not run. */
@@ -38,7 +43,7 @@ async function versionOf(session: SshSession, command: string): Promise<string |
  * The command that runs effnet-edge on the device: `explicit` (--remote-cli) when given, else a --install'ed copy,
  * else `effnet-edge` on the PATH. Its version must equal ours.
  */
-export async function deviceCli(options: { session: SshSession; layout: RemoteLayout; explicit: string | null; install: boolean; onNotice: (m: string) => void }): Promise<string> {
+export async function deviceCli(options: { session: SshSession; layout: RemoteLayout; explicit: string | null; install: ToolkitInstall | null; onNotice: (m: string) => void }): Promise<string> {
   const { session, layout } = options;
   const candidates = options.explicit !== null ? [options.explicit] : [shellQuote(installedCli(layout)), 'effnet-edge'];
   let found: string | null = null;
@@ -47,46 +52,45 @@ export async function deviceCli(options: { session: SshSession; layout: RemoteLa
     if (version === TOOLKIT_VERSION) return candidate;
     found ??= version;
   }
-  if (!options.install) {
+  if (options.install === null) {
     if (options.explicit !== null && found === null) {
       throw new UserError(`${session.label}: --remote-cli '${options.explicit}' does not run (its --version failed); check the command on the device`);
     }
     throw new UserError(installHint({ label: session.label, found, layout }));
   }
-  await installedOnDevice(options);
+  await installedOnDevice({ session, layout, install: options.install, onNotice: options.onNotice });
   const cli = shellQuote(installedCli(layout));
   const version = await versionOf(session, cli);
   if (version !== TOOLKIT_VERSION) throw new UserError(`${session.label}: effnet-edge was installed under ${layout.toolkit} but ${installedCli(layout)} --version says ${version ?? 'nothing'}`);
   return cli;
 }
 
-/** npm pack of this toolkit, uploaded and installed with the device's npm (its own native builds: koffi, sharp). */
-async function installedOnDevice(options: { session: SshSession; layout: RemoteLayout; onNotice: (m: string) => void }): Promise<void> {
-  const { session, layout } = options;
-  const node = await session.exec('node --version');
-  const major = Number(/^v(\d+)/.exec(node.stdout.trim())?.[1] ?? 0);
-  if (node.code !== 0 || major < 20) {
-    throw new UserError(`${session.label}: --install needs Node.js >= 20 on the device (found ${node.code === 0 ? node.stdout.trim() : 'none'}); install it first, e.g. from NodeSource, then rerun`);
+/**
+ * Checks the uploaded tarball's sha256, unpacks it beside its final place and renames it there: a dropped
+ * connection never leaves a half-unpacked toolkit under `<toolkit>/<version>`.
+ */
+export function unpackCommand(options: { layout: RemoteLayout; tarball: string; sha256: string; version: string }): string {
+  const dir = (name: string) => shellQuote(posix.join(options.layout.toolkit, name));
+  const [tarball, temporary, target] = [dir(options.tarball), dir(`.${options.version}.unpacking`), dir(options.version)];
+  return `printf '%s  %s\\n' ${options.sha256} ${tarball} | sha256sum -c --quiet - && rm -rf ${temporary} && mkdir ${temporary} && `
+    + `{ tar -xzf ${tarball} -C ${temporary} || { rm -rf ${temporary}; exit 1; }; } && rm -rf ${target} && mv -T ${temporary} ${target} && rm -f ${tarball}`;
+}
+
+async function installedOnDevice(options: { session: SshSession; layout: RemoteLayout; install: ToolkitInstall; onNotice: (m: string) => void }): Promise<void> {
+  const { session, layout, install } = options;
+  const tarball = await toolkitTarball({ platform: { os: 'linux', cpu: install.cpu, libc: 'glibc' }, cacheDir: install.cacheDir, onNotice: options.onNotice });
+  const file: UploadFile = { name: tarball.name, local: tarball.path, sha256: tarball.sha256, size: tarball.size };
+  const [df, hashes, partials] = await session.sections([freeSpaceCommand(layout.toolkit), hashCommand(layout.toolkit, [file]), partialsCommand(layout.toolkit, [file])]);
+  const available = availableBytesFrom(df!.stdout);
+  const needed = tarball.size + tarball.unpackedBytes;
+  if (available !== null && available < needed) {
+    throw new UserError(`${session.label}: ${(available / 2 ** 20).toFixed(0)} MiB free under ${layout.toolkit}, ${(needed / 2 ** 20).toFixed(0)} MiB needed for effnet-edge ${TOOLKIT_VERSION} (the tarball and the files it unpacks to); free space on the device and rerun`);
   }
-  options.onNotice(`installing effnet-edge ${TOOLKIT_VERSION} on ${session.label}`);
-  const scratch = await mkdtemp(join(tmpdir(), 'effnet-edge-pack-'));
-  try {
-    // --ignore-scripts: an installed toolkit has dist/ and no compiler; packing must not try to rebuild it.
-    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', scratch], { cwd: packageRoot() }).catch((error: Error) => {
-      throw new UserError(`cannot pack this toolkit for --install (${error.message.split('\n')[0]})`);
-    });
-    const tarball = (await readdir(scratch)).find((f) => f.endsWith('.tgz'));
-    if (!tarball) throw new UserError('npm pack wrote no tarball; --install cannot continue');
-    const prefix = posix.join(layout.toolkit, TOOLKIT_VERSION);
-    const remoteTarball = posix.join(layout.toolkit, tarball);
-    await session.run(`mkdir -p ${shellQuote(prefix)}`, 'creating the toolkit folder');
-    await session.upload({ local: join(scratch, tarball), remote: `${remoteTarball}.partial`, final: remoteTarball, onBytes: () => {} });
-    // onnxruntime-node's postinstall fetches GPU providers effnet-edge does not use (and the device may be offline).
-    await session.run(
-      `cd ${shellQuote(prefix)} && ONNXRUNTIME_NODE_INSTALL=skip npm install --omit=dev --no-audit --no-fund --prefix ${shellQuote(prefix)} ${shellQuote(remoteTarball)}`,
-      'npm install of effnet-edge', 15 * 60_000,
-    );
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  options.onNotice(`installing effnet-edge ${TOOLKIT_VERSION} on ${session.label} (${(tarball.size / 1e6).toFixed(1)} MB, ${(tarball.unpackedBytes / 1e6).toFixed(1)} MB unpacked; no network needed there)`);
+  const tally = await filesUploaded({
+    session, dir: layout.toolkit, files: [file], state: { hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout) },
+    onNotice: options.onNotice, onBytes: install.onUpload,
+  });
+  if (tally.resumedBytes > 0) options.onNotice(`${tarball.name}: resumed after ${(tally.resumedBytes / 1e6).toFixed(1)} MB already on the device`);
+  await session.run(unpackCommand({ layout, tarball: tarball.name, sha256: tarball.sha256, version: TOOLKIT_VERSION }), `unpacking effnet-edge ${TOOLKIT_VERSION}`, 10 * 60_000);
 }

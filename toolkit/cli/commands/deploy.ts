@@ -2,17 +2,27 @@
  * `effnet-edge deploy --bundle B --host H`: per device, upload (resuming), build on the device, check accuracy there,
  * and switch `current` only when the check passed. Many devices with --host a,b or --inventory.
  */
+import { homedir } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
 import { deployed, type DeployResult } from '../../deploy/deploy.js';
 import { forEachHost, maxFailFrom } from '../../deploy/fleet.js';
+import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
 import { hostLabel } from '../../deploy/ssh.js';
-import type { Command } from '../command.js';
+import type { Command, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
 import { formatTable } from '../table.js';
+
+/** A folder on the device: absolute, since `~` and relative paths would be read on this machine's terms. */
+function remotePathOption(args: ParsedArgs, name: string): string | null {
+  const value = stringOption(args, name);
+  if (value === undefined) return null;
+  if (!value.startsWith('/')) throw new UsageError(`--${name} expects an absolute path on the device, got '${value}'`);
+  return value;
+}
 
 export const deployCommand: Command = {
   name: 'deploy',
@@ -28,10 +38,16 @@ export const deployCommand: Command = {
       options: {
         bundle: { type: 'string' }, install: { type: 'boolean' }, keep: { type: 'string' }, concurrency: { type: 'string' },
         'max-fail': { type: 'string' }, timeout: { type: 'string' }, quiet: { type: 'boolean' },
+        'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' },
       },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
-        '  --install               install this effnet-edge on the device when it lacks it (needs Node.js >= 20 there)',
+        '  --install               install this effnet-edge on the device when it lacks it: packed here with its',
+        '                          dependencies for the device\'s CPU (cached), unpacked there; the device needs',
+        '                          Node.js >= 20 and no network',
+        '  --tensorrt-include DIR  TensorRT headers on the device (default: the first of /usr/include/aarch64-linux-gnu,',
+        '                          /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include with them)',
+        '  --tensorrt-lib DIR      TensorRT libraries on the device (default: the lib folder beside the headers)',
         '  --keep N                releases kept on the device, the current one included (default 3)',
         '  --concurrency N         devices deployed at once (default 4)',
         '  --max-fail N|P%         stop starting new devices once more than N (or P % of them) failed',
@@ -53,6 +69,8 @@ export const deployCommand: Command = {
     const timeout = numberOption(args, 'timeout', 'number') ?? 1800;
     if (!(timeout > 0)) throw new UsageError(`--timeout expects seconds > 0, got ${timeout}`);
     const maxFail = maxFailFrom(stringOption(args, 'max-fail'), targets.length);
+    const tensorrt = { include: remotePathOption(args, 'tensorrt-include'), lib: remotePathOption(args, 'tensorrt-lib') };
+    const cacheDir = cacheDirFrom({ env: process.env, home: homedir() });
     const manifest = await manifestFromBundle(bundle);
     const json = flag(args, 'json');
     const quiet = flag(args, 'quiet') || json;
@@ -65,13 +83,16 @@ export const deployCommand: Command = {
         const notice = (message: string) => { if (!flag(args, 'quiet')) io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`); };
         // One bar at a time on a terminal: fleets report per host at the end instead.
         const bar = single && !quiet ? progressBar({ label: `uploading to ${label}`, unit: 'B' }) : null;
+        const toolkitBar = single && !quiet ? progressBar({ label: `uploading effnet-edge to ${label}`, unit: 'B' }) : null;
         const session = await sessionTo({ target, settings, onNotice: notice });
         try {
           return await deployed({
-            session, bundle, manifest, remoteRoot: settings.remoteRoot, remoteCli: settings.remoteCli, install: flag(args, 'install'),
+            session, bundle, manifest, remoteRoot: settings.remoteRoot, remoteCli: settings.remoteCli, tensorrt,
+            install: flag(args, 'install') ? { cacheDir, onUpload: (sent, total) => toolkitBar?.update(sent, total) } : null,
             keep, commandTimeoutMs: timeout * 1000, onNotice: notice, onUpload: (sent, total) => bar?.update(sent, total),
           });
         } finally {
+          toolkitBar?.done();
           bar?.done();
           session.close();
         }
@@ -83,7 +104,7 @@ export const deployCommand: Command = {
       host: o.target.name, address: hostLabel(o.target), status: o.status === 'ok' ? 'deployed' : o.status,
       release: o.value?.release ?? null, previous: o.value?.previous ?? null, filesSent: o.value?.filesSent ?? 0, filesKept: o.value?.filesKept ?? 0,
       bytesSent: o.value?.bytesSent ?? 0, bytesResumed: o.value?.bytesResumed ?? 0, verified: o.value ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}` : null,
-      runtime: o.value?.verify.runtime ?? null, engineKey: o.value?.engineKey ?? null, seconds: Number(o.seconds.toFixed(1)), reason: o.error,
+      runtime: o.value?.verify.runtime ?? null, engineKey: o.value?.engineKey ?? null, device: o.value?.device ?? null, seconds: Number(o.seconds.toFixed(1)), reason: o.error,
     }));
     if (json) {
       io.stdout(JSON.stringify({ bundle, target: manifest.target.name, hosts: rows }, null, 2) + '\n');

@@ -74,7 +74,7 @@ export const verifyCommand: Command = {
         const label = hostLabel(target);
         const { current } = await releaseSnapshot(session, layout);
         if (current === null) throw new UserError(`${label}: no current release under ${layout.root}; deploy one first`);
-        const cli = await deviceCli({ session, layout, explicit: settings.remoteCli, install: false, onNotice: () => {} });
+        const cli = await deviceCli({ session, layout, explicit: settings.remoteCli, install: null, onNotice: () => {} });
         if (flag(args, 'tap') && targets.length > 1) io.stdout(`# ${label}: ${current}\n`);
         const dir = releaseDir(layout, current);
         const result = await verifiedOnDevice({
