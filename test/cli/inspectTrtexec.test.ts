@@ -34,3 +34,16 @@ t.test('a Nano bundle: inspect gives the trtexec commands, since effnet-edge can
     '',
   ].join('\n'));
 });
+
+t.test('deploy refuses a Nano bundle before connecting, and says where the commands are', async (t) => {
+  const bundle = join(t.testdir(), 'nano');
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const built = await runCli(['build', '--target', 'jetson-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
+    '--out', bundle, '--golden', '4', '--quiet']);
+  t.equal(built.code, 0, built.stderr);
+  // Port 9 on localhost refuses connections: the refusal must come before any attempt.
+  const result = await runCli(['deploy', '--bundle', bundle, '--host', 'ubuntu@127.0.0.1:9']);
+  t.equal(result.code, 1);
+  t.equal(result.stderr, `effnet-edge deploy: ${bundle} is for jetson-nano, whose JetPack cannot run effnet-edge (Node.js 20 needs glibc 2.28): deploy does not go there; `
+    + `copy the bundle and build its engine on the device with trtexec: effnet-edge inspect --bundle ${bundle} prints the commands\n`);
+});

@@ -204,21 +204,21 @@ t.test('a Jetson bundle on a device without TensorRT: refused with every fix bef
   t.equal(result.code, 1);
   t.equal(result.stderr, [
     `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs; nothing was uploaded or installed:`,
-    '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.6 with its headers (the shim is compiled on the device); '
+    '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.0 with its headers (the shim is compiled on the device); '
       + 'on JetPack 6: sudo apt-get install libnvinfer-dev libnvonnxparsers-dev; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)',
     '',
   ].join('\n'));
   t.notOk(existsSync(fresh), 'no release folder, no toolkit, not even the remote dir');
 
-  // --tensorrt-include names the headers' folder: a TensorRT 8.5 without its ONNX parser is two problems, listed together.
-  const headers = join(dir, 'trt85', 'include');
+  // --tensorrt-include names the headers' folder: a TensorRT 7.1 without its ONNX parser is two problems, listed together.
+  const headers = join(dir, 'trt71', 'include');
   mkdirSync(headers, { recursive: true });
-  writeFileSync(join(headers, 'NvInferVersion.h'), '#define NV_TENSORRT_MAJOR 8\n#define NV_TENSORRT_MINOR 5\n#define NV_TENSORRT_PATCH 2\n');
+  writeFileSync(join(headers, 'NvInferVersion.h'), '#define NV_TENSORRT_MAJOR 7\n#define NV_TENSORRT_MINOR 1\n#define NV_TENSORRT_PATCH 3\n');
   const old = await runCli(['deploy', '--bundle', orin, ...args, '--install', '--tensorrt-include', headers]);
   t.equal(old.code, 1);
   t.equal(old.stderr.split('\n').map((l) => l.split(';')[0]).join('\n'), [
     `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs`,
-    `  - TensorRT: found 8.5.2 (${headers}/NvInferVersion.h), needed >= 8.6 (the shim uses its name-based tensor API and enqueueV3)`,
+    `  - TensorRT: found 7.1.3 (${headers}/NvInferVersion.h), needed >= 8.0 (the oldest the shim supports)`,
     `  - TensorRT ONNX parser: found no NvOnnxParser.h in ${headers}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX)`,
     '',
   ].join('\n'));

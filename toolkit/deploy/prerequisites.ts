@@ -15,10 +15,10 @@ export const REQUIRED = {
   node: '20',
   /** Official Node.js builds since 18 are linked against glibc 2.28. */
   glibc: '2.28',
-  /** native/effnet_trt.cpp refuses older TensorRT with #error (name-based tensor API, enqueueV3). */
-  tensorrt: '8.6',
-  /** native/CMakeLists.txt: cmake_minimum_required (FindCUDAToolkit needs 3.17). */
-  cmake: '3.18',
+  /** native/effnet_trt.cpp refuses older TensorRT with #error (and CMake's AUTO mode skips it). */
+  tensorrt: '8.0',
+  /** native/CMakeLists.txt: cmake_minimum_required (JetPack 4's CMake). */
+  cmake: '3.10',
 } as const;
 
 /** Where TensorRT's Debian packages (JetPack, NVIDIA's x86 repository) and its tarball put NvInferVersion.h. */
@@ -213,7 +213,7 @@ export function prerequisiteProblems(options: PrerequisiteOptions): { problems: 
     }
     if (facts.cmake === null || !versionAtLeast(facts.cmake, REQUIRED.cmake)) {
       problems.push(`CMake: found ${facts.cmake ?? 'none'}, needed >= ${REQUIRED.cmake} (native/CMakeLists.txt; the shim is compiled on the device); `
-        + `sudo apt-get install cmake where the OS ships ${REQUIRED.cmake} or later (Ubuntu 22.04: 3.22), else sudo pip3 install 'cmake>=${REQUIRED.cmake}' (Ubuntu 20.04 and JetPack 5 ship 3.16)`);
+        + 'sudo apt-get install cmake (every JetPack\'s Ubuntu ships a new enough one: 18.04 has 3.10, 20.04 3.16, 22.04 3.22)');
     }
     if (facts.cxx === null) problems.push('C++ compiler: found neither g++ nor c++, needed for the TensorRT shim (C++17); sudo apt-get install g++');
     if (facts.cc === null) problems.push('C compiler: found neither gcc nor cc, needed for the native build (the int8 engine is C); sudo apt-get install gcc');
@@ -233,8 +233,8 @@ function tensorrtProblems(facts: DeviceFacts): string[] {
   if (found.version === null) {
     problems.push(`TensorRT: found ${header} without NV_TENSORRT_MAJOR/MINOR/PATCH numbers, needed TensorRT >= ${REQUIRED.tensorrt}; reinstall the TensorRT headers (${install})`);
   } else if (!versionAtLeast(found.version, REQUIRED.tensorrt)) {
-    problems.push(`TensorRT: found ${found.version} (${header}), needed >= ${REQUIRED.tensorrt} (the shim uses its name-based tensor API and enqueueV3); `
-      + `upgrade to JetPack 6 (TensorRT 8.6 or 10.3). JetPack 5's TensorRT 8.5 (Xavier NX, AGX Xavier) and JetPack 4's 8.2 cannot build the shim: ${TRTEXEC_HINT}`);
+    problems.push(`TensorRT: found ${found.version} (${header}), needed >= ${REQUIRED.tensorrt} (the oldest the shim supports); `
+      + `upgrade JetPack (4.6 ships TensorRT 8.0), or ${TRTEXEC_HINT}`);
   }
   if (!found.onnxParser) problems.push(`TensorRT ONNX parser: found no NvOnnxParser.h in ${found.dir}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX); sudo apt-get install libnvonnxparsers-dev`);
   return problems;

@@ -4,11 +4,12 @@
  */
 import { homedir } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, UserError } from '../../errors.js';
+import { allTargets } from '../../../targets/load.js';
 import { deployed, type DeployResult } from '../../deploy/deploy.js';
 import { forEachHost, maxFailFrom } from '../../deploy/fleet.js';
 import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
-import { hostLabel } from '../../deploy/ssh.js';
+import { hostLabel, shellQuote } from '../../deploy/ssh.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -72,6 +73,11 @@ export const deployCommand: Command = {
     const tensorrt = { include: remotePathOption(args, 'tensorrt-include'), lib: remotePathOption(args, 'tensorrt-lib') };
     const cacheDir = cacheDirFrom({ env: process.env, home: homedir() });
     const manifest = await manifestFromBundle(bundle);
+    // A board whose OS cannot run effnet-edge is refused before any connection: nothing there could build or check it.
+    if (allTargets().find((t) => t.name === manifest.target.name)?.deviceSide === 'trtexec') {
+      throw new UserError(`${bundle} is for ${manifest.target.name}, whose JetPack cannot run effnet-edge (Node.js 20 needs glibc 2.28): deploy does not go there; `
+        + `copy the bundle and build its engine on the device with trtexec: effnet-edge inspect --bundle ${shellQuote(bundle)} prints the commands`);
+    }
     const json = flag(args, 'json');
     const quiet = flag(args, 'quiet') || json;
     const single = targets.length === 1;
