@@ -65,5 +65,5 @@ t.test('the installed entry point answers --help for the program and every comma
   const unknown = runBin(['frobnicate']);
   t.equal(unknown.code, 2);
   t.equal(unknown.stderr, `effnet-edge: unknown command 'frobnicate'; expected one of ${COMMANDS.map((c) => c.name).join(', ')}\n`);
-  t.match(unknown.stderr, /expected one of build, deploy, verify, rollback, status, inspect, run, bench, native, engine, targets, summary, export, quantize, eval\n$/);
+  t.match(unknown.stderr, /expected one of build, deploy, verify, rollback, status, inspect, run, bench, native, engine, device-check, targets, summary, export, quantize, eval\n$/);
 });
