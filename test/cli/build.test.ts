@@ -34,7 +34,7 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
   t.ok(manifest.accuracy.agreement! >= 90, `agreement ${manifest.accuracy.agreement}`);
   t.ok(Math.abs(manifest.accuracy.int8!.top1! - manifest.accuracy.fp32.top1!) <= 5, 'int8 within 5 points on 80 images');
   t.equal(manifest.golden.count, 32);
-  t.strictSame(manifest.engine.keyFields, ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'calibrationSha256']);
+  t.strictSame(manifest.engine.keyFields, ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'quantization', 'calibrationSha256']);
   t.equal(manifest.engine.onnxSha256, manifest.files['model.int8.onnx']!.sha256);
   t.notOk(JSON.stringify(manifest).includes(dir), 'no absolute paths in the manifest');
   const golden = JSON.parse(readFileSync(join(out, 'golden/golden.json'), 'utf8')) as { inputShape: number[]; labels: number[] };

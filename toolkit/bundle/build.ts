@@ -194,7 +194,7 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
     thresholds,
     golden: { count: golden.items.length, index: GOLDEN_FILES.index },
     engine: {
-      keyFields: ENGINE_KEY_FIELDS, onnx: engineOnnx, onnxSha256: listed[engineOnnx]!.sha256,
+      keyFields: [...ENGINE_KEY_FIELDS], onnx: engineOnnx, onnxSha256: listed[engineOnnx]!.sha256,
       calibration: int8 ? 'calib.cache' : null, calibrationSha256: int8 ? listed['calib.cache']!.sha256 : null,
       precision, sm: target.sm, dlaCores: target.dlaCores, workspaceMiB: target.workspaceMiB,
     },

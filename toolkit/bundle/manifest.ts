@@ -4,40 +4,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Preprocessing } from '../../calibration/presets.js';
-import type { CalibratorSettings } from '../../calibration/calibrators.js';
 import { FileFormatError, UserError } from '../errors.js';
-import type { Precision } from '../../targets/load.js';
+import { jsonFrom, validatedBy } from '../schema.js';
+import { BUNDLE_SCHEMA, MANIFEST_FILE, manifestSchema, type BundleManifest, type Thresholds } from './manifestSchema.js';
 import { sha256OfFile } from './hash.js';
+import { pathInsideFolder } from '../insideFolder.js';
 
-export const BUNDLE_SCHEMA = 'effnet-edge/bundle@1';
-export const MANIFEST_FILE = 'manifest.json';
+export { BUNDLE_SCHEMA, MANIFEST_FILE, type Accuracy, type BundleManifest, type Thresholds } from './manifestSchema.js';
 
 /** What a device's engine cache is keyed on (FACTS.md): a change in any of them means rebuilding the engine. */
-export const ENGINE_KEY_FIELDS = ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'calibrationSha256'] as const;
-
-export interface Accuracy {
-  images: number;
-  labelled: number;
-  fp32: { top1: number | null; top5: number | null };
-  int8: { top1: number | null; top5: number | null } | null;
-  /** Top-1 agreement int8 vs fp32, percent (null without int8). */
-  agreement: number | null;
-  cosine: number | null;
-}
-
-export interface Thresholds {
-  /** Golden set: the device's top-1 must agree with the build's fp32 top-1 on at least this share (percent). */
-  minAgreement: number;
-  /** Golden set: mean cosine of the device's logits against the build's fp32 logits. */
-  minCosine: number;
-  /** Golden set, when labelled: the device's top-1 accuracy (percent). */
-  minTop1: number | null;
-  /** Golden set: top-1 agreement with the logits the deployed model gave at build time (int8, else fp32). */
-  minReferenceAgreement?: number;
-  /** Golden set: largest |device logit − build-time deployed logit| allowed. */
-  maxLogitDeviation?: number;
-}
+export const ENGINE_KEY_FIELDS = ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'quantization', 'calibrationSha256'] as const;
 
 /**
  * How far a device's logits may drift from the build's, as a share of the largest build-time logit: ONNX Runtime on
@@ -47,39 +23,6 @@ export interface Thresholds {
  * measured up to 0.68 with largest logits near 6 on a 20-image calibration.
  */
 export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25, 'native-int8': 0.25 } as const;
-
-export interface BundleManifest {
-  schema: typeof BUNDLE_SCHEMA;
-  toolkit: { name: 'effnet-edge'; version: string };
-  target: { name: string; runtime: 'tensorrt' | 'onnxruntime'; sm: string | null; dlaCores: number; precision: Precision };
-  model: { source: 'onnx'; file: string; sha256: string } | { source: 'variant'; variant: string; weightsSha256: string | null; seed: number | null };
-  inputSize: number;
-  classes: string[] | null;
-  preprocessing: Preprocessing;
-  calibration: {
-    calibrator: CalibratorSettings;
-    images: number;
-    profile: 'tensorrt' | 'onnxruntime';
-    weightRange: 'full' | 'reduced';
-    search: { images: number; steps: number } | null;
-    passes: string[];
-  } | null;
-  accuracy: Accuracy;
-  thresholds: Thresholds;
-  golden: { count: number; index: string };
-  engine: {
-    keyFields: readonly string[];
-    onnx: string;
-    onnxSha256: string;
-    calibration: string | null;
-    calibrationSha256: string | null;
-    precision: Precision;
-    sm: string | null;
-    dlaCores: number;
-    workspaceMiB: number | null;
-  };
-  files: Record<string, { sha256: string; size: number }>;
-}
 
 /**
  * Thresholds from what the golden set measured at build time, with room for two more flipped images: a TensorRT
@@ -103,21 +46,18 @@ export function manifestText(manifest: BundleManifest): string {
   return JSON.stringify(manifest, null, 2) + '\n';
 }
 
+/** The bundle's manifest, every field checked against `manifestSchema` before anything uses it. */
 export async function manifestFromBundle(bundle: string): Promise<BundleManifest> {
   const path = join(bundle, MANIFEST_FILE);
   const text = await readFile(path, 'utf8').catch(() => {
     throw new UserError(`${bundle}: not a bundle (no ${MANIFEST_FILE}); build one with effnet-edge build`);
   });
-  let parsed: BundleManifest;
-  try {
-    parsed = JSON.parse(text) as BundleManifest;
-  } catch {
-    throw new FileFormatError(path, 'not valid JSON; rebuild the bundle with effnet-edge build');
+  const value = jsonFrom({ text, file: path, what: 'a bundle manifest written by effnet-edge build' });
+  const schema = (value as { schema?: unknown } | null)?.schema;
+  if (schema !== BUNDLE_SCHEMA) {
+    throw new FileFormatError(path, `schema ${JSON.stringify(schema ?? null)} is not '${BUNDLE_SCHEMA}'; rebuild the bundle with this version of effnet-edge`);
   }
-  if (parsed.schema !== BUNDLE_SCHEMA) {
-    throw new FileFormatError(path, `schema '${String(parsed.schema)}' is not '${BUNDLE_SCHEMA}'; rebuild the bundle with this version of effnet-edge`);
-  }
-  return parsed;
+  return validatedBy(manifestSchema, value, path);
 }
 
 export interface FileCheck {
@@ -126,12 +66,30 @@ export interface FileCheck {
   problem: string | null;
 }
 
+/**
+ * The path of a file the manifest lists, for reading: only listed names (so its sha256 is checked by verify), and
+ * only a plain file inside the bundle (no symlink, nothing outside it).
+ */
+export async function bundleFilePath(options: { bundle: string; manifest: BundleManifest; name: string; field: string }): Promise<string> {
+  const { bundle, manifest, name } = options;
+  const file = join(bundle, MANIFEST_FILE);
+  if (!Object.hasOwn(manifest.files, name)) {
+    throw new FileFormatError(file, `${options.field} names '${name}', which the manifest's files do not list; rebuild the bundle with effnet-edge build`);
+  }
+  return pathInsideFolder({ folder: bundle, name, file, what: 'bundle file' });
+}
+
 /** Each listed file against its recorded size and sha256. */
 export async function bundleFileChecks(bundle: string, manifest: BundleManifest): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
   for (const [file, expected] of Object.entries(manifest.files)) {
-    const actual = await sha256OfFile(join(bundle, file)).catch(() => null);
-    const problem = actual === null ? 'missing' : actual !== expected.sha256 ? `sha256 ${actual}, manifest says ${expected.sha256}` : null;
+    let problem: string | null;
+    try {
+      const actual = await sha256OfFile(await bundleFilePath({ bundle, manifest, name: file, field: 'files' })).catch(() => null);
+      problem = actual === null ? 'missing' : actual !== expected.sha256 ? `sha256 ${actual}, manifest says ${expected.sha256}` : null;
+    } catch (error) {
+      problem = (error as Error).message.replace(/^.*?: bundle file '[^']*' /, '');
+    }
     checks.push({ file, ok: problem === null, problem });
   }
   return checks;

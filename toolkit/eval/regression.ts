@@ -2,11 +2,8 @@
  * The on-device accuracy regression: the bundle's golden inputs through the device's runtime, compared with what
  * the build recorded. Pure: the caller runs the model and checks the files; this turns numbers into checks.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { floatsFromBytes, type GoldenIndex } from '../bundle/golden.js';
+import { goldenFloats, goldenIndexFrom, type GoldenIndex } from '../bundle/golden.js';
 import { DEVIATION_SHARE, type BundleManifest, type FileCheck } from '../bundle/manifest.js';
-import { FileFormatError } from '../errors.js';
 import type { CheckResult } from './checkReports.js';
 import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
 
@@ -21,23 +18,12 @@ export interface GoldenSet {
 
 export async function goldenSetFrom(options: { bundle: string; manifest: BundleManifest }): Promise<GoldenSet> {
   const { bundle, manifest } = options;
-  const indexPath = join(bundle, manifest.golden.index);
-  let index: GoldenIndex;
-  try {
-    index = JSON.parse(await readFile(indexPath, 'utf8')) as GoldenIndex;
-  } catch (error) {
-    throw new FileFormatError(indexPath, `cannot read the golden set index (${(error as Error).message}); rebuild the bundle`);
-  }
-  const floats = async (file: string, expected: number) => {
-    const path = join(bundle, file);
-    const bytes = await readFile(path).catch(() => { throw new FileFormatError(path, 'missing; rebuild the bundle or deploy it again'); });
-    if (bytes.byteLength !== expected * 4) throw new FileFormatError(path, `holds ${bytes.byteLength} bytes; the golden index says ${expected} float32 values (${expected * 4} bytes)`);
-    return floatsFromBytes(bytes);
-  };
+  const index = await goldenIndexFrom({ bundle, manifest });
+  const floats = (name: string, field: string, values: number) => goldenFloats({ bundle, manifest, name, field, values });
   const [n, ...image] = index.inputShape;
-  const inputs = await floats(index.files.inputs, n! * image.reduce((a, b) => a * b, 1));
-  const fp32 = { data: await floats(index.files.fp32, n! * index.classes), classes: index.classes };
-  const int8 = index.files.int8 ? { data: await floats(index.files.int8, n! * index.classes), classes: index.classes } : null;
+  const inputs = await floats(index.files.inputs, 'golden files.inputs', n * image.reduce((a, b) => a * b, 1));
+  const fp32 = { data: await floats(index.files.fp32, 'golden files.fp32', n * index.classes), classes: index.classes };
+  const int8 = index.files.int8 ? { data: await floats(index.files.int8, 'golden files.int8', n * index.classes), classes: index.classes } : null;
   return { index, inputs, fp32, reference: int8 ?? fp32, referenceName: int8 ? 'int8' : 'fp32' };
 }
 

@@ -4,6 +4,7 @@
  */
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { pathInsideFolder } from '../insideFolder.js';
 import { FileFormatError, UserError } from '../errors.js';
 import { dataTypeInfo } from './dtypes.js';
 import { danglingInputs } from './graph.js';
@@ -251,9 +252,14 @@ async function loadExternalData(tensors: Tensor[], file: string): Promise<void> 
   }
 }
 
+/** Larger than any weight of any EfficientNet (B7's largest is 6.4 MB), small enough to allocate. */
+const MAX_TENSOR_BYTES = 2 ** 30;
+const READ_CHUNK = 2 ** 24;
+
 async function loadFromOneFile(folder: string, location: string, list: Tensor[], file: string): Promise<void> {
   const first = list[0]!;
-  const dataPath = resolveInside(folder, location, first, file);
+  // The text check first (a clear message for `..`), then the real path: a symlink inside the folder may point out.
+  const dataPath = await pathInsideFolder({ folder, name: path.relative(folder, resolveInside(folder, location, first, file)), file, what: 'external data file' });
   let handle: FileHandle;
   try {
     handle = await open(dataPath, 'r');
@@ -279,6 +285,9 @@ async function loadFromOneFile(folder: string, location: string, list: Tensor[],
           `type ${info.name} need ${needed} bytes`,
         );
       }
+      if (ref.length > MAX_TENSOR_BYTES) {
+        throw new FileFormatError(file, `tensor '${t.name}' declares ${ref.length} bytes of external data; effnet-edge reads tensors of at most ${MAX_TENSOR_BYTES} bytes (1 GiB), far above any EfficientNet weight`);
+      }
       if (ref.offset + ref.length > size) {
         throw new FileFormatError(
           file,
@@ -289,7 +298,8 @@ async function loadFromOneFile(folder: string, location: string, list: Tensor[],
       const bytes = new Uint8Array(ref.length);
       let done = 0;
       while (done < ref.length) {
-        const { bytesRead } = await handle.read(bytes, done, ref.length - done, ref.offset + done);
+        // Bounded reads: one read() of more than 2 GiB aborts Node itself.
+        const { bytesRead } = await handle.read(bytes, done, Math.min(READ_CHUNK, ref.length - done), ref.offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }

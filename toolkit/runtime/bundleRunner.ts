@@ -5,8 +5,7 @@
  * refuses: a device check must never silently measure something else.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import type { BundleManifest } from '../bundle/manifest.js';
+import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
 import { UsageError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
 import { OrtRunner } from './ort.js';
@@ -84,10 +83,11 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
     return TrtRunner.create({ enginePath: engine.plan, dlaCore, maxBatch: engine.maxBatch, staticBatch: engine.staticBatch });
   }
   const file = model === 'fp32' || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
-  const onnx = await modelFromFile({ path: join(bundle, file) });
+  const path = await bundleFilePath({ bundle, manifest, name: file, field: 'files' });
+  const onnx = await modelFromFile({ path });
   if (runtime === 'native-int8') {
     return Int8Runner.create({
-      bytes: engineBytesFor({ model: onnx, source: join(bundle, file) }), source: join(bundle, file),
+      bytes: engineBytesFor({ model: onnx, source: path }), source: path,
       inputName: onnx.graph.inputs[0]!.name, outputName: onnx.graph.outputs[0]!.name, threads: options.threads ?? availableParallelism(),
     });
   }

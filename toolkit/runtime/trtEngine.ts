@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { deviceCalibrationCacheText } from '../../calibration/trtCache.js';
 import { cachedPlanStatus, sidecarWritten, type EngineKey } from '../bundle/engineCache.js';
 import { sha256Of } from '../bundle/hash.js';
-import type { BundleManifest } from '../bundle/manifest.js';
+import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
 import { bytesFromModel } from '../onnx/write.js';
@@ -100,8 +100,8 @@ async function writtenAtomically(path: string, bytes: Uint8Array | string): Prom
 
 /** The ONNX file the plan is built from; the fp16 graph of a strongly typed build is derived here, beside the plans. */
 async function onnxForPlan(bundle: string, manifest: BundleManifest, plan: EngineBuildPlan): Promise<string> {
-  if (plan.graph === 'model.int8.onnx') return join(bundle, manifest.engine.onnx);
-  const fp32 = join(bundle, 'model.fp32.onnx');
+  if (plan.graph === 'model.int8.onnx') return bundleFilePath({ bundle, manifest, name: manifest.engine.onnx, field: 'engine.onnx' });
+  const fp32 = await bundleFilePath({ bundle, manifest, name: 'model.fp32.onnx', field: 'files' });
   if (plan.graph === 'model.fp32.onnx') return fp32;
   const fp16 = float16ModelFrom(await modelFromFile({ path: fp32 }));
   return writtenAtomically(join(bundle, 'engines', 'model.fp16.onnx'), bytesFromModel(fp16.model));
@@ -110,7 +110,7 @@ async function onnxForPlan(bundle: string, manifest: BundleManifest, plan: Engin
 /** The bundle's calibration cache retagged for this device's TensorRT and the shim's calibrator (engines/calib-<ver>.cache). */
 async function cacheForPlan(bundle: string, manifest: BundleManifest, plan: EngineBuildPlan, encodedVersion: number): Promise<string | undefined> {
   if (plan.quantMode !== 'implicit-cache') return undefined;
-  const source = join(bundle, manifest.engine.calibration!);
+  const source = await bundleFilePath({ bundle, manifest, name: manifest.engine.calibration!, field: 'engine.calibration' });
   const text = deviceCalibrationCacheText({ text: await readFile(source, 'utf8'), file: source, header: plan.cacheHeader! });
   return writtenAtomically(join(bundle, 'engines', `calib-${encodedVersion}.cache`), text);
 }

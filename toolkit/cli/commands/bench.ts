@@ -1,7 +1,5 @@
 /** `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by side. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { floatsFromBytes, type GoldenIndex } from '../../bundle/golden.js';
+import { goldenSetFrom } from '../../eval/regression.js';
 import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
 import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
@@ -91,8 +89,7 @@ export const benchCommand: Command = {
       if (unknown.length > 0) throw new UsageError(`--runtimes: ${unknown.join(', ')} cannot run here; available: ${entries.map((e) => e.name).join(', ')}`);
       entries = entries.filter((e) => wanted.includes(e.name));
     }
-    const golden = JSON.parse(await readFile(join(bundle, manifest.golden.index), 'utf8')) as GoldenIndex;
-    const inputs = floatsFromBytes(await readFile(join(bundle, golden.files.inputs)));
+    const { inputs } = await goldenSetFrom({ bundle, manifest });
     const size = 3 * manifest.inputSize * manifest.inputSize;
     // Real images from the golden set, repeated to fill the batch.
     const input = Float32Array.from({ length: batch * size }, (_, i) => inputs[i % inputs.length]!);

@@ -1,4 +1,5 @@
 /** `effnet-edge build`: a model and images in, a deployable, verifiable bundle for a named device out. */
+import type { VariantName } from '../../model/variants.js';
 import { readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { basename, join } from 'node:path';
@@ -58,7 +59,7 @@ async function modelFrom(args: ParsedArgs): Promise<{ model: Model; source: Bund
   });
   return {
     model, label: `${variant}${weightsPath ? ` (${basename(weightsPath)})` : ' (seeded weights)'}`, stem: variant,
-    source: { source: 'variant', variant, weightsSha256: weightsPath ? sha256Of(readFileSync(weightsPath)) : null, seed: weightsPath ? null : seed },
+    source: { source: 'variant', variant: variant as VariantName, weightsSha256: weightsPath ? sha256Of(readFileSync(weightsPath)) : null, seed: weightsPath ? null : seed },
   };
 }
 

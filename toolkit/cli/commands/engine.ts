@@ -5,8 +5,7 @@
  * from what `trtexec --exportLayerInfo` or the engine inspector wrote.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { manifestFromBundle } from '../../bundle/manifest.js';
+import { bundleFilePath, manifestFromBundle } from '../../bundle/manifest.js';
 import { FileFormatError, UsageError } from '../../errors.js';
 import { fusionReportFrom, type FusionReport } from '../../eval/fusion.js';
 import { fusionTextFrom } from '../../eval/fusionText.js';
@@ -86,7 +85,7 @@ async function engineBuild(args: ParsedArgs, io: CommandIo): Promise<number> {
   });
   const runner = TrtRunner.create({ enginePath: plan, dlaCore, maxBatch: planBatch, staticBatch });
   try {
-    const model = await modelFromFile({ path: join(bundle, manifest.engine.onnx) });
+    const model = await modelFromFile({ path: await bundleFilePath({ bundle, manifest, name: manifest.engine.onnx, field: 'engine.onnx' }) });
     const fusion = fusionReportFrom({ model, inspectorJson: runner.inspect() });
     // DLA's GPU fallback is silent in TensorRT: say how much of the network left the DLA (SE pools at least, trtPlan.ts).
     if (dlaCore >= 0 && !json && fusion.devices && fusion.devices.gpu > 0) {

@@ -1,6 +1,6 @@
 /** `effnet-edge inspect`: a bundle's manifest, its files checked against their sha256, accuracy and deploy plan. */
 import { join } from 'node:path';
-import { bundleFileChecks, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
+import { bundleFileChecks, bundleFilePath, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { flag, stringOption } from '../command.js';
@@ -60,7 +60,7 @@ export const inspectCommand: Command = {
     const failed = checks.filter((c) => !c.ok);
     const target = allTargets().find((t) => t.name === manifest.target.name);
     const steps = target?.deviceSide === 'trtexec'
-      ? trtexecSteps({ manifest, target, inputName: (await modelFromFile({ path: join(bundle, 'model.fp32.onnx') })).graph.inputs[0]!.name })
+      ? trtexecSteps({ manifest, target, inputName: (await modelFromFile({ path: await bundleFilePath({ bundle, manifest, name: 'model.fp32.onnx', field: 'files' }) })).graph.inputs[0]!.name })
       : deploySteps(manifest);
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, manifest }, null, 2) + '\n');
@@ -84,7 +84,8 @@ export const inspectCommand: Command = {
     }
     if (failed.length) {
       const first = failed[0]!;
-      throw new UserError(`${join(bundle, first.file)}: ${first.problem === 'missing' ? 'missing' : 'sha256 does not match the manifest'}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; the bundle is damaged: rebuild it with effnet-edge build`);
+      const problem = first.problem === 'missing' ? 'missing' : first.problem!.startsWith('sha256 ') ? 'sha256 does not match the manifest' : first.problem;
+      throw new UserError(`${join(bundle, first.file)}: ${problem}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; the bundle is damaged: rebuild it with effnet-edge build`);
     }
     return 0;
   },
