@@ -3,14 +3,42 @@
  * when complete. An interrupted or failed build leaves no partial bundle, and an existing one is replaced only with
  * `force` (renamed aside first, removed after the switch).
  */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
+import { BUNDLE_SCHEMA, MANIFEST_FILE } from './manifestSchema.js';
+
+/**
+ * A bundle folder about to be written: `force` replaces only what is ours to replace — an effnet-edge bundle or an
+ * empty folder, never a folder of the user's own files — and without `force` an existing folder is left alone.
+ */
+export function bundleOutChecked(options: { out: string; force: boolean }): void {
+  const { out, force } = options;
+  const stats = statSync(out, { throwIfNoEntry: false });
+  if (stats === undefined) return;
+  if (!force) throw new UserError(`${out} already exists; give --force to replace it, or --out another folder`);
+  if (!stats.isDirectory()) throw new UserError(`${out} is a file, not a bundle folder; --force replaces only a bundle folder or an empty one: choose another --out`);
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  let schema: unknown = null;
+  try {
+    schema = (JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8')) as { schema?: unknown } | null)?.schema;
+  } catch {
+    schema = null;
+  }
+  if (schema !== BUNDLE_SCHEMA) {
+    const shown = entries.sort().slice(0, 3).join(', ');
+    throw new UserError(`${out} holds files that are not an effnet-edge bundle (${shown}${entries.length > 3 ? ', …' : ''}); --force replaces only a bundle folder or an empty one: choose another --out`);
+  }
+}
+
 
 export async function bundleFolderWritten(options: { out: string; files: ReadonlyMap<string, Uint8Array>; force: boolean }): Promise<void> {
   const { out } = options;
   const exists = await access(out).then(() => true, () => false);
-  if (exists && !options.force) throw new UserError(`${out} already exists; give --force to replace it, or --out another folder`);
+  // Checked before the build began too; again here, in case the folder changed meanwhile.
+  bundleOutChecked({ out, force: options.force });
   const parent = dirname(out);
   try {
     await mkdir(parent, { recursive: true });

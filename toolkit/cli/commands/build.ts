@@ -8,13 +8,14 @@ import { targetNamed, type Target } from '../../../targets/load.js';
 import { bundleFrom, checkedClassifier, precisionFor } from '../../bundle/build.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
-import { bundleFolderWritten } from '../../bundle/write.js';
+import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
 import { UsageError, UserError } from '../../errors.js';
 import { packagePath } from '../../packagePaths.js';
 import { onnxFromExportOptions } from '../../model/export.js';
 import type { Model } from '../../onnx/ir.js';
 import { modelFromFile } from '../../onnx/read.js';
 import type { WeightRange } from '../../quant/cpu.js';
+import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
@@ -136,11 +137,18 @@ export const buildCommand: Command = {
       : calibratorSettingsFrom(args);
     const searchCount = searchCountFrom(args, auto);
     const out = stringOption(args, 'out') ?? join('dist', `${stem}-${shortName(target)}`);
+    // Before any calibration: an output that cannot be written is known now, not minutes later.
+    outputsChecked({
+      outputs: [{ flag: '--out', path: out }],
+      inputs: demoRoot ? [{ flag: 'the embedded demo', path: demoRoot }] : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
+    });
+    bundleOutChecked({ out, force: flag(args, 'force') });
 
     const quiet = flag(args, 'quiet') || flag(args, 'json');
     const bars = new Map<string, Progress>();
     const result = await bundleFrom({
-      target, precision, model, modelSource: source, modelLabel: label, calib, eval: split.eval, preprocessing, inputSize,
+      // The report names the model by file name only: an absolute path would make bundles differ by folder.
+      target, precision, model, modelSource: source, modelLabel: demoRoot || !stringOption(args, 'model') ? label : basename(label), calib, eval: split.eval, preprocessing, inputSize,
       calibrator, auto, ...(searchCount !== undefined ? { searchCount } : {}), weightRange: requestedRange as WeightRange | 'auto',
       goldenCount: golden, batchSize: numberOption(args, 'batch', 'integer') ?? 32,
       classes: split.eval.classes ?? calib.classes ?? null,

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { modelFromFile } from '../../onnx/read.js';
 import { preparedFp32From } from '../../quant/quantize.js';
+import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -46,6 +47,7 @@ export const evalCommand: Command = {
     const fp32Path = stringOption(args, 'fp32');
     const int8Path = stringOption(args, 'int8');
     if (!fp32Path || !int8Path) throw new UsageError('--fp32 M.onnx and --int8 Q.onnx are required');
+    outputsChecked({ outputs: givenPaths(args, ['report']), inputs: givenPaths(args, ['fp32', 'int8', 'data', 'labels', 'class-index']) });
     const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
     const fp32 = preparedFp32From(await modelFromFile({ path: fp32Path })).model;
     const int8 = await modelFromFile({ path: int8Path });

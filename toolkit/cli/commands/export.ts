@@ -1,5 +1,6 @@
 /** `effnet-edge export`: an EfficientNet as an opset-13 ONNX file, from safetensors or seeded weights. */
 import { createHash } from 'node:crypto';
+import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
@@ -41,6 +42,7 @@ export const exportCommand: Command = {
   async run(args, io) {
     const out = stringOption(args, 'out');
     if (!out) throw new UsageError('--out FILE.onnx is required');
+    outputsChecked({ outputs: givenPaths(args, ['out']), inputs: givenPaths(args, ['weights']) });
     const weightsPath = stringOption(args, 'weights');
     const init = stringOption(args, 'init');
     if (init !== undefined && init !== 'seeded') throw new UsageError(`--init expects 'seeded', got '${init}'`);

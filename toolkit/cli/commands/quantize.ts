@@ -12,6 +12,7 @@ import { writeModelFile } from '../../onnx/write.js';
 import { weightRangeFor, type WeightRange } from '../../quant/cpu.js';
 import { PLACEMENT_PROFILES, type PlacementProfile } from '../../quant/plan.js';
 import { dataDrivenRangeOptions, quantizedModelFrom, quantizedWithinMaxDrop, rangeFilesFrom, type MaxDropReport } from '../../quant/quantize.js';
+import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
@@ -114,6 +115,7 @@ export const quantizeCommand: Command = {
     const out = stringOption(args, 'out');
     if (!modelPath) throw new UsageError('--model M.onnx is required');
     if (!out) throw new UsageError('--out Q.onnx is required');
+    outputsChecked({ outputs: givenPaths(args, ['out', 'cache', 'ranges', 'report']), inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']) });
     const profile = (stringOption(args, 'profile') ?? 'tensorrt') as PlacementProfile;
     if (!PLACEMENT_PROFILES.includes(profile)) throw new UsageError(`--profile expects tensorrt or onnxruntime, got '${profile}'`);
     const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
