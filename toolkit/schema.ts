@@ -30,10 +30,14 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return text || 'the document';
 }
 
+const TYPE_NAMES: Record<string, string> = {
+  object: 'an object', record: 'an object', array: 'a list', tuple: 'a list', int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false',
+};
+
 function issueText(issue: z.core.$ZodIssue): string {
   const got = 'input' in issue ? `, got ${described(issue.input)}` : '';
   switch (issue.code) {
-    case 'invalid_type': return `expected ${issue.expected === 'object' || issue.expected === 'record' ? 'an object' : issue.expected === 'array' || issue.expected === 'tuple' ? 'a list' : `a ${issue.expected}`}${got}`;
+    case 'invalid_type': return `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}${got}`;
     case 'too_small': return `expected ${issue.origin === 'array' ? 'at least' : issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
     case 'too_big': return `expected ${issue.origin === 'array' ? 'at most' : issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
     case 'invalid_value': return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;

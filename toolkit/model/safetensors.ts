@@ -4,7 +4,9 @@
  * Floating-point tensors are read as Float32Array (F16/BF16/F64 converted); integer tensors keep their type.
  */
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { FileFormatError } from '../errors.js';
+import { jsonFrom, validatedBy } from '../schema.js';
 
 export interface SafeTensor {
   dtype: string;
@@ -15,6 +17,25 @@ export interface SafeTensor {
 const BYTES_PER_ELEMENT: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
+
+/** One tensor's header entry: offsets are relative to the data area, ordered, and within 2^40 bytes. */
+const headerEntry = z.strictObject({
+  dtype: z.enum(Object.keys(BYTES_PER_ELEMENT) as [string, ...string[]]),
+  shape: z.array(z.int().min(0).max(2 ** 31)).max(8),
+  data_offsets: z.tuple([z.int().min(0).max(2 ** 40), z.int().min(0).max(2 ** 40)]).refine(([begin, end]) => begin <= end, { error: 'begin must not be after end' }),
+});
+type HeaderEntry = z.output<typeof headerEntry>;
+
+const headerSchema = z.record(z.string().max(1024), z.unknown()).superRefine((header, context) => {
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (!z.record(z.string(), z.string()).safeParse(entry).success) context.addIssue({ code: 'custom', path: [name], message: 'expected an object of strings' });
+      continue;
+    }
+    const parsed = headerEntry.safeParse(entry, { reportInput: true });
+    for (const issue of parsed.error?.issues ?? []) context.addIssue({ ...issue, path: [name, ...issue.path] } as z.core.$ZodRawIssue);
+  }
+});
 
 function float16ToFloat32(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
@@ -56,35 +77,34 @@ export function safetensorsFromBytes(options: { bytes: Uint8Array; file: string 
   if (headerLength < 2 || 8 + headerLength > bytes.length) {
     throw notSafetensors(`header length ${headerLength} does not fit in ${bytes.length} bytes`);
   }
-  let header: Record<string, unknown>;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
   } catch {
-    throw notSafetensors('header is not JSON');
+    throw notSafetensors('header is not UTF-8');
   }
+  const header = validatedBy(headerSchema, jsonFrom({ text, file, what: 'a safetensors header (saved with safetensors.torch.save_file)' }), `${file} (header)`);
   const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, SafeTensor>();
-  for (const name of Object.keys(header).sort()) {
-    if (name === '__metadata__') continue;
-    const entry = header[name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = String(entry?.dtype);
-    if (!(dtype in BYTES_PER_ELEMENT)) {
-      throw new FileFormatError(file, `tensor '${name}' has unsupported dtype ${dtype}; expected one of ${Object.keys(BYTES_PER_ELEMENT).join(', ')}`);
-    }
-    const shape = entry.shape as number[];
-    const offsets = entry.data_offsets as [number, number];
-    if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw new FileFormatError(file, `tensor '${name}' has a malformed header entry`);
-    }
-    const [begin, end] = offsets;
-    const expected = shape.reduce((n, d) => n * d, 1) * BYTES_PER_ELEMENT[dtype]!;
+  // Tensors in data order: safetensors packs them end to end, so overlaps mean a forged or damaged header.
+  const entries = Object.entries(header).filter(([name]) => name !== '__metadata__') as [string, HeaderEntry][];
+  let previousEnd = 0;
+  for (const [name, entry] of [...entries].sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0])) {
+    const [begin, end] = entry.data_offsets;
+    const expected = entry.shape.reduce((n, d) => n * d, 1) * BYTES_PER_ELEMENT[entry.dtype]!;
     if (end - begin !== expected) {
-      throw new FileFormatError(file, `tensor '${name}' holds ${end - begin} bytes but shape [${shape.join(', ')}] ${dtype} needs ${expected}`);
+      throw new FileFormatError(file, `tensor '${name}' holds ${end - begin} bytes (data_offsets [${begin}, ${end}]) but shape [${entry.shape.join(', ')}] ${entry.dtype} needs ${expected}`);
     }
-    if (dataStart + end > bytes.length) {
+    if (end > dataLength) {
       throw new FileFormatError(file, `truncated: tensor '${name}' ends at byte ${dataStart + end} but the file has ${bytes.length}`);
     }
-    tensors.set(name, { dtype, shape, data: decode(dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
+    if (begin < previousEnd) throw new FileFormatError(file, `tensor '${name}' (data_offsets [${begin}, ${end}]) overlaps the tensor before it; the header is damaged`);
+    previousEnd = end;
+  }
+  for (const [name, entry] of entries.sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const [begin, end] = entry.data_offsets;
+    tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: decode(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
   }
   return tensors;
 }
