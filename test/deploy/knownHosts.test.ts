@@ -204,7 +204,7 @@ t.test('refusal messages', async (t) => {
   t.equal(
     hostKeyError({ ...base, port: 22, knownHostsPath: '/tmp/my hosts', verdict: { status: 'changed', line: 1, knownType: 'ecdsa-sha2-nistp256' } }),
     `host key for 127.0.0.1 has CHANGED (/tmp/my hosts line 1 has a different ecdsa-sha2-nistp256 key; offered ssh-ed25519 ${fp}). `
-      + "If the device was reinstalled, remove the old key with: ssh-keygen -R '127.0.0.1' -f '/tmp/my hosts'",
+      + "If the device was reinstalled, remove the old key with: ssh-keygen -R 127.0.0.1 -f '/tmp/my hosts'",
   );
   t.equal(
     hostKeyError({ ...base, verdict: { status: 'unknown' } }),

@@ -6,7 +6,7 @@ import t from 'tap';
 import { safetensorsFromBytes } from '../../toolkit/model/safetensors.js';
 
 /** A safetensors file with `header` (any JSON text) and `data` bytes after it. */
-function file(header: string, data = new Uint8Array(16)): Uint8Array {
+function file(header: string, data: Uint8Array = new Uint8Array(16)): Uint8Array {
   const text = new TextEncoder().encode(header);
   const bytes = new Uint8Array(8 + text.length + data.length);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(text.length), true);

@@ -139,6 +139,8 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
  * order a..zA..Z), an optional step `[1:10:2]`, an empty begin meaning 0; several ranges multiply out.
  */
 function expandRanges(name: string, fail: (problem: string) => never): string[] {
+  const hosts = rangeHostCount(name);
+  if (hosts > MAX_RANGE_HOSTS) fail(`expands to ${hosts} hosts; effnet-edge takes at most ${MAX_RANGE_HOSTS} from one line (split the fleet into groups)`);
   const match = /^([^[]*)\[([^\]]*)\](.*)$/.exec(name);
   if (!match) return [name];
   const [, head, range, tail] = match as unknown as [string, string, string, string];
@@ -161,6 +163,21 @@ function expandRanges(name: string, fail: (problem: string) => never): string[] 
     fail(`${where}: begin and end must both be numbers or both single letters`);
   }
   return items.filter((_, i) => i % Number(step) === 0).flatMap((item) => expandRanges(head + item + tail, fail));
+}
+
+/** More hosts than any fleet effnet-edge deploys to, far fewer than would exhaust memory. */
+export const MAX_RANGE_HOSTS = 10_000;
+
+/** How many hosts a name's ranges give (their product), counted without expanding them; malformed ranges count 1. */
+function rangeHostCount(name: string): number {
+  let count = 1;
+  for (const [, range] of name.matchAll(/\[([^\]]*)\]/g)) {
+    const [begin = '', end = '', step = '1'] = range!.split(':');
+    const span = /^\d*$/.test(begin) && /^\d+$/.test(end) ? Number(end) - Number(begin || '0') + 1
+      : begin.length === 1 && end.length === 1 ? LETTERS.indexOf(end) - LETTERS.indexOf(begin) + 1 : 1;
+    count *= Math.max(1, Math.ceil(span / Math.max(1, Number(step) || 1)));
+  }
+  return count;
 }
 
 /** A host line's words, as Python's shlex.split(line, comments=True) gives them to Ansible; null on an open quote. */
@@ -300,7 +317,13 @@ function yamlData(text: string): { value: YamlValue; error: string | null } {
   const document = parseDocument(text, { merge: true });
   // The first line of the first error: yaml adds a source excerpt after a colon.
   const error = document.errors[0]?.message.split('\n')[0]!.replace(/:$/, '') ?? null;
-  return { value: error ? null : (document.toJS({ mapAsMap: true }) as YamlValue) ?? null, error };
+  if (error) return { value: null, error };
+  try {
+    // maxAliasCount: an alias bomb (aliases of aliases, a few lines expanding to billions of nodes) is refused.
+    return { value: (document.toJS({ mapAsMap: true, maxAliasCount: 1000 }) as YamlValue) ?? null, error: null };
+  } catch (cause) {
+    return { value: null, error: (cause as Error).message.split('\n')[0]! };
+  }
 }
 
 function yamlInventory(path: string, text: string): Inventory {

@@ -8,6 +8,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pasteWord } from './shellWords.js';
 
 export interface KnownHostEntry {
   /** 1-based line number in the file, for messages. */
@@ -162,9 +163,6 @@ export async function knownHostsAppended(options: { path: string; line: string }
 }
 
 /** Quotes a path for the shell command we suggest, only when it needs it. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The one-line reason a host key is refused, with what to do about it. */
 export function hostKeyError(options: {
@@ -180,7 +178,7 @@ export function hostKeyError(options: {
   switch (verdict.status) {
     case 'changed':
       return `host key for ${name} has CHANGED (${knownHostsPath} line ${verdict.line} has a different ${verdict.knownType} key; `
-        + `offered ${offered}). If the device was reinstalled, remove the old key with: ssh-keygen -R '${name}' -f ${shellWord(knownHostsPath)}`;
+        + `offered ${offered}). If the device was reinstalled, remove the old key with: ssh-keygen -R ${pasteWord(name)} -f ${pasteWord(knownHostsPath)}`;
     case 'revoked':
       return `host key for ${name} is REVOKED (${knownHostsPath} line ${verdict.line}; offered ${offered}); `
         + 'refusing to connect: that key is marked compromised, so the device needs new host keys before any deploy';

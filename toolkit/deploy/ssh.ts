@@ -41,10 +41,8 @@ export function hostLabel(target: HostTarget): string {
   return `${user}@${target.host}${target.port === 22 ? '' : `:${target.port}`}`;
 }
 
-/** Single-quotes `value` for a POSIX shell. */
-export function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { pasteWord, shellQuote } from './shellWords.js';
+import { pasteWord } from './shellWords.js';
 
 interface KeyCandidate {
   path: string;
@@ -150,7 +148,7 @@ export class SshSession {
       client.on('error', (error: Error & { code?: string; level?: string }) => {
         if (refusal !== null) return fail(new UserError(refusal));
         if (error.level === 'client-authentication') {
-          return fail(new UserError(`${label}: the device refused ${tried.join(' and ') || 'every key offered'} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${options.identity ?? '~/.ssh/id_ed25519'}.pub ${label.replace(/:\d+$/, '')}${target.port === 22 ? '' : ` -p ${target.port}`}`));
+          return fail(new UserError(`${label}: the device refused ${tried.join(' and ') || 'every key offered'} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${pasteWord(`${options.identity ?? '~/.ssh/id_ed25519'}.pub`)} ${pasteWord(label.replace(/:\d+$/, ''))}${target.port === 22 ? '' : ` -p ${target.port}`}`));
         }
         if (/Cannot parse privateKey|Encrypted private OpenSSH key/.test(error.message)) {
           return fail(new UserError(`${options.identity ?? 'a key in ~/.ssh'}: ${error.message.includes('Encrypted') ? 'the key is encrypted; load it into ssh-agent (ssh-add) and omit --identity' : `not a private key ssh2 can read (${error.message})`}`));

@@ -16,6 +16,7 @@ import type { Model } from '../../onnx/ir.js';
 import { modelFromFile } from '../../onnx/read.js';
 import type { WeightRange } from '../../quant/cpu.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
+import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, ParsedArgs } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
@@ -174,10 +175,10 @@ export const buildCommand: Command = {
         : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
       `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
       'next:',
-      `  effnet-edge inspect --bundle ${out}`,
-      `  effnet-edge run --bundle ${out} IMAGE...`,
-      `  effnet-edge bench --bundle ${out}`,
-      `  effnet-edge deploy --bundle ${out} --host USER@DEVICE`,
+      `  effnet-edge inspect --bundle ${pasteWord(out)}`,
+      `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
+      `  effnet-edge bench --bundle ${pasteWord(out)}`,
+      `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
       '',
     ].join('\n'));
     return 0;
