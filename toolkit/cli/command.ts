@@ -2,6 +2,7 @@
  * A CLI command: its options as a node:util parseArgs table built from reusable option groups, a help text,
  * and a run function. Commands are thin: they parse, call the library, and print.
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 
@@ -87,4 +88,16 @@ export function choiceOption<T extends string>(args: ParsedArgs, name: string, c
   if (text === undefined) return undefined;
   if (!(choices as readonly string[]).includes(text)) throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${text}'`);
   return text as T;
+}
+
+/** More threads than cores only oversubscribes; beyond four per core, or 256, it is a typo. */
+export const MAX_THREADS = Math.min(256, 4 * availableParallelism());
+
+/** An integer option within [min, max]; the usage error says the range. */
+export function boundedInteger(args: ParsedArgs, name: string, range: { min: number; max: number }): number | undefined {
+  const value = numberOption(args, name, 'integer');
+  if (value !== undefined && (value < range.min || value > range.max)) {
+    throw new UsageError(`--${name} expects an integer from ${range.min} to ${range.max}, got ${value}`);
+  }
+  return value;
 }

@@ -22,6 +22,9 @@ function realOrPlanned(path: string): string {
   return join(real, relative(existing, absolute));
 }
 
+/** Kernel filesystems: writing there hangs (recursive mkdir in /proc) or does harm. */
+const VIRTUAL_FILESYSTEMS = ['/proc', '/sys', '/dev'];
+
 const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 
 /**
@@ -31,6 +34,8 @@ const within = (inner: string, outer: string) => inner === outer || inner.starts
 export function outputsChecked(options: { outputs: readonly NamedPath[]; inputs: readonly NamedPath[] }): void {
   const outputs = options.outputs.map((o) => ({ ...o, real: realOrPlanned(o.path) }));
   for (const output of outputs) {
+    const virtual = VIRTUAL_FILESYSTEMS.find((root) => within(output.real, root));
+    if (virtual) throw new UsageError(`${output.flag} ${output.path} is under ${virtual}, a kernel filesystem, not a place for files; choose another ${output.flag}`);
     if (within(process.cwd(), output.real)) {
       throw new UsageError(`${output.flag} ${output.path} is the current folder or holds it; write into a new folder instead`);
     }

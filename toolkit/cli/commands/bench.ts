@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
 import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
+import { MAX_THREADS, boundedInteger, flag, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
 import { formatTable } from '../table.js';
 
@@ -74,13 +74,11 @@ export const benchCommand: Command = {
   async run(args, io) {
     const bundle = stringOption(args, 'bundle');
     if (!bundle) throw new UsageError('--bundle DIR is required');
-    const batch = numberOption(args, 'batch', 'integer') ?? 1;
-    const runs = numberOption(args, 'runs', 'integer') ?? 50;
-    const warmup = numberOption(args, 'warmup', 'integer') ?? 5;
-    const threads = numberOption(args, 'threads', 'integer');
-    for (const [name, value, min] of [['batch', batch, 1], ['runs', runs, 1], ['warmup', warmup, 0]] as const) {
-      if (value < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got ${value}`);
-    }
+    // Every count bounded: an absurd one (--threads 5000) would hang the machine, not measure it.
+    const batch = boundedInteger(args, 'batch', { min: 1, max: 1024 }) ?? 1;
+    const runs = boundedInteger(args, 'runs', { min: 1, max: 100_000 }) ?? 50;
+    const warmup = boundedInteger(args, 'warmup', { min: 0, max: 10_000 }) ?? 5;
+    const threads = boundedInteger(args, 'threads', { min: 1, max: MAX_THREADS });
     const manifest = await manifestFromBundle(bundle);
     let entries = entriesFor({ bundle, manifest, threads, onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`) });
     const wanted = stringOption(args, 'runtimes')?.split(',').map((s) => s.trim());

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { UsageError, UserError } from '../../errors.js';
 import { packagePath } from '../../packagePaths.js';
 import type { Command } from '../command.js';
+import { outputsChecked } from '../outputs.js';
 import { stringOption } from '../command.js';
 import { progressBar } from '../progress.js';
 
@@ -55,6 +56,7 @@ export const nativeCommand: Command = {
     if (args.positionals.length !== 1 || args.positionals[0] !== 'build') throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);
     const source = packagePath('native');
     const build = resolve(stringOption(args, 'build-dir') ?? join(source, 'build'));
+    outputsChecked({ outputs: [{ flag: '--build-dir', path: build }], inputs: [{ flag: 'the native sources', path: join(source, 'int8') }] });
     await mkdir(build, { recursive: true }).catch(() => {
       throw new UserError(`${build}: cannot create the build folder; choose another with --build-dir`);
     });
