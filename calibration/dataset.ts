@@ -3,7 +3,8 @@
  * sub-folders (ImageFolder: sorted names → indices), a CSV `path,label`, or an ImageNet class-index JSON
  * (`{"0": ["n01440764", "tench"], …}`: a synset in the folder or file name gives the index).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { FileFormatError, UserError } from '../toolkit/errors.js';
 import { Prng } from '../toolkit/model/prng.js';
@@ -34,19 +35,47 @@ export type LabelSource =
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** What a directory entry is, symlinks followed (null: a dangling link or unreadable). */
+async function kindOf(path: string, entry: Dirent): Promise<'folder' | 'file' | null> {
+  if (entry.isDirectory()) return 'folder';
+  if (entry.isFile()) return 'file';
+  if (!entry.isSymbolicLink()) return null;
+  const target = await stat(path).catch(() => null);
+  return target?.isDirectory() ? 'folder' : target?.isFile() ? 'file' : null;
+}
+
+/**
+ * Image files under `root`, sorted. Symlinked folders are followed, each real folder once (a link back up the tree
+ * is not a loop forever); hidden entries are skipped.
+ */
 async function listImageFiles(root: string): Promise<string[]> {
   const found: string[] = [];
+  const walked = new Set<string>();
   const walk = async (dir: string) => {
+    const real = await realpath(dir);
+    if (walked.has(real)) return;
+    walked.add(real);
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => byCodePoint(a.name, b.name));
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext))) found.push(path);
+      const kind = await kindOf(path, entry);
+      if (kind === 'folder') await walk(path);
+      else if (kind === 'file' && IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext))) found.push(path);
     }
   };
   await walk(root);
   return found;
+}
+
+/** The top-level folders of `root` (symlinked ones too), sorted as torchvision's ImageFolder sorts classes. */
+async function classFolders(root: string): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true });
+  const folders: string[] = [];
+  for (const entry of entries) {
+    if (!entry.name.startsWith('.') && (await kindOf(join(root, entry.name), entry)) === 'folder') folders.push(entry.name);
+  }
+  return folders.sort(byCodePoint);
 }
 
 const toPosix = (path: string) => path.split(sep).join('/');
@@ -100,7 +129,14 @@ export async function datasetFromFolder(options: { root: string; labels?: LabelS
   if (source.kind === 'folders') {
     const folderOf = (item: DatasetItem) => (item.relativePath.includes('/') ? item.relativePath.split('/')[0]! : undefined);
     if (items.some((item) => folderOf(item) === undefined)) return { root, items, labelSource: 'none' };
-    const classes = [...new Set(items.map((item) => folderOf(item)!))].sort(byCodePoint);
+    // Classes are the folders, not the folders images were found in: a class whose images all went missing must
+    // not silently shift every later label by one.
+    const classes = await classFolders(root);
+    const empty = classes.filter((name) => !items.some((item) => folderOf(item) === name));
+    if (empty.length > 0) {
+      throw new UserError(`${join(root, empty[0]!)}: class folder with no images (${empty.length > 1 ? `and ${empty.length - 1} more: ${empty.slice(1, 4).join(', ')}; ` : ''}looked for ${IMAGE_EXTENSIONS.join(', ')}); `
+        + 'every class needs images, or the labels of the classes after it would shift: add images or remove the folder');
+    }
     const index = new Map(classes.map((name, i) => [name, i]));
     return { root, items: items.map((item) => ({ ...item, label: index.get(folderOf(item)!)! })), classes, labelSource: 'folders' };
   }
