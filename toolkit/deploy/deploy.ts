@@ -15,11 +15,11 @@ import {
   DEVICE_FACTS_SECTIONS, deviceFactsCommands, deviceFactsFrom, npmCpuOf, prerequisiteProblems, prerequisitesError, tensorrtLibDirFor, type DeviceFacts,
 } from './prerequisites.js';
 import {
-  logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
+  lockPath, logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
 } from './remote.js';
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, UploadTruncated, type SshSession } from './ssh.js';
 import {
-  availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, partialsCommand, partialsFrom, RemoteFolderError, type UploadFile, type UploadState, type UploadTally,
+  availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, PARTIAL, partialsCommand, partialsFrom, RemoteFolderError, type UploadFile, type UploadState, type UploadTally,
 } from './upload.js';
 import { runtimeOfVerifyTap, testPointsFromTap } from '../eval/checkReports.js';
 
@@ -51,6 +51,8 @@ export interface DeployResult {
   bytesResumed: number;
   bytesSent: number;
   engineKey: Record<string, unknown> | null;
+  /** The release was already current with every file intact: nothing was sent, run, switched or logged. */
+  unchanged: boolean;
   verify: { runtime: string; passed: number; failed: number; tap: string };
   pruned: string[];
   /** What the first probe found on the device (OS, glibc, Node.js, TensorRT, CMake, compilers). */
@@ -124,7 +126,12 @@ function prerequisitesChecked(options: DeployOptions, layout: RemoteLayout, stat
 /** Uploads what the device lacks or holds with a different hash, then checks every file's sha256 on the device. */
 async function uploaded(options: DeployOptions, dir: string, files: BundleFile[], state: DeviceState): Promise<UploadTally> {
   const { session } = options;
-  const tally = await filesUploaded({ session, dir, files, state, onNotice: options.onNotice, onBytes: options.onUpload });
+  let tally: UploadTally;
+  try {
+    tally = await filesUploaded({ session, dir, files, state, onNotice: options.onNotice, onBytes: options.onUpload });
+  } catch (error) {
+    throw await uploadFailure({ session, dir, files, state, error: error as Error });
+  }
   // A rerun of a release that failed starts clean of its old verdict.
   const after = hashesFrom((await session.exec(`rm -f ${shellQuote(posix.join(dir, 'FAILED'))}; ${hashCommand(dir, files)}`)).stdout);
   const wrong = files.filter((f) => after.get(f.name) !== f.sha256);
@@ -132,6 +139,24 @@ async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]
     throw new ReleaseFailed(basename(dir), `sha256 mismatch on the device: ${wrong.map((f) => `${f.name} (device ${after.get(f.name)?.slice(0, 12) ?? 'missing'}, manifest ${f.sha256.slice(0, 12)})`).join(', ')}`);
   }
   return tally;
+}
+
+/**
+ * Why an upload failed, in words a person can act on. A full disk shows up as an SFTP "Failure" or a short file: it
+ * is said as such, with the numbers, after the interrupted `.partial` files are removed so the FAILED mark and the
+ * log line still fit.
+ */
+async function uploadFailure(options: { session: SshSession; dir: string; files: BundleFile[]; state: DeviceState; error: Error }): Promise<Error> {
+  const { session, dir, error } = options;
+  if (error instanceof RemoteFolderError) return error;
+  const needed = options.files.reduce((n, f) => n + (options.state.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
+  const [cleared, df] = await session.sections([`find ${shellQuote(dir)} -name '*${PARTIAL}' -type f -delete`, freeSpaceCommand(dir)]).catch(() => [null, null]);
+  const free = df ? availableBytesFrom(df.stdout) : null;
+  const diskFull = error instanceof UploadTruncated || /no space|failure|quota/i.test(error.message);
+  if (diskFull && cleared?.code === 0 && free !== null && free < needed) {
+    return new ReleaseFailed(basename(dir), `device disk full (${(free / 2 ** 20).toFixed(1)} MB free, ${(needed / 2 ** 20).toFixed(1)} MB needed); free space on the device and deploy again`);
+  }
+  return error;
 }
 
 /** The shim's build on the device, pointed at the TensorRT the first probe found. */
@@ -159,6 +184,15 @@ export async function verifiedOnDevice(options: { session: SshSession; cli: stri
   return { code: result.code, tap: result.stdout, stderr: result.stderr, points };
 }
 
+/** The files, hashes and release history under the lock: another deploy may have switched or pruned since the probe. */
+async function freshState(session: SshSession, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<ReleaseSnapshot & UploadState> {
+  const [hashes, partials, ...snapshot] = await session.sections([hashCommand(dir, files), partialsCommand(dir, files), ...snapshotCommands(layout)]);
+  return { hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout), ...snapshotFrom(snapshot) };
+}
+
+/** How long a deploy waits for another one on the same device before giving up. */
+const LOCK_WAIT_MS = 15 * 60_000;
+
 export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const { session, bundle, manifest } = options;
   const manifestBytes = await readFile(join(bundle, MANIFEST_FILE));
@@ -166,12 +200,34 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const files = await bundleFilesOf({ bundle, manifest, manifestBytes });
   const layout = await remoteLayoutFor(session, options.remoteRoot);
   const dir = releaseDir(layout, id);
-  const state = await deviceState(options, layout, dir, files);
-  prerequisitesChecked(options, layout, state, files);
+  const probe = await deviceState(options, layout, dir, files);
+  prerequisitesChecked(options, layout, probe, files);
+  // One deploy, rollback or prune at a time per device, from here to the switch: two at once once left `current`
+  // pointing at a release the other had pruned.
+  const unlock = await session.lock({ path: lockPath(layout), waitMs: LOCK_WAIT_MS, holder: `the deploy of ${id}` });
+  try {
+    const state = { ...probe, ...(await freshState(session, layout, dir, files)) };
+    // A rerun of the release that is already current, with every file intact: nothing to do, and no history to write
+    // (logging it as its own previous release broke rollback).
+    if (state.current === id && files.every((f) => state.hashes.get(f.name) === f.sha256)) {
+      return {
+        release: id, previous: state.current, unchanged: true, filesSent: 0, filesKept: files.length, bytesResumed: 0, bytesSent: 0, engineKey: null,
+        verify: { runtime: 'none', passed: 0, failed: 0, tap: '' }, pruned: [], device: state.facts,
+      };
+    }
+    return await releaseDeployed({ ...options, layout, id, dir, files, state });
+  } finally {
+    await unlock();
+  }
+}
+
+async function releaseDeployed(options: DeployOptions & { layout: RemoteLayout; id: string; dir: string; files: BundleFile[]; state: DeviceState }): Promise<DeployResult> {
+  const { session, manifest, layout, id, dir, files, state } = options;
   // The prerequisites refused a CPU npm has no platform packages for.
   const install = options.install === null ? null : { cpu: npmCpuOf(state.facts.machine!)!, ...options.install };
   const cli = await deviceCli({ session, layout, explicit: options.remoteCli, install, onNotice: options.onNotice });
-  const previous = state.current;
+  // `current` never points at this release here (an intact current one returned above), so this is the one to keep.
+  const previous = state.current === id ? null : state.current;
   const entry = { release: id, previous, target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION };
   try {
     const upload = await uploaded(options, dir, files, state);
@@ -190,14 +246,16 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
     }
     const measured = Object.fromEntries(verify.points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null]));
     const record: ReleaseLogEntry = { event: 'deployed', ...entry, time: new Date().toISOString(), verify: { runtime, passed: verify.points.length, failed: 0, measured }, engineKey };
-    const pruned = releasesToPrune({ folders: [...new Set([...state.folders, id])], log: [...state.log, record], current: id, keep: options.keep });
+    const pruned = releasesToPrune({
+      folders: [...new Set([...state.folders, id])], log: [...state.log, record], current: id, keep: options.keep, protect: previous === null ? [] : [previous],
+    });
     // Switch first: the log line and the pruning only follow a switch that happened.
     await session.run([
       switchCommand(layout, id), logCommand(layout, record),
       ...(pruned.length ? [`cd ${shellQuote(layout.releases)} && rm -rf -- ${pruned.map(shellQuote).join(' ')}`] : []),
     ].join(' && '), `switching ${layout.current} to ${id}`);
     return {
-      release: id, previous, filesSent: upload.sent, filesKept: upload.kept, bytesResumed: upload.resumedBytes, bytesSent: upload.bytes, engineKey,
+      release: id, previous, unchanged: false, filesSent: upload.sent, filesKept: upload.kept, bytesResumed: upload.resumedBytes, bytesSent: upload.bytes, engineKey,
       verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap }, pruned, device: state.facts,
     };
   } catch (error) {
@@ -207,6 +265,6 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
     // Best effort: the connection that failed may be the one we would mark with.
     const record: ReleaseLogEntry = { event: 'failed', ...entry, time: new Date().toISOString(), reason };
     await session.exec(`printf '%s\\n' ${shellQuote(reason)} > ${shellQuote(posix.join(dir, 'FAILED'))}; ${logCommand(layout, record)}`).catch(() => undefined);
-    throw new ReleaseFailed(id, reason, `${session.label}: ${reason}; release ${id} marked FAILED, current left at ${previous ?? 'none (first deploy)'}`);
+    throw new ReleaseFailed(id, reason, `${session.label}: ${reason}; release ${id} marked FAILED, current left at ${state.current ?? 'none (first deploy)'}`);
   }
 }

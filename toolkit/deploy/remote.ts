@@ -27,6 +27,11 @@ export function remoteLayout(root: string): RemoteLayout {
   };
 }
 
+/** Held (flock) by every deploy, rollback and prune for its whole run on the device. */
+export function lockPath(layout: RemoteLayout): string {
+  return posix.join(layout.root, '.lock');
+}
+
 export function releaseDir(layout: RemoteLayout, id: string): string {
   return posix.join(layout.releases, id);
 }
@@ -75,7 +80,10 @@ export function logCommand(layout: RemoteLayout, entry: ReleaseLogEntry): string
 /** Points `current` at `id`: a new symlink renamed over the old one, so no reader ever sees no `current`. */
 export function switchCommand(layout: RemoteLayout, id: string): string {
   const temporary = posix.join(layout.root, `.current.${process.pid}.${Date.now()}`);
-  return `ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`;
+  const target = releaseDir(layout, id);
+  // Never point `current` at nothing; and a release that goes live carries no stale FAILED from an earlier attempt.
+  return `{ [ -d ${shellQuote(target)} ] || { echo "release folder ${target} is missing" >&2; false; }; } && rm -f ${shellQuote(posix.join(target, 'FAILED'))} `
+    + `&& ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`;
 }
 
 /** What a device's release area holds: the current release, the log and the release folders. */
@@ -108,11 +116,12 @@ export async function releaseSnapshot(session: SshSession, layout: RemoteLayout)
  * Which release folders to delete so that `keep` releases that passed remain: the current one first, then the most
  * recently deployed; releases that failed go once a later deploy succeeded.
  */
-export function releasesToPrune(options: { folders: string[]; log: ReleaseLogEntry[]; current: string; keep: number }): string[] {
-  const recent: string[] = [options.current];
+export function releasesToPrune(options: { folders: string[]; log: ReleaseLogEntry[]; current: string; keep: number; protect?: string[] }): string[] {
+  // The current release, and the one a rollback would return to, are never pruned, whatever --keep says.
+  const recent: string[] = [options.current, ...(options.protect ?? [])];
   for (const entry of [...options.log].reverse()) {
     if (entry.event === 'deployed' && !recent.includes(entry.release)) recent.push(entry.release);
   }
-  const kept = new Set(recent.filter((id) => options.folders.includes(id)).slice(0, Math.max(1, options.keep)));
+  const kept = new Set([...recent.filter((id) => options.folders.includes(id)).slice(0, Math.max(1, options.keep)), options.current, ...(options.protect ?? [])]);
   return options.folders.filter((f) => !kept.has(f)).sort();
 }

@@ -4,10 +4,10 @@
  * is never retried), commands with timeouts, and SFTP uploads with byte counts.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createReadStream, existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { Client, type AnyAuthMethod, type AuthenticationType, type NextAuthHandler, type SFTPWrapper } from 'ssh2';
 import { UserError } from '../errors.js';
 import type { HostTarget } from './hosts.js';
@@ -42,7 +42,7 @@ export function hostLabel(target: HostTarget): string {
 }
 
 export { pasteWord, shellQuote } from './shellWords.js';
-import { pasteWord } from './shellWords.js';
+import { pasteWord, shellQuote } from './shellWords.js';
 
 interface KeyCandidate {
   path: string;
@@ -66,6 +66,13 @@ async function keyCandidates(identity: string | null): Promise<KeyCandidate[]> {
 
 class ConnectFailure extends Error {
   constructor(message: string, readonly retryable: boolean) {
+    super(message);
+  }
+}
+
+/** An upload whose file on the device is shorter than ours: never renamed to its final name. */
+export class UploadTruncated extends UserError {
+  constructor(message: string, readonly missingBytes: number) {
     super(message);
   }
 }
@@ -187,17 +194,24 @@ export class SshSession {
     });
   }
 
-  /** Runs `command` in the device's shell; never rejects on a non-zero exit (the caller reads `code`). */
+  /**
+   * Runs `command` in the device's shell; never rejects on a non-zero exit (the caller reads `code`). With a timeout
+   * the command runs under the device's `timeout`, so a command we stop waiting for is ended there too (closing the
+   * channel alone leaves it running: there is no terminal to hang up).
+   */
   exec(command: string, options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): Promise<ExecResult> {
+    const limited = options.timeoutMs === undefined ? command
+      : `timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${shellQuote(command)}`;
     return this.tracked((resolve, reject) => {
-      this.client.exec(command, (error, channel) => {
+      this.client.exec(limited, (error, channel) => {
         if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
         let stdout = '';
         let stderr = '';
+        // A little after the device's own timeout (and its kill 5 s later), so its exit normally comes first.
         const timer = options.timeoutMs === undefined ? null : setTimeout(() => {
           channel.close();
           reject(new UserError(`${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs! / 1000} s`));
-        }, options.timeoutMs);
+        }, options.timeoutMs + 8_000);
         channel.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           stdout += text;
@@ -206,6 +220,11 @@ export class SshSession {
         channel.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
         channel.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
+          // 124: `timeout` ended it; 137: killed after ignoring the TERM.
+          if (options.timeoutMs !== undefined && (code === 124 || code === 137)) {
+            reject(new UserError(`${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs / 1000} s and was ended on the device`));
+            return;
+          }
           resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr });
         });
       });
@@ -231,6 +250,37 @@ export class SshSession {
       throw new UserError(`${this.label}: the device's shell ran ${parts.length} of ${commands.length} commands (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
     return parts;
+  }
+
+  /**
+   * Holds an exclusive lock on the device (`flock` on `path`) until the returned release is called: one channel
+   * runs `flock … cat`, so the lock lives exactly as long as this connection wants it, and a dropped connection
+   * (which ends `cat`) can never leave a stale lock behind. Waits up to `waitMs` for another holder.
+   */
+  async lock(options: { path: string; waitMs: number; holder: string }): Promise<() => Promise<void>> {
+    const command = `mkdir -p ${shellQuote(posix.dirname(options.path))} && exec flock -w ${Math.ceil(options.waitMs / 1000)} ${shellQuote(options.path)} sh -c 'echo locked; exec cat > /dev/null'`;
+    return this.tracked((resolve, reject) => {
+      this.client.exec(command, (error, channel) => {
+        if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
+        let held = false;
+        let stderr = '';
+        channel.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+        channel.on('data', (chunk: Buffer) => {
+          if (held || !chunk.toString('utf8').includes('locked')) return;
+          held = true;
+          resolve(() => new Promise<void>((done) => {
+            channel.once('close', () => done());
+            channel.end();
+          }));
+        });
+        channel.on('close', (code: number | null) => {
+          if (held) return;
+          reject(new UserError(code === 127
+            ? `${this.label}: flock is not installed on the device (util-linux); install it (sudo apt-get install util-linux), since ${options.holder} must hold ${options.path}`
+            : `${this.label}: another deploy or rollback has held ${options.path} for over ${options.waitMs / 1000} s; ${options.holder} did not start: try again when it is done${stderr.trim() ? ` (${stderr.trim().split('\n').pop()})` : ''}`));
+        });
+      });
+    });
   }
 
   /** `exec` that throws with the device's last output lines when the command fails. */
@@ -262,12 +312,20 @@ export class SshSession {
       // Large chunks: SFTP pipelines the requests of one write, and each write waits for its acknowledgements.
       const source = createReadStream(options.local, { start, highWaterMark: 4 << 20 });
       const sink = sftp.createWriteStream(options.remote, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o644 });
+      let sinkError: Error | null = null;
       source.on('data', (chunk) => options.onBytes(chunk.length));
       source.on('error', (error) => { sink.destroy(); reject(failed(error)); });
-      sink.on('error', (error: Error) => { source.destroy(); reject(failed(error)); });
-      sink.on('close', () => resolve());
+      sink.on('error', (error: Error) => { sinkError = error; source.destroy(); reject(failed(error)); });
+      // A write that failed must never count as done, even if the stream closes without an 'error' first.
+      sink.on('close', () => (sinkError ? reject(failed(sinkError)) : resolve()));
       source.pipe(sink);
     });
+    // Only a file of exactly the local size gets its final name: a disk that filled mid-write leaves a short one.
+    const expected = (await stat(options.local)).size;
+    const written = await this.tracked<number>((resolve, reject) => {
+      sftp.stat(options.remote, (error, stats) => (error ? reject(failed(error)) : resolve(stats.size)));
+    });
+    if (written !== expected) throw new UploadTruncated(`${this.label}: upload of ${options.final} stopped at ${written} of ${expected} bytes`, expected - written);
     await this.tracked<void>((resolve, reject) => {
       sftp.ext_openssh_rename(options.remote, options.final, (error) => (error ? reject(failed(error)) : resolve()));
     });

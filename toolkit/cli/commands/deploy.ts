@@ -107,9 +107,9 @@ export const deployCommand: Command = {
 
     const failed = outcomes.filter((o) => o.status === 'failed');
     const rows = outcomes.map((o) => ({
-      host: o.target.name, address: hostLabel(o.target), status: o.status === 'ok' ? 'deployed' : o.status,
+      host: o.target.name, address: hostLabel(o.target), status: o.status === 'ok' ? (o.value?.unchanged ? 'unchanged' : 'deployed') : o.status,
       release: o.value?.release ?? null, previous: o.value?.previous ?? null, filesSent: o.value?.filesSent ?? 0, filesKept: o.value?.filesKept ?? 0,
-      bytesSent: o.value?.bytesSent ?? 0, bytesResumed: o.value?.bytesResumed ?? 0, verified: o.value ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}` : null,
+      bytesSent: o.value?.bytesSent ?? 0, bytesResumed: o.value?.bytesResumed ?? 0, verified: o.value && !o.value.unchanged ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}` : null,
       runtime: o.value?.verify.runtime ?? null, engineKey: o.value?.engineKey ?? null, device: o.value?.device ?? null, seconds: Number(o.seconds.toFixed(1)), reason: o.error,
     }));
     if (json) {
