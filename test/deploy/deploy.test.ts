@@ -11,6 +11,7 @@ import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
 import { TENSORRT_INCLUDE_DIRS, type DeviceFacts } from '../../toolkit/deploy/prerequisites.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../../toolkit/version.js';
+import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
@@ -38,10 +39,7 @@ const manifestOf = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'man
 
 t.before(async () => {
   if (skip) return;
-  for (const [out, golden] of [[bundleA, '4'], [bundleB, '6']] as const) {
-    const built = await runCli(['build', '--out', out, '--search-count', '0', '--calib-count', '20', '--golden', golden, '--quiet']);
-    if (built.code !== 0) throw new Error(built.stderr);
-  }
+  await demoBundlesBuilt([[bundleA, '4'], [bundleB, '6']]);
   sshd = await startSshd({ dir: join(dir, 'sshd') });
 });
 t.teardown(async () => { await sshd?.stop(); });

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
@@ -35,10 +36,7 @@ function sound(t: Test, device: string): LogEntry[] {
 
 t.before(async () => {
   if (skip) return;
-  for (const [out, golden] of [[bundleA, '4'], [bundleB, '6']] as const) {
-    const built = await runCli(['build', '--out', out, '--search-count', '0', '--calib-count', '20', '--golden', golden, '--quiet']);
-    if (built.code !== 0) throw new Error(built.stderr);
-  }
+  await demoBundlesBuilt([[bundleA, '4'], [bundleB, '6']]);
   sshd = await startSshd({ dir: join(dir, 'sshd') });
 });
 t.teardown(async () => { await sshd?.stop(); });
