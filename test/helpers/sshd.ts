@@ -3,7 +3,7 @@
  * own config, started by absolute path and stopped by its PID. The "device" is this machine, reached over SSH.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -36,6 +36,25 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The device's own PATH and HOME: every program of this machine's PATH except `effnet-edge`, and an empty home, so a
+ * developer's globally installed effnet-edge (npm link, npm i -g) or their dotfiles never stand in for the device's.
+ */
+function deviceEnvironment(dir: string): string {
+  const bin = join(dir, 'device-bin');
+  const home = join(dir, 'device-home');
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(home, { recursive: true });
+  for (const folder of (process.env.PATH ?? '/usr/bin:/bin').split(':').filter(Boolean)) {
+    for (const name of existsSync(folder) ? readdirSync(folder) : []) {
+      if (name === 'effnet-edge' || existsSync(join(bin, name))) continue;
+      symlinkSync(join(folder, name), join(bin, name));
+    }
+  }
+  // node itself may live beside a global effnet-edge; it is linked above either way.
+  return `PATH=${bin} HOME=${home}`;
 }
 
 function keygen(path: string): void {
@@ -73,7 +92,7 @@ export async function startSshd(options: { dir: string; port?: number; extraConf
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile}`, `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${authorized}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp',
-    'LogLevel ERROR', 'MaxStartups 50', 'MaxSessions 50', ...(options.extraConfig ?? []), '',
+    'LogLevel ERROR', 'MaxStartups 50', 'MaxSessions 50', `SetEnv ${deviceEnvironment(dir)}`, ...(options.extraConfig ?? []), '',
   ].join('\n'));
   const knownHosts = join(dir, 'known_hosts');
   const hostPub = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');

@@ -3,9 +3,11 @@
  * shell syntax in it is quoted in the ssh-copy-id advice, never run by the reader's shell.
  */
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pasteWord } from '../../toolkit/deploy/shellWords.js';
+import { SshSession } from '../../toolkit/deploy/ssh.js';
+import { TOOLKIT_VERSION } from '../../toolkit/version.js';
 import { runCli } from '../helpers/cli.js';
 import { startSshd, sshdUnavailableReason, type Sshd } from '../helpers/sshd.js';
 
@@ -32,4 +34,30 @@ t.test('an inventory user with shell syntax: the refused key\'s advice quotes it
   t.equal(result.code, 1);
   t.match(result.stderr, `e.g. ssh-copy-id -i ${sshd.clientKey}.pub 'root$(touch\${IFS}x)@127.0.0.1' -p ${sshd.port}`);
   t.notOk(existsSync('x'), 'nothing ran');
+});
+
+t.test('the test device has its own PATH and HOME: an effnet-edge installed here is not the device\'s', { skip: skip ?? false }, async (t) => {
+  // A stand-in for `npm i -g effnet-edge` on the developer's machine, first on this process's PATH.
+  const global = join(dir, 'global-bin');
+  mkdirSync(global, { recursive: true });
+  writeFileSync(join(global, 'effnet-edge'), `#!/bin/sh\necho ${TOOLKIT_VERSION}\n`, { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${global}:${saved}`;
+  let device: Sshd;
+  try {
+    device = await startSshd({ dir: join(dir, 'sshd-with-global') });
+  } finally {
+    process.env.PATH = saved;
+  }
+  t.teardown(() => device.stop());
+  const session = await SshSession.open({
+    target: { name: 'device', host: '127.0.0.1', port: device.port, user: 'root', identity: null, groups: [] },
+    identity: device.clientKey, knownHostsPath: device.knownHosts, acceptNew: false, connectTimeoutMs: 10_000, retries: 0, onNotice: () => {},
+  });
+  try {
+    const result = await session.exec('command -v effnet-edge || echo none; printf "%s\\n" "$HOME"');
+    t.strictSame(result.stdout.trim().split('\n'), ['none', join(dir, 'sshd-with-global', 'device-home')]);
+  } finally {
+    session.close();
+  }
 });
