@@ -4,8 +4,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { z } from 'zod';
 import { FileFormatError, UserError } from '../toolkit/errors.js';
 import { packagePath } from '../toolkit/packagePaths.js';
+import { jsonFrom, validatedBy } from '../toolkit/schema.js';
 
 export type TargetRuntime = 'tensorrt' | 'onnxruntime';
 export type Precision = 'int8' | 'fp16' | 'fp32';
@@ -55,83 +57,53 @@ export interface Target {
 /** `jetson` alone is what users type: the current entry board. */
 export const TARGET_ALIASES: Readonly<Record<string, string>> = { jetson: 'jetson-orin-nano' };
 
-type Check = (value: unknown) => string | undefined;
-const oneOf = (...values: readonly (string | null)[]): Check => (v) =>
-  values.includes(v as string) ? undefined : `one of ${values.map((x) => (x === null ? 'null' : `'${x}'`)).join(', ')}`;
-const text: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'a non-empty string');
-const orNull = (check: Check): Check => (v) => (v === null ? undefined : check(v) && `${check(v)} or null`);
-const integer = (min: number): Check => (v) => (Number.isInteger(v) && (v as number) >= min ? undefined : `an integer ≥ ${min}`);
-const positive: Check = (v) => (typeof v === 'number' && v > 0 ? undefined : 'a positive number');
-const version: Check = (v) => (typeof v === 'string' && /^\d+\.\d+$/.test(v) ? undefined : "a version like '8.7'");
-const list = (check: Check, min = 1): Check => (v) =>
-  Array.isArray(v) && v.length >= min && v.every((x) => !check(x)) ? undefined : `a list of ${check(undefined) ?? 'values'} (at least ${min})`;
-const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
+const version = z.string().regex(/^\d+\.\d+$/, { error: "a version like '8.7'" });
+const precision = z.enum(['int8', 'fp16', 'fp32']);
+const text = z.string().min(1);
 
-const PRECISION = oneOf('int8', 'fp16', 'fp32');
-const CALIBRATION_KEYS: Record<keyof TargetCalibration, Check> = {
-  method: oneOf('auto', 'minmax', 'percentile', 'entropy', 'mse'),
-  profile: oneOf('tensorrt', 'onnxruntime'),
-  weightRange: oneOf('auto', 'full', 'reduced'),
-  weightGranularity: oneOf('per-channel', 'per-tensor'),
-  images: integer(1),
-  cacheVersion: integer(8000),
-};
-const TARGET_KEYS: Record<Exclude<keyof Target, 'calibration'>, Check> = {
+/** One target file, as declared here and nowhere else; the TypeScript types above are checked against it. */
+const targetSchema = z.strictObject({
   name: text,
   description: text,
-  runtime: oneOf('tensorrt', 'onnxruntime'),
-  arch: oneOf('x86_64', 'arm64', 'any'),
-  sm: orNull(version),
-  dlaCores: integer(0),
-  jetpack: orNull(version),
-  tensorrt: orNull(list(version)),
-  memoryGiB: orNull(positive),
-  fastInt8: bool,
-  precisions: list(PRECISION),
-  defaultPrecision: PRECISION,
-  workspaceMiB: orNull(integer(1)),
-  deviceSide: oneOf('effnet-edge', 'trtexec'),
-  checked: list(text),
-  neverRun: list(text, 0),
-};
+  runtime: z.enum(['tensorrt', 'onnxruntime']),
+  arch: z.enum(['x86_64', 'arm64', 'any']),
+  sm: version.nullable(),
+  dlaCores: z.int().min(0).max(16),
+  jetpack: version.nullable(),
+  tensorrt: z.array(version).min(1).nullable(),
+  memoryGiB: z.number().positive().nullable(),
+  fastInt8: z.boolean(),
+  precisions: z.array(precision).min(1),
+  defaultPrecision: precision,
+  workspaceMiB: z.int().min(1).nullable(),
+  deviceSide: z.enum(['effnet-edge', 'trtexec']),
+  checked: z.array(text).min(1),
+  neverRun: z.array(text),
+  calibration: z.strictObject({
+    method: z.enum(['auto', 'minmax', 'percentile', 'entropy', 'mse']),
+    profile: z.enum(['tensorrt', 'onnxruntime']),
+    weightRange: z.enum(['auto', 'full', 'reduced']),
+    weightGranularity: z.enum(['per-channel', 'per-tensor']),
+    images: z.int().min(1),
+    cacheVersion: z.int().min(8000),
+  }),
+}).superRefine((target, context) => {
+  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+  if (!target.precisions.includes(target.defaultPrecision)) problem('defaultPrecision', `is '${target.defaultPrecision}', not one of its precisions (${target.precisions.join(', ')})`);
+  if (target.runtime === 'tensorrt' && (target.sm === null || target.tensorrt === null)) problem('runtime', "is 'tensorrt', which needs 'sm' and 'tensorrt' versions");
+  if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt') problem('deviceSide', "is 'trtexec' but the runtime is not tensorrt");
+});
 
-function checkedObject(file: string, prefix: string, value: unknown, keys: Record<string, Check>, nested: string[] = []): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FileFormatError(file, `${prefix || 'the file'} must be a JSON object`);
-  const known = [...Object.keys(keys), ...nested];
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new FileFormatError(file, `unknown key '${prefix}${key}' (valid keys: ${known.join(', ')})`);
-  }
-  for (const [key, check] of Object.entries(keys)) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v === undefined) throw new FileFormatError(file, `missing key '${prefix}${key}'`);
-    const expected = check(v);
-    if (expected) throw new FileFormatError(file, `key '${prefix}${key}' is ${JSON.stringify(v)}; expected ${expected}`);
-  }
-}
+// The declared types and the schema must describe the same thing.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const schemaMatchesTypes: Same<z.output<typeof targetSchema>, Target> = true;
+void schemaMatchesTypes;
 
 /** Parses and validates one target file's text. */
 export function targetFromText(options: { text: string; file: string }): Target {
-  let value: unknown;
-  try {
-    value = JSON.parse(options.text);
-  } catch (error) {
-    throw new FileFormatError(options.file, `not valid JSON (${(error as Error).message})`);
-  }
-  checkedObject(options.file, '', value, TARGET_KEYS, ['calibration']);
-  const target = value as Target;
-  if (target.calibration === undefined) throw new FileFormatError(options.file, "missing key 'calibration'");
-  checkedObject(options.file, 'calibration.', target.calibration, CALIBRATION_KEYS);
+  const target = validatedBy(targetSchema, jsonFrom({ text: options.text, file: options.file, what: 'a target description (see targets/*.json)' }), options.file);
   const stem = basename(options.file).replace(/\.json$/, '');
-  if (target.name !== stem) throw new FileFormatError(options.file, `key 'name' is '${target.name}' but the file is ${stem}.json; they must match`);
-  if (!target.precisions.includes(target.defaultPrecision)) {
-    throw new FileFormatError(options.file, `key 'defaultPrecision' is '${target.defaultPrecision}', not one of its precisions (${target.precisions.join(', ')})`);
-  }
-  if (target.runtime === 'tensorrt' && (target.sm === null || target.tensorrt === null)) {
-    throw new FileFormatError(options.file, "a tensorrt target needs 'sm' and 'tensorrt' versions");
-  }
-  if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt') {
-    throw new FileFormatError(options.file, "key 'deviceSide' is 'trtexec' but the runtime is not tensorrt");
-  }
+  if (target.name !== stem) throw new FileFormatError(options.file, `name: is '${target.name}' but the file is ${stem}.json; they must match`);
   return target;
 }
 

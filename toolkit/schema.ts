@@ -35,10 +35,13 @@ const TYPE_NAMES: Record<string, string> = {
 };
 
 function issueText(issue: z.core.$ZodIssue): string {
+  if ('input' in issue && issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    return `missing; expected ${issueText({ ...issue, input: null } as z.core.$ZodIssue).replace(/^expected /, '').replace(/, got null$/, '')}`;
+  }
   const got = 'input' in issue ? `, got ${described(issue.input)}` : '';
   switch (issue.code) {
     case 'invalid_type': return `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}${got}`;
-    case 'too_small': return `expected ${issue.origin === 'array' ? 'at least' : issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
+    case 'too_small': return `expected ${issue.origin === 'array' ? 'at least' : issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'array' ? (Number(issue.minimum) === 1 ? ' item' : ' items') : issue.origin === 'string' ? ' characters' : ''}${got}`;
     case 'too_big': return `expected ${issue.origin === 'array' ? 'at most' : issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
     case 'invalid_value': return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;
     case 'unrecognized_keys': return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;

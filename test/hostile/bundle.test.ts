@@ -115,9 +115,9 @@ t.test('a symlink inside the bundle is never followed', async (t) => {
 t.test('manifests that are not what the schema declares: each names the field', async (t) => {
   const cases: [string, (m: Json) => unknown, string][] = [
     ['null', () => null, 'schema null is not \'effnet-edge/bundle@1\'; rebuild the bundle with this version of effnet-edge'],
-    ['no-files', ({ files: _files, ...m }) => m, 'files: expected an object, got nothing'],
-    ['no-golden', ({ golden: _golden, ...m }) => m, 'golden: expected an object, got nothing'],
-    ['no-thresholds', ({ thresholds: _t, ...m }) => m, 'thresholds: expected an object, got nothing'],
+    ['no-files', ({ files: _files, ...m }) => m, 'files: missing; expected an object'],
+    ['no-golden', ({ golden: _golden, ...m }) => m, 'golden: missing; expected an object'],
+    ['no-thresholds', ({ thresholds: _t, ...m }) => m, 'thresholds: missing; expected an object'],
     ['null-entry', (m) => ({ ...m, files: { ...(m.files as Json), 'model.fp32.onnx': null } }), 'files["model.fp32.onnx"]: expected an object, got null'],
     ['zero-std', (m) => ({ ...m, preprocessing: { ...(m.preprocessing as Json), std: [0, 0, 0] } }), 'preprocessing.std[0]: expected > 0, got 0'],
     ['negative-size', (m) => ({ ...m, inputSize: -3 }), 'inputSize: expected >= 1, got -3'],
