@@ -10,6 +10,7 @@ import { encodeModel } from '../../toolkit/onnx/proto.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { writeModelFile } from '../../toolkit/onnx/write.js';
 import { tinyModel } from '../onnx/fixtures/models.js';
+import { runCli } from '../helpers/cli.js';
 
 /** A model whose tensors live in `m.onnx.data`, written to a fresh folder. */
 async function externalModel(dir: string): Promise<string> {
@@ -43,4 +44,24 @@ t.test('gigabytes of declared external data are refused before any read', async 
   await t.rejects(modelFromFile({ path: file }), {
     message: `${file}: tensor '${first.name}' declares 3200000000 bytes of external data; effnet-edge reads tensors of at most 1073741824 bytes (1 GiB), far above any EfficientNet weight`,
   });
+});
+
+t.test('summary uses build\'s recogniser: a pooling + Gemm model or a cyclic graph is not "EfficientNet"', async (t) => {
+  const dir = t.testdir();
+  const plain = join(dir, 'plain.onnx');
+  await writeModelFile({ model: tinyModel(), path: plain });
+  const summary = await runCli(['summary', '--model', plain]);
+  t.equal(summary.code, 1);
+  t.equal(summary.stderr, `effnet-edge summary: ${plain}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found 0 MBConv blocks, 1 output(s) ('y' [1, 5])\n`);
+  const cyclic = join(dir, 'cyclic.onnx');
+  const model = tinyModel();
+  // relu reads the classifier's output: relu -> gap -> flat -> fc -> relu.
+  const nodes = model.graph.nodes.map((n) => (n.name === 'relu' ? { ...n, inputs: ['y'] } : n));
+  await writeModelFile({ model: { ...model, graph: { ...model.graph, nodes } }, path: cyclic });
+  for (const command of [['summary', '--model', cyclic], ['quantize', '--model', cyclic, '--calib', dir, '--out', join(dir, 'q.onnx')]]) {
+    const result = await runCli(command);
+    t.equal(result.code, 1, command[0]);
+    t.match(result.stderr, `${cyclic}: node '`, command[0]);
+    t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', command[0]);
+  }
 });

@@ -4,7 +4,6 @@
  * depthwise conv per MBConv block, SE convs on 1×1 inputs, a new stage where the block output width changes),
  * so torchvision, timm and our own exports get the seed's layer names whatever their node names are.
  */
-import { modelFromFile } from '../onnx/read.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { DataType, type Dim, type Graph, type Model, type Node, type Tensor } from '../onnx/ir.js';
 import { FC_STAGE, STEM_STAGE, TOP_STAGE, mbconvStageKey, type Layer, type LayerKind } from './layers.js';
@@ -157,10 +156,4 @@ export function summaryFromOnnx(options: { model: Model; name: string }): ModelS
   const input = graph.inputs.find((i) => !initializerNames.has(i.name));
   const resolution = numeric(input?.shape?.[2]);
   return summaryFromLayers({ variant: options.name, resolution, layers: namedLayers(rawLayersFrom(graph)).map((g) => g.layer) });
-}
-
-export async function summaryFromOnnxFile(options: { path: string }): Promise<ModelSummary> {
-  const model = await modelFromFile({ path: options.path });
-  const name = options.path.split('/').pop()!.replace(/\.onnx$/, '');
-  return summaryFromOnnx({ model, name });
 }

@@ -80,6 +80,20 @@ export function topologicalOrder(graph: Graph): Node[] {
   return order;
 }
 
+/** A node caught in a cycle (ONNX graphs are acyclic), or undefined when there is none. */
+export function nodeInCycle(graph: Graph): Node | undefined {
+  const order = topologicalOrder(graph);
+  const produced = new Set<string>();
+  const available = new Set([...graph.inputs.map((i) => i.name), ...graph.initializers.map((t) => t.name)]);
+  const producers = new Set(graph.nodes.flatMap((n) => n.outputs));
+  // In a topological order every input a node of this graph produces is produced before it is read.
+  for (const node of order) {
+    if (node.inputs.some((name) => name !== '' && producers.has(name) && !produced.has(name) && !available.has(name))) return node;
+    for (const name of node.outputs) produced.add(name);
+  }
+  return undefined;
+}
+
 /** Names a node's subgraph attributes read from the enclosing scope (they are inputs of the node, too). */
 function subgraphOuterNames(node: Node): string[] {
   const out: string[] = [];

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { pathInsideFolder } from '../insideFolder.js';
 import { FileFormatError, UserError } from '../errors.js';
 import { dataTypeInfo } from './dtypes.js';
-import { danglingInputs } from './graph.js';
+import { danglingInputs, nodeInCycle } from './graph.js';
 import type { Model, Tensor } from './ir.js';
 import { decodeModel, type DecodedModel, SchemaError, typedFromOwnedBytes } from './proto.js';
 import { ModelField } from './schema.js';
@@ -117,6 +117,10 @@ function decodeChecked(bytes: Uint8Array, file: string): DecodedModel {
       `${reader} '${dangling.name}', which no graph input, initializer or node output provides; ` +
       'the graph is broken: fix the tool that wrote it',
     );
+  }
+  const cyclic = nodeInCycle(decoded.model.graph);
+  if (cyclic !== undefined) {
+    throw new FileFormatError(file, `node '${cyclic.name || cyclic.opType}' (${cyclic.opType}) is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it`);
   }
   return decoded;
 }

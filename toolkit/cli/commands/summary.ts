@@ -1,11 +1,14 @@
 /** `effnet-edge summary`: the paper's Table 1 view with params, MACs and the seed's FLOPs per stage. */
+import { basename } from 'node:path';
 import type { Command } from '../command.js';
 import { flag, stringOption } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
 import { formatTable } from '../table.js';
 import { networkConfigFrom } from '../../model/config.js';
 import { summaryFromConfig, type ModelSummary } from '../../model/summary.js';
-import { summaryFromOnnxFile } from '../../model/summaryFromOnnx.js';
+import { summaryFromOnnx } from '../../model/summaryFromOnnx.js';
+import { checkedClassifier } from '../../bundle/build.js';
+import { modelFromFile } from '../../onnx/read.js';
 import { UsageError } from '../../errors.js';
 
 export const FLOPS_NOTE =
@@ -42,6 +45,13 @@ export function summaryJson(summary: ModelSummary, withLayers: boolean): object 
   return withLayers ? { ...rest, layers } : rest;
 }
 
+/** The same recogniser build uses: a graph that is not an EfficientNet-style classifier is refused, not summarised as one. */
+async function classifierSummary(path: string): Promise<ModelSummary> {
+  const model = await modelFromFile({ path });
+  checkedClassifier(model, path);
+  return summaryFromOnnx({ model, name: basename(path).replace(/\.onnx$/, '') });
+}
+
 export const summaryCommand: Command = {
   name: 'summary',
   summary: 'Print an EfficientNet\'s stages (paper Table 1) with params, MACs and the seed\'s FLOPs formula.',
@@ -69,7 +79,7 @@ export const summaryCommand: Command = {
       throw new UsageError('--model summarises the file as it is: drop --variant, --width, --depth, --resolution and --num-classes');
     }
     const summary = modelPath !== undefined
-      ? await summaryFromOnnxFile({ path: modelPath })
+      ? await classifierSummary(modelPath)
       : summaryFromConfig(networkConfigFrom(network));
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify(summaryJson(summary, flag(args, 'layers')), null, 2) + '\n');
