@@ -268,7 +268,9 @@ static void *read_array(reader_t *r, size_t count, size_t element, size_t *weigh
   return copy;
 }
 
-static int positive_finite(float v) { return isfinite(v) && v > 0; }
+/* Scales must be positive normal floats: zero, infinite and NaN are meaningless, and a subnormal scale is flushed to
+ * zero by some vector paths (DAZ/FTZ, NEON) but not by the scalar one, so the paths would disagree. */
+static int positive_normal(float v) { return isnormal(v) && v > 0; }
 
 typedef struct {
   int32_t h, w, c, set;
@@ -472,14 +474,14 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
         l->gate_out_scale = read_f32(r);
         if (*gate_channels != l->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, *gate_channels, l->in_c);
         if (l->kh != 1 || l->kw != 1 || l->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
-        if (!positive_finite(l->gate_in_scale) || !positive_finite(l->gate_out_scale)) FAIL("layer %d: a gate scale is not a positive finite number", index);
+        if (!positive_normal(l->gate_in_scale) || !positive_normal(l->gate_out_scale)) FAIL("layer %d: a gate scale is not a positive normal number", index);
       }
       if (l->flags & FLAG_RESIDUAL) {
         l->res_main_scale = read_f32(r);
         l->res_skip_scale = read_f32(r);
         l->res_out_scale = read_f32(r);
-        if (!positive_finite(l->res_main_scale) || !positive_finite(l->res_skip_scale) || !positive_finite(l->res_out_scale)) {
-          FAIL("layer %d: a residual scale is not a positive finite number", index);
+        if (!positive_normal(l->res_main_scale) || !positive_normal(l->res_skip_scale) || !positive_normal(l->res_out_scale)) {
+          FAIL("layer %d: a residual scale is not a positive normal number", index);
         }
         if (l->res_slot < 0 || l->res_slot >= e->slot_count || l->res_slot == l->out_slot) FAIL("layer %d: residual slot %d invalid", index, l->res_slot);
         const shape_t skip = shapes[l->res_slot];
@@ -539,9 +541,9 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
     if (!pooled->set || pooled->c != l->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, l->in_c);
     if (l->reduced < 1 || l->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, l->reduced);
-    if (!positive_finite(l->se_in_scale) || !positive_finite(l->pool_scale) || !positive_finite(l->fc1_out_scale) ||
-        !positive_finite(l->fc1_act_scale) || !positive_finite(l->gate_scale)) {
-      FAIL("layer %d: a squeeze-excitation scale is not a positive finite number", index);
+    if (!positive_normal(l->se_in_scale) || !positive_normal(l->pool_scale) || !positive_normal(l->fc1_out_scale) ||
+        !positive_normal(l->fc1_act_scale) || !positive_normal(l->gate_scale)) {
+      FAIL("layer %d: a squeeze-excitation scale is not a positive normal number", index);
     }
     l->in_h = pooled->h;
     l->in_w = pooled->w;
@@ -568,7 +570,7 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (l->flags & FLAG_ACTIVATION) {
       l->fc2_out_scale = read_f32(r);
       l->gate_table = read_array(r, 256, 4, wb);
-      if (!r->failed && !positive_finite(l->fc2_out_scale)) FAIL("layer %d: the gate input scale is not a positive finite number", index);
+      if (!r->failed && !positive_normal(l->fc2_out_scale)) FAIL("layer %d: the gate input scale is not a positive normal number", index);
       for (int32_t i = 0; l->gate_table && i < 256; i++) {
         if (!isfinite(l->gate_table[i])) FAIL("layer %d: a non-finite gate table entry", index);
       }
@@ -598,7 +600,7 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
     if (shapes[l->in_slot].c != l->in_c) FAIL("layer %d expects %d input channels, its input has %d", index, l->in_c, shapes[l->in_slot].c);
     if (l->out_c != e->classes) FAIL("layer %d produces %d logits, the header says %d classes", index, l->out_c, e->classes);
     if (index != e->layer_count - 1) FAIL("layer %d: the classifier head must be the last layer", index);
-    if (!positive_finite(l->head_in_scale) || !positive_finite(l->head_pool_scale)) FAIL("layer %d: a head scale is not a positive finite number", index);
+    if (!positive_normal(l->head_in_scale) || !positive_normal(l->head_pool_scale)) FAIL("layer %d: a head scale is not a positive normal number", index);
     l->in_h = shapes[l->in_slot].h;
     l->in_w = shapes[l->in_slot].w;
     l->weights = read_array(r, (size_t)l->out_c * l->in_c, 1, wb);
@@ -721,7 +723,7 @@ EXPORT effnet_int8_status effnet_int8_load_memory(const void *data, size_t size,
   effnet_int8_status status = EFFNET_INT8_FORMAT_ERROR;
   if (e->channels < 1 || e->channels > 16384 || e->height < 1 || e->height > 4096 || e->width < 1 || e->width > 4096 ||
       e->classes < 0 || e->classes > 100000 || e->slot_count < 1 || e->slot_count > MAX_SLOTS || e->layer_count < 1 ||
-      e->layer_count > 4096 || e->input_slot < 0 || e->input_slot >= e->slot_count || !positive_finite(e->input_scale)) {
+      e->layer_count > 4096 || e->input_slot < 0 || e->input_slot >= e->slot_count || !positive_normal(e->input_scale)) {
     set_error(error, error_size, "header values out of range (input %dx%dx%d, %d classes, %d slots, %d layers, input scale %g)",
               e->channels, e->height, e->width, e->classes, e->slot_count, e->layer_count, (double)e->input_scale);
     goto fail;
