@@ -265,12 +265,12 @@ t.test('bad inventories: errors name the file, the line or key path, and what wa
       "all.children.a.children.b.children.a: group 'a' cannot be a child of 'b': that makes a loop b → a → b"],
     ['a.yml', 'all:\n  children:\n    gpu:\n      vars:\n        ansible_port: ssh\n', "all.children.gpu.vars: ansible_port is 'ssh'; expected a port number 1..65535"],
     ['a.yml', 'all:\n  hosts:\n    "j:x:y":\n', "all.hosts.j:x:y: host 'j:x:y': expected name, name:port or [IPv6]:port"],
-    ['a.yml', 'all:\n  children:\n    gpu:\n      host:\n        j1:\n', "all.children.gpu.host: unknown key 'host'; a group has hosts, vars and children"],
-    ['a.yml', 'all:\n  hosts:\n    j1: yes\n', "all.hosts.j1: expected host variables (a mapping) or nothing, got 'yes'"],
-    ['a.yml', 'all:\n  hosts:\n    - j1\n', 'all.hosts: expected a mapping, got a list'],
-    ['a.yml', 'all: [j1]\n', 'all: expected a group (a mapping of hosts, vars and children) or nothing, got a list'],
+    ['a.yml', 'all:\n  children:\n    gpu:\n      host:\n        j1:\n', "all.children.gpu: unknown key 'host'"],
+    ['a.yml', 'all:\n  hosts:\n    j1: yes\n', 'all.hosts.j1: expected an object, got "yes"'],
+    ['a.yml', 'all:\n  hosts:\n    - j1\n', 'all.hosts: expected an object, got a list of 1'],
+    ['a.yml', 'all: [j1]\n', 'all: expected an object, got a list of 1'],
     ['a.yml', 'all:\n  hosts:\n    j1: { ansible_host: [a, b] }\n', 'all.hosts.j1.ansible_host: expected a single value, got a list'],
-    ['a.yml', '- all\n', "expected a mapping of groups such as 'all:', got a list"],
+    ['a.yml', '- all\n', 'the document: expected an object, got a list of 1'],
   ];
   for (const [path, text, problem] of cases) t.throws(() => inventoryFromText({ text, path }), new FileFormatError(path, problem), `${path}: ${problem}`);
   t.throws(() => inventoryFromText({ text: 'all:\n  hosts:\n  hosts:\n', path: 'd.yml' }), { message: /^d\.yml: not valid YAML \(Map keys must be unique at line 2, column \d+\)$/ });

@@ -9,6 +9,8 @@
  */
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { validatedBy } from '../schema.js';
 import { FileFormatError, UsageError, UserError } from '../errors.js';
 import { isIpv6, portFrom, splitHostPort, type HostTarget } from './hosts.js';
 
@@ -263,56 +265,49 @@ function iniInventory(path: string, text: string): Inventory {
   return builder.finish();
 }
 
-type YamlValue = string | number | boolean | null | YamlValue[] | Map<unknown, YamlValue>;
-
-function describe(value: YamlValue): string {
-  return value instanceof Map ? 'a mapping' : Array.isArray(value) ? 'a list' : `'${String(value)}'`;
+type Vars = Record<string, unknown>;
+interface YamlGroup {
+  hosts?: Record<string, Vars | null> | null;
+  vars?: Vars | null;
+  children?: Record<string, YamlGroup | null> | null;
 }
+
+/** Host or group variables: any values, but the connection variables effnet-edge reads must be single values. */
+const varsSchema = z.record(z.string(), z.unknown()).superRefine((vars, context) => {
+  for (const name of CONNECTION_VARS) {
+    const value = vars[name];
+    if (value !== null && typeof value === 'object') context.addIssue({ code: 'custom', path: [name], message: `expected a single value, got ${Array.isArray(value) ? 'a list' : 'a mapping'}` });
+  }
+});
+
+/** Ansible's YAML inventory: groups of hosts (a mapping, or one name), vars and child groups, any of them empty. */
+const groupSchema: z.ZodType<YamlGroup | null> = z.lazy(() => z.strictObject({
+  // `hosts: solo` is Ansible's shorthand for one host without variables.
+  hosts: z.preprocess((v) => (typeof v === 'string' ? { [v]: null } : v), z.record(z.string(), varsSchema.nullable()).nullable()).optional(),
+  vars: varsSchema.nullable().optional(),
+  children: z.record(z.string(), groupSchema).nullable().optional(),
+}).nullable());
+
+export const yamlInventorySchema = z.record(z.string(), groupSchema).nullable();
 
 /** Variables as strings: scalars as written, null as '' (unset), lists and mappings as JSON (kept, never used). */
-function yamlVars(builder: InventoryBuilder, map: Map<unknown, YamlValue>, where: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const [key, value] of map) {
-    const name = String(key);
-    if (value !== null && typeof value === 'object') {
-      if (CONNECTION_VARS.includes(name)) builder.fail(`${where}.${name}`, `expected a single value, got ${describe(value)}`);
-      vars[name] = JSON.stringify(value, (_, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v));
-    } else {
-      vars[name] = value === null ? '' : String(value);
-    }
-  }
-  return vars;
+function varStrings(vars: Vars): Record<string, string> {
+  return Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)]));
 }
 
-/** One group: null or a mapping of hosts, vars and children; a section may also be a single name (Ansible allows it). */
-function yamlGroup(builder: InventoryBuilder, group: string, value: YamlValue, where: string): void {
+function yamlGroup(builder: InventoryBuilder, group: string, value: YamlGroup | null, where: string): void {
   builder.group(group);
   if (value === null) return;
-  if (!(value instanceof Map)) builder.fail(where, `expected a group (a mapping of hosts, vars and children) or nothing, got ${describe(value)}`);
-  for (const [key, raw] of value) {
-    const name = String(key);
-    const at = `${where}.${name}`;
-    const section = typeof raw === 'string' ? new Map<unknown, YamlValue>([[raw, null]]) : raw;
-    if (!['hosts', 'vars', 'children'].includes(name)) builder.fail(at, `unknown key '${name}'; a group has hosts, vars and children`);
-    if (section === null) continue;
-    if (!(section instanceof Map)) builder.fail(at, `expected a mapping, got ${describe(section)}`);
-    if (name === 'vars') builder.setGroupVars(group, yamlVars(builder, section, at), at);
-    for (const [entry, data] of name === 'vars' ? [] : section) {
-      const child = `${at}.${String(entry)}`;
-      if (name === 'children') {
-        builder.addChild(group, String(entry), child);
-        yamlGroup(builder, String(entry), data, child);
-      } else if (data === null || data instanceof Map) {
-        builder.addHosts(String(entry), group, data ? yamlVars(builder, data, child) : {}, child);
-      } else {
-        builder.fail(child, `expected host variables (a mapping) or nothing, got ${describe(data)}`);
-      }
-    }
+  if (value.vars) builder.setGroupVars(group, varStrings(value.vars), `${where}.vars`);
+  for (const [host, vars] of Object.entries(value.hosts ?? {})) builder.addHosts(host, group, vars ? varStrings(vars) : {}, `${where}.hosts.${host}`);
+  for (const [child, data] of Object.entries(value.children ?? {})) {
+    builder.addChild(group, child, `${where}.children.${child}`);
+    yamlGroup(builder, child, data, `${where}.children.${child}`);
   }
 }
 
-/** The document as plain values with Maps (they keep key order and key types), or null when it is not valid YAML. */
-function yamlData(text: string): { value: YamlValue; error: string | null } {
+/** The document as plain values, or the first line of the first parse error. */
+function yamlData(text: string): { value: unknown; error: string | null } {
   // merge: Ansible reads YAML 1.1, where `<<: *defaults` merges a mapping.
   const document = parseDocument(text, { merge: true });
   // The first line of the first error: yaml adds a source excerpt after a colon.
@@ -320,7 +315,7 @@ function yamlData(text: string): { value: YamlValue; error: string | null } {
   if (error) return { value: null, error };
   try {
     // maxAliasCount: an alias bomb (aliases of aliases, a few lines expanding to billions of nodes) is refused.
-    return { value: (document.toJS({ mapAsMap: true, maxAliasCount: 1000 }) as YamlValue) ?? null, error: null };
+    return { value: document.toJS({ maxAliasCount: 1000 }) ?? null, error: null };
   } catch (cause) {
     return { value: null, error: (cause as Error).message.split('\n')[0]! };
   }
@@ -329,9 +324,9 @@ function yamlData(text: string): { value: YamlValue; error: string | null } {
 function yamlInventory(path: string, text: string): Inventory {
   const { value, error } = yamlData(text);
   if (error) throw new FileFormatError(path, `not valid YAML (${error})`);
+  const document = validatedBy(yamlInventorySchema, value, path);
   const builder: InventoryBuilder = new InventoryBuilder(path);
-  if (value !== null && !(value instanceof Map)) throw new FileFormatError(path, `expected a mapping of groups such as 'all:', got ${describe(value)}`);
-  for (const [group, data] of value ?? []) yamlGroup(builder, String(group), data, String(group));
+  for (const [group, data] of Object.entries(document ?? {})) yamlGroup(builder, group, data, group);
   return builder.finish();
 }
 
@@ -343,7 +338,8 @@ export function inventoryFromText(options: { text: string; path: string }): Inve
   if (['.yml', '.yaml', '.json'].includes(extension)) return yamlInventory(path, text);
   if (['.ini', '.cfg'].includes(extension)) return iniInventory(path, text);
   const { value } = yamlData(text);
-  const groups = value instanceof Map && value.size > 0 && [...value.values()].every((v) => v === null || v instanceof Map);
+  const mapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const groups = mapping(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === null || mapping(v));
   return groups ? yamlInventory(path, text) : iniInventory(path, text);
 }
 
