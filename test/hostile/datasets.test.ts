@@ -6,6 +6,7 @@ import t from 'tap';
 import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetFromFolder } from '../../calibration/dataset.js';
+import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 const eval10 = join(REPO_ROOT, 'demo', 'cifar10-b0', 'eval');
@@ -42,4 +43,13 @@ t.test('a class folder without images is refused, not skipped', async (t) => {
   });
   symlinkSync(join(dir, 'nowhere'), join(root, 'zebra'));
   await t.rejects(datasetFromFolder({ root }), { message: /aardvark: class folder with no images/ }, 'a dangling link is not a class, but the empty one still is');
+});
+
+t.test('build reports images per class, so a class that went thin shows at once', async (t) => {
+  const dir = t.testdir();
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const result = await runCli(['build', '--target', 'cpu-x86_64', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
+    '--out', join(dir, 'b'), '--search-count', '0', '--calib-count', '20', '--golden', '4']);
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stdout, /\n {2}images per class \(calibration\/evaluation\): airplane 2\/8, automobile 2\/8, bird 2\/8, cat 2\/8, deer 2\/8, dog 2\/8, frog 2\/8, horse 2\/8, ship 2\/8, truck 2\/8\n/);
 });

@@ -11,6 +11,7 @@ import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { writeModelFile } from '../../toolkit/onnx/write.js';
 import { tinyModel } from '../onnx/fixtures/models.js';
 import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 /** A model whose tensors live in `m.onnx.data`, written to a fresh folder. */
 async function externalModel(dir: string): Promise<string> {
@@ -64,4 +65,16 @@ t.test('summary uses build\'s recogniser: a pooling + Gemm model or a cyclic gra
     t.match(result.stderr, `${cyclic}: node '`, command[0]);
     t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', command[0]);
   }
+});
+
+t.test('a 100000 x 100000 input is refused before anything is allocated for it', async (t) => {
+  const dir = t.testdir();
+  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+  const model = await modelFromFile({ path: join(demo, 'model.onnx') });
+  const input = model.graph.inputs[0]!;
+  const huge = join(dir, 'huge.onnx');
+  await writeModelFile({ model: { ...model, graph: { ...model.graph, inputs: [{ ...input, shape: [input.shape![0]!, 3, 100000, 100000] }] } }, path: huge });
+  const build = await runCli(['build', '--target', 'cpu-x86_64', '--model', huge, '--calib', join(demo, 'calib'), '--out', join(dir, 'out')]);
+  t.equal(build.code, 1);
+  t.equal(build.stderr, `effnet-edge build: the model's input '${input.name}' is 100000x100000; effnet-edge takes square inputs from 1 to 4096 pixels (EfficientNet-B7 uses 600)\n`);
 });

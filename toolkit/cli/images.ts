@@ -3,7 +3,7 @@ import { datasetFromFolder, balancedSubset, type Dataset, type LabelSource } fro
 import {
   TORCHVISION_SIZES, customPreprocessing, directPreset, torchvisionPreset, type Preprocessing,
 } from '../../calibration/presets.js';
-import { UsageError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 import type { Model } from '../onnx/ir.js';
 import { VARIANT_NAMES, type VariantName } from '../model/variants.js';
 import { numberOption, stringOption, type OptionGroup, type ParsedArgs } from './command.js';
@@ -37,12 +37,18 @@ export const LABELS_GROUP: OptionGroup = {
 };
 
 /** The model's static input size (H = W), or a usage error. */
+export const MAX_INPUT_SIZE = 4096;
+
 export function inputSizeOf(model: Model): number {
   const initializers = new Set(model.graph.initializers.map((t) => t.name));
   const input = model.graph.inputs.find((i) => !initializers.has(i.name));
   const [, channels, height, width] = input?.shape ?? [];
   if (channels !== 3 || typeof height !== 'number' || height !== width) {
     throw new UsageError(`the model's input '${input?.name}' is [${(input?.shape ?? []).join(', ')}]; expected NCHW [batch, 3, S, S] with a fixed square size S`);
+  }
+  // One image of that size must fit in memory many times over (batches, activations): B7 takes 600.
+  if (height < 1 || height > MAX_INPUT_SIZE) {
+    throw new UserError(`the model's input '${input!.name}' is ${height}x${height}; effnet-edge takes square inputs from 1 to ${MAX_INPUT_SIZE} pixels (EfficientNet-B7 uses 600)`);
   }
   return height;
 }

@@ -65,6 +65,13 @@ async function modelFrom(args: ParsedArgs): Promise<{ model: Model; source: Bund
   };
 }
 
+/** Images per class in the calibration and evaluation sets, or null when they are not labelled by class. */
+export function classCountsOf(options: { classes: string[] | null; calib: Dataset; eval: Dataset }): { class: string; calibration: number; evaluation: number }[] | null {
+  if (options.classes === null) return null;
+  const count = (dataset: Dataset, label: number) => dataset.items.filter((i) => i.label === label).length;
+  return options.classes.map((name, label) => ({ class: name, calibration: count(options.calib, label), evaluation: count(options.eval, label) }));
+}
+
 export const buildCommand: Command = {
   name: 'build',
   summary: 'Calibrate, quantize, evaluate and bundle a model for a target device (no arguments: the embedded demo).',
@@ -161,8 +168,10 @@ export const buildCommand: Command = {
     });
     await bundleFolderWritten({ out, files: result.files, force: flag(args, 'force') });
     const { manifest } = result;
+    // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
+    const perClass = classCountsOf({ classes: split.eval.classes ?? calib.classes ?? null, calib, eval: split.eval });
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle: out, target: manifest.target, accuracy: manifest.accuracy, thresholds: manifest.thresholds, files: manifest.files }, null, 2) + '\n');
+      io.stdout(JSON.stringify({ bundle: out, target: manifest.target, accuracy: manifest.accuracy, thresholds: manifest.thresholds, images: perClass, files: manifest.files }, null, 2) + '\n');
       return 0;
     }
     if (quiet) return 0;
@@ -173,6 +182,7 @@ export const buildCommand: Command = {
       a.int8
         ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
         : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
+      ...(perClass ? [`  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`] : []),
       `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
       'next:',
       `  effnet-edge inspect --bundle ${pasteWord(out)}`,
