@@ -15,7 +15,13 @@ import { BUNDLE_SCHEMA, MANIFEST_FILE } from './manifestSchema.js';
  */
 export function bundleOutChecked(options: { out: string; force: boolean }): void {
   const { out, force } = options;
-  const stats = statSync(out, { throwIfNoEntry: false });
+  let stats: ReturnType<typeof statSync>;
+  try {
+    stats = statSync(out, { throwIfNoEntry: false });
+  } catch {
+    // ENOTDIR: a file stands where a folder on the way should be.
+    throw new UserError(`${dirname(out)}: output folder is not writable; choose another with --out`);
+  }
   if (stats === undefined) return;
   if (!force) throw new UserError(`${out} already exists; give --force to replace it, or --out another folder`);
   if (!stats.isDirectory()) throw new UserError(`${out} is a file, not a bundle folder; --force replaces only a bundle folder or an empty one: choose another --out`);
