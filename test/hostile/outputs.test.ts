@@ -55,9 +55,9 @@ t.test('no command writes over its own input, or into the folder it runs in', as
   t.ok(readFileSync(model).equals(before), 'the fp32 model is untouched');
   const cache = await runCli(['quantize', '--model', model, '--calib', join(demo, 'calib'), '--out', join(dir, 'q.onnx'), '--cache', join(dir, 'q.onnx')]);
   t.equal(cache.stderr, `effnet-edge quantize: --out and --cache both name ${join(dir, 'q.onnx')}; give each output its own path\nRun 'effnet-edge quantize --help' for usage.\n`);
-  const intoCalib = await runCli(['build', '--target', 'cpu-x86_64', '--model', model, '--calib', dir, '--out', REPO_ROOT, '--force', ...quick]);
-  t.equal(intoCalib.code, 2);
-  t.match(intoCalib.stderr, /^effnet-edge build: --out .* is the current folder or holds it; write into a new folder instead\n/);
+  const intoCwd = await runCli(['build', '--target', 'cpu-x86_64', '--model', model, '--calib', join(demo, 'calib'), '--out', REPO_ROOT, '--force', ...quick]);
+  t.equal(intoCwd.code, 2);
+  t.match(intoCwd.stderr, /^effnet-edge build: --out .* is the current folder or holds it; write into a new folder instead\n/);
   const parent = await runCli(['build', '--target', 'cpu-x86_64', '--model', model, '--calib', join(demo, 'calib'), '--out', dir, '--force', ...quick]);
   t.equal(parent.stderr, `effnet-edge build: --out ${dir} would overwrite --model ${model}, which this command reads; choose another --out\nRun 'effnet-edge build --help' for usage.\n`);
   t.ok(existsSync(model));
