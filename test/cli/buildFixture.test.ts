@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
-import { trtCacheFromText } from '../../calibration/trtCache.js';
+import { trtCacheFromText } from '../../calibration/calibrate/trtCache.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { CIFAR_B0, REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';

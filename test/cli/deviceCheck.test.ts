@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceCheckReport } from '../../toolkit/device/check.js';
 import { fp16Checks } from '../../toolkit/device/check.js';
-import type { GoldenSet } from '../../toolkit/eval/regression.js';
+import type { GoldenSet } from '../../toolkit/device/regression.js';
 import { runCli } from '../helpers/cli.js';
 
 t.test('without TensorRT the device check says precisely why, in its JSON and on screen, and exits 1', async (t) => {

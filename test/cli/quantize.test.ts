@@ -1,8 +1,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trtCacheFromText } from '../../calibration/trtCache.js';
-import { rangesFromDocument } from '../../calibration/rangesFile.js';
+import { trtCacheFromText } from '../../calibration/calibrate/trtCache.js';
+import { rangesFromDocument } from '../../calibration/calibrate/rangesFile.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { floatActivationsOf, preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { CIFAR_B0 } from '../helpers/paths.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetFromFolder } from '../../calibration/dataset.js';
+import { datasetFromFolder } from '../../calibration/images/dataset.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 

@@ -7,7 +7,8 @@ import { cpuHasVnni, weightRangeFor } from '../../toolkit/quant/cpu.js';
 import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
 import { qdqModelFrom } from '../../toolkit/quant/qdq.js';
 import { preparedFp32From } from '../../toolkit/quant/quantize.js';
-import { roundHalfToEven, weightsQuantizedPerChannel } from '../../toolkit/quant/weights.js';
+import { roundHalfToEven } from '../../toolkit/numbers.js';
+import { weightsQuantizedPerChannel } from '../../toolkit/quant/weights.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
 import { runOnnx, seededInput } from '../helpers/ort.js';
 

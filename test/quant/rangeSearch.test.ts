@@ -1,8 +1,8 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { datasetFromFolder } from '../../calibration/dataset.js';
-import { batchesFromDataset, type Batch } from '../../calibration/loader.js';
-import { directPreset } from '../../calibration/presets.js';
+import { datasetFromFolder } from '../../calibration/images/dataset.js';
+import { batchesFromDataset, type Batch } from '../../calibration/images/loader.js';
+import { directPreset } from '../../calibration/images/presets.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { structureOf } from '../../toolkit/passes/recognise.js';
 import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';

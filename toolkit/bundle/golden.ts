@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import type { Batch } from '../../calibration/loader.js';
+import type { Batch } from '../../calibration/images/loader.js';
 import { FileFormatError } from '../errors.js';
 import { jsonFrom, validatedBy } from '../schema.js';
 import { bundleFilePath, type BundleManifest } from './manifest.js';

@@ -1,8 +1,8 @@
 /** Option groups and helpers for commands that read image folders: labels, preprocessing, subsets. */
-import { datasetFromFolder, balancedSubset, type Dataset, type LabelSource } from '../../calibration/dataset.js';
+import { datasetFromFolder, balancedSubset, type Dataset, type LabelSource } from '../../calibration/images/dataset.js';
 import {
   TORCHVISION_SIZES, customPreprocessing, directPreset, torchvisionPreset, type Preprocessing,
-} from '../../calibration/presets.js';
+} from '../../calibration/images/presets.js';
 import { UsageError, UserError } from '../errors.js';
 import type { Model } from '../onnx/ir.js';
 import { VARIANT_NAMES, type VariantName } from '../model/variants.js';

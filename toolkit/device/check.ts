@@ -14,11 +14,11 @@ import { UserError } from '../errors.js';
 import type { CheckResult } from '../eval/checkReports.js';
 import { fusionReportFrom, type FusionReport } from '../eval/fusion.js';
 import { meanCosine, top1Agreement } from '../eval/metrics.js';
-import { goldenSetFrom, regressionChecks, type GoldenSet } from '../eval/regression.js';
+import { goldenSetFrom, regressionChecks, type GoldenSet } from './regression.js';
 import { modelFromFile } from '../onnx/read.js';
 import { packagePath } from '../packagePaths.js';
 import { TrtRunner, trtDevice, trtVersions } from '../runtime/trt.js';
-import { engineForBundle } from '../runtime/trtEngine.js';
+import { engineForBundle } from './trtEngine.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
 export const DEVICE_CHECK_SCHEMA = 'effnet-edge/device-check@1';

@@ -2,7 +2,7 @@
  * fp32 vs int8 on the same images: top-1/top-5 of both, top-1 agreement, mean logit cosine, and SQNR (dB) of every
  * quantized activation — the int8 graph's dequantized value against the fp32 graph's tensor of the same name.
  */
-import type { Batch } from '../../calibration/loader.js';
+import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
 import { OrtRunner } from '../runtime/ort.js';
 import { concatenated } from './logits.js';

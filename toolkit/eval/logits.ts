@@ -1,5 +1,5 @@
 /** Logits of a model over preloaded batches (ONNX Runtime), concatenated in batch order. */
-import type { Batch } from '../../calibration/loader.js';
+import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
 import { OrtRunner } from '../runtime/ort.js';
 import type { Logits } from './metrics.js';

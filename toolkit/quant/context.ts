@@ -1,5 +1,5 @@
 /** What re-quantizing a float graph under a fixed plan and ranges needs, shared by the data-driven passes. */
-import type { Batch } from '../../calibration/loader.js';
+import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
 import type { QuantizationPlan } from './plan.js';
 

@@ -3,11 +3,11 @@
  * placement profile, calibrate the planned activations on images, and insert Q/DQ. Returns both graphs, the
  * ranges and every pass's report; writing files is the caller's job.
  */
-import { preloadedBatches, type Batch } from '../../calibration/loader.js';
-import { balancedSubset, type Dataset } from '../../calibration/dataset.js';
-import type { Preprocessing } from '../../calibration/presets.js';
-import type { CalibratorSettings } from '../../calibration/calibrators.js';
-import { rangesFromBatches } from '../../calibration/collect.js';
+import { preloadedBatches, type Batch } from '../../calibration/images/loader.js';
+import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
+import type { Preprocessing } from '../../calibration/images/presets.js';
+import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
+import { rangesFromBatches } from '../../calibration/calibrate/collect.js';
 import { DataType, type Model } from '../onnx/ir.js';
 import { inferShapes, valueInfoMap } from '../onnx/shapes.js';
 import { withUniqueNodeNames, withoutNoOps } from '../passes/cleanup.js';
@@ -21,8 +21,8 @@ import { qdqModelFrom, type QdqReport } from './qdq.js';
 import { biasCorrectedFp32 } from './biasCorrection.js';
 import { DEFAULT_SEARCH_STEPS, defaultSearchImages, rangeSearchReport, rangesSearchedFrom, type SearchedRange } from './rangeSearch.js';
 import { graphLayersOf } from '../model/summaryFromOnnx.js';
-import { amaxFromHistogram } from '../../calibration/calibrators.js';
-import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/rangesFile.js';
+import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
+import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
 import { keepFloatForMaxDrop, layerSensitivities, planFilteredByNodes, type LayerSensitivity, type MaxDropResult } from './sensitivity.js';
 

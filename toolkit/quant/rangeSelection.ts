@@ -3,7 +3,7 @@
  * calibration pass), and the one whose int8 logits are closest to fp32 (mean cosine) on a set of calibration images
  * wins. No labels are needed, so nothing is tuned on the evaluation set.
  */
-import { amaxFromHistogram, type CalibratorSettings, type TensorCalibrator } from '../../calibration/calibrators.js';
+import { amaxFromHistogram, type CalibratorSettings, type TensorCalibrator } from '../../calibration/calibrate/calibrators.js';
 import { meanCosine, top1Agreement } from '../eval/metrics.js';
 import { logitsFrom } from '../eval/logits.js';
 import type { QdqContextWithModel } from './context.js';

@@ -8,11 +8,7 @@ export interface QuantizedWeights {
   scales: Float32Array;
 }
 
-/** ONNX QuantizeLinear rounds half to even. */
-export function roundHalfToEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+import { roundHalfToEven } from '../numbers.js';
 
 export function weightsQuantizedPerChannel(options: { data: Float32Array; dims: number[]; axis: number; qmax: number }): QuantizedWeights {
   const { data, dims, axis, qmax } = options;

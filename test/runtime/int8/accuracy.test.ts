@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { datasetFromFolder } from '../../../calibration/dataset.js';
-import { preloadedBatches } from '../../../calibration/loader.js';
+import { datasetFromFolder } from '../../../calibration/images/dataset.js';
+import { preloadedBatches } from '../../../calibration/images/loader.js';
 import type { BundleManifest } from '../../../toolkit/bundle/manifest.js';
 import { concatenated, logitsOfRunner } from '../../../toolkit/eval/logits.js';
 import { meanCosine, top1Agreement, topKAccuracy } from '../../../toolkit/eval/metrics.js';

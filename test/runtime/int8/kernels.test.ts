@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
-import { roundHalfToEven } from '../../../toolkit/quant/weights.js';
+import { roundHalfToEven } from '../../../toolkit/numbers.js';
 import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
 import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';

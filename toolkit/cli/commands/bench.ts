@@ -1,8 +1,8 @@
 /** `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by side. */
-import { goldenSetFrom } from '../../eval/regression.js';
+import { goldenSetFrom } from '../../device/regression.js';
 import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UsageError } from '../../errors.js';
-import { bundleRunner, resolvedRuntime } from '../../runtime/bundleRunner.js';
+import { bundleRunner, resolvedRuntime } from '../../device/bundleRunner.js';
 import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
 import { MAX_THREADS, boundedInteger, flag, stringOption } from '../command.js';

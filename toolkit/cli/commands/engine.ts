@@ -11,7 +11,7 @@ import { fusionReportFrom, type FusionReport } from '../../eval/fusion.js';
 import { fusionTextFrom } from '../../eval/fusionText.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { TrtRunner } from '../../runtime/trt.js';
-import { engineForBundle } from '../../runtime/trtEngine.js';
+import { engineForBundle } from '../../device/trtEngine.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';

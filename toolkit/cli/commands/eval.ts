@@ -1,5 +1,5 @@
 /** `effnet-edge eval`: fp32 vs int8 accuracy, agreement, cosine and per-tensor SQNR on labelled images. */
-import { batchesFromDataset } from '../../../calibration/loader.js';
+import { batchesFromDataset } from '../../../calibration/images/loader.js';
 import { UsageError } from '../../errors.js';
 import { evaluationFrom } from '../../eval/evaluate.js';
 import { htmlReport } from '../../eval/report.js';

@@ -1,10 +1,10 @@
 /** `effnet-edge run`: classify images with a bundle's model on its target's runtime (top-k with class names). */
 import { resolve } from 'node:path';
-import { batchesFromDataset } from '../../../calibration/loader.js';
-import type { Dataset } from '../../../calibration/dataset.js';
+import { batchesFromDataset } from '../../../calibration/images/loader.js';
+import type { Dataset } from '../../../calibration/images/dataset.js';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { bundleRunner, runtimeChoiceFrom } from '../../runtime/bundleRunner.js';
+import { bundleRunner, runtimeChoiceFrom } from '../../device/bundleRunner.js';
 import { topK } from '../../eval/metrics.js';
 import type { Command } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';

@@ -2,7 +2,7 @@
  * Real-valued rescaling factors as the integer multipliers and shifts the int8 engine applies
  * (native/int8/README.md, "Integer semantics"). Each function says which range the engine's loader accepts.
  */
-import { roundHalfToEven } from '../../quant/weights.js';
+import { roundHalfToEven } from '../../numbers.js';
 
 export interface Requantization {
   /** In [2^30, 2^31). */

@@ -5,19 +5,12 @@
  * resampling (resample.ts) the tensors equal torchvision's bit for bit on the ImageNet sample.
  */
 import sharp from 'sharp';
-import { UserError } from '../toolkit/errors.js';
+import { UserError } from '../../toolkit/errors.js';
 import type { Preprocessing } from './presets.js';
+import { roundHalfToEven } from '../../toolkit/numbers.js';
 import { resampleRgb, type RgbImage } from './resample.js';
 
 
-/** Python's round(): halves to even (torchvision's CenterCrop uses it for the offsets). */
-export function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 /** torchvision's Resize(int): the shorter side becomes `size`, the longer int(size × long / short). */
 export function resizedDimensions(width: number, height: number, size: number): { width: number; height: number } {
@@ -66,7 +59,7 @@ export function resizedAndCropped(image: RgbImage, p: Preprocessing, path: strin
       throw new ImageDecodeError(path, `${size.width}x${size.height} after resize is smaller than the ${p.crop}x${p.crop} crop`);
     }
     window = {
-      left: roundHalfEven((size.width - p.crop) / 2), top: roundHalfEven((size.height - p.crop) / 2),
+      left: roundHalfToEven((size.width - p.crop) / 2), top: roundHalfToEven((size.height - p.crop) / 2),
       width: p.crop, height: p.crop,
     };
   }

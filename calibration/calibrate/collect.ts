@@ -5,12 +5,12 @@
  * per batch (B7 at 600×600 exposes about 2 GB per image), tensors are calibrated in groups, one pass over the
  * images per group.
  */
-import type { Model } from '../toolkit/onnx/ir.js';
-import { elementCount } from '../toolkit/onnx/graph.js';
-import { valueInfoMap, inferShapes } from '../toolkit/onnx/shapes.js';
-import { OrtRunner } from '../toolkit/runtime/ort.js';
+import type { Model } from '../../toolkit/onnx/ir.js';
+import { elementCount } from '../../toolkit/onnx/graph.js';
+import { valueInfoMap, inferShapes } from '../../toolkit/onnx/shapes.js';
+import { OrtRunner } from '../../toolkit/runtime/ort.js';
 import { calibratorFor, type CalibratorSettings, type TensorCalibrator } from './calibrators.js';
-import type { Batch } from './loader.js';
+import type { Batch } from '../images/loader.js';
 
 export interface CollectOptions {
   model: Model;

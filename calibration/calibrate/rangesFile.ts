@@ -1,5 +1,5 @@
 /** Calibrated ranges as JSON (for people and tools) and as a TensorRT calibration cache. */
-import { FileFormatError } from '../toolkit/errors.js';
+import { FileFormatError } from '../../toolkit/errors.js';
 import type { CalibratorSettings } from './calibrators.js';
 import { textFromTrtCache, type TrtCalibrationAlgorithm } from './trtCache.js';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
-import { regressionChecks, type GoldenSet } from '../../toolkit/eval/regression.js';
+import { regressionChecks, type GoldenSet } from '../../toolkit/device/regression.js';
 
 // Four images, three classes: build-time int8 picks classes 0, 1, 2, 0; fp32 agrees except on image 3.
 const int8 = Float32Array.from([3, 1, 0, 0, 4, 1, 1, 0, 5, 2, 1, 0]);

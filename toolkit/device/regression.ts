@@ -4,8 +4,8 @@
  */
 import { goldenFloats, goldenIndexFrom, type GoldenIndex } from '../bundle/golden.js';
 import { DEVIATION_SHARE, type BundleManifest, type FileCheck } from '../bundle/manifest.js';
-import type { CheckResult } from './checkReports.js';
-import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
+import type { CheckResult } from '../eval/checkReports.js';
+import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
 
 export interface GoldenSet {
   index: GoldenIndex;

@@ -8,11 +8,11 @@ import { availableParallelism } from 'node:os';
 import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
 import { UsageError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
-import { OrtRunner } from './ort.js';
-import type { Runner } from './runner.js';
-import { TrtRunner, trtUnavailableReason } from './trt.js';
+import { OrtRunner } from '../runtime/ort.js';
+import type { Runner } from '../runtime/runner.js';
+import { TrtRunner, trtUnavailableReason } from '../runtime/trt.js';
 import { engineForBundle, type BundleModel } from './trtEngine.js';
-import { engineBytesFor, int8UnavailableReason, Int8Runner } from './int8/native.js';
+import { engineBytesFor, int8UnavailableReason, Int8Runner } from '../runtime/int8/native.js';
 
 export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8'] as const;
 export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8';

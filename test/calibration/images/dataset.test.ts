@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { balancedSubset, datasetFromFolder } from '../../calibration/dataset.js';
-import { CIFAR_B0, FIXTURES } from '../helpers/paths.js';
+import { balancedSubset, datasetFromFolder } from '../../../calibration/images/dataset.js';
+import { CIFAR_B0, FIXTURES } from '../../helpers/paths.js';
 
 t.test('class sub-folders give sorted labels in a deterministic order', async (t) => {
   const dataset = await datasetFromFolder({ root: join(CIFAR_B0, 'calib') });

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { AbsHistogram } from '../../calibration/histogram.js';
-import { calibratorFor, entropyAmax, mseAmax, percentileAmax } from '../../calibration/calibrators.js';
-import { Prng } from '../../toolkit/model/prng.js';
+import { AbsHistogram } from '../../../calibration/calibrate/histogram.js';
+import { calibratorFor, entropyAmax, mseAmax, percentileAmax } from '../../../calibration/calibrate/calibrators.js';
+import { Prng } from '../../../toolkit/model/prng.js';
 
 function gaussian(count: number, seed: number): Float32Array {
   return new Prng(seed).fillNormal(new Float32Array(count), 0, 1);

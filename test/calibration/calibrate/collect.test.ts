@@ -1,14 +1,14 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { rangesFromBatches, tensorGroups } from '../../calibration/collect.js';
-import { datasetFromFolder, balancedSubset } from '../../calibration/dataset.js';
-import { batchesFromDataset } from '../../calibration/loader.js';
-import { directPreset } from '../../calibration/presets.js';
-import { modelFromFile } from '../../toolkit/onnx/read.js';
-import { structureOf } from '../../toolkit/passes/recognise.js';
-import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
-import { preparedFp32From } from '../../toolkit/quant/quantize.js';
-import { CIFAR_B0 } from '../helpers/paths.js';
+import { rangesFromBatches, tensorGroups } from '../../../calibration/calibrate/collect.js';
+import { datasetFromFolder, balancedSubset } from '../../../calibration/images/dataset.js';
+import { batchesFromDataset } from '../../../calibration/images/loader.js';
+import { directPreset } from '../../../calibration/images/presets.js';
+import { modelFromFile } from '../../../toolkit/onnx/read.js';
+import { structureOf } from '../../../toolkit/passes/recognise.js';
+import { quantizationPlanFrom } from '../../../toolkit/quant/plan.js';
+import { preparedFp32From } from '../../../toolkit/quant/quantize.js';
+import { CIFAR_B0 } from '../../helpers/paths.js';
 
 const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
 const tensors = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'tensorrt' }).activations.map((a) => a.tensor);

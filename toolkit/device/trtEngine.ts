@@ -5,8 +5,8 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deviceCalibrationCacheText } from '../../calibration/trtCache.js';
-import { cachedPlanStatus, sidecarWritten, type EngineKey } from '../bundle/engineCache.js';
+import { deviceCalibrationCacheText } from '../../calibration/calibrate/trtCache.js';
+import { cachedPlanStatus, sidecarWritten, type EngineKey } from './engineCache.js';
 import { sha256Of } from '../bundle/hash.js';
 import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
@@ -15,8 +15,8 @@ import { bytesFromModel } from '../onnx/write.js';
 import { float16ModelFrom } from '../passes/float16.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import type { Precision } from '../../targets/load.js';
-import { engineBuilt, trtDevice, trtVersions, type TrtDevice } from './trt.js';
-import { encodedTrtVersion, engineBuildPlanFor, type EngineBuildPlan } from './trtPlan.js';
+import { engineBuilt, trtDevice, trtVersions, type TrtDevice } from '../runtime/trt.js';
+import { encodedTrtVersion, engineBuildPlanFor, type EngineBuildPlan } from '../runtime/trtPlan.js';
 
 /** Which of the bundle's graphs the engine runs: the int8 one at the target's precision, or the fp32 baseline. */
 export type BundleModel = 'int8' | 'fp32';

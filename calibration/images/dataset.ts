@@ -6,8 +6,8 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { FileFormatError, UserError } from '../toolkit/errors.js';
-import { Prng } from '../toolkit/model/prng.js';
+import { FileFormatError, UserError } from '../../toolkit/errors.js';
+import { Prng } from '../../toolkit/model/prng.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { floatsFromBytes, type GoldenIndex } from '../../toolkit/bundle/golden.js';
 import { manifestFromBundle } from '../../toolkit/bundle/manifest.js';
 import { top1Agreement } from '../../toolkit/eval/metrics.js';
-import { bundleRunner } from '../../toolkit/runtime/bundleRunner.js';
+import { bundleRunner } from '../../toolkit/device/bundleRunner.js';
 import { trtUnavailableReason } from '../../toolkit/runtime/trt.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/paths.js';

@@ -3,10 +3,10 @@
  * fp32 graph → calibration → Q/DQ → evaluation on held-out images → golden set → report → manifest.
  */
 import { arch } from 'node:os';
-import { balancedSubset, type Dataset } from '../../calibration/dataset.js';
-import { batchesFromDataset, preloadedBatches } from '../../calibration/loader.js';
-import type { CalibratorSettings } from '../../calibration/calibrators.js';
-import type { Preprocessing } from '../../calibration/presets.js';
+import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
+import { batchesFromDataset, preloadedBatches } from '../../calibration/images/loader.js';
+import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
+import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
 import { UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
@@ -20,9 +20,9 @@ import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
-import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from './golden.js';
-import { sha256Of } from './hash.js';
-import { BUNDLE_SCHEMA, ENGINE_KEY_FIELDS, MANIFEST_FILE, manifestText, thresholdsFrom, type Accuracy, type BundleManifest } from './manifest.js';
+import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from '../bundle/golden.js';
+import { sha256Of } from '../bundle/hash.js';
+import { BUNDLE_SCHEMA, ENGINE_KEY_FIELDS, MANIFEST_FILE, manifestText, thresholdsFrom, type Accuracy, type BundleManifest } from '../bundle/manifest.js';
 
 export interface BuildOptions {
   target: Target;

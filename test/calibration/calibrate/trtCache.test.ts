@@ -1,6 +1,6 @@
 import t from 'tap';
-import { CACHE_ALGORITHM, trtCacheTextFrom } from '../../calibration/rangesFile.js';
-import { deviceCalibrationCacheText, hexFromScale, scaleFromHex, textFromTrtCache, trtCacheFromText } from '../../calibration/trtCache.js';
+import { CACHE_ALGORITHM, trtCacheTextFrom } from '../../../calibration/calibrate/rangesFile.js';
+import { deviceCalibrationCacheText, hexFromScale, scaleFromHex, textFromTrtCache, trtCacheFromText } from '../../../calibration/calibrate/trtCache.js';
 
 t.test('scales are big-endian float32 hex of amax / 127', async (t) => {
   t.ok(Math.abs(scaleFromHex('3c010a14') - 0.0078759) < 1e-7, 'FACTS.md example: scale 0.0078759');

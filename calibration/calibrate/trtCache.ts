@@ -3,7 +3,7 @@
  * `name: <8 hex digits>`, the big-endian IEEE-754 float32 of the scale = amax / 127.
  * Example: `images: 3c010a14` is scale 0.0078759, amax 1.0002.
  */
-import { FileFormatError } from '../toolkit/errors.js';
+import { FileFormatError } from '../../toolkit/errors.js';
 
 export type TrtCalibrationAlgorithm =
   | 'EntropyCalibration2' | 'EntropyCalibration' | 'MinMaxCalibration' | 'LegacyCalibration';

@@ -3,7 +3,7 @@
  * libuv's thread pool), batches come out in dataset order. A corrupt or unsupported file is skipped with a warning
  * naming it; the run fails when no image is usable or more than `maxSkipShare` of them failed.
  */
-import { UserError } from '../toolkit/errors.js';
+import { UserError } from '../../toolkit/errors.js';
 import type { Dataset, DatasetItem } from './dataset.js';
 import { ImageDecodeError, tensorFromImageFile } from './decode.js';
 import type { Preprocessing } from './presets.js';

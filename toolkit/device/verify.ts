@@ -1,9 +1,9 @@
 /** Runs a bundle's golden set on this machine's runtime and checks it against what the build recorded. */
 import type { BundleManifest } from '../bundle/manifest.js';
 import { bundleFileChecks } from '../bundle/manifest.js';
-import { bundleRunner, type RuntimeChoice } from '../runtime/bundleRunner.js';
+import { bundleRunner, type RuntimeChoice } from './bundleRunner.js';
 import type { Runner } from '../runtime/runner.js';
-import type { CheckResult } from './checkReports.js';
+import type { CheckResult } from '../eval/checkReports.js';
 import { goldenSetFrom, regressionChecks } from './regression.js';
 
 export interface VerifyOutcome {

@@ -3,8 +3,8 @@
  * `torchvision`: resize the shorter side (bicubic, antialiased), centre-crop, /255, ImageNet mean/std, NCHW —
  * with the resize/crop sizes of torchvision's EfficientNet weights. `direct`: inputs already at resolution.
  */
-import { UsageError } from '../toolkit/errors.js';
-import type { VariantName } from '../toolkit/model/variants.js';
+import { UsageError } from '../../toolkit/errors.js';
+import type { VariantName } from '../../toolkit/model/variants.js';
 
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
 export const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'lanczos3'];

@@ -2,11 +2,12 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { resizedDimensions, roundHalfEven, tensorFromImageFile } from '../../calibration/decode.js';
-import { datasetFromFolder } from '../../calibration/dataset.js';
-import { batchesFromDataset, type LoadSummary } from '../../calibration/loader.js';
-import { customPreprocessing, directPreset, torchvisionPreset } from '../../calibration/presets.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { resizedDimensions, tensorFromImageFile } from '../../../calibration/images/decode.js';
+import { roundHalfToEven as roundHalfEven } from '../../../toolkit/numbers.js';
+import { datasetFromFolder } from '../../../calibration/images/dataset.js';
+import { batchesFromDataset, type LoadSummary } from '../../../calibration/images/loader.js';
+import { customPreprocessing, directPreset, torchvisionPreset } from '../../../calibration/images/presets.js';
+import { FIXTURES } from '../../helpers/paths.js';
 
 const sample = join(FIXTURES, 'imagenet_sample');
 const meta = JSON.parse(readFileSync(join(sample, 'meta.json'), 'utf8')) as {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedPlanStatus, sidecarWritten, staleReason, type EngineKey } from '../../toolkit/bundle/engineCache.js';
+import { cachedPlanStatus, sidecarWritten, staleReason, type EngineKey } from '../../toolkit/device/engineCache.js';
 
 const key: EngineKey = {
   onnxSha256: 'a'.repeat(64), calibrationSha256: 'b'.repeat(64), tensorrtVersion: '10.3.0', sm: '8.7', dlaCore: -1, precision: 'int8', quantization: 'explicit', toolkitVersion: '0.1.0',
