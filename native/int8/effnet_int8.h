@@ -1,8 +1,8 @@
 /*
  * effnet_int8: a fused int8 inference engine for EfficientNet on CPUs (x86-64 AVX2, aarch64 NEON, portable C).
  *
- * The engine runs one compact file written by effnet-edge from a bundle's Q/DQ model (toolkit/runtime/int8File.ts
- * documents the format and native/int8/README.md the integer semantics). Every path (scalar, AVX2, NEON) gives
+ * The engine runs one compact file written by effnet-edge from a bundle's Q/DQ model (toolkit/runtime/int8/engineFile.ts
+ * documents the format and native/int8/README.md the integer semantics). Every path (scalar, AVX2, AVX-VNNI, AVX-512, NEON) gives
  * bit-identical int8 activations and therefore identical logits.
  *
  * Memory: load allocates the weights and one arena sized from the layer table; set_threads allocates per-thread

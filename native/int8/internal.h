@@ -12,7 +12,7 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 
 /* GEMM rows are packed and computed in chunks of this many output pixels (a multiple of the 4-row micro tile). */
 #define CHUNK_ROWS 32
-/* Ceiling on a conv's reduction length: the stem's patches are gathered as int8 rows of at most this many values. */
+/* Most arena slots (tensors alive at once) an engine file may declare. */
 #define MAX_SLOTS 64
 #define MAX_THREADS 64
 /* The widest channel block a fused depthwise kernel reads past a pixel's last channel (padding slack, pool size). */

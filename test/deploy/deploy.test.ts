@@ -158,7 +158,7 @@ t.test('a file corrupted after upload: verify --host names it, a redeploy sends 
   const release = join(device, current());
   const target = join(release, 'model.int8.onnx');
   const bytes = readFileSync(target);
-  bytes[bytes.length - 1] ^= 0xff;
+  bytes[bytes.length - 1]! ^= 0xff;
   writeFileSync(target, bytes);
   const verify = await runCli(['verify', ...sshArgs(), '--tap']);
   t.equal(verify.code, 1);

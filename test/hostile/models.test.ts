@@ -59,11 +59,11 @@ t.test('summary uses build\'s recogniser: a pooling + Gemm model or a cyclic gra
   // relu reads the classifier's output: relu -> gap -> flat -> fc -> relu.
   const nodes = model.graph.nodes.map((n) => (n.name === 'relu' ? { ...n, inputs: ['y'] } : n));
   await writeModelFile({ model: { ...model, graph: { ...model.graph, nodes } }, path: cyclic });
-  for (const command of [['summary', '--model', cyclic], ['quantize', '--model', cyclic, '--calib', dir, '--out', join(dir, 'q.onnx')]]) {
-    const result = await runCli(command);
-    t.equal(result.code, 1, command[0]);
-    t.match(result.stderr, `${cyclic}: node '`, command[0]);
-    t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', command[0]);
+  for (const [name, ...args] of [['summary', '--model', cyclic], ['quantize', '--model', cyclic, '--calib', dir, '--out', join(dir, 'q.onnx')]] as const) {
+    const result = await runCli([name, ...args]);
+    t.equal(result.code, 1, name);
+    t.match(result.stderr, `${cyclic}: node '`, name);
+    t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', name);
   }
 });
 

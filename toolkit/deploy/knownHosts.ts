@@ -6,8 +6,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { pasteWord } from './shellWords.js';
 
 export interface KnownHostEntry {
@@ -145,10 +144,6 @@ export function knownHostsLine(options: { host: string; port: number; key: Buffe
     field = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
   }
   return `${field} ${keyTypeOf(options.key)} ${options.key.toString('base64')}`;
-}
-
-export function defaultKnownHostsPath(): string {
-  return join(homedir(), '.ssh', 'known_hosts');
 }
 
 /** Appends `line`, creating ~/.ssh-style folder (0700) and file (0600) when missing; never joins a last unterminated line. */

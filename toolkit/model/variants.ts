@@ -41,7 +41,7 @@ export interface BaseStage {
   repeats: number;
 }
 
-// kernel, stride, expand ratio, in, out, repeats — the seed's default_cnf, every stage with SE.
+// The seed's default_cnf: its seven stages as the paper's Table 1 lists them (stages 2–8 there), every one with SE.
 export const BASE_STAGES: readonly BaseStage[] = [
   { stage: 1, paperStage: 2, kernel: 3, stride: 1, expandRatio: 1, inChannels: 32, outChannels: 16, repeats: 1 },
   { stage: 2, paperStage: 3, kernel: 3, stride: 2, expandRatio: 6, inChannels: 16, outChannels: 24, repeats: 2 },

@@ -34,7 +34,7 @@ export async function channelMeans(model: Model, names: readonly string[], optio
             const base = (n * channels + c) * spatial;
             let s = 0;
             for (let i = 0; i < spatial; i++) s += data[base + i]!;
-            sum[c] += s;
+            sum[c]! += s;
           }
         }
         sums.set(name, sum);

@@ -1,4 +1,4 @@
-/** The contract every runtime implements (ONNX Runtime here; TensorRT and the native int8 engine later). */
+/** The contract every runtime implements: ONNX Runtime, TensorRT and the native int8 engine. */
 export interface RunOutputs {
   /** Output name → float32 data, batch-major. */
   [name: string]: Float32Array;

@@ -1,5 +1,5 @@
 /**
- * TensorRT through the C-ABI shim `native/libeffnet_trt.so`, called over koffi (the int8 engine has its own, int8/native.ts).
+ * TensorRT through the C-ABI shim `native/build/libeffnet_trt.so`, called over koffi (the int8 engine has its own, int8/native.ts).
  * The declarations below are data: a test parses `native/effnet_trt.h` and checks every prototype and struct layout
  * against them, so the ABI cannot drift.
  */

@@ -1,6 +1,6 @@
 /**
  * The int8 engine `native/build/libeffnet_int8.so` over koffi, and a Runner on it. The declarations are data:
- * test/runtime/int8/abi.test.ts checks them against native/int8/effnet_int8.h.
+ * test/runtime/int8/loader.test.ts checks them against native/int8/effnet_int8.h.
  */
 import { existsSync } from 'node:fs';
 import koffi from 'koffi';
