@@ -140,7 +140,7 @@ export function resampleRgb(options: {
     for (let i = 0; i < n; i++) {
       const w = weights[k + i]!;
       const base = (ymin + i) * rowStride;
-      for (let x = 0; x < rowStride; x++) sums[x] += rows[base + x]! * w;
+      for (let x = 0; x < rowStride; x++) sums[x]! += rows[base + x]! * w;
     }
     const outBase = y * rowStride;
     for (let x = 0; x < rowStride; x++) out[outBase + x] = clip8(sums[x]!);
