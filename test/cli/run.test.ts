@@ -2,7 +2,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
-import { percentile } from '../../toolkit/cli/commands/bench.js';
+import { percentile } from '../../toolkit/device/bench.js';
 import { softmax } from '../../toolkit/cli/commands/run.js';
 
 const dir = t.testdir();

@@ -1,56 +1,11 @@
 /** `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by side. */
-import { goldenSetFrom } from '../../device/regression.js';
-import { manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
+import { manifestFromBundle } from '../../bundle/manifest.js';
+import { benchEntriesFor, benchmarked } from '../../device/bench.js';
 import { UsageError } from '../../errors.js';
-import { bundleRunner, resolvedRuntime } from '../../device/bundleRunner.js';
-import type { Runner } from '../../runtime/runner.js';
 import type { Command } from '../command.js';
 import { MAX_THREADS, boundedInteger, flag, stringOption } from '../command.js';
 import { JSON_GROUP } from '../groups.js';
 import { formatTable } from '../table.js';
-
-export interface LatencyStats {
-  model: string;
-  batch: number;
-  runs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  imagesPerSecond: number;
-}
-
-/** Nearest-rank percentile of ascending `sorted`. */
-export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-interface BenchEntry {
-  name: string;
-  model: string;
-  open: () => Promise<Runner>;
-}
-
-/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT and the native int8 engine where they load. */
-function entriesFor(options: { bundle: string; manifest: BundleManifest; threads: number | undefined; onNotice: (m: string) => void }): BenchEntry[] {
-  const { bundle, manifest, threads, onNotice } = options;
-  const common = { bundle, manifest, onNotice, ...(threads ? { threads } : {}) };
-  const entries: BenchEntry[] = [
-    { name: 'ort-fp32', model: 'model.fp32.onnx', open: () => bundleRunner({ ...common, model: 'fp32', runtime: 'onnxruntime' }) },
-  ];
-  if (manifest.files['model.int8.onnx']) {
-    entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
-  }
-  // The engine `run` would use for the int8 model here; when it is not there, say why it is left out.
-  const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto', model: 'int8' });
-  if (runtime === 'native-int8') {
-    entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
-  } else if (runtime === 'tensorrt') {
-    entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
-  } else if (fallbackReason !== null) {
-    onNotice(`${fallbackReason}; ${manifest.target.runtime === 'tensorrt' ? 'TensorRT' : 'native-int8'} is left out of this benchmark`);
-  }
-  return entries;
-}
 
 export const benchCommand: Command = {
   name: 'bench',
@@ -80,37 +35,14 @@ export const benchCommand: Command = {
     const warmup = boundedInteger(args, 'warmup', { min: 0, max: 10_000 }) ?? 5;
     const threads = boundedInteger(args, 'threads', { min: 1, max: MAX_THREADS });
     const manifest = await manifestFromBundle(bundle);
-    let entries = entriesFor({ bundle, manifest, threads, onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`) });
+    let entries = benchEntriesFor({ bundle, manifest, threads, onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`) });
     const wanted = stringOption(args, 'runtimes')?.split(',').map((s) => s.trim());
     if (wanted) {
       const unknown = wanted.filter((w) => !entries.some((e) => e.name === w));
       if (unknown.length > 0) throw new UsageError(`--runtimes: ${unknown.join(', ')} cannot run here; available: ${entries.map((e) => e.name).join(', ')}`);
       entries = entries.filter((e) => wanted.includes(e.name));
     }
-    const { inputs } = await goldenSetFrom({ bundle, manifest });
-    const size = 3 * manifest.inputSize * manifest.inputSize;
-    // Real images from the golden set, repeated to fill the batch.
-    const input = Float32Array.from({ length: batch * size }, (_, i) => inputs[i % inputs.length]!);
-    const dims = [batch, 3, manifest.inputSize, manifest.inputSize];
-    const runners: Runner[] = [];
-    const times = entries.map(() => [] as number[]);
-    try {
-      for (const entry of entries) runners.push(await entry.open());
-      for (let r = 0; r < warmup + runs; r++) {
-        for (const [i, runner] of runners.entries()) {
-          const start = performance.now();
-          await runner.run(input, dims);
-          if (r >= warmup) times[i]!.push(performance.now() - start);
-        }
-      }
-    } finally {
-      await Promise.all(runners.map((r) => r.close()));
-    }
-    const stats = Object.fromEntries(entries.map((entry, i): [string, LatencyStats] => {
-      const sorted = [...times[i]!].sort((a, b) => a - b);
-      const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-      return [entry.name, { model: entry.model, batch, runs, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), imagesPerSecond: (1000 * batch) / mean }];
-    }));
+    const stats = await benchmarked({ bundle, manifest, entries, batch, runs, warmup });
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({ bundle, batch, runs, runtimes: stats }, null, 2) + '\n');
       return 0;

@@ -1,0 +1,81 @@
+/**
+ * The benchmark loop for a built bundle: every runtime this machine can run it on, timed side by side with real
+ * golden-set images, runs interleaved so that the machine's noise falls on all of them alike.
+ */
+import type { BundleManifest } from '../bundle/manifest.js';
+import type { Runner } from '../runtime/runner.js';
+import { bundleRunner, resolvedRuntime } from './bundleRunner.js';
+import { goldenSetFrom } from './regression.js';
+
+export interface LatencyStats {
+  model: string;
+  batch: number;
+  runs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  imagesPerSecond: number;
+}
+
+/** Nearest-rank percentile of ascending `sorted`. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export interface BenchEntry {
+  name: string;
+  model: string;
+  open: () => Promise<Runner>;
+}
+
+/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT and the native int8 engine where they load. */
+export function benchEntriesFor(options: { bundle: string; manifest: BundleManifest; threads: number | undefined; onNotice: (m: string) => void }): BenchEntry[] {
+  const { bundle, manifest, threads, onNotice } = options;
+  const common = { bundle, manifest, onNotice, ...(threads ? { threads } : {}) };
+  const entries: BenchEntry[] = [
+    { name: 'ort-fp32', model: 'model.fp32.onnx', open: () => bundleRunner({ ...common, model: 'fp32', runtime: 'onnxruntime' }) },
+  ];
+  if (manifest.files['model.int8.onnx']) {
+    entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
+  }
+  // The engine `run` would use for the int8 model here; when it is not there, say why it is left out.
+  const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto', model: 'int8' });
+  if (runtime === 'native-int8') {
+    entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
+  } else if (runtime === 'tensorrt') {
+    entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
+  } else if (fallbackReason !== null) {
+    onNotice(`${fallbackReason}; ${manifest.target.runtime === 'tensorrt' ? 'TensorRT' : 'native-int8'} is left out of this benchmark`);
+  }
+  return entries;
+}
+
+/** Times `entries` on `batch` golden images: `warmup` untimed rounds, then `runs` timed ones, each round every runtime once. */
+export async function benchmarked(options: { bundle: string; manifest: BundleManifest; entries: readonly BenchEntry[]; batch: number; runs: number; warmup: number }): Promise<Record<string, LatencyStats>> {
+  const { bundle, manifest, entries, batch, runs, warmup } = options;
+  const { inputs } = await goldenSetFrom({ bundle, manifest });
+  const size = 3 * manifest.inputSize * manifest.inputSize;
+  // Real images from the golden set, repeated to fill the batch.
+  const input = Float32Array.from({ length: batch * size }, (_, i) => inputs[i % inputs.length]!);
+  const dims = [batch, 3, manifest.inputSize, manifest.inputSize];
+  const runners: Runner[] = [];
+  const times = entries.map(() => [] as number[]);
+  try {
+    for (const entry of entries) runners.push(await entry.open());
+    for (let r = 0; r < warmup + runs; r++) {
+      for (const [i, runner] of runners.entries()) {
+        const start = performance.now();
+        await runner.run(input, dims);
+        if (r >= warmup) times[i]!.push(performance.now() - start);
+      }
+    }
+  } finally {
+    await Promise.all(runners.map((r) => r.close()));
+  }
+  const stats = Object.fromEntries(entries.map((entry, i): [string, LatencyStats] => {
+    const sorted = [...times[i]!].sort((a, b) => a - b);
+    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+    return [entry.name, { model: entry.model, batch, runs, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), imagesPerSecond: (1000 * batch) / mean }];
+  }));
+  return stats;
+}
