@@ -72,7 +72,7 @@ t.test('without the built engine, auto falls back to ONNX Runtime and says why; 
   // The library path is read when the engine is first loaded; a fresh process sees this one.
   const { execFileSync } = await import('node:child_process');
   const missing = join(dir, 'nowhere', 'libeffnet_int8.so');
-  const script = `import { resolvedRuntime } from './toolkit/runtime/bundleRunner.ts';
+  const script = `import { resolvedRuntime } from './toolkit/device/bundleRunner.ts';
 const manifest = { target: { name: 'cpu-x86_64', runtime: 'onnxruntime' }, calibration: { profile: 'onnxruntime' }, files: { 'model.int8.onnx': {} } };
 console.log(JSON.stringify(resolvedRuntime({ manifest, runtime: 'auto', model: 'int8' })));
 try { resolvedRuntime({ manifest, runtime: 'native-int8', model: 'int8' }); } catch (e) { console.log(e.message); }`;
