@@ -1,17 +1,15 @@
 /** `effnet-edge quantize`: calibrate on images and write the int8 Q/DQ model, its ranges and a TensorRT cache. */
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { htmlReport } from '../../eval/report.js';
-import { describeSettings } from '../../quant/rangeSelection.js';
 import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrate/calibrators.js';
-import { batchesFromDataset, preloadedBatches, type Batch } from '../../../calibration/images/loader.js';
 import { balancedSubset } from '../../../calibration/images/dataset.js';
 import { UsageError } from '../../errors.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { writeModelFile } from '../../onnx/write.js';
 import { weightRangeFor, type WeightRange } from '../../quant/cpu.js';
 import { PLACEMENT_PROFILES, type PlacementProfile } from '../../quant/plan.js';
-import { dataDrivenRangeOptions, quantizedModelFrom, quantizedWithinMaxDrop, rangeFilesFrom, type MaxDropReport } from '../../quant/quantize.js';
+import { rangeFilesFrom } from '../../quant/quantize.js';
+import { quantizedFromImages, quantizeReportHtml, type QuantizePipelineOptions } from '../../pipeline/quantize.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
@@ -21,6 +19,9 @@ import { progressBar } from '../progress.js';
 
 /** `auto`: one histogram pass, then the histogram calibrator closest to fp32 on calibration images. */
 export const DEFAULT_METHOD = 'auto';
+
+/** What each long stage counts, for its progress bar. */
+const STAGE_UNITS: Record<string, string> = { 'bias correction': 'layer', 'range search': 'tensor', sensitivity: 'layer' };
 
 export const CALIBRATION_GROUP: OptionGroup = {
   options: {
@@ -130,55 +131,30 @@ export const quantizeCommand: Command = {
     const inputSize = inputSizeOf(model);
     const preprocessing = preprocessingFrom(args, inputSize);
     const dataset = await datasetFrom({ args, root: stringOption(args, 'calib'), flag: 'calib', countFlag: 'calib-count' });
-    const progress = progressBar({ label: 'calibrating', unit: 'img' });
-    const summary = { used: 0, skipped: [] as { path: string; reason: string }[] };
-    const warned = new Set<string>();
-    let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
-    if (flag(args, 'bias-correction')) {
-      const count = numberOption(args, 'bias-correction-count', 'integer') ?? 256;
-      const subset = balancedSubset({ dataset, count, seed: 1 });
-      const batches = await preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
-      const bar = progressBar({ label: 'bias correction', unit: 'layer' });
-      biasCorrection = { batches, onProgress: (d, t) => bar.update(d, t) };
-    }
-    const searchCount = searchCountFrom(args, auto);
-    const searchBar = progressBar({ label: 'range search', unit: 'tensor' });
-    const selectCount = numberOption(args, 'select-count', 'integer');
-    const ranging = auto ? await dataDrivenRangeOptions({
-      dataset, preprocessing, inputSize, batchSize, ...(searchCount !== undefined ? { searchCount } : {}),
-      ...(selectCount !== undefined ? { selectCount } : {}),
-      onSearchProgress: (d, t) => searchBar.update(d, t),
-    }) : {};
-    let result = await quantizedModelFrom({
-      model, inputSize, calibrator, profile, weightRange, batchSize, equalize: flag(args, 'equalize'), ...(biasCorrection ? { biasCorrection } : {}),
-      // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
-      cacheTensors: stringOption(args, 'cache') ? 'all' : 'planned',
-      ...ranging,
-      batches: () => {
-        // A later pass over the same images reports the same skips: count them once.
-        summary.used = 0;
-        summary.skipped = [];
-        return batchesFromDataset({
-          dataset, preprocessing, inputSize, batchSize, onProgress: (d, t) => progress.update(d, t),
-          onWarning: (message) => { if (!warned.has(message)) io.stderr(`effnet-edge quantize: warning: ${message}\n`); warned.add(message); },
-        }, summary);
-      },
-    });
-    progress.done();
-    const maxDrop = numberOption(args, 'max-drop', 'number');
-    let maxDropReport: MaxDropReport | undefined;
-    if (maxDrop !== undefined) {
-      if (!(maxDrop >= 0)) throw new UsageError(`--max-drop expects points of top-1 (a number ≥ 0), got ${maxDrop}`);
+    const maxDropPoints = numberOption(args, 'max-drop', 'number');
+    let maxDrop: QuantizePipelineOptions['maxDrop'];
+    if (maxDropPoints !== undefined) {
+      if (!(maxDropPoints >= 0)) throw new UsageError(`--max-drop expects points of top-1 (a number ≥ 0), got ${maxDropPoints}`);
       const evalSet = await datasetFrom({ args, root: stringOption(args, 'eval'), flag: 'eval', countFlag: 'eval-count' });
       const limited = stringOption(args, 'eval-count') === undefined ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 }) : evalSet;
       if (limited.items.some((item) => item.label === undefined)) throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
-      const batches = await preloadedBatches({ dataset: limited, preprocessing, inputSize, batchSize });
-      const sensitivityProgress = progressBar({ label: 'sensitivity', unit: 'layer' });
-      ({ result, report: maxDropReport } = await quantizedWithinMaxDrop({
-        result, batches, inputSize, maxDrop, weightRange, profile, onProgress: (d, t) => sensitivityProgress.update(d, t),
-      }));
-      sensitivityProgress.done();
+      maxDrop = { points: maxDropPoints, eval: limited };
     }
+    const searchCount = searchCountFrom(args, auto);
+    const selectCount = numberOption(args, 'select-count', 'integer');
+    const bars = new Map<string, ReturnType<typeof progressBar>>();
+    const { result, maxDrop: maxDropReport, skipped } = await quantizedFromImages({
+      model, dataset, preprocessing, inputSize, batchSize, calibrator, auto, profile, weightRange, equalize: flag(args, 'equalize'),
+      ...(searchCount !== undefined ? { searchCount } : {}), ...(selectCount !== undefined ? { selectCount } : {}),
+      ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOption(args, 'bias-correction-count', 'integer') ?? 256 } : {}),
+      cache: stringOption(args, 'cache') !== undefined, ...(maxDrop ? { maxDrop } : {}),
+      onProgress: (stage, done, total) => {
+        if (!bars.has(stage)) bars.set(stage, progressBar({ label: stage, unit: STAGE_UNITS[stage] ?? 'img' }));
+        bars.get(stage)!.update(done, total);
+      },
+      onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
+    });
+    for (const bar of bars.values()) bar.done();
     await writeModelFile({ model: result.int8, path: out });
     const cache = stringOption(args, 'cache');
     const rangesPath = stringOption(args, 'ranges');
@@ -187,17 +163,12 @@ export const quantizeCommand: Command = {
     if (rangesPath) await writeFile(rangesPath, files.rangesJson);
     const reportPath = stringOption(args, 'report');
     if (reportPath) {
-      await writeFile(reportPath, htmlReport({
-        title: `effnet-edge quantize: ${basename(modelPath)} → ${basename(out)}`,
-        ...(result.rangeScores ? { calibratorScores: result.rangeScores.map((s) => ({ label: describeSettings(s.settings), cosine: s.cosine, agreement: s.agreement })) } : {}),
-        ...(maxDropReport ? { sensitivities: maxDropReport.sensitivities } : {}),
-        notes: result.reports.map((r) => r.summary),
-      }));
+      await writeFile(reportPath, quantizeReportHtml({ title: `effnet-edge quantize: ${basename(modelPath)} → ${basename(out)}`, result, maxDrop: maxDropReport }));
     }
-    if (summary.skipped.length) io.stderr(`effnet-edge quantize: ${summary.skipped.length} image(s) skipped\n`);
+    if (skipped.length) io.stderr(`effnet-edge quantize: ${skipped.length} image(s) skipped\n`);
     if (flag(args, 'json')) {
       io.stdout(JSON.stringify({
-        out, profile, weightRange, calibrator: result.calibrator, ...(result.rangeScores ? { calibratorScores: result.rangeScores } : {}), preprocessing, images: result.images, skipped: summary.skipped.length,
+        out, profile, weightRange, calibrator: result.calibrator, ...(result.rangeScores ? { calibratorScores: result.rangeScores } : {}), preprocessing, images: result.images, skipped: skipped.length,
         passes: result.reports.map((r) => ({ pass: r.pass, summary: r.summary, counts: r.counts })),
         blocks: result.structure.blocks.map((b) => ({
           name: b.name, depthwise: b.depthwise.name, expand: b.expand?.name ?? null, se: b.se !== undefined,

@@ -1,0 +1,100 @@
+/**
+ * `quantize` as a pipeline: images → (bias-correction subset, range selection and search subsets) → calibration →
+ * Q/DQ → optionally the most sensitive layers back to float for a top-1 budget. Returns values; writing the model,
+ * cache, ranges and report is the caller's job.
+ */
+import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
+import { batchesFromDataset, preloadedBatches, type Batch, type LoadSummary } from '../../calibration/images/loader.js';
+import type { Preprocessing } from '../../calibration/images/presets.js';
+import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
+import { htmlReport } from '../eval/report.js';
+import type { Model } from '../onnx/ir.js';
+import type { WeightRange } from '../quant/cpu.js';
+import type { PlacementProfile } from '../quant/plan.js';
+import { dataDrivenRangeOptions, quantizedModelFrom, quantizedWithinMaxDrop, type MaxDropReport, type QuantizeResult } from '../quant/quantize.js';
+import { describeSettings } from '../quant/rangeSelection.js';
+
+export interface QuantizePipelineOptions {
+  model: Model;
+  dataset: Dataset;
+  preprocessing: Preprocessing;
+  inputSize: number;
+  batchSize: number;
+  calibrator: CalibratorSettings;
+  /** Choose the calibrator and search the ranges from the data (`--method auto`). */
+  auto: boolean;
+  searchCount?: number;
+  selectCount?: number;
+  profile: PlacementProfile;
+  weightRange: WeightRange;
+  equalize: boolean;
+  /** Images for empirical bias correction; none: no correction. */
+  biasCorrectionCount?: number;
+  /** A TensorRT calibration cache will be written: calibrate every float activation for it. */
+  cache: boolean;
+  /** Keep the most sensitive layers in float until top-1 on these labelled images is within `points`. */
+  maxDrop?: { points: number; eval: Dataset };
+  /** Per stage ('calibrating', 'bias correction', 'range search', 'sensitivity'): done of total. */
+  onProgress: (stage: string, done: number, total: number) => void;
+  onWarning: (message: string) => void;
+}
+
+export interface QuantizePipelineResult {
+  result: QuantizeResult;
+  maxDrop: MaxDropReport | null;
+  /** Calibration images that could not be decoded (counted once, however many passes read them). */
+  skipped: LoadSummary['skipped'];
+}
+
+export async function quantizedFromImages(options: QuantizePipelineOptions): Promise<QuantizePipelineResult> {
+  const { model, dataset, preprocessing, inputSize, batchSize } = options;
+  const progress = (stage: string) => (done: number, total: number) => options.onProgress(stage, done, total);
+  const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
+  let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
+  if (options.biasCorrectionCount !== undefined) {
+    biasCorrection = { batches: await preloaded(balancedSubset({ dataset, count: options.biasCorrectionCount, seed: 1 })), onProgress: progress('bias correction') };
+  }
+  const ranging = options.auto ? await dataDrivenRangeOptions({
+    dataset, preprocessing, inputSize, batchSize,
+    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
+    onSearchProgress: progress('range search'),
+  }) : {};
+  const summary: LoadSummary = { used: 0, skipped: [] };
+  const warned = new Set<string>();
+  let result = await quantizedModelFrom({
+    model, inputSize, batchSize, calibrator: options.calibrator, profile: options.profile, weightRange: options.weightRange, equalize: options.equalize,
+    ...(biasCorrection ? { biasCorrection } : {}),
+    // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
+    cacheTensors: options.cache ? 'all' : 'planned',
+    ...ranging,
+    batches: () => {
+      // A later pass over the same images reports the same skips: count them once.
+      summary.used = 0;
+      summary.skipped = [];
+      return batchesFromDataset({
+        dataset, preprocessing, inputSize, batchSize, onProgress: progress('calibrating'),
+        onWarning: (message) => { if (!warned.has(message)) options.onWarning(message); warned.add(message); },
+      }, summary);
+    },
+  });
+  let maxDrop: MaxDropReport | null = null;
+  if (options.maxDrop) {
+    const batches = await preloaded(options.maxDrop.eval);
+    ({ result, report: maxDrop } = await quantizedWithinMaxDrop({
+      result, batches, inputSize, maxDrop: options.maxDrop.points, weightRange: options.weightRange, profile: options.profile, onProgress: progress('sensitivity'),
+    }));
+  }
+  return { result, maxDrop, skipped: summary.skipped };
+}
+
+/** The quantize report page: calibrator scores, layer sensitivities, every pass's summary. */
+export function quantizeReportHtml(options: { title: string; result: QuantizeResult; maxDrop: MaxDropReport | null }): string {
+  const { result, maxDrop } = options;
+  return htmlReport({
+    title: options.title,
+    ...(result.rangeScores ? { calibratorScores: result.rangeScores.map((s) => ({ label: describeSettings(s.settings), cosine: s.cosine, agreement: s.agreement })) } : {}),
+    ...(maxDrop ? { sensitivities: maxDrop.sensitivities } : {}),
+    notes: result.reports.map((r) => r.summary),
+  });
+}
