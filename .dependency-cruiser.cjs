@@ -20,21 +20,41 @@ const LAYERS = [
 ];
 
 const upward = LAYERS.flatMap(([name, path], index) => {
-  const above = LAYERS.slice(index + 1).map(([, p]) => `(${p})`).join('|');
-  return above ? [{
-    name: `no-upward-from-${name.replace(/[^a-z]+/g, '-')}`,
-    comment: `${name} is below ${LAYERS.slice(index + 1).map(([n]) => n).join(', ')}: it may not import from them`,
-    severity: 'error',
-    from: { path },
-    to: { path: above },
-  }] : [];
+  const above = LAYERS.slice(index + 1)
+    .map(([, p]) => `(${p})`)
+    .join('|');
+  return above
+    ? [
+        {
+          name: `no-upward-from-${name.replace(/[^a-z]+/g, '-')}`,
+          comment: `${name} is below ${LAYERS.slice(index + 1)
+            .map(([n]) => n)
+            .join(', ')}: it may not import from them`,
+          severity: 'error',
+          from: { path },
+          to: { path: above },
+        },
+      ]
+    : [];
 });
 
 module.exports = {
   forbidden: [
     ...upward,
-    { name: 'no-circular', comment: 'modules must not import each other in a cycle', severity: 'error', from: {}, to: { circular: true } },
-    { name: 'no-test-imports-in-product', comment: 'the product never imports tests', severity: 'error', from: { pathNot: '^test/' }, to: { path: '^test/' } },
+    {
+      name: 'no-circular',
+      comment: 'modules must not import each other in a cycle',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-test-imports-in-product',
+      comment: 'the product never imports tests',
+      severity: 'error',
+      from: { pathNot: '^test/' },
+      to: { path: '^test/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -18,13 +18,15 @@ const model = onnxFromNetwork({ config, weights, bnEpsilon: 1e-3, producerVersio
 const t2 = performance.now();
 const bytes = bytesFromModel(model);
 const t3 = performance.now();
-process.stdout.write(JSON.stringify({
-  variant,
-  params: summaryFromConfig(config).params,
-  initializerElements: model.graph.initializers.reduce((n, t) => n + t.data.length, 0),
-  nodes: model.graph.nodes.length,
-  bytes: bytes.length,
-  seconds: { init: (t1 - t0) / 1000, build: (t2 - t1) / 1000, serialise: (t3 - t2) / 1000, total: (t3 - t0) / 1000 },
-  rssBeforeMiB: rssBefore / 2 ** 20,
-  peakRssMiB: process.resourceUsage().maxRSS / 1024,
-}) + '\n');
+process.stdout.write(
+  `${JSON.stringify({
+    variant,
+    params: summaryFromConfig(config).params,
+    initializerElements: model.graph.initializers.reduce((n, t) => n + t.data.length, 0),
+    nodes: model.graph.nodes.length,
+    bytes: bytes.length,
+    seconds: { init: (t1 - t0) / 1000, build: (t2 - t1) / 1000, serialise: (t3 - t2) / 1000, total: (t3 - t0) / 1000 },
+    rssBeforeMiB: rssBefore / 2 ** 20,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  })}\n`,
+);

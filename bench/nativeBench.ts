@@ -20,7 +20,11 @@ import { OrtRunner } from '../toolkit/runtime/ort.js';
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Median ms of each runner over `rounds` rounds, each running every runner in a burst: one untimed run, `timed` timed. */
-async function burstMedians(rounds: number, timed: number, runners: [string, () => unknown][]): Promise<Record<string, number>> {
+async function burstMedians(
+  rounds: number,
+  timed: number,
+  runners: [string, () => unknown][],
+): Promise<Record<string, number>> {
   const times: Record<string, number[]> = {};
   for (let r = 0; r < rounds; r++) {
     for (const [name, run] of runners) {
@@ -56,7 +60,13 @@ const { model } = await onnxFromExportOptions({ network: { variant: 'b0' }, weig
 const fp32 = preparedFp32From(model).model;
 const { structure } = structureOf(fp32);
 const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-const int8 = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 8])), weightQmax: 127, weightFormat: 'int8' }).model;
+const int8 = qdqModelFrom({
+  model: fp32,
+  plan,
+  ranges: new Map(plan.activations.map((a) => [a.tensor, 8])),
+  weightQmax: 127,
+  weightFormat: 'int8',
+}).model;
 const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
 const info = engine.info();
 const ortFp32 = await OrtRunner.create({ model: fp32, threads: 1 });
@@ -70,8 +80,11 @@ const runners: Record<string, (input: Float32Array, batch: number) => Promise<un
 const medianMs: Record<string, Record<string, number>> = {};
 for (const batch of [1, 8]) {
   const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-  medianMs[`batch${batch}`] = await burstMedians(batch === 1 ? 11 : 5, batch === 1 ? 3 : 1,
-    Object.entries(runners).map(([name, run]) => [name, () => run(input, batch)]));
+  medianMs[`batch${batch}`] = await burstMedians(
+    batch === 1 ? 11 : 5,
+    batch === 1 ? 3 : 1,
+    Object.entries(runners).map(([name, run]) => [name, () => run(input, batch)]),
+  );
 }
 
 // Per-block breakdown (one thread), then two-thread scaling measured interleaved with one thread.
@@ -96,47 +109,69 @@ const twoThreads = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source
 twoThreads.setThreads(2);
 // More rounds than the batch-1 table: a two-thread run waits for the slower of two cores, so it catches more noise.
 const scaling = await burstMedians(21, 3, [
-  ['one', () => engine.run(single, [1, 3, 224, 224])], ['two', () => twoThreads.run(single, [1, 3, 224, 224])],
+  ['one', () => engine.run(single, [1, 3, 224, 224])],
+  ['two', () => twoThreads.run(single, [1, 3, 224, 224])],
 ]);
 
 // Every other SIMD path this CPU runs (each gives the same integers), batch 1 on one thread, interleaved with ORT fp32.
-const otherPaths = (['avx512', 'avx-vnni', 'avx2', 'neon'] as Int8Isa[]).filter((isa) => isa !== info.isa && int8IsaSupported(isa));
+const otherPaths = (['avx512', 'avx-vnni', 'avx2', 'neon'] as Int8Isa[]).filter(
+  (isa) => isa !== info.isa && int8IsaSupported(isa),
+);
 const pathEngines = otherPaths.map((isa) => {
   const e = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
   e.setIsa(isa);
   return [isa, e] as const;
 });
-const pathMs = await burstMedians(11, 3, [['ort-fp32', () => ortFp32.run(single, [1, 3, 224, 224])],
-  ...pathEngines.map(([isa, e]): [string, () => unknown] => [isa, () => e.run(single, [1, 3, 224, 224])])]);
-const paths = Object.fromEntries(pathEngines.map(([isa]) => [isa, {
-  batch1Ms: pathMs[isa]!, vsOrtFp32: pathMs[isa]! / pathMs['ort-fp32']!,
-}]));
+const pathMs = await burstMedians(11, 3, [
+  ['ort-fp32', () => ortFp32.run(single, [1, 3, 224, 224])],
+  ...pathEngines.map(([isa, e]): [string, () => unknown] => [isa, () => e.run(single, [1, 3, 224, 224])]),
+]);
+const paths = Object.fromEntries(
+  pathEngines.map(([isa]) => [
+    isa,
+    {
+      batch1Ms: pathMs[isa]!,
+      vsOrtFp32: pathMs[isa]! / pathMs['ort-fp32']!,
+    },
+  ]),
+);
 for (const [, e] of pathEngines) e.close();
 
 // Batch 8 on two threads (one image per thread) against one thread, interleaved.
 const batch8 = new Float32Array(8 * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
 const batchScaling = await burstMedians(11, 1, [
-  ['one', () => engine.run(batch8, [8, 3, 224, 224])], ['two', () => twoThreads.run(batch8, [8, 3, 224, 224])],
+  ['one', () => engine.run(batch8, [8, 3, 224, 224])],
+  ['two', () => twoThreads.run(batch8, [8, 3, 224, 224])],
 ]);
 
 const peak = peakGops(info.isa);
 const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
-process.stdout.write(JSON.stringify({
-  model: 'EfficientNet-B0@224, seeded weights, onnxruntime Q/DQ placement',
-  isa: info.isa, macs: info.macs, arenaBytes: info.arenaBytes, weightBytes: info.weightBytes,
-  medianMs,
-  ratios: {
-    batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
-    batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
-    twoThreadScaling: scaling.one! / scaling.two!,
-    twoThreadBatch8Scaling: batchScaling.one! / batchScaling.two!,
-  },
-  gops: { achieved: gops, peak: peak.gops, share: peak.gops ? gops / peak.gops : null, assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz` },
-  paths,
-  byKindMs: byKind,
-  blocks: [...blocks.values()].map((b) => ({ ...b, gops: (2 * b.macs) / (b.ms * 1e6) })),
-  peakRssMiB: process.resourceUsage().maxRSS / 1024,
-}) + '\n');
+process.stdout.write(
+  `${JSON.stringify({
+    model: 'EfficientNet-B0@224, seeded weights, onnxruntime Q/DQ placement',
+    isa: info.isa,
+    macs: info.macs,
+    arenaBytes: info.arenaBytes,
+    weightBytes: info.weightBytes,
+    medianMs,
+    ratios: {
+      batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
+      batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
+      twoThreadScaling: scaling.one! / scaling.two!,
+      twoThreadBatch8Scaling: batchScaling.one! / batchScaling.two!,
+    },
+    gops: {
+      achieved: gops,
+      peak: peak.gops,
+      share: peak.gops ? gops / peak.gops : null,
+      assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz`,
+    },
+    paths,
+    byKindMs: byKind,
+    blocks: [...blocks.values()].map((b) => ({ ...b, gops: (2 * b.macs) / (b.ms * 1e6) })),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  })}\n`,
+);
 engine.close();
 twoThreads.close();
 await ortFp32.close();

@@ -20,14 +20,19 @@ import { qdqModelFrom } from '../toolkit/quant/qdq.js';
 import { preparedFp32From, quantizedModelFrom } from '../toolkit/quant/quantize.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
 
-const shared = process.env.EFFNET_EDGE_SHARED ?? join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'shared');
+const shared =
+  process.env.EFFNET_EDGE_SHARED ?? join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'shared');
 const sampleImages = join(shared, 'fixtures', 'imagenet_sample', 'images');
 
 function repeatedImageFolder(count: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'effnet-bench-'));
   const sources = readdirSync(sampleImages).sort();
   mkdirSync(join(dir, 'images'));
-  for (let i = 0; i < count; i++) symlinkSync(join(sampleImages, sources[i % sources.length]!), join(dir, 'images', `${String(i).padStart(4, '0')}.jpg`));
+  for (let i = 0; i < count; i++)
+    symlinkSync(
+      join(sampleImages, sources[i % sources.length]!),
+      join(dir, 'images', `${String(i).padStart(4, '0')}.jpg`),
+    );
   return join(dir, 'images');
 }
 
@@ -44,9 +49,19 @@ async function latency() {
   const models: Record<string, typeof fp32> = { fp32 };
   for (const profile of ['tensorrt', 'onnxruntime'] as PlacementProfile[]) {
     const plan = quantizationPlanFrom({ model: fp32, structure, profile });
-    models[`int8-${profile}`] = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 8])), weightQmax: 127, weightFormat: profile === 'onnxruntime' ? 'int8' : 'qdq' }).model;
+    models[`int8-${profile}`] = qdqModelFrom({
+      model: fp32,
+      plan,
+      ranges: new Map(plan.activations.map((a) => [a.tensor, 8])),
+      weightQmax: 127,
+      weightFormat: profile === 'onnxruntime' ? 'int8' : 'qdq',
+    }).model;
   }
-  const runners = Object.fromEntries(await Promise.all(Object.entries(models).map(async ([k, m]) => [k, await OrtRunner.create({ model: m, threads: 1 })] as const)));
+  const runners = Object.fromEntries(
+    await Promise.all(
+      Object.entries(models).map(async ([k, m]) => [k, await OrtRunner.create({ model: m, threads: 1 })] as const),
+    ),
+  );
   const results: Record<string, Record<string, number>> = {};
   for (const batch of [1, 8]) {
     const input = new Float32Array(batch * 3 * 224 * 224).fill(0.1);
@@ -71,7 +86,14 @@ async function preprocess() {
   const dataset = await datasetFromFolder({ root: folder, labels: { kind: 'none' } });
   const t0 = performance.now();
   let images = 0;
-  for await (const batch of batchesFromDataset({ dataset, preprocessing: torchvisionPreset('b0'), inputSize: 224, batchSize: 32, concurrency: availableParallelism() * 2 })) images += batch.size;
+  for await (const batch of batchesFromDataset({
+    dataset,
+    preprocessing: torchvisionPreset('b0'),
+    inputSize: 224,
+    batchSize: 32,
+    concurrency: availableParallelism() * 2,
+  }))
+    images += batch.size;
   const seconds = (performance.now() - t0) / 1000;
   return { images, seconds, imagesPerSecond: images / seconds };
 }
@@ -85,18 +107,34 @@ async function calibrate(variant: string, count: number) {
   const batchSize = variant === 'b7' ? 2 : 16;
   const t0 = performance.now();
   const result = await quantizedModelFrom({
-    model, inputSize: size, calibrator: { method: 'entropy' }, profile: 'tensorrt', weightRange: 'full', batchSize,
+    model,
+    inputSize: size,
+    calibrator: { method: 'entropy' },
+    profile: 'tensorrt',
+    weightRange: 'full',
+    batchSize,
     batches: () => batchesFromDataset({ dataset, preprocessing: preset, inputSize: size, batchSize }),
   });
   const seconds = (performance.now() - t0) / 1000;
-  return { variant, images: result.images, tensors: result.ranges.size, seconds, imagesPerSecond: result.images / seconds };
+  return {
+    variant,
+    images: result.images,
+    tensors: result.ranges.size,
+    seconds,
+    imagesPerSecond: result.images / seconds,
+  };
 }
 
 const mode = process.argv[2];
-const result = mode === 'latency' ? await latency()
-  : mode === 'preprocess' ? await preprocess()
-  : mode === 'calibrate' ? await calibrate('b0', 512)
-  : mode === 'b7' ? await calibrate('b7', 8)
-  : undefined;
+const result =
+  mode === 'latency'
+    ? await latency()
+    : mode === 'preprocess'
+      ? await preprocess()
+      : mode === 'calibrate'
+        ? await calibrate('b0', 512)
+        : mode === 'b7'
+          ? await calibrate('b7', 8)
+          : undefined;
 if (!result) throw new Error(`unknown mode ${mode}`);
-process.stdout.write(JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+process.stdout.write(`${JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);

@@ -37,61 +37,142 @@ const result = {
   runs,
 };
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'model-build.json'), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(join(resultsDir, 'model-build.json'), `${JSON.stringify(result, null, 2)}\n`);
 const fixed = (n: number, digits: number) => n.toFixed(digits);
-process.stdout.write(formatTable([
-  { header: 'Variant' }, { header: 'Params', align: 'right' }, { header: 'Nodes', align: 'right' },
-  { header: 'ONNX MiB', align: 'right' }, { header: 'Init s', align: 'right' }, { header: 'Build s', align: 'right' },
-  { header: 'Serialise s', align: 'right' }, { header: 'Total s', align: 'right' }, { header: 'Peak RSS MiB', align: 'right' },
-], runs.map((r) => [r.variant, r.params, r.nodes, fixed(r.bytes / 2 ** 20, 1), fixed(r.seconds.init, 2),
-  fixed(r.seconds.build, 2), fixed(r.seconds.serialise, 2), fixed(r.seconds.total, 2), fixed(r.peakRssMiB, 0)])));
+process.stdout.write(
+  formatTable(
+    [
+      { header: 'Variant' },
+      { header: 'Params', align: 'right' },
+      { header: 'Nodes', align: 'right' },
+      { header: 'ONNX MiB', align: 'right' },
+      { header: 'Init s', align: 'right' },
+      { header: 'Build s', align: 'right' },
+      { header: 'Serialise s', align: 'right' },
+      { header: 'Total s', align: 'right' },
+      { header: 'Peak RSS MiB', align: 'right' },
+    ],
+    runs.map((r) => [
+      r.variant,
+      r.params,
+      r.nodes,
+      fixed(r.bytes / 2 ** 20, 1),
+      fixed(r.seconds.init, 2),
+      fixed(r.seconds.build, 2),
+      fixed(r.seconds.serialise, 2),
+      fixed(r.seconds.total, 2),
+      fixed(r.peakRssMiB, 0),
+    ]),
+  ),
+);
 const b7 = runs.find((r) => r.variant === 'b7')!;
-process.stdout.write(`\nB7 goal: under 10 s and 2048 MiB on this machine → ${fixed(b7.seconds.total, 2)} s, ${fixed(b7.peakRssMiB, 0)} MiB ` +
-  `(${b7.seconds.total < 10 && b7.peakRssMiB < 2048 ? 'met' : 'NOT met'}). Results: ${join(resultsDir, 'model-build.json')}\n`);
+process.stdout.write(
+  `\nB7 goal: under 10 s and 2048 MiB on this machine → ${fixed(b7.seconds.total, 2)} s, ${fixed(b7.peakRssMiB, 0)} MiB ` +
+    `(${b7.seconds.total < 10 && b7.peakRssMiB < 2048 ? 'met' : 'NOT met'}). Results: ${join(resultsDir, 'model-build.json')}\n`,
+);
 
 // Quantization benchmarks (issue 3): each child prints one JSON line.
 function quantBench(mode: string): Record<string, unknown> {
-  const out = execFileSync(process.execPath, [join(here, 'quantBench.js'), mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [join(here, 'quantBench.js'), mode], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 const latency = quantBench('latency') as { medianMs: Record<string, Record<string, number>>; peakRssMiB: number };
 const preprocess = quantBench('preprocess') as { imagesPerSecond: number; peakRssMiB: number };
-const calibrate = quantBench('calibrate') as { imagesPerSecond: number; seconds: number; peakRssMiB: number; tensors: number };
+const calibrate = quantBench('calibrate') as {
+  imagesPerSecond: number;
+  seconds: number;
+  peakRssMiB: number;
+  tensors: number;
+};
 const b7Quantize = quantBench('b7') as { seconds: number; peakRssMiB: number };
 const quant = { machine, latency, preprocess, calibrate, b7Quantize };
-writeFileSync(join(resultsDir, 'quantization.json'), JSON.stringify(quant, null, 2) + '\n');
-const rows = Object.entries(latency.medianMs).flatMap(([batch, times]) => Object.entries(times).map(([model, ms]) => [
-  batch, model, fixed(ms, 1), fixed(ms / times.fp32!, 2),
-]));
-process.stdout.write('\nONNX Runtime CPU, B0@224, 1 thread, median of interleaved runs (ratio to fp32 in the same run)\n');
-process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Model' }, { header: 'ms', align: 'right' }, { header: 'x fp32', align: 'right' }], rows));
-process.stdout.write(`\nPreprocessing (torchvision preset, 224, Pillow-exact): ${fixed(preprocess.imagesPerSecond, 0)} images/s (goal 200)\n`);
-process.stdout.write(`Calibration of 512 images, B0@224, entropy, ${calibrate.tensors} tensors: ${fixed(calibrate.imagesPerSecond, 1)} images/s, peak RSS ${fixed(calibrate.peakRssMiB, 0)} MiB\n`);
-process.stdout.write(`B7@600 quantize (8 calibration images): ${fixed(b7Quantize.seconds, 1)} s, peak RSS ${fixed(b7Quantize.peakRssMiB, 0)} MiB (goal < 8192)\n`);
+writeFileSync(join(resultsDir, 'quantization.json'), `${JSON.stringify(quant, null, 2)}\n`);
+const rows = Object.entries(latency.medianMs).flatMap(([batch, times]) =>
+  Object.entries(times).map(([model, ms]) => [batch, model, fixed(ms, 1), fixed(ms / times.fp32!, 2)]),
+);
+process.stdout.write(
+  '\nONNX Runtime CPU, B0@224, 1 thread, median of interleaved runs (ratio to fp32 in the same run)\n',
+);
+process.stdout.write(
+  formatTable(
+    [{ header: 'Batch' }, { header: 'Model' }, { header: 'ms', align: 'right' }, { header: 'x fp32', align: 'right' }],
+    rows,
+  ),
+);
+process.stdout.write(
+  `\nPreprocessing (torchvision preset, 224, Pillow-exact): ${fixed(preprocess.imagesPerSecond, 0)} images/s (goal 200)\n`,
+);
+process.stdout.write(
+  `Calibration of 512 images, B0@224, entropy, ${calibrate.tensors} tensors: ${fixed(calibrate.imagesPerSecond, 1)} images/s, peak RSS ${fixed(calibrate.peakRssMiB, 0)} MiB\n`,
+);
+process.stdout.write(
+  `B7@600 quantize (8 calibration images): ${fixed(b7Quantize.seconds, 1)} s, peak RSS ${fixed(b7Quantize.peakRssMiB, 0)} MiB (goal < 8192)\n`,
+);
 
 // Native int8 engine (issue 7): one child, every number from the same run.
 interface NativeBench {
   isa: string;
   medianMs: Record<string, Record<string, number>>;
-  ratios: { batch1LatencyVsOrtFp32: number; batch8ThroughputVsOrtFp32: number; twoThreadScaling: number; twoThreadBatch8Scaling: number };
+  ratios: {
+    batch1LatencyVsOrtFp32: number;
+    batch8ThroughputVsOrtFp32: number;
+    twoThreadScaling: number;
+    twoThreadBatch8Scaling: number;
+  };
   gops: { achieved: number; peak: number; share: number | null; assumption: string };
   paths: Record<string, { batch1Ms: number; vsOrtFp32: number }>;
   byKindMs: Record<string, number>;
   blocks: { block: number; ms: number; macs: number; gops: number }[];
 }
-const nativeOut = execFileSync(process.execPath, [join(here, 'nativeBench.js')], { encoding: 'utf8', maxBuffer: 1 << 22 });
+const nativeOut = execFileSync(process.execPath, [join(here, 'nativeBench.js')], {
+  encoding: 'utf8',
+  maxBuffer: 1 << 22,
+});
 const native = JSON.parse(nativeOut.trim().split('\n').at(-1)!) as NativeBench;
-writeFileSync(join(resultsDir, 'native-int8.json'), JSON.stringify({ machine, ...native }, null, 2) + '\n');
-process.stdout.write(`\nNative int8 engine (${native.isa}) vs ONNX Runtime, B0@224, one thread, median of interleaved runs\n`);
-process.stdout.write(formatTable([{ header: 'Batch' }, { header: 'Runtime' }, { header: 'ms', align: 'right' }, { header: 'x ort-fp32', align: 'right' }],
-  Object.entries(native.medianMs).flatMap(([batch, times]) => Object.entries(times).map(([name, ms]) => [batch, name, fixed(ms, 2), fixed(ms / times['ort-fp32']!, 2)]))));
+writeFileSync(join(resultsDir, 'native-int8.json'), `${JSON.stringify({ machine, ...native }, null, 2)}\n`);
+process.stdout.write(
+  `\nNative int8 engine (${native.isa}) vs ONNX Runtime, B0@224, one thread, median of interleaved runs\n`,
+);
+process.stdout.write(
+  formatTable(
+    [
+      { header: 'Batch' },
+      { header: 'Runtime' },
+      { header: 'ms', align: 'right' },
+      { header: 'x ort-fp32', align: 'right' },
+    ],
+    Object.entries(native.medianMs).flatMap(([batch, times]) =>
+      Object.entries(times).map(([name, ms]) => [batch, name, fixed(ms, 2), fixed(ms / times['ort-fp32']!, 2)]),
+    ),
+  ),
+);
 const r = native.ratios;
-process.stdout.write(`batch 1 latency ${fixed(r.batch1LatencyVsOrtFp32, 2)}× ort-fp32 (goal ≤ 0.5), batch 8 throughput ${fixed(r.batch8ThroughputVsOrtFp32, 2)}× (goal ≥ 2), ` +
-  `2 threads ${fixed(r.twoThreadScaling, 2)}× at batch 1, ${fixed(r.twoThreadBatch8Scaling, 2)}× at batch 8 (goal ≥ 1.7); ${fixed(native.gops.achieved, 1)} int8 GOPS of ${fixed(native.gops.peak, 0)} peak (${native.gops.assumption})\n`);
+process.stdout.write(
+  `batch 1 latency ${fixed(r.batch1LatencyVsOrtFp32, 2)}× ort-fp32 (goal ≤ 0.5), batch 8 throughput ${fixed(r.batch8ThroughputVsOrtFp32, 2)}× (goal ≥ 2), ` +
+    `2 threads ${fixed(r.twoThreadScaling, 2)}× at batch 1, ${fixed(r.twoThreadBatch8Scaling, 2)}× at batch 8 (goal ≥ 1.7); ${fixed(native.gops.achieved, 1)} int8 GOPS of ${fixed(native.gops.peak, 0)} peak (${native.gops.assumption})\n`,
+);
 const otherPaths = Object.entries(native.paths);
 if (otherPaths.length > 0) {
-  process.stdout.write(`the other paths this CPU runs, batch 1: ${otherPaths.map(([isa, p]) => `${isa} ${fixed(p.batch1Ms, 2)} ms (${fixed(p.vsOrtFp32, 2)}× ort-fp32)`).join(', ')}\n`);
+  process.stdout.write(
+    `the other paths this CPU runs, batch 1: ${otherPaths.map(([isa, p]) => `${isa} ${fixed(p.batch1Ms, 2)} ms (${fixed(p.vsOrtFp32, 2)}× ort-fp32)`).join(', ')}\n`,
+  );
 }
-process.stdout.write(formatTable([{ header: 'Block' }, { header: 'ms', align: 'right' }, { header: 'MMACs', align: 'right' }, { header: 'GOPS', align: 'right' }],
-  native.blocks.map((b) => [b.block, fixed(b.ms, 2), fixed(b.macs / 1e6, 1), fixed(b.gops, 1)])));
-process.stdout.write(`by kind: ${Object.entries(native.byKindMs).map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`).join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`);
+process.stdout.write(
+  formatTable(
+    [
+      { header: 'Block' },
+      { header: 'ms', align: 'right' },
+      { header: 'MMACs', align: 'right' },
+      { header: 'GOPS', align: 'right' },
+    ],
+    native.blocks.map((b) => [b.block, fixed(b.ms, 2), fixed(b.macs / 1e6, 1), fixed(b.gops, 1)]),
+  ),
+);
+process.stdout.write(
+  `by kind: ${Object.entries(native.byKindMs)
+    .map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`)
+    .join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`,
+);

@@ -62,37 +62,45 @@ const precision = z.enum(['int8', 'fp16', 'fp32']);
 const text = z.string().min(1);
 
 /** One target file, as declared here and nowhere else; the TypeScript types above are checked against it. */
-const targetSchema = z.strictObject({
-  name: text,
-  description: text,
-  runtime: z.enum(['tensorrt', 'onnxruntime']),
-  arch: z.enum(['x86_64', 'arm64', 'any']),
-  sm: version.nullable(),
-  dlaCores: z.int().min(0).max(16),
-  jetpack: version.nullable(),
-  tensorrt: z.array(version).min(1).nullable(),
-  memoryGiB: z.number().positive().nullable(),
-  fastInt8: z.boolean(),
-  precisions: z.array(precision).min(1),
-  defaultPrecision: precision,
-  workspaceMiB: z.int().min(1).nullable(),
-  deviceSide: z.enum(['effnet-edge', 'trtexec']),
-  checked: z.array(text).min(1),
-  neverRun: z.array(text),
-  calibration: z.strictObject({
-    method: z.enum(['auto', 'minmax', 'percentile', 'entropy', 'mse']),
-    profile: z.enum(['tensorrt', 'onnxruntime']),
-    weightRange: z.enum(['auto', 'full', 'reduced']),
-    weightGranularity: z.enum(['per-channel', 'per-tensor']),
-    images: z.int().min(1),
-    cacheVersion: z.int().min(8000),
-  }),
-}).superRefine((target, context) => {
-  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
-  if (!target.precisions.includes(target.defaultPrecision)) problem('defaultPrecision', `is '${target.defaultPrecision}', not one of its precisions (${target.precisions.join(', ')})`);
-  if (target.runtime === 'tensorrt' && (target.sm === null || target.tensorrt === null)) problem('runtime', "is 'tensorrt', which needs 'sm' and 'tensorrt' versions");
-  if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt') problem('deviceSide', "is 'trtexec' but the runtime is not tensorrt");
-});
+const targetSchema = z
+  .strictObject({
+    name: text,
+    description: text,
+    runtime: z.enum(['tensorrt', 'onnxruntime']),
+    arch: z.enum(['x86_64', 'arm64', 'any']),
+    sm: version.nullable(),
+    dlaCores: z.int().min(0).max(16),
+    jetpack: version.nullable(),
+    tensorrt: z.array(version).min(1).nullable(),
+    memoryGiB: z.number().positive().nullable(),
+    fastInt8: z.boolean(),
+    precisions: z.array(precision).min(1),
+    defaultPrecision: precision,
+    workspaceMiB: z.int().min(1).nullable(),
+    deviceSide: z.enum(['effnet-edge', 'trtexec']),
+    checked: z.array(text).min(1),
+    neverRun: z.array(text),
+    calibration: z.strictObject({
+      method: z.enum(['auto', 'minmax', 'percentile', 'entropy', 'mse']),
+      profile: z.enum(['tensorrt', 'onnxruntime']),
+      weightRange: z.enum(['auto', 'full', 'reduced']),
+      weightGranularity: z.enum(['per-channel', 'per-tensor']),
+      images: z.int().min(1),
+      cacheVersion: z.int().min(8000),
+    }),
+  })
+  .superRefine((target, context) => {
+    const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+    if (!target.precisions.includes(target.defaultPrecision))
+      problem(
+        'defaultPrecision',
+        `is '${target.defaultPrecision}', not one of its precisions (${target.precisions.join(', ')})`,
+      );
+    if (target.runtime === 'tensorrt' && (target.sm === null || target.tensorrt === null))
+      problem('runtime', "is 'tensorrt', which needs 'sm' and 'tensorrt' versions");
+    if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt')
+      problem('deviceSide', "is 'trtexec' but the runtime is not tensorrt");
+  });
 
 // The declared types and the schema must describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
@@ -101,9 +109,14 @@ void schemaMatchesTypes;
 
 /** Parses and validates one target file's text. */
 export function targetFromText(options: { text: string; file: string }): Target {
-  const target = validatedBy(targetSchema, jsonFrom({ text: options.text, file: options.file, what: 'a target description (see targets/*.json)' }), options.file);
+  const target = validatedBy(
+    targetSchema,
+    jsonFrom({ text: options.text, file: options.file, what: 'a target description (see targets/*.json)' }),
+    options.file,
+  );
   const stem = basename(options.file).replace(/\.json$/, '');
-  if (target.name !== stem) throw new FileFormatError(options.file, `name: is '${target.name}' but the file is ${stem}.json; they must match`);
+  if (target.name !== stem)
+    throw new FileFormatError(options.file, `name: is '${target.name}' but the file is ${stem}.json; they must match`);
   return target;
 }
 
@@ -113,7 +126,9 @@ export function targetsFolder(): string {
 }
 
 export function allTargets(folder = targetsFolder()): Target[] {
-  return readdirSync(folder).filter((f) => f.endsWith('.json')).sort()
+  return readdirSync(folder)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
     .map((f) => targetFromText({ text: readFileSync(join(folder, f), 'utf8'), file: join(folder, f) }));
 }
 
@@ -124,7 +139,9 @@ export function targetNamed(name: string, folder = targetsFolder()): Target {
   const found = targets.find((t) => t.name === wanted);
   if (!found) {
     const aliases = Object.keys(TARGET_ALIASES).map((a) => `${a} (= ${TARGET_ALIASES[a]})`);
-    throw new UserError(`unknown target '${name}'; valid targets: ${[...targets.map((t) => t.name), ...aliases].join(', ')}`);
+    throw new UserError(
+      `unknown target '${name}'; valid targets: ${[...targets.map((t) => t.name), ...aliases].join(', ')}`,
+    );
   }
   return found;
 }

@@ -17,7 +17,10 @@ export class UsageError extends UserError {
 
 /** A file that is not what it should be: the message always starts with the file's path. */
 export class FileFormatError extends UserError {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
   }
 }

@@ -32,11 +32,17 @@ export async function pathInsideFolder(options: InsideFolderOptions): Promise<st
   if (stats === null) return joined;
   const real = await realpath(joined);
   if (!real.startsWith(base + sep)) {
-    throw new FileFormatError(file, `${what} '${name}' resolves to ${real}, outside ${folder} (through a symlink); refusing to read it`);
+    throw new FileFormatError(
+      file,
+      `${what} '${name}' resolves to ${real}, outside ${folder} (through a symlink); refusing to read it`,
+    );
   }
   // The same bytes under another name inside the folder could still change what was hashed: no links at all.
   if (stats.isSymbolicLink() || real !== join(base, joined.slice(resolve(folder).length + 1))) {
-    throw new FileFormatError(file, `${what} '${name}' is a symlink or passes through one; bundles and models hold plain files only`);
+    throw new FileFormatError(
+      file,
+      `${what} '${name}' is a symlink or passes through one; bundles and models hold plain files only`,
+    );
   }
   if (!stats.isFile()) throw new FileFormatError(file, `${what} '${name}' is not a regular file`);
   return joined;

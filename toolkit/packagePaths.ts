@@ -13,9 +13,14 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'effnet-edge') return (root = dir);
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'effnet-edge'
+    )
+      return (root = dir);
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`internal: effnet-edge's package.json not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir)
+      throw new Error(`internal: effnet-edge's package.json not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

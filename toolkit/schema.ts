@@ -31,26 +31,49 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  object: 'an object', record: 'an object', array: 'a list', tuple: 'a list', int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false',
+  object: 'an object',
+  record: 'an object',
+  array: 'a list',
+  tuple: 'a list',
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
 };
 
 function issueText(issue: z.core.$ZodIssue): string {
-  if ('input' in issue && issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
-    return `missing; expected ${issueText({ ...issue, input: null } as z.core.$ZodIssue).replace(/^expected /, '').replace(/, got null$/, '')}`;
+  if (
+    'input' in issue &&
+    issue.input === undefined &&
+    (issue.code === 'invalid_type' || issue.code === 'invalid_value')
+  ) {
+    return `missing; expected ${issueText({ ...issue, input: null } as z.core.$ZodIssue)
+      .replace(/^expected /, '')
+      .replace(/, got null$/, '')}`;
   }
   const got = 'input' in issue ? `, got ${described(issue.input)}` : '';
   switch (issue.code) {
-    case 'invalid_type': return `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}${got}`;
-    case 'too_small': return `expected ${issue.origin === 'array' ? 'at least' : issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'array' ? (Number(issue.minimum) === 1 ? ' item' : ' items') : issue.origin === 'string' ? ' characters' : ''}${got}`;
-    case 'too_big': return `expected ${issue.origin === 'array' ? 'at most' : issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
-    case 'invalid_value': return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;
-    case 'unrecognized_keys': return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-    case 'invalid_format': return `expected ${issue.format === 'regex' ? issue.message.replace(/^Invalid string: /, '') : issue.format}${got}`;
-    case 'invalid_union': return `matches none of its allowed forms${got}`;
-    case 'invalid_key': return issue.issues[0] ? issueText(issue.issues[0] as z.core.$ZodIssue) : `is not an allowed key${got}`;
+    case 'invalid_type':
+      return `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}${got}`;
+    case 'too_small':
+      return `expected ${issue.origin === 'array' ? 'at least' : issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'array' ? (Number(issue.minimum) === 1 ? ' item' : ' items') : issue.origin === 'string' ? ' characters' : ''}${got}`;
+    case 'too_big':
+      return `expected ${issue.origin === 'array' ? 'at most' : issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_format':
+      return `expected ${issue.format === 'regex' ? issue.message.replace(/^Invalid string: /, '') : issue.format}${got}`;
+    case 'invalid_union':
+      return `matches none of its allowed forms${got}`;
+    case 'invalid_key':
+      return issue.issues[0] ? issueText(issue.issues[0] as z.core.$ZodIssue) : `is not an allowed key${got}`;
     // Refinements word their own message, the value included where it helps.
-    case 'custom': return issue.message;
-    default: return `${issue.message}${got}`;
+    case 'custom':
+      return issue.message;
+    default:
+      return `${issue.message}${got}`;
   }
 }
 
@@ -90,7 +113,11 @@ function checkKeysAndDepth(text: string, file: string): void {
       const keys = stack.at(-1);
       if (expectKey && keys) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (keys.has(key)) throw new FileFormatError(file, `key ${JSON.stringify(key)} appears twice in one object; a JSON object must name each key once`);
+        if (keys.has(key))
+          throw new FileFormatError(
+            file,
+            `key ${JSON.stringify(key)} appears twice in one object; a JSON object must name each key once`,
+          );
         keys.add(key);
       }
       expectKey = false;

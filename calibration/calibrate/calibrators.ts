@@ -28,10 +28,14 @@ export interface TensorCalibrator {
 export function amaxFromHistogram(histogram: AbsHistogram, settings: CalibratorSettings): number {
   if (histogram.binWidth === 0) return 0;
   switch (settings.method) {
-    case 'minmax': return histogram.max;
-    case 'percentile': return percentileAmax(histogram, settings.percentile ?? 99.99);
-    case 'entropy': return entropyAmax(histogram, settings.quantizedBins ?? 128);
-    default: return mseAmax(histogram);
+    case 'minmax':
+      return histogram.max;
+    case 'percentile':
+      return percentileAmax(histogram, settings.percentile ?? 99.99);
+    case 'entropy':
+      return entropyAmax(histogram, settings.quantizedBins ?? 128);
+    default:
+      return mseAmax(histogram);
   }
 }
 

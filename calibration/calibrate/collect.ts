@@ -37,7 +37,12 @@ export interface CollectResult {
 }
 
 /** Splits tensors (in order) into groups whose float32 size for one batch stays within the budget. */
-export function tensorGroups(options: { model: Model; tensors: readonly string[]; batchSize: number; maxBytes: number }): string[][] {
+export function tensorGroups(options: {
+  model: Model;
+  tensors: readonly string[];
+  batchSize: number;
+  maxBytes: number;
+}): string[][] {
   const shapes = valueInfoMap(inferShapes(options.model));
   const groups: string[][] = [[]];
   let used = 0;
@@ -58,12 +63,19 @@ export async function rangesFromBatches(options: CollectOptions): Promise<Collec
   const { model, tensors, inputSize } = options;
   const inputName = model.graph.inputs.find((i) => !model.graph.initializers.some((t) => t.name === i.name))!.name;
   const calibrators = new Map<string, TensorCalibrator>(tensors.map((t) => [t, calibratorFor(options.settings)]));
-  const groups = tensorGroups({ model, tensors, batchSize: options.batchSize, maxBytes: options.maxExposedBytes ?? 2 ** 30 });
+  const groups = tensorGroups({
+    model,
+    tensors,
+    batchSize: options.batchSize,
+    maxBytes: options.maxExposedBytes ?? 2 ** 30,
+  });
   let images = 0;
   for (const [pass, group] of groups.entries()) {
     options.onPass?.(pass + 1, groups.length);
     const runner = await OrtRunner.create({
-      model, extraOutputs: group.filter((t) => t !== inputName), ...(options.threads ? { threads: options.threads } : {}),
+      model,
+      extraOutputs: group.filter((t) => t !== inputName),
+      ...(options.threads ? { threads: options.threads } : {}),
     });
     images = 0;
     try {
@@ -76,5 +88,10 @@ export async function rangesFromBatches(options: CollectOptions): Promise<Collec
       await runner.close();
     }
   }
-  return { ranges: new Map([...calibrators].map(([t, c]) => [t, c.amax()])), calibrators, images, passes: groups.length };
+  return {
+    ranges: new Map([...calibrators].map(([t, c]) => [t, c.amax()])),
+    calibrators,
+    images,
+    passes: groups.length,
+  };
 }

@@ -13,7 +13,10 @@ export class AbsHistogram {
   total = 0;
   readonly maxBins: number;
 
-  constructor(readonly initialBins = 2048, maxBins = initialBins * 16) {
+  constructor(
+    readonly initialBins = 2048,
+    maxBins = initialBins * 16,
+  ) {
     this.counts = new Float64Array(initialBins);
     this.maxBins = Math.max(maxBins, initialBins);
   }
@@ -52,7 +55,7 @@ export class AbsHistogram {
     const counts = this.counts;
     for (let i = 0; i < values.length; i++) {
       const bin = Math.floor(Math.abs(values[i]!) * inverse);
-      counts[bin > last ? last : bin]! += 1;
+      counts[Math.min(bin, last)]! += 1;
     }
     this.total += values.length;
   }

@@ -13,12 +13,20 @@ export interface RangesDocument {
   tensors: Record<string, { amax: number; scale: number }>;
 }
 
-export function rangesDocumentFrom(options: { ranges: Map<string, number>; calibrator: CalibratorSettings; images: number; search?: RangesDocument['search'] }): RangesDocument {
+export function rangesDocumentFrom(options: {
+  ranges: Map<string, number>;
+  calibrator: CalibratorSettings;
+  images: number;
+  search?: RangesDocument['search'];
+}): RangesDocument {
   const tensors: RangesDocument['tensors'] = {};
   for (const [name, amax] of options.ranges) tensors[name] = { amax, scale: amax / 127 };
   return {
-    schema: 'effnet-edge/ranges@1', calibrator: options.calibrator, images: options.images,
-    ...(options.search ? { search: options.search } : {}), tensors,
+    schema: 'effnet-edge/ranges@1',
+    calibrator: options.calibrator,
+    images: options.images,
+    ...(options.search ? { search: options.search } : {}),
+    tensors,
   };
 }
 
@@ -34,7 +42,8 @@ export function rangesFromDocument(options: { text: string; file: string }): Map
   }
   const ranges = new Map<string, number>();
   for (const [name, entry] of Object.entries(parsed.tensors)) {
-    if (!(typeof entry?.amax === 'number' && entry.amax >= 0)) throw new FileFormatError(options.file, `tensor '${name}' has no valid amax`);
+    if (!(typeof entry?.amax === 'number' && entry.amax >= 0))
+      throw new FileFormatError(options.file, `tensor '${name}' has no valid amax`);
     ranges.set(name, entry.amax);
   }
   return ranges;

@@ -6,7 +6,10 @@
 import { FileFormatError } from '../../toolkit/errors.js';
 
 export type TrtCalibrationAlgorithm =
-  | 'EntropyCalibration2' | 'EntropyCalibration' | 'MinMaxCalibration' | 'LegacyCalibration';
+  | 'EntropyCalibration2'
+  | 'EntropyCalibration'
+  | 'MinMaxCalibration'
+  | 'LegacyCalibration';
 
 export interface TrtCalibrationCache {
   /** TensorRT's integer version as it writes it (8601 for 8.6.1, 100300 for 10.3.0). */
@@ -34,7 +37,7 @@ export function scaleFromHex(hex: string): number {
 export function textFromTrtCache(cache: TrtCalibrationCache): string {
   const lines = [`TRT-${cache.version}-${cache.algorithm}`];
   for (const [name, scale] of cache.scales) lines.push(`${name}: ${hexFromScale(scale)}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function trtCacheFromText(options: { text: string; file: string }): TrtCalibrationCache {
@@ -42,7 +45,10 @@ export function trtCacheFromText(options: { text: string; file: string }): TrtCa
   const lines = text.split(/\r?\n/);
   const header = HEADER.exec(lines[0]!.trim());
   if (!header) {
-    throw new FileFormatError(file, `line 1: expected a header like 'TRT-8601-EntropyCalibration2', got '${lines[0]!.slice(0, 60)}'`);
+    throw new FileFormatError(
+      file,
+      `line 1: expected a header like 'TRT-8601-EntropyCalibration2', got '${lines[0]!.slice(0, 60)}'`,
+    );
   }
   const scales = new Map<string, number>();
   for (let i = 1; i < lines.length; i++) {
@@ -50,11 +56,17 @@ export function trtCacheFromText(options: { text: string; file: string }): TrtCa
     if (line.trim() === '') continue;
     const match = LINE.exec(line);
     if (!match) {
-      throw new FileFormatError(file, `line ${i + 1}: expected 'tensor_name: <8 hex digits>', got '${line.slice(0, 80)}'`);
+      throw new FileFormatError(
+        file,
+        `line ${i + 1}: expected 'tensor_name: <8 hex digits>', got '${line.slice(0, 80)}'`,
+      );
     }
     const scale = scaleFromHex(match[2]!);
     if (!Number.isFinite(scale) || scale < 0) {
-      throw new FileFormatError(file, `line ${i + 1}: scale ${match[2]} of '${match[1]}' decodes to ${scale}; expected a finite non-negative float32`);
+      throw new FileFormatError(
+        file,
+        `line ${i + 1}: scale ${match[2]} of '${match[1]}' decodes to ${scale}; expected a finite non-negative float32`,
+      );
     }
     if (scales.has(match[1]!)) throw new FileFormatError(file, `line ${i + 1}: tensor '${match[1]}' appears twice`);
     scales.set(match[1]!, scale);
@@ -69,7 +81,8 @@ export function trtCacheFromText(options: { text: string; file: string }): TrtCa
  */
 export function deviceCalibrationCacheText(options: { text: string; file: string; header: string }): string {
   const cache = trtCacheFromText({ text: options.text, file: options.file });
-  if (cache.scales.size === 0) throw new FileFormatError(options.file, 'has no tensor scales; rebuild the bundle with effnet-edge build');
+  if (cache.scales.size === 0)
+    throw new FileFormatError(options.file, 'has no tensor scales; rebuild the bundle with effnet-edge build');
   const header = HEADER.exec(options.header);
   if (!header) throw new Error(`internal: '${options.header}' is not a calibration cache header`);
   return textFromTrtCache({ version: Number(header[1]), algorithm: header[2]!, scales: cache.scales });

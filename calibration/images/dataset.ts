@@ -61,7 +61,8 @@ async function listImageFiles(root: string): Promise<string[]> {
       const path = join(dir, entry.name);
       const kind = await kindOf(path, entry);
       if (kind === 'folder') await walk(path);
-      else if (kind === 'file' && IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext))) found.push(path);
+      else if (kind === 'file' && IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext)))
+        found.push(path);
     }
   };
   await walk(root);
@@ -73,7 +74,8 @@ async function classFolders(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true });
   const folders: string[] = [];
   for (const entry of entries) {
-    if (!entry.name.startsWith('.') && (await kindOf(join(root, entry.name), entry)) === 'folder') folders.push(entry.name);
+    if (!entry.name.startsWith('.') && (await kindOf(join(root, entry.name), entry)) === 'folder')
+      folders.push(entry.name);
   }
   return folders.sort(byCodePoint);
 }
@@ -88,7 +90,8 @@ async function labelsFromCsv(file: string): Promise<Map<string, string>> {
   text.split(/\r?\n/).forEach((line, index) => {
     if (line.trim() === '') return;
     const comma = line.lastIndexOf(',');
-    if (comma <= 0) throw new FileFormatError(file, `line ${index + 1}: expected 'path,label', got '${line.slice(0, 80)}'`);
+    if (comma <= 0)
+      throw new FileFormatError(file, `line ${index + 1}: expected 'path,label', got '${line.slice(0, 80)}'`);
     const path = line.slice(0, comma).trim().replace(/^"|"$/g, '');
     const label = line.slice(comma + 1).trim();
     if (index === 0 && path.toLowerCase() === 'path') return; // header row
@@ -120,25 +123,37 @@ async function imagenetIndex(file: string): Promise<{ synsetToIndex: Map<string,
 export async function datasetFromFolder(options: { root: string; labels?: LabelSource }): Promise<Dataset> {
   const { root } = options;
   const info = await stat(root).catch(() => undefined);
-  if (!info?.isDirectory()) throw new UserError(`${root}: not a folder of images; give a folder (searched recursively for ${IMAGE_EXTENSIONS.join(', ')})`);
+  if (!info?.isDirectory())
+    throw new UserError(
+      `${root}: not a folder of images; give a folder (searched recursively for ${IMAGE_EXTENSIONS.join(', ')})`,
+    );
   const paths = await listImageFiles(root);
-  if (paths.length === 0) throw new UserError(`${root}: no images found (looked for ${IMAGE_EXTENSIONS.join(', ')} in all sub-folders)`);
+  if (paths.length === 0)
+    throw new UserError(`${root}: no images found (looked for ${IMAGE_EXTENSIONS.join(', ')} in all sub-folders)`);
   const items: DatasetItem[] = paths.map((path) => ({ path, relativePath: toPosix(relative(root, path)) }));
   const source = options.labels ?? { kind: 'folders' };
 
   if (source.kind === 'folders') {
-    const folderOf = (item: DatasetItem) => (item.relativePath.includes('/') ? item.relativePath.split('/')[0]! : undefined);
+    const folderOf = (item: DatasetItem) =>
+      item.relativePath.includes('/') ? item.relativePath.split('/')[0]! : undefined;
     if (items.some((item) => folderOf(item) === undefined)) return { root, items, labelSource: 'none' };
     // Classes are the folders, not the folders images were found in: a class whose images all went missing must
     // not silently shift every later label by one.
     const classes = await classFolders(root);
     const empty = classes.filter((name) => !items.some((item) => folderOf(item) === name));
     if (empty.length > 0) {
-      throw new UserError(`${join(root, empty[0]!)}: class folder with no images (${empty.length > 1 ? `and ${empty.length - 1} more: ${empty.slice(1, 4).join(', ')}; ` : ''}looked for ${IMAGE_EXTENSIONS.join(', ')}); `
-        + 'every class needs images, or the labels of the classes after it would shift: add images or remove the folder');
+      throw new UserError(
+        `${join(root, empty[0]!)}: class folder with no images (${empty.length > 1 ? `and ${empty.length - 1} more: ${empty.slice(1, 4).join(', ')}; ` : ''}looked for ${IMAGE_EXTENSIONS.join(', ')}); ` +
+          'every class needs images, or the labels of the classes after it would shift: add images or remove the folder',
+      );
     }
     const index = new Map(classes.map((name, i) => [name, i]));
-    return { root, items: items.map((item) => ({ ...item, label: index.get(folderOf(item)!)! })), classes, labelSource: 'folders' };
+    return {
+      root,
+      items: items.map((item) => ({ ...item, label: index.get(folderOf(item)!)! })),
+      classes,
+      labelSource: 'folders',
+    };
   }
   if (source.kind === 'csv') {
     const labels = await labelsFromCsv(source.path);
@@ -148,7 +163,11 @@ export async function datasetFromFolder(options: { root: string; labels?: LabelS
     const index = new Map(classes?.map((name, i) => [name, i]));
     const labelled = items.map((item) => {
       const label = labels.get(item.relativePath);
-      if (label === undefined) throw new FileFormatError(source.path, `no label for '${item.relativePath}'; add a line '${item.relativePath},<label>'`);
+      if (label === undefined)
+        throw new FileFormatError(
+          source.path,
+          `no label for '${item.relativePath}'; add a line '${item.relativePath},<label>'`,
+        );
       return { ...item, label: numeric ? Number(label) : index.get(label)! };
     });
     return { root, items: labelled, ...(classes ? { classes } : {}), labelSource: 'csv' };
@@ -159,7 +178,10 @@ export async function datasetFromFolder(options: { root: string; labels?: LabelS
       const synset = /n\d{8}/.exec(item.relativePath)?.[0];
       const label = synset === undefined ? undefined : synsetToIndex.get(synset);
       if (label === undefined) {
-        throw new FileFormatError(source.path, `no synset of the index in '${item.relativePath}'; name files or folders by synset (n01440764…)`);
+        throw new FileFormatError(
+          source.path,
+          `no synset of the index in '${item.relativePath}'; name files or folders by synset (n01440764…)`,
+        );
       }
       return { ...item, label };
     });
@@ -182,14 +204,16 @@ export function balancedSubset(options: { dataset: Dataset; count: number; seed:
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(i);
   });
-  const queues = [...groups.keys()].sort((a, b) => a - b).map((key) => {
-    const members = groups.get(key)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = prng.nextUint32() % (i + 1);
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    return members;
-  });
+  const queues = [...groups.keys()]
+    .sort((a, b) => a - b)
+    .map((key) => {
+      const members = groups.get(key)!;
+      for (let i = members.length - 1; i > 0; i--) {
+        const j = prng.nextUint32() % (i + 1);
+        [members[i], members[j]] = [members[j]!, members[i]!];
+      }
+      return members;
+    });
   const picked: number[] = [];
   for (let round = 0; picked.length < count; round++) {
     for (const queue of queues) {

@@ -10,8 +10,6 @@ import type { Preprocessing } from './presets.js';
 import { roundHalfToEven } from '../../toolkit/numbers.js';
 import { resampleRgb, type RgbImage } from './resample.js';
 
-
-
 /** torchvision's Resize(int): the shorter side becomes `size`, the longer int(size × long / short). */
 export function resizedDimensions(width: number, height: number, size: number): { width: number; height: number } {
   if (width <= height) return { width: size, height: Math.floor((size * height) / width) };
@@ -19,7 +17,10 @@ export function resizedDimensions(width: number, height: number, size: number): 
 }
 
 export class ImageDecodeError extends UserError {
-  constructor(readonly file: string, reason: string) {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
     super(`${file}: cannot be used as an image (${reason})`);
   }
 }
@@ -31,12 +32,19 @@ export interface DecodedImage {
   height: number;
 }
 
-export async function tensorFromImageFile(options: { path: string; preprocessing: Preprocessing; expectedSize?: number }): Promise<DecodedImage> {
+export async function tensorFromImageFile(options: {
+  path: string;
+  preprocessing: Preprocessing;
+  expectedSize?: number;
+}): Promise<DecodedImage> {
   const { path, preprocessing: p } = options;
   let image: RgbImage;
   try {
     // CMYK still converts (libvips falls back to its built-in CMYK profile).
-    const { data, info } = await sharp(path, { failOn: 'error', ignoreIcc: true }).toColourspace('srgb').removeAlpha().raw()
+    const { data, info } = await sharp(path, { failOn: 'error', ignoreIcc: true })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`${info.channels} channels after conversion to sRGB`);
     image = { data, width: info.width, height: info.height };
@@ -44,26 +52,44 @@ export async function tensorFromImageFile(options: { path: string; preprocessing
     throw new ImageDecodeError(path, (error as Error).message.split('\n')[0]!);
   }
   image = resizedAndCropped(image, p, path);
-  if (options.expectedSize !== undefined && (image.width !== options.expectedSize || image.height !== options.expectedSize)) {
-    throw new UserError(`${path}: image is ${image.width}x${image.height} but the model takes ${options.expectedSize}x${options.expectedSize}; use --preset torchvision or --resize/--crop`);
+  if (
+    options.expectedSize !== undefined &&
+    (image.width !== options.expectedSize || image.height !== options.expectedSize)
+  ) {
+    throw new UserError(
+      `${path}: image is ${image.width}x${image.height} but the model takes ${options.expectedSize}x${options.expectedSize}; use --preset torchvision or --resize/--crop`,
+    );
   }
   return { tensor: chwFromRgb(image, p), width: image.width, height: image.height };
 }
 
 /** torchvision's Resize(shorter side) then CenterCrop, computing only the kept window. */
 export function resizedAndCropped(image: RgbImage, p: Preprocessing, path: string): RgbImage {
-  const size = p.resize !== null ? resizedDimensions(image.width, image.height, p.resize) : { width: image.width, height: image.height };
+  const size =
+    p.resize !== null
+      ? resizedDimensions(image.width, image.height, p.resize)
+      : { width: image.width, height: image.height };
   let window = { left: 0, top: 0, width: size.width, height: size.height };
   if (p.crop !== null) {
     if (p.crop > size.width || p.crop > size.height) {
-      throw new ImageDecodeError(path, `${size.width}x${size.height} after resize is smaller than the ${p.crop}x${p.crop} crop`);
+      throw new ImageDecodeError(
+        path,
+        `${size.width}x${size.height} after resize is smaller than the ${p.crop}x${p.crop} crop`,
+      );
     }
     window = {
-      left: roundHalfToEven((size.width - p.crop) / 2), top: roundHalfToEven((size.height - p.crop) / 2),
-      width: p.crop, height: p.crop,
+      left: roundHalfToEven((size.width - p.crop) / 2),
+      top: roundHalfToEven((size.height - p.crop) / 2),
+      width: p.crop,
+      height: p.crop,
     };
   }
-  if (size.width === image.width && size.height === image.height && window.width === image.width && window.height === image.height) {
+  if (
+    size.width === image.width &&
+    size.height === image.height &&
+    window.width === image.width &&
+    window.height === image.height
+  ) {
     return image;
   }
   return resampleRgb({ image, outWidth: size.width, outHeight: size.height, interpolation: p.interpolation, window });

@@ -33,7 +33,10 @@ export interface LoadSummary {
   skipped: { path: string; reason: string }[];
 }
 
-export async function* batchesFromDataset(options: LoadOptions, summary: LoadSummary = { used: 0, skipped: [] }): AsyncGenerator<Batch> {
+export async function* batchesFromDataset(
+  options: LoadOptions,
+  summary: LoadSummary = { used: 0, skipped: [] },
+): AsyncGenerator<Batch> {
   const { dataset, preprocessing, inputSize, batchSize } = options;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxSkipShare = options.maxSkipShare ?? 0.1;
@@ -76,7 +79,9 @@ export async function* batchesFromDataset(options: LoadOptions, summary: LoadSum
     options.onProgress?.(done, total);
     if (tensor === undefined) {
       if (summary.skipped.length > maxSkipShare * total) {
-        throw new UserError(`${dataset.root}: ${summary.skipped.length} of ${total} images could not be decoded (more than ${Math.round(maxSkipShare * 100)} %); first: ${summary.skipped[0]!.reason}`);
+        throw new UserError(
+          `${dataset.root}: ${summary.skipped.length} of ${total} images could not be decoded (more than ${Math.round(maxSkipShare * 100)} %); first: ${summary.skipped[0]!.reason}`,
+        );
       }
       continue;
     }
@@ -87,7 +92,9 @@ export async function* batchesFromDataset(options: LoadOptions, summary: LoadSum
   }
   if (batchItems.length > 0) yield flush();
   if (summary.used === 0) {
-    throw new UserError(`${dataset.root}: none of the ${total} images could be decoded; first: ${summary.skipped[0]?.reason ?? 'no images'}`);
+    throw new UserError(
+      `${dataset.root}: none of the ${total} images could be decoded; first: ${summary.skipped[0]?.reason ?? 'no images'}`,
+    );
   }
 }
 

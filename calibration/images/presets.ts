@@ -41,15 +41,27 @@ export const TORCHVISION_SIZES: Readonly<Record<VariantName, { resize: number; c
 export function torchvisionPreset(variant: VariantName): Preprocessing {
   const { resize, crop } = TORCHVISION_SIZES[variant];
   return {
-    preset: 'torchvision', resize, crop, interpolation: 'bicubic', scale: 1 / 255,
-    mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD], channelOrder: 'RGB',
+    preset: 'torchvision',
+    resize,
+    crop,
+    interpolation: 'bicubic',
+    scale: 1 / 255,
+    mean: [...IMAGENET_MEAN],
+    std: [...IMAGENET_STD],
+    channelOrder: 'RGB',
   };
 }
 
 export function directPreset(): Preprocessing {
   return {
-    preset: 'direct', resize: null, crop: null, interpolation: 'bicubic', scale: 1 / 255,
-    mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD], channelOrder: 'RGB',
+    preset: 'direct',
+    resize: null,
+    crop: null,
+    interpolation: 'bicubic',
+    scale: 1 / 255,
+    mean: [...IMAGENET_MEAN],
+    std: [...IMAGENET_STD],
+    channelOrder: 'RGB',
   };
 }
 
@@ -71,11 +83,21 @@ export function customPreprocessing(base: Preprocessing, options: CustomPreproce
       throw new UsageError(`--${name} expects a positive integer, got ${value}`);
     }
   };
-  if (options.resize !== undefined) { positive('resize', options.resize); result.resize = options.resize; changed = true; }
-  if (options.crop !== undefined) { positive('crop', options.crop); result.crop = options.crop; changed = true; }
+  if (options.resize !== undefined) {
+    positive('resize', options.resize);
+    result.resize = options.resize;
+    changed = true;
+  }
+  if (options.crop !== undefined) {
+    positive('crop', options.crop);
+    result.crop = options.crop;
+    changed = true;
+  }
   if (options.interpolation !== undefined) {
     if (!(INTERPOLATIONS as readonly string[]).includes(options.interpolation)) {
-      throw new UsageError(`--interpolation expects one of ${INTERPOLATIONS.join(', ')}, got '${options.interpolation}'`);
+      throw new UsageError(
+        `--interpolation expects one of ${INTERPOLATIONS.join(', ')}, got '${options.interpolation}'`,
+      );
     }
     result.interpolation = options.interpolation as Interpolation;
     changed = true;
@@ -84,7 +106,9 @@ export function customPreprocessing(base: Preprocessing, options: CustomPreproce
     const value = options[key];
     if (value === undefined) continue;
     if (value.length !== 3 || value.some((v) => !Number.isFinite(v)) || (key === 'std' && value.some((v) => v <= 0))) {
-      throw new UsageError(`--${key} expects three comma-separated numbers${key === 'std' ? ' above 0' : ''}, got '${value.join(',')}'`);
+      throw new UsageError(
+        `--${key} expects three comma-separated numbers${key === 'std' ? ' above 0' : ''}, got '${value.join(',')}'`,
+      );
     }
     result[key] = [value[0]!, value[1]!, value[2]!];
     changed = true;

@@ -17,7 +17,13 @@ interface Filter {
 
 const FILTERS: Record<Interpolation, Filter> = {
   nearest: { support: 0.5, weight: (x) => (x >= -0.5 && x < 0.5 ? 1 : 0) },
-  bilinear: { support: 1, weight: (x) => { x = Math.abs(x); return x < 1 ? 1 - x : 0; } },
+  bilinear: {
+    support: 1,
+    weight: (x) => {
+      x = Math.abs(x);
+      return x < 1 ? 1 - x : 0;
+    },
+  },
   bicubic: {
     support: 2,
     weight: (x) => {
@@ -72,7 +78,8 @@ function coefficientsFor(inSize: number, outSize: number, filter: Filter): Coeff
     }
     for (let x = 0; x < xmax; x++) {
       const w = total !== 0 ? taps[x]! / total : taps[x]!;
-      weights[xx * size + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
+      weights[xx * size + x] =
+        w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
     }
     start[xx] = xmin;
     count[xx] = xmax;
@@ -150,8 +157,13 @@ export function resampleRgb(options: {
 
 /** Rows [firstRow, endRow) of the source, resized horizontally and cut to the window's columns. */
 function horizontalPass(
-  image: RgbImage, firstRow: number, endRow: number, outWidth: number,
-  window: { left: number; width: number }, filter: Filter, needed: boolean,
+  image: RgbImage,
+  firstRow: number,
+  endRow: number,
+  outWidth: number,
+  window: { left: number; width: number },
+  filter: Filter,
+  needed: boolean,
 ): Uint8Array {
   const rowCount = endRow - firstRow;
   const out = new Uint8Array(rowCount * window.width * 3);

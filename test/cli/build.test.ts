@@ -9,8 +9,11 @@ import { CIFAR_B0 } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = t.testdir();
-const filesOf = (root: string): string[] => readdirSync(root, { recursive: true, withFileTypes: true })
-  .filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+const filesOf = (root: string): string[] =>
+  readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
 
 t.test('build with no arguments bundles the embedded demo for this CPU, and inspect passes', async (t) => {
   const out = join(dir, 'demo');
@@ -18,32 +21,72 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
   t.equal(result.code, 0, result.stderr);
   t.equal(result.stderr, '');
   const target = process.arch === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64';
-  t.match(result.stdout, new RegExp(`^built ${out} for ${target} \\(int8\\) from embedded demo \\(CIFAR-10 EfficientNet-B0\\)\\n`));
-  t.match(result.stdout, /\n {2}top-1 fp32 \d+\.\d\d %, int8 \d+\.\d\d %; agreement \d+\.\d\d %, logit cosine 0\.\d{4} on 80 held-out images\n/);
-  t.match(result.stdout, new RegExp(`next:\\n  effnet-edge inspect --bundle ${out}\\n  effnet-edge run --bundle ${out} IMAGE...\\n`));
+  t.match(
+    result.stdout,
+    new RegExp(`^built ${out} for ${target} \\(int8\\) from embedded demo \\(CIFAR-10 EfficientNet-B0\\)\\n`),
+  );
+  t.match(
+    result.stdout,
+    /\n {2}top-1 fp32 \d+\.\d\d %, int8 \d+\.\d\d %; agreement \d+\.\d\d %, logit cosine 0\.\d{4} on 80 held-out images\n/,
+  );
+  t.match(
+    result.stdout,
+    new RegExp(`next:\\n  effnet-edge inspect --bundle ${out}\\n  effnet-edge run --bundle ${out} IMAGE...\\n`),
+  );
   t.strictSame(filesOf(out), [
-    'calib.cache', 'golden/fp32.f32', 'golden/golden.json', 'golden/inputs.f32', 'golden/int8.f32', 'manifest.json',
-    'model.fp32.onnx', 'model.int8.onnx', 'ranges.json', 'report.html',
+    'calib.cache',
+    'golden/fp32.f32',
+    'golden/golden.json',
+    'golden/inputs.f32',
+    'golden/int8.f32',
+    'manifest.json',
+    'model.fp32.onnx',
+    'model.int8.onnx',
+    'ranges.json',
+    'report.html',
   ]);
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest;
   t.equal(manifest.schema, 'effnet-edge/bundle@1');
   t.equal(manifest.target.name, target);
-  t.equal(manifest.model.source === 'onnx' && manifest.model.sha256, '0f1813a44f301285b64cddb8fc62d4c5a4ba9f035d8cc47e30e4d6e814218612');
+  t.equal(
+    manifest.model.source === 'onnx' && manifest.model.sha256,
+    '0f1813a44f301285b64cddb8fc62d4c5a4ba9f035d8cc47e30e4d6e814218612',
+  );
   t.equal(manifest.classes?.length, 10);
   t.equal(manifest.accuracy.images, 80);
   t.ok(manifest.accuracy.agreement! >= 90, `agreement ${manifest.accuracy.agreement}`);
-  t.ok(Math.abs(manifest.accuracy.int8!.top1! - manifest.accuracy.fp32.top1!) <= 5, 'int8 within 5 points on 80 images');
+  t.ok(
+    Math.abs(manifest.accuracy.int8!.top1! - manifest.accuracy.fp32.top1!) <= 5,
+    'int8 within 5 points on 80 images',
+  );
   t.equal(manifest.golden.count, 32);
-  t.strictSame(manifest.engine.keyFields, ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'quantization', 'calibrationSha256']);
+  t.strictSame(manifest.engine.keyFields, [
+    'onnxSha256',
+    'tensorrtVersion',
+    'sm',
+    'dlaCore',
+    'precision',
+    'quantization',
+    'calibrationSha256',
+  ]);
   t.equal(manifest.engine.onnxSha256, manifest.files['model.int8.onnx']!.sha256);
   t.notOk(JSON.stringify(manifest).includes(dir), 'no absolute paths in the manifest');
-  const golden = JSON.parse(readFileSync(join(out, 'golden/golden.json'), 'utf8')) as { inputShape: number[]; labels: number[] };
+  const golden = JSON.parse(readFileSync(join(out, 'golden/golden.json'), 'utf8')) as {
+    inputShape: number[];
+    labels: number[];
+  };
   t.strictSame(golden.inputShape, [32, 3, 32, 32]);
   t.equal(floatsFromBytes(readFileSync(join(out, 'golden/inputs.f32'))).length, 32 * 3 * 32 * 32);
   t.equal(floatsFromBytes(readFileSync(join(out, 'golden/int8.f32'))).length, 32 * 10);
   t.equal(golden.labels.length, 32);
-  t.match(readFileSync(join(out, 'report.html'), 'utf8'), /<h1>effnet-edge build: embedded demo \(CIFAR-10 EfficientNet-B0\) for cpu-/);
-  t.notOk(readdirSync(dir).some((f) => f.includes('.partial-')), 'no temporary folder left behind');
+  t.match(
+    readFileSync(join(out, 'report.html'), 'utf8'),
+    /<h1>effnet-edge build: embedded demo \(CIFAR-10 EfficientNet-B0\) for cpu-/,
+  );
+  t.notOk(
+    readdirSync(dir).some((f) => f.includes('.partial-')),
+    'no temporary folder left behind',
+  );
 
   const inspect = await runCli(['inspect', '--bundle', out]);
   t.equal(inspect.code, 0, inspect.stderr);
@@ -52,28 +95,39 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
 
   const again = await runCli(['build', '--out', out]);
   t.equal(again.code, 1);
-  t.equal(again.stderr, `effnet-edge build: ${out} already exists; give --force to replace it, or --out another folder\n`);
+  t.equal(
+    again.stderr,
+    `effnet-edge build: ${out} already exists; give --force to replace it, or --out another folder\n`,
+  );
 
   // A damaged file fails inspect with the file named.
   const damaged = join(dir, 'damaged');
   cpSync(out, damaged, { recursive: true });
   const cache = readFileSync(join(damaged, 'calib.cache'), 'utf8');
-  writeFileSync(join(damaged, 'calib.cache'), cache.replace(/: ([0-9a-f])/, (_, d: string) => `: ${d === '0' ? '1' : '0'}`));
+  writeFileSync(
+    join(damaged, 'calib.cache'),
+    cache.replace(/: ([0-9a-f])/, (_, d: string) => `: ${d === '0' ? '1' : '0'}`),
+  );
   const bad = await runCli(['inspect', '--bundle', damaged]);
   t.equal(bad.code, 1);
   t.match(bad.stdout, /\n {2}FAIL calib\.cache: sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64}\n/);
-  t.equal(bad.stderr, `effnet-edge inspect: ${join(damaged, 'calib.cache')}: sha256 does not match the manifest; the bundle is damaged: rebuild it with effnet-edge build\n`);
+  t.equal(
+    bad.stderr,
+    `effnet-edge inspect: ${join(damaged, 'calib.cache')}: sha256 does not match the manifest; the bundle is damaged: rebuild it with effnet-edge build\n`,
+  );
 });
 
 t.test('same inputs, byte-identical bundle; --force replaces an existing one', async (t) => {
-  const build = (out: string, ...extra: string[]) => runCli(['build', '--out', out, '--search-count', '8', '--calib-count', '40', '--golden', '8', '--quiet', ...extra]);
+  const build = (out: string, ...extra: string[]) =>
+    runCli(['build', '--out', out, '--search-count', '8', '--calib-count', '40', '--golden', '8', '--quiet', ...extra]);
   const [a, b] = [join(dir, 'a'), join(dir, 'b')];
   t.equal((await build(a)).code, 0);
   const second = await build(b);
   t.equal(second.code, 0);
   t.equal(second.stdout, '', '--quiet prints nothing on success');
   t.strictSame(filesOf(a), filesOf(b));
-  for (const file of filesOf(a)) t.ok(readFileSync(join(a, file)).equals(readFileSync(join(b, file))), `${file} identical`);
+  for (const file of filesOf(a))
+    t.ok(readFileSync(join(a, file)).equals(readFileSync(join(b, file))), `${file} identical`);
   writeFileSync(join(b, 'stale.txt'), 'from before');
   t.equal((await build(b, '--force')).code, 0);
   t.notOk(existsSync(join(b, 'stale.txt')), 'the old bundle was replaced as a whole');
@@ -82,30 +136,99 @@ t.test('same inputs, byte-identical bundle; --force replaces an existing one', a
 t.test('build errors name the problem and the fix', async (t) => {
   const unknown = await runCli(['build', '--target', 'jetson-tx2', '--model', 'm.onnx', '--calib', 'c']);
   t.equal(unknown.code, 1);
-  t.equal(unknown.stderr, "effnet-edge build: unknown target 'jetson-tx2'; valid targets: cpu-arm64, cpu-x86_64, jetson-agx-orin, jetson-agx-xavier, jetson-nano, jetson-orin-nano, jetson-orin-nx, jetson-xavier-nx, npu-generic, jetson (= jetson-orin-nano)\n");
-  const nano = await runCli(['build', '--target', 'jetson-nano', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--precision', 'int8']);
+  t.equal(
+    unknown.stderr,
+    "effnet-edge build: unknown target 'jetson-tx2'; valid targets: cpu-arm64, cpu-x86_64, jetson-agx-orin, jetson-agx-xavier, jetson-nano, jetson-orin-nano, jetson-orin-nx, jetson-xavier-nx, npu-generic, jetson (= jetson-orin-nano)\n",
+  );
+  const nano = await runCli([
+    'build',
+    '--target',
+    'jetson-nano',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--precision',
+    'int8',
+  ]);
   t.equal(nano.code, 1);
-  t.equal(nano.stderr, 'effnet-edge build: jetson-nano (SM 5.3) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16\n');
+  t.equal(
+    nano.stderr,
+    'effnet-edge build: jetson-nano (SM 5.3) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16\n',
+  );
   const tiny = join(dir, 'tiny.onnx');
   await writeModelFile({ model: tinyModel(), path: tiny });
-  const notEffnet = await runCli(['build', '--target', 'cpu-x86_64', '--model', tiny, '--calib', join(CIFAR_B0, 'calib')]);
+  const notEffnet = await runCli([
+    'build',
+    '--target',
+    'cpu-x86_64',
+    '--model',
+    tiny,
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+  ]);
   t.equal(notEffnet.code, 1);
-  t.equal(notEffnet.stderr, `effnet-edge build: ${tiny}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found 0 MBConv blocks, 1 output(s) ('y' [1, 5])\n`);
+  t.equal(
+    notEffnet.stderr,
+    `effnet-edge build: ${tiny}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found 0 MBConv blocks, 1 output(s) ('y' [1, 5])\n`,
+  );
   const empty = join(dir, 'empty');
   mkdirSync(empty);
-  const noImages = await runCli(['build', '--target', 'cpu-x86_64', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', empty]);
+  const noImages = await runCli([
+    'build',
+    '--target',
+    'cpu-x86_64',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    empty,
+  ]);
   t.equal(noImages.code, 1);
-  t.equal(noImages.stderr, `effnet-edge build: ${empty}: no images found (looked for .jpg, .jpeg, .png, .webp, .tif, .tiff in all sub-folders)\n`);
-  const resolution = await runCli(['build', '--target', 'cpu-x86_64', '--variant', 'b0', '--resolution', '64', '--num-classes', '10', '--calib', join(CIFAR_B0, 'calib')]);
+  t.equal(
+    noImages.stderr,
+    `effnet-edge build: ${empty}: no images found (looked for .jpg, .jpeg, .png, .webp, .tif, .tiff in all sub-folders)\n`,
+  );
+  const resolution = await runCli([
+    'build',
+    '--target',
+    'cpu-x86_64',
+    '--variant',
+    'b0',
+    '--resolution',
+    '64',
+    '--num-classes',
+    '10',
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+  ]);
   t.equal(resolution.code, 1);
-  t.match(resolution.stderr, /^effnet-edge build: .*\.jpg: image is 32x32 but the model takes 64x64; use --preset torchvision or --resize\/--crop\n$/);
+  t.match(
+    resolution.stderr,
+    /^effnet-edge build: .*\.jpg: image is 32x32 but the model takes 64x64; use --preset torchvision or --resize\/--crop\n$/,
+  );
   const blocker = join(dir, 'a-file');
   writeFileSync(blocker, '');
-  const notWritable = await runCli(['build', '--out', join(blocker, 'bundle'), '--search-count', '0', '--calib-count', '20', '--golden', '4']);
+  const notWritable = await runCli([
+    'build',
+    '--out',
+    join(blocker, 'bundle'),
+    '--search-count',
+    '0',
+    '--calib-count',
+    '20',
+    '--golden',
+    '4',
+  ]);
   t.equal(notWritable.code, 1);
-  t.equal(notWritable.stderr, `effnet-edge build: ${blocker}: output folder is not writable; choose another with --out\n`);
+  t.equal(
+    notWritable.stderr,
+    `effnet-edge build: ${blocker}: output folder is not writable; choose another with --out\n`,
+  );
   const usage = await runCli(['build', '--target', 'cpu-x86_64', '--calib', join(CIFAR_B0, 'calib')]);
   t.equal(usage.code, 2);
-  t.equal(usage.stderr, "effnet-edge build: give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]\nRun 'effnet-edge build --help' for usage.\n");
+  t.equal(
+    usage.stderr,
+    "effnet-edge build: give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]\nRun 'effnet-edge build --help' for usage.\n",
+  );
   chmodSync(empty, 0o755);
 });

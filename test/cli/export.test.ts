@@ -11,7 +11,15 @@ import { maxAbs, readFloat32, runOnnx } from '../helpers/ort.js';
 t.test('export writes a model that runs, quietly, and the same bytes twice', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'b0.onnx');
-  const result = await runCli(['export', '--variant', 'b0', '--weights', join(REFERENCE, 'seed_b0', 'weights.safetensors'), '--out', out]);
+  const result = await runCli([
+    'export',
+    '--variant',
+    'b0',
+    '--weights',
+    join(REFERENCE, 'seed_b0', 'weights.safetensors'),
+    '--out',
+    out,
+  ]);
   t.equal(result.code, 0);
   t.equal(result.stdout, '', 'quiet on success');
   t.equal(result.stderr, '');
@@ -20,7 +28,16 @@ t.test('export writes a model that runs, quietly, and the same bytes twice', asy
   const logits = await runOnnx(out, input, [1, 3, 224, 224]);
   t.ok(maxAbsDeviation(logits, reference) <= 1e-4 * maxAbs(reference));
   const again = join(dir, 'again.onnx');
-  const json = await runCli(['export', '--variant', 'b0', '--weights', join(REFERENCE, 'seed_b0', 'weights.safetensors'), '--out', again, '--json']);
+  const json = await runCli([
+    'export',
+    '--variant',
+    'b0',
+    '--weights',
+    join(REFERENCE, 'seed_b0', 'weights.safetensors'),
+    '--out',
+    again,
+    '--json',
+  ]);
   const parsed = JSON.parse(json.stdout) as { sha256: string; weightNaming: string; bnEpsilon: number };
   t.equal(parsed.sha256, createHash('sha256').update(readFileSync(out)).digest('hex'), 'byte-identical');
   t.equal(parsed.weightNaming, 'seed');
@@ -30,7 +47,20 @@ t.test('export writes a model that runs, quietly, and the same bytes twice', asy
 t.test('export --init seeded with external data', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'b1.onnx');
-  const result = await runCli(['export', '--variant', 'b1', '--resolution', '64', '--init', 'seeded', '--seed', '5', '--external-data', '--out', out]);
+  const result = await runCli([
+    'export',
+    '--variant',
+    'b1',
+    '--resolution',
+    '64',
+    '--init',
+    'seeded',
+    '--seed',
+    '5',
+    '--external-data',
+    '--out',
+    out,
+  ]);
   t.equal(result.code, 0, result.stderr);
   t.ok(existsSync(`${out}.data`), 'weights in b1.onnx.data');
   t.ok(readFileSync(out).length < 200_000, 'the graph file holds no large weights');
@@ -41,15 +71,35 @@ t.test('export --init seeded with external data', async (t) => {
 t.test('export usage errors exit 2, bad files exit 1, all without a stack trace', async (t) => {
   const noOut = await runCli(['export', '--variant', 'b0', '--init', 'seeded']);
   t.equal(noOut.code, 2);
-  t.equal(noOut.stderr, "effnet-edge export: --out FILE.onnx is required\nRun 'effnet-edge export --help' for usage.\n");
+  t.equal(
+    noOut.stderr,
+    "effnet-edge export: --out FILE.onnx is required\nRun 'effnet-edge export --help' for usage.\n",
+  );
   const both = await runCli(['export', '--variant', 'b0', '--out', 'x.onnx']);
-  t.equal(both.stderr, "effnet-edge export: give exactly one of --weights FILE.safetensors or --init seeded\nRun 'effnet-edge export --help' for usage.\n");
+  t.equal(
+    both.stderr,
+    "effnet-edge export: give exactly one of --weights FILE.safetensors or --init seeded\nRun 'effnet-edge export --help' for usage.\n",
+  );
   const badSeed = await runCli(['export', '--init', 'seeded', '--seed', 'abc', '--out', 'x.onnx']);
-  t.equal(badSeed.stderr, "effnet-edge export: --seed expects an integer, got 'abc'\nRun 'effnet-edge export --help' for usage.\n");
+  t.equal(
+    badSeed.stderr,
+    "effnet-edge export: --seed expects an integer, got 'abc'\nRun 'effnet-edge export --help' for usage.\n",
+  );
   const dir = t.testdir({ 'w.safetensors': 'hello' });
-  const badFile = runBin(['export', '--variant', 'b0', '--weights', join(dir, 'w.safetensors'), '--out', join(dir, 'o.onnx')]);
+  const badFile = runBin([
+    'export',
+    '--variant',
+    'b0',
+    '--weights',
+    join(dir, 'w.safetensors'),
+    '--out',
+    join(dir, 'o.onnx'),
+  ]);
   t.equal(badFile.code, 1);
-  t.equal(badFile.stderr, `effnet-edge export: ${join(dir, 'w.safetensors')}: not a safetensors file (5 bytes, too short for a header); expected weights saved with safetensors.torch.save_file\n`);
+  t.equal(
+    badFile.stderr,
+    `effnet-edge export: ${join(dir, 'w.safetensors')}: not a safetensors file (5 bytes, too short for a header); expected weights saved with safetensors.torch.save_file\n`,
+  );
   t.notOk(existsSync(join(dir, 'o.onnx')), 'nothing written');
 });
 
@@ -64,6 +114,12 @@ t.test('the installed entry point answers --help for the program and every comma
   }
   const unknown = runBin(['frobnicate']);
   t.equal(unknown.code, 2);
-  t.equal(unknown.stderr, `effnet-edge: unknown command 'frobnicate'; expected one of ${COMMANDS.map((c) => c.name).join(', ')}\n`);
-  t.match(unknown.stderr, /expected one of build, deploy, verify, rollback, status, inspect, run, bench, native, engine, device-check, targets, summary, export, quantize, eval\n$/);
+  t.equal(
+    unknown.stderr,
+    `effnet-edge: unknown command 'frobnicate'; expected one of ${COMMANDS.map((c) => c.name).join(', ')}\n`,
+  );
+  t.match(
+    unknown.stderr,
+    /expected one of build, deploy, verify, rollback, status, inspect, run, bench, native, engine, device-check, targets, summary, export, quantize, eval\n$/,
+  );
 });

@@ -12,37 +12,68 @@ const dir = t.testdir();
 const int8 = join(dir, 'q.onnx');
 
 t.test('quantize calibrates on the fixture and writes the model, ranges and a TensorRT cache', async (t) => {
-  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
-    '--out', int8, '--cache', join(dir, 'calib.cache'), '--ranges', join(dir, 'ranges.json'), '--json']);
+  const result = await runCli([
+    'quantize',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--out',
+    int8,
+    '--cache',
+    join(dir, 'calib.cache'),
+    '--ranges',
+    join(dir, 'ranges.json'),
+    '--json',
+  ]);
   t.equal(result.code, 0, result.stderr);
   t.equal(result.stderr, '');
   const json = JSON.parse(result.stdout) as {
-    images: number; profile: string; calibrator: { method: string }; calibratorScores: unknown[]; passes: { summary: string }[]; blocks: unknown[];
+    images: number;
+    profile: string;
+    calibrator: { method: string };
+    calibratorScores: unknown[];
+    passes: { summary: string }[];
+    blocks: unknown[];
   };
   t.equal(json.images, 1000);
   t.equal(json.profile, 'tensorrt');
   // The default (auto) tries every histogram calibrator on 256 calibration images and keeps the closest to fp32.
   t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.8 });
   t.equal(json.calibratorScores.length, 8);
-  t.strictSame(json.passes.map((p) => p.summary), [
-    'Identity/Dropout removed: 0',
-    'BatchNormalization folded into Conv: 0',
-    'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
-    'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
-    'activation ranges searched one by one on 128 calibration images: 51 widened, 51 narrowed, 13 kept (single-tensor logit cosine 0.99992 → 0.99999)',
-    `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
-  ]);
+  t.strictSame(
+    json.passes.map((p) => p.summary),
+    [
+      'Identity/Dropout removed: 0',
+      'BatchNormalization folded into Conv: 0',
+      'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
+      'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
+      'activation ranges searched one by one on 128 calibration images: 51 widened, 51 narrowed, 13 kept (single-tensor logit cosine 0.99992 → 0.99999)',
+      `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
+    ],
+  );
   t.equal(json.blocks.length, 16);
   const model = await modelFromFile({ path: int8 });
   t.equal(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length, 115 + 82);
   const cache = trtCacheFromText({ text: readFileSync(join(dir, 'calib.cache'), 'utf8'), file: 'calib.cache' });
-  t.equal(cache.algorithm, 'EntropyCalibration2', 'the calibrator that reads caches (trtexec, DLA, the shim), whatever found the ranges');
+  t.equal(
+    cache.algorithm,
+    'EntropyCalibration2',
+    'the calibrator that reads caches (trtexec, DLA, the shim), whatever found the ranges',
+  );
   t.equal(cache.version, 8601);
   // Implicit int8 runs a tensor without a scale outside int8: every float activation of the fp32 graph gets one.
   const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
   t.equal(cache.scales.size, 240);
-  t.strictSame([...cache.scales.keys()], floatActivationsOf(fp32), 'the input, every conv, Sigmoid, Mul, pool, Flatten output and the logits');
-  t.ok([...cache.scales.values()].every((s) => s > 0), 'no zero scale');
+  t.strictSame(
+    [...cache.scales.keys()],
+    floatActivationsOf(fp32),
+    'the input, every conv, Sigmoid, Mul, pool, Flatten output and the logits',
+  );
+  t.ok(
+    [...cache.scales.values()].every((s) => s > 0),
+    'no zero scale',
+  );
   const ranges = rangesFromDocument({ text: readFileSync(join(dir, 'ranges.json'), 'utf8'), file: 'ranges.json' });
   t.equal(ranges.get('input'), 2.640000104904175, 'the input range is the normalised max (1 − 0.406) / 0.225');
   t.ok(Math.abs(cache.scales.get('input')! - ranges.get('input')! / 127) < 1e-7, 'cache scale = amax / 127');
@@ -52,8 +83,23 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
 t.test('the default quantization is deterministic: same inputs, byte-identical outputs', async (t) => {
   const run = async (name: string) => {
     const out = join(dir, `${name}.onnx`);
-    const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--calib-count', '100',
-      '--select-count', '32', '--search-count', '16', '--out', out, '--cache', join(dir, `${name}.cache`)]);
+    const result = await runCli([
+      'quantize',
+      '--model',
+      join(CIFAR_B0, 'model.onnx'),
+      '--calib',
+      join(CIFAR_B0, 'calib'),
+      '--calib-count',
+      '100',
+      '--select-count',
+      '32',
+      '--search-count',
+      '16',
+      '--out',
+      out,
+      '--cache',
+      join(dir, `${name}.cache`),
+    ]);
     t.equal(result.code, 0, result.stderr);
     return [readFileSync(out), readFileSync(join(dir, `${name}.cache`))];
   };
@@ -64,11 +110,26 @@ t.test('the default quantization is deterministic: same inputs, byte-identical o
 
 t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   const report = join(dir, 'report.html');
-  const result = await runCli(['eval', '--fp32', join(CIFAR_B0, 'model.onnx'), '--int8', int8, '--data', join(CIFAR_B0, 'test'), '--json', '--report', report]);
+  const result = await runCli([
+    'eval',
+    '--fp32',
+    join(CIFAR_B0, 'model.onnx'),
+    '--int8',
+    int8,
+    '--data',
+    join(CIFAR_B0, 'test'),
+    '--json',
+    '--report',
+    report,
+  ]);
   t.equal(result.code, 0, result.stderr);
   const json = JSON.parse(result.stdout) as {
-    fp32: { top1: number; top5: number }; int8: { top1: number; top5: number }; agreement: number; cosine: number;
-    images: number; layers: { tensor: string; sqnrDb: number }[];
+    fp32: { top1: number; top5: number };
+    int8: { top1: number; top5: number };
+    agreement: number;
+    cosine: number;
+    images: number;
+    layers: { tensor: string; sqnrDb: number }[];
   };
   t.equal(json.images, 2000);
   t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
@@ -82,49 +143,145 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   t.equal(json.layers[0]!.tensor, 'input');
   t.ok(json.layers[0]!.sqnrDb > 35, `the input quantizes at ${json.layers[0]!.sqnrDb.toFixed(1)} dB`);
   const html = readFileSync(report, 'utf8');
-  t.match(html, new RegExp(`<tr><td>top-1</td><td>63\\.20 %</td><td>${json.int8.top1.toFixed(2).replace('.', '\\.')} %</td></tr>`));
+  t.match(
+    html,
+    new RegExp(`<tr><td>top-1</td><td>63\\.20 %</td><td>${json.int8.top1.toFixed(2).replace('.', '\\.')} %</td></tr>`),
+  );
   t.equal((html.match(/<rect /g) ?? []).length, 115, 'one SQNR bar per quantized tensor');
 });
 
 t.test('quantize usage errors', async (t) => {
   const noCalib = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--out', join(dir, 'x.onnx')]);
   t.equal(noCalib.code, 2);
-  t.equal(noCalib.stderr, "effnet-edge quantize: --calib DIR is required\nRun 'effnet-edge quantize --help' for usage.\n");
+  t.equal(
+    noCalib.stderr,
+    "effnet-edge quantize: --calib DIR is required\nRun 'effnet-edge quantize --help' for usage.\n",
+  );
   const method = await runCli(['quantize', '--model', 'm.onnx', '--calib', 'c', '--method', 'kl', '--out', 'x.onnx']);
-  t.equal(method.stderr, "effnet-edge quantize: --method expects auto or one of minmax, percentile, entropy, mse, got 'kl'\nRun 'effnet-edge quantize --help' for usage.\n");
-  const wrongSize = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--method', 'percentile', '--crop', '24', '--out', join(dir, 'x.onnx')]);
-  const search = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--method', 'minmax', '--search-count', '8', '--out', join(dir, 'x.onnx')]);
+  t.equal(
+    method.stderr,
+    "effnet-edge quantize: --method expects auto or one of minmax, percentile, entropy, mse, got 'kl'\nRun 'effnet-edge quantize --help' for usage.\n",
+  );
+  const wrongSize = await runCli([
+    'quantize',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--method',
+    'percentile',
+    '--crop',
+    '24',
+    '--out',
+    join(dir, 'x.onnx'),
+  ]);
+  const search = await runCli([
+    'quantize',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--method',
+    'minmax',
+    '--search-count',
+    '8',
+    '--out',
+    join(dir, 'x.onnx'),
+  ]);
   t.equal(search.code, 2);
-  t.equal(search.stderr, "effnet-edge quantize: --search-count goes with --method auto\nRun 'effnet-edge quantize --help' for usage.\n");
+  t.equal(
+    search.stderr,
+    "effnet-edge quantize: --search-count goes with --method auto\nRun 'effnet-edge quantize --help' for usage.\n",
+  );
   t.equal(wrongSize.code, 1);
-  t.equal(wrongSize.stderr, `effnet-edge quantize: ${join(CIFAR_B0, 'calib', 'airplane', '0023.jpg')}: image is 24x24 but the model takes 32x32; use --preset torchvision or --resize/--crop\n`);
+  t.equal(
+    wrongSize.stderr,
+    `effnet-edge quantize: ${join(CIFAR_B0, 'calib', 'airplane', '0023.jpg')}: image is 24x24 but the model takes 32x32; use --preset torchvision or --resize/--crop\n`,
+  );
 });
 
 t.test('--max-drop keeps the most sensitive layers in float, chosen on held-out labelled images', async (t) => {
   const out = join(dir, 'max-drop.onnx');
-  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'),
-    '--calib-count', '200', '--method', 'percentile', '--max-drop', '0.5', '--eval', join(CIFAR_B0, 'calib'), '--eval-count', '200', '--out', out, '--json']);
+  const result = await runCli([
+    'quantize',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--calib-count',
+    '200',
+    '--method',
+    'percentile',
+    '--max-drop',
+    '0.5',
+    '--eval',
+    join(CIFAR_B0, 'calib'),
+    '--eval-count',
+    '200',
+    '--out',
+    out,
+    '--json',
+  ]);
   t.equal(result.code, 0, result.stderr);
   const json = JSON.parse(result.stdout) as {
-    maxDrop: { fp32Top1: number; int8Top1: number; keptFloat: string[]; steps: { floatLayers: number; top1: number }[]; mostSensitive: { node: string; cosine: number }[] };
+    maxDrop: {
+      fp32Top1: number;
+      int8Top1: number;
+      keptFloat: string[];
+      steps: { floatLayers: number; top1: number }[];
+      mostSensitive: { node: string; cosine: number }[];
+    };
     passes: { pass: string; summary: string }[];
   };
   const { maxDrop } = json;
-  t.ok(maxDrop.fp32Top1 - maxDrop.int8Top1 <= 0.5, `within 0.5 points on the selection images (${maxDrop.fp32Top1} → ${maxDrop.int8Top1})`);
+  t.ok(
+    maxDrop.fp32Top1 - maxDrop.int8Top1 <= 0.5,
+    `within 0.5 points on the selection images (${maxDrop.fp32Top1} → ${maxDrop.int8Top1})`,
+  );
   t.equal(maxDrop.steps.at(-1)!.floatLayers, maxDrop.keptFloat.length);
-  t.strictSame(maxDrop.keptFloat, maxDrop.mostSensitive.slice(0, maxDrop.keptFloat.length).map((s) => s.node), 'the most sensitive first');
-  t.ok(maxDrop.mostSensitive.every((s, i, all) => i === 0 || all[i - 1]!.cosine <= s.cosine), 'sorted by cosine');
-  t.equal(json.passes.at(-1)!.summary, `layers kept in float for a top-1 drop within 0.5 points: ${maxDrop.keptFloat.length}`);
+  t.strictSame(
+    maxDrop.keptFloat,
+    maxDrop.mostSensitive.slice(0, maxDrop.keptFloat.length).map((s) => s.node),
+    'the most sensitive first',
+  );
+  t.ok(
+    maxDrop.mostSensitive.every((s, i, all) => i === 0 || all[i - 1]!.cosine <= s.cosine),
+    'sorted by cosine',
+  );
+  t.equal(
+    json.passes.at(-1)!.summary,
+    `layers kept in float for a top-1 drop within 0.5 points: ${maxDrop.keptFloat.length}`,
+  );
   const model = await modelFromFile({ path: out });
   const kept = new Set(maxDrop.keptFloat);
-  const dequantizedInputs = model.graph.nodes.filter((n) => kept.has(n.name)).flatMap((n) => n.inputs.filter((i) => i.endsWith('.dequantized')));
+  const dequantizedInputs = model.graph.nodes
+    .filter((n) => kept.has(n.name))
+    .flatMap((n) => n.inputs.filter((i) => i.endsWith('.dequantized')));
   t.strictSame(dequantizedInputs, [], 'float layers read no dequantized tensor');
 });
 
 t.test('--bias-correction is reported', async (t) => {
-  const result = await runCli(['quantize', '--model', join(CIFAR_B0, 'model.onnx'), '--calib', join(CIFAR_B0, 'calib'), '--calib-count', '100', '--method', 'percentile',
-    '--bias-correction', '--bias-correction-count', '20', '--out', join(dir, 'corrected.onnx'), '--json']);
+  const result = await runCli([
+    'quantize',
+    '--model',
+    join(CIFAR_B0, 'model.onnx'),
+    '--calib',
+    join(CIFAR_B0, 'calib'),
+    '--calib-count',
+    '100',
+    '--method',
+    'percentile',
+    '--bias-correction',
+    '--bias-correction-count',
+    '20',
+    '--out',
+    join(dir, 'corrected.onnx'),
+    '--json',
+  ]);
   t.equal(result.code, 0, result.stderr);
   const passes = (JSON.parse(result.stdout) as { passes: { pass: string; summary: string }[] }).passes;
-  t.match(passes.find((p) => p.pass === 'bias-correction')!.summary, /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de[-+]\d+$/);
+  t.match(
+    passes.find((p) => p.pass === 'bias-correction')!.summary,
+    /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de[-+]\d+$/,
+  );
 });

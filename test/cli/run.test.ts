@@ -10,37 +10,92 @@ const bundle = join(dir, 'small');
 const demoImages = join(REPO_ROOT, 'demo', 'cifar10-b0', 'eval');
 
 t.before(async () => {
-  const built = await runCli(['build', '--out', bundle, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
+  const built = await runCli([
+    'build',
+    '--out',
+    bundle,
+    '--search-count',
+    '0',
+    '--calib-count',
+    '20',
+    '--golden',
+    '4',
+    '--quiet',
+  ]);
   if (built.code !== 0) throw new Error(built.stderr);
 });
 
 t.test('run classifies images with the int8 model: top-k with class names', async (t) => {
-  const images = [join(demoImages, 'cat', '0000.jpg'), join(demoImages, 'ship', (await import('node:fs')).readdirSync(join(demoImages, 'ship'))[0]!)];
+  const images = [
+    join(demoImages, 'cat', '0000.jpg'),
+    join(demoImages, 'ship', (await import('node:fs')).readdirSync(join(demoImages, 'ship'))[0]!),
+  ];
   const json = await runCli(['run', '--bundle', bundle, '--json', '--top', '3', ...images]);
   t.equal(json.code, 0, json.stderr);
-  const parsed = JSON.parse(json.stdout) as { model: string; results: { image: string; top: { class: number; name: string; probability: number }[] }[] };
+  const parsed = JSON.parse(json.stdout) as {
+    model: string;
+    results: { image: string; top: { class: number; name: string; probability: number }[] }[];
+  };
   t.equal(parsed.model, 'model.int8.onnx');
   t.equal(parsed.results.length, 2);
   t.equal(parsed.results[0]!.image, images[0]);
   t.equal(parsed.results[0]!.top.length, 3);
-  t.ok(parsed.results.every((r) => r.top.every((c) => c.name === ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'][c.class])));
-  t.ok(parsed.results.every((r) => r.top[0]!.probability >= r.top[1]!.probability && r.top[1]!.probability >= r.top[2]!.probability));
+  t.ok(
+    parsed.results.every((r) =>
+      r.top.every(
+        (c) =>
+          c.name ===
+          ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'][c.class],
+      ),
+    ),
+  );
+  t.ok(
+    parsed.results.every(
+      (r) => r.top[0]!.probability >= r.top[1]!.probability && r.top[1]!.probability >= r.top[2]!.probability,
+    ),
+  );
   const text = await runCli(['run', '--bundle', bundle, images[0]!]);
   t.match(text.stdout, new RegExp(`^${images[0]}\\n(  [1-5]\\. [a-z]+ +\\d+\\.\\d %\\n){5}$`));
   const notImage = await runCli(['run', '--bundle', bundle, join(REPO_ROOT, 'README.md')]);
   t.equal(notImage.code, 1);
-  t.equal(notImage.stderr, `effnet-edge run: ${join(REPO_ROOT, 'README.md')}: cannot be used as an image (Input file contains unsupported image format)\n`);
+  t.equal(
+    notImage.stderr,
+    `effnet-edge run: ${join(REPO_ROOT, 'README.md')}: cannot be used as an image (Input file contains unsupported image format)\n`,
+  );
   const none = await runCli(['run', '--bundle', bundle]);
   t.equal(none.code, 2);
   const notBundle = await runCli(['run', '--bundle', dir, images[0]!]);
-  t.equal(notBundle.stderr, `effnet-edge run: ${dir}: not a bundle (no manifest.json); build one with effnet-edge build\n`);
+  t.equal(
+    notBundle.stderr,
+    `effnet-edge run: ${dir}: not a bundle (no manifest.json); build one with effnet-edge build\n`,
+  );
 });
 
 t.test('bench reports fp32 and int8 latency side by side', async (t) => {
   const result = await runCli(['bench', '--bundle', bundle, '--runs', '5', '--warmup', '1', '--batch', '2', '--json']);
   t.equal(result.code, 0, result.stderr);
-  const { runtimes } = JSON.parse(result.stdout) as { runtimes: Record<string, { model: string; batch: number; runs: number; p50Ms: number; p90Ms: number; p99Ms: number; imagesPerSecond: number }> };
-  t.strictSame(Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]), [['ort-fp32', 'model.fp32.onnx', 2, 5], ['ort-int8', 'model.int8.onnx', 2, 5], ['native-int8', 'model.int8.onnx', 2, 5]]);
+  const { runtimes } = JSON.parse(result.stdout) as {
+    runtimes: Record<
+      string,
+      {
+        model: string;
+        batch: number;
+        runs: number;
+        p50Ms: number;
+        p90Ms: number;
+        p99Ms: number;
+        imagesPerSecond: number;
+      }
+    >;
+  };
+  t.strictSame(
+    Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]),
+    [
+      ['ort-fp32', 'model.fp32.onnx', 2, 5],
+      ['ort-int8', 'model.int8.onnx', 2, 5],
+      ['native-int8', 'model.int8.onnx', 2, 5],
+    ],
+  );
   const stats = Object.values(runtimes);
   t.ok(stats.every((s) => s.p50Ms > 0 && s.p50Ms <= s.p90Ms && s.p90Ms <= s.p99Ms && s.imagesPerSecond > 0));
   const text = await runCli(['bench', '--bundle', bundle, '--runs', '3', '--warmup', '0']);

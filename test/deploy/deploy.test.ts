@@ -4,7 +4,16 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
 import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
@@ -18,7 +27,9 @@ import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../h
 
 const skip = sshdUnavailableReason();
 /** The refusal text names the folders searched: a machine with TensorRT headers there would pass the check. */
-const trtHere = TENSORRT_INCLUDE_DIRS.some((d) => existsSync(join(d, 'NvInferVersion.h'))) ? 'TensorRT headers are installed here' : undefined;
+const trtHere = TENSORRT_INCLUDE_DIRS.some((d) => existsSync(join(d, 'NvInferVersion.h')))
+  ? 'TensorRT headers are installed here'
+  : undefined;
 const dir = t.testdir();
 const device = join(dir, 'device');
 const bundleA = join(dir, 'bundle-a');
@@ -28,21 +39,59 @@ let sshd: Sshd;
 
 /** Options that reach the test's sshd as root with the test's keys. */
 function sshArgs(port = sshd.port): string[] {
-  return ['--host', `root@127.0.0.1:${port}`, '--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--remote-dir', device, '--remote-cli', remoteCli, '--connect-timeout', '10', '--retries', '1'];
+  return [
+    '--host',
+    `root@127.0.0.1:${port}`,
+    '--identity',
+    sshd.clientKey,
+    '--known-hosts',
+    sshd.knownHosts,
+    '--remote-dir',
+    device,
+    '--remote-cli',
+    remoteCli,
+    '--connect-timeout',
+    '10',
+    '--retries',
+    '1',
+  ];
 }
 
-interface DeployJson { hosts: { status: string; release: string | null; previous: string | null; filesSent: number; filesKept: number; bytesSent: number; bytesResumed: number; verified: string | null; reason: string | null; device: DeviceFacts | null }[] }
+interface DeployJson {
+  hosts: {
+    status: string;
+    release: string | null;
+    previous: string | null;
+    filesSent: number;
+    filesKept: number;
+    bytesSent: number;
+    bytesResumed: number;
+    verified: string | null;
+    reason: string | null;
+    device: DeviceFacts | null;
+  }[];
+}
 
 const current = () => readlinkSync(join(device, 'current'));
-const log = () => readFileSync(join(device, 'releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; release: string; previous: string | null; reason?: string });
-const manifestOf = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
+const log = () =>
+  readFileSync(join(device, 'releases.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; release: string; previous: string | null; reason?: string });
+const manifestOf = (bundle: string) =>
+  JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
 
 t.before(async () => {
   if (skip) return;
-  await demoBundlesBuilt([[bundleA, '4'], [bundleB, '6']]);
+  await demoBundlesBuilt([
+    [bundleA, '4'],
+    [bundleB, '6'],
+  ]);
   sshd = await startSshd({ dir: join(dir, 'sshd') });
 });
-t.teardown(async () => { await sshd?.stop(); });
+t.teardown(async () => {
+  await sshd?.stop();
+});
 
 t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', { skip: skip ?? false }, async (t) => {
   const result = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json']);
@@ -56,25 +105,40 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
   t.equal(host!.verified, '6/6');
   // The first probe's facts, as this machine states them itself.
   t.match(host!.device, {
-    machine: execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim(), node: process.versions.node,
+    machine: execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim(),
+    node: process.versions.node,
     glibc: execFileSync('getconf', ['GNU_LIBC_VERSION'], { encoding: 'utf8' }).trim().replace('glibc ', ''),
   });
   const release = join(device, 'releases', host!.release!);
   t.equal(current(), `releases/${host!.release}`);
-  for (const [file, { sha256 }] of Object.entries(manifest.files)) t.equal(sha256Of(readFileSync(join(release, file))), sha256, `${file} on the device`);
+  for (const [file, { sha256 }] of Object.entries(manifest.files))
+    t.equal(sha256Of(readFileSync(join(release, file))), sha256, `${file} on the device`);
   t.match(readFileSync(join(release, 'verify.tap'), 'utf8'), /^TAP version 14\n/);
-  t.strictSame(log().map((e) => [e.event, e.release, e.previous]), [['deployed', host!.release, null]]);
+  t.strictSame(
+    log().map((e) => [e.event, e.release, e.previous]),
+    [['deployed', host!.release, null]],
+  );
 
   const status = await runCli(['status', ...sshArgs(), '--json']);
   t.equal(status.code, 0, status.stderr);
-  const [s] = (JSON.parse(status.stdout) as { hosts: { current: string; target: string; verify: { runtime: string; measured: Record<string, unknown> } }[] }).hosts;
+  const [s] = (
+    JSON.parse(status.stdout) as {
+      hosts: { current: string; target: string; verify: { runtime: string; measured: Record<string, unknown> } }[];
+    }
+  ).hosts;
   t.equal(s!.current, host!.release);
   t.equal(s!.target, manifest.target.name);
   t.equal(s!.verify.runtime, 'native-int8');
   t.equal(s!.verify.measured['top-1 agreement with build-time int8'], 100);
 
-  const again = JSON.parse((await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json'])).stdout) as DeployJson;
-  t.strictSame([again.hosts[0]!.filesSent, again.hosts[0]!.bytesSent], [0, 0], 'a second deploy of the same bundle sends nothing');
+  const again = JSON.parse(
+    (await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json'])).stdout,
+  ) as DeployJson;
+  t.strictSame(
+    [again.hosts[0]!.filesSent, again.hosts[0]!.bytesSent],
+    [0, 0],
+    'a second deploy of the same bundle sends nothing',
+  );
 });
 
 t.test('a second deploy, then rollback to the first', { skip: skip ?? false }, async (t) => {
@@ -88,7 +152,12 @@ t.test('a second deploy, then rollback to the first', { skip: skip ?? false }, a
   t.equal(rollback.code, 0, rollback.stderr);
   t.equal(rollback.stdout, `root@127.0.0.1:${sshd.port}: ${host!.release} -> ${first.replace('releases/', '')}\n`);
   t.equal(current(), first);
-  t.match(log().at(-1), { event: 'rolled-back', release: first.replace('releases/', ''), previous: host!.release, target: manifestOf(bundleA).target.name });
+  t.match(log().at(-1), {
+    event: 'rolled-back',
+    release: first.replace('releases/', ''),
+    previous: host!.release,
+    target: manifestOf(bundleA).target.name,
+  });
   const missing = await runCli(['rollback', ...sshArgs(), '--to', 'no-such-release']);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /release no-such-release is not on the device \(it has .*\); deploy it again\n$/);
@@ -106,144 +175,241 @@ t.test('a connection dropped mid-upload; the rerun resumes', { skip: skip ?? fal
   t.equal(current(), before, 'current untouched');
   const manifest = manifestOf(bundle);
   const total = Object.values(manifest.files).reduce((n, f) => n + f.size, 0);
-  const release = join(device, 'releases', releaseIdFor({ bundle, manifestBytes: readFileSync(join(bundle, 'manifest.json')) }));
+  const release = join(
+    device,
+    'releases',
+    releaseIdFor({ bundle, manifestBytes: readFileSync(join(bundle, 'manifest.json')) }),
+  );
   const onDevice = ['manifest.json', ...Object.keys(manifest.files)].filter((f) => existsSync(join(release, f)));
   const completeBefore = onDevice.reduce((n, f) => n + statSync(join(release, f)).size, 0);
-  t.ok(readdirSync(release).some((f) => f.endsWith('.partial')), 'the drop left a .partial file');
+  t.ok(
+    readdirSync(release).some((f) => f.endsWith('.partial')),
+    'the drop left a .partial file',
+  );
   const rerun = await runCli(['deploy', '--bundle', bundle, ...sshArgs(), '--json']);
   t.equal(rerun.code, 0, rerun.stderr);
   const [host] = (JSON.parse(rerun.stdout) as DeployJson).hosts;
   t.ok(host!.filesKept > 0, `${host!.filesKept} files already on the device were not sent again`);
   t.ok(host!.bytesResumed > 500_000, `${host!.bytesResumed} bytes of the interrupted file were kept on the device`);
-  t.equal(host!.bytesSent + host!.bytesResumed + completeBefore, total + readFileSync(join(bundle, 'manifest.json')).length, 'every byte sent once');
+  t.equal(
+    host!.bytesSent + host!.bytesResumed + completeBefore,
+    total + readFileSync(join(bundle, 'manifest.json')).length,
+    'every byte sent once',
+  );
   t.ok(host!.bytesSent < total - 500_000, `resumed: ${host!.bytesSent} of ${total} bytes sent`);
-  t.strictSame(readdirSync(join(device, 'releases', host!.release!)).filter((f) => f.endsWith('.partial')), [], 'no .partial left');
+  t.strictSame(
+    readdirSync(join(device, 'releases', host!.release!)).filter((f) => f.endsWith('.partial')),
+    [],
+    'no .partial left',
+  );
   t.equal(current(), `releases/${host!.release}`);
 });
 
-t.test('a tampered golden file or an impossible threshold: verify fails, no switch, the old release intact', { skip: skip ?? false }, async (t) => {
-  const before = current();
-  const beforeFiles = readdirSync(join(device, before)).sort();
-  const tampered = join(dir, 'bundle-tampered');
-  cpSync(bundleA, tampered, { recursive: true });
-  const manifest = manifestOf(tampered);
-  // Rotate the recorded int8 logits by one class: a consistent bundle whose record no longer matches the model.
-  const file = join(tampered, 'golden', 'int8.f32');
-  const floats = new Float32Array(new Uint8Array(readFileSync(file)).buffer);
-  const rotated = Float32Array.from(floats, (_, i) => floats[(i % 10 === 9 ? i - 9 : i + 1)]!);
-  writeFileSync(file, new Uint8Array(rotated.buffer));
-  manifest.files['golden/int8.f32']!.sha256 = sha256Of(new Uint8Array(rotated.buffer));
-  writeFileSync(join(tampered, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  const result = await runCli(['deploy', '--bundle', tampered, ...sshArgs()]);
-  t.equal(result.code, 1);
-  t.match(result.stderr, /^effnet-edge deploy: root@127\.0\.0\.1:\d+: on-device verify failed: .*max logit deviation from build-time int8: measured [\d.]+, allowed <= [\d.]+.*; release bundle-tampered-[0-9a-f]{12} marked FAILED, current left at /);
-  t.equal(current(), before);
-  t.strictSame(readdirSync(join(device, before)).sort(), beforeFiles);
-  const failedRelease = log().at(-1)!;
-  t.equal(failedRelease.event, 'failed');
-  t.match(readFileSync(join(device, 'releases', failedRelease.release, 'FAILED'), 'utf8'), /^on-device verify failed: /);
+t.test(
+  'a tampered golden file or an impossible threshold: verify fails, no switch, the old release intact',
+  { skip: skip ?? false },
+  async (t) => {
+    const before = current();
+    const beforeFiles = readdirSync(join(device, before)).sort();
+    const tampered = join(dir, 'bundle-tampered');
+    cpSync(bundleA, tampered, { recursive: true });
+    const manifest = manifestOf(tampered);
+    // Rotate the recorded int8 logits by one class: a consistent bundle whose record no longer matches the model.
+    const file = join(tampered, 'golden', 'int8.f32');
+    const floats = new Float32Array(new Uint8Array(readFileSync(file)).buffer);
+    const rotated = Float32Array.from(floats, (_, i) => floats[i % 10 === 9 ? i - 9 : i + 1]!);
+    writeFileSync(file, new Uint8Array(rotated.buffer));
+    manifest.files['golden/int8.f32']!.sha256 = sha256Of(new Uint8Array(rotated.buffer));
+    writeFileSync(join(tampered, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    const result = await runCli(['deploy', '--bundle', tampered, ...sshArgs()]);
+    t.equal(result.code, 1);
+    t.match(
+      result.stderr,
+      /^effnet-edge deploy: root@127\.0\.0\.1:\d+: on-device verify failed: .*max logit deviation from build-time int8: measured [\d.]+, allowed <= [\d.]+.*; release bundle-tampered-[0-9a-f]{12} marked FAILED, current left at /,
+    );
+    t.equal(current(), before);
+    t.strictSame(readdirSync(join(device, before)).sort(), beforeFiles);
+    const failedRelease = log().at(-1)!;
+    t.equal(failedRelease.event, 'failed');
+    t.match(
+      readFileSync(join(device, 'releases', failedRelease.release, 'FAILED'), 'utf8'),
+      /^on-device verify failed: /,
+    );
 
-  const strict = join(dir, 'bundle-strict');
-  cpSync(bundleA, strict, { recursive: true });
-  const strictManifest = manifestOf(strict);
-  strictManifest.thresholds.minCosine = 1;
-  writeFileSync(join(strict, 'manifest.json'), JSON.stringify(strictManifest, null, 2) + '\n');
-  const impossible = await runCli(['deploy', '--bundle', strict, ...sshArgs()]);
-  t.equal(impossible.code, 1);
-  t.match(impossible.stderr, /on-device verify failed: mean logit cosine with build-time fp32: measured [\d.]+, allowed >= 1;/);
-  t.equal(current(), before);
-});
+    const strict = join(dir, 'bundle-strict');
+    cpSync(bundleA, strict, { recursive: true });
+    const strictManifest = manifestOf(strict);
+    strictManifest.thresholds.minCosine = 1;
+    writeFileSync(join(strict, 'manifest.json'), `${JSON.stringify(strictManifest, null, 2)}\n`);
+    const impossible = await runCli(['deploy', '--bundle', strict, ...sshArgs()]);
+    t.equal(impossible.code, 1);
+    t.match(
+      impossible.stderr,
+      /on-device verify failed: mean logit cosine with build-time fp32: measured [\d.]+, allowed >= 1;/,
+    );
+    t.equal(current(), before);
+  },
+);
 
-t.test('a file corrupted after upload: verify --host names it, a redeploy sends it again', { skip: skip ?? false }, async (t) => {
-  const release = join(device, current());
-  const target = join(release, 'model.int8.onnx');
-  const bytes = readFileSync(target);
-  bytes[bytes.length - 1]! ^= 0xff;
-  writeFileSync(target, bytes);
-  const verify = await runCli(['verify', ...sshArgs(), '--tap']);
-  t.equal(verify.code, 1);
-  t.match(verify.stdout, /^TAP version 14\n/);
-  t.match(verify.stdout, /\nnot ok 1 - bundle files match the manifest's sha256\n/);
-  t.match(verify.stdout, /model\.int8\.onnx: sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64}/);
-  const junit = join(dir, 'verify.xml');
-  await runCli(['verify', ...sshArgs(), '--junit', junit]);
-  t.match(readFileSync(junit, 'utf8'), /<testcase name="root@127\.0\.0\.1:\d+: bundle files match the manifest&apos;s sha256" classname="effnet-edge\.verify" time="0\.000">\n +<failure message="measured 1, allowed 0 files differing" type="regression">/);
+t.test(
+  'a file corrupted after upload: verify --host names it, a redeploy sends it again',
+  { skip: skip ?? false },
+  async (t) => {
+    const release = join(device, current());
+    const target = join(release, 'model.int8.onnx');
+    const bytes = readFileSync(target);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(target, bytes);
+    const verify = await runCli(['verify', ...sshArgs(), '--tap']);
+    t.equal(verify.code, 1);
+    t.match(verify.stdout, /^TAP version 14\n/);
+    t.match(verify.stdout, /\nnot ok 1 - bundle files match the manifest's sha256\n/);
+    t.match(verify.stdout, /model\.int8\.onnx: sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64}/);
+    const junit = join(dir, 'verify.xml');
+    await runCli(['verify', ...sshArgs(), '--junit', junit]);
+    t.match(
+      readFileSync(junit, 'utf8'),
+      /<testcase name="root@127\.0\.0\.1:\d+: bundle files match the manifest&apos;s sha256" classname="effnet-edge\.verify" time="0\.000">\n +<failure message="measured 1, allowed 0 files differing" type="regression">/,
+    );
 
-  // The release came from bundle-c (the resumed deploy): deploying it again repairs the one damaged file.
-  const redeploy = await runCli(['deploy', '--bundle', join(dir, 'bundle-c'), ...sshArgs(), '--json']);
-  t.equal(redeploy.code, 0, redeploy.stderr);
-  t.match(redeploy.stderr, /model\.int8\.onnx: sha256 on the device differs; sending it again/);
-  const [host] = (JSON.parse(redeploy.stdout) as DeployJson).hosts;
-  t.equal(host!.filesSent, 1);
-  t.equal(sha256Of(readFileSync(target)), manifestOf(join(dir, 'bundle-c')).files['model.int8.onnx']!.sha256);
-});
+    // The release came from bundle-c (the resumed deploy): deploying it again repairs the one damaged file.
+    const redeploy = await runCli(['deploy', '--bundle', join(dir, 'bundle-c'), ...sshArgs(), '--json']);
+    t.equal(redeploy.code, 0, redeploy.stderr);
+    t.match(redeploy.stderr, /model\.int8\.onnx: sha256 on the device differs; sending it again/);
+    const [host] = (JSON.parse(redeploy.stdout) as DeployJson).hosts;
+    t.equal(host!.filesSent, 1);
+    t.equal(sha256Of(readFileSync(target)), manifestOf(join(dir, 'bundle-c')).files['model.int8.onnx']!.sha256);
+  },
+);
 
-t.test('a device without effnet-edge: exactly how to install it, and nothing switched', { skip: skip ?? false }, async (t) => {
-  const bare = join(dir, 'bare-device');
-  const args = sshArgs().map((a) => (a === device ? bare : a)).filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
-  const result = await runCli(['deploy', '--bundle', bundleA, ...args]);
-  t.equal(result.code, 1);
-  t.equal(result.stderr, `effnet-edge deploy: root@127.0.0.1:${sshd.port}: effnet-edge is not installed, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. `
-    + `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${bare}/toolkit; the device needs Node.js >= 20 and no network), `
-    + `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell\n`);
-  t.notOk(existsSync(join(bare, 'current')));
-});
+t.test(
+  'a device without effnet-edge: exactly how to install it, and nothing switched',
+  { skip: skip ?? false },
+  async (t) => {
+    const bare = join(dir, 'bare-device');
+    const args = sshArgs()
+      .map((a) => (a === device ? bare : a))
+      .filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
+    const result = await runCli(['deploy', '--bundle', bundleA, ...args]);
+    t.equal(result.code, 1);
+    t.equal(
+      result.stderr,
+      `effnet-edge deploy: root@127.0.0.1:${sshd.port}: effnet-edge is not installed, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. ` +
+        `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${bare}/toolkit; the device needs Node.js >= 20 and no network), ` +
+        `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell\n`,
+    );
+    t.notOk(existsSync(join(bare, 'current')));
+  },
+);
 
-t.test('a Jetson bundle on a device without TensorRT: refused with every fix before anything is written there', { skip: skip ?? trtHere ?? false }, async (t) => {
-  const orin = join(dir, 'bundle-orin');
-  const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
-  const built = await runCli(['build', '--target', 'jetson-orin-nano', '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
-    '--out', orin, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
-  t.equal(built.code, 0, built.stderr);
-  // A device never deployed to, with --install: neither the release nor the toolkit may reach it.
-  const fresh = join(dir, 'fresh-device');
-  const args = sshArgs().map((a) => (a === device ? fresh : a)).filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
-  const result = await runCli(['deploy', '--bundle', orin, ...args, '--install']);
-  t.equal(result.code, 1);
-  t.equal(result.stderr, [
-    `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs; nothing was uploaded or installed:`,
-    '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.0 with its headers (the shim is compiled on the device); '
-      + 'on JetPack 6: sudo apt-get install libnvinfer-dev libnvonnxparsers-dev; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)',
-    '',
-  ].join('\n'));
-  t.notOk(existsSync(fresh), 'no release folder, no toolkit, not even the remote dir');
+t.test(
+  'a Jetson bundle on a device without TensorRT: refused with every fix before anything is written there',
+  { skip: skip ?? trtHere ?? false },
+  async (t) => {
+    const orin = join(dir, 'bundle-orin');
+    const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
+    const built = await runCli([
+      'build',
+      '--target',
+      'jetson-orin-nano',
+      '--model',
+      join(demo, 'model.onnx'),
+      '--calib',
+      join(demo, 'calib'),
+      '--eval',
+      join(demo, 'eval'),
+      '--out',
+      orin,
+      '--search-count',
+      '0',
+      '--calib-count',
+      '20',
+      '--golden',
+      '4',
+      '--quiet',
+    ]);
+    t.equal(built.code, 0, built.stderr);
+    // A device never deployed to, with --install: neither the release nor the toolkit may reach it.
+    const fresh = join(dir, 'fresh-device');
+    const args = sshArgs()
+      .map((a) => (a === device ? fresh : a))
+      .filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
+    const result = await runCli(['deploy', '--bundle', orin, ...args, '--install']);
+    t.equal(result.code, 1);
+    t.equal(
+      result.stderr,
+      [
+        `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs; nothing was uploaded or installed:`,
+        '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.0 with its headers (the shim is compiled on the device); ' +
+          'on JetPack 6: sudo apt-get install libnvinfer-dev libnvonnxparsers-dev; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)',
+        '',
+      ].join('\n'),
+    );
+    t.notOk(existsSync(fresh), 'no release folder, no toolkit, not even the remote dir');
 
-  // --tensorrt-include names the headers' folder: a TensorRT 7.1 without its ONNX parser is two problems, listed together.
-  const headers = join(dir, 'trt71', 'include');
-  mkdirSync(headers, { recursive: true });
-  writeFileSync(join(headers, 'NvInferVersion.h'), '#define NV_TENSORRT_MAJOR 7\n#define NV_TENSORRT_MINOR 1\n#define NV_TENSORRT_PATCH 3\n');
-  const old = await runCli(['deploy', '--bundle', orin, ...args, '--install', '--tensorrt-include', headers]);
-  t.equal(old.code, 1);
-  t.equal(old.stderr.split('\n').map((l) => l.split(';')[0]).join('\n'), [
-    `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs`,
-    `  - TensorRT: found 7.1.3 (${headers}/NvInferVersion.h), needed >= 8.0 (the oldest the shim supports)`,
-    `  - TensorRT ONNX parser: found no NvOnnxParser.h in ${headers}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX)`,
-    '',
-  ].join('\n'));
-  t.notOk(existsSync(fresh));
-  const relative = await runCli(['deploy', '--bundle', orin, ...args, '--tensorrt-include', 'trt/include']);
-  t.equal(relative.code, 2);
-  t.match(relative.stderr, /^effnet-edge deploy: --tensorrt-include expects an absolute path on the device, got 'trt\/include'\n/);
-});
+    // --tensorrt-include names the headers' folder: a TensorRT 7.1 without its ONNX parser is two problems, listed together.
+    const headers = join(dir, 'trt71', 'include');
+    mkdirSync(headers, { recursive: true });
+    writeFileSync(
+      join(headers, 'NvInferVersion.h'),
+      '#define NV_TENSORRT_MAJOR 7\n#define NV_TENSORRT_MINOR 1\n#define NV_TENSORRT_PATCH 3\n',
+    );
+    const old = await runCli(['deploy', '--bundle', orin, ...args, '--install', '--tensorrt-include', headers]);
+    t.equal(old.code, 1);
+    t.equal(
+      old.stderr
+        .split('\n')
+        .map((l) => l.split(';')[0])
+        .join('\n'),
+      [
+        `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs`,
+        `  - TensorRT: found 7.1.3 (${headers}/NvInferVersion.h), needed >= 8.0 (the oldest the shim supports)`,
+        `  - TensorRT ONNX parser: found no NvOnnxParser.h in ${headers}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX)`,
+        '',
+      ].join('\n'),
+    );
+    t.notOk(existsSync(fresh));
+    const relative = await runCli(['deploy', '--bundle', orin, ...args, '--tensorrt-include', 'trt/include']);
+    t.equal(relative.code, 2);
+    t.match(
+      relative.stderr,
+      /^effnet-edge deploy: --tensorrt-include expects an absolute path on the device, got 'trt\/include'\n/,
+    );
+  },
+);
 
 t.test('host keys: a changed key is refused, an unknown one needs --accept-new', { skip: skip ?? false }, async (t) => {
   const other = join(dir, 'other_host_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
   const changed = join(dir, 'known_hosts_changed');
-  writeFileSync(changed, `[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+  writeFileSync(
+    changed,
+    `[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
+  );
   const refused = await runCli(['status', ...sshArgs(), '--known-hosts', changed]);
   t.equal(refused.code, 1);
-  t.match(refused.stderr, new RegExp(`host key for \\[127\\.0\\.0\\.1\\]:${sshd.port} has CHANGED \\(${changed} line 1 has a different ssh-ed25519 key; offered ssh-ed25519 SHA256:`));
+  t.match(
+    refused.stderr,
+    new RegExp(
+      `host key for \\[127\\.0\\.0\\.1\\]:${sshd.port} has CHANGED \\(${changed} line 1 has a different ssh-ed25519 key; offered ssh-ed25519 SHA256:`,
+    ),
+  );
   const refusedAgain = await runCli(['status', ...sshArgs(), '--known-hosts', changed, '--accept-new']);
   t.equal(refusedAgain.code, 1, '--accept-new never accepts a changed key');
 
   const empty = join(dir, 'known_hosts_new');
   const unknown = await runCli(['status', ...sshArgs(), '--known-hosts', empty]);
   t.equal(unknown.code, 1);
-  t.match(unknown.stderr, /is not in .*known_hosts_new \(offered ssh-ed25519 SHA256:[A-Za-z0-9+/]+\); check the fingerprint on the device and rerun with --accept-new to pin it/);
+  t.match(
+    unknown.stderr,
+    /is not in .*known_hosts_new \(offered ssh-ed25519 SHA256:[A-Za-z0-9+/]+\); check the fingerprint on the device and rerun with --accept-new to pin it/,
+  );
   const pinned = await runCli(['status', ...sshArgs(), '--known-hosts', empty, '--accept-new']);
   t.equal(pinned.code, 0, pinned.stderr);
-  t.equal(readFileSync(empty, 'utf8'), `[127.0.0.1]:${sshd.port} ${readFileSync(`${sshd.hostKeyFile}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+  t.equal(
+    readFileSync(empty, 'utf8'),
+    `[127.0.0.1]:${sshd.port} ${readFileSync(`${sshd.hostKeyFile}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
+  );
   const found = execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', empty], { encoding: 'utf8' });
   t.match(found, /Host \[127\.0\.0\.1\]:\d+ found: line 1/, 'OpenSSH reads the pinned line');
 });
@@ -253,12 +419,31 @@ t.test('a key the device does not accept: a clear authentication error', { skip:
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
   const result = await runCli(['status', ...sshArgs(), '--identity', stranger]);
   t.equal(result.code, 1);
-  t.equal(result.stderr, `effnet-edge status: root@127.0.0.1:${sshd.port}: the device refused key ${stranger} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${stranger}.pub root@127.0.0.1 -p ${sshd.port}\n`);
+  t.equal(
+    result.stderr,
+    `effnet-edge status: root@127.0.0.1:${sshd.port}: the device refused key ${stranger} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${stranger}.pub root@127.0.0.1 -p ${sshd.port}\n`,
+  );
   const missing = await runCli(['status', ...sshArgs(), '--identity', join(dir, 'nope')]);
-  t.equal(missing.stderr, `effnet-edge status: --identity ${join(dir, 'nope')}: cannot read the private key (ENOENT)\n`);
-  const nothing = await runCli(['status', '--host', 'root@127.0.0.1:1', '--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--retries', '1']);
+  t.equal(
+    missing.stderr,
+    `effnet-edge status: --identity ${join(dir, 'nope')}: cannot read the private key (ENOENT)\n`,
+  );
+  const nothing = await runCli([
+    'status',
+    '--host',
+    'root@127.0.0.1:1',
+    '--identity',
+    sshd.clientKey,
+    '--known-hosts',
+    sshd.knownHosts,
+    '--retries',
+    '1',
+  ]);
   t.equal(nothing.code, 1);
-  t.match(nothing.stderr, /^effnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\); retrying in 0\.5 s \(1 of 1\)\neffnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\)\n$/);
+  t.match(
+    nothing.stderr,
+    /^effnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\); retrying in 0\.5 s \(1 of 1\)\neffnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\)\n$/,
+  );
 });
 
 t.test('a two-host fleet with one failing host and --max-fail 0', { skip: skip ?? false }, async (t) => {
@@ -270,16 +455,36 @@ t.test('a two-host fleet with one failing host and --max-fail 0', { skip: skip ?
   const before = current();
   const hosts = `root@127.0.0.1:${bad.port},root@127.0.0.1:${sshd.port}`;
   const args = sshArgs().filter((a, i, all) => all[i - 1] !== '--host' && a !== '--host');
-  const stopped = await runCli(['deploy', '--bundle', bundleB, '--host', hosts, ...args, '--max-fail', '0', '--concurrency', '1', '--json']);
+  const stopped = await runCli([
+    'deploy',
+    '--bundle',
+    bundleB,
+    '--host',
+    hosts,
+    ...args,
+    '--max-fail',
+    '0',
+    '--concurrency',
+    '1',
+    '--json',
+  ]);
   t.equal(stopped.code, 1);
   const rows = (JSON.parse(stopped.stdout) as DeployJson).hosts;
-  t.strictSame(rows.map((r) => r.status), ['failed', 'not started']);
+  t.strictSame(
+    rows.map((r) => r.status),
+    ['failed', 'not started'],
+  );
   t.match(rows[0]!.reason, /refused key .* \(publickey authentication failed\)/);
   t.equal(current(), before, 'the host not started keeps its release');
 
   const both = await runCli(['deploy', '--bundle', bundleB, '--host', hosts, ...args, '--concurrency', '2']);
   t.equal(both.code, 1);
-  t.match(both.stdout, new RegExp(`^host +status +release .*\\nroot@127\\.0\\.0\\.1:${bad.port} +failed +- .*\\nroot@127\\.0\\.0\\.1:${sshd.port} +deployed +bundle-b-[0-9a-f]{12} `));
+  t.match(
+    both.stdout,
+    new RegExp(
+      `^host +status +release .*\\nroot@127\\.0\\.0\\.1:${bad.port} +failed +- .*\\nroot@127\\.0\\.0\\.1:${sshd.port} +deployed +bundle-b-[0-9a-f]{12} `,
+    ),
+  );
   t.equal(current().startsWith('releases/bundle-b-'), true);
   t.ok(existsSync(join(device, current(), 'verify.tap')));
 });

@@ -8,7 +8,9 @@ t.test('--max-fail as a count or a percentage of the hosts', async (t) => {
   t.equal(maxFailFrom('3', 10), 3);
   t.equal(maxFailFrom('25%', 10), 2, 'floor, as Ansible counts max_fail_percentage');
   t.equal(maxFailFrom('100%', 3), 3);
-  t.throws(() => maxFailFrom('many', 3), { message: "--max-fail expects a count (N) or a percentage (P%), got 'many'" });
+  t.throws(() => maxFailFrom('many', 3), {
+    message: "--max-fail expects a count (N) or a percentage (P%), got 'many'",
+  });
   t.throws(() => maxFailFrom('120%', 3), { message: '--max-fail 120%: a percentage must be 0..100%' });
 });
 
@@ -16,7 +18,9 @@ t.test('no host is started once more than max-fail failed; the rest are reported
   const targets = hostTargetsFrom('a,b,c,d,e');
   const started: string[] = [];
   const outcomes = await forEachHost({
-    targets, concurrency: 1, maxFail: 1,
+    targets,
+    concurrency: 1,
+    maxFail: 1,
     work: async (target) => {
       started.push(target.host);
       if (target.host === 'a' || target.host === 'c') throw new Error(`${target.host} is down`);
@@ -24,17 +28,25 @@ t.test('no host is started once more than max-fail failed; the rest are reported
     },
   });
   t.strictSame(started, ['a', 'b', 'c']);
-  t.strictSame(outcomes.map((o) => [o.target.host, o.status, o.value, o.error]), [
-    ['a', 'failed', null, 'a is down'], ['b', 'ok', 'B', null], ['c', 'failed', null, 'c is down'],
-    ['d', 'not started', null, null], ['e', 'not started', null, null],
-  ]);
+  t.strictSame(
+    outcomes.map((o) => [o.target.host, o.status, o.value, o.error]),
+    [
+      ['a', 'failed', null, 'a is down'],
+      ['b', 'ok', 'B', null],
+      ['c', 'failed', null, 'c is down'],
+      ['d', 'not started', null, null],
+      ['e', 'not started', null, null],
+    ],
+  );
 });
 
 t.test('concurrency: at most N hosts at once, results in host order', async (t) => {
   let running = 0;
   let peak = 0;
   const outcomes = await forEachHost({
-    targets: hostTargetsFrom('a,b,c,d,e,f'), concurrency: 3, maxFail: Infinity,
+    targets: hostTargetsFrom('a,b,c,d,e,f'),
+    concurrency: 3,
+    maxFail: Infinity,
     work: async (target) => {
       running += 1;
       peak = Math.max(peak, running);
@@ -44,5 +56,8 @@ t.test('concurrency: at most N hosts at once, results in host order', async (t) 
     },
   });
   t.equal(peak, 3);
-  t.strictSame(outcomes.map((o) => o.value), ['a', 'b', 'c', 'd', 'e', 'f']);
+  t.strictSame(
+    outcomes.map((o) => o.value),
+    ['a', 'b', 'c', 'd', 'e', 'f'],
+  );
 });

@@ -45,10 +45,22 @@ t.test('--host a,b,c: several specs, none empty, none twice', async (t) => {
     { name: '[::1]', host: '::1', user: null, port: 22, identity: null, groups: [] },
   ]);
   t.equal(hostTargetsFrom('pi@a,a,a:2222').length, 3, 'another user or port is another target');
-  t.throws(() => hostTargetsFrom(''), new UsageError("--host '': expected [user@]host[:port], several separated by commas"));
-  t.throws(() => hostTargetsFrom('a,,b'), new UsageError("--host 'a,,b': item 2 is empty; separate hosts with single commas"));
-  t.throws(() => hostTargetsFrom('a,b,'), new UsageError("--host 'a,b,': item 3 is empty; separate hosts with single commas"));
-  t.throws(() => hostTargetsFrom('jetson,b,JETSON:22'), new UsageError("--host 'jetson,b,JETSON:22': 'JETSON:22' is the same host as 'jetson'; list each host once"));
+  t.throws(
+    () => hostTargetsFrom(''),
+    new UsageError("--host '': expected [user@]host[:port], several separated by commas"),
+  );
+  t.throws(
+    () => hostTargetsFrom('a,,b'),
+    new UsageError("--host 'a,,b': item 2 is empty; separate hosts with single commas"),
+  );
+  t.throws(
+    () => hostTargetsFrom('a,b,'),
+    new UsageError("--host 'a,b,': item 3 is empty; separate hosts with single commas"),
+  );
+  t.throws(
+    () => hostTargetsFrom('jetson,b,JETSON:22'),
+    new UsageError("--host 'jetson,b,JETSON:22': 'JETSON:22' is the same host as 'jetson'; list each host once"),
+  );
   t.throws(() => hostTargetsFrom('a,pi@'), new UsageError("--host 'pi@': expected [user@]host[:port]"));
 });
 

@@ -15,72 +15,141 @@ import { droppingRelay, sshdUnavailableReason, startSshd } from '../helpers/sshd
 
 const skip = sshdUnavailableReason();
 
-interface DeployJson { hosts: { status: string; verified: string | null; runtime: string | null; reason: string | null }[] }
+interface DeployJson {
+  hosts: { status: string; verified: string | null; runtime: string | null; reason: string | null }[];
+}
 
-t.test('--install ships this effnet-edge with its dependencies; the device needs no registry', { skip: skip ?? false }, async (t) => {
-  const dir = t.testdir();
-  const bundle = join(dir, 'bundle');
-  const built = await runCli(['build', '--out', bundle, '--search-count', '0', '--calib-count', '20', '--golden', '4', '--quiet']);
-  t.equal(built.code, 0, built.stderr);
-  // The host's cache, fresh: the first deploy stages the toolkit for this CPU.
-  const cache = join(dir, 'cache');
-  const xdg = process.env.XDG_CACHE_HOME;
-  process.env.XDG_CACHE_HOME = cache;
-  t.teardown(() => { if (xdg === undefined) delete process.env.XDG_CACHE_HOME; else process.env.XDG_CACHE_HOME = xdg; });
+t.test(
+  '--install ships this effnet-edge with its dependencies; the device needs no registry',
+  { skip: skip ?? false },
+  async (t) => {
+    const dir = t.testdir();
+    const bundle = join(dir, 'bundle');
+    const built = await runCli([
+      'build',
+      '--out',
+      bundle,
+      '--search-count',
+      '0',
+      '--calib-count',
+      '20',
+      '--golden',
+      '4',
+      '--quiet',
+    ]);
+    t.equal(built.code, 0, built.stderr);
+    // The host's cache, fresh: the first deploy stages the toolkit for this CPU.
+    const cache = join(dir, 'cache');
+    const xdg = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = cache;
+    t.teardown(() => {
+      if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = xdg;
+    });
 
-  // The device: no registry, offline, and an npm that only records that it was called.
-  const stub = join(dir, 'stub-bin');
-  const npmCalls = join(dir, 'npm-calls');
-  mkdirSync(stub);
-  writeFileSync(join(stub, 'npm'), `#!/bin/sh\necho "npm $*" >> ${npmCalls}\nexit 1\n`);
-  chmodSync(join(stub, 'npm'), 0o755);
-  const sshd = await startSshd({
-    dir: join(dir, 'sshd'),
-    extraConfig: [`SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${stub}:/usr/local/bin:/usr/bin:/bin`],
-  });
-  t.teardown(() => sshd.stop());
-  const device = join(dir, 'device');
-  const deploy = (port: number, extra: string[] = []) => runCli(['deploy', '--bundle', bundle, '--host', `root@127.0.0.1:${port}`, '--identity', sshd.clientKey,
-    '--known-hosts', sshd.knownHosts, '--remote-dir', device, '--install', '--json', ...extra]);
-  const label = `root@127.0.0.1:${sshd.port}`;
-  const platform = `linux-${npmCpuOf(execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim())}-glibc`;
+    // The device: no registry, offline, and an npm that only records that it was called.
+    const stub = join(dir, 'stub-bin');
+    const npmCalls = join(dir, 'npm-calls');
+    mkdirSync(stub);
+    writeFileSync(join(stub, 'npm'), `#!/bin/sh\necho "npm $*" >> ${npmCalls}\nexit 1\n`);
+    chmodSync(join(stub, 'npm'), 0o755);
+    const sshd = await startSshd({
+      dir: join(dir, 'sshd'),
+      extraConfig: [
+        `SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${stub}:/usr/local/bin:/usr/bin:/bin`,
+      ],
+    });
+    t.teardown(() => sshd.stop());
+    const device = join(dir, 'device');
+    const deploy = (port: number, extra: string[] = []) =>
+      runCli([
+        'deploy',
+        '--bundle',
+        bundle,
+        '--host',
+        `root@127.0.0.1:${port}`,
+        '--identity',
+        sshd.clientKey,
+        '--known-hosts',
+        sshd.knownHosts,
+        '--remote-dir',
+        device,
+        '--install',
+        '--json',
+        ...extra,
+      ]);
+    const label = `root@127.0.0.1:${sshd.port}`;
+    const platform = `linux-${npmCpuOf(execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim())}-glibc`;
 
-  // 1. The link drops 8 MB into the toolkit's upload: nothing is installed, the .partial stays for the rerun.
-  const relay = await droppingRelay({ sshd, dropAfterBytes: 8_000_000 });
-  let started = performance.now();
-  const dropped = await deploy(relay.port, ['--retries', '0']);
-  const stagingSeconds = (performance.now() - started) / 1000;
-  await relay.close();
-  t.equal(dropped.code, 1);
-  const relayLabel = `root@127.0.0.1:${relay.port}`;
-  t.match(dropped.stderr, new RegExp(`^effnet-edge deploy: staging effnet-edge ${TOOLKIT_VERSION} for ${platform} here: npm install --omit=dev --os=linux --cpu=\\w+ --libc=glibc\\n`
-    + `effnet-edge deploy: installing effnet-edge ${TOOLKIT_VERSION} on ${relayLabel} \\([\\d.]+ MB, [\\d.]+ MB unpacked; no network needed there\\)\\n`));
-  const [tarball] = readdirSync(join(cache, 'effnet-edge')).filter((f) => f.endsWith('.tar.gz'));
-  t.match(tarball, new RegExp(`^effnet-edge-${TOOLKIT_VERSION.replace(/\./g, '\\.')}-${platform}-[0-9a-f]{12}\\.tar\\.gz$`), 'cached by version, platform and pack hash');
-  t.strictSame(readdirSync(join(device, 'toolkit')), [`${tarball}.partial`], 'only the interrupted upload on the device');
-  t.notOk(existsSync(join(device, 'current')));
+    // 1. The link drops 8 MB into the toolkit's upload: nothing is installed, the .partial stays for the rerun.
+    const relay = await droppingRelay({ sshd, dropAfterBytes: 8_000_000 });
+    let started = performance.now();
+    const dropped = await deploy(relay.port, ['--retries', '0']);
+    const stagingSeconds = (performance.now() - started) / 1000;
+    await relay.close();
+    t.equal(dropped.code, 1);
+    const relayLabel = `root@127.0.0.1:${relay.port}`;
+    t.match(
+      dropped.stderr,
+      new RegExp(
+        `^effnet-edge deploy: staging effnet-edge ${TOOLKIT_VERSION} for ${platform} here: npm install --omit=dev --os=linux --cpu=\\w+ --libc=glibc\\n` +
+          `effnet-edge deploy: installing effnet-edge ${TOOLKIT_VERSION} on ${relayLabel} \\([\\d.]+ MB, [\\d.]+ MB unpacked; no network needed there\\)\\n`,
+      ),
+    );
+    const [tarball] = readdirSync(join(cache, 'effnet-edge')).filter((f) => f.endsWith('.tar.gz'));
+    t.match(
+      tarball,
+      new RegExp(`^effnet-edge-${TOOLKIT_VERSION.replace(/\./g, '\\.')}-${platform}-[0-9a-f]{12}\\.tar\\.gz$`),
+      'cached by version, platform and pack hash',
+    );
+    t.strictSame(
+      readdirSync(join(device, 'toolkit')),
+      [`${tarball}.partial`],
+      'only the interrupted upload on the device',
+    );
+    t.notOk(existsSync(join(device, 'current')));
 
-  // 2. The rerun takes the tarball from the cache, resumes the upload, unpacks it and verifies the bundle with it.
-  started = performance.now();
-  const result = await deploy(sshd.port);
-  const installSeconds = (performance.now() - started) / 1000;
-  t.equal(result.code, 0, result.stderr);
-  t.match(result.stderr, new RegExp(`^effnet-edge deploy: using ${join(cache, 'effnet-edge', tarball!).replace(/[.+]/g, '\\$&')} \\(cached\\)\\n`
-    + `effnet-edge deploy: installing effnet-edge ${TOOLKIT_VERSION} on ${label} \\([\\d.]+ MB, [\\d.]+ MB unpacked; no network needed there\\)\\n`
-    + `effnet-edge deploy: ${tarball!.replace(/[.+]/g, '\\$&')}: resumed after [\\d.]+ MB already on the device\\n$`));
-  const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
-  t.equal(host!.status, 'deployed');
-  t.equal(host!.verified, '6/6');
-  t.equal(host!.runtime, 'onnxruntime', 'the shipped toolkit has no native build: ONNX Runtime from the tarball ran the check');
-  t.match(readlinkSync(join(device, 'current')), /^releases\/bundle-[0-9a-f]{12}$/);
-  t.strictSame(readdirSync(join(device, 'toolkit')), [TOOLKIT_VERSION], 'unpacked in place; no tarball, .partial or .unpacking left');
-  const cli = join(device, 'toolkit', TOOLKIT_VERSION, 'node_modules', '.bin', 'effnet-edge');
-  t.equal(execFileSync(cli, ['--version'], { encoding: 'utf8', env: { PATH: `${stub}:/usr/bin:/bin` } }), `${TOOLKIT_VERSION}\n`, 'the device CLI runs without npm');
-  t.notOk(existsSync(npmCalls), 'npm was never called on the device');
+    // 2. The rerun takes the tarball from the cache, resumes the upload, unpacks it and verifies the bundle with it.
+    started = performance.now();
+    const result = await deploy(sshd.port);
+    const installSeconds = (performance.now() - started) / 1000;
+    t.equal(result.code, 0, result.stderr);
+    t.match(
+      result.stderr,
+      new RegExp(
+        `^effnet-edge deploy: using ${join(cache, 'effnet-edge', tarball!).replace(/[.+]/g, '\\$&')} \\(cached\\)\\n` +
+          `effnet-edge deploy: installing effnet-edge ${TOOLKIT_VERSION} on ${label} \\([\\d.]+ MB, [\\d.]+ MB unpacked; no network needed there\\)\\n` +
+          `effnet-edge deploy: ${tarball!.replace(/[.+]/g, '\\$&')}: resumed after [\\d.]+ MB already on the device\\n$`,
+      ),
+    );
+    const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
+    t.equal(host!.status, 'deployed');
+    t.equal(host!.verified, '6/6');
+    t.equal(
+      host!.runtime,
+      'onnxruntime',
+      'the shipped toolkit has no native build: ONNX Runtime from the tarball ran the check',
+    );
+    t.match(readlinkSync(join(device, 'current')), /^releases\/bundle-[0-9a-f]{12}$/);
+    t.strictSame(
+      readdirSync(join(device, 'toolkit')),
+      [TOOLKIT_VERSION],
+      'unpacked in place; no tarball, .partial or .unpacking left',
+    );
+    const cli = join(device, 'toolkit', TOOLKIT_VERSION, 'node_modules', '.bin', 'effnet-edge');
+    t.equal(
+      execFileSync(cli, ['--version'], { encoding: 'utf8', env: { PATH: `${stub}:/usr/bin:/bin` } }),
+      `${TOOLKIT_VERSION}\n`,
+      'the device CLI runs without npm',
+    );
+    t.notOk(existsSync(npmCalls), 'npm was never called on the device');
 
-  // 3. A second deploy finds the installed copy and installs nothing.
-  const again = await deploy(sshd.port);
-  t.equal(again.code, 0, again.stderr);
-  t.equal(again.stderr, '');
-  t.comment(`staging + dropped upload ${stagingSeconds.toFixed(1)} s; cached tarball, resumed upload, unpack and deploy ${installSeconds.toFixed(1)} s`);
-});
+    // 3. A second deploy finds the installed copy and installs nothing.
+    const again = await deploy(sshd.port);
+    t.equal(again.code, 0, again.stderr);
+    t.equal(again.stderr, '');
+    t.comment(
+      `staging + dropped upload ${stagingSeconds.toFixed(1)} s; cached tarball, resumed upload, unpack and deploy ${installSeconds.toFixed(1)} s`,
+    );
+  },
+);

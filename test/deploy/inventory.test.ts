@@ -5,7 +5,8 @@ import type { HostTarget } from '../../toolkit/deploy/hosts.js';
 
 const targets = (path: string, text: string, limit?: string): HostTarget[] =>
   hostTargetsFromInventory({ inventory: inventoryFromText({ text, path }), ...(limit === undefined ? {} : { limit }) });
-const names = (path: string, text: string, limit?: string): string[] => targets(path, text, limit).map((target) => target.name);
+const names = (path: string, text: string, limit?: string): string[] =>
+  targets(path, text, limit).map((target) => target.name);
 
 // One fleet, written both ways: ungrouped hosts, ranges, host:port, a parent group with vars, all:vars.
 const FLEET_INI = `
@@ -57,12 +58,27 @@ all:
 `;
 
 const jetson = (n: string, user = 'ubuntu', port = 22): HostTarget => ({
-  name: `jetson${n}.lab`, host: `jetson${n}.lab`, user, port, identity: '~/.ssh/lab key', groups: ['gpu', 'jetsons'],
+  name: `jetson${n}.lab`,
+  host: `jetson${n}.lab`,
+  user,
+  port,
+  identity: '~/.ssh/lab key',
+  groups: ['gpu', 'jetsons'],
 });
 const FLEET: HostTarget[] = [
   { name: 'bastion.lab', host: 'bastion.lab', user: 'ops', port: 22, identity: null, groups: ['ungrouped'] },
-  jetson('01'), jetson('02'), jetson('03'), jetson('04', 'nvidia', 2222),
-  { name: 'orin-a', host: '10.0.0.11', user: 'ubuntu', port: 2200, identity: '~/.ssh/lab key', groups: ['gpu', 'orins'] },
+  jetson('01'),
+  jetson('02'),
+  jetson('03'),
+  jetson('04', 'nvidia', 2222),
+  {
+    name: 'orin-a',
+    host: '10.0.0.11',
+    user: 'ubuntu',
+    port: 2200,
+    identity: '~/.ssh/lab key',
+    groups: ['gpu', 'orins'],
+  },
   { name: 'orin-b', host: '10.0.0.12', user: 'ubuntu', port: 22, identity: '~/.ssh/lab key', groups: ['gpu', 'orins'] },
 ];
 
@@ -75,14 +91,27 @@ t.test('INI and YAML inventories of the same fleet give the same targets', async
 
 t.test('the inventory keeps every variable, group and membership as Ansible builds them', async (t) => {
   const inventory = inventoryFromText({ text: `${FLEET_INI}\n[orins:vars]\ncolour=green\n`, path: 'lab.ini' });
-  t.strictSame(inventory.hosts.get('orin-a'), { vars: { ansible_host: '10.0.0.11', ansible_port: '2200' }, groups: new Set(['orins']) });
-  t.strictSame(inventory.hosts.get('jetson04.lab'), { vars: { ansible_port: '2222', ansible_user: 'nvidia' }, groups: new Set(['jetsons']) });
+  t.strictSame(inventory.hosts.get('orin-a'), {
+    vars: { ansible_host: '10.0.0.11', ansible_port: '2200' },
+    groups: new Set(['orins']),
+  });
+  t.strictSame(inventory.hosts.get('jetson04.lab'), {
+    vars: { ansible_port: '2222', ansible_user: 'nvidia' },
+    groups: new Set(['jetsons']),
+  });
   t.strictSame(inventory.groups.get('orins')!.vars, { colour: 'green' }, 'other variables are kept');
   t.strictSame([...inventory.groups.get('all')!.children], ['ungrouped', 'gpu'], 'parentless groups go under all');
   t.strictSame([...inventory.groups.get('gpu')!.children], ['jetsons', 'orins']);
   t.strictSame([...inventory.groups.get('ungrouped')!.hosts], ['bastion.lab']);
-  const yaml = inventoryFromText({ text: 'all:\n  hosts:\n    solo:\n    both:\n  children:\n    g:\n      hosts: both\n', path: 'x.yaml' });
-  t.strictSame([...yaml.groups.get('ungrouped')!.hosts], ['solo'], 'a host listed under all and a group is not ungrouped');
+  const yaml = inventoryFromText({
+    text: 'all:\n  hosts:\n    solo:\n    both:\n  children:\n    g:\n      hosts: both\n',
+    path: 'x.yaml',
+  });
+  t.strictSame(
+    [...yaml.groups.get('ungrouped')!.hosts],
+    ['solo'],
+    'a host listed under all and a group is not ungrouped',
+  );
   t.strictSame(yaml.hosts.get('both')!.groups, new Set(['all', 'g']));
 });
 
@@ -129,15 +158,32 @@ mid
   ]);
   const priority = `${ini}\n[alpha:vars]\nansible_group_priority=10\n`;
   t.equal(targets('p.ini', priority)[1]!.user, 'alpha', 'ansible_group_priority orders groups at the same depth');
-  t.equal(targets('p.ini', '[g]\nx\n[all:vars]\nansible_port=2022\n')[0]!.port, 2022, 'all vars apply when nothing overrides them');
+  t.equal(
+    targets('p.ini', '[g]\nx\n[all:vars]\nansible_port=2022\n')[0]!.port,
+    2022,
+    'all vars apply when nothing overrides them',
+  );
 });
 
 t.test('the legacy ansible_ssh_* names win when both are set, as in the ssh connection plugin', async (t) => {
-  const [target] = targets('l.ini', `x ansible_host=a ansible_ssh_host=b ansible_user=u ansible_ssh_user=v ansible_port=1 ansible_ssh_port=2
-  ansible_private_key_file=k1 ansible_ssh_private_key_file=k2`.replace('\n  ', ' '));
+  const [target] = targets(
+    'l.ini',
+    `x ansible_host=a ansible_ssh_host=b ansible_user=u ansible_ssh_user=v ansible_port=1 ansible_ssh_port=2
+  ansible_private_key_file=k1 ansible_ssh_private_key_file=k2`.replace('\n  ', ' '),
+  );
   t.strictSame(target, { name: 'x', host: 'b', user: 'v', port: 2, identity: 'k2', groups: ['ungrouped'] });
-  const [legacy] = targets('l.ini', 'x ansible_ssh_host=10.1.1.1 ansible_ssh_user=pi ansible_ssh_port=2200 ansible_private_key_file=/keys/x');
-  t.strictSame(legacy, { name: 'x', host: '10.1.1.1', user: 'pi', port: 2200, identity: '/keys/x', groups: ['ungrouped'] });
+  const [legacy] = targets(
+    'l.ini',
+    'x ansible_ssh_host=10.1.1.1 ansible_ssh_user=pi ansible_ssh_port=2200 ansible_private_key_file=/keys/x',
+  );
+  t.strictSame(legacy, {
+    name: 'x',
+    host: '10.1.1.1',
+    user: 'pi',
+    port: 2200,
+    identity: '/keys/x',
+    groups: ['ungrouped'],
+  });
   const [override] = targets('l.ini', 'db.lab:2222 ansible_port=2200');
   t.equal(override!.port, 2200, 'a variable on the line overrides host:port');
 });
@@ -158,8 +204,17 @@ t.test('host ranges follow Ansible: leading zeros pad, a step skips, letters run
     t.strictSame(names('r.ini', `[g]\n${pattern}`), expected, `INI ${pattern}`);
     t.strictSame(names('r.yml', `g:\n  hosts:\n    ${pattern}:`), expected, `YAML ${pattern}`);
   }
-  t.strictSame(targets('r.ini', '[g]\n10.0.0.[1:2]:2222').map((target) => target.port), [2222, 2222]);
-  t.strictSame(targets('r.ini', '[::1]:2201\nfe80::2').map((target) => [target.host, target.port]), [['::1', 2201], ['fe80::2', 22]]);
+  t.strictSame(
+    targets('r.ini', '[g]\n10.0.0.[1:2]:2222').map((target) => target.port),
+    [2222, 2222],
+  );
+  t.strictSame(
+    targets('r.ini', '[::1]:2201\nfe80::2').map((target) => [target.host, target.port]),
+    [
+      ['::1', 2201],
+      ['fe80::2', 22],
+    ],
+  );
 });
 
 t.test('children nest to any depth, in YAML and INI', async (t) => {
@@ -183,17 +238,31 @@ spares:
     { name: 'j1', host: 'j1', user: 'lab', port: 2201, identity: null, groups: ['gpu', 'jetsons', 'lab'] },
     { name: 's1', host: 's1', user: null, port: 22, identity: null, groups: ['spares'] },
   ]);
-  const ini = '[jetsons]\nj1\n[jetsons:vars]\nansible_port=2201\n[gpu:children]\njetsons\n[lab:children]\ngpu\n[lab:vars]\nansible_user=lab\n[spares]\ns1\n';
+  const ini =
+    '[jetsons]\nj1\n[jetsons:vars]\nansible_port=2201\n[gpu:children]\njetsons\n[lab:children]\ngpu\n[lab:vars]\nansible_user=lab\n[spares]\ns1\n';
   t.strictSame(targets('n.ini', ini), targets('n.yaml', yaml));
 });
 
 t.test('INI details: comments, quotes, numbers with comments, YAML merge keys, hosts as a single name', async (t) => {
-  const ini = '# comment\n; comment\n[g] # trailing comment\nx ansible_user="lab admin"x#not-a-var\n[g:vars]\nansible_port=2222   # a number loses its comment\n';
-  t.throws(() => targets('q.ini', ini), new FileFormatError('q.ini', "line 4: ansible_user is 'lab adminx'; expected no spaces and no leading '-'"));
+  const ini =
+    '# comment\n; comment\n[g] # trailing comment\nx ansible_user="lab admin"x#not-a-var\n[g:vars]\nansible_port=2222   # a number loses its comment\n';
+  t.throws(
+    () => targets('q.ini', ini),
+    new FileFormatError('q.ini', "line 4: ansible_user is 'lab adminx'; expected no spaces and no leading '-'"),
+  );
   t.equal(targets('q.ini', ini.replace('lab admin', 'lab'))[0]!.user, 'labx');
   t.equal(targets('q.ini', ini.replace('lab admin', 'lab'))[0]!.port, 2222);
-  const merged = targets('m.yml', 'all:\n  hosts:\n    a: &lab { ansible_user: lab, ansible_port: 2200 }\n    b: { <<: *lab, ansible_port: 2201 }\n');
-  t.strictSame(merged.map((target) => [target.user, target.port]), [['lab', 2200], ['lab', 2201]]);
+  const merged = targets(
+    'm.yml',
+    'all:\n  hosts:\n    a: &lab { ansible_user: lab, ansible_port: 2200 }\n    b: { <<: *lab, ansible_port: 2201 }\n',
+  );
+  t.strictSame(
+    merged.map((target) => [target.user, target.port]),
+    [
+      ['lab', 2200],
+      ['lab', 2201],
+    ],
+  );
   t.strictSame(names('s.yml', 'g:\n  hosts: solo\n'), ['solo']);
 });
 
@@ -220,65 +289,158 @@ t.test('--limit takes Ansible patterns; the result keeps inventory order, each h
     ['jetsons[2:]', ['jetson03.lab', 'jetson04.lab']],
   ];
   for (const [limit, expected] of cases) t.strictSame(names('lab.ini', FLEET_INI, limit), expected, limit);
-  t.strictSame(targets('lab.yml', FLEET_YAML, 'gpu:!jetsons'), FLEET.slice(5), 'limits select the same targets from YAML');
+  t.strictSame(
+    targets('lab.yml', FLEET_YAML, 'gpu:!jetsons'),
+    FLEET.slice(5),
+    'limits select the same targets from YAML',
+  );
 });
 
 t.test('a --limit that matches nothing names the inventory and its groups', async (t) => {
-  const none = (limit: string) => new UserError(`--limit '${limit}': matches no host in lab.ini (groups: gpu, jetsons, orins)`);
-  for (const limit of ['gpux', 'gpu:!gpu', 'orins:&jetsons', 'jetsons[9]']) t.throws(() => targets('lab.ini', FLEET_INI, limit), none(limit), limit);
-  t.throws(() => targets('lab.ini', FLEET_INI, ' , '), new UsageError("--limit ' , ': expected a pattern such as a group or host name"));
-  t.throws(() => targets('lab.ini', FLEET_INI, '~orin-('), new UsageError("--limit '~orin-(': '~orin-(' is not a valid regular expression"));
-  t.throws(() => targets('solo.ini', 'x', 'y'), new UserError("--limit 'y': matches no host in solo.ini (groups: none)"));
+  const none = (limit: string) =>
+    new UserError(`--limit '${limit}': matches no host in lab.ini (groups: gpu, jetsons, orins)`);
+  for (const limit of ['gpux', 'gpu:!gpu', 'orins:&jetsons', 'jetsons[9]'])
+    t.throws(() => targets('lab.ini', FLEET_INI, limit), none(limit), limit);
+  t.throws(
+    () => targets('lab.ini', FLEET_INI, ' , '),
+    new UsageError("--limit ' , ': expected a pattern such as a group or host name"),
+  );
+  t.throws(
+    () => targets('lab.ini', FLEET_INI, '~orin-('),
+    new UsageError("--limit '~orin-(': '~orin-(' is not a valid regular expression"),
+  );
+  t.throws(
+    () => targets('solo.ini', 'x', 'y'),
+    new UserError("--limit 'y': matches no host in solo.ini (groups: none)"),
+  );
 });
 
 t.test('bad inventories: errors name the file, the line or key path, and what was expected', async (t) => {
   const cases: [string, string, string][] = [
-    ['a.ini', '[a:children]\nb\n[b:children]\na\n', "line 4: group 'a' cannot be a child of 'b': that makes a loop b → a → b"],
+    [
+      'a.ini',
+      '[a:children]\nb\n[b:children]\na\n',
+      "line 4: group 'a' cannot be a child of 'b': that makes a loop b → a → b",
+    ],
     ['a.ini', '[a:children]\na\n', "line 2: group 'a' cannot be a child of 'a': that makes a loop a → a"],
-    ['a.ini', '[a:children]\nb\n[b:children]\nc\n[c:children]\na\n[b]\nx\n', "line 6: group 'a' cannot be a child of 'c': that makes a loop c → a → b → c"],
-    ['a.ini', '[x]\nh\n[gpu:children]\njetsns\n', "line 4: [gpu:children] includes group 'jetsns', which is never defined; add a [jetsns] section or fix the name"],
-    ['a.ini', '[x]\nh\n[gpu:vars]\na=1\n', "line 3: [gpu:vars] is for group 'gpu', which is never defined; add a [gpu] section or fix the name"],
-    ['a.ini', '[x:children]\nall\n', "line 2: group 'all' cannot be a child of 'x': every group is already inside 'all'"],
+    [
+      'a.ini',
+      '[a:children]\nb\n[b:children]\nc\n[c:children]\na\n[b]\nx\n',
+      "line 6: group 'a' cannot be a child of 'c': that makes a loop c → a → b → c",
+    ],
+    [
+      'a.ini',
+      '[x]\nh\n[gpu:children]\njetsns\n',
+      "line 4: [gpu:children] includes group 'jetsns', which is never defined; add a [jetsns] section or fix the name",
+    ],
+    [
+      'a.ini',
+      '[x]\nh\n[gpu:vars]\na=1\n',
+      "line 3: [gpu:vars] is for group 'gpu', which is never defined; add a [gpu] section or fix the name",
+    ],
+    [
+      'a.ini',
+      '[x:children]\nall\n',
+      "line 2: group 'all' cannot be a child of 'x': every group is already inside 'all'",
+    ],
     ['a.ini', '[g]\njetson ansible_port=99999\n', "line 2: ansible_port is '99999'; expected a port number 1..65535"],
-    ['a.ini', '[g:vars]\nansible_ssh_port=ssh\n[g]\nh\n', "line 2: ansible_ssh_port is 'ssh'; expected a port number 1..65535"],
+    [
+      'a.ini',
+      '[g:vars]\nansible_ssh_port=ssh\n[g]\nh\n',
+      "line 2: ansible_ssh_port is 'ssh'; expected a port number 1..65535",
+    ],
     ['a.ini', 'jetson:70000\n', "line 1: host 'jetson:70000': port must be 1..65535"],
     ['a.ini', 'jetson:\n', "line 1: host 'jetson:': port must be 1..65535"],
     ['a.ini', 'a:b:c\n', "line 1: host 'a:b:c': expected name, name:port or [IPv6]:port"],
     ['a.ini', '-oProxyCommand=x\n', "line 1: host '-oProxyCommand=x': expected name, name:port or [IPv6]:port"],
     ['a.ini', '[gpu\n', "line 1: host '[gpu': expected name, name:port or [IPv6]:port"],
-    ['a.ini', '[gpu :vars]\n', "line 1: section '[gpu :vars]': expected [group], [group:vars] or [group:children], with no spaces"],
-    ['a.ini', '\n[gpu:host]\n', "line 2: section '[gpu:host]' has unknown type 'host'; expected [gpu], [gpu:vars] or [gpu:children]"],
+    [
+      'a.ini',
+      '[gpu :vars]\n',
+      "line 1: section '[gpu :vars]': expected [group], [group:vars] or [group:children], with no spaces",
+    ],
+    [
+      'a.ini',
+      '\n[gpu:host]\n',
+      "line 2: section '[gpu:host]' has unknown type 'host'; expected [gpu], [gpu:vars] or [gpu:children]",
+    ],
     ['a.ini', 'jetson ansible_user\n', "line 1: expected key=value after the host name, got 'ansible_user'"],
     ['a.ini', 'jetson ansible_user="pi\n', "line 1: unclosed quote in 'jetson ansible_user=\"pi'"],
     ['a.ini', '[g:vars]\nansible_user\n', "line 2: expected key=value in [g:vars], got 'ansible_user'"],
     ['a.ini', '[g:children]\na b\n', "line 2: expected one group name per line in [g:children], got 'a b'"],
-    ['a.ini', 'x ansible_host="{{ inventory_hostname }}.lab"\n', "line 1: ansible_host is '{{ inventory_hostname }}.lab', a Jinja template; effnet-edge does not expand templates, so write the value itself"],
-    ['a.ini', '[g:vars]\nansible_group_priority=high\n[g]\nx\n', "line 2: ansible_group_priority is 'high'; expected a whole number"],
+    [
+      'a.ini',
+      'x ansible_host="{{ inventory_hostname }}.lab"\n',
+      "line 1: ansible_host is '{{ inventory_hostname }}.lab', a Jinja template; effnet-edge does not expand templates, so write the value itself",
+    ],
+    [
+      'a.ini',
+      '[g:vars]\nansible_group_priority=high\n[g]\nx\n',
+      "line 2: ansible_group_priority is 'high'; expected a whole number",
+    ],
     ['a.ini', 'h[3:1]\n', "line 1: host 'h[3:1]': range [3:1]: begin must not come after end"],
     ['a.ini', 'h[c:a]\n', "line 1: host 'h[c:a]': range [c:a]: begin must not come after end"],
-    ['a.ini', 'h[01:100]\n', "line 1: host 'h[01:100]': range [01:100]: begin and end must have the same number of digits when begin has a leading zero"],
+    [
+      'a.ini',
+      'h[01:100]\n',
+      "line 1: host 'h[01:100]': range [01:100]: begin and end must have the same number of digits when begin has a leading zero",
+    ],
     ['a.ini', 'h[1:3:0]\n', "line 1: host 'h[1:3:0]': range [1:3:0]: step must be a whole number 1 or more"],
     ['a.ini', 'h[1]\n', "line 1: host 'h[1]': range [1]: expected [begin:end] or [begin:end:step]"],
     ['a.ini', 'h[1:]\n', "line 1: host 'h[1:]': range [1:]: expected [begin:end] or [begin:end:step]"],
-    ['a.ini', 'h[a:3]\n', "line 1: host 'h[a:3]': range [a:3]: begin and end must both be numbers or both single letters"],
-    ['a.yml', 'all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n',
-      "all.children.a.children.b.children.a: group 'a' cannot be a child of 'b': that makes a loop b → a → b"],
-    ['a.yml', 'all:\n  children:\n    gpu:\n      vars:\n        ansible_port: ssh\n', "all.children.gpu.vars: ansible_port is 'ssh'; expected a port number 1..65535"],
-    ['a.yml', 'all:\n  hosts:\n    "j:x:y":\n', "all.hosts.j:x:y: host 'j:x:y': expected name, name:port or [IPv6]:port"],
+    [
+      'a.ini',
+      'h[a:3]\n',
+      "line 1: host 'h[a:3]': range [a:3]: begin and end must both be numbers or both single letters",
+    ],
+    [
+      'a.yml',
+      'all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n',
+      "all.children.a.children.b.children.a: group 'a' cannot be a child of 'b': that makes a loop b → a → b",
+    ],
+    [
+      'a.yml',
+      'all:\n  children:\n    gpu:\n      vars:\n        ansible_port: ssh\n',
+      "all.children.gpu.vars: ansible_port is 'ssh'; expected a port number 1..65535",
+    ],
+    [
+      'a.yml',
+      'all:\n  hosts:\n    "j:x:y":\n',
+      "all.hosts.j:x:y: host 'j:x:y': expected name, name:port or [IPv6]:port",
+    ],
     ['a.yml', 'all:\n  children:\n    gpu:\n      host:\n        j1:\n', "all.children.gpu: unknown key 'host'"],
     ['a.yml', 'all:\n  hosts:\n    j1: yes\n', 'all.hosts.j1: expected an object, got "yes"'],
     ['a.yml', 'all:\n  hosts:\n    - j1\n', 'all.hosts: expected an object, got a list of 1'],
     ['a.yml', 'all: [j1]\n', 'all: expected an object, got a list of 1'],
-    ['a.yml', 'all:\n  hosts:\n    j1: { ansible_host: [a, b] }\n', 'all.hosts.j1.ansible_host: expected a single value, got a list'],
+    [
+      'a.yml',
+      'all:\n  hosts:\n    j1: { ansible_host: [a, b] }\n',
+      'all.hosts.j1.ansible_host: expected a single value, got a list',
+    ],
     ['a.yml', '- all\n', 'the document: expected an object, got a list of 1'],
   ];
-  for (const [path, text, problem] of cases) t.throws(() => inventoryFromText({ text, path }), new FileFormatError(path, problem), `${path}: ${problem}`);
-  t.throws(() => inventoryFromText({ text: 'all:\n  hosts:\n  hosts:\n', path: 'd.yml' }), { message: /^d\.yml: not valid YAML \(Map keys must be unique at line 2, column \d+\)$/ });
-  t.throws(() => inventoryFromText({ text: '[g]\nx\n', path: 'ini-as.yml' }), { message: /^ini-as\.yml: not valid YAML \(/ });
+  for (const [path, text, problem] of cases)
+    t.throws(() => inventoryFromText({ text, path }), new FileFormatError(path, problem), `${path}: ${problem}`);
+  t.throws(() => inventoryFromText({ text: 'all:\n  hosts:\n  hosts:\n', path: 'd.yml' }), {
+    message: /^d\.yml: not valid YAML \(Map keys must be unique at line 2, column \d+\)$/,
+  });
+  t.throws(() => inventoryFromText({ text: '[g]\nx\n', path: 'ini-as.yml' }), {
+    message: /^ini-as\.yml: not valid YAML \(/,
+  });
 });
 
 t.test('an inventory without hosts is an error', async (t) => {
-  for (const [path, text] of [['e.ini', ''], ['e.ini', '# nothing\n[gpu]\n[gpu:vars]\na=1\n'], ['e.yml', ''], ['e.yml', 'all:\n  children:\n    gpu:\n'], ['e', '\n']]) {
-    t.throws(() => inventoryFromText({ text: text!, path: path! }), new FileFormatError(path!, 'no hosts'), JSON.stringify(text));
+  for (const [path, text] of [
+    ['e.ini', ''],
+    ['e.ini', '# nothing\n[gpu]\n[gpu:vars]\na=1\n'],
+    ['e.yml', ''],
+    ['e.yml', 'all:\n  children:\n    gpu:\n'],
+    ['e', '\n'],
+  ]) {
+    t.throws(
+      () => inventoryFromText({ text: text!, path: path! }),
+      new FileFormatError(path!, 'no hosts'),
+      JSON.stringify(text),
+    );
   }
 });

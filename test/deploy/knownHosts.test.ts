@@ -8,15 +8,26 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  fingerprint, hostKeyError, hostKeyVerdict, keyTypeOf, knownHostsAppended, knownHostsFrom, knownHostsLine,
-  type HostKeyVerdict, type KnownHostEntry,
+  fingerprint,
+  hostKeyError,
+  hostKeyVerdict,
+  keyTypeOf,
+  knownHostsAppended,
+  knownHostsFrom,
+  knownHostsLine,
+  type HostKeyVerdict,
+  type KnownHostEntry,
 } from '../../toolkit/deploy/knownHosts.js';
 
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const dir = mkdtempSync(join(tmpdir(), 'effnet-known-hosts-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-interface TestKey { pub: string; blob: Buffer; file: string }
+interface TestKey {
+  pub: string;
+  blob: Buffer;
+  file: string;
+}
 function keygen(name: string, type: 'ed25519' | 'ecdsa'): TestKey {
   const file = join(dir, name);
   execFileSync(SSH_KEYGEN, ['-q', '-t', type, '-N', '', '-C', name, '-f', file]);
@@ -38,7 +49,11 @@ function knownHostsFile(lines: string[]): string {
   return path;
 }
 
-interface Found { line: number; marker: string | null; fingerprint: string }
+interface Found {
+  line: number;
+  marker: string | null;
+  fingerprint: string;
+}
 /** What `ssh-keygen -F name -l` finds: line numbers, REVOKED/CA marks and each line's key fingerprint. */
 function sshKeygenFinds(path: string, name: string): Found[] {
   let output: string;
@@ -64,11 +79,20 @@ function linesWeMatch(entries: KnownHostEntry[], host: string, port: number): Fo
     const probe = entry.marker === '@revoked' ? entry.key : UNUSED.blob;
     const verdict = hostKeyVerdict({ entries: [entry], host, port, key: probe });
     if (verdict.status === 'unknown') return [];
-    return [{ line: entry.line, marker: entry.marker === '@revoked' ? 'REVOKED' : null, fingerprint: fingerprint(entry.key) }];
+    return [
+      { line: entry.line, marker: entry.marker === '@revoked' ? 'REVOKED' : null, fingerprint: fingerprint(entry.key) },
+    ];
   });
 }
 
-const PROBES: [string, number][] = [['127.0.0.1', 2222], ['127.0.0.1', 22], ['127.0.0.2', 2222], ['jetson', 22], ['x.lab', 22], ['otherhost', 22]];
+const PROBES: [string, number][] = [
+  ['127.0.0.1', 2222],
+  ['127.0.0.1', 22],
+  ['127.0.0.2', 2222],
+  ['jetson', 22],
+  ['x.lab', 22],
+  ['otherhost', 22],
+];
 
 const tap = t;
 /** Checks that we read `path` as ssh-keygen does, for every probe host; returns our entries. */
@@ -82,35 +106,128 @@ function agreesWithSshKeygen(t: Pick<typeof tap, 'strictSame'>, path: string): K
   return entries;
 }
 
-interface Case { name: string; lines: string[]; host: string; port: number; key: TestKey; verdict: HostKeyVerdict }
+interface Case {
+  name: string;
+  lines: string[];
+  host: string;
+  port: number;
+  key: TestKey;
+  verdict: HostKeyVerdict;
+}
 const cases: Case[] = [
-  { name: 'plain', lines: [`[127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'match' } },
-  { name: 'port 22 is the bare name', lines: [`127.0.0.1 ${A.pub}`], host: '127.0.0.1', port: 22, key: A, verdict: { status: 'match' } },
-  { name: 'a bare name is not another port', lines: [`127.0.0.1 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'unknown' } },
-  { name: 'comma list', lines: [`jetson,[127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'match' } },
-  { name: '? wildcard', lines: [`[127.0.0.?]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'match' } },
+  {
+    name: 'plain',
+    lines: [`[127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'match' },
+  },
+  {
+    name: 'port 22 is the bare name',
+    lines: [`127.0.0.1 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 22,
+    key: A,
+    verdict: { status: 'match' },
+  },
+  {
+    name: 'a bare name is not another port',
+    lines: [`127.0.0.1 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'unknown' },
+  },
+  {
+    name: 'comma list',
+    lines: [`jetson,[127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'match' },
+  },
+  {
+    name: '? wildcard',
+    lines: [`[127.0.0.?]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'match' },
+  },
   { name: '* wildcard', lines: [`*.lab ${A.pub}`], host: 'x.lab', port: 22, key: A, verdict: { status: 'match' } },
-  { name: 'negation excludes the line', lines: [`*,![127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'unknown' } },
-  { name: 'negation spares other hosts', lines: [`*,![127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.2', port: 2222, key: A, verdict: { status: 'match' } },
-  { name: 'one of several types', lines: [`[127.0.0.1]:2222 ${C.pub}`, `[127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'match' } },
   {
-    name: '@revoked wins over a matching line', lines: [`[127.0.0.1]:2222 ${B.pub}`, `@revoked [127.0.0.1]:2222 ${B.pub}`],
-    host: '127.0.0.1', port: 2222, key: B, verdict: { status: 'revoked', line: 2 },
+    name: 'negation excludes the line',
+    lines: [`*,![127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'unknown' },
   },
   {
-    name: '@revoked for another host does not apply (as in ssh)', lines: [`@revoked otherhost ${B.pub}`, `[127.0.0.1]:2222 ${B.pub}`],
-    host: '127.0.0.1', port: 2222, key: B, verdict: { status: 'match' },
+    name: 'negation spares other hosts',
+    lines: [`*,![127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.2',
+    port: 2222,
+    key: A,
+    verdict: { status: 'match' },
   },
-  { name: '@cert-authority is not a host key', lines: [`@cert-authority * ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'unknown' } },
   {
-    name: 'changed key', lines: [`jetson ${B.pub}`, `[127.0.0.1]:2222 ${C.pub}`, `[127.0.0.1]:2222 ${B.pub}`],
-    host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'changed', line: 3, knownType: 'ssh-ed25519' },
+    name: 'one of several types',
+    lines: [`[127.0.0.1]:2222 ${C.pub}`, `[127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'match' },
   },
   {
-    name: 'known only under another type counts as changed (stricter than ssh)', lines: [`[127.0.0.1]:2222 ${C.pub}`],
-    host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'changed', line: 1, knownType: 'ecdsa-sha2-nistp256' },
+    name: '@revoked wins over a matching line',
+    lines: [`[127.0.0.1]:2222 ${B.pub}`, `@revoked [127.0.0.1]:2222 ${B.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: B,
+    verdict: { status: 'revoked', line: 2 },
   },
-  { name: 'unknown host', lines: [`jetson ${A.pub}`, `# [127.0.0.1]:2222 ${A.pub}`], host: '127.0.0.1', port: 2222, key: A, verdict: { status: 'unknown' } },
+  {
+    name: '@revoked for another host does not apply (as in ssh)',
+    lines: [`@revoked otherhost ${B.pub}`, `[127.0.0.1]:2222 ${B.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: B,
+    verdict: { status: 'match' },
+  },
+  {
+    name: '@cert-authority is not a host key',
+    lines: [`@cert-authority * ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'unknown' },
+  },
+  {
+    name: 'changed key',
+    lines: [`jetson ${B.pub}`, `[127.0.0.1]:2222 ${C.pub}`, `[127.0.0.1]:2222 ${B.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'changed', line: 3, knownType: 'ssh-ed25519' },
+  },
+  {
+    name: 'known only under another type counts as changed (stricter than ssh)',
+    lines: [`[127.0.0.1]:2222 ${C.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'changed', line: 1, knownType: 'ecdsa-sha2-nistp256' },
+  },
+  {
+    name: 'unknown host',
+    lines: [`jetson ${A.pub}`, `# [127.0.0.1]:2222 ${A.pub}`],
+    host: '127.0.0.1',
+    port: 2222,
+    key: A,
+    verdict: { status: 'unknown' },
+  },
 ];
 
 t.test('verdicts, plain and hashed by ssh-keygen -H, agree with ssh-keygen -F', async (t) => {
@@ -123,7 +240,11 @@ t.test('verdicts, plain and hashed by ssh-keygen -H, agree with ssh-keygen -F', 
     const hashed = agreesWithSshKeygen(t, path);
     // ssh-keygen -H hashes plain names only: not wildcards, negations or marked lines.
     const hashable = c.lines.some((line) => !/^[@#]|[*?!]/.test(line));
-    t.equal(hashed.some((e) => e.hashed !== null), hashable, `${c.name}: ${hashable ? 'names hashed' : 'nothing to hash'}`);
+    t.equal(
+      hashed.some((e) => e.hashed !== null),
+      hashable,
+      `${c.name}: ${hashable ? 'names hashed' : 'nothing to hash'}`,
+    );
     const verdict = hostKeyVerdict({ entries: hashed, host: c.host, port: c.port, key: c.key.blob });
     t.equal(verdict.status, c.verdict.status, `${c.name}, hashed`);
     if ('line' in verdict) {
@@ -145,20 +266,31 @@ t.test('malformed lines are skipped, as ssh skips them', async (t) => {
     `jetson ${A.pub} a comment`,
   ]);
   const entries = agreesWithSshKeygen(t, path);
-  t.strictSame(entries.map((e) => e.line), [7]);
-  t.strictSame(sshKeygenFinds(path, 'jetson').map((f) => f.line), [7]);
+  t.strictSame(
+    entries.map((e) => e.line),
+    [7],
+  );
+  t.strictSame(
+    sshKeygenFinds(path, 'jetson').map((f) => f.line),
+    [7],
+  );
 });
 
 t.test('host names match case-insensitively, as ssh lower-cases them', async (t) => {
   const path = knownHostsFile([`Jetson.LAB ${A.pub}`]);
   const entries = knownHostsFrom({ text: readFileSync(path, 'utf8'), path });
   t.strictSame(hostKeyVerdict({ entries, host: 'JETSON.lab', port: 22, key: A.blob }), { status: 'match' });
-  t.strictSame(sshKeygenFinds(path, 'jetson.lab').map((f) => f.line), [1]);
+  t.strictSame(
+    sshKeygenFinds(path, 'jetson.lab').map((f) => f.line),
+    [1],
+  );
 });
 
 t.test('fingerprint and key type are what ssh-keygen -l prints', async (t) => {
   for (const key of [A, C]) {
-    const [, printed, , kind] = execFileSync(SSH_KEYGEN, ['-l', '-f', key.file], { encoding: 'utf8' }).trim().split(' ');
+    const [, printed, , kind] = execFileSync(SSH_KEYGEN, ['-l', '-f', key.file], { encoding: 'utf8' })
+      .trim()
+      .split(' ');
     t.equal(fingerprint(key.blob), printed);
     t.equal(keyTypeOf(key.blob), key.pub.split(' ')[0]);
     t.equal(kind, key === A ? '(ED25519)' : '(ECDSA)');
@@ -168,16 +300,27 @@ t.test('fingerprint and key type are what ssh-keygen -l prints', async (t) => {
 
 t.test('lines we write are found by ssh-keygen -F and read back as a match', async (t) => {
   const path = join(dir, 'new', '.ssh', 'known_hosts');
-  const written: [string, number, boolean][] = [['127.0.0.1', 2222, false], ['127.0.0.1', 22, true], ['jetson', 2200, true]];
+  const written: [string, number, boolean][] = [
+    ['127.0.0.1', 2222, false],
+    ['127.0.0.1', 22, true],
+    ['jetson', 2200, true],
+  ];
   for (const [host, port, hash] of written) {
     await knownHostsAppended({ path, line: knownHostsLine({ host, port, key: A.blob, hash }) });
   }
   t.equal(knownHostsLine({ host: '127.0.0.1', port: 2222, key: A.blob }), `[127.0.0.1]:2222 ${A.pub}`);
   t.equal(knownHostsLine({ host: 'Jetson', port: 22, key: A.blob }), `jetson ${A.pub}`, 'lower-cased as ssh writes it');
-  t.match(knownHostsLine({ host: 'jetson', port: 22, key: A.blob, hash: true }), /^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-ed25519 /);
+  t.match(
+    knownHostsLine({ host: 'jetson', port: 22, key: A.blob, hash: true }),
+    /^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-ed25519 /,
+  );
   const entries = knownHostsFrom({ text: readFileSync(path, 'utf8'), path });
   written.forEach(([host, port], index) => {
-    t.strictSame(sshKeygenFinds(path, nameOf(host, port)).map((f) => f.line), [index + 1], `${nameOf(host, port)} found`);
+    t.strictSame(
+      sshKeygenFinds(path, nameOf(host, port)).map((f) => f.line),
+      [index + 1],
+      `${nameOf(host, port)} found`,
+    );
     t.strictSame(hostKeyVerdict({ entries, host, port, key: A.blob }), { status: 'match' });
   });
   t.equal(statSync(path).mode & 0o777, 0o600, 'file 0600');
@@ -198,22 +341,27 @@ t.test('refusal messages', async (t) => {
   const base = { host: '127.0.0.1', port: 2222, key: A.blob, knownHostsPath: '/home/me/.ssh/known_hosts' };
   t.equal(
     hostKeyError({ ...base, verdict: { status: 'changed', line: 3, knownType: 'ssh-ed25519' } }),
-    `host key for [127.0.0.1]:2222 has CHANGED (/home/me/.ssh/known_hosts line 3 has a different ssh-ed25519 key; offered ssh-ed25519 ${fp}). `
-      + "If the device was reinstalled, remove the old key with: ssh-keygen -R '[127.0.0.1]:2222' -f /home/me/.ssh/known_hosts",
+    `host key for [127.0.0.1]:2222 has CHANGED (/home/me/.ssh/known_hosts line 3 has a different ssh-ed25519 key; offered ssh-ed25519 ${fp}). ` +
+      "If the device was reinstalled, remove the old key with: ssh-keygen -R '[127.0.0.1]:2222' -f /home/me/.ssh/known_hosts",
   );
   t.equal(
-    hostKeyError({ ...base, port: 22, knownHostsPath: '/tmp/my hosts', verdict: { status: 'changed', line: 1, knownType: 'ecdsa-sha2-nistp256' } }),
-    `host key for 127.0.0.1 has CHANGED (/tmp/my hosts line 1 has a different ecdsa-sha2-nistp256 key; offered ssh-ed25519 ${fp}). `
-      + "If the device was reinstalled, remove the old key with: ssh-keygen -R 127.0.0.1 -f '/tmp/my hosts'",
+    hostKeyError({
+      ...base,
+      port: 22,
+      knownHostsPath: '/tmp/my hosts',
+      verdict: { status: 'changed', line: 1, knownType: 'ecdsa-sha2-nistp256' },
+    }),
+    `host key for 127.0.0.1 has CHANGED (/tmp/my hosts line 1 has a different ecdsa-sha2-nistp256 key; offered ssh-ed25519 ${fp}). ` +
+      "If the device was reinstalled, remove the old key with: ssh-keygen -R 127.0.0.1 -f '/tmp/my hosts'",
   );
   t.equal(
     hostKeyError({ ...base, verdict: { status: 'unknown' } }),
-    `host key for [127.0.0.1]:2222 is not in /home/me/.ssh/known_hosts (offered ssh-ed25519 ${fp}); `
-      + 'check the fingerprint on the device and rerun with --accept-new to pin it, or add it with ssh-keyscan',
+    `host key for [127.0.0.1]:2222 is not in /home/me/.ssh/known_hosts (offered ssh-ed25519 ${fp}); ` +
+      'check the fingerprint on the device and rerun with --accept-new to pin it, or add it with ssh-keyscan',
   );
   t.equal(
     hostKeyError({ ...base, verdict: { status: 'revoked', line: 2 } }),
-    `host key for [127.0.0.1]:2222 is REVOKED (/home/me/.ssh/known_hosts line 2; offered ssh-ed25519 ${fp}); `
-      + 'refusing to connect: that key is marked compromised, so the device needs new host keys before any deploy',
+    `host key for [127.0.0.1]:2222 is REVOKED (/home/me/.ssh/known_hosts line 2; offered ssh-ed25519 ${fp}); ` +
+      'refusing to connect: that key is marked compromised, so the device needs new host keys before any deploy',
   );
 });

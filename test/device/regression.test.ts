@@ -6,8 +6,18 @@ import { regressionChecks, type GoldenSet } from '../../toolkit/device/regressio
 const int8 = Float32Array.from([3, 1, 0, 0, 4, 1, 1, 0, 5, 2, 1, 0]);
 const fp32 = Float32Array.from([3, 1, 0, 0, 4, 1, 1, 0, 5, 1, 2, 0]);
 const golden: GoldenSet = {
-  index: { count: 4, inputShape: [4, 3, 2, 2], classes: 3, items: ['a', 'b', 'c', 'd'], labels: [0, 1, 2, 1], files: { inputs: 'i', fp32: 'f', int8: 'q' } },
-  inputs: new Float32Array(48), fp32: { data: fp32, classes: 3 }, reference: { data: int8, classes: 3 }, referenceName: 'int8',
+  index: {
+    count: 4,
+    inputShape: [4, 3, 2, 2],
+    classes: 3,
+    items: ['a', 'b', 'c', 'd'],
+    labels: [0, 1, 2, 1],
+    files: { inputs: 'i', fp32: 'f', int8: 'q' },
+  },
+  inputs: new Float32Array(48),
+  fp32: { data: fp32, classes: 3 },
+  reference: { data: int8, classes: 3 },
+  referenceName: 'int8',
 };
 const manifest = {
   thresholds: { minAgreement: 50, minCosine: 0.9, minTop1: 50, minReferenceAgreement: 75, maxLogitDeviation: 0.5 },
@@ -16,15 +26,24 @@ const manifest = {
 const files = [{ file: 'model.int8.onnx', ok: true, problem: null }];
 
 t.test('the device reproducing the build passes every check, with the measured values', async (t) => {
-  const checks = regressionChecks({ manifest, golden, device: { data: Float32Array.from(int8, (v) => v + 0.1), classes: 3 }, files, runtime: 'onnxruntime' });
-  t.strictSame(checks.map((c) => [c.name, c.ok, c.measured, c.allowed]), [
-    ["bundle files match the manifest's sha256", true, 0, '0 files differing'],
-    ['top-1 agreement with build-time int8', true, 100, '>= 75 %'],
-    ['top-1 agreement with build-time fp32', true, 75, '>= 50 %'],
-    ['mean logit cosine with build-time fp32', true, checks[3]!.measured, '>= 0.9'],
-    ['top-1 accuracy on the labelled golden inputs', true, 75, '>= 50 %'],
-    ['max logit deviation from build-time int8', true, 0.1, '<= 0.5'],
-  ]);
+  const checks = regressionChecks({
+    manifest,
+    golden,
+    device: { data: Float32Array.from(int8, (v) => v + 0.1), classes: 3 },
+    files,
+    runtime: 'onnxruntime',
+  });
+  t.strictSame(
+    checks.map((c) => [c.name, c.ok, c.measured, c.allowed]),
+    [
+      ["bundle files match the manifest's sha256", true, 0, '0 files differing'],
+      ['top-1 agreement with build-time int8', true, 100, '>= 75 %'],
+      ['top-1 agreement with build-time fp32', true, 75, '>= 50 %'],
+      ['mean logit cosine with build-time fp32', true, checks[3]!.measured, '>= 0.9'],
+      ['top-1 accuracy on the labelled golden inputs', true, 75, '>= 50 %'],
+      ['max logit deviation from build-time int8', true, 0.1, '<= 0.5'],
+    ],
+  );
   t.ok((checks[3]!.measured as number) > 0.95 && (checks[3]!.measured as number) < 1);
   t.strictSame(checks[2]!.details, { images: 4, flipped: [3] });
 });
@@ -32,29 +51,61 @@ t.test('the device reproducing the build passes every check, with the measured v
 t.test('a device that drifts fails the checks it breaks, naming the flipped images', async (t) => {
   const drifted = Float32Array.from(int8);
   drifted.set([0, 0, 9], 3); // image 1 now says class 2
-  const checks = regressionChecks({ manifest, golden, device: { data: drifted, classes: 3 }, files: [{ file: 'golden/int8.f32', ok: false, problem: 'missing' }], runtime: 'tensorrt' });
-  t.strictSame(checks.map((c) => c.ok), [false, true, true, false, true, false]);
+  const checks = regressionChecks({
+    manifest,
+    golden,
+    device: { data: drifted, classes: 3 },
+    files: [{ file: 'golden/int8.f32', ok: false, problem: 'missing' }],
+    runtime: 'tensorrt',
+  });
+  t.strictSame(
+    checks.map((c) => c.ok),
+    [false, true, true, false, true, false],
+  );
   t.strictSame(checks[0]!.details, { files: 1, differing: ['golden/int8.f32: missing'] });
   t.strictSame(checks[1]!.details, { images: 4, flipped: [1] });
-  t.equal(checks[5]!.measured, 8, "|9 − 1| on image 1");
+  t.equal(checks[5]!.measured, 8, '|9 − 1| on image 1');
 });
 
 t.test('missing labels or thresholds from an older bundle: skipped with the reason, not failed', async (t) => {
-  const old = { ...manifest, thresholds: { minAgreement: 50, minCosine: 0.9, minTop1: null } } as unknown as BundleManifest;
-  const checks = regressionChecks({ manifest: old, golden: { ...golden, index: { ...golden.index, labels: null } }, device: { data: int8, classes: 3 }, files, runtime: 'onnxruntime' });
-  t.strictSame(checks.filter((c) => c.skip).map((c) => c.skip), [
-    'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
-    'the golden set has no labels',
-    'the manifest records no deviation threshold (bundle from an older effnet-edge)',
-  ]);
-  t.equal(regressionChecks({ manifest, golden, device: null, files, runtime: 'onnxruntime' }).length, 1, 'no logits: only the file check');
+  const old = {
+    ...manifest,
+    thresholds: { minAgreement: 50, minCosine: 0.9, minTop1: null },
+  } as unknown as BundleManifest;
+  const checks = regressionChecks({
+    manifest: old,
+    golden: { ...golden, index: { ...golden.index, labels: null } },
+    device: { data: int8, classes: 3 },
+    files,
+    runtime: 'onnxruntime',
+  });
+  t.strictSame(
+    checks.filter((c) => c.skip).map((c) => c.skip),
+    [
+      'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
+      'the golden set has no labels',
+      'the manifest records no deviation threshold (bundle from an older effnet-edge)',
+    ],
+  );
+  t.equal(
+    regressionChecks({ manifest, golden, device: null, files, runtime: 'onnxruntime' }).length,
+    1,
+    'no logits: only the file check',
+  );
 });
 
-t.test('a CPU bundle verified on the native int8 engine gets its wider deviation bound: 25 % of the largest build-time logit', async (t) => {
-  const cpu = { ...manifest, target: { name: 'cpu-x86_64', runtime: 'onnxruntime' } } as unknown as BundleManifest;
-  const device = { data: Float32Array.from(int8, (v, i) => (i === 0 ? v + 1 : v)), classes: 3 };
-  const onOrt = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'onnxruntime' }).at(-1)!;
-  t.strictSame([onOrt.ok, onOrt.measured, onOrt.allowed], [false, 1, '<= 0.5']);
-  const onNative = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'native-int8' }).at(-1)!;
-  t.strictSame([onNative.ok, onNative.measured, onNative.allowed], [true, 1, '<= 1.25'], '0.25 × 5, the largest int8 logit');
-});
+t.test(
+  'a CPU bundle verified on the native int8 engine gets its wider deviation bound: 25 % of the largest build-time logit',
+  async (t) => {
+    const cpu = { ...manifest, target: { name: 'cpu-x86_64', runtime: 'onnxruntime' } } as unknown as BundleManifest;
+    const device = { data: Float32Array.from(int8, (v, i) => (i === 0 ? v + 1 : v)), classes: 3 };
+    const onOrt = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'onnxruntime' }).at(-1)!;
+    t.strictSame([onOrt.ok, onOrt.measured, onOrt.allowed], [false, 1, '<= 0.5']);
+    const onNative = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'native-int8' }).at(-1)!;
+    t.strictSame(
+      [onNative.ok, onNative.measured, onNative.allowed],
+      [true, 1, '<= 1.25'],
+      '0.25 × 5, the largest int8 logit',
+    );
+  },
+);

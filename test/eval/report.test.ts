@@ -3,8 +3,18 @@ import { barChartSvg, htmlReport } from '../../toolkit/eval/report.js';
 
 const input = {
   title: 'q <int8> & "fp32"',
-  accuracy: { fp32: { top1: 63.2, top5: 96.2 }, int8: { top1: 63.7, top5: 96.1 }, agreement: 90.75, cosine: 0.98696, images: 2000 },
-  sqnr: [{ tensor: 'input', sqnrDb: 45.6 }, { tensor: 'x'.repeat(80), sqnrDb: 2 }, { tensor: 'same', sqnrDb: Infinity }],
+  accuracy: {
+    fp32: { top1: 63.2, top5: 96.2 },
+    int8: { top1: 63.7, top5: 96.1 },
+    agreement: 90.75,
+    cosine: 0.98696,
+    images: 2000,
+  },
+  sqnr: [
+    { tensor: 'input', sqnrDb: 45.6 },
+    { tensor: 'x'.repeat(80), sqnrDb: 2 },
+    { tensor: 'same', sqnrDb: Infinity },
+  ],
   sensitivities: [{ node: 'conv_a', cosine: 0.97, agreement: 88 }],
   calibratorScores: [{ label: 'percentile 99.8', cosine: 0.9887, agreement: 93.75 }],
   notes: ['BatchNormalization folded into Conv: 0'],
@@ -24,7 +34,13 @@ t.test('the report is self-contained, escaped and deterministic', async (t) => {
 });
 
 t.test('bar lengths are proportional to the values', async (t) => {
-  const svg = barChartSvg({ rows: [{ label: 'a', value: 10 }, { label: 'b', value: 5 }], unit: 'dB' });
+  const svg = barChartSvg({
+    rows: [
+      { label: 'a', value: 10 },
+      { label: 'b', value: 5 },
+    ],
+    unit: 'dB',
+  });
   const widths = [...svg.matchAll(/<rect [^>]*width="([\d.]+)"/g)].map((m) => Number(m[1]));
   t.strictSame(widths, [360, 180]);
 });

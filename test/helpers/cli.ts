@@ -13,14 +13,22 @@ export interface CliResult {
 export async function runCli(argv: string[]): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
+  const code = await main(argv, {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+  });
   return { code, stdout, stderr };
 }
 
 /** The installed entry point (needs `npm run build`, which `npm ci` runs through `prepare`). */
 export function runBin(argv: string[], options: { cwd?: string } = {}): CliResult {
   const result = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'effnet-edge.js'), ...argv], {
-    cwd: options.cwd ?? REPO_ROOT, encoding: 'utf8',
+    cwd: options.cwd ?? REPO_ROOT,
+    encoding: 'utf8',
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

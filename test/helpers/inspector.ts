@@ -6,15 +6,30 @@ import { DataType, type Model } from '../../toolkit/onnx/ir.js';
 export type NodeRow = [string, string, string[], string[]];
 
 /** A model of `nodes` whose weights are one-float initializers (the fusion report reads names, not values). */
-export function modelOfNodes(options: { inputs: string[]; outputs: string[]; weights: string[]; nodes: NodeRow[] }): Model {
+export function modelOfNodes(options: {
+  inputs: string[];
+  outputs: string[];
+  weights: string[];
+  nodes: NodeRow[];
+}): Model {
   return {
-    irVersion: 8, opsetImports: [{ domain: '', version: 13 }], producerName: 'test', producerVersion: '', domain: '', modelVersion: 0, docString: '',
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: 13 }],
+    producerName: 'test',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
     metadataProps: [],
     graph: {
-      name: 'g', docString: '', valueInfo: [],
+      name: 'g',
+      docString: '',
+      valueInfo: [],
       inputs: options.inputs.map((name) => ({ name, elemType: DataType.FLOAT })),
       outputs: options.outputs.map((name) => ({ name, elemType: DataType.FLOAT })),
-      initializers: options.weights.map((name) => makeTensor({ name, dataType: DataType.FLOAT, dims: [1], data: new Float32Array([1]) })),
+      initializers: options.weights.map((name) =>
+        makeTensor({ name, dataType: DataType.FLOAT, dims: [1], data: new Float32Array([1]) }),
+      ),
       nodes: options.nodes.map(([opType, name, inputs, outputs]) => makeNode({ opType, name, inputs, outputs })),
     },
   };
@@ -32,7 +47,12 @@ export interface DetailedLayer {
 
 /** One `kDETAILED` entry: tensors with a format, `Origin` and `Metadata` only when given. */
 export function detailedLayer(layer: DetailedLayer): Record<string, unknown> {
-  const tensor = (Name: string) => ({ Name, Location: 'Device', Dimensions: [1, 8, 4, 4], 'Format/Datatype': layer.format ?? 'Thirty-two wide channel vectorized row major Int8 format' });
+  const tensor = (Name: string) => ({
+    Name,
+    Location: 'Device',
+    Dimensions: [1, 8, 4, 4],
+    'Format/Datatype': layer.format ?? 'Thirty-two wide channel vectorized row major Int8 format',
+  });
   return {
     Name: layer.name,
     LayerType: layer.type ?? 'CaskConvolution',

@@ -3,7 +3,11 @@ import type { Prng } from '../../toolkit/model/prng.js';
 import { requantizationOf } from '../../toolkit/runtime/int8/fixedPoint.js';
 import type { ConvLayer, DepthwiseLayer } from '../../toolkit/runtime/int8/lower.js';
 
-export interface Shape { h: number; w: number; c: number }
+export interface Shape {
+  h: number;
+  w: number;
+  c: number;
+}
 
 export function int8s(prng: Prng, count: number, lo = -128, hi = 127): Int8Array {
   return Int8Array.from({ length: count }, () => lo + (prng.nextUint32() % (hi - lo + 1)));
@@ -18,18 +22,59 @@ function requants(prng: Prng, count: number, k: number) {
   };
 }
 
-export function conv(prng: Prng, input: string, output: string, shape: Shape, out: number, k: number, stride: number, pads: [number, number, number, number], extra: Partial<ConvLayer> = {}): ConvLayer {
+export function conv(
+  prng: Prng,
+  input: string,
+  output: string,
+  shape: Shape,
+  out: number,
+  k: number,
+  stride: number,
+  pads: [number, number, number, number],
+  extra: Partial<ConvLayer> = {},
+): ConvLayer {
   return {
-    kind: 'conv', name: output, block: 1, input, output, inChannels: shape.c, outChannels: out, kernel: [k, k], stride, pads,
-    weights: int8s(prng, out * k * k * shape.c, -127, 127), ...requants(prng, out, k * k * shape.c),
-    table: int8s(prng, 256), gate: null, residual: null, ...extra,
+    kind: 'conv',
+    name: output,
+    block: 1,
+    input,
+    output,
+    inChannels: shape.c,
+    outChannels: out,
+    kernel: [k, k],
+    stride,
+    pads,
+    weights: int8s(prng, out * k * k * shape.c, -127, 127),
+    ...requants(prng, out, k * k * shape.c),
+    table: int8s(prng, 256),
+    gate: null,
+    residual: null,
+    ...extra,
   };
 }
 
-export function depthwise(prng: Prng, input: string, output: string, c: number, k: number, stride: number, pads: [number, number, number, number]): DepthwiseLayer {
+export function depthwise(
+  prng: Prng,
+  input: string,
+  output: string,
+  c: number,
+  k: number,
+  stride: number,
+  pads: [number, number, number, number],
+): DepthwiseLayer {
   return {
-    kind: 'depthwise', name: output, block: 1, input, output, channels: c, kernel: [k, k], stride, pads,
-    weights: int8s(prng, k * k * c, -127, 127), ...requants(prng, c, k * k), table: int8s(prng, 256), pool: false,
+    kind: 'depthwise',
+    name: output,
+    block: 1,
+    input,
+    output,
+    channels: c,
+    kernel: [k, k],
+    stride,
+    pads,
+    weights: int8s(prng, k * k * c, -127, 127),
+    ...requants(prng, c, k * k),
+    table: int8s(prng, 256),
+    pool: false,
   };
 }
-

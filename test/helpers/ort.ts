@@ -3,7 +3,8 @@ import * as ort from 'onnxruntime-node';
 
 export async function runOnnx(model: Uint8Array | string, input: Float32Array, dims: number[]): Promise<Float32Array> {
   // Two calls because create's overloads take a path or bytes, not their union.
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+  const session =
+    typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   try {
     const outputs = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
     return outputs[session.outputNames[0]!]!.data as Float32Array;

@@ -66,7 +66,10 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   for (let attempt = 0; attempt < 100; attempt++) {
     if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${log()}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (open) return;
@@ -88,12 +91,28 @@ export async function startSshd(options: { dir: string; port?: number; extraConf
   writeFileSync(authorized, readFileSync(`${clientKey}.pub`));
   const port = options.port ?? (await freePort());
   const config = join(dir, 'sshd_config');
-  writeFileSync(config, [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile}`, `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${authorized}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp',
-    'LogLevel ERROR', 'MaxStartups 50', 'MaxSessions 50', `SetEnv ${deviceEnvironment(dir)}`, ...(options.extraConfig ?? []), '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKeyFile}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorized}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'Subsystem sftp internal-sftp',
+      'LogLevel ERROR',
+      'MaxStartups 50',
+      'MaxSessions 50',
+      `SetEnv ${deviceEnvironment(dir)}`,
+      ...(options.extraConfig ?? []),
+      '',
+    ].join('\n'),
+  );
   const knownHosts = join(dir, 'known_hosts');
   const hostPub = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
@@ -104,7 +123,9 @@ export async function startSshd(options: { dir: string; port?: number; extraConf
   const start = async () => {
     log = '';
     child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+    });
     await waitForPort(port, child, () => log);
   };
   const stop = async () => {
@@ -124,7 +145,10 @@ export async function startSshd(options: { dir: string; port?: number; extraConf
  * A TCP relay to `targetPort` that cuts every connection once the client has sent `dropAfterBytes` (a link that
  * drops mid-upload). `known_hosts` gets the server's key for the relay's port too.
  */
-export async function droppingRelay(options: { sshd: Sshd; dropAfterBytes: number }): Promise<{ port: number; close(): Promise<void> }> {
+export async function droppingRelay(options: {
+  sshd: Sshd;
+  dropAfterBytes: number;
+}): Promise<{ port: number; close(): Promise<void> }> {
   const { createServer: createTcpServer, connect } = await import('node:net');
   const sockets = new Set<import('node:net').Socket>();
   const server = createTcpServer((client) => {
@@ -142,20 +166,30 @@ export async function droppingRelay(options: { sshd: Sshd; dropAfterBytes: numbe
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       a.on('error', () => b.destroy());
-      a.on('close', () => { b.destroy(); sockets.delete(a); });
+      a.on('close', () => {
+        b.destroy();
+        sockets.delete(a);
+      });
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const hostPub = readFileSync(`${options.sshd.hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-  writeFileSync(options.sshd.knownHosts, `${readFileSync(options.sshd.knownHosts, 'utf8')}[127.0.0.1]:${port} ${hostPub}\n`);
+  writeFileSync(
+    options.sshd.knownHosts,
+    `${readFileSync(options.sshd.knownHosts, 'utf8')}[127.0.0.1]:${port} ${hostPub}\n`,
+  );
   return {
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -20,10 +20,29 @@ const remoteCli = `${process.execPath} ${join(REPO_ROOT, 'bin', 'effnet-edge.js'
 let sshd: Sshd;
 
 function sshArgs(device: string, cli = remoteCli): string[] {
-  return ['--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts, '--host', `root@127.0.0.1:${sshd.port}`, '--remote-dir', device, '--remote-cli', cli, '--connect-timeout', '10', '--retries', '1'];
+  return [
+    '--identity',
+    sshd.clientKey,
+    '--known-hosts',
+    sshd.knownHosts,
+    '--host',
+    `root@127.0.0.1:${sshd.port}`,
+    '--remote-dir',
+    device,
+    '--remote-cli',
+    cli,
+    '--connect-timeout',
+    '10',
+    '--retries',
+    '1',
+  ];
 }
 
-interface LogEntry { event: string; release: string; previous: string | null }
+interface LogEntry {
+  event: string;
+  release: string;
+  previous: string | null;
+}
 
 /** The device is sound: `current` points at a release folder that exists and is not marked FAILED, the log parses. */
 function sound(t: Test, device: string): LogEntry[] {
@@ -36,58 +55,89 @@ function sound(t: Test, device: string): LogEntry[] {
 
 t.before(async () => {
   if (skip) return;
-  await demoBundlesBuilt([[bundleA, '4'], [bundleB, '6']]);
+  await demoBundlesBuilt([
+    [bundleA, '4'],
+    [bundleB, '6'],
+  ]);
   sshd = await startSshd({ dir: join(dir, 'sshd') });
 });
-t.teardown(async () => { await sshd?.stop(); });
+t.teardown(async () => {
+  await sshd?.stop();
+});
 
-t.test('two deploys at once, many times: each waits for the other, and current always points at a live release', { skip: skip ?? false }, async (t) => {
-  const device = join(dir, 'concurrent');
-  for (let round = 0; round < 4; round++) {
-    const [first, second] = await Promise.all([
-      runCli(['deploy', '--bundle', bundleA, ...sshArgs(device), '--keep', '1', '--json']),
-      runCli(['deploy', '--bundle', bundleB, ...sshArgs(device), '--keep', '1', '--json']),
+t.test(
+  'two deploys at once, many times: each waits for the other, and current always points at a live release',
+  { skip: skip ?? false },
+  async (t) => {
+    const device = join(dir, 'concurrent');
+    for (let round = 0; round < 4; round++) {
+      const [first, second] = await Promise.all([
+        runCli(['deploy', '--bundle', bundleA, ...sshArgs(device), '--keep', '1', '--json']),
+        runCli(['deploy', '--bundle', bundleB, ...sshArgs(device), '--keep', '1', '--json']),
+      ]);
+      t.equal(first.code, 0, first.stderr);
+      t.equal(second.code, 0, second.stderr);
+      const log = sound(t, device);
+      // --keep 1 keeps current and the one a rollback returns to; nothing else.
+      const folders = readdirSync(join(device, 'releases'));
+      t.ok(folders.length <= 2, `round ${round}: ${folders.length} release folders`);
+      t.ok(
+        log.every((e) => e.event === 'deployed' || e.event === 'unchanged'),
+        `round ${round}: every deploy logged as deployed`,
+      );
+    }
+  },
+);
+
+t.test(
+  'a redeploy of the current release is unchanged and leaves rollback working',
+  { skip: skip ?? false },
+  async (t) => {
+    const device = join(dir, 'redeploy');
+    const deploy = async (bundle: string) =>
+      JSON.parse((await runCli(['deploy', '--bundle', bundle, ...sshArgs(device), '--json'])).stdout) as {
+        hosts: { status: string; release: string }[];
+      };
+    const a = (await deploy(bundleA)).hosts[0]!;
+    const b = (await deploy(bundleB)).hosts[0]!;
+    const logBefore = readFileSync(join(device, 'releases.log'), 'utf8');
+    t.strictSame((await deploy(bundleB)).hosts[0]!.status, 'unchanged');
+    t.equal(readFileSync(join(device, 'releases.log'), 'utf8'), logBefore, 'the history is untouched');
+    const rollback = await runCli([
+      'rollback',
+      ...sshArgs(device).filter((x, i, all) => x !== '--remote-cli' && all[i - 1] !== '--remote-cli'),
     ]);
-    t.equal(first.code, 0, first.stderr);
-    t.equal(second.code, 0, second.stderr);
-    const log = sound(t, device);
-    // --keep 1 keeps current and the one a rollback returns to; nothing else.
-    const folders = readdirSync(join(device, 'releases'));
-    t.ok(folders.length <= 2, `round ${round}: ${folders.length} release folders`);
-    t.ok(log.every((e) => e.event === 'deployed' || e.event === 'unchanged'), `round ${round}: every deploy logged as deployed`);
-  }
-});
+    t.equal(rollback.code, 0, rollback.stderr);
+    t.equal(rollback.stdout, `root@127.0.0.1:${sshd.port}: ${b.release} -> ${a.release}\n`);
+    sound(t, device);
+  },
+);
 
-t.test('a redeploy of the current release is unchanged and leaves rollback working', { skip: skip ?? false }, async (t) => {
-  const device = join(dir, 'redeploy');
-  const deploy = async (bundle: string) => JSON.parse((await runCli(['deploy', '--bundle', bundle, ...sshArgs(device), '--json'])).stdout) as { hosts: { status: string; release: string }[] };
-  const a = (await deploy(bundleA)).hosts[0]!;
-  const b = (await deploy(bundleB)).hosts[0]!;
-  const logBefore = readFileSync(join(device, 'releases.log'), 'utf8');
-  t.strictSame((await deploy(bundleB)).hosts[0]!.status, 'unchanged');
-  t.equal(readFileSync(join(device, 'releases.log'), 'utf8'), logBefore, 'the history is untouched');
-  const rollback = await runCli(['rollback', ...sshArgs(device).filter((x, i, all) => x !== '--remote-cli' && all[i - 1] !== '--remote-cli')]);
-  t.equal(rollback.code, 0, rollback.stderr);
-  t.equal(rollback.stdout, `root@127.0.0.1:${sshd.port}: ${b.release} -> ${a.release}\n`);
-  sound(t, device);
-});
-
-t.test('a verify that outlives --timeout is ended on the device; the release that later goes live has no stale FAILED', { skip: skip ?? false }, async (t) => {
-  const device = join(dir, 'hung');
-  // A device CLI whose verify hangs: the deploy must stop waiting and stop it.
-  const slow = join(dir, 'slow-cli.sh');
-  writeFileSync(slow, `#!/bin/sh\ncase "$*" in *verify*) exec sleep 300;; esac\nexec ${remoteCli} "$@"\n`, { mode: 0o755 });
-  const hung = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device, slow), '--timeout', '3']);
-  t.equal(hung.code, 1);
-  t.match(hung.stderr, /did not finish within 3 s and was ended on the device; release \S+ marked FAILED, current left at none \(first deploy\)/);
-  const release = readdirSync(join(device, 'releases'))[0]!;
-  t.ok(existsSync(join(device, 'releases', release, 'FAILED')));
-  const sleeping = spawnSync('pgrep', ['-f', 'sleep 300']);
-  t.equal(sleeping.stdout.toString(), '', 'no verify left running on the device');
-  const again = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device)]);
-  t.equal(again.code, 0, again.stderr);
-  sound(t, device);
-});
+t.test(
+  'a verify that outlives --timeout is ended on the device; the release that later goes live has no stale FAILED',
+  { skip: skip ?? false },
+  async (t) => {
+    const device = join(dir, 'hung');
+    // A device CLI whose verify hangs: the deploy must stop waiting and stop it.
+    const slow = join(dir, 'slow-cli.sh');
+    writeFileSync(slow, `#!/bin/sh\ncase "$*" in *verify*) exec sleep 300;; esac\nexec ${remoteCli} "$@"\n`, {
+      mode: 0o755,
+    });
+    const hung = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device, slow), '--timeout', '3']);
+    t.equal(hung.code, 1);
+    t.match(
+      hung.stderr,
+      /did not finish within 3 s and was ended on the device; release \S+ marked FAILED, current left at none \(first deploy\)/,
+    );
+    const release = readdirSync(join(device, 'releases'))[0]!;
+    t.ok(existsSync(join(device, 'releases', release, 'FAILED')));
+    const sleeping = spawnSync('pgrep', ['-f', 'sleep 300']);
+    t.equal(sleeping.stdout.toString(), '', 'no verify left running on the device');
+    const again = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device)]);
+    t.equal(again.code, 0, again.stderr);
+    sound(t, device);
+  },
+);
 
 t.test('a failed TensorRT build leaves the native build as it was', async (t) => {
   const build = join(dir, 'native');
@@ -102,7 +152,9 @@ t.test('a failed TensorRT build leaves the native build as it was', async (t) =>
 function tmpfs(path: string, megabytes: number): string | null {
   mkdirSync(path, { recursive: true });
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', path]);
-  return mounted.status === 0 ? null : `cannot mount a tmpfs here (${mounted.stderr.toString().trim() || `exit ${mounted.status}`})`;
+  return mounted.status === 0
+    ? null
+    : `cannot mount a tmpfs here (${mounted.stderr.toString().trim() || `exit ${mounted.status}`})`;
 }
 
 /** Whether a tmpfs can be mounted here, probed once with a small one. */
@@ -113,35 +165,54 @@ function mountSkip(): string | null {
   return why;
 }
 
-t.test('a disk that fills mid-upload: named as such, no short file under its final name, FAILED and the log written', { skip: skip ?? mountSkip() ?? false }, async (t) => {
-  const device = join(dir, 'small-disk');
-  const bundleBytes = readdirSync(bundleA, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
-  // Room for the free-space check (twice the bundle), then something else fills it once the upload has begun.
-  const why = tmpfs(device, Math.ceil((2 * bundleBytes) / 2 ** 20) + 2);
-  if (why) throw new Error(why);
-  t.teardown(() => { execFileSync('umount', ['-l', device]); });
-  const filler = join(device, 'filler');
-  const watch = setInterval(() => {
-    const releases = join(device, 'releases');
-    const partial = existsSync(releases) && readdirSync(releases, { recursive: true }).some((f) => String(f).endsWith('.partial'));
-    if (!partial || existsSync(filler)) return;
+t.test(
+  'a disk that fills mid-upload: named as such, no short file under its final name, FAILED and the log written',
+  { skip: skip ?? mountSkip() ?? false },
+  async (t) => {
+    const device = join(dir, 'small-disk');
+    const bundleBytes = readdirSync(bundleA, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
+    // Room for the free-space check (twice the bundle), then something else fills it once the upload has begun.
+    const why = tmpfs(device, Math.ceil((2 * bundleBytes) / 2 ** 20) + 2);
+    if (why) throw new Error(why);
+    t.teardown(() => {
+      execFileSync('umount', ['-l', device]);
+    });
+    const filler = join(device, 'filler');
+    const watch = setInterval(() => {
+      const releases = join(device, 'releases');
+      const partial =
+        existsSync(releases) && readdirSync(releases, { recursive: true }).some((f) => String(f).endsWith('.partial'));
+      if (!partial || existsSync(filler)) return;
+      clearInterval(watch);
+      try {
+        writeFileSync(filler, Buffer.alloc(Math.ceil(1.9 * bundleBytes)));
+      } catch {
+        // ENOSPC: the disk is as full as it gets.
+      }
+    }, 20);
+    const result = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device)]);
     clearInterval(watch);
-    try {
-      writeFileSync(filler, Buffer.alloc(Math.ceil(1.9 * bundleBytes)));
-    } catch {
-      // ENOSPC: the disk is as full as it gets.
+    t.equal(result.code, 1);
+    t.match(
+      result.stderr,
+      /: device disk full \(\d+\.\d MB free, \d+\.\d MB needed\); free space on the device and deploy again; release \S+ marked FAILED, current left at none \(first deploy\)\n$/,
+    );
+    const release = readdirSync(join(device, 'releases'))[0]!;
+    const files = readdirSync(join(device, 'releases', release), { recursive: true }).map(String);
+    t.notOk(
+      files.some((f) => f.endsWith('.partial')),
+      'the interrupted upload is removed to make room',
+    );
+    for (const name of files.filter((f) => f.endsWith('.onnx'))) {
+      t.equal(
+        statSync(join(device, 'releases', release, name)).size,
+        statSync(join(bundleA, name)).size,
+        `${name}, under its final name, is complete`,
+      );
     }
-  }, 20);
-  const result = await runCli(['deploy', '--bundle', bundleA, ...sshArgs(device)]);
-  clearInterval(watch);
-  t.equal(result.code, 1);
-  t.match(result.stderr, /: device disk full \(\d+\.\d MB free, \d+\.\d MB needed\); free space on the device and deploy again; release \S+ marked FAILED, current left at none \(first deploy\)\n$/);
-  const release = readdirSync(join(device, 'releases'))[0]!;
-  const files = readdirSync(join(device, 'releases', release), { recursive: true }).map(String);
-  t.notOk(files.some((f) => f.endsWith('.partial')), 'the interrupted upload is removed to make room');
-  for (const name of files.filter((f) => f.endsWith('.onnx'))) {
-    t.equal(statSync(join(device, 'releases', release, name)).size, statSync(join(bundleA, name)).size, `${name}, under its final name, is complete`);
-  }
-  t.match(readFileSync(join(device, 'releases', release, 'FAILED'), 'utf8'), /^device disk full/);
-  t.match(readFileSync(join(device, 'releases.log'), 'utf8'), /"event":"failed".*device disk full/);
-});
+    t.match(readFileSync(join(device, 'releases', release, 'FAILED'), 'utf8'), /^device disk full/);
+    t.match(readFileSync(join(device, 'releases.log'), 'utf8'), /"event":"failed".*device disk full/);
+  },
+);

@@ -28,7 +28,9 @@ t.test('an external data file that is a symlink out of the folder is not followe
   writeFileSync(secret, Buffer.alloc(4096, 7));
   rmSync(join(dir, 'm.onnx.data'));
   symlinkSync(secret, join(dir, 'm.onnx.data'));
-  await t.rejects(modelFromFile({ path: file }), { message: `${file}: external data file 'm.onnx.data' resolves to ${secret}, outside ${dir} (through a symlink); refusing to read it` });
+  await t.rejects(modelFromFile({ path: file }), {
+    message: `${file}: external data file 'm.onnx.data' resolves to ${secret}, outside ${dir} (through a symlink); refusing to read it`,
+  });
 });
 
 t.test('gigabytes of declared external data are refused before any read', async (t) => {
@@ -37,8 +39,16 @@ t.test('gigabytes of declared external data are refused before any read', async 
   const lazy = await modelFromFile({ path: file, loadExternalData: false });
   const first = lazy.graph.initializers[0]!;
   const huge = { ...first, dims: [800_000_000] };
-  const refs = new Map(lazy.graph.initializers.map((ti) => [ti === first ? huge : ti, ti === first ? { ...ti.external!, offset: 0, length: 3_200_000_000 } : ti.external!]));
-  const model = { ...lazy, graph: { ...lazy.graph, initializers: lazy.graph.initializers.map((ti) => (ti === first ? huge : ti)) } };
+  const refs = new Map(
+    lazy.graph.initializers.map((ti) => [
+      ti === first ? huge : ti,
+      ti === first ? { ...ti.external!, offset: 0, length: 3_200_000_000 } : ti.external!,
+    ]),
+  );
+  const model = {
+    ...lazy,
+    graph: { ...lazy.graph, initializers: lazy.graph.initializers.map((ti) => (ti === first ? huge : ti)) },
+  };
   writeFileSync(file, encodeModel(model, { external: refs }).concat());
   // A sparse data file of that size: the declared bytes exist, so only the bound stops the read.
   truncateSync(join(dir, 'm.onnx.data'), 3_300_000_000);
@@ -47,25 +57,34 @@ t.test('gigabytes of declared external data are refused before any read', async 
   });
 });
 
-t.test('summary uses build\'s recogniser: a pooling + Gemm model or a cyclic graph is not "EfficientNet"', async (t) => {
-  const dir = t.testdir();
-  const plain = join(dir, 'plain.onnx');
-  await writeModelFile({ model: tinyModel(), path: plain });
-  const summary = await runCli(['summary', '--model', plain]);
-  t.equal(summary.code, 1);
-  t.equal(summary.stderr, `effnet-edge summary: ${plain}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found 0 MBConv blocks, 1 output(s) ('y' [1, 5])\n`);
-  const cyclic = join(dir, 'cyclic.onnx');
-  const model = tinyModel();
-  // relu reads the classifier's output: relu -> gap -> flat -> fc -> relu.
-  const nodes = model.graph.nodes.map((n) => (n.name === 'relu' ? { ...n, inputs: ['y'] } : n));
-  await writeModelFile({ model: { ...model, graph: { ...model.graph, nodes } }, path: cyclic });
-  for (const [name, ...args] of [['summary', '--model', cyclic], ['quantize', '--model', cyclic, '--calib', dir, '--out', join(dir, 'q.onnx')]] as const) {
-    const result = await runCli([name, ...args]);
-    t.equal(result.code, 1, name);
-    t.match(result.stderr, `${cyclic}: node '`, name);
-    t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', name);
-  }
-});
+t.test(
+  'summary uses build\'s recogniser: a pooling + Gemm model or a cyclic graph is not "EfficientNet"',
+  async (t) => {
+    const dir = t.testdir();
+    const plain = join(dir, 'plain.onnx');
+    await writeModelFile({ model: tinyModel(), path: plain });
+    const summary = await runCli(['summary', '--model', plain]);
+    t.equal(summary.code, 1);
+    t.equal(
+      summary.stderr,
+      `effnet-edge summary: ${plain}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found 0 MBConv blocks, 1 output(s) ('y' [1, 5])\n`,
+    );
+    const cyclic = join(dir, 'cyclic.onnx');
+    const model = tinyModel();
+    // relu reads the classifier's output: relu -> gap -> flat -> fc -> relu.
+    const nodes = model.graph.nodes.map((n) => (n.name === 'relu' ? { ...n, inputs: ['y'] } : n));
+    await writeModelFile({ model: { ...model, graph: { ...model.graph, nodes } }, path: cyclic });
+    for (const [name, ...args] of [
+      ['summary', '--model', cyclic],
+      ['quantize', '--model', cyclic, '--calib', dir, '--out', join(dir, 'q.onnx')],
+    ] as const) {
+      const result = await runCli([name, ...args]);
+      t.equal(result.code, 1, name);
+      t.match(result.stderr, `${cyclic}: node '`, name);
+      t.match(result.stderr, 'is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it\n', name);
+    }
+  },
+);
 
 t.test('a 100000 x 100000 input is refused before anything is allocated for it', async (t) => {
   const dir = t.testdir();
@@ -73,8 +92,27 @@ t.test('a 100000 x 100000 input is refused before anything is allocated for it',
   const model = await modelFromFile({ path: join(demo, 'model.onnx') });
   const input = model.graph.inputs[0]!;
   const huge = join(dir, 'huge.onnx');
-  await writeModelFile({ model: { ...model, graph: { ...model.graph, inputs: [{ ...input, shape: [input.shape![0]!, 3, 100000, 100000] }] } }, path: huge });
-  const build = await runCli(['build', '--target', 'cpu-x86_64', '--model', huge, '--calib', join(demo, 'calib'), '--out', join(dir, 'out')]);
+  await writeModelFile({
+    model: {
+      ...model,
+      graph: { ...model.graph, inputs: [{ ...input, shape: [input.shape![0]!, 3, 100000, 100000] }] },
+    },
+    path: huge,
+  });
+  const build = await runCli([
+    'build',
+    '--target',
+    'cpu-x86_64',
+    '--model',
+    huge,
+    '--calib',
+    join(demo, 'calib'),
+    '--out',
+    join(dir, 'out'),
+  ]);
   t.equal(build.code, 1);
-  t.equal(build.stderr, `effnet-edge build: the model's input '${input.name}' is 100000x100000; effnet-edge takes square inputs from 1 to 4096 pixels (EfficientNet-B7 uses 600)\n`);
+  t.equal(
+    build.stderr,
+    `effnet-edge build: the model's input '${input.name}' is 100000x100000; effnet-edge takes square inputs from 1 to 4096 pixels (EfficientNet-B7 uses 600)\n`,
+  );
 });

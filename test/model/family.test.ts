@@ -32,16 +32,24 @@ for (const variant of VARIANT_NAMES) {
     t.equal(summary.mbconvBlocks, ref.mbconv_blocks, 'MBConv blocks');
     t.equal(summary.stemChannels, ref.stem_channels, 'stem channels');
     t.equal(summary.topChannels, ref.top_channels, 'top channels');
-    t.same(summary.macsSplit, {
-      convStd: ref.macs_split.conv_std, convDw: ref.macs_split.conv_dw, seFc: ref.macs_split.se_fc,
-      linear: ref.macs_split.linear,
-    }, 'MACs by layer kind');
+    t.same(
+      summary.macsSplit,
+      {
+        convStd: ref.macs_split.conv_std,
+        convDw: ref.macs_split.conv_dw,
+        seFc: ref.macs_split.se_fc,
+        linear: ref.macs_split.linear,
+      },
+      'MACs by layer kind',
+    );
     const byKey = (pick: 'params' | 'macs' | 'seedFormulaFlops') =>
       Object.fromEntries(summary.stages.map((s) => [s.key, s[pick]]));
     t.strictSame(byKey('params'), ref.stage_params, 'params per stage');
     t.strictSame(byKey('macs'), ref.stage_macs, 'MACs per stage');
     t.strictSame(byKey('seedFormulaFlops'), ref.stage_seed_formula_flops, 'seed-formula FLOPs per stage');
-    t.strictSame(summary.stages.map((s) => s.name),
-      ['stem', 'mbconv1', 'mbconv2', 'mbconv3', 'mbconv4', 'mbconv5', 'mbconv6', 'mbconv7', 'top_conv', 'fc']);
+    t.strictSame(
+      summary.stages.map((s) => s.name),
+      ['stem', 'mbconv1', 'mbconv2', 'mbconv3', 'mbconv4', 'mbconv5', 'mbconv6', 'mbconv7', 'top_conv', 'fc'],
+    );
   });
 }

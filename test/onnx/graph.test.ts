@@ -1,7 +1,14 @@
 import t from 'tap';
 import { DataType, type Graph, type Node } from '../../toolkit/onnx/ir.js';
 import {
-  consumerMap, danglingInputs, elementCount, initializerMap, makeNode, makeTensor, makeValueInfo, producerMap,
+  consumerMap,
+  danglingInputs,
+  elementCount,
+  initializerMap,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  producerMap,
   topologicalOrder,
 } from '../../toolkit/onnx/graph.js';
 import { modelFromBytes } from '../../toolkit/onnx/read.js';
@@ -15,7 +22,10 @@ t.test('lookups', async (t) => {
   t.equal(producerMap(g).get('r')!.name, 'relu');
   t.equal(producerMap(g).get('x'), undefined, 'graph inputs have no producer');
   t.same(names(consumerMap(g).get('c')!), ['relu']);
-  const twice: Graph = { ...g, nodes: [...g.nodes, makeNode({ name: 'sq', opType: 'Mul', inputs: ['c', 'c'], outputs: ['m'] })] };
+  const twice: Graph = {
+    ...g,
+    nodes: [...g.nodes, makeNode({ name: 'sq', opType: 'Mul', inputs: ['c', 'c'], outputs: ['m'] })],
+  };
   t.same(names(consumerMap(twice).get('c')!), ['relu', 'sq'], 'a node reading a value twice is listed once');
 });
 
@@ -49,8 +59,14 @@ t.test('topologicalOrder is stable', async (t) => {
 t.test('danglingInputs', async (t) => {
   const g = tinyModel().graph;
   t.same(danglingInputs(g), []);
-  const broken: Graph = { ...g, nodes: [...g.nodes, makeNode({ name: 'u', opType: 'Add', inputs: ['y', 'nope', ''], outputs: ['z'] })] };
-  t.same(danglingInputs(broken).map((d) => [d.name, d.node?.name]), [['nope', 'u']]);
+  const broken: Graph = {
+    ...g,
+    nodes: [...g.nodes, makeNode({ name: 'u', opType: 'Add', inputs: ['y', 'nope', ''], outputs: ['z'] })],
+  };
+  t.same(
+    danglingInputs(broken).map((d) => [d.name, d.node?.name]),
+    [['nope', 'u']],
+  );
   t.same(danglingInputs(broken, new Set(['nope'])), [], 'outer scope names count');
 });
 
@@ -59,7 +75,11 @@ t.test('constructors', async (t) => {
   const n = makeNode({ opType: 'Relu', inputs, outputs: ['b'] });
   inputs.push('changed');
   t.same(n, { name: '', opType: 'Relu', domain: '', inputs: ['a'], outputs: ['b'], attributes: {} });
-  t.same(makeValueInfo({ name: 'v', elemType: DataType.FLOAT, shape: ['n', 3] }), { name: 'v', elemType: DataType.FLOAT, shape: ['n', 3] });
+  t.same(makeValueInfo({ name: 'v', elemType: DataType.FLOAT, shape: ['n', 3] }), {
+    name: 'v',
+    elemType: DataType.FLOAT,
+    shape: ['n', 3],
+  });
   t.same(makeValueInfo({ name: 'v', elemType: 0 }), { name: 'v', elemType: 0 });
   t.throws(
     () => makeTensor({ name: 'w', dataType: DataType.FLOAT, dims: [2], data: new Float64Array(2) }),

@@ -20,9 +20,10 @@ function randomInput(batch: number): ort.Tensor {
 
 async function logits(source: string | Uint8Array, outputs?: string[]): Promise<Record<string, ort.Tensor>> {
   const options = { intraOpNumThreads: 1 };
-  const session = typeof source === 'string'
-    ? await ort.InferenceSession.create(source, options)
-    : await ort.InferenceSession.create(source, options);
+  const session =
+    typeof source === 'string'
+      ? await ort.InferenceSession.create(source, options)
+      : await ort.InferenceSession.create(source, options);
   try {
     return await session.run({ input: randomInput(2) }, outputs ?? session.outputNames);
   } finally {
@@ -33,7 +34,10 @@ async function logits(source: string | Uint8Array, outputs?: string[]): Promise<
 t.test('ONNX Runtime gives identical logits before and after our round trips', async (t) => {
   const reference = (await logits(FIXTURE)).logits!;
   t.same(reference.dims, [2, 10]);
-  t.ok(Array.from(reference.data as Float32Array).some((v) => v !== 0), 'logits are not all zero');
+  t.ok(
+    Array.from(reference.data as Float32Array).some((v) => v !== 0),
+    'logits are not all zero',
+  );
 
   const model = await modelFromFile({ path: FIXTURE });
   const inMemory = (await logits(bytesFromModel(model))).logits!;
@@ -54,7 +58,10 @@ t.test('inferred shapes match what ONNX Runtime produces', async (t) => {
   const model = inferShapes(await modelFromFile({ path: FIXTURE }));
   // Expose every intermediate value as a graph output so the runtime reports its shape.
   const exposed = { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, ...model.graph.valueInfo] } };
-  const results = await logits(bytesFromModel(exposed), exposed.graph.outputs.map((o) => o.name));
+  const results = await logits(
+    bytesFromModel(exposed),
+    exposed.graph.outputs.map((o) => o.name),
+  );
   let checked = 0;
   for (const info of exposed.graph.outputs) {
     const expected = info.shape!.map((d) => (d === 'batch' ? 2 : d));

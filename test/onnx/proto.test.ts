@@ -22,7 +22,10 @@ t.test('the torch export re-encodes to the very same bytes', async (t) => {
 });
 
 t.test('encode → decode → encode is lossless and deterministic', async (t) => {
-  for (const [name, model] of [['tiny', tinyModel()], ['fixture', decode(fixtureBytes())]] as const) {
+  for (const [name, model] of [
+    ['tiny', tinyModel()],
+    ['fixture', decode(fixtureBytes())],
+  ] as const) {
     const first = encode(model);
     const decoded = decode(first);
     t.equal(firstDifference(decoded, model), undefined, `${name}: IR survives`);
@@ -81,20 +84,28 @@ t.test('every supported data type round trips through raw_data', async (t) => {
 t.test('int64 attributes keep bigints beyond 2^53, and subgraphs round trip', async (t) => {
   const model = tinyModel();
   const sub = tinyModel().graph;
-  model.graph.nodes.push(makeNode({
-    name: 'if', opType: 'If', inputs: ['cond'], outputs: ['z'],
-    attributes: {
-      then_branch: { type: 'graph', value: sub },
-      else_branch: { type: 'graph', value: { ...sub, name: 'else' } },
-      big: { type: 'int', value: 2n ** 60n },
-      neg: { type: 'ints', value: [-1, -(2n ** 62n), 3] },
-      f: { type: 'float', value: 0.25 },
-      fs: { type: 'floats', value: [0.5, -1] },
-      s: { type: 'string', value: 'SAME_UPPER' },
-      ss: { type: 'strings', value: ['a', ''] },
-      tt: { type: 'tensors', value: [makeTensor({ name: 'k', dataType: DataType.INT64, dims: [1], data: new BigInt64Array([5n]) })] },
-    },
-  }));
+  model.graph.nodes.push(
+    makeNode({
+      name: 'if',
+      opType: 'If',
+      inputs: ['cond'],
+      outputs: ['z'],
+      attributes: {
+        then_branch: { type: 'graph', value: sub },
+        else_branch: { type: 'graph', value: { ...sub, name: 'else' } },
+        big: { type: 'int', value: 2n ** 60n },
+        neg: { type: 'ints', value: [-1, -(2n ** 62n), 3] },
+        f: { type: 'float', value: 0.25 },
+        fs: { type: 'floats', value: [0.5, -1] },
+        s: { type: 'string', value: 'SAME_UPPER' },
+        ss: { type: 'strings', value: ['a', ''] },
+        tt: {
+          type: 'tensors',
+          value: [makeTensor({ name: 'k', dataType: DataType.INT64, dims: [1], data: new BigInt64Array([5n]) })],
+        },
+      },
+    }),
+  );
   const back = decode(encode(model));
   t.equal(firstDifference(back, model), undefined);
 });
@@ -113,68 +124,124 @@ function modelWithTensor(write: (w: WireWriter) => void): Uint8Array {
 
 t.test('typed *_data fields decode into the documented arrays', async (t) => {
   const cases: [string, (w: WireWriter) => void, TensorData][] = [
-    ['float_data packed', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-      w.fork().float(1.5).float(-3);
-      w.join(TF.floatData);
-    }, new Float32Array([1.5, -3])],
-    ['float_data unpacked', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-      w.tag(TF.floatData, WireType.I32).float(1.5).tag(TF.floatData, WireType.I32).float(-3);
-    }, new Float32Array([1.5, -3])],
-    ['int32_data for INT8', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.INT8);
-      w.fork().int32(-128).int32(0).int32(127);
-      w.join(TF.int32Data);
-    }, new Int8Array([-128, 0, 127])],
-    ['int32_data for UINT8, unpacked', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT8);
-      w.tag(TF.int32Data, WireType.VARINT).int32(200).tag(TF.int32Data, WireType.VARINT).int32(3);
-    }, new Uint8Array([200, 3])],
-    ['int32_data for FLOAT16 bits', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT16);
-      w.fork().int32(0xc000);
-      w.join(TF.int32Data);
-    }, new Uint16Array([0xc000])],
-    ['int32_data for BOOL', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.BOOL);
-      w.fork().int32(1).int32(0);
-      w.join(TF.int32Data);
-    }, new Uint8Array([1, 0])],
-    ['int32_data for INT32', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
-      w.fork().int32(-5).int32(2 ** 31 - 1);
-      w.join(TF.int32Data);
-    }, new Int32Array([-5, 2 ** 31 - 1])],
-    ['int64_data', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT64);
-      w.fork().int64(-1).int64(2n ** 62n);
-      w.join(TF.int64Data);
-    }, new BigInt64Array([-1n, 2n ** 62n])],
-    ['double_data', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.DOUBLE);
-      w.fork().double(Math.E);
-      w.join(TF.doubleData);
-    }, new Float64Array([Math.E])],
-    ['uint64_data for UINT32', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT32);
-      w.fork().int64(4000000000);
-      w.join(TF.uint64Data);
-    }, new Uint32Array([4000000000])],
-    ['uint64_data for UINT64', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT64);
-      w.fork().int64(2n ** 64n - 1n);
-      w.join(TF.uint64Data);
-    }, new BigUint64Array([2n ** 64n - 1n])],
-    ['string_data', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.STRING);
-      w.tag(TF.stringData, WireType.LEN).string('x').tag(TF.stringData, WireType.LEN).string('yz');
-    }, ['x', 'yz']],
-    ['raw_data at an odd offset', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-      w.tag(TF.name, WireType.LEN).string('odd');
-      w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(new Float32Array([7, -8]).buffer));
-    }, new Float32Array([7, -8])],
+    [
+      'float_data packed',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+        w.fork().float(1.5).float(-3);
+        w.join(TF.floatData);
+      },
+      new Float32Array([1.5, -3]),
+    ],
+    [
+      'float_data unpacked',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+        w.tag(TF.floatData, WireType.I32).float(1.5).tag(TF.floatData, WireType.I32).float(-3);
+      },
+      new Float32Array([1.5, -3]),
+    ],
+    [
+      'int32_data for INT8',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.INT8);
+        w.fork().int32(-128).int32(0).int32(127);
+        w.join(TF.int32Data);
+      },
+      new Int8Array([-128, 0, 127]),
+    ],
+    [
+      'int32_data for UINT8, unpacked',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT8);
+        w.tag(TF.int32Data, WireType.VARINT).int32(200).tag(TF.int32Data, WireType.VARINT).int32(3);
+      },
+      new Uint8Array([200, 3]),
+    ],
+    [
+      'int32_data for FLOAT16 bits',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT16);
+        w.fork().int32(0xc000);
+        w.join(TF.int32Data);
+      },
+      new Uint16Array([0xc000]),
+    ],
+    [
+      'int32_data for BOOL',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.BOOL);
+        w.fork().int32(1).int32(0);
+        w.join(TF.int32Data);
+      },
+      new Uint8Array([1, 0]),
+    ],
+    [
+      'int32_data for INT32',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
+        w.fork()
+          .int32(-5)
+          .int32(2 ** 31 - 1);
+        w.join(TF.int32Data);
+      },
+      new Int32Array([-5, 2 ** 31 - 1]),
+    ],
+    [
+      'int64_data',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT64);
+        w.fork()
+          .int64(-1)
+          .int64(2n ** 62n);
+        w.join(TF.int64Data);
+      },
+      new BigInt64Array([-1n, 2n ** 62n]),
+    ],
+    [
+      'double_data',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.DOUBLE);
+        w.fork().double(Math.E);
+        w.join(TF.doubleData);
+      },
+      new Float64Array([Math.E]),
+    ],
+    [
+      'uint64_data for UINT32',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT32);
+        w.fork().int64(4000000000);
+        w.join(TF.uint64Data);
+      },
+      new Uint32Array([4000000000]),
+    ],
+    [
+      'uint64_data for UINT64',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT64);
+        w.fork().int64(2n ** 64n - 1n);
+        w.join(TF.uint64Data);
+      },
+      new BigUint64Array([2n ** 64n - 1n]),
+    ],
+    [
+      'string_data',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.STRING);
+        w.tag(TF.stringData, WireType.LEN).string('x').tag(TF.stringData, WireType.LEN).string('yz');
+      },
+      ['x', 'yz'],
+    ],
+    [
+      'raw_data at an odd offset',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+        w.tag(TF.name, WireType.LEN).string('odd');
+        w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(new Float32Array([7, -8]).buffer));
+      },
+      new Float32Array([7, -8]),
+    ],
   ];
   for (const [name, write, expected] of cases) {
     const tensor = decode(modelWithTensor(write)).graph.initializers[0]!;
@@ -184,25 +251,41 @@ t.test('typed *_data fields decode into the documented arrays', async (t) => {
 
 t.test('data that does not fit its tensor is a SchemaError', async (t) => {
   const cases: [string, (w: WireWriter) => void, string][] = [
-    ['wrong raw length', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-      w.tag(TF.name, WireType.LEN).string('w');
-      w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(8));
-    }, "tensor 'w' has 8 bytes of raw_data but its dims [3] and type FLOAT need 12"],
-    ['wrong count', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-      w.tag(TF.floatData, WireType.I32).float(1);
-      w.tag(TF.name, WireType.LEN).string('w');
-    }, "tensor 'w' holds 1 value but its dims [3] need 3"],
-    ['complex', (w) => {
-      w.tag(TF.dataType, WireType.VARINT).int32(DataType.COMPLEX64).tag(TF.name, WireType.LEN).string('c');
-    }, "tensor 'c' has data type COMPLEX64, which effnet-edge does not support (supported: FLOAT, UINT8, INT8, " +
-      'UINT16, INT16, INT32, INT64, STRING, BOOL, FLOAT16, DOUBLE, UINT32, UINT64, BFLOAT16)'],
-    ['wrong field', (w) => {
-      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
-      w.tag(TF.floatData, WireType.I32).float(1);
-      w.tag(TF.name, WireType.LEN).string('q');
-    }, "tensor 'q' of type INT32 stores its values in float_data, which ONNX reserves for other types"],
+    [
+      'wrong raw length',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+        w.tag(TF.name, WireType.LEN).string('w');
+        w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(8));
+      },
+      "tensor 'w' has 8 bytes of raw_data but its dims [3] and type FLOAT need 12",
+    ],
+    [
+      'wrong count',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+        w.tag(TF.floatData, WireType.I32).float(1);
+        w.tag(TF.name, WireType.LEN).string('w');
+      },
+      "tensor 'w' holds 1 value but its dims [3] need 3",
+    ],
+    [
+      'complex',
+      (w) => {
+        w.tag(TF.dataType, WireType.VARINT).int32(DataType.COMPLEX64).tag(TF.name, WireType.LEN).string('c');
+      },
+      "tensor 'c' has data type COMPLEX64, which effnet-edge does not support (supported: FLOAT, UINT8, INT8, " +
+        'UINT16, INT16, INT32, INT64, STRING, BOOL, FLOAT16, DOUBLE, UINT32, UINT64, BFLOAT16)',
+    ],
+    [
+      'wrong field',
+      (w) => {
+        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
+        w.tag(TF.floatData, WireType.I32).float(1);
+        w.tag(TF.name, WireType.LEN).string('q');
+      },
+      "tensor 'q' of type INT32 stores its values in float_data, which ONNX reserves for other types",
+    ],
   ];
   for (const [name, write, message] of cases) {
     t.throws(() => decode(modelWithTensor(write)), new SchemaError(message), name);
@@ -217,10 +300,13 @@ t.test('sparse initializers are rejected with a hint', async (t) => {
   w.fork();
   w.join(15);
   w.join(7);
-  t.throws(() => decode(w.concat()), new SchemaError(
-    "graph 'g' has 1 sparse initializer(s), which effnet-edge does not support; store them as dense initializers " +
-    '(onnx: numpy_helper.from_array on the densified values)',
-  ));
+  t.throws(
+    () => decode(w.concat()),
+    new SchemaError(
+      "graph 'g' has 1 sparse initializer(s), which effnet-edge does not support; store them as dense initializers " +
+        '(onnx: numpy_helper.from_array on the densified values)',
+    ),
+  );
 });
 
 t.test('unknown fields are skipped and reported', async (t) => {
@@ -233,6 +319,7 @@ t.test('unknown fields are skipped and reported', async (t) => {
   w.tag(99, WireType.VARINT).uint32(1);
   const decoded = decodeModel(w.concat());
   t.same(decoded.warnings, [
-    'ignored 1 × model-local function (nodes that call it will not run)', 'ignored 1 × ModelProto field 99',
+    'ignored 1 × model-local function (nodes that call it will not run)',
+    'ignored 1 × ModelProto field 99',
   ]);
 });

@@ -29,8 +29,14 @@ t.test('reads the torch export', async (t) => {
   const warnings: string[] = [];
   const model = await modelFromFile({ path: FIXTURE, onWarning: (w) => warnings.push(w) });
   t.equal(model.producerName, 'pytorch');
-  t.same(model.graph.inputs.map((i) => i.shape), [['batch', 3, 32, 32]]);
-  t.same(model.graph.outputs.map((o) => o.name), ['logits']);
+  t.same(
+    model.graph.inputs.map((i) => i.shape),
+    [['batch', 3, 32, 32]],
+  );
+  t.same(
+    model.graph.outputs.map((o) => o.name),
+    ['logits'],
+  );
   t.same(warnings, []);
 });
 
@@ -57,14 +63,19 @@ t.test('files that are not ONNX models', async (t) => {
   );
   const missing = path.join(dir, 'nope.onnx');
   t.equal(await failure(() => modelFromFile({ path: missing })), `${missing}: does not exist; check the path`);
-  t.equal(await failure(() => modelFromFile({ path: dir })), `${dir}: is a folder, not an ONNX file; give the .onnx file inside it`);
+  t.equal(
+    await failure(() => modelFromFile({ path: dir })),
+    `${dir}: is a folder, not an ONNX file; give the .onnx file inside it`,
+  );
 });
 
 t.test('a truncated file says how long it should be', async (t) => {
   const full = fixtureBytes();
   const half = full.subarray(0, Math.floor(full.length / 2));
   const dir = t.testdir({
-    'half.onnx': Buffer.from(half), 'cut.onnx': Buffer.from(full.subarray(0, 17)), 'clean.onnx': Buffer.from(full.subarray(0, 19)),
+    'half.onnx': Buffer.from(half),
+    'cut.onnx': Buffer.from(full.subarray(0, 17)),
+    'clean.onnx': Buffer.from(full.subarray(0, 19)),
   });
   const file = path.join(dir, 'half.onnx');
   // What the cut file needs is the end of the graph field, the first field the cut falls in.
@@ -78,12 +89,12 @@ t.test('a truncated file says how long it should be', async (t) => {
   t.equal(
     await failure(() => modelFromFile({ path: file })),
     `${file}: is truncated: it has ${half.length} bytes but its contents need at least ${graphEnd}; ` +
-    'copy or export the file again',
+      'copy or export the file again',
   );
   t.equal(
     await failure(() => modelFromBytes({ bytes: half, file: 'half.onnx' })),
     `half.onnx: is truncated: it has ${half.length} bytes but its contents need at least ${graphEnd}; ` +
-    'copy or export the file again',
+      'copy or export the file again',
   );
   // Cut inside producer_version (bytes 11..18), before the graph.
   const cut = path.join(dir, 'cut.onnx');
@@ -101,92 +112,164 @@ t.test('a truncated file says how long it should be', async (t) => {
 
 t.test('IR versions outside 7..13', async (t) => {
   t.equal(
-    await failure(() => modelFromBytes({ bytes: withChange((m) => { m.irVersion = 2; }), file: 'old.onnx' })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.irVersion = 2;
+        }),
+        file: 'old.onnx',
+      }),
+    ),
     'old.onnx: has ONNX IR version 2, but effnet-edge reads IR versions 7 to 13; re-export it with a current ' +
-    'exporter (torch.onnx.export, opset 13 or later)',
+      'exporter (torch.onnx.export, opset 13 or later)',
   );
   t.equal(
-    await failure(() => modelFromBytes({ bytes: withChange((m) => { m.irVersion = 14; }), file: 'new.onnx' })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.irVersion = 14;
+        }),
+        file: 'new.onnx',
+      }),
+    ),
     'new.onnx: has ONNX IR version 14, but effnet-edge reads IR versions 7 to 13; lower its ir_version to 13 ' +
-    '(Python: model.ir_version = 13; onnx.save(model, path))',
+      '(Python: model.ir_version = 13; onnx.save(model, path))',
   );
-  for (const ir of [7, 13]) t.ok(modelFromBytes({ bytes: withChange((m) => { m.irVersion = ir; }), file: 'm.onnx' }), `IR ${ir}`);
+  for (const ir of [7, 13])
+    t.ok(
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.irVersion = ir;
+        }),
+        file: 'm.onnx',
+      }),
+      `IR ${ir}`,
+    );
 });
 
 t.test('opsets outside 13..22', async (t) => {
-  const fix = 're-export with torch.onnx.export(..., opset_version=17) or convert it with ' +
+  const fix =
+    're-export with torch.onnx.export(..., opset_version=17) or convert it with ' +
     'onnx.version_converter.convert_version(model, 17)';
   t.equal(
-    await failure(() => modelFromBytes({
-      bytes: withChange((m) => { m.opsetImports = [{ domain: '', version: 9 }]; }), file: 'm.onnx',
-    })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.opsetImports = [{ domain: '', version: 9 }];
+        }),
+        file: 'm.onnx',
+      }),
+    ),
     `m.onnx: uses default-domain opset 9, but effnet-edge supports opsets 13 to 22; ${fix}`,
   );
   t.equal(
-    await failure(() => modelFromBytes({
-      bytes: withChange((m) => { m.opsetImports = [{ domain: 'ai.onnx', version: 23 }]; }), file: 'm.onnx',
-    })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.opsetImports = [{ domain: 'ai.onnx', version: 23 }];
+        }),
+        file: 'm.onnx',
+      }),
+    ),
     `m.onnx: uses default-domain opset 23, but effnet-edge supports opsets 13 to 22; ${fix}`,
   );
   t.equal(
-    await failure(() => modelFromBytes({
-      bytes: withChange((m) => { m.opsetImports = [{ domain: 'com.microsoft', version: 1 }]; }), file: 'm.onnx',
-    })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.opsetImports = [{ domain: 'com.microsoft', version: 1 }];
+        }),
+        file: 'm.onnx',
+      }),
+    ),
     'm.onnx: imports no default-domain (ai.onnx) opset; effnet-edge needs opset 13 to 22',
   );
   // Other domains alongside the default one are fine.
-  t.ok(modelFromBytes({
-    bytes: withChange((m) => { m.opsetImports.push({ domain: 'com.microsoft', version: 1 }); }), file: 'm.onnx',
-  }));
+  t.ok(
+    modelFromBytes({
+      bytes: withChange((m) => {
+        m.opsetImports.push({ domain: 'com.microsoft', version: 1 });
+      }),
+      file: 'm.onnx',
+    }),
+  );
 });
 
 t.test('dangling tensor names', async (t) => {
   t.equal(
-    await failure(() => modelFromBytes({
-      bytes: withChange((m) => { m.graph.nodes[1]!.inputs = ['c_typo']; }), file: 'm.onnx',
-    })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.graph.nodes[1]!.inputs = ['c_typo'];
+        }),
+        file: 'm.onnx',
+      }),
+    ),
     "m.onnx: node 'relu' (Relu) reads tensor 'c_typo', which no graph input, initializer or node output provides; " +
-    'the graph is broken: fix the tool that wrote it',
+      'the graph is broken: fix the tool that wrote it',
   );
   t.equal(
-    await failure(() => modelFromBytes({
-      bytes: withChange((m) => { m.graph.outputs[0]!.name = 'nowhere'; }), file: 'm.onnx',
-    })),
+    await failure(() =>
+      modelFromBytes({
+        bytes: withChange((m) => {
+          m.graph.outputs[0]!.name = 'nowhere';
+        }),
+        file: 'm.onnx',
+      }),
+    ),
     "m.onnx: graph output 'nowhere', which no graph input, initializer or node output provides; " +
-    'the graph is broken: fix the tool that wrote it',
+      'the graph is broken: fix the tool that wrote it',
   );
   // Order does not matter (a node may come before its producer), nor do omitted optional inputs.
-  t.ok(modelFromBytes({
-    bytes: withChange((m) => {
-      m.graph.nodes.reverse();
-      m.graph.nodes[0]!.inputs.push('');
+  t.ok(
+    modelFromBytes({
+      bytes: withChange((m) => {
+        m.graph.nodes.reverse();
+        m.graph.nodes[0]!.inputs.push('');
+      }),
+      file: 'm.onnx',
     }),
-    file: 'm.onnx',
-  }));
+  );
 });
 
 t.test('subgraphs may read names of the enclosing graph', async (t) => {
   const bytes = withChange((m) => {
     const body = {
-      name: 'then', nodes: [{ name: 'use', opType: 'Identity', domain: '', inputs: ['r'], outputs: ['o'], attributes: {} }],
-      initializers: [], inputs: [], outputs: [{ name: 'o', elemType: 1 }], valueInfo: [],
+      name: 'then',
+      nodes: [{ name: 'use', opType: 'Identity', domain: '', inputs: ['r'], outputs: ['o'], attributes: {} }],
+      initializers: [],
+      inputs: [],
+      outputs: [{ name: 'o', elemType: 1 }],
+      valueInfo: [],
     };
     m.graph.inputs.push({ name: 'cond', elemType: 9, shape: [] });
     m.graph.nodes.push({
-      name: 'if', opType: 'If', domain: '', inputs: ['cond'], outputs: ['z'],
+      name: 'if',
+      opType: 'If',
+      domain: '',
+      inputs: ['cond'],
+      outputs: ['z'],
       attributes: { then_branch: { type: 'graph', value: body }, else_branch: { type: 'graph', value: body } },
     });
   });
   t.ok(modelFromBytes({ bytes, file: 'm.onnx' }));
   const broken = withChange((m) => {
     m.graph.nodes.push({
-      name: 'if', opType: 'If', domain: '', inputs: ['x'], outputs: ['z'],
+      name: 'if',
+      opType: 'If',
+      domain: '',
+      inputs: ['x'],
+      outputs: ['z'],
       attributes: {
         then_branch: {
           type: 'graph',
           value: {
-            name: 'then', nodes: [{ name: 'use', opType: 'Identity', domain: '', inputs: ['ghost'], outputs: ['o'], attributes: {} }],
-            initializers: [], inputs: [], outputs: [{ name: 'o', elemType: 1 }], valueInfo: [],
+            name: 'then',
+            nodes: [{ name: 'use', opType: 'Identity', domain: '', inputs: ['ghost'], outputs: ['o'], attributes: {} }],
+            initializers: [],
+            inputs: [],
+            outputs: [{ name: 'o', elemType: 1 }],
+            valueInfo: [],
           },
         },
       },
@@ -195,7 +278,7 @@ t.test('subgraphs may read names of the enclosing graph', async (t) => {
   t.equal(
     await failure(() => modelFromBytes({ bytes: broken, file: 'm.onnx' })),
     "m.onnx: node 'use' (Identity) reads tensor 'ghost', which no graph input, initializer or node output provides; " +
-    'the graph is broken: fix the tool that wrote it',
+      'the graph is broken: fix the tool that wrote it',
   );
 });
 
@@ -222,7 +305,7 @@ t.test('external data errors', async (t) => {
   t.equal(
     await failure(() => modelFromFile({ path: file })),
     `${file}: tensor 'fc.b' needs bytes ${size - 20} to ${size} of external data file 'm.onnx.data', which has ` +
-    `only ${size - 4} bytes; the data file is truncated: copy it again`,
+      `only ${size - 4} bytes; the data file is truncated: copy it again`,
   );
 
   // Missing data file.
@@ -230,7 +313,7 @@ t.test('external data errors', async (t) => {
   t.equal(
     await failure(() => modelFromFile({ path: file })),
     `${file}: tensor 'w' needs external data file 'm.onnx.data' (${data}), which does not exist; ` +
-    'keep the data file next to the model',
+      'keep the data file next to the model',
   );
   // Not loading external data does not need the file.
   const lazy = await modelFromFile({ path: file, loadExternalData: false });
@@ -243,14 +326,18 @@ t.test('external data locations that leave the folder', async (t) => {
     const dir = t.testdir({});
     const file = path.join(dir, 'm.onnx');
     // Write a valid model, then point its first tensor elsewhere by re-encoding with an edited reference.
-    await writeModelFile({ model: tinyModel(), path: file, externalData: { location: 'm.onnx.data', sizeThreshold: 0 } });
+    await writeModelFile({
+      model: tinyModel(),
+      path: file,
+      externalData: { location: 'm.onnx.data', sizeThreshold: 0 },
+    });
     const lazy = await modelFromFile({ path: file, loadExternalData: false });
     const refs = new Map(lazy.graph.initializers.map((ti) => [ti, { ...ti.external!, location }]));
     writeFileSync(file, encodeModel(lazy, { external: refs }).concat());
     t.equal(
       await failure(() => modelFromFile({ path: file })),
       `${file}: tensor 'w' has external data location '${location}', which is outside the model's folder; ` +
-      'external data must be a relative path inside the folder of the model',
+        'external data must be a relative path inside the folder of the model',
       location,
     );
   }

@@ -1,5 +1,13 @@
 import t from 'tap';
-import { DataType, type Attribute, type Dim, type Model, type Node, type Tensor, type ValueInfo } from '../../toolkit/onnx/ir.js';
+import {
+  DataType,
+  type Attribute,
+  type Dim,
+  type Model,
+  type Node,
+  type Tensor,
+  type ValueInfo,
+} from '../../toolkit/onnx/ir.js';
 import { makeNode, makeTensor, makeValueInfo } from '../../toolkit/onnx/graph.js';
 import { modelFromBytes } from '../../toolkit/onnx/read.js';
 import { inferShapes, shapeOf, valueInfoMap } from '../../toolkit/onnx/shapes.js';
@@ -9,8 +17,14 @@ const F = DataType.FLOAT;
 
 function model(inputs: ValueInfo[], nodes: Node[], initializers: Tensor[] = []): Model {
   return {
-    irVersion: 8, opsetImports: [{ domain: '', version: 13 }], producerName: '', producerVersion: '', domain: '',
-    modelVersion: 0, docString: '', metadataProps: [],
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: 13 }],
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    metadataProps: [],
     graph: { name: 'g', nodes, initializers, inputs, outputs: [], valueInfo: [] },
   };
 }
@@ -37,7 +51,10 @@ t.test('the CIFAR-10 B0 export', async (t) => {
   const inferred = inferShapes(original);
   t.equal(JSON.stringify(original.graph.valueInfo), snapshot, 'input model untouched');
   t.equal(inferred.graph.valueInfo.length, original.graph.nodes.length - 1, 'every intermediate value has an entry');
-  t.ok(inferred.graph.valueInfo.every((v) => v.elemType === F && v.shape !== undefined), 'all typed and shaped');
+  t.ok(
+    inferred.graph.valueInfo.every((v) => v.elemType === F && v.shape !== undefined),
+    'all typed and shaped',
+  );
   t.same(inferred.graph.outputs, [{ name: 'logits', elemType: F, shape: ['batch', 10] }]);
 
   const map = valueInfoMap(original);
@@ -49,7 +66,10 @@ t.test('the CIFAR-10 B0 export', async (t) => {
   t.same(convs[4], ['batch', 16, 16, 16], 'first projection');
   t.same(convs.at(-1), ['batch', 1280, 1, 1], 'head conv');
   // Spatial sizes B0 passes through at 32×32: 16, 8, 4, 2, 1.
-  t.same([...new Set(convs.map((s) => s![2] as number))].sort((a, b) => b - a), [16, 8, 4, 2, 1]);
+  t.same(
+    [...new Set(convs.map((s) => s![2] as number))].sort((a, b) => b - a),
+    [16, 8, 4, 2, 1],
+  );
   const flatten = original.graph.nodes.find((n) => n.opType === 'Flatten')!;
   t.same(map.get(flatten.outputs[0]!)!.shape, ['batch', 1280]);
   t.same(map.get('input')!.shape, ['batch', 3, 32, 32]);
@@ -73,22 +93,31 @@ t.test('Conv padding modes, strides, dilations, groups', async (t) => {
     const m = model([x], [node('Conv', ['x', 'w'], ['y'], attrs)], [weights('w', [4, 8, 3, 3])]);
     t.same(shape(m, 'y'), expected, name);
   }
-  const depthwise = model([x], [node('Conv', ['x', 'w', 'b'], ['y'], { group: int(8), pads: ints(2, 2, 2, 2) })],
-    [weights('w', [8, 1, 5, 5]), weights('b', [8])]);
+  const depthwise = model(
+    [x],
+    [node('Conv', ['x', 'w', 'b'], ['y'], { group: int(8), pads: ints(2, 2, 2, 2) })],
+    [weights('w', [8, 1, 5, 5]), weights('b', [8])],
+  );
   t.same(shape(depthwise, 'y'), ['n', 8, 7, 9], 'depthwise 5×5');
-  const symbolic = model([vi('x', ['n', 8, 'h', 'w'])],
-    [node('Conv', ['x', 'w'], ['same'], { pads: ints(1, 1, 1, 1) }), node('Conv', ['x', 'w'], ['down'], { strides: ints(2, 2) })],
-    [weights('w', [4, 8, 3, 3])]);
+  const symbolic = model(
+    [vi('x', ['n', 8, 'h', 'w'])],
+    [
+      node('Conv', ['x', 'w'], ['same'], { pads: ints(1, 1, 1, 1) }),
+      node('Conv', ['x', 'w'], ['down'], { strides: ints(2, 2) }),
+    ],
+    [weights('w', [4, 8, 3, 3])],
+  );
   t.same(shape(symbolic, 'same'), ['n', 4, 'h', 'w'], 'size-keeping conv keeps symbols');
   t.same(shape(symbolic, 'down'), ['n', 4, null, null], 'strided conv of a symbol is unknown');
 });
 
 t.test('elementwise broadcasting', async (t) => {
   const m = model(
-    [vi('a', ['n', 3, 1, 5]), vi('b', [4, 1]), vi('c', ['n', 1, 1, 1]),
-      vi('s', ['m']), vi('z', [])],
+    [vi('a', ['n', 3, 1, 5]), vi('b', [4, 1]), vi('c', ['n', 1, 1, 1]), vi('s', ['m']), vi('z', [])],
     [
-      node('Add', ['a', 'b'], ['ab']), node('Mul', ['a', 'c'], ['ac']), node('Sub', ['s', 'z'], ['sz']),
+      node('Add', ['a', 'b'], ['ab']),
+      node('Mul', ['a', 'c'], ['ac']),
+      node('Sub', ['s', 'z'], ['sz']),
       node('Div', ['a', 's'], ['as']),
     ],
   );
@@ -100,17 +129,28 @@ t.test('elementwise broadcasting', async (t) => {
 
 t.test('activations, normalisation and pools', async (t) => {
   const x = vi('x', ['n', 4, 9, 9]);
-  const m = model([x], [
-    node('BatchNormalization', ['x', 'g', 'b', 'mu', 'v'], ['bn']),
-    node('Relu', ['bn'], ['r']), node('Sigmoid', ['r'], ['s']), node('Tanh', ['s'], ['th']),
-    node('HardSigmoid', ['th'], ['hs']), node('HardSwish', ['hs'], ['hw']), node('Clip', ['hw', '', ''], ['cl']),
-    node('Identity', ['cl'], ['id']), node('Dropout', ['id'], ['dr', 'mask']), node('Softmax', ['dr'], ['sm']),
-    node('GlobalAveragePool', ['sm'], ['gap']),
-    node('MaxPool', ['x'], ['mp', 'idx'], { kernel_shape: ints(3, 3), strides: ints(2, 2) }),
-    node('MaxPool', ['x'], ['mpc'], { kernel_shape: ints(2, 2), strides: ints(2, 2), ceil_mode: int(1) }),
-    node('AveragePool', ['x'], ['ap'], { kernel_shape: ints(3, 3), pads: ints(1, 1, 1, 1) }),
-  ], ['g', 'b', 'mu', 'v'].map((n) => weights(n, [4])));
-  for (const name of ['bn', 'r', 's', 'th', 'hs', 'hw', 'cl', 'id', 'dr', 'sm']) t.same(shape(m, name), ['n', 4, 9, 9], name);
+  const m = model(
+    [x],
+    [
+      node('BatchNormalization', ['x', 'g', 'b', 'mu', 'v'], ['bn']),
+      node('Relu', ['bn'], ['r']),
+      node('Sigmoid', ['r'], ['s']),
+      node('Tanh', ['s'], ['th']),
+      node('HardSigmoid', ['th'], ['hs']),
+      node('HardSwish', ['hs'], ['hw']),
+      node('Clip', ['hw', '', ''], ['cl']),
+      node('Identity', ['cl'], ['id']),
+      node('Dropout', ['id'], ['dr', 'mask']),
+      node('Softmax', ['dr'], ['sm']),
+      node('GlobalAveragePool', ['sm'], ['gap']),
+      node('MaxPool', ['x'], ['mp', 'idx'], { kernel_shape: ints(3, 3), strides: ints(2, 2) }),
+      node('MaxPool', ['x'], ['mpc'], { kernel_shape: ints(2, 2), strides: ints(2, 2), ceil_mode: int(1) }),
+      node('AveragePool', ['x'], ['ap'], { kernel_shape: ints(3, 3), pads: ints(1, 1, 1, 1) }),
+    ],
+    ['g', 'b', 'mu', 'v'].map((n) => weights(n, [4])),
+  );
+  for (const name of ['bn', 'r', 's', 'th', 'hs', 'hw', 'cl', 'id', 'dr', 'sm'])
+    t.same(shape(m, name), ['n', 4, 9, 9], name);
   t.equal(shapeOf(m, 'mask')!.elemType, DataType.BOOL);
   t.same(shape(m, 'gap'), ['n', 4, 1, 1]);
   t.same(shape(m, 'mp'), ['n', 4, 4, 4]);
@@ -120,13 +160,21 @@ t.test('activations, normalisation and pools', async (t) => {
 });
 
 t.test('Flatten, Gemm, MatMul', async (t) => {
-  const m = model([vi('x', ['n', 4, 3, 2]), vi('b3', [7, 'k', 5])], [
-    node('Flatten', ['x'], ['f1']), node('Flatten', ['x'], ['f0'], { axis: int(0) }),
-    node('Flatten', ['x'], ['f2'], { axis: int(-2) }),
-    node('Gemm', ['f1', 'w'], ['g']), node('Gemm', ['f1', 'wt'], ['gt'], { transB: int(1) }),
-    node('Gemm', ['at', 'w'], ['ga'], { transA: int(1) }),
-    node('MatMul', ['f1', 'w'], ['mm']), node('MatMul', ['b3', 'v'], ['mv']), node('MatMul', ['x', 'm4'], ['mb']),
-  ], [weights('w', [24, 10]), weights('wt', [10, 24]), weights('at', [24, 6]), weights('v', [5]), weights('m4', [2, 6])]);
+  const m = model(
+    [vi('x', ['n', 4, 3, 2]), vi('b3', [7, 'k', 5])],
+    [
+      node('Flatten', ['x'], ['f1']),
+      node('Flatten', ['x'], ['f0'], { axis: int(0) }),
+      node('Flatten', ['x'], ['f2'], { axis: int(-2) }),
+      node('Gemm', ['f1', 'w'], ['g']),
+      node('Gemm', ['f1', 'wt'], ['gt'], { transB: int(1) }),
+      node('Gemm', ['at', 'w'], ['ga'], { transA: int(1) }),
+      node('MatMul', ['f1', 'w'], ['mm']),
+      node('MatMul', ['b3', 'v'], ['mv']),
+      node('MatMul', ['x', 'm4'], ['mb']),
+    ],
+    [weights('w', [24, 10]), weights('wt', [10, 24]), weights('at', [24, 6]), weights('v', [5]), weights('m4', [2, 6])],
+  );
   t.same(shape(m, 'f1'), ['n', 24]);
   t.same(shape(m, 'f0'), [1, null], 'a symbol times numbers is unknown');
   t.same(shape(m, 'f2'), [null, 6]);
@@ -139,15 +187,22 @@ t.test('Flatten, Gemm, MatMul', async (t) => {
 });
 
 t.test('Reshape with 0 and -1, from initializers, Constants and Shape', async (t) => {
-  const m = model([vi('x', ['n', 4, 3, 2])], [
-    node('Reshape', ['x', 's1'], ['r1']), node('Reshape', ['x', 's2'], ['r2']), node('Reshape', ['x', 's3'], ['r3']),
-    node('Constant', [], ['c'], { value: { type: 'tensor', value: i64('cv', [-1, 6]) } }),
-    node('Reshape', ['x', 'c'], ['r4']),
-    node('Constant', [], ['ci'], { value_ints: ints(2, 12, -1) }),
-    node('Reshape', ['fixed', 'ci'], ['r5']),
-    node('Shape', ['fixed'], ['sh']), node('Reshape', ['r5', 'sh'], ['r6']),
-    node('Reshape', ['x', 'unknown_shape_input'], ['r7']),
-  ], [i64('s1', [0, -1]), i64('s2', [0, 12, 0]), i64('s3', [-1]), weights('fixed', [4, 3, 2, 2])]);
+  const m = model(
+    [vi('x', ['n', 4, 3, 2])],
+    [
+      node('Reshape', ['x', 's1'], ['r1']),
+      node('Reshape', ['x', 's2'], ['r2']),
+      node('Reshape', ['x', 's3'], ['r3']),
+      node('Constant', [], ['c'], { value: { type: 'tensor', value: i64('cv', [-1, 6]) } }),
+      node('Reshape', ['x', 'c'], ['r4']),
+      node('Constant', [], ['ci'], { value_ints: ints(2, 12, -1) }),
+      node('Reshape', ['fixed', 'ci'], ['r5']),
+      node('Shape', ['fixed'], ['sh']),
+      node('Reshape', ['r5', 'sh'], ['r6']),
+      node('Reshape', ['x', 'unknown_shape_input'], ['r7']),
+    ],
+    [i64('s1', [0, -1]), i64('s2', [0, 12, 0]), i64('s3', [-1]), weights('fixed', [4, 3, 2, 2])],
+  );
   t.same(shape(m, 'r1'), ['n', 24]);
   t.same(shape(m, 'r2'), ['n', 12, 3]);
   t.same(shape(m, 'r3'), [null], 'flattening a symbol times numbers is unknown');
@@ -162,14 +217,22 @@ t.test('Reshape with 0 and -1, from initializers, Constants and Shape', async (t
 });
 
 t.test('Squeeze, Unsqueeze (axes as input and as attribute), Concat, Transpose', async (t) => {
-  const m = model([vi('x', ['n', 1, 5, 1]), vi('y', ['n', 3, 5, 1])], [
-    node('Squeeze', ['x', 'ax'], ['sq']), node('Squeeze', ['x'], ['sq_all']),
-    node('Squeeze', ['x'], ['sq_attr'], { axes: ints(1) }),
-    node('Unsqueeze', ['x', 'ax0'], ['un']), node('Unsqueeze', ['x'], ['un_attr'], { axes: ints(0, -1) }),
-    node('Concat', ['x', 'y'], ['cat'], { axis: int(1) }), node('Concat', ['y', 'y'], ['cat0'], { axis: int(0) }),
-    node('Concat', ['y', 'fixed'], ['cat_fixed'], { axis: int(1) }),
-    node('Transpose', ['y'], ['tp'], { perm: ints(0, 2, 3, 1) }), node('Transpose', ['y'], ['rev']),
-  ], [i64('ax', [1, -1]), i64('ax0', [0]), weights('fixed', [2, 2, 5, 1])]);
+  const m = model(
+    [vi('x', ['n', 1, 5, 1]), vi('y', ['n', 3, 5, 1])],
+    [
+      node('Squeeze', ['x', 'ax'], ['sq']),
+      node('Squeeze', ['x'], ['sq_all']),
+      node('Squeeze', ['x'], ['sq_attr'], { axes: ints(1) }),
+      node('Unsqueeze', ['x', 'ax0'], ['un']),
+      node('Unsqueeze', ['x'], ['un_attr'], { axes: ints(0, -1) }),
+      node('Concat', ['x', 'y'], ['cat'], { axis: int(1) }),
+      node('Concat', ['y', 'y'], ['cat0'], { axis: int(0) }),
+      node('Concat', ['y', 'fixed'], ['cat_fixed'], { axis: int(1) }),
+      node('Transpose', ['y'], ['tp'], { perm: ints(0, 2, 3, 1) }),
+      node('Transpose', ['y'], ['rev']),
+    ],
+    [i64('ax', [1, -1]), i64('ax0', [0]), weights('fixed', [2, 2, 5, 1])],
+  );
   t.same(shape(m, 'sq'), ['n', 5]);
   t.equal(shape(m, 'sq_all'), 'unknown', 'cannot tell whether a symbol is 1');
   t.same(shape(m, 'sq_attr'), ['n', 5, 1]);
@@ -185,13 +248,17 @@ t.test('Squeeze, Unsqueeze (axes as input and as attribute), Concat, Transpose',
 t.test('Cast, QuantizeLinear, DequantizeLinear', async (t) => {
   const u8 = makeTensor({ name: 'zp_u8', dataType: DataType.UINT8, dims: [], data: new Uint8Array([128]) });
   const i8 = makeTensor({ name: 'zp_i8', dataType: DataType.INT8, dims: [], data: new Int8Array([0]) });
-  const m = model([vi('x', ['n', 4])], [
-    node('Cast', ['x'], ['h'], { to: int(DataType.FLOAT16) }),
-    node('QuantizeLinear', ['x', 'scale'], ['q_default']),
-    node('QuantizeLinear', ['x', 'scale', 'zp_u8'], ['q_u8']),
-    node('QuantizeLinear', ['x', 'scale', 'zp_i8'], ['q_i8']),
-    node('DequantizeLinear', ['q_i8', 'scale', 'zp_i8'], ['dq']),
-  ], [weights('scale', []), u8, i8]);
+  const m = model(
+    [vi('x', ['n', 4])],
+    [
+      node('Cast', ['x'], ['h'], { to: int(DataType.FLOAT16) }),
+      node('QuantizeLinear', ['x', 'scale'], ['q_default']),
+      node('QuantizeLinear', ['x', 'scale', 'zp_u8'], ['q_u8']),
+      node('QuantizeLinear', ['x', 'scale', 'zp_i8'], ['q_i8']),
+      node('DequantizeLinear', ['q_i8', 'scale', 'zp_i8'], ['dq']),
+    ],
+    [weights('scale', []), u8, i8],
+  );
   const info = (n: string): [number, Dim[] | undefined] => [shapeOf(m, n)!.elemType, shapeOf(m, n)!.shape];
   t.same(info('h'), [DataType.FLOAT16, ['n', 4]]);
   t.same(info('q_default'), [DataType.UINT8, ['n', 4]]);
@@ -201,13 +268,21 @@ t.test('Cast, QuantizeLinear, DequantizeLinear', async (t) => {
 });
 
 t.test('unknown operators leave their outputs without a shape', async (t) => {
-  const m = model([vi('x', ['n', 4])], [
-    node('MysteryOp', ['x'], ['u']), node('Relu', ['u'], ['r']),
-    makeNode({ opType: 'Relu', domain: 'com.example', inputs: ['x'], outputs: ['custom'] }),
-    node('Conv', ['x'], ['bad_conv']),
-  ]);
+  const m = model(
+    [vi('x', ['n', 4])],
+    [
+      node('MysteryOp', ['x'], ['u']),
+      node('Relu', ['u'], ['r']),
+      makeNode({ opType: 'Relu', domain: 'com.example', inputs: ['x'], outputs: ['custom'] }),
+      node('Conv', ['x'], ['bad_conv']),
+    ],
+  );
   const inferred = inferShapes(m);
-  t.same(inferred.graph.valueInfo.map((v) => v.name), [], 'nothing known about any of them');
+  t.same(
+    inferred.graph.valueInfo.map((v) => v.name),
+    [],
+    'nothing known about any of them',
+  );
   t.equal(shapeOf(m, 'r'), undefined);
 });
 
@@ -222,7 +297,11 @@ t.test('declared output shapes are kept and completed', async (t) => {
 t.test('nodes out of topological order are still inferred', async (t) => {
   const m = model([vi('x', [2, 3])], [node('Relu', ['a'], ['b']), node('Relu', ['x'], ['a'])]);
   t.same(shape(m, 'b'), [2, 3]);
-  t.same(inferShapes(m).graph.valueInfo.map((v) => v.name), ['a', 'b'], 'valueInfo in topological order');
+  t.same(
+    inferShapes(m).graph.valueInfo.map((v) => v.name),
+    ['a', 'b'],
+    'valueInfo in topological order',
+  );
 });
 
 t.test('inference is deterministic', async (t) => {

@@ -17,8 +17,28 @@ t.test('varints match the protobuf encoding', async (t) => {
 
 t.test('int64 round trips, negatives and beyond 2^53 included', async (t) => {
   const values: (number | bigint)[] = [
-    0, 1, 127, 128, 300, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -2, -127, -128, -(2 ** 31),
-    -(2 ** 32), -(2 ** 32) - 1, -(2 ** 53 - 1), 2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n + 1n, -(2n ** 60n) - 3n,
+    0,
+    1,
+    127,
+    128,
+    300,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 53 - 1,
+    -1,
+    -2,
+    -127,
+    -128,
+    -(2 ** 31),
+    -(2 ** 32),
+    -(2 ** 32) - 1,
+    -(2 ** 53 - 1),
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    2n ** 53n + 1n,
+    -(2n ** 60n) - 3n,
   ];
   const w = new WireWriter();
   for (const v of values) w.int64(v);
@@ -26,8 +46,11 @@ t.test('int64 round trips, negatives and beyond 2^53 included', async (t) => {
   for (const v of values) {
     const got = r.int64();
     // Safe integers come back as numbers, the rest as bigints.
-    t.equal(got, typeof v === 'bigint' && Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v,
-      `value ${v}`);
+    t.equal(
+      got,
+      typeof v === 'bigint' && Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v,
+      `value ${v}`,
+    );
   }
   t.ok(r.done());
 
@@ -52,12 +75,18 @@ t.test('int32 negative values read back from ten-byte varints', async (t) => {
 t.test('fixed-width, strings and bytes round trip', async (t) => {
   const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
   const w = new WireWriter()
-    .tag(1, WireType.I32).float(1.5)
-    .tag(2, WireType.I64).double(-Math.PI)
-    .tag(3, WireType.I32).fixed32(0xdeadbeef)
-    .tag(4, WireType.LEN).string('héllo ✓')
-    .tag(5, WireType.LEN).bytes(big)
-    .tag(6, WireType.LEN).bytes(new Uint8Array([1, 2, 3]));
+    .tag(1, WireType.I32)
+    .float(1.5)
+    .tag(2, WireType.I64)
+    .double(-Math.PI)
+    .tag(3, WireType.I32)
+    .fixed32(0xdeadbeef)
+    .tag(4, WireType.LEN)
+    .string('héllo ✓')
+    .tag(5, WireType.LEN)
+    .bytes(big)
+    .tag(6, WireType.LEN)
+    .bytes(new Uint8Array([1, 2, 3]));
   const buf = w.concat();
   const r = new WireReader(buf);
   t.equal(r.tag(), (1 << 3) | WireType.I32);
@@ -180,5 +209,8 @@ t.test('large payloads are referenced, not copied, until concat', async (t) => {
   w.join(1);
   const { chunks, length } = w.finish();
   t.ok(chunks.includes(payload), 'payload chunk is the caller buffer');
-  t.equal(length, chunks.reduce((n, c) => n + c.length, 0));
+  t.equal(
+    length,
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
 });

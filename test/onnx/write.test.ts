@@ -69,9 +69,17 @@ t.test('external data round trip', async (t) => {
 t.test('a size threshold and a subfolder location', async (t) => {
   const dir = t.testdir({ weights: {} });
   const file = path.join(dir, 'tiny.onnx');
-  await writeModelFile({ model: tinyModel(), path: file, externalData: { location: 'weights/tiny.bin', sizeThreshold: 100 } });
+  await writeModelFile({
+    model: tinyModel(),
+    path: file,
+    externalData: { location: 'weights/tiny.bin', sizeThreshold: 100 },
+  });
   const back = await modelFromFile({ path: file });
-  t.same(back.graph.initializers.map((x) => x.external?.offset), [0, undefined, undefined], 'only w (216 bytes) is external');
+  t.same(
+    back.graph.initializers.map((x) => x.external?.offset),
+    [0, undefined, undefined],
+    'only w (216 bytes) is external',
+  );
   t.equal(firstDifference(withoutExternal(back), tinyModel()), undefined);
 });
 
@@ -89,7 +97,9 @@ t.test('errors', async (t) => {
   for (const location of ['../up.data', '/abs/x.data', '']) {
     await t.rejects(
       writeModelFile({ model: tinyModel(), path: file, externalData: { location } }),
-      new UserError(`external data location '${location}' must be a relative path inside the model's folder, e.g. 'model.onnx.data'`),
+      new UserError(
+        `external data location '${location}' must be a relative path inside the model's folder, e.g. 'model.onnx.data'`,
+      ),
     );
   }
   await t.rejects(
@@ -98,22 +108,30 @@ t.test('errors', async (t) => {
   );
   const broken = tinyModel();
   broken.graph.initializers[2] = { ...broken.graph.initializers[2]!, dims: [6] };
-  t.throws(() => bytesFromModel(broken), new UserError("cannot encode the model: tensor 'fc.b' holds 5 values but its dims [6] need 6"));
+  t.throws(
+    () => bytesFromModel(broken),
+    new UserError("cannot encode the model: tensor 'fc.b' holds 5 values but its dims [6] need 6"),
+  );
   await t.rejects(
     writeModelFile({ model: broken, path: file }),
     new UserError(`cannot write ${file}: tensor 'fc.b' holds 5 values but its dims [6] need 6`),
   );
   await t.rejects(
     writeModelFile({ model: tinyModel(), path: path.join(dir, 'missing', 'm.onnx') }),
-    new UserError(`cannot write ${path.join(dir, 'missing', 'm.onnx')}: ENOENT (check that its folder exists and is writable)`),
+    new UserError(
+      `cannot write ${path.join(dir, 'missing', 'm.onnx')}: ENOENT (check that its folder exists and is writable)`,
+    ),
   );
 
   // A model read without its external data cannot be written inline: the message says why.
   await writeModelFile({ model: tinyModel(), path: file, externalData: { location: 'm.data', sizeThreshold: 0 } });
   const lazy = await modelFromFile({ path: file, loadExternalData: false });
-  t.throws(() => bytesFromModel(lazy), new UserError(
-    "cannot encode the model: tensor 'w' holds 0 values but its dims [3, 2, 3, 3] need 54 (its external data was " +
-    'not loaded: read the model with loadExternalData: true)',
-  ));
+  t.throws(
+    () => bytesFromModel(lazy),
+    new UserError(
+      "cannot encode the model: tensor 'w' holds 0 values but its dims [3, 2, 3, 3] need 54 (its external data was " +
+        'not loaded: read the model with loadExternalData: true)',
+    ),
+  );
   t.same(readdirSync(dir).sort(), ['m.data', 'm.onnx'], 'failed writes leave nothing behind');
 });

@@ -11,16 +11,29 @@ import { CIFAR_B0 } from '../helpers/paths.js';
 import { maxAbs, runOnnx, seededInput } from '../helpers/ort.js';
 
 const weight = (name: string, dims: number[], values: (i: number) => number) =>
-  makeTensor({ name, dataType: DataType.FLOAT, dims, data: Float32Array.from({ length: dims.reduce((n, d) => n * d, 1) }, (_, i) => values(i)) });
+  makeTensor({
+    name,
+    dataType: DataType.FLOAT,
+    dims,
+    data: Float32Array.from({ length: dims.reduce((n, d) => n * d, 1) }, (_, i) => values(i)),
+  });
 
 /** depthwise 3×3 (3 channels, very different ranges) → `between` → pointwise 3→2. */
 function depthwisePointwise(between: 'Relu' | 'Sigmoid'): Model {
   const gain = [0.01, 1, 30];
   return {
-    irVersion: 8, opsetImports: [{ domain: '', version: 13 }], producerName: 'test', producerVersion: '', domain: '', modelVersion: 0, docString: '',
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: 13 }],
+    producerName: 'test',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
     metadataProps: [],
     graph: {
-      name: 'g', docString: '', valueInfo: [],
+      name: 'g',
+      docString: '',
+      valueInfo: [],
       inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [1, 3, 5, 5] }],
       outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [1, 2, 5, 5] }],
       initializers: [
@@ -30,7 +43,13 @@ function depthwisePointwise(between: 'Relu' | 'Sigmoid'): Model {
         weight('pw.b', [2], (i) => i),
       ],
       nodes: [
-        makeNode({ name: 'dw', opType: 'Conv', inputs: ['x', 'dw.w', 'dw.b'], outputs: ['d'], attributes: { group: { type: 'int', value: 3 }, pads: { type: 'ints', value: [1, 1, 1, 1] } } }),
+        makeNode({
+          name: 'dw',
+          opType: 'Conv',
+          inputs: ['x', 'dw.w', 'dw.b'],
+          outputs: ['d'],
+          attributes: { group: { type: 'int', value: 3 }, pads: { type: 'ints', value: [1, 1, 1, 1] } },
+        }),
         makeNode({ name: 'act', opType: between, inputs: ['d'], outputs: ['a'] }),
         makeNode({ name: 'pw', opType: 'Conv', inputs: ['a', 'pw.w', 'pw.b'], outputs: ['y'] }),
       ],
@@ -46,7 +65,10 @@ t.test('a depthwise → ReLU → pointwise pair gets equal channel ranges and th
   for (let c = 0; c < 3; c++) {
     const r1 = maxAbs(data(equalized, 'dw.w').subarray(c * 9, c * 9 + 9));
     const r2 = Math.max(Math.abs(data(equalized, 'pw.w')[c]!), Math.abs(data(equalized, 'pw.w')[3 + c]!));
-    t.ok(Math.abs(r1 - r2) < 1e-5 * r1, `channel ${c}: depthwise range ${r1.toFixed(4)} = pointwise range ${r2.toFixed(4)}`);
+    t.ok(
+      Math.abs(r1 - r2) < 1e-5 * r1,
+      `channel ${c}: depthwise range ${r1.toFixed(4)} = pointwise range ${r2.toFixed(4)}`,
+    );
   }
   const input = seededInput(75);
   const before = await runOnnx(bytesFromModel(model), input, [1, 3, 5, 5]);
@@ -58,7 +80,10 @@ t.test('no channel scale passes a Sigmoid: nothing is equalised', async (t) => {
   const model = depthwisePointwise('Sigmoid');
   const { model: out, report } = withCrossLayerEqualization(model);
   t.equal(report.counts.groups, 0);
-  t.ok(out.graph.initializers.every((tensor, i) => tensor === model.graph.initializers[i]), 'weights untouched');
+  t.ok(
+    out.graph.initializers.every((tensor, i) => tensor === model.graph.initializers[i]),
+    'weights untouched',
+  );
 });
 
 t.test('EfficientNet: the residual streams are equalised, exactly', async (t) => {
@@ -70,7 +95,10 @@ t.test('EfficientNet: the residual streams are equalised, exactly', async (t) =>
   const input = seededInput(4 * 3 * 32 * 32);
   const before = await runOnnx(bytesFromModel(fp32), input, [4, 3, 32, 32]);
   const after = await runOnnx(bytesFromModel(model), input, [4, 3, 32, 32]);
-  t.ok(maxAbsDeviation(before, after) <= 1e-5 * maxAbs(before), `logits deviate by ${maxAbsDeviation(before, after).toExponential(2)}`);
+  t.ok(
+    maxAbsDeviation(before, after) <= 1e-5 * maxAbs(before),
+    `logits deviate by ${maxAbsDeviation(before, after).toExponential(2)}`,
+  );
   const equalized = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') }), { equalize: true });
   t.equal(equalized.reports.at(-1)!.pass, 'equalize');
 });

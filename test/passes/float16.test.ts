@@ -10,7 +10,7 @@ import { runOnnx, seededInput } from '../helpers/ort.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
 
 /** binary16 bits → value, straight from the format's definition. */
-function valueOf(bits: number): number {
+function binary16Value(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const fraction = bits & 0x3ff;
@@ -22,7 +22,7 @@ function valueOf(bits: number): number {
 t.test('float16 bits: every binary16 value round-trips, and ties go to even', async (t) => {
   let mismatches = 0;
   for (let bits = 0; bits < 0x10000; bits++) {
-    const value = valueOf(bits);
+    const value = binary16Value(bits);
     if (Number.isNaN(value)) continue;
     if (float16BitsFrom(value) !== bits) mismatches++;
   }
@@ -37,27 +37,43 @@ t.test('float16 bits: every binary16 value round-trips, and ties go to even', as
   t.equal(float16BitsFrom(NaN) & 0x7e00, 0x7e00, 'NaN stays NaN');
 });
 
-t.test('the fixture as an fp16 graph: float32 at its edges, float16 inside, the same answers in ONNX Runtime', async (t) => {
-  const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
-  const { model, report } = float16ModelFrom(fp32);
-  t.equal(report.counts.casts, 2);
-  t.equal(report.counts.initializers, fp32.graph.initializers.filter((i) => i.dataType === DataType.FLOAT).length);
-  t.ok(model.graph.initializers.every((i) => i.dataType !== DataType.FLOAT), 'no float32 initializer left');
-  t.strictSame(model.graph.inputs.map((i) => [i.name, i.elemType]), fp32.graph.inputs.map((i) => [i.name, DataType.FLOAT]));
-  t.strictSame(model.graph.outputs.map((o) => [o.name, o.elemType]), fp32.graph.outputs.map((o) => [o.name, DataType.FLOAT]));
-  const batch = 16;
-  const input = seededInput(batch * 3 * 32 * 32, 7);
-  const reference = await runOnnx(bytesFromModel(fp32), input, [batch, 3, 32, 32]);
-  const half = await runOnnx(bytesFromModel(model), input, [batch, 3, 32, 32]);
-  const cosine = meanCosine({ data: reference, classes: 10 }, { data: half, classes: 10 });
-  t.ok(cosine > 0.9999, `mean logit cosine ${cosine.toFixed(6)}`);
-  t.equal(top1Agreement({ data: reference, classes: 10 }, { data: half, classes: 10 }), 100);
-});
+t.test(
+  'the fixture as an fp16 graph: float32 at its edges, float16 inside, the same answers in ONNX Runtime',
+  async (t) => {
+    const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
+    const { model, report } = float16ModelFrom(fp32);
+    t.equal(report.counts.casts, 2);
+    t.equal(report.counts.initializers, fp32.graph.initializers.filter((i) => i.dataType === DataType.FLOAT).length);
+    t.ok(
+      model.graph.initializers.every((i) => i.dataType !== DataType.FLOAT),
+      'no float32 initializer left',
+    );
+    t.strictSame(
+      model.graph.inputs.map((i) => [i.name, i.elemType]),
+      fp32.graph.inputs.map((i) => [i.name, DataType.FLOAT]),
+    );
+    t.strictSame(
+      model.graph.outputs.map((o) => [o.name, o.elemType]),
+      fp32.graph.outputs.map((o) => [o.name, DataType.FLOAT]),
+    );
+    const batch = 16;
+    const input = seededInput(batch * 3 * 32 * 32, 7);
+    const reference = await runOnnx(bytesFromModel(fp32), input, [batch, 3, 32, 32]);
+    const half = await runOnnx(bytesFromModel(model), input, [batch, 3, 32, 32]);
+    const cosine = meanCosine({ data: reference, classes: 10 }, { data: half, classes: 10 });
+    t.ok(cosine > 0.9999, `mean logit cosine ${cosine.toFixed(6)}`);
+    t.equal(top1Agreement({ data: reference, classes: 10 }, { data: half, classes: 10 }), 100);
+  },
+);
 
 t.test('ops not known to take float16 are refused by name', async (t) => {
   const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
-  const odd = { ...fp32, graph: { ...fp32.graph, nodes: [...fp32.graph.nodes, { ...fp32.graph.nodes[0]!, name: 'r', opType: 'Resize' }] } };
+  const odd = {
+    ...fp32,
+    graph: { ...fp32.graph, nodes: [...fp32.graph.nodes, { ...fp32.graph.nodes[0]!, name: 'r', opType: 'Resize' }] },
+  };
   t.throws(() => float16ModelFrom(odd), {
-    message: 'cannot make an fp16 graph for a strongly typed TensorRT build: Resize is not known to take float16 everywhere; build this model with precision int8 or fp32',
+    message:
+      'cannot make an fp16 graph for a strongly typed TensorRT build: Resize is not known to take float16 everywhere; build this model with precision int8 or fp32',
   });
 });

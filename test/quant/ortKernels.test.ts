@@ -23,12 +23,23 @@ for (const profile of ['tensorrt', 'onnxruntime'] as const) {
   t.test(`${profile} placement: int8 kernels ORT chooses`, async (t) => {
     const plan = quantizationPlanFrom({ model: fp32, structure, profile });
     const ranges = new Map(plan.activations.map((a) => [a.tensor, 8]));
-    const { model } = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: WEIGHT_QMAX.full, weightFormat: profile === 'onnxruntime' ? 'int8' : 'qdq' });
+    const { model } = qdqModelFrom({
+      model: fp32,
+      plan,
+      ranges,
+      weightQmax: WEIGHT_QMAX.full,
+      weightFormat: profile === 'onnxruntime' ? 'int8' : 'qdq',
+    });
     const optimized = join(t.testdir(), 'optimized.onnx');
     await (await OrtRunner.create({ model, optimizedModelPath: optimized })).close();
     const counts: Record<string, number> = {};
-    for (const node of (await modelFromFile({ path: optimized })).graph.nodes) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
+    for (const node of (await modelFromFile({ path: optimized })).graph.nodes)
+      counts[node.opType] = (counts[node.opType] ?? 0) + 1;
     const int8 = Object.fromEntries(Object.entries(counts).filter(([op]) => op.startsWith('QLinear')));
-    t.strictSame(int8, EXPECTED[profile], `int8 nodes: ${JSON.stringify(int8)}; float Conv/FusedConv: ${(counts.Conv ?? 0) + (counts.FusedConv ?? 0)}`);
+    t.strictSame(
+      int8,
+      EXPECTED[profile],
+      `int8 nodes: ${JSON.stringify(int8)}; float Conv/FusedConv: ${(counts.Conv ?? 0) + (counts.FusedConv ?? 0)}`,
+    );
   });
 }

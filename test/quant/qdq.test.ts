@@ -36,31 +36,55 @@ t.test('weight range: 7-bit only for ONNX Runtime on x86 without VNNI', async (t
   t.equal(cpuHasVnni('processor : 0\nflags : fpu avx2\n'), false);
 });
 
-t.test('tensorrt placement: inputs only, identity input of residual Adds, SE pool and Mul inputs, the head pool input, never Sigmoid', async (t) => {
-  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
-  t.equal(plan.weights.length, 82, '81 Convs + the classifier, per channel');
-  t.equal(plan.activations.length, 115);
-  const sePools = new Set(structure.se.map((se) => se.pool.name));
-  const headPool = fp32.graph.nodes.find((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name))!;
-  t.strictSame(plan.activations.filter((a) => a.reasons.includes('head-pool-input')).map((a) => [a.tensor, a.uses]),
-    [[headPool.inputs[0], [{ node: headPool.name, input: 0 }]]], 'the head pool reads its input quantized (int8 pooling, no reformat pair)');
-  const byName = new Map(fp32.graph.nodes.map((n) => [n.name, n]));
-  const uses = plan.activations.flatMap((a) => a.uses.map((u) => byName.get(u.node)!));
-  t.notOk(uses.some((n) => n.opType === 'Sigmoid'), 'no Q/DQ in front of a Sigmoid');
-  const outputs = new Set(fp32.graph.outputs.map((o) => o.name));
-  t.notOk(plan.activations.some((a) => outputs.has(a.tensor)), 'no graph output');
-  for (const residual of structure.residuals) {
-    const quantizedInputs = plan.activations.filter((a) => a.uses.some((u) => u.node === residual.add.name)).map((a) => a.tensor);
-    t.strictSame(quantizedInputs, [residual.identity], `${residual.add.name}: identity only`);
-  }
-  for (const se of structure.se) {
-    const scaleInputs = plan.activations.filter((a) => a.uses.some((u) => u.node === se.scale.name)).map((a) => a.tensor).sort();
-    t.strictSame(scaleInputs, [...se.scale.inputs].sort(), `${se.scale.name}: both Mul inputs`);
-  }
-  const onnxruntime = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-  t.equal(onnxruntime.activations.length, 172, 'onnxruntime placement adds the outputs of Conv, Add, pool and SE Mul');
-  t.notOk(onnxruntime.activations.some((a) => a.reasons.includes('head-pool-input')), 'the native int8 engine\'s head is left as it is');
-});
+t.test(
+  'tensorrt placement: inputs only, identity input of residual Adds, SE pool and Mul inputs, the head pool input, never Sigmoid',
+  async (t) => {
+    const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
+    t.equal(plan.weights.length, 82, '81 Convs + the classifier, per channel');
+    t.equal(plan.activations.length, 115);
+    const sePools = new Set(structure.se.map((se) => se.pool.name));
+    const headPool = fp32.graph.nodes.find((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name))!;
+    t.strictSame(
+      plan.activations.filter((a) => a.reasons.includes('head-pool-input')).map((a) => [a.tensor, a.uses]),
+      [[headPool.inputs[0], [{ node: headPool.name, input: 0 }]]],
+      'the head pool reads its input quantized (int8 pooling, no reformat pair)',
+    );
+    const byName = new Map(fp32.graph.nodes.map((n) => [n.name, n]));
+    const uses = plan.activations.flatMap((a) => a.uses.map((u) => byName.get(u.node)!));
+    t.notOk(
+      uses.some((n) => n.opType === 'Sigmoid'),
+      'no Q/DQ in front of a Sigmoid',
+    );
+    const outputs = new Set(fp32.graph.outputs.map((o) => o.name));
+    t.notOk(
+      plan.activations.some((a) => outputs.has(a.tensor)),
+      'no graph output',
+    );
+    for (const residual of structure.residuals) {
+      const quantizedInputs = plan.activations
+        .filter((a) => a.uses.some((u) => u.node === residual.add.name))
+        .map((a) => a.tensor);
+      t.strictSame(quantizedInputs, [residual.identity], `${residual.add.name}: identity only`);
+    }
+    for (const se of structure.se) {
+      const scaleInputs = plan.activations
+        .filter((a) => a.uses.some((u) => u.node === se.scale.name))
+        .map((a) => a.tensor)
+        .sort();
+      t.strictSame(scaleInputs, [...se.scale.inputs].sort(), `${se.scale.name}: both Mul inputs`);
+    }
+    const onnxruntime = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
+    t.equal(
+      onnxruntime.activations.length,
+      172,
+      'onnxruntime placement adds the outputs of Conv, Add, pool and SE Mul',
+    );
+    t.notOk(
+      onnxruntime.activations.some((a) => a.reasons.includes('head-pool-input')),
+      "the native int8 engine's head is left as it is",
+    );
+  },
+);
 
 t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ranges', async (t) => {
   const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
@@ -77,6 +101,9 @@ t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ran
   }
   const a = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: 127, weightFormat: 'qdq' }).model;
   const b = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: 127, weightFormat: 'int8' }).model;
-  t.strictSame(await runOnnx(bytesFromModel(a), input, [2, 3, 32, 32]), await runOnnx(bytesFromModel(b), input, [2, 3, 32, 32]),
-    'float weights behind Q→DQ and int8 weights behind DQ dequantize to the same values');
+  t.strictSame(
+    await runOnnx(bytesFromModel(a), input, [2, 3, 32, 32]),
+    await runOnnx(bytesFromModel(b), input, [2, 3, 32, 32]),
+    'float weights behind Q→DQ and int8 weights behind DQ dequantize to the same values',
+  );
 });

@@ -10,12 +10,22 @@ import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { defaultSearchImages, rangesSearchedFrom, searchGrid } from '../../toolkit/quant/rangeSearch.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
 
-t.test('the grid starts with the calibrated range, then runs geometrically from half of it to the ceiling', async (t) => {
-  const grid = searchGrid(2, 32, 4);
-  t.equal(grid[0], 2);
-  t.strictSame(grid.slice(1).map((v) => Number(v.toFixed(6))), [1, 2.378414, 5.656854, 13.454343, 32]);
-  t.strictSame(searchGrid(4, 1, 2), [4, 2, 2 * Math.SQRT2], 'a ceiling below the calibrated range tops out at the range');
-});
+t.test(
+  'the grid starts with the calibrated range, then runs geometrically from half of it to the ceiling',
+  async (t) => {
+    const grid = searchGrid(2, 32, 4);
+    t.equal(grid[0], 2);
+    t.strictSame(
+      grid.slice(1).map((v) => Number(v.toFixed(6))),
+      [1, 2.378414, 5.656854, 13.454343, 32],
+    );
+    t.strictSame(
+      searchGrid(4, 1, 2),
+      [4, 2, 2 * Math.SQRT2],
+      'a ceiling below the calibrated range tops out at the range',
+    );
+  },
+);
 
 t.test('the default image count follows a compute budget', async (t) => {
   t.equal(defaultSearchImages({ macs: 8_474_848, tensors: 114 }), 128, 'the 32×32 fixture: capped at 128');
@@ -34,9 +44,22 @@ t.test('an SE-scaled tensor whose percentile clips its outlier channels gets a w
   const calib = await datasetFromFolder({ root: join(CIFAR_B0, 'calib') });
   const dataset = { ...calib, items: calib.items.slice(0, 64) };
   const batches: Batch[] = [];
-  for await (const batch of batchesFromDataset({ dataset, preprocessing: directPreset(), inputSize: 32, batchSize: 32 })) batches.push(batch);
+  for await (const batch of batchesFromDataset({
+    dataset,
+    preprocessing: directPreset(),
+    inputSize: 32,
+    batchSize: 32,
+  }))
+    batches.push(batch);
   const { ranges, searched } = await rangesSearchedFrom({
-    fp32, plan, ranges: new Map([[tensor, 2]]), ceilings: new Map([[tensor, 51.2]]), weightQmax: 127, weightFormat: 'qdq', batches, inputSize: 32,
+    fp32,
+    plan,
+    ranges: new Map([[tensor, 2]]),
+    ceilings: new Map([[tensor, 51.2]]),
+    weightQmax: 127,
+    weightFormat: 'qdq',
+    batches,
+    inputSize: 32,
   });
   t.equal(searched.length, 1);
   const [only] = searched;

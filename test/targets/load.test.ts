@@ -6,10 +6,20 @@ import { runCli } from '../helpers/cli.js';
 
 t.test('every target file loads and validates', async (t) => {
   const targets = allTargets();
-  t.strictSame(targets.map((x) => x.name), [
-    'cpu-arm64', 'cpu-x86_64', 'jetson-agx-orin', 'jetson-agx-xavier', 'jetson-nano', 'jetson-orin-nano', 'jetson-orin-nx',
-    'jetson-xavier-nx', 'npu-generic',
-  ]);
+  t.strictSame(
+    targets.map((x) => x.name),
+    [
+      'cpu-arm64',
+      'cpu-x86_64',
+      'jetson-agx-orin',
+      'jetson-agx-xavier',
+      'jetson-nano',
+      'jetson-orin-nano',
+      'jetson-orin-nx',
+      'jetson-xavier-nx',
+      'npu-generic',
+    ],
+  );
   const nano = targetNamed('jetson-nano');
   t.equal(nano.sm, '5.3');
   t.equal(nano.fastInt8, false);
@@ -22,20 +32,27 @@ t.test('every target file loads and validates', async (t) => {
   t.strictSame(nano.tensorrt, ['8.0', '8.2'], 'JetPack 4.6 ships TensorRT 8.0.1, 4.6.1 and later 8.2.1');
   t.equal(nano.deviceSide, 'trtexec', 'JetPack 4 cannot run Node.js 20: the Nano builds its engine with trtexec');
   for (const target of targets.filter((x) => x.runtime === 'tensorrt')) {
-    t.match(target.neverRun.join(' '), /nothing ran on (this board|a Nano) or on any NVIDIA GPU/, `${target.name} says that nothing ran on a GPU`);
+    t.match(
+      target.neverRun.join(' '),
+      /nothing ran on (this board|a Nano) or on any NVIDIA GPU/,
+      `${target.name} says that nothing ran on a GPU`,
+    );
   }
 });
 
 t.test('an unknown target lists the valid ones', async (t) => {
   t.throws(() => targetNamed('jetson-tx2'), {
-    message: "unknown target 'jetson-tx2'; valid targets: cpu-arm64, cpu-x86_64, jetson-agx-orin, jetson-agx-xavier, jetson-nano, jetson-orin-nano, jetson-orin-nx, jetson-xavier-nx, npu-generic, jetson (= jetson-orin-nano)",
+    message:
+      "unknown target 'jetson-tx2'; valid targets: cpu-arm64, cpu-x86_64, jetson-agx-orin, jetson-agx-xavier, jetson-nano, jetson-orin-nano, jetson-orin-nx, jetson-xavier-nx, npu-generic, jetson (= jetson-orin-nano)",
   });
 });
 
 t.test('bad target files are errors naming the file and the key', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'jetson-orin-nano.json');
-  const original = JSON.parse((await import('node:fs')).readFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), 'utf8'));
+  const original = JSON.parse(
+    (await import('node:fs')).readFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), 'utf8'),
+  );
   const write = (value: object) => writeFileSync(file, JSON.stringify(value));
   write({ ...original, colour: 'green' });
   t.throws(() => allTargets(dir), { message: `${file}: the document: unknown key 'colour'` });
@@ -48,14 +65,20 @@ t.test('bad target files are errors naming the file and the key', async (t) => {
   write({ ...original, sm: 87 });
   t.throws(() => allTargets(dir), { message: `${file}: sm: expected a string, got 87` });
   write({ ...original, calibration: { ...original.calibration, method: 'kl' } });
-  t.throws(() => allTargets(dir), { message: `${file}: calibration.method: expected "auto" or "minmax" or "percentile" or "entropy" or "mse", got "kl"` });
+  t.throws(() => allTargets(dir), {
+    message: `${file}: calibration.method: expected "auto" or "minmax" or "percentile" or "entropy" or "mse", got "kl"`,
+  });
   write({ ...original, name: 'orin' });
-  t.throws(() => allTargets(dir), { message: `${file}: name: is 'orin' but the file is jetson-orin-nano.json; they must match` });
+  t.throws(() => allTargets(dir), {
+    message: `${file}: name: is 'orin' but the file is jetson-orin-nano.json; they must match`,
+  });
   const { runtime: _r, ...missing } = original;
   write(missing);
   t.throws(() => allTargets(dir), { message: `${file}: runtime: missing; expected "tensorrt" or "onnxruntime"` });
   writeFileSync(file, '{ "name": ');
-  t.throws(() => allTargets(dir), { message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`) });
+  t.throws(() => allTargets(dir), {
+    message: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`),
+  });
   copyFileSync(join(targetsFolder(), 'jetson-orin-nano.json'), file);
   t.equal(allTargets(dir)[0]!.name, 'jetson-orin-nano');
 });
@@ -72,5 +95,5 @@ t.test('effnet-edge targets lists them; --json for scripts', async (t) => {
   t.equal(parsed.targets.length, 9);
   t.strictSame(parsed.aliases, { jetson: 'jetson-orin-nano' });
   const help = await runCli(['targets', '--help']);
-  t.match(help.stdout, /\nExamples:\n  effnet-edge targets\n/);
+  t.match(help.stdout, /\nExamples:\n {2}effnet-edge targets\n/);
 });

@@ -25,7 +25,12 @@ export const goldenIndexSchema = z.strictObject({
 
 export type GoldenIndex = z.output<typeof goldenIndexSchema>;
 
-export const GOLDEN_FILES = { inputs: 'golden/inputs.f32', fp32: 'golden/fp32.f32', int8: 'golden/int8.f32', index: 'golden/golden.json' } as const;
+export const GOLDEN_FILES = {
+  inputs: 'golden/inputs.f32',
+  fp32: 'golden/fp32.f32',
+  int8: 'golden/int8.f32',
+  index: 'golden/golden.json',
+} as const;
 
 /** Float32 values as little-endian bytes, whatever the host's byte order. */
 export function bytesFromFloats(values: Float32Array): Uint8Array {
@@ -41,10 +46,18 @@ export function floatsFromBytes(bytes: Uint8Array): Float32Array {
 }
 
 /** Concatenates batches into one input tensor and the index describing it. */
-export function goldenInputsFrom(options: { batches: readonly Batch[] }): { inputs: Float32Array; items: string[]; labels: number[] | null } {
+export function goldenInputsFrom(options: { batches: readonly Batch[] }): {
+  inputs: Float32Array;
+  items: string[];
+  labels: number[] | null;
+} {
   const total = options.batches.reduce((n, b) => n + b.data.length, 0);
   const inputs = new Float32Array(total);
-  options.batches.reduce((at, b) => (inputs.set(b.data, at), at + b.data.length), 0);
+  let at = 0;
+  for (const b of options.batches) {
+    inputs.set(b.data, at);
+    at += b.data.length;
+  }
   const items = options.batches.flatMap((b) => b.items);
   const labelled = items.every((i) => i.label !== undefined);
   return { inputs, items: items.map((i) => i.relativePath), labels: labelled ? items.map((i) => i.label!) : null };
@@ -55,27 +68,59 @@ export async function goldenIndexFrom(options: { bundle: string; manifest: Bundl
   const { bundle, manifest } = options;
   const path = await bundleFilePath({ bundle, manifest, name: manifest.golden.index, field: 'golden.index' });
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new FileFormatError(path, `cannot read the golden set index (${error.code ?? error.message}); rebuild the bundle or deploy it again`);
+    throw new FileFormatError(
+      path,
+      `cannot read the golden set index (${error.code ?? error.message}); rebuild the bundle or deploy it again`,
+    );
   });
-  const index = validatedBy(goldenIndexSchema, jsonFrom({ text, file: path, what: 'the golden set index written by effnet-edge build' }), path);
+  const index = validatedBy(
+    goldenIndexSchema,
+    jsonFrom({ text, file: path, what: 'the golden set index written by effnet-edge build' }),
+    path,
+  );
   const [n, , height, width] = index.inputShape;
-  const mismatch = (field: string, found: unknown, expected: unknown) => new FileFormatError(path, `${field} is ${JSON.stringify(found)} but ${expected}; rebuild the bundle`);
-  if (n !== index.count || index.items.length !== index.count) throw mismatch('count', index.count, `inputShape says ${n} images and items lists ${index.items.length}`);
-  if (height !== manifest.inputSize || width !== manifest.inputSize) throw mismatch('inputShape', index.inputShape, `the manifest's inputSize is ${manifest.inputSize}`);
-  if (index.count !== manifest.golden.count) throw mismatch('count', index.count, `the manifest's golden.count is ${manifest.golden.count}`);
-  if (manifest.classes !== null && index.classes !== manifest.classes.length) throw mismatch('classes', index.classes, `the manifest names ${manifest.classes.length} classes`);
+  const mismatch = (field: string, found: unknown, expected: unknown) =>
+    new FileFormatError(path, `${field} is ${JSON.stringify(found)} but ${expected}; rebuild the bundle`);
+  if (n !== index.count || index.items.length !== index.count)
+    throw mismatch('count', index.count, `inputShape says ${n} images and items lists ${index.items.length}`);
+  if (height !== manifest.inputSize || width !== manifest.inputSize)
+    throw mismatch('inputShape', index.inputShape, `the manifest's inputSize is ${manifest.inputSize}`);
+  if (index.count !== manifest.golden.count)
+    throw mismatch('count', index.count, `the manifest's golden.count is ${manifest.golden.count}`);
+  if (manifest.classes !== null && index.classes !== manifest.classes.length)
+    throw mismatch('classes', index.classes, `the manifest names ${manifest.classes.length} classes`);
   if (index.labels !== null && (index.labels.length !== index.count || index.labels.some((l) => l >= index.classes))) {
-    throw mismatch('labels', `${index.labels.length} labels`, `there are ${index.count} images of ${index.classes} classes`);
+    throw mismatch(
+      'labels',
+      `${index.labels.length} labels`,
+      `there are ${index.count} images of ${index.classes} classes`,
+    );
   }
   return index;
 }
 
 /** One of the golden set's float32 files, read through the manifest (listed, inside the bundle) and sized as the index says. */
-export async function goldenFloats(options: { bundle: string; manifest: BundleManifest; name: string; field: string; values: number }): Promise<Float32Array> {
-  const path = await bundleFilePath({ bundle: options.bundle, manifest: options.manifest, name: options.name, field: options.field });
-  const bytes = await readFile(path).catch(() => { throw new FileFormatError(path, 'missing; rebuild the bundle or deploy it again'); });
+export async function goldenFloats(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  name: string;
+  field: string;
+  values: number;
+}): Promise<Float32Array> {
+  const path = await bundleFilePath({
+    bundle: options.bundle,
+    manifest: options.manifest,
+    name: options.name,
+    field: options.field,
+  });
+  const bytes = await readFile(path).catch(() => {
+    throw new FileFormatError(path, 'missing; rebuild the bundle or deploy it again');
+  });
   if (bytes.byteLength !== options.values * 4) {
-    throw new FileFormatError(path, `holds ${bytes.byteLength} bytes; the golden index says ${options.values} float32 values (${options.values * 4} bytes)`);
+    throw new FileFormatError(
+      path,
+      `holds ${bytes.byteLength} bytes; the golden index says ${options.values} float32 values (${options.values * 4} bytes)`,
+    );
   }
   return floatsFromBytes(bytes);
 }

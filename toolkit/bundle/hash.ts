@@ -9,6 +9,8 @@ export function sha256Of(bytes: Uint8Array): string {
 /** sha256 of a file, or of its first `length` bytes (a resumed upload checks the prefix already on the device). */
 export async function sha256OfFile(path: string, length?: number): Promise<string> {
   const hash = createHash('sha256');
-  if (length !== 0) for await (const chunk of createReadStream(path, length === undefined ? {} : { end: length - 1 })) hash.update(chunk as Buffer);
+  if (length !== 0)
+    for await (const chunk of createReadStream(path, length === undefined ? {} : { end: length - 1 }))
+      hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

@@ -6,14 +6,28 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, UserError } from '../errors.js';
 import { jsonFrom, validatedBy } from '../schema.js';
-import { BUNDLE_SCHEMA, MANIFEST_FILE, manifestSchema, type BundleManifest, type Thresholds } from './manifestSchema.js';
+import {
+  BUNDLE_SCHEMA,
+  MANIFEST_FILE,
+  manifestSchema,
+  type BundleManifest,
+  type Thresholds,
+} from './manifestSchema.js';
 import { sha256OfFile } from './hash.js';
 import { pathInsideFolder } from '../insideFolder.js';
 
 export { BUNDLE_SCHEMA, MANIFEST_FILE, type Accuracy, type BundleManifest, type Thresholds } from './manifestSchema.js';
 
 /** What a device's engine cache is keyed on (FACTS.md): a change in any of them means rebuilding the engine. */
-export const ENGINE_KEY_FIELDS = ['onnxSha256', 'tensorrtVersion', 'sm', 'dlaCore', 'precision', 'quantization', 'calibrationSha256'] as const;
+export const ENGINE_KEY_FIELDS = [
+  'onnxSha256',
+  'tensorrtVersion',
+  'sm',
+  'dlaCore',
+  'precision',
+  'quantization',
+  'calibrationSha256',
+] as const;
 
 /**
  * How far a device's logits may drift from the build's, as a share of the largest build-time logit: ONNX Runtime on
@@ -29,7 +43,12 @@ export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25, 'native-int8
  * engine rounds differently from ONNX Runtime, and on 32 images one flip is 3 points.
  */
 export function thresholdsFrom(options: {
-  count: number; agreement: number; cosine: number; top1: number | null; runtime: keyof typeof DEVIATION_SHARE; largestLogit: number;
+  count: number;
+  agreement: number;
+  cosine: number;
+  top1: number | null;
+  runtime: keyof typeof DEVIATION_SHARE;
+  largestLogit: number;
 }): Thresholds {
   const slack = (2 * 100) / options.count;
   const round = (v: number) => Math.round(v * 100) / 100;
@@ -43,7 +62,7 @@ export function thresholdsFrom(options: {
 }
 
 export function manifestText(manifest: BundleManifest): string {
-  return JSON.stringify(manifest, null, 2) + '\n';
+  return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
 /** The bundle's manifest, every field checked against `manifestSchema` before anything uses it. */
@@ -55,7 +74,10 @@ export async function manifestFromBundle(bundle: string): Promise<BundleManifest
   const value = jsonFrom({ text, file: path, what: 'a bundle manifest written by effnet-edge build' });
   const schema = (value as { schema?: unknown } | null)?.schema;
   if (schema !== BUNDLE_SCHEMA) {
-    throw new FileFormatError(path, `schema ${JSON.stringify(schema ?? null)} is not '${BUNDLE_SCHEMA}'; rebuild the bundle with this version of effnet-edge`);
+    throw new FileFormatError(
+      path,
+      `schema ${JSON.stringify(schema ?? null)} is not '${BUNDLE_SCHEMA}'; rebuild the bundle with this version of effnet-edge`,
+    );
   }
   return validatedBy(manifestSchema, value, path);
 }
@@ -70,11 +92,19 @@ export interface FileCheck {
  * The path of a file the manifest lists, for reading: only listed names (so its sha256 is checked by verify), and
  * only a plain file inside the bundle (no symlink, nothing outside it).
  */
-export async function bundleFilePath(options: { bundle: string; manifest: BundleManifest; name: string; field: string }): Promise<string> {
+export async function bundleFilePath(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  name: string;
+  field: string;
+}): Promise<string> {
   const { bundle, manifest, name } = options;
   const file = join(bundle, MANIFEST_FILE);
   if (!Object.hasOwn(manifest.files, name)) {
-    throw new FileFormatError(file, `${options.field} names '${name}', which the manifest's files do not list; rebuild the bundle with effnet-edge build`);
+    throw new FileFormatError(
+      file,
+      `${options.field} names '${name}', which the manifest's files do not list; rebuild the bundle with effnet-edge build`,
+    );
   }
   return pathInsideFolder({ folder: bundle, name, file, what: 'bundle file' });
 }
@@ -85,8 +115,15 @@ export async function bundleFileChecks(bundle: string, manifest: BundleManifest)
   for (const [file, expected] of Object.entries(manifest.files)) {
     let problem: string | null;
     try {
-      const actual = await sha256OfFile(await bundleFilePath({ bundle, manifest, name: file, field: 'files' })).catch(() => null);
-      problem = actual === null ? 'missing' : actual !== expected.sha256 ? `sha256 ${actual}, manifest says ${expected.sha256}` : null;
+      const actual = await sha256OfFile(await bundleFilePath({ bundle, manifest, name: file, field: 'files' })).catch(
+        () => null,
+      );
+      problem =
+        actual === null
+          ? 'missing'
+          : actual !== expected.sha256
+            ? `sha256 ${actual}, manifest says ${expected.sha256}`
+            : null;
     } catch (error) {
       problem = (error as Error).message.replace(/^.*?: bundle file '[^']*' /, '');
     }

@@ -24,7 +24,10 @@ export function bundleOutChecked(options: { out: string; force: boolean }): void
   }
   if (stats === undefined) return;
   if (!force) throw new UserError(`${out} already exists; give --force to replace it, or --out another folder`);
-  if (!stats.isDirectory()) throw new UserError(`${out} is a file, not a bundle folder; --force replaces only a bundle folder or an empty one: choose another --out`);
+  if (!stats.isDirectory())
+    throw new UserError(
+      `${out} is a file, not a bundle folder; --force replaces only a bundle folder or an empty one: choose another --out`,
+    );
   const entries = readdirSync(out);
   if (entries.length === 0) return;
   let schema: unknown = null;
@@ -35,14 +38,22 @@ export function bundleOutChecked(options: { out: string; force: boolean }): void
   }
   if (schema !== BUNDLE_SCHEMA) {
     const shown = entries.sort().slice(0, 3).join(', ');
-    throw new UserError(`${out} holds files that are not an effnet-edge bundle (${shown}${entries.length > 3 ? ', …' : ''}); --force replaces only a bundle folder or an empty one: choose another --out`);
+    throw new UserError(
+      `${out} holds files that are not an effnet-edge bundle (${shown}${entries.length > 3 ? ', …' : ''}); --force replaces only a bundle folder or an empty one: choose another --out`,
+    );
   }
 }
 
-
-export async function bundleFolderWritten(options: { out: string; files: ReadonlyMap<string, Uint8Array>; force: boolean }): Promise<void> {
+export async function bundleFolderWritten(options: {
+  out: string;
+  files: ReadonlyMap<string, Uint8Array>;
+  force: boolean;
+}): Promise<void> {
   const { out } = options;
-  const exists = await access(out).then(() => true, () => false);
+  const exists = await access(out).then(
+    () => true,
+    () => false,
+  );
   // Checked before the build began too; again here, in case the folder changed meanwhile.
   bundleOutChecked({ out, force: options.force });
   const parent = dirname(out);

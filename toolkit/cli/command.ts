@@ -46,7 +46,7 @@ export function helpText(command: Command): string {
   const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
   for (const group of [...command.groups, HELP_GROUP]) lines.push(...group.help);
   if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
@@ -86,7 +86,8 @@ export function flag(args: ParsedArgs, name: string): boolean {
 export function choiceOption<T extends string>(args: ParsedArgs, name: string, choices: readonly T[]): T | undefined {
   const text = stringOption(args, name);
   if (text === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(text)) throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${text}'`);
+  if (!(choices as readonly string[]).includes(text))
+    throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${text}'`);
   return text as T;
 }
 
@@ -94,7 +95,11 @@ export function choiceOption<T extends string>(args: ParsedArgs, name: string, c
 export const MAX_THREADS = Math.min(256, 4 * availableParallelism());
 
 /** An integer option within [min, max]; the usage error says the range. */
-export function boundedInteger(args: ParsedArgs, name: string, range: { min: number; max: number }): number | undefined {
+export function boundedInteger(
+  args: ParsedArgs,
+  name: string,
+  range: { min: number; max: number },
+): number | undefined {
   const value = numberOption(args, name, 'integer');
   if (value !== undefined && (value < range.min || value > range.max)) {
     throw new UsageError(`--${name} expects an integer from ${range.min} to ${range.max}, got ${value}`);

@@ -13,9 +13,9 @@ export const NETWORK_GROUP: OptionGroup = {
   },
   help: [
     '  --variant b0..b7        EfficientNet variant (default b0)',
-    '  --width W               custom width coefficient (overrides the variant\'s)',
-    '  --depth D               custom depth coefficient (overrides the variant\'s)',
-    '  --resolution R          input resolution (default: the variant\'s native one)',
+    "  --width W               custom width coefficient (overrides the variant's)",
+    "  --depth D               custom depth coefficient (overrides the variant's)",
+    "  --resolution R          input resolution (default: the variant's native one)",
     '  --num-classes N         classifier outputs (default 1000)',
   ],
 };
@@ -40,4 +40,5 @@ export const JSON_GROUP: OptionGroup = {
   help: ['  --json                  print one JSON object (for scripts)'],
 };
 
-export const RUNTIME_HELP = '  --runtime R             auto (TensorRT for Jetson bundles where it loads, the native int8 engine for CPU bundles where it is built, else ONNX Runtime), onnxruntime, tensorrt or native-int8';
+export const RUNTIME_HELP =
+  '  --runtime R             auto (TensorRT for Jetson bundles where it loads, the native int8 engine for CPU bundles where it is built, else ONNX Runtime), onnxruntime, tensorrt or native-int8';

@@ -1,7 +1,11 @@
 /** Option groups and helpers for commands that read image folders: labels, preprocessing, subsets. */
 import { datasetFromFolder, balancedSubset, type Dataset, type LabelSource } from '../../calibration/images/dataset.js';
 import {
-  TORCHVISION_SIZES, customPreprocessing, directPreset, torchvisionPreset, type Preprocessing,
+  TORCHVISION_SIZES,
+  customPreprocessing,
+  directPreset,
+  torchvisionPreset,
+  type Preprocessing,
 } from '../../calibration/images/presets.js';
 import { UsageError, UserError } from '../errors.js';
 import type { Model } from '../onnx/ir.js';
@@ -20,10 +24,10 @@ export const PREPROCESS_GROUP: OptionGroup = {
   },
   help: [
     '  --preset P              torchvision (resize shorter side, bicubic, centre crop, ImageNet mean/std) or direct',
-    '                          (images already at the model\'s resolution); default: direct when the images fit',
+    "                          (images already at the model's resolution); default: direct when the images fit",
     '  --resize N --crop N     custom shorter-side resize and centre crop',
     '  --interpolation I       nearest, bilinear, bicubic (default) or lanczos3 (Pillow-exact)',
-    '  --mean R,G,B --std R,G,B  normalisation (default ImageNet\'s)',
+    "  --mean R,G,B --std R,G,B  normalisation (default ImageNet's)",
     '  --channel-order RGB|BGR',
   ],
 };
@@ -44,11 +48,15 @@ export function inputSizeOf(model: Model): number {
   const input = model.graph.inputs.find((i) => !initializers.has(i.name));
   const [, channels, height, width] = input?.shape ?? [];
   if (channels !== 3 || typeof height !== 'number' || height !== width) {
-    throw new UsageError(`the model's input '${input?.name}' is [${(input?.shape ?? []).join(', ')}]; expected NCHW [batch, 3, S, S] with a fixed square size S`);
+    throw new UsageError(
+      `the model's input '${input?.name}' is [${(input?.shape ?? []).join(', ')}]; expected NCHW [batch, 3, S, S] with a fixed square size S`,
+    );
   }
   // One image of that size must fit in memory many times over (batches, activations): B7 takes 600.
   if (height < 1 || height > MAX_INPUT_SIZE) {
-    throw new UserError(`the model's input '${input!.name}' is ${height}x${height}; effnet-edge takes square inputs from 1 to ${MAX_INPUT_SIZE} pixels (EfficientNet-B7 uses 600)`);
+    throw new UserError(
+      `the model's input '${input!.name}' is ${height}x${height}; effnet-edge takes square inputs from 1 to ${MAX_INPUT_SIZE} pixels (EfficientNet-B7 uses 600)`,
+    );
   }
   return height;
 }
@@ -65,7 +73,9 @@ export function preprocessingFrom(args: ParsedArgs, inputSize: number): Preproce
   if (preset === 'direct') base = directPreset();
   else if (preset === 'torchvision') {
     const variant = VARIANT_NAMES.find((v) => TORCHVISION_SIZES[v].crop === inputSize) as VariantName | undefined;
-    base = variant ? torchvisionPreset(variant) : { ...torchvisionPreset('b0'), resize: Math.round(inputSize / 0.875), crop: inputSize };
+    base = variant
+      ? torchvisionPreset(variant)
+      : { ...torchvisionPreset('b0'), resize: Math.round(inputSize / 0.875), crop: inputSize };
   } else {
     throw new UsageError(`--preset expects torchvision or direct, got '${preset}'`);
   }
@@ -76,8 +86,11 @@ export function preprocessingFrom(args: ParsedArgs, inputSize: number): Preproce
   const std = numberList(args, 'std');
   const channelOrder = stringOption(args, 'channel-order');
   return customPreprocessing(base, {
-    ...(resize !== undefined ? { resize } : {}), ...(crop !== undefined ? { crop } : {}),
-    ...(interpolation !== undefined ? { interpolation } : {}), ...(mean ? { mean } : {}), ...(std ? { std } : {}),
+    ...(resize !== undefined ? { resize } : {}),
+    ...(crop !== undefined ? { crop } : {}),
+    ...(interpolation !== undefined ? { interpolation } : {}),
+    ...(mean ? { mean } : {}),
+    ...(std ? { std } : {}),
     ...(channelOrder !== undefined ? { channelOrder } : {}),
   });
 }
@@ -91,7 +104,12 @@ export function labelSourceFrom(args: ParsedArgs): LabelSource {
   return { kind: 'folders' };
 }
 
-export async function datasetFrom(options: { args: ParsedArgs; root: string | undefined; flag: string; countFlag?: string }): Promise<Dataset> {
+export async function datasetFrom(options: {
+  args: ParsedArgs;
+  root: string | undefined;
+  flag: string;
+  countFlag?: string;
+}): Promise<Dataset> {
   if (options.root === undefined) throw new UsageError(`--${options.flag} DIR is required`);
   const dataset = await datasetFromFolder({ root: options.root, labels: labelSourceFrom(options.args) });
   const count = options.countFlag ? numberOption(options.args, options.countFlag, 'integer') : undefined;

@@ -19,7 +19,24 @@ import { statusCommand } from './commands/status.js';
 import { UsageError, UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 
-export const COMMANDS: readonly Command[] = [buildCommand, deployCommand, verifyCommand, rollbackCommand, statusCommand, inspectCommand, runCommand, benchCommand, nativeCommand, engineCommand, deviceCheckCommand, targetsCommand, summaryCommand, exportCommand, quantizeCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [
+  buildCommand,
+  deployCommand,
+  verifyCommand,
+  rollbackCommand,
+  statusCommand,
+  inspectCommand,
+  runCommand,
+  benchCommand,
+  nativeCommand,
+  engineCommand,
+  deviceCheckCommand,
+  targetsCommand,
+  summaryCommand,
+  exportCommand,
+  quantizeCommand,
+  evalCommand,
+];
 
 function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -31,7 +48,7 @@ function programHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `effnet-edge <command> --help` for a command\'s options.',
+    "Run `effnet-edge <command> --help` for a command's options.",
     '',
   ].join('\n');
 }
@@ -72,7 +89,9 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
       io.stderr(`effnet-edge ${command.name}: ${error.message}\n`);
       return error.exitCode;
     }
-    io.stderr(`effnet-edge ${command.name}: internal error, please report it with this trace:\n${(error as Error).stack ?? error}\n`);
+    io.stderr(
+      `effnet-edge ${command.name}: internal error, please report it with this trace:\n${(error as Error).stack ?? error}\n`,
+    );
     return 70;
   }
 }

@@ -25,7 +25,8 @@ function realOrPlanned(path: string): string {
 /** Kernel filesystems: writing there hangs (recursive mkdir in /proc) or does harm. */
 const VIRTUAL_FILESYSTEMS = ['/proc', '/sys', '/dev'];
 
-const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+const within = (inner: string, outer: string) =>
+  inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 
 /**
  * Refuses outputs that coincide with an input (or hold one, for folders), and outputs that coincide with each other.
@@ -35,18 +36,29 @@ export function outputsChecked(options: { outputs: readonly NamedPath[]; inputs:
   const outputs = options.outputs.map((o) => ({ ...o, real: realOrPlanned(o.path) }));
   for (const output of outputs) {
     const virtual = VIRTUAL_FILESYSTEMS.find((root) => within(output.real, root));
-    if (virtual) throw new UsageError(`${output.flag} ${output.path} is under ${virtual}, a kernel filesystem, not a place for files; choose another ${output.flag}`);
+    if (virtual)
+      throw new UsageError(
+        `${output.flag} ${output.path} is under ${virtual}, a kernel filesystem, not a place for files; choose another ${output.flag}`,
+      );
     if (within(process.cwd(), output.real)) {
-      throw new UsageError(`${output.flag} ${output.path} is the current folder or holds it; write into a new folder instead`);
+      throw new UsageError(
+        `${output.flag} ${output.path} is the current folder or holds it; write into a new folder instead`,
+      );
     }
     for (const input of options.inputs) {
       const real = realOrPlanned(input.path);
-      if (within(real, output.real) || within(output.real, real) && statSync(real, { throwIfNoEntry: false })?.isFile()) {
-        throw new UsageError(`${output.flag} ${output.path} would overwrite ${input.flag} ${input.path}, which this command reads; choose another ${output.flag}`);
+      if (
+        within(real, output.real) ||
+        (within(output.real, real) && statSync(real, { throwIfNoEntry: false })?.isFile())
+      ) {
+        throw new UsageError(
+          `${output.flag} ${output.path} would overwrite ${input.flag} ${input.path}, which this command reads; choose another ${output.flag}`,
+        );
       }
     }
     const twin = outputs.find((o) => o !== output && o.real === output.real);
-    if (twin) throw new UsageError(`${output.flag} and ${twin.flag} both name ${output.path}; give each output its own path`);
+    if (twin)
+      throw new UsageError(`${output.flag} and ${twin.flag} both name ${output.path}; give each output its own path`);
   }
 }
 

@@ -23,7 +23,9 @@ export function progressBar(options: { label: string; unit: string; stream?: Nod
       const eta = rate > 0 ? (total - done) / rate : 0;
       const width = 30;
       const filled = Math.round((width * done) / Math.max(total, 1));
-      stream.write(`\r${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(rate < 10 ? 1 : 0)} ${options.unit}/s ETA ${eta.toFixed(0)}s `);
+      stream.write(
+        `\r${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(rate < 10 ? 1 : 0)} ${options.unit}/s ETA ${eta.toFixed(0)}s `,
+      );
     },
     done() {
       stream.write('\r\x1b[K');

@@ -22,8 +22,13 @@ export const HOSTS_GROUP: OptionGroup = {
 
 export const SSH_GROUP: OptionGroup = {
   options: {
-    identity: { type: 'string' }, 'known-hosts': { type: 'string' }, 'accept-new': { type: 'boolean' },
-    'connect-timeout': { type: 'string' }, retries: { type: 'string' }, 'remote-dir': { type: 'string' }, 'remote-cli': { type: 'string' },
+    identity: { type: 'string' },
+    'known-hosts': { type: 'string' },
+    'accept-new': { type: 'boolean' },
+    'connect-timeout': { type: 'string' },
+    retries: { type: 'string' },
+    'remote-dir': { type: 'string' },
+    'remote-cli': { type: 'string' },
   },
   help: [
     '  --identity KEY          private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
@@ -32,7 +37,7 @@ export const SSH_GROUP: OptionGroup = {
     '  --connect-timeout S     seconds to wait for the SSH handshake (default 15)',
     '  --retries N             reconnect attempts on connection errors, with backoff (default 3)',
     `  --remote-dir DIR        where releases live on the device (default ${DEFAULT_REMOTE_ROOT})`,
-    '  --remote-cli CMD        how to run effnet-edge on the device (default: --install\'ed copy, then PATH)',
+    "  --remote-cli CMD        how to run effnet-edge on the device (default: --install'ed copy, then PATH)",
   ],
 };
 
@@ -42,13 +47,17 @@ export async function hostTargetsOf(args: ParsedArgs): Promise<HostTarget[]> {
   const inventory = stringOption(args, 'inventory');
   if (host && inventory) throw new UsageError('give --host or --inventory, not both');
   if (!host && !inventory) throw new UsageError('--host [user@]host[:port] or --inventory FILE is required');
-  if (stringOption(args, 'limit') !== undefined && !inventory) throw new UsageError('--limit selects hosts of an --inventory');
+  if (stringOption(args, 'limit') !== undefined && !inventory)
+    throw new UsageError('--limit selects hosts of an --inventory');
   if (host) return hostTargetsFrom(host);
   const text = await readFile(inventory!, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new UserError(`${inventory}: cannot read the inventory (${error.code ?? error.message})`);
   });
   const limit = stringOption(args, 'limit');
-  return hostTargetsFromInventory({ inventory: inventoryFromText({ text, path: inventory! }), ...(limit === undefined ? {} : { limit }) });
+  return hostTargetsFromInventory({
+    inventory: inventoryFromText({ text, path: inventory! }),
+    ...(limit === undefined ? {} : { limit }),
+  });
 }
 
 export interface SshSettings {
@@ -78,11 +87,20 @@ export function sshSettingsFrom(args: ParsedArgs): SshSettings {
 }
 
 /** An SSH session to `target`: an inventory's key file wins over --identity for that host, as in Ansible. */
-export function sessionTo(options: { target: HostTarget; settings: SshSettings; onNotice: SshOptions['onNotice'] }): Promise<SshSession> {
+export function sessionTo(options: {
+  target: HostTarget;
+  settings: SshSettings;
+  onNotice: SshOptions['onNotice'];
+}): Promise<SshSession> {
   const { target, settings } = options;
   return SshSession.open({
-    target, identity: target.identity ?? settings.identity, knownHostsPath: settings.knownHostsPath, acceptNew: settings.acceptNew,
-    connectTimeoutMs: settings.connectTimeoutMs, retries: settings.retries, onNotice: options.onNotice,
+    target,
+    identity: target.identity ?? settings.identity,
+    knownHostsPath: settings.knownHostsPath,
+    acceptNew: settings.acceptNew,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    retries: settings.retries,
+    onNotice: options.onNotice,
   });
 }
 

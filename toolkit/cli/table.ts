@@ -9,9 +9,11 @@ export function formatTable(columns: Column[], rows: (string | number)[][]): str
   const cells = rows.map((row) => row.map((cell) => (typeof cell === 'number' ? formatInteger(cell) : cell)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (row: string[]) =>
-    row.map((cell, i) => (columns[i]!.align === 'right' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-      .join('  ').trimEnd();
-  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
+    row
+      .map((cell, i) => (columns[i]!.align === 'right' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns.map((c) => c.header)), ...cells.map(line)].join('\n')}\n`;
 }
 
 /** 5288548 → "5,288,548"; non-integers keep up to 4 significant decimals. */

@@ -12,14 +12,42 @@ import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import {
-  DEVICE_FACTS_SECTIONS, deviceFactsCommands, deviceFactsFrom, npmCpuOf, prerequisiteProblems, prerequisitesError, tensorrtLibDirFor, type DeviceFacts,
+  DEVICE_FACTS_SECTIONS,
+  deviceFactsCommands,
+  deviceFactsFrom,
+  npmCpuOf,
+  prerequisiteProblems,
+  prerequisitesError,
+  tensorrtLibDirFor,
+  type DeviceFacts,
 } from './prerequisites.js';
 import {
-  lockPath, logCommand, releaseDir, releasesToPrune, remoteLayoutFor, snapshotCommands, snapshotFrom, switchCommand, type ReleaseLogEntry, type ReleaseSnapshot, type RemoteLayout,
+  lockPath,
+  logCommand,
+  releaseDir,
+  releasesToPrune,
+  remoteLayoutFor,
+  snapshotCommands,
+  snapshotFrom,
+  switchCommand,
+  type ReleaseLogEntry,
+  type ReleaseSnapshot,
+  type RemoteLayout,
 } from './remote.js';
 import { shellQuote, UploadTruncated, type SshSession } from './ssh.js';
 import {
-  availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, PARTIAL, partialsCommand, partialsFrom, RemoteFolderError, type UploadFile, type UploadState, type UploadTally,
+  availableBytesFrom,
+  filesUploaded,
+  freeSpaceCommand,
+  hashCommand,
+  hashesFrom,
+  PARTIAL,
+  partialsCommand,
+  partialsFrom,
+  RemoteFolderError,
+  type UploadFile,
+  type UploadState,
+  type UploadTally,
 } from './upload.js';
 import { runtimeOfVerifyTap, testPointsFromTap } from '../eval/checkReports.js';
 
@@ -61,20 +89,41 @@ export interface DeployResult {
 
 /** A failure after the release folder exists: the release is marked, `current` untouched. */
 export class ReleaseFailed extends UserError {
-  constructor(readonly release: string, readonly reason: string, message = reason) {
+  constructor(
+    readonly release: string,
+    readonly reason: string,
+    message = reason,
+  ) {
     super(message);
   }
 }
 
 /** Same bundle bytes, same id: a rerun lands in the same folder and resumes there. */
 export function releaseIdFor(options: { bundle: string; manifestBytes: Uint8Array }): string {
-  const name = basename(options.bundle).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'bundle';
+  const name =
+    basename(options.bundle)
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[.-]+/, '') || 'bundle';
   return `${name}-${sha256Of(options.manifestBytes).slice(0, 12)}`;
 }
 
-export async function bundleFilesOf(options: { bundle: string; manifest: BundleManifest; manifestBytes: Uint8Array }): Promise<BundleFile[]> {
-  const files: BundleFile[] = Object.entries(options.manifest.files).map(([name, f]) => ({ name, local: join(options.bundle, name), sha256: f.sha256, size: f.size }));
-  files.push({ name: MANIFEST_FILE, local: join(options.bundle, MANIFEST_FILE), sha256: sha256Of(options.manifestBytes), size: options.manifestBytes.byteLength });
+export async function bundleFilesOf(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  manifestBytes: Uint8Array;
+}): Promise<BundleFile[]> {
+  const files: BundleFile[] = Object.entries(options.manifest.files).map(([name, f]) => ({
+    name,
+    local: join(options.bundle, name),
+    sha256: f.sha256,
+    size: f.size,
+  }));
+  files.push({
+    name: MANIFEST_FILE,
+    local: join(options.bundle, MANIFEST_FILE),
+    sha256: sha256Of(options.manifestBytes),
+    size: options.manifestBytes.byteLength,
+  });
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -84,7 +133,12 @@ interface DeviceState extends ReleaseSnapshot, UploadState {
   facts: DeviceFacts;
 }
 
-async function deviceState(options: DeployOptions, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<DeviceState> {
+async function deviceState(
+  options: DeployOptions,
+  layout: RemoteLayout,
+  dir: string,
+  files: BundleFile[],
+): Promise<DeviceState> {
   const { session } = options;
   const [df, hashes, partials, ...rest] = await session.sections([
     freeSpaceCommand(layout.root),
@@ -94,37 +148,63 @@ async function deviceState(options: DeployOptions, layout: RemoteLayout, dir: st
     ...snapshotCommands(layout),
   ]);
   const availableBytes = availableBytesFrom(df!.stdout);
-  if (availableBytes === null) throw new UserError(`${session.label}: cannot read free space from df: ${df!.stdout.trim()}`);
+  if (availableBytes === null)
+    throw new UserError(`${session.label}: cannot read free space from df: ${df!.stdout.trim()}`);
   return {
-    availableBytes, hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout),
-    facts: deviceFactsFrom(rest.slice(0, DEVICE_FACTS_SECTIONS)), ...snapshotFrom(rest.slice(DEVICE_FACTS_SECTIONS)),
+    availableBytes,
+    hashes: hashesFrom(hashes!.stdout),
+    partials: partialsFrom(partials!.stdout),
+    facts: deviceFactsFrom(rest.slice(0, DEVICE_FACTS_SECTIONS)),
+    ...snapshotFrom(rest.slice(DEVICE_FACTS_SECTIONS)),
   };
 }
 
 /** The engine plan and logs come on top of the bundle: what is still to send, twice over, must fit. */
-export function freeSpaceProblem(options: { root: string; availableBytes: number; files: BundleFile[]; hashes: Map<string, string> }): string | null {
+export function freeSpaceProblem(options: {
+  root: string;
+  availableBytes: number;
+  files: BundleFile[];
+  hashes: Map<string, string>;
+}): string | null {
   const needed = 2 * options.files.reduce((n, f) => n + (options.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
   if (options.availableBytes >= needed) return null;
   return `disk: found ${(options.availableBytes / 2 ** 20).toFixed(0)} MiB free under ${options.root}, needed ${(needed / 2 ** 20).toFixed(0)} MiB (what is left to send, twice over, for the engine); free space or pass --keep 1 on the next deploy`;
 }
 
 /** Everything the device lacks, refused at once before anything is written there; warnings go to `onNotice`. */
-function prerequisitesChecked(options: DeployOptions, layout: RemoteLayout, state: DeviceState, files: BundleFile[]): void {
+function prerequisitesChecked(
+  options: DeployOptions,
+  layout: RemoteLayout,
+  state: DeviceState,
+  files: BundleFile[],
+): void {
   const { manifest } = options;
   const target = allTargets().find((t) => t.name === manifest.target.name);
   const { problems, warnings } = prerequisiteProblems({
-    facts: state.facts, runtime: manifest.target.runtime,
+    facts: state.facts,
+    runtime: manifest.target.runtime,
     target: { name: manifest.target.name, arch: target?.arch ?? null, tensorrt: target?.tensorrt ?? null },
     nodeRequired: options.remoteCli === null || options.install !== null,
   });
-  const disk = freeSpaceProblem({ root: layout.root, availableBytes: state.availableBytes, files, hashes: state.hashes });
+  const disk = freeSpaceProblem({
+    root: layout.root,
+    availableBytes: state.availableBytes,
+    files,
+    hashes: state.hashes,
+  });
   if (disk !== null) problems.push(disk);
-  if (problems.length > 0) throw prerequisitesError({ label: options.session.label, target: manifest.target.name, problems });
+  if (problems.length > 0)
+    throw prerequisitesError({ label: options.session.label, target: manifest.target.name, problems });
   for (const warning of warnings) options.onNotice(warning);
 }
 
 /** Uploads what the device lacks or holds with a different hash, then checks every file's sha256 on the device. */
-async function uploaded(options: DeployOptions, dir: string, files: BundleFile[], state: DeviceState): Promise<UploadTally> {
+async function uploaded(
+  options: DeployOptions,
+  dir: string,
+  files: BundleFile[],
+  state: DeviceState,
+): Promise<UploadTally> {
   const { session } = options;
   let tally: UploadTally;
   try {
@@ -133,10 +213,15 @@ async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]
     throw await uploadFailure({ session, dir, files, state, error: error as Error });
   }
   // A rerun of a release that failed starts clean of its old verdict.
-  const after = hashesFrom((await session.exec(`rm -f ${shellQuote(posix.join(dir, 'FAILED'))}; ${hashCommand(dir, files)}`)).stdout);
+  const after = hashesFrom(
+    (await session.exec(`rm -f ${shellQuote(posix.join(dir, 'FAILED'))}; ${hashCommand(dir, files)}`)).stdout,
+  );
   const wrong = files.filter((f) => after.get(f.name) !== f.sha256);
   if (wrong.length > 0) {
-    throw new ReleaseFailed(basename(dir), `sha256 mismatch on the device: ${wrong.map((f) => `${f.name} (device ${after.get(f.name)?.slice(0, 12) ?? 'missing'}, manifest ${f.sha256.slice(0, 12)})`).join(', ')}`);
+    throw new ReleaseFailed(
+      basename(dir),
+      `sha256 mismatch on the device: ${wrong.map((f) => `${f.name} (device ${after.get(f.name)?.slice(0, 12) ?? 'missing'}, manifest ${f.sha256.slice(0, 12)})`).join(', ')}`,
+    );
   }
   return tally;
 }
@@ -146,15 +231,26 @@ async function uploaded(options: DeployOptions, dir: string, files: BundleFile[]
  * is said as such, with the numbers, after the interrupted `.partial` files are removed so the FAILED mark and the
  * log line still fit.
  */
-async function uploadFailure(options: { session: SshSession; dir: string; files: BundleFile[]; state: DeviceState; error: Error }): Promise<Error> {
+async function uploadFailure(options: {
+  session: SshSession;
+  dir: string;
+  files: BundleFile[];
+  state: DeviceState;
+  error: Error;
+}): Promise<Error> {
   const { session, dir, error } = options;
   if (error instanceof RemoteFolderError) return error;
   const needed = options.files.reduce((n, f) => n + (options.state.hashes.get(f.name) === f.sha256 ? 0 : f.size), 0);
-  const [cleared, df] = await session.sections([`find ${shellQuote(dir)} -name '*${PARTIAL}' -type f -delete`, freeSpaceCommand(dir)]).catch(() => [null, null]);
+  const [cleared, df] = await session
+    .sections([`find ${shellQuote(dir)} -name '*${PARTIAL}' -type f -delete`, freeSpaceCommand(dir)])
+    .catch(() => [null, null]);
   const free = df ? availableBytesFrom(df.stdout) : null;
   const diskFull = error instanceof UploadTruncated || /no space|failure|quota/i.test(error.message);
   if (diskFull && cleared?.code === 0 && free !== null && free < needed) {
-    return new ReleaseFailed(basename(dir), `device disk full (${(free / 2 ** 20).toFixed(1)} MB free, ${(needed / 2 ** 20).toFixed(1)} MB needed); free space on the device and deploy again`);
+    return new ReleaseFailed(
+      basename(dir),
+      `device disk full (${(free / 2 ** 20).toFixed(1)} MB free, ${(needed / 2 ** 20).toFixed(1)} MB needed); free space on the device and deploy again`,
+    );
   }
   return error;
 }
@@ -165,28 +261,60 @@ export function nativeBuildCommand(options: { cli: string; include: string; lib:
 }
 
 /** TensorRT targets: the shim and the engine are built on the device (plans cannot be cross-built). */
-async function prepared(options: DeployOptions, cli: string, dir: string, facts: DeviceFacts): Promise<Record<string, unknown> | null> {
+async function prepared(
+  options: DeployOptions,
+  cli: string,
+  dir: string,
+  facts: DeviceFacts,
+): Promise<Record<string, unknown> | null> {
   if (options.manifest.target.runtime !== 'tensorrt') return null;
   const { session } = options;
   // The prerequisites refused a tensorrt bundle for a device without TensorRT's headers.
   const include = facts.tensorrt!.dir;
-  await session.run(nativeBuildCommand({ cli, include, lib: options.tensorrt.lib ?? tensorrtLibDirFor(include) }), 'effnet-edge native build', options.commandTimeoutMs);
-  const engine = await session.run(`${cli} engine build --bundle ${shellQuote(dir)} --json`, 'effnet-edge engine build', options.commandTimeoutMs);
+  await session.run(
+    nativeBuildCommand({ cli, include, lib: options.tensorrt.lib ?? tensorrtLibDirFor(include) }),
+    'effnet-edge native build',
+    options.commandTimeoutMs,
+  );
+  const engine = await session.run(
+    `${cli} engine build --bundle ${shellQuote(dir)} --json`,
+    'effnet-edge engine build',
+    options.commandTimeoutMs,
+  );
   return (JSON.parse(engine) as { key: Record<string, unknown> }).key;
 }
 
 /** The device's own check, TAP kept in the release folder; passes only when every test point is ok. */
-export async function verifiedOnDevice(options: { session: SshSession; cli: string; dir: string; runtime: string; timeoutMs: number; onTap?: (text: string) => void }) {
+export async function verifiedOnDevice(options: {
+  session: SshSession;
+  cli: string;
+  dir: string;
+  runtime: string;
+  timeoutMs: number;
+  onTap?: (text: string) => void;
+}) {
   const tapFile = posix.join(options.dir, 'verify.tap');
   const command = `${options.cli} verify --bundle ${shellQuote(options.dir)} --runtime ${options.runtime} --tap > ${shellQuote(tapFile)}; code=$?; cat ${shellQuote(tapFile)}; exit $code`;
-  const result = await options.session.exec(command, { timeoutMs: options.timeoutMs, ...(options.onTap ? { onStdout: options.onTap } : {}) });
+  const result = await options.session.exec(command, {
+    timeoutMs: options.timeoutMs,
+    ...(options.onTap ? { onStdout: options.onTap } : {}),
+  });
   const points = testPointsFromTap(result.stdout);
   return { code: result.code, tap: result.stdout, stderr: result.stderr, points };
 }
 
 /** The files, hashes and release history under the lock: another deploy may have switched or pruned since the probe. */
-async function freshState(session: SshSession, layout: RemoteLayout, dir: string, files: BundleFile[]): Promise<ReleaseSnapshot & UploadState> {
-  const [hashes, partials, ...snapshot] = await session.sections([hashCommand(dir, files), partialsCommand(dir, files), ...snapshotCommands(layout)]);
+async function freshState(
+  session: SshSession,
+  layout: RemoteLayout,
+  dir: string,
+  files: BundleFile[],
+): Promise<ReleaseSnapshot & UploadState> {
+  const [hashes, partials, ...snapshot] = await session.sections([
+    hashCommand(dir, files),
+    partialsCommand(dir, files),
+    ...snapshotCommands(layout),
+  ]);
   return { hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout), ...snapshotFrom(snapshot) };
 }
 
@@ -211,8 +339,17 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
     // (logging it as its own previous release broke rollback).
     if (state.current === id && files.every((f) => state.hashes.get(f.name) === f.sha256)) {
       return {
-        release: id, previous: state.current, unchanged: true, filesSent: 0, filesKept: files.length, bytesResumed: 0, bytesSent: 0, engineKey: null,
-        verify: { runtime: 'none', passed: 0, failed: 0, tap: '' }, pruned: [], device: state.facts,
+        release: id,
+        previous: state.current,
+        unchanged: true,
+        filesSent: 0,
+        filesKept: files.length,
+        bytesResumed: 0,
+        bytesSent: 0,
+        engineKey: null,
+        verify: { runtime: 'none', passed: 0, failed: 0, tap: '' },
+        pruned: [],
+        device: state.facts,
       };
     }
     return await releaseDeployed({ ...options, layout, id, dir, files, state });
@@ -221,7 +358,9 @@ export async function deployed(options: DeployOptions): Promise<DeployResult> {
   }
 }
 
-async function releaseDeployed(options: DeployOptions & { layout: RemoteLayout; id: string; dir: string; files: BundleFile[]; state: DeviceState }): Promise<DeployResult> {
+async function releaseDeployed(
+  options: DeployOptions & { layout: RemoteLayout; id: string; dir: string; files: BundleFile[]; state: DeviceState },
+): Promise<DeployResult> {
   const { session, manifest, layout, id, dir, files, state } = options;
   // The prerequisites refused a CPU npm has no platform packages for.
   const install = options.install === null ? null : { cpu: npmCpuOf(state.facts.machine!)!, ...options.install };
@@ -235,36 +374,83 @@ async function releaseDeployed(options: DeployOptions & { layout: RemoteLayout; 
     // A Jetson bundle must verify on TensorRT; a CPU bundle verifies on what `run` will use there (the native int8
     // engine where it is built, else ONNX Runtime), and the release records which one ran.
     const requested = manifest.target.runtime === 'tensorrt' ? 'tensorrt' : 'auto';
-    const verify = await verifiedOnDevice({ session, cli, dir, runtime: requested, timeoutMs: options.commandTimeoutMs });
+    const verify = await verifiedOnDevice({
+      session,
+      cli,
+      dir,
+      runtime: requested,
+      timeoutMs: options.commandTimeoutMs,
+    });
     const runtime = runtimeOfVerifyTap(verify.tap) ?? manifest.target.runtime;
     const failed = verify.points.filter((p) => !p.ok);
     if (verify.code !== 0 || verify.points.length === 0) {
       const why = failed.length
-        ? failed.map((p) => `${p.name}: measured ${JSON.stringify(p.diag?.measured ?? null)}, allowed ${String(p.diag?.allowed ?? '?')}`).join('; ')
-        : (verify.stderr.trim().split('\n').slice(-2).join(' | ') || `exit ${verify.code}`);
+        ? failed
+            .map(
+              (p) =>
+                `${p.name}: measured ${JSON.stringify(p.diag?.measured ?? null)}, allowed ${String(p.diag?.allowed ?? '?')}`,
+            )
+            .join('; ')
+        : verify.stderr.trim().split('\n').slice(-2).join(' | ') || `exit ${verify.code}`;
       throw new ReleaseFailed(id, `on-device verify failed: ${why}`);
     }
-    const measured = Object.fromEntries(verify.points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null]));
-    const record: ReleaseLogEntry = { event: 'deployed', ...entry, time: new Date().toISOString(), verify: { runtime, passed: verify.points.length, failed: 0, measured }, engineKey };
+    const measured = Object.fromEntries(
+      verify.points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null]),
+    );
+    const record: ReleaseLogEntry = {
+      event: 'deployed',
+      ...entry,
+      time: new Date().toISOString(),
+      verify: { runtime, passed: verify.points.length, failed: 0, measured },
+      engineKey,
+    };
     const pruned = releasesToPrune({
-      folders: [...new Set([...state.folders, id])], log: [...state.log, record], current: id, keep: options.keep, protect: previous === null ? [] : [previous],
+      folders: [...new Set([...state.folders, id])],
+      log: [...state.log, record],
+      current: id,
+      keep: options.keep,
+      protect: previous === null ? [] : [previous],
     });
     // Switch first: the log line and the pruning only follow a switch that happened.
-    await session.run([
-      switchCommand(layout, id), logCommand(layout, record),
-      ...(pruned.length ? [`cd ${shellQuote(layout.releases)} && rm -rf -- ${pruned.map(shellQuote).join(' ')}`] : []),
-    ].join(' && '), `switching ${layout.current} to ${id}`);
+    await session.run(
+      [
+        switchCommand(layout, id),
+        logCommand(layout, record),
+        ...(pruned.length
+          ? [`cd ${shellQuote(layout.releases)} && rm -rf -- ${pruned.map(shellQuote).join(' ')}`]
+          : []),
+      ].join(' && '),
+      `switching ${layout.current} to ${id}`,
+    );
     return {
-      release: id, previous, unchanged: false, filesSent: upload.sent, filesKept: upload.kept, bytesResumed: upload.resumedBytes, bytesSent: upload.bytes, engineKey,
-      verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap }, pruned, device: state.facts,
+      release: id,
+      previous,
+      unchanged: false,
+      filesSent: upload.sent,
+      filesKept: upload.kept,
+      bytesResumed: upload.resumedBytes,
+      bytesSent: upload.bytes,
+      engineKey,
+      verify: { runtime, passed: verify.points.length, failed: 0, tap: verify.tap },
+      pruned,
+      device: state.facts,
     };
   } catch (error) {
     // A release folder that could not be created holds nothing to mark.
     if (error instanceof RemoteFolderError) throw error;
-    const reason = error instanceof ReleaseFailed ? error.reason : (error as Error).message.replace(`${session.label}: `, '');
+    const reason =
+      error instanceof ReleaseFailed ? error.reason : (error as Error).message.replace(`${session.label}: `, '');
     // Best effort: the connection that failed may be the one we would mark with.
     const record: ReleaseLogEntry = { event: 'failed', ...entry, time: new Date().toISOString(), reason };
-    await session.exec(`printf '%s\\n' ${shellQuote(reason)} > ${shellQuote(posix.join(dir, 'FAILED'))}; ${logCommand(layout, record)}`).catch(() => undefined);
-    throw new ReleaseFailed(id, reason, `${session.label}: ${reason}; release ${id} marked FAILED, current left at ${state.current ?? 'none (first deploy)'}`);
+    await session
+      .exec(
+        `printf '%s\\n' ${shellQuote(reason)} > ${shellQuote(posix.join(dir, 'FAILED'))}; ${logCommand(layout, record)}`,
+      )
+      .catch(() => undefined);
+    throw new ReleaseFailed(
+      id,
+      reason,
+      `${session.label}: ${reason}; release ${id} marked FAILED, current left at ${state.current ?? 'none (first deploy)'}`,
+    );
   }
 }

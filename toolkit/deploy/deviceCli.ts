@@ -11,7 +11,16 @@ import type { NpmCpu } from './prerequisites.js';
 import type { RemoteLayout } from './remote.js';
 import { shellQuote, type SshSession } from './ssh.js';
 import { toolkitTarball } from './toolkitPackage.js';
-import { availableBytesFrom, filesUploaded, freeSpaceCommand, hashCommand, hashesFrom, partialsCommand, partialsFrom, type UploadFile } from './upload.js';
+import {
+  availableBytesFrom,
+  filesUploaded,
+  freeSpaceCommand,
+  hashCommand,
+  hashesFrom,
+  partialsCommand,
+  partialsFrom,
+  type UploadFile,
+} from './upload.js';
 
 /** Where --install puts the toolkit on the device, and the CLI it gives. */
 export function installedCli(layout: RemoteLayout): string {
@@ -20,9 +29,11 @@ export function installedCli(layout: RemoteLayout): string {
 
 export function installHint(options: { label: string; found: string | null; layout: RemoteLayout }): string {
   const what = options.found === null ? 'effnet-edge is not installed' : `the device runs effnet-edge ${options.found}`;
-  return `${options.label}: ${what}, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. `
-    + `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${options.layout.toolkit}; the device needs Node.js >= 20 and no network), `
-    + `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell`;
+  return (
+    `${options.label}: ${what}, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. ` +
+    `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${options.layout.toolkit}; the device needs Node.js >= 20 and no network), ` +
+    `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell`
+  );
 }
 
 /** What --install needs: the device's CPU (from the first probe's `uname -m`) and where tarballs are cached here. */
@@ -43,7 +54,13 @@ async function versionOf(session: SshSession, command: string): Promise<string |
  * The command that runs effnet-edge on the device: `explicit` (--remote-cli) when given, else a --install'ed copy,
  * else `effnet-edge` on the PATH. Its version must equal ours.
  */
-export async function deviceCli(options: { session: SshSession; layout: RemoteLayout; explicit: string | null; install: ToolkitInstall | null; onNotice: (m: string) => void }): Promise<string> {
+export async function deviceCli(options: {
+  session: SshSession;
+  layout: RemoteLayout;
+  explicit: string | null;
+  install: ToolkitInstall | null;
+  onNotice: (m: string) => void;
+}): Promise<string> {
   const { session, layout } = options;
   const candidates = options.explicit !== null ? [options.explicit] : [shellQuote(installedCli(layout)), 'effnet-edge'];
   let found: string | null = null;
@@ -54,14 +71,19 @@ export async function deviceCli(options: { session: SshSession; layout: RemoteLa
   }
   if (options.install === null) {
     if (options.explicit !== null && found === null) {
-      throw new UserError(`${session.label}: --remote-cli '${options.explicit}' does not run (its --version failed); check the command on the device`);
+      throw new UserError(
+        `${session.label}: --remote-cli '${options.explicit}' does not run (its --version failed); check the command on the device`,
+      );
     }
     throw new UserError(installHint({ label: session.label, found, layout }));
   }
   await installedOnDevice({ session, layout, install: options.install, onNotice: options.onNotice });
   const cli = shellQuote(installedCli(layout));
   const version = await versionOf(session, cli);
-  if (version !== TOOLKIT_VERSION) throw new UserError(`${session.label}: effnet-edge was installed under ${layout.toolkit} but ${installedCli(layout)} --version says ${version ?? 'nothing'}`);
+  if (version !== TOOLKIT_VERSION)
+    throw new UserError(
+      `${session.label}: effnet-edge was installed under ${layout.toolkit} but ${installedCli(layout)} --version says ${version ?? 'nothing'}`,
+    );
   return cli;
 }
 
@@ -69,28 +91,67 @@ export async function deviceCli(options: { session: SshSession; layout: RemoteLa
  * Checks the uploaded tarball's sha256, unpacks it beside its final place and renames it there: a dropped
  * connection never leaves a half-unpacked toolkit under `<toolkit>/<version>`.
  */
-export function unpackCommand(options: { layout: RemoteLayout; tarball: string; sha256: string; version: string }): string {
+export function unpackCommand(options: {
+  layout: RemoteLayout;
+  tarball: string;
+  sha256: string;
+  version: string;
+}): string {
   const dir = (name: string) => shellQuote(posix.join(options.layout.toolkit, name));
-  const [tarball, temporary, target] = [dir(options.tarball), dir(`.${options.version}.unpacking`), dir(options.version)];
-  return `printf '%s  %s\\n' ${options.sha256} ${tarball} | sha256sum -c --quiet - && rm -rf ${temporary} && mkdir ${temporary} && `
-    + `{ tar -xzf ${tarball} -C ${temporary} || { rm -rf ${temporary}; exit 1; }; } && rm -rf ${target} && mv -T ${temporary} ${target} && rm -f ${tarball}`;
+  const [tarball, temporary, target] = [
+    dir(options.tarball),
+    dir(`.${options.version}.unpacking`),
+    dir(options.version),
+  ];
+  return (
+    `printf '%s  %s\\n' ${options.sha256} ${tarball} | sha256sum -c --quiet - && rm -rf ${temporary} && mkdir ${temporary} && ` +
+    `{ tar -xzf ${tarball} -C ${temporary} || { rm -rf ${temporary}; exit 1; }; } && rm -rf ${target} && mv -T ${temporary} ${target} && rm -f ${tarball}`
+  );
 }
 
-async function installedOnDevice(options: { session: SshSession; layout: RemoteLayout; install: ToolkitInstall; onNotice: (m: string) => void }): Promise<void> {
+async function installedOnDevice(options: {
+  session: SshSession;
+  layout: RemoteLayout;
+  install: ToolkitInstall;
+  onNotice: (m: string) => void;
+}): Promise<void> {
   const { session, layout, install } = options;
-  const tarball = await toolkitTarball({ platform: { os: 'linux', cpu: install.cpu, libc: 'glibc' }, cacheDir: install.cacheDir, onNotice: options.onNotice });
+  const tarball = await toolkitTarball({
+    platform: { os: 'linux', cpu: install.cpu, libc: 'glibc' },
+    cacheDir: install.cacheDir,
+    onNotice: options.onNotice,
+  });
   const file: UploadFile = { name: tarball.name, local: tarball.path, sha256: tarball.sha256, size: tarball.size };
-  const [df, hashes, partials] = await session.sections([freeSpaceCommand(layout.toolkit), hashCommand(layout.toolkit, [file]), partialsCommand(layout.toolkit, [file])]);
+  const [df, hashes, partials] = await session.sections([
+    freeSpaceCommand(layout.toolkit),
+    hashCommand(layout.toolkit, [file]),
+    partialsCommand(layout.toolkit, [file]),
+  ]);
   const available = availableBytesFrom(df!.stdout);
   const needed = tarball.size + tarball.unpackedBytes;
   if (available !== null && available < needed) {
-    throw new UserError(`${session.label}: ${(available / 2 ** 20).toFixed(0)} MiB free under ${layout.toolkit}, ${(needed / 2 ** 20).toFixed(0)} MiB needed for effnet-edge ${TOOLKIT_VERSION} (the tarball and the files it unpacks to); free space on the device and rerun`);
+    throw new UserError(
+      `${session.label}: ${(available / 2 ** 20).toFixed(0)} MiB free under ${layout.toolkit}, ${(needed / 2 ** 20).toFixed(0)} MiB needed for effnet-edge ${TOOLKIT_VERSION} (the tarball and the files it unpacks to); free space on the device and rerun`,
+    );
   }
-  options.onNotice(`installing effnet-edge ${TOOLKIT_VERSION} on ${session.label} (${(tarball.size / 1e6).toFixed(1)} MB, ${(tarball.unpackedBytes / 1e6).toFixed(1)} MB unpacked; no network needed there)`);
+  options.onNotice(
+    `installing effnet-edge ${TOOLKIT_VERSION} on ${session.label} (${(tarball.size / 1e6).toFixed(1)} MB, ${(tarball.unpackedBytes / 1e6).toFixed(1)} MB unpacked; no network needed there)`,
+  );
   const tally = await filesUploaded({
-    session, dir: layout.toolkit, files: [file], state: { hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout) },
-    onNotice: options.onNotice, onBytes: install.onUpload,
+    session,
+    dir: layout.toolkit,
+    files: [file],
+    state: { hashes: hashesFrom(hashes!.stdout), partials: partialsFrom(partials!.stdout) },
+    onNotice: options.onNotice,
+    onBytes: install.onUpload,
   });
-  if (tally.resumedBytes > 0) options.onNotice(`${tarball.name}: resumed after ${(tally.resumedBytes / 1e6).toFixed(1)} MB already on the device`);
-  await session.run(unpackCommand({ layout, tarball: tarball.name, sha256: tarball.sha256, version: TOOLKIT_VERSION }), `unpacking effnet-edge ${TOOLKIT_VERSION}`, 10 * 60_000);
+  if (tally.resumedBytes > 0)
+    options.onNotice(
+      `${tarball.name}: resumed after ${(tally.resumedBytes / 1e6).toFixed(1)} MB already on the device`,
+    );
+  await session.run(
+    unpackCommand({ layout, tarball: tarball.name, sha256: tarball.sha256, version: TOOLKIT_VERSION }),
+    `unpacking effnet-edge ${TOOLKIT_VERSION}`,
+    10 * 60_000,
+  );
 }

@@ -29,9 +29,18 @@ export function maxFailFrom(value: string | undefined, hosts: number): number {
 }
 
 export async function forEachHost<T>(options: {
-  targets: HostTarget[]; concurrency: number; maxFail: number; work: (target: HostTarget) => Promise<T>;
+  targets: HostTarget[];
+  concurrency: number;
+  maxFail: number;
+  work: (target: HostTarget) => Promise<T>;
 }): Promise<HostOutcome<T>[]> {
-  const outcomes: HostOutcome<T>[] = options.targets.map((target) => ({ target, status: 'not started', value: null, error: null, seconds: 0 }));
+  const outcomes: HostOutcome<T>[] = options.targets.map((target) => ({
+    target,
+    status: 'not started',
+    value: null,
+    error: null,
+    seconds: 0,
+  }));
   let next = 0;
   let failures = 0;
   const worker = async () => {

@@ -58,7 +58,8 @@ export function hostTargetFrom(spec: string): HostTarget {
   const at = text.indexOf('@');
   const user = at < 0 ? null : text.slice(0, at);
   const address = splitHostPort(text.slice(at + 1));
-  if ((user !== null && !USER.test(user)) || !address || !(HOSTNAME.test(address.host) || isIpv6(address.host))) throw expected;
+  if ((user !== null && !USER.test(user)) || !address || !(HOSTNAME.test(address.host) || isIpv6(address.host)))
+    throw expected;
   const port = address.port === undefined ? DEFAULT_PORT : portFrom(address.port);
   if (port === null) throw new UsageError(`--host '${spec}': port must be 1..65535`);
   return { name: text, host: address.host, user, port, identity: null, groups: [] };
@@ -66,15 +67,20 @@ export function hostTargetFrom(spec: string): HostTarget {
 
 /** `--host a,b,c`: every item a spec, none empty, no machine twice (same user, host and port). */
 export function hostTargetsFrom(list: string): HostTarget[] {
-  if (list.trim() === '') throw new UsageError(`--host '${list}': expected [user@]host[:port], several separated by commas`);
+  if (list.trim() === '')
+    throw new UsageError(`--host '${list}': expected [user@]host[:port], several separated by commas`);
   const seen = new Map<string, HostTarget>();
   list.split(',').forEach((item, index) => {
-    if (item.trim() === '') throw new UsageError(`--host '${list}': item ${index + 1} is empty; separate hosts with single commas`);
+    if (item.trim() === '')
+      throw new UsageError(`--host '${list}': item ${index + 1} is empty; separate hosts with single commas`);
     const target = hostTargetFrom(item);
     // Host names are case-insensitive (DNS, IPv6 hex); user names are not.
     const key = `${target.user ?? ''}@${target.host.toLowerCase()}:${target.port}`;
     const first = seen.get(key);
-    if (first) throw new UsageError(`--host '${list}': '${target.name}' is the same host as '${first.name}'; list each host once`);
+    if (first)
+      throw new UsageError(
+        `--host '${list}': '${target.name}' is the same host as '${first.name}'; list each host once`,
+      );
     seen.set(key, target);
   });
   return [...seen.values()];

@@ -64,7 +64,8 @@ class InventoryBuilder {
     const address = splitHostPort(pattern);
     const shape = `host '${pattern}': expected name, name:port or [IPv6]:port`;
     if (!address || address.host === '') this.fail(where, shape);
-    if (address.port !== undefined && portFrom(address.port) === null) this.fail(where, `host '${pattern}': port must be 1..65535`);
+    if (address.port !== undefined && portFrom(address.port) === null)
+      this.fail(where, `host '${pattern}': port must be 1..65535`);
     const names = expandRanges(address.host, (problem) => this.fail(where, `host '${pattern}': ${problem}`));
     if (names.some((name) => /[[\]\s]/.test(name) || name.startsWith('-'))) this.fail(where, shape);
     // As in Ansible, `host:port` sets ansible_port and a variable on the same line overrides it.
@@ -82,14 +83,20 @@ class InventoryBuilder {
   setGroupVars(group: string, vars: Record<string, string>, where: string): void {
     this.checkVars(vars, where);
     const priority = vars.ansible_group_priority;
-    if (priority !== undefined && !/^-?\d+$/.test(priority)) this.fail(where, `ansible_group_priority is '${priority}'; expected a whole number`);
+    if (priority !== undefined && !/^-?\d+$/.test(priority))
+      this.fail(where, `ansible_group_priority is '${priority}'; expected a whole number`);
     Object.assign(this.group(group).vars, vars);
   }
 
   addChild(parent: string, child: string, where: string): void {
-    if (child === 'all') this.fail(where, `group 'all' cannot be a child of '${parent}': every group is already inside 'all'`);
+    if (child === 'all')
+      this.fail(where, `group 'all' cannot be a child of '${parent}': every group is already inside 'all'`);
     const path = this.pathBetween(child, parent);
-    if (path) this.fail(where, `group '${child}' cannot be a child of '${parent}': that makes a loop ${[parent, ...path].join(' → ')}`);
+    if (path)
+      this.fail(
+        where,
+        `group '${child}' cannot be a child of '${parent}': that makes a loop ${[parent, ...path].join(' → ')}`,
+      );
     this.group(parent).children.add(child);
     this.group(child);
   }
@@ -110,9 +117,13 @@ class InventoryBuilder {
       const value = vars[key];
       if (!value) continue;
       if (/\{\{|\{%/.test(value)) {
-        this.fail(where, `${key} is '${value}', a Jinja template; effnet-edge does not expand templates, so write the value itself`);
+        this.fail(
+          where,
+          `${key} is '${value}', a Jinja template; effnet-edge does not expand templates, so write the value itself`,
+        );
       }
-      if (PORT_VARS.includes(key) && portFrom(value) === null) this.fail(where, `${key} is '${value}'; expected a port number 1..65535`);
+      if (PORT_VARS.includes(key) && portFrom(value) === null)
+        this.fail(where, `${key} is '${value}'; expected a port number 1..65535`);
       if ([...ADDRESS_VARS, ...USER_VARS].includes(key) && /^-|\s/.test(value)) {
         this.fail(where, `${key} is '${value}'; expected no spaces and no leading '-'`);
       }
@@ -122,7 +133,8 @@ class InventoryBuilder {
   /** Ansible's reconcile step: parentless groups go under `all`; hosts in no real group go to `ungrouped`, and only they. */
   finish(): Inventory {
     const children = new Set([...this.groups.values()].flatMap((group) => [...group.children]));
-    for (const name of this.groups.keys()) if (name !== 'all' && !children.has(name)) this.group('all').children.add(name);
+    for (const name of this.groups.keys())
+      if (name !== 'all' && !children.has(name)) this.group('all').children.add(name);
     for (const [name, host] of this.hosts) {
       const elsewhere = [...host.groups].some((group) => group !== 'all' && group !== 'ungrouped');
       const membership = elsewhere ? 'delete' : 'add';
@@ -142,7 +154,10 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
  */
 function expandRanges(name: string, fail: (problem: string) => never): string[] {
   const hosts = rangeHostCount(name);
-  if (hosts > MAX_RANGE_HOSTS) fail(`expands to ${hosts} hosts; effnet-edge takes at most ${MAX_RANGE_HOSTS} from one line (split the fleet into groups)`);
+  if (hosts > MAX_RANGE_HOSTS)
+    fail(
+      `expands to ${hosts} hosts; effnet-edge takes at most ${MAX_RANGE_HOSTS} from one line (split the fleet into groups)`,
+    );
   const match = /^([^[]*)\[([^\]]*)\](.*)$/.exec(name);
   if (!match) return [name];
   const [, head, range, tail] = match as unknown as [string, string, string, string];
@@ -157,7 +172,8 @@ function expandRanges(name: string, fail: (problem: string) => never): string[] 
     if (items.length === 0) fail(`${where}: begin must not come after end`);
   } else if (/^\d*$/.test(begin) && /^\d+$/.test(end)) {
     const width = begin.length > 1 && begin.startsWith('0') ? begin.length : 0;
-    if (width && end.length !== width) fail(`${where}: begin and end must have the same number of digits when begin has a leading zero`);
+    if (width && end.length !== width)
+      fail(`${where}: begin and end must have the same number of digits when begin has a leading zero`);
     const [first, last] = [Number(begin || '0'), Number(end)];
     if (first > last) fail(`${where}: begin must not come after end`);
     items = Array.from({ length: last - first + 1 }, (_, i) => String(first + i).padStart(width, '0'));
@@ -175,8 +191,12 @@ function rangeHostCount(name: string): number {
   let count = 1;
   for (const [, range] of name.matchAll(/\[([^\]]*)\]/g)) {
     const [begin = '', end = '', step = '1'] = range!.split(':');
-    const span = /^\d*$/.test(begin) && /^\d+$/.test(end) ? Number(end) - Number(begin || '0') + 1
-      : begin.length === 1 && end.length === 1 ? LETTERS.indexOf(end) - LETTERS.indexOf(begin) + 1 : 1;
+    const span =
+      /^\d*$/.test(begin) && /^\d+$/.test(end)
+        ? Number(end) - Number(begin || '0') + 1
+        : begin.length === 1 && end.length === 1
+          ? LETTERS.indexOf(end) - LETTERS.indexOf(begin) + 1
+          : 1;
     count *= Math.max(1, Math.ceil(span / Math.max(1, Number(step) || 1)));
   }
   return count;
@@ -224,7 +244,10 @@ function iniInventory(path: string, text: string): Inventory {
     if (section) {
       [group, kind] = [section[1]!, section[2] ?? 'hosts'];
       if (!['hosts', 'vars', 'children'].includes(kind)) {
-        builder.fail(where, `section '${line}' has unknown type '${kind}'; expected [${group}], [${group}:vars] or [${group}:children]`);
+        builder.fail(
+          where,
+          `section '${line}' has unknown type '${kind}'; expected [${group}], [${group}:vars] or [${group}:children]`,
+        );
       }
       builder.group(group);
       if (kind === 'vars') references.push({ group, where, problem: `[${group}:vars] is for group '${group}'` });
@@ -276,30 +299,50 @@ interface YamlGroup {
 const varsSchema = z.record(z.string(), z.unknown()).superRefine((vars, context) => {
   for (const name of CONNECTION_VARS) {
     const value = vars[name];
-    if (value !== null && typeof value === 'object') context.addIssue({ code: 'custom', path: [name], message: `expected a single value, got ${Array.isArray(value) ? 'a list' : 'a mapping'}` });
+    if (value !== null && typeof value === 'object')
+      context.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `expected a single value, got ${Array.isArray(value) ? 'a list' : 'a mapping'}`,
+      });
   }
 });
 
 /** Ansible's YAML inventory: groups of hosts (a mapping, or one name), vars and child groups, any of them empty. */
-const groupSchema: z.ZodType<YamlGroup | null> = z.lazy(() => z.strictObject({
-  // `hosts: solo` is Ansible's shorthand for one host without variables.
-  hosts: z.preprocess((v) => (typeof v === 'string' ? { [v]: null } : v), z.record(z.string(), varsSchema.nullable()).nullable()).optional(),
-  vars: varsSchema.nullable().optional(),
-  children: z.record(z.string(), groupSchema).nullable().optional(),
-}).nullable());
+const groupSchema: z.ZodType<YamlGroup | null> = z.lazy(() =>
+  z
+    .strictObject({
+      // `hosts: solo` is Ansible's shorthand for one host without variables.
+      hosts: z
+        .preprocess(
+          (v) => (typeof v === 'string' ? { [v]: null } : v),
+          z.record(z.string(), varsSchema.nullable()).nullable(),
+        )
+        .optional(),
+      vars: varsSchema.nullable().optional(),
+      children: z.record(z.string(), groupSchema).nullable().optional(),
+    })
+    .nullable(),
+);
 
 export const yamlInventorySchema = z.record(z.string(), groupSchema).nullable();
 
 /** Variables as strings: scalars as written, null as '' (unset), lists and mappings as JSON (kept, never used). */
 function varStrings(vars: Vars): Record<string, string> {
-  return Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)]));
+  return Object.fromEntries(
+    Object.entries(vars).map(([name, value]) => [
+      name,
+      value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value),
+    ]),
+  );
 }
 
 function yamlGroup(builder: InventoryBuilder, group: string, value: YamlGroup | null, where: string): void {
   builder.group(group);
   if (value === null) return;
   if (value.vars) builder.setGroupVars(group, varStrings(value.vars), `${where}.vars`);
-  for (const [host, vars] of Object.entries(value.hosts ?? {})) builder.addHosts(host, group, vars ? varStrings(vars) : {}, `${where}.hosts.${host}`);
+  for (const [host, vars] of Object.entries(value.hosts ?? {}))
+    builder.addHosts(host, group, vars ? varStrings(vars) : {}, `${where}.hosts.${host}`);
   for (const [child, data] of Object.entries(value.children ?? {})) {
     builder.addChild(group, child, `${where}.children.${child}`);
     yamlGroup(builder, child, data, `${where}.children.${child}`);
@@ -311,7 +354,7 @@ function yamlData(text: string): { value: unknown; error: string | null } {
   // merge: Ansible reads YAML 1.1, where `<<: *defaults` merges a mapping.
   const document = parseDocument(text, { merge: true });
   // The first line of the first error: yaml adds a source excerpt after a colon.
-  const error = document.errors[0]?.message.split('\n')[0]!.replace(/:$/, '') ?? null;
+  const error = document.errors[0]?.message.split('\n')[0]?.replace(/:$/, '') ?? null;
   if (error) return { value: null, error };
   try {
     // maxAliasCount: an alias bomb (aliases of aliases, a few lines expanding to billions of nodes) is refused.
@@ -338,15 +381,18 @@ export function inventoryFromText(options: { text: string; path: string }): Inve
   if (['.yml', '.yaml', '.json'].includes(extension)) return yamlInventory(path, text);
   if (['.ini', '.cfg'].includes(extension)) return iniInventory(path, text);
   const { value } = yamlData(text);
-  const mapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  const groups = mapping(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === null || mapping(v));
+  const mapping = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const groups =
+    mapping(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === null || mapping(v));
   return groups ? yamlInventory(path, text) : iniInventory(path, text);
 }
 
 /** Parents of each group, the reverse of `children`. */
 function parentsOf(inventory: Inventory): Map<string, string[]> {
   const parents = new Map<string, string[]>();
-  for (const [name, group] of inventory.groups) for (const child of group.children) parents.set(child, [...(parents.get(child) ?? []), name]);
+  for (const [name, group] of inventory.groups)
+    for (const child of group.children) parents.set(child, [...(parents.get(child) ?? []), name]);
   return parents;
 }
 
@@ -367,22 +413,38 @@ function groupsOfHost(inventory: Inventory, parents: Map<string, string[]>, name
  * `all` < parent < child, and between groups at the same depth and priority the later name alphabetically wins;
  * host vars last. Depth is the longest :children path from `all`.
  */
-function hostVars(inventory: Inventory, parents: Map<string, string[]>, name: string, groups: Set<string>): Record<string, string> {
+function hostVars(
+  inventory: Inventory,
+  parents: Map<string, string[]>,
+  name: string,
+  groups: Set<string>,
+): Record<string, string> {
   const depths = new Map<string, number>();
   const depth = (group: string, seen: string[] = []): number => {
     if (group === 'all' || seen.includes(group)) return 0;
-    if (!depths.has(group)) depths.set(group, 1 + Math.max(0, ...(parents.get(group) ?? []).map((p) => depth(p, [...seen, group]))));
+    if (!depths.has(group))
+      depths.set(group, 1 + Math.max(0, ...(parents.get(group) ?? []).map((p) => depth(p, [...seen, group]))));
     return depths.get(group)!;
   };
   const priority = (group: string): number => Number(inventory.groups.get(group)?.vars.ansible_group_priority ?? 1);
-  const order = [...groups].sort((a, b) => depth(a) - depth(b) || priority(a) - priority(b) || (a < b ? -1 : a > b ? 1 : 0));
-  return Object.assign({}, ...order.map((group) => inventory.groups.get(group)?.vars ?? {}), inventory.hosts.get(name)?.vars ?? {});
+  const order = [...groups].sort(
+    (a, b) => depth(a) - depth(b) || priority(a) - priority(b) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+  return Object.assign(
+    {},
+    ...order.map((group) => inventory.groups.get(group)?.vars ?? {}),
+    inventory.hosts.get(name)?.vars ?? {},
+  );
 }
 
 function hostTargetOf(inventory: Inventory, parents: Map<string, string[]>, name: string): HostTarget {
   const groups = groupsOfHost(inventory, parents, name);
   const vars = hostVars(inventory, parents, name, groups);
-  const last = (keys: string[]): string | null => keys.map((key) => vars[key]).filter((value) => value).pop() ?? null;
+  const last = (keys: string[]): string | null =>
+    keys
+      .map((key) => vars[key])
+      .filter((value) => value)
+      .pop() ?? null;
   const portText = last(PORT_VARS);
   const port = portText === null ? 22 : portFrom(portText);
   if (port === null) throw new FileFormatError(inventory.path, `host '${name}': port '${portText}' must be 1..65535`);
@@ -429,7 +491,8 @@ function hostsOfPattern(inventory: Inventory, pattern: string, limit: string): s
   const groups = [...inventory.groups.keys()].filter((name) => test.test(name));
   const found = new Set(groups.flatMap((group) => hostsOfGroup(inventory, group)));
   // As Ansible: host names are tried when no group matched, or when the pattern is a glob, a regex or has a dot.
-  if (groups.length === 0 || /^~|[.?*[]/.test(base)) for (const name of inventory.hosts.keys()) if (test.test(name)) found.add(name);
+  if (groups.length === 0 || /^~|[.?*[]/.test(base))
+    for (const name of inventory.hosts.keys()) if (test.test(name)) found.add(name);
   const hosts = [...inventory.hosts.keys()].filter((name) => found.has(name));
   if (!subscript) return hosts;
   if (subscript[2] !== undefined) {
@@ -447,11 +510,17 @@ function hostsOfPattern(inventory: Inventory, pattern: string, limit: string): s
  */
 function hostsMatching(inventory: Inventory, limit: string): string[] {
   const text = limit.trim();
-  const patterns = (text.includes(',') ? text.split(',') : isIpv6(text) ? [text] : text.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? [])
-    .map((pattern) => pattern.trim()).filter((pattern) => pattern !== '');
-  if (patterns.length === 0) throw new UsageError(`--limit '${limit}': expected a pattern such as a group or host name`);
+  const patterns = (
+    text.includes(',') ? text.split(',') : isIpv6(text) ? [text] : (text.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? [])
+  )
+    .map((pattern) => pattern.trim())
+    .filter((pattern) => pattern !== '');
+  if (patterns.length === 0)
+    throw new UsageError(`--limit '${limit}': expected a pattern such as a group or host name`);
   const plain = patterns.filter((pattern) => !/^[!&]/.test(pattern));
-  const selected = new Set((plain.length ? plain : ['all']).flatMap((pattern) => hostsOfPattern(inventory, pattern, limit)));
+  const selected = new Set(
+    (plain.length ? plain : ['all']).flatMap((pattern) => hostsOfPattern(inventory, pattern, limit)),
+  );
   for (const pattern of patterns.filter((p) => p.startsWith('&'))) {
     const wanted = new Set(hostsOfPattern(inventory, pattern.slice(1), limit));
     for (const name of selected) if (!wanted.has(name)) selected.delete(name);
@@ -462,7 +531,9 @@ function hostsMatching(inventory: Inventory, limit: string): string[] {
   const hosts = [...inventory.hosts.keys()].filter((name) => selected.has(name));
   if (hosts.length === 0) {
     const groups = [...inventory.groups.keys()].filter((name) => name !== 'all' && name !== 'ungrouped').sort();
-    throw new UserError(`--limit '${limit}': matches no host in ${inventory.path} (groups: ${groups.join(', ') || 'none'})`);
+    throw new UserError(
+      `--limit '${limit}': matches no host in ${inventory.path} (groups: ${groups.join(', ') || 'none'})`,
+    );
   }
   return hosts;
 }

@@ -75,7 +75,10 @@ export function lookupName(host: string, port: number): string {
 
 /** ssh's match_pattern: `*` any run, `?` one character, case-insensitive; everything else literal. */
 function wildcardMatches(pattern: string, name: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, 'is').test(name);
 }
 
@@ -104,7 +107,12 @@ function entryMatches(entry: KnownHostEntry, name: string): boolean {
  * - unknown: no plain line matches the host.
  * `@cert-authority` lines sign host certificates; they are not host keys, so they are never matched.
  */
-export function hostKeyVerdict(options: { entries: KnownHostEntry[]; host: string; port: number; key: Buffer }): HostKeyVerdict {
+export function hostKeyVerdict(options: {
+  entries: KnownHostEntry[];
+  host: string;
+  port: number;
+  key: Buffer;
+}): HostKeyVerdict {
   const name = lookupName(options.host, options.port);
   const forHost = options.entries.filter((e) => e.marker !== '@cert-authority' && entryMatches(e, name));
   const revoked = forHost.find((e) => e.marker === '@revoked' && e.key.equals(options.key));
@@ -172,13 +180,19 @@ export function hostKeyError(options: {
   const offered = `${keyTypeOf(options.key)} ${fingerprint(options.key)}`;
   switch (verdict.status) {
     case 'changed':
-      return `host key for ${name} has CHANGED (${knownHostsPath} line ${verdict.line} has a different ${verdict.knownType} key; `
-        + `offered ${offered}). If the device was reinstalled, remove the old key with: ssh-keygen -R ${pasteWord(name)} -f ${pasteWord(knownHostsPath)}`;
+      return (
+        `host key for ${name} has CHANGED (${knownHostsPath} line ${verdict.line} has a different ${verdict.knownType} key; ` +
+        `offered ${offered}). If the device was reinstalled, remove the old key with: ssh-keygen -R ${pasteWord(name)} -f ${pasteWord(knownHostsPath)}`
+      );
     case 'revoked':
-      return `host key for ${name} is REVOKED (${knownHostsPath} line ${verdict.line}; offered ${offered}); `
-        + 'refusing to connect: that key is marked compromised, so the device needs new host keys before any deploy';
+      return (
+        `host key for ${name} is REVOKED (${knownHostsPath} line ${verdict.line}; offered ${offered}); ` +
+        'refusing to connect: that key is marked compromised, so the device needs new host keys before any deploy'
+      );
     case 'unknown':
-      return `host key for ${name} is not in ${knownHostsPath} (offered ${offered}); check the fingerprint on the device `
-        + 'and rerun with --accept-new to pin it, or add it with ssh-keyscan';
+      return (
+        `host key for ${name} is not in ${knownHostsPath} (offered ${offered}); check the fingerprint on the device ` +
+        'and rerun with --accept-new to pin it, or add it with ssh-keyscan'
+      );
   }
 }

@@ -22,12 +22,27 @@ export const REQUIRED = {
 } as const;
 
 /** Where TensorRT's Debian packages (JetPack, NVIDIA's x86 repository) and its tarball put NvInferVersion.h. */
-export const TENSORRT_INCLUDE_DIRS = ['/usr/include/aarch64-linux-gnu', '/usr/include/x86_64-linux-gnu', '/usr/include', '/usr/local/TensorRT/include'];
+export const TENSORRT_INCLUDE_DIRS = [
+  '/usr/include/aarch64-linux-gnu',
+  '/usr/include/x86_64-linux-gnu',
+  '/usr/include',
+  '/usr/local/TensorRT/include',
+];
 
 /** `uname -m` → the CPU names npm uses for platform packages (`--cpu`). */
-const NPM_CPU: Readonly<Record<string, 'arm64' | 'x64'>> = { aarch64: 'arm64', arm64: 'arm64', x86_64: 'x64', amd64: 'x64' };
+const NPM_CPU: Readonly<Record<string, 'arm64' | 'x64'>> = {
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  x86_64: 'x64',
+  amd64: 'x64',
+};
 /** `uname -m` → the `arch` of targets/*.json. */
-const TARGET_ARCH: Readonly<Record<string, string>> = { aarch64: 'arm64', arm64: 'arm64', x86_64: 'x86_64', amd64: 'x86_64' };
+const TARGET_ARCH: Readonly<Record<string, string>> = {
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  x86_64: 'x86_64',
+  amd64: 'x86_64',
+};
 
 export type NpmCpu = 'arm64' | 'x64';
 
@@ -65,7 +80,8 @@ export interface DeviceFacts {
 /** One command per fact, in the order `deviceFactsFrom` reads them; each is a section of `SshSession.sections`. */
 export function deviceFactsCommands(options: { tensorrtInclude: string | null }): string[] {
   const dirs = options.tensorrtInclude === null ? TENSORRT_INCLUDE_DIRS : [options.tensorrtInclude];
-  const firstOf = (names: string[]) => `for c in ${names.join(' ')}; do if command -v "$c" >/dev/null 2>&1; then "$c" --version 2>&1 | head -n 1; exit 0; fi; done; exit 1`;
+  const firstOf = (names: string[]) =>
+    `for c in ${names.join(' ')}; do if command -v "$c" >/dev/null 2>&1; then "$c" --version 2>&1 | head -n 1; exit 0; fi; done; exit 1`;
   return [
     'cat /etc/os-release 2>/dev/null',
     'head -n 1 /etc/nv_tegra_release 2>/dev/null',
@@ -73,8 +89,8 @@ export function deviceFactsCommands(options: { tensorrtInclude: string | null })
     'getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1 | head -n 1',
     'node --version 2>/dev/null',
     // The folder first, then whether the ONNX parser's header is beside it, then the header's #define lines.
-    `printf '%s\\n' ${dirs.map(shellQuote).join(' ')}; for d in ${dirs.map(shellQuote).join(' ')}; do if [ -f "$d/NvInferVersion.h" ]; then `
-      + `printf 'found %s\\n' "$d"; [ -f "$d/NvOnnxParser.h" ] && echo onnxparser; grep -E '^[[:space:]]*#[[:space:]]*define[[:space:]]' "$d/NvInferVersion.h"; exit 0; fi; done; exit 1`,
+    `printf '%s\\n' ${dirs.map(shellQuote).join(' ')}; for d in ${dirs.map(shellQuote).join(' ')}; do if [ -f "$d/NvInferVersion.h" ]; then ` +
+      `printf 'found %s\\n' "$d"; [ -f "$d/NvOnnxParser.h" ] && echo onnxparser; grep -E '^[[:space:]]*#[[:space:]]*define[[:space:]]' "$d/NvInferVersion.h"; exit 0; fi; done; exit 1`,
     'cmake --version 2>/dev/null | head -n 1',
     firstOf(['g++', 'c++']),
     firstOf(['gcc', 'cc']),
@@ -147,7 +163,11 @@ export function tensorrtFrom(text: string): { found: TensorrtFound | null; searc
   if (at < 0) return { found: null, searched };
   const rest = lines.slice(at + 1);
   return {
-    found: { dir: lines[at]!.slice('found '.length), version: tensorrtVersionFrom(rest.join('\n')), onnxParser: rest.includes('onnxparser') },
+    found: {
+      dir: lines[at]!.slice('found '.length),
+      version: tensorrtVersionFrom(rest.join('\n')),
+      onnxParser: rest.includes('onnxparser'),
+    },
     searched,
   };
 }
@@ -158,9 +178,16 @@ export function deviceFactsFrom(results: { code: number; stdout: string }[]): De
   const line = (text: string | undefined) => text?.trim().split('\n')[0]?.trim() || null;
   const trt = tensorrtFrom(tensorrt ?? '');
   return {
-    os: osFrom(os ?? ''), l4t: l4tFrom(l4t ?? ''), machine: line(machine), glibc: glibcFrom(glibc ?? ''), node: nodeFrom(node ?? ''),
-    tensorrt: trt.found, tensorrtSearched: trt.searched, cmake: cmakeFrom(cmake ?? ''),
-    cxx: results[7]?.code === 0 ? line(cxx) : null, cc: results[8]?.code === 0 ? line(cc) : null,
+    os: osFrom(os ?? ''),
+    l4t: l4tFrom(l4t ?? ''),
+    machine: line(machine),
+    glibc: glibcFrom(glibc ?? ''),
+    node: nodeFrom(node ?? ''),
+    tensorrt: trt.found,
+    tensorrtSearched: trt.searched,
+    cmake: cmakeFrom(cmake ?? ''),
+    cxx: results[7]?.code === 0 ? line(cxx) : null,
+    cc: results[8]?.code === 0 ? line(cc) : null,
   };
 }
 
@@ -193,30 +220,58 @@ export function prerequisiteProblems(options: PrerequisiteOptions): { problems: 
   const problems: string[] = [];
   const warnings: string[] = [];
   if (facts.machine === null || npmCpuOf(facts.machine) === null) {
-    problems.push(`CPU: found ${facts.machine ?? 'nothing (uname -m printed nothing)'}, needed aarch64 or x86_64 (the CPUs onnxruntime-node, sharp and koffi ship binaries for); effnet-edge's device side cannot run on this device`);
+    problems.push(
+      `CPU: found ${facts.machine ?? 'nothing (uname -m printed nothing)'}, needed aarch64 or x86_64 (the CPUs onnxruntime-node, sharp and koffi ship binaries for); effnet-edge's device side cannot run on this device`,
+    );
   } else if (target.arch !== null && target.arch !== 'any' && TARGET_ARCH[facts.machine] !== target.arch) {
-    warnings.push(`the ${target.name} target is for ${target.arch} CPUs and the device is ${facts.machine}: the accuracy check on the device decides whether the bundle holds there`);
+    warnings.push(
+      `the ${target.name} target is for ${target.arch} CPUs and the device is ${facts.machine}: the accuracy check on the device decides whether the bundle holds there`,
+    );
   }
   if (facts.glibc === null || !versionAtLeast(facts.glibc, REQUIRED.glibc)) {
-    const details = [facts.glibc === null && 'neither getconf GNU_LIBC_VERSION nor ldd --version names glibc', facts.os, facts.l4t && `L4T ${facts.l4t}`].filter(Boolean).join('; ');
-    problems.push(`glibc: found ${facts.glibc ?? 'none'}${details ? ` (${details})` : ''}, needed >= ${REQUIRED.glibc} (official Node.js 20 builds need it); `
-      + `move the device to an OS with glibc ${REQUIRED.glibc} or later (Ubuntu 20.04, Debian 10 or newer). JetPack 4 (Ubuntu 18.04, glibc 2.27; the Jetson Nano's last JetPack) cannot run effnet-edge's device side: ${TRTEXEC_HINT}`);
+    const details = [
+      facts.glibc === null && 'neither getconf GNU_LIBC_VERSION nor ldd --version names glibc',
+      facts.os,
+      facts.l4t && `L4T ${facts.l4t}`,
+    ]
+      .filter(Boolean)
+      .join('; ');
+    problems.push(
+      `glibc: found ${facts.glibc ?? 'none'}${details ? ` (${details})` : ''}, needed >= ${REQUIRED.glibc} (official Node.js 20 builds need it); ` +
+        `move the device to an OS with glibc ${REQUIRED.glibc} or later (Ubuntu 20.04, Debian 10 or newer). JetPack 4 (Ubuntu 18.04, glibc 2.27; the Jetson Nano's last JetPack) cannot run effnet-edge's device side: ${TRTEXEC_HINT}`,
+    );
   }
   if (options.nodeRequired && (facts.node === null || !versionAtLeast(facts.node, REQUIRED.node))) {
-    problems.push(`Node.js: found ${facts.node === null ? 'none on the PATH of a non-interactive SSH shell' : `v${facts.node}`}, needed >= ${REQUIRED.node} (effnet-edge runs on the device); `
-      + 'install Node.js 20 or later so that `node` is on that PATH, e.g. from NodeSource (https://github.com/nodesource/distributions), or pass --remote-cli with the full command that runs effnet-edge');
+    problems.push(
+      `Node.js: found ${facts.node === null ? 'none on the PATH of a non-interactive SSH shell' : `v${facts.node}`}, needed >= ${REQUIRED.node} (effnet-edge runs on the device); ` +
+        'install Node.js 20 or later so that `node` is on that PATH, e.g. from NodeSource (https://github.com/nodesource/distributions), or pass --remote-cli with the full command that runs effnet-edge',
+    );
   }
   if (options.runtime === 'tensorrt') {
     problems.push(...tensorrtProblems(facts));
-    if (facts.tensorrt?.version && target.tensorrt && !target.tensorrt.includes(facts.tensorrt.version.split('.').slice(0, 2).join('.'))) {
-      warnings.push(`the device has TensorRT ${facts.tensorrt.version} and the ${target.name} target lists ${target.tensorrt.join(', ')}: the engine is built and checked on the device with ${facts.tensorrt.version} all the same`);
+    if (
+      facts.tensorrt?.version &&
+      target.tensorrt &&
+      !target.tensorrt.includes(facts.tensorrt.version.split('.').slice(0, 2).join('.'))
+    ) {
+      warnings.push(
+        `the device has TensorRT ${facts.tensorrt.version} and the ${target.name} target lists ${target.tensorrt.join(', ')}: the engine is built and checked on the device with ${facts.tensorrt.version} all the same`,
+      );
     }
     if (facts.cmake === null || !versionAtLeast(facts.cmake, REQUIRED.cmake)) {
-      problems.push(`CMake: found ${facts.cmake ?? 'none'}, needed >= ${REQUIRED.cmake} (native/CMakeLists.txt; the shim is compiled on the device); `
-        + 'sudo apt-get install cmake (every JetPack\'s Ubuntu ships a new enough one: 18.04 has 3.10, 20.04 3.16, 22.04 3.22)');
+      problems.push(
+        `CMake: found ${facts.cmake ?? 'none'}, needed >= ${REQUIRED.cmake} (native/CMakeLists.txt; the shim is compiled on the device); ` +
+          "sudo apt-get install cmake (every JetPack's Ubuntu ships a new enough one: 18.04 has 3.10, 20.04 3.16, 22.04 3.22)",
+      );
     }
-    if (facts.cxx === null) problems.push('C++ compiler: found neither g++ nor c++, needed for the TensorRT shim (C++17); sudo apt-get install g++');
-    if (facts.cc === null) problems.push('C compiler: found neither gcc nor cc, needed for the native build (the int8 engine is C); sudo apt-get install gcc');
+    if (facts.cxx === null)
+      problems.push(
+        'C++ compiler: found neither g++ nor c++, needed for the TensorRT shim (C++17); sudo apt-get install g++',
+      );
+    if (facts.cc === null)
+      problems.push(
+        'C compiler: found neither gcc nor cc, needed for the native build (the int8 engine is C); sudo apt-get install gcc',
+      );
   }
   return { problems, warnings };
 }
@@ -225,27 +280,38 @@ function tensorrtProblems(facts: DeviceFacts): string[] {
   const found = facts.tensorrt;
   const install = 'sudo apt-get install libnvinfer-dev libnvonnxparsers-dev';
   if (found === null) {
-    return [`TensorRT: found no NvInferVersion.h in ${facts.tensorrtSearched.join(', ')}, needed TensorRT >= ${REQUIRED.tensorrt} with its headers (the shim is compiled on the device); `
-      + `on JetPack 6: ${install}; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)`];
+    return [
+      `TensorRT: found no NvInferVersion.h in ${facts.tensorrtSearched.join(', ')}, needed TensorRT >= ${REQUIRED.tensorrt} with its headers (the shim is compiled on the device); ` +
+        `on JetPack 6: ${install}; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)`,
+    ];
   }
   const header = posix.join(found.dir, 'NvInferVersion.h');
   const problems: string[] = [];
   if (found.version === null) {
-    problems.push(`TensorRT: found ${header} without NV_TENSORRT_MAJOR/MINOR/PATCH numbers, needed TensorRT >= ${REQUIRED.tensorrt}; reinstall the TensorRT headers (${install})`);
+    problems.push(
+      `TensorRT: found ${header} without NV_TENSORRT_MAJOR/MINOR/PATCH numbers, needed TensorRT >= ${REQUIRED.tensorrt}; reinstall the TensorRT headers (${install})`,
+    );
   } else if (!versionAtLeast(found.version, REQUIRED.tensorrt)) {
-    problems.push(`TensorRT: found ${found.version} (${header}), needed >= ${REQUIRED.tensorrt} (the oldest the shim supports); `
-      + `upgrade JetPack (4.6 ships TensorRT 8.0), or ${TRTEXEC_HINT}`);
+    problems.push(
+      `TensorRT: found ${found.version} (${header}), needed >= ${REQUIRED.tensorrt} (the oldest the shim supports); ` +
+        `upgrade JetPack (4.6 ships TensorRT 8.0), or ${TRTEXEC_HINT}`,
+    );
   }
-  if (!found.onnxParser) problems.push(`TensorRT ONNX parser: found no NvOnnxParser.h in ${found.dir}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX); sudo apt-get install libnvonnxparsers-dev`);
+  if (!found.onnxParser)
+    problems.push(
+      `TensorRT ONNX parser: found no NvOnnxParser.h in ${found.dir}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX); sudo apt-get install libnvonnxparsers-dev`,
+    );
   return problems;
 }
 
 /** The refusal: a header line naming the host and the bundle's target, then one line per problem. */
 export function prerequisitesError(options: { label: string; target: string; problems: string[] }): UserError {
-  return new UserError([
-    `${options.label}: the device lacks what this ${options.target} bundle needs; nothing was uploaded or installed:`,
-    ...options.problems.map((p) => `  - ${p}`),
-  ].join('\n'));
+  return new UserError(
+    [
+      `${options.label}: the device lacks what this ${options.target} bundle needs; nothing was uploaded or installed:`,
+      ...options.problems.map((p) => `  - ${p}`),
+    ].join('\n'),
+  );
 }
 
 /** Where the TensorRT libraries sit for the headers found: /usr/include/<triplet> → /usr/lib/<triplet>, X/include → X/lib. */

@@ -22,8 +22,11 @@ export interface RemoteLayout {
 
 export function remoteLayout(root: string): RemoteLayout {
   return {
-    root, releases: posix.join(root, 'releases'), current: posix.join(root, 'current'),
-    log: posix.join(root, 'releases.log'), toolkit: posix.join(root, 'toolkit'),
+    root,
+    releases: posix.join(root, 'releases'),
+    current: posix.join(root, 'current'),
+    log: posix.join(root, 'releases.log'),
+    toolkit: posix.join(root, 'toolkit'),
   };
 }
 
@@ -40,7 +43,8 @@ export function releaseDir(layout: RemoteLayout, id: string): string {
 export async function remoteLayoutFor(session: SshSession, root: string): Promise<RemoteLayout> {
   if (root.startsWith('/')) return remoteLayout(posix.normalize(root));
   const home = (await session.run('printf %s "$HOME"', 'reading $HOME')).trim();
-  if (!home.startsWith('/')) throw new UserError(`${session.label}: $HOME is '${home}', not an absolute path; pass --remote-dir /absolute/path`);
+  if (!home.startsWith('/'))
+    throw new UserError(`${session.label}: $HOME is '${home}', not an absolute path; pass --remote-dir /absolute/path`);
   return remoteLayout(posix.join(home, root.replace(/^~\/?/, '')));
 }
 
@@ -82,8 +86,10 @@ export function switchCommand(layout: RemoteLayout, id: string): string {
   const temporary = posix.join(layout.root, `.current.${process.pid}.${Date.now()}`);
   const target = releaseDir(layout, id);
   // Never point `current` at nothing; and a release that goes live carries no stale FAILED from an earlier attempt.
-  return `{ [ -d ${shellQuote(target)} ] || { echo "release folder ${target} is missing" >&2; false; }; } && rm -f ${shellQuote(posix.join(target, 'FAILED'))} `
-    + `&& ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`;
+  return (
+    `{ [ -d ${shellQuote(target)} ] || { echo "release folder ${target} is missing" >&2; false; }; } && rm -f ${shellQuote(posix.join(target, 'FAILED'))} ` +
+    `&& ln -sfn ${shellQuote(posix.join('releases', id))} ${shellQuote(temporary)} && mv -T ${shellQuote(temporary)} ${shellQuote(layout.current)}`
+  );
 }
 
 /** What a device's release area holds: the current release, the log and the release folders. */
@@ -95,7 +101,11 @@ export interface ReleaseSnapshot {
 
 /** The commands whose outputs `snapshotFrom` reads; callers batch them with their own. */
 export function snapshotCommands(layout: RemoteLayout): string[] {
-  return [`readlink ${shellQuote(layout.current)}`, `cat ${shellQuote(layout.log)} 2>/dev/null`, `ls -1 ${shellQuote(layout.releases)} 2>/dev/null`];
+  return [
+    `readlink ${shellQuote(layout.current)}`,
+    `cat ${shellQuote(layout.log)} 2>/dev/null`,
+    `ls -1 ${shellQuote(layout.releases)} 2>/dev/null`,
+  ];
 }
 
 export function snapshotFrom(results: { code: number; stdout: string }[]): ReleaseSnapshot {
@@ -116,12 +126,22 @@ export async function releaseSnapshot(session: SshSession, layout: RemoteLayout)
  * Which release folders to delete so that `keep` releases that passed remain: the current one first, then the most
  * recently deployed; releases that failed go once a later deploy succeeded.
  */
-export function releasesToPrune(options: { folders: string[]; log: ReleaseLogEntry[]; current: string; keep: number; protect?: string[] }): string[] {
+export function releasesToPrune(options: {
+  folders: string[];
+  log: ReleaseLogEntry[];
+  current: string;
+  keep: number;
+  protect?: string[];
+}): string[] {
   // The current release, and the one a rollback would return to, are never pruned, whatever --keep says.
   const recent: string[] = [options.current, ...(options.protect ?? [])];
   for (const entry of [...options.log].reverse()) {
     if (entry.event === 'deployed' && !recent.includes(entry.release)) recent.push(entry.release);
   }
-  const kept = new Set([...recent.filter((id) => options.folders.includes(id)).slice(0, Math.max(1, options.keep)), options.current, ...(options.protect ?? [])]);
+  const kept = new Set([
+    ...recent.filter((id) => options.folders.includes(id)).slice(0, Math.max(1, options.keep)),
+    options.current,
+    ...(options.protect ?? []),
+  ]);
   return options.folders.filter((f) => !kept.has(f)).sort();
 }

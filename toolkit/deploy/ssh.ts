@@ -11,7 +11,14 @@ import { join, posix } from 'node:path';
 import { Client, type AnyAuthMethod, type AuthenticationType, type NextAuthHandler, type SFTPWrapper } from 'ssh2';
 import { UserError } from '../errors.js';
 import type { HostTarget } from './hosts.js';
-import { hostKeyError, hostKeyVerdict, knownHostsAppended, knownHostsFrom, knownHostsLine, type HostKeyVerdict } from './knownHosts.js';
+import {
+  hostKeyError,
+  hostKeyVerdict,
+  knownHostsAppended,
+  knownHostsFrom,
+  knownHostsLine,
+  type HostKeyVerdict,
+} from './knownHosts.js';
 
 export interface SshOptions {
   target: HostTarget;
@@ -34,7 +41,15 @@ export interface ExecResult {
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 /** Errors of the network, not of the peer's answer: worth another attempt. */
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
+const RETRYABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 export function hostLabel(target: HostTarget): string {
   const user = target.user ?? userInfo().username;
@@ -65,14 +80,20 @@ async function keyCandidates(identity: string | null): Promise<KeyCandidate[]> {
 }
 
 class ConnectFailure extends Error {
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
   }
 }
 
 /** An upload whose file on the device is shorter than ours: never renamed to its final name. */
 export class UploadTruncated extends UserError {
-  constructor(message: string, readonly missingBytes: number) {
+  constructor(
+    message: string,
+    readonly missingBytes: number,
+  ) {
     super(message);
   }
 }
@@ -84,7 +105,10 @@ export class SshSession {
   /** Rejecters of the calls in flight: a dropped link must end them, not leave them waiting forever. */
   private readonly pending = new Set<(error: Error) => void>();
 
-  private constructor(private readonly client: Client, readonly label: string) {
+  private constructor(
+    private readonly client: Client,
+    readonly label: string,
+  ) {
     const dropped = (why: string) => {
       if (this.lost) return;
       this.lost = new UserError(`${label}: the connection dropped (${why})`);
@@ -101,7 +125,16 @@ export class SshSession {
     return new Promise<T>((resolve, reject) => {
       const rejecter = (error: Error) => reject(error);
       this.pending.add(rejecter);
-      body((value) => { this.pending.delete(rejecter); resolve(value); }, (error) => { this.pending.delete(rejecter); reject(error); });
+      body(
+        (value) => {
+          this.pending.delete(rejecter);
+          resolve(value);
+        },
+        (error) => {
+          this.pending.delete(rejecter);
+          reject(error);
+        },
+      );
     });
   }
 
@@ -115,7 +148,9 @@ export class SshSession {
         if (!(error instanceof ConnectFailure)) throw error;
         if (!error.retryable || attempt >= options.retries) throw new UserError(error.message);
         const delay = 500 * 2 ** attempt;
-        options.onNotice(`${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (${attempt + 1} of ${options.retries})`);
+        options.onNotice(
+          `${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (${attempt + 1} of ${options.retries})`,
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -133,9 +168,14 @@ export class SshSession {
     const methods: AnyAuthMethod[] = keys.map((k) => ({ type: 'publickey', username, key: k.key }));
     const agent = process.env.SSH_AUTH_SOCK;
     if (options.identity === null && agent) methods.push({ type: 'agent', username, agent });
-    const labels = [...keys.map((k) => `key ${k.path}`), ...(options.identity === null && agent ? ['the ssh agent'] : [])];
+    const labels = [
+      ...keys.map((k) => `key ${k.path}`),
+      ...(options.identity === null && agent ? ['the ssh agent'] : []),
+    ];
     if (methods.length === 0) {
-      throw new UserError(`${label}: no key to log in with: no --identity, no ssh agent ($SSH_AUTH_SOCK) and none of ~/.ssh/${DEFAULT_KEYS.join(', ')}`);
+      throw new UserError(
+        `${label}: no key to log in with: no --identity, no ssh agent ($SSH_AUTH_SOCK) and none of ~/.ssh/${DEFAULT_KEYS.join(', ')}`,
+      );
     }
 
     const client = new Client();
@@ -155,14 +195,28 @@ export class SshSession {
       client.on('error', (error: Error & { code?: string; level?: string }) => {
         if (refusal !== null) return fail(new UserError(refusal));
         if (error.level === 'client-authentication') {
-          return fail(new UserError(`${label}: the device refused ${tried.join(' and ') || 'every key offered'} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${pasteWord(`${options.identity ?? '~/.ssh/id_ed25519'}.pub`)} ${pasteWord(label.replace(/:\d+$/, ''))}${target.port === 22 ? '' : ` -p ${target.port}`}`));
+          return fail(
+            new UserError(
+              `${label}: the device refused ${tried.join(' and ') || 'every key offered'} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${pasteWord(`${options.identity ?? '~/.ssh/id_ed25519'}.pub`)} ${pasteWord(label.replace(/:\d+$/, ''))}${target.port === 22 ? '' : ` -p ${target.port}`}`,
+            ),
+          );
         }
         if (/Cannot parse privateKey|Encrypted private OpenSSH key/.test(error.message)) {
-          return fail(new UserError(`${options.identity ?? 'a key in ~/.ssh'}: ${error.message.includes('Encrypted') ? 'the key is encrypted; load it into ssh-agent (ssh-add) and omit --identity' : `not a private key ssh2 can read (${error.message})`}`));
+          return fail(
+            new UserError(
+              `${options.identity ?? 'a key in ~/.ssh'}: ${error.message.includes('Encrypted') ? 'the key is encrypted; load it into ssh-agent (ssh-add) and omit --identity' : `not a private key ssh2 can read (${error.message})`}`,
+            ),
+          );
         }
         const timedOut = /Timed out while waiting for handshake/.test(error.message);
-        const retryable = timedOut || (error.code !== undefined && RETRYABLE.has(error.code)) || error.level === 'client-socket';
-        fail(new ConnectFailure(`${label}: ${timedOut ? `no SSH handshake within ${options.connectTimeoutMs / 1000} s` : `cannot connect (${error.code ?? error.message})`}`, retryable));
+        const retryable =
+          timedOut || (error.code !== undefined && RETRYABLE.has(error.code)) || error.level === 'client-socket';
+        fail(
+          new ConnectFailure(
+            `${label}: ${timedOut ? `no SSH handshake within ${options.connectTimeoutMs / 1000} s` : `cannot connect (${error.code ?? error.message})`}`,
+            retryable,
+          ),
+        );
       });
       client.on('close', () => fail(new ConnectFailure(`${label}: the connection closed during the handshake`, true)));
       const authHandler = (_left: AuthenticationType[], _partial: boolean, next: NextAuthHandler) => {
@@ -176,8 +230,16 @@ export class SshSession {
         if (verdict.status === 'match') return verify(true);
         if (verdict.status === 'unknown' && options.acceptNew) {
           pinned = key;
-          knownHostsAppended({ path: options.knownHostsPath, line: knownHostsLine({ host: target.host, port: target.port, key }) })
-            .then(() => verify(true), (error: Error) => { refusal = `${options.knownHostsPath}: cannot pin the host key (${error.message})`; verify(false); });
+          knownHostsAppended({
+            path: options.knownHostsPath,
+            line: knownHostsLine({ host: target.host, port: target.port, key }),
+          }).then(
+            () => verify(true),
+            (error: Error) => {
+              refusal = `${options.knownHostsPath}: cannot pin the host key (${error.message})`;
+              verify(false);
+            },
+          );
           return;
         }
         refusal = `${label}: ${hostKeyError({ verdict, host: target.host, port: target.port, key, knownHostsPath: options.knownHostsPath })}`;
@@ -185,8 +247,14 @@ export class SshSession {
       };
       try {
         client.connect({
-          host: target.host, port: target.port, username, readyTimeout: options.connectTimeoutMs,
-          keepaliveInterval: 5000, keepaliveCountMax: 3, authHandler, hostVerifier,
+          host: target.host,
+          port: target.port,
+          username,
+          readyTimeout: options.connectTimeoutMs,
+          keepaliveInterval: 5000,
+          keepaliveCountMax: 3,
+          authHandler,
+          hostVerifier,
         });
       } catch (error) {
         fail(new UserError(`${label}: ${(error as Error).message}`));
@@ -200,29 +268,44 @@ export class SshSession {
    * channel alone leaves it running: there is no terminal to hang up).
    */
   exec(command: string, options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): Promise<ExecResult> {
-    const limited = options.timeoutMs === undefined ? command
-      : `timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${shellQuote(command)}`;
+    const limited =
+      options.timeoutMs === undefined
+        ? command
+        : `timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${shellQuote(command)}`;
     return this.tracked((resolve, reject) => {
       this.client.exec(limited, (error, channel) => {
         if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
         let stdout = '';
         let stderr = '';
         // A little after the device's own timeout (and its kill 5 s later), so its exit normally comes first.
-        const timer = options.timeoutMs === undefined ? null : setTimeout(() => {
-          channel.close();
-          reject(new UserError(`${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs! / 1000} s`));
-        }, options.timeoutMs + 8_000);
+        const timer =
+          options.timeoutMs === undefined
+            ? null
+            : setTimeout(() => {
+                channel.close();
+                reject(
+                  new UserError(
+                    `${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs! / 1000} s`,
+                  ),
+                );
+              }, options.timeoutMs + 8_000);
         channel.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           stdout += text;
           options.onStdout?.(text);
         });
-        channel.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+        channel.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString('utf8');
+        });
         channel.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
           // 124: `timeout` ended it; 137: killed after ignoring the TERM.
           if (options.timeoutMs !== undefined && (code === 124 || code === 137)) {
-            reject(new UserError(`${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs / 1000} s and was ended on the device`));
+            reject(
+              new UserError(
+                `${this.label}: '${command.length > 80 ? `${command.slice(0, 77)}...` : command}' did not finish within ${options.timeoutMs / 1000} s and was ended on the device`,
+              ),
+            );
             return;
           }
           resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr });
@@ -247,7 +330,9 @@ export class SshSession {
       start = match.index! + match[0].length;
     }
     if (parts.length !== commands.length) {
-      throw new UserError(`${this.label}: the device's shell ran ${parts.length} of ${commands.length} commands (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      throw new UserError(
+        `${this.label}: the device's shell ran ${parts.length} of ${commands.length} commands (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+      );
     }
     return parts;
   }
@@ -264,20 +349,29 @@ export class SshSession {
         if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
         let held = false;
         let stderr = '';
-        channel.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+        channel.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString('utf8');
+        });
         channel.on('data', (chunk: Buffer) => {
           if (held || !chunk.toString('utf8').includes('locked')) return;
           held = true;
-          resolve(() => new Promise<void>((done) => {
-            channel.once('close', () => done());
-            channel.end();
-          }));
+          resolve(
+            () =>
+              new Promise<void>((done) => {
+                channel.once('close', () => done());
+                channel.end();
+              }),
+          );
         });
         channel.on('close', (code: number | null) => {
           if (held) return;
-          reject(new UserError(code === 127
-            ? `${this.label}: flock is not installed on the device (util-linux); install it (sudo apt-get install util-linux), since ${options.holder} must hold ${options.path}`
-            : `${this.label}: another deploy or rollback has held ${options.path} for over ${options.waitMs / 1000} s; ${options.holder} did not start: try again when it is done${stderr.trim() ? ` (${stderr.trim().split('\n').pop()})` : ''}`));
+          reject(
+            new UserError(
+              code === 127
+                ? `${this.label}: flock is not installed on the device (util-linux); install it (sudo apt-get install util-linux), since ${options.holder} must hold ${options.path}`
+                : `${this.label}: another deploy or rollback has held ${options.path} for over ${options.waitMs / 1000} s; ${options.holder} did not start: try again when it is done${stderr.trim() ? ` (${stderr.trim().split('\n').pop()})` : ''}`,
+            ),
+          );
         });
       });
     });
@@ -287,7 +381,9 @@ export class SshSession {
   async run(command: string, what: string, timeoutMs?: number): Promise<string> {
     const result = await this.exec(command, timeoutMs === undefined ? {} : { timeoutMs });
     if (result.code !== 0) {
-      throw new UserError(`${this.label}: ${what} failed on the device (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+      throw new UserError(
+        `${this.label}: ${what} failed on the device (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+      );
     }
     return result.stdout;
   }
@@ -295,7 +391,15 @@ export class SshSession {
   private async sftp(): Promise<SFTPWrapper> {
     if (this.sftpChannel) return this.sftpChannel;
     this.sftpChannel = await this.tracked<SFTPWrapper>((resolve, reject) => {
-      this.client.sftp((error, sftp) => (error ? reject(new UserError(`${this.label}: SFTP is not available (${error.message}); enable the sftp subsystem in sshd_config`)) : resolve(sftp)));
+      this.client.sftp((error, sftp) =>
+        error
+          ? reject(
+              new UserError(
+                `${this.label}: SFTP is not available (${error.message}); enable the sftp subsystem in sshd_config`,
+              ),
+            )
+          : resolve(sftp),
+      );
     });
     return this.sftpChannel;
   }
@@ -304,18 +408,32 @@ export class SshSession {
    * Uploads `local` from byte `start` on into `remote` (appending to what is there: a resumed upload), then renames
    * it to `final` (posix-rename, so the final name only ever holds a complete file). `onBytes` gets each chunk's size.
    */
-  async upload(options: { local: string; remote: string; final: string; start?: number; onBytes: (bytes: number) => void }): Promise<void> {
+  async upload(options: {
+    local: string;
+    remote: string;
+    final: string;
+    start?: number;
+    onBytes: (bytes: number) => void;
+  }): Promise<void> {
     const sftp = await this.sftp();
     const start = options.start ?? 0;
-    const failed = (error: Error) => new UserError(`${this.label}: upload of ${options.final} failed (${error.message})`);
+    const failed = (error: Error) =>
+      new UserError(`${this.label}: upload of ${options.final} failed (${error.message})`);
     await this.tracked<void>((resolve, reject) => {
       // Large chunks: SFTP pipelines the requests of one write, and each write waits for its acknowledgements.
       const source = createReadStream(options.local, { start, highWaterMark: 4 << 20 });
       const sink = sftp.createWriteStream(options.remote, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o644 });
       let sinkError: Error | null = null;
       source.on('data', (chunk) => options.onBytes(chunk.length));
-      source.on('error', (error) => { sink.destroy(); reject(failed(error)); });
-      sink.on('error', (error: Error) => { sinkError = error; source.destroy(); reject(failed(error)); });
+      source.on('error', (error) => {
+        sink.destroy();
+        reject(failed(error));
+      });
+      sink.on('error', (error: Error) => {
+        sinkError = error;
+        source.destroy();
+        reject(failed(error));
+      });
       // A write that failed must never count as done, even if the stream closes without an 'error' first.
       sink.on('close', () => (sinkError ? reject(failed(sinkError)) : resolve()));
       source.pipe(sink);
@@ -325,7 +443,11 @@ export class SshSession {
     const written = await this.tracked<number>((resolve, reject) => {
       sftp.stat(options.remote, (error, stats) => (error ? reject(failed(error)) : resolve(stats.size)));
     });
-    if (written !== expected) throw new UploadTruncated(`${this.label}: upload of ${options.final} stopped at ${written} of ${expected} bytes`, expected - written);
+    if (written !== expected)
+      throw new UploadTruncated(
+        `${this.label}: upload of ${options.final} stopped at ${written} of ${expected} bytes`,
+        expected - written,
+      );
     await this.tracked<void>((resolve, reject) => {
       sftp.ext_openssh_rename(options.remote, options.final, (error) => (error ? reject(failed(error)) : resolve()));
     });

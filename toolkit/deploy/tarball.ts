@@ -51,7 +51,14 @@ function paxRecord(key: string, value: string): string {
   return `${length}${body}`;
 }
 
-function ustarHeader(options: { name: string; prefix: string; mode: number; size: number; type: string; linkname: string }): Buffer {
+function ustarHeader(options: {
+  name: string;
+  prefix: string;
+  mode: number;
+  size: number;
+  type: string;
+  linkname: string;
+}): Buffer {
   const header = Buffer.alloc(BLOCK);
   field(header, 0, 100, options.name);
   field(header, 100, 8, octal(options.mode, 8));
@@ -83,7 +90,10 @@ export function tarHeader(entry: TarEntry): Buffer {
   const type = { file: '0', dir: '5', symlink: '2' }[entry.type];
   const main = ustarHeader({
     ...(split ?? { name: path.slice(-99).replace(/^[^/]*\//, ''), prefix: '' }),
-    mode: entry.mode, size: entry.type === 'file' ? entry.size : 0, type, linkname: Buffer.byteLength(link) > 100 ? '' : link,
+    mode: entry.mode,
+    size: entry.type === 'file' ? entry.size : 0,
+    type,
+    linkname: Buffer.byteLength(link) > 100 ? '' : link,
   });
   if (!records) return main;
   const data = Buffer.from(records, 'utf8');
@@ -103,11 +113,19 @@ export async function tarEntriesOf(root: string): Promise<TarEntry[]> {
     for (const name of names) {
       const path = relative ? `${relative}/${name}` : name;
       const stats = await lstat(join(root, path));
-      if (stats.isSymbolicLink()) entries.push({ path, type: 'symlink', mode: 0o777, size: 0, linkTarget: await readlink(join(root, path)) });
+      if (stats.isSymbolicLink())
+        entries.push({ path, type: 'symlink', mode: 0o777, size: 0, linkTarget: await readlink(join(root, path)) });
       else if (stats.isDirectory()) {
         entries.push({ path, type: 'dir', mode: 0o755, size: 0, linkTarget: null });
         await walk(path);
-      } else if (stats.isFile()) entries.push({ path, type: 'file', mode: stats.mode & 0o111 ? 0o755 : 0o644, size: stats.size, linkTarget: null });
+      } else if (stats.isFile())
+        entries.push({
+          path,
+          type: 'file',
+          mode: stats.mode & 0o111 ? 0o755 : 0o644,
+          size: stats.size,
+          linkTarget: null,
+        });
       else throw new Error(`${join(root, path)}: not a file, folder or symlink; cannot put it in a tarball`);
     }
   };
@@ -124,14 +142,20 @@ async function* tarBlocks(root: string, entries: TarEntry[]): AsyncGenerator<Buf
       read += (chunk as Buffer).length;
       yield chunk as Buffer;
     }
-    if (read !== entry.size) throw new Error(`${join(root, entry.path)} changed while it was packed (${entry.size} bytes listed, ${read} read)`);
+    if (read !== entry.size)
+      throw new Error(
+        `${join(root, entry.path)} changed while it was packed (${entry.size} bytes listed, ${read} read)`,
+      );
     yield Buffer.alloc(padding(entry.size));
   }
   yield Buffer.alloc(2 * BLOCK);
 }
 
 /** Writes `root`'s tree to `out` as a gzipped tar; returns what it holds. */
-export async function tarGzWritten(options: { root: string; out: string }): Promise<{ entries: number; unpackedBytes: number }> {
+export async function tarGzWritten(options: {
+  root: string;
+  out: string;
+}): Promise<{ entries: number; unpackedBytes: number }> {
   const entries = await tarEntriesOf(options.root);
   // gzip's header carries no name and a zero mtime from node's zlib: the same tree gives the same bytes.
   await pipeline(Readable.from(tarBlocks(options.root, entries)), createGzip(), createWriteStream(options.out));

@@ -43,15 +43,24 @@ export function platformName(platform: DevicePlatform): string {
 export function stagingInstallArgs(options: { tarball: string; prefix: string; platform: DevicePlatform }): string[] {
   const { platform } = options;
   return [
-    'install', '--omit=dev', `--os=${platform.os}`, `--cpu=${platform.cpu}`, `--libc=${platform.libc}`,
-    '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', options.prefix, options.tarball,
+    'install',
+    '--omit=dev',
+    `--os=${platform.os}`,
+    `--cpu=${platform.cpu}`,
+    `--libc=${platform.libc}`,
+    '--ignore-scripts',
+    '--no-audit',
+    '--no-fund',
+    '--prefix',
+    options.prefix,
+    options.tarball,
   ];
 }
 
 /** $XDG_CACHE_HOME/effnet-edge, else ~/.cache/effnet-edge. */
 export function cacheDirFrom(options: { env: Record<string, string | undefined>; home: string }): string {
   const xdg = options.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(options.home, '.cache'), 'effnet-edge');
+  return join(xdg?.startsWith('/') ? xdg : join(options.home, '.cache'), 'effnet-edge');
 }
 
 /** The pack's hash is in the name: a rebuilt toolkit of the same version never reuses an older tarball. */
@@ -65,17 +74,20 @@ export function toolkitTarballName(options: { version: string; platform: DeviceP
  */
 export function foreignOrtBinaries(options: { folders: string[]; platform: DevicePlatform }): string[] {
   const { os, cpu } = options.platform;
-  return options.folders.filter((f) => {
-    const [, folderOs, folderCpu] = f.split('/');
-    return !(folderOs === os && folderCpu === cpu);
-  }).sort();
+  return options.folders
+    .filter((f) => {
+      const [, folderOs, folderCpu] = f.split('/');
+      return !(folderOs === os && folderCpu === cpu);
+    })
+    .sort();
 }
 
 async function ortBinaryFolders(bin: string): Promise<string[]> {
   const folders: string[] = [];
   for (const napi of await readdir(bin).catch(() => [] as string[])) {
     for (const os of await readdir(join(bin, napi)).catch(() => [] as string[])) {
-      for (const cpu of await readdir(join(bin, napi, os)).catch(() => [] as string[])) folders.push(`${napi}/${os}/${cpu}`);
+      for (const cpu of await readdir(join(bin, napi, os)).catch(() => [] as string[]))
+        folders.push(`${napi}/${os}/${cpu}`);
     }
   }
   return folders;
@@ -83,9 +95,20 @@ async function ortBinaryFolders(bin: string): Promise<string[]> {
 
 async function npm(args: string[], options: { cwd: string; what: string }): Promise<void> {
   // onnxruntime-node's postinstall would fetch GPU providers effnet-edge does not use; --ignore-scripts skips it too.
-  await run('npm', args, { cwd: options.cwd, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 64 << 20 }).catch((error: Error & { stderr?: string }) => {
-    const why = (error.stderr ?? '').split('\n').filter((l) => /ERR!|error/i.test(l)).slice(0, 2).join(' | ') || error.message.split('\n')[0];
-    throw new UserError(`${options.what} failed here (${why}); --install makes the device's toolkit on this machine, which needs the npm registry (the device does not)`);
+  await run('npm', args, {
+    cwd: options.cwd,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    maxBuffer: 64 << 20,
+  }).catch((error: Error & { stderr?: string }) => {
+    const why =
+      (error.stderr ?? '')
+        .split('\n')
+        .filter((l) => /ERR!|error/i.test(l))
+        .slice(0, 2)
+        .join(' | ') || error.message.split('\n')[0];
+    throw new UserError(
+      `${options.what} failed here (${why}); --install makes the device's toolkit on this machine, which needs the npm registry (the device does not)`,
+    );
   });
 }
 
@@ -107,7 +130,11 @@ export function unpackedBytesFrom(text: string): number | null {
 const inFlight = new Map<string, Promise<ToolkitTarball>>();
 
 /** The tarball for `platform`, from the cache or staged now; concurrent deploys in this process share one staging. */
-export function toolkitTarball(options: { platform: DevicePlatform; cacheDir: string; onNotice: (message: string) => void }): Promise<ToolkitTarball> {
+export function toolkitTarball(options: {
+  platform: DevicePlatform;
+  cacheDir: string;
+  onNotice: (message: string) => void;
+}): Promise<ToolkitTarball> {
   const key = `${options.cacheDir}\n${platformName(options.platform)}`;
   let pending = inFlight.get(key);
   if (!pending) {
@@ -117,19 +144,32 @@ export function toolkitTarball(options: { platform: DevicePlatform; cacheDir: st
   return pending;
 }
 
-async function staged(options: { platform: DevicePlatform; cacheDir: string; onNotice: (message: string) => void }): Promise<ToolkitTarball> {
+async function staged(options: {
+  platform: DevicePlatform;
+  cacheDir: string;
+  onNotice: (message: string) => void;
+}): Promise<ToolkitTarball> {
   const { platform, cacheDir } = options;
   await mkdir(cacheDir, { recursive: true }).catch((error: Error) => {
-    throw new UserError(`${cacheDir}: cannot create the cache folder for --install (${error.message}); set XDG_CACHE_HOME to a writable folder`);
+    throw new UserError(
+      `${cacheDir}: cannot create the cache folder for --install (${error.message}); set XDG_CACHE_HOME to a writable folder`,
+    );
   });
   // In the cache folder: the finished tarball is renamed into place, on the same file system.
   const scratch = await mkdtemp(join(cacheDir, '.staging-'));
   try {
     // --ignore-scripts: an installed toolkit has dist/ and no compiler; packing must not try to rebuild it.
-    await npm(['pack', '--ignore-scripts', '--pack-destination', scratch], { cwd: packageRoot(), what: 'npm pack of this toolkit' });
+    await npm(['pack', '--ignore-scripts', '--pack-destination', scratch], {
+      cwd: packageRoot(),
+      what: 'npm pack of this toolkit',
+    });
     const pack = (await readdir(scratch)).find((f) => f.endsWith('.tgz'));
     if (!pack) throw new UserError('npm pack wrote no tarball; --install cannot continue');
-    const name = toolkitTarballName({ version: TOOLKIT_VERSION, platform, packSha256: await sha256OfFile(join(scratch, pack)) });
+    const name = toolkitTarballName({
+      version: TOOLKIT_VERSION,
+      platform,
+      packSha256: await sha256OfFile(join(scratch, pack)),
+    });
     const path = join(cacheDir, name);
     const sidecar = `${path}.json`;
     const unpackedBytes = existsSync(path) ? unpackedBytesFrom(await readFile(sidecar, 'utf8').catch(() => '')) : null;
@@ -139,14 +179,23 @@ async function staged(options: { platform: DevicePlatform; cacheDir: string; onN
     }
     const prefix = join(scratch, 'prefix');
     const args = stagingInstallArgs({ tarball: join(scratch, pack), prefix, platform });
-    options.onNotice(`staging effnet-edge ${TOOLKIT_VERSION} for ${platformName(platform)} here: npm ${args.slice(0, 5).join(' ')}`);
+    options.onNotice(
+      `staging effnet-edge ${TOOLKIT_VERSION} for ${platformName(platform)} here: npm ${args.slice(0, 5).join(' ')}`,
+    );
     await npm(args, { cwd: scratch, what: `npm install of effnet-edge for ${platformName(platform)}` });
     const bin = join(prefix, 'node_modules', 'onnxruntime-node', 'bin');
-    for (const folder of foreignOrtBinaries({ folders: await ortBinaryFolders(bin), platform })) await rm(join(bin, folder), { recursive: true });
+    for (const folder of foreignOrtBinaries({ folders: await ortBinaryFolders(bin), platform }))
+      await rm(join(bin, folder), { recursive: true });
     const written = await tarGzWritten({ root: prefix, out: join(scratch, name) });
-    await writeFile(sidecar, JSON.stringify({ unpackedBytes: written.unpackedBytes } satisfies Sidecar) + '\n');
+    await writeFile(sidecar, `${JSON.stringify({ unpackedBytes: written.unpackedBytes } satisfies Sidecar)}\n`);
     await rename(join(scratch, name), path);
-    return { path, name, sha256: await sha256OfFile(path), size: (await stat(path)).size, unpackedBytes: written.unpackedBytes };
+    return {
+      path,
+      name,
+      sha256: await sha256OfFile(path),
+      size: (await stat(path)).size,
+      unpackedBytes: written.unpackedBytes,
+    };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -80,7 +80,12 @@ export interface UploadState {
  * round trip for both), sends what the device lacks and returns the tally. The caller checks the hashes after.
  */
 export async function filesUploaded(options: {
-  session: SshSession; dir: string; files: UploadFile[]; state: UploadState; onNotice: (message: string) => void; onBytes: (sent: number, total: number) => void;
+  session: SshSession;
+  dir: string;
+  files: UploadFile[];
+  state: UploadState;
+  onNotice: (message: string) => void;
+  onBytes: (sent: number, total: number) => void;
 }): Promise<UploadTally> {
   const { session, dir, files, state } = options;
   const missing = files.filter((f) => state.hashes.get(f.name) !== f.sha256);
@@ -92,11 +97,15 @@ export async function filesUploaded(options: {
     `mkdir -p ${folders.map(shellQuote).join(' ')}`,
     ...candidates.map((f) => `head -c ${partial(f)} ${shellQuote(posix.join(dir, f.name + PARTIAL))} | sha256sum`),
   ]);
-  if (made!.code !== 0) throw new RemoteFolderError(`${session.label}: cannot create ${dir} (${made!.stderr.trim().split('\n').pop()}); check --remote-dir and its permissions`);
+  if (made!.code !== 0)
+    throw new RemoteFolderError(
+      `${session.label}: cannot create ${dir} (${made!.stderr.trim().split('\n').pop()}); check --remote-dir and its permissions`,
+    );
   const offsets = new Map<string, number>();
   for (const [i, file] of candidates.entries()) {
     const remote = /^[0-9a-f]{64}/.exec(heads[i]!.stdout)?.[0];
-    if (remote !== undefined && remote === (await sha256OfFile(file.local, partial(file)))) offsets.set(file.name, partial(file));
+    if (remote !== undefined && remote === (await sha256OfFile(file.local, partial(file))))
+      offsets.set(file.name, partial(file));
   }
   const total = missing.reduce((n, f) => n + f.size - (offsets.get(f.name) ?? 0), 0);
   let bytes = 0;
@@ -104,8 +113,14 @@ export async function filesUploaded(options: {
     if (state.hashes.has(file.name)) options.onNotice(`${file.name}: sha256 on the device differs; sending it again`);
     const remote = posix.join(dir, file.name);
     await session.upload({
-      local: file.local, remote: remote + PARTIAL, final: remote, start: offsets.get(file.name) ?? 0,
-      onBytes: (n) => { bytes += n; options.onBytes(bytes, total); },
+      local: file.local,
+      remote: remote + PARTIAL,
+      final: remote,
+      start: offsets.get(file.name) ?? 0,
+      onBytes: (n) => {
+        bytes += n;
+        options.onBytes(bytes, total);
+      },
     });
   }
   const resumedBytes = [...offsets.values()].reduce((a, b) => a + b, 0);

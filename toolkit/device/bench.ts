@@ -29,29 +29,59 @@ export interface BenchEntry {
 }
 
 /** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT and the native int8 engine where they load. */
-export function benchEntriesFor(options: { bundle: string; manifest: BundleManifest; threads: number | undefined; onNotice: (m: string) => void }): BenchEntry[] {
+export function benchEntriesFor(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  threads: number | undefined;
+  onNotice: (m: string) => void;
+}): BenchEntry[] {
   const { bundle, manifest, threads, onNotice } = options;
   const common = { bundle, manifest, onNotice, ...(threads ? { threads } : {}) };
   const entries: BenchEntry[] = [
-    { name: 'ort-fp32', model: 'model.fp32.onnx', open: () => bundleRunner({ ...common, model: 'fp32', runtime: 'onnxruntime' }) },
+    {
+      name: 'ort-fp32',
+      model: 'model.fp32.onnx',
+      open: () => bundleRunner({ ...common, model: 'fp32', runtime: 'onnxruntime' }),
+    },
   ];
   if (manifest.files['model.int8.onnx']) {
-    entries.push({ name: 'ort-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }) });
+    entries.push({
+      name: 'ort-int8',
+      model: 'model.int8.onnx',
+      open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }),
+    });
   }
   // The engine `run` would use for the int8 model here; when it is not there, say why it is left out.
   const { runtime, fallbackReason } = resolvedRuntime({ manifest, runtime: 'auto', model: 'int8' });
   if (runtime === 'native-int8') {
-    entries.push({ name: 'native-int8', model: 'model.int8.onnx', open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }) });
+    entries.push({
+      name: 'native-int8',
+      model: 'model.int8.onnx',
+      open: () => bundleRunner({ ...common, model: 'int8', runtime: 'native-int8' }),
+    });
   } else if (runtime === 'tensorrt') {
-    entries.push({ name: `tensorrt-${manifest.engine.precision}`, model: manifest.engine.onnx, open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }) });
+    entries.push({
+      name: `tensorrt-${manifest.engine.precision}`,
+      model: manifest.engine.onnx,
+      open: () => bundleRunner({ ...common, model: 'int8', runtime: 'tensorrt' }),
+    });
   } else if (fallbackReason !== null) {
-    onNotice(`${fallbackReason}; ${manifest.target.runtime === 'tensorrt' ? 'TensorRT' : 'native-int8'} is left out of this benchmark`);
+    onNotice(
+      `${fallbackReason}; ${manifest.target.runtime === 'tensorrt' ? 'TensorRT' : 'native-int8'} is left out of this benchmark`,
+    );
   }
   return entries;
 }
 
 /** Times `entries` on `batch` golden images: `warmup` untimed rounds, then `runs` timed ones, each round every runtime once. */
-export async function benchmarked(options: { bundle: string; manifest: BundleManifest; entries: readonly BenchEntry[]; batch: number; runs: number; warmup: number }): Promise<Record<string, LatencyStats>> {
+export async function benchmarked(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  entries: readonly BenchEntry[];
+  batch: number;
+  runs: number;
+  warmup: number;
+}): Promise<Record<string, LatencyStats>> {
   const { bundle, manifest, entries, batch, runs, warmup } = options;
   const { inputs } = await goldenSetFrom({ bundle, manifest });
   const size = 3 * manifest.inputSize * manifest.inputSize;
@@ -72,10 +102,23 @@ export async function benchmarked(options: { bundle: string; manifest: BundleMan
   } finally {
     await Promise.all(runners.map((r) => r.close()));
   }
-  const stats = Object.fromEntries(entries.map((entry, i): [string, LatencyStats] => {
-    const sorted = [...times[i]!].sort((a, b) => a - b);
-    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    return [entry.name, { model: entry.model, batch, runs, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), imagesPerSecond: (1000 * batch) / mean }];
-  }));
+  const stats = Object.fromEntries(
+    entries.map((entry, i): [string, LatencyStats] => {
+      const sorted = [...times[i]!].sort((a, b) => a - b);
+      const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+      return [
+        entry.name,
+        {
+          model: entry.model,
+          batch,
+          runs,
+          p50Ms: percentile(sorted, 50),
+          p90Ms: percentile(sorted, 90),
+          p99Ms: percentile(sorted, 99),
+          imagesPerSecond: (1000 * batch) / mean,
+        },
+      ];
+    }),
+  );
   return stats;
 }

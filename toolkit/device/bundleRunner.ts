@@ -39,19 +39,30 @@ export interface BundleRunnerOptions {
 
 /** Whether the native int8 engine can run this bundle's model: an int8 CPU bundle (the onnxruntime Q/DQ placement). */
 function nativeInt8Fits(manifest: BundleManifest): boolean {
-  return manifest.target.runtime === 'onnxruntime' && manifest.calibration?.profile === 'onnxruntime' && Boolean(manifest.files['model.int8.onnx']);
+  return (
+    manifest.target.runtime === 'onnxruntime' &&
+    manifest.calibration?.profile === 'onnxruntime' &&
+    Boolean(manifest.files['model.int8.onnx'])
+  );
 }
 
 /** The runtime `auto` resolves to for this bundle's model on this machine (with the reason when it is not the target's). */
-export function resolvedRuntime(options: { manifest: BundleManifest; runtime: RuntimeChoice; model?: BundleModel }): { runtime: ResolvedRuntime; fallbackReason: string | null } {
+export function resolvedRuntime(options: { manifest: BundleManifest; runtime: RuntimeChoice; model?: BundleModel }): {
+  runtime: ResolvedRuntime;
+  fallbackReason: string | null;
+} {
   const { manifest, runtime } = options;
   if (runtime === 'onnxruntime') return { runtime, fallbackReason: null };
   if (runtime === 'tensorrt' && manifest.target.runtime !== 'tensorrt') {
-    throw new UserError(`the bundle is built for ${manifest.target.name}, which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle`);
+    throw new UserError(
+      `the bundle is built for ${manifest.target.name}, which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle`,
+    );
   }
   if (runtime === 'native-int8') {
     if (!nativeInt8Fits(manifest) || options.model === 'fp32') {
-      throw new UserError(`the native int8 engine runs the int8 model of a CPU bundle (cpu-x86_64, cpu-arm64); this is ${options.model === 'fp32' ? 'the fp32 model' : `a ${manifest.target.name} bundle`}`);
+      throw new UserError(
+        `the native int8 engine runs the int8 model of a CPU bundle (cpu-x86_64, cpu-arm64); this is ${options.model === 'fp32' ? 'the fp32 model' : `a ${manifest.target.name} bundle`}`,
+      );
     }
     const reason = int8UnavailableReason();
     if (reason !== null) throw new UserError(reason);
@@ -60,7 +71,9 @@ export function resolvedRuntime(options: { manifest: BundleManifest; runtime: Ru
   if (manifest.target.runtime !== 'tensorrt') {
     if (runtime === 'auto' && options.model !== 'fp32' && nativeInt8Fits(manifest)) {
       const reason = int8UnavailableReason();
-      return reason === null ? { runtime: 'native-int8', fallbackReason: null } : { runtime: 'onnxruntime', fallbackReason: reason };
+      return reason === null
+        ? { runtime: 'native-int8', fallbackReason: null }
+        : { runtime: 'onnxruntime', fallbackReason: reason };
     }
     return { runtime: 'onnxruntime', fallbackReason: null };
   }
@@ -75,20 +88,38 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
   const { bundle, manifest, model } = options;
   const { runtime, fallbackReason } = resolvedRuntime(options);
   if (fallbackReason !== null) {
-    options.onNotice(`${fallbackReason}; running the bundle with ONNX Runtime instead (it simulates the int8 engine's accuracy, not its speed)`);
+    options.onNotice(
+      `${fallbackReason}; running the bundle with ONNX Runtime instead (it simulates the int8 engine's accuracy, not its speed)`,
+    );
   }
   if (runtime === 'tensorrt') {
     const dlaCore = options.dlaCore ?? -1;
-    const engine = await engineForBundle({ bundle, manifest, model, dlaCore, ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}), rebuild: false, onNotice: options.onNotice });
-    return TrtRunner.create({ enginePath: engine.plan, dlaCore, maxBatch: engine.maxBatch, staticBatch: engine.staticBatch });
+    const engine = await engineForBundle({
+      bundle,
+      manifest,
+      model,
+      dlaCore,
+      ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+      rebuild: false,
+      onNotice: options.onNotice,
+    });
+    return TrtRunner.create({
+      enginePath: engine.plan,
+      dlaCore,
+      maxBatch: engine.maxBatch,
+      staticBatch: engine.staticBatch,
+    });
   }
   const file = model === 'fp32' || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
   const path = await bundleFilePath({ bundle, manifest, name: file, field: 'files' });
   const onnx = await modelFromFile({ path });
   if (runtime === 'native-int8') {
     return Int8Runner.create({
-      bytes: engineBytesFor({ model: onnx, source: path }), source: path,
-      inputName: onnx.graph.inputs[0]!.name, outputName: onnx.graph.outputs[0]!.name, threads: options.threads ?? availableParallelism(),
+      bytes: engineBytesFor({ model: onnx, source: path }),
+      source: path,
+      inputName: onnx.graph.inputs[0]!.name,
+      outputName: onnx.graph.outputs[0]!.name,
+      threads: options.threads ?? availableParallelism(),
     });
   }
   return OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });

@@ -49,7 +49,10 @@ export interface ModeResult {
   plan: string | null;
   buildSeconds: number | null;
   checks: CheckResult[];
-  fusion: Pick<FusionReport, 'engineLayers' | 'precision' | 'reformats' | 'unfusedQdq' | 'devices' | 'blocks' | 'unmappedLayers'> | null;
+  fusion: Pick<
+    FusionReport,
+    'engineLayers' | 'precision' | 'reformats' | 'unfusedQdq' | 'devices' | 'blocks' | 'unmappedLayers'
+  > | null;
   error: string | null;
 }
 
@@ -76,15 +79,30 @@ export interface DeviceCheckOptions {
 }
 
 /** An fp16 engine has no int8 reference: it must agree with fp32 on all but two golden images, at cosine 0.999. */
-export function fp16Checks(options: { golden: GoldenSet; device: { data: Float32Array; classes: number } }): CheckResult[] {
+export function fp16Checks(options: {
+  golden: GoldenSet;
+  device: { data: Float32Array; classes: number };
+}): CheckResult[] {
   const { golden, device } = options;
   const images = golden.index.count;
   const minAgreement = Math.round((100 - (2 * 100) / images) * 100) / 100;
   const agreement = top1Agreement(device, golden.fp32);
   const cosine = meanCosine(device, golden.fp32);
   return [
-    { name: 'fp16: top-1 agreement with build-time fp32', ok: agreement >= minAgreement, measured: Math.round(agreement * 100) / 100, allowed: `>= ${minAgreement} %`, details: { images } },
-    { name: 'fp16: mean logit cosine with build-time fp32', ok: cosine >= 0.999, measured: Math.round(cosine * 1e4) / 1e4, allowed: '>= 0.999', details: { images } },
+    {
+      name: 'fp16: top-1 agreement with build-time fp32',
+      ok: agreement >= minAgreement,
+      measured: Math.round(agreement * 100) / 100,
+      allowed: `>= ${minAgreement} %`,
+      details: { images },
+    },
+    {
+      name: 'fp16: mean logit cosine with build-time fp32',
+      ok: cosine >= 0.999,
+      measured: Math.round(cosine * 1e4) / 1e4,
+      allowed: '>= 0.999',
+      details: { images },
+    },
   ];
 }
 
@@ -95,40 +113,92 @@ async function timed(step: string, steps: StepResult[], body: () => Promise<stri
     steps.push({ step, ok: true, seconds: (performance.now() - started) / 1000, detail });
     return true;
   } catch (error) {
-    steps.push({ step, ok: false, seconds: (performance.now() - started) / 1000, detail: (error as Error).message.split('\n')[0]! });
+    steps.push({
+      step,
+      ok: false,
+      seconds: (performance.now() - started) / 1000,
+      detail: (error as Error).message.split('\n')[0]!,
+    });
     return false;
   }
 }
 
 /** The CLI of this package as a child process (its own exit code and one-line errors). */
 async function cli(args: string[]): Promise<string> {
-  const result = await execa(process.execPath, [packagePath('bin', 'effnet-edge.js'), ...args], { all: true, reject: false });
-  if (result.exitCode !== 0) throw new UserError((result.stderr || result.all || `exit ${result.exitCode}`).trim().split('\n').at(-1)!.replace(/^effnet-edge \w+: /, ''));
+  const result = await execa(process.execPath, [packagePath('bin', 'effnet-edge.js'), ...args], {
+    all: true,
+    reject: false,
+  });
+  if (result.exitCode !== 0)
+    throw new UserError(
+      (result.stderr || result.all || `exit ${result.exitCode}`)
+        .trim()
+        .split('\n')
+        .at(-1)!
+        .replace(/^effnet-edge \w+: /, ''),
+    );
   return result.stdout.trim();
 }
 
-async function modeResult(options: { bundle: string; manifest: BundleManifest; golden: GoldenSet; mode: EngineMode; onNotice: (m: string) => void }): Promise<ModeResult> {
+async function modeResult(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  golden: GoldenSet;
+  mode: EngineMode;
+  onNotice: (m: string) => void;
+}): Promise<ModeResult> {
   const { bundle, manifest, golden, mode } = options;
   let runner: TrtRunner | null = null;
-  const result: ModeResult = { mode: mode.name, ok: false, plan: null, buildSeconds: null, checks: [], fusion: null, error: null };
+  const result: ModeResult = {
+    mode: mode.name,
+    ok: false,
+    plan: null,
+    buildSeconds: null,
+    checks: [],
+    fusion: null,
+    error: null,
+  };
   try {
     const started = performance.now();
     const engine = await engineForBundle({
-      bundle, manifest, model: 'int8', dlaCore: -1, precision: mode.precision, ...(mode.quantization ? { quantization: mode.quantization } : {}), rebuild: true, onNotice: options.onNotice,
+      bundle,
+      manifest,
+      model: 'int8',
+      dlaCore: -1,
+      precision: mode.precision,
+      ...(mode.quantization ? { quantization: mode.quantization } : {}),
+      rebuild: true,
+      onNotice: options.onNotice,
     });
     result.plan = engine.plan;
     result.buildSeconds = (performance.now() - started) / 1000;
-    runner = TrtRunner.create({ enginePath: engine.plan, dlaCore: -1, maxBatch: engine.maxBatch, staticBatch: engine.staticBatch });
+    runner = TrtRunner.create({
+      enginePath: engine.plan,
+      dlaCore: -1,
+      maxBatch: engine.maxBatch,
+      staticBatch: engine.staticBatch,
+    });
     const output = await runner.run(golden.inputs, golden.index.inputShape);
     const device = { data: output[runner.outputNames[0]!]!, classes: golden.index.classes };
-    result.checks = mode.precision === 'int8'
-      ? regressionChecks({ manifest, golden, device, files: [], runtime: 'tensorrt' }).filter((c) => c.name !== 'bundle files match the manifest\'s sha256')
-      : fp16Checks({ golden, device });
-    const onnx = join(bundle, mode.precision === 'int8' && mode.quantization !== 'implicit' ? manifest.engine.onnx : 'model.fp32.onnx');
+    result.checks =
+      mode.precision === 'int8'
+        ? regressionChecks({ manifest, golden, device, files: [], runtime: 'tensorrt' }).filter(
+            (c) => c.name !== "bundle files match the manifest's sha256",
+          )
+        : fp16Checks({ golden, device });
+    const onnx = join(
+      bundle,
+      mode.precision === 'int8' && mode.quantization !== 'implicit' ? manifest.engine.onnx : 'model.fp32.onnx',
+    );
     const fusion = fusionReportFrom({ model: await modelFromFile({ path: onnx }), inspectorJson: runner.inspect() });
     result.fusion = {
-      engineLayers: fusion.engineLayers, precision: fusion.precision, reformats: fusion.reformats, unfusedQdq: fusion.unfusedQdq, devices: fusion.devices,
-      blocks: fusion.blocks, unmappedLayers: fusion.unmappedLayers,
+      engineLayers: fusion.engineLayers,
+      precision: fusion.precision,
+      reformats: fusion.reformats,
+      unfusedQdq: fusion.unfusedQdq,
+      devices: fusion.devices,
+      blocks: fusion.blocks,
+      unmappedLayers: fusion.unmappedLayers,
     };
     result.ok = result.checks.every((c) => c.ok);
   } catch (error) {
@@ -146,34 +216,81 @@ export async function deviceCheckReport(options: DeviceCheckOptions): Promise<De
   const report = (): DeviceCheckReport => {
     const failed = steps.find((s) => !s.ok);
     const failedMode = modes.find((m) => !m.ok);
-    const reason = failed ? `${failed.step}: ${failed.detail}` : failedMode ? `${failedMode.mode}: ${failedMode.error ?? failedMode.checks.filter((c) => !c.ok).map((c) => `${c.name} ${String(c.measured)} (allowed ${c.allowed})`).join('; ')}` : null;
-    return { schema: DEVICE_CHECK_SCHEMA, ok: reason === null, reason, toolkitVersion: TOOLKIT_VERSION, host, steps, modes };
+    const reason = failed
+      ? `${failed.step}: ${failed.detail}`
+      : failedMode
+        ? `${failedMode.mode}: ${
+            failedMode.error ??
+            failedMode.checks
+              .filter((c) => !c.ok)
+              .map((c) => `${c.name} ${String(c.measured)} (allowed ${c.allowed})`)
+              .join('; ')
+          }`
+        : null;
+    return {
+      schema: DEVICE_CHECK_SCHEMA,
+      ok: reason === null,
+      reason,
+      toolkitVersion: TOOLKIT_VERSION,
+      host,
+      steps,
+      modes,
+    };
   };
   const say = options.onProgress;
   await mkdir(options.workDir, { recursive: true });
 
   say('[1/4] building the TensorRT shim');
-  const includes = [...(options.tensorrtInclude ? ['--tensorrt-include', options.tensorrtInclude] : []), ...(options.tensorrtLib ? ['--tensorrt-lib', options.tensorrtLib] : [])];
+  const includes = [
+    ...(options.tensorrtInclude ? ['--tensorrt-include', options.tensorrtInclude] : []),
+    ...(options.tensorrtLib ? ['--tensorrt-lib', options.tensorrtLib] : []),
+  ];
   const buildDir = options.buildDir ? ['--build-dir', options.buildDir] : [];
-  if (!await timed('native build --tensorrt', steps, () => cli(['native', 'build', '--tensorrt', ...includes, ...buildDir]))) return report();
+  if (
+    !(await timed('native build --tensorrt', steps, () =>
+      cli(['native', 'build', '--tensorrt', ...includes, ...buildDir]),
+    ))
+  )
+    return report();
   // The shim is loaded from where it was just built.
   if (options.buildDir) process.env.EFFNET_EDGE_TRT_LIB = join(options.buildDir, 'libeffnet_trt.so');
 
   say('[2/4] loading TensorRT and the GPU');
-  if (!await timed('load TensorRT', steps, async () => {
-    const versions = trtVersions();
-    const device = trtDevice();
-    Object.assign(host, { gpu: device.name, sm: device.sm, tensorrt: versions.loaded });
-    return `TensorRT ${versions.loaded} on ${device.name} (SM ${device.sm}, ${device.dlaCores} DLA cores)`;
-  })) return report();
+  if (
+    !(await timed('load TensorRT', steps, async () => {
+      const versions = trtVersions();
+      const device = trtDevice();
+      Object.assign(host, { gpu: device.name, sm: device.sm, tensorrt: versions.loaded });
+      return `TensorRT ${versions.loaded} on ${device.name} (SM ${device.sm}, ${device.dlaCores} DLA cores)`;
+    }))
+  )
+    return report();
 
   say('[3/4] building the demo bundle');
   const bundle = join(options.workDir, 'demo-bundle');
   const demo = packagePath('demo', 'cifar10-b0');
-  if (!await timed('build the demo bundle', steps, () => cli([
-    'build', '--target', options.target, '--model', join(demo, 'model.onnx'), '--calib', join(demo, 'calib'), '--eval', join(demo, 'eval'),
-    '--out', bundle, '--force', '--search-count', '0', '--quiet',
-  ]))) return report();
+  if (
+    !(await timed('build the demo bundle', steps, () =>
+      cli([
+        'build',
+        '--target',
+        options.target,
+        '--model',
+        join(demo, 'model.onnx'),
+        '--calib',
+        join(demo, 'calib'),
+        '--eval',
+        join(demo, 'eval'),
+        '--out',
+        bundle,
+        '--force',
+        '--search-count',
+        '0',
+        '--quiet',
+      ]),
+    ))
+  )
+    return report();
   const manifest = await manifestFromBundle(bundle);
   const golden = await goldenSetFrom({ bundle, manifest });
 
@@ -188,17 +305,25 @@ export async function deviceCheckReport(options: DeviceCheckOptions): Promise<De
 export function deviceCheckText(report: DeviceCheckReport): string[] {
   const lines = report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'} ${s.step} (${s.seconds.toFixed(1)} s): ${s.detail}`);
   for (const mode of report.modes) {
-    const precision = mode.fusion ? Object.entries(mode.fusion.precision).map(([p, n]) => `${p} ${n}`).join(', ') : '';
-    const fused = mode.fusion && mode.fusion.blocks.length ? `, depthwise+SiLU fused in ${mode.fusion.blocks.filter((b) => b.depthwiseWithSilu).length}/${mode.fusion.blocks.length} blocks` : '';
-    lines.push(mode.error !== null
-      ? `FAIL engine ${mode.mode}: ${mode.error}`
-      : `${mode.ok ? 'ok  ' : 'FAIL'} engine ${mode.mode} (built in ${mode.buildSeconds!.toFixed(1)} s): ${mode.fusion?.engineLayers ?? '?'} layers (${precision})${fused}; `
-        + mode.checks.map((c) => `${c.name} ${String(c.measured)} (${c.allowed})`).join('; '));
+    const precision = mode.fusion
+      ? Object.entries(mode.fusion.precision)
+          .map(([p, n]) => `${p} ${n}`)
+          .join(', ')
+      : '';
+    const fused = mode.fusion?.blocks.length
+      ? `, depthwise+SiLU fused in ${mode.fusion.blocks.filter((b) => b.depthwiseWithSilu).length}/${mode.fusion.blocks.length} blocks`
+      : '';
+    lines.push(
+      mode.error !== null
+        ? `FAIL engine ${mode.mode}: ${mode.error}`
+        : `${mode.ok ? 'ok  ' : 'FAIL'} engine ${mode.mode} (built in ${mode.buildSeconds!.toFixed(1)} s): ${mode.fusion?.engineLayers ?? '?'} layers (${precision})${fused}; ` +
+            mode.checks.map((c) => `${c.name} ${String(c.measured)} (${c.allowed})`).join('; '),
+    );
   }
   lines.push(report.ok ? 'device check passed' : `device check failed: ${report.reason}`);
   return lines;
 }
 
 export async function deviceCheckWritten(path: string, report: DeviceCheckReport): Promise<void> {
-  await writeFile(path, JSON.stringify(report, null, 2) + '\n');
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
 }

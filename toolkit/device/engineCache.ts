@@ -35,7 +35,11 @@ const KEY_LABELS: Record<keyof EngineKey, string> = {
 
 /** Why a cached plan cannot be used for `wanted`, or null when it can. */
 export function staleReason(recorded: unknown, wanted: EngineKey): string | null {
-  if (typeof recorded !== 'object' || recorded === null || (recorded as { schema?: unknown }).schema !== SIDECAR_SCHEMA) {
+  if (
+    typeof recorded !== 'object' ||
+    recorded === null ||
+    (recorded as { schema?: unknown }).schema !== SIDECAR_SCHEMA
+  ) {
     return 'its sidecar is missing or not an effnet-edge engine record';
   }
   const key = (recorded as { key?: Partial<EngineKey> }).key ?? {};
@@ -63,7 +67,10 @@ export interface CachedPlan {
 /** Reads the plan's sidecar and says whether the plan may be loaded (`reason` null) or must be rebuilt. */
 export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Promise<CachedPlan> {
   // Plans are tens of megabytes: look for the file, do not read it.
-  const planExists = await access(planPath).then(() => true, () => false);
+  const planExists = await access(planPath).then(
+    () => true,
+    () => false,
+  );
   if (!planExists) return { usable: false, reason: 'no plan built yet', maxBatch: null, staticBatch: false };
   const text = await readFile(sidecarPath(planPath), 'utf8').catch(() => null);
   let recorded: unknown = null;
@@ -74,7 +81,12 @@ export async function cachedPlanStatus(planPath: string, wanted: EngineKey): Pro
   }
   const reason = staleReason(recorded, wanted);
   const { maxBatch, staticBatch } = (recorded ?? {}) as { maxBatch?: unknown; staticBatch?: unknown };
-  return { usable: reason === null, reason, maxBatch: Number.isInteger(maxBatch) ? (maxBatch as number) : null, staticBatch: staticBatch === true };
+  return {
+    usable: reason === null,
+    reason,
+    maxBatch: Number.isInteger(maxBatch) ? (maxBatch as number) : null,
+    staticBatch: staticBatch === true,
+  };
 }
 
 /** Written after the plan itself, so a sidecar never vouches for a plan that was not completely written. */
@@ -92,7 +104,7 @@ export async function sidecarWritten(planPath: string, key: EngineKey, extra: Si
   const path = sidecarPath(planPath);
   const temporary = `${path}.partial-${process.pid}`;
   try {
-    await writeFile(temporary, JSON.stringify({ schema: SIDECAR_SCHEMA, key, ...extra }, null, 2) + '\n');
+    await writeFile(temporary, `${JSON.stringify({ schema: SIDECAR_SCHEMA, key, ...extra }, null, 2)}\n`);
     await rename(temporary, path);
   } catch (error) {
     throw new UserError(`${path}: cannot write the engine record (${(error as Error).message})`);

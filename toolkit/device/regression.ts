@@ -19,11 +19,14 @@ export interface GoldenSet {
 export async function goldenSetFrom(options: { bundle: string; manifest: BundleManifest }): Promise<GoldenSet> {
   const { bundle, manifest } = options;
   const index = await goldenIndexFrom({ bundle, manifest });
-  const floats = (name: string, field: string, values: number) => goldenFloats({ bundle, manifest, name, field, values });
+  const floats = (name: string, field: string, values: number) =>
+    goldenFloats({ bundle, manifest, name, field, values });
   const [n, ...image] = index.inputShape;
   const inputs = await floats(index.files.inputs, 'golden files.inputs', n * image.reduce((a, b) => a * b, 1));
   const fp32 = { data: await floats(index.files.fp32, 'golden files.fp32', n * index.classes), classes: index.classes };
-  const int8 = index.files.int8 ? { data: await floats(index.files.int8, 'golden files.int8', n * index.classes), classes: index.classes } : null;
+  const int8 = index.files.int8
+    ? { data: await floats(index.files.int8, 'golden files.int8', n * index.classes), classes: index.classes }
+    : null;
   return { index, inputs, fp32, reference: int8 ?? fp32, referenceName: int8 ? 'int8' : 'fp32' };
 }
 
@@ -40,55 +43,107 @@ function flipped(a: Logits, b: Logits): number[] {
  * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed. `device` null: the
  * model did not run: only the file check can be made.
  */
-export function regressionChecks(options: { manifest: BundleManifest; golden: GoldenSet; device: Logits | null; files: FileCheck[]; runtime: string }): CheckResult[] {
+export function regressionChecks(options: {
+  manifest: BundleManifest;
+  golden: GoldenSet;
+  device: Logits | null;
+  files: FileCheck[];
+  runtime: string;
+}): CheckResult[] {
   const { manifest, golden, device } = options;
   const t = manifest.thresholds;
   const images = golden.index.count;
   const badFiles = options.files.filter((f) => !f.ok);
-  const checks: CheckResult[] = [{
-    name: 'bundle files match the manifest\'s sha256',
-    ok: badFiles.length === 0,
-    measured: badFiles.length,
-    allowed: '0 files differing',
-    details: { files: options.files.length, ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}) },
-  }];
+  const checks: CheckResult[] = [
+    {
+      name: "bundle files match the manifest's sha256",
+      ok: badFiles.length === 0,
+      measured: badFiles.length,
+      allowed: '0 files differing',
+      details: {
+        files: options.files.length,
+        ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}),
+      },
+    },
+  ];
   if (device === null) return checks;
   const referenceFlips = flipped(device, golden.reference);
-  checks.push(t.minReferenceAgreement === undefined
-    ? { name: `top-1 agreement with build-time ${golden.referenceName}`, ok: true, measured: null, allowed: 'not recorded', skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)' }
-    : {
-        name: `top-1 agreement with build-time ${golden.referenceName}`,
-        ok: top1Agreement(device, golden.reference) >= t.minReferenceAgreement,
-        measured: round(top1Agreement(device, golden.reference), 2),
-        allowed: `>= ${t.minReferenceAgreement} %`,
-        details: { images, flipped: referenceFlips },
-      });
+  checks.push(
+    t.minReferenceAgreement === undefined
+      ? {
+          name: `top-1 agreement with build-time ${golden.referenceName}`,
+          ok: true,
+          measured: null,
+          allowed: 'not recorded',
+          skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
+        }
+      : {
+          name: `top-1 agreement with build-time ${golden.referenceName}`,
+          ok: top1Agreement(device, golden.reference) >= t.minReferenceAgreement,
+          measured: round(top1Agreement(device, golden.reference), 2),
+          allowed: `>= ${t.minReferenceAgreement} %`,
+          details: { images, flipped: referenceFlips },
+        },
+  );
   const fp32Agreement = top1Agreement(device, golden.fp32);
   checks.push({
-    name: 'top-1 agreement with build-time fp32', ok: fp32Agreement >= t.minAgreement, measured: round(fp32Agreement, 2),
-    allowed: `>= ${t.minAgreement} %`, details: { images, flipped: flipped(device, golden.fp32) },
+    name: 'top-1 agreement with build-time fp32',
+    ok: fp32Agreement >= t.minAgreement,
+    measured: round(fp32Agreement, 2),
+    allowed: `>= ${t.minAgreement} %`,
+    details: { images, flipped: flipped(device, golden.fp32) },
   });
   const cosine = meanCosine(device, golden.fp32);
-  checks.push({ name: 'mean logit cosine with build-time fp32', ok: cosine >= t.minCosine, measured: round(cosine, 4), allowed: `>= ${t.minCosine}`, details: { images } });
+  checks.push({
+    name: 'mean logit cosine with build-time fp32',
+    ok: cosine >= t.minCosine,
+    measured: round(cosine, 4),
+    allowed: `>= ${t.minCosine}`,
+    details: { images },
+  });
   const labels = golden.index.labels;
   if (labels === null || t.minTop1 === null) {
-    checks.push({ name: 'top-1 accuracy on the labelled golden inputs', ok: true, measured: null, allowed: 'n/a', skip: 'the golden set has no labels' });
+    checks.push({
+      name: 'top-1 accuracy on the labelled golden inputs',
+      ok: true,
+      measured: null,
+      allowed: 'n/a',
+      skip: 'the golden set has no labels',
+    });
   } else {
     const top1 = topKAccuracy(device, labels, 1);
-    checks.push({ name: 'top-1 accuracy on the labelled golden inputs', ok: top1 >= t.minTop1, measured: round(top1, 2), allowed: `>= ${t.minTop1} %`, details: { images, buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1 } });
+    checks.push({
+      name: 'top-1 accuracy on the labelled golden inputs',
+      ok: top1 >= t.minTop1,
+      measured: round(top1, 2),
+      allowed: `>= ${t.minTop1} %`,
+      details: { images, buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1 },
+    });
   }
   const deviation = maxAbsDeviation(device.data, golden.reference.data);
   // The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine gets that
   // engine's share of the same largest build-time logit.
-  const allowedDeviation = t.maxLogitDeviation !== undefined && options.runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
-    ? Math.max(t.maxLogitDeviation, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
-    : t.maxLogitDeviation;
-  checks.push(allowedDeviation === undefined
-    ? { name: `max logit deviation from build-time ${golden.referenceName}`, ok: true, measured: round(deviation, 4), allowed: 'not recorded', skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)' }
-    : {
-        name: `max logit deviation from build-time ${golden.referenceName}`, ok: deviation <= allowedDeviation, measured: round(deviation, 4),
-        allowed: `<= ${allowedDeviation}`, details: { runtime: options.runtime },
-      });
+  const allowedDeviation =
+    t.maxLogitDeviation !== undefined && options.runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
+      ? Math.max(t.maxLogitDeviation, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
+      : t.maxLogitDeviation;
+  checks.push(
+    allowedDeviation === undefined
+      ? {
+          name: `max logit deviation from build-time ${golden.referenceName}`,
+          ok: true,
+          measured: round(deviation, 4),
+          allowed: 'not recorded',
+          skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)',
+        }
+      : {
+          name: `max logit deviation from build-time ${golden.referenceName}`,
+          ok: deviation <= allowedDeviation,
+          measured: round(deviation, 4),
+          allowed: `<= ${allowedDeviation}`,
+          details: { runtime: options.runtime },
+        },
+  );
   return checks;
 }
 

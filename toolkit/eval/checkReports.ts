@@ -34,7 +34,12 @@ function yamlLines(value: Record<string, unknown>): string[] {
       if (typeof node.value === 'string' && /[\u2028\u2029]/.test(node.value)) node.type = 'QUOTE_DOUBLE';
     },
   });
-  return doc.toString({ lineWidth: 0 }).replace(/\u2028/g, '\\L').replace(/\u2029/g, '\\P').trimEnd().split('\n');
+  return doc
+    .toString({ lineWidth: 0 })
+    .replace(/\u2028/g, '\\L')
+    .replace(/\u2029/g, '\\P')
+    .trimEnd()
+    .split('\n');
 }
 
 /** The suite verify reports under (TAP comment, JUnit): it names the runtime that ran, which a deploy reads back. */
@@ -48,21 +53,32 @@ export function runtimeOfVerifyTap(tap: string): string | null {
 }
 
 export function tapFrom(options: { suite: string; checks: CheckResult[]; comment?: string[] }): string {
-  const lines = ['TAP version 14', ...(options.comment ?? []).map((c) => `# ${oneLine(c)}`), `1..${options.checks.length}`];
+  const lines = [
+    'TAP version 14',
+    ...(options.comment ?? []).map((c) => `# ${oneLine(c)}`),
+    `1..${options.checks.length}`,
+  ];
   options.checks.forEach((check, i) => {
     const skip = check.skip ? ` # SKIP ${escaped(check.skip)}` : '';
     lines.push(`${check.ok ? 'ok' : 'not ok'} ${i + 1} - ${escaped(check.name)}${skip}`);
     const diag = { measured: check.measured, allowed: check.allowed, ...(check.details ?? {}) };
     lines.push('  ---', ...yamlLines(diag).map((l) => `  ${l}`), '  ...');
   });
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function xml(text: string): string {
-  return text
-    // XML 1.0 cannot carry most control characters or unpaired surrogates, even escaped.
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/gu, '')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return (
+    text
+      // XML 1.0 cannot carry most control characters or unpaired surrogates, even escaped.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/gu, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
 }
 
 const seconds = (ms: number | undefined) => ((ms ?? 0) / 1000).toFixed(3);
@@ -84,14 +100,21 @@ export function junitFrom(options: { suite: string; checks: CheckResult[]; hostn
       lines.push(`${open}>`, `      <skipped message="${xml(check.skip)}"/>`, '    </testcase>');
     } else if (!check.ok) {
       const message = `measured ${check.measured ?? 'nothing'}, allowed ${check.allowed}`;
-      const body = [message, ...Object.entries(check.details ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)].join('\n');
-      lines.push(`${open}>`, `      <failure message="${xml(message)}" type="regression">${xml(body)}</failure>`, '    </testcase>');
+      const body = [
+        message,
+        ...Object.entries(check.details ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`),
+      ].join('\n');
+      lines.push(
+        `${open}>`,
+        `      <failure message="${xml(message)}" type="regression">${xml(body)}</failure>`,
+        '    </testcase>',
+      );
     } else {
       lines.push(`${open}/>`);
     }
   }
   lines.push('  </testsuite>', '</testsuites>');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export interface TapPoint {
@@ -147,7 +170,12 @@ export function testPointsFromTap(tap: string): TapPoint[] {
     const description = hash >= 0 ? rest.slice(0, hash) : rest;
     const directive = hash >= 0 ? rest.slice(hash + 2).trim() : '';
     const skip = /^skip\b/i.test(directive) ? unescaped(directive.replace(/^skip\S*\s*/i, '')) : null;
-    const name = unescaped(description.replace(/^\s*\d+/, '').replace(/^\s*-\s?/, '').trim());
+    const name = unescaped(
+      description
+        .replace(/^\s*\d+/, '')
+        .replace(/^\s*-\s?/, '')
+        .trim(),
+    );
     points.push({ ok: point[1] === 'ok', name, skip, diag: null });
   }
   if (yaml) closeYaml();

@@ -46,8 +46,14 @@ export async function evaluationFrom(options: {
   const fp32Input = options.fp32.graph.inputs[0]!.name;
   const fp32Names = new Set([...options.fp32.graph.nodes.flatMap((n) => n.outputs), fp32Input]);
   const measured = tensors.filter((t) => fp32Names.has(t));
-  const fp32Runner = await OrtRunner.create({ model: options.fp32, extraOutputs: measured.filter((t) => t !== fp32Input) });
-  const int8Runner = await OrtRunner.create({ model: options.int8, extraOutputs: measured.map((t) => `${t}.dequantized`) });
+  const fp32Runner = await OrtRunner.create({
+    model: options.fp32,
+    extraOutputs: measured.filter((t) => t !== fp32Input),
+  });
+  const int8Runner = await OrtRunner.create({
+    model: options.int8,
+    extraOutputs: measured.map((t) => `${t}.dequantized`),
+  });
   const sqnr = new Map(measured.map((t) => [t, new SqnrAccumulator()]));
   const fp32Chunks: Float32Array[] = [];
   const int8Chunks: Float32Array[] = [];
@@ -75,7 +81,8 @@ export async function evaluationFrom(options: {
   const fp32Logits = join(fp32Chunks);
   const int8Logits = join(int8Chunks);
   const labelled = labels.every((l) => l >= 0) ? labels.length : 0;
-  const accuracy = (logits: Logits, k: number) => (labelled ? topKAccuracy(logits, labels, Math.min(k, classes)) : null);
+  const accuracy = (logits: Logits, k: number) =>
+    labelled ? topKAccuracy(logits, labels, Math.min(k, classes)) : null;
   return {
     images: labels.length,
     labelled,

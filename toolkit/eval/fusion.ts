@@ -24,7 +24,18 @@ export interface BlockFusion {
 
 /** A layer's precision, from its first output's `Format/Datatype`; `unknown` in the names-only form. */
 export type Precision = 'int8' | 'fp8' | 'fp16' | 'bf16' | 'fp32' | 'int32' | 'int64' | 'bool' | 'other' | 'unknown';
-export const PRECISIONS: readonly Precision[] = ['int8', 'fp8', 'fp16', 'bf16', 'fp32', 'int32', 'int64', 'bool', 'other', 'unknown'];
+export const PRECISIONS: readonly Precision[] = [
+  'int8',
+  'fp8',
+  'fp16',
+  'bf16',
+  'fp32',
+  'int32',
+  'int64',
+  'bool',
+  'other',
+  'unknown',
+];
 
 /**
  * `copy`: a `Reformatting CopyNode`; `reformat`: another Reformat layer; `qdq`: a QuantizeLinear/DequantizeLinear
@@ -79,15 +90,26 @@ export interface FusionReportFromOptions {
 }
 
 export function fusionReportFrom(options: FusionReportFromOptions): FusionReport {
-  const parsed = inspectorJsonFrom({ json: options.inspectorJson, ...(options.file !== undefined ? { file: options.file } : {}) });
+  const parsed = inspectorJsonFrom({
+    json: options.inspectorJson,
+    ...(options.file !== undefined ? { file: options.file } : {}),
+  });
   const { model } = options;
   const mapping = nodeMappingFrom({ layers: parsed.layers, ...(model ? { model } : {}) });
   const opTypes = new Map(model?.graph.nodes.map((n) => [nodeKeyOf(n), n.opType]) ?? []);
   const layers = parsed.layers.map((layer, i): LayerFusion => {
     const { nodes, evidence } = mapping.layers[i]!;
-    return { index: layer.index, name: layer.name, type: layer.type, precision: precisionOf(layer), role: roleOf(layer, nodes, model ? opTypes : null), nodes, evidence };
+    return {
+      index: layer.index,
+      name: layer.name,
+      type: layer.type,
+      precision: precisionOf(layer),
+      role: roleOf(layer, nodes, model ? opTypes : null),
+      nodes,
+      evidence,
+    };
   });
-  const structure = model ? options.structure ?? structureOf(withoutQdq(model).model).structure : undefined;
+  const structure = model ? (options.structure ?? structureOf(withoutQdq(model).model).structure) : undefined;
   const precision: Partial<Record<Precision, number>> = {};
   for (const p of PRECISIONS) {
     const count = layers.filter((l) => l.precision === p).length;
@@ -102,9 +124,15 @@ export function fusionReportFrom(options: FusionReportFromOptions): FusionReport
     layers,
     blocks: structure ? structure.blocks.map((b) => blockFusionOf(b, structure, mapping.owner)) : [],
     precision,
-    reformats: { count: reformats.length, noOps: reformats.filter((l) => l.type === 'NoOp').length, layers: reformats.map((l) => l.name) },
+    reformats: {
+      count: reformats.length,
+      noOps: reformats.filter((l) => l.type === 'NoOp').length,
+      layers: reformats.map((l) => l.name),
+    },
     unfusedQdq: layers.filter((l) => l.role === 'qdq').map((l) => l.name),
-    unmappedLayers: layers.filter((l) => l.nodes.length === 0 && (l.role === 'compute' || l.role === 'qdq')).map((l) => l.name),
+    unmappedLayers: layers
+      .filter((l) => l.nodes.length === 0 && (l.role === 'compute' || l.role === 'qdq'))
+      .map((l) => l.name),
     unownedNodes: mapping.unowned,
     devices: devicesOf(parsed.layers),
   };
@@ -116,7 +144,16 @@ function blockFusionOf(block: BlockMatch, structure: Structure, owner: Map<strin
   const silu = block.activations.find((a) => a.input === block.depthwise.outputs[0]);
   const dwLayers = [block.depthwise, ...(silu ? [silu.sigmoid, silu.mul] : [])].map(layerOf);
   const seAct = block.se ? structure.silu.find((a) => a.input === block.se!.reduce.outputs[0]) : undefined;
-  const se = block.se ? [block.se.pool, block.se.reduce, ...(seAct ? [seAct.sigmoid, seAct.mul] : []), block.se.expand, block.se.gate, block.se.scale] : null;
+  const se = block.se
+    ? [
+        block.se.pool,
+        block.se.reduce,
+        ...(seAct ? [seAct.sigmoid, seAct.mul] : []),
+        block.se.expand,
+        block.se.gate,
+        block.se.scale,
+      ]
+    : null;
   const convs = [block.expand, block.depthwise, block.project, block.residual?.add].filter((n) => n !== undefined);
   const projectLayer = block.project ? layerOf(block.project) : undefined;
   return {
@@ -124,7 +161,9 @@ function blockFusionOf(block: BlockMatch, structure: Structure, owner: Map<strin
     layers: layersOf([...convs, ...block.activations.flatMap((a) => [a.sigmoid, a.mul]), ...(se ?? [])]),
     depthwiseWithSilu: silu !== undefined && dwLayers.every((l) => l !== undefined && l === dwLayers[0]),
     seLayers: se ? layersOf(se) : null,
-    residualWithProject: block.residual ? projectLayer !== undefined && layerOf(block.residual.add) === projectLayer : null,
+    residualWithProject: block.residual
+      ? projectLayer !== undefined && layerOf(block.residual.add) === projectLayer
+      : null,
   };
 }
 
@@ -132,8 +171,14 @@ export function precisionOf(layer: InspectorLayer): Precision {
   const format = layer.outputs[0]?.format ?? layer.inputs[0]?.format ?? null;
   if (format === null) return 'unknown';
   const table: [RegExp, Precision][] = [
-    [/(^|[^u])int8/i, 'int8'], [/fp8/i, 'fp8'], [/bfloat16|bf16/i, 'bf16'], [/fp16|half/i, 'fp16'], [/fp32|float/i, 'fp32'],
-    [/int32/i, 'int32'], [/int64/i, 'int64'], [/bool/i, 'bool'],
+    [/(^|[^u])int8/i, 'int8'],
+    [/fp8/i, 'fp8'],
+    [/bfloat16|bf16/i, 'bf16'],
+    [/fp16|half/i, 'fp16'],
+    [/fp32|float/i, 'fp32'],
+    [/int32/i, 'int32'],
+    [/int64/i, 'int64'],
+    [/bool/i, 'bool'],
   ];
   return table.find(([pattern]) => pattern.test(format))?.[1] ?? 'other';
 }
@@ -141,7 +186,8 @@ export function precisionOf(layer: InspectorLayer): Precision {
 function roleOf(layer: InspectorLayer, nodes: string[], opTypes: Map<string, string> | null): LayerRole {
   if (isCopyLayerName(layer.name)) return 'copy';
   if (layer.origin === 'QDQ') return 'qdq';
-  const isQdq = (node: string) => (opTypes ? ['QuantizeLinear', 'DequantizeLinear'].includes(opTypes.get(node) ?? '') : looksLikeQdqName(node));
+  const isQdq = (node: string) =>
+    opTypes ? ['QuantizeLinear', 'DequantizeLinear'].includes(opTypes.get(node) ?? '') : looksLikeQdqName(node);
   if (nodes.length > 0 && nodes.every(isQdq)) return 'qdq';
   return layer.type === 'Reformat' ? 'reformat' : 'compute';
 }
@@ -154,7 +200,8 @@ function roleOf(layer: InspectorLayer, nodes: string[], opTypes: Map<string, str
 function devicesOf(layers: readonly InspectorLayer[]): { dla: number; gpu: number } | null {
   const transfer = (l: InspectorLayer) => / (to|from) nvm$| copy finish$/.test(l.name);
   const movesToDla = layers.some(transfer);
-  const onDla = (l: InspectorLayer) => /dla/i.test(`${l.type ?? ''} ${l.tactic ?? ''}`) || (movesToDla && (transfer(l) || /\{ForeignNode\[/.test(l.name)));
+  const onDla = (l: InspectorLayer) =>
+    /dla/i.test(`${l.type ?? ''} ${l.tactic ?? ''}`) || (movesToDla && (transfer(l) || /\{ForeignNode\[/.test(l.name)));
   const dla = layers.filter(onDla).length;
   return dla === 0 ? null : { dla, gpu: layers.length - dla };
 }

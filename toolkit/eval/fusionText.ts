@@ -6,13 +6,20 @@ const SHOWN = 5;
 export function fusionTextFrom(report: FusionReport): string[] {
   const lines = report.blocks.length > 0 ? blockLines(report) : layerLines(report);
   lines.push(
-    `precision: ${PRECISIONS.filter((p) => report.precision[p] !== undefined).map((p) => `${p} ${report.precision[p]}`).join(', ') || 'no layers'}`,
+    `precision: ${
+      PRECISIONS.filter((p) => report.precision[p] !== undefined)
+        .map((p) => `${p} ${report.precision[p]}`)
+        .join(', ') || 'no layers'
+    }`,
     `reformat layers: ${report.reformats.count}${report.reformats.noOps ? ` (${report.reformats.noOps} no-op)` : ''}${listed(report.reformats.layers)}`,
     `Q/DQ left as layers of their own (placement kept them from fusing): ${report.unfusedQdq.length}${listed(report.unfusedQdq)}`,
-    report.devices ? `DLA layers: ${report.devices.dla}, GPU layers: ${report.devices.gpu}` : 'device placement not recorded',
+    report.devices
+      ? `DLA layers: ${report.devices.dla}, GPU layers: ${report.devices.gpu}`
+      : 'device placement not recorded',
     `unmapped layers: ${report.unmappedLayers.length}${listed(report.unmappedLayers)}`,
   );
-  if (report.unownedNodes !== null) lines.push(`ONNX nodes no layer owns: ${report.unownedNodes.length}${listed(report.unownedNodes)}`);
+  if (report.unownedNodes !== null)
+    lines.push(`ONNX nodes no layer owns: ${report.unownedNodes.length}${listed(report.unownedNodes)}`);
   return lines;
 }
 
@@ -24,17 +31,26 @@ function blockLines(report: FusionReport): string[] {
   return [
     `MBConv blocks: ${blocks.length}; engine layers per block: ${blocks.map((b) => `${b.block} ${b.layers}`).join(', ')}`,
     `depthwise conv + SiLU fused in ${blocks.length - unfusedDw.length} of ${blocks.length} blocks${unfusedDw.length ? ` (not in ${unfusedDw.join(', ')})` : ''}`,
-    `SE blocks: ${blocks.filter((b) => b.seLayers !== null).map((b) => `${b.block} ${b.seLayers}`).join(', ')} engine layers`,
+    `SE blocks: ${blocks
+      .filter((b) => b.seLayers !== null)
+      .map((b) => `${b.block} ${b.seLayers}`)
+      .join(', ')} engine layers`,
     `residual Add fused into the projection conv in ${residual.length - apart.length} of ${residual.length} blocks${apart.length ? ` (not in ${apart.join(', ')})` : ''}`,
   ];
 }
 
 function layerLines(report: FusionReport): string[] {
   const typeWidth = Math.max(4, ...report.layers.map((l) => (l.type ?? '-').length));
-  const withNodes = (l: LayerFusion) => (report.unownedNodes !== null || l.evidence === 'metadata') && l.nodes.length > 0;
+  const withNodes = (l: LayerFusion) =>
+    (report.unownedNodes !== null || l.evidence === 'metadata') && l.nodes.length > 0;
   const role = { compute: '', copy: ' [reformat]', reformat: ' [reformat]', qdq: ' [Q/DQ]' };
-  return ['layers (index, type, precision, name[ → ONNX nodes (evidence)]):', ...report.layers.map((l) =>
-    `  ${String(l.index).padStart(3)}  ${(l.type ?? '-').padEnd(typeWidth)}  ${l.precision.padEnd(7)}  ${l.name}${role[l.role]}${withNodes(l) ? ` → ${l.nodes.join(', ')} (${l.evidence})` : ''}`)];
+  return [
+    'layers (index, type, precision, name[ → ONNX nodes (evidence)]):',
+    ...report.layers.map(
+      (l) =>
+        `  ${String(l.index).padStart(3)}  ${(l.type ?? '-').padEnd(typeWidth)}  ${l.precision.padEnd(7)}  ${l.name}${role[l.role]}${withNodes(l) ? ` → ${l.nodes.join(', ')} (${l.evidence})` : ''}`,
+    ),
+  ];
 }
 
 function listed(names: string[]): string {

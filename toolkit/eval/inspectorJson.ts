@@ -55,18 +55,29 @@ export function inspectorJsonFrom(options: InspectorJsonFromOptions): InspectorJ
     parsed = JSON.parse(options.json);
   } catch {
     throw file === undefined
-      ? new UserError('the engine inspector did not return JSON; was the engine built with profiling verbosity layer-names or detailed?')
-      : new FileFormatError(file, 'is not JSON; give the file that trtexec --exportLayerInfo or the engine inspector wrote');
+      ? new UserError(
+          'the engine inspector did not return JSON; was the engine built with profiling verbosity layer-names or detailed?',
+        )
+      : new FileFormatError(
+          file,
+          'is not JSON; give the file that trtexec --exportLayerInfo or the engine inspector wrote',
+        );
   }
   const entries = isRecord(parsed) ? parsed.Layers : undefined;
   if (!Array.isArray(entries)) {
     throw file === undefined
       ? new UserError('the engine inspector JSON has no Layers list; rebuild the engine with --verbosity detailed')
-      : new FileFormatError(file, 'has no Layers list; export it with trtexec --exportLayerInfo=FILE --profilingVerbosity=detailed');
+      : new FileFormatError(
+          file,
+          'has no Layers list; export it with trtexec --exportLayerInfo=FILE --profilingVerbosity=detailed',
+        );
   }
   const all = entries.map(layerFrom);
   const layers = all.filter((l) => !OTHER_PROFILE.test(l.name)).map((l, index) => ({ ...l, index }));
-  const bindings = isRecord(parsed) && Array.isArray(parsed.Bindings) ? parsed.Bindings.filter((b): b is string => typeof b === 'string') : [];
+  const bindings =
+    isRecord(parsed) && Array.isArray(parsed.Bindings)
+      ? parsed.Bindings.filter((b): b is string => typeof b === 'string')
+      : [];
   return {
     form: entries.some(isRecord) ? 'detailed' : 'names',
     layers,
@@ -82,7 +93,16 @@ export function engineLayerNames(json: string): string[] {
 
 function layerFrom(entry: unknown): InspectorLayer {
   if (!isRecord(entry)) {
-    return { index: 0, name: typeof entry === 'string' ? entry : '', type: null, origin: null, tactic: null, metadata: null, inputs: [], outputs: [] };
+    return {
+      index: 0,
+      name: typeof entry === 'string' ? entry : '',
+      type: null,
+      origin: null,
+      tactic: null,
+      metadata: null,
+      inputs: [],
+      outputs: [],
+    };
   }
   return {
     index: 0,
@@ -98,7 +118,9 @@ function layerFrom(entry: unknown): InspectorLayer {
 
 function tensorsFrom(value: unknown): InspectorTensor[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(isRecord).map((t) => ({ name: stringOrNull(t.Name) ?? '', format: stringOrNull(t['Format/Datatype']) }));
+  return value
+    .filter(isRecord)
+    .map((t) => ({ name: stringOrNull(t.Name) ?? '', format: stringOrNull(t['Format/Datatype']) }));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -24,7 +24,9 @@ export function isCopyLayerName(name: string): boolean {
 
 /** Layer names the ONNX parser or the builder made up: they never name an ONNX node. */
 export function isParserMadeName(name: string): boolean {
-  return /^(\(Unnamed Layer\* \d+\)|copied_squeeze_after_|unsqueeze_node_after_|(un)?squeeze_after_|(reshape|transpose|shuffle)_(before|after)_)/.test(name);
+  return /^(\(Unnamed Layer\* \d+\)|copied_squeeze_after_|unsqueeze_node_after_|(un)?squeeze_after_|(reshape|transpose|shuffle)_(before|after)_)/.test(
+    name,
+  );
 }
 
 /** Names that QuantizeLinear/DequantizeLinear nodes get from exporters (torch, tf2onnx, this toolkit). */
@@ -50,7 +52,8 @@ function collect(part: string, tokens: NameTokens): void {
     return;
   }
   if (part.startsWith('PWN(') && part.endsWith(')')) {
-    for (const arg of splitTopLevel(part.slice(4, -1), ', ')) for (const inner of splitTopLevel(arg, ' + ')) collect(inner.trim(), tokens);
+    for (const arg of splitTopLevel(part.slice(4, -1), ', '))
+      for (const inner of splitTopLevel(arg, ' + ')) collect(inner.trim(), tokens);
     return;
   }
   tokens.names.push(part);
@@ -80,6 +83,7 @@ function splitTopLevel(text: string, separator: string): string[] {
  */
 export function metadataNodesOf(metadata: string): string[] {
   const nodes: string[] = [];
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: TensorRT separates Metadata records with RS and US
   for (const record of metadata.split(/[\x1E\x1F]/)) {
     const match = /^\s*\[ONNX Layer: (.*?)(?: \| [^\]]*)?\]\s*$/s.exec(record);
     if (match && match[1] !== '') nodes.push(match[1]!);

@@ -55,7 +55,12 @@ export function nodeMappingFrom(options: { layers: readonly InspectorLayer[]; mo
   const tensors = effectiveTensorsOf(layers, graph.isTensor);
   layers.forEach((layer, index) => {
     if (isCopyLayerName(layer.name)) return;
-    if (layer.metadata !== null) claim(metadataNodesOf(layer.metadata).filter((k) => graph.nodes.has(k)), index, 'metadata');
+    if (layer.metadata !== null)
+      claim(
+        metadataNodesOf(layer.metadata).filter((k) => graph.nodes.has(k)),
+        index,
+        'metadata',
+      );
     claim(nodesBetween(graph, tensors.of[index]!, tensors.boundary), index, 'tensors');
     claim(namedNodes(graph, layer.name), index, 'names');
   });
@@ -76,7 +81,10 @@ function unverifiedNodesOf(layer: InspectorLayer): LayerNodes {
   const fromMetadata = layer.metadata === null ? [] : metadataNodesOf(layer.metadata);
   if (fromMetadata.length > 0) return { nodes: fromMetadata, evidence: 'metadata' };
   const tokens = nameTokensOf(layer.name);
-  const nodes = [...tokens.names.filter((n) => !isParserMadeName(n)), ...tokens.ranges.map((r) => `${r.first}...${r.last}`)];
+  const nodes = [
+    ...tokens.names.filter((n) => !isParserMadeName(n)),
+    ...tokens.ranges.map((r) => `${r.first}...${r.last}`),
+  ];
   return { nodes, evidence: nodes.length > 0 ? 'names' : null };
 }
 
@@ -97,7 +105,10 @@ function graphIndexOf(model: Model): GraphIndex {
   const { graph } = model;
   const isConstant = (n: Node) => n.opType === 'Constant' && n.domain === '';
   const computed = graph.nodes.filter((n) => !isConstant(n));
-  const weights = new Set([...initializerMap(graph).keys(), ...graph.nodes.filter(isConstant).flatMap((n) => n.outputs)]);
+  const weights = new Set([
+    ...initializerMap(graph).keys(),
+    ...graph.nodes.filter(isConstant).flatMap((n) => n.outputs),
+  ]);
   const producers = producerMap(graph);
   const graphInputs = new Set(graph.inputs.map((i) => i.name));
   return {
@@ -128,10 +139,11 @@ function effectiveTensorsOf(layers: readonly InspectorLayer[], isTensor: (name: 
   };
   for (const layer of layers) {
     if (!isCopyLayerName(layer.name)) continue;
-    for (const input of layer.inputs) for (const output of layer.outputs) {
-      const [a, b] = [root(input.name), root(output.name)];
-      if (a !== b) parent.set(a, b);
-    }
+    for (const input of layer.inputs)
+      for (const output of layer.outputs) {
+        const [a, b] = [root(input.name), root(output.name)];
+        if (a !== b) parent.set(a, b);
+      }
   }
   const members = new Map<string, string[]>();
   for (const name of new Set([...parent.keys(), ...parent.values()])) {
@@ -141,12 +153,20 @@ function effectiveTensorsOf(layers: readonly InspectorLayer[], isTensor: (name: 
   }
   const onnxNames = (names: { name: string }[]) =>
     new Set(names.flatMap(({ name }) => members.get(root(name)) ?? [name]).filter(isTensor));
-  const of = layers.map((l) => (isCopyLayerName(l.name) ? { inputs: new Set<string>(), outputs: new Set<string>() } : { inputs: onnxNames(l.inputs), outputs: onnxNames(l.outputs) }));
+  const of = layers.map((l) =>
+    isCopyLayerName(l.name)
+      ? { inputs: new Set<string>(), outputs: new Set<string>() }
+      : { inputs: onnxNames(l.inputs), outputs: onnxNames(l.outputs) },
+  );
   return { of, boundary: new Set(of.flatMap((t) => [...t.inputs, ...t.outputs])) };
 }
 
 /** Nodes on the paths from a layer's outputs back to its inputs and weights; none when a path leaves the layer. */
-function nodesBetween(graph: GraphIndex, own: { inputs: Set<string>; outputs: Set<string> }, boundary: Set<string>): string[] {
+function nodesBetween(
+  graph: GraphIndex,
+  own: { inputs: Set<string>; outputs: Set<string> },
+  boundary: Set<string>,
+): string[] {
   const found: string[] = [];
   const seen = new Set<string>();
   const stack = [...own.outputs].filter((t) => !own.inputs.has(t));
@@ -192,7 +212,9 @@ function resolve(graph: GraphIndex, token: string): string | undefined {
 function positionOf(graph: GraphIndex, token: string, end: 'first' | 'last'): number | undefined {
   const key = resolve(graph, token);
   if (key !== undefined) return graph.nodes.get(key)!.position;
-  const readers = (graph.consumers.get(token) ?? []).map((n) => graph.nodes.get(nodeKeyOf(n))?.position).filter((p) => p !== undefined);
+  const readers = (graph.consumers.get(token) ?? [])
+    .map((n) => graph.nodes.get(nodeKeyOf(n))?.position)
+    .filter((p) => p !== undefined);
   if (readers.length === 0) return undefined;
   return end === 'first' ? Math.min(...readers) : Math.max(...readers);
 }

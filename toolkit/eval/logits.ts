@@ -6,26 +6,39 @@ import type { Logits } from './metrics.js';
 
 export function concatenated(chunks: readonly Float32Array[]): Float32Array {
   const data = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((at, c) => (data.set(c, at), at + c.length), 0);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
   return data;
 }
 
 /** Logits of an open runner over preloaded batches, concatenated in batch order; `parameters` go to every run. */
 export async function logitsOfRunner(options: {
-  runner: OrtRunner; batches: readonly Batch[]; inputSize: number; parameters?: Parameters<OrtRunner['run']>[2];
+  runner: OrtRunner;
+  batches: readonly Batch[];
+  inputSize: number;
+  parameters?: Parameters<OrtRunner['run']>[2];
 }): Promise<Logits> {
   const { runner } = options;
   const chunks: Float32Array[] = [];
   let classes = 0;
   for (const batch of options.batches) {
-    const out = (await runner.run(batch.data, [batch.size, 3, options.inputSize, options.inputSize], options.parameters))[runner.outputNames[0]!]!;
+    const out = (
+      await runner.run(batch.data, [batch.size, 3, options.inputSize, options.inputSize], options.parameters)
+    )[runner.outputNames[0]!]!;
     classes = out.length / batch.size;
     chunks.push(Float32Array.from(out));
   }
   return { data: concatenated(chunks), classes };
 }
 
-export async function logitsFrom(options: { model: Model; batches: readonly Batch[]; inputSize: number }): Promise<Logits> {
+export async function logitsFrom(options: {
+  model: Model;
+  batches: readonly Batch[];
+  inputSize: number;
+}): Promise<Logits> {
   const runner = await OrtRunner.create({ model: options.model });
   try {
     return await logitsOfRunner({ runner, batches: options.batches, inputSize: options.inputSize });

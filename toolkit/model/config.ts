@@ -4,8 +4,15 @@
  */
 import { UsageError } from '../errors.js';
 import {
-  BASE_STAGES, BASE_STEM, BASE_TOP, DROP_CONNECT_RATE, SE_SQUEEZE_FACTOR, VARIANTS, VARIANT_NAMES,
-  isVariantName, type VariantName,
+  BASE_STAGES,
+  BASE_STEM,
+  BASE_TOP,
+  DROP_CONNECT_RATE,
+  SE_SQUEEZE_FACTOR,
+  VARIANTS,
+  VARIANT_NAMES,
+  isVariantName,
+  type VariantName,
 } from './variants.js';
 import { scaleChannels, scaleRepeats } from './scaling.js';
 
@@ -81,8 +88,8 @@ export function networkConfigFrom(options: NetworkOptions): NetworkConfig {
   requirePositive('num-classes', numClasses, true);
   if (!(dropoutRate >= 0 && dropoutRate < 1)) throw new UsageError(`dropout must be in [0, 1), got ${dropoutRate}`);
 
-  const custom = base === undefined || widthCoefficient !== base.widthCoefficient
-    || depthCoefficient !== base.depthCoefficient;
+  const custom =
+    base === undefined || widthCoefficient !== base.widthCoefficient || depthCoefficient !== base.depthCoefficient;
   const totalBlocks = BASE_STAGES.reduce((n, s) => n + scaleRepeats(s.repeats, depthCoefficient), 0);
   const blocks: BlockConfig[] = [];
   for (const stage of BASE_STAGES) {

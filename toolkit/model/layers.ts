@@ -9,7 +9,13 @@ import type { BlockConfig, NetworkConfig } from './config.js';
 import { BASE_STEM, BASE_TOP } from './variants.js';
 
 export type LayerKind =
-  | 'conv' | 'depthwise' | 'pointwise-expand' | 'pointwise-project' | 'se-reduce' | 'se-expand' | 'linear';
+  | 'conv'
+  | 'depthwise'
+  | 'pointwise-expand'
+  | 'pointwise-project'
+  | 'se-reduce'
+  | 'se-expand'
+  | 'linear';
 
 /** Stage keys as in `reference/params.json`: paper stage number and name. */
 export type StageKey = string;
@@ -55,7 +61,8 @@ type LayerShape = Omit<Layer, 'outSize' | 'params' | 'macs' | 'seedFormulaFlops'
 
 function layerFrom(shape: LayerShape): Layer {
   const { inChannels: ci, outChannels: co, kernel: k, groups } = shape;
-  const outSize = shape.kind === 'linear' || shape.kind.startsWith('se-') ? 1 : convOutputSize(shape.inSize, k, shape.stride);
+  const outSize =
+    shape.kind === 'linear' || shape.kind.startsWith('se-') ? 1 : convOutputSize(shape.inSize, k, shape.stride);
   const spatial = outSize * outSize;
   const weights = (co * ci * k * k) / groups;
   return {
@@ -73,37 +80,103 @@ function blockLayers(block: BlockConfig, inSize: number): Layer[] {
   const e = block.expandedChannels;
   const layers: Layer[] = [];
   if (block.hasExpand) {
-    layers.push(layerFrom({
-      ...common, name: `${block.index}.expand_conv`, kind: 'pointwise-expand', inChannels: block.inChannels,
-      outChannels: e, kernel: 1, stride: 1, groups: 1, inSize, batchNorm: true, bias: false, activation: 'silu',
-    }));
+    layers.push(
+      layerFrom({
+        ...common,
+        name: `${block.index}.expand_conv`,
+        kind: 'pointwise-expand',
+        inChannels: block.inChannels,
+        outChannels: e,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+        inSize,
+        batchNorm: true,
+        bias: false,
+        activation: 'silu',
+      }),
+    );
   }
   const dw = layerFrom({
-    ...common, name: `${block.index}.dwconv`, kind: 'depthwise', inChannels: e, outChannels: e,
-    kernel: block.kernel, stride: block.stride, groups: e, inSize, batchNorm: true, bias: false, activation: 'silu',
+    ...common,
+    name: `${block.index}.dwconv`,
+    kind: 'depthwise',
+    inChannels: e,
+    outChannels: e,
+    kernel: block.kernel,
+    stride: block.stride,
+    groups: e,
+    inSize,
+    batchNorm: true,
+    bias: false,
+    activation: 'silu',
   });
   layers.push(dw);
-  layers.push(layerFrom({
-    ...common, name: `${block.index}.se.fc1`, kind: 'se-reduce', inChannels: e, outChannels: block.squeezeChannels,
-    kernel: 1, stride: 1, groups: 1, inSize: 1, batchNorm: false, bias: true, activation: 'silu',
-  }));
-  layers.push(layerFrom({
-    ...common, name: `${block.index}.se.fc2`, kind: 'se-expand', inChannels: block.squeezeChannels, outChannels: e,
-    kernel: 1, stride: 1, groups: 1, inSize: 1, batchNorm: false, bias: true, activation: 'sigmoid',
-  }));
-  layers.push(layerFrom({
-    ...common, name: `${block.index}.project_conv`, kind: 'pointwise-project', inChannels: e,
-    outChannels: block.outChannels, kernel: 1, stride: 1, groups: 1, inSize: dw.outSize, batchNorm: true,
-    bias: false, activation: 'none',
-  }));
+  layers.push(
+    layerFrom({
+      ...common,
+      name: `${block.index}.se.fc1`,
+      kind: 'se-reduce',
+      inChannels: e,
+      outChannels: block.squeezeChannels,
+      kernel: 1,
+      stride: 1,
+      groups: 1,
+      inSize: 1,
+      batchNorm: false,
+      bias: true,
+      activation: 'silu',
+    }),
+  );
+  layers.push(
+    layerFrom({
+      ...common,
+      name: `${block.index}.se.fc2`,
+      kind: 'se-expand',
+      inChannels: block.squeezeChannels,
+      outChannels: e,
+      kernel: 1,
+      stride: 1,
+      groups: 1,
+      inSize: 1,
+      batchNorm: false,
+      bias: true,
+      activation: 'sigmoid',
+    }),
+  );
+  layers.push(
+    layerFrom({
+      ...common,
+      name: `${block.index}.project_conv`,
+      kind: 'pointwise-project',
+      inChannels: e,
+      outChannels: block.outChannels,
+      kernel: 1,
+      stride: 1,
+      groups: 1,
+      inSize: dw.outSize,
+      batchNorm: true,
+      bias: false,
+      activation: 'none',
+    }),
+  );
   return layers;
 }
 
 export function layerTableFrom(config: NetworkConfig): Layer[] {
   const stem = layerFrom({
-    name: 'stem_conv', stage: STEM_STAGE, kind: 'conv', inChannels: 3, outChannels: config.stemChannels,
-    kernel: BASE_STEM.kernel, stride: BASE_STEM.stride, groups: 1, inSize: config.resolution, batchNorm: true,
-    bias: false, activation: 'silu',
+    name: 'stem_conv',
+    stage: STEM_STAGE,
+    kind: 'conv',
+    inChannels: 3,
+    outChannels: config.stemChannels,
+    kernel: BASE_STEM.kernel,
+    stride: BASE_STEM.stride,
+    groups: 1,
+    inSize: config.resolution,
+    batchNorm: true,
+    bias: false,
+    activation: 'silu',
   });
   const layers: Layer[] = [stem];
   let size = stem.outSize;
@@ -114,14 +187,35 @@ export function layerTableFrom(config: NetworkConfig): Layer[] {
   }
   const last = config.blocks[config.blocks.length - 1]!;
   const top = layerFrom({
-    name: 'top', stage: TOP_STAGE, kind: 'conv', inChannels: last.outChannels, outChannels: config.topChannels,
-    kernel: BASE_TOP.kernel, stride: BASE_TOP.stride, groups: 1, inSize: size, batchNorm: true, bias: false,
+    name: 'top',
+    stage: TOP_STAGE,
+    kind: 'conv',
+    inChannels: last.outChannels,
+    outChannels: config.topChannels,
+    kernel: BASE_TOP.kernel,
+    stride: BASE_TOP.stride,
+    groups: 1,
+    inSize: size,
+    batchNorm: true,
+    bias: false,
     activation: 'silu',
   });
   layers.push(top);
-  layers.push(layerFrom({
-    name: 'fc', stage: FC_STAGE, kind: 'linear', inChannels: config.topChannels, outChannels: config.numClasses,
-    kernel: 1, stride: 1, groups: 1, inSize: 1, batchNorm: false, bias: true, activation: 'none',
-  }));
+  layers.push(
+    layerFrom({
+      name: 'fc',
+      stage: FC_STAGE,
+      kind: 'linear',
+      inChannels: config.topChannels,
+      outChannels: config.numClasses,
+      kernel: 1,
+      stride: 1,
+      groups: 1,
+      inSize: 1,
+      batchNorm: false,
+      bias: true,
+      activation: 'none',
+    }),
+  );
   return layers;
 }

@@ -40,7 +40,8 @@ export function onnxFromNetwork(options: OnnxFromNetworkOptions): Model {
     nodes.push({ name, opType, domain: '', inputs, outputs: [name], attributes });
     return name;
   };
-  const silu = (prefix: string, x: string): string => emit(`${prefix}.silu`, 'Mul', [x, emit(`${prefix}.sigmoid`, 'Sigmoid', [x])]);
+  const silu = (prefix: string, x: string): string =>
+    emit(`${prefix}.silu`, 'Mul', [x, emit(`${prefix}.sigmoid`, 'Sigmoid', [x])]);
   const weightOf = (layer: Layer, role: WeightSpec['role']): string =>
     specsByLayer.get(layer.name)!.find((s) => s.role === role)!.name;
 
@@ -49,14 +50,28 @@ export function onnxFromNetwork(options: OnnxFromNetworkOptions): Model {
     const inputs = [x, weightOf(layer, 'weight')];
     if (layer.bias) inputs.push(weightOf(layer, 'bias'));
     let y = emit(`${layer.name}.conv`, 'Conv', inputs, {
-      dilations: ints([1, 1]), group: int(layer.groups), kernel_shape: ints([layer.kernel, layer.kernel]),
-      pads: ints([pad, pad, pad, pad]), strides: ints([layer.stride, layer.stride]),
+      dilations: ints([1, 1]),
+      group: int(layer.groups),
+      kernel_shape: ints([layer.kernel, layer.kernel]),
+      pads: ints([pad, pad, pad, pad]),
+      strides: ints([layer.stride, layer.stride]),
     });
     if (layer.batchNorm) {
-      y = emit(`${layer.name}.bn`, 'BatchNormalization', [y, weightOf(layer, 'bn.weight'), weightOf(layer, 'bn.bias'),
-        weightOf(layer, 'bn.running_mean'), weightOf(layer, 'bn.running_var')], {
-        epsilon: { type: 'float', value: options.bnEpsilon }, momentum: { type: 'float', value: 0.9 },
-      });
+      y = emit(
+        `${layer.name}.bn`,
+        'BatchNormalization',
+        [
+          y,
+          weightOf(layer, 'bn.weight'),
+          weightOf(layer, 'bn.bias'),
+          weightOf(layer, 'bn.running_mean'),
+          weightOf(layer, 'bn.running_var'),
+        ],
+        {
+          epsilon: { type: 'float', value: options.bnEpsilon },
+          momentum: { type: 'float', value: 0.9 },
+        },
+      );
     }
     if (layer.activation === 'silu') return silu(layer.name, y);
     if (layer.activation === 'sigmoid') return emit(`${layer.name}.sigmoid`, 'Sigmoid', [y]);
@@ -82,8 +97,12 @@ export function onnxFromNetwork(options: OnnxFromNetworkOptions): Model {
   x = emit('flatten', 'Flatten', [x], { axis: int(1) });
   const fc = layerNamed('fc')!;
   nodes.push({
-    name: 'fc', opType: 'Gemm', domain: '', inputs: [x, weightOf(fc, 'weight'), weightOf(fc, 'bias')],
-    outputs: ['logits'], attributes: { alpha: { type: 'float', value: 1 }, beta: { type: 'float', value: 1 }, transB: int(1) },
+    name: 'fc',
+    opType: 'Gemm',
+    domain: '',
+    inputs: [x, weightOf(fc, 'weight'), weightOf(fc, 'bias')],
+    outputs: ['logits'],
+    attributes: { alpha: { type: 'float', value: 1 }, beta: { type: 'float', value: 1 }, transB: int(1) },
   });
 
   const batch = options.batch ?? 'batch';

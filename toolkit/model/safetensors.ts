@@ -15,25 +15,54 @@ export interface SafeTensor {
 }
 
 const BYTES_PER_ELEMENT: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** One tensor's header entry: offsets are relative to the data area, ordered, and within 2^40 bytes. */
 const headerEntry = z.strictObject({
   dtype: z.enum(Object.keys(BYTES_PER_ELEMENT) as [string, ...string[]]),
-  shape: z.array(z.int().min(0).max(2 ** 31)).max(8),
-  data_offsets: z.tuple([z.int().min(0).max(2 ** 40), z.int().min(0).max(2 ** 40)]).refine(([begin, end]) => begin <= end, { error: 'begin must not be after end' }),
+  shape: z
+    .array(
+      z
+        .int()
+        .min(0)
+        .max(2 ** 31),
+    )
+    .max(8),
+  data_offsets: z
+    .tuple([
+      z
+        .int()
+        .min(0)
+        .max(2 ** 40),
+      z
+        .int()
+        .min(0)
+        .max(2 ** 40),
+    ])
+    .refine(([begin, end]) => begin <= end, { error: 'begin must not be after end' }),
 });
 type HeaderEntry = z.output<typeof headerEntry>;
 
 const headerSchema = z.record(z.string().max(1024), z.unknown()).superRefine((header, context) => {
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (!z.record(z.string(), z.string()).safeParse(entry).success) context.addIssue({ code: 'custom', path: [name], message: 'expected an object of strings' });
+      if (!z.record(z.string(), z.string()).safeParse(entry).success)
+        context.addIssue({ code: 'custom', path: [name], message: 'expected an object of strings' });
       continue;
     }
     const parsed = headerEntry.safeParse(entry, { reportInput: true });
-    for (const issue of parsed.error?.issues ?? []) context.addIssue({ ...issue, path: [name, ...issue.path] } as z.core.$ZodRawIssue);
+    for (const issue of parsed.error?.issues ?? [])
+      context.addIssue({ ...issue, path: [name, ...issue.path] } as z.core.$ZodRawIssue);
   }
 });
 
@@ -52,18 +81,24 @@ function decode(dtype: string, bytes: Uint8Array): SafeTensor['data'] {
   const view = new DataView(aligned.buffer);
   const count = bytes.length / BYTES_PER_ELEMENT[dtype]!;
   switch (dtype) {
-    case 'F32': return new Float32Array(aligned.buffer);
-    case 'F64': return Float32Array.from(new Float64Array(aligned.buffer));
-    case 'F16': return Float32Array.from({ length: count }, (_, i) => float16ToFloat32(view.getUint16(2 * i, true)));
+    case 'F32':
+      return new Float32Array(aligned.buffer);
+    case 'F64':
+      return Float32Array.from(new Float64Array(aligned.buffer));
+    case 'F16':
+      return Float32Array.from({ length: count }, (_, i) => float16ToFloat32(view.getUint16(2 * i, true)));
     case 'BF16': {
       // bfloat16 is the high half of a float32.
       const bits = new Uint32Array(count);
       for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
       return new Float32Array(bits.buffer);
     }
-    case 'I64': return new BigInt64Array(aligned.buffer);
-    case 'I32': return new Int32Array(aligned.buffer);
-    default: return aligned;
+    case 'I64':
+      return new BigInt64Array(aligned.buffer);
+    case 'I32':
+      return new Int32Array(aligned.buffer);
+    default:
+      return aligned;
   }
 }
 
@@ -71,7 +106,10 @@ function decode(dtype: string, bytes: Uint8Array): SafeTensor['data'] {
 export function safetensorsFromBytes(options: { bytes: Uint8Array; file: string }): Map<string, SafeTensor> {
   const { bytes, file } = options;
   const notSafetensors = (why: string) =>
-    new FileFormatError(file, `not a safetensors file (${why}); expected weights saved with safetensors.torch.save_file`);
+    new FileFormatError(
+      file,
+      `not a safetensors file (${why}); expected weights saved with safetensors.torch.save_file`,
+    );
   if (bytes.length < 8) throw notSafetensors(`${bytes.length} bytes, too short for a header`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (headerLength < 2 || 8 + headerLength > bytes.length) {
@@ -83,7 +121,11 @@ export function safetensorsFromBytes(options: { bytes: Uint8Array; file: string 
   } catch {
     throw notSafetensors('header is not UTF-8');
   }
-  const header = validatedBy(headerSchema, jsonFrom({ text, file, what: 'a safetensors header (saved with safetensors.torch.save_file)' }), `${file} (header)`);
+  const header = validatedBy(
+    headerSchema,
+    jsonFrom({ text, file, what: 'a safetensors header (saved with safetensors.torch.save_file)' }),
+    `${file} (header)`,
+  );
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, SafeTensor>();
@@ -94,17 +136,31 @@ export function safetensorsFromBytes(options: { bytes: Uint8Array; file: string 
     const [begin, end] = entry.data_offsets;
     const expected = entry.shape.reduce((n, d) => n * d, 1) * BYTES_PER_ELEMENT[entry.dtype]!;
     if (end - begin !== expected) {
-      throw new FileFormatError(file, `tensor '${name}' holds ${end - begin} bytes (data_offsets [${begin}, ${end}]) but shape [${entry.shape.join(', ')}] ${entry.dtype} needs ${expected}`);
+      throw new FileFormatError(
+        file,
+        `tensor '${name}' holds ${end - begin} bytes (data_offsets [${begin}, ${end}]) but shape [${entry.shape.join(', ')}] ${entry.dtype} needs ${expected}`,
+      );
     }
     if (end > dataLength) {
-      throw new FileFormatError(file, `truncated: tensor '${name}' ends at byte ${dataStart + end} but the file has ${bytes.length}`);
+      throw new FileFormatError(
+        file,
+        `truncated: tensor '${name}' ends at byte ${dataStart + end} but the file has ${bytes.length}`,
+      );
     }
-    if (begin < previousEnd) throw new FileFormatError(file, `tensor '${name}' (data_offsets [${begin}, ${end}]) overlaps the tensor before it; the header is damaged`);
+    if (begin < previousEnd)
+      throw new FileFormatError(
+        file,
+        `tensor '${name}' (data_offsets [${begin}, ${end}]) overlaps the tensor before it; the header is damaged`,
+      );
     previousEnd = end;
   }
   for (const [name, entry] of entries.sort(([a], [b]) => (a < b ? -1 : 1))) {
     const [begin, end] = entry.data_offsets;
-    tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: decode(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end)) });
+    tensors.set(name, {
+      dtype: entry.dtype,
+      shape: entry.shape,
+      data: decode(entry.dtype, bytes.subarray(dataStart + begin, dataStart + end)),
+    });
   }
   return tensors;
 }

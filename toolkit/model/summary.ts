@@ -46,8 +46,7 @@ export interface ModelSummary {
   layers: Layer[];
 }
 
-const sum = (layers: readonly Layer[], pick: (l: Layer) => number): number =>
-  layers.reduce((n, l) => n + pick(l), 0);
+const sum = (layers: readonly Layer[], pick: (l: Layer) => number): number => layers.reduce((n, l) => n + pick(l), 0);
 
 function operatorOf(stageLayers: readonly Layer[]): string {
   const first = stageLayers[0]!;
@@ -73,7 +72,7 @@ export function stagesFrom(layers: readonly Layer[]): StageSummary[] {
   return order.map((key) => {
     const stageLayers = byKey.get(key)!;
     const blocks = new Set(stageLayers.map((l) => l.block).filter((b) => b !== undefined));
-    const [paper, name] = key.includes(':') ? key.split(':', 2) as [string, string] : ['0', key];
+    const [paper, name] = key.includes(':') ? (key.split(':', 2) as [string, string]) : ['0', key];
     return {
       name,
       key,
@@ -90,7 +89,11 @@ export function stagesFrom(layers: readonly Layer[]): StageSummary[] {
 }
 
 export function macsSplitFrom(layers: readonly Layer[]): MacsSplit {
-  const of = (kinds: Layer['kind'][]) => sum(layers.filter((l) => kinds.includes(l.kind)), (l) => l.macs);
+  const of = (kinds: Layer['kind'][]) =>
+    sum(
+      layers.filter((l) => kinds.includes(l.kind)),
+      (l) => l.macs,
+    );
   return {
     convStd: of(['conv', 'pointwise-expand', 'pointwise-project']),
     convDw: of(['depthwise']),

@@ -37,15 +37,17 @@ function intsAttribute(node: Node, name: string): number[] | undefined {
 function rawLayersFrom(graph: Graph): RawLayer[] {
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const shapes = new Map<string, Dim[]>();
-  for (const info of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) if (info.shape) shapes.set(info.name, info.shape);
+  for (const info of [...graph.inputs, ...graph.valueInfo, ...graph.outputs])
+    if (info.shape) shapes.set(info.name, info.shape);
   const producers = new Map<string, Node>();
   for (const node of graph.nodes) for (const output of node.outputs) producers.set(output, node);
   const pooled = (name: string) => ['GlobalAveragePool', 'ReduceMean'].includes(producers.get(name)?.opType ?? '');
   const consumers = new Map<string, Node[]>();
-  for (const node of graph.nodes) for (const input of node.inputs) {
-    if (!consumers.has(input)) consumers.set(input, []);
-    consumers.get(input)!.push(node);
-  }
+  for (const node of graph.nodes)
+    for (const input of node.inputs) {
+      if (!consumers.has(input)) consumers.set(input, []);
+      consumers.get(input)!.push(node);
+    }
   const layers: RawLayer[] = [];
   for (const node of graph.nodes) {
     const weight = initializers.get(node.inputs[1] ?? '');
@@ -56,7 +58,9 @@ function rawLayersFrom(graph: Graph): RawLayer[] {
     // A BatchNormalization right after the layer carries its affine params (PyTorch counts them).
     const next = consumers.get(node.outputs[0]!) ?? [];
     const bn = next.length === 1 && next[0]!.opType === 'BatchNormalization' ? next[0]! : undefined;
-    const bnParams = bn ? elementCount(initializers.get(bn.inputs[1]!)) + elementCount(initializers.get(bn.inputs[2]!)) : 0;
+    const bnParams = bn
+      ? elementCount(initializers.get(bn.inputs[1]!)) + elementCount(initializers.get(bn.inputs[2]!))
+      : 0;
     const params = elementCount(weight) + elementCount(bias) + bnParams;
     if (node.opType === 'Conv' && weight.dims.length === 4) {
       const [co, ciPerGroup, kh, kw] = weight.dims as [number, number, number, number];
@@ -65,16 +69,41 @@ function rawLayersFrom(graph: Graph): RawLayer[] {
       const outH = numeric(outShape[2]);
       const outW = numeric(outShape[3]);
       layers.push({
-        node, readsPooled: pooled(node.inputs[0]!), kind: 'conv', inChannels: ci, outChannels: co, kernel: kh, stride: (intsAttribute(node, 'strides') ?? [1])[0]!,
-        groups, inSize: numeric(inShape[2]), outSize: outH, params, macs: co * ciPerGroup * kh * kw * outH * outW,
-        seedFormulaFlops: ci * kh * kw * co * outH * outW, batchNorm: bn !== undefined, bias: bias !== undefined,
+        node,
+        readsPooled: pooled(node.inputs[0]!),
+        kind: 'conv',
+        inChannels: ci,
+        outChannels: co,
+        kernel: kh,
+        stride: (intsAttribute(node, 'strides') ?? [1])[0]!,
+        groups,
+        inSize: numeric(inShape[2]),
+        outSize: outH,
+        params,
+        macs: co * ciPerGroup * kh * kw * outH * outW,
+        seedFormulaFlops: ci * kh * kw * co * outH * outW,
+        batchNorm: bn !== undefined,
+        bias: bias !== undefined,
       });
     } else if ((node.opType === 'Gemm' || node.opType === 'MatMul') && weight.dims.length === 2) {
       const transposed = node.opType === 'Gemm' && intAttribute(node, 'transB', 0) === 1;
-      const [co, ci] = transposed ? weight.dims as [number, number] : [weight.dims[1]!, weight.dims[0]!];
+      const [co, ci] = transposed ? (weight.dims as [number, number]) : [weight.dims[1]!, weight.dims[0]!];
       layers.push({
-        node, readsPooled: false, kind: 'linear', inChannels: ci, outChannels: co, kernel: 1, stride: 1, groups: 1, inSize: 1, outSize: 1,
-        params, macs: ci * co, seedFormulaFlops: ci * co, batchNorm: false, bias: bias !== undefined,
+        node,
+        readsPooled: false,
+        kind: 'linear',
+        inChannels: ci,
+        outChannels: co,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+        inSize: 1,
+        outSize: 1,
+        params,
+        macs: ci * co,
+        seedFormulaFlops: ci * co,
+        batchNorm: false,
+        bias: bias !== undefined,
       });
     }
   }
@@ -97,8 +126,13 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
   const push = (l: RawLayer, name: string, kind: LayerKind, stage: string, block?: string) => {
     const { node, kind: _kind, readsPooled: _pooled, ...rest } = l;
     const layer: Layer = {
-      ...rest, name, kind, stage, ...(block ? { block } : {}),
-      activation: kind === 'se-expand' ? 'sigmoid' : kind === 'pointwise-project' || kind === 'linear' ? 'none' : 'silu',
+      ...rest,
+      name,
+      kind,
+      stage,
+      ...(block ? { block } : {}),
+      activation:
+        kind === 'se-expand' ? 'sigmoid' : kind === 'pointwise-project' || kind === 'linear' ? 'none' : 'silu',
     };
     named.push({ node, layer });
   };
@@ -115,7 +149,10 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
   let topIndex = raw.length;
   // The top conv is the last non-SE conv before the classifier.
   for (let i = (lastLinear >= 0 ? lastLinear : raw.length) - 1; i >= 0; i--) {
-    if (raw[i]!.kind === 'conv' && !isSe(raw[i]!)) { topIndex = i; break; }
+    if (raw[i]!.kind === 'conv' && !isSe(raw[i]!)) {
+      topIndex = i;
+      break;
+    }
   }
   raw.forEach((l, i) => {
     if (i === 0) return push(l, 'stem_conv', 'conv', STEM_STAGE);
@@ -128,14 +165,23 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
       return;
     }
     if (block && isSe(l)) {
-      block.push({ layer: l, part: l.readsPooled ? 'se.fc1' : 'se.fc2', kind: l.readsPooled ? 'se-reduce' : 'se-expand' });
+      block.push({
+        layer: l,
+        part: l.readsPooled ? 'se.fc1' : 'se.fc2',
+        kind: l.readsPooled ? 'se-reduce' : 'se-expand',
+      });
       return;
     }
     if (block) {
-      if (l.outChannels !== blockOut) { stage += 1; letter = 0; blockOut = l.outChannels; }
+      if (l.outChannels !== blockOut) {
+        stage += 1;
+        letter = 0;
+        blockOut = l.outChannels;
+      }
       const index = `${stage}${String.fromCharCode(97 + letter++)}`;
       block.push({ layer: l, part: 'project_conv', kind: 'pointwise-project' });
-      for (const member of block) push(member.layer, `${index}.${member.part}`, member.kind, mbconvStageKey(stage), index);
+      for (const member of block)
+        push(member.layer, `${index}.${member.part}`, member.kind, mbconvStageKey(stage), index);
       block = undefined;
       return;
     }
@@ -155,5 +201,9 @@ export function summaryFromOnnx(options: { model: Model; name: string }): ModelS
   const initializerNames = new Set(graph.initializers.map((t) => t.name));
   const input = graph.inputs.find((i) => !initializerNames.has(i.name));
   const resolution = numeric(input?.shape?.[2]);
-  return summaryFromLayers({ variant: options.name, resolution, layers: namedLayers(rawLayersFrom(graph)).map((g) => g.layer) });
+  return summaryFromLayers({
+    variant: options.name,
+    resolution,
+    layers: namedLayers(rawLayersFrom(graph)).map((g) => g.layer),
+  });
 }

@@ -28,7 +28,11 @@ export type Weights = Map<string, Float32Array>;
 function modulePaths(layer: Layer, config: NetworkConfig): { seed: string; torchvision: string; sequential: boolean } {
   if (layer.name === 'stem_conv') return { seed: 'features.stem_conv', torchvision: 'features.0', sequential: true };
   if (layer.name === 'top') {
-    return { seed: 'features.top', torchvision: `features.${1 + new Set(config.blocks.map((b) => b.stage)).size}`, sequential: true };
+    return {
+      seed: 'features.top',
+      torchvision: `features.${1 + new Set(config.blocks.map((b) => b.stage)).size}`,
+      sequential: true,
+    };
   }
   if (layer.name === 'fc') {
     // The seed's classifier is [Dropout, Linear] only when dropout > 0; torchvision always has both.
@@ -39,11 +43,28 @@ function modulePaths(layer: Layer, config: NetworkConfig): { seed: string; torch
   const shift = block.hasExpand ? 1 : 0;
   const part = layer.name.slice(layer.block!.length + 1);
   switch (part) {
-    case 'expand_conv': return { seed: `features.${block.index}.block.expand_conv`, torchvision: `${tvBlock}.0`, sequential: true };
-    case 'dwconv': return { seed: `features.${block.index}.block.dwconv`, torchvision: `${tvBlock}.${shift}`, sequential: true };
-    case 'se.fc1': return { seed: `features.${block.index}.block.se.fc1`, torchvision: `${tvBlock}.${shift + 1}.fc1`, sequential: false };
-    case 'se.fc2': return { seed: `features.${block.index}.block.se.fc2`, torchvision: `${tvBlock}.${shift + 1}.fc2`, sequential: false };
-    default: return { seed: `features.${block.index}.block.project_conv`, torchvision: `${tvBlock}.${shift + 2}`, sequential: true };
+    case 'expand_conv':
+      return { seed: `features.${block.index}.block.expand_conv`, torchvision: `${tvBlock}.0`, sequential: true };
+    case 'dwconv':
+      return { seed: `features.${block.index}.block.dwconv`, torchvision: `${tvBlock}.${shift}`, sequential: true };
+    case 'se.fc1':
+      return {
+        seed: `features.${block.index}.block.se.fc1`,
+        torchvision: `${tvBlock}.${shift + 1}.fc1`,
+        sequential: false,
+      };
+    case 'se.fc2':
+      return {
+        seed: `features.${block.index}.block.se.fc2`,
+        torchvision: `${tvBlock}.${shift + 1}.fc2`,
+        sequential: false,
+      };
+    default:
+      return {
+        seed: `features.${block.index}.block.project_conv`,
+        torchvision: `${tvBlock}.${shift + 2}`,
+        sequential: true,
+      };
   }
 }
 
@@ -52,11 +73,18 @@ export function weightSpecsFrom(config: NetworkConfig): WeightSpec[] {
   for (const layer of layerTableFrom(config)) {
     const paths = modulePaths(layer, config);
     const conv = paths.sequential ? '.0' : '';
-    const weightShape = layer.kind === 'linear'
-      ? [layer.outChannels, layer.inChannels]
-      : [layer.outChannels, layer.inChannels / layer.groups, layer.kernel, layer.kernel];
+    const weightShape =
+      layer.kind === 'linear'
+        ? [layer.outChannels, layer.inChannels]
+        : [layer.outChannels, layer.inChannels / layer.groups, layer.kernel, layer.kernel];
     const add = (suffix: string, role: WeightRole, shape: number[]) =>
-      specs.push({ name: `${paths.seed}${suffix}`, torchvisionName: `${paths.torchvision}${suffix}`, shape, role, layer });
+      specs.push({
+        name: `${paths.seed}${suffix}`,
+        torchvisionName: `${paths.torchvision}${suffix}`,
+        shape,
+        role,
+        layer,
+      });
     add(`${conv}.weight`, 'weight', weightShape);
     if (layer.bias) add('.bias', 'bias', [layer.outChannels]);
     if (layer.batchNorm) {
@@ -71,7 +99,10 @@ export function weightSpecsFrom(config: NetworkConfig): WeightSpec[] {
 const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 function listed(names: string[]): string {
-  const shown = names.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  const shown = names
+    .slice(0, 3)
+    .map((n) => `'${n}'`)
+    .join(', ');
   return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }
 
@@ -86,28 +117,44 @@ export function weightsFromStateDict(options: {
 }): { weights: Weights; naming: WeightNaming } {
   const { tensors, config, file } = options;
   const specs = weightSpecsFrom(config);
-  const naming: WeightNaming = tensors.has(specs[0]!.name) ? 'seed'
-    : tensors.has(specs[0]!.torchvisionName) ? 'torchvision'
-    : [...tensors.keys()].some((k) => /^features\.\d+\./.test(k)) ? 'torchvision' : 'seed';
+  const naming: WeightNaming = tensors.has(specs[0]!.name)
+    ? 'seed'
+    : tensors.has(specs[0]!.torchvisionName)
+      ? 'torchvision'
+      : [...tensors.keys()].some((k) => /^features\.\d+\./.test(k))
+        ? 'torchvision'
+        : 'seed';
   const nameOf = (spec: WeightSpec) => (naming === 'seed' ? spec.name : spec.torchvisionName);
   const expected = new Set(specs.map(nameOf));
   const missing = specs.filter((s) => !tensors.has(nameOf(s)));
   if (missing.length) {
     const first = missing[0]!;
-    throw new FileFormatError(file, `missing tensor ${listed(missing.map(nameOf))} (${naming} names; '${nameOf(first)}' should have shape ${shapeText(first.shape)}); the weights do not fit ${config.name} with ${config.numClasses} classes: check --variant and --num-classes`);
+    throw new FileFormatError(
+      file,
+      `missing tensor ${listed(missing.map(nameOf))} (${naming} names; '${nameOf(first)}' should have shape ${shapeText(first.shape)}); the weights do not fit ${config.name} with ${config.numClasses} classes: check --variant and --num-classes`,
+    );
   }
   const extra = [...tensors.keys()].filter((k) => !expected.has(k) && !k.endsWith('num_batches_tracked'));
   if (extra.length) {
-    throw new FileFormatError(file, `unexpected tensor ${listed(extra)} not in ${config.name} (${naming} names); check the variant (--variant) and --num-classes`);
+    throw new FileFormatError(
+      file,
+      `unexpected tensor ${listed(extra)} not in ${config.name} (${naming} names); check the variant (--variant) and --num-classes`,
+    );
   }
   const weights: Weights = new Map();
   for (const spec of specs) {
     const tensor = tensors.get(nameOf(spec))!;
     if (shapeText(tensor.shape) !== shapeText(spec.shape)) {
-      throw new FileFormatError(file, `tensor '${nameOf(spec)}' has shape ${shapeText(tensor.shape)}, expected ${shapeText(spec.shape)}; check the variant (--variant), --width and --num-classes`);
+      throw new FileFormatError(
+        file,
+        `tensor '${nameOf(spec)}' has shape ${shapeText(tensor.shape)}, expected ${shapeText(spec.shape)}; check the variant (--variant), --width and --num-classes`,
+      );
     }
     if (!(tensor.data instanceof Float32Array)) {
-      throw new FileFormatError(file, `tensor '${nameOf(spec)}' has dtype ${tensor.dtype}, expected a floating-point type (F32, F16, BF16 or F64)`);
+      throw new FileFormatError(
+        file,
+        `tensor '${nameOf(spec)}' has dtype ${tensor.dtype}, expected a floating-point type (F32, F16, BF16 or F64)`,
+      );
     }
     weights.set(spec.name, tensor.data);
   }

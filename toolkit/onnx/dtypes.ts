@@ -5,9 +5,16 @@
 import { DataType, type DataTypeCode, type TensorData } from './ir.js';
 
 type NumericArrayConstructor =
-  | Float32ArrayConstructor | Float64ArrayConstructor | Int8ArrayConstructor | Uint8ArrayConstructor
-  | Int16ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor
-  | BigInt64ArrayConstructor | BigUint64ArrayConstructor;
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
 
 export interface DataTypeInfo {
   name: string;
@@ -36,9 +43,19 @@ const TABLE: Record<number, DataTypeInfo> = {
 
 /** Names of the ONNX types the IR cannot hold, for error messages. */
 const OTHER_NAMES: Record<number, string> = {
-  [DataType.UNDEFINED]: 'UNDEFINED', [DataType.COMPLEX64]: 'COMPLEX64', [DataType.COMPLEX128]: 'COMPLEX128',
-  17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4',
-  23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2',
+  [DataType.UNDEFINED]: 'UNDEFINED',
+  [DataType.COMPLEX64]: 'COMPLEX64',
+  [DataType.COMPLEX128]: 'COMPLEX128',
+  17: 'FLOAT8E4M3FN',
+  18: 'FLOAT8E4M3FNUZ',
+  19: 'FLOAT8E5M2',
+  20: 'FLOAT8E5M2FNUZ',
+  21: 'UINT4',
+  22: 'INT4',
+  23: 'FLOAT4E2M1',
+  24: 'FLOAT8E8M0',
+  25: 'UINT2',
+  26: 'INT2',
 };
 
 export function dataTypeInfo(code: DataTypeCode): DataTypeInfo | undefined {

@@ -88,7 +88,8 @@ export function nodeInCycle(graph: Graph): Node | undefined {
   const producers = new Set(graph.nodes.flatMap((n) => n.outputs));
   // In a topological order every input a node of this graph produces is produced before it is read.
   for (const node of order) {
-    if (node.inputs.some((name) => name !== '' && producers.has(name) && !produced.has(name) && !available.has(name))) return node;
+    if (node.inputs.some((name) => name !== '' && producers.has(name) && !produced.has(name) && !available.has(name)))
+      return node;
     for (const name of node.outputs) produced.add(name);
   }
   return undefined;
@@ -109,7 +110,8 @@ function subgraphOuterNames(node: Node): string[] {
  * a node output of the same graph, nor `outer` provides. Order of nodes does not matter.
  */
 export function danglingInputs(
-  graph: Graph, outer: ReadonlySet<string> = new Set(),
+  graph: Graph,
+  outer: ReadonlySet<string> = new Set(),
 ): { name: string; node: Node | undefined }[] {
   const known = new Set(outer);
   for (const v of graph.inputs) known.add(v.name);
@@ -139,8 +141,12 @@ export function makeNode(options: {
   docString?: string;
 }): Node {
   const node: Node = {
-    name: options.name ?? '', opType: options.opType, domain: options.domain ?? '', inputs: [...options.inputs],
-    outputs: [...options.outputs], attributes: { ...options.attributes },
+    name: options.name ?? '',
+    opType: options.opType,
+    domain: options.domain ?? '',
+    inputs: [...options.inputs],
+    outputs: [...options.outputs],
+    attributes: { ...options.attributes },
   };
   if (options.docString !== undefined) node.docString = options.docString;
   return node;

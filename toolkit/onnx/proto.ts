@@ -5,13 +5,34 @@
  */
 import { dataTypeInfo, dataTypeName, emptyData, SUPPORTED_DATA_TYPE_NAMES } from './dtypes.js';
 import type {
-  Attribute, DataTypeCode, Dim, ExternalDataRef, Graph, Model, Node, OpsetImport, Tensor, TensorData, ValueInfo,
+  Attribute,
+  DataTypeCode,
+  Dim,
+  ExternalDataRef,
+  Graph,
+  Model,
+  Node,
+  OpsetImport,
+  Tensor,
+  TensorData,
+  ValueInfo,
 } from './ir.js';
 import { DataType } from './ir.js';
 import {
-  AttributeField as AF, AttributeType as AT, DataLocation, DimensionField, GraphField as GF, ModelField as MF,
-  NodeField as NF, OperatorSetIdField, ShapeField, StringStringEntryField, TensorField as TF, TensorTypeField,
-  TypeField, ValueInfoField as VF,
+  AttributeField as AF,
+  AttributeType as AT,
+  DataLocation,
+  DimensionField,
+  GraphField as GF,
+  ModelField as MF,
+  NodeField as NF,
+  OperatorSetIdField,
+  ShapeField,
+  StringStringEntryField,
+  TensorField as TF,
+  TensorTypeField,
+  TypeField,
+  ValueInfoField as VF,
 } from './schema.js';
 import { HOST_IS_LITTLE_ENDIAN, littleEndianBytes, WireError, WireReader, WireType, WireWriter } from './wire.js';
 
@@ -51,8 +72,15 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   const ctx = new DecodeContext();
   const r = new WireReader(bytes);
   const model: Model = {
-    irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', domain: '', modelVersion: 0,
-    docString: '', metadataProps: [], graph: emptyGraph(),
+    irVersion: 0,
+    opsetImports: [],
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    metadataProps: [],
+    graph: emptyGraph(),
   };
   let hasIrVersion = false;
   let hasGraph = false;
@@ -60,18 +88,55 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case MF.irVersion: r.expect(wt, WireType.VARINT); model.irVersion = r.int64Number(); hasIrVersion = true; break;
-      case MF.producerName: r.expect(wt, WireType.LEN); model.producerName = r.string(); break;
-      case MF.producerVersion: r.expect(wt, WireType.LEN); model.producerVersion = r.string(); break;
-      case MF.domain: r.expect(wt, WireType.LEN); model.domain = r.string(); break;
-      case MF.modelVersion: r.expect(wt, WireType.VARINT); model.modelVersion = r.int64Number(); break;
-      case MF.docString: r.expect(wt, WireType.LEN); model.docString = r.string(); break;
-      case MF.graph: r.expect(wt, WireType.LEN); model.graph = decodeGraph(r.child(), ctx); hasGraph = true; break;
-      case MF.opsetImport: r.expect(wt, WireType.LEN); model.opsetImports.push(decodeOpset(r.child())); break;
-      case MF.metadataProps: r.expect(wt, WireType.LEN); model.metadataProps.push(decodeEntry(r.child())); break;
-      case MF.trainingInfo: ctx.skip('training_info'); r.skip(wt); break;
-      case MF.functions: ctx.skip('model-local function (nodes that call it will not run)'); r.skip(wt); break;
-      default: ctx.skip(`ModelProto field ${tag >>> 3}`); r.skip(wt);
+      case MF.irVersion:
+        r.expect(wt, WireType.VARINT);
+        model.irVersion = r.int64Number();
+        hasIrVersion = true;
+        break;
+      case MF.producerName:
+        r.expect(wt, WireType.LEN);
+        model.producerName = r.string();
+        break;
+      case MF.producerVersion:
+        r.expect(wt, WireType.LEN);
+        model.producerVersion = r.string();
+        break;
+      case MF.domain:
+        r.expect(wt, WireType.LEN);
+        model.domain = r.string();
+        break;
+      case MF.modelVersion:
+        r.expect(wt, WireType.VARINT);
+        model.modelVersion = r.int64Number();
+        break;
+      case MF.docString:
+        r.expect(wt, WireType.LEN);
+        model.docString = r.string();
+        break;
+      case MF.graph:
+        r.expect(wt, WireType.LEN);
+        model.graph = decodeGraph(r.child(), ctx);
+        hasGraph = true;
+        break;
+      case MF.opsetImport:
+        r.expect(wt, WireType.LEN);
+        model.opsetImports.push(decodeOpset(r.child()));
+        break;
+      case MF.metadataProps:
+        r.expect(wt, WireType.LEN);
+        model.metadataProps.push(decodeEntry(r.child()));
+        break;
+      case MF.trainingInfo:
+        ctx.skip('training_info');
+        r.skip(wt);
+        break;
+      case MF.functions:
+        ctx.skip('model-local function (nodes that call it will not run)');
+        r.skip(wt);
+        break;
+      default:
+        ctx.skip(`ModelProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   return { model, hasIrVersion, hasGraph, externalTensors: ctx.externalTensors, warnings: ctx.warnings() };
@@ -87,9 +152,16 @@ function decodeOpset(r: WireReader): OpsetImport {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case OperatorSetIdField.domain: r.expect(wt, WireType.LEN); out.domain = r.string(); break;
-      case OperatorSetIdField.version: r.expect(wt, WireType.VARINT); out.version = r.int64Number(); break;
-      default: r.skip(wt);
+      case OperatorSetIdField.domain:
+        r.expect(wt, WireType.LEN);
+        out.domain = r.string();
+        break;
+      case OperatorSetIdField.version:
+        r.expect(wt, WireType.VARINT);
+        out.version = r.int64Number();
+        break;
+      default:
+        r.skip(wt);
     }
   }
   return out;
@@ -101,9 +173,16 @@ function decodeEntry(r: WireReader): { key: string; value: string } {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case StringStringEntryField.key: r.expect(wt, WireType.LEN); out.key = r.string(); break;
-      case StringStringEntryField.value: r.expect(wt, WireType.LEN); out.value = r.string(); break;
-      default: r.skip(wt);
+      case StringStringEntryField.key:
+        r.expect(wt, WireType.LEN);
+        out.key = r.string();
+        break;
+      case StringStringEntryField.value:
+        r.expect(wt, WireType.LEN);
+        out.value = r.string();
+        break;
+      default:
+        r.skip(wt);
     }
   }
   return out;
@@ -116,23 +195,55 @@ function decodeGraph(r: WireReader, ctx: DecodeContext): Graph {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case GF.node: r.expect(wt, WireType.LEN); g.nodes.push(decodeNode(r.child(), ctx)); break;
-      case GF.name: r.expect(wt, WireType.LEN); g.name = r.string(); break;
-      case GF.initializer: r.expect(wt, WireType.LEN); g.initializers.push(decodeTensor(r.child(), ctx)); break;
-      case GF.docString: r.expect(wt, WireType.LEN); setDoc(g, r.string()); break;
-      case GF.input: r.expect(wt, WireType.LEN); g.inputs.push(decodeValueInfo(r.child(), ctx)); break;
-      case GF.output: r.expect(wt, WireType.LEN); g.outputs.push(decodeValueInfo(r.child(), ctx)); break;
-      case GF.valueInfo: r.expect(wt, WireType.LEN); g.valueInfo.push(decodeValueInfo(r.child(), ctx)); break;
-      case GF.sparseInitializer: sparse++; r.skip(wt); break;
-      case GF.quantizationAnnotation: ctx.skip('quantization_annotation'); r.skip(wt); break;
-      case GF.metadataProps: ctx.skip('graph metadata_props'); r.skip(wt); break;
-      default: ctx.skip(`GraphProto field ${tag >>> 3}`); r.skip(wt);
+      case GF.node:
+        r.expect(wt, WireType.LEN);
+        g.nodes.push(decodeNode(r.child(), ctx));
+        break;
+      case GF.name:
+        r.expect(wt, WireType.LEN);
+        g.name = r.string();
+        break;
+      case GF.initializer:
+        r.expect(wt, WireType.LEN);
+        g.initializers.push(decodeTensor(r.child(), ctx));
+        break;
+      case GF.docString:
+        r.expect(wt, WireType.LEN);
+        setDoc(g, r.string());
+        break;
+      case GF.input:
+        r.expect(wt, WireType.LEN);
+        g.inputs.push(decodeValueInfo(r.child(), ctx));
+        break;
+      case GF.output:
+        r.expect(wt, WireType.LEN);
+        g.outputs.push(decodeValueInfo(r.child(), ctx));
+        break;
+      case GF.valueInfo:
+        r.expect(wt, WireType.LEN);
+        g.valueInfo.push(decodeValueInfo(r.child(), ctx));
+        break;
+      case GF.sparseInitializer:
+        sparse++;
+        r.skip(wt);
+        break;
+      case GF.quantizationAnnotation:
+        ctx.skip('quantization_annotation');
+        r.skip(wt);
+        break;
+      case GF.metadataProps:
+        ctx.skip('graph metadata_props');
+        r.skip(wt);
+        break;
+      default:
+        ctx.skip(`GraphProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   if (sparse > 0) {
     throw new SchemaError(
       `graph '${g.name}' has ${sparse} sparse initializer(s), which effnet-edge does not support; ` +
-      'store them as dense initializers (onnx: numpy_helper.from_array on the densified values)',
+        'store them as dense initializers (onnx: numpy_helper.from_array on the densified values)',
     );
   }
   return g;
@@ -149,20 +260,49 @@ function decodeNode(r: WireReader, ctx: DecodeContext): Node {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case NF.input: r.expect(wt, WireType.LEN); node.inputs.push(r.string()); break;
-      case NF.output: r.expect(wt, WireType.LEN); node.outputs.push(r.string()); break;
-      case NF.name: r.expect(wt, WireType.LEN); node.name = r.string(); break;
-      case NF.opType: r.expect(wt, WireType.LEN); node.opType = r.string(); break;
-      case NF.attribute: r.expect(wt, WireType.LEN); attributes.push(decodeAttribute(r.child(), ctx)); break;
-      case NF.docString: r.expect(wt, WireType.LEN); setDoc(node, r.string()); break;
-      case NF.domain: r.expect(wt, WireType.LEN); node.domain = r.string(); break;
-      case NF.overload: ctx.skip('node overload'); r.skip(wt); break;
-      case NF.metadataProps: ctx.skip('node metadata_props'); r.skip(wt); break;
-      default: ctx.skip(`NodeProto field ${tag >>> 3}`); r.skip(wt);
+      case NF.input:
+        r.expect(wt, WireType.LEN);
+        node.inputs.push(r.string());
+        break;
+      case NF.output:
+        r.expect(wt, WireType.LEN);
+        node.outputs.push(r.string());
+        break;
+      case NF.name:
+        r.expect(wt, WireType.LEN);
+        node.name = r.string();
+        break;
+      case NF.opType:
+        r.expect(wt, WireType.LEN);
+        node.opType = r.string();
+        break;
+      case NF.attribute:
+        r.expect(wt, WireType.LEN);
+        attributes.push(decodeAttribute(r.child(), ctx));
+        break;
+      case NF.docString:
+        r.expect(wt, WireType.LEN);
+        setDoc(node, r.string());
+        break;
+      case NF.domain:
+        r.expect(wt, WireType.LEN);
+        node.domain = r.string();
+        break;
+      case NF.overload:
+        ctx.skip('node overload');
+        r.skip(wt);
+        break;
+      case NF.metadataProps:
+        ctx.skip('node metadata_props');
+        r.skip(wt);
+        break;
+      default:
+        ctx.skip(`NodeProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   for (const [name, value] of attributes) {
-    if (Object.prototype.hasOwnProperty.call(node.attributes, name)) {
+    if (Object.hasOwn(node.attributes, name)) {
       throw new SchemaError(`node '${node.name}' (${node.opType}) has two attributes named '${name}'`);
     }
     // defineProperty, so that a name like __proto__ becomes an ordinary key.
@@ -189,23 +329,73 @@ function decodeAttribute(r: WireReader, ctx: DecodeContext): [string, Attribute]
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case AF.name: r.expect(wt, WireType.LEN); name = r.string(); break;
-      case AF.f: r.expect(wt, WireType.I32); f = r.float(); break;
-      case AF.i: r.expect(wt, WireType.VARINT); i = r.int64(); break;
-      case AF.s: r.expect(wt, WireType.LEN); s = r.string(); break;
-      case AF.t: r.expect(wt, WireType.LEN); t = decodeTensor(r.child(), ctx); break;
-      case AF.g: r.expect(wt, WireType.LEN); g = decodeGraph(r.child(), ctx); break;
-      case AF.floats: r.repeatedFloat(wt, floats); break;
-      case AF.ints: r.repeatedVarint(wt, (x) => x.int64(), ints); break;
-      case AF.strings: r.expect(wt, WireType.LEN); strings.push(r.string()); break;
-      case AF.tensors: r.expect(wt, WireType.LEN); tensors.push(decodeTensor(r.child(), ctx)); break;
-      case AF.graphs: r.expect(wt, WireType.LEN); graphs.push(decodeGraph(r.child(), ctx)); break;
-      case AF.docString: r.skip(wt); ctx.skip('attribute doc_string'); break;
-      case AF.type: r.expect(wt, WireType.VARINT); type = r.int32(); break;
-      case AF.refAttrName: r.skip(wt); unsupported = 'refers to a function attribute (ref_attr_name)'; break;
-      case AF.sparseTensor: case AF.sparseTensors: r.skip(wt); unsupported = 'holds a sparse tensor'; break;
-      case AF.tp: case AF.typeProtos: r.skip(wt); unsupported = 'holds a type'; break;
-      default: ctx.skip(`AttributeProto field ${tag >>> 3}`); r.skip(wt);
+      case AF.name:
+        r.expect(wt, WireType.LEN);
+        name = r.string();
+        break;
+      case AF.f:
+        r.expect(wt, WireType.I32);
+        f = r.float();
+        break;
+      case AF.i:
+        r.expect(wt, WireType.VARINT);
+        i = r.int64();
+        break;
+      case AF.s:
+        r.expect(wt, WireType.LEN);
+        s = r.string();
+        break;
+      case AF.t:
+        r.expect(wt, WireType.LEN);
+        t = decodeTensor(r.child(), ctx);
+        break;
+      case AF.g:
+        r.expect(wt, WireType.LEN);
+        g = decodeGraph(r.child(), ctx);
+        break;
+      case AF.floats:
+        r.repeatedFloat(wt, floats);
+        break;
+      case AF.ints:
+        r.repeatedVarint(wt, (x) => x.int64(), ints);
+        break;
+      case AF.strings:
+        r.expect(wt, WireType.LEN);
+        strings.push(r.string());
+        break;
+      case AF.tensors:
+        r.expect(wt, WireType.LEN);
+        tensors.push(decodeTensor(r.child(), ctx));
+        break;
+      case AF.graphs:
+        r.expect(wt, WireType.LEN);
+        graphs.push(decodeGraph(r.child(), ctx));
+        break;
+      case AF.docString:
+        r.skip(wt);
+        ctx.skip('attribute doc_string');
+        break;
+      case AF.type:
+        r.expect(wt, WireType.VARINT);
+        type = r.int32();
+        break;
+      case AF.refAttrName:
+        r.skip(wt);
+        unsupported = 'refers to a function attribute (ref_attr_name)';
+        break;
+      case AF.sparseTensor:
+      case AF.sparseTensors:
+        r.skip(wt);
+        unsupported = 'holds a sparse tensor';
+        break;
+      case AF.tp:
+      case AF.typeProtos:
+        r.skip(wt);
+        unsupported = 'holds a type';
+        break;
+      default:
+        ctx.skip(`AttributeProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   if (unsupported !== undefined) {
@@ -213,25 +403,53 @@ function decodeAttribute(r: WireReader, ctx: DecodeContext): [string, Attribute]
   }
   if (type === AT.UNDEFINED) {
     // IR version 1 had no type field: infer it from the value present.
-    type = f !== undefined ? AT.FLOAT : i !== undefined ? AT.INT : s !== undefined ? AT.STRING
-      : t !== undefined ? AT.TENSOR : g !== undefined ? AT.GRAPH : floats.length > 0 ? AT.FLOATS
-      : ints.length > 0 ? AT.INTS : strings.length > 0 ? AT.STRINGS : tensors.length > 0 ? AT.TENSORS
-      : graphs.length > 0 ? AT.GRAPHS : AT.UNDEFINED;
+    type =
+      f !== undefined
+        ? AT.FLOAT
+        : i !== undefined
+          ? AT.INT
+          : s !== undefined
+            ? AT.STRING
+            : t !== undefined
+              ? AT.TENSOR
+              : g !== undefined
+                ? AT.GRAPH
+                : floats.length > 0
+                  ? AT.FLOATS
+                  : ints.length > 0
+                    ? AT.INTS
+                    : strings.length > 0
+                      ? AT.STRINGS
+                      : tensors.length > 0
+                        ? AT.TENSORS
+                        : graphs.length > 0
+                          ? AT.GRAPHS
+                          : AT.UNDEFINED;
   }
   const missing = (): never => {
     throw new SchemaError(`attribute '${name}' declares type ${type} but holds no value of that type`);
   };
   switch (type) {
-    case AT.FLOAT: return [name, { type: 'float', value: f ?? 0 }];
-    case AT.INT: return [name, { type: 'int', value: i ?? 0 }];
-    case AT.STRING: return [name, { type: 'string', value: s ?? '' }];
-    case AT.TENSOR: return [name, { type: 'tensor', value: t ?? missing() }];
-    case AT.GRAPH: return [name, { type: 'graph', value: g ?? missing() }];
-    case AT.FLOATS: return [name, { type: 'floats', value: floats }];
-    case AT.INTS: return [name, { type: 'ints', value: ints }];
-    case AT.STRINGS: return [name, { type: 'strings', value: strings }];
-    case AT.TENSORS: return [name, { type: 'tensors', value: tensors }];
-    case AT.GRAPHS: return [name, { type: 'graphs', value: graphs }];
+    case AT.FLOAT:
+      return [name, { type: 'float', value: f ?? 0 }];
+    case AT.INT:
+      return [name, { type: 'int', value: i ?? 0 }];
+    case AT.STRING:
+      return [name, { type: 'string', value: s ?? '' }];
+    case AT.TENSOR:
+      return [name, { type: 'tensor', value: t ?? missing() }];
+    case AT.GRAPH:
+      return [name, { type: 'graph', value: g ?? missing() }];
+    case AT.FLOATS:
+      return [name, { type: 'floats', value: floats }];
+    case AT.INTS:
+      return [name, { type: 'ints', value: ints }];
+    case AT.STRINGS:
+      return [name, { type: 'strings', value: strings }];
+    case AT.TENSORS:
+      return [name, { type: 'tensors', value: tensors }];
+    case AT.GRAPHS:
+      return [name, { type: 'graphs', value: graphs }];
     default:
       throw new SchemaError(`attribute '${name}' has type ${type}, which effnet-edge does not support`);
   }
@@ -243,10 +461,21 @@ function decodeValueInfo(r: WireReader, ctx: DecodeContext): ValueInfo {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case VF.name: r.expect(wt, WireType.LEN); vi.name = r.string(); break;
-      case VF.type: r.expect(wt, WireType.LEN); decodeType(r.child(), vi, ctx); break;
-      case VF.docString: r.expect(wt, WireType.LEN); setDoc(vi, r.string()); break;
-      default: ctx.skip(`ValueInfoProto field ${tag >>> 3}`); r.skip(wt);
+      case VF.name:
+        r.expect(wt, WireType.LEN);
+        vi.name = r.string();
+        break;
+      case VF.type:
+        r.expect(wt, WireType.LEN);
+        decodeType(r.child(), vi, ctx);
+        break;
+      case VF.docString:
+        r.expect(wt, WireType.LEN);
+        setDoc(vi, r.string());
+        break;
+      default:
+        ctx.skip(`ValueInfoProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   return vi;
@@ -271,9 +500,16 @@ function decodeTensorType(r: WireReader, vi: ValueInfo): void {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case TensorTypeField.elemType: r.expect(wt, WireType.VARINT); vi.elemType = r.int32(); break;
-      case TensorTypeField.shape: r.expect(wt, WireType.LEN); vi.shape = decodeShape(r.child()); break;
-      default: r.skip(wt);
+      case TensorTypeField.elemType:
+        r.expect(wt, WireType.VARINT);
+        vi.elemType = r.int32();
+        break;
+      case TensorTypeField.shape:
+        r.expect(wt, WireType.LEN);
+        vi.shape = decodeShape(r.child());
+        break;
+      default:
+        r.skip(wt);
     }
   }
 }
@@ -283,7 +519,10 @@ function decodeShape(r: WireReader): Dim[] {
   while (!r.done()) {
     const tag = r.tag();
     const wt = tag & 7;
-    if (tag >>> 3 !== ShapeField.dim) { r.skip(wt); continue; }
+    if (tag >>> 3 !== ShapeField.dim) {
+      r.skip(wt);
+      continue;
+    }
     r.expect(wt, WireType.LEN);
     const d = r.child();
     let dim: Dim = null;
@@ -291,9 +530,16 @@ function decodeShape(r: WireReader): Dim[] {
       const dt = d.tag();
       const dwt = dt & 7;
       switch (dt >>> 3) {
-        case DimensionField.dimValue: d.expect(dwt, WireType.VARINT); dim = d.int64Number(); break;
-        case DimensionField.dimParam: d.expect(dwt, WireType.LEN); dim = d.string(); break;
-        default: d.skip(dwt);
+        case DimensionField.dimValue:
+          d.expect(dwt, WireType.VARINT);
+          dim = d.int64Number();
+          break;
+        case DimensionField.dimParam:
+          d.expect(dwt, WireType.LEN);
+          dim = d.string();
+          break;
+        default:
+          d.skip(dwt);
       }
     }
     dims.push(dim);
@@ -321,29 +567,73 @@ interface TensorFields {
 
 function decodeTensor(r: WireReader, ctx: DecodeContext): Tensor {
   const f: TensorFields = {
-    name: '', dataType: 0, dims: [], floatRuns: [], doubleRuns: [], int32: [], int64: [], uint64: [], strings: [],
-    external: [], location: DataLocation.DEFAULT,
+    name: '',
+    dataType: 0,
+    dims: [],
+    floatRuns: [],
+    doubleRuns: [],
+    int32: [],
+    int64: [],
+    uint64: [],
+    strings: [],
+    external: [],
+    location: DataLocation.DEFAULT,
   };
   while (!r.done()) {
     const tag = r.tag();
     const wt = tag & 7;
     switch (tag >>> 3) {
-      case TF.dims: r.repeatedVarint(wt, (x) => x.int64Number(), f.dims); break;
-      case TF.dataType: r.expect(wt, WireType.VARINT); f.dataType = r.int32(); break;
-      case TF.floatData: f.floatRuns.push(fixedRun(r, wt, 4)); break;
-      case TF.int32Data: r.repeatedVarint(wt, (x) => x.int32(), f.int32); break;
-      case TF.stringData: r.expect(wt, WireType.LEN); f.strings.push(r.string()); break;
-      case TF.int64Data: r.repeatedVarint(wt, (x) => x.int64Big(), f.int64); break;
-      case TF.name: r.expect(wt, WireType.LEN); f.name = r.string(); break;
-      case TF.rawData: r.expect(wt, WireType.LEN); f.raw = r.bytes(); break;
-      case TF.doubleData: f.doubleRuns.push(fixedRun(r, wt, 8)); break;
-      case TF.uint64Data: r.repeatedVarint(wt, (x) => x.uint64Big(), f.uint64); break;
-      case TF.docString: r.expect(wt, WireType.LEN); setDoc(f, r.string()); break;
-      case TF.externalData: r.expect(wt, WireType.LEN); f.external.push(decodeEntry(r.child())); break;
-      case TF.dataLocation: r.expect(wt, WireType.VARINT); f.location = r.int32(); break;
+      case TF.dims:
+        r.repeatedVarint(wt, (x) => x.int64Number(), f.dims);
+        break;
+      case TF.dataType:
+        r.expect(wt, WireType.VARINT);
+        f.dataType = r.int32();
+        break;
+      case TF.floatData:
+        f.floatRuns.push(fixedRun(r, wt, 4));
+        break;
+      case TF.int32Data:
+        r.repeatedVarint(wt, (x) => x.int32(), f.int32);
+        break;
+      case TF.stringData:
+        r.expect(wt, WireType.LEN);
+        f.strings.push(r.string());
+        break;
+      case TF.int64Data:
+        r.repeatedVarint(wt, (x) => x.int64Big(), f.int64);
+        break;
+      case TF.name:
+        r.expect(wt, WireType.LEN);
+        f.name = r.string();
+        break;
+      case TF.rawData:
+        r.expect(wt, WireType.LEN);
+        f.raw = r.bytes();
+        break;
+      case TF.doubleData:
+        f.doubleRuns.push(fixedRun(r, wt, 8));
+        break;
+      case TF.uint64Data:
+        r.repeatedVarint(wt, (x) => x.uint64Big(), f.uint64);
+        break;
+      case TF.docString:
+        r.expect(wt, WireType.LEN);
+        setDoc(f, r.string());
+        break;
+      case TF.externalData:
+        r.expect(wt, WireType.LEN);
+        f.external.push(decodeEntry(r.child()));
+        break;
+      case TF.dataLocation:
+        r.expect(wt, WireType.VARINT);
+        f.location = r.int32();
+        break;
       case TF.segment:
         throw new SchemaError(`tensor '${f.name}' is split into segments, which ONNX no longer supports`);
-      default: ctx.skip(`TensorProto field ${tag >>> 3}`); r.skip(wt);
+      default:
+        ctx.skip(`TensorProto field ${tag >>> 3}`);
+        r.skip(wt);
     }
   }
   return tensorFromFields(f, ctx);
@@ -369,7 +659,7 @@ function tensorFromFields(f: TensorFields, ctx: DecodeContext): Tensor {
   if (info === undefined) {
     throw new SchemaError(
       `${label} has data type ${dataTypeName(f.dataType)}, which effnet-edge does not support ` +
-      `(supported: ${SUPPORTED_DATA_TYPE_NAMES.join(', ')})`,
+        `(supported: ${SUPPORTED_DATA_TYPE_NAMES.join(', ')})`,
     );
   }
   for (const d of f.dims) {
@@ -422,7 +712,7 @@ function typedData(f: TensorFields, label: string, count: number): TensorData {
     if (f.raw.length !== count * info.size) {
       throw new SchemaError(
         `${label} has ${f.raw.length} bytes of raw_data but its dims [${f.dims.join(', ')}] and type ${name} ` +
-        `need ${count * info.size}`,
+          `need ${count * info.size}`,
       );
     }
     return typedFromLittleEndian(type, [f.raw]);
@@ -441,12 +731,18 @@ function typedData(f: TensorFields, label: string, count: number): TensorData {
     wrongField('int32_data');
   }
   switch (type) {
-    case DataType.FLOAT: return typedFromLittleEndian(type, f.floatRuns);
-    case DataType.DOUBLE: return typedFromLittleEndian(type, f.doubleRuns);
-    case DataType.INT64: return BigInt64Array.from(f.int64);
-    case DataType.UINT64: return BigUint64Array.from(f.uint64);
-    case DataType.UINT32: return Uint32Array.from(f.uint64, (v) => Number(BigInt.asUintN(32, v)));
-    case DataType.STRING: return f.strings;
+    case DataType.FLOAT:
+      return typedFromLittleEndian(type, f.floatRuns);
+    case DataType.DOUBLE:
+      return typedFromLittleEndian(type, f.doubleRuns);
+    case DataType.INT64:
+      return BigInt64Array.from(f.int64);
+    case DataType.UINT64:
+      return BigUint64Array.from(f.uint64);
+    case DataType.UINT32:
+      return Uint32Array.from(f.uint64, (v) => Number(BigInt.asUintN(32, v)));
+    case DataType.STRING:
+      return f.strings;
     default: {
       // int32_data carries every 8-, 16- and 32-bit integer type and the 16-bit floats as bit patterns;
       // the typed array constructor wraps each value to its width.
@@ -483,7 +779,6 @@ export function typedFromOwnedBytes(type: DataTypeCode, bytes: Uint8Array): Tens
   }
   return new info.array!(bytes.buffer as ArrayBuffer, 0, bytes.length / info.size);
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding
@@ -569,25 +864,51 @@ export function compareStrings(a: string, b: string): number {
 }
 
 function encodeAttribute(
-  w: WireWriter, name: string, attr: Attribute, external: ReadonlyMap<Tensor, ExternalDataRef>,
+  w: WireWriter,
+  name: string,
+  attr: Attribute,
+  external: ReadonlyMap<Tensor, ExternalDataRef>,
 ): void {
   w.tag(AF.name, WireType.LEN).string(name);
   let type: number;
   switch (attr.type) {
-    case 'float': type = AT.FLOAT; w.tag(AF.f, WireType.I32).float(attr.value); break;
-    case 'int': type = AT.INT; w.tag(AF.i, WireType.VARINT).int64(attr.value); break;
-    case 'string': type = AT.STRING; w.tag(AF.s, WireType.LEN).string(attr.value); break;
+    case 'float':
+      type = AT.FLOAT;
+      w.tag(AF.f, WireType.I32).float(attr.value);
+      break;
+    case 'int':
+      type = AT.INT;
+      w.tag(AF.i, WireType.VARINT).int64(attr.value);
+      break;
+    case 'string':
+      type = AT.STRING;
+      w.tag(AF.s, WireType.LEN).string(attr.value);
+      break;
     case 'tensor':
       type = AT.TENSOR;
       w.fork();
       encodeTensor(w, attr.value, external.get(attr.value));
       w.join(AF.t);
       break;
-    case 'graph': type = AT.GRAPH; w.fork(); encodeGraph(w, attr.value, external); w.join(AF.g); break;
+    case 'graph':
+      type = AT.GRAPH;
+      w.fork();
+      encodeGraph(w, attr.value, external);
+      w.join(AF.g);
+      break;
     // Unpacked, as onnx's own serializer writes these proto2 fields.
-    case 'floats': type = AT.FLOATS; for (const v of attr.value) w.tag(AF.floats, WireType.I32).float(v); break;
-    case 'ints': type = AT.INTS; for (const v of attr.value) w.tag(AF.ints, WireType.VARINT).int64(v); break;
-    case 'strings': type = AT.STRINGS; for (const v of attr.value) w.tag(AF.strings, WireType.LEN).string(v); break;
+    case 'floats':
+      type = AT.FLOATS;
+      for (const v of attr.value) w.tag(AF.floats, WireType.I32).float(v);
+      break;
+    case 'ints':
+      type = AT.INTS;
+      for (const v of attr.value) w.tag(AF.ints, WireType.VARINT).int64(v);
+      break;
+    case 'strings':
+      type = AT.STRINGS;
+      for (const v of attr.value) w.tag(AF.strings, WireType.LEN).string(v);
+      break;
     case 'tensors':
       type = AT.TENSORS;
       for (const t of attr.value) {
@@ -632,18 +953,20 @@ function checkTensorData(t: Tensor): void {
   }
   const count = t.dims.reduce((a, b) => a * b, 1);
   if (t.data.length !== count) {
-    const hint = t.external !== undefined && t.data.length === 0
-      ? ' (its external data was not loaded: read the model with loadExternalData: true)' : '';
+    const hint =
+      t.external !== undefined && t.data.length === 0
+        ? ' (its external data was not loaded: read the model with loadExternalData: true)'
+        : '';
     throw new TensorDataError(
       `tensor '${t.name}' holds ${plural(t.data.length, 'value')} but its dims [${t.dims.join(', ')}] ` +
-      `need ${count}${hint}`,
+        `need ${count}${hint}`,
     );
   }
   const ok = info.array === undefined ? Array.isArray(t.data) : t.data instanceof info.array;
   if (!ok) {
     throw new TensorDataError(
       `tensor '${t.name}' of type ${info.name} holds a ${t.data.constructor.name}; ` +
-      `expected ${info.array === undefined ? 'string[]' : info.array.name}`,
+        `expected ${info.array === undefined ? 'string[]' : info.array.name}`,
     );
   }
 }

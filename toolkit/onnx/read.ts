@@ -89,9 +89,10 @@ function decodeChecked(bytes: Uint8Array, file: string): DecodedModel {
     if (shape.onnxLike && (shape.truncated || wire?.truncated === true)) {
       const needed = shape.truncated ? shape.neededLength : wire?.neededLength;
       const size = `it has ${bytes.length} bytes`;
-      const fact = needed !== undefined && needed > bytes.length
-        ? `${size} but its contents need at least ${needed}`
-        : `${size} and ends in the middle of a field`;
+      const fact =
+        needed !== undefined && needed > bytes.length
+          ? `${size} but its contents need at least ${needed}`
+          : `${size} and ends in the middle of a field`;
       throw new FileFormatError(file, `is truncated: ${fact}; copy or export the file again`);
     }
     throw notOnnx(file, bytes);
@@ -99,7 +100,8 @@ function decodeChecked(bytes: Uint8Array, file: string): DecodedModel {
   if (!decoded.hasIrVersion && !decoded.hasGraph) throw notOnnx(file, bytes);
   if (!decoded.hasGraph) {
     throw new FileFormatError(
-      file, 'has no graph, so it is not a usable ONNX model (was the file cut short?); copy or export it again',
+      file,
+      'has no graph, so it is not a usable ONNX model (was the file cut short?); copy or export it again',
     );
   }
   if (!decoded.hasIrVersion) {
@@ -109,18 +111,24 @@ function decodeChecked(bytes: Uint8Array, file: string): DecodedModel {
   const dangling = danglingInputs(decoded.model.graph)[0];
   if (dangling !== undefined) {
     const node = dangling.node;
-    const reader = node === undefined ? 'graph output'
-      : node.name === '' ? `an unnamed ${node.opType} node reads tensor`
-      : `node '${node.name}' (${node.opType}) reads tensor`;
+    const reader =
+      node === undefined
+        ? 'graph output'
+        : node.name === ''
+          ? `an unnamed ${node.opType} node reads tensor`
+          : `node '${node.name}' (${node.opType}) reads tensor`;
     throw new FileFormatError(
       file,
       `${reader} '${dangling.name}', which no graph input, initializer or node output provides; ` +
-      'the graph is broken: fix the tool that wrote it',
+        'the graph is broken: fix the tool that wrote it',
     );
   }
   const cyclic = nodeInCycle(decoded.model.graph);
   if (cyclic !== undefined) {
-    throw new FileFormatError(file, `node '${cyclic.name || cyclic.opType}' (${cyclic.opType}) is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it`);
+    throw new FileFormatError(
+      file,
+      `node '${cyclic.name || cyclic.opType}' (${cyclic.opType}) is part of a cycle; an ONNX graph must be acyclic: fix the tool that wrote it`,
+    );
   }
   return decoded;
 }
@@ -129,38 +137,50 @@ function checkVersions(model: Model, file: string): void {
   const ir = model.irVersion;
   const { min: irMin, max: irMax } = SUPPORTED_IR_VERSIONS;
   if (ir < irMin || ir > irMax) {
-    const fix = ir < irMin
-      ? 're-export it with a current exporter (torch.onnx.export, opset 13 or later)'
-      : `lower its ir_version to ${irMax} (Python: model.ir_version = ${irMax}; onnx.save(model, path))`;
+    const fix =
+      ir < irMin
+        ? 're-export it with a current exporter (torch.onnx.export, opset 13 or later)'
+        : `lower its ir_version to ${irMax} (Python: model.ir_version = ${irMax}; onnx.save(model, path))`;
     throw new FileFormatError(
-      file, `has ONNX IR version ${ir}, but effnet-edge reads IR versions ${irMin} to ${irMax}; ${fix}`,
+      file,
+      `has ONNX IR version ${ir}, but effnet-edge reads IR versions ${irMin} to ${irMax}; ${fix}`,
     );
   }
   const defaults = model.opsetImports.filter((o) => o.domain === '' || o.domain === 'ai.onnx');
   const { min, max } = SUPPORTED_OPSETS;
-  const fix = `re-export with torch.onnx.export(..., opset_version=17) or convert it with ` +
+  const fix =
+    `re-export with torch.onnx.export(..., opset_version=17) or convert it with ` +
     'onnx.version_converter.convert_version(model, 17)';
   if (defaults.length === 0) {
     throw new FileFormatError(
-      file, `imports no default-domain (ai.onnx) opset; effnet-edge needs opset ${min} to ${max}`,
+      file,
+      `imports no default-domain (ai.onnx) opset; effnet-edge needs opset ${min} to ${max}`,
     );
   }
   const version = Math.max(...defaults.map((o) => o.version));
   if (version < min || version > max) {
     throw new FileFormatError(
-      file, `uses default-domain opset ${version}, but effnet-edge supports opsets ${min} to ${max}; ${fix}`,
+      file,
+      `uses default-domain opset ${version}, but effnet-edge supports opsets ${min} to ${max}; ${fix}`,
     );
   }
 }
 
 /** Wire types ModelProto's fields arrive with; anything else at the top level means "not ONNX". */
 const MODEL_FIELD_WIRE_TYPES = new Map<number, number>([
-  [ModelField.irVersion, WireType.VARINT], [ModelField.producerName, WireType.LEN],
-  [ModelField.producerVersion, WireType.LEN], [ModelField.domain, WireType.LEN],
-  [ModelField.modelVersion, WireType.VARINT], [ModelField.docString, WireType.LEN], [ModelField.graph, WireType.LEN],
-  [ModelField.opsetImport, WireType.LEN], [ModelField.metadataProps, WireType.LEN],
-  [ModelField.trainingInfo, WireType.LEN], [ModelField.functions, WireType.LEN],
-  [ModelField.configuration, WireType.LEN], [ModelField.globalMutableInitializerName, WireType.LEN],
+  [ModelField.irVersion, WireType.VARINT],
+  [ModelField.producerName, WireType.LEN],
+  [ModelField.producerVersion, WireType.LEN],
+  [ModelField.domain, WireType.LEN],
+  [ModelField.modelVersion, WireType.VARINT],
+  [ModelField.docString, WireType.LEN],
+  [ModelField.graph, WireType.LEN],
+  [ModelField.opsetImport, WireType.LEN],
+  [ModelField.metadataProps, WireType.LEN],
+  [ModelField.trainingInfo, WireType.LEN],
+  [ModelField.functions, WireType.LEN],
+  [ModelField.configuration, WireType.LEN],
+  [ModelField.globalMutableInitializerName, WireType.LEN],
 ]);
 
 /**
@@ -218,6 +238,7 @@ function looksLikeText(b: Uint8Array): boolean {
   try {
     // Cut at the last whole character so a multi-byte sequence split by the window still decodes.
     const text = new TextDecoder('utf-8', { fatal: true }).decode(head.length < b.length ? trimUtf8(head) : head);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     return !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text);
   } catch {
     return false;
@@ -263,7 +284,12 @@ const READ_CHUNK = 2 ** 24;
 async function loadFromOneFile(folder: string, location: string, list: Tensor[], file: string): Promise<void> {
   const first = list[0]!;
   // The text check first (a clear message for `..`), then the real path: a symlink inside the folder may point out.
-  const dataPath = await pathInsideFolder({ folder, name: path.relative(folder, resolveInside(folder, location, first, file)), file, what: 'external data file' });
+  const dataPath = await pathInsideFolder({
+    folder,
+    name: path.relative(folder, resolveInside(folder, location, first, file)),
+    file,
+    what: 'external data file',
+  });
   let handle: FileHandle;
   try {
     handle = await open(dataPath, 'r');
@@ -273,7 +299,7 @@ async function loadFromOneFile(folder: string, location: string, list: Tensor[],
     throw new FileFormatError(
       file,
       `tensor '${first.name}' needs external data file '${location}' (${dataPath}), ${problem}; ` +
-      'keep the data file next to the model',
+        'keep the data file next to the model',
     );
   }
   try {
@@ -286,30 +312,39 @@ async function loadFromOneFile(folder: string, location: string, list: Tensor[],
         throw new FileFormatError(
           file,
           `tensor '${t.name}' has external data length ${ref.length} but its dims [${t.dims.join(', ')}] and ` +
-          `type ${info.name} need ${needed} bytes`,
+            `type ${info.name} need ${needed} bytes`,
         );
       }
       if (ref.length > MAX_TENSOR_BYTES) {
-        throw new FileFormatError(file, `tensor '${t.name}' declares ${ref.length} bytes of external data; effnet-edge reads tensors of at most ${MAX_TENSOR_BYTES} bytes (1 GiB), far above any EfficientNet weight`);
+        throw new FileFormatError(
+          file,
+          `tensor '${t.name}' declares ${ref.length} bytes of external data; effnet-edge reads tensors of at most ${MAX_TENSOR_BYTES} bytes (1 GiB), far above any EfficientNet weight`,
+        );
       }
       if (ref.offset + ref.length > size) {
         throw new FileFormatError(
           file,
           `tensor '${t.name}' needs bytes ${ref.offset} to ${ref.offset + ref.length} of external data file ` +
-          `'${location}', which has only ${size} bytes; the data file is truncated: copy it again`,
+            `'${location}', which has only ${size} bytes; the data file is truncated: copy it again`,
         );
       }
       const bytes = new Uint8Array(ref.length);
       let done = 0;
       while (done < ref.length) {
         // Bounded reads: one read() of more than 2 GiB aborts Node itself.
-        const { bytesRead } = await handle.read(bytes, done, Math.min(READ_CHUNK, ref.length - done), ref.offset + done);
+        const { bytesRead } = await handle.read(
+          bytes,
+          done,
+          Math.min(READ_CHUNK, ref.length - done),
+          ref.offset + done,
+        );
         if (bytesRead === 0) break;
         done += bytesRead;
       }
       if (done < ref.length) {
         throw new FileFormatError(
-          file, `external data file '${location}' ended early while reading tensor '${t.name}'`,
+          file,
+          `external data file '${location}' ended early while reading tensor '${t.name}'`,
         );
       }
       t.data = typedFromOwnedBytes(t.dataType, bytes);
@@ -325,7 +360,7 @@ function resolveInside(folder: string, location: string, tensor: Tensor, file: s
     throw new FileFormatError(
       file,
       `tensor '${tensor.name}' has external data location '${location}', which is outside the model's folder; ` +
-      'external data must be a relative path inside the folder of the model',
+        'external data must be a relative path inside the folder of the model',
     );
   }
   return path.join(folder, ...parts);

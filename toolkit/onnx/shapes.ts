@@ -5,7 +5,15 @@
  * its outputs without a shape rather than failing.
  */
 import {
-  DataType, type Attribute, type DataTypeCode, type Dim, type Graph, type Model, type Node, type Tensor, type ValueInfo,
+  DataType,
+  type Attribute,
+  type DataTypeCode,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
+  type ValueInfo,
 } from './ir.js';
 import { topologicalOrder } from './graph.js';
 
@@ -272,10 +280,12 @@ function windowOutput(spatial: Dim[], p: WindowParams): Dim[] {
 const conv: Rule = (ctx) => {
   const x = ctx.shape(0);
   const w = ctx.input(1)?.shape;
-  const kernel = ctx.intList('kernel_shape') ?? w?.slice(2).map((d) => {
-    if (typeof d !== 'number') throw new InferenceGap();
-    return d;
-  });
+  const kernel =
+    ctx.intList('kernel_shape') ??
+    w?.slice(2).map((d) => {
+      if (typeof d !== 'number') throw new InferenceGap();
+      return d;
+    });
   if (kernel === undefined || x.length < 3) throw new InferenceGap();
   const spatial = windowOutput(x.slice(2), windowParams(ctx, kernel));
   return [{ elemType: ctx.type(0), shape: [x[0]!, w?.[0] ?? null, ...spatial] }];
@@ -286,7 +296,10 @@ const pool: Rule = (ctx) => {
   const kernel = ctx.intList('kernel_shape');
   if (kernel === undefined) throw new InferenceGap();
   const shape = [x[0]!, x[1]!, ...windowOutput(x.slice(2), windowParams(ctx, kernel))];
-  return [{ elemType: ctx.type(0), shape }, { elemType: DataType.INT64, shape }];
+  return [
+    { elemType: ctx.type(0), shape },
+    { elemType: DataType.INT64, shape },
+  ];
 };
 
 const globalPool: Rule = (ctx) => {
@@ -353,7 +366,14 @@ const reshape: Rule = (ctx) => {
     return t === -1 ? null : t;
   });
   const inferAt = target.indexOf(-1);
-  if (inferAt >= 0) out[inferAt] = x === undefined ? null : inferredDim(x, out.filter((_, i) => i !== inferAt));
+  if (inferAt >= 0)
+    out[inferAt] =
+      x === undefined
+        ? null
+        : inferredDim(
+            x,
+            out.filter((_, i) => i !== inferAt),
+          );
   return [{ elemType, shape: out }];
 };
 
@@ -430,21 +450,37 @@ const constant: Rule = (ctx) => {
 };
 
 function constantTensor(ctx: NodeContext): Tensor | undefined {
-  const a = ctx.attr('value') ?? ctx.attr('value_float') ?? ctx.attr('value_floats') ?? ctx.attr('value_int')
-    ?? ctx.attr('value_ints') ?? ctx.attr('value_string') ?? ctx.attr('value_strings');
+  const a =
+    ctx.attr('value') ??
+    ctx.attr('value_float') ??
+    ctx.attr('value_floats') ??
+    ctx.attr('value_int') ??
+    ctx.attr('value_ints') ??
+    ctx.attr('value_string') ??
+    ctx.attr('value_strings');
   const name = ctx.node.outputs[0] ?? '';
   switch (a?.type) {
-    case 'tensor': return a.value;
-    case 'float': return { name, dataType: DataType.FLOAT, dims: [], data: new Float32Array([a.value]) };
-    case 'floats': return { name, dataType: DataType.FLOAT, dims: [a.value.length], data: new Float32Array(a.value) };
-    case 'int': return { name, dataType: DataType.INT64, dims: [], data: new BigInt64Array([BigInt(a.value)]) };
+    case 'tensor':
+      return a.value;
+    case 'float':
+      return { name, dataType: DataType.FLOAT, dims: [], data: new Float32Array([a.value]) };
+    case 'floats':
+      return { name, dataType: DataType.FLOAT, dims: [a.value.length], data: new Float32Array(a.value) };
+    case 'int':
+      return { name, dataType: DataType.INT64, dims: [], data: new BigInt64Array([BigInt(a.value)]) };
     case 'ints':
       return {
-        name, dataType: DataType.INT64, dims: [a.value.length], data: BigInt64Array.from(a.value, (v) => BigInt(v)),
+        name,
+        dataType: DataType.INT64,
+        dims: [a.value.length],
+        data: BigInt64Array.from(a.value, (v) => BigInt(v)),
       };
-    case 'string': return { name, dataType: DataType.STRING, dims: [], data: [a.value] };
-    case 'strings': return { name, dataType: DataType.STRING, dims: [a.value.length], data: [...a.value] };
-    default: return undefined;
+    case 'string':
+      return { name, dataType: DataType.STRING, dims: [], data: [a.value] };
+    case 'strings':
+      return { name, dataType: DataType.STRING, dims: [a.value.length], data: [...a.value] };
+    default:
+      return undefined;
   }
 }
 
@@ -457,9 +493,15 @@ const shapeOp: Rule = (ctx) => {
   const dims = x.slice(start, Math.max(start, end));
   const name = ctx.node.outputs[0];
   if (name !== undefined && name !== '' && dims.every((d) => typeof d === 'number')) {
-    ctx.produced.push([name, {
-      name, dataType: DataType.INT64, dims: [dims.length], data: BigInt64Array.from(dims as number[], (v) => BigInt(v)),
-    }]);
+    ctx.produced.push([
+      name,
+      {
+        name,
+        dataType: DataType.INT64,
+        dims: [dims.length],
+        data: BigInt64Array.from(dims as number[], (v) => BigInt(v)),
+      },
+    ]);
   }
   return [{ elemType: DataType.INT64, shape: [dims.length] }];
 };
@@ -502,14 +544,38 @@ const reduce: Rule = (ctx) => {
 const RULES: Record<string, Rule> = {
   Conv: conv,
   BatchNormalization: batchNorm,
-  Relu: sameAsInput, Sigmoid: sameAsInput, Tanh: sameAsInput, HardSigmoid: sameAsInput, HardSwish: sameAsInput,
-  Clip: sameAsInput, LeakyRelu: sameAsInput, Elu: sameAsInput, Selu: sameAsInput, Softplus: sameAsInput,
-  Neg: sameAsInput, Abs: sameAsInput, Exp: sameAsInput, Log: sameAsInput, Sqrt: sameAsInput, Reciprocal: sameAsInput,
-  Erf: sameAsInput, Identity: sameAsInput, Softmax: sameAsInput, LogSoftmax: sameAsInput,
-  Mul: elementwise, Add: elementwise, Sub: elementwise, Div: elementwise, Pow: elementwise, Max: elementwise,
-  Min: elementwise, Sum: elementwise,
-  GlobalAveragePool: globalPool, GlobalMaxPool: globalPool,
-  AveragePool: pool, MaxPool: pool,
+  Relu: sameAsInput,
+  Sigmoid: sameAsInput,
+  Tanh: sameAsInput,
+  HardSigmoid: sameAsInput,
+  HardSwish: sameAsInput,
+  Clip: sameAsInput,
+  LeakyRelu: sameAsInput,
+  Elu: sameAsInput,
+  Selu: sameAsInput,
+  Softplus: sameAsInput,
+  Neg: sameAsInput,
+  Abs: sameAsInput,
+  Exp: sameAsInput,
+  Log: sameAsInput,
+  Sqrt: sameAsInput,
+  Reciprocal: sameAsInput,
+  Erf: sameAsInput,
+  Identity: sameAsInput,
+  Softmax: sameAsInput,
+  LogSoftmax: sameAsInput,
+  Mul: elementwise,
+  Add: elementwise,
+  Sub: elementwise,
+  Div: elementwise,
+  Pow: elementwise,
+  Max: elementwise,
+  Min: elementwise,
+  Sum: elementwise,
+  GlobalAveragePool: globalPool,
+  GlobalMaxPool: globalPool,
+  AveragePool: pool,
+  MaxPool: pool,
   Flatten: flatten,
   Gemm: gemm,
   MatMul: matmul,
@@ -525,5 +591,7 @@ const RULES: Record<string, Rule> = {
   QuantizeLinear: quantize,
   DequantizeLinear: dequantize,
   Gather: gather,
-  ReduceMean: reduce, ReduceMax: reduce, ReduceSum: reduce,
+  ReduceMean: reduce,
+  ReduceMax: reduce,
+  ReduceSum: reduce,
 };

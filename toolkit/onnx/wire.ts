@@ -42,7 +42,12 @@ export class WireReader {
   private hi = 0;
   private readonly dv: DataView;
 
-  constructor(readonly buf: Uint8Array, start = 0, end = buf.length, dv?: DataView) {
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    end = buf.length,
+    dv?: DataView,
+  ) {
     if (start < 0 || end > buf.length || start > end) throw new RangeError('WireReader bounds outside the buffer');
     this.pos = start;
     this.end = end;
@@ -150,11 +155,24 @@ export class WireReader {
 
   skip(wireType: WireTypeCode): void {
     switch (wireType) {
-      case WireType.VARINT: this.readVarint(); return;
-      case WireType.I64: this.need(8); this.pos += 8; return;
-      case WireType.I32: this.need(4); this.pos += 4; return;
-      case WireType.LEN: { const len = this.length(); this.pos += len; return; }
-      default: throw new WireError(this.pos, `unsupported wire type ${wireType}`, false);
+      case WireType.VARINT:
+        this.readVarint();
+        return;
+      case WireType.I64:
+        this.need(8);
+        this.pos += 8;
+        return;
+      case WireType.I32:
+        this.need(4);
+        this.pos += 4;
+        return;
+      case WireType.LEN: {
+        const len = this.length();
+        this.pos += len;
+        return;
+      }
+      default:
+        throw new WireError(this.pos, `unsupported wire type ${wireType}`, false);
     }
   }
 
@@ -196,7 +214,10 @@ export class WireReader {
     if (len > this.end - this.pos) {
       const left = this.end - this.pos;
       throw new WireError(
-        start, `length ${len} runs past the end of its message (${left} bytes left)`, true, this.pos + len,
+        start,
+        `length ${len} runs past the end of its message (${left} bytes left)`,
+        true,
+        this.pos + len,
       );
     }
     return len;
@@ -219,18 +240,27 @@ export class WireReader {
       if (p >= end) throw new WireError(p, 'varint runs past the end', true);
       const byte = b[p++]!;
       lo |= (byte & 0x7f) << shift;
-      if (byte < 0x80) { this.finish(p, lo, 0); return; }
+      if (byte < 0x80) {
+        this.finish(p, lo, 0);
+        return;
+      }
     }
     if (p >= end) throw new WireError(p, 'varint runs past the end', true);
     let byte = b[p++]!;
     lo |= (byte & 0x0f) << 28;
     hi = (byte & 0x7f) >> 4;
-    if (byte < 0x80) { this.finish(p, lo, hi); return; }
+    if (byte < 0x80) {
+      this.finish(p, lo, hi);
+      return;
+    }
     for (let shift = 3; shift < 32; shift += 7) {
       if (p >= end) throw new WireError(p, 'varint runs past the end', true);
       byte = b[p++]!;
       hi |= (byte & 0x7f) << shift;
-      if (byte < 0x80) { this.finish(p, lo, hi); return; }
+      if (byte < 0x80) {
+        this.finish(p, lo, hi);
+        return;
+      }
     }
     throw new WireError(this.pos, 'varint longer than 10 bytes', false);
   }

@@ -9,7 +9,9 @@ import { withGraph, type PassResult } from './pass.js';
 const NO_OPS = new Set(['Identity', 'Dropout']);
 
 export function withoutNoOps(model: Model): PassResult {
-  const { nodes, removed } = bypassing(model, (node) => (NO_OPS.has(node.opType) && node.domain === '' ? node.inputs[0] : undefined));
+  const { nodes, removed } = bypassing(model, (node) =>
+    NO_OPS.has(node.opType) && node.domain === '' ? node.inputs[0] : undefined,
+  );
   return {
     model: withGraph(model, { nodes }),
     report: { pass: 'cleanup', summary: `Identity/Dropout removed: ${removed}`, counts: { removed } },
@@ -31,11 +33,17 @@ export function withoutQdq(model: Model): PassResult {
       return isOp(quantize, 'QuantizeLinear') ? quantize!.inputs[0] : node.inputs[0];
     }
     const readers = consumers.get(node.outputs[0]!) ?? [];
-    return isOp(node, 'QuantizeLinear') && readers.length > 0 && readers.every((r) => isOp(r, 'DequantizeLinear')) ? node.inputs[0] : undefined;
+    return isOp(node, 'QuantizeLinear') && readers.length > 0 && readers.every((r) => isOp(r, 'DequantizeLinear'))
+      ? node.inputs[0]
+      : undefined;
   });
   return {
     model: withGraph(model, { nodes }),
-    report: { pass: 'without-qdq', summary: `QuantizeLinear/DequantizeLinear removed: ${removed}`, counts: { removed } },
+    report: {
+      pass: 'without-qdq',
+      summary: `QuantizeLinear/DequantizeLinear removed: ${removed}`,
+      counts: { removed },
+    },
   };
 }
 
@@ -43,7 +51,10 @@ export function withoutQdq(model: Model): PassResult {
  * The graph without the nodes `replacementOf` names a replacement input for, their readers reading that input
  * instead. A node whose output is a graph output keeps the output name alive, so it stays.
  */
-function bypassing(model: Model, replacementOf: (node: Node) => string | undefined): { nodes: Node[]; removed: number } {
+function bypassing(
+  model: Model,
+  replacementOf: (node: Node) => string | undefined,
+): { nodes: Node[]; removed: number } {
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   const rename = new Map<string, string>();
   const kept: Node[] = [];
@@ -55,9 +66,9 @@ function bypassing(model: Model, replacementOf: (node: Node) => string | undefin
     }
     kept.push(node);
   }
-  const nodes = kept.map((node) => (node.inputs.some((i) => rename.has(i))
-    ? { ...node, inputs: node.inputs.map((i) => rename.get(i) ?? i) }
-    : node));
+  const nodes = kept.map((node) =>
+    node.inputs.some((i) => rename.has(i)) ? { ...node, inputs: node.inputs.map((i) => rename.get(i) ?? i) } : node,
+  );
   return { nodes, removed: model.graph.nodes.length - kept.length };
 }
 
@@ -71,7 +82,8 @@ export function withUniqueNodeNames(model: Model): PassResult {
       return node;
     }
     let name = `${node.opType}_${index}`;
-    for (let k = 1; taken.has(name) || model.graph.nodes.some((n) => n.name === name); k++) name = `${node.opType}_${index}_${k}`;
+    for (let k = 1; taken.has(name) || model.graph.nodes.some((n) => n.name === name); k++)
+      name = `${node.opType}_${index}_${k}`;
     taken.add(name);
     renamed += 1;
     return { ...node, name };

@@ -31,9 +31,16 @@ const intAttribute = (node: Node, name: string, fallback: number): number => {
 };
 
 /** The group reached from `start`, or undefined when some member is produced or read by anything else. */
-function groupFrom(start: string, graph: Model['graph'], maps: {
-  producers: Map<string, Node>; consumers: Map<string, Node[]>; initializers: Map<string, Tensor>; outputs: Set<string>;
-}): Group | undefined {
+function groupFrom(
+  start: string,
+  _graph: Model['graph'],
+  maps: {
+    producers: Map<string, Node>;
+    consumers: Map<string, Node[]>;
+    initializers: Map<string, Tensor>;
+    outputs: Set<string>;
+  },
+): Group | undefined {
   const group: Group = { tensors: new Set(), producers: [], readers: [], adds: [] };
   const pending = [start];
   const floatWeight = (node: Node) => {
@@ -62,15 +69,20 @@ function groupFrom(start: string, graph: Model['graph'], maps: {
         pending.push(...reader.inputs, reader.outputs[0]!);
         continue;
       }
-      if (reader.inputs[0] !== tensor || reader.inputs.slice(1).includes(tensor) || !floatWeight(reader)) return undefined;
+      if (reader.inputs[0] !== tensor || reader.inputs.slice(1).includes(tensor) || !floatWeight(reader))
+        return undefined;
       if (reader.opType === 'Conv') {
         const groups = intAttribute(reader, 'group', 1);
         const weight = maps.initializers.get(reader.inputs[1]!)!;
         if (groups === 1) group.readers.push({ node: reader, kind: 'dense' });
-        else if (weight.dims[1] === 1 && weight.dims[0] === groups) group.readers.push({ node: reader, kind: 'depthwise' });
+        else if (weight.dims[1] === 1 && weight.dims[0] === groups)
+          group.readers.push({ node: reader, kind: 'depthwise' });
         else return undefined;
       } else if (reader.opType === 'Gemm' && intAttribute(reader, 'transA', 0) === 0) {
-        group.readers.push({ node: reader, kind: intAttribute(reader, 'transB', 0) === 1 ? 'gemm-transposed' : 'gemm' });
+        group.readers.push({
+          node: reader,
+          kind: intAttribute(reader, 'transB', 0) === 1 ? 'gemm-transposed' : 'gemm',
+        });
       } else {
         return undefined;
       }
@@ -113,7 +125,9 @@ function inputChannelIndices(weight: Tensor, kind: Group['readers'][number]['kin
 export function withCrossLayerEqualization(model: Model): PassResult {
   const { graph } = model;
   const maps = {
-    producers: producerMap(graph), consumers: consumerMap(graph), initializers: initializerMap(graph),
+    producers: producerMap(graph),
+    consumers: consumerMap(graph),
+    initializers: initializerMap(graph),
     outputs: new Set(graph.outputs.map((o) => o.name)),
   };
   const seen = new Set<string>();
@@ -126,18 +140,24 @@ export function withCrossLayerEqualization(model: Model): PassResult {
     groups.push(group);
   }
   const replaced = new Map<string, Float32Array>();
-  const current = (name: string) => replaced.get(name) ?? Float32Array.from(maps.initializers.get(name)!.data as Float32Array);
+  const current = (name: string) =>
+    replaced.get(name) ?? Float32Array.from(maps.initializers.get(name)!.data as Float32Array);
   // A weight shared with a node outside the group would change that node: such groups are left alone.
   const readersOf = new Map<string, number>();
   for (const n of graph.nodes) for (const i of n.inputs) readersOf.set(i, (readersOf.get(i) ?? 0) + 1);
   let channels = 0;
   const applied: Group[] = [];
   for (const group of groups) {
-    const weights = [...group.producers, ...group.readers.map((r) => r.node)].flatMap((n) => n.inputs.slice(1).filter(Boolean));
+    const weights = [...group.producers, ...group.readers.map((r) => r.node)].flatMap((n) =>
+      n.inputs.slice(1).filter(Boolean),
+    );
     if (weights.some((w) => readersOf.get(w) !== 1)) continue;
     const width = maps.initializers.get(group.producers[0]!.inputs[1]!)!.dims[0]!;
     const r1 = new Float64Array(width);
-    for (const p of group.producers) rowRanges(maps.initializers.get(p.inputs[1]!)!).forEach((v, c) => { r1[c] = Math.max(r1[c]!, v); });
+    for (const p of group.producers)
+      rowRanges(maps.initializers.get(p.inputs[1]!)!).forEach((v, c) => {
+        r1[c] = Math.max(r1[c]!, v);
+      });
     const r2 = new Float64Array(width);
     const indexCache = new Map<string, number[][]>();
     for (const reader of group.readers) {
@@ -145,7 +165,9 @@ export function withCrossLayerEqualization(model: Model): PassResult {
       const data = weight.data as Float32Array;
       const perChannel = Array.from({ length: width }, (_, c) => inputChannelIndices(weight, reader.kind, c));
       indexCache.set(reader.node.name, perChannel);
-      perChannel.forEach((indices, c) => { for (const i of indices) r2[c] = Math.max(r2[c]!, Math.abs(data[i]!)); });
+      perChannel.forEach((indices, c) => {
+        for (const i of indices) r2[c] = Math.max(r2[c]!, Math.abs(data[i]!));
+      });
     }
     const scale = Array.from(r1, (v, c) => (v > 0 && r2[c]! > 0 ? Math.sqrt(v / r2[c]!) : 1));
     for (const p of group.producers) {
@@ -162,13 +184,17 @@ export function withCrossLayerEqualization(model: Model): PassResult {
     }
     for (const reader of group.readers) {
       const w = current(reader.node.inputs[1]!);
-      indexCache.get(reader.node.name)!.forEach((indices, c) => { for (const i of indices) w[i] = w[i]! * scale[c]!; });
+      indexCache.get(reader.node.name)!.forEach((indices, c) => {
+        for (const i of indices) w[i] = w[i]! * scale[c]!;
+      });
       replaced.set(reader.node.inputs[1]!, w);
     }
     channels += width;
     applied.push(group);
   }
-  const initializers = graph.initializers.map((t) => (replaced.has(t.name) ? { ...t, dataType: DataType.FLOAT, data: replaced.get(t.name)! } : t));
+  const initializers = graph.initializers.map((t) =>
+    replaced.has(t.name) ? { ...t, dataType: DataType.FLOAT, data: replaced.get(t.name)! } : t,
+  );
   return {
     model: withGraph(model, { initializers }),
     report: {

@@ -39,44 +39,85 @@ export function float16BitsFrom(value: number): number {
 
 /** Ops whose float inputs and outputs may all be float16 (ONNX type constraints), as they occur in EfficientNet graphs. */
 const FLOAT16_OPS = new Set([
-  'Conv', 'Sigmoid', 'Mul', 'Add', 'Sub', 'Div', 'Relu', 'Clip', 'HardSigmoid', 'HardSwish', 'GlobalAveragePool', 'AveragePool', 'MaxPool',
-  'ReduceMean', 'Gemm', 'MatMul', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Identity', 'Dropout', 'Softmax',
-  'BatchNormalization', 'Constant', 'Shape', 'Gather',
+  'Conv',
+  'Sigmoid',
+  'Mul',
+  'Add',
+  'Sub',
+  'Div',
+  'Relu',
+  'Clip',
+  'HardSigmoid',
+  'HardSwish',
+  'GlobalAveragePool',
+  'AveragePool',
+  'MaxPool',
+  'ReduceMean',
+  'Gemm',
+  'MatMul',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Unsqueeze',
+  'Transpose',
+  'Concat',
+  'Identity',
+  'Dropout',
+  'Softmax',
+  'BatchNormalization',
+  'Constant',
+  'Shape',
+  'Gather',
 ]);
 
 function float16Tensor(tensor: Tensor): Tensor {
   if (tensor.dataType !== DataType.FLOAT) return tensor;
   const data = new Uint16Array(tensor.data.length);
-  (tensor.data as Float32Array).forEach((v, i) => { data[i] = float16BitsFrom(v); });
+  (tensor.data as Float32Array).forEach((v, i) => {
+    data[i] = float16BitsFrom(v);
+  });
   const { external: _dropped, ...rest } = tensor;
   return { ...rest, dataType: DataType.FLOAT16, data };
 }
 
 function float16Node(node: Node): Node {
   const value = node.attributes.value;
-  if (node.opType === 'Constant' && value?.type === 'tensor') return { ...node, attributes: { ...node.attributes, value: { type: 'tensor', value: float16Tensor(value.value) } } };
+  if (node.opType === 'Constant' && value?.type === 'tensor')
+    return {
+      ...node,
+      attributes: { ...node.attributes, value: { type: 'tensor', value: float16Tensor(value.value) } },
+    };
   return node;
 }
 
 export function float16ModelFrom(model: Model): PassResult {
   const { graph } = model;
-  const unsupported = [...new Set(graph.nodes.filter((n) => n.domain !== '' || !FLOAT16_OPS.has(n.opType)).map((n) => n.opType))];
+  const unsupported = [
+    ...new Set(graph.nodes.filter((n) => n.domain !== '' || !FLOAT16_OPS.has(n.opType)).map((n) => n.opType)),
+  ];
   if (unsupported.length > 0) {
-    throw new UserError(`cannot make an fp16 graph for a strongly typed TensorRT build: ${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not known to take float16 everywhere; build this model with precision int8 or fp32`);
+    throw new UserError(
+      `cannot make an fp16 graph for a strongly typed TensorRT build: ${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not known to take float16 everywhere; build this model with precision int8 or fp32`,
+    );
   }
-  const floatInputs = graph.inputs.filter((v) => v.elemType === DataType.FLOAT && !graph.initializers.some((i) => i.name === v.name));
+  const floatInputs = graph.inputs.filter(
+    (v) => v.elemType === DataType.FLOAT && !graph.initializers.some((i) => i.name === v.name),
+  );
   const floatOutputs = graph.outputs.filter((v) => v.elemType === DataType.FLOAT);
   // Inside the graph the float32 boundary tensors are read (inputs) or written (outputs) under float16 names.
   const renamed = new Map<string, string>([...floatInputs, ...floatOutputs].map((v) => [v.name, `${v.name}__fp16`]));
   const rename = (name: string) => renamed.get(name) ?? name;
-  const cast = (from: string, to: string, type: number, name: string) => makeNode({ opType: 'Cast', name, inputs: [from], outputs: [to], attributes: { to: { type: 'int', value: type } } });
+  const cast = (from: string, to: string, type: number, name: string) =>
+    makeNode({ opType: 'Cast', name, inputs: [from], outputs: [to], attributes: { to: { type: 'int', value: type } } });
   const nodes = [
     ...floatInputs.map((v) => cast(v.name, rename(v.name), DataType.FLOAT16, `${v.name}__to_fp16`)),
     ...graph.nodes.map((n) => float16Node({ ...n, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) })),
     ...floatOutputs.map((v) => cast(rename(v.name), v.name, DataType.FLOAT, `${v.name}__to_fp32`)),
   ];
   const initializers = graph.initializers.map(float16Tensor);
-  const valueInfo = graph.valueInfo.map((v) => (v.elemType === DataType.FLOAT ? { ...v, elemType: DataType.FLOAT16 } : v));
+  const valueInfo = graph.valueInfo.map((v) =>
+    v.elemType === DataType.FLOAT ? { ...v, elemType: DataType.FLOAT16 } : v,
+  );
   const converted = initializers.filter((t, i) => t !== graph.initializers[i]).length;
   return {
     model: withGraph(model, { nodes, initializers, valueInfo }),

@@ -44,7 +44,12 @@ export function withBatchNormFolded(model: Model): PassResult {
     const base = conv.name || conv.outputs[0]!;
     const weightName = `${base}.folded_weight`;
     const biasName = `${base}.folded_bias`;
-    newTensors.set(weightName, { name: weightName, dataType: DataType.FLOAT, dims: [...weightTensor!.dims], data: foldedWeight });
+    newTensors.set(weightName, {
+      name: weightName,
+      dataType: DataType.FLOAT,
+      dims: [...weightTensor!.dims],
+      data: foldedWeight,
+    });
     newTensors.set(biasName, { name: biasName, dataType: DataType.FLOAT, dims: [channels], data: foldedBias });
     for (const name of [...conv.inputs.slice(1), ...bn!.inputs.slice(1)]) if (name) unused.add(name);
     replaced.set(conv, { ...conv, inputs: [conv.inputs[0]!, weightName, biasName], outputs: [bn!.outputs[0]!] });
@@ -63,6 +68,10 @@ export function withBatchNormFolded(model: Model): PassResult {
   const valueInfo = graph.valueInfo.filter((v) => !gone.has(v.name));
   return {
     model: withGraph(model, { nodes, initializers: initializersOut, inputs: graphInputs, valueInfo }),
-    report: { pass: 'fold-batchnorm', summary: `BatchNormalization folded into Conv: ${dropped.size}`, counts: { folded: dropped.size } },
+    report: {
+      pass: 'fold-batchnorm',
+      summary: `BatchNormalization folded into Conv: ${dropped.size}`,
+      counts: { folded: dropped.size },
+    },
   };
 }

@@ -67,7 +67,10 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
   const silu: SiluMatch[] = [];
   for (const mul of graph.nodes) {
     if (mul.opType !== 'Mul' || mul.inputs.length !== 2) continue;
-    for (const [gateIndex, inputIndex] of [[0, 1], [1, 0]] as const) {
+    for (const [gateIndex, inputIndex] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
       const sigmoid = producers.get(mul.inputs[gateIndex]!);
       if (sigmoid?.opType === 'Sigmoid' && sigmoid.inputs[0] === mul.inputs[inputIndex]) {
         silu.push({ sigmoid, mul, input: mul.inputs[inputIndex]!, output: mul.outputs[0]! });
@@ -90,7 +93,10 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
   const se: SeMatch[] = [];
   for (const scale of graph.nodes) {
     if (scale.opType !== 'Mul' || siluMuls.has(scale) || scale.inputs.length !== 2) continue;
-    for (const [gateIndex, inputIndex] of [[0, 1], [1, 0]] as const) {
+    for (const [gateIndex, inputIndex] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
       const gate = producers.get(scale.inputs[gateIndex]!);
       if (gate?.opType !== 'Sigmoid') continue;
       const expand = producers.get(gate.inputs[0]!);
@@ -99,7 +105,15 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
       const pool = reduce ? producers.get(reduce.inputs[0]!) : undefined;
       if (!reduce || !pool || !['GlobalAveragePool', 'ReduceMean'].includes(pool.opType)) continue;
       if (pool.inputs[0] !== scale.inputs[inputIndex]) continue;
-      se.push({ pool, reduce, expand, gate, scale, input: scale.inputs[inputIndex]!, gateOutput: scale.inputs[gateIndex]! });
+      se.push({
+        pool,
+        reduce,
+        expand,
+        gate,
+        scale,
+        input: scale.inputs[inputIndex]!,
+        gateOutput: scale.inputs[gateIndex]!,
+      });
       break;
     }
   }
@@ -133,10 +147,18 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
     // conv is the previous block's projection (expand ratio 1).
     const expandAct = siluByOutput.get(dw.inputs[0]!);
     const expand = expandAct ? convBehind(dw.inputs[0]!) : undefined;
-    const expandIsPointwise = expand !== undefined && !depthwise.includes(expand) && initializers.get(expand.inputs[1]!)?.dims.slice(2).every((k) => k === 1);
+    const expandIsPointwise =
+      expand !== undefined &&
+      !depthwise.includes(expand) &&
+      initializers
+        .get(expand.inputs[1]!)
+        ?.dims.slice(2)
+        .every((k) => k === 1);
     if (expandIsPointwise && expandAct) activations.push(expandAct);
     const dwOut = dw.outputs[0]!;
-    const dwAct = (consumers.get(dwOut) ?? []).map((n) => silu.find((s) => s.sigmoid === n || s.mul === n)).find((s) => s !== undefined);
+    const dwAct = (consumers.get(dwOut) ?? [])
+      .map((n) => silu.find((s) => s.sigmoid === n || s.mul === n))
+      .find((s) => s !== undefined);
     if (dwAct) activations.push(dwAct);
     const excited = dwAct?.output ?? dwOut;
     const seMatch = seByInput.get(excited);
@@ -154,7 +176,13 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
     };
   });
 
-  const counts = { silu: silu.length, se: se.length, depthwise: depthwise.length, residual: residuals.length, blocks: blocks.length };
+  const counts = {
+    silu: silu.length,
+    se: se.length,
+    depthwise: depthwise.length,
+    residual: residuals.length,
+    blocks: blocks.length,
+  };
   return {
     structure: { silu, se, depthwise, residuals, blocks },
     report: {

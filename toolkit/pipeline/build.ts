@@ -22,7 +22,15 @@ import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from '../bundle/golden.js';
 import { sha256Of } from '../bundle/hash.js';
-import { BUNDLE_SCHEMA, ENGINE_KEY_FIELDS, MANIFEST_FILE, manifestText, thresholdsFrom, type Accuracy, type BundleManifest } from '../bundle/manifest.js';
+import {
+  BUNDLE_SCHEMA,
+  ENGINE_KEY_FIELDS,
+  MANIFEST_FILE,
+  manifestText,
+  thresholdsFrom,
+  type Accuracy,
+  type BundleManifest,
+} from '../bundle/manifest.js';
 
 export interface BuildOptions {
   target: Target;
@@ -56,9 +64,12 @@ export interface BuildResult {
 /** The precision to build: the requested one if the target runs it, else a clear refusal. */
 export function precisionFor(target: Target, requested: string | undefined): Precision {
   const precision = (requested ?? target.defaultPrecision) as Precision;
-  if (!['int8', 'fp16', 'fp32'].includes(precision)) throw new UserError(`--precision expects int8, fp16 or fp32, got '${precision}'`);
+  if (!['int8', 'fp16', 'fp32'].includes(precision))
+    throw new UserError(`--precision expects int8, fp16 or fp32, got '${precision}'`);
   if (precision === 'int8' && !target.fastInt8) {
-    throw new UserError(`${target.name} (SM ${target.sm}) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16`);
+    throw new UserError(
+      `${target.name} (SM ${target.sm}) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16`,
+    );
   }
   if (!target.precisions.includes(precision)) {
     throw new UserError(`${target.name} does not run ${precision}; it runs ${target.precisions.join(', ')}`);
@@ -81,9 +92,16 @@ export function checkedClassifier(model: Model, label: string): { classes: numbe
   const output = model.graph.outputs[0];
   const shape = output?.shape ?? [];
   const classes = shape[1];
-  if (structure.blocks.length === 0 || model.graph.outputs.length !== 1 || shape.length !== 2 || typeof classes !== 'number') {
+  if (
+    structure.blocks.length === 0 ||
+    model.graph.outputs.length !== 1 ||
+    shape.length !== 2 ||
+    typeof classes !== 'number'
+  ) {
     const found = `${structure.blocks.length} MBConv blocks, ${model.graph.outputs.length} output(s)${output ? ` ('${output.name}' [${shape.join(', ')}])` : ''}`;
-    throw new UserError(`${label}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found ${found}`);
+    throw new UserError(
+      `${label}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found ${found}`,
+    );
   }
   return { classes };
 }
@@ -93,10 +111,15 @@ const encoder = new TextEncoder();
 export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const { target, precision, inputSize, batchSize, preprocessing } = options;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
-  const load = (dataset: Dataset, stage?: string) => batchesFromDataset({
-    dataset, preprocessing, inputSize, batchSize,
-    ...(stage ? { onProgress: progress(stage) } : {}), ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-  });
+  const load = (dataset: Dataset, stage?: string) =>
+    batchesFromDataset({
+      dataset,
+      preprocessing,
+      inputSize,
+      batchSize,
+      ...(stage ? { onProgress: progress(stage) } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
   const files = new Map<string, Uint8Array>();
   const passes: string[] = [];
   const goldenSet = balancedSubset({ dataset: options.eval, count: options.goldenCount, seed: 0 });
@@ -111,14 +134,25 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   if (precision === 'int8') {
     const weightRange = targetWeightRange(target, options.weightRange);
     const result = await quantizedModelFrom({
-      model: options.model, inputSize, batchSize, calibrator: options.calibrator, profile: target.calibration.profile, weightRange,
+      model: options.model,
+      inputSize,
+      batchSize,
+      calibrator: options.calibrator,
+      profile: target.calibration.profile,
+      weightRange,
       // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
       cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
       batches: () => load(options.calib, 'calibrating'),
-      ...(options.auto ? await dataDrivenRangeOptions({
-        dataset: options.calib, preprocessing, inputSize, batchSize,
-        ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}), onSearchProgress: progress('range search'),
-      }) : {}),
+      ...(options.auto
+        ? await dataDrivenRangeOptions({
+            dataset: options.calib,
+            preprocessing,
+            inputSize,
+            batchSize,
+            ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+            onSearchProgress: progress('range search'),
+          })
+        : {}),
     });
     fp32 = result.fp32;
     int8 = result.int8;
@@ -126,24 +160,45 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
     const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
     sqnr = evaluation.layers;
     accuracy = {
-      images: evaluation.images, labelled: evaluation.labelled, fp32: evaluation.fp32, int8: evaluation.int8,
-      agreement: evaluation.agreement, cosine: evaluation.cosine,
+      images: evaluation.images,
+      labelled: evaluation.labelled,
+      fp32: evaluation.fp32,
+      int8: evaluation.int8,
+      agreement: evaluation.agreement,
+      cosine: evaluation.cosine,
     };
     const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
     files.set('calib.cache', encoder.encode(cache));
     files.set('ranges.json', encoder.encode(rangesJson));
     calibration = {
-      calibrator: result.calibrator, images: result.images, profile: target.calibration.profile, weightRange,
-      search: result.search ? { images: result.search.images, steps: result.search.steps } : null, passes,
+      calibrator: result.calibrator,
+      images: result.images,
+      profile: target.calibration.profile,
+      weightRange,
+      search: result.search ? { images: result.search.images, steps: result.search.steps } : null,
+      passes,
     };
   } else {
     fp32 = preparedFp32From(options.model).model;
-    const evalBatches = await preloadedBatches({ dataset: options.eval, preprocessing, inputSize, batchSize, onProgress: progress('evaluating') });
+    const evalBatches = await preloadedBatches({
+      dataset: options.eval,
+      preprocessing,
+      inputSize,
+      batchSize,
+      onProgress: progress('evaluating'),
+    });
     const logits = await logitsFrom({ model: fp32, batches: evalBatches, inputSize });
     const labels = evalBatches.flatMap((b) => b.items.map((i) => i.label ?? -1));
     const labelled = labels.every((l) => l >= 0) ? labels.length : 0;
     const top = (k: number) => (labelled ? topKAccuracy(logits, labels, Math.min(k, logits.classes)) : null);
-    accuracy = { images: labels.length, labelled, fp32: { top1: top(1), top5: top(5) }, int8: null, agreement: null, cosine: null };
+    accuracy = {
+      images: labels.length,
+      labelled,
+      fp32: { top1: top(1), top5: top(5) },
+      int8: null,
+      agreement: null,
+      cosine: null,
+    };
   }
 
   const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
@@ -151,36 +206,61 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const deployed: Logits = int8Golden ?? fp32Golden;
   const goldenTop1 = golden.labels ? topKAccuracy(deployed, golden.labels, 1) : null;
   const thresholds = thresholdsFrom({
-    count: golden.items.length, agreement: top1Agreement(deployed, fp32Golden), cosine: meanCosine(deployed, fp32Golden), top1: goldenTop1,
-    runtime: options.target.runtime, largestLogit: deployed.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+    count: golden.items.length,
+    agreement: top1Agreement(deployed, fp32Golden),
+    cosine: meanCosine(deployed, fp32Golden),
+    top1: goldenTop1,
+    runtime: options.target.runtime,
+    largestLogit: deployed.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
   });
   const index: GoldenIndex = {
-    count: golden.items.length, inputShape: [golden.items.length, 3, inputSize, inputSize], classes: fp32Golden.classes,
-    items: golden.items, labels: golden.labels,
+    count: golden.items.length,
+    inputShape: [golden.items.length, 3, inputSize, inputSize],
+    classes: fp32Golden.classes,
+    items: golden.items,
+    labels: golden.labels,
     files: { inputs: GOLDEN_FILES.inputs, fp32: GOLDEN_FILES.fp32, int8: int8Golden ? GOLDEN_FILES.int8 : null },
   };
   files.set(GOLDEN_FILES.inputs, bytesFromFloats(golden.inputs));
   files.set(GOLDEN_FILES.fp32, bytesFromFloats(fp32Golden.data));
   if (int8Golden) files.set(GOLDEN_FILES.int8, bytesFromFloats(int8Golden.data));
-  files.set(GOLDEN_FILES.index, encoder.encode(JSON.stringify(index, null, 2) + '\n'));
+  files.set(GOLDEN_FILES.index, encoder.encode(`${JSON.stringify(index, null, 2)}\n`));
 
   files.set('model.fp32.onnx', bytesFromModel(fp32));
   if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
   const title = `effnet-edge build: ${options.modelLabel} for ${target.name} (${precision})`;
-  files.set('report.html', encoder.encode(htmlReport({
-    title,
-    ...(accuracy.int8 ? { accuracy: { fp32: accuracy.fp32, int8: accuracy.int8, agreement: accuracy.agreement!, cosine: accuracy.cosine!, images: accuracy.images } } : {}),
-    ...(sqnr.length ? { sqnr } : {}),
-    notes: [
-      ...passes,
-      ...(calibration ? [`calibrator: ${describeSettings(calibration.calibrator)}`] : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
-      `golden set: ${golden.items.length} images; device thresholds: agreement ≥ ${thresholds.minAgreement} %, cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`,
-    ],
-  })));
+  files.set(
+    'report.html',
+    encoder.encode(
+      htmlReport({
+        title,
+        ...(accuracy.int8
+          ? {
+              accuracy: {
+                fp32: accuracy.fp32,
+                int8: accuracy.int8,
+                agreement: accuracy.agreement!,
+                cosine: accuracy.cosine!,
+                images: accuracy.images,
+              },
+            }
+          : {}),
+        ...(sqnr.length ? { sqnr } : {}),
+        notes: [
+          ...passes,
+          ...(calibration
+            ? [`calibrator: ${describeSettings(calibration.calibrator)}`]
+            : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
+          `golden set: ${golden.items.length} images; device thresholds: agreement ≥ ${thresholds.minAgreement} %, cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`,
+        ],
+      }),
+    ),
+  );
 
   const engineOnnx = int8 ? 'model.int8.onnx' : 'model.fp32.onnx';
   const listed: BundleManifest['files'] = {};
-  for (const name of [...files.keys()].sort()) listed[name] = { sha256: sha256Of(files.get(name)!), size: files.get(name)!.length };
+  for (const name of [...files.keys()].sort())
+    listed[name] = { sha256: sha256Of(files.get(name)!), size: files.get(name)!.length };
   const manifest: BundleManifest = {
     schema: BUNDLE_SCHEMA,
     toolkit: { name: 'effnet-edge', version: TOOLKIT_VERSION },
@@ -194,13 +274,18 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
     thresholds,
     golden: { count: golden.items.length, index: GOLDEN_FILES.index },
     engine: {
-      keyFields: [...ENGINE_KEY_FIELDS], onnx: engineOnnx, onnxSha256: listed[engineOnnx]!.sha256,
-      calibration: int8 ? 'calib.cache' : null, calibrationSha256: int8 ? listed['calib.cache']!.sha256 : null,
-      precision, sm: target.sm, dlaCores: target.dlaCores, workspaceMiB: target.workspaceMiB,
+      keyFields: [...ENGINE_KEY_FIELDS],
+      onnx: engineOnnx,
+      onnxSha256: listed[engineOnnx]!.sha256,
+      calibration: int8 ? 'calib.cache' : null,
+      calibrationSha256: int8 ? listed['calib.cache']!.sha256 : null,
+      precision,
+      sm: target.sm,
+      dlaCores: target.dlaCores,
+      workspaceMiB: target.workspaceMiB,
     },
     files: listed,
   };
   files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
   return { files, manifest, passes };
 }
-

@@ -11,7 +11,13 @@ import { htmlReport } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import { dataDrivenRangeOptions, quantizedModelFrom, quantizedWithinMaxDrop, type MaxDropReport, type QuantizeResult } from '../quant/quantize.js';
+import {
+  dataDrivenRangeOptions,
+  quantizedModelFrom,
+  quantizedWithinMaxDrop,
+  type MaxDropReport,
+  type QuantizeResult,
+} from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 
 export interface QuantizePipelineOptions {
@@ -52,18 +58,32 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
   let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
   if (options.biasCorrectionCount !== undefined) {
-    biasCorrection = { batches: await preloaded(balancedSubset({ dataset, count: options.biasCorrectionCount, seed: 1 })), onProgress: progress('bias correction') };
+    biasCorrection = {
+      batches: await preloaded(balancedSubset({ dataset, count: options.biasCorrectionCount, seed: 1 })),
+      onProgress: progress('bias correction'),
+    };
   }
-  const ranging = options.auto ? await dataDrivenRangeOptions({
-    dataset, preprocessing, inputSize, batchSize,
-    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
-    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
-    onSearchProgress: progress('range search'),
-  }) : {};
+  const ranging = options.auto
+    ? await dataDrivenRangeOptions({
+        dataset,
+        preprocessing,
+        inputSize,
+        batchSize,
+        ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+        ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
+        onSearchProgress: progress('range search'),
+      })
+    : {};
   const summary: LoadSummary = { used: 0, skipped: [] };
   const warned = new Set<string>();
   let result = await quantizedModelFrom({
-    model, inputSize, batchSize, calibrator: options.calibrator, profile: options.profile, weightRange: options.weightRange, equalize: options.equalize,
+    model,
+    inputSize,
+    batchSize,
+    calibrator: options.calibrator,
+    profile: options.profile,
+    weightRange: options.weightRange,
+    equalize: options.equalize,
     ...(biasCorrection ? { biasCorrection } : {}),
     // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
     cacheTensors: options.cache ? 'all' : 'planned',
@@ -72,28 +92,56 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
       // A later pass over the same images reports the same skips: count them once.
       summary.used = 0;
       summary.skipped = [];
-      return batchesFromDataset({
-        dataset, preprocessing, inputSize, batchSize, onProgress: progress('calibrating'),
-        onWarning: (message) => { if (!warned.has(message)) options.onWarning(message); warned.add(message); },
-      }, summary);
+      return batchesFromDataset(
+        {
+          dataset,
+          preprocessing,
+          inputSize,
+          batchSize,
+          onProgress: progress('calibrating'),
+          onWarning: (message) => {
+            if (!warned.has(message)) options.onWarning(message);
+            warned.add(message);
+          },
+        },
+        summary,
+      );
     },
   });
   let maxDrop: MaxDropReport | null = null;
   if (options.maxDrop) {
     const batches = await preloaded(options.maxDrop.eval);
     ({ result, report: maxDrop } = await quantizedWithinMaxDrop({
-      result, batches, inputSize, maxDrop: options.maxDrop.points, weightRange: options.weightRange, profile: options.profile, onProgress: progress('sensitivity'),
+      result,
+      batches,
+      inputSize,
+      maxDrop: options.maxDrop.points,
+      weightRange: options.weightRange,
+      profile: options.profile,
+      onProgress: progress('sensitivity'),
     }));
   }
   return { result, maxDrop, skipped: summary.skipped };
 }
 
 /** The quantize report page: calibrator scores, layer sensitivities, every pass's summary. */
-export function quantizeReportHtml(options: { title: string; result: QuantizeResult; maxDrop: MaxDropReport | null }): string {
+export function quantizeReportHtml(options: {
+  title: string;
+  result: QuantizeResult;
+  maxDrop: MaxDropReport | null;
+}): string {
   const { result, maxDrop } = options;
   return htmlReport({
     title: options.title,
-    ...(result.rangeScores ? { calibratorScores: result.rangeScores.map((s) => ({ label: describeSettings(s.settings), cosine: s.cosine, agreement: s.agreement })) } : {}),
+    ...(result.rangeScores
+      ? {
+          calibratorScores: result.rangeScores.map((s) => ({
+            label: describeSettings(s.settings),
+            cosine: s.cosine,
+            agreement: s.agreement,
+          })),
+        }
+      : {}),
     ...(maxDrop ? { sensitivities: maxDrop.sensitivities } : {}),
     notes: result.reports.map((r) => r.summary),
   });

@@ -17,7 +17,11 @@ export interface BiasCorrectionOptions extends QdqContextWithModel {
 }
 
 /** Per-channel means (channel axis 1) of Conv/Gemm outputs `names` over the batches. */
-export async function channelMeans(model: Model, names: readonly string[], options: Pick<QdqContextWithModel, 'batches' | 'inputSize'>): Promise<Map<string, Float64Array>> {
+export async function channelMeans(
+  model: Model,
+  names: readonly string[],
+  options: Pick<QdqContextWithModel, 'batches' | 'inputSize'>,
+): Promise<Map<string, Float64Array>> {
   const runner = await OrtRunner.create({ model, extraOutputs: names });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
@@ -44,7 +48,10 @@ export async function channelMeans(model: Model, names: readonly string[], optio
   } finally {
     await runner.close();
   }
-  for (const [name, sum] of sums) sum.forEach((v, c) => { sum[c] = v / counts.get(name)!; });
+  for (const [name, sum] of sums)
+    sum.forEach((v, c) => {
+      sum[c] = v / counts.get(name)!;
+    });
   return sums;
 }
 
@@ -56,21 +63,39 @@ function channelsOf(model: Model, output: string): number {
 
 export async function biasCorrectedFp32(options: BiasCorrectionOptions): Promise<{ fp32: Model; report: PassReport }> {
   const initializers = initializerMap(options.fp32.graph);
-  const layers = options.fp32.graph.nodes.filter((n) =>
-    (n.opType === 'Conv' || n.opType === 'Gemm') && n.inputs[2] && initializers.get(n.inputs[2])?.data instanceof Float32Array);
-  const reference = await channelMeans(options.fp32, layers.map((l) => l.outputs[0]!), options);
-  const biases = new Map<string, Float32Array>(layers.map((l) => [l.inputs[2]!, Float32Array.from(initializers.get(l.inputs[2]!)!.data as Float32Array)]));
+  const layers = options.fp32.graph.nodes.filter(
+    (n) =>
+      (n.opType === 'Conv' || n.opType === 'Gemm') &&
+      n.inputs[2] &&
+      initializers.get(n.inputs[2])?.data instanceof Float32Array,
+  );
+  const reference = await channelMeans(
+    options.fp32,
+    layers.map((l) => l.outputs[0]!),
+    options,
+  );
+  const biases = new Map<string, Float32Array>(
+    layers.map((l) => [l.inputs[2]!, Float32Array.from(initializers.get(l.inputs[2]!)!.data as Float32Array)]),
+  );
   const withBiases = (): Model => ({
     ...options.fp32,
     graph: {
       ...options.fp32.graph,
-      initializers: options.fp32.graph.initializers.map((t): Tensor => (biases.has(t.name) ? { ...t, data: biases.get(t.name)! } : t)),
+      initializers: options.fp32.graph.initializers.map(
+        (t): Tensor => (biases.has(t.name) ? { ...t, data: biases.get(t.name)! } : t),
+      ),
     },
   });
   let totalShift = 0;
   let shifted = 0;
   for (const [index, layer] of layers.entries()) {
-    const int8 = qdqModelFrom({ model: withBiases(), plan: options.plan, ranges: options.ranges, weightQmax: options.weightQmax, weightFormat: options.weightFormat }).model;
+    const int8 = qdqModelFrom({
+      model: withBiases(),
+      plan: options.plan,
+      ranges: options.ranges,
+      weightQmax: options.weightQmax,
+      weightFormat: options.weightFormat,
+    }).model;
     const output = layer.outputs[0]!;
     const measured = (await channelMeans(int8, [output], options)).get(output)!;
     const bias = biases.get(layer.inputs[2]!)!;

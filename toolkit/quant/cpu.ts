@@ -21,7 +21,12 @@ export function cpuHasVnni(cpuinfo?: string): boolean {
 export type WeightRange = 'full' | 'reduced';
 
 /** `auto`: reduced (7-bit) for ONNX Runtime on x86-64 without VNNI, full everywhere else. */
-export function weightRangeFor(options: { requested: WeightRange | 'auto'; runtime: 'onnxruntime' | 'tensorrt'; cpuArch?: string; vnni?: boolean }): WeightRange {
+export function weightRangeFor(options: {
+  requested: WeightRange | 'auto';
+  runtime: 'onnxruntime' | 'tensorrt';
+  cpuArch?: string;
+  vnni?: boolean;
+}): WeightRange {
   if (options.requested !== 'auto') return options.requested;
   const isX86 = (options.cpuArch ?? arch()) === 'x64';
   return options.runtime === 'onnxruntime' && isX86 && !(options.vnni ?? cpuHasVnni()) ? 'reduced' : 'full';

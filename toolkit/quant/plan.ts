@@ -44,7 +44,12 @@ export interface QuantizationPlan {
   weights: WeightPoint[];
 }
 
-export function quantizationPlanFrom(options: { model: Model; structure: Structure; profile: PlacementProfile; keepFloat?: ReadonlySet<string> }): QuantizationPlan {
+export function quantizationPlanFrom(options: {
+  model: Model;
+  structure: Structure;
+  profile: PlacementProfile;
+  keepFloat?: ReadonlySet<string>;
+}): QuantizationPlan {
   const { model, structure, profile } = options;
   const keepFloat = options.keepFloat ?? new Set<string>();
   const { graph } = model;
@@ -71,7 +76,9 @@ export function quantizationPlanFrom(options: { model: Model; structure: Structu
     const tensor = node.outputs[0]!;
     if (graphOutputs.has(tensor)) return;
     for (const consumer of consumers.get(tensor) ?? []) {
-      consumer.inputs.forEach((name, index) => { if (name === tensor) use(tensor, consumer, index, reason); });
+      consumer.inputs.forEach((name, index) => {
+        if (name === tensor) use(tensor, consumer, index, reason);
+      });
     }
   };
 
@@ -108,15 +115,20 @@ export function quantizationPlanFrom(options: { model: Model; structure: Structu
   // int8 head conv's output to float and back. ONNX Runtime's placement leaves the head as the native engine expects.
   if (profile === 'tensorrt') {
     const sePools = new Set(structure.se.map((se) => se.pool.name));
-    for (const pool of graph.nodes.filter((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name) && !keepFloat.has(n.name))) {
+    for (const pool of graph.nodes.filter(
+      (n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name) && !keepFloat.has(n.name),
+    )) {
       use(pool.inputs[0]!, pool, 0, 'head-pool-input');
     }
   }
   // Never a Sigmoid's input (TensorRT fuses float Sigmoids), except, for onnxruntime, the Sigmoid of a SiLU: it then
   // reads the same int8 value as its Mul, so the SiLU is a function of one int8 value — exactly a 256-entry table,
   // which is how the native int8 engine computes it.
-  const isSilu = (n: Node) => (consumers.get(n.outputs[0]!) ?? []).some((m) => m.opType === 'Mul' && m.inputs.includes(n.inputs[0]!));
-  const sigmoids = new Set(graph.nodes.filter((n) => n.opType === 'Sigmoid' && !(profile === 'onnxruntime' && isSilu(n))).map((n) => n.name));
+  const isSilu = (n: Node) =>
+    (consumers.get(n.outputs[0]!) ?? []).some((m) => m.opType === 'Mul' && m.inputs.includes(n.inputs[0]!));
+  const sigmoids = new Set(
+    graph.nodes.filter((n) => n.opType === 'Sigmoid' && !(profile === 'onnxruntime' && isSilu(n))).map((n) => n.name),
+  );
   const activations = [...points.values()]
     .map((p) => ({ ...p, uses: p.uses.filter((u) => !sigmoids.has(u.node)) }))
     .filter((p) => p.uses.length > 0);

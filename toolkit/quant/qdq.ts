@@ -64,8 +64,22 @@ export function qdqModelFrom(options: QdqOptions): { model: Model; report: QdqRe
     const quantized = `${point.tensor}.quantized`;
     const dequantized = `${point.tensor}.dequantized`;
     schedule(firstUse(point.uses), [
-      { name: `${point.tensor}.quantize`, opType: 'QuantizeLinear', domain: '', inputs: [point.tensor, scale, zero], outputs: [quantized], attributes: {} },
-      { name: `${point.tensor}.dequantize`, opType: 'DequantizeLinear', domain: '', inputs: [quantized, scale, zero], outputs: [dequantized], attributes: {} },
+      {
+        name: `${point.tensor}.quantize`,
+        opType: 'QuantizeLinear',
+        domain: '',
+        inputs: [point.tensor, scale, zero],
+        outputs: [quantized],
+        attributes: {},
+      },
+      {
+        name: `${point.tensor}.dequantize`,
+        opType: 'DequantizeLinear',
+        domain: '',
+        inputs: [quantized, scale, zero],
+        outputs: [dequantized],
+        attributes: {},
+      },
     ]);
     for (const use of point.uses) rewire(use.node, use.input, dequantized);
   }
@@ -74,22 +88,47 @@ export function qdqModelFrom(options: QdqOptions): { model: Model; report: QdqRe
   for (const point of plan.weights) {
     const tensor = initializers.get(point.tensor)!;
     if (!(tensor.data instanceof Float32Array)) throw new Error(`internal: weight '${tensor.name}' is not float32`);
-    const { values, scales } = weightsQuantizedPerChannel({ data: tensor.data, dims: tensor.dims, axis: point.axis, qmax: options.weightQmax });
+    const { values, scales } = weightsQuantizedPerChannel({
+      data: tensor.data,
+      dims: tensor.dims,
+      axis: point.axis,
+      qmax: options.weightQmax,
+    });
     const scale = scaleTensor(`${tensor.name}.scale`, scales, true);
     const zero = zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
     const dequantized = `${tensor.name}.dequantized`;
     if (options.weightFormat === 'int8') {
       replacedWeights.add(tensor.name);
       added.push({ name: `${tensor.name}.int8`, dataType: DataType.INT8, dims: [...tensor.dims], data: values });
-      schedule(point.node, [{
-        name: `${tensor.name}.dequantize`, opType: 'DequantizeLinear', domain: '', inputs: [`${tensor.name}.int8`, scale, zero],
-        outputs: [dequantized], attributes: axisAttribute(point.axis),
-      }]);
+      schedule(point.node, [
+        {
+          name: `${tensor.name}.dequantize`,
+          opType: 'DequantizeLinear',
+          domain: '',
+          inputs: [`${tensor.name}.int8`, scale, zero],
+          outputs: [dequantized],
+          attributes: axisAttribute(point.axis),
+        },
+      ]);
     } else {
       const quantized = `${tensor.name}.quantized`;
       schedule(point.node, [
-        { name: `${tensor.name}.quantize`, opType: 'QuantizeLinear', domain: '', inputs: [tensor.name, scale, zero], outputs: [quantized], attributes: axisAttribute(point.axis) },
-        { name: `${tensor.name}.dequantize`, opType: 'DequantizeLinear', domain: '', inputs: [quantized, scale, zero], outputs: [dequantized], attributes: axisAttribute(point.axis) },
+        {
+          name: `${tensor.name}.quantize`,
+          opType: 'QuantizeLinear',
+          domain: '',
+          inputs: [tensor.name, scale, zero],
+          outputs: [quantized],
+          attributes: axisAttribute(point.axis),
+        },
+        {
+          name: `${tensor.name}.dequantize`,
+          opType: 'DequantizeLinear',
+          domain: '',
+          inputs: [quantized, scale, zero],
+          outputs: [dequantized],
+          attributes: axisAttribute(point.axis),
+        },
       ]);
     }
     rewire(point.node, point.input, dequantized);

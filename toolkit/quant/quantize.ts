@@ -19,12 +19,24 @@ import { WEIGHT_QMAX, type WeightRange } from './cpu.js';
 import { quantizationPlanFrom, type PlacementProfile, type QuantizationPlan } from './plan.js';
 import { qdqModelFrom, type QdqReport } from './qdq.js';
 import { biasCorrectedFp32 } from './biasCorrection.js';
-import { DEFAULT_SEARCH_STEPS, defaultSearchImages, rangeSearchReport, rangesSearchedFrom, type SearchedRange } from './rangeSearch.js';
+import {
+  DEFAULT_SEARCH_STEPS,
+  defaultSearchImages,
+  rangeSearchReport,
+  rangesSearchedFrom,
+  type SearchedRange,
+} from './rangeSearch.js';
 import { graphLayersOf } from '../model/summaryFromOnnx.js';
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
-import { keepFloatForMaxDrop, layerSensitivities, planFilteredByNodes, type LayerSensitivity, type MaxDropResult } from './sensitivity.js';
+import {
+  keepFloatForMaxDrop,
+  layerSensitivities,
+  planFilteredByNodes,
+  type LayerSensitivity,
+  type MaxDropResult,
+} from './sensitivity.js';
 
 export interface QuantizeOptions {
   model: Model;
@@ -91,12 +103,17 @@ export interface QuantizeResult {
  * Cleanup, BN folding and (when asked) cross-layer equalisation: the fp32 graph that calibration and quantization
  * start from.
  */
-export function preparedFp32From(model: Model, options: { equalize?: boolean } = {}): { model: Model; reports: PassReport[] } {
+export function preparedFp32From(
+  model: Model,
+  options: { equalize?: boolean } = {},
+): { model: Model; reports: PassReport[] } {
   const named = withUniqueNodeNames(model);
   const cleaned = withoutNoOps(named.model);
   const folded = withBatchNormFolded(cleaned.model);
   // The renaming report is only worth a line when it did something.
-  const reports = named.report.counts.renamed ? [named.report, cleaned.report, folded.report] : [cleaned.report, folded.report];
+  const reports = named.report.counts.renamed
+    ? [named.report, cleaned.report, folded.report]
+    : [cleaned.report, folded.report];
   if (!options.equalize) return { model: folded.model, reports };
   const equalized = withCrossLayerEqualization(folded.model);
   return { model: equalized.model, reports: [...reports, equalized.report] };
@@ -106,26 +123,41 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const prepared = preparedFp32From(options.model, { equalize: options.equalize ?? false });
   const fp32 = prepared.model;
   const { structure, report } = structureOf(fp32);
-  const plan = quantizationPlanFrom({ model: fp32, structure, profile: options.profile, ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}) });
+  const plan = quantizationPlanFrom({
+    model: fp32,
+    structure,
+    profile: options.profile,
+    ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}),
+  });
   const planned = plan.activations.map((a) => a.tensor);
   // The cache lists its tensors in graph order.
   const cacheOrder = options.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
   const cacheOnly = cacheOrder.filter((t) => !planned.includes(t));
   const collected = await rangesFromBatches({
-    model: fp32, tensors: [...planned, ...cacheOnly], batches: options.batches, batchSize: options.batchSize,
+    model: fp32,
+    tensors: [...planned, ...cacheOnly],
+    batches: options.batches,
+    batchSize: options.batchSize,
     inputSize: options.inputSize,
-    settings: options.calibrator, ...(options.threads ? { threads: options.threads } : {}),
+    settings: options.calibrator,
+    ...(options.threads ? { threads: options.threads } : {}),
   });
   const { images } = collected;
   const weightQmax = WEIGHT_QMAX[options.weightRange];
-  const weightFormat = options.profile === 'onnxruntime' ? 'int8' as const : 'qdq' as const;
+  const weightFormat = options.profile === 'onnxruntime' ? ('int8' as const) : ('qdq' as const);
   const reports = [...prepared.reports, report];
   let ranges = new Map(planned.map((t) => [t, collected.ranges.get(t)!]));
   let calibrator = options.calibrator;
   let rangeScores: CandidateScore[] | undefined;
   if (options.rangeSelection) {
     const selected = await rangesSelectedFrom({
-      fp32, plan, calibrators: collected.calibrators, weightQmax, weightFormat, batches: options.rangeSelection.batches, inputSize: options.inputSize,
+      fp32,
+      plan,
+      calibrators: collected.calibrators,
+      weightQmax,
+      weightFormat,
+      batches: options.rangeSelection.batches,
+      inputSize: options.inputSize,
     });
     ({ ranges, settings: calibrator, scores: rangeScores } = selected);
     reports.push({
@@ -137,27 +169,57 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   let searched: QuantizeResult['search'];
   if (options.rangeSearch) {
     // Shape inference for the MAC count only when the budget decides.
-    const images = options.rangeSearch.count ?? defaultSearchImages({
-      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0), tensors: plan.activations.length,
-    });
+    const images =
+      options.rangeSearch.count ??
+      defaultSearchImages({
+        macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
+        tensors: plan.activations.length,
+      });
     if (images === 0) {
-      reports.push({ pass: 'range-search', summary: 'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)', counts: { searched: 0 } });
+      reports.push({
+        pass: 'range-search',
+        summary:
+          'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)',
+        counts: { searched: 0 },
+      });
     } else {
       const searchBatches = await options.rangeSearch.batches(images);
-      const ceilings = new Map([...collected.calibrators].map(([tensor, c]) => [tensor, c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax()]));
+      const ceilings = new Map(
+        [...collected.calibrators].map(([tensor, c]) => [
+          tensor,
+          c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax(),
+        ]),
+      );
       const search = await rangesSearchedFrom({
-        fp32, plan, ranges, ceilings, weightQmax, weightFormat, batches: searchBatches, inputSize: options.inputSize,
+        fp32,
+        plan,
+        ranges,
+        ceilings,
+        weightQmax,
+        weightFormat,
+        batches: searchBatches,
+        inputSize: options.inputSize,
         ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
       });
       ranges = search.ranges;
-      searched = { ranges: search.searched, images: searchBatches.reduce((n, b) => n + b.size, 0), steps: DEFAULT_SEARCH_STEPS };
+      searched = {
+        ranges: search.searched,
+        images: searchBatches.reduce((n, b) => n + b.size, 0),
+        steps: DEFAULT_SEARCH_STEPS,
+      };
       reports.push(rangeSearchReport(search.searched, searched.images));
     }
   }
   let base = fp32;
   if (options.biasCorrection) {
     const corrected = await biasCorrectedFp32({
-      fp32, plan, ranges, weightQmax, weightFormat, batches: options.biasCorrection.batches, inputSize: options.inputSize,
+      fp32,
+      plan,
+      ranges,
+      weightQmax,
+      weightFormat,
+      batches: options.biasCorrection.batches,
+      inputSize: options.inputSize,
       ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
     });
     base = corrected.fp32;
@@ -165,19 +227,32 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   }
   const int8 = qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat });
   // The cache-only tensors take the chosen calibrator's range from their own histograms.
-  const cacheRanges = new Map(cacheOrder.map((t): [string, number] => {
-    if (ranges.has(t)) return [t, ranges.get(t)!];
-    const histogram = collected.calibrators.get(t)!.histogram;
-    return [t, histogram ? amaxFromHistogram(histogram, calibrator) : collected.ranges.get(t)!];
-  }));
+  const cacheRanges = new Map(
+    cacheOrder.map((t): [string, number] => {
+      if (ranges.has(t)) return [t, ranges.get(t)!];
+      const histogram = collected.calibrators.get(t)!.histogram;
+      return [t, histogram ? amaxFromHistogram(histogram, calibrator) : collected.ranges.get(t)!];
+    }),
+  );
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
     counts: { activations: plan.activations.length, weights: plan.weights.length, nodesAdded: int8.report.nodesAdded },
   };
   return {
-    fp32, base, int8: int8.model, structure, plan, ranges, cacheRanges, images, calibrator, ...(rangeScores ? { rangeScores } : {}), ...(searched ? { search: searched } : {}),
-    reports: [...reports, qdqReport], qdq: int8.report,
+    fp32,
+    base,
+    int8: int8.model,
+    structure,
+    plan,
+    ranges,
+    cacheRanges,
+    images,
+    calibrator,
+    ...(rangeScores ? { rangeScores } : {}),
+    ...(searched ? { search: searched } : {}),
+    reports: [...reports, qdqReport],
+    qdq: int8.report,
   };
 }
 
@@ -186,20 +261,28 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
  * (`selectCount`, default 256, preloaded now; the search's, loaded when its size is known). `searchCount` 0: no search.
  */
 export async function dataDrivenRangeOptions(options: {
-  dataset: Dataset; preprocessing: Preprocessing; inputSize: number; batchSize: number;
-  selectCount?: number; searchCount?: number; onSearchProgress?: (done: number, total: number) => void;
+  dataset: Dataset;
+  preprocessing: Preprocessing;
+  inputSize: number;
+  batchSize: number;
+  selectCount?: number;
+  searchCount?: number;
+  onSearchProgress?: (done: number, total: number) => void;
 }): Promise<Pick<QuantizeOptions, 'rangeSelection' | 'rangeSearch'>> {
   const { dataset, preprocessing, inputSize, batchSize } = options;
-  const subset = (count: number, seed: number) => preloadedBatches({ dataset: balancedSubset({ dataset, count, seed }), preprocessing, inputSize, batchSize });
+  const subset = (count: number, seed: number) =>
+    preloadedBatches({ dataset: balancedSubset({ dataset, count, seed }), preprocessing, inputSize, batchSize });
   return {
     rangeSelection: { batches: await subset(options.selectCount ?? 256, 2) },
-    ...(options.searchCount === 0 ? {} : {
-      rangeSearch: {
-        ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),
-        batches: (count: number) => subset(count, 3),
-        ...(options.onSearchProgress ? { onProgress: options.onSearchProgress } : {}),
-      },
-    }),
+    ...(options.searchCount === 0
+      ? {}
+      : {
+          rangeSearch: {
+            ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),
+            batches: (count: number) => subset(count, 3),
+            ...(options.onSearchProgress ? { onProgress: options.onSearchProgress } : {}),
+          },
+        }),
   };
 }
 
@@ -207,8 +290,12 @@ export async function dataDrivenRangeOptions(options: {
 export function floatActivationsOf(model: Model): string[] {
   const types = valueInfoMap(inferShapes(model));
   const initializers = new Set(model.graph.initializers.map((t) => t.name));
-  const input = model.graph.inputs.filter((i) => !initializers.has(i.name) && i.elemType === DataType.FLOAT).map((i) => i.name);
-  const written = model.graph.nodes.flatMap((n) => n.outputs).filter((t) => t !== '' && types.get(t)?.elemType === DataType.FLOAT);
+  const input = model.graph.inputs
+    .filter((i) => !initializers.has(i.name) && i.elemType === DataType.FLOAT)
+    .map((i) => i.name);
+  const written = model.graph.nodes
+    .flatMap((n) => n.outputs)
+    .filter((t) => t !== '' && types.get(t)?.elemType === DataType.FLOAT);
   return [...input, ...written];
 }
 
@@ -216,10 +303,12 @@ export function floatActivationsOf(model: Model): string[] {
 export function rangeFilesFrom(result: QuantizeResult, cacheVersion: number): { cache: string; rangesJson: string } {
   const cache = trtCacheTextFrom({ ranges: result.cacheRanges, version: cacheVersion });
   const document = rangesDocumentFrom({
-    ranges: result.ranges, calibrator: result.calibrator, images: result.images,
+    ranges: result.ranges,
+    calibrator: result.calibrator,
+    images: result.images,
     ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
   });
-  return { cache, rangesJson: JSON.stringify(document, null, 2) + '\n' };
+  return { cache, rangesJson: `${JSON.stringify(document, null, 2)}\n` };
 }
 
 export interface MaxDropOptions {
@@ -242,17 +331,33 @@ export interface MaxDropReport {
 }
 
 /** Re-quantizes `result` with its most sensitive layers in float until top-1 is within `maxDrop` points. */
-export async function quantizedWithinMaxDrop(options: MaxDropOptions): Promise<{ result: QuantizeResult; report: MaxDropReport }> {
+export async function quantizedWithinMaxDrop(
+  options: MaxDropOptions,
+): Promise<{ result: QuantizeResult; report: MaxDropReport }> {
   const { result } = options;
   const context = {
-    fp32: result.fp32, base: result.base, plan: result.plan, ranges: result.ranges, weightQmax: WEIGHT_QMAX[options.weightRange],
-    weightFormat: options.profile === 'onnxruntime' ? 'int8' as const : 'qdq' as const,
-    batches: options.batches, inputSize: options.inputSize,
+    fp32: result.fp32,
+    base: result.base,
+    plan: result.plan,
+    ranges: result.ranges,
+    weightQmax: WEIGHT_QMAX[options.weightRange],
+    weightFormat: options.profile === 'onnxruntime' ? ('int8' as const) : ('qdq' as const),
+    batches: options.batches,
+    inputSize: options.inputSize,
   };
-  const sensitivities = await layerSensitivities({ ...context, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  const sensitivities = await layerSensitivities({
+    ...context,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   const chosen = await keepFloatForMaxDrop({ ...context, sensitivities, maxDrop: options.maxDrop });
   const plan = planFilteredByNodes(result.plan, new Set(chosen.keepFloat), false);
-  const int8 = qdqModelFrom({ model: result.base, plan, ranges: result.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat });
+  const int8 = qdqModelFrom({
+    model: result.base,
+    plan,
+    ranges: result.ranges,
+    weightQmax: context.weightQmax,
+    weightFormat: context.weightFormat,
+  });
   const report: PassReport = {
     pass: 'max-drop',
     summary: `layers kept in float for a top-1 drop within ${options.maxDrop} points: ${chosen.keepFloat.length}`,

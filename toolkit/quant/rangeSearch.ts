@@ -54,16 +54,21 @@ export function defaultSearchImages(options: { macs: number; tensors: number }):
 export function searchGrid(calibrated: number, ceiling: number, steps: number): number[] {
   const low = calibrated / 2;
   const high = Math.max(ceiling, calibrated);
-  const grid = Array.from({ length: steps + 1 }, (_, k) => low * Math.pow(high / low, k / steps));
+  const grid = Array.from({ length: steps + 1 }, (_, k) => low * (high / low) ** (k / steps));
   return [calibrated, ...grid.filter((amax) => amax !== calibrated)];
 }
 
 /** `plan` inserted into `fp32` with each activation's scale as a float input named `<tensor>.scale`. */
-function modelWithScaleInputs(options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>): Model {
+function modelWithScaleInputs(
+  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>,
+): Model {
   const scales = new Set(options.plan.activations.map((a) => `${a.tensor}.scale`));
   const { model } = qdqModelFrom({
-    model: options.fp32, plan: options.plan, ranges: new Map(options.plan.activations.map((a) => [a.tensor, 1])),
-    weightQmax: options.weightQmax, weightFormat: options.weightFormat,
+    model: options.fp32,
+    plan: options.plan,
+    ranges: new Map(options.plan.activations.map((a) => [a.tensor, 1])),
+    weightQmax: options.weightQmax,
+    weightFormat: options.weightFormat,
   });
   const graph = {
     ...model.graph,
@@ -73,17 +78,34 @@ function modelWithScaleInputs(options: Pick<RangeSearchOptions, 'fp32' | 'plan' 
   return { ...model, graph };
 }
 
-async function scaledRunner(options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>): Promise<OrtRunner> {
-  return OrtRunner.create({ model: modelWithScaleInputs(options), parameters: options.plan.activations.map((a) => `${a.tensor}.scale`) });
+async function scaledRunner(
+  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>,
+): Promise<OrtRunner> {
+  return OrtRunner.create({
+    model: modelWithScaleInputs(options),
+    parameters: options.plan.activations.map((a) => `${a.tensor}.scale`),
+  });
 }
 
 /** Mean logit cosine against `reference` with the activations at `ranges`. */
-async function cosineAt(runner: OrtRunner, options: RangeSearchOptions, ranges: ReadonlyMap<string, number>, reference: Logits): Promise<number> {
-  const parameters = Object.fromEntries([...ranges].map(([tensor, amax]) => [`${tensor}.scale`, { data: Float32Array.of(amax / 127), dims: [] }]));
-  return meanCosine(reference, await logitsOfRunner({ runner, batches: options.batches, inputSize: options.inputSize, parameters }));
+async function cosineAt(
+  runner: OrtRunner,
+  options: RangeSearchOptions,
+  ranges: ReadonlyMap<string, number>,
+  reference: Logits,
+): Promise<number> {
+  const parameters = Object.fromEntries(
+    [...ranges].map(([tensor, amax]) => [`${tensor}.scale`, { data: Float32Array.of(amax / 127), dims: [] }]),
+  );
+  return meanCosine(
+    reference,
+    await logitsOfRunner({ runner, batches: options.batches, inputSize: options.inputSize, parameters }),
+  );
 }
 
-export async function rangesSearchedFrom(options: RangeSearchOptions): Promise<{ ranges: Map<string, number>; searched: SearchedRange[] }> {
+export async function rangesSearchedFrom(
+  options: RangeSearchOptions,
+): Promise<{ ranges: Map<string, number>; searched: SearchedRange[] }> {
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
   const steps = options.steps ?? DEFAULT_SEARCH_STEPS;
   const points = options.plan.activations.filter((p) => (options.ranges.get(p.tensor) ?? 0) > 0);
@@ -107,7 +129,13 @@ export async function rangesSearchedFrom(options: RangeSearchOptions): Promise<{
         if (cosine > best.cosine) best = { amax, cosine };
       }
       ranges.set(point.tensor, best.amax);
-      searched.push({ tensor: point.tensor, calibrated, searched: best.amax, cosineCalibrated, cosineSearched: best.cosine });
+      searched.push({
+        tensor: point.tensor,
+        calibrated,
+        searched: best.amax,
+        cosineCalibrated,
+        cosineSearched: best.cosine,
+      });
     } finally {
       await runner.close();
     }

@@ -19,11 +19,17 @@ export interface LayerSensitivity {
 }
 
 /** The plan restricted to (`keep` true) or without (`keep` false) the given nodes. */
-export function planFilteredByNodes(plan: QuantizationPlan, nodes: ReadonlySet<string>, keep: boolean): QuantizationPlan {
+export function planFilteredByNodes(
+  plan: QuantizationPlan,
+  nodes: ReadonlySet<string>,
+  keep: boolean,
+): QuantizationPlan {
   const wanted = (node: string) => nodes.has(node) === keep;
   return {
     ...plan,
-    activations: plan.activations.map((a) => ({ ...a, uses: a.uses.filter((u) => wanted(u.node)) })).filter((a) => a.uses.length > 0),
+    activations: plan.activations
+      .map((a) => ({ ...a, uses: a.uses.filter((u) => wanted(u.node)) }))
+      .filter((a) => a.uses.length > 0),
     weights: plan.weights.filter((w) => wanted(w.node)),
   };
 }
@@ -40,17 +46,29 @@ interface EvalContext extends QdqContextWithModel {
   base: Model;
 }
 
-const logitsOf = (model: Model, context: EvalContext) => logitsFrom({ model, batches: context.batches, inputSize: context.inputSize });
+const logitsOf = (model: Model, context: EvalContext) =>
+  logitsFrom({ model, batches: context.batches, inputSize: context.inputSize });
 
 const quantizedWith = (context: EvalContext, plan: QuantizationPlan) =>
-  qdqModelFrom({ model: context.base, plan, ranges: context.ranges, weightQmax: context.weightQmax, weightFormat: context.weightFormat }).model;
+  qdqModelFrom({
+    model: context.base,
+    plan,
+    ranges: context.ranges,
+    weightQmax: context.weightQmax,
+    weightFormat: context.weightFormat,
+  }).model;
 
-export async function layerSensitivities(context: EvalContext & { onProgress?: (done: number, total: number) => void }): Promise<LayerSensitivity[]> {
+export async function layerSensitivities(
+  context: EvalContext & { onProgress?: (done: number, total: number) => void },
+): Promise<LayerSensitivity[]> {
   const reference = await logitsOf(context.fp32, context);
   const nodes = planNodes(context.plan);
   const results: LayerSensitivity[] = [];
   for (const node of nodes) {
-    const logits = await logitsOf(quantizedWith(context, planFilteredByNodes(context.plan, new Set([node]), true)), context);
+    const logits = await logitsOf(
+      quantizedWith(context, planFilteredByNodes(context.plan, new Set([node]), true)),
+      context,
+    );
     results.push({ node, cosine: meanCosine(reference, logits), agreement: top1Agreement(reference, logits) });
     context.onProgress?.(results.length, nodes.length);
   }
@@ -65,14 +83,18 @@ export interface MaxDropResult {
 }
 
 /** Keeps the most sensitive layers in float, in growing steps, until top-1 is within `maxDrop` points of fp32. */
-export async function keepFloatForMaxDrop(context: EvalContext & { sensitivities: LayerSensitivity[]; maxDrop: number }): Promise<MaxDropResult> {
+export async function keepFloatForMaxDrop(
+  context: EvalContext & { sensitivities: LayerSensitivity[]; maxDrop: number },
+): Promise<MaxDropResult> {
   const labels = context.batches.flatMap((b) => b.items.map((i) => i.label ?? -1));
   if (labels.some((l) => l < 0)) throw new Error('internal: max-drop needs labelled images');
   const reference = await logitsOf(context.fp32, context);
   const fp32Top1 = topKAccuracy(reference, labels, 1);
   const steps: MaxDropResult['steps'] = [];
   const order = context.sensitivities.map((s) => s.node);
-  const counts = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128].filter((n) => n < order.length).concat(order.length);
+  const counts = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]
+    .filter((n) => n < order.length)
+    .concat(order.length);
   for (const n of counts) {
     const keep = new Set(order.slice(0, n));
     const logits = await logitsOf(quantizedWith(context, planFilteredByNodes(context.plan, keep, false)), context);

@@ -10,7 +10,12 @@ export interface QuantizedWeights {
 
 import { roundHalfToEven } from '../numbers.js';
 
-export function weightsQuantizedPerChannel(options: { data: Float32Array; dims: number[]; axis: number; qmax: number }): QuantizedWeights {
+export function weightsQuantizedPerChannel(options: {
+  data: Float32Array;
+  dims: number[];
+  axis: number;
+  qmax: number;
+}): QuantizedWeights {
   const { data, dims, axis, qmax } = options;
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((n, d) => n * d, 1);
@@ -32,7 +37,7 @@ export function weightsQuantizedPerChannel(options: { data: Float32Array; dims: 
       for (let i = 0; i < inner; i++) {
         // float32 division, as QuantizeLinear computes it, so runtimes reproduce these integers exactly.
         const q = roundHalfToEven(Math.fround(data[base + i]! / scale));
-        values[base + i] = q > qmax ? qmax : q < -qmax ? -qmax : q;
+        values[base + i] = q > qmax ? qmax : Math.max(q, -qmax);
       }
     }
   }

@@ -35,7 +35,11 @@ export function modelWithOutputs(model: Model, names: readonly string[]): Model 
 export class OrtRunner implements Runner {
   readonly runtime = 'onnxruntime' as const;
 
-  private constructor(private readonly session: ort.InferenceSession, readonly inputName: string, readonly outputNames: readonly string[]) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputName: string,
+    readonly outputNames: readonly string[],
+  ) {}
 
   static async create(options: OrtRunnerOptions): Promise<OrtRunner> {
     const model = options.extraOutputs?.length ? modelWithOutputs(options.model, options.extraOutputs) : options.model;
@@ -55,14 +59,20 @@ export class OrtRunner implements Runner {
     const initializers = new Set(model.graph.initializers.map((t) => t.name));
     const parameters = new Set(options.parameters ?? []);
     const inputs = session.inputNames.filter((n) => !initializers.has(n) && !parameters.has(n));
-    if (inputs.length !== 1) throw new UserError(`expected a model with one input, found ${inputs.length} (${inputs.join(', ')})`);
+    if (inputs.length !== 1)
+      throw new UserError(`expected a model with one input, found ${inputs.length} (${inputs.join(', ')})`);
     return new OrtRunner(session, inputs[0]!, session.outputNames);
   }
 
   /** `parameters`: a value for each of the options' `parameters`, as float32 tensors of their declared shape. */
-  async run(input: Float32Array, dims: readonly number[], parameters: Readonly<Record<string, { data: Float32Array; dims: readonly number[] }>> = {}): Promise<RunOutputs> {
+  async run(
+    input: Float32Array,
+    dims: readonly number[],
+    parameters: Readonly<Record<string, { data: Float32Array; dims: readonly number[] }>> = {},
+  ): Promise<RunOutputs> {
     const feeds: Record<string, ort.Tensor> = { [this.inputName]: new ort.Tensor('float32', input, [...dims]) };
-    for (const [name, value] of Object.entries(parameters)) feeds[name] = new ort.Tensor('float32', value.data, [...value.dims]);
+    for (const [name, value] of Object.entries(parameters))
+      feeds[name] = new ort.Tensor('float32', value.data, [...value.dims]);
     const results = await this.session.run(feeds);
     const outputs: RunOutputs = {};
     for (const name of this.outputNames) {

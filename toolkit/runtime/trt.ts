@@ -21,14 +21,40 @@ export const TRT_ABI_VERSION = 2;
 
 /** Struct fields in declaration order, as C types (checked against the header). */
 export const TRT_STRUCTS = {
-  effnet_trt_version: [['int32_t', 'major'], ['int32_t', 'minor'], ['int32_t', 'patch'], ['int32_t', 'encoded']],
-  effnet_trt_build_options: [
-    ['int32_t', 'precision'], ['int32_t', 'quant_mode'], ['const char *', 'cache_path'], ['int32_t', 'workspace_mib'],
-    ['int32_t', 'dla_core'], ['int32_t', 'gpu_fallback'], ['const char *', 'timing_cache_path'], ['int32_t', 'verbosity'],
-    ['int32_t', 'min_batch'], ['int32_t', 'opt_batch'], ['int32_t', 'max_batch'], ['int32_t', 'typing'],
+  effnet_trt_version: [
+    ['int32_t', 'major'],
+    ['int32_t', 'minor'],
+    ['int32_t', 'patch'],
+    ['int32_t', 'encoded'],
   ],
-  effnet_trt_device: [['char', 'name[256]'], ['int32_t', 'sm_major'], ['int32_t', 'sm_minor'], ['int64_t', 'memory_bytes'], ['int32_t', 'dla_cores']],
-  effnet_trt_tensor_info: [['char', 'name[256]'], ['int32_t', 'is_input'], ['int32_t', 'dtype'], ['int32_t', 'nb_dims'], ['int64_t', 'dims[8]']],
+  effnet_trt_build_options: [
+    ['int32_t', 'precision'],
+    ['int32_t', 'quant_mode'],
+    ['const char *', 'cache_path'],
+    ['int32_t', 'workspace_mib'],
+    ['int32_t', 'dla_core'],
+    ['int32_t', 'gpu_fallback'],
+    ['const char *', 'timing_cache_path'],
+    ['int32_t', 'verbosity'],
+    ['int32_t', 'min_batch'],
+    ['int32_t', 'opt_batch'],
+    ['int32_t', 'max_batch'],
+    ['int32_t', 'typing'],
+  ],
+  effnet_trt_device: [
+    ['char', 'name[256]'],
+    ['int32_t', 'sm_major'],
+    ['int32_t', 'sm_minor'],
+    ['int64_t', 'memory_bytes'],
+    ['int32_t', 'dla_cores'],
+  ],
+  effnet_trt_tensor_info: [
+    ['char', 'name[256]'],
+    ['int32_t', 'is_input'],
+    ['int32_t', 'dtype'],
+    ['int32_t', 'nb_dims'],
+    ['int64_t', 'dims[8]'],
+  ],
 } as const;
 
 /**
@@ -49,7 +75,16 @@ export const TRT_PROTOTYPES = [
 ] as const;
 
 /** The shim's enums (its own values, never TensorRT's). */
-export const TRT_STATUS = ['OK', 'INVALID_ARGUMENT', 'FILE_ERROR', 'PARSE_ERROR', 'BUILD_ERROR', 'RUNTIME_ERROR', 'CUDA_ERROR', 'UNSUPPORTED'] as const;
+export const TRT_STATUS = [
+  'OK',
+  'INVALID_ARGUMENT',
+  'FILE_ERROR',
+  'PARSE_ERROR',
+  'BUILD_ERROR',
+  'RUNTIME_ERROR',
+  'CUDA_ERROR',
+  'UNSUPPORTED',
+] as const;
 export const TRT_PRECISION = { fp32: 0, fp16: 1, int8: 2 } as const;
 export const TRT_QUANT_MODE = { 'explicit-qdq': 0, 'implicit-cache': 1 } as const;
 export const TRT_VERBOSITY = { 'layer-names': 0, none: 1, detailed: 2 } as const;
@@ -97,7 +132,9 @@ function loadShim(): Shim {
   try {
     lib = koffi.load(path);
   } catch (error) {
-    throw new UserError(`TensorRT not found: ${path} cannot load its libraries (${(error as Error).message.split('\n')[0]}); install JetPack's TensorRT or add its lib folder to LD_LIBRARY_PATH`);
+    throw new UserError(
+      `TensorRT not found: ${path} cannot load its libraries (${(error as Error).message.split('\n')[0]}); install JetPack's TensorRT or add its lib folder to LD_LIBRARY_PATH`,
+    );
   }
   const call: Shim['call'] = {};
   for (const prototype of TRT_PROTOTYPES) {
@@ -106,7 +143,9 @@ function loadShim(): Shim {
   }
   const abi = call.effnet_trt_abi_version!() as number;
   if (abi !== TRT_ABI_VERSION) {
-    throw new UserError(`${path} has ABI version ${abi} but this effnet-edge expects ${TRT_ABI_VERSION}; rebuild it with: ${BUILD_SHIM_HINT}`);
+    throw new UserError(
+      `${path} has ABI version ${abi} but this effnet-edge expects ${TRT_ABI_VERSION}; rebuild it with: ${BUILD_SHIM_HINT}`,
+    );
   }
   return { call };
 }
@@ -123,7 +162,9 @@ function checked(name: string, ...args: unknown[]): void {
   const status = theShim().call[name]!(...args, error, ERROR_SIZE) as number;
   if (status !== 0) {
     const message = error.subarray(0, error.indexOf(0)).toString('utf8');
-    throw new UserError(`TensorRT ${name.replace('effnet_trt_', '')} failed (${TRT_STATUS[status] ?? status}): ${message}`);
+    throw new UserError(
+      `TensorRT ${name.replace('effnet_trt_', '')} failed (${TRT_STATUS[status] ?? status}): ${message}`,
+    );
   }
 }
 
@@ -140,11 +181,15 @@ export function trtVersions(): TrtVersions {
   checked('effnet_trt_versions', compiled, loaded);
   const text = (v: typeof compiled) => `${v.major}.${v.minor}.${v.patch}`;
   if (compiled.major !== loaded.major || compiled.minor !== loaded.minor) {
-    throw new UserError(`the TensorRT shim was built with TensorRT ${text(compiled)} but ${text(loaded)} is installed; rebuild it with: ${BUILD_SHIM_HINT}`);
+    throw new UserError(
+      `the TensorRT shim was built with TensorRT ${text(compiled)} but ${text(loaded)} is installed; rebuild it with: ${BUILD_SHIM_HINT}`,
+    );
   }
   const release = { major: loaded.major, minor: loaded.minor, patch: loaded.patch };
   if (encodedTrtVersion(release) !== loaded.encoded) {
-    throw new UserError(`TensorRT reports version ${loaded.encoded}, which effnet-edge does not decode as ${text(loaded)}; this TensorRT release is not supported`);
+    throw new UserError(
+      `TensorRT reports version ${loaded.encoded}, which effnet-edge does not decode as ${text(loaded)}; this TensorRT release is not supported`,
+    );
   }
   return { compiled: text(compiled), loaded: text(loaded), release };
 }
@@ -161,7 +206,12 @@ export interface TrtDevice {
 export function trtDevice(): TrtDevice {
   const device = { name: '', sm_major: 0, sm_minor: 0, memory_bytes: 0 as number | bigint, dla_cores: 0 };
   checked('effnet_trt_device_info', device);
-  return { name: device.name, sm: `${device.sm_major}.${device.sm_minor}`, memoryBytes: Number(device.memory_bytes), dlaCores: device.dla_cores };
+  return {
+    name: device.name,
+    sm: `${device.sm_major}.${device.sm_minor}`,
+    memoryBytes: Number(device.memory_bytes),
+    dlaCores: device.dla_cores,
+  };
 }
 
 export interface EngineBuildOptions {
@@ -182,14 +232,30 @@ export interface EngineBuildOptions {
 
 /** Builds and writes a serialized engine; returns TensorRT's build log. */
 export function engineBuilt(options: EngineBuildOptions): string {
-  if (options.quantMode === 'implicit-cache' && !options.cachePath) throw new UserError('implicit int8 needs a calibration cache (the bundle\'s calib.cache)');
+  if (options.quantMode === 'implicit-cache' && !options.cachePath)
+    throw new UserError("implicit int8 needs a calibration cache (the bundle's calib.cache)");
   const log = Buffer.alloc(1 << 16);
-  checked('effnet_trt_build', options.onnxPath, options.enginePath, {
-    precision: TRT_PRECISION[options.precision], quant_mode: TRT_QUANT_MODE[options.quantMode], cache_path: options.cachePath ?? null,
-    workspace_mib: options.workspaceMiB, dla_core: options.dlaCore, gpu_fallback: options.gpuFallback ? 1 : 0,
-    timing_cache_path: options.timingCachePath ?? null, verbosity: TRT_VERBOSITY[options.verbosity],
-    min_batch: options.batch.min, opt_batch: options.batch.opt, max_batch: options.batch.max, typing: TRT_TYPING[options.typing],
-  }, log, log.length);
+  checked(
+    'effnet_trt_build',
+    options.onnxPath,
+    options.enginePath,
+    {
+      precision: TRT_PRECISION[options.precision],
+      quant_mode: TRT_QUANT_MODE[options.quantMode],
+      cache_path: options.cachePath ?? null,
+      workspace_mib: options.workspaceMiB,
+      dla_core: options.dlaCore,
+      gpu_fallback: options.gpuFallback ? 1 : 0,
+      timing_cache_path: options.timingCachePath ?? null,
+      verbosity: TRT_VERBOSITY[options.verbosity],
+      min_batch: options.batch.min,
+      opt_batch: options.batch.opt,
+      max_batch: options.batch.max,
+      typing: TRT_TYPING[options.typing],
+    },
+    log,
+    log.length,
+  );
   return log.subarray(0, log.indexOf(0)).toString('utf8');
 }
 
@@ -205,7 +271,11 @@ export class TrtRunner implements Runner {
   readonly runtime = 'tensorrt' as const;
 
   private constructor(
-    private handle: unknown, readonly tensors: TrtTensor[], readonly inputName: string, readonly outputNames: readonly string[], readonly maxBatch: number,
+    private handle: unknown,
+    readonly tensors: TrtTensor[],
+    readonly inputName: string,
+    readonly outputNames: readonly string[],
+    readonly maxBatch: number,
     readonly staticBatch: boolean,
   ) {}
 
@@ -223,12 +293,25 @@ export class TrtRunner implements Runner {
     for (let i = 0; i < count[0]!; i++) {
       const info = { name: '', is_input: 0, dtype: 0, nb_dims: 0, dims: [] as (number | bigint)[] };
       checked('effnet_trt_io_info', handle, i, info);
-      tensors.push({ name: info.name, isInput: info.is_input === 1, dtype: TRT_DTYPE[info.dtype] ?? 'other', dims: Array.from(info.dims.slice(0, info.nb_dims), Number) });
+      tensors.push({
+        name: info.name,
+        isInput: info.is_input === 1,
+        dtype: TRT_DTYPE[info.dtype] ?? 'other',
+        dims: Array.from(info.dims.slice(0, info.nb_dims), Number),
+      });
     }
     const input = tensors.find((t) => t.isInput);
     const outputs = tensors.filter((t) => !t.isInput);
-    if (!input || outputs.length === 0) throw new UserError(`${options.enginePath}: expected an engine with an input and an output`);
-    return new TrtRunner(handle, tensors, input.name, outputs.map((t) => t.name), options.maxBatch ?? 1, options.staticBatch ?? false);
+    if (!input || outputs.length === 0)
+      throw new UserError(`${options.enginePath}: expected an engine with an input and an output`);
+    return new TrtRunner(
+      handle,
+      tensors,
+      input.name,
+      outputs.map((t) => t.name),
+      options.maxBatch ?? 1,
+      options.staticBatch ?? false,
+    );
   }
 
   async run(input: Float32Array, dims: readonly number[]): Promise<RunOutputs> {
@@ -237,10 +320,17 @@ export class TrtRunner implements Runner {
     const batch = dims[0]!;
     const inputPerImage = input.length / batch;
     const result = new Float32Array(batch * perImage);
-    for (const { first, count, run } of batchSlicesFor({ batch, maxBatch: this.maxBatch, staticBatch: this.staticBatch })) {
+    for (const { first, count, run } of batchSlicesFor({
+      batch,
+      maxBatch: this.maxBatch,
+      staticBatch: this.staticBatch,
+    })) {
       const images = input.subarray(first * inputPerImage, (first + count) * inputPerImage);
       const padded = run === count ? images : paddedTo(images, run * inputPerImage);
-      const out = run === count ? result.subarray(first * perImage, (first + count) * perImage) : new Float32Array(run * perImage);
+      const out =
+        run === count
+          ? result.subarray(first * perImage, (first + count) * perImage)
+          : new Float32Array(run * perImage);
       checked('effnet_trt_infer', this.handle, padded, run, out, out.length);
       if (out.buffer !== result.buffer) result.set(out.subarray(0, count * perImage), first * perImage);
     }
@@ -273,7 +363,8 @@ export function trtUnavailableReason(): string | null {
     trtVersions();
     return null;
   } catch (error) {
-    return error instanceof UserError ? `TensorRT not found (${error.message})` : `TensorRT not found (${(error as Error).message})`;
+    return error instanceof UserError
+      ? `TensorRT not found (${error.message})`
+      : `TensorRT not found (${(error as Error).message})`;
   }
 }
-

@@ -39,7 +39,8 @@ export function encodedTrtVersion(release: TrtRelease): number {
   return release.major * majorScale + release.minor * 100 + release.patch;
 }
 
-const atLeast = (release: TrtRelease, major: number, minor: number) => release.major > major || (release.major === major && release.minor >= minor);
+const atLeast = (release: TrtRelease, major: number, minor: number) =>
+  release.major > major || (release.major === major && release.minor >= minor);
 
 export interface TrtFeatures {
   /** A calibrator reading a calibration cache (8.x, 10.x; removed in 11). */
@@ -96,34 +97,57 @@ export interface EngineBuildPlanOptions {
  * GlobalAveragePool imports into TensorRT as an average IReduceLayer, which DLA does not run: every SE block's pool
  * (and the head's) leaves the DLA, with a DLA↔GPU transition on each side.
  */
-export const DLA_SE_NOTE = 'DLA does not run GlobalAveragePool (TensorRT imports it as an average Reduce): each SE block\'s pool and the head\'s run on the GPU, with a DLA/GPU transition around each; '
-  + 'an SE network gains less from DLA than a plain CNN (see the fusion report\'s DLA/GPU layer counts)';
+export const DLA_SE_NOTE =
+  "DLA does not run GlobalAveragePool (TensorRT imports it as an average Reduce): each SE block's pool and the head's run on the GPU, with a DLA/GPU transition around each; " +
+  "an SE network gains less from DLA than a plain CNN (see the fusion report's DLA/GPU layer counts)";
 
 export function engineBuildPlanFor(options: EngineBuildPlanOptions): EngineBuildPlan {
   const { release, precision, dlaCore, maxBatch, optBatch } = options;
   const features = trtFeaturesOf(release);
   const dla = dlaCore >= 0;
   const version = releaseText(release);
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new UserError(`--max-batch expects a positive integer, got ${maxBatch}`);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw new UserError(`--max-batch expects a positive integer, got ${maxBatch}`);
   if (!dla && (!Number.isInteger(optBatch) || optBatch < 1 || optBatch > maxBatch)) {
     throw new UserError(`--opt-batch is ${optBatch}; expected an integer from 1 to --max-batch (${maxBatch})`);
   }
-  if (dla && precision === 'fp32') throw new UserError('DLA runs fp16 and int8 only; build fp32 engines for the GPU (leave out --dla-core)');
+  if (dla && precision === 'fp32')
+    throw new UserError('DLA runs fp16 and int8 only; build fp32 engines for the GPU (leave out --dla-core)');
   const typing = features.weakTyping ? 'weak' : 'strong';
   const batch = dla ? { min: maxBatch, opt: maxBatch, max: maxBatch } : { min: 1, opt: optBatch, max: maxBatch };
   const notes = dla ? [DLA_SE_NOTE] : [];
   const common = { batch, staticBatch: dla, notes };
   if (options.quantization === 'implicit' && precision === 'int8') {
-    if (!features.implicitInt8) throw new UserError(`TensorRT ${version} has no implicit int8 (calibrators were removed in 11); build with the Q/DQ graph (--quantization explicit)`);
-    if (!options.hasCalibrationCache) throw new UserError('implicit int8 needs the bundle\'s calibration cache, and this bundle has none; rebuild it with effnet-edge build');
+    if (!features.implicitInt8)
+      throw new UserError(
+        `TensorRT ${version} has no implicit int8 (calibrators were removed in 11); build with the Q/DQ graph (--quantization explicit)`,
+      );
+    if (!options.hasCalibrationCache)
+      throw new UserError(
+        "implicit int8 needs the bundle's calibration cache, and this bundle has none; rebuild it with effnet-edge build",
+      );
   }
   if (precision === 'int8') {
-    const implicit = options.quantization === 'implicit' || (options.quantization === undefined && dla && features.implicitInt8 && options.hasCalibrationCache);
+    const implicit =
+      options.quantization === 'implicit' ||
+      (options.quantization === undefined && dla && features.implicitInt8 && options.hasCalibrationCache);
     if (implicit) {
-      return { ...common, graph: 'model.fp32.onnx', quantMode: 'implicit-cache', typing: 'weak', cacheHeader: cacheHeaderFor(release) };
+      return {
+        ...common,
+        graph: 'model.fp32.onnx',
+        quantMode: 'implicit-cache',
+        typing: 'weak',
+        cacheHeader: cacheHeaderFor(release),
+      };
     }
-    if (dla && !features.implicitInt8) notes.push(`TensorRT ${version} has no implicit int8: the DLA engine is built from the Q/DQ graph, which was never run on a DLA`);
-    if (typing === 'strong') notes.push(`TensorRT ${version} builds strongly typed networks: the layers the Q/DQ graph leaves in float (SiLU, SE, head) run in fp32, not fp16`);
+    if (dla && !features.implicitInt8)
+      notes.push(
+        `TensorRT ${version} has no implicit int8: the DLA engine is built from the Q/DQ graph, which was never run on a DLA`,
+      );
+    if (typing === 'strong')
+      notes.push(
+        `TensorRT ${version} builds strongly typed networks: the layers the Q/DQ graph leaves in float (SiLU, SE, head) run in fp32, not fp16`,
+      );
     return { ...common, graph: 'model.int8.onnx', quantMode: 'explicit-qdq', typing, cacheHeader: null };
   }
   // fp16 on a strongly typed release needs a graph whose tensors are fp16: made from the fp32 one on the device.

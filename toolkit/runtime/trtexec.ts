@@ -26,12 +26,17 @@ export const TRTEXEC_LAYER_INFO = 'layers.json';
 /** argv of the trtexec run (JetPack installs it as /usr/src/tensorrt/bin/trtexec). */
 export function trtexecArgsFor(options: TrtexecOptions): string[] {
   const { release, precision, inputName, inputSize } = options;
-  const atLeast = (major: number, minor: number) => release.major > major || (release.major === major && release.minor >= minor);
+  const atLeast = (major: number, minor: number) =>
+    release.major > major || (release.major === major && release.minor >= minor);
   const shape = (batch: number) => `${inputName}:${batch}x3x${inputSize}x${inputSize}`;
   return [
     // int8: the Q/DQ graph (explicit quantization), fp16 beside it for the layers it leaves in float.
-    '/usr/src/tensorrt/bin/trtexec', `--onnx=${options.onnx}`, ...(precision === 'int8' ? ['--int8', '--fp16'] : precision === 'fp16' ? ['--fp16'] : []),
-    `--minShapes=${shape(1)}`, `--optShapes=${shape(1)}`, `--maxShapes=${shape(options.maxBatch)}`,
+    '/usr/src/tensorrt/bin/trtexec',
+    `--onnx=${options.onnx}`,
+    ...(precision === 'int8' ? ['--int8', '--fp16'] : precision === 'fp16' ? ['--fp16'] : []),
+    `--minShapes=${shape(1)}`,
+    `--optShapes=${shape(1)}`,
+    `--maxShapes=${shape(options.maxBatch)}`,
     atLeast(8, 4) ? `--memPoolSize=workspace:${options.workspaceMiB}` : `--workspace=${options.workspaceMiB}`,
     `--saveEngine=${TRTEXEC_ENGINE}`,
     ...(atLeast(8, 2) ? ['--profilingVerbosity=detailed', `--exportLayerInfo=${TRTEXEC_LAYER_INFO}`] : []),

@@ -34,7 +34,10 @@ t.test('minmax and percentile', async (t) => {
   const uniform = Float32Array.from({ length: 100000 }, (_, i) => (i + 1) / 100000);
   const h = new AbsHistogram(2048);
   h.add(uniform);
-  t.ok(Math.abs(percentileAmax(h, 99.99) - 0.9999) < 1 / 2048, `99.99th percentile of U(0,1) ≈ 0.9999 (${percentileAmax(h, 99.99)})`);
+  t.ok(
+    Math.abs(percentileAmax(h, 99.99) - 0.9999) < 1 / 2048,
+    `99.99th percentile of U(0,1) ≈ 0.9999 (${percentileAmax(h, 99.99)})`,
+  );
   t.equal(percentileAmax(h, 50), 1025 / 2048, 'the upper edge of the bin that holds the median');
   t.equal(percentileAmax(h, 100), 1);
 });
@@ -76,7 +79,11 @@ t.test('grown histograms stay bounded by merging bins exactly', async (t) => {
   h.add([100]);
   t.ok(h.bins <= 2048 * 16, `${h.bins} bins`);
   t.equal(h.total, 2);
-  t.equal(h.counts.reduce((a, b) => a + b, 0), 2, 'no count lost');
+  t.equal(
+    h.counts.reduce((a, b) => a + b, 0),
+    2,
+    'no count lost',
+  );
   t.equal(h.binWidth, 8 / 2048, 'width doubled three times: 100 × 2048 = 204800 bins → 25600');
   t.equal(h.counts[255], 1, 'the first max, counted in bin 2047, now sits in bin 2047 >> 3');
 });
@@ -84,6 +91,6 @@ t.test('grown histograms stay bounded by merging bins exactly', async (t) => {
 t.test('entropy picks the largest threshold among equal divergences', async (t) => {
   // Values fill the first 64 of 2048 bins evenly: every candidate reproduces P exactly (KL 0), so the last wins.
   const h = new AbsHistogram(2048);
-  h.add(Float32Array.from({ length: 2048 }, (_, i) => (i % 64 + 0.5) * (1 / 2048)));
+  h.add(Float32Array.from({ length: 2048 }, (_, i) => ((i % 64) + 0.5) * (1 / 2048)));
   t.equal(entropyAmax(h), h.edge(h.bins));
 });

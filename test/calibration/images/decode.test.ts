@@ -21,7 +21,10 @@ t.test('torchvision preset equals torchvision + PIL on the ImageNet sample', asy
     for (const image of meta.images) {
       const bytes = readFileSync(join(sample, image.tensors[variant]));
       const reference = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      const { tensor, width } = await tensorFromImageFile({ path: join(sample, image.file), preprocessing: torchvisionPreset(variant) });
+      const { tensor, width } = await tensorFromImageFile({
+        path: join(sample, image.file),
+        preprocessing: torchvisionPreset(variant),
+      });
       t.equal(width, variant === 'b0' ? 224 : 300);
       let sum = 0;
       let max = 0;
@@ -50,14 +53,25 @@ t.test('geometry follows torchvision: int() on the long side, round-half-even cr
 t.test('grayscale, alpha, 16-bit and CMYK images become 3-channel sRGB', async (t) => {
   const dir = t.testdir();
   const gray = join(dir, 'gray.png');
-  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } }).toColourspace('b-w').png().toFile(gray);
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(gray);
   t.equal((await sharp(gray).metadata()).channels, 1, 'a one-channel PNG');
   const rgba = join(dir, 'rgba.png');
-  await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).png().toFile(rgba);
+  await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } })
+    .png()
+    .toFile(rgba);
   const deep = join(dir, 'deep.png');
-  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 255, b: 0 } } }).toColourspace('rgb16').png().toFile(deep);
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 255, b: 0 } } })
+    .toColourspace('rgb16')
+    .png()
+    .toFile(deep);
   const cmyk = join(dir, 'cmyk.jpg');
-  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 255 } } }).toColourspace('cmyk').jpeg().toFile(cmyk);
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+    .toColourspace('cmyk')
+    .jpeg()
+    .toFile(cmyk);
   const unit = customPreprocessing(directPreset(), { mean: [0, 0, 0], std: [1, 1, 1] });
   const pixel = async (path: string) => {
     const { tensor } = await tensorFromImageFile({ path, preprocessing: unit, expectedSize: 8 });
@@ -82,20 +96,43 @@ t.test('corrupt files are skipped with a warning; too many fail the run', async 
   const warnings: string[] = [];
   const summary: LoadSummary = { used: 0, skipped: [] };
   let images = 0;
-  for await (const batch of batchesFromDataset({ dataset, preprocessing: directPreset(), inputSize: 32, batchSize: 8, onWarning: (m) => warnings.push(m) }, summary)) {
+  for await (const batch of batchesFromDataset(
+    { dataset, preprocessing: directPreset(), inputSize: 32, batchSize: 8, onWarning: (m) => warnings.push(m) },
+    summary,
+  )) {
     images += batch.size;
     t.equal(batch.data.length, batch.size * 3 * 32 * 32);
   }
   t.equal(images, 19);
   t.equal(summary.skipped.length, 1);
   t.match(warnings[0], new RegExp(`^skipped ${join(dir, 'images', 'zz-broken.jpg')}: cannot be used as an image \\(`));
-  const strict = batchesFromDataset({ dataset, preprocessing: directPreset(), inputSize: 32, batchSize: 8, maxSkipShare: 0.01 });
-  await t.rejects((async () => { for await (const _ of strict) { /* drain */ } })(), {
-    message: new RegExp(`^${join(dir, 'images')}: 1 of 20 images could not be decoded \\(more than 1 %\\); first: `),
+  const strict = batchesFromDataset({
+    dataset,
+    preprocessing: directPreset(),
+    inputSize: 32,
+    batchSize: 8,
+    maxSkipShare: 0.01,
   });
+  await t.rejects(
+    (async () => {
+      for await (const _ of strict) {
+        /* drain */
+      }
+    })(),
+    {
+      message: new RegExp(`^${join(dir, 'images')}: 1 of 20 images could not be decoded \\(more than 1 %\\); first: `),
+    },
+  );
   const wrongSize = batchesFromDataset({ dataset, preprocessing: directPreset(), inputSize: 224, batchSize: 8 });
-  await t.rejects((async () => { for await (const _ of wrongSize) { /* drain */ } })(), {
-    message: `${join(dir, 'images', 'ok00.jpg')}: image is 32x32 but the model takes 224x224; use --preset torchvision or --resize/--crop`,
-  });
+  await t.rejects(
+    (async () => {
+      for await (const _ of wrongSize) {
+        /* drain */
+      }
+    })(),
+    {
+      message: `${join(dir, 'images', 'ok00.jpg')}: image is 32x32 but the model takes 224x224; use --preset torchvision or --resize/--crop`,
+    },
+  );
   writeFileSync(join(dir, 'unused'), '');
 });

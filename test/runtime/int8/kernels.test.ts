@@ -9,19 +9,35 @@ import { roundHalfToEven } from '../../../toolkit/numbers.js';
 import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
 import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
-import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram, SeLayer } from '../../../toolkit/runtime/int8/lower.js';
-import { Int8Engine, int8IsaSupported, int8UnavailableReason, type Int8Isa } from '../../../toolkit/runtime/int8/native.js';
+import type {
+  ConvLayer,
+  DepthwiseLayer,
+  EngineLayer,
+  EngineProgram,
+  SeLayer,
+} from '../../../toolkit/runtime/int8/lower.js';
+import {
+  Int8Engine,
+  int8IsaSupported,
+  int8UnavailableReason,
+  type Int8Isa,
+} from '../../../toolkit/runtime/int8/native.js';
 
 const unavailable = int8UnavailableReason();
-if (unavailable) t.test('the int8 engine kernels', { skip: `the int8 engine is not built: ${unavailable}` }, async () => {});
+if (unavailable)
+  t.test('the int8 engine kernels', { skip: `the int8 engine is not built: ${unavailable}` }, async () => {});
 else runAll();
-
 
 const f = Math.fround;
 const floatToInt8 = (v: number) => clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, v))));
 
 /** The naive reference: NHWC int8 in, NHWC int8 out, one layer at a time. */
-function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<string, Int8Array>): { out: Int8Array; shape: Shape } {
+function reference(
+  layer: EngineLayer,
+  x: Int8Array,
+  shape: Shape,
+  tensors: Map<string, Int8Array>,
+): { out: Int8Array; shape: Shape } {
   if (layer.kind !== 'conv' && layer.kind !== 'depthwise') throw new Error('reference covers conv and depthwise');
   const [kh, kw] = layer.kernel;
   const [pt, pl, pb, pr] = layer.pads;
@@ -43,13 +59,16 @@ function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<
             } else {
               for (let c = 0; c < shape.c; c++) {
                 let v = x[(iy * shape.w + ix) * shape.c + c]!;
-                if (layer.gate) v = floatToInt8(f(f(f(v * f(layer.gate.inScale)) * gateValues[c]!) / f(layer.gate.outScale)));
+                if (layer.gate)
+                  v = floatToInt8(f(f(f(v * f(layer.gate.inScale)) * gateValues[c]!) / f(layer.gate.outScale)));
                 acc += v * layer.weights[((o * kh + ky) * kw + kx) * shape.c + c]!;
               }
             }
           }
         }
-        let q = clampInt8(requantize(acc + layer.bias[o]!, { multiplier: layer.multipliers[o]!, shift: layer.shifts[o]! }));
+        let q = clampInt8(
+          requantize(acc + layer.bias[o]!, { multiplier: layer.multipliers[o]!, shift: layer.shifts[o]! }),
+        );
         if (layer.table) q = layer.table[q & 0xff]!;
         if (layer.kind === 'conv' && layer.residual) {
           const r = layer.residual;
@@ -65,7 +84,11 @@ function reference(layer: EngineLayer, x: Int8Array, shape: Shape, tensors: Map<
 let gateValues = new Float32Array(0);
 
 function programOf(input: Shape, layers: EngineLayer[]): EngineProgram {
-  return { input: { tensor: 'x', channels: input.c, height: input.h, width: input.w, scale: 0.05 }, classes: 0, layers };
+  return {
+    input: { tensor: 'x', channels: input.c, height: input.h, width: input.w, scale: 0.05 },
+    classes: 0,
+    layers,
+  };
 }
 
 function isas(): Int8Isa[] {
@@ -73,7 +96,12 @@ function isas(): Int8Isa[] {
 }
 
 /** Runs the program on every ISA; all must agree bit for bit. Returns the output. */
-function runEverywhere(tt: { same: (a: unknown, b: unknown, m: string) => void }, program: EngineProgram, input: Int8Array, outputCount: number): Int8Array {
+function runEverywhere(
+  tt: { same: (a: unknown, b: unknown, m: string) => void },
+  program: EngineProgram,
+  input: Int8Array,
+  outputCount: number,
+): Int8Array {
   const engine = Int8Engine.load({ bytes: engineFileFrom(program), source: 'kernel test' });
   try {
     const outputs = isas().map((isa) => {
@@ -84,7 +112,12 @@ function runEverywhere(tt: { same: (a: unknown, b: unknown, m: string) => void }
       engine.setThreads(threads);
       outputs.push(engine.runQuantized(input, outputCount));
     }
-    for (let i = 1; i < outputs.length; i++) tt.same(Buffer.from(outputs[i]!.buffer), Buffer.from(outputs[0]!.buffer), `path ${i} equals the scalar path bit for bit`);
+    for (let i = 1; i < outputs.length; i++)
+      tt.same(
+        Buffer.from(outputs[i]!.buffer),
+        Buffer.from(outputs[0]!.buffer),
+        `path ${i} equals the scalar path bit for bit`,
+      );
     return outputs[0]!;
   } finally {
     engine.close();
@@ -98,17 +131,61 @@ function runAll() {
   });
 
   const cases: { name: string; input: Shape; make: (prng: Prng, shape: Shape) => ConvLayer | DepthwiseLayer }[] = [
-    { name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input', input: { h: 9, w: 7, c: 3 }, make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]) },
-    { name: 'pixel-quad conv 5x5/s1, 4 → 40 channels (an odd count of 16-channel groups), 8x6, asymmetric padding', input: { h: 8, w: 6, c: 4 }, make: (p, s) => conv(p, 'x', 'y', s, 40, 5, 1, [1, 2, 2, 1]) },
-    { name: 'pixel-quad conv 3x3/s2, 2 → 24 channels, 7x10', input: { h: 7, w: 10, c: 2 }, make: (p, s) => conv(p, 'x', 'y', s, 24, 3, 2, [1, 1, 1, 1]) },
-    { name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3', input: { h: 5, w: 3, c: 21 }, make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]) },
-    { name: 'pointwise without activation, 40 → 17, 11x1', input: { h: 11, w: 1, c: 40 }, make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }) },
-    { name: 'depthwise 3x3/s1, 37 channels, 7x5', input: { h: 7, w: 5, c: 37 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]) },
-    { name: 'depthwise 3x3/s2, 19 channels, 9x9', input: { h: 9, w: 9, c: 19 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]) },
-    { name: 'depthwise 5x5/s1, 48 channels, 6x7', input: { h: 6, w: 7, c: 48 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]) },
-    { name: 'depthwise 3x3/s1, 100 channels (a 64-channel block and 36 more), 5x6', input: { h: 5, w: 6, c: 100 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]) },
-    { name: 'depthwise 5x5/s2, 160 channels (two 64-channel blocks and 32 more), 7x7', input: { h: 7, w: 7, c: 160 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [2, 2, 2, 2]) },
-    { name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding', input: { h: 11, w: 8, c: 33 }, make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]) },
+    {
+      name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input',
+      input: { h: 9, w: 7, c: 3 },
+      make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]),
+    },
+    {
+      name: 'pixel-quad conv 5x5/s1, 4 → 40 channels (an odd count of 16-channel groups), 8x6, asymmetric padding',
+      input: { h: 8, w: 6, c: 4 },
+      make: (p, s) => conv(p, 'x', 'y', s, 40, 5, 1, [1, 2, 2, 1]),
+    },
+    {
+      name: 'pixel-quad conv 3x3/s2, 2 → 24 channels, 7x10',
+      input: { h: 7, w: 10, c: 2 },
+      make: (p, s) => conv(p, 'x', 'y', s, 24, 3, 2, [1, 1, 1, 1]),
+    },
+    {
+      name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3',
+      input: { h: 5, w: 3, c: 21 },
+      make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]),
+    },
+    {
+      name: 'pointwise without activation, 40 → 17, 11x1',
+      input: { h: 11, w: 1, c: 40 },
+      make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }),
+    },
+    {
+      name: 'depthwise 3x3/s1, 37 channels, 7x5',
+      input: { h: 7, w: 5, c: 37 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
+    },
+    {
+      name: 'depthwise 3x3/s2, 19 channels, 9x9',
+      input: { h: 9, w: 9, c: 19 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]),
+    },
+    {
+      name: 'depthwise 5x5/s1, 48 channels, 6x7',
+      input: { h: 6, w: 7, c: 48 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]),
+    },
+    {
+      name: 'depthwise 3x3/s1, 100 channels (a 64-channel block and 36 more), 5x6',
+      input: { h: 5, w: 6, c: 100 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
+    },
+    {
+      name: 'depthwise 5x5/s2, 160 channels (two 64-channel blocks and 32 more), 7x7',
+      input: { h: 7, w: 7, c: 160 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [2, 2, 2, 2]),
+    },
+    {
+      name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding',
+      input: { h: 11, w: 8, c: 33 },
+      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]),
+    },
   ];
   for (const c of cases) {
     t.test(c.name, async (tt) => {
@@ -123,81 +200,129 @@ function runAll() {
     });
   }
 
-  for (const gate of ['table', 'sigmoid'] as const) t.test(`expand → depthwise with the SE pool → SE (gate: ${gate}) → gated projection with the residual add, 12x10, 24 → 72 → 24`, async (tt) => {
-    const prng = new Prng(42);
-    const input: Shape = { h: 12, w: 10, c: 24 };
-    const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
-    const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
-    const reduced = 6;
-    const gateTable = gate === 'table' ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) } : null;
-    const se: SeLayer = {
-      kind: 'se', name: 'se', block: 1, channels: 72, reduced, inScale: 0.05, poolScale: 0.02, fc1OutScale: 0.05, fc1ActScale: 0.04, gateScale: 1 / 127,
-      fc1Weights: int8s(prng, reduced * 72, -127, 127), fc1Scale: new Float32Array(reduced).fill(0.0004), fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
-      fc1Table: int8s(prng, 256),
-      fc2Weights: int8s(prng, reduced * 72, -127, 127), fc2Scale: new Float32Array(72).fill(0.002), fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
-      gateTable,
-    };
-    const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
-      table: null, gate: { inScale: 0.05, outScale: 0.045 }, residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
-    });
-    const x = int8s(prng, input.h * input.w * input.c);
-    const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
-    // Reference: the same chain, with the SE vector math done here in double precision.
-    const e = reference(expand, x, input, new Map());
-    const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
-    const pooled = Array.from({ length: 72 }, (_, c) => {
-      let sum = 0;
-      for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
-      return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
-    });
-    const fc1 = Array.from({ length: reduced }, (_, r) => {
-      let acc = 0;
-      for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
-      return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
-    });
-    gateValues = Float32Array.from({ length: 72 }, (_, c) => {
-      let acc = 0;
-      for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
-      if (gateTable) return gateTable.values[floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff]!;
-      const g = acc * f(0.002) + se.fc2Bias[c]!;
-      return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
-    });
-    const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
-    let mismatches = 0;
-    for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
-    tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
-  });
+  for (const gate of ['table', 'sigmoid'] as const)
+    t.test(
+      `expand → depthwise with the SE pool → SE (gate: ${gate}) → gated projection with the residual add, 12x10, 24 → 72 → 24`,
+      async (tt) => {
+        const prng = new Prng(42);
+        const input: Shape = { h: 12, w: 10, c: 24 };
+        const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
+        const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
+        const reduced = 6;
+        const gateTable =
+          gate === 'table'
+            ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) }
+            : null;
+        const se: SeLayer = {
+          kind: 'se',
+          name: 'se',
+          block: 1,
+          channels: 72,
+          reduced,
+          inScale: 0.05,
+          poolScale: 0.02,
+          fc1OutScale: 0.05,
+          fc1ActScale: 0.04,
+          gateScale: 1 / 127,
+          fc1Weights: int8s(prng, reduced * 72, -127, 127),
+          fc1Scale: new Float32Array(reduced).fill(0.0004),
+          fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
+          fc1Table: int8s(prng, 256),
+          fc2Weights: int8s(prng, reduced * 72, -127, 127),
+          fc2Scale: new Float32Array(72).fill(0.002),
+          fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
+          gateTable,
+        };
+        const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
+          table: null,
+          gate: { inScale: 0.05, outScale: 0.045 },
+          residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
+        });
+        const x = int8s(prng, input.h * input.w * input.c);
+        const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
+        // Reference: the same chain, with the SE vector math done here in double precision.
+        const e = reference(expand, x, input, new Map());
+        const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
+        const pooled = Array.from({ length: 72 }, (_, c) => {
+          let sum = 0;
+          for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
+          return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
+        });
+        const fc1 = Array.from({ length: reduced }, (_, r) => {
+          let acc = 0;
+          for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
+          return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
+        });
+        gateValues = Float32Array.from({ length: 72 }, (_, c) => {
+          let acc = 0;
+          for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
+          if (gateTable)
+            return gateTable.values[
+              floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff
+            ]!;
+          const g = acc * f(0.002) + se.fc2Bias[c]!;
+          return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
+        });
+        const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
+        let mismatches = 0;
+        for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
+        tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
+      },
+    );
 }
 
-t.test('the whole demo B0 from float input (input quantization included, NaN and out-of-range values too): every path on 1, 2 and 3 threads, in a batch (one image per thread) and one at a time, gives the same logits bit for bit', { skip: unavailable ?? false }, async (tt) => {
-  const { modelFromFile } = await import('../../../toolkit/onnx/read.js');
-  const { structureOf } = await import('../../../toolkit/passes/recognise.js');
-  const { quantizationPlanFrom } = await import('../../../toolkit/quant/plan.js');
-  const { preparedFp32From } = await import('../../../toolkit/quant/quantize.js');
-  const { qdqModelFrom } = await import('../../../toolkit/quant/qdq.js');
-  const { engineBytesFor } = await import('../../../toolkit/runtime/int8/native.js');
-  const { REPO_ROOT } = await import('../../helpers/paths.js');
-  const { join } = await import('node:path');
-  const fp32 = preparedFp32From(await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') })).model;
-  const plan = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'onnxruntime' });
-  const int8 = qdqModelFrom({ model: fp32, plan, ranges: new Map(plan.activations.map((a) => [a.tensor, 6])), weightQmax: 127, weightFormat: 'int8' }).model;
-  const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'demo' }), source: 'demo' });
-  const prng = new Prng(5);
-  const input = Float32Array.from({ length: 3 * 3 * 32 * 32 }, () => prng.nextNormal() * 2);
-  input.set([Number.NaN, 1e30, -1e30, Number.POSITIVE_INFINITY], 100);
-  // The batch of 3 runs one image per thread where there are whole rounds of them (2 images on 2 threads, 3 on 3), the
-  // rest layer by layer on all threads; one image at a time always runs layer by layer (the small layers split by
-  // output channels as well as by rows).
-  const image = 3 * 32 * 32;
-  const runs = isas().flatMap((isa) => [1, 2, 3].flatMap((threads) => {
-    engine.setIsa(isa);
-    engine.setThreads(threads);
-    const name = `${isa} on ${threads} thread${threads > 1 ? 's' : ''}`;
-    const oneByOne = new Float32Array(3 * 10);
-    for (let n = 0; n < 3; n++) oneByOne.set(engine.run(input.subarray(n * image, (n + 1) * image), [1, 3, 32, 32]), n * 10);
-    return [{ name: `${name}, batch 3`, logits: engine.run(input, [3, 3, 32, 32]) }, { name: `${name}, one image at a time`, logits: oneByOne }];
-  }));
-  engine.close();
-  for (const run of runs.slice(1)) tt.same(Buffer.from(run.logits.buffer), Buffer.from(runs[0]!.logits.buffer), `${run.name}: logits equal the scalar path's on one thread`);
-  tt.ok(runs[0]!.logits.every(Number.isFinite), 'finite logits');
-});
+t.test(
+  'the whole demo B0 from float input (input quantization included, NaN and out-of-range values too): every path on 1, 2 and 3 threads, in a batch (one image per thread) and one at a time, gives the same logits bit for bit',
+  { skip: unavailable ?? false },
+  async (tt) => {
+    const { modelFromFile } = await import('../../../toolkit/onnx/read.js');
+    const { structureOf } = await import('../../../toolkit/passes/recognise.js');
+    const { quantizationPlanFrom } = await import('../../../toolkit/quant/plan.js');
+    const { preparedFp32From } = await import('../../../toolkit/quant/quantize.js');
+    const { qdqModelFrom } = await import('../../../toolkit/quant/qdq.js');
+    const { engineBytesFor } = await import('../../../toolkit/runtime/int8/native.js');
+    const { REPO_ROOT } = await import('../../helpers/paths.js');
+    const { join } = await import('node:path');
+    const fp32 = preparedFp32From(
+      await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') }),
+    ).model;
+    const plan = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'onnxruntime' });
+    const int8 = qdqModelFrom({
+      model: fp32,
+      plan,
+      ranges: new Map(plan.activations.map((a) => [a.tensor, 6])),
+      weightQmax: 127,
+      weightFormat: 'int8',
+    }).model;
+    const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'demo' }), source: 'demo' });
+    const prng = new Prng(5);
+    const input = Float32Array.from({ length: 3 * 3 * 32 * 32 }, () => prng.nextNormal() * 2);
+    input.set([Number.NaN, 1e30, -1e30, Number.POSITIVE_INFINITY], 100);
+    // The batch of 3 runs one image per thread where there are whole rounds of them (2 images on 2 threads, 3 on 3), the
+    // rest layer by layer on all threads; one image at a time always runs layer by layer (the small layers split by
+    // output channels as well as by rows).
+    const image = 3 * 32 * 32;
+    const runs = isas().flatMap((isa) =>
+      [1, 2, 3].flatMap((threads) => {
+        engine.setIsa(isa);
+        engine.setThreads(threads);
+        const name = `${isa} on ${threads} thread${threads > 1 ? 's' : ''}`;
+        const oneByOne = new Float32Array(3 * 10);
+        for (let n = 0; n < 3; n++)
+          oneByOne.set(engine.run(input.subarray(n * image, (n + 1) * image), [1, 3, 32, 32]), n * 10);
+        return [
+          { name: `${name}, batch 3`, logits: engine.run(input, [3, 3, 32, 32]) },
+          { name: `${name}, one image at a time`, logits: oneByOne },
+        ];
+      }),
+    );
+    engine.close();
+    for (const run of runs.slice(1))
+      tt.same(
+        Buffer.from(run.logits.buffer),
+        Buffer.from(runs[0]!.logits.buffer),
+        `${run.name}: logits equal the scalar path's on one thread`,
+      );
+    tt.ok(runs[0]!.logits.every(Number.isFinite), 'finite logits');
+  },
+);

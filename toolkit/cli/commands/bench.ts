@@ -9,18 +9,29 @@ import { formatTable } from '../table.js';
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32/int8, the native int8 engine, TensorRT on a Jetson.',
+  summary:
+    'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32/int8, the native int8 engine, TensorRT on a Jetson.',
   usage: 'effnet-edge bench --bundle DIR [--batch N] [--runs N] [--warmup N] [--threads N] [--runtimes LIST] [--json]',
-  examples: ['effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8', 'effnet-edge bench --bundle releases/current --runtimes tensorrt-int8 --json'],
+  examples: [
+    'effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8',
+    'effnet-edge bench --bundle releases/current --runtimes tensorrt-int8 --json',
+  ],
   groups: [
     {
-      options: { bundle: { type: 'string' }, batch: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, threads: { type: 'string' }, runtimes: { type: 'string' } },
+      options: {
+        bundle: { type: 'string' },
+        batch: { type: 'string' },
+        runs: { type: 'string' },
+        warmup: { type: 'string' },
+        threads: { type: 'string' },
+        runtimes: { type: 'string' },
+      },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
         '  --batch N               images per inference (default 1)',
         '  --runs N                timed runs per runtime (default 50), interleaved',
         '  --warmup N              untimed runs first (default 5)',
-        '  --threads N             CPU threads for ONNX Runtime and the native int8 engine (default: ONNX Runtime\'s choice; every core for native-int8)',
+        "  --threads N             CPU threads for ONNX Runtime and the native int8 engine (default: ONNX Runtime's choice; every core for native-int8)",
         '  --runtimes LIST         comma-separated subset of ort-fp32, ort-int8, native-int8, tensorrt-<precision> (default: all that run here)',
       ],
     },
@@ -35,24 +46,55 @@ export const benchCommand: Command = {
     const warmup = boundedInteger(args, 'warmup', { min: 0, max: 10_000 }) ?? 5;
     const threads = boundedInteger(args, 'threads', { min: 1, max: MAX_THREADS });
     const manifest = await manifestFromBundle(bundle);
-    let entries = benchEntriesFor({ bundle, manifest, threads, onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`) });
-    const wanted = stringOption(args, 'runtimes')?.split(',').map((s) => s.trim());
+    let entries = benchEntriesFor({
+      bundle,
+      manifest,
+      threads,
+      onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`),
+    });
+    const wanted = stringOption(args, 'runtimes')
+      ?.split(',')
+      .map((s) => s.trim());
     if (wanted) {
       const unknown = wanted.filter((w) => !entries.some((e) => e.name === w));
-      if (unknown.length > 0) throw new UsageError(`--runtimes: ${unknown.join(', ')} cannot run here; available: ${entries.map((e) => e.name).join(', ')}`);
+      if (unknown.length > 0)
+        throw new UsageError(
+          `--runtimes: ${unknown.join(', ')} cannot run here; available: ${entries.map((e) => e.name).join(', ')}`,
+        );
       entries = entries.filter((e) => wanted.includes(e.name));
     }
     const stats = await benchmarked({ bundle, manifest, entries, batch, runs, warmup });
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, batch, runs, runtimes: stats }, null, 2) + '\n');
+      io.stdout(`${JSON.stringify({ bundle, batch, runs, runtimes: stats }, null, 2)}\n`);
       return 0;
     }
     const baseline = stats['ort-fp32'];
-    io.stdout(formatTable(
-      [{ header: 'runtime' }, { header: 'model' }, { header: 'batch', align: 'right' }, { header: 'p50 ms', align: 'right' }, { header: 'p90 ms', align: 'right' }, { header: 'p99 ms', align: 'right' }, { header: 'img/s', align: 'right' }, { header: 'p50 vs ort-fp32', align: 'right' }],
-      Object.entries(stats).map(([name, s]) => [name, s.model, s.batch, s.p50Ms.toFixed(2), s.p90Ms.toFixed(2), s.p99Ms.toFixed(2), s.imagesPerSecond.toFixed(1), baseline ? `${(s.p50Ms / baseline.p50Ms).toFixed(2)}×` : '-']),
-    ));
-    if (stats['ort-int8']) io.stdout('ONNX Runtime\'s int8 graph simulates the engine\'s accuracy; on x86 it is not a fast path\n');
+    io.stdout(
+      formatTable(
+        [
+          { header: 'runtime' },
+          { header: 'model' },
+          { header: 'batch', align: 'right' },
+          { header: 'p50 ms', align: 'right' },
+          { header: 'p90 ms', align: 'right' },
+          { header: 'p99 ms', align: 'right' },
+          { header: 'img/s', align: 'right' },
+          { header: 'p50 vs ort-fp32', align: 'right' },
+        ],
+        Object.entries(stats).map(([name, s]) => [
+          name,
+          s.model,
+          s.batch,
+          s.p50Ms.toFixed(2),
+          s.p90Ms.toFixed(2),
+          s.p99Ms.toFixed(2),
+          s.imagesPerSecond.toFixed(1),
+          baseline ? `${(s.p50Ms / baseline.p50Ms).toFixed(2)}×` : '-',
+        ]),
+      ),
+    );
+    if (stats['ort-int8'])
+      io.stdout("ONNX Runtime's int8 graph simulates the engine's accuracy; on x86 it is not a fast path\n");
     return 0;
   },
 };

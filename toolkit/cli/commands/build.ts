@@ -38,44 +38,76 @@ const shortName = (target: Target) => target.name.replace(/^jetson-/, '');
 /** Calibration and evaluation sets: `--eval`, or a seeded, class-balanced share held back from `--calib`. */
 export function splitDatasets(calib: Dataset, evalSet: Dataset | undefined): { calib: Dataset; eval: Dataset } {
   if (evalSet) return { calib, eval: evalSet };
-  if (calib.items.length < 2) throw new UserError(`${calib.root}: ${calib.items.length} image; give at least 2 (some are held back for evaluation) or an --eval folder`);
-  const held = balancedSubset({ dataset: calib, count: Math.max(1, Math.round(calib.items.length * HELD_BACK_SHARE)), seed: 7 });
+  if (calib.items.length < 2)
+    throw new UserError(
+      `${calib.root}: ${calib.items.length} image; give at least 2 (some are held back for evaluation) or an --eval folder`,
+    );
+  const held = balancedSubset({
+    dataset: calib,
+    count: Math.max(1, Math.round(calib.items.length * HELD_BACK_SHARE)),
+    seed: 7,
+  });
   const heldPaths = new Set(held.items.map((i) => i.path));
   return { calib: { ...calib, items: calib.items.filter((i) => !heldPaths.has(i.path)) }, eval: held };
 }
 
-async function modelFrom(args: ParsedArgs): Promise<{ model: Model; source: BundleManifest['model']; label: string; stem: string }> {
+async function modelFrom(
+  args: ParsedArgs,
+): Promise<{ model: Model; source: BundleManifest['model']; label: string; stem: string }> {
   const path = stringOption(args, 'model');
   const variant = stringOption(args, 'variant');
   if (path && variant) throw new UsageError('give --model M.onnx or --variant bN, not both');
   if (path) {
     const model = await modelFromFile({ path });
-    return { model, source: { source: 'onnx', file: basename(path), sha256: sha256Of(readFileSync(path)) }, label: path, stem: basename(path).replace(/\.onnx$/, '') };
+    return {
+      model,
+      source: { source: 'onnx', file: basename(path), sha256: sha256Of(readFileSync(path)) },
+      label: path,
+      stem: basename(path).replace(/\.onnx$/, ''),
+    };
   }
-  if (!variant) throw new UsageError('give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]');
+  if (!variant)
+    throw new UsageError('give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]');
   const weightsPath = stringOption(args, 'weights');
   const network = networkOptionsFrom(args);
   const seed = numberOption(args, 'seed', 'integer') ?? 0;
   const { model } = await onnxFromExportOptions({
-    network, weights: weightsPath ? { kind: 'safetensors', path: weightsPath } : { kind: 'seeded', seed },
+    network,
+    weights: weightsPath ? { kind: 'safetensors', path: weightsPath } : { kind: 'seeded', seed },
   });
   return {
-    model, label: `${variant}${weightsPath ? ` (${basename(weightsPath)})` : ' (seeded weights)'}`, stem: variant,
-    source: { source: 'variant', variant: variant as VariantName, weightsSha256: weightsPath ? sha256Of(readFileSync(weightsPath)) : null, seed: weightsPath ? null : seed },
+    model,
+    label: `${variant}${weightsPath ? ` (${basename(weightsPath)})` : ' (seeded weights)'}`,
+    stem: variant,
+    source: {
+      source: 'variant',
+      variant: variant as VariantName,
+      weightsSha256: weightsPath ? sha256Of(readFileSync(weightsPath)) : null,
+      seed: weightsPath ? null : seed,
+    },
   };
 }
 
 /** Images per class in the calibration and evaluation sets, or null when they are not labelled by class. */
-export function classCountsOf(options: { classes: string[] | null; calib: Dataset; eval: Dataset }): { class: string; calibration: number; evaluation: number }[] | null {
+export function classCountsOf(options: {
+  classes: string[] | null;
+  calib: Dataset;
+  eval: Dataset;
+}): { class: string; calibration: number; evaluation: number }[] | null {
   if (options.classes === null) return null;
   const count = (dataset: Dataset, label: number) => dataset.items.filter((i) => i.label === label).length;
-  return options.classes.map((name, label) => ({ class: name, calibration: count(options.calib, label), evaluation: count(options.eval, label) }));
+  return options.classes.map((name, label) => ({
+    class: name,
+    calibration: count(options.calib, label),
+    evaluation: count(options.eval, label),
+  }));
 }
 
 export const buildCommand: Command = {
   name: 'build',
   summary: 'Calibrate, quantize, evaluate and bundle a model for a target device (no arguments: the embedded demo).',
-  usage: 'effnet-edge build --target T (--model M.onnx | --variant bN [--weights W]) --calib DIR [--eval DIR] [--out DIR]',
+  usage:
+    'effnet-edge build --target T (--model M.onnx | --variant bN [--weights W]) --calib DIR [--eval DIR] [--out DIR]',
   examples: [
     'effnet-edge build                                   # the embedded demo: a CIFAR-10 B0 for this CPU',
     'effnet-edge build --target jetson-orin-nano --model b0.onnx --calib ./images',
@@ -85,16 +117,23 @@ export const buildCommand: Command = {
   groups: [
     {
       options: {
-        target: { type: 'string' }, model: { type: 'string' }, weights: { type: 'string' }, eval: { type: 'string' },
-        precision: { type: 'string' }, out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, golden: { type: 'string' },
-        'weight-range': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+        target: { type: 'string' },
+        model: { type: 'string' },
+        weights: { type: 'string' },
+        eval: { type: 'string' },
+        precision: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        force: { type: 'boolean' },
+        golden: { type: 'string' },
+        'weight-range': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
       },
       help: [
         '  --target T              device to build for (effnet-edge targets lists them; jetson = jetson-orin-nano)',
         '  --model M.onnx          a trained fp32 EfficientNet export (torchvision, timm or effnet-edge export)',
         '  --weights W             safetensors weights for --variant (default: seeded weights, for trials)',
         '  --eval DIR              labelled images to measure accuracy on (default: 20 % of --calib held back)',
-        '  --precision P           int8, fp16 or fp32 (default: the target\'s)',
+        "  --precision P           int8, fp16 or fp32 (default: the target's)",
         '  -o, --out DIR           bundle folder (default dist/<model>-<target>)',
         '  --force                 replace an existing bundle folder',
         `  --golden N              images in the golden set (default ${DEFAULT_GOLDEN})`,
@@ -112,17 +151,25 @@ export const buildCommand: Command = {
     // No model, images or target named: the embedded demo (other options still apply).
     const demo = !['target', 'model', 'variant', 'weights', 'calib', 'eval'].some((k) => args.values[k] !== undefined);
     const demoRoot = demo ? demoFolder() : undefined;
-    const targetName = stringOption(args, 'target') ?? (demo ? (arch() === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64') : undefined);
+    const targetName =
+      stringOption(args, 'target') ?? (demo ? (arch() === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64') : undefined);
     if (!targetName) throw new UsageError('--target T is required (effnet-edge targets lists them)');
     const target = targetNamed(targetName);
     const precision = precisionFor(target, stringOption(args, 'precision'));
     const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
-    if (!['auto', 'full', 'reduced'].includes(requestedRange)) throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
+    if (!['auto', 'full', 'reduced'].includes(requestedRange))
+      throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
     const { model, source, label, stem } = demoRoot
       ? {
-        model: await modelFromFile({ path: join(demoRoot, 'model.onnx') }), label: 'embedded demo (CIFAR-10 EfficientNet-B0)', stem: 'demo-cifar10-b0',
-        source: { source: 'onnx' as const, file: 'model.onnx', sha256: sha256Of(readFileSync(join(demoRoot, 'model.onnx'))) },
-      }
+          model: await modelFromFile({ path: join(demoRoot, 'model.onnx') }),
+          label: 'embedded demo (CIFAR-10 EfficientNet-B0)',
+          stem: 'demo-cifar10-b0',
+          source: {
+            source: 'onnx' as const,
+            file: 'model.onnx',
+            sha256: sha256Of(readFileSync(join(demoRoot, 'model.onnx'))),
+          },
+        }
       : await modelFrom(args);
     checkedClassifier(model, label);
     const inputSize = inputSizeOf(model);
@@ -137,18 +184,22 @@ export const buildCommand: Command = {
     calib = split.calib;
     const count = calibCount ?? target.calibration.images;
     if (count < 1) throw new UsageError(`--calib-count expects a positive integer, got ${count}`);
-    if (calib.items.length > count) calib = balancedSubset({ dataset: calib, count, seed: numberOption(args, 'seed', 'integer') ?? 0 });
+    if (calib.items.length > count)
+      calib = balancedSubset({ dataset: calib, count, seed: numberOption(args, 'seed', 'integer') ?? 0 });
     const golden = numberOption(args, 'golden', 'integer') ?? DEFAULT_GOLDEN;
     if (golden < 1) throw new UsageError(`--golden expects a positive integer, got ${golden}`);
-    const { settings: calibrator, auto } = stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
-      ? { settings: { method: target.calibration.method } as const, auto: false }
-      : calibratorSettingsFrom(args);
+    const { settings: calibrator, auto } =
+      stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
+        ? { settings: { method: target.calibration.method } as const, auto: false }
+        : calibratorSettingsFrom(args);
     const searchCount = searchCountFrom(args, auto);
     const out = stringOption(args, 'out') ?? join('dist', `${stem}-${shortName(target)}`);
     // Before any calibration: an output that cannot be written is known now, not minutes later.
     outputsChecked({
       outputs: [{ flag: '--out', path: out }],
-      inputs: demoRoot ? [{ flag: 'the embedded demo', path: demoRoot }] : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
+      inputs: demoRoot
+        ? [{ flag: 'the embedded demo', path: demoRoot }]
+        : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
     });
     bundleOutChecked({ out, force: flag(args, 'force') });
 
@@ -156,12 +207,25 @@ export const buildCommand: Command = {
     const bars = new Map<string, Progress>();
     const result = await bundleFrom({
       // The report names the model by file name only: an absolute path would make bundles differ by folder.
-      target, precision, model, modelSource: source, modelLabel: demoRoot || !stringOption(args, 'model') ? label : basename(label), calib, eval: split.eval, preprocessing, inputSize,
-      calibrator, auto, ...(searchCount !== undefined ? { searchCount } : {}), weightRange: requestedRange as WeightRange | 'auto',
-      goldenCount: golden, batchSize: numberOption(args, 'batch', 'integer') ?? 32,
+      target,
+      precision,
+      model,
+      modelSource: source,
+      modelLabel: demoRoot || !stringOption(args, 'model') ? label : basename(label),
+      calib,
+      eval: split.eval,
+      preprocessing,
+      inputSize,
+      calibrator,
+      auto,
+      ...(searchCount !== undefined ? { searchCount } : {}),
+      weightRange: requestedRange as WeightRange | 'auto',
+      goldenCount: golden,
+      batchSize: numberOption(args, 'batch', 'integer') ?? 32,
       classes: split.eval.classes ?? calib.classes ?? null,
       onProgress: (stage, done, total) => {
-        if (!bars.has(stage)) bars.set(stage, progressBar({ label: stage, unit: stage === 'range search' ? 'tensor' : 'img' }));
+        if (!bars.has(stage))
+          bars.set(stage, progressBar({ label: stage, unit: stage === 'range search' ? 'tensor' : 'img' }));
         bars.get(stage)!.update(done, total);
       },
       onWarning: (message) => io.stderr(`effnet-edge build: warning: ${message}\n`),
@@ -171,26 +235,45 @@ export const buildCommand: Command = {
     // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
     const perClass = classCountsOf({ classes: split.eval.classes ?? calib.classes ?? null, calib, eval: split.eval });
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle: out, target: manifest.target, accuracy: manifest.accuracy, thresholds: manifest.thresholds, images: perClass, files: manifest.files }, null, 2) + '\n');
+      io.stdout(
+        `${JSON.stringify(
+          {
+            bundle: out,
+            target: manifest.target,
+            accuracy: manifest.accuracy,
+            thresholds: manifest.thresholds,
+            images: perClass,
+            files: manifest.files,
+          },
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     if (quiet) return 0;
     const a = manifest.accuracy;
     const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
-    io.stdout([
-      `built ${out} for ${target.name} (${precision}) from ${label}`,
-      a.int8
-        ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
-        : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
-      ...(perClass ? [`  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`] : []),
-      `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
-      'next:',
-      `  effnet-edge inspect --bundle ${pasteWord(out)}`,
-      `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
-      `  effnet-edge bench --bundle ${pasteWord(out)}`,
-      `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
-      '',
-    ].join('\n'));
+    io.stdout(
+      [
+        `built ${out} for ${target.name} (${precision}) from ${label}`,
+        a.int8
+          ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
+          : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
+        ...(perClass
+          ? [
+              `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,
+            ]
+          : []),
+        `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
+        'next:',
+        `  effnet-edge inspect --bundle ${pasteWord(out)}`,
+        `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
+        `  effnet-edge bench --bundle ${pasteWord(out)}`,
+        `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
+        '',
+      ].join('\n'),
+    );
     return 0;
   },
 };

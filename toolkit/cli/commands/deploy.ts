@@ -37,14 +37,20 @@ export const deployCommand: Command = {
   groups: [
     {
       options: {
-        bundle: { type: 'string' }, install: { type: 'boolean' }, keep: { type: 'string' }, concurrency: { type: 'string' },
-        'max-fail': { type: 'string' }, timeout: { type: 'string' }, quiet: { type: 'boolean' },
-        'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' },
+        bundle: { type: 'string' },
+        install: { type: 'boolean' },
+        keep: { type: 'string' },
+        concurrency: { type: 'string' },
+        'max-fail': { type: 'string' },
+        timeout: { type: 'string' },
+        quiet: { type: 'boolean' },
+        'tensorrt-include': { type: 'string' },
+        'tensorrt-lib': { type: 'string' },
       },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
         '  --install               install this effnet-edge on the device when it lacks it: packed here with its',
-        '                          dependencies for the device\'s CPU (cached), unpacked there; the device needs',
+        "                          dependencies for the device's CPU (cached), unpacked there; the device needs",
         '                          Node.js >= 20 and no network',
         '  --tensorrt-include DIR  TensorRT headers on the device (default: the first of /usr/include/aarch64-linux-gnu,',
         '                          /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include with them)',
@@ -56,7 +62,9 @@ export const deployCommand: Command = {
         '  --quiet                 print nothing on success',
       ],
     },
-    HOSTS_GROUP, SSH_GROUP, JSON_GROUP,
+    HOSTS_GROUP,
+    SSH_GROUP,
+    JSON_GROUP,
   ],
   async run(args, io) {
     const bundle = stringOption(args, 'bundle');
@@ -70,32 +78,52 @@ export const deployCommand: Command = {
     const timeout = numberOption(args, 'timeout', 'number') ?? 1800;
     if (!(timeout > 0)) throw new UsageError(`--timeout expects seconds > 0, got ${timeout}`);
     const maxFail = maxFailFrom(stringOption(args, 'max-fail'), targets.length);
-    const tensorrt = { include: remotePathOption(args, 'tensorrt-include'), lib: remotePathOption(args, 'tensorrt-lib') };
+    const tensorrt = {
+      include: remotePathOption(args, 'tensorrt-include'),
+      lib: remotePathOption(args, 'tensorrt-lib'),
+    };
     const cacheDir = cacheDirFrom({ env: process.env, home: homedir() });
     const manifest = await manifestFromBundle(bundle);
     // A board whose OS cannot run effnet-edge is refused before any connection: nothing there could build or check it.
     if (allTargets().find((t) => t.name === manifest.target.name)?.deviceSide === 'trtexec') {
-      throw new UserError(`${bundle} is for ${manifest.target.name}, whose JetPack cannot run effnet-edge (Node.js 20 needs glibc 2.28): deploy does not go there; `
-        + `copy the bundle and build its engine on the device with trtexec: effnet-edge inspect --bundle ${shellQuote(bundle)} prints the commands`);
+      throw new UserError(
+        `${bundle} is for ${manifest.target.name}, whose JetPack cannot run effnet-edge (Node.js 20 needs glibc 2.28): deploy does not go there; ` +
+          `copy the bundle and build its engine on the device with trtexec: effnet-edge inspect --bundle ${shellQuote(bundle)} prints the commands`,
+      );
     }
     const json = flag(args, 'json');
     const quiet = flag(args, 'quiet') || json;
     const single = targets.length === 1;
 
     const outcomes = await forEachHost<DeployResult>({
-      targets, concurrency, maxFail,
+      targets,
+      concurrency,
+      maxFail,
       work: async (target) => {
         const label = hostLabel(target);
-        const notice = (message: string) => { if (!flag(args, 'quiet')) io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`); };
+        const notice = (message: string) => {
+          if (!flag(args, 'quiet')) io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`);
+        };
         // One bar at a time on a terminal: fleets report per host at the end instead.
         const bar = single && !quiet ? progressBar({ label: `uploading to ${label}`, unit: 'B' }) : null;
-        const toolkitBar = single && !quiet ? progressBar({ label: `uploading effnet-edge to ${label}`, unit: 'B' }) : null;
+        const toolkitBar =
+          single && !quiet ? progressBar({ label: `uploading effnet-edge to ${label}`, unit: 'B' }) : null;
         const session = await sessionTo({ target, settings, onNotice: notice });
         try {
           return await deployed({
-            session, bundle, manifest, remoteRoot: settings.remoteRoot, remoteCli: settings.remoteCli, tensorrt,
-            install: flag(args, 'install') ? { cacheDir, onUpload: (sent, total) => toolkitBar?.update(sent, total) } : null,
-            keep, commandTimeoutMs: timeout * 1000, onNotice: notice, onUpload: (sent, total) => bar?.update(sent, total),
+            session,
+            bundle,
+            manifest,
+            remoteRoot: settings.remoteRoot,
+            remoteCli: settings.remoteCli,
+            tensorrt,
+            install: flag(args, 'install')
+              ? { cacheDir, onUpload: (sent, total) => toolkitBar?.update(sent, total) }
+              : null,
+            keep,
+            commandTimeoutMs: timeout * 1000,
+            onNotice: notice,
+            onUpload: (sent, total) => bar?.update(sent, total),
           });
         } finally {
           toolkitBar?.done();
@@ -107,23 +135,64 @@ export const deployCommand: Command = {
 
     const failed = outcomes.filter((o) => o.status === 'failed');
     const rows = outcomes.map((o) => ({
-      host: o.target.name, address: hostLabel(o.target), status: o.status === 'ok' ? (o.value?.unchanged ? 'unchanged' : 'deployed') : o.status,
-      release: o.value?.release ?? null, previous: o.value?.previous ?? null, filesSent: o.value?.filesSent ?? 0, filesKept: o.value?.filesKept ?? 0,
-      bytesSent: o.value?.bytesSent ?? 0, bytesResumed: o.value?.bytesResumed ?? 0, verified: o.value && !o.value.unchanged ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}` : null,
-      runtime: o.value?.verify.runtime ?? null, engineKey: o.value?.engineKey ?? null, device: o.value?.device ?? null, seconds: Number(o.seconds.toFixed(1)), reason: o.error,
+      host: o.target.name,
+      address: hostLabel(o.target),
+      status: o.status === 'ok' ? (o.value?.unchanged ? 'unchanged' : 'deployed') : o.status,
+      release: o.value?.release ?? null,
+      previous: o.value?.previous ?? null,
+      filesSent: o.value?.filesSent ?? 0,
+      filesKept: o.value?.filesKept ?? 0,
+      bytesSent: o.value?.bytesSent ?? 0,
+      bytesResumed: o.value?.bytesResumed ?? 0,
+      verified:
+        o.value && !o.value.unchanged
+          ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}`
+          : null,
+      runtime: o.value?.verify.runtime ?? null,
+      engineKey: o.value?.engineKey ?? null,
+      device: o.value?.device ?? null,
+      seconds: Number(o.seconds.toFixed(1)),
+      reason: o.error,
     }));
     if (json) {
-      io.stdout(JSON.stringify({ bundle, target: manifest.target.name, hosts: rows }, null, 2) + '\n');
+      io.stdout(`${JSON.stringify({ bundle, target: manifest.target.name, hosts: rows }, null, 2)}\n`);
     } else {
-      if (!quiet && !(single && failed.length)) io.stdout(formatTable(
-        [{ header: 'host' }, { header: 'status' }, { header: 'release' }, { header: 'sent', align: 'right' }, { header: 'kept', align: 'right' }, { header: 'MB sent', align: 'right' }, { header: 'verify' }, { header: 's', align: 'right' }],
-        rows.map((r) => [r.address, r.status, r.release ?? '-', r.filesSent, r.filesKept, (r.bytesSent / 1e6).toFixed(2), r.verified ?? '-', r.seconds.toFixed(1)]),
-      ));
+      if (!quiet && !(single && failed.length))
+        io.stdout(
+          formatTable(
+            [
+              { header: 'host' },
+              { header: 'status' },
+              { header: 'release' },
+              { header: 'sent', align: 'right' },
+              { header: 'kept', align: 'right' },
+              { header: 'MB sent', align: 'right' },
+              { header: 'verify' },
+              { header: 's', align: 'right' },
+            ],
+            rows.map((r) => [
+              r.address,
+              r.status,
+              r.release ?? '-',
+              r.filesSent,
+              r.filesKept,
+              (r.bytesSent / 1e6).toFixed(2),
+              r.verified ?? '-',
+              r.seconds.toFixed(1),
+            ]),
+          ),
+        );
       for (const o of outcomes) {
-        if (o.status === 'failed') io.stderr(`effnet-edge deploy: ${o.error}${o.error?.startsWith(hostLabel(o.target)) ? '' : ` (${hostLabel(o.target)})`}\n`);
+        if (o.status === 'failed')
+          io.stderr(
+            `effnet-edge deploy: ${o.error}${o.error?.startsWith(hostLabel(o.target)) ? '' : ` (${hostLabel(o.target)})`}\n`,
+          );
       }
       const skipped = outcomes.filter((o) => o.status === 'not started');
-      if (skipped.length) io.stderr(`effnet-edge deploy: ${skipped.length} host${skipped.length === 1 ? '' : 's'} not started (more than --max-fail ${stringOption(args, 'max-fail')} failed); they keep their release\n`);
+      if (skipped.length)
+        io.stderr(
+          `effnet-edge deploy: ${skipped.length} host${skipped.length === 1 ? '' : 's'} not started (more than --max-fail ${stringOption(args, 'max-fail')} failed); they keep their release\n`,
+        );
     }
     return failed.length > 0 ? 1 : 0;
   },

@@ -13,39 +13,55 @@ import { JSON_GROUP } from '../groups.js';
 
 export const deviceCheckCommand: Command = {
   name: 'device-check',
-  summary: 'On a TensorRT + NVIDIA GPU machine: build the shim and the demo bundle\'s engines (Q/DQ, cache, fp16), verify them, report fusion, as one JSON.',
-  usage: 'effnet-edge device-check [--target T] [--out FILE.json] [--work-dir DIR] [--build-dir DIR] [--tensorrt-include DIR] [--tensorrt-lib DIR] [--json]',
+  summary:
+    "On a TensorRT + NVIDIA GPU machine: build the shim and the demo bundle's engines (Q/DQ, cache, fp16), verify them, report fusion, as one JSON.",
+  usage:
+    'effnet-edge device-check [--target T] [--out FILE.json] [--work-dir DIR] [--build-dir DIR] [--tensorrt-include DIR] [--tensorrt-lib DIR] [--json]',
   examples: ['effnet-edge device-check', 'npm run device-check -- --out orin-check.json'],
-  groups: [{
-    options: {
-      target: { type: 'string' }, out: { type: 'string' }, 'work-dir': { type: 'string' }, 'build-dir': { type: 'string' },
-      'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' },
+  groups: [
+    {
+      options: {
+        target: { type: 'string' },
+        out: { type: 'string' },
+        'work-dir': { type: 'string' },
+        'build-dir': { type: 'string' },
+        'tensorrt-include': { type: 'string' },
+        'tensorrt-lib': { type: 'string' },
+      },
+      help: [
+        '  --target T              the target the demo bundle is built for (default jetson-orin-nano; a tensorrt target)',
+        '  --out FILE.json         where the report goes (default device-check.json)',
+        '  --work-dir DIR          scratch folder for the demo bundle and its engines (default: a folder in the system temp)',
+        '  --build-dir DIR         where the shim is built (default native/build in the package, where effnet-edge looks)',
+        "  --tensorrt-include DIR  TensorRT headers, for the shim (default JetPack's)",
+        "  --tensorrt-lib DIR      TensorRT libraries, for the shim (default JetPack's)",
+      ],
     },
-    help: [
-      '  --target T              the target the demo bundle is built for (default jetson-orin-nano; a tensorrt target)',
-      '  --out FILE.json         where the report goes (default device-check.json)',
-      '  --work-dir DIR          scratch folder for the demo bundle and its engines (default: a folder in the system temp)',
-      '  --build-dir DIR         where the shim is built (default native/build in the package, where effnet-edge looks)',
-      '  --tensorrt-include DIR  TensorRT headers, for the shim (default JetPack\'s)',
-      '  --tensorrt-lib DIR      TensorRT libraries, for the shim (default JetPack\'s)',
-    ],
-  }, JSON_GROUP],
+    JSON_GROUP,
+  ],
   async run(args, io) {
     const target = targetNamed(stringOption(args, 'target') ?? 'jetson-orin-nano');
     if (target.runtime !== 'tensorrt' || target.deviceSide !== 'effnet-edge') {
-      throw new UsageError(`--target ${target.name} is not a target effnet-edge runs TensorRT on; choose one of the Jetson targets with deviceSide effnet-edge`);
+      throw new UsageError(
+        `--target ${target.name} is not a target effnet-edge runs TensorRT on; choose one of the Jetson targets with deviceSide effnet-edge`,
+      );
     }
     const out = resolve(stringOption(args, 'out') ?? 'device-check.json');
     const json = flag(args, 'json');
     const report = await deviceCheckReport({
-      workDir: resolve(stringOption(args, 'work-dir') ?? join(tmpdir(), 'effnet-edge-device-check')), target: target.name,
-      ...(stringOption(args, 'tensorrt-include') ? { tensorrtInclude: resolve(stringOption(args, 'tensorrt-include')!) } : {}),
+      workDir: resolve(stringOption(args, 'work-dir') ?? join(tmpdir(), 'effnet-edge-device-check')),
+      target: target.name,
+      ...(stringOption(args, 'tensorrt-include')
+        ? { tensorrtInclude: resolve(stringOption(args, 'tensorrt-include')!) }
+        : {}),
       ...(stringOption(args, 'tensorrt-lib') ? { tensorrtLib: resolve(stringOption(args, 'tensorrt-lib')!) } : {}),
       ...(stringOption(args, 'build-dir') ? { buildDir: resolve(stringOption(args, 'build-dir')!) } : {}),
-      onProgress: (line) => { if (!json) io.stderr(`${line}\n`); },
+      onProgress: (line) => {
+        if (!json) io.stderr(`${line}\n`);
+      },
     });
     await deviceCheckWritten(out, report);
-    if (json) io.stdout(JSON.stringify(report, null, 2) + '\n');
+    if (json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     else io.stdout([...deviceCheckText(report), `report: ${out}`, ''].join('\n'));
     return report.ok ? 0 : 1;
   },

@@ -27,8 +27,13 @@ export const evalCommand: Command = {
   groups: [
     {
       options: {
-        fp32: { type: 'string' }, int8: { type: 'string' }, data: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' },
-        batch: { type: 'string' }, report: { type: 'string' },
+        fp32: { type: 'string' },
+        int8: { type: 'string' },
+        data: { type: 'string' },
+        count: { type: 'string' },
+        seed: { type: 'string' },
+        batch: { type: 'string' },
+        report: { type: 'string' },
       },
       help: [
         '  --fp32 M.onnx           the float model',
@@ -47,44 +52,80 @@ export const evalCommand: Command = {
     const fp32Path = stringOption(args, 'fp32');
     const int8Path = stringOption(args, 'int8');
     if (!fp32Path || !int8Path) throw new UsageError('--fp32 M.onnx and --int8 Q.onnx are required');
-    outputsChecked({ outputs: givenPaths(args, ['report']), inputs: givenPaths(args, ['fp32', 'int8', 'data', 'labels', 'class-index']) });
+    outputsChecked({
+      outputs: givenPaths(args, ['report']),
+      inputs: givenPaths(args, ['fp32', 'int8', 'data', 'labels', 'class-index']),
+    });
     const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
     const fp32 = preparedFp32From(await modelFromFile({ path: fp32Path })).model;
     const int8 = await modelFromFile({ path: int8Path });
     const inputSize = inputSizeOf(fp32);
-    if (inputSizeOf(int8) !== inputSize) throw new UsageError(`--int8 takes ${inputSizeOf(int8)}x${inputSizeOf(int8)} inputs but --fp32 takes ${inputSize}x${inputSize}`);
+    if (inputSizeOf(int8) !== inputSize)
+      throw new UsageError(
+        `--int8 takes ${inputSizeOf(int8)}x${inputSizeOf(int8)} inputs but --fp32 takes ${inputSize}x${inputSize}`,
+      );
     const dataset = await datasetFrom({ args, root: stringOption(args, 'data'), flag: 'data', countFlag: 'count' });
     const progress = progressBar({ label: 'evaluating', unit: 'img' });
     const evaluation = await evaluationFrom({
-      fp32, int8, inputSize,
+      fp32,
+      int8,
+      inputSize,
       batches: batchesFromDataset({
-        dataset, preprocessing: preprocessingFrom(args, inputSize), inputSize, batchSize,
-        onProgress: (d, t) => progress.update(d, t), onWarning: (m) => io.stderr(`effnet-edge eval: warning: ${m}\n`),
+        dataset,
+        preprocessing: preprocessingFrom(args, inputSize),
+        inputSize,
+        batchSize,
+        onProgress: (d, t) => progress.update(d, t),
+        onWarning: (m) => io.stderr(`effnet-edge eval: warning: ${m}\n`),
       }),
     });
     progress.done();
     const report = stringOption(args, 'report');
     if (report) {
-      await writeFile(report, htmlReport({
-        title: `effnet-edge eval: ${basename(int8Path)} vs ${basename(fp32Path)}`,
-        accuracy: evaluation,
-        sqnr: evaluation.layers,
-      }));
+      await writeFile(
+        report,
+        htmlReport({
+          title: `effnet-edge eval: ${basename(int8Path)} vs ${basename(fp32Path)}`,
+          accuracy: evaluation,
+          sqnr: evaluation.layers,
+        }),
+      );
     }
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({
-        fp32: evaluation.fp32, int8: evaluation.int8, agreement: evaluation.agreement, cosine: evaluation.cosine,
-        images: evaluation.images, layers: evaluation.layers.map((l) => ({ tensor: l.tensor, sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null })),
-      }, null, 2) + '\n');
+      io.stdout(
+        `${JSON.stringify(
+          {
+            fp32: evaluation.fp32,
+            int8: evaluation.int8,
+            agreement: evaluation.agreement,
+            cosine: evaluation.cosine,
+            images: evaluation.images,
+            layers: evaluation.layers.map((l) => ({
+              tensor: l.tensor,
+              sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null,
+            })),
+          },
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
-    io.stdout(formatTable([{ header: '' }, { header: 'fp32', align: 'right' }, { header: 'int8', align: 'right' }], [
-      ['top-1', percent(evaluation.fp32.top1), percent(evaluation.int8.top1)],
-      ['top-5', percent(evaluation.fp32.top5), percent(evaluation.int8.top5)],
-    ]));
-    io.stdout(`top-1 agreement ${evaluation.agreement.toFixed(2)} %, mean logit cosine ${evaluation.cosine.toFixed(5)}, ${evaluation.images} images\n`);
+    io.stdout(
+      formatTable(
+        [{ header: '' }, { header: 'fp32', align: 'right' }, { header: 'int8', align: 'right' }],
+        [
+          ['top-1', percent(evaluation.fp32.top1), percent(evaluation.int8.top1)],
+          ['top-5', percent(evaluation.fp32.top5), percent(evaluation.int8.top5)],
+        ],
+      ),
+    );
+    io.stdout(
+      `top-1 agreement ${evaluation.agreement.toFixed(2)} %, mean logit cosine ${evaluation.cosine.toFixed(5)}, ${evaluation.images} images\n`,
+    );
     const worst = [...evaluation.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 5);
-    if (worst.length) io.stdout(`lowest SQNR: ${worst.map((l) => `${l.tensor} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}\n`);
+    if (worst.length)
+      io.stdout(`lowest SQNR: ${worst.map((l) => `${l.tensor} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}\n`);
     return 0;
   },
 };

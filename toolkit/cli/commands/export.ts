@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: 'Write an EfficientNet as ONNX (opset 13, input `input` NCHW float32 with a dynamic batch, output `logits`).',
+  summary:
+    'Write an EfficientNet as ONNX (opset 13, input `input` NCHW float32 with a dynamic batch, output `logits`).',
   usage: 'effnet-edge export --variant b0..b7 (--weights W.safetensors | --init seeded [--seed N]) --out FILE.onnx',
   examples: [
     'effnet-edge export --variant b0 --weights b0.safetensors --out b0.onnx',
@@ -30,7 +31,7 @@ export const exportCommand: Command = {
       },
       help: [
         '  --weights FILE          safetensors state dict (seed or torchvision names)',
-        '  --init seeded           the seed\'s initialisation from a deterministic PRNG instead of weights',
+        "  --init seeded           the seed's initialisation from a deterministic PRNG instead of weights",
         '  --seed N                PRNG seed for --init seeded (default 0)',
         '  --bn-eps E              BatchNorm epsilon (default: 1e-3 for seed names and b5-b7, 1e-5 for torchvision b0-b4)',
         '  -o, --out FILE.onnx     where to write the model',
@@ -49,23 +50,39 @@ export const exportCommand: Command = {
     if ((weightsPath === undefined) === (init === undefined)) {
       throw new UsageError('give exactly one of --weights FILE.safetensors or --init seeded');
     }
-    if (init === undefined && stringOption(args, 'seed') !== undefined) throw new UsageError('--seed goes with --init seeded');
-    const weights: WeightSource = weightsPath !== undefined
-      ? { kind: 'safetensors', path: weightsPath }
-      : { kind: 'seeded', seed: numberOption(args, 'seed', 'integer') ?? 0 };
+    if (init === undefined && stringOption(args, 'seed') !== undefined)
+      throw new UsageError('--seed goes with --init seeded');
+    const weights: WeightSource =
+      weightsPath !== undefined
+        ? { kind: 'safetensors', path: weightsPath }
+        : { kind: 'seeded', seed: numberOption(args, 'seed', 'integer') ?? 0 };
     const bnEpsilon = numberOption(args, 'bn-eps', 'number');
     const result = await onnxFromExportOptions({
-      network: networkOptionsFrom(args), weights, ...(bnEpsilon !== undefined ? { bnEpsilon } : {}),
+      network: networkOptionsFrom(args),
+      weights,
+      ...(bnEpsilon !== undefined ? { bnEpsilon } : {}),
     });
     const external = flag(args, 'external-data') ? { location: `${out.split('/').pop()}.data` } : undefined;
     await writeModelFile({ model: result.model, path: out, ...(external ? { externalData: external } : {}) });
     if (flag(args, 'json')) {
-      const sha256 = createHash('sha256').update(await readFile(out)).digest('hex');
-      io.stdout(JSON.stringify({
-        out, variant: result.config.name, resolution: result.config.resolution, numClasses: result.config.numClasses,
-        weightNaming: weights.kind === 'seeded' ? 'seeded' : result.naming, bnEpsilon: result.bnEpsilon,
-        sha256,
-      }, null, 2) + '\n');
+      const sha256 = createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex');
+      io.stdout(
+        `${JSON.stringify(
+          {
+            out,
+            variant: result.config.name,
+            resolution: result.config.resolution,
+            numClasses: result.config.numClasses,
+            weightNaming: weights.kind === 'seeded' ? 'seeded' : result.naming,
+            bnEpsilon: result.bnEpsilon,
+            sha256,
+          },
+          null,
+          2,
+        )}\n`,
+      );
     }
     return 0;
   },

@@ -20,10 +20,20 @@ export function trtexecSteps(options: { manifest: BundleManifest; target: Target
   const onnx = manifest.engine.precision === 'int8' ? manifest.engine.onnx : 'model.fp32.onnx';
   return [
     `copy the bundle to the device (effnet-edge cannot run on JetPack ${target.jetpack}: Ubuntu 18.04's glibc 2.27 is older than Node.js 20 needs), and in its folder:`,
-    ...target.tensorrt!.map((version) => `  TensorRT ${version}: ${trtexecArgsFor({
-      release: trtReleaseFrom(version), precision: manifest.engine.precision, onnx, inputName: options.inputName, inputSize: manifest.inputSize,
-      maxBatch: 8, workspaceMiB: manifest.engine.workspaceMiB ?? 1024,
-    }).map(shellQuote).join(' ')}`),
+    ...target.tensorrt!.map(
+      (version) =>
+        `  TensorRT ${version}: ${trtexecArgsFor({
+          release: trtReleaseFrom(version),
+          precision: manifest.engine.precision,
+          onnx,
+          inputName: options.inputName,
+          inputSize: manifest.inputSize,
+          maxBatch: 8,
+          workspaceMiB: manifest.engine.workspaceMiB ?? 1024,
+        })
+          .map(shellQuote)
+          .join(' ')}`,
+    ),
     `then here: effnet-edge engine report --layer-info ${TRTEXEC_LAYER_INFO} --model ${onnx} (the layer information needs TensorRT 8.2+); the golden-set verify does not run on such a device`,
   ];
 }
@@ -32,12 +42,18 @@ export function trtexecSteps(options: { manifest: BundleManifest; target: Target
 export function deploySteps(manifest: BundleManifest): string[] {
   const { engine, target } = manifest;
   const upload = `upload ${Object.keys(manifest.files).length + 1} files to releases/<id>/ and check their sha256 on the device`;
-  const build = target.runtime === 'tensorrt'
-    ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
-    : `load ${engine.onnx} in ONNX Runtime (CPU)`;
+  const build =
+    target.runtime === 'tensorrt'
+      ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
+      : `load ${engine.onnx} in ONNX Runtime (CPU)`;
   const thresholds = manifest.thresholds;
   const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}${thresholds.minReferenceAgreement !== undefined ? `, agreement with the recorded ${engine.precision === 'int8' ? 'int8' : 'fp32'} logits ≥ ${thresholds.minReferenceAgreement} %, max logit deviation ≤ ${thresholds.maxLogitDeviation}` : ''}`;
-  return [upload, build, verify, 'only if every check passed, switch the current release link atomically; on any failure, leave it and mark the release FAILED'];
+  return [
+    upload,
+    build,
+    verify,
+    'only if every check passed, switch the current release link atomically; on any failure, leave it and mark the release FAILED',
+  ];
 }
 
 /** Steps numbered 1., 2., …; a step starting with two spaces is a detail of the one before. */
@@ -50,8 +66,17 @@ export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'Show a bundle: manifest, file checks (sha256), measured accuracy and what deploying it will do.',
   usage: 'effnet-edge inspect --bundle DIR [--json]',
-  examples: ['effnet-edge inspect --bundle dist/b0-orin-nano', 'effnet-edge inspect --bundle dist/b0-orin-nano --json | jq .accuracy'],
-  groups: [{ options: { bundle: { type: 'string' } }, help: ['  --bundle DIR            a folder written by effnet-edge build'] }, JSON_GROUP],
+  examples: [
+    'effnet-edge inspect --bundle dist/b0-orin-nano',
+    'effnet-edge inspect --bundle dist/b0-orin-nano --json | jq .accuracy',
+  ],
+  groups: [
+    {
+      options: { bundle: { type: 'string' } },
+      help: ['  --bundle DIR            a folder written by effnet-edge build'],
+    },
+    JSON_GROUP,
+  ],
   async run(args, io) {
     const bundle = stringOption(args, 'bundle');
     if (!bundle) throw new UsageError('--bundle DIR is required');
@@ -59,33 +84,54 @@ export const inspectCommand: Command = {
     const checks = await bundleFileChecks(bundle, manifest);
     const failed = checks.filter((c) => !c.ok);
     const target = allTargets().find((t) => t.name === manifest.target.name);
-    const steps = target?.deviceSide === 'trtexec'
-      ? trtexecSteps({ manifest, target, inputName: (await modelFromFile({ path: await bundleFilePath({ bundle, manifest, name: 'model.fp32.onnx', field: 'files' }) })).graph.inputs[0]!.name })
-      : deploySteps(manifest);
+    const steps =
+      target?.deviceSide === 'trtexec'
+        ? trtexecSteps({
+            manifest,
+            target,
+            inputName: (
+              await modelFromFile({
+                path: await bundleFilePath({ bundle, manifest, name: 'model.fp32.onnx', field: 'files' }),
+              })
+            ).graph.inputs[0]!.name,
+          })
+        : deploySteps(manifest);
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, manifest }, null, 2) + '\n');
+      io.stdout(`${JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, manifest }, null, 2)}\n`);
     } else {
       const a = manifest.accuracy;
       const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
-      const model = manifest.model.source === 'onnx' ? `${manifest.model.file} (sha256 ${manifest.model.sha256.slice(0, 12)}…)` : `${manifest.model.variant}`;
-      io.stdout([
-        `bundle ${bundle}: ${manifest.target.name} (${manifest.target.runtime}, ${manifest.target.precision}), effnet-edge ${manifest.toolkit.version}`,
-        `model: ${model}, input ${manifest.inputSize}x${manifest.inputSize}, ${manifest.classes ? `${manifest.classes.length} classes` : 'classes unknown'}, preprocessing ${manifest.preprocessing.preset}`,
-        manifest.calibration
-          ? `calibration: ${manifest.calibration.calibrator.method}${manifest.calibration.calibrator.percentile ? ` ${manifest.calibration.calibrator.percentile}` : ''} on ${manifest.calibration.images} images${manifest.calibration.search ? `, ranges searched on ${manifest.calibration.search.images}` : ''}, ${manifest.calibration.profile} placement, ${manifest.calibration.weightRange}-range weights`
-          : 'calibration: none (float precision)',
-        `accuracy on ${a.images} images: fp32 top-1 ${pct(a.fp32.top1)}${a.int8 ? `, int8 top-1 ${pct(a.int8.top1)}, agreement ${pct(a.agreement)}, cosine ${a.cosine!.toFixed(4)}` : ''}`,
-        'files:',
-        ...checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.file}${c.problem ? `: ${c.problem}` : ''}`),
-        target?.deviceSide === 'trtexec' ? 'on the device (effnet-edge deploy refuses this target):' : 'deploy will:',
-        ...numbered(steps),
-        '',
-      ].join('\n'));
+      const model =
+        manifest.model.source === 'onnx'
+          ? `${manifest.model.file} (sha256 ${manifest.model.sha256.slice(0, 12)}…)`
+          : `${manifest.model.variant}`;
+      io.stdout(
+        [
+          `bundle ${bundle}: ${manifest.target.name} (${manifest.target.runtime}, ${manifest.target.precision}), effnet-edge ${manifest.toolkit.version}`,
+          `model: ${model}, input ${manifest.inputSize}x${manifest.inputSize}, ${manifest.classes ? `${manifest.classes.length} classes` : 'classes unknown'}, preprocessing ${manifest.preprocessing.preset}`,
+          manifest.calibration
+            ? `calibration: ${manifest.calibration.calibrator.method}${manifest.calibration.calibrator.percentile ? ` ${manifest.calibration.calibrator.percentile}` : ''} on ${manifest.calibration.images} images${manifest.calibration.search ? `, ranges searched on ${manifest.calibration.search.images}` : ''}, ${manifest.calibration.profile} placement, ${manifest.calibration.weightRange}-range weights`
+            : 'calibration: none (float precision)',
+          `accuracy on ${a.images} images: fp32 top-1 ${pct(a.fp32.top1)}${a.int8 ? `, int8 top-1 ${pct(a.int8.top1)}, agreement ${pct(a.agreement)}, cosine ${a.cosine!.toFixed(4)}` : ''}`,
+          'files:',
+          ...checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.file}${c.problem ? `: ${c.problem}` : ''}`),
+          target?.deviceSide === 'trtexec' ? 'on the device (effnet-edge deploy refuses this target):' : 'deploy will:',
+          ...numbered(steps),
+          '',
+        ].join('\n'),
+      );
     }
     if (failed.length) {
       const first = failed[0]!;
-      const problem = first.problem === 'missing' ? 'missing' : first.problem!.startsWith('sha256 ') ? 'sha256 does not match the manifest' : first.problem;
-      throw new UserError(`${join(bundle, first.file)}: ${problem}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; the bundle is damaged: rebuild it with effnet-edge build`);
+      const problem =
+        first.problem === 'missing'
+          ? 'missing'
+          : first.problem!.startsWith('sha256 ')
+            ? 'sha256 does not match the manifest'
+            : first.problem;
+      throw new UserError(
+        `${join(bundle, first.file)}: ${problem}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}; the bundle is damaged: rebuild it with effnet-edge build`,
+      );
     }
     return 0;
   },

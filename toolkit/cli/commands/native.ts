@@ -18,14 +18,25 @@ import { progressBar } from '../progress.js';
 export function firstErrorLine(log: string): string {
   const lines = log.split('\n');
   const at = lines.findIndex((l) => /CMake Error|error:|FATAL_ERROR|No such file|not found/i.test(l));
-  if (at < 0) return lines.filter((l) => l.trim()).at(-1)?.trim() ?? 'no output';
+  if (at < 0)
+    return (
+      lines
+        .filter((l) => l.trim())
+        .at(-1)
+        ?.trim() ?? 'no output'
+    );
   if (!/CMake Error/.test(lines[at]!)) return lines[at]!.trim();
   // CMake wraps the message over the indented lines after "CMake Error at …:", up to a blank line.
   const rest = lines.slice(at + 1);
   const start = rest.findIndex((l) => l.trim());
   // A message from inside a macro is followed by its call stack without a blank line between.
   const end = rest.findIndex((l, i) => i > start && (!l.trim() || /^Call Stack/.test(l.trim())));
-  return rest.slice(start, end < 0 ? undefined : end).map((l) => l.trim()).join(' ') || lines[at]!.trim();
+  return (
+    rest
+      .slice(start, end < 0 ? undefined : end)
+      .map((l) => l.trim())
+      .join(' ') || lines[at]!.trim()
+  );
 }
 
 /** Why CMake's AUTO mode left the TensorRT shim out, from its configure log (native/CMakeLists.txt says it so). */
@@ -43,28 +54,45 @@ export const nativeCommand: Command = {
     'effnet-edge native build --tensorrt-include /opt/TensorRT/include --tensorrt-lib /opt/TensorRT/lib',
   ],
   positionals: true,
-  groups: [{
-    options: { tensorrt: { type: 'boolean' }, 'tensorrt-include': { type: 'string' }, 'tensorrt-lib': { type: 'string' }, 'build-dir': { type: 'string' } },
-    help: [
-      '  --tensorrt              require the TensorRT shim (default: build it only where TensorRT is found)',
-      '  --tensorrt-include DIR  folder with NvInfer.h and NvOnnxParser.h (default: JetPack\'s /usr/include/aarch64-linux-gnu)',
-      '  --tensorrt-lib DIR      folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
-      '  --build-dir DIR         where to build (default: native/build in the package, where effnet-edge looks)',
-    ],
-  }],
+  groups: [
+    {
+      options: {
+        tensorrt: { type: 'boolean' },
+        'tensorrt-include': { type: 'string' },
+        'tensorrt-lib': { type: 'string' },
+        'build-dir': { type: 'string' },
+      },
+      help: [
+        '  --tensorrt              require the TensorRT shim (default: build it only where TensorRT is found)',
+        "  --tensorrt-include DIR  folder with NvInfer.h and NvOnnxParser.h (default: JetPack's /usr/include/aarch64-linux-gnu)",
+        '  --tensorrt-lib DIR      folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
+        '  --build-dir DIR         where to build (default: native/build in the package, where effnet-edge looks)',
+      ],
+    },
+  ],
   async run(args, io) {
-    if (args.positionals.length !== 1 || args.positionals[0] !== 'build') throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);
+    if (args.positionals.length !== 1 || args.positionals[0] !== 'build')
+      throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);
     const source = packagePath('native');
     const build = resolve(stringOption(args, 'build-dir') ?? join(source, 'build'));
-    outputsChecked({ outputs: [{ flag: '--build-dir', path: build }], inputs: [{ flag: 'the native sources', path: join(source, 'int8') }] });
+    outputsChecked({
+      outputs: [{ flag: '--build-dir', path: build }],
+      inputs: [{ flag: 'the native sources', path: join(source, 'int8') }],
+    });
     await mkdir(build, { recursive: true }).catch(() => {
       throw new UserError(`${build}: cannot create the build folder; choose another with --build-dir`);
     });
-    const requireTrt = args.values.tensorrt === true || Boolean(stringOption(args, 'tensorrt-include') ?? stringOption(args, 'tensorrt-lib'));
+    const requireTrt =
+      args.values.tensorrt === true ||
+      Boolean(stringOption(args, 'tensorrt-include') ?? stringOption(args, 'tensorrt-lib'));
     const defines = [
       `-DEFFNET_EDGE_TENSORRT=${requireTrt ? 'ON' : 'AUTO'}`,
-      ...(stringOption(args, 'tensorrt-include') ? [`-DTENSORRT_INCLUDE_DIR=${resolve(stringOption(args, 'tensorrt-include')!)}`] : []),
-      ...(stringOption(args, 'tensorrt-lib') ? [`-DTENSORRT_LIB_DIR=${resolve(stringOption(args, 'tensorrt-lib')!)}`] : []),
+      ...(stringOption(args, 'tensorrt-include')
+        ? [`-DTENSORRT_INCLUDE_DIR=${resolve(stringOption(args, 'tensorrt-include')!)}`]
+        : []),
+      ...(stringOption(args, 'tensorrt-lib')
+        ? [`-DTENSORRT_LIB_DIR=${resolve(stringOption(args, 'tensorrt-lib')!)}`]
+        : []),
     ];
     const logPath = join(build, 'build.log');
     let log = '';
@@ -83,15 +111,21 @@ export const nativeCommand: Command = {
       log += `$ cmake ${cmakeArgs.join(' ')}\n${result.all ?? ''}\n`;
       await writeFile(logPath, log);
       if (result.failed) {
-        if ((result as { code?: string }).code === 'ENOENT') throw new UserError('cmake not found; install it (apt install cmake) and run effnet-edge native build again');
+        if ((result as { code?: string }).code === 'ENOENT')
+          throw new UserError('cmake not found; install it (apt install cmake) and run effnet-edge native build again');
         const built = index === 2 ? ` (${join(build, 'libeffnet_int8.so')} is built)` : '';
-        throw new UserError(`native build failed while ${stage}: ${firstErrorLine(result.all ?? '').replace(/[.\s]+$/, '')}${built}; full log: ${logPath}`);
+        throw new UserError(
+          `native build failed while ${stage}: ${firstErrorLine(result.all ?? '').replace(/[.\s]+$/, '')}${built}; full log: ${logPath}`,
+        );
       }
     }
     bar.update(steps.length, steps.length);
     io.stdout(`built ${join(build, 'libeffnet_int8.so')}\n`);
     if (existsSync(join(build, 'libeffnet_trt.so'))) io.stdout(`built ${join(build, 'libeffnet_trt.so')}\n`);
-    else io.stdout(`${shimSkipReason(log) ?? 'TensorRT not found'}: built the int8 engine only (--tensorrt requires the TensorRT shim)\n`);
+    else
+      io.stdout(
+        `${shimSkipReason(log) ?? 'TensorRT not found'}: built the int8 engine only (--tensorrt requires the TensorRT shim)\n`,
+      );
     return 0;
   },
 };

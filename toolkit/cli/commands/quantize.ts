@@ -1,7 +1,11 @@
 /** `effnet-edge quantize`: calibrate on images and write the int8 Q/DQ model, its ranges and a TensorRT cache. */
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CALIBRATION_METHODS, type CalibrationMethod, type CalibratorSettings } from '../../../calibration/calibrate/calibrators.js';
+import {
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  type CalibratorSettings,
+} from '../../../calibration/calibrate/calibrators.js';
 import { balancedSubset } from '../../../calibration/images/dataset.js';
 import { UsageError } from '../../errors.js';
 import { modelFromFile } from '../../onnx/read.js';
@@ -21,7 +25,11 @@ import { progressBar } from '../progress.js';
 export const DEFAULT_METHOD = 'auto';
 
 /** What each long stage counts, for its progress bar. */
-const STAGE_UNITS: Record<string, string> = { 'bias correction': 'layer', 'range search': 'tensor', sensitivity: 'layer' };
+const STAGE_UNITS: Record<string, string> = {
+  'bias correction': 'layer',
+  'range search': 'tensor',
+  sensitivity: 'layer',
+};
 
 export const CALIBRATION_GROUP: OptionGroup = {
   options: {
@@ -52,44 +60,67 @@ export const CALIBRATION_GROUP: OptionGroup = {
 /** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
 export function searchCountFrom(args: Parameters<Command['run']>[0], auto: boolean): number | undefined {
   const searchCount = numberOption(args, 'search-count', 'integer');
-  if (searchCount !== undefined && searchCount < 0) throw new UsageError(`--search-count expects an integer ≥ 0, got ${searchCount}`);
+  if (searchCount !== undefined && searchCount < 0)
+    throw new UsageError(`--search-count expects an integer ≥ 0, got ${searchCount}`);
   if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
   return searchCount;
 }
 
 /** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */
-export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): { settings: CalibratorSettings; auto: boolean } {
+export function calibratorSettingsFrom(args: Parameters<Command['run']>[0]): {
+  settings: CalibratorSettings;
+  auto: boolean;
+} {
   const method = stringOption(args, 'method') ?? DEFAULT_METHOD;
   if (method !== 'auto' && !(CALIBRATION_METHODS as readonly string[]).includes(method)) {
     throw new UsageError(`--method expects auto or one of ${CALIBRATION_METHODS.join(', ')}, got '${method}'`);
   }
   const percentile = numberOption(args, 'percentile', 'number');
   if (percentile !== undefined && (method !== 'percentile' || !(percentile > 0 && percentile <= 100))) {
-    throw new UsageError(method !== 'percentile' ? '--percentile goes with --method percentile' : `--percentile expects a number in (0, 100], got ${percentile}`);
+    throw new UsageError(
+      method !== 'percentile'
+        ? '--percentile goes with --method percentile'
+        : `--percentile expects a number in (0, 100], got ${percentile}`,
+    );
   }
   if (method === 'auto') return { settings: { method: 'percentile', percentile: 99.99 }, auto: true };
-  const settings: CalibratorSettings = method === 'percentile'
-    ? { method, percentile: percentile ?? 99.99 } : { method: method as CalibrationMethod };
+  const settings: CalibratorSettings =
+    method === 'percentile' ? { method, percentile: percentile ?? 99.99 } : { method: method as CalibrationMethod };
   return { settings, auto: false };
 }
 
 export const quantizeCommand: Command = {
   name: 'quantize',
   summary: 'Calibrate an fp32 ONNX model on images and write its int8 Q/DQ model (with ranges and a TensorRT cache).',
-  usage: 'effnet-edge quantize --model M.onnx --calib DIR [--preset P] [--method M] [--calib-count N] [--cache C] --out Q.onnx',
+  usage:
+    'effnet-edge quantize --model M.onnx --calib DIR [--preset P] [--method M] [--calib-count N] [--cache C] --out Q.onnx',
   examples: [
     'effnet-edge quantize --model b0.onnx --calib ./images --preset torchvision --cache calib.cache --out b0.int8.onnx',
     'effnet-edge quantize --model m.onnx --calib ./calib --max-drop 0.3 --eval ./val --out m.int8.onnx',
   ],
   groups: [
-    { options: { model: { type: 'string' }, out: { type: 'string', short: 'o' } }, help: ['  --model M.onnx          the fp32 model', '  -o, --out Q.onnx        where to write the int8 Q/DQ model'] },
+    {
+      options: { model: { type: 'string' }, out: { type: 'string', short: 'o' } },
+      help: [
+        '  --model M.onnx          the fp32 model',
+        '  -o, --out Q.onnx        where to write the int8 Q/DQ model',
+      ],
+    },
     CALIBRATION_GROUP,
     {
       options: {
-        profile: { type: 'string' }, 'weight-range': { type: 'string' }, cache: { type: 'string' },
-        'trt-version': { type: 'string' }, ranges: { type: 'string' },
-        'max-drop': { type: 'string' }, eval: { type: 'string' }, 'eval-count': { type: 'string' },
-        equalize: { type: 'boolean' }, 'bias-correction': { type: 'boolean' }, 'bias-correction-count': { type: 'string' }, report: { type: 'string' },
+        profile: { type: 'string' },
+        'weight-range': { type: 'string' },
+        cache: { type: 'string' },
+        'trt-version': { type: 'string' },
+        ranges: { type: 'string' },
+        'max-drop': { type: 'string' },
+        eval: { type: 'string' },
+        'eval-count': { type: 'string' },
+        equalize: { type: 'boolean' },
+        'bias-correction': { type: 'boolean' },
+        'bias-correction-count': { type: 'string' },
+        report: { type: 'string' },
       },
       help: [
         '  --profile P             Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
@@ -102,7 +133,7 @@ export const quantizeCommand: Command = {
         '  --equalize              cross-layer equalisation where it is exact (channels scaled down in the layers',
         '                          writing a tensor and back up in those reading it; in EfficientNet: the residual',
         '                          streams) before calibrating',
-        '  --bias-correction       correct each layer\'s bias for the mean shift quantization causes (layer by layer,',
+        "  --bias-correction       correct each layer's bias for the mean shift quantization causes (layer by layer,",
         '                          on --bias-correction-count N calibration images, default 256)',
         '  --report FILE.html      a self-contained HTML report: calibrator scores, passes, layer sensitivity',
       ],
@@ -116,12 +147,20 @@ export const quantizeCommand: Command = {
     const out = stringOption(args, 'out');
     if (!modelPath) throw new UsageError('--model M.onnx is required');
     if (!out) throw new UsageError('--out Q.onnx is required');
-    outputsChecked({ outputs: givenPaths(args, ['out', 'cache', 'ranges', 'report']), inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']) });
+    outputsChecked({
+      outputs: givenPaths(args, ['out', 'cache', 'ranges', 'report']),
+      inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']),
+    });
     const profile = (stringOption(args, 'profile') ?? 'tensorrt') as PlacementProfile;
-    if (!PLACEMENT_PROFILES.includes(profile)) throw new UsageError(`--profile expects tensorrt or onnxruntime, got '${profile}'`);
+    if (!PLACEMENT_PROFILES.includes(profile))
+      throw new UsageError(`--profile expects tensorrt or onnxruntime, got '${profile}'`);
     const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
-    if (!['auto', 'full', 'reduced'].includes(requestedRange)) throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
-    const weightRange = weightRangeFor({ requested: requestedRange as WeightRange | 'auto', runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt' });
+    if (!['auto', 'full', 'reduced'].includes(requestedRange))
+      throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
+    const weightRange = weightRangeFor({
+      requested: requestedRange as WeightRange | 'auto',
+      runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt',
+    });
     const { settings: calibrator, auto } = calibratorSettingsFrom(args);
     const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
     if (batchSize < 1) throw new UsageError(`--batch expects a positive integer, got ${batchSize}`);
@@ -130,24 +169,56 @@ export const quantizeCommand: Command = {
     const model = await modelFromFile({ path: modelPath });
     const inputSize = inputSizeOf(model);
     const preprocessing = preprocessingFrom(args, inputSize);
-    const dataset = await datasetFrom({ args, root: stringOption(args, 'calib'), flag: 'calib', countFlag: 'calib-count' });
+    const dataset = await datasetFrom({
+      args,
+      root: stringOption(args, 'calib'),
+      flag: 'calib',
+      countFlag: 'calib-count',
+    });
     const maxDropPoints = numberOption(args, 'max-drop', 'number');
     let maxDrop: QuantizePipelineOptions['maxDrop'];
     if (maxDropPoints !== undefined) {
-      if (!(maxDropPoints >= 0)) throw new UsageError(`--max-drop expects points of top-1 (a number ≥ 0), got ${maxDropPoints}`);
-      const evalSet = await datasetFrom({ args, root: stringOption(args, 'eval'), flag: 'eval', countFlag: 'eval-count' });
-      const limited = stringOption(args, 'eval-count') === undefined ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 }) : evalSet;
-      if (limited.items.some((item) => item.label === undefined)) throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
+      if (!(maxDropPoints >= 0))
+        throw new UsageError(`--max-drop expects points of top-1 (a number ≥ 0), got ${maxDropPoints}`);
+      const evalSet = await datasetFrom({
+        args,
+        root: stringOption(args, 'eval'),
+        flag: 'eval',
+        countFlag: 'eval-count',
+      });
+      const limited =
+        stringOption(args, 'eval-count') === undefined
+          ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 })
+          : evalSet;
+      if (limited.items.some((item) => item.label === undefined))
+        throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
       maxDrop = { points: maxDropPoints, eval: limited };
     }
     const searchCount = searchCountFrom(args, auto);
     const selectCount = numberOption(args, 'select-count', 'integer');
     const bars = new Map<string, ReturnType<typeof progressBar>>();
-    const { result, maxDrop: maxDropReport, skipped } = await quantizedFromImages({
-      model, dataset, preprocessing, inputSize, batchSize, calibrator, auto, profile, weightRange, equalize: flag(args, 'equalize'),
-      ...(searchCount !== undefined ? { searchCount } : {}), ...(selectCount !== undefined ? { selectCount } : {}),
-      ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOption(args, 'bias-correction-count', 'integer') ?? 256 } : {}),
-      cache: stringOption(args, 'cache') !== undefined, ...(maxDrop ? { maxDrop } : {}),
+    const {
+      result,
+      maxDrop: maxDropReport,
+      skipped,
+    } = await quantizedFromImages({
+      model,
+      dataset,
+      preprocessing,
+      inputSize,
+      batchSize,
+      calibrator,
+      auto,
+      profile,
+      weightRange,
+      equalize: flag(args, 'equalize'),
+      ...(searchCount !== undefined ? { searchCount } : {}),
+      ...(selectCount !== undefined ? { selectCount } : {}),
+      ...(flag(args, 'bias-correction')
+        ? { biasCorrectionCount: numberOption(args, 'bias-correction-count', 'integer') ?? 256 }
+        : {}),
+      cache: stringOption(args, 'cache') !== undefined,
+      ...(maxDrop ? { maxDrop } : {}),
       onProgress: (stage, done, total) => {
         if (!bars.has(stage)) bars.set(stage, progressBar({ label: stage, unit: STAGE_UNITS[stage] ?? 'img' }));
         bars.get(stage)!.update(done, total);
@@ -163,25 +234,54 @@ export const quantizeCommand: Command = {
     if (rangesPath) await writeFile(rangesPath, files.rangesJson);
     const reportPath = stringOption(args, 'report');
     if (reportPath) {
-      await writeFile(reportPath, quantizeReportHtml({ title: `effnet-edge quantize: ${basename(modelPath)} → ${basename(out)}`, result, maxDrop: maxDropReport }));
+      await writeFile(
+        reportPath,
+        quantizeReportHtml({
+          title: `effnet-edge quantize: ${basename(modelPath)} → ${basename(out)}`,
+          result,
+          maxDrop: maxDropReport,
+        }),
+      );
     }
     if (skipped.length) io.stderr(`effnet-edge quantize: ${skipped.length} image(s) skipped\n`);
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({
-        out, profile, weightRange, calibrator: result.calibrator, ...(result.rangeScores ? { calibratorScores: result.rangeScores } : {}), preprocessing, images: result.images, skipped: skipped.length,
-        passes: result.reports.map((r) => ({ pass: r.pass, summary: r.summary, counts: r.counts })),
-        blocks: result.structure.blocks.map((b) => ({
-          name: b.name, depthwise: b.depthwise.name, expand: b.expand?.name ?? null, se: b.se !== undefined,
-          residual: b.residual !== undefined, silu: b.activations.length,
-        })),
-        zeroRanges: result.qdq.zeroRanges,
-        ...(maxDropReport ? {
-          maxDrop: {
-            fp32Top1: maxDropReport.fp32Top1, int8Top1: maxDropReport.int8Top1, keptFloat: maxDropReport.keepFloat,
-            steps: maxDropReport.steps, mostSensitive: maxDropReport.sensitivities.slice(0, 10),
+      io.stdout(
+        `${JSON.stringify(
+          {
+            out,
+            profile,
+            weightRange,
+            calibrator: result.calibrator,
+            ...(result.rangeScores ? { calibratorScores: result.rangeScores } : {}),
+            preprocessing,
+            images: result.images,
+            skipped: skipped.length,
+            passes: result.reports.map((r) => ({ pass: r.pass, summary: r.summary, counts: r.counts })),
+            blocks: result.structure.blocks.map((b) => ({
+              name: b.name,
+              depthwise: b.depthwise.name,
+              expand: b.expand?.name ?? null,
+              se: b.se !== undefined,
+              residual: b.residual !== undefined,
+              silu: b.activations.length,
+            })),
+            zeroRanges: result.qdq.zeroRanges,
+            ...(maxDropReport
+              ? {
+                  maxDrop: {
+                    fp32Top1: maxDropReport.fp32Top1,
+                    int8Top1: maxDropReport.int8Top1,
+                    keptFloat: maxDropReport.keepFloat,
+                    steps: maxDropReport.steps,
+                    mostSensitive: maxDropReport.sensitivities.slice(0, 10),
+                  },
+                }
+              : {}),
           },
-        } : {}),
-      }, null, 2) + '\n');
+          null,
+          2,
+        )}\n`,
+      );
     }
     return 0;
   },

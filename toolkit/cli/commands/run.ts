@@ -20,13 +20,19 @@ export function softmax(row: ArrayLike<number>): number[] {
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Classify images with a bundle\'s int8 model (TensorRT on a Jetson, else ONNX Runtime): top-5 with class names.',
+  summary:
+    "Classify images with a bundle's int8 model (TensorRT on a Jetson, else ONNX Runtime): top-5 with class names.",
   usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--runtime R] [--json] IMAGE...',
   examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
   positionals: true,
   groups: [
     {
-      options: { bundle: { type: 'string' }, fp32: { type: 'boolean' }, top: { type: 'string' }, runtime: { type: 'string' } },
+      options: {
+        bundle: { type: 'string' },
+        fp32: { type: 'boolean' },
+        top: { type: 'string' },
+        runtime: { type: 'string' },
+      },
       help: [
         '  --bundle DIR            a folder written by effnet-edge build',
         '  --fp32                  run the fp32 model instead of the int8 one',
@@ -46,35 +52,53 @@ export const runCommand: Command = {
     if (k < 1) throw new UsageError(`--top expects a positive integer, got ${k}`);
     const runtime = runtimeChoiceFrom(stringOption(args, 'runtime'));
     const runner = await bundleRunner({
-      bundle, manifest, model: flag(args, 'fp32') ? 'fp32' : 'int8', runtime, onNotice: (message) => io.stderr(`effnet-edge run: ${message}\n`),
+      bundle,
+      manifest,
+      model: flag(args, 'fp32') ? 'fp32' : 'int8',
+      runtime,
+      onNotice: (message) => io.stderr(`effnet-edge run: ${message}\n`),
     });
     const dataset: Dataset = {
-      root: process.cwd(), labelSource: 'none',
+      root: process.cwd(),
+      labelSource: 'none',
       items: args.positionals.map((p) => ({ path: resolve(p), relativePath: p })),
     };
     const results: { image: string; top: { class: number; name: string | null; probability: number }[] }[] = [];
     try {
       const { inputSize } = manifest;
       // Every image must decode: a file the user named is not skippable.
-      const refuse = (message: string) => { throw new UserError(message.replace(/^skipped /, '')); };
-      for await (const batch of batchesFromDataset({ dataset, preprocessing: manifest.preprocessing, inputSize, batchSize: 16, onWarning: refuse })) {
+      const refuse = (message: string) => {
+        throw new UserError(message.replace(/^skipped /, ''));
+      };
+      for await (const batch of batchesFromDataset({
+        dataset,
+        preprocessing: manifest.preprocessing,
+        inputSize,
+        batchSize: 16,
+        onWarning: refuse,
+      })) {
         const logits = (await runner.run(batch.data, [batch.size, 3, inputSize, inputSize]))[runner.outputNames[0]!]!;
         const classes = logits.length / batch.size;
         batch.items.forEach((item, row) => {
           const probabilities = softmax(logits.subarray(row * classes, (row + 1) * classes));
           const best = topK({ data: logits, classes }, row, Math.min(k, classes));
-          results.push({ image: item.relativePath, top: best.map((c) => ({ class: c, name: manifest.classes?.[c] ?? null, probability: probabilities[c]! })) });
+          results.push({
+            image: item.relativePath,
+            top: best.map((c) => ({ class: c, name: manifest.classes?.[c] ?? null, probability: probabilities[c]! })),
+          });
         });
       }
     } finally {
       await runner.close();
     }
     if (flag(args, 'json')) {
-      io.stdout(JSON.stringify({ bundle, model: file, runtime: runner.runtime, results }, null, 2) + '\n');
+      io.stdout(`${JSON.stringify({ bundle, model: file, runtime: runner.runtime, results }, null, 2)}\n`);
       return 0;
     }
     for (const r of results) {
-      io.stdout(`${r.image}\n${r.top.map((t, i) => `  ${i + 1}. ${(t.name ?? `class ${t.class}`).padEnd(16)} ${(100 * t.probability).toFixed(1).padStart(5)} %`).join('\n')}\n`);
+      io.stdout(
+        `${r.image}\n${r.top.map((t, i) => `  ${i + 1}. ${(t.name ?? `class ${t.class}`).padEnd(16)} ${(100 * t.probability).toFixed(1).padStart(5)} %`).join('\n')}\n`,
+      );
     }
     return 0;
   },

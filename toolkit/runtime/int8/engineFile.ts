@@ -78,13 +78,16 @@ export function slotsFor(program: EngineProgram): { slots: Map<string, number>; 
       if (!slots.has(t)) throw new Error(`internal: layer ${i} reads '${t}' before it is written`);
     }
     if (layer.kind !== 'conv' && layer.kind !== 'depthwise') return;
-    holder.forEach((t, s) => { if (t !== null && (lastRead.get(t) ?? -1) < i) holder[s] = null; });
+    holder.forEach((t, s) => {
+      if (t !== null && (lastRead.get(t) ?? -1) < i) holder[s] = null;
+    });
     let free = holder.indexOf(null);
     if (free < 0) free = holder.push(null) - 1;
     holder[free] = layer.output;
     slots.set(layer.output, free);
   });
-  if (holder.length > MAX_SLOTS) throw new Error(`the network needs ${holder.length} live tensors; the engine holds ${MAX_SLOTS}`);
+  if (holder.length > MAX_SLOTS)
+    throw new Error(`the network needs ${holder.length} live tensors; the engine holds ${MAX_SLOTS}`);
   return { slots, count: holder.length };
 }
 
@@ -98,15 +101,37 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
   };
   for (const layer of program.layers) {
     if (layer.kind === 'conv') {
-      const flags = (layer.table ? FLAG.activation : 0) | (layer.gate ? FLAG.gate : 0) | (layer.residual ? FLAG.residual : 0);
-      body.i32(KIND.conv, layer.block, flags, slot(layer.input), slot(layer.output), layer.residual ? slot(layer.residual.tensor) : -1,
-        layer.inChannels, layer.outChannels, ...layer.kernel, layer.stride, ...layer.pads);
+      const flags =
+        (layer.table ? FLAG.activation : 0) | (layer.gate ? FLAG.gate : 0) | (layer.residual ? FLAG.residual : 0);
+      body.i32(
+        KIND.conv,
+        layer.block,
+        flags,
+        slot(layer.input),
+        slot(layer.output),
+        layer.residual ? slot(layer.residual.tensor) : -1,
+        layer.inChannels,
+        layer.outChannels,
+        ...layer.kernel,
+        layer.stride,
+        ...layer.pads,
+      );
       if (layer.gate) body.f32(layer.gate.inScale, layer.gate.outScale);
       if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
       convolutionParameters(layer);
     } else if (layer.kind === 'depthwise') {
       const flags = (layer.table ? FLAG.activation : 0) | (layer.pool ? FLAG.pool : 0);
-      body.i32(KIND.depthwise, layer.block, flags, slot(layer.input), slot(layer.output), layer.channels, ...layer.kernel, layer.stride, ...layer.pads);
+      body.i32(
+        KIND.depthwise,
+        layer.block,
+        flags,
+        slot(layer.input),
+        slot(layer.output),
+        layer.channels,
+        ...layer.kernel,
+        layer.stride,
+        ...layer.pads,
+      );
       convolutionParameters(layer);
     } else if (layer.kind === 'se') {
       body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
@@ -123,7 +148,14 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
         body.array(layer.gateTable.values);
       }
     } else {
-      body.i32(KIND.head, layer.block, layer.table ? FLAG.activation : 0, slot(layer.input), layer.channels, layer.classes);
+      body.i32(
+        KIND.head,
+        layer.block,
+        layer.table ? FLAG.activation : 0,
+        slot(layer.input),
+        layer.channels,
+        layer.classes,
+      );
       body.f32(layer.inScale, layer.poolScale);
       body.array(layer.weights);
       body.array(layer.scale);
@@ -135,8 +167,19 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
   const header = new DataView(new ArrayBuffer(ENGINE_HEADER_SIZE));
   new TextEncoder().encode(ENGINE_MAGIC).forEach((b, i) => header.setUint8(i, b));
   const { input } = program;
-  const words = [ENGINE_FILE_VERSION, ENGINE_HEADER_SIZE, ENGINE_HEADER_SIZE + payload.length, crc32(payload) >>> 0,
-    input.channels, input.height, input.width, program.classes, count, program.layers.length, 0];
+  const words = [
+    ENGINE_FILE_VERSION,
+    ENGINE_HEADER_SIZE,
+    ENGINE_HEADER_SIZE + payload.length,
+    crc32(payload) >>> 0,
+    input.channels,
+    input.height,
+    input.width,
+    program.classes,
+    count,
+    program.layers.length,
+    0,
+  ];
   words.forEach((w, i) => header.setUint32(8 + 4 * i, w, true));
   header.setFloat32(52, input.scale, true);
   const file = new Uint8Array(ENGINE_HEADER_SIZE + payload.length);

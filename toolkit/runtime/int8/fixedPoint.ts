@@ -14,7 +14,9 @@ export interface Requantization {
 /** `scale` = multiplier · 2^-(32 + shift); needs 2^-63 ≤ scale < 0.5. */
 export function requantizationOf(scale: number, what: string): Requantization {
   if (!(scale > 0 && scale < 0.5)) {
-    throw new Error(`${what}: the requantization scale ${scale} is outside (0, 0.5), which the int8 engine does not represent`);
+    throw new Error(
+      `${what}: the requantization scale ${scale} is outside (0, 0.5), which the int8 engine does not represent`,
+    );
   }
   let exponent = Math.floor(Math.log2(scale)) + 1; // scale = mantissa · 2^exponent, mantissa in [0.5, 1)
   let multiplier = Math.round((scale / 2 ** exponent) * 2 ** 31);
@@ -27,7 +29,8 @@ export function requantizationOf(scale: number, what: string): Requantization {
     multiplier = Math.round((scale / 2 ** exponent) * 2 ** 31);
   }
   const shift = -1 - exponent;
-  if (shift < 0 || shift > 31) throw new Error(`${what}: the requantization scale ${scale} is too small for the int8 engine`);
+  if (shift < 0 || shift > 31)
+    throw new Error(`${what}: the requantization scale ${scale} is too small for the int8 engine`);
   return { multiplier, shift };
 }
 
@@ -38,7 +41,7 @@ export function requantize(value: number, { multiplier, shift }: Requantization)
 }
 
 export function clampInt8(value: number): number {
-  return value < -128 ? -128 : value > 127 ? 127 : value;
+  return value < -128 ? -128 : Math.min(value, 127);
 }
 
 /** QuantizeLinear with zero point 0, in float32 like ONNX Runtime: round half to even, saturate. */

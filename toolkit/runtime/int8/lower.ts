@@ -122,15 +122,18 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
   };
   const scalar = (name: string): number => {
     const t = initializers.get(name);
-    if (!t || t.data.length !== 1 || !(t.data instanceof Float32Array)) return fail(name, 'expected a float scalar initializer');
+    if (t?.data.length !== 1 || !(t.data instanceof Float32Array))
+      return fail(name, 'expected a float scalar initializer');
     return t.data[0]!;
   };
   const zeroPointIsZero = (node: Node) => {
     const zp = node.inputs[2] ? initializers.get(node.inputs[2]) : undefined;
-    if (zp && Array.from(zp.data as Int8Array).some((v) => v !== 0)) fail(node, 'non-zero zero point (the engine is symmetric)');
+    if (zp && Array.from(zp.data as Int8Array).some((v) => v !== 0))
+      fail(node, 'non-zero zero point (the engine is symmetric)');
     if (zp && zp.dataType !== 3) fail(node, 'zero point is not int8');
   };
-  const only = <T>(list: T[], what: string, node: Node): T => (list.length === 1 ? list[0]! : fail(node, `expected one ${what}, found ${list.length}`));
+  const only = <T>(list: T[], what: string, node: Node): T =>
+    list.length === 1 ? list[0]! : fail(node, `expected one ${what}, found ${list.length}`);
   const consumersOf = (tensor: string) => consumers.get(tensor) ?? [];
   /** The QuantizeLinear reading a float tensor. */
   const quantizerOf = (tensor: string): { quantized: string; scale: number } | null => {
@@ -144,28 +147,35 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
   /** A DequantizeLinear output that dequantizes an activation: which int8 tensor, which float it stands for. */
   const activationBehind = (tensor: string, reader: Node): ActivationSource => {
     const dq = producers.get(tensor);
-    if (!dq || dq.opType !== 'DequantizeLinear') return fail(reader, `input '${tensor}' is not dequantized int8 (the model needs the onnxruntime Q/DQ placement of a CPU target)`);
+    if (dq?.opType !== 'DequantizeLinear')
+      return fail(
+        reader,
+        `input '${tensor}' is not dequantized int8 (the model needs the onnxruntime Q/DQ placement of a CPU target)`,
+      );
     zeroPointIsZero(dq);
     const q = producers.get(dq.inputs[0]!);
-    if (!q || q.opType !== 'QuantizeLinear') return fail(reader, `input '${tensor}' does not come from QuantizeLinear`);
+    if (q?.opType !== 'QuantizeLinear') return fail(reader, `input '${tensor}' does not come from QuantizeLinear`);
     return { quantized: q.outputs[0]!, float: q.inputs[0]!, scale: scalar(q.inputs[1]!) };
   };
   const weightBehind = (tensor: string, reader: Node): { values: Int8Array; scales: Float32Array; dims: number[] } => {
     const dq = producers.get(tensor);
     const values = dq?.opType === 'DequantizeLinear' ? initializers.get(dq.inputs[0]!) : undefined;
-    if (!dq || !values || !(values.data instanceof Int8Array)) return fail(reader, 'weights are not int8 initializers behind DequantizeLinear');
+    if (!dq || !values || !(values.data instanceof Int8Array))
+      return fail(reader, 'weights are not int8 initializers behind DequantizeLinear');
     zeroPointIsZero(dq);
     const scales = initializers.get(dq.inputs[1]!)?.data;
     if (!(scales instanceof Float32Array)) return fail(reader, 'weight scales are not float');
     const axis = dq.attributes.axis?.type === 'int' ? Number(dq.attributes.axis.value) : 1;
-    if (scales.length !== 1 && (axis !== 0 || scales.length !== values.dims[0])) fail(reader, 'weights are not quantized per output channel');
+    if (scales.length !== 1 && (axis !== 0 || scales.length !== values.dims[0]))
+      fail(reader, 'weights are not quantized per output channel');
     const perChannel = scales.length === 1 ? new Float32Array(values.dims[0]!).fill(scales[0]!) : scales;
     return { values: values.data, scales: perChannel, dims: values.dims };
   };
   const floatBias = (tensor: string | undefined, count: number): Float32Array => {
     if (!tensor) return new Float32Array(count);
     const t: Tensor | undefined = initializers.get(tensor);
-    if (!t || !(t.data instanceof Float32Array) || t.data.length !== count) return fail(tensor, `expected ${count} float biases`);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== count)
+      return fail(tensor, `expected ${count} float biases`);
     return t.data;
   };
   const ints = (node: Node, name: string, fallback: number[]) => {
@@ -191,7 +201,8 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
   if (!input || graph.inputs.length !== 1) return fail('graph', 'expected one input');
   const dims = input.shape ?? [];
   const [channels, height, width] = dims.slice(1).map(Number);
-  if (dims.length !== 4 || !channels || !height || !width) return fail('graph', `input '${input.name}' needs a fixed [N, C, H, W] shape, got [${dims.join(', ')}]`);
+  if (dims.length !== 4 || !channels || !height || !width)
+    return fail('graph', `input '${input.name}' needs a fixed [N, C, H, W] shape, got [${dims.join(', ')}]`);
   const inputQuantizer = quantizerOf(input.name);
   if (!inputQuantizer) return fail('graph', `input '${input.name}' is not quantized`);
 
@@ -204,7 +215,13 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
   const producedBy = new Map<string, ConvLayer | DepthwiseLayer>();
   let classes = 0;
 
-  const requantizations = (inScale: number, weightScales: Float32Array, outScale: number, bias: Float32Array, node: Node) => {
+  const requantizations = (
+    inScale: number,
+    weightScales: Float32Array,
+    outScale: number,
+    bias: Float32Array,
+    node: Node,
+  ) => {
     const count = weightScales.length;
     const out = { bias: new Int32Array(count), multipliers: new Int32Array(count), shifts: new Int32Array(count) };
     for (let c = 0; c < count; c++) {
@@ -232,7 +249,8 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       const pads = ints(node, 'pads', [0, 0, 0, 0]);
       if (ints(node, 'dilations', [1, 1]).some((d) => d !== 1)) fail(node, 'dilated convolutions are not supported');
       if (strides[0] !== strides[1]) fail(node, 'unequal strides are not supported');
-      if (node.attributes.auto_pad?.type === 'string' && !['NOTSET', ''].includes(node.attributes.auto_pad.value)) fail(node, 'auto_pad is not supported; export with explicit pads');
+      if (node.attributes.auto_pad?.type === 'string' && !['NOTSET', ''].includes(node.attributes.auto_pad.value))
+        fail(node, 'auto_pad is not supported; export with explicit pads');
       const bias = floatBias(node.inputs[2], outC);
       const out = quantizerOf(node.outputs[0]!);
       if (!out) return fail(node, 'its output is not quantized');
@@ -249,8 +267,14 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       }
       const rq = requantizations(x.scale, w.scales, out.scale, bias, node);
       const common = {
-        name: node.name, block: 0, output, kernel: [kh, kw] as [number, number], stride: strides[0]!,
-        pads: [pads[0]!, pads[1]!, pads[2]!, pads[3]!] as [number, number, number, number], ...rq, table,
+        name: node.name,
+        block: 0,
+        output,
+        kernel: [kh, kw] as [number, number],
+        stride: strides[0]!,
+        pads: [pads[0]!, pads[1]!, pads[2]!, pads[3]!] as [number, number, number, number],
+        ...rq,
+        table,
       };
       const inC = group * inPerGroup;
       let layer: ConvLayer | DepthwiseLayer;
@@ -258,17 +282,26 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
         const weights = new Int8Array(w.values.length);
         for (let o = 0; o < outC; o++) {
           for (let i = 0; i < inC; i++) {
-            for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) weights[((o * kh + y) * kw + z) * inC + i] = w.values[((o * inC + i) * kh + y) * kw + z]!;
+            for (let y = 0; y < kh; y++)
+              for (let z = 0; z < kw; z++)
+                weights[((o * kh + y) * kw + z) * inC + i] = w.values[((o * inC + i) * kh + y) * kw + z]!;
           }
         }
         const gate = gated.get(x.quantized);
         layer = {
-          kind: 'conv', ...common, input: gate ? gate.tensor : x.quantized, inChannels: inC, outChannels: outC, weights,
-          gate: gate ? { inScale: gate.inScale, outScale: gate.outScale } : null, residual: null,
+          kind: 'conv',
+          ...common,
+          input: gate ? gate.tensor : x.quantized,
+          inChannels: inC,
+          outChannels: outC,
+          weights,
+          gate: gate ? { inScale: gate.inScale, outScale: gate.outScale } : null,
+          residual: null,
         };
       } else if (group === outC && inPerGroup === 1) {
         const weights = new Int8Array(w.values.length);
-        for (let c = 0; c < outC; c++) for (let t = 0; t < kh * kw; t++) weights[t * outC + c] = w.values[c * kh * kw + t]!;
+        for (let c = 0; c < outC; c++)
+          for (let t = 0; t < kh * kw; t++) weights[t * outC + c] = w.values[c * kh * kw + t]!;
         layer = { kind: 'depthwise', ...common, input: x.quantized, channels: outC, weights, pool: false };
       } else {
         return fail(node, `grouped convolution (group ${group}) is neither dense nor depthwise`);
@@ -284,40 +317,71 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       // Squeeze-excitation: GAP → Q → FC1 → SiLU → Q → FC2 → Sigmoid → Q → Mul with the block's activation → Q.
       const e = activationBehind(node.inputs[0]!, node);
       const dw = producedBy.get(e.quantized);
-      if (!dw || dw.kind !== 'depthwise') return fail(node, 'squeeze-excitation must pool a depthwise conv output');
+      if (dw?.kind !== 'depthwise') return fail(node, 'squeeze-excitation must pool a depthwise conv output');
       dw.pool = true;
       const w1 = weightBehind(fc1.inputs[1]!, fc1);
       const fcOut = quantizerOf(fc1.outputs[0]!);
       const fcAct = fcOut && siluAfter(fc1.outputs[0]!, fcOut.quantized);
       const fcActOut = fcAct && quantizerOf(fcAct.outputs[0]!);
-      if (!fcOut || !fcAct || !fcActOut) return fail(fc1, 'expected a quantized SiLU after the first squeeze-excitation FC');
-      const fc2 = only(consumersOf(dequantizerOf(fcActOut.quantized) ?? '').filter((n) => n.opType === 'Conv'), 'second FC', fcAct);
+      if (!fcOut || !fcAct || !fcActOut)
+        return fail(fc1, 'expected a quantized SiLU after the first squeeze-excitation FC');
+      const fc2 = only(
+        consumersOf(dequantizerOf(fcActOut.quantized) ?? '').filter((n) => n.opType === 'Conv'),
+        'second FC',
+        fcAct,
+      );
       const w2 = weightBehind(fc2.inputs[1]!, fc2);
       const fc2Out = quantizerOf(fc2.outputs[0]!);
-      const fc2Dequantized = fc2Out ? dequantizerOf(fc2Out.quantized) ?? '' : '';
-      const gateSigmoid = only([...consumersOf(fc2Dequantized), ...consumersOf(fc2.outputs[0]!)].filter((n) => n.opType === 'Sigmoid'), 'gate Sigmoid', fc2);
+      const fc2Dequantized = fc2Out ? (dequantizerOf(fc2Out.quantized) ?? '') : '';
+      const gateSigmoid = only(
+        [...consumersOf(fc2Dequantized), ...consumersOf(fc2.outputs[0]!)].filter((n) => n.opType === 'Sigmoid'),
+        'gate Sigmoid',
+        fc2,
+      );
       const gateReadsInt8 = fc2Out !== null && gateSigmoid.inputs[0] === fc2Dequantized;
       const gate = quantizerOf(gateSigmoid.outputs[0]!);
       if (!gate) return fail(gateSigmoid, 'the gate is not quantized');
-      const scaleMul = only(consumersOf(dequantizerOf(gate.quantized) ?? '').filter((n) => n.opType === 'Mul'), 'gate Mul', gateSigmoid);
+      const scaleMul = only(
+        consumersOf(dequantizerOf(gate.quantized) ?? '').filter((n) => n.opType === 'Mul'),
+        'gate Mul',
+        gateSigmoid,
+      );
       const scaled = quantizerOf(scaleMul.outputs[0]!);
       if (!scaled) return fail(scaleMul, 'the gated activation is not quantized');
-      if (!scaleMul.inputs.includes(dequantizerOf(e.quantized) ?? '')) fail(scaleMul, 'the gate does not scale the pooled activation');
+      if (!scaleMul.inputs.includes(dequantizerOf(e.quantized) ?? ''))
+        fail(scaleMul, 'the gate does not scale the pooled activation');
       const channels = dw.channels;
       const reduced = w1.dims[0]!;
-      if (w1.dims[1] !== channels || w2.dims[0] !== channels || w2.dims[1] !== reduced) fail(fc1, 'FC shapes do not match the pooled channels');
+      if (w1.dims[1] !== channels || w2.dims[0] !== channels || w2.dims[1] !== reduced)
+        fail(fc1, 'FC shapes do not match the pooled channels');
       gated.set(scaled.quantized, { tensor: e.quantized, inScale: e.scale, outScale: scaled.scale });
       for (const n of [fc1, fcAct, fc2, gateSigmoid, scaleMul]) handled.add(n.name);
       layers.push({
-        kind: 'se', name: node.name, block: 0, channels, reduced, inScale: e.scale, poolScale: pooledOut.scale,
-        fc1OutScale: fcOut.scale, fc1ActScale: fcActOut.scale, gateScale: gate.scale,
-        fc1Weights: w1.values, fc1Scale: Float32Array.from(w1.scales, (s) => s * pooledOut.scale), fc1Bias: floatBias(fc1.inputs[2], reduced),
+        kind: 'se',
+        name: node.name,
+        block: 0,
+        channels,
+        reduced,
+        inScale: e.scale,
+        poolScale: pooledOut.scale,
+        fc1OutScale: fcOut.scale,
+        fc1ActScale: fcActOut.scale,
+        gateScale: gate.scale,
+        fc1Weights: w1.values,
+        fc1Scale: Float32Array.from(w1.scales, (s) => s * pooledOut.scale),
+        fc1Bias: floatBias(fc1.inputs[2], reduced),
         fc1Table: siluTable(fcOut.scale, fcActOut.scale),
-        fc2Weights: w2.values, fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale), fc2Bias: floatBias(fc2.inputs[2], channels),
-        gateTable: gateReadsInt8 ? {
-          inScale: fc2Out.scale,
-          values: Float32Array.from(INT8_BY_BYTE, (q) => Math.fround(quantizeValue(sigmoid(Math.fround(q * fc2Out.scale)), gate.scale) * gate.scale)),
-        } : null,
+        fc2Weights: w2.values,
+        fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale),
+        fc2Bias: floatBias(fc2.inputs[2], channels),
+        gateTable: gateReadsInt8
+          ? {
+              inScale: fc2Out.scale,
+              values: Float32Array.from(INT8_BY_BYTE, (q) =>
+                Math.fround(quantizeValue(sigmoid(Math.fround(q * fc2Out.scale)), gate.scale) * gate.scale),
+              ),
+            }
+          : null,
       });
       continue;
     }
@@ -326,10 +390,17 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       const out = quantizerOf(node.outputs[0]!);
       if (!out) return fail(node, 'its output is not quantized');
       const last = layers.at(-1);
-      const main = last?.kind === 'conv' && last.output === a.quantized ? a : last?.kind === 'conv' && last.output === b.quantized ? b : null;
-      if (!main || last?.kind !== 'conv') return fail(node, 'a residual add must follow the conv that produces one of its inputs');
+      const main =
+        last?.kind === 'conv' && last.output === a.quantized
+          ? a
+          : last?.kind === 'conv' && last.output === b.quantized
+            ? b
+            : null;
+      if (!main || last?.kind !== 'conv')
+        return fail(node, 'a residual add must follow the conv that produces one of its inputs');
       const skip = main === a ? b : a;
-      if (consumersOf(dequantizerOf(main.quantized) ?? '').length !== 1) fail(node, 'the projection output has other readers than the residual add');
+      if (consumersOf(dequantizerOf(main.quantized) ?? '').length !== 1)
+        fail(node, 'the projection output has other readers than the residual add');
       last.residual = { tensor: skip.quantized, mainScale: main.scale, skipScale: skip.scale, outScale: out.scale };
       last.output = out.quantized;
       producedBy.set(out.quantized, last);
@@ -339,7 +410,7 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       const flat = activationBehind(node.inputs[0]!, node);
       const flatten = producers.get(flat.float);
       const pool = flatten?.opType === 'Flatten' ? producers.get(flatten.inputs[0]!) : flatten;
-      if (!pool || pool.opType !== 'GlobalAveragePool') return fail(node, 'the classifier must read the global average pool');
+      if (pool?.opType !== 'GlobalAveragePool') return fail(node, 'the classifier must read the global average pool');
       if (int(node, 'transB', 0) !== 1) fail(node, 'expected transB=1');
       const w = weightBehind(node.inputs[1]!, node);
       const pooled = floatActivations.get(pool.inputs[0]!);
@@ -348,11 +419,21 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
       const table = pooled ? Float32Array.from(INT8_BY_BYTE, (q) => silu(Math.fround(q * pooled.scale))) : null;
       classes = w.dims[0]!;
       layers.push({
-        kind: 'head', name: node.name, block: 0, input: source.tensor, channels: w.dims[1]!, classes,
-        inScale: source.scale, poolScale: flat.scale, table, weights: w.values,
-        scale: Float32Array.from(w.scales, (s) => s * flat.scale), bias: floatBias(node.inputs[2], classes),
+        kind: 'head',
+        name: node.name,
+        block: 0,
+        input: source.tensor,
+        channels: w.dims[1]!,
+        classes,
+        inScale: source.scale,
+        poolScale: flat.scale,
+        table,
+        weights: w.values,
+        scale: Float32Array.from(w.scales, (s) => s * flat.scale),
+        bias: floatBias(node.inputs[2], classes),
       });
-      if (!graph.outputs.some((o) => o.name === node.outputs[0])) fail(node, 'the classifier output is not the graph output');
+      if (!graph.outputs.some((o) => o.name === node.outputs[0]))
+        fail(node, 'the classifier output is not the graph output');
       continue;
     }
     if (['QuantizeLinear', 'DequantizeLinear', 'Sigmoid', 'Flatten', 'Mul'].includes(node.opType)) continue;
@@ -360,7 +441,11 @@ export function engineProgramFrom(options: { model: Model }): EngineProgram {
   }
   if (layers.at(-1)?.kind !== 'head') return fail('graph', 'no classifier head (GlobalAveragePool → Gemm) found');
   numberBlocks(layers);
-  return { input: { tensor: inputQuantizer.quantized, channels, height, width, scale: inputQuantizer.scale }, classes, layers };
+  return {
+    input: { tensor: inputQuantizer.quantized, channels, height, width, scale: inputQuantizer.scale },
+    classes,
+    layers,
+  };
 }
 
 /** 0: stem; one number per MBConv block (its expand conv, depthwise, SE and projection); the last: the head. */
@@ -370,11 +455,15 @@ function numberBlocks(layers: EngineLayer[]): void {
   layers.forEach((layer, i) => {
     const previous = layers[i - 1];
     const next = layers[i + 1];
-    const opens = i > 0 && (
-      (layer.kind === 'conv' && next?.kind === 'depthwise') // expand conv
-      || (layer.kind === 'depthwise' && !(previous?.kind === 'conv' && previousOpened)) // depthwise without expansion
-      || (layer.kind === 'conv' && previous?.kind !== 'depthwise' && previous?.kind !== 'se' && next?.kind !== 'depthwise') // head conv
-      || (layer.kind === 'head' && previous?.kind !== 'conv'));
+    const opens =
+      i > 0 &&
+      ((layer.kind === 'conv' && next?.kind === 'depthwise') || // expand conv
+        (layer.kind === 'depthwise' && !(previous?.kind === 'conv' && previousOpened)) || // depthwise without expansion
+        (layer.kind === 'conv' &&
+          previous?.kind !== 'depthwise' &&
+          previous?.kind !== 'se' &&
+          next?.kind !== 'depthwise') || // head conv
+        (layer.kind === 'head' && previous?.kind !== 'conv'));
     if (opens) block += 1;
     previousOpened = opens;
     layer.block = block;

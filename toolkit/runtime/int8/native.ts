@@ -15,10 +15,23 @@ export const INT8_ABI_VERSION = 1;
 
 export const INT8_STRUCTS = {
   effnet_int8_info: [
-    ['int32_t', 'channels'], ['int32_t', 'height'], ['int32_t', 'width'], ['int32_t', 'classes'], ['int32_t', 'layers'],
-    ['int32_t', 'isa'], ['int32_t', 'threads'], ['int64_t', 'arena_bytes'], ['int64_t', 'weight_bytes'], ['int64_t', 'macs'],
+    ['int32_t', 'channels'],
+    ['int32_t', 'height'],
+    ['int32_t', 'width'],
+    ['int32_t', 'classes'],
+    ['int32_t', 'layers'],
+    ['int32_t', 'isa'],
+    ['int32_t', 'threads'],
+    ['int64_t', 'arena_bytes'],
+    ['int64_t', 'weight_bytes'],
+    ['int64_t', 'macs'],
   ],
-  effnet_int8_layer_stats: [['int32_t', 'kind'], ['int32_t', 'block'], ['int64_t', 'macs'], ['double', 'total_ms']],
+  effnet_int8_layer_stats: [
+    ['int32_t', 'kind'],
+    ['int32_t', 'block'],
+    ['int64_t', 'macs'],
+    ['double', 'total_ms'],
+  ],
 } as const;
 
 export const INT8_PROTOTYPES = [
@@ -36,10 +49,23 @@ export const INT8_PROTOTYPES = [
   'effnet_int8_status effnet_int8_run_quantized(effnet_int8_engine *engine, const int8_t *input, size_t input_count, int8_t *output, size_t output_count, char *error, size_t error_size)',
 ] as const;
 
-export const INT8_STATUS = ['OK', 'INVALID_ARGUMENT', 'FILE_ERROR', 'FORMAT_ERROR', 'VERSION_MISMATCH', 'UNSUPPORTED', 'OUT_OF_MEMORY'] as const;
+export const INT8_STATUS = [
+  'OK',
+  'INVALID_ARGUMENT',
+  'FILE_ERROR',
+  'FORMAT_ERROR',
+  'VERSION_MISMATCH',
+  'UNSUPPORTED',
+  'OUT_OF_MEMORY',
+] as const;
 export const INT8_ISAS = { auto: 0, scalar: 1, avx2: 2, neon: 3, 'avx-vnni': 4, avx512: 5 } as const;
 export type Int8Isa = keyof typeof INT8_ISAS;
-export const INT8_LAYER_KINDS: Record<number, string> = { 1: 'conv', 2: 'depthwise', 3: 'squeeze-excitation', 4: 'head' };
+export const INT8_LAYER_KINDS: Record<number, string> = {
+  1: 'conv',
+  2: 'depthwise',
+  3: 'squeeze-excitation',
+  4: 'head',
+};
 
 export const BUILD_INT8_HINT = 'effnet-edge native build';
 
@@ -53,12 +79,15 @@ let library: Call | undefined;
 function theLibrary(): Call {
   if (library) return library;
   const path = int8LibraryPath();
-  if (!existsSync(path)) throw new UserError(`the int8 engine is not built (${path} is missing); run: ${BUILD_INT8_HINT}`);
+  if (!existsSync(path))
+    throw new UserError(`the int8 engine is not built (${path} is missing); run: ${BUILD_INT8_HINT}`);
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(path);
   } catch (error) {
-    throw new UserError(`${path} does not load (${(error as Error).message.split('\n')[0]}); rebuild it with: ${BUILD_INT8_HINT}`);
+    throw new UserError(
+      `${path} does not load (${(error as Error).message.split('\n')[0]}); rebuild it with: ${BUILD_INT8_HINT}`,
+    );
   }
   koffi.alias('effnet_int8_status', 'int32_t');
   for (const [name, fields] of Object.entries(INT8_STRUCTS)) {
@@ -66,9 +95,13 @@ function theLibrary(): Call {
   }
   koffi.opaque('effnet_int8_engine');
   const call: Call = {};
-  for (const prototype of INT8_PROTOTYPES) call[/(effnet_int8_\w+)\(/.exec(prototype)![1]!] = lib.func(prototype) as Call[string];
+  for (const prototype of INT8_PROTOTYPES)
+    call[/(effnet_int8_\w+)\(/.exec(prototype)![1]!] = lib.func(prototype) as Call[string];
   const abi = call.effnet_int8_abi_version!() as number;
-  if (abi !== INT8_ABI_VERSION) throw new UserError(`${path} has ABI version ${abi}, this effnet-edge expects ${INT8_ABI_VERSION}; rebuild it with: ${BUILD_INT8_HINT}`);
+  if (abi !== INT8_ABI_VERSION)
+    throw new UserError(
+      `${path} has ABI version ${abi}, this effnet-edge expects ${INT8_ABI_VERSION}; rebuild it with: ${BUILD_INT8_HINT}`,
+    );
   library = call;
   return call;
 }
@@ -116,7 +149,10 @@ export interface Int8LayerStats {
 }
 
 export class Int8Engine {
-  private constructor(private handle: unknown, private readonly source: string) {}
+  private constructor(
+    private handle: unknown,
+    private readonly source: string,
+  ) {}
 
   /** `source` names the file in error messages. */
   static load(options: { bytes: Uint8Array; source: string }): Int8Engine {
@@ -135,9 +171,16 @@ export class Int8Engine {
     theLibrary().effnet_int8_get_info!(this.live, info);
     const isa = (Object.keys(INT8_ISAS) as Int8Isa[]).find((k) => INT8_ISAS[k] === info.isa) ?? 'auto';
     return {
-      channels: Number(info.channels), height: Number(info.height), width: Number(info.width), classes: Number(info.classes),
-      layers: Number(info.layers), isa, threads: Number(info.threads), arenaBytes: Number(info.arena_bytes),
-      weightBytes: Number(info.weight_bytes), macs: Number(info.macs),
+      channels: Number(info.channels),
+      height: Number(info.height),
+      width: Number(info.width),
+      classes: Number(info.classes),
+      layers: Number(info.layers),
+      isa,
+      threads: Number(info.threads),
+      arenaBytes: Number(info.arena_bytes),
+      weightBytes: Number(info.weight_bytes),
+      macs: Number(info.macs),
     };
   }
 
@@ -159,7 +202,13 @@ export class Int8Engine {
     for (let index = 0; index < layers; index++) {
       const s: Record<string, number | bigint> = {};
       theLibrary().effnet_int8_layer_stats_at!(this.live, index, s);
-      out.push({ index, kind: INT8_LAYER_KINDS[Number(s.kind)] ?? String(s.kind), block: Number(s.block), macs: Number(s.macs), totalMs: Number(s.total_ms) });
+      out.push({
+        index,
+        kind: INT8_LAYER_KINDS[Number(s.kind)] ?? String(s.kind),
+        block: Number(s.block),
+        macs: Number(s.macs),
+        totalMs: Number(s.total_ms),
+      });
     }
     return out;
   }
@@ -168,7 +217,9 @@ export class Int8Engine {
   run(input: Float32Array, dims: readonly number[]): Float32Array {
     const [batch, channels, height, width] = dims as [number, number, number, number];
     if (dims.length !== 4 || input.length !== batch * channels * height * width) {
-      throw new UserError(`${this.source}: input of ${input.length} floats does not have the shape [${dims.join(', ')}]`);
+      throw new UserError(
+        `${this.source}: input of ${input.length} floats does not have the shape [${dims.join(', ')}]`,
+      );
     }
     const logits = new Float32Array(batch * this.info().classes);
     checked(this.source, 'effnet_int8_run', this.live, input, batch, channels, height, width, logits, logits.length);
@@ -193,7 +244,8 @@ export function engineBytesFor(options: { model: Model; source: string }): Uint8
   try {
     return engineFileFrom(engineProgramFrom({ model: options.model }));
   } catch (error) {
-    if (error instanceof LoweringError) throw new UserError(`${options.source}: the int8 engine cannot run this model: ${error.message}`);
+    if (error instanceof LoweringError)
+      throw new UserError(`${options.source}: the int8 engine cannot run this model: ${error.message}`);
     throw error;
   }
 }
@@ -201,9 +253,20 @@ export function engineBytesFor(options: { model: Model; source: string }): Uint8
 export class Int8Runner implements Runner {
   readonly runtime = 'native-int8' as const;
 
-  private constructor(readonly engine: Int8Engine, readonly inputName: string, readonly outputNames: readonly string[]) {}
+  private constructor(
+    readonly engine: Int8Engine,
+    readonly inputName: string,
+    readonly outputNames: readonly string[],
+  ) {}
 
-  static create(options: { bytes: Uint8Array; source: string; inputName: string; outputName: string; threads?: number; isa?: Int8Isa }): Int8Runner {
+  static create(options: {
+    bytes: Uint8Array;
+    source: string;
+    inputName: string;
+    outputName: string;
+    threads?: number;
+    isa?: Int8Isa;
+  }): Int8Runner {
     const engine = Int8Engine.load({ bytes: options.bytes, source: options.source });
     try {
       if (options.isa && options.isa !== 'auto') engine.setIsa(options.isa);
