@@ -5,7 +5,7 @@
  * Pure: reads the graph, returns what it found and a report; the quantizer places Q/DQ from this.
  */
 import { consumerMap, initializerMap, producerMap } from '../onnx/graph.js';
-import type { Model, Node } from '../onnx/ir.js';
+import type { Model, Node, Tensor } from '../onnx/ir.js';
 import { graphLayersOf } from '../model/summaryFromOnnx.js';
 import type { PassReport } from './pass.js';
 
@@ -56,16 +56,49 @@ export interface Structure {
 
 const isConv = (node: Node | undefined): boolean => node?.opType === 'Conv' && node.domain === '';
 
+/** The lookups every matcher reads, built once per graph. */
+interface GraphIndex {
+  model: Model;
+  producers: Map<string, Node>;
+  consumers: Map<string, Node[]>;
+  initializers: Map<string, Tensor>;
+}
+
 export function structureOf(model: Model): { structure: Structure; report: PassReport } {
   const { graph } = model;
-  const producers = producerMap(graph);
-  const consumers = consumerMap(graph);
-  const initializers = initializerMap(graph);
-  const graphInputs = new Set(graph.inputs.map((i) => i.name));
-  const isActivation = (name: string) => !initializers.has(name) && (producers.has(name) || graphInputs.has(name));
+  const index = {
+    model,
+    producers: producerMap(graph),
+    consumers: consumerMap(graph),
+    initializers: initializerMap(graph),
+  };
+  const silu = siluMatchesOf(index);
+  const convBehind = convBehindActivations(index, silu);
+  const se = seMatchesOf(index, silu, convBehind);
+  const depthwise = depthwiseConvsOf(index);
+  const residuals = residualMatchesOf(index);
+  const blocks = blockMatchesOf({ index, silu, se, depthwise, residuals, convBehind });
+  const counts = {
+    silu: silu.length,
+    se: se.length,
+    depthwise: depthwise.length,
+    residual: residuals.length,
+    blocks: blocks.length,
+  };
+  return {
+    structure: { silu, se, depthwise, residuals, blocks },
+    report: {
+      pass: 'recognise',
+      summary: `MBConv blocks: ${blocks.length} (depthwise ${depthwise.length}, SE ${se.length}, residual ${residuals.length}), SiLU: ${silu.length}`,
+      counts,
+    },
+  };
+}
 
+/** Mul(x, Sigmoid(x)), either input order. */
+function siluMatchesOf({ model, producers }: GraphIndex): SiluMatch[] {
   const silu: SiluMatch[] = [];
-  for (const mul of graph.nodes) {
+  for (const mul of model.graph.nodes) {
     if (mul.opType !== 'Mul' || mul.inputs.length !== 2) continue;
     for (const [gateIndex, inputIndex] of [
       [0, 1],
@@ -78,9 +111,14 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
       }
     }
   }
+  return silu;
+}
+
+type ConvBehind = (name: string) => Node | undefined;
+
+/** The conv behind an activation output (through SiLU, Relu, Clip or HardSwish), or the conv itself. */
+function convBehindActivations({ producers }: GraphIndex, silu: SiluMatch[]): ConvBehind {
   const siluByOutput = new Map(silu.map((s) => [s.output, s]));
-  const siluMuls = new Set(silu.map((s) => s.mul));
-  /** The conv behind an activation output (through SiLU, Relu, Clip or HardSwish), or the conv itself. */
   const convBehind = (name: string): Node | undefined => {
     const node = producers.get(name);
     if (node && isConv(node)) return node;
@@ -89,9 +127,14 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
     if (node && ['Relu', 'Clip', 'HardSwish'].includes(node.opType)) return convBehind(node.inputs[0]!);
     return undefined;
   };
+  return convBehind;
+}
 
+/** Mul(x, Sigmoid(Conv(act(Conv(pool(x)))))), either input order; a SiLU's Mul is never one. */
+function seMatchesOf({ model, producers }: GraphIndex, silu: SiluMatch[], convBehind: ConvBehind): SeMatch[] {
+  const siluMuls = new Set(silu.map((s) => s.mul));
   const se: SeMatch[] = [];
-  for (const scale of graph.nodes) {
+  for (const scale of model.graph.nodes) {
     if (scale.opType !== 'Mul' || siluMuls.has(scale) || scale.inputs.length !== 2) continue;
     for (const [gateIndex, inputIndex] of [
       [0, 1],
@@ -117,17 +160,25 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
       break;
     }
   }
+  return se;
+}
 
-  const depthwise = graph.nodes.filter((node) => {
+/** Convs with one input channel per group and as many groups as output channels. */
+function depthwiseConvsOf({ model, initializers }: GraphIndex): Node[] {
+  return model.graph.nodes.filter((node) => {
     if (!isConv(node)) return false;
     const group = node.attributes.group;
     const weight = initializers.get(node.inputs[1]!);
     const groups = group?.type === 'int' ? Number(group.value) : 1;
     return groups > 1 && weight !== undefined && weight.dims[1] === 1 && weight.dims[0] === groups;
   });
+}
 
+function residualMatchesOf({ model, producers, consumers, initializers }: GraphIndex): ResidualMatch[] {
+  const graphInputs = new Set(model.graph.inputs.map((i) => i.name));
+  const isActivation = (name: string) => !initializers.has(name) && (producers.has(name) || graphInputs.has(name));
   const residuals: ResidualMatch[] = [];
-  for (const add of graph.nodes) {
+  for (const add of model.graph.nodes) {
     if (add.opType !== 'Add' || add.inputs.length !== 2 || !add.inputs.every(isActivation)) continue;
     const [a, b] = add.inputs as [string, string];
     // In a residual block the shortcut also feeds the block's first conv; the branch feeds only this Add.
@@ -136,12 +187,26 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
     if (identity === undefined) identity = isConv(producers.get(a)) && !isConv(producers.get(b)) ? b : a;
     residuals.push({ add, identity, branch: identity === a ? b : a });
   }
+  return residuals;
+}
 
+/** One block per depthwise conv, with the expand conv, SiLUs, SE, projection and residual around it. */
+function blockMatchesOf(options: {
+  index: GraphIndex;
+  silu: SiluMatch[];
+  se: SeMatch[];
+  depthwise: Node[];
+  residuals: ResidualMatch[];
+  convBehind: ConvBehind;
+}): BlockMatch[] {
+  const { index, silu, se, depthwise, residuals, convBehind } = options;
+  const { consumers, initializers } = index;
+  const siluByOutput = new Map(silu.map((s) => [s.output, s]));
   const names = new Map<Node, string>();
-  for (const { node, layer } of graphLayersOf(model)) if (layer.block) names.set(node, layer.block);
+  for (const { node, layer } of graphLayersOf(index.model)) if (layer.block) names.set(node, layer.block);
   const seByInput = new Map(se.map((s) => [s.input, s]));
   const residualByBranch = new Map(residuals.map((r) => [r.branch, r]));
-  const blocks: BlockMatch[] = depthwise.map((dw) => {
+  return depthwise.map((dw) => {
     const activations: SiluMatch[] = [];
     // An expand conv is a pointwise conv + activation right before the depthwise one; without the activation the
     // conv is the previous block's projection (expand ratio 1).
@@ -175,20 +240,4 @@ export function structureOf(model: Model): { structure: Structure; report: PassR
       activations,
     };
   });
-
-  const counts = {
-    silu: silu.length,
-    se: se.length,
-    depthwise: depthwise.length,
-    residual: residuals.length,
-    blocks: blocks.length,
-  };
-  return {
-    structure: { silu, se, depthwise, residuals, blocks },
-    report: {
-      pass: 'recognise',
-      summary: `MBConv blocks: ${blocks.length} (depthwise ${depthwise.length}, SE ${se.length}, residual ${residuals.length}), SiLU: ${silu.length}`,
-      counts,
-    },
-  };
 }

@@ -19,7 +19,7 @@
  * Tensors live in slots of one arena; a slot is reused once its tensor's last reader has run.
  */
 import { crc32 } from 'node:zlib';
-import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram } from './lower.js';
+import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram, HeadLayer, SeLayer } from './lower/program.js';
 
 export const ENGINE_FILE_VERSION = 1;
 export const ENGINE_MAGIC = 'EFNTINT8';
@@ -95,75 +95,89 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
   const { slots, count } = slotsFor(program);
   const slot = (t: string) => slots.get(t)!;
   const body = new ByteWriter();
-  const convolutionParameters = (layer: ConvLayer | DepthwiseLayer) => {
-    for (const values of [layer.weights, layer.bias, layer.multipliers, layer.shifts]) body.array(values);
-    if (layer.table) body.array(layer.table);
-  };
   for (const layer of program.layers) {
-    if (layer.kind === 'conv') {
-      const flags =
-        (layer.table ? FLAG.activation : 0) | (layer.gate ? FLAG.gate : 0) | (layer.residual ? FLAG.residual : 0);
-      body.i32(
-        KIND.conv,
-        layer.block,
-        flags,
-        slot(layer.input),
-        slot(layer.output),
-        layer.residual ? slot(layer.residual.tensor) : -1,
-        layer.inChannels,
-        layer.outChannels,
-        ...layer.kernel,
-        layer.stride,
-        ...layer.pads,
-      );
-      if (layer.gate) body.f32(layer.gate.inScale, layer.gate.outScale);
-      if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
-      convolutionParameters(layer);
-    } else if (layer.kind === 'depthwise') {
-      const flags = (layer.table ? FLAG.activation : 0) | (layer.pool ? FLAG.pool : 0);
-      body.i32(
-        KIND.depthwise,
-        layer.block,
-        flags,
-        slot(layer.input),
-        slot(layer.output),
-        layer.channels,
-        ...layer.kernel,
-        layer.stride,
-        ...layer.pads,
-      );
-      convolutionParameters(layer);
-    } else if (layer.kind === 'se') {
-      body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
-      body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
-      body.array(layer.fc1Weights);
-      body.array(layer.fc1Scale);
-      body.array(layer.fc1Bias);
-      body.array(layer.fc1Table);
-      body.array(layer.fc2Weights);
-      body.array(layer.fc2Scale);
-      body.array(layer.fc2Bias);
-      if (layer.gateTable) {
-        body.f32(layer.gateTable.inScale);
-        body.array(layer.gateTable.values);
-      }
-    } else {
-      body.i32(
-        KIND.head,
-        layer.block,
-        layer.table ? FLAG.activation : 0,
-        slot(layer.input),
-        layer.channels,
-        layer.classes,
-      );
-      body.f32(layer.inScale, layer.poolScale);
-      body.array(layer.weights);
-      body.array(layer.scale);
-      body.array(layer.bias);
-      if (layer.table) body.array(layer.table);
-    }
+    if (layer.kind === 'conv') writeConv(body, layer, slot);
+    else if (layer.kind === 'depthwise') writeDepthwise(body, layer, slot);
+    else if (layer.kind === 'se') writeSqueezeExcitation(body, layer);
+    else writeHead(body, layer, slot);
   }
   const payload = body.bytes();
+  const file = new Uint8Array(ENGINE_HEADER_SIZE + payload.length);
+  file.set(headerFor(program, payload, count), 0);
+  file.set(payload, ENGINE_HEADER_SIZE);
+  return file;
+}
+
+type SlotOf = (tensor: string) => number;
+
+function writeConv(body: ByteWriter, layer: ConvLayer, slot: SlotOf): void {
+  const flags =
+    (layer.table ? FLAG.activation : 0) | (layer.gate ? FLAG.gate : 0) | (layer.residual ? FLAG.residual : 0);
+  body.i32(
+    KIND.conv,
+    layer.block,
+    flags,
+    slot(layer.input),
+    slot(layer.output),
+    layer.residual ? slot(layer.residual.tensor) : -1,
+    layer.inChannels,
+    layer.outChannels,
+    ...layer.kernel,
+    layer.stride,
+    ...layer.pads,
+  );
+  if (layer.gate) body.f32(layer.gate.inScale, layer.gate.outScale);
+  if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
+  writeConvolutionParameters(body, layer);
+}
+
+function writeDepthwise(body: ByteWriter, layer: DepthwiseLayer, slot: SlotOf): void {
+  const flags = (layer.table ? FLAG.activation : 0) | (layer.pool ? FLAG.pool : 0);
+  body.i32(
+    KIND.depthwise,
+    layer.block,
+    flags,
+    slot(layer.input),
+    slot(layer.output),
+    layer.channels,
+    ...layer.kernel,
+    layer.stride,
+    ...layer.pads,
+  );
+  writeConvolutionParameters(body, layer);
+}
+
+function writeConvolutionParameters(body: ByteWriter, layer: ConvLayer | DepthwiseLayer): void {
+  for (const values of [layer.weights, layer.bias, layer.multipliers, layer.shifts]) body.array(values);
+  if (layer.table) body.array(layer.table);
+}
+
+function writeSqueezeExcitation(body: ByteWriter, layer: SeLayer): void {
+  body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
+  body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
+  body.array(layer.fc1Weights);
+  body.array(layer.fc1Scale);
+  body.array(layer.fc1Bias);
+  body.array(layer.fc1Table);
+  body.array(layer.fc2Weights);
+  body.array(layer.fc2Scale);
+  body.array(layer.fc2Bias);
+  if (layer.gateTable) {
+    body.f32(layer.gateTable.inScale);
+    body.array(layer.gateTable.values);
+  }
+}
+
+function writeHead(body: ByteWriter, layer: HeadLayer, slot: SlotOf): void {
+  body.i32(KIND.head, layer.block, layer.table ? FLAG.activation : 0, slot(layer.input), layer.channels, layer.classes);
+  body.f32(layer.inScale, layer.poolScale);
+  body.array(layer.weights);
+  body.array(layer.scale);
+  body.array(layer.bias);
+  if (layer.table) body.array(layer.table);
+}
+
+function headerFor(program: EngineProgram, payload: Uint8Array, slotCount: number): Uint8Array {
   const header = new DataView(new ArrayBuffer(ENGINE_HEADER_SIZE));
   new TextEncoder().encode(ENGINE_MAGIC).forEach((b, i) => header.setUint8(i, b));
   const { input } = program;
@@ -176,16 +190,13 @@ export function engineFileFrom(program: EngineProgram): Uint8Array {
     input.height,
     input.width,
     program.classes,
-    count,
+    slotCount,
     program.layers.length,
     0,
   ];
   words.forEach((w, i) => header.setUint32(8 + 4 * i, w, true));
   header.setFloat32(52, input.scale, true);
-  const file = new Uint8Array(ENGINE_HEADER_SIZE + payload.length);
-  file.set(new Uint8Array(header.buffer), 0);
-  file.set(payload, ENGINE_HEADER_SIZE);
-  return file;
+  return new Uint8Array(header.buffer);
 }
 
 /** Recomputes the checksum after an edit (tests use it to reach the loader's structural checks). */
