@@ -3,17 +3,17 @@
  * unsigned, vpdpbusd, the offset 128 · Σw folded into the bias) on 512-bit vectors: 16 output channels per
  * accumulator in the convs, 64 channels per block in the depthwise, and the activation tables by vpermi2b. Where the
  * AVX-512 units are 512 bits wide (Zen 5, Intel server cores) that is twice the multiply-adds per instruction.
- * Row packing, input quantization and the residual add are the AVX2 path's.
+ * Row packing, input quantization and the residual add are the AVX2 path's (x86_common.c).
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#include "internal.h"
+#include "x86_common.h"
 
 #define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 
-/* requantize() constants for 16 lanes, set when the weights are packed (see requant_lanes_t in internal.h). */
+/* requantize() constants for 16 lanes, set when the weights are packed (see requant_lanes_t in x86_common.h). */
 typedef struct {
   int32_t bias[16], mult[16], mult_odd[16], shift[16];
   int64_t round_even[8], round_odd[8];
@@ -43,7 +43,7 @@ static inline int32_t quad_at(const uint8_t *p) {
 
 /*
  * gated_value() on 16 lanes: (x · in_scale · gate) / out_scale rounded half to even and saturated, with the
- * division replaced as in kernels_avx2.c's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
+ * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
  */
 AVX512 static inline __m128i gated16(__m128i bytes, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
   const __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
@@ -79,7 +79,7 @@ AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, 
 
 /* ---------- convs ---------- */
 
-/* The quads for 16 channels per vector (internal.h), then one requant16_t per 16-channel group. */
+/* The quads for 16 channels per vector (x86_common.h), then one requant16_t per 16-channel group. */
 static int32_t conv_groups(const layer_t *layer) { return (layer->n_pad + 15) / 16; }
 static const requant16_t *conv_requant_of(const layer_t *layer) {
   return (const requant16_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 4));
@@ -173,7 +173,7 @@ AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *w
 
 /* ---------- depthwise ---------- */
 
-/* The quads in 64-channel blocks (internal.h), then one dw_block_t per block. */
+/* The quads in 64-channel blocks (x86_common.h), then one dw_block_t per block. */
 typedef struct {
   requant16_t lanes[4]; /* vector i's constants, element e for channel dw_quad_channel(4, b, i, e) */
 } dw_block_t;
