@@ -88,8 +88,8 @@ effnet_int8_status use_kernels(effnet_int8_engine *e, const kernels_t *k);
 /* conv.c, se.c, head.c: the layers' work (the tasks run on every thread of the pool, a task_t as their argument). */
 void conv_task(void *raw, int32_t thread, int32_t threads);
 void depthwise_task(void *raw, int32_t thread, int32_t threads);
-void run_se(effnet_int8_engine *e, const layer_t *l);
-void run_head(effnet_int8_engine *e, const layer_t *l, float *logits);
+void run_se(effnet_int8_engine *e, const se_layer_t *se);
+void run_head(effnet_int8_engine *e, const head_layer_t *h, float *logits);
 
 /* run.c: `batch` float NCHW images to logits; one int8 NHWC image to the last layer's int8 tensor. */
 void run_images(effnet_int8_engine *e, const float *input, int32_t batch, float *logits);
@@ -105,15 +105,15 @@ static inline int8_t *tensor(effnet_int8_engine *e, int32_t index, size_t bytes)
   return (int8_t *)e->arena + e->slot_offset[index] + ((e->slot_bytes[index] - bytes) / 2 & ~(size_t)63);
 }
 
-static inline int8_t *layer_input(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->in_slot, (size_t)l->in_h * l->in_w * l->in_c); }
+static inline int8_t *layer_input(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->conv.in_slot, (size_t)l->conv.in_h * l->conv.in_w * l->conv.in_c); }
 
-static inline int8_t *layer_output(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->out_slot, (size_t)l->out_h * l->out_w * l->out_c); }
+static inline int8_t *layer_output(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->conv.out_slot, (size_t)l->conv.out_h * l->conv.out_w * l->conv.out_c); }
 
 static inline int8_t *network_input(effnet_int8_engine *e) { return tensor(e, e->input_slot, (size_t)e->channels * e->height * e->width); }
 
 /* One row of a layer's padded input as pad_rows writes it. */
 static inline size_t padded_row_bytes(const layer_t *l) {
-  return (size_t)(l->in_w + l->pad_left + l->pad_right) * (pixel_quad_conv(l) ? 4 : l->in_c);
+  return (size_t)(l->conv.in_w + l->conv.pad_left + l->conv.pad_right) * (pixel_quad_conv(l) ? 4 : l->conv.in_c);
 }
 
 /* Where thread `thread` of `threads` starts in `items`, rounded to a multiple of `align` (the last thread ends at items). */

@@ -53,12 +53,13 @@ const char *isa_name(int32_t isa) {
 effnet_int8_status use_kernels(effnet_int8_engine *e, const kernels_t *k) {
   for (int32_t i = 0; i < e->layer_count; i++) {
     layer_t *l = &e->layers[i];
-    free(l->packed);
-    l->packed = NULL;
+    if (l->kind != KIND_CONV && l->kind != KIND_DEPTHWISE) continue; /* only they have weights a path lays out */
+    free(l->conv.packed);
+    l->conv.packed = NULL;
     const size_t bytes = k->packed_size(l);
     if (bytes == 0) continue;
-    l->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!l->packed) return EFFNET_INT8_OUT_OF_MEMORY;
+    l->conv.packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!l->conv.packed) return EFFNET_INT8_OUT_OF_MEMORY;
     k->pack_weights(l);
   }
   e->kernels = k;

@@ -10,10 +10,10 @@
 #include "x86_common.h"
 
 static size_t avx2_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
+  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->conv.n_pad * layer->conv.k_pad;
   if (layer->kind == KIND_DEPTHWISE) {
-    const size_t taps = (size_t)layer->kh * layer->kw, pairs = (taps + 1) / 2;
-    return sizeof(int16_t) * (taps + 2 * pairs) * round_up(layer->in_c, 16);
+    const size_t taps = (size_t)layer->conv.kh * layer->conv.kw, pairs = (taps + 1) / 2;
+    return sizeof(int16_t) * (taps + 2 * pairs) * round_up(layer->conv.in_c, 16);
   }
   return 0;
 }
@@ -21,23 +21,23 @@ static size_t avx2_packed_size(const layer_t *layer) {
 /* conv: [n_pad/8][k_pad/2][8 channels][2 k] so one vpmaddwd takes a k pair for 8 channels; depthwise: [tap][c16]. */
 static void avx2_pack_weights(layer_t *layer) {
   if (layer->kind == KIND_CONV) {
-    const int32_t k_pad = layer->k_pad, pairs = k_pad / 2;
-    for (int32_t o = 0; o < layer->n_pad; o++) {
+    const int32_t k_pad = layer->conv.k_pad, pairs = k_pad / 2;
+    for (int32_t o = 0; o < layer->conv.n_pad; o++) {
       for (int32_t k = 0; k < k_pad; k++) {
-        const int8_t w = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
-        layer->packed[(((size_t)(o / 8) * pairs + k / 2) * 8 + o % 8) * 2 + k % 2] = w;
+        const int8_t w = o < layer->conv.out_c ? layer->conv.weights[(size_t)o * k_pad + k] : 0;
+        layer->conv.packed[(((size_t)(o / 8) * pairs + k / 2) * 8 + o % 8) * 2 + k % 2] = w;
       }
     }
   } else if (layer->kind == KIND_DEPTHWISE) {
-    const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 16), taps = layer->kh * layer->kw;
+    const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 16), taps = layer->conv.kh * layer->conv.kw;
     for (int32_t t = 0; t < taps; t++) {
       for (int32_t c = 0; c < c_pad; c++) {
-        layer->packed[(size_t)t * c_pad + c] = c < c_count ? layer->weights[(size_t)t * c_count + c] : 0;
+        layer->conv.packed[(size_t)t * c_pad + c] = c < c_count ? layer->conv.weights[(size_t)t * c_count + c] : 0;
       }
     }
     /* Tap pairs for the interior kernel: per pair and 16-channel block, the weights in vpunpck{l,h}wd order
      * (low: channels 0-3 | 8-11, high: 4-7 | 12-15, each as (tap 2p, tap 2p+1)); an odd last tap pairs with 0. */
-    int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+    int16_t *pairs = layer->conv.packed + (size_t)taps * c_pad;
     const int32_t blocks = c_pad / 16;
     for (int32_t p = 0; p < (taps + 1) / 2; p++) {
       for (int32_t b = 0; b < blocks; b++) {
@@ -48,7 +48,7 @@ static void avx2_pack_weights(layer_t *layer) {
               const int32_t c = b * 16 + lane * 8 + half * 4 + j;
               for (int32_t which = 0; which < 2; which++) {
                 const int32_t t = 2 * p + which;
-                out[half * 16 + lane * 8 + j * 2 + which] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+                out[half * 16 + lane * 8 + j * 2 + which] = c < c_count && t < taps ? layer->conv.weights[(size_t)t * c_count + c] : 0;
               }
             }
           }
@@ -90,10 +90,10 @@ static inline int32_t pair_at(const int16_t *p) {
 
 /* 4 rows × 16 channels per tile; the 16-channel weight panel stays in L1 while the rows stream past it. */
 AVX2 static void avx2_gemm(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc) {
-  const int32_t k_pad = layer->k_pad, pairs = k_pad / 2, n_pad = layer->n_pad, blocks = n_pad / 8;
+  const int32_t k_pad = layer->conv.k_pad, pairs = k_pad / 2, n_pad = layer->conv.n_pad, blocks = n_pad / 8;
   for (int32_t nb = 0; nb < blocks; nb += 2) {
     const int two = nb + 1 < blocks;
-    const int16_t *w0 = layer->packed + (size_t)nb * pairs * 16;
+    const int16_t *w0 = layer->conv.packed + (size_t)nb * pairs * 16;
     const int16_t *w1 = two ? w0 + (size_t)pairs * 16 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
       const int16_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
@@ -132,8 +132,8 @@ AVX2 static void avx2_gemm(const layer_t *layer, const int16_t *a, int32_t rows,
 /* Interior pixel (every tap exists): 16-channel blocks in [c_begin, c_end), two taps per vpmaddwd. */
 AVX2 static inline void dw_interior_pairs(const layer_t *layer, const int8_t *base, const int32_t *offsets, int32_t c_begin,
                                           int32_t c_end, int32_t *out) {
-  const int32_t c_pad = round_up(layer->in_c, 16), taps = layer->kh * layer->kw, blocks = c_pad / 16;
-  const int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+  const int32_t c_pad = round_up(layer->conv.in_c, 16), taps = layer->conv.kh * layer->conv.kw, blocks = c_pad / 16;
+  const int16_t *pairs = layer->conv.packed + (size_t)taps * c_pad;
   for (int32_t c = c_begin; c < c_end; c += 16) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     const int16_t *w = pairs + (size_t)(c / 16) * 32;
@@ -150,17 +150,17 @@ AVX2 static inline void dw_interior_pairs(const layer_t *layer, const int8_t *ba
 
 /* Border pixel: 16-channel blocks, skipping the taps outside the input. */
 AVX2 static inline void dw_border(const layer_t *layer, const int8_t *in, int32_t oy, int32_t ox, int32_t full, int32_t *out) {
-  const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 16), kh = layer->kh, kw = layer->kw;
+  const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 16), kh = layer->conv.kh, kw = layer->conv.kw;
   for (int32_t c = 0; c < full; c += 16) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     for (int32_t ky = 0; ky < kh; ky++) {
-      const int32_t iy = oy * layer->stride - layer->pad_top + ky;
-      if (iy < 0 || iy >= layer->in_h) continue;
+      const int32_t iy = oy * layer->conv.stride - layer->conv.pad_top + ky;
+      if (iy < 0 || iy >= layer->conv.in_h) continue;
       for (int32_t kx = 0; kx < kw; kx++) {
-        const int32_t ix = ox * layer->stride - layer->pad_left + kx;
-        if (ix < 0 || ix >= layer->in_w) continue;
-        const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in + ((size_t)iy * layer->in_w + ix) * c_count + c)));
-        const __m256i w = _mm256_load_si256((const __m256i *)(layer->packed + (size_t)(ky * kw + kx) * c_pad + c));
+        const int32_t ix = ox * layer->conv.stride - layer->conv.pad_left + kx;
+        if (ix < 0 || ix >= layer->conv.in_w) continue;
+        const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in + ((size_t)iy * layer->conv.in_w + ix) * c_count + c)));
+        const __m256i w = _mm256_load_si256((const __m256i *)(layer->conv.packed + (size_t)(ky * kw + kx) * c_pad + c));
         const __m256i p = _mm256_mullo_epi16(x, w);
         lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
         hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
@@ -173,20 +173,20 @@ AVX2 static inline void dw_border(const layer_t *layer, const int8_t *in, int32_
 
 /* Offsets of each tap from the top-left input pixel of a window, in bytes. */
 static inline void tap_offsets(const layer_t *layer, int32_t *offsets) {
-  for (int32_t t = 0; t < layer->kh * layer->kw; t++) offsets[t] = ((t / layer->kw) * layer->in_w + t % layer->kw) * layer->in_c;
+  for (int32_t t = 0; t < layer->conv.kh * layer->conv.kw; t++) offsets[t] = ((t / layer->conv.kw) * layer->conv.in_w + t % layer->conv.kw) * layer->conv.in_c;
 }
 
 AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
-  const int32_t c_count = layer->in_c, kh = layer->kh, kw = layer->kw, full = c_count / 16 * 16;
-  const int32_t iy0 = oy * layer->stride - layer->pad_top;
-  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->in_h;
+  const int32_t c_count = layer->conv.in_c, kh = layer->conv.kh, kw = layer->conv.kw, full = c_count / 16 * 16;
+  const int32_t iy0 = oy * layer->conv.stride - layer->conv.pad_top;
+  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->conv.in_h;
   int32_t offsets[15 * 15];
   tap_offsets(layer, offsets);
-  for (int32_t ox = 0; ox < layer->out_w; ox++) {
+  for (int32_t ox = 0; ox < layer->conv.out_w; ox++) {
     int32_t *out = acc + (size_t)ox * c_count;
-    const int32_t ix0 = ox * layer->stride - layer->pad_left;
-    if (rows_inside && ix0 >= 0 && ix0 + kw <= layer->in_w) {
-      dw_interior_pairs(layer, in + ((size_t)iy0 * layer->in_w + ix0) * c_count, offsets, 0, full, out);
+    const int32_t ix0 = ox * layer->conv.stride - layer->conv.pad_left;
+    if (rows_inside && ix0 >= 0 && ix0 + kw <= layer->conv.in_w) {
+      dw_interior_pairs(layer, in + ((size_t)iy0 * layer->conv.in_w + ix0) * c_count, offsets, 0, full, out);
     } else {
       dw_border(layer, in, oy, ox, full, out);
     }
@@ -220,7 +220,7 @@ static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t
 
 /* conv: the quads for 8 channels per vector (x86_common.h), then one requant8_t per 8 channels. */
 static const requant8_t *conv_requant_of(const layer_t *layer) {
-  return (const requant8_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 2));
+  return (const requant8_t *)((const int8_t *)layer->conv.packed + conv_quad_bytes(layer, 2));
 }
 
 /* Depthwise: the quads in 32-channel blocks (x86_common.h), then one dw_block_t per block. */
@@ -229,17 +229,17 @@ typedef struct {
 } dw_block_t;
 
 static const dw_block_t *dw_blocks_of(const layer_t *layer) {
-  return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer, 2));
+  return (const dw_block_t *)((const int8_t *)layer->conv.packed + dw_quad_bytes(layer, 2));
 }
 
 static size_t vnni_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return conv_quad_bytes(layer, 2) + sizeof(requant8_t) * (size_t)(layer->n_pad / 8);
+  if (layer->kind == KIND_CONV) return conv_quad_bytes(layer, 2) + sizeof(requant8_t) * (size_t)(layer->conv.n_pad / 8);
   if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer, 2) + sizeof(dw_block_t) * (size_t)dw_quad_blocks(layer, 2);
   return 0;
 }
 
 static void vnni_pack_weights(layer_t *layer) {
-  int8_t *packed = (int8_t *)layer->packed;
+  int8_t *packed = (int8_t *)layer->conv.packed;
   if (layer->kind == KIND_DEPTHWISE) {
     effnet_int8_pack_depthwise_quads(layer, 2, packed);
     dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 2));
@@ -247,7 +247,7 @@ static void vnni_pack_weights(layer_t *layer) {
       for (int32_t i = 0; i < 4; i++) {
         for (int32_t e = 0; e < 8; e++) {
           const int32_t c = dw_quad_channel(2, b, i, e);
-          requant8_set(&constants[b].lanes[i], e, layer, c < layer->in_c ? c : -1);
+          requant8_set(&constants[b].lanes[i], e, layer, c < layer->conv.in_c ? c : -1);
         }
       }
     }
@@ -255,7 +255,7 @@ static void vnni_pack_weights(layer_t *layer) {
   }
   effnet_int8_pack_conv_quads(layer, 2, packed);
   requant8_t *constants = (requant8_t *)(packed + conv_quad_bytes(layer, 2));
-  for (int32_t o = 0; o < layer->n_pad; o++) requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1);
+  for (int32_t o = 0; o < layer->conv.n_pad; o++) requant8_set(&constants[o / 8], o % 8, layer, o < layer->conv.out_c ? o : -1);
 }
 
 
@@ -336,8 +336,8 @@ VNNI static inline void vnni_store_tile(__m256i tile[4][2], const requant8_t *k0
 VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                               int32_t block_begin, int32_t block_end, int8_t *out) {
   const uint8_t *a = (const uint8_t *)a_rows;
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, out_c = layer->out_c;
-  const int8_t *packed = (const int8_t *)layer->packed;
+  const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4, out_c = layer->conv.out_c;
+  const int8_t *packed = (const int8_t *)layer->conv.packed;
   const requant8_t *constants = conv_requant_of(layer);
   for (int32_t nb = block_begin; nb < block_end; nb += 2) {
     const int two = nb + 1 < block_end;
@@ -360,9 +360,9 @@ VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, 
  * broadcast straight from there; 4 pixels × 16 channels per tile, requantize fused.
  */
 VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
-  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c;
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8;
-  const int8_t *packed = (const int8_t *)layer->packed;
+  const int32_t kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride, out_w = layer->conv.out_w, out_c = layer->conv.out_c;
+  const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right, blocks = layer->conv.n_pad / 8;
+  const int8_t *packed = (const int8_t *)layer->conv.packed;
   const requant8_t *constants = conv_requant_of(layer);
   int32_t offsets[15 * 15];
   for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
@@ -406,11 +406,11 @@ AVX2 static inline void store_part_copy(int8_t *dst, __m256i v, int32_t count) {
  */
 VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                  int32_t block_end, int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
-  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w;
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  const int32_t c_count = layer->conv.in_c, kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride;
+  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->conv.out_w;
+  const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right;
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const int8_t *quads = (const int8_t *)layer->packed;
+  const int8_t *quads = (const int8_t *)layer->conv.packed;
   const dw_block_t *constants = dw_blocks_of(layer);
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
@@ -440,7 +440,7 @@ VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *windo
       const __m256i q2 = requantize8_with(a2, &k->lanes[2]), q3 = requantize8_with(a3, &k->lanes[3]);
       /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */
       __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-      if (activation) y = table32_scalar(y, layer->table);
+      if (activation) y = table32_scalar(y, layer->conv.table);
       int8_t *dst = out + (size_t)ox * c_count + c;
       if (valid == 32) _mm256_storeu_si256((__m256i *)dst, y);
       else store_part_copy(dst, y, valid);

@@ -94,10 +94,20 @@ typedef struct {
 void free_layers(effnet_int8_engine *e) {
   if (!e->layers) return;
   for (int32_t i = 0; i < e->layer_count; i++) {
-    layer_t *l = &e->layers[i];
-    void *arrays[] = {l->weights, l->packed, l->bias, l->mult, l->shift, l->fc1_weights, l->fc2_weights,
-                      l->fc1_scale, l->fc1_bias, l->fc2_scale, l->fc2_bias, l->head_scale, l->head_bias, l->head_table, l->gate_table};
-    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+    const layer_t *l = &e->layers[i];
+    const conv_layer_t *c = &l->conv;
+    const se_layer_t *se = &l->se;
+    const head_layer_t *h = &l->head;
+    if (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) {
+      void *arrays[] = {c->weights, c->packed, c->bias, c->mult, c->shift};
+      for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+    } else if (l->kind == KIND_SE) {
+      void *arrays[] = {se->fc1_weights, se->fc2_weights, se->fc1_scale, se->fc1_bias, se->fc2_scale, se->fc2_bias, se->gate_table};
+      for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+    } else if (l->kind == KIND_HEAD) {
+      void *arrays[] = {h->weights, h->scale, h->bias, h->table};
+      for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+    }
   }
   free(e->layers);
   e->layers = NULL;
@@ -110,15 +120,250 @@ void free_layers(effnet_int8_engine *e) {
     return EFFNET_INT8_FORMAT_ERROR;                       \
   } while (0)
 
-static effnet_int8_status check_requant(const layer_t *l, int32_t index, char *error, size_t error_size) {
-  for (int32_t c = 0; c < (l->kind == KIND_CONV ? l->out_c : l->in_c); c++) {
-    if (l->mult[c] < (1 << 30) || l->shift[c] < 0 || l->shift[c] > 31 || l->bias[c] < -(1 << 30) || l->bias[c] > (1 << 30)) {
-      FAIL("layer %d: requantization of channel %d out of range (multiplier %d, shift %d, bias %d)", index, c, l->mult[c], l->shift[c], l->bias[c]);
+static effnet_int8_status check_requant(const conv_layer_t *c, int32_t channels, int32_t index, char *error, size_t error_size) {
+  for (int32_t ch = 0; ch < channels; ch++) {
+    if (c->mult[ch] < (1 << 30) || c->shift[ch] < 0 || c->shift[ch] > 31 || c->bias[ch] < -(1 << 30) || c->bias[ch] > (1 << 30)) {
+      FAIL("layer %d: requantization of channel %d out of range (multiplier %d, shift %d, bias %d)", index, ch, c->mult[ch], c->shift[ch], c->bias[ch]);
     }
   }
   return EFFNET_INT8_OK;
 }
 
+/* A conv's or depthwise's slots, channels, kernel, stride and padding, checked against its input; the output size. */
+static effnet_int8_status read_conv_geometry(const effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index,
+                                             const shape_t *shapes, char *error, size_t error_size) {
+  conv_layer_t *c = &l->conv;
+  const int conv = l->kind == KIND_CONV;
+  c->in_slot = read_i32(r);
+  c->out_slot = read_i32(r);
+  c->residual.slot = conv ? read_i32(r) : -1;
+  c->in_c = read_i32(r);
+  c->out_c = conv ? read_i32(r) : c->in_c;
+  c->kh = read_i32(r);
+  c->kw = read_i32(r);
+  c->stride = read_i32(r);
+  c->pad_top = read_i32(r);
+  c->pad_left = read_i32(r);
+  c->pad_bottom = read_i32(r);
+  c->pad_right = read_i32(r);
+  if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (c->in_slot < 0 || c->in_slot >= e->slot_count || c->out_slot < 0 || c->out_slot >= e->slot_count || c->in_slot == c->out_slot) {
+    FAIL("layer %d: slots %d → %d invalid for %d slots", index, c->in_slot, c->out_slot, e->slot_count);
+  }
+  const shape_t in = shapes[c->in_slot];
+  if (!in.set) FAIL("layer %d reads slot %d before any layer wrote it", index, c->in_slot);
+  if (c->in_c != in.c) FAIL("layer %d expects %d input channels, its input has %d", index, c->in_c, in.c);
+  if (c->out_c < 1 || c->out_c > 16384 || c->kh < 1 || c->kh > 15 || c->kw < 1 || c->kw > 15 || c->stride < 1 || c->stride > 4) {
+    FAIL("layer %d: unsupported geometry (out channels %d, kernel %dx%d, stride %d)", index, c->out_c, c->kh, c->kw, c->stride);
+  }
+  if (c->pad_top < 0 || c->pad_top >= c->kh || c->pad_bottom < 0 || c->pad_bottom >= c->kh || c->pad_left < 0 ||
+      c->pad_left >= c->kw || c->pad_right < 0 || c->pad_right >= c->kw) {
+    FAIL("layer %d: padding %d,%d,%d,%d out of range for a %dx%d kernel", index, c->pad_top, c->pad_left, c->pad_bottom, c->pad_right, c->kh, c->kw);
+  }
+  c->in_h = in.h;
+  c->in_w = in.w;
+  c->out_h = (in.h + c->pad_top + c->pad_bottom - c->kh) / c->stride + 1;
+  c->out_w = (in.w + c->pad_left + c->pad_right - c->kw) / c->stride + 1;
+  if (in.h + c->pad_top + c->pad_bottom < c->kh || in.w + c->pad_left + c->pad_right < c->kw) FAIL("layer %d: kernel larger than its padded input", index);
+  return EFFNET_INT8_OK;
+}
+
+/* A conv's GEMM sizes and its fused SE-gated input and residual add, each checked against what it reads. */
+static effnet_int8_status read_conv_fusions(const effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index,
+                                            const shape_t *shapes, int32_t gate_channels, char *error, size_t error_size) {
+  conv_layer_t *c = &l->conv;
+  c->k = c->kh * c->kw * c->in_c;
+  if (c->k > 65536) FAIL("layer %d: reduction length %d too large", index, c->k);
+  c->k_pad = round_up(c->k, 4);
+  c->n_pad = round_up(c->out_c, 8);
+  if (l->flags & FLAG_SE_INPUT) {
+    c->gate.in_scale = read_f32(r);
+    c->gate.out_scale = read_f32(r);
+    if (gate_channels != c->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, gate_channels, c->in_c);
+    if (c->kh != 1 || c->kw != 1 || c->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
+    if (!positive_normal(c->gate.in_scale) || !positive_normal(c->gate.out_scale)) FAIL("layer %d: a gate scale is not a positive normal number", index);
+  }
+  if (l->flags & FLAG_RESIDUAL) {
+    residual_t *res = &c->residual;
+    res->main_scale = read_f32(r);
+    res->skip_scale = read_f32(r);
+    res->out_scale = read_f32(r);
+    if (!positive_normal(res->main_scale) || !positive_normal(res->skip_scale) || !positive_normal(res->out_scale)) {
+      FAIL("layer %d: a residual scale is not a positive normal number", index);
+    }
+    if (res->slot < 0 || res->slot >= e->slot_count || res->slot == c->out_slot) FAIL("layer %d: residual slot %d invalid", index, res->slot);
+    const shape_t skip = shapes[res->slot];
+    if (!skip.set || skip.h != c->out_h || skip.w != c->out_w || skip.c != c->out_c) {
+      FAIL("layer %d: residual input %dx%dx%d does not match the output %dx%dx%d", index, skip.h, skip.w, skip.c, c->out_h, c->out_w, c->out_c);
+    }
+  }
+  return EFFNET_INT8_OK;
+}
+
+/* A conv's or depthwise's weights, requantization and activation table. */
+static effnet_int8_status read_conv_parameters(effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index, char *error,
+                                               size_t error_size) {
+  conv_layer_t *c = &l->conv;
+  size_t *wb = &e->weight_bytes;
+  if (l->kind == KIND_CONV) {
+    /* [out][kh][kw][in] in the file, zero padded to k_pad in memory. */
+    const int8_t *w = (const int8_t *)take(r, (size_t)c->out_c * c->k);
+    if (!w) FAIL("layer %d: the file ends inside its weights", index);
+    c->weights = aligned_alloc(64, ((size_t)c->out_c * c->k_pad + 63) & ~(size_t)63);
+    if (!c->weights) return EFFNET_INT8_OUT_OF_MEMORY;
+    for (int32_t o = 0; o < c->out_c; o++) {
+      memcpy(c->weights + (size_t)o * c->k_pad, w + (size_t)o * c->k, (size_t)c->k);
+      memset(c->weights + (size_t)o * c->k_pad + c->k, 0, (size_t)(c->k_pad - c->k));
+    }
+    *wb += (size_t)c->out_c * c->k;
+    l->macs = (int64_t)c->out_h * c->out_w * c->out_c * c->k;
+  } else {
+    c->weights = read_array(r, (size_t)c->kh * c->kw * c->in_c, 1, wb);
+    l->macs = (int64_t)c->out_h * c->out_w * c->in_c * c->kh * c->kw;
+  }
+  c->bias = read_array(r, (size_t)c->out_c, 4, wb);
+  c->mult = read_array(r, (size_t)c->out_c, 4, wb);
+  c->shift = read_array(r, (size_t)c->out_c, 4, wb);
+  if (l->flags & FLAG_ACTIVATION) {
+    const uint8_t *table = take(r, 256);
+    if (table) memcpy(c->table, table, 256);
+  }
+  if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+  if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+  return check_requant(c, l->kind == KIND_CONV ? c->out_c : c->in_c, index, error, error_size);
+}
+
+static effnet_int8_status read_conv_layer(effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index, shape_t *shapes,
+                                          shape_t *pooled, int32_t gate_channels, char *error, size_t error_size) {
+  conv_layer_t *c = &l->conv;
+  effnet_int8_status status = read_conv_geometry(e, r, l, index, shapes, error, error_size);
+  if (status == EFFNET_INT8_OK && l->kind == KIND_CONV) status = read_conv_fusions(e, r, l, index, shapes, gate_channels, error, error_size);
+  if (status == EFFNET_INT8_OK) status = read_conv_parameters(e, r, l, index, error, error_size);
+  if (status != EFFNET_INT8_OK) return status;
+  if ((int64_t)c->out_h * c->out_w * c->out_c > ((int64_t)1 << 28)) FAIL("layer %d: output tensor too large", index);
+  shapes[c->out_slot] = (shape_t){c->out_h, c->out_w, c->out_c, 1};
+  if (l->flags & FLAG_POOL) *pooled = shapes[c->out_slot];
+  if (l->kind == KIND_CONV) {
+    if (c->k_pad > e->max_k_pad) e->max_k_pad = c->k_pad;
+    if (c->n_pad > e->max_n_pad) e->max_n_pad = c->n_pad;
+  } else if (c->out_w * c->in_c > e->max_row_acc) {
+    e->max_row_acc = c->out_w * c->in_c;
+  }
+  if (c->in_c > e->max_channels) e->max_channels = c->in_c;
+  if (c->out_c > e->max_channels) e->max_channels = c->out_c;
+  return EFFNET_INT8_OK;
+}
+
+/* FC2's weights, [c][reduced] in the file, as [reduced][c] so that FC2 runs along c; r->failed = 2 when out of memory. */
+static void transpose_fc2(se_layer_t *se, reader_t *r) {
+  int8_t *by_reduced = malloc((size_t)se->reduced * se->in_c);
+  if (!by_reduced) {
+    r->failed = 2;
+  } else {
+    for (int32_t c = 0; c < se->in_c; c++) {
+      for (int32_t j = 0; j < se->reduced; j++) by_reduced[(size_t)j * se->in_c + c] = se->fc2_weights[(size_t)c * se->reduced + j];
+    }
+  }
+  free(se->fc2_weights);
+  se->fc2_weights = by_reduced;
+}
+
+/* The squeeze-excitation's arrays, after its scales were read and checked. */
+static effnet_int8_status read_se_arrays(effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index, char *error, size_t error_size) {
+  se_layer_t *se = &l->se;
+  size_t *wb = &e->weight_bytes;
+  se->fc1_weights = read_array(r, (size_t)se->reduced * se->in_c, 1, wb);
+  se->fc1_scale = read_array(r, (size_t)se->reduced, 4, wb);
+  se->fc1_bias = read_array(r, (size_t)se->reduced, 4, wb);
+  const uint8_t *table = take(r, 256);
+  if (table) memcpy(se->fc1_table, table, 256);
+  se->fc2_weights = read_array(r, (size_t)se->reduced * se->in_c, 1, wb);
+  if (se->fc2_weights) transpose_fc2(se, r);
+  se->fc2_scale = read_array(r, (size_t)se->in_c, 4, wb);
+  se->fc2_bias = read_array(r, (size_t)se->in_c, 4, wb);
+  if (l->flags & FLAG_ACTIVATION) {
+    se->fc2_out_scale = read_f32(r);
+    se->gate_table = read_array(r, 256, 4, wb);
+    if (!r->failed && !positive_normal(se->fc2_out_scale)) FAIL("layer %d: the gate input scale is not a positive normal number", index);
+    for (int32_t i = 0; se->gate_table && i < 256; i++) {
+      if (!isfinite(se->gate_table[i])) FAIL("layer %d: a non-finite gate table entry", index);
+    }
+  }
+  if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+  if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+  for (int32_t i = 0; i < se->reduced; i++) {
+    if (!isfinite(se->fc1_scale[i]) || !isfinite(se->fc1_bias[i])) FAIL("layer %d: a non-finite first-FC parameter", index);
+  }
+  for (int32_t i = 0; i < se->in_c; i++) {
+    if (!isfinite(se->fc2_scale[i]) || !isfinite(se->fc2_bias[i])) FAIL("layer %d: a non-finite second-FC parameter", index);
+  }
+  return EFFNET_INT8_OK;
+}
+
+static effnet_int8_status read_se_layer(effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index, const shape_t *pooled,
+                                        int32_t *gate_channels, char *error, size_t error_size) {
+  se_layer_t *se = &l->se;
+  se->in_c = read_i32(r);
+  se->reduced = read_i32(r);
+  se->in_scale = read_f32(r);
+  se->pool_scale = read_f32(r);
+  se->fc1_out_scale = read_f32(r);
+  se->fc1_act_scale = read_f32(r);
+  se->gate_scale = read_f32(r);
+  if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (!pooled->set || pooled->c != se->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, se->in_c);
+  if (se->reduced < 1 || se->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, se->reduced);
+  if (!positive_normal(se->in_scale) || !positive_normal(se->pool_scale) || !positive_normal(se->fc1_out_scale) ||
+      !positive_normal(se->fc1_act_scale) || !positive_normal(se->gate_scale)) {
+    FAIL("layer %d: a squeeze-excitation scale is not a positive normal number", index);
+  }
+  se->in_h = pooled->h;
+  se->in_w = pooled->w;
+  const effnet_int8_status status = read_se_arrays(e, r, l, index, error, error_size);
+  if (status != EFFNET_INT8_OK) return status;
+  *gate_channels = se->in_c;
+  if (se->reduced > e->max_reduced) e->max_reduced = se->reduced;
+  l->macs = 2 * (int64_t)se->in_c * se->reduced;
+  return EFFNET_INT8_OK;
+}
+
+static effnet_int8_status read_head_layer(effnet_int8_engine *e, reader_t *r, layer_t *l, int32_t index, const shape_t *shapes,
+                                          char *error, size_t error_size) {
+  head_layer_t *h = &l->head;
+  size_t *wb = &e->weight_bytes;
+  h->in_slot = read_i32(r);
+  h->in_c = read_i32(r);
+  h->classes = read_i32(r);
+  h->in_scale = read_f32(r);
+  h->pool_scale = read_f32(r);
+  if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (h->in_slot < 0 || h->in_slot >= e->slot_count || !shapes[h->in_slot].set) FAIL("layer %d reads slot %d, which no layer wrote", index, h->in_slot);
+  if (shapes[h->in_slot].c != h->in_c) FAIL("layer %d expects %d input channels, its input has %d", index, h->in_c, shapes[h->in_slot].c);
+  if (h->classes != e->classes) FAIL("layer %d produces %d logits, the header says %d classes", index, h->classes, e->classes);
+  if (index != e->layer_count - 1) FAIL("layer %d: the classifier head must be the last layer", index);
+  if (!positive_normal(h->in_scale) || !positive_normal(h->pool_scale)) FAIL("layer %d: a head scale is not a positive normal number", index);
+  h->in_h = shapes[h->in_slot].h;
+  h->in_w = shapes[h->in_slot].w;
+  h->weights = read_array(r, (size_t)h->classes * h->in_c, 1, wb);
+  h->scale = read_array(r, (size_t)h->classes, 4, wb);
+  h->bias = read_array(r, (size_t)h->classes, 4, wb);
+  if (l->flags & FLAG_ACTIVATION) {
+    h->table = read_array(r, 256, 4, wb);
+    for (int32_t i = 0; h->table && i < 256; i++) {
+      if (!isfinite(h->table[i])) FAIL("layer %d: a non-finite activation table entry", index);
+    }
+  }
+  if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
+  if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
+  for (int32_t i = 0; i < h->classes; i++) {
+    if (!isfinite(h->scale[i]) || !isfinite(h->bias[i])) FAIL("layer %d: a non-finite classifier parameter", index);
+  }
+  if (h->in_c > e->max_channels) e->max_channels = h->in_c;
+  l->macs = (int64_t)h->in_c * h->classes;
+  return EFFNET_INT8_OK;
+}
+
+/* One layer: the kind, block and flags every layer starts with, then its kind's reader. */
 static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t index, shape_t *shapes,
                                      shape_t *pooled, int32_t *gate_channels, char *error, size_t error_size) {
   layer_t *l = &e->layers[index];
@@ -131,197 +376,11 @@ static effnet_int8_status read_layer(effnet_int8_engine *e, reader_t *r, int32_t
                         : l->kind == KIND_DEPTHWISE ? (FLAG_ACTIVATION | FLAG_POOL)
                         : l->kind == KIND_HEAD || l->kind == KIND_SE ? FLAG_ACTIVATION : 0;
   if (l->flags & ~known) FAIL("layer %d: unknown flags 0x%x for layer kind %d", index, l->flags, l->kind);
-  size_t *wb = &e->weight_bytes;
-
-  if (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) {
-    const int conv = l->kind == KIND_CONV;
-    l->in_slot = read_i32(r);
-    l->out_slot = read_i32(r);
-    l->res_slot = conv ? read_i32(r) : -1;
-    l->in_c = read_i32(r);
-    l->out_c = conv ? read_i32(r) : l->in_c;
-    l->kh = read_i32(r);
-    l->kw = read_i32(r);
-    l->stride = read_i32(r);
-    l->pad_top = read_i32(r);
-    l->pad_left = read_i32(r);
-    l->pad_bottom = read_i32(r);
-    l->pad_right = read_i32(r);
-    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
-    if (l->in_slot < 0 || l->in_slot >= e->slot_count || l->out_slot < 0 || l->out_slot >= e->slot_count || l->in_slot == l->out_slot) {
-      FAIL("layer %d: slots %d → %d invalid for %d slots", index, l->in_slot, l->out_slot, e->slot_count);
-    }
-    const shape_t in = shapes[l->in_slot];
-    if (!in.set) FAIL("layer %d reads slot %d before any layer wrote it", index, l->in_slot);
-    if (l->in_c != in.c) FAIL("layer %d expects %d input channels, its input has %d", index, l->in_c, in.c);
-    if (l->out_c < 1 || l->out_c > 16384 || l->kh < 1 || l->kh > 15 || l->kw < 1 || l->kw > 15 || l->stride < 1 || l->stride > 4) {
-      FAIL("layer %d: unsupported geometry (out channels %d, kernel %dx%d, stride %d)", index, l->out_c, l->kh, l->kw, l->stride);
-    }
-    if (l->pad_top < 0 || l->pad_top >= l->kh || l->pad_bottom < 0 || l->pad_bottom >= l->kh || l->pad_left < 0 ||
-        l->pad_left >= l->kw || l->pad_right < 0 || l->pad_right >= l->kw) {
-      FAIL("layer %d: padding %d,%d,%d,%d out of range for a %dx%d kernel", index, l->pad_top, l->pad_left, l->pad_bottom, l->pad_right, l->kh, l->kw);
-    }
-    l->in_h = in.h;
-    l->in_w = in.w;
-    l->out_h = (in.h + l->pad_top + l->pad_bottom - l->kh) / l->stride + 1;
-    l->out_w = (in.w + l->pad_left + l->pad_right - l->kw) / l->stride + 1;
-    if (in.h + l->pad_top + l->pad_bottom < l->kh || in.w + l->pad_left + l->pad_right < l->kw) FAIL("layer %d: kernel larger than its padded input", index);
-    if (conv) {
-      l->k = l->kh * l->kw * l->in_c;
-      if (l->k > 65536) FAIL("layer %d: reduction length %d too large", index, l->k);
-      l->k_pad = round_up(l->k, 4);
-      l->n_pad = round_up(l->out_c, 8);
-      if (l->flags & FLAG_SE_INPUT) {
-        l->gate_in_scale = read_f32(r);
-        l->gate_out_scale = read_f32(r);
-        if (*gate_channels != l->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, *gate_channels, l->in_c);
-        if (l->kh != 1 || l->kw != 1 || l->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
-        if (!positive_normal(l->gate_in_scale) || !positive_normal(l->gate_out_scale)) FAIL("layer %d: a gate scale is not a positive normal number", index);
-      }
-      if (l->flags & FLAG_RESIDUAL) {
-        l->res_main_scale = read_f32(r);
-        l->res_skip_scale = read_f32(r);
-        l->res_out_scale = read_f32(r);
-        if (!positive_normal(l->res_main_scale) || !positive_normal(l->res_skip_scale) || !positive_normal(l->res_out_scale)) {
-          FAIL("layer %d: a residual scale is not a positive normal number", index);
-        }
-        if (l->res_slot < 0 || l->res_slot >= e->slot_count || l->res_slot == l->out_slot) FAIL("layer %d: residual slot %d invalid", index, l->res_slot);
-        const shape_t skip = shapes[l->res_slot];
-        if (!skip.set || skip.h != l->out_h || skip.w != l->out_w || skip.c != l->out_c) {
-          FAIL("layer %d: residual input %dx%dx%d does not match the output %dx%dx%d", index, skip.h, skip.w, skip.c, l->out_h, l->out_w, l->out_c);
-        }
-      }
-      /* [out][kh][kw][in] in the file, zero padded to k_pad in memory. */
-      const int8_t *w = (const int8_t *)take(r, (size_t)l->out_c * l->k);
-      if (!w) FAIL("layer %d: the file ends inside its weights", index);
-      l->weights = aligned_alloc(64, ((size_t)l->out_c * l->k_pad + 63) & ~(size_t)63);
-      if (!l->weights) return EFFNET_INT8_OUT_OF_MEMORY;
-      for (int32_t o = 0; o < l->out_c; o++) {
-        memcpy(l->weights + (size_t)o * l->k_pad, w + (size_t)o * l->k, (size_t)l->k);
-        memset(l->weights + (size_t)o * l->k_pad + l->k, 0, (size_t)(l->k_pad - l->k));
-      }
-      *wb += (size_t)l->out_c * l->k;
-      l->macs = (int64_t)l->out_h * l->out_w * l->out_c * l->k;
-    } else {
-      l->weights = read_array(r, (size_t)l->kh * l->kw * l->in_c, 1, wb);
-      l->macs = (int64_t)l->out_h * l->out_w * l->in_c * l->kh * l->kw;
-    }
-    const int32_t channels = l->out_c;
-    l->bias = read_array(r, (size_t)channels, 4, wb);
-    l->mult = read_array(r, (size_t)channels, 4, wb);
-    l->shift = read_array(r, (size_t)channels, 4, wb);
-    if (l->flags & FLAG_ACTIVATION) {
-      const uint8_t *table = take(r, 256);
-      if (table) memcpy(l->table, table, 256);
-    }
-    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
-    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
-    effnet_int8_status status = check_requant(l, index, error, error_size);
-    if (status != EFFNET_INT8_OK) return status;
-    if ((int64_t)l->out_h * l->out_w * l->out_c > ((int64_t)1 << 28)) FAIL("layer %d: output tensor too large", index);
-    shapes[l->out_slot] = (shape_t){l->out_h, l->out_w, l->out_c, 1};
-    if (l->flags & FLAG_POOL) *pooled = shapes[l->out_slot];
-    if (conv) {
-      if (l->k_pad > e->max_k_pad) e->max_k_pad = l->k_pad;
-      if (l->n_pad > e->max_n_pad) e->max_n_pad = l->n_pad;
-    } else if (l->out_w * l->in_c > e->max_row_acc) {
-      e->max_row_acc = l->out_w * l->in_c;
-    }
-    if (l->in_c > e->max_channels) e->max_channels = l->in_c;
-    if (l->out_c > e->max_channels) e->max_channels = l->out_c;
-    return EFFNET_INT8_OK;
-  }
-
-  if (l->kind == KIND_SE) {
-    l->in_c = read_i32(r);
-    l->reduced = read_i32(r);
-    l->se_in_scale = read_f32(r);
-    l->pool_scale = read_f32(r);
-    l->fc1_out_scale = read_f32(r);
-    l->fc1_act_scale = read_f32(r);
-    l->gate_scale = read_f32(r);
-    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
-    if (!pooled->set || pooled->c != l->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, l->in_c);
-    if (l->reduced < 1 || l->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, l->reduced);
-    if (!positive_normal(l->se_in_scale) || !positive_normal(l->pool_scale) || !positive_normal(l->fc1_out_scale) ||
-        !positive_normal(l->fc1_act_scale) || !positive_normal(l->gate_scale)) {
-      FAIL("layer %d: a squeeze-excitation scale is not a positive normal number", index);
-    }
-    l->in_h = pooled->h;
-    l->in_w = pooled->w;
-    l->fc1_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
-    l->fc1_scale = read_array(r, (size_t)l->reduced, 4, wb);
-    l->fc1_bias = read_array(r, (size_t)l->reduced, 4, wb);
-    const uint8_t *table = take(r, 256);
-    if (table) memcpy(l->table, table, 256);
-    l->fc2_weights = read_array(r, (size_t)l->reduced * l->in_c, 1, wb);
-    if (l->fc2_weights) {
-      int8_t *by_reduced = malloc((size_t)l->reduced * l->in_c);
-      if (!by_reduced) {
-        r->failed = 2;
-      } else {
-        for (int32_t c = 0; c < l->in_c; c++) {
-          for (int32_t j = 0; j < l->reduced; j++) by_reduced[(size_t)j * l->in_c + c] = l->fc2_weights[(size_t)c * l->reduced + j];
-        }
-      }
-      free(l->fc2_weights);
-      l->fc2_weights = by_reduced;
-    }
-    l->fc2_scale = read_array(r, (size_t)l->in_c, 4, wb);
-    l->fc2_bias = read_array(r, (size_t)l->in_c, 4, wb);
-    if (l->flags & FLAG_ACTIVATION) {
-      l->fc2_out_scale = read_f32(r);
-      l->gate_table = read_array(r, 256, 4, wb);
-      if (!r->failed && !positive_normal(l->fc2_out_scale)) FAIL("layer %d: the gate input scale is not a positive normal number", index);
-      for (int32_t i = 0; l->gate_table && i < 256; i++) {
-        if (!isfinite(l->gate_table[i])) FAIL("layer %d: a non-finite gate table entry", index);
-      }
-    }
-    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
-    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
-    for (int32_t i = 0; i < l->reduced; i++) {
-      if (!isfinite(l->fc1_scale[i]) || !isfinite(l->fc1_bias[i])) FAIL("layer %d: a non-finite first-FC parameter", index);
-    }
-    for (int32_t i = 0; i < l->in_c; i++) {
-      if (!isfinite(l->fc2_scale[i]) || !isfinite(l->fc2_bias[i])) FAIL("layer %d: a non-finite second-FC parameter", index);
-    }
-    *gate_channels = l->in_c;
-    if (l->reduced > e->max_reduced) e->max_reduced = l->reduced;
-    l->macs = 2 * (int64_t)l->in_c * l->reduced;
-    return EFFNET_INT8_OK;
-  }
-
-  if (l->kind == KIND_HEAD) {
-    l->in_slot = read_i32(r);
-    l->in_c = read_i32(r);
-    l->out_c = read_i32(r);
-    l->head_in_scale = read_f32(r);
-    l->head_pool_scale = read_f32(r);
-    if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
-    if (l->in_slot < 0 || l->in_slot >= e->slot_count || !shapes[l->in_slot].set) FAIL("layer %d reads slot %d, which no layer wrote", index, l->in_slot);
-    if (shapes[l->in_slot].c != l->in_c) FAIL("layer %d expects %d input channels, its input has %d", index, l->in_c, shapes[l->in_slot].c);
-    if (l->out_c != e->classes) FAIL("layer %d produces %d logits, the header says %d classes", index, l->out_c, e->classes);
-    if (index != e->layer_count - 1) FAIL("layer %d: the classifier head must be the last layer", index);
-    if (!positive_normal(l->head_in_scale) || !positive_normal(l->head_pool_scale)) FAIL("layer %d: a head scale is not a positive normal number", index);
-    l->in_h = shapes[l->in_slot].h;
-    l->in_w = shapes[l->in_slot].w;
-    l->weights = read_array(r, (size_t)l->out_c * l->in_c, 1, wb);
-    l->head_scale = read_array(r, (size_t)l->out_c, 4, wb);
-    l->head_bias = read_array(r, (size_t)l->out_c, 4, wb);
-    if (l->flags & FLAG_ACTIVATION) {
-      l->head_table = read_array(r, 256, 4, wb);
-      for (int32_t i = 0; l->head_table && i < 256; i++) {
-        if (!isfinite(l->head_table[i])) FAIL("layer %d: a non-finite activation table entry", index);
-      }
-    }
-    if (r->failed == 2) return EFFNET_INT8_OUT_OF_MEMORY;
-    if (r->failed) FAIL("layer %d: the file ends inside its parameters", index);
-    for (int32_t i = 0; i < l->out_c; i++) {
-      if (!isfinite(l->head_scale[i]) || !isfinite(l->head_bias[i])) FAIL("layer %d: a non-finite classifier parameter", index);
-    }
-    if (l->in_c > e->max_channels) e->max_channels = l->in_c;
-    l->macs = (int64_t)l->in_c * l->out_c;
-    return EFFNET_INT8_OK;
+  switch (l->kind) {
+    case KIND_CONV:
+    case KIND_DEPTHWISE: return read_conv_layer(e, r, l, index, shapes, pooled, *gate_channels, error, error_size);
+    case KIND_SE: return read_se_layer(e, r, l, index, pooled, gate_channels, error, error_size);
+    case KIND_HEAD: return read_head_layer(e, r, l, index, shapes, error, error_size);
   }
   FAIL("layer %d: unknown layer kind %d (a newer engine file?)", index, l->kind);
 }
@@ -390,8 +449,8 @@ static effnet_int8_status read_layers(effnet_int8_engine *e, const uint8_t *byte
     if (status != EFFNET_INT8_OK) return status;
     const layer_t *l = &e->layers[i];
     if (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) {
-      e->last_slot = l->out_slot;
-      e->output_count = (size_t)l->out_h * l->out_w * l->out_c;
+      e->last_slot = l->conv.out_slot;
+      e->output_count = (size_t)l->conv.out_h * l->conv.out_w * l->conv.out_c;
     }
     e->macs += l->macs;
   }

@@ -14,8 +14,8 @@ void plan_arena(effnet_int8_engine *e) {
   for (int32_t i = 0; i < e->layer_count; i++) {
     const layer_t *l = &e->layers[i];
     if (l->kind != KIND_CONV && l->kind != KIND_DEPTHWISE) continue;
-    const size_t bytes_out = (size_t)l->out_h * l->out_w * l->out_c;
-    if (bytes_out > slot_max[l->out_slot]) slot_max[l->out_slot] = bytes_out;
+    const size_t bytes_out = (size_t)l->conv.out_h * l->conv.out_w * l->conv.out_c;
+    if (bytes_out > slot_max[l->conv.out_slot]) slot_max[l->conv.out_slot] = bytes_out;
   }
   size_t offset = 0;
   for (int32_t s = 0; s < e->slot_count; s++) {
@@ -80,7 +80,7 @@ void free_views(effnet_int8_engine *e) {
  * image on one thread pads them); 0 for layers that read none. */
 static size_t padded_window_bytes(const layer_t *l) {
   if (l->kind != KIND_DEPTHWISE && !pixel_quad_conv(l)) return 0;
-  const size_t rows = (size_t)(l->out_h - 1) * l->stride + l->kh;
+  const size_t rows = (size_t)(l->conv.out_h - 1) * l->conv.stride + l->conv.kh;
   /* Slack: the kernels read whole channel blocks past the last channel. */
   return rows * padded_row_bytes(l) + MAX_DEPTHWISE_BLOCK;
 }

@@ -18,8 +18,8 @@ static void run_layers(effnet_int8_engine *e, float *logits) {
     switch (l->kind) {
       case KIND_CONV: pool_run(&e->pool, conv_task, &task); break;
       case KIND_DEPTHWISE: pool_run(&e->pool, depthwise_task, &task); break;
-      case KIND_SE: run_se(e, l); break;
-      case KIND_HEAD: if (logits) run_head(e, l, logits); break;
+      case KIND_SE: run_se(e, &l->se); break;
+      case KIND_HEAD: if (logits) run_head(e, &l->head, logits); break;
     }
     if (e->profiling) l->total_ns += now_ns() - start;
   }

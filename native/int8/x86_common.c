@@ -64,19 +64,19 @@ AVX2 void effnet_int8_avx2_quantize(const float *src, size_t count, float scale,
 }
 
 void effnet_int8_pack_conv_quads(const layer_t *layer, int32_t lanes, int8_t *packed) {
-  const int32_t width = 4 * lanes, depth = conv_quad_depth(layer), k_pad = layer->k_pad, in_c = layer->in_c;
+  const int32_t width = 4 * lanes, depth = conv_quad_depth(layer), k_pad = layer->conv.k_pad, in_c = layer->conv.in_c;
   const int by_pixel = pixel_quad_conv(layer);
   memset(packed, 0, conv_quad_bytes(layer, lanes));
-  for (int32_t o = 0; o < layer->out_c; o++) {
+  for (int32_t o = 0; o < layer->conv.out_c; o++) {
     for (int32_t k = 0; k < k_pad; k++) {
       const int32_t at = by_pixel ? k / in_c * 4 + k % in_c : k;
-      if (at < depth) packed[(((size_t)(o / width) * (depth / 4) + at / 4) * width + o % width) * 4 + at % 4] = layer->weights[(size_t)o * k_pad + k];
+      if (at < depth) packed[(((size_t)(o / width) * (depth / 4) + at / 4) * width + o % width) * 4 + at % 4] = layer->conv.weights[(size_t)o * k_pad + k];
     }
   }
 }
 
 void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_t *quads) {
-  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_quad_blocks(layer, lanes);
+  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_quad_blocks(layer, lanes);
   for (int32_t g = 0; g < groups; g++) {
     for (int32_t b = 0; b < blocks; b++) {
       int8_t *out = quads + ((size_t)g * blocks + b) * 64 * lanes;
@@ -85,7 +85,7 @@ void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_
           const int32_t c = dw_quad_channel(lanes, b, i, e);
           for (int32_t q = 0; q < 4; q++) {
             const int32_t t = 4 * g + q;
-            out[i * 16 * lanes + e * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+            out[i * 16 * lanes + e * 4 + q] = c < c_count && t < taps ? layer->conv.weights[(size_t)t * c_count + c] : 0;
           }
         }
       }
@@ -94,9 +94,9 @@ void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_
 }
 
 void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *layer, int32_t c) {
-  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
+  const int32_t mult = c >= 0 ? layer->conv.mult[c] : 1 << 30, shift = c >= 0 ? layer->conv.shift[c] : 0;
   const int64_t round = (int64_t)1 << (31 + shift);
-  k.bias[e] = c >= 0 ? layer->bias[c] - 128 * weight_sum(layer, c) : 0;
+  k.bias[e] = c >= 0 ? layer->conv.bias[c] - 128 * weight_sum(layer, c) : 0;
   k.mult[e] = mult;
   k.shift[e] = shift;
   if (e % 2) {

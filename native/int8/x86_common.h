@@ -24,13 +24,13 @@
  *   the last tap and channel.
  * Each path puts its requantization constants after them (conv_quad_bytes(), dw_quad_bytes(); multiples of 64).
  */
-static inline int32_t conv_quad_depth(const layer_t *l) { return pixel_quad_conv(l) ? l->kh * l->kw * 4 : l->k_pad; }
+static inline int32_t conv_quad_depth(const layer_t *l) { return pixel_quad_conv(l) ? l->conv.kh * l->conv.kw * 4 : l->conv.k_pad; }
 static inline size_t conv_quad_bytes(const layer_t *l, int32_t lanes) {
-  return ((size_t)round_up(l->n_pad, 4 * lanes) * conv_quad_depth(l) + 63) & ~(size_t)63;
+  return ((size_t)round_up(l->conv.n_pad, 4 * lanes) * conv_quad_depth(l) + 63) & ~(size_t)63;
 }
-static inline int32_t dw_quad_blocks(const layer_t *l, int32_t lanes) { return round_up(l->in_c, 16 * lanes) / (16 * lanes); }
+static inline int32_t dw_quad_blocks(const layer_t *l, int32_t lanes) { return round_up(l->conv.in_c, 16 * lanes) / (16 * lanes); }
 static inline size_t dw_quad_bytes(const layer_t *l, int32_t lanes) {
-  return ((size_t)l->kh * l->kw + 3) / 4 * (size_t)dw_quad_blocks(l, lanes) * 64 * lanes;
+  return ((size_t)l->conv.kh * l->conv.kw + 3) / 4 * (size_t)dw_quad_blocks(l, lanes) * 64 * lanes;
 }
 /* Element e of vector i in depthwise block b: 128-bit lane e / 4 holds channels 16 · lane + 4i..+3. */
 static inline int32_t dw_quad_channel(int32_t lanes, int32_t b, int32_t i, int32_t e) {
