@@ -1,5 +1,5 @@
 /*
- * x86-64 AVX-512 path (F, BW, VL, VNNI, VBMI): the AVX-VNNI scheme of kernels_avx2.c (activations biased to
+ * x86-64 AVX-512 path (F, BW, VL, VNNI, VBMI): the AVX-VNNI scheme of kernels_avx_vnni.c (activations biased to
  * unsigned, vpdpbusd, the offset 128 · Σw folded into the bias) on 512-bit vectors: 16 output channels per
  * accumulator in the convs, 64 channels per block in the depthwise, and the activation tables by vpermi2b. Where the
  * AVX-512 units are 512 bits wide (Zen 5, Intel server cores) that is twice the multiply-adds per instruction.

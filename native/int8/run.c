@@ -1,4 +1,5 @@
 /* Running images: the input's quantization, the layers in order (timed when profiling), one image per thread. */
+#define _GNU_SOURCE /* clock_gettime under -std=c11 */
 #include <string.h>
 #include <time.h>
 
