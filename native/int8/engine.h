@@ -105,8 +105,8 @@ static inline int8_t *tensor(effnet_int8_engine *e, int32_t index, size_t bytes)
   return (int8_t *)e->arena + e->slot_offset[index] + ((e->slot_bytes[index] - bytes) / 2 & ~(size_t)63);
 }
 
+/* A conv's or depthwise's input and output tensors (the head finds its input with tensor()). */
 static inline int8_t *layer_input(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->conv.in_slot, (size_t)l->conv.in_h * l->conv.in_w * l->conv.in_c); }
-
 static inline int8_t *layer_output(effnet_int8_engine *e, const layer_t *l) { return tensor(e, l->conv.out_slot, (size_t)l->conv.out_h * l->conv.out_w * l->conv.out_c); }
 
 static inline int8_t *network_input(effnet_int8_engine *e) { return tensor(e, e->input_slot, (size_t)e->channels * e->height * e->width); }
