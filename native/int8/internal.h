@@ -18,45 +18,75 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 /* The widest channel block a fused depthwise kernel reads past a pixel's last channel (padding slack, pool size). */
 #define MAX_DEPTHWISE_BLOCK 64
 
+/* FLAG_SE_INPUT: the conv reads its input as q(dq(x) · gate[c] / out scale). */
 typedef struct {
-  int32_t kind, block, flags;
-  int32_t in_slot, out_slot, res_slot;
+  float in_scale, out_scale;
+} gated_input_t;
+
+/* FLAG_RESIDUAL: after the requantize, q((dq(main) + dq(skip)) / out scale), the skip tensor read from `slot`. */
+typedef struct {
+  int32_t slot;
+  float main_scale, skip_scale, out_scale;
+} residual_t;
+
+/* KIND_CONV and KIND_DEPTHWISE (one filter per channel: out_c = in_c): everything the kernels read. */
+typedef struct {
+  int32_t in_slot, out_slot;
   int32_t in_c, out_c, kh, kw, stride, pad_top, pad_left, pad_bottom, pad_right;
   int32_t in_h, in_w, out_h, out_w;
   /* conv: K = kh*kw*in_c, padded to a multiple of 4; n_pad = out_c padded to a multiple of 8. */
   int32_t k, k_pad, n_pad;
-  int8_t *weights;     /* conv [out_c][k_pad] (zero padded); depthwise [kh*kw][c]; head [classes][c] */
-  int16_t *packed;     /* the ISA's layout of the same weights (conv and depthwise) */
+  int8_t *weights; /* conv [out_c][k_pad] (zero padded); depthwise [kh*kw][c] */
+  int16_t *packed; /* the ISA's layout of the same weights */
   int32_t *bias, *mult, *shift;
   int8_t table[256];
-  float gate_in_scale, gate_out_scale; /* an SE-gated input: q(dq(x) · gate[c] / out scale) */
-  float res_main_scale, res_skip_scale, res_out_scale; /* q((dq(main) + dq(skip)) / out scale) */
-  /* squeeze-excitation */
-  int32_t reduced;
-  float se_in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
+  gated_input_t gate;  /* conv only */
+  residual_t residual; /* conv only */
+} conv_layer_t;
+
+/* KIND_SE: the squeeze-excitation vector math on the pooled output of the depthwise before it. */
+typedef struct {
+  int32_t in_c, reduced, in_h, in_w;
+  float in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
   int8_t *fc1_weights; /* [reduced][c] */
   int8_t *fc2_weights; /* [reduced][c] after loading (the file's [c][reduced], transposed so FC2 runs along c) */
   float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
+  int8_t fc1_table[256]; /* the FC1 output's SiLU */
   float fc2_out_scale, *gate_table; /* the gate as a table of the quantized FC2 output (when the graph has it) */
-  /* head */
-  float head_in_scale, head_pool_scale;
-  float *head_scale, *head_bias, *head_table;
+} se_layer_t;
+
+/* KIND_HEAD: global average pool and classifier. */
+typedef struct {
+  int32_t in_slot, in_c, classes, in_h, in_w;
+  float in_scale, pool_scale;
+  int8_t *weights; /* [classes][c] */
+  float *scale, *bias, *table; /* table: the activation's float outputs, pooled unquantized (FLAG_ACTIVATION) */
+} head_layer_t;
+
+/* One layer: what every kind has, then its kind's own fields. */
+typedef struct {
+  int32_t kind, block, flags;
   int64_t macs;
   double total_ns;
+  union {
+    conv_layer_t conv; /* KIND_CONV, KIND_DEPTHWISE */
+    se_layer_t se;
+    head_layer_t head;
+  };
 } layer_t;
 
 static inline int32_t round_up(int32_t value, int32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 /* A conv whose input pixels fit one 4-byte group: each pixel is one vpdpbusd quad of a tap, no patches needed. */
-static inline int pixel_quad_conv(const layer_t *l) { return l->kind == KIND_CONV && l->in_c <= 4 && (l->kh > 1 || l->kw > 1); }
+static inline int pixel_quad_conv(const layer_t *l) { return l->kind == KIND_CONV && l->conv.in_c <= 4 && (l->conv.kh > 1 || l->conv.kw > 1); }
 
 /* Σ of a conv output channel's or a depthwise channel's int8 weights (the unsigned inputs' offset is 128 times it). */
 static inline int32_t weight_sum(const layer_t *l, int32_t index) {
   int32_t sum = 0;
   if (l->kind == KIND_DEPTHWISE) {
-    for (int32_t t = 0; t < l->kh * l->kw; t++) sum += l->weights[(size_t)t * l->in_c + index];
+    for (int32_t t = 0; t < l->conv.kh * l->conv.kw; t++) sum += l->conv.weights[(size_t)t * l->conv.in_c + index];
   } else {
-    for (int32_t k = 0; k < l->k_pad; k++) sum += l->weights[(size_t)index * l->k_pad + k];
+    for (int32_t k = 0; k < l->conv.k_pad; k++) sum += l->conv.weights[(size_t)index * l->conv.k_pad + k];
   }
   return sum;
 }
@@ -66,7 +96,7 @@ typedef struct kernels kernels_t;
 /* Per-ISA kernels. All produce exactly the integers the scalar versions produce. */
 struct kernels {
   int32_t isa;
-  /* Re-lays `layer->weights` into `layer->packed` (allocated by the caller with packed_size()). */
+  /* Re-lays `layer->conv.weights` into `layer->conv.packed` (allocated by the caller with packed_size()). */
   size_t (*packed_size)(const layer_t *layer);
   void (*pack_weights)(layer_t *layer);
   /*
@@ -117,49 +147,6 @@ extern const kernels_t effnet_int8_scalar_kernels;
 void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table);
 void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, int8_t *dst);
 #if defined(__x86_64__)
-/*
- * The vpdpbusd weight layouts the AVX-VNNI (256-bit vectors: lanes = 2) and AVX-512 (512-bit: lanes = 4) paths share
- * (kernels_avx2.c); a vector holds 4 · lanes int32 accumulators, each the sum of four byte products.
- * - conv: [output channel / (4 · lanes)][conv_quad_depth() / 4][4 · lanes channels][4 k], zero past out_c. A
- *   pixel-quad conv's k runs over (tap, input channel), each tap's channels filling one 4-byte group.
- * - depthwise: per group of four taps and block of 16 · lanes channels, four vectors in the order vpunpck{l,h}bw +
- *   vpunpck{l,h}wd leave the inputs: element e of vector i is channel dw_quad_channel(), four tap weights; zero past
- *   the last tap and channel.
- * Each path puts its requantization constants after them (conv_quad_bytes(), dw_quad_bytes(); multiples of 64).
- */
-static inline int32_t conv_quad_depth(const layer_t *l) { return pixel_quad_conv(l) ? l->kh * l->kw * 4 : l->k_pad; }
-static inline size_t conv_quad_bytes(const layer_t *l, int32_t lanes) {
-  return ((size_t)round_up(l->n_pad, 4 * lanes) * conv_quad_depth(l) + 63) & ~(size_t)63;
-}
-static inline int32_t dw_quad_blocks(const layer_t *l, int32_t lanes) { return round_up(l->in_c, 16 * lanes) / (16 * lanes); }
-static inline size_t dw_quad_bytes(const layer_t *l, int32_t lanes) {
-  return ((size_t)l->kh * l->kw + 3) / 4 * (size_t)dw_quad_blocks(l, lanes) * 64 * lanes;
-}
-/* Element e of vector i in depthwise block b: 128-bit lane e / 4 holds channels 16 · lane + 4i..+3. */
-static inline int32_t dw_quad_channel(int32_t lanes, int32_t b, int32_t i, int32_t e) {
-  return b * 16 * lanes + (e / 4) * 16 + i * 4 + e % 4;
-}
-void effnet_int8_pack_conv_quads(const layer_t *layer, int32_t lanes, int8_t *packed);
-void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_t *quads);
-
-/*
- * One lane of a path's requantize() constants (requant8_t, requant16_t): the bias less the unsigned inputs' offset
- * (128 · Σw), the multiplier (and, for vpmuldq, the odd lanes' multipliers in the even positions), 2^(31 + shift) per
- * 64-bit lane pair, the shift. c < 0: a channel past the last, whose outputs are never stored.
- */
-typedef struct {
-  int32_t *bias, *mult, *mult_odd, *shift;
-  int64_t *round_even, *round_odd;
-} requant_lanes_t;
-void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *layer, int32_t c);
-
-/* The AVX2 and AVX-VNNI kernels the AVX-512 path shares (kernels_avx2.c). */
-void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
-                                float in_scale, float out_scale);
-void effnet_int8_avx2_quantize(const float *src, size_t count, float scale, int8_t *dst);
-void effnet_int8_avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift, int8_t *out);
-void effnet_int8_avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale);
 extern const kernels_t effnet_int8_avx2_kernels;
 extern const kernels_t effnet_int8_avx_vnni_kernels;
 extern const kernels_t effnet_int8_avx512_kernels;
@@ -187,13 +174,13 @@ static inline int8_t quantize_value(float value, float scale) {
 /* One depthwise output value (the SIMD paths use it for the channels after their last full vector). */
 static inline int32_t depthwise_value(const layer_t *l, const int8_t *in, int32_t oy, int32_t ox, int32_t c) {
   int32_t sum = 0;
-  for (int32_t ky = 0; ky < l->kh; ky++) {
-    const int32_t iy = oy * l->stride - l->pad_top + ky;
-    if (iy < 0 || iy >= l->in_h) continue;
-    for (int32_t kx = 0; kx < l->kw; kx++) {
-      const int32_t ix = ox * l->stride - l->pad_left + kx;
-      if (ix < 0 || ix >= l->in_w) continue;
-      sum += in[((size_t)iy * l->in_w + ix) * l->in_c + c] * l->weights[(size_t)(ky * l->kw + kx) * l->in_c + c];
+  for (int32_t ky = 0; ky < l->conv.kh; ky++) {
+    const int32_t iy = oy * l->conv.stride - l->conv.pad_top + ky;
+    if (iy < 0 || iy >= l->conv.in_h) continue;
+    for (int32_t kx = 0; kx < l->conv.kw; kx++) {
+      const int32_t ix = ox * l->conv.stride - l->conv.pad_left + kx;
+      if (ix < 0 || ix >= l->conv.in_w) continue;
+      sum += in[((size_t)iy * l->conv.in_w + ix) * l->conv.in_c + c] * l->conv.weights[(size_t)(ky * l->conv.kw + kx) * l->conv.in_c + c];
     }
   }
   return sum;

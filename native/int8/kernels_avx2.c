@@ -7,15 +7,13 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define AVX2 __attribute__((target("avx2")))
+#include "x86_common.h"
 
 static size_t avx2_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
+  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->conv.n_pad * layer->conv.k_pad;
   if (layer->kind == KIND_DEPTHWISE) {
-    const size_t taps = (size_t)layer->kh * layer->kw, pairs = (taps + 1) / 2;
-    return sizeof(int16_t) * (taps + 2 * pairs) * round_up(layer->in_c, 16);
+    const size_t taps = (size_t)layer->conv.kh * layer->conv.kw, pairs = (taps + 1) / 2;
+    return sizeof(int16_t) * (taps + 2 * pairs) * round_up(layer->conv.in_c, 16);
   }
   return 0;
 }
@@ -23,23 +21,23 @@ static size_t avx2_packed_size(const layer_t *layer) {
 /* conv: [n_pad/8][k_pad/2][8 channels][2 k] so one vpmaddwd takes a k pair for 8 channels; depthwise: [tap][c16]. */
 static void avx2_pack_weights(layer_t *layer) {
   if (layer->kind == KIND_CONV) {
-    const int32_t k_pad = layer->k_pad, pairs = k_pad / 2;
-    for (int32_t o = 0; o < layer->n_pad; o++) {
+    const int32_t k_pad = layer->conv.k_pad, pairs = k_pad / 2;
+    for (int32_t o = 0; o < layer->conv.n_pad; o++) {
       for (int32_t k = 0; k < k_pad; k++) {
-        const int8_t w = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
-        layer->packed[(((size_t)(o / 8) * pairs + k / 2) * 8 + o % 8) * 2 + k % 2] = w;
+        const int8_t w = o < layer->conv.out_c ? layer->conv.weights[(size_t)o * k_pad + k] : 0;
+        layer->conv.packed[(((size_t)(o / 8) * pairs + k / 2) * 8 + o % 8) * 2 + k % 2] = w;
       }
     }
   } else if (layer->kind == KIND_DEPTHWISE) {
-    const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 16), taps = layer->kh * layer->kw;
+    const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 16), taps = layer->conv.kh * layer->conv.kw;
     for (int32_t t = 0; t < taps; t++) {
       for (int32_t c = 0; c < c_pad; c++) {
-        layer->packed[(size_t)t * c_pad + c] = c < c_count ? layer->weights[(size_t)t * c_count + c] : 0;
+        layer->conv.packed[(size_t)t * c_pad + c] = c < c_count ? layer->conv.weights[(size_t)t * c_count + c] : 0;
       }
     }
     /* Tap pairs for the interior kernel: per pair and 16-channel block, the weights in vpunpck{l,h}wd order
      * (low: channels 0-3 | 8-11, high: 4-7 | 12-15, each as (tap 2p, tap 2p+1)); an odd last tap pairs with 0. */
-    int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+    int16_t *pairs = layer->conv.packed + (size_t)taps * c_pad;
     const int32_t blocks = c_pad / 16;
     for (int32_t p = 0; p < (taps + 1) / 2; p++) {
       for (int32_t b = 0; b < blocks; b++) {
@@ -50,7 +48,7 @@ static void avx2_pack_weights(layer_t *layer) {
               const int32_t c = b * 16 + lane * 8 + half * 4 + j;
               for (int32_t which = 0; which < 2; which++) {
                 const int32_t t = 2 * p + which;
-                out[half * 16 + lane * 8 + j * 2 + which] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
+                out[half * 16 + lane * 8 + j * 2 + which] = c < c_count && t < taps ? layer->conv.weights[(size_t)t * c_count + c] : 0;
               }
             }
           }
@@ -58,33 +56,6 @@ static void avx2_pack_weights(layer_t *layer) {
       }
     }
   }
-}
-
-AVX2 static inline void store_int8x8(int8_t *out, __m256i v) {
-  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(words, words));
-}
-
-/*
- * v / d where only its rounding to an integer (after the ±256 clamp, then to int8) is used, without a division:
- * z = v · fl(1/d) is within 2^-14 of the float32 quotient wherever |v / d| ≤ 256 (two roundings of relative 2^-24
- * each, and the quotient's own half ulp), so z rounds to the quotient's integer unless it lies within 2^-11 of a
- * half. Only then, about one vector in 250, is the division done. Outside ±256 both saturate alike; NaN and ±∞ stay.
- */
-AVX2 static inline __m256 quotient8(__m256 v, __m256 divisor, __m256 reciprocal) {
-  const __m256 z = _mm256_mul_ps(v, reciprocal);
-  const __m256 distance = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(z, _mm256_round_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-  if (_mm256_movemask_ps(_mm256_cmp_ps(distance, _mm256_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ))) return _mm256_div_ps(v, divisor);
-  return z;
-}
-
-/* gated_value() on 8 lanes: the same float operations in the same order, then round-to-nearest-even. */
-AVX2 static inline __m256i gated8(__m128i bytes, const float *gate, __m256 in_scale, __m256 out_scale, __m256 reciprocal) {
-  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), in_scale);
-  v = quotient8(_mm256_mul_ps(v, _mm256_loadu_ps(gate)), out_scale, reciprocal);
-  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-256.0f)), _mm256_set1_ps(256.0f));
-  const __m256i q = _mm256_cvtps_epi32(v);
-  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
 }
 
 AVX2 static void avx2_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
@@ -119,10 +90,10 @@ static inline int32_t pair_at(const int16_t *p) {
 
 /* 4 rows × 16 channels per tile; the 16-channel weight panel stays in L1 while the rows stream past it. */
 AVX2 static void avx2_gemm(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc) {
-  const int32_t k_pad = layer->k_pad, pairs = k_pad / 2, n_pad = layer->n_pad, blocks = n_pad / 8;
+  const int32_t k_pad = layer->conv.k_pad, pairs = k_pad / 2, n_pad = layer->conv.n_pad, blocks = n_pad / 8;
   for (int32_t nb = 0; nb < blocks; nb += 2) {
     const int two = nb + 1 < blocks;
-    const int16_t *w0 = layer->packed + (size_t)nb * pairs * 16;
+    const int16_t *w0 = layer->conv.packed + (size_t)nb * pairs * 16;
     const int16_t *w1 = two ? w0 + (size_t)pairs * 16 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
       const int16_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
@@ -158,39 +129,11 @@ AVX2 static void avx2_gemm(const layer_t *layer, const int16_t *a, int32_t rows,
   }
 }
 
-/*
- * requantize() on 8 lanes: vpmuldq on the even and the odd lanes gives the exact 64-bit products; the rounding
- * constant is added in 64 bits, and floor(floor(x / 2^32) / 2^shift) = floor(x / 2^(32 + shift)).
- */
-AVX2 static inline __m256i requantize8(__m256i v, __m256i mult, __m256i shift) {
-  const __m256i one = _mm256_set1_epi64x(1), base = _mm256_set1_epi64x(31), low = _mm256_set1_epi64x(0xFFFFFFFF);
-  const __m256i round_even = _mm256_sllv_epi64(one, _mm256_add_epi64(_mm256_and_si256(shift, low), base));
-  const __m256i round_odd = _mm256_sllv_epi64(one, _mm256_add_epi64(_mm256_srli_epi64(shift, 32), base));
-  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, mult), round_even);
-  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(mult, 32)), round_odd);
-  const __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  return _mm256_srav_epi32(high, shift);
-}
-
-AVX2 void effnet_int8_avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
-                              const int32_t *mult, const int32_t *shift, int8_t *out) {
-  for (int32_t r = 0; r < rows; r++) {
-    const int32_t *in = acc + (size_t)r * acc_stride;
-    int8_t *dst = out + (size_t)r * n;
-    int32_t c = 0;
-    for (; c + 8 <= n; c += 8) {
-      const __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(in + c)), _mm256_loadu_si256((const __m256i *)(bias + c)));
-      store_int8x8(dst + c, requantize8(v, _mm256_loadu_si256((const __m256i *)(mult + c)), _mm256_loadu_si256((const __m256i *)(shift + c))));
-    }
-    for (; c < n; c++) dst[c] = clamp_int8(requantize(in[c] + bias[c], mult[c], shift[c]));
-  }
-}
-
 /* Interior pixel (every tap exists): 16-channel blocks in [c_begin, c_end), two taps per vpmaddwd. */
 AVX2 static inline void dw_interior_pairs(const layer_t *layer, const int8_t *base, const int32_t *offsets, int32_t c_begin,
                                           int32_t c_end, int32_t *out) {
-  const int32_t c_pad = round_up(layer->in_c, 16), taps = layer->kh * layer->kw, blocks = c_pad / 16;
-  const int16_t *pairs = layer->packed + (size_t)taps * c_pad;
+  const int32_t c_pad = round_up(layer->conv.in_c, 16), taps = layer->conv.kh * layer->conv.kw, blocks = c_pad / 16;
+  const int16_t *pairs = layer->conv.packed + (size_t)taps * c_pad;
   for (int32_t c = c_begin; c < c_end; c += 16) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     const int16_t *w = pairs + (size_t)(c / 16) * 32;
@@ -207,17 +150,17 @@ AVX2 static inline void dw_interior_pairs(const layer_t *layer, const int8_t *ba
 
 /* Border pixel: 16-channel blocks, skipping the taps outside the input. */
 AVX2 static inline void dw_border(const layer_t *layer, const int8_t *in, int32_t oy, int32_t ox, int32_t full, int32_t *out) {
-  const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 16), kh = layer->kh, kw = layer->kw;
+  const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 16), kh = layer->conv.kh, kw = layer->conv.kw;
   for (int32_t c = 0; c < full; c += 16) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     for (int32_t ky = 0; ky < kh; ky++) {
-      const int32_t iy = oy * layer->stride - layer->pad_top + ky;
-      if (iy < 0 || iy >= layer->in_h) continue;
+      const int32_t iy = oy * layer->conv.stride - layer->conv.pad_top + ky;
+      if (iy < 0 || iy >= layer->conv.in_h) continue;
       for (int32_t kx = 0; kx < kw; kx++) {
-        const int32_t ix = ox * layer->stride - layer->pad_left + kx;
-        if (ix < 0 || ix >= layer->in_w) continue;
-        const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in + ((size_t)iy * layer->in_w + ix) * c_count + c)));
-        const __m256i w = _mm256_load_si256((const __m256i *)(layer->packed + (size_t)(ky * kw + kx) * c_pad + c));
+        const int32_t ix = ox * layer->conv.stride - layer->conv.pad_left + kx;
+        if (ix < 0 || ix >= layer->conv.in_w) continue;
+        const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in + ((size_t)iy * layer->conv.in_w + ix) * c_count + c)));
+        const __m256i w = _mm256_load_si256((const __m256i *)(layer->conv.packed + (size_t)(ky * kw + kx) * c_pad + c));
         const __m256i p = _mm256_mullo_epi16(x, w);
         lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
         hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
@@ -230,20 +173,20 @@ AVX2 static inline void dw_border(const layer_t *layer, const int8_t *in, int32_
 
 /* Offsets of each tap from the top-left input pixel of a window, in bytes. */
 static inline void tap_offsets(const layer_t *layer, int32_t *offsets) {
-  for (int32_t t = 0; t < layer->kh * layer->kw; t++) offsets[t] = ((t / layer->kw) * layer->in_w + t % layer->kw) * layer->in_c;
+  for (int32_t t = 0; t < layer->conv.kh * layer->conv.kw; t++) offsets[t] = ((t / layer->conv.kw) * layer->conv.in_w + t % layer->conv.kw) * layer->conv.in_c;
 }
 
 AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
-  const int32_t c_count = layer->in_c, kh = layer->kh, kw = layer->kw, full = c_count / 16 * 16;
-  const int32_t iy0 = oy * layer->stride - layer->pad_top;
-  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->in_h;
+  const int32_t c_count = layer->conv.in_c, kh = layer->conv.kh, kw = layer->conv.kw, full = c_count / 16 * 16;
+  const int32_t iy0 = oy * layer->conv.stride - layer->conv.pad_top;
+  const int rows_inside = iy0 >= 0 && iy0 + kh <= layer->conv.in_h;
   int32_t offsets[15 * 15];
   tap_offsets(layer, offsets);
-  for (int32_t ox = 0; ox < layer->out_w; ox++) {
+  for (int32_t ox = 0; ox < layer->conv.out_w; ox++) {
     int32_t *out = acc + (size_t)ox * c_count;
-    const int32_t ix0 = ox * layer->stride - layer->pad_left;
-    if (rows_inside && ix0 >= 0 && ix0 + kw <= layer->in_w) {
-      dw_interior_pairs(layer, in + ((size_t)iy0 * layer->in_w + ix0) * c_count, offsets, 0, full, out);
+    const int32_t ix0 = ox * layer->conv.stride - layer->conv.pad_left;
+    if (rows_inside && ix0 >= 0 && ix0 + kw <= layer->conv.in_w) {
+      dw_interior_pairs(layer, in + ((size_t)iy0 * layer->conv.in_w + ix0) * c_count, offsets, 0, full, out);
     } else {
       dw_border(layer, in, oy, ox, full, out);
     }
@@ -251,388 +194,11 @@ AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int3
   }
 }
 
-AVX2 void effnet_int8_avx2_residual(int8_t *main, const int8_t *skip, int32_t count, float main_scale, float skip_scale, float out_scale) {
-  const __m256 vm = _mm256_set1_ps(main_scale), vs = _mm256_set1_ps(skip_scale), vo = _mm256_set1_ps(out_scale), vr = _mm256_set1_ps(1.0f / out_scale);
-  const __m256 low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
-  int32_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(main + i))));
-    const __m256 b = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(skip + i))));
-    __m256 v = quotient8(_mm256_add_ps(_mm256_mul_ps(a, vm), _mm256_mul_ps(b, vs)), vo, vr);
-    v = _mm256_min_ps(_mm256_max_ps(v, low), high);
-    store_int8x8(main + i, _mm256_cvtps_epi32(v));
-  }
-  for (; i < count; i++) main[i] = residual_value(main[i], skip[i], main_scale, skip_scale, out_scale);
-}
-
-/* quantize_value() on 8 lanes: the same division, NaN to 0, clamp, round to nearest even. */
-AVX2 void effnet_int8_avx2_quantize(const float *src, size_t count, float scale, int8_t *dst) {
-  const __m256 vscale = _mm256_set1_ps(scale), vreciprocal = _mm256_set1_ps(1.0f / scale), low = _mm256_set1_ps(-256.0f), high = _mm256_set1_ps(256.0f);
-  size_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    __m256 v = quotient8(_mm256_loadu_ps(src + i), vscale, vreciprocal);
-    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
-    store_int8x8(dst + i, _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, low), high)));
-  }
-  effnet_int8_quantize_scalar(src + i, count - i, scale, dst + i);
-}
-
 /* AVX2 has no byte permute wider than 16 entries, and a pshufb cascade costs more than the scalar loads. */
 const kernels_t effnet_int8_avx2_kernels = {
   .isa = EFFNET_INT8_ISA_AVX2, .packed_size = avx2_packed_size, .pack_weights = avx2_pack_weights,
   .pack_rows = avx2_pack_rows, .gemm = avx2_gemm, .requant = effnet_int8_avx2_requant, .depthwise_row = avx2_depthwise_row,
   .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = effnet_int8_avx2_residual,
-};
-
-/* ---------- the vpdpbusd layouts (internal.h), shared by the AVX-VNNI and AVX-512 paths ---------- */
-
-void effnet_int8_pack_conv_quads(const layer_t *layer, int32_t lanes, int8_t *packed) {
-  const int32_t width = 4 * lanes, depth = conv_quad_depth(layer), k_pad = layer->k_pad, in_c = layer->in_c;
-  const int by_pixel = pixel_quad_conv(layer);
-  memset(packed, 0, conv_quad_bytes(layer, lanes));
-  for (int32_t o = 0; o < layer->out_c; o++) {
-    for (int32_t k = 0; k < k_pad; k++) {
-      const int32_t at = by_pixel ? k / in_c * 4 + k % in_c : k;
-      if (at < depth) packed[(((size_t)(o / width) * (depth / 4) + at / 4) * width + o % width) * 4 + at % 4] = layer->weights[(size_t)o * k_pad + k];
-    }
-  }
-}
-
-void effnet_int8_pack_depthwise_quads(const layer_t *layer, int32_t lanes, int8_t *quads) {
-  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_quad_blocks(layer, lanes);
-  for (int32_t g = 0; g < groups; g++) {
-    for (int32_t b = 0; b < blocks; b++) {
-      int8_t *out = quads + ((size_t)g * blocks + b) * 64 * lanes;
-      for (int32_t i = 0; i < 4; i++) {
-        for (int32_t e = 0; e < 4 * lanes; e++) {
-          const int32_t c = dw_quad_channel(lanes, b, i, e);
-          for (int32_t q = 0; q < 4; q++) {
-            const int32_t t = 4 * g + q;
-            out[i * 16 * lanes + e * 4 + q] = c < c_count && t < taps ? layer->weights[(size_t)t * c_count + c] : 0;
-          }
-        }
-      }
-    }
-  }
-}
-
-void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *layer, int32_t c) {
-  const int32_t mult = c >= 0 ? layer->mult[c] : 1 << 30, shift = c >= 0 ? layer->shift[c] : 0;
-  const int64_t round = (int64_t)1 << (31 + shift);
-  k.bias[e] = c >= 0 ? layer->bias[c] - 128 * weight_sum(layer, c) : 0;
-  k.mult[e] = mult;
-  k.shift[e] = shift;
-  if (e % 2) {
-    k.mult_odd[e - 1] = mult;
-    k.mult_odd[e] = 0;
-    k.round_odd[e / 2] = round;
-  } else {
-    k.round_even[e / 2] = round;
-  }
-}
-
-/*
- * AVX-VNNI: vpdpbusd multiplies unsigned × signed bytes and adds four products into int32 with no intermediate
- * saturation, so it is exact for any int8 weights. Activations are biased to unsigned (x + 128, a sign-bit flip)
- * and the conv subtracts 128 · Σw per output channel, computed when the weights are packed. The GEMM, the stem, the
- * depthwise and the row packing are its own; input quantization, the tables and the residual add are AVX2's.
- */
-#define VNNI __attribute__((target("avx2,avxvnni")))
-
-/* requantize() constants for eight lanes, set when the weights are packed (see requant_lanes_t in internal.h). */
-typedef struct {
-  int32_t bias[8], mult[8], mult_odd[8], shift[8];
-  int64_t round_even[4], round_odd[4];
-} requant8_t;
-
-static void requant8_set(requant8_t *k, int32_t e, const layer_t *layer, int32_t c) {
-  effnet_int8_set_requant_lane((requant_lanes_t){k->bias, k->mult, k->mult_odd, k->shift, k->round_even, k->round_odd}, e, layer, c);
-}
-
-/* conv: the quads for 8 channels per vector (internal.h), then one requant8_t per 8 channels. */
-static const requant8_t *conv_requant_of(const layer_t *layer) {
-  return (const requant8_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 2));
-}
-
-/* Depthwise: the quads in 32-channel blocks (internal.h), then one dw_block_t per block. */
-typedef struct {
-  requant8_t lanes[4]; /* vector i's constants, element e for channel dw_quad_channel(2, b, i, e) */
-} dw_block_t;
-
-static const dw_block_t *dw_blocks_of(const layer_t *layer) {
-  return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer, 2));
-}
-
-static size_t vnni_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return conv_quad_bytes(layer, 2) + sizeof(requant8_t) * (size_t)(layer->n_pad / 8);
-  if (layer->kind == KIND_DEPTHWISE) return dw_quad_bytes(layer, 2) + sizeof(dw_block_t) * (size_t)dw_quad_blocks(layer, 2);
-  return 0;
-}
-
-static void vnni_pack_weights(layer_t *layer) {
-  int8_t *packed = (int8_t *)layer->packed;
-  if (layer->kind == KIND_DEPTHWISE) {
-    effnet_int8_pack_depthwise_quads(layer, 2, packed);
-    dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 2));
-    for (int32_t b = 0; b < dw_quad_blocks(layer, 2); b++) {
-      for (int32_t i = 0; i < 4; i++) {
-        for (int32_t e = 0; e < 8; e++) {
-          const int32_t c = dw_quad_channel(2, b, i, e);
-          requant8_set(&constants[b].lanes[i], e, layer, c < layer->in_c ? c : -1);
-        }
-      }
-    }
-    return;
-  }
-  effnet_int8_pack_conv_quads(layer, 2, packed);
-  requant8_t *constants = (requant8_t *)(packed + conv_quad_bytes(layer, 2));
-  for (int32_t o = 0; o < layer->n_pad; o++) requant8_set(&constants[o / 8], o % 8, layer, o < layer->out_c ? o : -1);
-}
-
-/* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
-VNNI void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
-                                const float *gate, float in_scale, float out_scale) {
-  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
-  const __m256i flip = _mm256_set1_epi8((char)0x80);
-  uint8_t *dst = (uint8_t *)dst_rows;
-  for (int32_t r = 0; r < rows; r++) {
-    const int8_t *row = src + (size_t)r * k;
-    uint8_t *out = dst + (size_t)r * k_pad;
-    int32_t c = 0;
-    if (gate) {
-      for (; c + 16 <= k; c += 16) {
-        const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
-        const __m256i lo = gated8(bytes, gate + c, vin, vout, vreciprocal);
-        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), gate + c + 8, vin, vout, vreciprocal);
-        const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
-        const __m128i packed = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-        _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(packed, _mm256_castsi256_si128(flip)));
-      }
-    } else {
-      for (; c + 32 <= k; c += 32) {
-        _mm256_storeu_si256((__m256i *)(out + c), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(row + c)), flip));
-      }
-      for (; c + 16 <= k; c += 16) {
-        _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(row + c)), _mm256_castsi256_si128(flip)));
-      }
-      for (; c + 8 <= k; c += 8) {
-        _mm_storel_epi64((__m128i *)(out + c), _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(row + c)), _mm256_castsi256_si128(flip)));
-      }
-    }
-    for (; c < k; c++) out[c] = (uint8_t)((gate ? (int8_t)gated_value(row[c], in_scale, gate[c], out_scale) : row[c]) + 128);
-    for (; c < k_pad; c++) out[c] = 0;
-  }
-}
-
-static inline int32_t quad_at(const uint8_t *p) {
-  int32_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-
-/* requantize() with requant8_t's constants: the exact 64-bit products of the even and the odd lanes. */
-AVX2 static inline __m256i requantize8_with(__m256i acc, const requant8_t *k) {
-  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
-  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult)),
-                                        _mm256_load_si256((const __m256i *)k->round_even));
-  const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd)),
-                                       _mm256_load_si256((const __m256i *)k->round_odd));
-  const __m256i high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  return _mm256_srav_epi32(high, _mm256_load_si256((const __m256i *)k->shift));
-}
-
-/* Channels [c, c+8) and [c+8, c+16) of one row, requantized and saturated to 16 int8 in channel order. */
-AVX2 static inline __m128i requant16_with(__m256i acc0, __m256i acc1, const requant8_t *k0, const requant8_t *k1) {
-  const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(requantize8_with(acc0, k0), requantize8_with(acc1, k1)), 0xD8);
-  return _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-}
-
-AVX2 static inline void store16_part_copy(int8_t *dst, __m128i v, int32_t count) {
-  int8_t bytes[16];
-  _mm_storeu_si128((__m128i *)bytes, v);
-  memcpy(dst, bytes, (size_t)count);
-}
-
-/*
- * A 4 × 16 tile of vpdpbusd sums: step s multiplies the weight vectors w0 + 32s and w1 + 32s (8 channels each) by
- * the quad at sources[i] + 4s (offsets NULL: GEMM rows) or sources[i] + offsets[s] (a pixel-quad conv's taps).
- * Always inlined, so each caller's loop is specialized and the accumulators stay in registers.
- */
-VNNI static inline __attribute__((always_inline)) void vnni_tile(const int8_t *w0, const int8_t *w1, const uint8_t *const sources[4],
-                                                                 const int32_t *offsets, int32_t steps, __m256i tile[4][2]) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  for (int32_t s = 0; s < steps; s++) {
-    const __m256i v0 = _mm256_load_si256((const __m256i *)(w0 + (size_t)s * 32));
-    const __m256i v1 = _mm256_load_si256((const __m256i *)(w1 + (size_t)s * 32));
-    const int32_t at = offsets ? offsets[s] : 4 * s;
-    __m256i b = _mm256_set1_epi32(quad_at(sources[0] + at));
-    c00 = _mm256_dpbusd_avx_epi32(c00, b, v0);
-    c01 = _mm256_dpbusd_avx_epi32(c01, b, v1);
-    b = _mm256_set1_epi32(quad_at(sources[1] + at));
-    c10 = _mm256_dpbusd_avx_epi32(c10, b, v0);
-    c11 = _mm256_dpbusd_avx_epi32(c11, b, v1);
-    b = _mm256_set1_epi32(quad_at(sources[2] + at));
-    c20 = _mm256_dpbusd_avx_epi32(c20, b, v0);
-    c21 = _mm256_dpbusd_avx_epi32(c21, b, v1);
-    b = _mm256_set1_epi32(quad_at(sources[3] + at));
-    c30 = _mm256_dpbusd_avx_epi32(c30, b, v0);
-    c31 = _mm256_dpbusd_avx_epi32(c31, b, v1);
-  }
-  tile[0][0] = c00, tile[0][1] = c01, tile[1][0] = c10, tile[1][1] = c11;
-  tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
-}
-
-/* The tile's rows below `rows` requantized and stored at out + i · stride, `valid` channels (at most 16) each. */
-VNNI static inline void vnni_store_tile(__m256i tile[4][2], const requant8_t *k0, const requant8_t *k1, int8_t *out,
-                                        int32_t stride, int32_t rows, int32_t valid) {
-  for (int32_t i = 0; i < 4 && i < rows; i++) {
-    const __m128i y = requant16_with(tile[i][0], tile[i][1], k0, k1);
-    int8_t *dst = out + (size_t)i * stride;
-    if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
-    else store16_part_copy(dst, y, valid);
-  }
-}
-
-/*
- * The GEMM, 4 rows × 16 channels per tile and four k per instruction, with its requantize fused (the small-K convs at
- * high resolution are bound by the epilogue), for the 8-channel blocks [block_begin, block_end).
- */
-VNNI static void vnni_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
-                              int32_t block_begin, int32_t block_end, int8_t *out) {
-  const uint8_t *a = (const uint8_t *)a_rows;
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4, out_c = layer->out_c;
-  const int8_t *packed = (const int8_t *)layer->packed;
-  const requant8_t *constants = conv_requant_of(layer);
-  for (int32_t nb = block_begin; nb < block_end; nb += 2) {
-    const int two = nb + 1 < block_end;
-    const int8_t *w0 = packed + (size_t)nb * quads * 32;
-    const int8_t *w1 = two ? w0 + (size_t)quads * 32 : w0;
-    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0;
-    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
-    for (int32_t r = 0; r < rows; r += 4) {
-      const uint8_t *a0 = a + (size_t)r * k_pad;
-      const uint8_t *const sources[4] = {a0, a0 + k_pad, a0 + 2 * (size_t)k_pad, a0 + 3 * (size_t)k_pad};
-      __m256i tile[4][2];
-      vnni_tile(w0, w1, sources, NULL, quads, tile);
-      vnni_store_tile(tile, k0, k1, out + (size_t)r * out_c + c0, out_c, valid_rows - r, valid);
-    }
-  }
-}
-
-/*
- * One output row of a pixel-quad conv (the stem): every tap's pixel is one 4-byte group of the padded input, so it is
- * broadcast straight from there; 4 pixels × 16 channels per tile, requantize fused.
- */
-VNNI static void vnni_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
-  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, out_c = layer->out_c;
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right, blocks = layer->n_pad / 8;
-  const int8_t *packed = (const int8_t *)layer->packed;
-  const requant8_t *constants = conv_requant_of(layer);
-  int32_t offsets[15 * 15];
-  for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
-  for (int32_t nb = 0; nb < blocks; nb += 2) {
-    const int two = nb + 1 < blocks;
-    const int8_t *w0 = packed + (size_t)nb * taps * 32, *w1 = two ? w0 + (size_t)taps * 32 : w0;
-    const requant8_t *k0 = constants + nb, *k1 = two ? k0 + 1 : k0;
-    const int32_t c0 = nb * 8, valid = out_c - c0 < 16 ? out_c - c0 : 16;
-    for (int32_t ox = 0; ox < out_w; ox += 4) {
-      /* Past the row's end the last pixel is computed again, not stored. */
-      const uint8_t *const sources[4] = {window + (size_t)ox * stride * 4, window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4,
-                                         window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4,
-                                         window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4};
-      __m256i tile[4][2];
-      vnni_tile(w0, w1, sources, offsets, taps, tile);
-      vnni_store_tile(tile, k0, k1, out + (size_t)ox * out_c + c0, out_c, out_w - ox, valid);
-    }
-  }
-}
-
-
-/* The activation table on 32 bytes without a vector byte permute: through memory, one lookup each. */
-AVX2 static inline __m256i table32_scalar(__m256i v, const int8_t *table) {
-  int8_t bytes[32];
-  _mm256_storeu_si256((__m256i *)bytes, v);
-  for (int32_t i = 0; i < 32; i++) bytes[i] = table[(uint8_t)bytes[i]];
-  return _mm256_loadu_si256((const __m256i *)bytes);
-}
-
-AVX2 static inline void store_part_copy(int8_t *dst, __m256i v, int32_t count) {
-  int8_t bytes[32];
-  _mm256_storeu_si256((__m256i *)bytes, v);
-  memcpy(dst, bytes, (size_t)count);
-}
-
-/*
- * One depthwise output row, 32-channel blocks outermost so that a block's weights, requantization constants and
- * pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded inputs interleaved per
- * channel), bias, requantize, saturate, the table, the store and the pool (int16 sums, flushed to int32 before 256
- * pixels can overflow them).
- */
-VNNI static void vnni_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
-                                 int32_t block_end, int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
-  const int32_t groups = (taps + 3) / 4, blocks = round_up(c_count, 32) / 32, out_w = layer->out_w;
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
-  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const int8_t *quads = (const int8_t *)layer->packed;
-  const dw_block_t *constants = dw_blocks_of(layer);
-  int32_t offsets[15 * 15 + 3];
-  for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
-  for (int32_t b = block_begin; b < block_end; b++) {
-    const int32_t c = b * 32, valid = c_count - c < 32 ? c_count - c : 32;
-    const dw_block_t *k = &constants[b];
-    __m256i sum_lo = _mm256_setzero_si256(), sum_hi = sum_lo;
-    int32_t pending = 0;
-    for (int32_t ox = 0; ox < out_w; ox++) {
-      const uint8_t *base = window + (size_t)ox * stride * c_count + c;
-      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-      const int8_t *w = quads + (size_t)b * 128;
-      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 128) {
-        const int32_t *o = offsets + 4 * g;
-        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0]));
-        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(base + o[1]));
-        const __m256i x2 = _mm256_loadu_si256((const __m256i *)(base + o[2]));
-        const __m256i x3 = _mm256_loadu_si256((const __m256i *)(base + o[3]));
-        const __m256i l01 = _mm256_unpacklo_epi8(x0, x1), l23 = _mm256_unpacklo_epi8(x2, x3);
-        const __m256i h01 = _mm256_unpackhi_epi8(x0, x1), h23 = _mm256_unpackhi_epi8(x2, x3);
-        a0 = _mm256_dpbusd_avx_epi32(a0, _mm256_unpacklo_epi16(l01, l23), _mm256_load_si256((const __m256i *)w));
-        a1 = _mm256_dpbusd_avx_epi32(a1, _mm256_unpackhi_epi16(l01, l23), _mm256_load_si256((const __m256i *)(w + 32)));
-        a2 = _mm256_dpbusd_avx_epi32(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 64)));
-        a3 = _mm256_dpbusd_avx_epi32(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 96)));
-      }
-      const __m256i q0 = requantize8_with(a0, &k->lanes[0]), q1 = requantize8_with(a1, &k->lanes[1]);
-      const __m256i q2 = requantize8_with(a2, &k->lanes[2]), q3 = requantize8_with(a3, &k->lanes[3]);
-      /* Both packs work per 128-bit lane, which puts the lane order back into channel order 0..31. */
-      __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-      if (activation) y = table32_scalar(y, layer->table);
-      int8_t *dst = out + (size_t)ox * c_count + c;
-      if (valid == 32) _mm256_storeu_si256((__m256i *)dst, y);
-      else store_part_copy(dst, y, valid);
-      if (pooling) {
-        sum_lo = _mm256_add_epi16(sum_lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
-        sum_hi = _mm256_add_epi16(sum_hi, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1)));
-        if (++pending == 255 || ox == out_w - 1) {
-          int32_t *p = pool + c;
-          _mm256_storeu_si256((__m256i *)p, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)p), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_lo))));
-          _mm256_storeu_si256((__m256i *)(p + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 8)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_lo, 1))));
-          _mm256_storeu_si256((__m256i *)(p + 16), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 16)), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sum_hi))));
-          _mm256_storeu_si256((__m256i *)(p + 24), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(p + 24)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sum_hi, 1))));
-          sum_lo = sum_hi = _mm256_setzero_si256();
-          pending = 0;
-        }
-      }
-    }
-  }
-}
-
-
-const kernels_t effnet_int8_avx_vnni_kernels = {
-  .isa = EFFNET_INT8_ISA_AVX_VNNI, .packed_size = vnni_packed_size, .pack_weights = vnni_pack_weights,
-  .pack_rows = effnet_int8_vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .pixel_quad_conv = vnni_pixel_quad_conv,
-  .requant = effnet_int8_avx2_requant,
-  .depthwise_fused = vnni_depthwise_fused, .depthwise_block = 32, .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
-  .residual = effnet_int8_avx2_residual,
 };
 
 #endif

@@ -1,19 +1,19 @@
 /*
- * x86-64 AVX-512 path (F, BW, VL, VNNI, VBMI): the AVX-VNNI scheme of kernels_avx2.c (activations biased to
+ * x86-64 AVX-512 path (F, BW, VL, VNNI, VBMI): the AVX-VNNI scheme of kernels_avx_vnni.c (activations biased to
  * unsigned, vpdpbusd, the offset 128 · Σw folded into the bias) on 512-bit vectors: 16 output channels per
  * accumulator in the convs, 64 channels per block in the depthwise, and the activation tables by vpermi2b. Where the
  * AVX-512 units are 512 bits wide (Zen 5, Intel server cores) that is twice the multiply-adds per instruction.
- * Row packing, input quantization and the residual add are the AVX2 path's.
+ * Row packing, input quantization and the residual add are the AVX2 path's (x86_common.c).
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#include "internal.h"
+#include "x86_common.h"
 
 #define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 
-/* requantize() constants for 16 lanes, set when the weights are packed (see requant_lanes_t in internal.h). */
+/* requantize() constants for 16 lanes, set when the weights are packed (see requant_lanes_t in x86_common.h). */
 typedef struct {
   int32_t bias[16], mult[16], mult_odd[16], shift[16];
   int64_t round_even[8], round_odd[8];
@@ -43,7 +43,7 @@ static inline int32_t quad_at(const uint8_t *p) {
 
 /*
  * gated_value() on 16 lanes: (x · in_scale · gate) / out_scale rounded half to even and saturated, with the
- * division replaced as in kernels_avx2.c's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
+ * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
  */
 AVX512 static inline __m128i gated16(__m128i bytes, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
   const __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
@@ -79,17 +79,17 @@ AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, 
 
 /* ---------- convs ---------- */
 
-/* The quads for 16 channels per vector (internal.h), then one requant16_t per 16-channel group. */
-static int32_t conv_groups(const layer_t *layer) { return (layer->n_pad + 15) / 16; }
+/* The quads for 16 channels per vector (x86_common.h), then one requant16_t per 16-channel group. */
+static int32_t conv_groups(const layer_t *layer) { return (layer->conv.n_pad + 15) / 16; }
 static const requant16_t *conv_requant_of(const layer_t *layer) {
-  return (const requant16_t *)((const int8_t *)layer->packed + conv_quad_bytes(layer, 4));
+  return (const requant16_t *)((const int8_t *)layer->conv.packed + conv_quad_bytes(layer, 4));
 }
 
 /* Rows r..r+3 of one or two 16-channel groups, requantized and stored (channels below out_c, rows below valid_rows). */
 AVX512 static inline void store_tile(const layer_t *layer, __m512i acc[4][2], int32_t group, int two, int32_t r,
                                      int32_t valid_rows, int8_t *out) {
   const requant16_t *constants = conv_requant_of(layer);
-  const int32_t out_c = layer->out_c;
+  const int32_t out_c = layer->conv.out_c;
   for (int32_t j = 0; j < 1 + two; j++) {
     const int32_t c = (group + j) * 16, valid = out_c - c < 16 ? out_c - c : 16;
     if (valid <= 0) continue;
@@ -134,11 +134,11 @@ AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_
 AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                                        int32_t block_begin, int32_t block_end, int8_t *out) {
   const uint8_t *a = (const uint8_t *)a_rows;
-  const int32_t k_pad = layer->k_pad, quads = k_pad / 4;
+  const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4;
   const int32_t group_begin = block_begin / 2, group_end = (block_end + 1) / 2;
   for (int32_t g = group_begin; g < group_end; g += 2) {
     const int two = g + 1 < group_end;
-    const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
+    const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
       const uint8_t *a0 = a + (size_t)r * k_pad;
       const uint8_t *const sources[4] = {a0, a0 + k_pad, a0 + 2 * (size_t)k_pad, a0 + 3 * (size_t)k_pad};
@@ -151,13 +151,13 @@ AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_ro
 
 /* One output row of a pixel-quad conv (the stem): each tap's pixel broadcast from the padded input; 4 pixels × 32 channels. */
 AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
-  const int32_t kw = layer->kw, taps = layer->kh * kw, stride = layer->stride, out_w = layer->out_w, groups = conv_groups(layer);
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  const int32_t kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride, out_w = layer->conv.out_w, groups = conv_groups(layer);
+  const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right;
   int32_t offsets[15 * 15];
   for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
   for (int32_t g = 0; g < groups; g += 2) {
     const int two = g + 1 < groups;
-    const int8_t *w0 = (const int8_t *)layer->packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
+    const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
       const uint8_t *const sources[4] = {window + (size_t)ox * stride * 4, window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4,
@@ -173,14 +173,14 @@ AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *w
 
 /* ---------- depthwise ---------- */
 
-/* The quads in 64-channel blocks (internal.h), then one dw_block_t per block. */
+/* The quads in 64-channel blocks (x86_common.h), then one dw_block_t per block. */
 typedef struct {
   requant16_t lanes[4]; /* vector i's constants, element e for channel dw_quad_channel(4, b, i, e) */
 } dw_block_t;
 
 static int32_t dw_blocks(const layer_t *layer) { return dw_quad_blocks(layer, 4); }
 static const dw_block_t *dw_blocks_of(const layer_t *layer) {
-  return (const dw_block_t *)((const int8_t *)layer->packed + dw_quad_bytes(layer, 4));
+  return (const dw_block_t *)((const int8_t *)layer->conv.packed + dw_quad_bytes(layer, 4));
 }
 
 /* The 256-entry table on 64 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
@@ -212,11 +212,11 @@ AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) 
  */
 AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
                                         int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->in_c, taps = layer->kh * layer->kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
-  const int32_t c = b * 64, valid = c_count - c, out_w = layer->out_w, stride = layer->stride;
+  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
+  const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64);
-  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192);
+  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
   const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
   const dw_block_t *k = &dw_blocks_of(layer)[b];
   __m512i sums = _mm512_setzero_si512();
@@ -224,7 +224,7 @@ AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row
   for (int32_t ox = 0; ox < out_w; ox++) {
     const uint8_t *base = row + (size_t)ox * stride * c_count + c;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    const int8_t *w = (const int8_t *)layer->packed + (size_t)b * 256;
+    const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)b * 256;
     for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
       const int32_t *o = offsets + 4 * g;
       const __m256i x0 = _mm256_loadu_si256((const __m256i *)(base + o[0])), x1 = _mm256_loadu_si256((const __m256i *)(base + o[1]));
@@ -262,14 +262,14 @@ AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row
  */
 AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                           int32_t block_end, int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->in_c, kw = layer->kw, taps = layer->kh * kw, stride = layer->stride;
-  const int32_t groups = (taps + 3) / 4, blocks = dw_blocks(layer), out_w = layer->out_w;
-  const int32_t padded_w = layer->in_w + layer->pad_left + layer->pad_right;
+  const int32_t c_count = layer->conv.in_c, kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride;
+  const int32_t groups = (taps + 3) / 4, blocks = dw_blocks(layer), out_w = layer->conv.out_w;
+  const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right;
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const int8_t *quads = (const int8_t *)layer->packed;
+  const int8_t *quads = (const int8_t *)layer->conv.packed;
   const dw_block_t *constants = dw_blocks_of(layer);
-  const __m512i t0 = _mm512_loadu_si512(layer->table), t1 = _mm512_loadu_si512(layer->table + 64);
-  const __m512i t2 = _mm512_loadu_si512(layer->table + 128), t3 = _mm512_loadu_si512(layer->table + 192);
+  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
   for (int32_t b = block_begin; b < block_end; b++) {
@@ -324,7 +324,7 @@ static size_t avx512_packed_size(const layer_t *layer) {
 }
 
 static void avx512_pack_weights(layer_t *layer) {
-  int8_t *packed = (int8_t *)layer->packed;
+  int8_t *packed = (int8_t *)layer->conv.packed;
   if (layer->kind == KIND_DEPTHWISE) {
     effnet_int8_pack_depthwise_quads(layer, 4, packed);
     dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 4));
@@ -332,14 +332,14 @@ static void avx512_pack_weights(layer_t *layer) {
       for (int32_t i = 0; i < 4; i++) {
         for (int32_t e = 0; e < 16; e++) {
           const int32_t c = dw_quad_channel(4, b, i, e);
-          requant16_set(&constants[b].lanes[i], e, layer, c < layer->in_c ? c : -1);
+          requant16_set(&constants[b].lanes[i], e, layer, c < layer->conv.in_c ? c : -1);
         }
       }
     }
   } else if (layer->kind == KIND_CONV) {
     effnet_int8_pack_conv_quads(layer, 4, packed);
     requant16_t *constants = (requant16_t *)(packed + conv_quad_bytes(layer, 4));
-    for (int32_t o = 0; o < conv_groups(layer) * 16; o++) requant16_set(&constants[o / 16], o % 16, layer, o < layer->out_c ? o : -1);
+    for (int32_t o = 0; o < conv_groups(layer) * 16; o++) requant16_set(&constants[o / 16], o % 16, layer, o < layer->conv.out_c ? o : -1);
   }
 }
 

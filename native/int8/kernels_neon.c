@@ -8,25 +8,25 @@
 #include "internal.h"
 
 static size_t neon_packed_size(const layer_t *layer) {
-  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->n_pad * layer->k_pad;
-  if (layer->kind == KIND_DEPTHWISE) return sizeof(int16_t) * (size_t)layer->kh * layer->kw * round_up(layer->in_c, 8);
+  if (layer->kind == KIND_CONV) return sizeof(int16_t) * (size_t)layer->conv.n_pad * layer->conv.k_pad;
+  if (layer->kind == KIND_DEPTHWISE) return sizeof(int16_t) * (size_t)layer->conv.kh * layer->conv.kw * round_up(layer->conv.in_c, 8);
   return 0;
 }
 
 /* conv: [n_pad/8][k_pad][8 channels]; depthwise: [tap][c8]. */
 static void neon_pack_weights(layer_t *layer) {
   if (layer->kind == KIND_CONV) {
-    const int32_t k_pad = layer->k_pad;
-    for (int32_t o = 0; o < layer->n_pad; o++) {
+    const int32_t k_pad = layer->conv.k_pad;
+    for (int32_t o = 0; o < layer->conv.n_pad; o++) {
       for (int32_t k = 0; k < k_pad; k++) {
-        layer->packed[((size_t)(o / 8) * k_pad + k) * 8 + o % 8] = o < layer->out_c ? layer->weights[(size_t)o * k_pad + k] : 0;
+        layer->conv.packed[((size_t)(o / 8) * k_pad + k) * 8 + o % 8] = o < layer->conv.out_c ? layer->conv.weights[(size_t)o * k_pad + k] : 0;
       }
     }
   } else if (layer->kind == KIND_DEPTHWISE) {
-    const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 8), taps = layer->kh * layer->kw;
+    const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 8), taps = layer->conv.kh * layer->conv.kw;
     for (int32_t t = 0; t < taps; t++) {
       for (int32_t c = 0; c < c_pad; c++) {
-        layer->packed[(size_t)t * c_pad + c] = c < c_count ? layer->weights[(size_t)t * c_count + c] : 0;
+        layer->conv.packed[(size_t)t * c_pad + c] = c < c_count ? layer->conv.weights[(size_t)t * c_count + c] : 0;
       }
     }
   }
@@ -80,9 +80,9 @@ static void neon_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k
 
 /* 4 rows × 8 channels per tile. */
 static void neon_gemm(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc) {
-  const int32_t k_pad = layer->k_pad, n_pad = layer->n_pad;
+  const int32_t k_pad = layer->conv.k_pad, n_pad = layer->conv.n_pad;
   for (int32_t nb = 0; nb < n_pad / 8; nb++) {
-    const int16_t *panel = layer->packed + (size_t)nb * k_pad * 8;
+    const int16_t *panel = layer->conv.packed + (size_t)nb * k_pad * 8;
     for (int32_t r = 0; r < rows; r += 4) {
       const int16_t *a0 = a + (size_t)r * k_pad, *a1 = a0 + k_pad, *a2 = a1 + k_pad, *a3 = a2 + k_pad;
       int32x4_t c0l = vdupq_n_s32(0), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l, c3l = c0l, c3h = c0l;
@@ -131,20 +131,20 @@ static void neon_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t ac
 }
 
 static void neon_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
-  const int32_t c_count = layer->in_c, c_pad = round_up(c_count, 8), kh = layer->kh, kw = layer->kw;
+  const int32_t c_count = layer->conv.in_c, c_pad = round_up(c_count, 8), kh = layer->conv.kh, kw = layer->conv.kw;
   const int32_t full = c_count / 8 * 8;
-  for (int32_t ox = 0; ox < layer->out_w; ox++) {
+  for (int32_t ox = 0; ox < layer->conv.out_w; ox++) {
     int32_t *out = acc + (size_t)ox * c_count;
     for (int32_t c = 0; c < full; c += 8) {
       int32x4_t lo = vdupq_n_s32(0), hi = lo;
       for (int32_t ky = 0; ky < kh; ky++) {
-        const int32_t iy = oy * layer->stride - layer->pad_top + ky;
-        if (iy < 0 || iy >= layer->in_h) continue;
+        const int32_t iy = oy * layer->conv.stride - layer->conv.pad_top + ky;
+        if (iy < 0 || iy >= layer->conv.in_h) continue;
         for (int32_t kx = 0; kx < kw; kx++) {
-          const int32_t ix = ox * layer->stride - layer->pad_left + kx;
-          if (ix < 0 || ix >= layer->in_w) continue;
-          const int16x8_t x = vmovl_s8(vld1_s8(in + ((size_t)iy * layer->in_w + ix) * c_count + c));
-          const int16x8_t w = vld1q_s16(layer->packed + (size_t)(ky * kw + kx) * c_pad + c);
+          const int32_t ix = ox * layer->conv.stride - layer->conv.pad_left + kx;
+          if (ix < 0 || ix >= layer->conv.in_w) continue;
+          const int16x8_t x = vmovl_s8(vld1_s8(in + ((size_t)iy * layer->conv.in_w + ix) * c_count + c));
+          const int16x8_t w = vld1q_s16(layer->conv.packed + (size_t)(ky * kw + kx) * c_pad + c);
           lo = vmlal_s16(lo, vget_low_s16(x), vget_low_s16(w));
           hi = vmlal_high_s16(hi, x, w);
         }

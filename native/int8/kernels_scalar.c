@@ -25,11 +25,11 @@ static void scalar_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t
 }
 
 static void scalar_gemm(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc) {
-  const int32_t k_pad = layer->k_pad, n = layer->out_c, n_pad = layer->n_pad;
+  const int32_t k_pad = layer->conv.k_pad, n = layer->conv.out_c, n_pad = layer->conv.n_pad;
   for (int32_t r = 0; r < rows; r++) {
     const int16_t *row = a + (size_t)r * k_pad;
     for (int32_t o = 0; o < n; o++) {
-      const int8_t *w = layer->weights + (size_t)o * k_pad;
+      const int8_t *w = layer->conv.weights + (size_t)o * k_pad;
       int32_t sum = 0;
       for (int32_t c = 0; c < k_pad; c++) sum += row[c] * w[c];
       acc[(size_t)r * n_pad + o] = sum;
@@ -47,18 +47,18 @@ static void scalar_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t 
 }
 
 static void scalar_depthwise_row(const layer_t *layer, const int8_t *in, int32_t oy, int32_t *acc) {
-  const int32_t c_count = layer->in_c, kh = layer->kh, kw = layer->kw, stride = layer->stride;
-  memset(acc, 0, sizeof(int32_t) * (size_t)layer->out_w * c_count);
+  const int32_t c_count = layer->conv.in_c, kh = layer->conv.kh, kw = layer->conv.kw, stride = layer->conv.stride;
+  memset(acc, 0, sizeof(int32_t) * (size_t)layer->conv.out_w * c_count);
   for (int32_t ky = 0; ky < kh; ky++) {
-    const int32_t iy = oy * stride - layer->pad_top + ky;
-    if (iy < 0 || iy >= layer->in_h) continue;
-    for (int32_t ox = 0; ox < layer->out_w; ox++) {
+    const int32_t iy = oy * stride - layer->conv.pad_top + ky;
+    if (iy < 0 || iy >= layer->conv.in_h) continue;
+    for (int32_t ox = 0; ox < layer->conv.out_w; ox++) {
       int32_t *out = acc + (size_t)ox * c_count;
       for (int32_t kx = 0; kx < kw; kx++) {
-        const int32_t ix = ox * stride - layer->pad_left + kx;
-        if (ix < 0 || ix >= layer->in_w) continue;
-        const int8_t *x = in + ((size_t)iy * layer->in_w + ix) * c_count;
-        const int8_t *w = layer->weights + (size_t)(ky * kw + kx) * c_count;
+        const int32_t ix = ox * stride - layer->conv.pad_left + kx;
+        if (ix < 0 || ix >= layer->conv.in_w) continue;
+        const int8_t *x = in + ((size_t)iy * layer->conv.in_w + ix) * c_count;
+        const int8_t *w = layer->conv.weights + (size_t)(ky * kw + kx) * c_count;
         for (int32_t c = 0; c < c_count; c++) out[c] += x[c] * w[c];
       }
     }
