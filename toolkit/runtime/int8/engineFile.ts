@@ -1,5 +1,6 @@
 /**
- * The int8 engine file (read by native/int8/loader.c and layer_readers.c). Little-endian; every array starts 4-byte aligned.
+ * The int8 engine file (read by native/int8/loader.c and layer_readers.c). Little-endian; every array starts 4-byte
+ * aligned.
  *
  *   header (56 bytes): "EFNTINT8", u32 version, u32 header size, u32 file size, u32 CRC-32 of everything after
  *     the header, u32 channels, height, width, classes, slot count, layer count, input slot, f32 input scale
