@@ -1,85 +1,29 @@
 /**
  * Deploys against a real OpenSSH server on 127.0.0.1: the "device" is this machine, its releases in a folder of
  * their own, its effnet-edge the repository's bin (dist/, built by `npm ci`). Every case asserts files on the device.
+ * The cases build on each other: deploy, redeploy and rollback, resume, failed verifies, repair, a fleet.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
 import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
-import { TENSORRT_INCLUDE_DIRS, type DeviceFacts } from '../../toolkit/deploy/prerequisites.js';
-import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
-import { TOOLKIT_VERSION } from '../../toolkit/version.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { currentOf, type DeployJson, deviceSshArgs, manifestOf, releaseLogOf } from '../helpers/deployDevice.js';
 import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const skip = sshdUnavailableReason();
-/** The refusal text names the folders searched: a machine with TensorRT headers there would pass the check. */
-const trtHere = TENSORRT_INCLUDE_DIRS.some((d) => existsSync(join(d, 'NvInferVersion.h')))
-  ? 'TensorRT headers are installed here'
-  : undefined;
 const dir = t.testdir();
 const device = join(dir, 'device');
 const bundleA = join(dir, 'bundle-a');
 const bundleB = join(dir, 'bundle-b');
-const remoteCli = `${process.execPath} ${join(REPO_ROOT, 'bin', 'effnet-edge.js')}`;
 let sshd: Sshd;
 
-/** Options that reach the test's sshd as root with the test's keys. */
-function sshArgs(port = sshd.port): string[] {
-  return [
-    '--host',
-    `root@127.0.0.1:${port}`,
-    '--identity',
-    sshd.clientKey,
-    '--known-hosts',
-    sshd.knownHosts,
-    '--remote-dir',
-    device,
-    '--remote-cli',
-    remoteCli,
-    '--connect-timeout',
-    '10',
-    '--retries',
-    '1',
-  ];
-}
-
-interface DeployJson {
-  hosts: {
-    status: string;
-    release: string | null;
-    previous: string | null;
-    filesSent: number;
-    filesKept: number;
-    bytesSent: number;
-    bytesResumed: number;
-    verified: string | null;
-    reason: string | null;
-    device: DeviceFacts | null;
-  }[];
-}
-
-const current = () => readlinkSync(join(device, 'current'));
-const log = () =>
-  readFileSync(join(device, 'releases.log'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string; release: string; previous: string | null; reason?: string });
-const manifestOf = (bundle: string) =>
-  JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
+const sshArgs = (port = sshd.port): string[] => deviceSshArgs({ sshd, device, port });
+const current = () => currentOf(device);
+const log = () => releaseLogOf(device);
 
 t.before(async () => {
   if (skip) return;
@@ -281,170 +225,6 @@ t.test(
     t.equal(sha256Of(readFileSync(target)), manifestOf(join(dir, 'bundle-c')).files['model.int8.onnx']!.sha256);
   },
 );
-
-t.test(
-  'a device without effnet-edge: exactly how to install it, and nothing switched',
-  { skip: skip ?? false },
-  async (t) => {
-    const bare = join(dir, 'bare-device');
-    const args = sshArgs()
-      .map((a) => (a === device ? bare : a))
-      .filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
-    const result = await runCli(['deploy', '--bundle', bundleA, ...args]);
-    t.equal(result.code, 1);
-    t.equal(
-      result.stderr,
-      `effnet-edge deploy: root@127.0.0.1:${sshd.port}: effnet-edge is not installed, and this bundle needs effnet-edge ${TOOLKIT_VERSION} there to build and check it. ` +
-        `Rerun with --install (packs this toolkit with its dependencies for the device's CPU here and unpacks it into ${bare}/toolkit; the device needs Node.js >= 20 and no network), ` +
-        `or install it yourself (npm install -g effnet-edge@${TOOLKIT_VERSION}) and pass --remote-cli if it is not on the PATH of a non-interactive SSH shell\n`,
-    );
-    t.notOk(existsSync(join(bare, 'current')));
-  },
-);
-
-t.test(
-  'a Jetson bundle on a device without TensorRT: refused with every fix before anything is written there',
-  { skip: skip ?? trtHere ?? false },
-  async (t) => {
-    const orin = join(dir, 'bundle-orin');
-    const demo = join(REPO_ROOT, 'demo', 'cifar10-b0');
-    const built = await runCli([
-      'build',
-      '--target',
-      'jetson-orin-nano',
-      '--model',
-      join(demo, 'model.onnx'),
-      '--calib',
-      join(demo, 'calib'),
-      '--eval',
-      join(demo, 'eval'),
-      '--out',
-      orin,
-      '--search-count',
-      '0',
-      '--calib-count',
-      '20',
-      '--golden',
-      '4',
-      '--quiet',
-    ]);
-    t.equal(built.code, 0, built.stderr);
-    // A device never deployed to, with --install: neither the release nor the toolkit may reach it.
-    const fresh = join(dir, 'fresh-device');
-    const args = sshArgs()
-      .map((a) => (a === device ? fresh : a))
-      .filter((a, i, all) => a !== '--remote-cli' && all[i - 1] !== '--remote-cli');
-    const result = await runCli(['deploy', '--bundle', orin, ...args, '--install']);
-    t.equal(result.code, 1);
-    t.equal(
-      result.stderr,
-      [
-        `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs; nothing was uploaded or installed:`,
-        '  - TensorRT: found no NvInferVersion.h in /usr/include/aarch64-linux-gnu, /usr/include/x86_64-linux-gnu, /usr/include, /usr/local/TensorRT/include, needed TensorRT >= 8.0 with its headers (the shim is compiled on the device); ' +
-          'on JetPack 6: sudo apt-get install libnvinfer-dev libnvonnxparsers-dev; elsewhere pass --tensorrt-include <TensorRT>/include (and --tensorrt-lib <TensorRT>/lib)',
-        '',
-      ].join('\n'),
-    );
-    t.notOk(existsSync(fresh), 'no release folder, no toolkit, not even the remote dir');
-
-    // --tensorrt-include names the headers' folder: a TensorRT 7.1 without its ONNX parser is two problems, listed together.
-    const headers = join(dir, 'trt71', 'include');
-    mkdirSync(headers, { recursive: true });
-    writeFileSync(
-      join(headers, 'NvInferVersion.h'),
-      '#define NV_TENSORRT_MAJOR 7\n#define NV_TENSORRT_MINOR 1\n#define NV_TENSORRT_PATCH 3\n',
-    );
-    const old = await runCli(['deploy', '--bundle', orin, ...args, '--install', '--tensorrt-include', headers]);
-    t.equal(old.code, 1);
-    t.equal(
-      old.stderr
-        .split('\n')
-        .map((l) => l.split(';')[0])
-        .join('\n'),
-      [
-        `effnet-edge deploy: root@127.0.0.1:${sshd.port}: the device lacks what this jetson-orin-nano bundle needs`,
-        `  - TensorRT: found 7.1.3 (${headers}/NvInferVersion.h), needed >= 8.0 (the oldest the shim supports)`,
-        `  - TensorRT ONNX parser: found no NvOnnxParser.h in ${headers}, needed beside NvInferVersion.h (the shim parses the bundle's ONNX)`,
-        '',
-      ].join('\n'),
-    );
-    t.notOk(existsSync(fresh));
-    const relative = await runCli(['deploy', '--bundle', orin, ...args, '--tensorrt-include', 'trt/include']);
-    t.equal(relative.code, 2);
-    t.match(
-      relative.stderr,
-      /^effnet-edge deploy: --tensorrt-include expects an absolute path on the device, got 'trt\/include'\n/,
-    );
-  },
-);
-
-t.test('host keys: a changed key is refused, an unknown one needs --accept-new', { skip: skip ?? false }, async (t) => {
-  const other = join(dir, 'other_host_key');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
-  const changed = join(dir, 'known_hosts_changed');
-  writeFileSync(
-    changed,
-    `[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
-  );
-  const refused = await runCli(['status', ...sshArgs(), '--known-hosts', changed]);
-  t.equal(refused.code, 1);
-  t.match(
-    refused.stderr,
-    new RegExp(
-      `host key for \\[127\\.0\\.0\\.1\\]:${sshd.port} has CHANGED \\(${changed} line 1 has a different ssh-ed25519 key; offered ssh-ed25519 SHA256:`,
-    ),
-  );
-  const refusedAgain = await runCli(['status', ...sshArgs(), '--known-hosts', changed, '--accept-new']);
-  t.equal(refusedAgain.code, 1, '--accept-new never accepts a changed key');
-
-  const empty = join(dir, 'known_hosts_new');
-  const unknown = await runCli(['status', ...sshArgs(), '--known-hosts', empty]);
-  t.equal(unknown.code, 1);
-  t.match(
-    unknown.stderr,
-    /is not in .*known_hosts_new \(offered ssh-ed25519 SHA256:[A-Za-z0-9+/]+\); check the fingerprint on the device and rerun with --accept-new to pin it/,
-  );
-  const pinned = await runCli(['status', ...sshArgs(), '--known-hosts', empty, '--accept-new']);
-  t.equal(pinned.code, 0, pinned.stderr);
-  t.equal(
-    readFileSync(empty, 'utf8'),
-    `[127.0.0.1]:${sshd.port} ${readFileSync(`${sshd.hostKeyFile}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
-  );
-  const found = execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', empty], { encoding: 'utf8' });
-  t.match(found, /Host \[127\.0\.0\.1\]:\d+ found: line 1/, 'OpenSSH reads the pinned line');
-});
-
-t.test('a key the device does not accept: a clear authentication error', { skip: skip ?? false }, async (t) => {
-  const stranger = join(dir, 'stranger');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
-  const result = await runCli(['status', ...sshArgs(), '--identity', stranger]);
-  t.equal(result.code, 1);
-  t.equal(
-    result.stderr,
-    `effnet-edge status: root@127.0.0.1:${sshd.port}: the device refused key ${stranger} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${stranger}.pub root@127.0.0.1 -p ${sshd.port}\n`,
-  );
-  const missing = await runCli(['status', ...sshArgs(), '--identity', join(dir, 'nope')]);
-  t.equal(
-    missing.stderr,
-    `effnet-edge status: --identity ${join(dir, 'nope')}: cannot read the private key (ENOENT)\n`,
-  );
-  const nothing = await runCli([
-    'status',
-    '--host',
-    'root@127.0.0.1:1',
-    '--identity',
-    sshd.clientKey,
-    '--known-hosts',
-    sshd.knownHosts,
-    '--retries',
-    '1',
-  ]);
-  t.equal(nothing.code, 1);
-  t.match(
-    nothing.stderr,
-    /^effnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\); retrying in 0\.5 s \(1 of 1\)\neffnet-edge status: root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\)\n$/,
-  );
-});
 
 t.test('a two-host fleet with one failing host and --max-fail 0', { skip: skip ?? false }, async (t) => {
   // The second "device" refuses our key: it fails at login, before touching anything.

@@ -4,19 +4,86 @@
  * machine's CPU, uploaded (resuming after a dropped link), unpacked on the device and used there for the check.
  * Its own file: it stages the toolkit with the registry once (~25 s) and uploads ~45 MB twice.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { npmCpuOf } from '../../toolkit/deploy/prerequisites.js';
 import { TOOLKIT_VERSION } from '../../toolkit/version.js';
 import { runCli } from '../helpers/cli.js';
-import { droppingRelay, sshdUnavailableReason, startSshd } from '../helpers/sshd.js';
+import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const skip = sshdUnavailableReason();
 
 interface DeployJson {
   hosts: { status: string; verified: string | null; runtime: string | null; reason: string | null }[];
+}
+
+/** A small CPU bundle of the embedded demo. */
+async function bundleBuilt(t: Test, bundle: string): Promise<void> {
+  const built = await runCli([
+    'build',
+    '--out',
+    bundle,
+    '--search-count',
+    '0',
+    '--calib-count',
+    '20',
+    '--golden',
+    '4',
+    '--quiet',
+  ]);
+  t.equal(built.code, 0, built.stderr);
+}
+
+/** The host's cache, fresh: the first deploy stages the toolkit for this CPU. */
+function freshCache(t: Test, cache: string): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = cache;
+  t.teardown(() => {
+    if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = xdg;
+  });
+  return cache;
+}
+
+/** The device: no registry, offline, and an npm that only records that it was called (in `npmCalls`). */
+async function offlineDevice(t: Test, dir: string): Promise<{ sshd: Sshd; stub: string; npmCalls: string }> {
+  const stub = join(dir, 'stub-bin');
+  const npmCalls = join(dir, 'npm-calls');
+  mkdirSync(stub);
+  writeFileSync(join(stub, 'npm'), `#!/bin/sh\necho "npm $*" >> ${npmCalls}\nexit 1\n`);
+  chmodSync(join(stub, 'npm'), 0o755);
+  const sshd = await startSshd({
+    dir: join(dir, 'sshd'),
+    extraConfig: [
+      `SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${stub}:/usr/local/bin:/usr/bin:/bin`,
+    ],
+  });
+  t.teardown(() => sshd.stop());
+  return { sshd, stub, npmCalls };
+}
+
+/** `deploy --install --json` of `bundle` to `device` through `port` (the sshd's, or a relay's). */
+function installDeploy(options: { sshd: Sshd; bundle: string; device: string }) {
+  const { sshd, bundle, device } = options;
+  return (port: number, extra: string[] = []) =>
+    runCli([
+      'deploy',
+      '--bundle',
+      bundle,
+      '--host',
+      `root@127.0.0.1:${port}`,
+      '--identity',
+      sshd.clientKey,
+      '--known-hosts',
+      sshd.knownHosts,
+      '--remote-dir',
+      device,
+      '--install',
+      '--json',
+      ...extra,
+    ]);
 }
 
 t.test(
@@ -25,59 +92,11 @@ t.test(
   async (t) => {
     const dir = t.testdir();
     const bundle = join(dir, 'bundle');
-    const built = await runCli([
-      'build',
-      '--out',
-      bundle,
-      '--search-count',
-      '0',
-      '--calib-count',
-      '20',
-      '--golden',
-      '4',
-      '--quiet',
-    ]);
-    t.equal(built.code, 0, built.stderr);
-    // The host's cache, fresh: the first deploy stages the toolkit for this CPU.
-    const cache = join(dir, 'cache');
-    const xdg = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = cache;
-    t.teardown(() => {
-      if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = xdg;
-    });
-
-    // The device: no registry, offline, and an npm that only records that it was called.
-    const stub = join(dir, 'stub-bin');
-    const npmCalls = join(dir, 'npm-calls');
-    mkdirSync(stub);
-    writeFileSync(join(stub, 'npm'), `#!/bin/sh\necho "npm $*" >> ${npmCalls}\nexit 1\n`);
-    chmodSync(join(stub, 'npm'), 0o755);
-    const sshd = await startSshd({
-      dir: join(dir, 'sshd'),
-      extraConfig: [
-        `SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${stub}:/usr/local/bin:/usr/bin:/bin`,
-      ],
-    });
-    t.teardown(() => sshd.stop());
+    await bundleBuilt(t, bundle);
+    const cache = freshCache(t, join(dir, 'cache'));
+    const { sshd, stub, npmCalls } = await offlineDevice(t, dir);
     const device = join(dir, 'device');
-    const deploy = (port: number, extra: string[] = []) =>
-      runCli([
-        'deploy',
-        '--bundle',
-        bundle,
-        '--host',
-        `root@127.0.0.1:${port}`,
-        '--identity',
-        sshd.clientKey,
-        '--known-hosts',
-        sshd.knownHosts,
-        '--remote-dir',
-        device,
-        '--install',
-        '--json',
-        ...extra,
-      ]);
+    const deploy = installDeploy({ sshd, bundle, device });
     const label = `root@127.0.0.1:${sshd.port}`;
     const platform = `linux-${npmCpuOf(execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim())}-glibc`;
 

@@ -122,128 +122,130 @@ function modelWithTensor(write: (w: WireWriter) => void): Uint8Array {
   return w.concat();
 }
 
+/** Each way ONNX stores typed values (packed or not, in which *_data field), and the array it must decode to. */
+const TYPED_DATA_CASES: [string, (w: WireWriter) => void, TensorData][] = [
+  [
+    'float_data packed',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+      w.fork().float(1.5).float(-3);
+      w.join(TF.floatData);
+    },
+    new Float32Array([1.5, -3]),
+  ],
+  [
+    'float_data unpacked',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+      w.tag(TF.floatData, WireType.I32).float(1.5).tag(TF.floatData, WireType.I32).float(-3);
+    },
+    new Float32Array([1.5, -3]),
+  ],
+  [
+    'int32_data for INT8',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.INT8);
+      w.fork().int32(-128).int32(0).int32(127);
+      w.join(TF.int32Data);
+    },
+    new Int8Array([-128, 0, 127]),
+  ],
+  [
+    'int32_data for UINT8, unpacked',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT8);
+      w.tag(TF.int32Data, WireType.VARINT).int32(200).tag(TF.int32Data, WireType.VARINT).int32(3);
+    },
+    new Uint8Array([200, 3]),
+  ],
+  [
+    'int32_data for FLOAT16 bits',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT16);
+      w.fork().int32(0xc000);
+      w.join(TF.int32Data);
+    },
+    new Uint16Array([0xc000]),
+  ],
+  [
+    'int32_data for BOOL',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.BOOL);
+      w.fork().int32(1).int32(0);
+      w.join(TF.int32Data);
+    },
+    new Uint8Array([1, 0]),
+  ],
+  [
+    'int32_data for INT32',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
+      w.fork()
+        .int32(-5)
+        .int32(2 ** 31 - 1);
+      w.join(TF.int32Data);
+    },
+    new Int32Array([-5, 2 ** 31 - 1]),
+  ],
+  [
+    'int64_data',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT64);
+      w.fork()
+        .int64(-1)
+        .int64(2n ** 62n);
+      w.join(TF.int64Data);
+    },
+    new BigInt64Array([-1n, 2n ** 62n]),
+  ],
+  [
+    'double_data',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.DOUBLE);
+      w.fork().double(Math.E);
+      w.join(TF.doubleData);
+    },
+    new Float64Array([Math.E]),
+  ],
+  [
+    'uint64_data for UINT32',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT32);
+      w.fork().int64(4000000000);
+      w.join(TF.uint64Data);
+    },
+    new Uint32Array([4000000000]),
+  ],
+  [
+    'uint64_data for UINT64',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT64);
+      w.fork().int64(2n ** 64n - 1n);
+      w.join(TF.uint64Data);
+    },
+    new BigUint64Array([2n ** 64n - 1n]),
+  ],
+  [
+    'string_data',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.STRING);
+      w.tag(TF.stringData, WireType.LEN).string('x').tag(TF.stringData, WireType.LEN).string('yz');
+    },
+    ['x', 'yz'],
+  ],
+  [
+    'raw_data at an odd offset',
+    (w) => {
+      w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
+      w.tag(TF.name, WireType.LEN).string('odd');
+      w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(new Float32Array([7, -8]).buffer));
+    },
+    new Float32Array([7, -8]),
+  ],
+];
+
 t.test('typed *_data fields decode into the documented arrays', async (t) => {
-  const cases: [string, (w: WireWriter) => void, TensorData][] = [
-    [
-      'float_data packed',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-        w.fork().float(1.5).float(-3);
-        w.join(TF.floatData);
-      },
-      new Float32Array([1.5, -3]),
-    ],
-    [
-      'float_data unpacked',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-        w.tag(TF.floatData, WireType.I32).float(1.5).tag(TF.floatData, WireType.I32).float(-3);
-      },
-      new Float32Array([1.5, -3]),
-    ],
-    [
-      'int32_data for INT8',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(3).tag(TF.dataType, WireType.VARINT).int32(DataType.INT8);
-        w.fork().int32(-128).int32(0).int32(127);
-        w.join(TF.int32Data);
-      },
-      new Int8Array([-128, 0, 127]),
-    ],
-    [
-      'int32_data for UINT8, unpacked',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT8);
-        w.tag(TF.int32Data, WireType.VARINT).int32(200).tag(TF.int32Data, WireType.VARINT).int32(3);
-      },
-      new Uint8Array([200, 3]),
-    ],
-    [
-      'int32_data for FLOAT16 bits',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT16);
-        w.fork().int32(0xc000);
-        w.join(TF.int32Data);
-      },
-      new Uint16Array([0xc000]),
-    ],
-    [
-      'int32_data for BOOL',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.BOOL);
-        w.fork().int32(1).int32(0);
-        w.join(TF.int32Data);
-      },
-      new Uint8Array([1, 0]),
-    ],
-    [
-      'int32_data for INT32',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT32);
-        w.fork()
-          .int32(-5)
-          .int32(2 ** 31 - 1);
-        w.join(TF.int32Data);
-      },
-      new Int32Array([-5, 2 ** 31 - 1]),
-    ],
-    [
-      'int64_data',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.INT64);
-        w.fork()
-          .int64(-1)
-          .int64(2n ** 62n);
-        w.join(TF.int64Data);
-      },
-      new BigInt64Array([-1n, 2n ** 62n]),
-    ],
-    [
-      'double_data',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.DOUBLE);
-        w.fork().double(Math.E);
-        w.join(TF.doubleData);
-      },
-      new Float64Array([Math.E]),
-    ],
-    [
-      'uint64_data for UINT32',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT32);
-        w.fork().int64(4000000000);
-        w.join(TF.uint64Data);
-      },
-      new Uint32Array([4000000000]),
-    ],
-    [
-      'uint64_data for UINT64',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(1).tag(TF.dataType, WireType.VARINT).int32(DataType.UINT64);
-        w.fork().int64(2n ** 64n - 1n);
-        w.join(TF.uint64Data);
-      },
-      new BigUint64Array([2n ** 64n - 1n]),
-    ],
-    [
-      'string_data',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.STRING);
-        w.tag(TF.stringData, WireType.LEN).string('x').tag(TF.stringData, WireType.LEN).string('yz');
-      },
-      ['x', 'yz'],
-    ],
-    [
-      'raw_data at an odd offset',
-      (w) => {
-        w.tag(TF.dims, WireType.VARINT).int64(2).tag(TF.dataType, WireType.VARINT).int32(DataType.FLOAT);
-        w.tag(TF.name, WireType.LEN).string('odd');
-        w.tag(TF.rawData, WireType.LEN).bytes(new Uint8Array(new Float32Array([7, -8]).buffer));
-      },
-      new Float32Array([7, -8]),
-    ],
-  ];
-  for (const [name, write, expected] of cases) {
+  for (const [name, write, expected] of TYPED_DATA_CASES) {
     const tensor = decode(modelWithTensor(write)).graph.initializers[0]!;
     t.equal(firstDifference(tensor.data, expected), undefined, name);
   }

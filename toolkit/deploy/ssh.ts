@@ -4,88 +4,21 @@
  * is never retried), commands with timeouts, and SFTP uploads with byte counts.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { createReadStream, existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
-import { join, posix } from 'node:path';
-import { Client, type AnyAuthMethod, type AuthenticationType, type NextAuthHandler, type SFTPWrapper } from 'ssh2';
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { posix } from 'node:path';
+import type { Client, SFTPWrapper } from 'ssh2';
 import { UserError } from '../errors.js';
-import type { HostTarget } from './hosts.js';
-import {
-  hostKeyError,
-  hostKeyVerdict,
-  knownHostsAppended,
-  knownHostsFrom,
-  knownHostsLine,
-  type HostKeyVerdict,
-} from './knownHosts.js';
+import { ConnectFailure, connectOnce, keyCandidates, type SshOptions } from './sshConnect.js';
+import { shellQuote } from './shellWords.js';
 
-export interface SshOptions {
-  target: HostTarget;
-  /** --identity: a private key file; otherwise the agent ($SSH_AUTH_SOCK) and ~/.ssh/id_{ed25519,ecdsa,rsa}. */
-  identity: string | null;
-  knownHostsPath: string;
-  /** --accept-new: pin an unknown host's key (never a changed one), as OpenSSH's StrictHostKeyChecking=accept-new. */
-  acceptNew: boolean;
-  connectTimeoutMs: number;
-  /** Connection attempts after the first, on connection errors only. */
-  retries: number;
-  onNotice: (message: string) => void;
-}
+export { hostLabel, type SshOptions } from './sshConnect.js';
+export { pasteWord, shellQuote } from './shellWords.js';
 
 export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
-/** Errors of the network, not of the peer's answer: worth another attempt. */
-const RETRYABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
-
-export function hostLabel(target: HostTarget): string {
-  const user = target.user ?? userInfo().username;
-  return `${user}@${target.host}${target.port === 22 ? '' : `:${target.port}`}`;
-}
-
-export { pasteWord, shellQuote } from './shellWords.js';
-import { pasteWord, shellQuote } from './shellWords.js';
-
-interface KeyCandidate {
-  path: string;
-  key: Buffer;
-}
-
-async function keyCandidates(identity: string | null): Promise<KeyCandidate[]> {
-  if (identity !== null) {
-    const key = await readFile(identity).catch((error: NodeJS.ErrnoException) => {
-      throw new UserError(`--identity ${identity}: cannot read the private key (${error.code ?? error.message})`);
-    });
-    return [{ path: identity, key }];
-  }
-  const found: KeyCandidate[] = [];
-  for (const name of DEFAULT_KEYS) {
-    const path = join(homedir(), '.ssh', name);
-    if (existsSync(path)) found.push({ path, key: await readFile(path) });
-  }
-  return found;
-}
-
-class ConnectFailure extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
 }
 
 /** An upload whose file on the device is shorter than ours: never renamed to its final name. */
@@ -141,9 +74,10 @@ export class SshSession {
   /** Connects, retrying connection errors with exponential backoff (0.5 s, 1 s, 2 s, …). */
   static async open(options: SshOptions): Promise<SshSession> {
     const keys = await keyCandidates(options.identity);
+    const onReady = (client: Client, label: string) => new SshSession(client, label);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await SshSession.connectOnce(options, keys);
+        return await connectOnce({ ssh: options, keys, onReady });
       } catch (error) {
         if (!(error instanceof ConnectFailure)) throw error;
         if (!error.retryable || attempt >= options.retries) throw new UserError(error.message);
@@ -154,112 +88,6 @@ export class SshSession {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-  }
-
-  private static async connectOnce(options: SshOptions, keys: KeyCandidate[]): Promise<SshSession> {
-    const { target } = options;
-    const label = hostLabel(target);
-    const username = target.user ?? userInfo().username;
-    const knownText = await readFile(options.knownHostsPath, 'utf8').catch(() => '');
-    const entries = knownHostsFrom({ text: knownText, path: options.knownHostsPath });
-    let refusal: string | null = null;
-    let pinned: Buffer | null = null;
-    const tried: string[] = [];
-    const methods: AnyAuthMethod[] = keys.map((k) => ({ type: 'publickey', username, key: k.key }));
-    const agent = process.env.SSH_AUTH_SOCK;
-    if (options.identity === null && agent) methods.push({ type: 'agent', username, agent });
-    const labels = [
-      ...keys.map((k) => `key ${k.path}`),
-      ...(options.identity === null && agent ? ['the ssh agent'] : []),
-    ];
-    if (methods.length === 0) {
-      throw new UserError(
-        `${label}: no key to log in with: no --identity, no ssh agent ($SSH_AUTH_SOCK) and none of ~/.ssh/${DEFAULT_KEYS.join(', ')}`,
-      );
-    }
-
-    const client = new Client();
-    return new Promise<SshSession>((resolve, reject) => {
-      let settled = false;
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        client.end();
-        reject(error);
-      };
-      client.on('ready', () => {
-        settled = true;
-        if (pinned) options.onNotice(`pinned the host key of ${label} in ${options.knownHostsPath}`);
-        resolve(new SshSession(client, label));
-      });
-      client.on('error', (error: Error & { code?: string; level?: string }) => {
-        if (refusal !== null) return fail(new UserError(refusal));
-        if (error.level === 'client-authentication') {
-          return fail(
-            new UserError(
-              `${label}: the device refused ${tried.join(' and ') || 'every key offered'} (publickey authentication failed); add the public key to ~/.ssh/authorized_keys on the device, e.g. ssh-copy-id -i ${pasteWord(`${options.identity ?? '~/.ssh/id_ed25519'}.pub`)} ${pasteWord(label.replace(/:\d+$/, ''))}${target.port === 22 ? '' : ` -p ${target.port}`}`,
-            ),
-          );
-        }
-        if (/Cannot parse privateKey|Encrypted private OpenSSH key/.test(error.message)) {
-          return fail(
-            new UserError(
-              `${options.identity ?? 'a key in ~/.ssh'}: ${error.message.includes('Encrypted') ? 'the key is encrypted; load it into ssh-agent (ssh-add) and omit --identity' : `not a private key ssh2 can read (${error.message})`}`,
-            ),
-          );
-        }
-        const timedOut = /Timed out while waiting for handshake/.test(error.message);
-        const retryable =
-          timedOut || (error.code !== undefined && RETRYABLE.has(error.code)) || error.level === 'client-socket';
-        fail(
-          new ConnectFailure(
-            `${label}: ${timedOut ? `no SSH handshake within ${options.connectTimeoutMs / 1000} s` : `cannot connect (${error.code ?? error.message})`}`,
-            retryable,
-          ),
-        );
-      });
-      client.on('close', () => fail(new ConnectFailure(`${label}: the connection closed during the handshake`, true)));
-      const authHandler = (_left: AuthenticationType[], _partial: boolean, next: NextAuthHandler) => {
-        const method = methods.shift();
-        if (!method) return next(false as unknown as AuthenticationType);
-        tried.push(labels[tried.length]!);
-        next(method);
-      };
-      const hostVerifier = (key: Buffer, verify: (valid: boolean) => void) => {
-        const verdict: HostKeyVerdict = hostKeyVerdict({ entries, host: target.host, port: target.port, key });
-        if (verdict.status === 'match') return verify(true);
-        if (verdict.status === 'unknown' && options.acceptNew) {
-          pinned = key;
-          knownHostsAppended({
-            path: options.knownHostsPath,
-            line: knownHostsLine({ host: target.host, port: target.port, key }),
-          }).then(
-            () => verify(true),
-            (error: Error) => {
-              refusal = `${options.knownHostsPath}: cannot pin the host key (${error.message})`;
-              verify(false);
-            },
-          );
-          return;
-        }
-        refusal = `${label}: ${hostKeyError({ verdict, host: target.host, port: target.port, key, knownHostsPath: options.knownHostsPath })}`;
-        verify(false);
-      };
-      try {
-        client.connect({
-          host: target.host,
-          port: target.port,
-          username,
-          readyTimeout: options.connectTimeoutMs,
-          keepaliveInterval: 5000,
-          keepaliveCountMax: 3,
-          authHandler,
-          hostVerifier,
-        });
-      } catch (error) {
-        fail(new UserError(`${label}: ${(error as Error).message}`));
-      }
-    });
   }
 
   /**

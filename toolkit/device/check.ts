@@ -213,84 +213,22 @@ export async function deviceCheckReport(options: DeviceCheckOptions): Promise<De
   const steps: StepResult[] = [];
   const modes: ModeResult[] = [];
   const host: DeviceCheckReport['host'] = { platform: platform(), arch: arch(), gpu: null, sm: null, tensorrt: null };
-  const report = (): DeviceCheckReport => {
-    const failed = steps.find((s) => !s.ok);
-    const failedMode = modes.find((m) => !m.ok);
-    const reason = failed
-      ? `${failed.step}: ${failed.detail}`
-      : failedMode
-        ? `${failedMode.mode}: ${
-            failedMode.error ??
-            failedMode.checks
-              .filter((c) => !c.ok)
-              .map((c) => `${c.name} ${String(c.measured)} (allowed ${c.allowed})`)
-              .join('; ')
-          }`
-        : null;
-    return {
-      schema: DEVICE_CHECK_SCHEMA,
-      ok: reason === null,
-      reason,
-      toolkitVersion: TOOLKIT_VERSION,
-      host,
-      steps,
-      modes,
-    };
-  };
+  const report = (): DeviceCheckReport => reportFrom({ host, steps, modes });
   const say = options.onProgress;
   await mkdir(options.workDir, { recursive: true });
 
   say('[1/4] building the TensorRT shim');
-  const includes = [
-    ...(options.tensorrtInclude ? ['--tensorrt-include', options.tensorrtInclude] : []),
-    ...(options.tensorrtLib ? ['--tensorrt-lib', options.tensorrtLib] : []),
-  ];
-  const buildDir = options.buildDir ? ['--build-dir', options.buildDir] : [];
-  if (
-    !(await timed('native build --tensorrt', steps, () =>
-      cli(['native', 'build', '--tensorrt', ...includes, ...buildDir]),
-    ))
-  )
-    return report();
+  if (!(await timed('native build --tensorrt', steps, () => shimBuilt(options)))) return report();
   // The shim is loaded from where it was just built.
   if (options.buildDir) process.env.EFFNET_EDGE_TRT_LIB = join(options.buildDir, 'libeffnet_trt.so');
 
   say('[2/4] loading TensorRT and the GPU');
-  if (
-    !(await timed('load TensorRT', steps, async () => {
-      const versions = trtVersions();
-      const device = trtDevice();
-      Object.assign(host, { gpu: device.name, sm: device.sm, tensorrt: versions.loaded });
-      return `TensorRT ${versions.loaded} on ${device.name} (SM ${device.sm}, ${device.dlaCores} DLA cores)`;
-    }))
-  )
-    return report();
+  if (!(await timed('load TensorRT', steps, async () => tensorrtLoaded(host)))) return report();
 
   say('[3/4] building the demo bundle');
   const bundle = join(options.workDir, 'demo-bundle');
-  const demo = packagePath('demo', 'cifar10-b0');
-  if (
-    !(await timed('build the demo bundle', steps, () =>
-      cli([
-        'build',
-        '--target',
-        options.target,
-        '--model',
-        join(demo, 'model.onnx'),
-        '--calib',
-        join(demo, 'calib'),
-        '--eval',
-        join(demo, 'eval'),
-        '--out',
-        bundle,
-        '--force',
-        '--search-count',
-        '0',
-        '--quiet',
-      ]),
-    ))
-  )
-    return report();
+  const built = await timed('build the demo bundle', steps, () => demoBundleBuilt({ bundle, target: options.target }));
+  if (!built) return report();
   const manifest = await manifestFromBundle(bundle);
   const golden = await goldenSetFrom({ bundle, manifest });
 
@@ -299,6 +237,76 @@ export async function deviceCheckReport(options: DeviceCheckOptions): Promise<De
     modes.push(await modeResult({ bundle, manifest, golden, mode, onNotice: (m) => say(`  ${m}`) }));
   }
   return report();
+}
+
+/** The report so far; its reason is the first failed step, else the first failed engine mode. */
+function reportFrom(options: {
+  host: DeviceCheckReport['host'];
+  steps: StepResult[];
+  modes: ModeResult[];
+}): DeviceCheckReport {
+  const { host, steps, modes } = options;
+  const failed = steps.find((s) => !s.ok);
+  const failedMode = modes.find((m) => !m.ok);
+  const reason = failed
+    ? `${failed.step}: ${failed.detail}`
+    : failedMode
+      ? `${failedMode.mode}: ${
+          failedMode.error ??
+          failedMode.checks
+            .filter((c) => !c.ok)
+            .map((c) => `${c.name} ${String(c.measured)} (allowed ${c.allowed})`)
+            .join('; ')
+        }`
+      : null;
+  return {
+    schema: DEVICE_CHECK_SCHEMA,
+    ok: reason === null,
+    reason,
+    toolkitVersion: TOOLKIT_VERSION,
+    host,
+    steps,
+    modes,
+  };
+}
+
+function shimBuilt(options: DeviceCheckOptions): Promise<string> {
+  const includes = [
+    ...(options.tensorrtInclude ? ['--tensorrt-include', options.tensorrtInclude] : []),
+    ...(options.tensorrtLib ? ['--tensorrt-lib', options.tensorrtLib] : []),
+  ];
+  const buildDir = options.buildDir ? ['--build-dir', options.buildDir] : [];
+  return cli(['native', 'build', '--tensorrt', ...includes, ...buildDir]);
+}
+
+/** Loads TensorRT and the GPU, noting both on the host. */
+function tensorrtLoaded(host: DeviceCheckReport['host']): string {
+  const versions = trtVersions();
+  const device = trtDevice();
+  Object.assign(host, { gpu: device.name, sm: device.sm, tensorrt: versions.loaded });
+  return `TensorRT ${versions.loaded} on ${device.name} (SM ${device.sm}, ${device.dlaCores} DLA cores)`;
+}
+
+/** The embedded demo (cifar10-b0) built for `target` from the files shipped with the package. */
+function demoBundleBuilt(options: { bundle: string; target: string }): Promise<string> {
+  const demo = packagePath('demo', 'cifar10-b0');
+  return cli([
+    'build',
+    '--target',
+    options.target,
+    '--model',
+    join(demo, 'model.onnx'),
+    '--calib',
+    join(demo, 'calib'),
+    '--eval',
+    join(demo, 'eval'),
+    '--out',
+    options.bundle,
+    '--force',
+    '--search-count',
+    '0',
+    '--quiet',
+  ]);
 }
 
 /** The report as a person reads it: one line per step and mode. */

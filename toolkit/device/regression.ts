@@ -39,112 +39,152 @@ function flipped(a: Logits, b: Logits): number[] {
   return rows;
 }
 
-/**
- * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed. `device` null: the
- * model did not run: only the file check can be made.
- */
-export function regressionChecks(options: {
+export interface RegressionCheckOptions {
   manifest: BundleManifest;
   golden: GoldenSet;
   device: Logits | null;
   files: FileCheck[];
   runtime: string;
-}): CheckResult[] {
-  const { manifest, golden, device } = options;
-  const t = manifest.thresholds;
-  const images = golden.index.count;
-  const badFiles = options.files.filter((f) => !f.ok);
-  const checks: CheckResult[] = [
-    {
-      name: "bundle files match the manifest's sha256",
-      ok: badFiles.length === 0,
-      measured: badFiles.length,
-      allowed: '0 files differing',
-      details: {
-        files: options.files.length,
-        ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}),
-      },
-    },
+}
+
+/** The inputs of the checks that need the model's output on the device. */
+type DeviceRun = RegressionCheckOptions & { device: Logits };
+
+/**
+ * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed. `device` null: the
+ * model did not run: only the file check can be made.
+ */
+export function regressionChecks(options: RegressionCheckOptions): CheckResult[] {
+  const filesCheck = fileCheck(options.files);
+  const { device } = options;
+  if (device === null) return [filesCheck];
+  const run: DeviceRun = { ...options, device };
+  return [
+    filesCheck,
+    referenceAgreementCheck(run),
+    fp32AgreementCheck(run),
+    cosineCheck(run),
+    accuracyCheck(run),
+    deviationCheck(run),
   ];
-  if (device === null) return checks;
-  const referenceFlips = flipped(device, golden.reference);
-  checks.push(
-    t.minReferenceAgreement === undefined
-      ? {
-          name: `top-1 agreement with build-time ${golden.referenceName}`,
-          ok: true,
-          measured: null,
-          allowed: 'not recorded',
-          skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
-        }
-      : {
-          name: `top-1 agreement with build-time ${golden.referenceName}`,
-          ok: top1Agreement(device, golden.reference) >= t.minReferenceAgreement,
-          measured: round(top1Agreement(device, golden.reference), 2),
-          allowed: `>= ${t.minReferenceAgreement} %`,
-          details: { images, flipped: referenceFlips },
-        },
-  );
-  const fp32Agreement = top1Agreement(device, golden.fp32);
-  checks.push({
-    name: 'top-1 agreement with build-time fp32',
-    ok: fp32Agreement >= t.minAgreement,
-    measured: round(fp32Agreement, 2),
-    allowed: `>= ${t.minAgreement} %`,
-    details: { images, flipped: flipped(device, golden.fp32) },
-  });
-  const cosine = meanCosine(device, golden.fp32);
-  checks.push({
-    name: 'mean logit cosine with build-time fp32',
-    ok: cosine >= t.minCosine,
-    measured: round(cosine, 4),
-    allowed: `>= ${t.minCosine}`,
-    details: { images },
-  });
-  const labels = golden.index.labels;
-  if (labels === null || t.minTop1 === null) {
-    checks.push({
-      name: 'top-1 accuracy on the labelled golden inputs',
+}
+
+function fileCheck(files: FileCheck[]): CheckResult {
+  const badFiles = files.filter((f) => !f.ok);
+  return {
+    name: "bundle files match the manifest's sha256",
+    ok: badFiles.length === 0,
+    measured: badFiles.length,
+    allowed: '0 files differing',
+    details: {
+      files: files.length,
+      ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}),
+    },
+  };
+}
+
+function referenceAgreementCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+  const name = `top-1 agreement with build-time ${golden.referenceName}`;
+  const threshold = manifest.thresholds.minReferenceAgreement;
+  if (threshold === undefined) {
+    return {
+      name,
       ok: true,
       measured: null,
-      allowed: 'n/a',
-      skip: 'the golden set has no labels',
-    });
-  } else {
-    const top1 = topKAccuracy(device, labels, 1);
-    checks.push({
-      name: 'top-1 accuracy on the labelled golden inputs',
-      ok: top1 >= t.minTop1,
-      measured: round(top1, 2),
-      allowed: `>= ${t.minTop1} %`,
-      details: { images, buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1 },
-    });
+      allowed: 'not recorded',
+      skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
+    };
   }
+  const agreement = top1Agreement(device, golden.reference);
+  return {
+    name,
+    ok: agreement >= threshold,
+    measured: round(agreement, 2),
+    allowed: `>= ${threshold} %`,
+    details: { images: golden.index.count, flipped: flipped(device, golden.reference) },
+  };
+}
+
+function fp32AgreementCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+  const fp32Agreement = top1Agreement(device, golden.fp32);
+  const threshold = manifest.thresholds.minAgreement;
+  return {
+    name: 'top-1 agreement with build-time fp32',
+    ok: fp32Agreement >= threshold,
+    measured: round(fp32Agreement, 2),
+    allowed: `>= ${threshold} %`,
+    details: { images: golden.index.count, flipped: flipped(device, golden.fp32) },
+  };
+}
+
+function cosineCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+  const cosine = meanCosine(device, golden.fp32);
+  const threshold = manifest.thresholds.minCosine;
+  return {
+    name: 'mean logit cosine with build-time fp32',
+    ok: cosine >= threshold,
+    measured: round(cosine, 4),
+    allowed: `>= ${threshold}`,
+    details: { images: golden.index.count },
+  };
+}
+
+function accuracyCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+  const name = 'top-1 accuracy on the labelled golden inputs';
+  const labels = golden.index.labels;
+  const threshold = manifest.thresholds.minTop1;
+  if (labels === null || threshold === null) {
+    return { name, ok: true, measured: null, allowed: 'n/a', skip: 'the golden set has no labels' };
+  }
+  const top1 = topKAccuracy(device, labels, 1);
+  return {
+    name,
+    ok: top1 >= threshold,
+    measured: round(top1, 2),
+    allowed: `>= ${threshold} %`,
+    details: {
+      images: golden.index.count,
+      buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1,
+    },
+  };
+}
+
+function deviationCheck({ manifest, golden, device, runtime }: DeviceRun): CheckResult {
+  const name = `max logit deviation from build-time ${golden.referenceName}`;
   const deviation = maxAbsDeviation(device.data, golden.reference.data);
-  // The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine gets that
-  // engine's share of the same largest build-time logit.
-  const allowedDeviation =
-    t.maxLogitDeviation !== undefined && options.runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
-      ? Math.max(t.maxLogitDeviation, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
-      : t.maxLogitDeviation;
-  checks.push(
-    allowedDeviation === undefined
-      ? {
-          name: `max logit deviation from build-time ${golden.referenceName}`,
-          ok: true,
-          measured: round(deviation, 4),
-          allowed: 'not recorded',
-          skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)',
-        }
-      : {
-          name: `max logit deviation from build-time ${golden.referenceName}`,
-          ok: deviation <= allowedDeviation,
-          measured: round(deviation, 4),
-          allowed: `<= ${allowedDeviation}`,
-          details: { runtime: options.runtime },
-        },
-  );
-  return checks;
+  const allowedDeviation = allowedLogitDeviation({ manifest, golden, runtime });
+  if (allowedDeviation === undefined) {
+    return {
+      name,
+      ok: true,
+      measured: round(deviation, 4),
+      allowed: 'not recorded',
+      skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)',
+    };
+  }
+  return {
+    name,
+    ok: deviation <= allowedDeviation,
+    measured: round(deviation, 4),
+    allowed: `<= ${allowedDeviation}`,
+    details: { runtime },
+  };
+}
+
+/**
+ * The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine gets that
+ * engine's share of the same largest build-time logit.
+ */
+function allowedLogitDeviation(options: {
+  manifest: BundleManifest;
+  golden: GoldenSet;
+  runtime: string;
+}): number | undefined {
+  const { manifest, golden, runtime } = options;
+  const bound = manifest.thresholds.maxLogitDeviation;
+  return bound !== undefined && runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
+    ? Math.max(bound, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
+    : bound;
 }
 
 function largestAbs(values: Float32Array): number {

@@ -4,7 +4,7 @@
  */
 import { arch } from 'node:os';
 import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
-import { batchesFromDataset, preloadedBatches } from '../../calibration/images/loader.js';
+import { type Batch, batchesFromDataset, preloadedBatches } from '../../calibration/images/loader.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
@@ -109,107 +109,22 @@ export function checkedClassifier(model: Model, label: string): { classes: numbe
 const encoder = new TextEncoder();
 
 export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
-  const { target, precision, inputSize, batchSize, preprocessing } = options;
-  const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
-  const load = (dataset: Dataset, stage?: string) =>
-    batchesFromDataset({
-      dataset,
-      preprocessing,
-      inputSize,
-      batchSize,
-      ...(stage ? { onProgress: progress(stage) } : {}),
-      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-    });
-  const files = new Map<string, Uint8Array>();
-  const passes: string[] = [];
+  const { precision, inputSize, batchSize, preprocessing } = options;
   const goldenSet = balancedSubset({ dataset: options.eval, count: options.goldenCount, seed: 0 });
   const goldenBatches = await preloadedBatches({ dataset: goldenSet, preprocessing, inputSize, batchSize });
   const golden = goldenInputsFrom({ batches: goldenBatches });
-
-  let fp32: Model;
-  let int8: Model | undefined;
-  let calibration: BundleManifest['calibration'] = null;
-  let accuracy: Accuracy;
-  let sqnr: { tensor: string; sqnrDb: number }[] = [];
-  if (precision === 'int8') {
-    const weightRange = targetWeightRange(target, options.weightRange);
-    const result = await quantizedModelFrom({
-      model: options.model,
-      inputSize,
-      batchSize,
-      calibrator: options.calibrator,
-      profile: target.calibration.profile,
-      weightRange,
-      // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
-      cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
-      batches: () => load(options.calib, 'calibrating'),
-      ...(options.auto
-        ? await dataDrivenRangeOptions({
-            dataset: options.calib,
-            preprocessing,
-            inputSize,
-            batchSize,
-            ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
-            onSearchProgress: progress('range search'),
-          })
-        : {}),
-    });
-    fp32 = result.fp32;
-    int8 = result.int8;
-    passes.push(...result.reports.map((r) => r.summary));
-    const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
-    sqnr = evaluation.layers;
-    accuracy = {
-      images: evaluation.images,
-      labelled: evaluation.labelled,
-      fp32: evaluation.fp32,
-      int8: evaluation.int8,
-      agreement: evaluation.agreement,
-      cosine: evaluation.cosine,
-    };
-    const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
-    files.set('calib.cache', encoder.encode(cache));
-    files.set('ranges.json', encoder.encode(rangesJson));
-    calibration = {
-      calibrator: result.calibrator,
-      images: result.images,
-      profile: target.calibration.profile,
-      weightRange,
-      search: result.search ? { images: result.search.images, steps: result.search.steps } : null,
-      passes,
-    };
-  } else {
-    fp32 = preparedFp32From(options.model).model;
-    const evalBatches = await preloadedBatches({
-      dataset: options.eval,
-      preprocessing,
-      inputSize,
-      batchSize,
-      onProgress: progress('evaluating'),
-    });
-    const logits = await logitsFrom({ model: fp32, batches: evalBatches, inputSize });
-    const labels = evalBatches.flatMap((b) => b.items.map((i) => i.label ?? -1));
-    const labelled = labels.every((l) => l >= 0) ? labels.length : 0;
-    const top = (k: number) => (labelled ? topKAccuracy(logits, labels, Math.min(k, logits.classes)) : null);
-    accuracy = {
-      images: labels.length,
-      labelled,
-      fp32: { top1: top(1), top5: top(5) },
-      int8: null,
-      agreement: null,
-      cosine: null,
-    };
-  }
+  const models = precision === 'int8' ? await int8ModelsFrom(options) : await fp32ModelFrom(options);
+  const { fp32, int8 } = models;
+  const files = new Map<string, Uint8Array>(models.calibrationFiles);
 
   const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
   const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
   const deployed: Logits = int8Golden ?? fp32Golden;
-  const goldenTop1 = golden.labels ? topKAccuracy(deployed, golden.labels, 1) : null;
   const thresholds = thresholdsFrom({
     count: golden.items.length,
     agreement: top1Agreement(deployed, fp32Golden),
     cosine: meanCosine(deployed, fp32Golden),
-    top1: goldenTop1,
+    top1: golden.labels ? topKAccuracy(deployed, golden.labels, 1) : null,
     runtime: options.target.runtime,
     largestLogit: deployed.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
   });
@@ -228,51 +143,197 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
 
   files.set('model.fp32.onnx', bytesFromModel(fp32));
   if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
-  const title = `effnet-edge build: ${options.modelLabel} for ${target.name} (${precision})`;
-  files.set(
-    'report.html',
-    encoder.encode(
-      htmlReport({
-        title,
-        ...(accuracy.int8
-          ? {
-              accuracy: {
-                fp32: accuracy.fp32,
-                int8: accuracy.int8,
-                agreement: accuracy.agreement!,
-                cosine: accuracy.cosine!,
-                images: accuracy.images,
-              },
-            }
-          : {}),
-        ...(sqnr.length ? { sqnr } : {}),
-        notes: [
-          ...passes,
-          ...(calibration
-            ? [`calibrator: ${describeSettings(calibration.calibrator)}`]
-            : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
-          `golden set: ${golden.items.length} images; device thresholds: agreement ≥ ${thresholds.minAgreement} %, cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`,
-        ],
-      }),
-    ),
-  );
+  files.set('report.html', encoder.encode(buildReportHtml({ options, models, thresholds, goldenCount: index.count })));
+  const manifest = manifestFrom({ options, models, thresholds, files, goldenCount: index.count });
+  files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
+  return { files, manifest, passes: models.passes };
+}
 
+/** The graphs a bundle ships, how they were made and how well they do on the evaluation images. */
+interface BundleModels {
+  fp32: Model;
+  int8?: Model;
+  calibration: BundleManifest['calibration'];
+  accuracy: Accuracy;
+  sqnr: { tensor: string; sqnrDb: number }[];
+  /** Each pass's summary line. */
+  passes: string[];
+  /** calib.cache and ranges.json, for int8 bundles. */
+  calibrationFiles: [string, Uint8Array][];
+}
+
+/** Reads datasets in batches for the build, reporting progress per stage. */
+interface DatasetLoader {
+  load: (dataset: Dataset, stage?: string) => AsyncIterable<Batch>;
+  /** The progress callback for one stage (`calibrating`, `evaluating`, `range search`). */
+  progress: (stage: string) => (done: number, total: number) => void;
+}
+
+function datasetLoader(options: BuildOptions): DatasetLoader {
+  const { inputSize, batchSize, preprocessing } = options;
+  const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
+  const load = (dataset: Dataset, stage?: string) =>
+    batchesFromDataset({
+      dataset,
+      preprocessing,
+      inputSize,
+      batchSize,
+      ...(stage ? { onProgress: progress(stage) } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
+  return { load, progress };
+}
+
+/** Calibrate, insert Q/DQ and evaluate both graphs on the held-out images. */
+async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
+  const { target, inputSize, batchSize, preprocessing } = options;
+  const { load, progress } = datasetLoader(options);
+  const weightRange = targetWeightRange(target, options.weightRange);
+  const result = await quantizedModelFrom({
+    model: options.model,
+    inputSize,
+    batchSize,
+    calibrator: options.calibrator,
+    profile: target.calibration.profile,
+    weightRange,
+    // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
+    cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
+    batches: () => load(options.calib, 'calibrating'),
+    ...(options.auto
+      ? await dataDrivenRangeOptions({
+          dataset: options.calib,
+          preprocessing,
+          inputSize,
+          batchSize,
+          ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+          onSearchProgress: progress('range search'),
+        })
+      : {}),
+  });
+  const { fp32, int8 } = result;
+  const passes = result.reports.map((r) => r.summary);
+  const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
+  const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
+  return {
+    fp32,
+    int8,
+    calibration: {
+      calibrator: result.calibrator,
+      images: result.images,
+      profile: target.calibration.profile,
+      weightRange,
+      search: result.search ? { images: result.search.images, steps: result.search.steps } : null,
+      passes,
+    },
+    accuracy: {
+      images: evaluation.images,
+      labelled: evaluation.labelled,
+      fp32: evaluation.fp32,
+      int8: evaluation.int8,
+      agreement: evaluation.agreement,
+      cosine: evaluation.cosine,
+    },
+    sqnr: evaluation.layers,
+    passes,
+    calibrationFiles: [
+      ['calib.cache', encoder.encode(cache)],
+      ['ranges.json', encoder.encode(rangesJson)],
+    ],
+  };
+}
+
+/** fp16 and fp32 bundles: the prepared fp32 graph, evaluated alone. */
+async function fp32ModelFrom(options: BuildOptions): Promise<BundleModels> {
+  const { inputSize, batchSize, preprocessing } = options;
+  const fp32 = preparedFp32From(options.model).model;
+  const evalBatches = await preloadedBatches({
+    dataset: options.eval,
+    preprocessing,
+    inputSize,
+    batchSize,
+    onProgress: datasetLoader(options).progress('evaluating'),
+  });
+  const logits = await logitsFrom({ model: fp32, batches: evalBatches, inputSize });
+  const labels = evalBatches.flatMap((b) => b.items.map((i) => i.label ?? -1));
+  const labelled = labels.every((l) => l >= 0) ? labels.length : 0;
+  const top = (k: number) => (labelled ? topKAccuracy(logits, labels, Math.min(k, logits.classes)) : null);
+  return {
+    fp32,
+    calibration: null,
+    accuracy: {
+      images: labels.length,
+      labelled,
+      fp32: { top1: top(1), top5: top(5) },
+      int8: null,
+      agreement: null,
+      cosine: null,
+    },
+    sqnr: [],
+    passes: [],
+    calibrationFiles: [],
+  };
+}
+
+function buildReportHtml(options: {
+  options: BuildOptions;
+  models: BundleModels;
+  thresholds: BundleManifest['thresholds'];
+  goldenCount: number;
+}): string {
+  const { models, thresholds } = options;
+  const { target, precision } = options.options;
+  const { accuracy, calibration, sqnr, passes } = models;
+  return htmlReport({
+    title: `effnet-edge build: ${options.options.modelLabel} for ${target.name} (${precision})`,
+    ...(accuracy.int8
+      ? {
+          accuracy: {
+            fp32: accuracy.fp32,
+            int8: accuracy.int8,
+            agreement: accuracy.agreement!,
+            cosine: accuracy.cosine!,
+            images: accuracy.images,
+          },
+        }
+      : {}),
+    ...(sqnr.length ? { sqnr } : {}),
+    notes: [
+      ...passes,
+      ...(calibration
+        ? [`calibrator: ${describeSettings(calibration.calibrator)}`]
+        : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
+      `golden set: ${options.goldenCount} images; device thresholds: agreement ≥ ${thresholds.minAgreement} %, cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`,
+    ],
+  });
+}
+
+/** The manifest: every file listed with its sha256, and the engine key fields a device build checks against. */
+function manifestFrom(options: {
+  options: BuildOptions;
+  models: BundleModels;
+  thresholds: BundleManifest['thresholds'];
+  files: Map<string, Uint8Array>;
+  goldenCount: number;
+}): BundleManifest {
+  const { models, files } = options;
+  const { target, precision, inputSize } = options.options;
+  const int8 = models.int8 !== undefined;
   const engineOnnx = int8 ? 'model.int8.onnx' : 'model.fp32.onnx';
   const listed: BundleManifest['files'] = {};
   for (const name of [...files.keys()].sort())
     listed[name] = { sha256: sha256Of(files.get(name)!), size: files.get(name)!.length };
-  const manifest: BundleManifest = {
+  return {
     schema: BUNDLE_SCHEMA,
     toolkit: { name: 'effnet-edge', version: TOOLKIT_VERSION },
     target: { name: target.name, runtime: target.runtime, sm: target.sm, dlaCores: target.dlaCores, precision },
-    model: options.modelSource,
+    model: options.options.modelSource,
     inputSize,
-    classes: options.classes,
-    preprocessing,
-    calibration,
-    accuracy,
-    thresholds,
-    golden: { count: golden.items.length, index: GOLDEN_FILES.index },
+    classes: options.options.classes,
+    preprocessing: options.options.preprocessing,
+    calibration: models.calibration,
+    accuracy: models.accuracy,
+    thresholds: options.thresholds,
+    golden: { count: options.goldenCount, index: GOLDEN_FILES.index },
     engine: {
       keyFields: [...ENGINE_KEY_FIELDS],
       onnx: engineOnnx,
@@ -286,6 +347,4 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
     },
     files: listed,
   };
-  files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
-  return { files, manifest, passes };
 }

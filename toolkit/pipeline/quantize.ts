@@ -11,13 +11,8 @@ import { htmlReport } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import {
-  dataDrivenRangeOptions,
-  quantizedModelFrom,
-  quantizedWithinMaxDrop,
-  type MaxDropReport,
-  type QuantizeResult,
-} from '../quant/quantize.js';
+import { dataDrivenRangeOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
+import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 
 export interface QuantizePipelineOptions {

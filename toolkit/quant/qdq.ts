@@ -8,7 +8,7 @@
 import { DataType, type Attribute, type Model, type Node, type Tensor } from '../onnx/ir.js';
 import { initializerMap } from '../onnx/graph.js';
 import { withGraph } from '../passes/pass.js';
-import type { QuantizationPlan } from './plan.js';
+import type { ActivationPoint, QuantizationPlan, WeightPoint } from './plan.js';
 import { weightsQuantizedPerChannel } from './weights.js';
 
 export interface QdqOptions {
@@ -32,123 +32,162 @@ export interface QdqReport {
 const MIN_AMAX = 1e-6;
 
 export function qdqModelFrom(options: QdqOptions): { model: Model; report: QdqReport } {
-  const { model, plan, ranges } = options;
+  const { model, plan } = options;
   const { graph } = model;
-  const initializers = initializerMap(graph);
-  const added: Tensor[] = [];
-  const qdqNodes = new Map<string, Node[]>(); // inserted before the node that first needs them
-  const rewired = new Map<string, Map<number, string>>();
-  const zeroRanges: string[] = [];
-  const zeroPoint = (name: string, dims: number[]): string => {
-    added.push({ name, dataType: DataType.INT8, dims, data: new Int8Array(dims.reduce((n, d) => n * d, 1)) });
-    return name;
-  };
-  const scaleTensor = (name: string, values: Float32Array, perChannel: boolean): string => {
-    added.push({ name, dataType: DataType.FLOAT, dims: perChannel ? [values.length] : [], data: values });
-    return name;
-  };
-  const axisAttribute = (axis: number): Record<string, Attribute> => ({ axis: { type: 'int', value: axis } });
+  const edits = new QdqEdits();
+  // Each activation's pair goes before the node that first reads it.
   const firstUse = (uses: { node: string }[]) => graph.nodes.find((n) => uses.some((u) => u.node === n.name))!.name;
-  const schedule = (before: string, nodes: Node[]) => qdqNodes.set(before, [...(qdqNodes.get(before) ?? []), ...nodes]);
-  const rewire = (node: string, input: number, tensor: string) => {
-    if (!rewired.has(node)) rewired.set(node, new Map());
-    rewired.get(node)!.set(input, tensor);
-  };
-
   for (const point of plan.activations) {
-    const amax = ranges.get(point.tensor);
+    const amax = options.ranges.get(point.tensor);
     if (amax === undefined) throw new Error(`internal: no calibrated range for '${point.tensor}'`);
-    if (!(amax > 0)) zeroRanges.push(point.tensor);
-    const scale = scaleTensor(`${point.tensor}.scale`, Float32Array.of(Math.max(amax, MIN_AMAX) / 127), false);
-    const zero = zeroPoint(`${point.tensor}.zero_point`, []);
-    const quantized = `${point.tensor}.quantized`;
-    const dequantized = `${point.tensor}.dequantized`;
-    schedule(firstUse(point.uses), [
-      {
-        name: `${point.tensor}.quantize`,
-        opType: 'QuantizeLinear',
-        domain: '',
-        inputs: [point.tensor, scale, zero],
-        outputs: [quantized],
-        attributes: {},
-      },
-      {
-        name: `${point.tensor}.dequantize`,
-        opType: 'DequantizeLinear',
-        domain: '',
-        inputs: [quantized, scale, zero],
-        outputs: [dequantized],
-        attributes: {},
-      },
-    ]);
-    for (const use of point.uses) rewire(use.node, use.input, dequantized);
+    addActivationQdq({ edits, point, amax, before: firstUse(point.uses) });
   }
+  const initializers = initializerMap(graph);
+  for (const point of plan.weights) addWeightQdq({ edits, point, tensor: initializers.get(point.tensor)!, options });
 
-  const replacedWeights = new Set<string>();
-  for (const point of plan.weights) {
-    const tensor = initializers.get(point.tensor)!;
-    if (!(tensor.data instanceof Float32Array)) throw new Error(`internal: weight '${tensor.name}' is not float32`);
-    const { values, scales } = weightsQuantizedPerChannel({
-      data: tensor.data,
-      dims: tensor.dims,
-      axis: point.axis,
-      qmax: options.weightQmax,
-    });
-    const scale = scaleTensor(`${tensor.name}.scale`, scales, true);
-    const zero = zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
-    const dequantized = `${tensor.name}.dequantized`;
-    if (options.weightFormat === 'int8') {
-      replacedWeights.add(tensor.name);
-      added.push({ name: `${tensor.name}.int8`, dataType: DataType.INT8, dims: [...tensor.dims], data: values });
-      schedule(point.node, [
-        {
-          name: `${tensor.name}.dequantize`,
-          opType: 'DequantizeLinear',
-          domain: '',
-          inputs: [`${tensor.name}.int8`, scale, zero],
-          outputs: [dequantized],
-          attributes: axisAttribute(point.axis),
-        },
-      ]);
-    } else {
-      const quantized = `${tensor.name}.quantized`;
-      schedule(point.node, [
-        {
-          name: `${tensor.name}.quantize`,
-          opType: 'QuantizeLinear',
-          domain: '',
-          inputs: [tensor.name, scale, zero],
-          outputs: [quantized],
-          attributes: axisAttribute(point.axis),
-        },
-        {
-          name: `${tensor.name}.dequantize`,
-          opType: 'DequantizeLinear',
-          domain: '',
-          inputs: [quantized, scale, zero],
-          outputs: [dequantized],
-          attributes: axisAttribute(point.axis),
-        },
-      ]);
-    }
-    rewire(point.node, point.input, dequantized);
-  }
-
-  const nodes: Node[] = [];
-  for (const node of graph.nodes) {
-    nodes.push(...(qdqNodes.get(node.name) ?? []));
-    const inputs = rewired.get(node.name);
-    nodes.push(inputs ? { ...node, inputs: node.inputs.map((name, i) => inputs.get(i) ?? name) } : node);
-  }
-  const kept = graph.initializers.filter((t) => !replacedWeights.has(t.name));
+  const nodes = edits.nodesAround(graph.nodes);
+  const kept = graph.initializers.filter((t) => !edits.replacedWeights.has(t.name));
   const opsets = model.opsetImports.map((o) => (o.domain === '' && o.version < 13 ? { ...o, version: 13 } : o));
   return {
-    model: { ...withGraph(model, { nodes, initializers: [...kept, ...added] }), opsetImports: opsets },
+    model: { ...withGraph(model, { nodes, initializers: [...kept, ...edits.added] }), opsetImports: opsets },
     report: {
       activations: plan.activations.length,
       weights: plan.weights.length,
       nodesAdded: nodes.length - graph.nodes.length,
-      zeroRanges,
+      zeroRanges: edits.zeroRanges,
     },
   };
+}
+
+/** What inserting Q/DQ adds to a graph: initializers, nodes placed before a node, and inputs redirected. */
+class QdqEdits {
+  readonly added: Tensor[] = [];
+  /** Inserted before the node named by the key. */
+  private readonly qdqNodes = new Map<string, Node[]>();
+  private readonly rewired = new Map<string, Map<number, string>>();
+  /** Float weights replaced by their int8 form. */
+  readonly replacedWeights = new Set<string>();
+  readonly zeroRanges: string[] = [];
+
+  zeroPoint(name: string, dims: number[]): string {
+    this.added.push({ name, dataType: DataType.INT8, dims, data: new Int8Array(dims.reduce((n, d) => n * d, 1)) });
+    return name;
+  }
+
+  scaleTensor(name: string, values: Float32Array, perChannel: boolean): string {
+    this.added.push({ name, dataType: DataType.FLOAT, dims: perChannel ? [values.length] : [], data: values });
+    return name;
+  }
+
+  schedule(before: string, nodes: Node[]): void {
+    this.qdqNodes.set(before, [...(this.qdqNodes.get(before) ?? []), ...nodes]);
+  }
+
+  rewire(node: string, input: number, tensor: string): void {
+    if (!this.rewired.has(node)) this.rewired.set(node, new Map());
+    this.rewired.get(node)!.set(input, tensor);
+  }
+
+  /** The graph's nodes with the scheduled ones in place and the rewired inputs changed. */
+  nodesAround(graphNodes: Node[]): Node[] {
+    const nodes: Node[] = [];
+    for (const node of graphNodes) {
+      nodes.push(...(this.qdqNodes.get(node.name) ?? []));
+      const inputs = this.rewired.get(node.name);
+      nodes.push(inputs ? { ...node, inputs: node.inputs.map((name, i) => inputs.get(i) ?? name) } : node);
+    }
+    return nodes;
+  }
+}
+
+function qdqNode(options: {
+  name: string;
+  opType: 'QuantizeLinear' | 'DequantizeLinear';
+  inputs: string[];
+  output: string;
+  axis?: number;
+}): Node {
+  const attributes: Record<string, Attribute> =
+    options.axis === undefined ? {} : { axis: { type: 'int', value: options.axis } };
+  return {
+    name: options.name,
+    opType: options.opType,
+    domain: '',
+    inputs: options.inputs,
+    outputs: [options.output],
+    attributes,
+  };
+}
+
+/** One per-tensor Q/DQ pair for an activation, read by all its planned uses. */
+function addActivationQdq(options: { edits: QdqEdits; point: ActivationPoint; amax: number; before: string }): void {
+  const { edits, point, amax } = options;
+  if (!(amax > 0)) edits.zeroRanges.push(point.tensor);
+  const scale = edits.scaleTensor(`${point.tensor}.scale`, Float32Array.of(Math.max(amax, MIN_AMAX) / 127), false);
+  const zero = edits.zeroPoint(`${point.tensor}.zero_point`, []);
+  const quantized = `${point.tensor}.quantized`;
+  const dequantized = `${point.tensor}.dequantized`;
+  edits.schedule(options.before, [
+    qdqNode({
+      name: `${point.tensor}.quantize`,
+      opType: 'QuantizeLinear',
+      inputs: [point.tensor, scale, zero],
+      output: quantized,
+    }),
+    qdqNode({
+      name: `${point.tensor}.dequantize`,
+      opType: 'DequantizeLinear',
+      inputs: [quantized, scale, zero],
+      output: dequantized,
+    }),
+  ]);
+  for (const use of point.uses) edits.rewire(use.node, use.input, dequantized);
+}
+
+/** Per-channel Q/DQ for a weight: int8 initializer → DequantizeLinear, or float → QuantizeLinear → DequantizeLinear. */
+function addWeightQdq(options: { edits: QdqEdits; point: WeightPoint; tensor: Tensor; options: QdqOptions }): void {
+  const { edits, point, tensor } = options;
+  if (!(tensor.data instanceof Float32Array)) throw new Error(`internal: weight '${tensor.name}' is not float32`);
+  const { values, scales } = weightsQuantizedPerChannel({
+    data: tensor.data,
+    dims: tensor.dims,
+    axis: point.axis,
+    qmax: options.options.weightQmax,
+  });
+  const scale = edits.scaleTensor(`${tensor.name}.scale`, scales, true);
+  const zero = edits.zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
+  const dequantized = `${tensor.name}.dequantized`;
+  const { axis } = point;
+  if (options.options.weightFormat === 'int8') {
+    edits.replacedWeights.add(tensor.name);
+    edits.added.push({ name: `${tensor.name}.int8`, dataType: DataType.INT8, dims: [...tensor.dims], data: values });
+    edits.schedule(point.node, [
+      qdqNode({
+        name: `${tensor.name}.dequantize`,
+        opType: 'DequantizeLinear',
+        inputs: [`${tensor.name}.int8`, scale, zero],
+        output: dequantized,
+        axis,
+      }),
+    ]);
+  } else {
+    const quantized = `${tensor.name}.quantized`;
+    edits.schedule(point.node, [
+      qdqNode({
+        name: `${tensor.name}.quantize`,
+        opType: 'QuantizeLinear',
+        inputs: [tensor.name, scale, zero],
+        output: quantized,
+        axis,
+      }),
+      qdqNode({
+        name: `${tensor.name}.dequantize`,
+        opType: 'DequantizeLinear',
+        inputs: [quantized, scale, zero],
+        output: dequantized,
+        axis,
+      }),
+    ]);
+  }
+  edits.rewire(point.node, point.input, dequantized);
 }

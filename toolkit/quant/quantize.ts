@@ -30,13 +30,6 @@ import { graphLayersOf } from '../model/summaryFromOnnx.js';
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
-import {
-  keepFloatForMaxDrop,
-  layerSensitivities,
-  planFilteredByNodes,
-  type LayerSensitivity,
-  type MaxDropResult,
-} from './sensitivity.js';
 
 export interface QuantizeOptions {
   model: Model;
@@ -129,111 +122,26 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     profile: options.profile,
     ...(options.keepFloat ? { keepFloat: options.keepFloat } : {}),
   });
-  const planned = plan.activations.map((a) => a.tensor);
-  // The cache lists its tensors in graph order.
-  const cacheOrder = options.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
-  const cacheOnly = cacheOrder.filter((t) => !planned.includes(t));
-  const collected = await rangesFromBatches({
-    model: fp32,
-    tensors: [...planned, ...cacheOnly],
-    batches: options.batches,
-    batchSize: options.batchSize,
-    inputSize: options.inputSize,
-    settings: options.calibrator,
-    ...(options.threads ? { threads: options.threads } : {}),
-  });
-  const { images } = collected;
-  const weightQmax = WEIGHT_QMAX[options.weightRange];
-  const weightFormat = options.profile === 'onnxruntime' ? ('int8' as const) : ('qdq' as const);
+  const calibration = await calibrated({ options, fp32, plan });
+  const { collected } = calibration;
+  const step: RangeStep = {
+    options,
+    fp32,
+    plan,
+    collected,
+    weightQmax: WEIGHT_QMAX[options.weightRange],
+    weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
+  };
   const reports = [...prepared.reports, report];
-  let ranges = new Map(planned.map((t) => [t, collected.ranges.get(t)!]));
-  let calibrator = options.calibrator;
-  let rangeScores: CandidateScore[] | undefined;
-  if (options.rangeSelection) {
-    const selected = await rangesSelectedFrom({
-      fp32,
-      plan,
-      calibrators: collected.calibrators,
-      weightQmax,
-      weightFormat,
-      batches: options.rangeSelection.batches,
-      inputSize: options.inputSize,
-    });
-    ({ ranges, settings: calibrator, scores: rangeScores } = selected);
-    reports.push({
-      pass: 'range-selection',
-      summary: `calibrator chosen on ${options.rangeSelection.batches.reduce((n, b) => n + b.size, 0)} calibration images: ${describeSettings(calibrator)} (logit cosine ${selected.scores.find((s) => s.settings === calibrator)!.cosine.toFixed(4)})`,
-      counts: { candidates: selected.scores.length },
-    });
-  }
-  let searched: QuantizeResult['search'];
-  if (options.rangeSearch) {
-    // Shape inference for the MAC count only when the budget decides.
-    const images =
-      options.rangeSearch.count ??
-      defaultSearchImages({
-        macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
-        tensors: plan.activations.length,
-      });
-    if (images === 0) {
-      reports.push({
-        pass: 'range-search',
-        summary:
-          'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)',
-        counts: { searched: 0 },
-      });
-    } else {
-      const searchBatches = await options.rangeSearch.batches(images);
-      const ceilings = new Map(
-        [...collected.calibrators].map(([tensor, c]) => [
-          tensor,
-          c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax(),
-        ]),
-      );
-      const search = await rangesSearchedFrom({
-        fp32,
-        plan,
-        ranges,
-        ceilings,
-        weightQmax,
-        weightFormat,
-        batches: searchBatches,
-        inputSize: options.inputSize,
-        ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
-      });
-      ranges = search.ranges;
-      searched = {
-        ranges: search.searched,
-        images: searchBatches.reduce((n, b) => n + b.size, 0),
-        steps: DEFAULT_SEARCH_STEPS,
-      };
-      reports.push(rangeSearchReport(search.searched, searched.images));
-    }
-  }
-  let base = fp32;
-  if (options.biasCorrection) {
-    const corrected = await biasCorrectedFp32({
-      fp32,
-      plan,
-      ranges,
-      weightQmax,
-      weightFormat,
-      batches: options.biasCorrection.batches,
-      inputSize: options.inputSize,
-      ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
-    });
-    base = corrected.fp32;
-    reports.push(corrected.report);
-  }
-  const int8 = qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat });
-  // The cache-only tensors take the chosen calibrator's range from their own histograms.
-  const cacheRanges = new Map(
-    cacheOrder.map((t): [string, number] => {
-      if (ranges.has(t)) return [t, ranges.get(t)!];
-      const histogram = collected.calibrators.get(t)!.histogram;
-      return [t, histogram ? amaxFromHistogram(histogram, calibrator) : collected.ranges.get(t)!];
-    }),
-  );
+  const selected = await selectedRanges(step);
+  if (selected.report) reports.push(selected.report);
+  const searched = await searchedRanges(step, selected.ranges);
+  if (searched.report) reports.push(searched.report);
+  const { ranges } = searched;
+  const corrected = await biasCorrected(step, ranges);
+  if (corrected.report) reports.push(corrected.report);
+  const { weightQmax, weightFormat } = step;
+  const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat });
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
@@ -241,19 +149,179 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   };
   return {
     fp32,
-    base,
+    base: corrected.base,
     int8: int8.model,
     structure,
     plan,
     ranges,
-    cacheRanges,
-    images,
-    calibrator,
-    ...(rangeScores ? { rangeScores } : {}),
-    ...(searched ? { search: searched } : {}),
+    cacheRanges: cacheRangesFrom({
+      cacheOrder: calibration.cacheOrder,
+      ranges,
+      collected,
+      calibrator: selected.calibrator,
+    }),
+    images: collected.images,
+    calibrator: selected.calibrator,
+    ...(selected.rangeScores ? { rangeScores: selected.rangeScores } : {}),
+    ...(searched.search ? { search: searched.search } : {}),
     reports: [...reports, qdqReport],
     qdq: int8.report,
   };
+}
+
+type Collected = Awaited<ReturnType<typeof rangesFromBatches>>;
+
+/** What every range step after calibration works from. */
+interface RangeStep {
+  options: QuantizeOptions;
+  fp32: Model;
+  plan: QuantizationPlan;
+  collected: Collected;
+  weightQmax: number;
+  weightFormat: 'int8' | 'qdq';
+}
+
+/** Calibrates the planned activations, and with `cacheTensors: 'all'` every other float activation too. */
+async function calibrated(options: {
+  options: QuantizeOptions;
+  fp32: Model;
+  plan: QuantizationPlan;
+}): Promise<{ collected: Collected; cacheOrder: string[] }> {
+  const { options: o, fp32, plan } = options;
+  const planned = plan.activations.map((a) => a.tensor);
+  // The cache lists its tensors in graph order.
+  const cacheOrder = o.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
+  const cacheOnly = cacheOrder.filter((t) => !planned.includes(t));
+  const collected = await rangesFromBatches({
+    model: fp32,
+    tensors: [...planned, ...cacheOnly],
+    batches: o.batches,
+    batchSize: o.batchSize,
+    inputSize: o.inputSize,
+    settings: o.calibrator,
+    ...(o.threads ? { threads: o.threads } : {}),
+  });
+  return { collected, cacheOrder };
+}
+
+/** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
+async function selectedRanges(step: RangeStep): Promise<{
+  ranges: Map<string, number>;
+  calibrator: CalibratorSettings;
+  rangeScores?: CandidateScore[];
+  report?: PassReport;
+}> {
+  const { options, fp32, plan, collected } = step;
+  const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
+  if (!options.rangeSelection) return { ranges, calibrator: options.calibrator };
+  const selected = await rangesSelectedFrom({
+    fp32,
+    plan,
+    calibrators: collected.calibrators,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches: options.rangeSelection.batches,
+    inputSize: options.inputSize,
+  });
+  const calibrator = selected.settings;
+  return {
+    ranges: selected.ranges,
+    calibrator,
+    rangeScores: selected.scores,
+    report: {
+      pass: 'range-selection',
+      summary: `calibrator chosen on ${options.rangeSelection.batches.reduce((n, b) => n + b.size, 0)} calibration images: ${describeSettings(calibrator)} (logit cosine ${selected.scores.find((s) => s.settings === calibrator)!.cosine.toFixed(4)})`,
+      counts: { candidates: selected.scores.length },
+    },
+  };
+}
+
+/** With `rangeSearch`: each activation's range searched on its own, within what min-max calibration saw. */
+async function searchedRanges(
+  step: RangeStep,
+  ranges: Map<string, number>,
+): Promise<{ ranges: Map<string, number>; search?: QuantizeResult['search']; report?: PassReport }> {
+  const { options, fp32, plan, collected } = step;
+  if (!options.rangeSearch) return { ranges };
+  // Shape inference for the MAC count only when the budget decides.
+  const images =
+    options.rangeSearch.count ??
+    defaultSearchImages({
+      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
+      tensors: plan.activations.length,
+    });
+  if (images === 0) {
+    return {
+      ranges,
+      report: {
+        pass: 'range-search',
+        summary:
+          'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)',
+        counts: { searched: 0 },
+      },
+    };
+  }
+  const searchBatches = await options.rangeSearch.batches(images);
+  const ceilings = new Map(
+    [...collected.calibrators].map(([tensor, c]) => [
+      tensor,
+      c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax(),
+    ]),
+  );
+  const search = await rangesSearchedFrom({
+    fp32,
+    plan,
+    ranges,
+    ceilings,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches: searchBatches,
+    inputSize: options.inputSize,
+    ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
+  });
+  const searched = {
+    ranges: search.searched,
+    images: searchBatches.reduce((n, b) => n + b.size, 0),
+    steps: DEFAULT_SEARCH_STEPS,
+  };
+  return { ranges: search.ranges, search: searched, report: rangeSearchReport(search.searched, searched.images) };
+}
+
+/** With `biasCorrection`: the fp32 graph with biases corrected for the quantization error; else fp32 itself. */
+async function biasCorrected(
+  step: RangeStep,
+  ranges: Map<string, number>,
+): Promise<{ base: Model; report?: PassReport }> {
+  const { options, fp32, plan } = step;
+  if (!options.biasCorrection) return { base: fp32 };
+  const corrected = await biasCorrectedFp32({
+    fp32,
+    plan,
+    ranges,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches: options.biasCorrection.batches,
+    inputSize: options.inputSize,
+    ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
+  });
+  return { base: corrected.fp32, report: corrected.report };
+}
+
+/** The cache-only tensors take the chosen calibrator's range from their own histograms. */
+function cacheRangesFrom(options: {
+  cacheOrder: string[];
+  ranges: Map<string, number>;
+  collected: Collected;
+  calibrator: CalibratorSettings;
+}): Map<string, number> {
+  const { ranges, collected, calibrator } = options;
+  return new Map(
+    options.cacheOrder.map((t): [string, number] => {
+      if (ranges.has(t)) return [t, ranges.get(t)!];
+      const histogram = collected.calibrators.get(t)!.histogram;
+      return [t, histogram ? amaxFromHistogram(histogram, calibrator) : collected.ranges.get(t)!];
+    }),
+  );
 }
 
 /**
@@ -309,62 +377,4 @@ export function rangeFilesFrom(result: QuantizeResult, cacheVersion: number): { 
     ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
   });
   return { cache, rangesJson: `${JSON.stringify(document, null, 2)}\n` };
-}
-
-export interface MaxDropOptions {
-  result: QuantizeResult;
-  /** Labelled evaluation images, preloaded (they are run once per candidate). */
-  batches: Batch[];
-  inputSize: number;
-  maxDrop: number;
-  weightRange: WeightRange;
-  profile: PlacementProfile;
-  onProgress?: (done: number, total: number) => void;
-}
-
-export interface MaxDropReport {
-  sensitivities: LayerSensitivity[];
-  keepFloat: string[];
-  fp32Top1: number;
-  int8Top1: number;
-  steps: MaxDropResult['steps'];
-}
-
-/** Re-quantizes `result` with its most sensitive layers in float until top-1 is within `maxDrop` points. */
-export async function quantizedWithinMaxDrop(
-  options: MaxDropOptions,
-): Promise<{ result: QuantizeResult; report: MaxDropReport }> {
-  const { result } = options;
-  const context = {
-    fp32: result.fp32,
-    base: result.base,
-    plan: result.plan,
-    ranges: result.ranges,
-    weightQmax: WEIGHT_QMAX[options.weightRange],
-    weightFormat: options.profile === 'onnxruntime' ? ('int8' as const) : ('qdq' as const),
-    batches: options.batches,
-    inputSize: options.inputSize,
-  };
-  const sensitivities = await layerSensitivities({
-    ...context,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  const chosen = await keepFloatForMaxDrop({ ...context, sensitivities, maxDrop: options.maxDrop });
-  const plan = planFilteredByNodes(result.plan, new Set(chosen.keepFloat), false);
-  const int8 = qdqModelFrom({
-    model: result.base,
-    plan,
-    ranges: result.ranges,
-    weightQmax: context.weightQmax,
-    weightFormat: context.weightFormat,
-  });
-  const report: PassReport = {
-    pass: 'max-drop',
-    summary: `layers kept in float for a top-1 drop within ${options.maxDrop} points: ${chosen.keepFloat.length}`,
-    counts: { keptFloat: chosen.keepFloat.length },
-  };
-  return {
-    result: { ...result, int8: int8.model, plan, qdq: int8.report, reports: [...result.reports, report] },
-    report: { sensitivities, ...chosen },
-  };
 }

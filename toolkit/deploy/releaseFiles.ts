@@ -1,0 +1,34 @@
+/** The release a bundle becomes on a device: its id (from the manifest bytes) and the files it holds. */
+import { basename, join } from 'node:path';
+import { sha256Of } from '../bundle/hash.js';
+import { MANIFEST_FILE, type BundleManifest } from '../bundle/manifest.js';
+import type { BundleFile } from './deployContract.js';
+
+/** Same bundle bytes, same id: a rerun lands in the same folder and resumes there. */
+export function releaseIdFor(options: { bundle: string; manifestBytes: Uint8Array }): string {
+  const name =
+    basename(options.bundle)
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[.-]+/, '') || 'bundle';
+  return `${name}-${sha256Of(options.manifestBytes).slice(0, 12)}`;
+}
+
+export async function bundleFilesOf(options: {
+  bundle: string;
+  manifest: BundleManifest;
+  manifestBytes: Uint8Array;
+}): Promise<BundleFile[]> {
+  const files: BundleFile[] = Object.entries(options.manifest.files).map(([name, f]) => ({
+    name,
+    local: join(options.bundle, name),
+    sha256: f.sha256,
+    size: f.size,
+  }));
+  files.push({
+    name: MANIFEST_FILE,
+    local: join(options.bundle, MANIFEST_FILE),
+    sha256: sha256Of(options.manifestBytes),
+    size: options.manifestBytes.byteLength,
+  });
+  return files.sort((a, b) => a.name.localeCompare(b.name));
+}
