@@ -3,7 +3,7 @@
  * (native/int8/README.md), on odd shapes (channel counts that are not multiples of 8 or 16, odd spatial sizes,
  * padding on every edge), and every SIMD path this CPU has against the scalar path, bit for bit.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { roundHalfToEven } from '../../../toolkit/numbers.js';
 import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
@@ -22,6 +22,65 @@ import {
   int8UnavailableReason,
   type Int8Isa,
 } from '../../../toolkit/runtime/int8/native.js';
+
+/** Single layers of every kind and shape class, each against the reference on every path. */
+const LAYER_CASES: { name: string; input: Shape; make: (prng: Prng, shape: Shape) => ConvLayer | DepthwiseLayer }[] = [
+  {
+    name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input',
+    input: { h: 9, w: 7, c: 3 },
+    make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]),
+  },
+  {
+    name: 'pixel-quad conv 5x5/s1, 4 → 40 channels (an odd count of 16-channel groups), 8x6, asymmetric padding',
+    input: { h: 8, w: 6, c: 4 },
+    make: (p, s) => conv(p, 'x', 'y', s, 40, 5, 1, [1, 2, 2, 1]),
+  },
+  {
+    name: 'pixel-quad conv 3x3/s2, 2 → 24 channels, 7x10',
+    input: { h: 7, w: 10, c: 2 },
+    make: (p, s) => conv(p, 'x', 'y', s, 24, 3, 2, [1, 1, 1, 1]),
+  },
+  {
+    name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3',
+    input: { h: 5, w: 3, c: 21 },
+    make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]),
+  },
+  {
+    name: 'pointwise without activation, 40 → 17, 11x1',
+    input: { h: 11, w: 1, c: 40 },
+    make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }),
+  },
+  {
+    name: 'depthwise 3x3/s1, 37 channels, 7x5',
+    input: { h: 7, w: 5, c: 37 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
+  },
+  {
+    name: 'depthwise 3x3/s2, 19 channels, 9x9',
+    input: { h: 9, w: 9, c: 19 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]),
+  },
+  {
+    name: 'depthwise 5x5/s1, 48 channels, 6x7',
+    input: { h: 6, w: 7, c: 48 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]),
+  },
+  {
+    name: 'depthwise 3x3/s1, 100 channels (a 64-channel block and 36 more), 5x6',
+    input: { h: 5, w: 6, c: 100 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
+  },
+  {
+    name: 'depthwise 5x5/s2, 160 channels (two 64-channel blocks and 32 more), 7x7',
+    input: { h: 7, w: 7, c: 160 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [2, 2, 2, 2]),
+  },
+  {
+    name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding',
+    input: { h: 11, w: 8, c: 33 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]),
+  },
+];
 
 const unavailable = int8UnavailableReason();
 if (unavailable)
@@ -130,64 +189,7 @@ function runAll() {
     tt.ok(isas().length >= 1, `paths here: ${isas().join(', ')}`);
   });
 
-  const cases: { name: string; input: Shape; make: (prng: Prng, shape: Shape) => ConvLayer | DepthwiseLayer }[] = [
-    {
-      name: 'stem 3x3/s2 conv, 3 → 13 channels, 9x7 input',
-      input: { h: 9, w: 7, c: 3 },
-      make: (p, s) => conv(p, 'x', 'y', s, 13, 3, 2, [1, 1, 1, 1]),
-    },
-    {
-      name: 'pixel-quad conv 5x5/s1, 4 → 40 channels (an odd count of 16-channel groups), 8x6, asymmetric padding',
-      input: { h: 8, w: 6, c: 4 },
-      make: (p, s) => conv(p, 'x', 'y', s, 40, 5, 1, [1, 2, 2, 1]),
-    },
-    {
-      name: 'pixel-quad conv 3x3/s2, 2 → 24 channels, 7x10',
-      input: { h: 7, w: 10, c: 2 },
-      make: (p, s) => conv(p, 'x', 'y', s, 24, 3, 2, [1, 1, 1, 1]),
-    },
-    {
-      name: 'pointwise 1x1, 21 → 35 channels (not multiples of 8/16), 5x3',
-      input: { h: 5, w: 3, c: 21 },
-      make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]),
-    },
-    {
-      name: 'pointwise without activation, 40 → 17, 11x1',
-      input: { h: 11, w: 1, c: 40 },
-      make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }),
-    },
-    {
-      name: 'depthwise 3x3/s1, 37 channels, 7x5',
-      input: { h: 7, w: 5, c: 37 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
-    },
-    {
-      name: 'depthwise 3x3/s2, 19 channels, 9x9',
-      input: { h: 9, w: 9, c: 19 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 2, [1, 1, 1, 1]),
-    },
-    {
-      name: 'depthwise 5x5/s1, 48 channels, 6x7',
-      input: { h: 6, w: 7, c: 48 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 1, [2, 2, 2, 2]),
-    },
-    {
-      name: 'depthwise 3x3/s1, 100 channels (a 64-channel block and 36 more), 5x6',
-      input: { h: 5, w: 6, c: 100 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
-    },
-    {
-      name: 'depthwise 5x5/s2, 160 channels (two 64-channel blocks and 32 more), 7x7',
-      input: { h: 7, w: 7, c: 160 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [2, 2, 2, 2]),
-    },
-    {
-      name: 'depthwise 5x5/s2, 33 channels, 11x8, asymmetric padding',
-      input: { h: 11, w: 8, c: 33 },
-      make: (p, s) => depthwise(p, 'x', 'y', s.c, 5, 2, [1, 2, 2, 1]),
-    },
-  ];
-  for (const c of cases) {
+  for (const c of LAYER_CASES) {
     t.test(c.name, async (tt) => {
       const prng = new Prng(c.name.length * 7919);
       const layer = c.make(prng, c.input);
@@ -203,72 +205,73 @@ function runAll() {
   for (const gate of ['table', 'sigmoid'] as const)
     t.test(
       `expand → depthwise with the SE pool → SE (gate: ${gate}) → gated projection with the residual add, 12x10, 24 → 72 → 24`,
-      async (tt) => {
-        const prng = new Prng(42);
-        const input: Shape = { h: 12, w: 10, c: 24 };
-        const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
-        const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
-        const reduced = 6;
-        const gateTable =
-          gate === 'table'
-            ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) }
-            : null;
-        const se: SeLayer = {
-          kind: 'se',
-          name: 'se',
-          block: 1,
-          channels: 72,
-          reduced,
-          inScale: 0.05,
-          poolScale: 0.02,
-          fc1OutScale: 0.05,
-          fc1ActScale: 0.04,
-          gateScale: 1 / 127,
-          fc1Weights: int8s(prng, reduced * 72, -127, 127),
-          fc1Scale: new Float32Array(reduced).fill(0.0004),
-          fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
-          fc1Table: int8s(prng, 256),
-          fc2Weights: int8s(prng, reduced * 72, -127, 127),
-          fc2Scale: new Float32Array(72).fill(0.002),
-          fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
-          gateTable,
-        };
-        const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
-          table: null,
-          gate: { inScale: 0.05, outScale: 0.045 },
-          residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
-        });
-        const x = int8s(prng, input.h * input.w * input.c);
-        const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
-        // Reference: the same chain, with the SE vector math done here in double precision.
-        const e = reference(expand, x, input, new Map());
-        const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
-        const pooled = Array.from({ length: 72 }, (_, c) => {
-          let sum = 0;
-          for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
-          return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
-        });
-        const fc1 = Array.from({ length: reduced }, (_, r) => {
-          let acc = 0;
-          for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
-          return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
-        });
-        gateValues = Float32Array.from({ length: 72 }, (_, c) => {
-          let acc = 0;
-          for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
-          if (gateTable)
-            return gateTable.values[
-              floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff
-            ]!;
-          const g = acc * f(0.002) + se.fc2Bias[c]!;
-          return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
-        });
-        const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
-        let mismatches = 0;
-        for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
-        tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
-      },
+      async (tt) => seChain(tt, gate),
     );
+}
+
+/** expand → depthwise with the SE pool → SE → gated projection with the residual add, against the reference. */
+function seChain(tt: Test, gate: 'table' | 'sigmoid') {
+  const prng = new Prng(42);
+  const input: Shape = { h: 12, w: 10, c: 24 };
+  const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
+  const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
+  const reduced = 6;
+  const gateTable =
+    gate === 'table'
+      ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) }
+      : null;
+  const se: SeLayer = {
+    kind: 'se',
+    name: 'se',
+    block: 1,
+    channels: 72,
+    reduced,
+    inScale: 0.05,
+    poolScale: 0.02,
+    fc1OutScale: 0.05,
+    fc1ActScale: 0.04,
+    gateScale: 1 / 127,
+    fc1Weights: int8s(prng, reduced * 72, -127, 127),
+    fc1Scale: new Float32Array(reduced).fill(0.0004),
+    fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
+    fc1Table: int8s(prng, 256),
+    fc2Weights: int8s(prng, reduced * 72, -127, 127),
+    fc2Scale: new Float32Array(72).fill(0.002),
+    fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
+    gateTable,
+  };
+  const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
+    table: null,
+    gate: { inScale: 0.05, outScale: 0.045 },
+    residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
+  });
+  const x = int8s(prng, input.h * input.w * input.c);
+  const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
+  // Reference: the same chain, with the SE vector math done here in double precision.
+  const e = reference(expand, x, input, new Map());
+  const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
+  const pooled = Array.from({ length: 72 }, (_, c) => {
+    let sum = 0;
+    for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
+    return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
+  });
+  const fc1 = Array.from({ length: reduced }, (_, r) => {
+    let acc = 0;
+    for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
+    return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
+  });
+  gateValues = Float32Array.from({ length: 72 }, (_, c) => {
+    let acc = 0;
+    for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
+    if (gateTable)
+      return gateTable.values[floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff]!;
+    const g = acc * f(0.002) + se.fc2Bias[c]!;
+    return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
+  });
+  const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
+  let mismatches = 0;
+  for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
+  tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
 }
 
 t.test(

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { modelFromFile } from '../../../toolkit/onnx/read.js';
 import { structureOf } from '../../../toolkit/passes/recognise.js';
@@ -51,6 +51,9 @@ function crossCompiledCheck(dir: string): string {
   return check;
 }
 
+/** Runs the cross-compiled check under qemu: the paths of the files it wrote, one per line. */
+type OnArm = (args: string[]) => string[];
+
 t.test('the NEON path under qemu-aarch64', { skip: reason ?? false }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'effnet-neon-'));
   const check = crossCompiledCheck(dir);
@@ -59,93 +62,96 @@ t.test('the NEON path under qemu-aarch64', { skip: reason ?? false }, async (t) 
       .trim()
       .split('\n');
 
-  t.test('kernels: NEON = aarch64 scalar = x86 scalar, bit for bit', async (t) => {
-    const prng = new Prng(7);
-    const input = { h: 9, w: 7, c: 37 };
-    const programs = {
-      depthwise5s2: [depthwise(prng, 'x', 'y', 37, 5, 2, [2, 2, 2, 2])],
-      pointwise: [conv(prng, 'x', 'y', input, 43, 1, 1, [0, 0, 0, 0])],
-      stemLike: [conv(prng, 'x', 'y', input, 19, 3, 2, [1, 1, 1, 1])],
-      residual: [
-        conv(prng, 'x', 'y', input, 37, 1, 1, [0, 0, 0, 0], {
-          table: null,
-          residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
-        }),
-      ],
-    };
-    for (const [name, layers] of Object.entries(programs)) {
-      const program = {
-        input: { tensor: 'x', channels: input.c, height: input.h, width: input.w, scale: 0.05 },
-        classes: 0,
-        layers,
-      };
-      const file = engineFileFrom(program);
-      const x = int8s(prng, input.h * input.w * input.c);
-      const engine = Int8Engine.load({ bytes: file, source: name });
-      engine.setIsa('scalar');
-      const count =
-        name === 'depthwise5s2'
-          ? 5 * 4 * 37
-          : name === 'stemLike'
-            ? 5 * 4 * 19
-            : input.h * input.w * (name === 'pointwise' ? 43 : 37);
-      const expected = engine.runQuantized(x, count);
-      engine.close();
-      writeFileSync(join(dir, `${name}.engine`), file);
-      writeFileSync(join(dir, `${name}.i8`), x);
-      const outputs = onArm([
-        'quantized',
-        join(dir, `${name}.engine`),
-        join(dir, `${name}.i8`),
-        join(dir, name),
-        String(count),
-      ]);
-      t.same(
-        outputs.map((p) => p.slice(dir.length + 1)),
-        [`${name}.scalar.1`, `${name}.scalar.2`, `${name}.neon.1`, `${name}.neon.2`],
-      );
-      for (const path of outputs)
-        t.same(
-          readFileSync(path),
-          Buffer.from(expected.buffer),
-          `${name}: ${path.slice(dir.length + 1)} equals the x86 scalar path`,
-        );
-    }
-  });
-
+  t.test('kernels: NEON = aarch64 scalar = x86 scalar, bit for bit', async (t) => kernelsMatch(t, dir, onArm));
   t.test(
     'EfficientNet-B0 (the demo model, Q/DQ): NEON logits equal the aarch64 scalar path, and x86 within float rounding',
-    async (t) => {
-      const fp32 = preparedFp32From(
-        await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') }),
-      ).model;
-      const { structure } = structureOf(fp32);
-      const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-      const int8 = qdqModelFrom({
-        model: fp32,
-        plan,
-        ranges: new Map(plan.activations.map((a) => [a.tensor, 6])),
-        weightQmax: 127,
-        weightFormat: 'int8',
-      }).model;
-      const file = engineBytesFor({ model: int8, source: 'demo' });
-      const prng = new Prng(3);
-      const batch = 4;
-      const input = Float32Array.from({ length: batch * 3 * 32 * 32 }, () => prng.nextNormal());
-      writeFileSync(join(dir, 'b0.engine'), file);
-      writeFileSync(join(dir, 'b0.f32'), input);
-      const outputs = onArm(['logits', join(dir, 'b0.engine'), join(dir, 'b0.f32'), join(dir, 'b0'), String(batch)]);
-      t.equal(outputs.length, 4, 'scalar and NEON, 1 and 2 threads');
-      const scalar = readFileSync(outputs[0]!);
-      for (const path of outputs.slice(1))
-        t.same(readFileSync(path), scalar, `${path.slice(dir.length + 1)} equals aarch64 scalar bit for bit`);
-      const engine = Int8Engine.load({ bytes: file, source: 'demo' });
-      const x86 = engine.run(input, [batch, 3, 32, 32]);
-      engine.close();
-      const arm = new Float32Array(scalar.buffer, scalar.byteOffset, scalar.length / 4);
-      const worst = Math.max(...Array.from(x86, (v, i) => Math.abs(v - arm[i]!)));
-      // The integer kernels are exact; only libm's exp in the SE gate may round differently on another architecture.
-      t.ok(worst < 0.05, `largest logit difference x86 vs aarch64: ${worst}`);
-    },
+    async (t) => b0Matches(t, dir, onArm),
   );
 });
+
+function kernelsMatch(t: Test, dir: string, onArm: OnArm) {
+  const prng = new Prng(7);
+  const input = { h: 9, w: 7, c: 37 };
+  const programs = {
+    depthwise5s2: [depthwise(prng, 'x', 'y', 37, 5, 2, [2, 2, 2, 2])],
+    pointwise: [conv(prng, 'x', 'y', input, 43, 1, 1, [0, 0, 0, 0])],
+    stemLike: [conv(prng, 'x', 'y', input, 19, 3, 2, [1, 1, 1, 1])],
+    residual: [
+      conv(prng, 'x', 'y', input, 37, 1, 1, [0, 0, 0, 0], {
+        table: null,
+        residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
+      }),
+    ],
+  };
+  for (const [name, layers] of Object.entries(programs)) {
+    const program = {
+      input: { tensor: 'x', channels: input.c, height: input.h, width: input.w, scale: 0.05 },
+      classes: 0,
+      layers,
+    };
+    const file = engineFileFrom(program);
+    const x = int8s(prng, input.h * input.w * input.c);
+    const engine = Int8Engine.load({ bytes: file, source: name });
+    engine.setIsa('scalar');
+    const count =
+      name === 'depthwise5s2'
+        ? 5 * 4 * 37
+        : name === 'stemLike'
+          ? 5 * 4 * 19
+          : input.h * input.w * (name === 'pointwise' ? 43 : 37);
+    const expected = engine.runQuantized(x, count);
+    engine.close();
+    writeFileSync(join(dir, `${name}.engine`), file);
+    writeFileSync(join(dir, `${name}.i8`), x);
+    const outputs = onArm([
+      'quantized',
+      join(dir, `${name}.engine`),
+      join(dir, `${name}.i8`),
+      join(dir, name),
+      String(count),
+    ]);
+    t.same(
+      outputs.map((p) => p.slice(dir.length + 1)),
+      [`${name}.scalar.1`, `${name}.scalar.2`, `${name}.neon.1`, `${name}.neon.2`],
+    );
+    for (const path of outputs)
+      t.same(
+        readFileSync(path),
+        Buffer.from(expected.buffer),
+        `${name}: ${path.slice(dir.length + 1)} equals the x86 scalar path`,
+      );
+  }
+}
+
+async function b0Matches(t: Test, dir: string, onArm: OnArm) {
+  const fp32 = preparedFp32From(
+    await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') }),
+  ).model;
+  const { structure } = structureOf(fp32);
+  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
+  const int8 = qdqModelFrom({
+    model: fp32,
+    plan,
+    ranges: new Map(plan.activations.map((a) => [a.tensor, 6])),
+    weightQmax: 127,
+    weightFormat: 'int8',
+  }).model;
+  const file = engineBytesFor({ model: int8, source: 'demo' });
+  const prng = new Prng(3);
+  const batch = 4;
+  const input = Float32Array.from({ length: batch * 3 * 32 * 32 }, () => prng.nextNormal());
+  writeFileSync(join(dir, 'b0.engine'), file);
+  writeFileSync(join(dir, 'b0.f32'), input);
+  const outputs = onArm(['logits', join(dir, 'b0.engine'), join(dir, 'b0.f32'), join(dir, 'b0'), String(batch)]);
+  t.equal(outputs.length, 4, 'scalar and NEON, 1 and 2 threads');
+  const scalar = readFileSync(outputs[0]!);
+  for (const path of outputs.slice(1))
+    t.same(readFileSync(path), scalar, `${path.slice(dir.length + 1)} equals aarch64 scalar bit for bit`);
+  const engine = Int8Engine.load({ bytes: file, source: 'demo' });
+  const x86 = engine.run(input, [batch, 3, 32, 32]);
+  engine.close();
+  const arm = new Float32Array(scalar.buffer, scalar.byteOffset, scalar.length / 4);
+  const worst = Math.max(...Array.from(x86, (v, i) => Math.abs(v - arm[i]!)));
+  // The integer kernels are exact; only libm's exp in the SE gate may round differently on another architecture.
+  t.ok(worst < 0.05, `largest logit difference x86 vs aarch64: ${worst}`);
+}
