@@ -1,16 +1,47 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { allTargets } from '../../targets/load.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
-const header = join(REPO_ROOT, 'native', 'effnet_trt.h');
+const native = join(REPO_ROOT, 'native');
+const header = join(native, 'effnet_trt.h');
+const run = promisify(execFile);
+
+/** The shim's source files (relative to native/), from the one list native/CMakeLists.txt builds the library from. */
+function shimSources(): string[] {
+  const cmakeLists = readFileSync(join(native, 'CMakeLists.txt'), 'utf8');
+  const list = /^set\(EFFNET_TRT_SOURCES\s([^)]*)\)/m.exec(cmakeLists)?.[1];
+  if (list === undefined) throw new Error('native/CMakeLists.txt has no set(EFFNET_TRT_SOURCES …)');
+  return list.split(/\s+/).filter(Boolean);
+}
+
+/** Runs every job, at most `limit` at a time; rejects with the first failure. */
+async function inPool(limit: number, jobs: (() => Promise<unknown>)[]): Promise<void> {
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+}
 
 t.test('the shim header is plain C', async (t) => {
   execFileSync('gcc', ['-std=c99', '-Wall', '-Wextra', '-pedantic', '-Werror', '-fsyntax-only', '-x', 'c', header]);
   t.pass('gcc -std=c99 -pedantic accepts native/effnet_trt.h');
 });
+
+t.test(
+  'CMake builds the shim from effnet_trt.cpp and every source file in native/trt, so none escapes the compile check',
+  async (t) => {
+    const inFolder = readdirSync(join(native, 'trt'))
+      .filter((name) => name.endsWith('.cpp'))
+      .map((name) => `trt/${name}`);
+    t.strictSame(shimSources().sort(), ['effnet_trt.cpp', ...inFolder].sort());
+  },
+);
 
 /** major.minor.patch from an NvInferVersion.h (8.x: numbers; 10.x and later: TRT_*_ENTERPRISE). */
 function versionIn(include: string): string {
@@ -37,23 +68,27 @@ t.test(
   'the shim compiles with -Wall -Wextra -Werror against every TensorRT release given, and those cover every target',
   { skip },
   async (t) => {
-    const compiled: string[] = [];
-    for (const include of folders) {
-      const version = versionIn(include);
-      execFileSync('g++', [
+    const sources = shimSources();
+    const releases = folders.map((include) => ({ include, version: versionIn(include) }));
+    // Every (release, file) pair is its own g++: the files are separate translation units in the real build too.
+    const compile = (include: string, source: string) =>
+      run('g++', [
         '-std=c++17',
         '-Wall',
         '-Wextra',
         '-Werror',
         '-fsyntax-only',
-        `-I${join(REPO_ROOT, 'native')}`,
+        `-I${native}`,
         `-I${include}`,
         `-I${cudaInclude}`,
-        join(REPO_ROOT, 'native', 'effnet_trt.cpp'),
+        join(native, source),
       ]);
-      t.pass(`compiles against TensorRT ${version} (${include})`);
-      compiled.push(version);
-    }
+    await inPool(
+      availableParallelism(),
+      releases.flatMap(({ include }) => sources.map((source) => () => compile(include, source))),
+    );
+    for (const { include, version } of releases) t.pass(`compiles against TensorRT ${version} (${include})`);
+    const compiled = releases.map((x) => x.version);
     for (const target of allTargets().filter((x) => x.tensorrt)) {
       for (const release of target.tensorrt!) {
         t.ok(

@@ -2,7 +2,7 @@
  * How a bundle's engine is built on a given TensorRT release: which graph, explicit or implicit int8, weak or strong
  * typing, the optimisation profile, and the calibration-cache header the device's TensorRT accepts. Pure: the
  * release comes from the shim (`effnet_trt_versions`), and every rule here mirrors an `EFFNET_TRT_*` condition in
- * native/effnet_trt.cpp, which refuses what its headers cannot do.
+ * native/trt/ (defined in compat.h), which refuses what its headers cannot do (build_options.cpp).
  *
  * From TensorRT's headers (NVIDIA/TensorRT tags 8.0.1 … v11.1):
  * - calibrators and implicit int8 exist up to 10.x (deprecated from 10.1) and are gone in 11;
