@@ -6,7 +6,14 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { FieldError, UsageError } from '../errors.js';
-import { helpLinesFrom, optionTableFrom, type NumberOption, type OptionGroup, type OptionSpec } from './options.js';
+import {
+  helpLinesFrom,
+  optionTableFrom,
+  type NumberOption,
+  type OptionGroup,
+  type OptionSpec,
+  type StringOption,
+} from './options.js';
 import { nearestName } from './suggest.js';
 import { choice, type Validator } from './validators.js';
 
@@ -109,10 +116,9 @@ function checked<T>(name: string, value: T, validate: Validator<T> | undefined):
 
 /** A string option, checked against its declared choices or validator. */
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
-  const spec = declared(args, name, ['string', 'list']);
+  const spec = declared(args, name, ['string']) as StringOption;
   const value = args.values[name];
   if (typeof value !== 'string') return undefined;
-  if (spec.type !== 'string') return value;
   return checked(name, value, spec.validate ?? (spec.choices ? choice(spec.choices) : undefined));
 }
 

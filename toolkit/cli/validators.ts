@@ -2,8 +2,6 @@
  * Checks shared by option declarations. Each returns null for a good value, else the problem as it reads after the
  * option's name ("expects a positive integer, got 0"), so every option that takes, say, a count says it the same way.
  */
-import { existsSync } from 'node:fs';
-
 export type Validator<T> = (value: T) => string | null;
 
 /** An integer of 1 or more: counts, batch sizes. */
@@ -46,10 +44,6 @@ export function orList(choices: readonly string[]): string {
 export function choice(choices: readonly string[], described = `one of ${choices.join(', ')}`): Validator<string> {
   return (value) => (choices.includes(value) ? null : `expects ${described}, got '${value}'`);
 }
-
-/** A file or folder that exists here. */
-export const existingPath: Validator<string> = (value) =>
-  existsSync(value) ? null : `expects an existing file or folder, got '${value}'`;
 
 /** A folder on the device: absolute, since `~` and relative paths would be read on this machine's terms. */
 export const absoluteDevicePath: Validator<string> = (value) =>

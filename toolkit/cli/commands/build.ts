@@ -60,14 +60,14 @@ interface ModelChoice {
   stem: string;
 }
 
-function demoModel(demoRoot: string): Promise<ModelChoice> {
+async function demoModel(demoRoot: string): Promise<ModelChoice> {
   const path = join(demoRoot, 'model.onnx');
-  return modelFromFile({ path }).then((model) => ({
-    model,
+  return {
+    model: await modelFromFile({ path }),
     label: 'embedded demo (CIFAR-10 EfficientNet-B0)',
     stem: 'demo-cifar10-b0',
-    source: { source: 'onnx' as const, file: 'model.onnx', sha256: sha256Of(readFileSync(path)) },
-  }));
+    source: { source: 'onnx', file: 'model.onnx', sha256: sha256Of(readFileSync(path)) },
+  };
 }
 
 async function modelFrom(args: ParsedArgs): Promise<ModelChoice> {
