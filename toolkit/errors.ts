@@ -24,3 +24,41 @@ export class FileFormatError extends UserError {
     super(`${file}: ${problem}`);
   }
 }
+
+/**
+ * A library option with a value it cannot take. It names the option the way the library does (`host`, `maxFail`),
+ * never a command-line flag: the CLI knows which flag feeds which field and says the same `problem` about the flag.
+ */
+export class FieldError extends UsageError {
+  /** The library's option name: `host`, `weightRange`. */
+  readonly field: string;
+  readonly value: unknown;
+  /** What the option takes, in words: `[user@]host[:port]`, `one of auto, full, reduced`. */
+  readonly expected: string;
+  /** How to put it right, when there is more to say than `expected`. */
+  readonly fix: string | undefined;
+  /** What is wrong, as it reads after the option's name: `'pi@': expected [user@]host[:port]`. */
+  readonly problem: string;
+
+  constructor(options: {
+    field: string;
+    value: unknown;
+    expected: string;
+    problem: string;
+    fix?: string;
+    /** How the message names the option when not by `field` (a word such as `num-classes`). */
+    label?: string;
+  }) {
+    super(`${options.label ?? options.field} ${options.problem}`);
+    this.field = options.field;
+    this.value = options.value;
+    this.expected = options.expected;
+    this.fix = options.fix;
+    this.problem = options.problem;
+  }
+
+  /** The same message with the option called `name` (a CLI flag such as `--host`). */
+  messageNaming(name: string): string {
+    return `${name} ${this.problem}`;
+  }
+}

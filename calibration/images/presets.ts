@@ -3,7 +3,7 @@
  * `torchvision`: resize the shorter side (bicubic, antialiased), centre-crop, /255, ImageNet mean/std, NCHW —
  * with the resize/crop sizes of torchvision's EfficientNet weights. `direct`: inputs already at resolution.
  */
-import { UsageError } from '../../toolkit/errors.js';
+import { FieldError } from '../../toolkit/errors.js';
 import type { VariantName } from '../../toolkit/model/variants.js';
 
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
@@ -78,10 +78,11 @@ export interface CustomPreprocessingOptions {
 export function customPreprocessing(base: Preprocessing, options: CustomPreprocessingOptions): Preprocessing {
   const result: Preprocessing = { ...base, mean: [...base.mean], std: [...base.std] };
   let changed = false;
-  const positive = (name: string, value: number | null | undefined) => {
-    if (value !== null && value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new UsageError(`--${name} expects a positive integer, got ${value}`);
-    }
+  const expecting = (field: string, value: unknown, expected: string, got = String(value)) =>
+    new FieldError({ field, value, expected, problem: `expects ${expected}, got ${got}` });
+  const positive = (field: string, value: number | null | undefined) => {
+    if (value !== null && value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw expecting(field, value, 'a positive integer');
   };
   if (options.resize !== undefined) {
     positive('resize', options.resize);
@@ -95,9 +96,8 @@ export function customPreprocessing(base: Preprocessing, options: CustomPreproce
   }
   if (options.interpolation !== undefined) {
     if (!(INTERPOLATIONS as readonly string[]).includes(options.interpolation)) {
-      throw new UsageError(
-        `--interpolation expects one of ${INTERPOLATIONS.join(', ')}, got '${options.interpolation}'`,
-      );
+      const { interpolation } = options;
+      throw expecting('interpolation', interpolation, `one of ${INTERPOLATIONS.join(', ')}`, `'${interpolation}'`);
     }
     result.interpolation = options.interpolation as Interpolation;
     changed = true;
@@ -106,16 +106,15 @@ export function customPreprocessing(base: Preprocessing, options: CustomPreproce
     const value = options[key];
     if (value === undefined) continue;
     if (value.length !== 3 || value.some((v) => !Number.isFinite(v)) || (key === 'std' && value.some((v) => v <= 0))) {
-      throw new UsageError(
-        `--${key} expects three comma-separated numbers${key === 'std' ? ' above 0' : ''}, got '${value.join(',')}'`,
-      );
+      const expected = `three comma-separated numbers${key === 'std' ? ' above 0' : ''}`;
+      throw expecting(key, value, expected, `'${value.join(',')}'`);
     }
     result[key] = [value[0]!, value[1]!, value[2]!];
     changed = true;
   }
   if (options.channelOrder !== undefined) {
     if (options.channelOrder !== 'RGB' && options.channelOrder !== 'BGR') {
-      throw new UsageError(`--channel-order expects RGB or BGR, got '${options.channelOrder}'`);
+      throw expecting('channelOrder', options.channelOrder, 'RGB or BGR', `'${options.channelOrder}'`);
     }
     result.channelOrder = options.channelOrder;
     changed = true;

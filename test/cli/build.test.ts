@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeModelFile } from '../../toolkit/onnx/write.js';
@@ -6,7 +6,7 @@ import { floatsFromBytes } from '../../toolkit/bundle/golden.js';
 import type { BundleManifest } from '../../toolkit/bundle/manifest.js';
 import { tinyModel } from '../onnx/fixtures/models.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 const dir = t.testdir();
 const filesOf = (root: string): string[] =>
@@ -15,12 +15,10 @@ const filesOf = (root: string): string[] =>
     .map((e) => relative(root, join(e.parentPath, e.name)))
     .sort();
 
-t.test('build with no arguments bundles the embedded demo for this CPU, and inspect passes', async (t) => {
-  const out = join(dir, 'demo');
-  const result = await runCli(['build', '--out', out]);
+/** The demo build's summary lines and files. */
+function checkDemoBuilt(t: Test, result: CliResult, out: string, target: string): void {
   t.equal(result.code, 0, result.stderr);
   t.equal(result.stderr, '');
-  const target = process.arch === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64';
   t.match(
     result.stdout,
     new RegExp(`^built ${out} for ${target} \\(int8\\) from embedded demo \\(CIFAR-10 EfficientNet-B0\\)\\n`),
@@ -45,6 +43,10 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
     'ranges.json',
     'report.html',
   ]);
+}
+
+/** The demo bundle's manifest: target, model hash, accuracy, engine key. */
+function checkDemoManifest(t: Test, out: string, target: string): void {
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest;
   t.equal(manifest.schema, 'effnet-edge/bundle@1');
   t.equal(manifest.target.name, target);
@@ -71,6 +73,10 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
   ]);
   t.equal(manifest.engine.onnxSha256, manifest.files['model.int8.onnx']!.sha256);
   t.notOk(JSON.stringify(manifest).includes(dir), 'no absolute paths in the manifest');
+}
+
+/** The demo bundle's golden set and report, and no temporary folder left behind. */
+function checkDemoGoldenAndReport(t: Test, out: string): void {
   const golden = JSON.parse(readFileSync(join(out, 'golden/golden.json'), 'utf8')) as {
     inputShape: number[];
     labels: number[];
@@ -87,7 +93,10 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
     readdirSync(dir).some((f) => f.includes('.partial-')),
     'no temporary folder left behind',
   );
+}
 
+/** inspect passes the bundle; a second build refuses to overwrite it; a damaged copy fails inspect, file named. */
+async function checkInspectRebuildDamage(t: Test, out: string): Promise<void> {
   const inspect = await runCli(['inspect', '--bundle', out]);
   t.equal(inspect.code, 0, inspect.stderr);
   t.match(inspect.stdout, /\n {2}ok {3}model\.int8\.onnx\n/);
@@ -115,6 +124,16 @@ t.test('build with no arguments bundles the embedded demo for this CPU, and insp
     bad.stderr,
     `effnet-edge inspect: ${join(damaged, 'calib.cache')}: sha256 does not match the manifest; the bundle is damaged: rebuild it with effnet-edge build\n`,
   );
+}
+
+t.test('build with no arguments bundles the embedded demo for this CPU, and inspect passes', async (t) => {
+  const out = join(dir, 'demo');
+  const result = await runCli(['build', '--out', out]);
+  const target = process.arch === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64';
+  checkDemoBuilt(t, result, out, target);
+  checkDemoManifest(t, out, target);
+  checkDemoGoldenAndReport(t, out);
+  await checkInspectRebuildDamage(t, out);
 });
 
 t.test('same inputs, byte-identical bundle; --force replaces an existing one', async (t) => {
@@ -133,7 +152,7 @@ t.test('same inputs, byte-identical bundle; --force replaces an existing one', a
   t.notOk(existsSync(join(b, 'stale.txt')), 'the old bundle was replaced as a whole');
 });
 
-t.test('build errors name the problem and the fix', async (t) => {
+t.test('build errors: an unknown target, and int8 on a board without a fast int8 path', async (t) => {
   const unknown = await runCli(['build', '--target', 'jetson-tx2', '--model', 'm.onnx', '--calib', 'c']);
   t.equal(unknown.code, 1);
   t.equal(
@@ -156,6 +175,9 @@ t.test('build errors name the problem and the fix', async (t) => {
     nano.stderr,
     'effnet-edge build: jetson-nano (SM 5.3) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16\n',
   );
+});
+
+t.test('build errors: a model that is not an EfficientNet, a folder without images', async (t) => {
   const tiny = join(dir, 'tiny.onnx');
   await writeModelFile({ model: tinyModel(), path: tiny });
   const notEffnet = await runCli([
@@ -188,6 +210,10 @@ t.test('build errors name the problem and the fix', async (t) => {
     noImages.stderr,
     `effnet-edge build: ${empty}: no images found (looked for .jpg, .jpeg, .png, .webp, .tif, .tiff in all sub-folders)\n`,
   );
+  chmodSync(empty, 0o755);
+});
+
+t.test('build errors: images that do not fit the model, an output that cannot be written, no model', async (t) => {
   const resolution = await runCli([
     'build',
     '--target',
@@ -230,5 +256,4 @@ t.test('build errors name the problem and the fix', async (t) => {
     usage.stderr,
     "effnet-edge build: give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]\nRun 'effnet-edge build --help' for usage.\n",
   );
-  chmodSync(empty, 0o755);
 });

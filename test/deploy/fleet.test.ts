@@ -1,6 +1,7 @@
 import t from 'tap';
 import { forEachHost, maxFailFrom } from '../../toolkit/deploy/fleet.js';
 import { hostTargetsFrom } from '../../toolkit/deploy/hosts.js';
+import { flagMessageOf } from '../helpers/fieldErrors.js';
 
 t.test('--max-fail as a count or a percentage of the hosts', async (t) => {
   t.equal(maxFailFrom(undefined, 10), Infinity);
@@ -8,10 +9,11 @@ t.test('--max-fail as a count or a percentage of the hosts', async (t) => {
   t.equal(maxFailFrom('3', 10), 3);
   t.equal(maxFailFrom('25%', 10), 2, 'floor, as Ansible counts max_fail_percentage');
   t.equal(maxFailFrom('100%', 3), 3);
-  t.throws(() => maxFailFrom('many', 3), {
-    message: "--max-fail expects a count (N) or a percentage (P%), got 'many'",
-  });
-  t.throws(() => maxFailFrom('120%', 3), { message: '--max-fail 120%: a percentage must be 0..100%' });
+  const asFlag = (value: string) =>
+    flagMessageOf(() => maxFailFrom(value, 3), { field: 'maxFail', flag: '--max-fail' });
+  t.equal(await asFlag('many'), "--max-fail expects a count (N) or a percentage (P%), got 'many'");
+  t.equal(await asFlag('120%'), '--max-fail 120%: a percentage must be 0..100%');
+  t.throws(() => maxFailFrom('120%', 3), { field: 'maxFail', message: 'maxFail 120%: a percentage must be 0..100%' });
 });
 
 t.test('no host is started once more than max-fail failed; the rest are reported as not started', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { UsageError } from '../../toolkit/errors.js';
+import { flagMessageOf } from '../helpers/fieldErrors.js';
 import { hostTargetFrom, hostTargetsFrom, splitHostPort } from '../../toolkit/deploy/hosts.js';
 
 t.test('a --host spec is [user@]host[:port], IPv6 in brackets when it has a port', async (t) => {
@@ -35,7 +35,10 @@ t.test('a bad --host spec says what was expected', async (t) => {
     ['jetson:', "--host 'jetson:': port must be 1..65535"],
     ['[::1]:70000', "--host '[::1]:70000': port must be 1..65535"],
   ];
-  for (const [spec, message] of cases) t.throws(() => hostTargetFrom(spec), new UsageError(message), spec);
+  for (const [spec, message] of cases) {
+    t.throws(() => hostTargetFrom(spec), { field: 'host', value: spec, message: message.slice(2) }, spec);
+    t.equal(await flagMessageOf(() => hostTargetFrom(spec), { field: 'host', flag: '--host' }), message, spec);
+  }
 });
 
 t.test('--host a,b,c: several specs, none empty, none twice', async (t) => {
@@ -45,23 +48,20 @@ t.test('--host a,b,c: several specs, none empty, none twice', async (t) => {
     { name: '[::1]', host: '::1', user: null, port: 22, identity: null, groups: [] },
   ]);
   t.equal(hostTargetsFrom('pi@a,a,a:2222').length, 3, 'another user or port is another target');
-  t.throws(
-    () => hostTargetsFrom(''),
-    new UsageError("--host '': expected [user@]host[:port], several separated by commas"),
+  const asFlag = (list: string) => flagMessageOf(() => hostTargetsFrom(list), { field: 'host', flag: '--host' });
+  t.equal(await asFlag(''), "--host '': expected [user@]host[:port], several separated by commas");
+  t.equal(await asFlag('a,,b'), "--host 'a,,b': item 2 is empty; separate hosts with single commas");
+  t.equal(await asFlag('a,b,'), "--host 'a,b,': item 3 is empty; separate hosts with single commas");
+  t.equal(
+    await asFlag('jetson,b,JETSON:22'),
+    "--host 'jetson,b,JETSON:22': 'JETSON:22' is the same host as 'jetson'; list each host once",
   );
-  t.throws(
-    () => hostTargetsFrom('a,,b'),
-    new UsageError("--host 'a,,b': item 2 is empty; separate hosts with single commas"),
-  );
-  t.throws(
-    () => hostTargetsFrom('a,b,'),
-    new UsageError("--host 'a,b,': item 3 is empty; separate hosts with single commas"),
-  );
-  t.throws(
-    () => hostTargetsFrom('jetson,b,JETSON:22'),
-    new UsageError("--host 'jetson,b,JETSON:22': 'JETSON:22' is the same host as 'jetson'; list each host once"),
-  );
-  t.throws(() => hostTargetsFrom('a,pi@'), new UsageError("--host 'pi@': expected [user@]host[:port]"));
+  t.equal(await asFlag('a,pi@'), "--host 'pi@': expected [user@]host[:port]");
+  t.throws(() => hostTargetsFrom('a,,b'), {
+    field: 'host',
+    value: 'a,,b',
+    message: "host 'a,,b': item 2 is empty; separate hosts with single commas",
+  });
 });
 
 t.test('splitHostPort keeps range brackets and IPv6 colons together', async (t) => {

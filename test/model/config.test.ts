@@ -109,14 +109,18 @@ t.test('custom width, depth, resolution and classes', async (t) => {
 });
 
 t.test('bad network options are usage errors naming the value', async (t) => {
+  // A FieldError (a UsageError) naming the library's field; the CLI prints the message as it is.
   t.throws(() => networkConfigFrom({ variant: 'b9' }), {
-    name: 'UsageError',
+    name: 'FieldError',
+    field: 'variant',
+    value: 'b9',
     message: "unknown variant 'b9': expected one of b0, b1, b2, b3, b4, b5, b6, b7",
   });
   t.throws(() => networkConfigFrom({ variant: 'b0', resolution: 0 }), {
     message: 'resolution must be a positive integer, got 0',
   });
   t.throws(() => networkConfigFrom({ variant: 'b0', numClasses: 2.5 }), {
+    field: 'numClasses',
     message: 'num-classes must be a positive integer, got 2.5',
   });
   t.throws(() => networkConfigFrom({ widthCoefficient: 1.2 }), {

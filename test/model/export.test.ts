@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onnxFromExportOptions } from '../../toolkit/model/export.js';
+import { flagMessageOf } from '../helpers/fieldErrors.js';
 import { VARIANT_NAMES } from '../../toolkit/model/variants.js';
 import { bytesFromModel } from '../../toolkit/onnx/write.js';
 import { maxAbsDeviation } from '../../toolkit/eval/metrics.js';
@@ -65,7 +66,14 @@ t.test('export errors', async (t) => {
       message: `${join(seedDir, 'weights.safetensors')}: missing tensor 'features.1b.block.dwconv.0.weight', 'features.1b.block.dwconv.1.weight', 'features.1b.block.dwconv.1.bias' and 125 more (seed names; 'features.1b.block.dwconv.0.weight' should have shape [16, 1, 3, 3]); the weights do not fit b1 with 1000 classes: check --variant and --num-classes`,
     },
   );
-  await t.rejects(onnxFromExportOptions({ network: { variant: 'b0' }, weights: { kind: 'seeded', seed: -1 } }), {
-    message: '--seed must be an integer from 0 to 4294967295, got -1',
+  const seeded = () => onnxFromExportOptions({ network: { variant: 'b0' }, weights: { kind: 'seeded', seed: -1 } });
+  await t.rejects(seeded(), {
+    field: 'seed',
+    value: -1,
+    message: 'seed must be an integer from 0 to 4294967295, got -1',
   });
+  t.equal(
+    await flagMessageOf(seeded, { field: 'seed', flag: '--seed' }),
+    '--seed must be an integer from 0 to 4294967295, got -1',
+  );
 });

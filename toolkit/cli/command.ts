@@ -1,18 +1,23 @@
 /**
- * A CLI command: its options as a node:util parseArgs table built from reusable option groups, a help text,
- * and a run function. Commands are thin: they parse, call the library, and print.
+ * A CLI command: its options declared once in reusable groups (options.ts), a usage line, examples and a run
+ * function. The parse table and --help come from the declarations. Commands are thin: they parse, call the
+ * library, and print.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../errors.js';
+import { parseArgs } from 'node:util';
+import { FieldError, UsageError } from '../errors.js';
+import {
+  helpLinesFrom,
+  optionTableFrom,
+  type NumberOption,
+  type OptionGroup,
+  type OptionSpec,
+  type StringOption,
+} from './options.js';
+import { nearestName } from './suggest.js';
+import { choice, type Validator } from './validators.js';
 
-export type OptionTable = NonNullable<ParseArgsConfig['options']>;
-
-/** One option group: parse table plus help lines, so commands can share them. */
-export interface OptionGroup {
-  options: OptionTable;
-  help: string[];
-}
+export type { OptionGroup, OptionSpec } from './options.js';
 
 export interface CommandIo {
   stdout: (text: string) => void;
@@ -24,7 +29,7 @@ export interface Command {
   /** One line for the command list. */
   summary: string;
   usage: string;
-  groups: OptionGroup[];
+  groups: readonly OptionGroup[];
   /** Command lines shown under "Examples:" in --help. */
   examples?: string[];
   /** Whether positional arguments are accepted. */
@@ -35,74 +40,131 @@ export interface Command {
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /** The declarations the values were parsed by, for the typed accessors below. */
+  specs: ReadonlyMap<string, OptionSpec>;
 }
 
-export const HELP_GROUP: OptionGroup = {
-  options: { help: { type: 'boolean', short: 'h' } },
-  help: ['  -h, --help              show this help'],
-};
+export const HELP_GROUP: OptionGroup = [{ name: 'help', short: 'h', type: 'boolean', help: 'show this help' }];
+
+function specsOf(command: Command): OptionSpec[] {
+  return [...command.groups, HELP_GROUP].flat();
+}
 
 export function helpText(command: Command): string {
-  const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:'];
-  for (const group of [...command.groups, HELP_GROUP]) lines.push(...group.help);
+  const lines = [`Usage: ${command.usage}`, '', command.summary, '', 'Options:', ...helpLinesFrom(specsOf(command))];
   if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
   return `${lines.join('\n')}\n`;
 }
 
+/** parseArgs's message, with "did you mean" for an unknown long option near a declared one. */
+function parseErrorMessage(error: NodeJS.ErrnoException, specs: readonly OptionSpec[]): string {
+  // Node's hint about '--' does not apply to our users.
+  const message = error.message.replace(/\. To specify a positional argument.*$/s, '');
+  const unknown = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '--([^'=]+)/.exec(message) : null;
+  const nearest = unknown
+    ? nearestName(
+        unknown[1]!,
+        specs.map((s) => s.name),
+      )
+    : null;
+  return nearest === null ? message : `${message}; did you mean --${nearest}?`;
+}
+
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
-  const options: OptionTable = {};
-  for (const group of [...command.groups, HELP_GROUP]) Object.assign(options, group.options);
+  const specs = specsOf(command);
   try {
-    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: command.positionals ?? false });
-    return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+    const parsed = parseArgs({
+      args: argv,
+      options: optionTableFrom(specs),
+      strict: true,
+      allowPositionals: command.positionals ?? false,
+    });
+    return {
+      values: parsed.values as ParsedArgs['values'],
+      positionals: parsed.positionals,
+      specs: new Map(specs.map((s) => [s.name, s])),
+    };
   } catch (error) {
-    // parseArgs messages name the option; drop Node's hint about '--' which does not apply to our users.
-    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new UsageError(message);
+    throw new UsageError(parseErrorMessage(error as NodeJS.ErrnoException, specs));
   }
 }
 
-/** Typed accessors: an option's value as the type the command expects, with a usage error naming it. */
-export function stringOption(args: ParsedArgs, name: string): string | undefined {
-  const value = args.values[name];
-  return typeof value === 'string' ? value : undefined;
+/** The flag that feeds the library's `field` in this command, as declared (`host` → `--host`). */
+export function flagForField(command: Command, field: string): string | null {
+  const spec = specsOf(command).find((s) => s.field === field);
+  return spec ? `--${spec.name}` : null;
 }
 
-export function numberOption(args: ParsedArgs, name: string, kind: 'integer' | 'number'): number | undefined {
-  const text = stringOption(args, name);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || (kind === 'integer' && !Number.isInteger(value))) {
-    throw new UsageError(`--${name} expects ${kind === 'integer' ? 'an integer' : 'a number'}, got '${text}'`);
-  }
+/** The message a user sees for `error`: a FieldError is told in terms of the flag that fed the field. */
+export function messageFor(error: Error, command: Command): string {
+  if (!(error instanceof FieldError)) return error.message;
+  const flag = flagForField(command, error.field);
+  return flag === null ? error.message : error.messageNaming(flag);
+}
+
+function declared(args: ParsedArgs, name: string, types: readonly OptionSpec['type'][]): OptionSpec {
+  const spec = args.specs.get(name);
+  if (!spec || !types.includes(spec.type)) throw new Error(`option --${name} is not declared as ${types.join(' or ')}`);
+  return spec;
+}
+
+function checked<T>(name: string, value: T, validate: Validator<T> | undefined): T {
+  const problem = validate?.(value) ?? null;
+  if (problem !== null) throw new UsageError(`--${name} ${problem}`);
   return value;
 }
 
-export function flag(args: ParsedArgs, name: string): boolean {
-  return args.values[name] === true;
+/** A string option, checked against its declared choices or validator. */
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const spec = declared(args, name, ['string']) as StringOption;
+  const value = args.values[name];
+  if (typeof value !== 'string') return undefined;
+  return checked(name, value, spec.validate ?? (spec.choices ? choice(spec.choices) : undefined));
 }
 
-/** An option whose value must be one of `choices`; a usage error lists them. */
-export function choiceOption<T extends string>(args: ParsedArgs, name: string, choices: readonly T[]): T | undefined {
-  const text = stringOption(args, name);
-  if (text === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(text))
-    throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${text}'`);
-  return text as T;
+/** An option whose value is one of its declared choices. */
+export function choiceOption<T extends string>(args: ParsedArgs, name: string): T | undefined {
+  return stringOption(args, name) as T | undefined;
+}
+
+/** A `list` option: its comma-separated items, trimmed. */
+export function listOption(args: ParsedArgs, name: string): string[] | undefined {
+  declared(args, name, ['list']);
+  const value = args.values[name];
+  return typeof value === 'string' ? value.split(',').map((item) => item.trim()) : undefined;
+}
+
+/** A string option that must be given: the usage error shows it with its placeholder (`--bundle DIR`). */
+export function requiredString(args: ParsedArgs, name: string, hint?: string): string {
+  const value = stringOption(args, name);
+  if (value) return value;
+  const placeholder = args.specs.get(name)?.placeholder;
+  throw new UsageError(`--${name}${placeholder ? ` ${placeholder}` : ''} is required${hint ? ` (${hint})` : ''}`);
+}
+
+/** An `integer` or `number` option, parsed as its declared type and checked by its validator. */
+export function numberOption(args: ParsedArgs, name: string): number | undefined {
+  const spec = declared(args, name, ['integer', 'number']) as NumberOption;
+  const text = args.values[name];
+  if (typeof text !== 'string') return undefined;
+  const value = Number(text);
+  const integer = spec.type === 'integer';
+  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got '${text}'`);
+  }
+  return checked(name, value, spec.validate);
+}
+
+/** Whether the option was on the command line at all, whatever its type. */
+export function given(args: ParsedArgs, name: string): boolean {
+  if (!args.specs.has(name)) throw new Error(`option --${name} is not declared`);
+  return args.values[name] !== undefined;
+}
+
+export function flag(args: ParsedArgs, name: string): boolean {
+  declared(args, name, ['boolean']);
+  return args.values[name] === true;
 }
 
 /** More threads than cores only oversubscribes; beyond four per core, or 256, it is a typo. */
 export const MAX_THREADS = Math.min(256, 4 * availableParallelism());
-
-/** An integer option within [min, max]; the usage error says the range. */
-export function boundedInteger(
-  args: ParsedArgs,
-  name: string,
-  range: { min: number; max: number },
-): number | undefined {
-  const value = numberOption(args, name, 'integer');
-  if (value !== undefined && (value < range.min || value > range.max)) {
-    throw new UsageError(`--${name} expects an integer from ${range.min} to ${range.max}, got ${value}`);
-  }
-  return value;
-}

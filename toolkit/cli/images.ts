@@ -10,35 +10,66 @@ import {
 import { UsageError, UserError } from '../errors.js';
 import type { Model } from '../onnx/ir.js';
 import { VARIANT_NAMES, type VariantName } from '../model/variants.js';
-import { numberOption, stringOption, type OptionGroup, type ParsedArgs } from './command.js';
+import {
+  choiceOption,
+  listOption,
+  numberOption,
+  requiredString,
+  stringOption,
+  type OptionGroup,
+  type ParsedArgs,
+} from './command.js';
+import { choice, orList } from './validators.js';
 
-export const PREPROCESS_GROUP: OptionGroup = {
-  options: {
-    preset: { type: 'string' },
-    resize: { type: 'string' },
-    crop: { type: 'string' },
-    interpolation: { type: 'string' },
-    mean: { type: 'string' },
-    std: { type: 'string' },
-    'channel-order': { type: 'string' },
+const PRESETS = ['torchvision', 'direct'] as const;
+
+export const PREPROCESS_GROUP: OptionGroup = [
+  {
+    name: 'preset',
+    type: 'string',
+    placeholder: 'P',
+    choices: PRESETS,
+    validate: choice(PRESETS, orList(PRESETS)),
+    help: [
+      'torchvision (resize shorter side, bicubic, centre crop, ImageNet mean/std) or direct',
+      "(images already at the model's resolution); default: direct when the images fit",
+    ],
   },
-  help: [
-    '  --preset P              torchvision (resize shorter side, bicubic, centre crop, ImageNet mean/std) or direct',
-    "                          (images already at the model's resolution); default: direct when the images fit",
-    '  --resize N --crop N     custom shorter-side resize and centre crop',
-    '  --interpolation I       nearest, bilinear, bicubic (default) or lanczos3 (Pillow-exact)',
-    "  --mean R,G,B --std R,G,B  normalisation (default ImageNet's)",
-    '  --channel-order RGB|BGR',
-  ],
-};
+  // Sizes, interpolation, normalisation and order are checked by customPreprocessing, field by field.
+  {
+    name: 'resize',
+    type: 'integer',
+    placeholder: 'N',
+    field: 'resize',
+    help: 'custom shorter-side resize and centre crop',
+  },
+  { name: 'crop', type: 'integer', placeholder: 'N', field: 'crop', sameLineAs: 'resize', help: '' },
+  {
+    name: 'interpolation',
+    type: 'string',
+    placeholder: 'I',
+    field: 'interpolation',
+    help: 'nearest, bilinear, bicubic (default) or lanczos3 (Pillow-exact)',
+  },
+  { name: 'mean', type: 'list', placeholder: 'R,G,B', field: 'mean', help: "normalisation (default ImageNet's)" },
+  { name: 'std', type: 'list', placeholder: 'R,G,B', field: 'std', sameLineAs: 'mean', help: '' },
+  { name: 'channel-order', type: 'string', placeholder: 'RGB|BGR', field: 'channelOrder', help: '' },
+];
 
-export const LABELS_GROUP: OptionGroup = {
-  options: { labels: { type: 'string' }, 'class-index': { type: 'string' } },
-  help: [
-    '  --labels FILE.csv       labels from a CSV of path,label (default: class sub-folders, sorted)',
-    '  --class-index FILE      ImageNet class-index JSON: synsets in folder or file names give the labels',
-  ],
-};
+export const LABELS_GROUP: OptionGroup = [
+  {
+    name: 'labels',
+    type: 'string',
+    placeholder: 'FILE.csv',
+    help: 'labels from a CSV of path,label (default: class sub-folders, sorted)',
+  },
+  {
+    name: 'class-index',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'ImageNet class-index JSON: synsets in folder or file names give the labels',
+  },
+];
 
 /** The model's static input size (H = W), or a usage error. */
 export const MAX_INPUT_SIZE = 4096;
@@ -62,25 +93,22 @@ export function inputSizeOf(model: Model): number {
 }
 
 function numberList(args: ParsedArgs, name: string): number[] | undefined {
-  const text = stringOption(args, name);
-  return text === undefined ? undefined : text.split(',').map((v) => Number(v.trim()));
+  return listOption(args, name)?.map(Number);
 }
 
 /** Preprocessing from --preset and the custom flags; the torchvision preset takes the crop from the model. */
 export function preprocessingFrom(args: ParsedArgs, inputSize: number): Preprocessing {
-  const preset = stringOption(args, 'preset') ?? 'direct';
+  const preset = choiceOption<(typeof PRESETS)[number]>(args, 'preset') ?? 'direct';
   let base: Preprocessing;
   if (preset === 'direct') base = directPreset();
-  else if (preset === 'torchvision') {
+  else {
     const variant = VARIANT_NAMES.find((v) => TORCHVISION_SIZES[v].crop === inputSize) as VariantName | undefined;
     base = variant
       ? torchvisionPreset(variant)
       : { ...torchvisionPreset('b0'), resize: Math.round(inputSize / 0.875), crop: inputSize };
-  } else {
-    throw new UsageError(`--preset expects torchvision or direct, got '${preset}'`);
   }
-  const resize = numberOption(args, 'resize', 'integer');
-  const crop = numberOption(args, 'crop', 'integer');
+  const resize = numberOption(args, 'resize');
+  const crop = numberOption(args, 'crop');
   const interpolation = stringOption(args, 'interpolation');
   const mean = numberList(args, 'mean');
   const std = numberList(args, 'std');
@@ -104,16 +132,11 @@ export function labelSourceFrom(args: ParsedArgs): LabelSource {
   return { kind: 'folders' };
 }
 
-export async function datasetFrom(options: {
-  args: ParsedArgs;
-  root: string | undefined;
-  flag: string;
-  countFlag?: string;
-}): Promise<Dataset> {
-  if (options.root === undefined) throw new UsageError(`--${options.flag} DIR is required`);
-  const dataset = await datasetFromFolder({ root: options.root, labels: labelSourceFrom(options.args) });
-  const count = options.countFlag ? numberOption(options.args, options.countFlag, 'integer') : undefined;
+/** The images of the folder option `flag` (required), a seeded subset of `countFlag` of them when that is given. */
+export async function datasetFrom(options: { args: ParsedArgs; flag: string; countFlag?: string }): Promise<Dataset> {
+  const root = requiredString(options.args, options.flag);
+  const dataset = await datasetFromFolder({ root, labels: labelSourceFrom(options.args) });
+  const count = options.countFlag ? numberOption(options.args, options.countFlag) : undefined;
   if (count === undefined) return dataset;
-  if (count < 1) throw new UsageError(`--${options.countFlag} expects a positive integer, got ${count}`);
-  return balancedSubset({ dataset, count, seed: numberOption(options.args, 'seed', 'integer') ?? 0 });
+  return balancedSubset({ dataset, count, seed: numberOption(options.args, 'seed') ?? 0 });
 }

@@ -1,5 +1,6 @@
 /** The `effnet-edge` CLI: dispatch to a command, map typed errors to exit codes (1 user, 2 usage). */
-import { helpText, parseCommandArgs, type Command, type CommandIo } from './command.js';
+import { helpText, messageFor, parseCommandArgs, type Command, type CommandIo } from './command.js';
+import { nearestName } from './suggest.js';
 import { exportCommand } from './commands/export.js';
 import { summaryCommand } from './commands/summary.js';
 import { quantizeCommand } from './commands/quantize.js';
@@ -70,7 +71,11 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.stderr(`effnet-edge: unknown command '${name}'; expected one of ${COMMANDS.map((c) => c.name).join(', ')}\n`);
+    const names = COMMANDS.map((c) => c.name);
+    const nearest = nearestName(name, names);
+    io.stderr(
+      `effnet-edge: unknown command '${name}'; ${nearest === null ? `expected one of ${names.join(', ')}` : `did you mean ${nearest}?`}\n`,
+    );
     return 2;
   }
   try {
@@ -82,7 +87,9 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     return await command.run(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`effnet-edge ${command.name}: ${error.message}\nRun 'effnet-edge ${command.name} --help' for usage.\n`);
+      io.stderr(
+        `effnet-edge ${command.name}: ${messageFor(error, command)}\nRun 'effnet-edge ${command.name} --help' for usage.\n`,
+      );
       return error.exitCode;
     }
     if (error instanceof UserError) {

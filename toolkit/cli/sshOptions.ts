@@ -9,37 +9,79 @@ import { DEFAULT_REMOTE_ROOT, remoteLayoutFor, type RemoteLayout } from '../depl
 import { SshSession, type SshOptions } from '../deploy/ssh.js';
 import type { OptionGroup, ParsedArgs } from './command.js';
 import { flag, numberOption, stringOption } from './command.js';
+import { integerAtLeast, positiveSeconds } from './validators.js';
 
-export const HOSTS_GROUP: OptionGroup = {
-  options: { host: { type: 'string' }, inventory: { type: 'string' }, limit: { type: 'string' } },
-  help: [
-    '  --host H[,H...]         [user@]host[:port], or several separated by commas',
-    '  --inventory FILE        an Ansible inventory (INI or YAML): ansible_host, ansible_user, ansible_port,',
-    '                          ansible_ssh_private_key_file are honoured',
-    '  --limit PATTERN         hosts or groups of the inventory (Ansible patterns: a,b  !c  &d  jetson*)',
-  ],
-};
-
-export const SSH_GROUP: OptionGroup = {
-  options: {
-    identity: { type: 'string' },
-    'known-hosts': { type: 'string' },
-    'accept-new': { type: 'boolean' },
-    'connect-timeout': { type: 'string' },
-    retries: { type: 'string' },
-    'remote-dir': { type: 'string' },
-    'remote-cli': { type: 'string' },
+export const HOSTS_GROUP: OptionGroup = [
+  {
+    name: 'host',
+    type: 'string',
+    placeholder: 'H[,H...]',
+    field: 'host',
+    help: '[user@]host[:port], or several separated by commas',
   },
-  help: [
-    '  --identity KEY          private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
-    '  --known-hosts FILE      host keys to check against (default ~/.ssh/known_hosts)',
-    '  --accept-new            pin the key of a host not yet known (a changed key is always refused)',
-    '  --connect-timeout S     seconds to wait for the SSH handshake (default 15)',
-    '  --retries N             reconnect attempts on connection errors, with backoff (default 3)',
-    `  --remote-dir DIR        where releases live on the device (default ${DEFAULT_REMOTE_ROOT})`,
-    "  --remote-cli CMD        how to run effnet-edge on the device (default: --install'ed copy, then PATH)",
-  ],
-};
+  {
+    name: 'inventory',
+    type: 'string',
+    placeholder: 'FILE',
+    help: [
+      'an Ansible inventory (INI or YAML): ansible_host, ansible_user, ansible_port,',
+      'ansible_ssh_private_key_file are honoured',
+    ],
+  },
+  {
+    name: 'limit',
+    type: 'string',
+    placeholder: 'PATTERN',
+    field: 'limit',
+    help: 'hosts or groups of the inventory (Ansible patterns: a,b  !c  &d  jetson*)',
+  },
+];
+
+export const SSH_GROUP: OptionGroup = [
+  {
+    name: 'identity',
+    type: 'string',
+    placeholder: 'KEY',
+    help: 'private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
+  },
+  {
+    name: 'known-hosts',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'host keys to check against (default ~/.ssh/known_hosts)',
+  },
+  {
+    name: 'accept-new',
+    type: 'boolean',
+    help: 'pin the key of a host not yet known (a changed key is always refused)',
+  },
+  {
+    name: 'connect-timeout',
+    type: 'number',
+    placeholder: 'S',
+    help: 'seconds to wait for the SSH handshake (default 15)',
+    validate: positiveSeconds,
+  },
+  {
+    name: 'retries',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'reconnect attempts on connection errors, with backoff (default 3)',
+    validate: integerAtLeast(0),
+  },
+  {
+    name: 'remote-dir',
+    type: 'string',
+    placeholder: 'DIR',
+    help: `where releases live on the device (default ${DEFAULT_REMOTE_ROOT})`,
+  },
+  {
+    name: 'remote-cli',
+    type: 'string',
+    placeholder: 'CMD',
+    help: "how to run effnet-edge on the device (default: --install'ed copy, then PATH)",
+  },
+];
 
 /** The hosts named by --host or --inventory (+ --limit); exactly one of the two. */
 export async function hostTargetsOf(args: ParsedArgs): Promise<HostTarget[]> {
@@ -71,10 +113,8 @@ export interface SshSettings {
 }
 
 export function sshSettingsFrom(args: ParsedArgs): SshSettings {
-  const timeout = numberOption(args, 'connect-timeout', 'number') ?? 15;
-  if (!(timeout > 0)) throw new UsageError(`--connect-timeout expects seconds > 0, got ${timeout}`);
-  const retries = numberOption(args, 'retries', 'integer') ?? 3;
-  if (retries < 0) throw new UsageError(`--retries expects an integer ≥ 0, got ${retries}`);
+  const timeout = numberOption(args, 'connect-timeout') ?? 15;
+  const retries = numberOption(args, 'retries') ?? 3;
   return {
     identity: stringOption(args, 'identity') ?? null,
     knownHostsPath: stringOption(args, 'known-hosts') ?? join(homedir(), '.ssh', 'known_hosts'),

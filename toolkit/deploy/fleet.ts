@@ -2,7 +2,7 @@
  * Many devices: at most `concurrency` at once, and no new host started once more than `maxFail` have failed
  * (Ansible's max_fail_percentage, as a count). Hosts never started keep whatever release they had.
  */
-import { UsageError } from '../errors.js';
+import { FieldError } from '../errors.js';
 import type { HostTarget } from './hosts.js';
 
 export type HostStatus = 'ok' | 'failed' | 'not started';
@@ -15,16 +15,20 @@ export interface HostOutcome<T> {
   seconds: number;
 }
 
+function maxFailError(value: string, problem: string): FieldError {
+  return new FieldError({ field: 'maxFail', value, expected: 'a count (N) or a percentage 0..100 (P%)', problem });
+}
+
 /** `--max-fail N` or `P%` as the number of failures tolerated; Infinity without the option. */
 export function maxFailFrom(value: string | undefined, hosts: number): number {
   if (value === undefined) return Infinity;
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
   if (percent) {
     const p = Number(percent[1]);
-    if (p > 100) throw new UsageError(`--max-fail ${value}: a percentage must be 0..100%`);
+    if (p > 100) throw maxFailError(value, `${value}: a percentage must be 0..100%`);
     return Math.floor((p / 100) * hosts);
   }
-  if (!/^\d+$/.test(value)) throw new UsageError(`--max-fail expects a count (N) or a percentage (P%), got '${value}'`);
+  if (!/^\d+$/.test(value)) throw maxFailError(value, `expects a count (N) or a percentage (P%), got '${value}'`);
   return Number(value);
 }
 

@@ -2,7 +2,7 @@
  * The machines `effnet-edge deploy` connects to, as plain data: one HostTarget per machine, from `--host` specs
  * here or from an Ansible inventory (inventory.ts). Pure: nothing here resolves names or opens connections.
  */
-import { UsageError } from '../errors.js';
+import { FieldError } from '../errors.js';
 
 export interface HostTarget {
   /** Inventory name or the spec as given; used in tables and messages. */
@@ -51,36 +51,41 @@ export function portFrom(text: string): number | null {
 const HOSTNAME = /^\w[\w.-]*$/;
 const USER = /^[\w.][\w.$-]*$/;
 
+/** A bad `host` value: the message names the field and quotes the whole value, then says what is wrong. */
+function hostError(value: string, problem: string): FieldError {
+  return new FieldError({
+    field: 'host',
+    value,
+    expected: '[user@]host[:port], several separated by commas',
+    problem: `'${value}': ${problem}`,
+  });
+}
+
 /** One `--host` spec: `[user@]host[:port]`; IPv6 as `[::1]:2222`, `user@[::1]` or bare `::1` (no port then). */
 export function hostTargetFrom(spec: string): HostTarget {
   const text = spec.trim();
-  const expected = new UsageError(`--host '${spec}': expected [user@]host[:port]`);
+  const expected = hostError(spec, 'expected [user@]host[:port]');
   const at = text.indexOf('@');
   const user = at < 0 ? null : text.slice(0, at);
   const address = splitHostPort(text.slice(at + 1));
   if ((user !== null && !USER.test(user)) || !address || !(HOSTNAME.test(address.host) || isIpv6(address.host)))
     throw expected;
   const port = address.port === undefined ? DEFAULT_PORT : portFrom(address.port);
-  if (port === null) throw new UsageError(`--host '${spec}': port must be 1..65535`);
+  if (port === null) throw hostError(spec, 'port must be 1..65535');
   return { name: text, host: address.host, user, port, identity: null, groups: [] };
 }
 
 /** `--host a,b,c`: every item a spec, none empty, no machine twice (same user, host and port). */
 export function hostTargetsFrom(list: string): HostTarget[] {
-  if (list.trim() === '')
-    throw new UsageError(`--host '${list}': expected [user@]host[:port], several separated by commas`);
+  if (list.trim() === '') throw hostError(list, 'expected [user@]host[:port], several separated by commas');
   const seen = new Map<string, HostTarget>();
   list.split(',').forEach((item, index) => {
-    if (item.trim() === '')
-      throw new UsageError(`--host '${list}': item ${index + 1} is empty; separate hosts with single commas`);
+    if (item.trim() === '') throw hostError(list, `item ${index + 1} is empty; separate hosts with single commas`);
     const target = hostTargetFrom(item);
     // Host names are case-insensitive (DNS, IPv6 hex); user names are not.
     const key = `${target.user ?? ''}@${target.host.toLowerCase()}:${target.port}`;
     const first = seen.get(key);
-    if (first)
-      throw new UsageError(
-        `--host '${list}': '${target.name}' is the same host as '${first.name}'; list each host once`,
-      );
+    if (first) throw hostError(list, `'${target.name}' is the same host as '${first.name}'; list each host once`);
     seen.set(key, target);
   });
   return [...seen.values()];

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
-import { UsageError, UserError } from '../errors.js';
+import { FieldError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
 import { OrtRunner } from '../runtime/ort.js';
 import type { Runner } from '../runtime/runner.js';
@@ -21,7 +21,8 @@ export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 export function runtimeChoiceFrom(value: string | undefined): RuntimeChoice {
   if (value === undefined) return 'auto';
   if (!(RUNTIME_CHOICES as readonly string[]).includes(value)) {
-    throw new UsageError(`--runtime expects one of ${RUNTIME_CHOICES.join(', ')}, got '${value}'`);
+    const expected = `one of ${RUNTIME_CHOICES.join(', ')}`;
+    throw new FieldError({ field: 'runtime', value, expected, problem: `expects ${expected}, got '${value}'` });
   }
   return value as RuntimeChoice;
 }

@@ -2,7 +2,7 @@
  * From a variant (or custom coefficients) to the concrete network: every MBConv block with its channels,
  * kernel, stride, SE width, skip and stochastic-depth rate. Pure; mirrors the seed's stage loop.
  */
-import { UsageError } from '../errors.js';
+import { FieldError, UsageError } from '../errors.js';
 import {
   BASE_STAGES,
   BASE_STEM,
@@ -61,17 +61,28 @@ export interface NetworkOptions {
   dropoutRate?: number;
 }
 
-function requirePositive(name: string, value: number, integer: boolean): void {
+/**
+ * The resolved network's fields (a variant's or given): errors name the field and, in the message, the short word
+ * the summary and export tables use (`num-classes`), since the value may come from the variant, not from a flag.
+ */
+function requirePositive(field: keyof NetworkOptions, label: string, value: number, integer: boolean): void {
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    const kind = integer ? 'a positive integer' : 'a positive number';
-    throw new UsageError(`${name} must be ${kind}, got ${value}`);
+    const expected = integer ? 'a positive integer' : 'a positive number';
+    throw new FieldError({ field, label, value, expected, problem: `must be ${expected}, got ${value}` });
   }
 }
 
 export function networkConfigFrom(options: NetworkOptions): NetworkConfig {
   const variantName = options.variant ?? (options.widthCoefficient === undefined ? 'b0' : undefined);
   if (variantName !== undefined && !isVariantName(variantName)) {
-    throw new UsageError(`unknown variant '${variantName}': expected one of ${VARIANT_NAMES.join(', ')}`);
+    const expected = `one of ${VARIANT_NAMES.join(', ')}`;
+    throw new FieldError({
+      field: 'variant',
+      label: 'unknown variant',
+      value: variantName,
+      expected,
+      problem: `'${variantName}': expected ${expected}`,
+    });
   }
   const base = variantName ? VARIANTS[variantName] : undefined;
   if (!base && (options.depthCoefficient === undefined || options.resolution === undefined)) {
@@ -82,11 +93,14 @@ export function networkConfigFrom(options: NetworkOptions): NetworkConfig {
   const resolution = options.resolution ?? base!.resolution;
   const numClasses = options.numClasses ?? 1000;
   const dropoutRate = options.dropoutRate ?? base?.dropoutRate ?? 0.2;
-  requirePositive('width', widthCoefficient, false);
-  requirePositive('depth', depthCoefficient, false);
-  requirePositive('resolution', resolution, true);
-  requirePositive('num-classes', numClasses, true);
-  if (!(dropoutRate >= 0 && dropoutRate < 1)) throw new UsageError(`dropout must be in [0, 1), got ${dropoutRate}`);
+  requirePositive('widthCoefficient', 'width', widthCoefficient, false);
+  requirePositive('depthCoefficient', 'depth', depthCoefficient, false);
+  requirePositive('resolution', 'resolution', resolution, true);
+  requirePositive('numClasses', 'num-classes', numClasses, true);
+  if (!(dropoutRate >= 0 && dropoutRate < 1)) {
+    const problem = `must be in [0, 1), got ${dropoutRate}`;
+    throw new FieldError({ field: 'dropoutRate', label: 'dropout', value: dropoutRate, expected: '[0, 1)', problem });
+  }
 
   const custom =
     base === undefined || widthCoefficient !== base.widthCoefficient || depthCoefficient !== base.depthCoefficient;

@@ -1,7 +1,7 @@
 /**
  * Network + weights → ONNX model: the `export` pipeline without its file output.
  */
-import { UsageError } from '../errors.js';
+import { FieldError } from '../errors.js';
 import type { Model } from '../onnx/ir.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { networkConfigFrom, type NetworkConfig, type NetworkOptions } from './config.js';
@@ -41,7 +41,9 @@ export async function onnxFromExportOptions(options: ExportOptions): Promise<Exp
   let naming: WeightNaming = 'seed';
   if (options.weights.kind === 'seeded') {
     if (!Number.isInteger(options.weights.seed) || options.weights.seed < 0 || options.weights.seed > 0xffffffff) {
-      throw new UsageError(`--seed must be an integer from 0 to 4294967295, got ${options.weights.seed}`);
+      const { seed } = options.weights;
+      const expected = 'an integer from 0 to 4294967295';
+      throw new FieldError({ field: 'seed', value: seed, expected, problem: `must be ${expected}, got ${seed}` });
     }
     weights = weightsFromSeededInit({ config, seed: options.weights.seed });
   } else {
@@ -49,7 +51,10 @@ export async function onnxFromExportOptions(options: ExportOptions): Promise<Exp
     ({ weights, naming } = weightsFromStateDict({ tensors, config, file: options.weights.path }));
   }
   const bnEpsilon = options.bnEpsilon ?? bnEpsilonFor(naming, config);
-  if (!(bnEpsilon > 0 && bnEpsilon < 1)) throw new UsageError(`--bn-eps must be in (0, 1), got ${bnEpsilon}`);
+  if (!(bnEpsilon > 0 && bnEpsilon < 1)) {
+    const problem = `must be in (0, 1), got ${bnEpsilon}`;
+    throw new FieldError({ field: 'bnEpsilon', value: bnEpsilon, expected: 'a number in (0, 1)', problem });
+  }
   const model = onnxFromNetwork({ config, weights, bnEpsilon, producerVersion: TOOLKIT_VERSION });
   return { model, config, naming, bnEpsilon };
 }

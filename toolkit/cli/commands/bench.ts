@@ -2,10 +2,50 @@
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { benchEntriesFor, benchmarked } from '../../device/bench.js';
 import { UsageError } from '../../errors.js';
-import type { Command } from '../command.js';
-import { MAX_THREADS, boundedInteger, flag, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import type { Command, OptionGroup } from '../command.js';
+import { MAX_THREADS, flag, listOption, numberOption, requiredString } from '../command.js';
+import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { formatTable } from '../table.js';
+import { integerFrom } from '../validators.js';
+
+// Every count bounded: an absurd one (--threads 5000) would hang the machine, not measure it.
+const BENCH_GROUP: OptionGroup = [
+  BUNDLE_OPTION,
+  {
+    name: 'batch',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'images per inference (default 1)',
+    validate: integerFrom({ min: 1, max: 1024 }),
+  },
+  {
+    name: 'runs',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'timed runs per runtime (default 50), interleaved',
+    validate: integerFrom({ min: 1, max: 100_000 }),
+  },
+  {
+    name: 'warmup',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'untimed runs first (default 5)',
+    validate: integerFrom({ min: 0, max: 10_000 }),
+  },
+  {
+    name: 'threads',
+    type: 'integer',
+    placeholder: 'N',
+    help: "CPU threads for ONNX Runtime and the native int8 engine (default: ONNX Runtime's choice; every core for native-int8)",
+    validate: integerFrom({ min: 1, max: MAX_THREADS }),
+  },
+  {
+    name: 'runtimes',
+    type: 'list',
+    placeholder: 'LIST',
+    help: 'comma-separated subset of ort-fp32, ort-int8, native-int8, tensorrt-<precision> (default: all that run here)',
+  },
+];
 
 export const benchCommand: Command = {
   name: 'bench',
@@ -16,35 +56,13 @@ export const benchCommand: Command = {
     'effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8',
     'effnet-edge bench --bundle releases/current --runtimes tensorrt-int8 --json',
   ],
-  groups: [
-    {
-      options: {
-        bundle: { type: 'string' },
-        batch: { type: 'string' },
-        runs: { type: 'string' },
-        warmup: { type: 'string' },
-        threads: { type: 'string' },
-        runtimes: { type: 'string' },
-      },
-      help: [
-        '  --bundle DIR            a folder written by effnet-edge build',
-        '  --batch N               images per inference (default 1)',
-        '  --runs N                timed runs per runtime (default 50), interleaved',
-        '  --warmup N              untimed runs first (default 5)',
-        "  --threads N             CPU threads for ONNX Runtime and the native int8 engine (default: ONNX Runtime's choice; every core for native-int8)",
-        '  --runtimes LIST         comma-separated subset of ort-fp32, ort-int8, native-int8, tensorrt-<precision> (default: all that run here)',
-      ],
-    },
-    JSON_GROUP,
-  ],
+  groups: [BENCH_GROUP, JSON_GROUP],
   async run(args, io) {
-    const bundle = stringOption(args, 'bundle');
-    if (!bundle) throw new UsageError('--bundle DIR is required');
-    // Every count bounded: an absurd one (--threads 5000) would hang the machine, not measure it.
-    const batch = boundedInteger(args, 'batch', { min: 1, max: 1024 }) ?? 1;
-    const runs = boundedInteger(args, 'runs', { min: 1, max: 100_000 }) ?? 50;
-    const warmup = boundedInteger(args, 'warmup', { min: 0, max: 10_000 }) ?? 5;
-    const threads = boundedInteger(args, 'threads', { min: 1, max: MAX_THREADS });
+    const bundle = requiredString(args, 'bundle');
+    const batch = numberOption(args, 'batch') ?? 1;
+    const runs = numberOption(args, 'runs') ?? 50;
+    const warmup = numberOption(args, 'warmup') ?? 5;
+    const threads = numberOption(args, 'threads');
     const manifest = await manifestFromBundle(bundle);
     let entries = benchEntriesFor({
       bundle,
@@ -52,9 +70,7 @@ export const benchCommand: Command = {
       threads,
       onNotice: (message) => io.stderr(`effnet-edge bench: ${message}\n`),
     });
-    const wanted = stringOption(args, 'runtimes')
-      ?.split(',')
-      .map((s) => s.trim());
+    const wanted = listOption(args, 'runtimes');
     if (wanted) {
       const unknown = wanted.filter((w) => !entries.some((e) => e.name === w));
       if (unknown.length > 0)

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { basename, join } from 'node:path';
 import { balancedSubset, datasetFromFolder, type Dataset } from '../../../calibration/images/dataset.js';
-import { targetNamed, type Target } from '../../../targets/load.js';
-import { bundleFrom, checkedClassifier, precisionFor } from '../../pipeline/build.js';
+import { targetNamed, type Precision, type Target } from '../../../targets/load.js';
+import { bundleFrom, checkedClassifier, precisionFor, type BuildResult } from '../../pipeline/build.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
@@ -17,12 +17,13 @@ import { modelFromFile } from '../../onnx/read.js';
 import type { WeightRange } from '../../quant/cpu.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
-import type { Command, ParsedArgs } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
+import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
+import { choiceOption, flag, numberOption, requiredString, stringOption } from '../command.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
+import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { progressBar, type Progress } from '../progress.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from './quantize.js';
+import { positiveInteger } from '../validators.js';
 
 /** The embedded default: a small trained EfficientNet-B0 with its images, shipped in the package. */
 export function demoFolder(): string {
@@ -51,9 +52,25 @@ export function splitDatasets(calib: Dataset, evalSet: Dataset | undefined): { c
   return { calib: { ...calib, items: calib.items.filter((i) => !heldPaths.has(i.path)) }, eval: held };
 }
 
-async function modelFrom(
-  args: ParsedArgs,
-): Promise<{ model: Model; source: BundleManifest['model']; label: string; stem: string }> {
+/** A model and where it came from: a file, a variant with weights, or the embedded demo. */
+interface ModelChoice {
+  model: Model;
+  source: BundleManifest['model'];
+  label: string;
+  stem: string;
+}
+
+async function demoModel(demoRoot: string): Promise<ModelChoice> {
+  const path = join(demoRoot, 'model.onnx');
+  return {
+    model: await modelFromFile({ path }),
+    label: 'embedded demo (CIFAR-10 EfficientNet-B0)',
+    stem: 'demo-cifar10-b0',
+    source: { source: 'onnx', file: 'model.onnx', sha256: sha256Of(readFileSync(path)) },
+  };
+}
+
+async function modelFrom(args: ParsedArgs): Promise<ModelChoice> {
   const path = stringOption(args, 'model');
   const variant = stringOption(args, 'variant');
   if (path && variant) throw new UsageError('give --model M.onnx or --variant bN, not both');
@@ -70,7 +87,7 @@ async function modelFrom(
     throw new UsageError('give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]');
   const weightsPath = stringOption(args, 'weights');
   const network = networkOptionsFrom(args);
-  const seed = numberOption(args, 'seed', 'integer') ?? 0;
+  const seed = numberOption(args, 'seed') ?? 0;
   const { model } = await onnxFromExportOptions({
     network,
     weights: weightsPath ? { kind: 'safetensors', path: weightsPath } : { kind: 'seeded', seed },
@@ -85,6 +102,30 @@ async function modelFrom(
       weightsSha256: weightsPath ? sha256Of(readFileSync(weightsPath)) : null,
       seed: weightsPath ? null : seed,
     },
+  };
+}
+
+/** Calibration and evaluation images: the demo's, or --calib and --eval (or a share of --calib held back). */
+async function datasetsFrom(options: {
+  args: ParsedArgs;
+  target: Target;
+  demoRoot: string | undefined;
+}): Promise<{ calib: Dataset; eval: Dataset }> {
+  const { args, demoRoot } = options;
+  const calibRoot = demoRoot
+    ? join(demoRoot, 'calib')
+    : requiredString(args, 'calib', 'calibration images, searched recursively');
+  const labels = labelSourceFrom(args);
+  const calib = await datasetFromFolder({ root: calibRoot, labels });
+  const calibCount = numberOption(args, 'calib-count');
+  const evalRoot = demoRoot ? join(demoRoot, 'eval') : stringOption(args, 'eval');
+  const split = splitDatasets(calib, evalRoot ? await datasetFromFolder({ root: evalRoot, labels }) : undefined);
+  const count = calibCount ?? options.target.calibration.images;
+  if (count < 1) throw new UsageError(`--calib-count expects a positive integer, got ${count}`);
+  if (split.calib.items.length <= count) return split;
+  return {
+    calib: balancedSubset({ dataset: split.calib, count, seed: numberOption(args, 'seed') ?? 0 }),
+    eval: split.eval,
   };
 }
 
@@ -103,6 +144,158 @@ export function classCountsOf(options: {
   }));
 }
 
+const BUILD_GROUP: OptionGroup = [
+  {
+    name: 'target',
+    type: 'string',
+    placeholder: 'T',
+    help: 'device to build for (effnet-edge targets lists them; jetson = jetson-orin-nano)',
+  },
+  {
+    name: 'model',
+    type: 'string',
+    placeholder: 'M.onnx',
+    help: 'a trained fp32 EfficientNet export (torchvision, timm or effnet-edge export)',
+  },
+  {
+    name: 'weights',
+    type: 'string',
+    placeholder: 'W',
+    help: 'safetensors weights for --variant (default: seeded weights, for trials)',
+  },
+  {
+    name: 'eval',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'labelled images to measure accuracy on (default: 20 % of --calib held back)',
+  },
+  { name: 'precision', type: 'string', placeholder: 'P', help: "int8, fp16 or fp32 (default: the target's)" },
+  {
+    name: 'out',
+    short: 'o',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'bundle folder (default dist/<model>-<target>)',
+  },
+  { name: 'force', type: 'boolean', help: 'replace an existing bundle folder' },
+  {
+    name: 'golden',
+    type: 'integer',
+    placeholder: 'N',
+    help: `images in the golden set (default ${DEFAULT_GOLDEN})`,
+    validate: positiveInteger,
+  },
+  WEIGHT_RANGE_OPTION,
+  { ...QUIET_OPTION, short: 'q' },
+];
+
+/** No model, images or target named: the embedded demo (other options still apply). */
+function demoRootFor(args: ParsedArgs): string | undefined {
+  const named = ['target', 'model', 'variant', 'weights', 'calib', 'eval'].some((k) => args.values[k] !== undefined);
+  return named ? undefined : demoFolder();
+}
+
+/** What the build printed on success: accuracy, images per class, files and the next commands. */
+function builtText(options: {
+  out: string;
+  target: Target;
+  precision: Precision;
+  label: string;
+  manifest: BundleManifest;
+  perClass: ReturnType<typeof classCountsOf>;
+}): string {
+  const { out, manifest, perClass } = options;
+  const a = manifest.accuracy;
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
+  return [
+    `built ${out} for ${options.target.name} (${options.precision}) from ${options.label}`,
+    a.int8
+      ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
+      : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
+    ...(perClass
+      ? [
+          `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,
+        ]
+      : []),
+    `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
+    'next:',
+    `  effnet-edge inspect --bundle ${pasteWord(out)}`,
+    `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
+    `  effnet-edge bench --bundle ${pasteWord(out)}`,
+    `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
+    '',
+  ].join('\n');
+}
+
+/** Parses and checks everything, reads the model and images, and checks the output folder: all before calibrating. */
+async function buildPlanFrom(args: ParsedArgs) {
+  const demoRoot = demoRootFor(args);
+  const targetName =
+    stringOption(args, 'target') ?? (demoRoot ? (arch() === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64') : undefined);
+  if (!targetName) throw new UsageError('--target T is required (effnet-edge targets lists them)');
+  const target = targetNamed(targetName);
+  const precision = precisionFor(target, stringOption(args, 'precision'));
+  const weightRange = choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto';
+  const chosen = demoRoot ? await demoModel(demoRoot) : await modelFrom(args);
+  checkedClassifier(chosen.model, chosen.label);
+  const inputSize = inputSizeOf(chosen.model);
+  const preprocessing = preprocessingFrom(args, inputSize);
+  const { calib, eval: evalSet } = await datasetsFrom({ args, target, demoRoot });
+  const golden = numberOption(args, 'golden') ?? DEFAULT_GOLDEN;
+  const { settings: calibrator, auto } =
+    stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
+      ? { settings: { method: target.calibration.method } as const, auto: false }
+      : calibratorSettingsFrom(args);
+  const searchCount = searchCountFrom(args, auto);
+  const out = stringOption(args, 'out') ?? join('dist', `${chosen.stem}-${shortName(target)}`);
+  // Before any calibration: an output that cannot be written is known now, not minutes later.
+  outputsChecked({
+    outputs: [{ flag: '--out', path: out }],
+    inputs: demoRoot
+      ? [{ flag: 'the embedded demo', path: demoRoot }]
+      : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
+  });
+  bundleOutChecked({ out, force: flag(args, 'force') });
+  return {
+    out,
+    demo: demoRoot !== undefined,
+    chosen,
+    options: {
+      target,
+      precision,
+      model: chosen.model,
+      modelSource: chosen.source,
+      // The report names the model by file name only: an absolute path would make bundles differ by folder.
+      modelLabel: demoRoot || !stringOption(args, 'model') ? chosen.label : basename(chosen.label),
+      calib,
+      eval: evalSet,
+      preprocessing,
+      inputSize,
+      calibrator,
+      auto,
+      ...(searchCount !== undefined ? { searchCount } : {}),
+      weightRange,
+      goldenCount: golden,
+      batchSize: numberOption(args, 'batch') ?? 32,
+      classes: evalSet.classes ?? calib.classes ?? null,
+    },
+  };
+}
+
+/** Builds the bundle with a progress bar per long stage. */
+function builtWithProgress(options: Parameters<typeof bundleFrom>[0], io: CommandIo): Promise<BuildResult> {
+  const bars = new Map<string, Progress>();
+  return bundleFrom({
+    ...options,
+    onProgress: (stage, done, total) => {
+      if (!bars.has(stage))
+        bars.set(stage, progressBar({ label: stage, unit: stage === 'range search' ? 'tensor' : 'img' }));
+      bars.get(stage)!.update(done, total);
+    },
+    onWarning: (message) => io.stderr(`effnet-edge build: warning: ${message}\n`),
+  });
+}
+
 export const buildCommand: Command = {
   name: 'build',
   summary: 'Calibrate, quantize, evaluate and bundle a model for a target device (no arguments: the embedded demo).',
@@ -114,165 +307,22 @@ export const buildCommand: Command = {
     'effnet-edge build --target jetson --variant b0 --weights b0.safetensors --calib ./images --eval ./val --preset torchvision',
     'effnet-edge build --target jetson-nano --model b0.onnx --calib ./images --precision fp16',
   ],
-  groups: [
-    {
-      options: {
-        target: { type: 'string' },
-        model: { type: 'string' },
-        weights: { type: 'string' },
-        eval: { type: 'string' },
-        precision: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        force: { type: 'boolean' },
-        golden: { type: 'string' },
-        'weight-range': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-      },
-      help: [
-        '  --target T              device to build for (effnet-edge targets lists them; jetson = jetson-orin-nano)',
-        '  --model M.onnx          a trained fp32 EfficientNet export (torchvision, timm or effnet-edge export)',
-        '  --weights W             safetensors weights for --variant (default: seeded weights, for trials)',
-        '  --eval DIR              labelled images to measure accuracy on (default: 20 % of --calib held back)',
-        "  --precision P           int8, fp16 or fp32 (default: the target's)",
-        '  -o, --out DIR           bundle folder (default dist/<model>-<target>)',
-        '  --force                 replace an existing bundle folder',
-        `  --golden N              images in the golden set (default ${DEFAULT_GOLDEN})`,
-        '  --weight-range R        auto (default), full or reduced (7-bit)',
-        '  -q, --quiet             print nothing on success',
-      ],
-    },
-    NETWORK_GROUP,
-    CALIBRATION_GROUP,
-    PREPROCESS_GROUP,
-    LABELS_GROUP,
-    JSON_GROUP,
-  ],
+  groups: [BUILD_GROUP, NETWORK_GROUP, CALIBRATION_GROUP, PREPROCESS_GROUP, LABELS_GROUP, JSON_GROUP],
   async run(args, io) {
-    // No model, images or target named: the embedded demo (other options still apply).
-    const demo = !['target', 'model', 'variant', 'weights', 'calib', 'eval'].some((k) => args.values[k] !== undefined);
-    const demoRoot = demo ? demoFolder() : undefined;
-    const targetName =
-      stringOption(args, 'target') ?? (demo ? (arch() === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64') : undefined);
-    if (!targetName) throw new UsageError('--target T is required (effnet-edge targets lists them)');
-    const target = targetNamed(targetName);
-    const precision = precisionFor(target, stringOption(args, 'precision'));
-    const requestedRange = stringOption(args, 'weight-range') ?? 'auto';
-    if (!['auto', 'full', 'reduced'].includes(requestedRange))
-      throw new UsageError(`--weight-range expects auto, full or reduced, got '${requestedRange}'`);
-    const { model, source, label, stem } = demoRoot
-      ? {
-          model: await modelFromFile({ path: join(demoRoot, 'model.onnx') }),
-          label: 'embedded demo (CIFAR-10 EfficientNet-B0)',
-          stem: 'demo-cifar10-b0',
-          source: {
-            source: 'onnx' as const,
-            file: 'model.onnx',
-            sha256: sha256Of(readFileSync(join(demoRoot, 'model.onnx'))),
-          },
-        }
-      : await modelFrom(args);
-    checkedClassifier(model, label);
-    const inputSize = inputSizeOf(model);
-    const preprocessing = preprocessingFrom(args, inputSize);
-    const calibRoot = demoRoot ? join(demoRoot, 'calib') : stringOption(args, 'calib');
-    if (!calibRoot) throw new UsageError('--calib DIR is required (calibration images, searched recursively)');
-    const labels = labelSourceFrom(args);
-    let calib = await datasetFromFolder({ root: calibRoot, labels });
-    const calibCount = numberOption(args, 'calib-count', 'integer');
-    const evalRoot = demoRoot ? join(demoRoot, 'eval') : stringOption(args, 'eval');
-    const split = splitDatasets(calib, evalRoot ? await datasetFromFolder({ root: evalRoot, labels }) : undefined);
-    calib = split.calib;
-    const count = calibCount ?? target.calibration.images;
-    if (count < 1) throw new UsageError(`--calib-count expects a positive integer, got ${count}`);
-    if (calib.items.length > count)
-      calib = balancedSubset({ dataset: calib, count, seed: numberOption(args, 'seed', 'integer') ?? 0 });
-    const golden = numberOption(args, 'golden', 'integer') ?? DEFAULT_GOLDEN;
-    if (golden < 1) throw new UsageError(`--golden expects a positive integer, got ${golden}`);
-    const { settings: calibrator, auto } =
-      stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
-        ? { settings: { method: target.calibration.method } as const, auto: false }
-        : calibratorSettingsFrom(args);
-    const searchCount = searchCountFrom(args, auto);
-    const out = stringOption(args, 'out') ?? join('dist', `${stem}-${shortName(target)}`);
-    // Before any calibration: an output that cannot be written is known now, not minutes later.
-    outputsChecked({
-      outputs: [{ flag: '--out', path: out }],
-      inputs: demoRoot
-        ? [{ flag: 'the embedded demo', path: demoRoot }]
-        : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
-    });
-    bundleOutChecked({ out, force: flag(args, 'force') });
-
-    const quiet = flag(args, 'quiet') || flag(args, 'json');
-    const bars = new Map<string, Progress>();
-    const result = await bundleFrom({
-      // The report names the model by file name only: an absolute path would make bundles differ by folder.
-      target,
-      precision,
-      model,
-      modelSource: source,
-      modelLabel: demoRoot || !stringOption(args, 'model') ? label : basename(label),
-      calib,
-      eval: split.eval,
-      preprocessing,
-      inputSize,
-      calibrator,
-      auto,
-      ...(searchCount !== undefined ? { searchCount } : {}),
-      weightRange: requestedRange as WeightRange | 'auto',
-      goldenCount: golden,
-      batchSize: numberOption(args, 'batch', 'integer') ?? 32,
-      classes: split.eval.classes ?? calib.classes ?? null,
-      onProgress: (stage, done, total) => {
-        if (!bars.has(stage))
-          bars.set(stage, progressBar({ label: stage, unit: stage === 'range search' ? 'tensor' : 'img' }));
-        bars.get(stage)!.update(done, total);
-      },
-      onWarning: (message) => io.stderr(`effnet-edge build: warning: ${message}\n`),
-    });
+    const { out, chosen, options } = await buildPlanFrom(args);
+    const result = await builtWithProgress(options, io);
     await bundleFolderWritten({ out, files: result.files, force: flag(args, 'force') });
     const { manifest } = result;
     // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
-    const perClass = classCountsOf({ classes: split.eval.classes ?? calib.classes ?? null, calib, eval: split.eval });
+    const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });
     if (flag(args, 'json')) {
-      io.stdout(
-        `${JSON.stringify(
-          {
-            bundle: out,
-            target: manifest.target,
-            accuracy: manifest.accuracy,
-            thresholds: manifest.thresholds,
-            images: perClass,
-            files: manifest.files,
-          },
-          null,
-          2,
-        )}\n`,
-      );
+      const { target, accuracy, thresholds, files } = manifest;
+      io.stdout(`${JSON.stringify({ bundle: out, target, accuracy, thresholds, images: perClass, files }, null, 2)}\n`);
       return 0;
     }
-    if (quiet) return 0;
-    const a = manifest.accuracy;
-    const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
+    if (flag(args, 'quiet')) return 0;
     io.stdout(
-      [
-        `built ${out} for ${target.name} (${precision}) from ${label}`,
-        a.int8
-          ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
-          : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
-        ...(perClass
-          ? [
-              `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,
-            ]
-          : []),
-        `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
-        'next:',
-        `  effnet-edge inspect --bundle ${pasteWord(out)}`,
-        `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
-        `  effnet-edge bench --bundle ${pasteWord(out)}`,
-        `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
-        '',
-      ].join('\n'),
+      builtText({ out, target: options.target, precision: options.precision, label: chosen.label, manifest, perClass }),
     );
     return 0;
   },

@@ -7,9 +7,43 @@ import { join, resolve } from 'node:path';
 import { deviceCheckReport, deviceCheckText, deviceCheckWritten } from '../../device/check.js';
 import { targetNamed } from '../../../targets/load.js';
 import { UsageError } from '../../errors.js';
-import type { Command } from '../command.js';
+import type { Command, OptionGroup } from '../command.js';
 import { flag, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { JSON_GROUP } from '../sharedOptions.js';
+
+const DEVICE_CHECK_GROUP: OptionGroup = [
+  {
+    name: 'target',
+    type: 'string',
+    placeholder: 'T',
+    help: 'the target the demo bundle is built for (default jetson-orin-nano; a tensorrt target)',
+  },
+  { name: 'out', type: 'string', placeholder: 'FILE.json', help: 'where the report goes (default device-check.json)' },
+  {
+    name: 'work-dir',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'scratch folder for the demo bundle and its engines (default: a folder in the system temp)',
+  },
+  {
+    name: 'build-dir',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'where the shim is built (default native/build in the package, where effnet-edge looks)',
+  },
+  {
+    name: 'tensorrt-include',
+    type: 'string',
+    placeholder: 'DIR',
+    help: "TensorRT headers, for the shim (default JetPack's)",
+  },
+  {
+    name: 'tensorrt-lib',
+    type: 'string',
+    placeholder: 'DIR',
+    help: "TensorRT libraries, for the shim (default JetPack's)",
+  },
+];
 
 export const deviceCheckCommand: Command = {
   name: 'device-check',
@@ -18,27 +52,7 @@ export const deviceCheckCommand: Command = {
   usage:
     'effnet-edge device-check [--target T] [--out FILE.json] [--work-dir DIR] [--build-dir DIR] [--tensorrt-include DIR] [--tensorrt-lib DIR] [--json]',
   examples: ['effnet-edge device-check', 'npm run device-check -- --out orin-check.json'],
-  groups: [
-    {
-      options: {
-        target: { type: 'string' },
-        out: { type: 'string' },
-        'work-dir': { type: 'string' },
-        'build-dir': { type: 'string' },
-        'tensorrt-include': { type: 'string' },
-        'tensorrt-lib': { type: 'string' },
-      },
-      help: [
-        '  --target T              the target the demo bundle is built for (default jetson-orin-nano; a tensorrt target)',
-        '  --out FILE.json         where the report goes (default device-check.json)',
-        '  --work-dir DIR          scratch folder for the demo bundle and its engines (default: a folder in the system temp)',
-        '  --build-dir DIR         where the shim is built (default native/build in the package, where effnet-edge looks)',
-        "  --tensorrt-include DIR  TensorRT headers, for the shim (default JetPack's)",
-        "  --tensorrt-lib DIR      TensorRT libraries, for the shim (default JetPack's)",
-      ],
-    },
-    JSON_GROUP,
-  ],
+  groups: [DEVICE_CHECK_GROUP, JSON_GROUP],
   async run(args, io) {
     const target = targetNamed(stringOption(args, 'target') ?? 'jetson-orin-nano');
     if (target.runtime !== 'tensorrt' || target.deviceSide !== 'effnet-edge') {

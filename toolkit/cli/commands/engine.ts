@@ -13,37 +13,63 @@ import { modelFromFile } from '../../onnx/read.js';
 import { TrtRunner } from '../../runtime/trt.js';
 import { engineForBundle } from '../../device/trtEngine.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { choiceOption, flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { choiceOption, flag, numberOption, requiredString, stringOption } from '../command.js';
+import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
+import { positiveInteger } from '../validators.js';
 
-const BUILD_GROUP: OptionGroup = {
-  options: {
-    bundle: { type: 'string' },
-    'dla-core': { type: 'string' },
-    'max-batch': { type: 'string' },
-    'opt-batch': { type: 'string' },
-    rebuild: { type: 'boolean' },
-    precision: { type: 'string' },
-    quantization: { type: 'string' },
+/** The build subcommand's options: their help says which subcommand takes them. */
+const BUILD_GROUP: OptionGroup = [
+  { ...BUNDLE_OPTION, help: `build: ${BUNDLE_OPTION.help}` },
+  {
+    name: 'dla-core',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'build: for DLA core N with GPU fallback (default: the GPU)',
   },
-  help: [
-    '  --bundle DIR            build: a folder written by effnet-edge build',
-    '  --dla-core N            build: for DLA core N with GPU fallback (default: the GPU)',
-    '  --max-batch N           build: largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
-    '  --opt-batch N           build: the batch TensorRT tunes a GPU engine for (default 1)',
-    "  --precision P           build: int8, fp16 or fp32 instead of the bundle's precision (fp16/fp32 from its fp32 graph)",
-    '  --quantization Q        build: int8 from the Q/DQ graph (explicit) or the calibration cache (implicit); default explicit, implicit on DLA',
-    '  --rebuild               build: even when a matching plan is cached',
-  ],
-};
+  {
+    name: 'max-batch',
+    type: 'integer',
+    placeholder: 'N',
+    validate: positiveInteger,
+    help: 'build: largest batch the engine takes (default 8; on DLA the only one, default 1, smaller ones padded)',
+  },
+  {
+    name: 'opt-batch',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'build: the batch TensorRT tunes a GPU engine for (default 1)',
+  },
+  {
+    name: 'precision',
+    type: 'string',
+    placeholder: 'P',
+    choices: ['int8', 'fp16', 'fp32'],
+    help: "build: int8, fp16 or fp32 instead of the bundle's precision (fp16/fp32 from its fp32 graph)",
+  },
+  {
+    name: 'quantization',
+    type: 'string',
+    placeholder: 'Q',
+    choices: ['explicit', 'implicit'],
+    help: 'build: int8 from the Q/DQ graph (explicit) or the calibration cache (implicit); default explicit, implicit on DLA',
+  },
+  { name: 'rebuild', type: 'boolean', help: 'build: even when a matching plan is cached' },
+];
 
-const REPORT_GROUP: OptionGroup = {
-  options: { 'layer-info': { type: 'string' }, model: { type: 'string' } },
-  help: [
-    '  --layer-info FILE.json  report: what trtexec --exportLayerInfo (or the engine inspector) wrote',
-    '  --model M.onnx          report: the ONNX the engine was built from, for per-MBConv-block conclusions',
-  ],
-};
+const REPORT_GROUP: OptionGroup = [
+  {
+    name: 'layer-info',
+    type: 'string',
+    placeholder: 'FILE.json',
+    help: 'report: what trtexec --exportLayerInfo (or the engine inspector) wrote',
+  },
+  {
+    name: 'model',
+    type: 'string',
+    placeholder: 'M.onnx',
+    help: 'report: the ONNX the engine was built from, for per-MBConv-block conclusions',
+  },
+];
 
 export const engineCommand: Command = {
   name: 'engine',
@@ -68,22 +94,19 @@ export const engineCommand: Command = {
 
 /** Options of the other subcommand are a usage error, named. */
 function rejectOptionsOf(group: OptionGroup, args: ParsedArgs, other: string): void {
-  const given = Object.keys(group.options).find((name) => args.values[name] !== undefined);
-  if (given !== undefined) throw new UsageError(`--${given} belongs to 'engine ${other}'`);
+  const given = group.find((spec) => args.values[spec.name] !== undefined);
+  if (given !== undefined) throw new UsageError(`--${given.name} belongs to 'engine ${other}'`);
 }
 
 async function engineBuild(args: ParsedArgs, io: CommandIo): Promise<number> {
   rejectOptionsOf(REPORT_GROUP, args, 'report');
-  const bundle = stringOption(args, 'bundle');
-  if (!bundle) throw new UsageError('--bundle DIR is required');
+  const bundle = requiredString(args, 'bundle');
   const manifest = await manifestFromBundle(bundle);
-  const dlaCore = numberOption(args, 'dla-core', 'integer') ?? -1;
-  const maxBatch = numberOption(args, 'max-batch', 'integer');
-  const optBatch = numberOption(args, 'opt-batch', 'integer');
-  if (maxBatch !== undefined && maxBatch < 1)
-    throw new UsageError(`--max-batch expects a positive integer, got ${maxBatch}`);
-  const precision = choiceOption(args, 'precision', ['int8', 'fp16', 'fp32'] as const);
-  const quantization = choiceOption(args, 'quantization', ['explicit', 'implicit'] as const);
+  const dlaCore = numberOption(args, 'dla-core') ?? -1;
+  const maxBatch = numberOption(args, 'max-batch');
+  const optBatch = numberOption(args, 'opt-batch');
+  const precision = choiceOption<'int8' | 'fp16' | 'fp32'>(args, 'precision');
+  const quantization = choiceOption<'explicit' | 'implicit'>(args, 'quantization');
   const json = flag(args, 'json');
   const {
     plan,

@@ -8,12 +8,39 @@ import { basename } from 'node:path';
 import { modelFromFile } from '../../onnx/read.js';
 import { preparedFp32From } from '../../quant/quantize.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
-import type { Command } from '../command.js';
+import type { Command, OptionGroup } from '../command.js';
 import { flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { BATCH_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { progressBar } from '../progress.js';
+import { positiveInteger } from '../validators.js';
 import { formatTable } from '../table.js';
+
+const EVAL_GROUP: OptionGroup = [
+  { name: 'fp32', type: 'string', placeholder: 'M.onnx', help: 'the float model' },
+  { name: 'int8', type: 'string', placeholder: 'Q.onnx', help: 'its quantized model (from effnet-edge quantize)' },
+  {
+    name: 'data',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'labelled images (class sub-folders, or --labels / --class-index)',
+  },
+  {
+    name: 'count',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'a seeded, class-balanced subset of N images',
+    validate: positiveInteger,
+  },
+  { name: 'seed', type: 'integer', placeholder: 'N', describedIn: 'count', help: '' },
+  BATCH_OPTION,
+  {
+    name: 'report',
+    type: 'string',
+    placeholder: 'FILE.html',
+    help: 'a self-contained HTML report (accuracy table, per-tensor SQNR chart)',
+  },
+];
 
 const percent = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(2)} %`);
 
@@ -24,30 +51,7 @@ export const evalCommand: Command = {
   examples: [
     'effnet-edge eval --fp32 b0.onnx --int8 b0.int8.onnx --data ./val --preset torchvision --report report.html',
   ],
-  groups: [
-    {
-      options: {
-        fp32: { type: 'string' },
-        int8: { type: 'string' },
-        data: { type: 'string' },
-        count: { type: 'string' },
-        seed: { type: 'string' },
-        batch: { type: 'string' },
-        report: { type: 'string' },
-      },
-      help: [
-        '  --fp32 M.onnx           the float model',
-        '  --int8 Q.onnx           its quantized model (from effnet-edge quantize)',
-        '  --data DIR              labelled images (class sub-folders, or --labels / --class-index)',
-        '  --count N               a seeded, class-balanced subset of N images',
-        '  --batch N               images per inference batch (default 32)',
-        '  --report FILE.html      a self-contained HTML report (accuracy table, per-tensor SQNR chart)',
-      ],
-    },
-    PREPROCESS_GROUP,
-    LABELS_GROUP,
-    JSON_GROUP,
-  ],
+  groups: [EVAL_GROUP, PREPROCESS_GROUP, LABELS_GROUP, JSON_GROUP],
   async run(args, io) {
     const fp32Path = stringOption(args, 'fp32');
     const int8Path = stringOption(args, 'int8');
@@ -56,7 +60,7 @@ export const evalCommand: Command = {
       outputs: givenPaths(args, ['report']),
       inputs: givenPaths(args, ['fp32', 'int8', 'data', 'labels', 'class-index']),
     });
-    const batchSize = numberOption(args, 'batch', 'integer') ?? 32;
+    const batchSize = numberOption(args, 'batch') ?? 32;
     const fp32 = preparedFp32From(await modelFromFile({ path: fp32Path })).model;
     const int8 = await modelFromFile({ path: int8Path });
     const inputSize = inputSizeOf(fp32);
@@ -64,7 +68,7 @@ export const evalCommand: Command = {
       throw new UsageError(
         `--int8 takes ${inputSizeOf(int8)}x${inputSizeOf(int8)} inputs but --fp32 takes ${inputSize}x${inputSize}`,
       );
-    const dataset = await datasetFrom({ args, root: stringOption(args, 'data'), flag: 'data', countFlag: 'count' });
+    const dataset = await datasetFrom({ args, flag: 'data', countFlag: 'count' });
     const progress = progressBar({ label: 'evaluating', unit: 'img' });
     const evaluation = await evaluationFrom({
       fp32,

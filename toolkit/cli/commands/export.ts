@@ -1,13 +1,37 @@
 /** `effnet-edge export`: an EfficientNet as an opset-13 ONNX file, from safetensors or seeded weights. */
 import { createHash } from 'node:crypto';
 import { givenPaths, outputsChecked } from '../outputs.js';
-import type { Command } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
+import type { Command, OptionGroup } from '../command.js';
+import { flag, given, numberOption, requiredString, stringOption } from '../command.js';
+import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../sharedOptions.js';
 import { UsageError } from '../../errors.js';
 import { onnxFromExportOptions, type WeightSource } from '../../model/export.js';
 import { writeModelFile } from '../../onnx/write.js';
+import { choice } from '../validators.js';
 import { readFile } from 'node:fs/promises';
+
+const EXPORT_GROUP: OptionGroup = [
+  { name: 'weights', type: 'string', placeholder: 'FILE', help: 'safetensors state dict (seed or torchvision names)' },
+  {
+    name: 'init',
+    type: 'string',
+    placeholder: 'seeded',
+    help: "the seed's initialisation from a deterministic PRNG instead of weights",
+    choices: ['seeded'],
+    validate: choice(['seeded'], "'seeded'"),
+  },
+  // The library checks the seed and epsilon, as `seed` and `bnEpsilon`.
+  { name: 'seed', type: 'integer', placeholder: 'N', field: 'seed', help: 'PRNG seed for --init seeded (default 0)' },
+  {
+    name: 'bn-eps',
+    type: 'number',
+    placeholder: 'E',
+    field: 'bnEpsilon',
+    help: 'BatchNorm epsilon (default: 1e-3 for seed names and b5-b7, 1e-5 for torchvision b0-b4)',
+  },
+  { name: 'out', short: 'o', type: 'string', placeholder: 'FILE.onnx', help: 'where to write the model' },
+  { name: 'external-data', type: 'boolean', help: 'store weights in FILE.onnx.data next to the model' },
+];
 
 export const exportCommand: Command = {
   name: 'export',
@@ -18,45 +42,21 @@ export const exportCommand: Command = {
     'effnet-edge export --variant b0 --weights b0.safetensors --out b0.onnx',
     'effnet-edge export --variant b1 --init seeded --seed 7 --out b1.onnx',
   ],
-  groups: [
-    NETWORK_GROUP,
-    {
-      options: {
-        weights: { type: 'string' },
-        init: { type: 'string' },
-        seed: { type: 'string' },
-        'bn-eps': { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        'external-data': { type: 'boolean' },
-      },
-      help: [
-        '  --weights FILE          safetensors state dict (seed or torchvision names)',
-        "  --init seeded           the seed's initialisation from a deterministic PRNG instead of weights",
-        '  --seed N                PRNG seed for --init seeded (default 0)',
-        '  --bn-eps E              BatchNorm epsilon (default: 1e-3 for seed names and b5-b7, 1e-5 for torchvision b0-b4)',
-        '  -o, --out FILE.onnx     where to write the model',
-        '  --external-data         store weights in FILE.onnx.data next to the model',
-      ],
-    },
-    JSON_GROUP,
-  ],
+  groups: [NETWORK_GROUP, EXPORT_GROUP, JSON_GROUP],
   async run(args, io) {
-    const out = stringOption(args, 'out');
-    if (!out) throw new UsageError('--out FILE.onnx is required');
+    const out = requiredString(args, 'out');
     outputsChecked({ outputs: givenPaths(args, ['out']), inputs: givenPaths(args, ['weights']) });
     const weightsPath = stringOption(args, 'weights');
     const init = stringOption(args, 'init');
-    if (init !== undefined && init !== 'seeded') throw new UsageError(`--init expects 'seeded', got '${init}'`);
     if ((weightsPath === undefined) === (init === undefined)) {
       throw new UsageError('give exactly one of --weights FILE.safetensors or --init seeded');
     }
-    if (init === undefined && stringOption(args, 'seed') !== undefined)
-      throw new UsageError('--seed goes with --init seeded');
+    if (init === undefined && given(args, 'seed')) throw new UsageError('--seed goes with --init seeded');
     const weights: WeightSource =
       weightsPath !== undefined
         ? { kind: 'safetensors', path: weightsPath }
-        : { kind: 'seeded', seed: numberOption(args, 'seed', 'integer') ?? 0 };
-    const bnEpsilon = numberOption(args, 'bn-eps', 'number');
+        : { kind: 'seeded', seed: numberOption(args, 'seed') ?? 0 };
+    const bnEpsilon = numberOption(args, 'bn-eps');
     const result = await onnxFromExportOptions({
       network: networkOptionsFrom(args),
       weights,

@@ -1,10 +1,10 @@
 /** `effnet-edge inspect`: a bundle's manifest, its files checked against their sha256, accuracy and deploy plan. */
 import { join } from 'node:path';
 import { bundleFileChecks, bundleFilePath, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
-import { UsageError, UserError } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import type { Command } from '../command.js';
-import { flag, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { flag, requiredString } from '../command.js';
+import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { allTargets, type Target } from '../../../targets/load.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { shellQuote } from '../../deploy/ssh.js';
@@ -70,16 +70,9 @@ export const inspectCommand: Command = {
     'effnet-edge inspect --bundle dist/b0-orin-nano',
     'effnet-edge inspect --bundle dist/b0-orin-nano --json | jq .accuracy',
   ],
-  groups: [
-    {
-      options: { bundle: { type: 'string' } },
-      help: ['  --bundle DIR            a folder written by effnet-edge build'],
-    },
-    JSON_GROUP,
-  ],
+  groups: [[BUNDLE_OPTION], JSON_GROUP],
   async run(args, io) {
-    const bundle = stringOption(args, 'bundle');
-    if (!bundle) throw new UsageError('--bundle DIR is required');
+    const bundle = requiredString(args, 'bundle');
     const manifest = await manifestFromBundle(bundle);
     const checks = await bundleFileChecks(bundle, manifest);
     const failed = checks.filter((c) => !c.ok);

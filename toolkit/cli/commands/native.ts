@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UsageError, UserError } from '../../errors.js';
 import { packagePath } from '../../packagePaths.js';
-import type { Command } from '../command.js';
+import type { Command, OptionGroup } from '../command.js';
 import { outputsChecked } from '../outputs.js';
 import { stringOption } from '../command.js';
 import { progressBar } from '../progress.js';
@@ -44,6 +44,32 @@ export function shimSkipReason(log: string): string | null {
   return /-- Not building the TensorRT shim: (.*)\. Building the int8 engine only\./.exec(log)?.[1] ?? null;
 }
 
+const NATIVE_GROUP: OptionGroup = [
+  {
+    name: 'tensorrt',
+    type: 'boolean',
+    help: 'require the TensorRT shim (default: build it only where TensorRT is found)',
+  },
+  {
+    name: 'tensorrt-include',
+    type: 'string',
+    placeholder: 'DIR',
+    help: "folder with NvInfer.h and NvOnnxParser.h (default: JetPack's /usr/include/aarch64-linux-gnu)",
+  },
+  {
+    name: 'tensorrt-lib',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
+  },
+  {
+    name: 'build-dir',
+    type: 'string',
+    placeholder: 'DIR',
+    help: 'where to build (default: native/build in the package, where effnet-edge looks)',
+  },
+];
+
 export const nativeCommand: Command = {
   name: 'native',
   summary: 'Build the int8 CPU engine and, where TensorRT is installed, the TensorRT shim (CMake + a C compiler).',
@@ -54,22 +80,7 @@ export const nativeCommand: Command = {
     'effnet-edge native build --tensorrt-include /opt/TensorRT/include --tensorrt-lib /opt/TensorRT/lib',
   ],
   positionals: true,
-  groups: [
-    {
-      options: {
-        tensorrt: { type: 'boolean' },
-        'tensorrt-include': { type: 'string' },
-        'tensorrt-lib': { type: 'string' },
-        'build-dir': { type: 'string' },
-      },
-      help: [
-        '  --tensorrt              require the TensorRT shim (default: build it only where TensorRT is found)',
-        "  --tensorrt-include DIR  folder with NvInfer.h and NvOnnxParser.h (default: JetPack's /usr/include/aarch64-linux-gnu)",
-        '  --tensorrt-lib DIR      folder with libnvinfer and libnvonnxparser (default: /usr/lib/aarch64-linux-gnu)',
-        '  --build-dir DIR         where to build (default: native/build in the package, where effnet-edge looks)',
-      ],
-    },
-  ],
+  groups: [NATIVE_GROUP],
   async run(args, io) {
     if (args.positionals.length !== 1 || args.positionals[0] !== 'build')
       throw new UsageError(`expected 'native build', got 'native ${args.positionals.join(' ')}'`);

@@ -1,5 +1,5 @@
 /** `effnet-edge rollback --host H [--to ID]`: point `current` back at an earlier release that passed its check. */
-import { UsageError, UserError } from '../../errors.js';
+import { UserError } from '../../errors.js';
 import { forEachHost } from '../../deploy/fleet.js';
 import {
   lockPath,
@@ -13,7 +13,8 @@ import { hostLabel, type SshSession } from '../../deploy/ssh.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import type { Command } from '../command.js';
 import { flag, stringOption } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { JSON_GROUP } from '../sharedOptions.js';
+import { releaseId } from '../validators.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
 
 /**
@@ -81,10 +82,15 @@ export const rollbackCommand: Command = {
     'effnet-edge rollback --host ubuntu@jetson --to b0-orin-nano-3f2a9c01d4e5',
   ],
   groups: [
-    {
-      options: { to: { type: 'string' } },
-      help: ['  --to ID                 the release to switch to (default: the one deployed before the current one)'],
-    },
+    [
+      {
+        name: 'to',
+        type: 'string',
+        placeholder: 'ID',
+        validate: releaseId,
+        help: 'the release to switch to (default: the one deployed before the current one)',
+      },
+    ],
     HOSTS_GROUP,
     SSH_GROUP,
     JSON_GROUP,
@@ -93,8 +99,6 @@ export const rollbackCommand: Command = {
     const targets = await hostTargetsOf(args);
     const settings = sshSettingsFrom(args);
     const to = stringOption(args, 'to');
-    if (to !== undefined && !/^[A-Za-z0-9._-]+$/.test(to))
-      throw new UsageError(`--to expects a release id as effnet-edge status lists it, got '${to}'`);
     const outcomes = await forEachHost({
       targets,
       concurrency: 4,

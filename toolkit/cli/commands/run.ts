@@ -6,9 +6,23 @@ import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
 import { bundleRunner, runtimeChoiceFrom } from '../../device/bundleRunner.js';
 import { topK } from '../../eval/metrics.js';
-import type { Command } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
-import { JSON_GROUP, RUNTIME_HELP } from '../groups.js';
+import type { Command, OptionGroup } from '../command.js';
+import { flag, numberOption, requiredString, stringOption } from '../command.js';
+import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
+import { positiveInteger } from '../validators.js';
+
+const RUN_GROUP: OptionGroup = [
+  BUNDLE_OPTION,
+  { name: 'fp32', type: 'boolean', help: 'run the fp32 model instead of the int8 one' },
+  {
+    name: 'top',
+    type: 'integer',
+    placeholder: 'K',
+    help: 'classes shown per image (default 5)',
+    validate: positiveInteger,
+  },
+  RUNTIME_OPTION,
+];
 
 /** Softmax of one row, in float64. */
 export function softmax(row: ArrayLike<number>): number[] {
@@ -25,31 +39,13 @@ export const runCommand: Command = {
   usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--runtime R] [--json] IMAGE...',
   examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
   positionals: true,
-  groups: [
-    {
-      options: {
-        bundle: { type: 'string' },
-        fp32: { type: 'boolean' },
-        top: { type: 'string' },
-        runtime: { type: 'string' },
-      },
-      help: [
-        '  --bundle DIR            a folder written by effnet-edge build',
-        '  --fp32                  run the fp32 model instead of the int8 one',
-        '  --top K                 classes shown per image (default 5)',
-        RUNTIME_HELP,
-      ],
-    },
-    JSON_GROUP,
-  ],
+  groups: [RUN_GROUP, JSON_GROUP],
   async run(args, io) {
-    const bundle = stringOption(args, 'bundle');
-    if (!bundle) throw new UsageError('--bundle DIR is required');
+    const bundle = requiredString(args, 'bundle');
     if (args.positionals.length === 0) throw new UsageError('give one or more images to classify');
     const manifest = await manifestFromBundle(bundle);
     const file = flag(args, 'fp32') || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
-    const k = numberOption(args, 'top', 'integer') ?? 5;
-    if (k < 1) throw new UsageError(`--top expects a positive integer, got ${k}`);
+    const k = numberOption(args, 'top') ?? 5;
     const runtime = runtimeChoiceFrom(stringOption(args, 'runtime'));
     const runner = await bundleRunner({
       bundle,

@@ -4,7 +4,7 @@ import { releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { JSON_GROUP } from '../sharedOptions.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
 import { formatTable } from '../table.js';
 

@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import type { Command } from '../command.js';
 import { flag, stringOption } from '../command.js';
-import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../groups.js';
+import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../sharedOptions.js';
 import { formatTable } from '../table.js';
 import { networkConfigFrom } from '../../model/config.js';
 import { summaryFromConfig, type ModelSummary } from '../../model/summary.js';
@@ -98,13 +98,15 @@ export const summaryCommand: Command = {
   ],
   groups: [
     NETWORK_GROUP,
-    {
-      options: { model: { type: 'string' }, layers: { type: 'boolean' } },
-      help: [
-        '  --model FILE.onnx       summarise an ONNX graph instead (params from initializers, MACs from shapes)',
-        '  --layers                print every layer instead of the stage table',
-      ],
-    },
+    [
+      {
+        name: 'model',
+        type: 'string',
+        placeholder: 'FILE.onnx',
+        help: 'summarise an ONNX graph instead (params from initializers, MACs from shapes)',
+      },
+      { name: 'layers', type: 'boolean', help: 'print every layer instead of the stage table' },
+    ],
     JSON_GROUP,
   ],
   async run(args, io) {

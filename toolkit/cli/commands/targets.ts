@@ -2,7 +2,7 @@
 import { allTargets, TARGET_ALIASES, type Target } from '../../../targets/load.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
-import { JSON_GROUP } from '../groups.js';
+import { JSON_GROUP } from '../sharedOptions.js';
 import { formatTable } from '../table.js';
 
 function describeRuntime(target: Target): string {

@@ -14,10 +14,13 @@ import { forEachHost } from '../../deploy/fleet.js';
 import { releaseDir, releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import { runtimeChoiceFrom } from '../../device/bundleRunner.js';
-import type { Command } from '../command.js';
+import type { HostTarget } from '../../deploy/hosts.js';
+import type { HostOutcome } from '../../deploy/fleet.js';
+import type { TapPoint } from '../../eval/checkReports.js';
+import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { flag, stringOption } from '../command.js';
-import { JSON_GROUP, RUNTIME_HELP } from '../groups.js';
-import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
+import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
+import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom, type SshSettings } from '../sshOptions.js';
 import { formatTable } from '../table.js';
 
 function printedChecks(checks: CheckResult[]): string {
@@ -32,6 +35,142 @@ function printedChecks(checks: CheckResult[]): string {
   );
 }
 
+const VERIFY_GROUP: OptionGroup = [
+  // The same option as elsewhere; here it is the alternative to checking devices over SSH.
+  { ...BUNDLE_OPTION, help: "check this bundle here, on this machine's runtime" },
+  { name: 'tap', type: 'boolean', help: 'TAP 14 on stdout: one test point per check, YAML with measured and allowed' },
+  {
+    name: 'junit',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'also write JUnit XML (one testcase per check) for CI systems',
+  },
+  RUNTIME_OPTION,
+];
+
+async function junitWritten(path: string, xml: string): Promise<void> {
+  await writeFile(path, xml).catch((error: Error) => {
+    throw new UserError(`--junit ${path}: cannot write (${error.message})`);
+  });
+}
+
+/** --bundle: the checks run here, on this machine's runtime. */
+async function verifiedHere(bundle: string, args: ParsedArgs, io: CommandIo): Promise<number> {
+  const junit = stringOption(args, 'junit');
+  const manifest = await manifestFromBundle(bundle);
+  const outcome = await verifiedBundle({
+    bundle,
+    manifest,
+    runtime: runtimeChoiceFrom(stringOption(args, 'runtime')),
+    onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`),
+  });
+  const suite = verifySuite({ target: manifest.target.name, runtime: outcome.runtime });
+  if (junit) await junitWritten(junit, junitFrom({ suite, checks: outcome.checks, hostname: hostname() }));
+  if (flag(args, 'tap')) io.stdout(tapFrom({ suite, checks: outcome.checks, comment: [suite] }));
+  else if (flag(args, 'json')) {
+    const { runtime, passed, checks } = outcome;
+    io.stdout(`${JSON.stringify({ bundle, target: manifest.target.name, runtime, passed, checks }, null, 2)}\n`);
+  } else io.stdout(printedChecks(outcome.checks));
+  return outcome.passed ? 0 : 1;
+}
+
+interface DeviceVerify {
+  label: string;
+  release: string;
+  points: TapPoint[];
+  passed: boolean;
+}
+
+/** One device: its current release's verify, run there by its effnet-edge, TAP streamed back when asked. */
+function verifiedOnHost(options: {
+  target: HostTarget;
+  settings: SshSettings;
+  runtime: string | undefined;
+  several: boolean;
+  args: ParsedArgs;
+  io: CommandIo;
+}): Promise<DeviceVerify> {
+  const { target, settings, args, io } = options;
+  const tap = flag(args, 'tap');
+  return onDevice(
+    { target, settings, onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`) },
+    async (session, layout) => {
+      const label = hostLabel(target);
+      const { current } = await releaseSnapshot(session, layout);
+      if (current === null) throw new UserError(`${label}: no current release under ${layout.root}; deploy one first`);
+      const cli = await deviceCli({ session, layout, explicit: settings.remoteCli, install: null, onNotice: () => {} });
+      if (tap && options.several) io.stdout(`# ${label}: ${current}\n`);
+      const result = await verifiedOnDevice({
+        session,
+        cli,
+        dir: releaseDir(layout, current),
+        runtime: options.runtime ?? 'auto',
+        timeoutMs: 30 * 60_000,
+        ...(tap ? { onTap: (text: string) => io.stdout(text) } : {}),
+      });
+      if (result.points.length === 0)
+        throw new UserError(
+          `${label}: verify printed no TAP (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+        );
+      return { label, release: current, points: result.points, passed: result.code === 0 };
+    },
+  );
+}
+
+/** Every device's checks as one list; a device that could not be reached or checked is one failed check. */
+function checksOf(outcomes: HostOutcome<DeviceVerify>[]): CheckResult[] {
+  return outcomes.flatMap((o) =>
+    o.value
+      ? o.value.points.map((p) => ({
+          name: `${o.value!.label}: ${p.name}`,
+          ok: p.ok,
+          measured: (p.diag?.measured ?? null) as number | string | null,
+          allowed: String(p.diag?.allowed ?? ''),
+          skip: p.skip,
+        }))
+      : [
+          {
+            name: `${hostLabel(o.target)}: reach the device and run verify`,
+            ok: false,
+            measured: o.error,
+            allowed: 'a current release that verifies',
+            skip: null,
+          },
+        ],
+  );
+}
+
+/** --host/--inventory: each device's current release, checked there, one device at a time. */
+async function verifiedOnDevices(args: ParsedArgs, io: CommandIo): Promise<number> {
+  const junit = stringOption(args, 'junit');
+  const targets = await hostTargetsOf(args);
+  const settings = sshSettingsFrom(args);
+  const runtime = stringOption(args, 'runtime');
+  if (runtime !== undefined) runtimeChoiceFrom(runtime);
+  const outcomes = await forEachHost({
+    targets,
+    concurrency: 1,
+    maxFail: Infinity,
+    work: (target) => verifiedOnHost({ target, settings, runtime, several: targets.length > 1, args, io }),
+  });
+  const checks = checksOf(outcomes);
+  if (junit) await junitWritten(junit, junitFrom({ suite: 'effnet-edge verify', checks }));
+  if (flag(args, 'json')) {
+    const hosts = outcomes.map((o) => ({
+      host: hostLabel(o.target),
+      release: o.value?.release ?? null,
+      passed: o.value?.passed ?? false,
+      error: o.error,
+      checks: o.value?.points ?? [],
+    }));
+    io.stdout(`${JSON.stringify({ hosts }, null, 2)}\n`);
+  } else if (!flag(args, 'tap')) {
+    io.stdout(printedChecks(checks));
+  }
+  for (const o of outcomes) if (o.error) io.stderr(`effnet-edge verify: ${o.error}\n`);
+  return outcomes.every((o) => o.value?.passed) ? 0 : 1;
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
   summary:
@@ -42,150 +181,13 @@ export const verifyCommand: Command = {
     'effnet-edge verify --bundle ~/.effnet-edge/current --tap',
     'effnet-edge verify --host ubuntu@jetson --junit verify.xml',
   ],
-  groups: [
-    {
-      options: {
-        bundle: { type: 'string' },
-        tap: { type: 'boolean' },
-        junit: { type: 'string' },
-        runtime: { type: 'string' },
-      },
-      help: [
-        "  --bundle DIR            check this bundle here, on this machine's runtime",
-        '  --tap                   TAP 14 on stdout: one test point per check, YAML with measured and allowed',
-        '  --junit FILE            also write JUnit XML (one testcase per check) for CI systems',
-        RUNTIME_HELP,
-      ],
-    },
-    HOSTS_GROUP,
-    SSH_GROUP,
-    JSON_GROUP,
-  ],
+  groups: [VERIFY_GROUP, HOSTS_GROUP, SSH_GROUP, JSON_GROUP],
   async run(args, io) {
     const bundle = stringOption(args, 'bundle');
     const remote = stringOption(args, 'host') !== undefined || stringOption(args, 'inventory') !== undefined;
     if (bundle && remote)
       throw new UsageError('give --bundle (check here) or --host/--inventory (check devices), not both');
     if (!bundle && !remote) throw new UsageError('--bundle DIR or --host H is required');
-    const junit = stringOption(args, 'junit');
-    if (bundle) {
-      const manifest = await manifestFromBundle(bundle);
-      const outcome = await verifiedBundle({
-        bundle,
-        manifest,
-        runtime: runtimeChoiceFrom(stringOption(args, 'runtime')),
-        onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`),
-      });
-      const suite = verifySuite({ target: manifest.target.name, runtime: outcome.runtime });
-      if (junit)
-        await writeFile(junit, junitFrom({ suite, checks: outcome.checks, hostname: hostname() })).catch(
-          (error: Error) => {
-            throw new UserError(`--junit ${junit}: cannot write (${error.message})`);
-          },
-        );
-      if (flag(args, 'tap')) io.stdout(tapFrom({ suite, checks: outcome.checks, comment: [suite] }));
-      else if (flag(args, 'json'))
-        io.stdout(
-          `${JSON.stringify(
-            {
-              bundle,
-              target: manifest.target.name,
-              runtime: outcome.runtime,
-              passed: outcome.passed,
-              checks: outcome.checks,
-            },
-            null,
-            2,
-          )}\n`,
-        );
-      else io.stdout(printedChecks(outcome.checks));
-      return outcome.passed ? 0 : 1;
-    }
-
-    const targets = await hostTargetsOf(args);
-    const settings = sshSettingsFrom(args);
-    const runtime = stringOption(args, 'runtime');
-    if (runtime !== undefined) runtimeChoiceFrom(runtime);
-    const outcomes = await forEachHost({
-      targets,
-      concurrency: 1,
-      maxFail: Infinity,
-      work: (target) =>
-        onDevice(
-          { target, settings, onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`) },
-          async (session, layout) => {
-            const label = hostLabel(target);
-            const { current } = await releaseSnapshot(session, layout);
-            if (current === null)
-              throw new UserError(`${label}: no current release under ${layout.root}; deploy one first`);
-            const cli = await deviceCli({
-              session,
-              layout,
-              explicit: settings.remoteCli,
-              install: null,
-              onNotice: () => {},
-            });
-            if (flag(args, 'tap') && targets.length > 1) io.stdout(`# ${label}: ${current}\n`);
-            const dir = releaseDir(layout, current);
-            const result = await verifiedOnDevice({
-              session,
-              cli,
-              dir,
-              runtime: runtime ?? 'auto',
-              timeoutMs: 30 * 60_000,
-              ...(flag(args, 'tap') ? { onTap: (text: string) => io.stdout(text) } : {}),
-            });
-            if (result.points.length === 0)
-              throw new UserError(
-                `${label}: verify printed no TAP (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`,
-              );
-            return { label, release: current, points: result.points, passed: result.code === 0 };
-          },
-        ),
-    });
-    const checks: CheckResult[] = outcomes.flatMap((o) =>
-      o.value
-        ? o.value.points.map((p) => ({
-            name: `${o.value!.label}: ${p.name}`,
-            ok: p.ok,
-            measured: (p.diag?.measured ?? null) as number | string | null,
-            allowed: String(p.diag?.allowed ?? ''),
-            skip: p.skip,
-          }))
-        : [
-            {
-              name: `${hostLabel(o.target)}: reach the device and run verify`,
-              ok: false,
-              measured: o.error,
-              allowed: 'a current release that verifies',
-              skip: null,
-            },
-          ],
-    );
-    if (junit)
-      await writeFile(junit, junitFrom({ suite: 'effnet-edge verify', checks })).catch((error: Error) => {
-        throw new UserError(`--junit ${junit}: cannot write (${error.message})`);
-      });
-    if (flag(args, 'json')) {
-      io.stdout(
-        `${JSON.stringify(
-          {
-            hosts: outcomes.map((o) => ({
-              host: hostLabel(o.target),
-              release: o.value?.release ?? null,
-              passed: o.value?.passed ?? false,
-              error: o.error,
-              checks: o.value?.points ?? [],
-            })),
-          },
-          null,
-          2,
-        )}\n`,
-      );
-    } else if (!flag(args, 'tap')) {
-      io.stdout(printedChecks(checks));
-    }
-    for (const o of outcomes) if (o.error) io.stderr(`effnet-edge verify: ${o.error}\n`);
-    return outcomes.every((o) => o.value?.passed) ? 0 : 1;
+    return bundle ? verifiedHere(bundle, args, io) : verifiedOnDevices(args, io);
   },
 };

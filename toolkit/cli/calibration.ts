@@ -1,0 +1,79 @@
+/** Calibration options, shared by quantize and build, and the calibrator settings they give. */
+import {
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  type CalibratorSettings,
+} from '../../calibration/calibrate/calibrators.js';
+import { UsageError } from '../errors.js';
+import type { OptionGroup, ParsedArgs } from './command.js';
+import { given, numberOption, stringOption } from './command.js';
+import { BATCH_OPTION } from './sharedOptions.js';
+import { choice, integerAtLeast, percentage, positiveInteger } from './validators.js';
+
+/** `auto`: one histogram pass, then the histogram calibrator closest to fp32 on calibration images. */
+export const DEFAULT_METHOD = 'auto';
+const METHODS = ['auto', ...CALIBRATION_METHODS] as const;
+
+export const CALIBRATION_GROUP: OptionGroup = [
+  { name: 'calib', type: 'string', placeholder: 'DIR', help: 'calibration images (searched recursively)' },
+  {
+    name: 'calib-count',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'a seeded, class-balanced subset of N images',
+    validate: positiveInteger,
+  },
+  // Also the seed of --variant's seeded weights in build, which the library checks as `seed`.
+  { name: 'seed', type: 'integer', placeholder: 'N', field: 'seed', help: 'seed for --calib-count (default 0)' },
+  {
+    name: 'method',
+    type: 'string',
+    placeholder: 'M',
+    choices: METHODS,
+    validate: choice(METHODS, `auto or one of ${CALIBRATION_METHODS.join(', ')}`),
+    help: [
+      'auto (default: every histogram calibrator is tried and the one whose int8 logits',
+      'are closest to fp32 on --select-count N calibration images wins, default 256;',
+      'then each activation range is searched alone on --search-count N images: by',
+      'default as many as a fixed compute budget allows, 128 at most (B0: 128 at 32×32,',
+      '16 at 224; B2 at 260 and larger models: none); 0 skips the search),',
+      `or one of ${CALIBRATION_METHODS.join(', ')}`,
+    ],
+  },
+  { name: 'select-count', type: 'integer', placeholder: 'N', describedIn: 'method', help: '' },
+  {
+    name: 'search-count',
+    type: 'integer',
+    placeholder: 'N',
+    describedIn: 'method',
+    help: '',
+    validate: integerAtLeast(0),
+  },
+  {
+    name: 'percentile',
+    type: 'number',
+    placeholder: 'P',
+    help: 'for --method percentile (default 99.99)',
+    validate: percentage,
+  },
+  BATCH_OPTION,
+];
+
+/** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
+export function searchCountFrom(args: ParsedArgs, auto: boolean): number | undefined {
+  const searchCount = numberOption(args, 'search-count');
+  if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
+  return searchCount;
+}
+
+/** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */
+export function calibratorSettingsFrom(args: ParsedArgs): { settings: CalibratorSettings; auto: boolean } {
+  const method = stringOption(args, 'method') ?? DEFAULT_METHOD;
+  if (given(args, 'percentile') && method !== 'percentile')
+    throw new UsageError('--percentile goes with --method percentile');
+  const percentile = numberOption(args, 'percentile');
+  if (method === 'auto') return { settings: { method: 'percentile', percentile: 99.99 }, auto: true };
+  const settings: CalibratorSettings =
+    method === 'percentile' ? { method, percentile: percentile ?? 99.99 } : { method: method as CalibrationMethod };
+  return { settings, auto: false };
+}
