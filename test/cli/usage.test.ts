@@ -88,3 +88,27 @@ t.test('a library field error is told in terms of the flag that fed the field', 
     "effnet-edge export: --bn-eps must be in (0, 1), got 2\nRun 'effnet-edge export --help' for usage.\n",
   );
 });
+
+t.test(
+  'a default is declared once: the help shows the declared value, and no help writes a number default itself',
+  async (t) => {
+    const { numberOrDefault, parseCommandArgs, stringOrDefault } = await import('../../toolkit/cli/command.js');
+    for (const command of COMMANDS) {
+      const help = helpText(command);
+      for (const spec of command.groups.flat()) {
+        const raw = typeof spec.help === 'string' ? spec.help : spec.help.join(' ');
+        t.notMatch(
+          raw,
+          /\(default [0-9][0-9.]*\)/,
+          `${command.name} --${spec.name}: declare the default, show {default}`,
+        );
+        const declared = spec.type === 'boolean' || spec.type === 'list' ? undefined : spec.default;
+        if (declared === undefined) continue;
+        t.match(help, `(default ${declared}`, `${command.name} --${spec.name}: the help shows ${declared}`);
+        const args = parseCommandArgs(command, []);
+        const read = spec.type === 'string' ? stringOrDefault(args, spec.name) : numberOrDefault(args, spec.name);
+        t.equal(read, declared, `${command.name} --${spec.name}: not given, it reads as the declared default`);
+      }
+    }
+  },
+);

@@ -6,7 +6,7 @@ import {
 } from '../../calibration/calibrate/calibrators.js';
 import { UsageError } from '../errors.js';
 import type { OptionGroup, ParsedArgs } from './command.js';
-import { given, numberOption, stringOption } from './command.js';
+import { given, numberOption, stringOption, numberOrDefault } from './command.js';
 import { BATCH_OPTION } from './sharedOptions.js';
 import { choice, integerAtLeast, percentage, positiveInteger } from './validators.js';
 
@@ -24,7 +24,14 @@ export const CALIBRATION_GROUP: OptionGroup = [
     validate: positiveInteger,
   },
   // Also the seed of --variant's seeded weights in build, which the library checks as `seed`.
-  { name: 'seed', type: 'integer', placeholder: 'N', field: 'seed', help: 'seed for --calib-count (default 0)' },
+  {
+    name: 'seed',
+    type: 'integer',
+    placeholder: 'N',
+    field: 'seed',
+    default: 0,
+    help: 'seed for --calib-count (default {default})',
+  },
   {
     name: 'method',
     type: 'string',
@@ -53,7 +60,8 @@ export const CALIBRATION_GROUP: OptionGroup = [
     name: 'percentile',
     type: 'number',
     placeholder: 'P',
-    help: 'for --method percentile (default 99.99)',
+    default: 99.99,
+    help: 'for --method percentile (default {default})',
     validate: percentage,
   },
   BATCH_OPTION,
@@ -71,9 +79,9 @@ export function calibratorSettingsFrom(args: ParsedArgs): { settings: Calibrator
   const method = stringOption(args, 'method') ?? DEFAULT_METHOD;
   if (given(args, 'percentile') && method !== 'percentile')
     throw new UsageError('--percentile goes with --method percentile');
-  const percentile = numberOption(args, 'percentile');
-  if (method === 'auto') return { settings: { method: 'percentile', percentile: 99.99 }, auto: true };
+  const percentile = numberOrDefault(args, 'percentile');
+  if (method === 'auto') return { settings: { method: 'percentile', percentile }, auto: true };
   const settings: CalibratorSettings =
-    method === 'percentile' ? { method, percentile: percentile ?? 99.99 } : { method: method as CalibrationMethod };
+    method === 'percentile' ? { method, percentile } : { method: method as CalibrationMethod };
   return { settings, auto: false };
 }

@@ -118,8 +118,15 @@ function checked<T>(name: string, value: T, validate: Validator<T> | undefined):
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const spec = declared(args, name, ['string']) as StringOption;
   const value = args.values[name];
-  if (typeof value !== 'string') return undefined;
+  if (typeof value !== 'string') return spec.default;
   return checked(name, value, spec.validate ?? (spec.choices ? choice(spec.choices) : undefined));
+}
+
+/** A string option declared with a default: its value, or the default. */
+export function stringOrDefault(args: ParsedArgs, name: string): string {
+  const value = stringOption(args, name);
+  if (value === undefined) throw new Error(`option --${name} declares no default`);
+  return value;
 }
 
 /** An option whose value is one of its declared choices. */
@@ -146,13 +153,20 @@ export function requiredString(args: ParsedArgs, name: string, hint?: string): s
 export function numberOption(args: ParsedArgs, name: string): number | undefined {
   const spec = declared(args, name, ['integer', 'number']) as NumberOption;
   const text = args.values[name];
-  if (typeof text !== 'string') return undefined;
+  if (typeof text !== 'string') return spec.default;
   const value = Number(text);
   const integer = spec.type === 'integer';
   if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got '${text}'`);
   }
   return checked(name, value, spec.validate);
+}
+
+/** A number option declared with a default: its value, or the default. */
+export function numberOrDefault(args: ParsedArgs, name: string): number {
+  const value = numberOption(args, name);
+  if (value === undefined) throw new Error(`option --${name} declares no default`);
+  return value;
 }
 
 /** Whether the option was on the command line at all, whatever its type. */

@@ -18,6 +18,7 @@ import {
   stringOption,
   type OptionGroup,
   type ParsedArgs,
+  numberOrDefault,
 } from './command.js';
 import { choice, orList } from './validators.js';
 
@@ -138,5 +139,5 @@ export async function datasetFrom(options: { args: ParsedArgs; flag: string; cou
   const dataset = await datasetFromFolder({ root, labels: labelSourceFrom(options.args) });
   const count = options.countFlag ? numberOption(options.args, options.countFlag) : undefined;
   if (count === undefined) return dataset;
-  return balancedSubset({ dataset, count, seed: numberOption(options.args, 'seed') ?? 0 });
+  return balancedSubset({ dataset, count, seed: numberOrDefault(options.args, 'seed') });
 }

@@ -31,6 +31,8 @@ export interface StringOption extends OptionBase {
   type: 'string';
   /** The values it takes; a value outside them is a usage error naming the option. */
   choices?: readonly string[];
+  /** The value when the option is not given; `{default}` in the help text shows it. */
+  default?: string;
   validate?: Validator<string>;
 }
 
@@ -41,6 +43,8 @@ export interface ListOption extends OptionBase {
 
 export interface NumberOption extends OptionBase {
   type: 'integer' | 'number';
+  /** The value when the option is not given; `{default}` in the help text shows it. */
+  default?: number;
   validate?: Validator<number>;
 }
 
@@ -60,6 +64,13 @@ export function optionTableFrom(specs: readonly OptionSpec[]): OptionTable {
   return table;
 }
 
+/** The declared default, for the help text; an option that shows `{default}` must declare one. */
+function defaultOf(spec: OptionSpec): string | number {
+  const value = spec.type === 'boolean' || spec.type === 'list' ? undefined : spec.default;
+  if (value === undefined) throw new Error(`--${spec.name}: its help shows {default} but it declares none`);
+  return value;
+}
+
 /** Where help text starts: two spaces, the flag column, two spaces. */
 const FLAG_COLUMN = 22;
 const INDENT = ' '.repeat(2 + FLAG_COLUMN + 2);
@@ -76,7 +87,9 @@ export function helpLinesFrom(specs: readonly OptionSpec[]): string[] {
     if (spec.sameLineAs !== undefined || spec.describedIn !== undefined) continue;
     const partners = specs.filter((other) => other.sameLineAs === spec.name);
     const flags = [spec, ...partners].map(flagText).join(' ');
-    const [first = '', ...rest] = typeof spec.help === 'string' ? [spec.help] : spec.help;
+    const [first = '', ...rest] = (typeof spec.help === 'string' ? [spec.help] : spec.help).map((line) =>
+      line.includes('{default}') ? line.replaceAll('{default}', String(defaultOf(spec))) : line,
+    );
     lines.push(`  ${flags.padEnd(FLAG_COLUMN)}  ${first}`.trimEnd(), ...rest.map((line) => INDENT + line));
   }
   return lines;

@@ -3,7 +3,7 @@
  * (Image options live in images.ts, calibration options in calibration.ts and device options in sshOptions.ts,
  * beside the code that reads them.)
  */
-import type { NetworkOptions } from '../model/config.js';
+import { DEFAULT_NUM_CLASSES, type NetworkOptions } from '../model/config.js';
 import type { OptionGroup, OptionSpec, ParsedArgs } from './command.js';
 import { numberOption, stringOption } from './command.js';
 import { choice, orList, positiveInteger } from './validators.js';
@@ -33,7 +33,8 @@ export const BATCH_OPTION: OptionSpec = {
   name: 'batch',
   type: 'integer',
   placeholder: 'N',
-  help: 'images per inference batch (default 32)',
+  default: 32,
+  help: 'images per inference batch (default {default})',
   validate: positiveInteger,
 };
 
@@ -57,7 +58,13 @@ export const NETWORK_GROUP: OptionGroup = [
     placeholder: 'R',
     help: "input resolution (default: the variant's native one)",
   },
-  { name: 'num-classes', type: 'integer', placeholder: 'N', help: 'classifier outputs (default 1000)' },
+  {
+    name: 'num-classes',
+    type: 'integer',
+    placeholder: 'N',
+    default: DEFAULT_NUM_CLASSES,
+    help: 'classifier outputs (default {default})',
+  },
 ];
 
 export function networkOptionsFrom(args: ParsedArgs): NetworkOptions {

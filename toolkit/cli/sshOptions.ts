@@ -8,7 +8,7 @@ import { hostTargetsFromInventory, inventoryFromText } from '../deploy/inventory
 import { DEFAULT_REMOTE_ROOT, remoteLayoutFor, type RemoteLayout } from '../deploy/remote.js';
 import { SshSession, type SshOptions } from '../deploy/ssh.js';
 import type { OptionGroup, ParsedArgs } from './command.js';
-import { flag, numberOption, stringOption } from './command.js';
+import { flag, stringOption, numberOrDefault, stringOrDefault } from './command.js';
 import { integerAtLeast, positiveSeconds } from './validators.js';
 
 export const HOSTS_GROUP: OptionGroup = [
@@ -59,21 +59,24 @@ export const SSH_GROUP: OptionGroup = [
     name: 'connect-timeout',
     type: 'number',
     placeholder: 'S',
-    help: 'seconds to wait for the SSH handshake (default 15)',
+    default: 15,
+    help: 'seconds to wait for the SSH handshake (default {default})',
     validate: positiveSeconds,
   },
   {
     name: 'retries',
     type: 'integer',
     placeholder: 'N',
-    help: 'reconnect attempts on connection errors, with backoff (default 3)',
+    default: 3,
+    help: 'reconnect attempts on connection errors, with backoff (default {default})',
     validate: integerAtLeast(0),
   },
   {
     name: 'remote-dir',
     type: 'string',
     placeholder: 'DIR',
-    help: `where releases live on the device (default ${DEFAULT_REMOTE_ROOT})`,
+    default: DEFAULT_REMOTE_ROOT,
+    help: 'where releases live on the device (default {default})',
   },
   {
     name: 'remote-cli',
@@ -113,15 +116,15 @@ export interface SshSettings {
 }
 
 export function sshSettingsFrom(args: ParsedArgs): SshSettings {
-  const timeout = numberOption(args, 'connect-timeout') ?? 15;
-  const retries = numberOption(args, 'retries') ?? 3;
+  const timeout = numberOrDefault(args, 'connect-timeout');
+  const retries = numberOrDefault(args, 'retries');
   return {
     identity: stringOption(args, 'identity') ?? null,
     knownHostsPath: stringOption(args, 'known-hosts') ?? join(homedir(), '.ssh', 'known_hosts'),
     acceptNew: flag(args, 'accept-new'),
     connectTimeoutMs: timeout * 1000,
     retries,
-    remoteRoot: stringOption(args, 'remote-dir') ?? DEFAULT_REMOTE_ROOT,
+    remoteRoot: stringOrDefault(args, 'remote-dir'),
     remoteCli: stringOption(args, 'remote-cli') ?? null,
   };
 }

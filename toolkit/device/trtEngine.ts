@@ -19,6 +19,9 @@ import { engineBuilt, trtDevice, trtVersions, type TrtDevice } from '../runtime/
 import { encodedTrtVersion, engineBuildPlanFor, type EngineBuildPlan } from '../runtime/trtPlan.js';
 
 /** Which of the bundle's graphs the engine runs: the int8 one at the target's precision, or the fp32 baseline. */
+/** The batch a GPU engine is tuned for when none is given: one image, the latency case. */
+export const DEFAULT_OPT_BATCH = 1;
+
 export type BundleModel = 'int8' | 'fp32';
 
 export interface BundleEngine {
@@ -179,7 +182,7 @@ export async function engineForBundle(options: EngineForBundleOptions): Promise<
     dlaCore,
     hasCalibrationCache: manifest.engine.calibration !== null,
     maxBatch,
-    optBatch: options.optBatch ?? 1,
+    optBatch: options.optBatch ?? DEFAULT_OPT_BATCH,
     ...(options.quantization ? { quantization: options.quantization } : {}),
   });
   const quantization = buildPlan.quantMode === 'implicit-cache' ? 'implicit' : 'explicit';

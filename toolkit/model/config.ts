@@ -16,6 +16,9 @@ import {
 } from './variants.js';
 import { scaleChannels, scaleRepeats } from './scaling.js';
 
+/** ImageNet's classes: the classifier's width when none is given. */
+export const DEFAULT_NUM_CLASSES = 1000;
+
 export interface BlockConfig {
   /** The seed's block name: stage number + letter (`1a`, `2a`, `2b`, …). */
   index: string;
@@ -91,7 +94,7 @@ export function networkConfigFrom(options: NetworkOptions): NetworkConfig {
   const widthCoefficient = options.widthCoefficient ?? base!.widthCoefficient;
   const depthCoefficient = options.depthCoefficient ?? base!.depthCoefficient;
   const resolution = options.resolution ?? base!.resolution;
-  const numClasses = options.numClasses ?? 1000;
+  const numClasses = options.numClasses ?? DEFAULT_NUM_CLASSES;
   const dropoutRate = options.dropoutRate ?? base?.dropoutRate ?? 0.2;
   requirePositive('widthCoefficient', 'width', widthCoefficient, false);
   requirePositive('depthCoefficient', 'depth', depthCoefficient, false);

@@ -3,7 +3,7 @@ import { manifestFromBundle } from '../../bundle/manifest.js';
 import { benchEntriesFor, benchmarked } from '../../device/bench.js';
 import { UsageError } from '../../errors.js';
 import type { Command, OptionGroup } from '../command.js';
-import { MAX_THREADS, flag, listOption, numberOption, requiredString } from '../command.js';
+import { MAX_THREADS, flag, listOption, numberOption, requiredString, numberOrDefault } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { formatTable } from '../table.js';
 import { integerFrom } from '../validators.js';
@@ -15,21 +15,24 @@ const BENCH_GROUP: OptionGroup = [
     name: 'batch',
     type: 'integer',
     placeholder: 'N',
-    help: 'images per inference (default 1)',
+    default: 1,
+    help: 'images per inference (default {default})',
     validate: integerFrom({ min: 1, max: 1024 }),
   },
   {
     name: 'runs',
     type: 'integer',
     placeholder: 'N',
-    help: 'timed runs per runtime (default 50), interleaved',
+    default: 50,
+    help: 'timed runs per runtime (default {default}), interleaved',
     validate: integerFrom({ min: 1, max: 100_000 }),
   },
   {
     name: 'warmup',
     type: 'integer',
     placeholder: 'N',
-    help: 'untimed runs first (default 5)',
+    default: 5,
+    help: 'untimed runs first (default {default})',
     validate: integerFrom({ min: 0, max: 10_000 }),
   },
   {
@@ -59,9 +62,9 @@ export const benchCommand: Command = {
   groups: [BENCH_GROUP, JSON_GROUP],
   async run(args, io) {
     const bundle = requiredString(args, 'bundle');
-    const batch = numberOption(args, 'batch') ?? 1;
-    const runs = numberOption(args, 'runs') ?? 50;
-    const warmup = numberOption(args, 'warmup') ?? 5;
+    const batch = numberOrDefault(args, 'batch');
+    const runs = numberOrDefault(args, 'runs');
+    const warmup = numberOrDefault(args, 'warmup');
     const threads = numberOption(args, 'threads');
     const manifest = await manifestFromBundle(bundle);
     let entries = benchEntriesFor({

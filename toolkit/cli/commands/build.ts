@@ -18,7 +18,7 @@ import type { WeightRange } from '../../quant/cpu.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { choiceOption, flag, numberOption, requiredString, stringOption } from '../command.js';
+import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
@@ -87,7 +87,7 @@ async function modelFrom(args: ParsedArgs): Promise<ModelChoice> {
     throw new UsageError('give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]');
   const weightsPath = stringOption(args, 'weights');
   const network = networkOptionsFrom(args);
-  const seed = numberOption(args, 'seed') ?? 0;
+  const seed = numberOrDefault(args, 'seed');
   const { model } = await onnxFromExportOptions({
     network,
     weights: weightsPath ? { kind: 'safetensors', path: weightsPath } : { kind: 'seeded', seed },
@@ -124,7 +124,7 @@ async function datasetsFrom(options: {
   if (count < 1) throw new UsageError(`--calib-count expects a positive integer, got ${count}`);
   if (split.calib.items.length <= count) return split;
   return {
-    calib: balancedSubset({ dataset: split.calib, count, seed: numberOption(args, 'seed') ?? 0 }),
+    calib: balancedSubset({ dataset: split.calib, count, seed: numberOrDefault(args, 'seed') }),
     eval: split.eval,
   };
 }
@@ -182,7 +182,8 @@ const BUILD_GROUP: OptionGroup = [
     name: 'golden',
     type: 'integer',
     placeholder: 'N',
-    help: `images in the golden set (default ${DEFAULT_GOLDEN})`,
+    default: DEFAULT_GOLDEN,
+    help: 'images in the golden set (default {default})',
     validate: positiveInteger,
   },
   WEIGHT_RANGE_OPTION,
@@ -241,7 +242,7 @@ async function buildPlanFrom(args: ParsedArgs) {
   const inputSize = inputSizeOf(chosen.model);
   const preprocessing = preprocessingFrom(args, inputSize);
   const { calib, eval: evalSet } = await datasetsFrom({ args, target, demoRoot });
-  const golden = numberOption(args, 'golden') ?? DEFAULT_GOLDEN;
+  const golden = numberOrDefault(args, 'golden');
   const { settings: calibrator, auto } =
     stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
       ? { settings: { method: target.calibration.method } as const, auto: false }
@@ -276,7 +277,7 @@ async function buildPlanFrom(args: ParsedArgs) {
       ...(searchCount !== undefined ? { searchCount } : {}),
       weightRange,
       goldenCount: golden,
-      batchSize: numberOption(args, 'batch') ?? 32,
+      batchSize: numberOrDefault(args, 'batch'),
       classes: evalSet.classes ?? calib.classes ?? null,
     },
   };

@@ -13,7 +13,7 @@ import { hostLabel, shellQuote } from '../../deploy/ssh.js';
 import type { HostTarget } from '../../deploy/hosts.js';
 import type { HostOutcome } from '../../deploy/fleet.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, numberOption, requiredString, stringOption } from '../command.js';
+import { flag, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
@@ -53,14 +53,16 @@ const DEPLOY_GROUP: OptionGroup = [
     type: 'integer',
     placeholder: 'N',
     validate: integerAtLeast(1),
-    help: 'releases kept on the device, the current one included (default 3)',
+    default: 3,
+    help: 'releases kept on the device, the current one included (default {default})',
   },
   {
     name: 'concurrency',
     type: 'integer',
     placeholder: 'N',
     validate: integerAtLeast(1),
-    help: 'devices deployed at once (default 4)',
+    default: 4,
+    help: 'devices deployed at once (default {default})',
   },
   {
     name: 'max-fail',
@@ -74,7 +76,8 @@ const DEPLOY_GROUP: OptionGroup = [
     type: 'number',
     placeholder: 'S',
     validate: positiveSeconds,
-    help: 'limit for each step on the device: engine build, verify (default 1800)',
+    default: 1800,
+    help: 'limit for each step on the device: engine build, verify (default {default})',
   },
   QUIET_OPTION,
 ];
@@ -84,9 +87,9 @@ async function deployPlanFrom(args: ParsedArgs) {
   const bundle = requiredString(args, 'bundle');
   const targets = await hostTargetsOf(args);
   const settings = sshSettingsFrom(args);
-  const keep = numberOption(args, 'keep') ?? 3;
-  const concurrency = numberOption(args, 'concurrency') ?? 4;
-  const timeout = numberOption(args, 'timeout') ?? 1800;
+  const keep = numberOrDefault(args, 'keep');
+  const concurrency = numberOrDefault(args, 'concurrency');
+  const timeout = numberOrDefault(args, 'timeout');
   const maxFail = maxFailFrom(stringOption(args, 'max-fail'), targets.length);
   const tensorrt = {
     include: stringOption(args, 'tensorrt-include') ?? null,

@@ -8,7 +8,7 @@ import { deviceCheckReport, deviceCheckText, deviceCheckWritten } from '../../de
 import { targetNamed } from '../../../targets/load.js';
 import { UsageError } from '../../errors.js';
 import type { Command, OptionGroup } from '../command.js';
-import { flag, stringOption } from '../command.js';
+import { flag, stringOption, stringOrDefault } from '../command.js';
 import { JSON_GROUP } from '../sharedOptions.js';
 
 const DEVICE_CHECK_GROUP: OptionGroup = [
@@ -16,9 +16,16 @@ const DEVICE_CHECK_GROUP: OptionGroup = [
     name: 'target',
     type: 'string',
     placeholder: 'T',
-    help: 'the target the demo bundle is built for (default jetson-orin-nano; a tensorrt target)',
+    default: 'jetson-orin-nano',
+    help: 'the target the demo bundle is built for (default {default}; a tensorrt target)',
   },
-  { name: 'out', type: 'string', placeholder: 'FILE.json', help: 'where the report goes (default device-check.json)' },
+  {
+    name: 'out',
+    type: 'string',
+    placeholder: 'FILE.json',
+    default: 'device-check.json',
+    help: 'where the report goes (default {default})',
+  },
   {
     name: 'work-dir',
     type: 'string',
@@ -54,13 +61,13 @@ export const deviceCheckCommand: Command = {
   examples: ['effnet-edge device-check', 'npm run device-check -- --out orin-check.json'],
   groups: [DEVICE_CHECK_GROUP, JSON_GROUP],
   async run(args, io) {
-    const target = targetNamed(stringOption(args, 'target') ?? 'jetson-orin-nano');
+    const target = targetNamed(stringOrDefault(args, 'target'));
     if (target.runtime !== 'tensorrt' || target.deviceSide !== 'effnet-edge') {
       throw new UsageError(
         `--target ${target.name} is not a target effnet-edge runs TensorRT on; choose one of the Jetson targets with deviceSide effnet-edge`,
       );
     }
-    const out = resolve(stringOption(args, 'out') ?? 'device-check.json');
+    const out = resolve(stringOrDefault(args, 'out'));
     const json = flag(args, 'json');
     const report = await deviceCheckReport({
       workDir: resolve(stringOption(args, 'work-dir') ?? join(tmpdir(), 'effnet-edge-device-check')),

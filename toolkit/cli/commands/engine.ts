@@ -11,7 +11,7 @@ import { fusionReportFrom, type FusionReport } from '../../eval/fusion.js';
 import { fusionTextFrom } from '../../eval/fusionText.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { TrtRunner } from '../../runtime/trt.js';
-import { engineForBundle } from '../../device/trtEngine.js';
+import { DEFAULT_OPT_BATCH, engineForBundle } from '../../device/trtEngine.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
@@ -37,7 +37,8 @@ const BUILD_GROUP: OptionGroup = [
     name: 'opt-batch',
     type: 'integer',
     placeholder: 'N',
-    help: 'build: the batch TensorRT tunes a GPU engine for (default 1)',
+    default: DEFAULT_OPT_BATCH,
+    help: 'build: the batch TensorRT tunes a GPU engine for (default {default})',
   },
   {
     name: 'precision',

@@ -9,7 +9,7 @@ import { modelFromFile } from '../../onnx/read.js';
 import { preparedFp32From } from '../../quant/quantize.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, OptionGroup } from '../command.js';
-import { flag, numberOption, stringOption } from '../command.js';
+import { flag, stringOption, numberOrDefault } from '../command.js';
 import { BATCH_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { progressBar } from '../progress.js';
@@ -60,7 +60,7 @@ export const evalCommand: Command = {
       outputs: givenPaths(args, ['report']),
       inputs: givenPaths(args, ['fp32', 'int8', 'data', 'labels', 'class-index']),
     });
-    const batchSize = numberOption(args, 'batch') ?? 32;
+    const batchSize = numberOrDefault(args, 'batch');
     const fp32 = preparedFp32From(await modelFromFile({ path: fp32Path })).model;
     const int8 = await modelFromFile({ path: int8Path });
     const inputSize = inputSizeOf(fp32);

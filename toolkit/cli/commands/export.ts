@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, OptionGroup } from '../command.js';
-import { flag, given, numberOption, requiredString, stringOption } from '../command.js';
+import { flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../sharedOptions.js';
 import { UsageError } from '../../errors.js';
 import { onnxFromExportOptions, type WeightSource } from '../../model/export.js';
@@ -21,7 +21,14 @@ const EXPORT_GROUP: OptionGroup = [
     validate: choice(['seeded'], "'seeded'"),
   },
   // The library checks the seed and epsilon, as `seed` and `bnEpsilon`.
-  { name: 'seed', type: 'integer', placeholder: 'N', field: 'seed', help: 'PRNG seed for --init seeded (default 0)' },
+  {
+    name: 'seed',
+    type: 'integer',
+    placeholder: 'N',
+    field: 'seed',
+    default: 0,
+    help: 'PRNG seed for --init seeded (default {default})',
+  },
   {
     name: 'bn-eps',
     type: 'number',
@@ -55,7 +62,7 @@ export const exportCommand: Command = {
     const weights: WeightSource =
       weightsPath !== undefined
         ? { kind: 'safetensors', path: weightsPath }
-        : { kind: 'seeded', seed: numberOption(args, 'seed') ?? 0 };
+        : { kind: 'seeded', seed: numberOrDefault(args, 'seed') };
     const bnEpsilon = numberOption(args, 'bn-eps');
     const result = await onnxFromExportOptions({
       network: networkOptionsFrom(args),

@@ -16,7 +16,7 @@ import {
 } from '../../pipeline/quantize.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { choiceOption, flag, given, numberOption, requiredString, stringOption } from '../command.js';
+import { choiceOption, flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
 import { JSON_GROUP, WEIGHT_RANGE_OPTION } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
@@ -50,7 +50,8 @@ const QUANTIZE_GROUP: OptionGroup = [
     name: 'trt-version',
     type: 'integer',
     placeholder: 'V',
-    help: 'TensorRT version in the cache header (default 8601 = 8.6.1)',
+    default: 8601,
+    help: 'TensorRT version in the cache header (default {default} = 8.6.1)',
   },
   { name: 'ranges', type: 'string', placeholder: 'FILE.json', help: 'also write the calibrated ranges as JSON' },
   {
@@ -131,8 +132,8 @@ async function quantizeOptionsFrom(
     runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt',
   });
   const { settings: calibrator, auto } = calibratorSettingsFrom(args);
-  const batchSize = numberOption(args, 'batch') ?? 32;
-  const trtVersion = numberOption(args, 'trt-version') ?? 8601;
+  const batchSize = numberOrDefault(args, 'batch');
+  const trtVersion = numberOrDefault(args, 'trt-version');
   const model = await modelFromFile({ path: modelPath });
   const inputSize = inputSizeOf(model);
   const preprocessing = preprocessingFrom(args, inputSize);

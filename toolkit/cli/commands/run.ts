@@ -7,7 +7,7 @@ import { UsageError, UserError } from '../../errors.js';
 import { bundleRunner, runtimeChoiceFrom } from '../../device/bundleRunner.js';
 import { topK } from '../../eval/metrics.js';
 import type { Command, OptionGroup } from '../command.js';
-import { flag, numberOption, requiredString, stringOption } from '../command.js';
+import { flag, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
 import { positiveInteger } from '../validators.js';
 
@@ -18,7 +18,8 @@ const RUN_GROUP: OptionGroup = [
     name: 'top',
     type: 'integer',
     placeholder: 'K',
-    help: 'classes shown per image (default 5)',
+    default: 5,
+    help: 'classes shown per image (default {default})',
     validate: positiveInteger,
   },
   RUNTIME_OPTION,
@@ -45,7 +46,7 @@ export const runCommand: Command = {
     if (args.positionals.length === 0) throw new UsageError('give one or more images to classify');
     const manifest = await manifestFromBundle(bundle);
     const file = flag(args, 'fp32') || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
-    const k = numberOption(args, 'top') ?? 5;
+    const k = numberOrDefault(args, 'top');
     const runtime = runtimeChoiceFrom(stringOption(args, 'runtime'));
     const runner = await bundleRunner({
       bundle,
