@@ -5,7 +5,7 @@
  */
 import { DEFAULT_NUM_CLASSES, type NetworkOptions } from '../model/config.js';
 import type { OptionGroup, OptionSpec, ParsedArgs } from './command.js';
-import { numberOption, stringOption } from './command.js';
+import { given, numberOption, stringOption } from './command.js';
 import { choice, orList, positiveInteger } from './validators.js';
 
 export const JSON_OPTION: OptionSpec = { name: 'json', type: 'boolean', help: 'print one JSON object (for scripts)' };
@@ -73,7 +73,8 @@ export function networkOptionsFrom(args: ParsedArgs): NetworkOptions {
   const width = numberOption(args, 'width');
   const depth = numberOption(args, 'depth');
   const resolution = numberOption(args, 'resolution');
-  const numClasses = numberOption(args, 'num-classes');
+  // Only what was given: the library applies DEFAULT_NUM_CLASSES, and `--model` refuses network options.
+  const numClasses = given(args, 'num-classes') ? numberOption(args, 'num-classes') : undefined;
   if (variant !== undefined) options.variant = variant;
   if (width !== undefined) options.widthCoefficient = width;
   if (depth !== undefined) options.depthCoefficient = depth;
