@@ -30,6 +30,8 @@ export class FileFormatError extends UserError {
  * never a command-line flag: the CLI knows which flag feeds which field and says the same `problem` about the flag.
  */
 export class FieldError extends UsageError {
+  /** 2 for a value the command line got wrong (the default), 1 for one that is wrong about the world (no such host). */
+  override readonly exitCode: number;
   /** The library's option name: `host`, `weightRange`. */
   readonly field: string;
   readonly value: unknown;
@@ -48,8 +50,10 @@ export class FieldError extends UsageError {
     fix?: string;
     /** How the message names the option when not by `field` (a word such as `num-classes`). */
     label?: string;
+    exitCode?: 1 | 2;
   }) {
     super(`${options.label ?? options.field} ${options.problem}`);
+    this.exitCode = options.exitCode ?? 2;
     this.field = options.field;
     this.value = options.value;
     this.expected = options.expected;

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { allTargets } from '../../targets/load.js';
+import { flagMessageOf } from '../helpers/fieldErrors.js';
 import {
   DLA_SE_NOTE,
   batchSlicesFor,
@@ -180,10 +181,14 @@ t.test('fp16 and fp32', async (t) => {
   t.throws(() => plan('8.6.2', { precision: 'fp32', dlaCore: 0 }), {
     message: 'DLA runs fp16 and int8 only; build fp32 engines for the GPU (leave out --dla-core)',
   });
-  t.throws(() => plan('8.6.2', { optBatch: 9 }), {
-    message: '--opt-batch is 9; expected an integer from 1 to --max-batch (8)',
-  });
-  t.throws(() => plan('8.6.2', { maxBatch: 0 }), { message: '--max-batch expects a positive integer, got 0' });
+  t.equal(
+    await flagMessageOf(() => plan('8.6.2', { optBatch: 9 }), { field: 'optBatch', flag: '--opt-batch' }),
+    '--opt-batch is 9; expected an integer from 1 to the largest batch (8)',
+  );
+  t.equal(
+    await flagMessageOf(() => plan('8.6.2', { maxBatch: 0 }), { field: 'maxBatch', flag: '--max-batch' }),
+    '--max-batch expects a positive integer, got 0',
+  );
 });
 
 t.test("batches cut into the engine's, the tail padded for static (DLA) engines", async (t) => {

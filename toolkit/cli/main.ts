@@ -86,14 +86,14 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     }
     return await command.run(args, io);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError && error.exitCode === 2) {
       io.stderr(
         `effnet-edge ${command.name}: ${messageFor(error, command)}\nRun 'effnet-edge ${command.name} --help' for usage.\n`,
       );
       return error.exitCode;
     }
     if (error instanceof UserError) {
-      io.stderr(`effnet-edge ${command.name}: ${error.message}\n`);
+      io.stderr(`effnet-edge ${command.name}: ${messageFor(error, command)}\n`);
       return error.exitCode;
     }
     io.stderr(

@@ -1,5 +1,5 @@
 /** Ansible's --limit host patterns over an inventory: groups, hosts, globs, `~regex`, `[i]`, `&` and `!`. */
-import { FieldError, UserError } from '../errors.js';
+import { FieldError, } from '../errors.js';
 import { isIpv6 } from './hosts.js';
 import type { Inventory } from './inventoryBuilder.js';
 
@@ -85,9 +85,13 @@ export function hostsMatching(inventory: Inventory, limit: string): string[] {
   const hosts = [...inventory.hosts.keys()].filter((name) => selected.has(name));
   if (hosts.length === 0) {
     const groups = [...inventory.groups.keys()].filter((name) => name !== 'all' && name !== 'ungrouped').sort();
-    throw new UserError(
-      `--limit '${limit}': matches no host in ${inventory.path} (groups: ${groups.join(', ') || 'none'})`,
-    );
+    throw new FieldError({
+      field: 'limit',
+      value: limit,
+      expected: 'a pattern matching a host or group of the inventory',
+      problem: `'${limit}': matches no host in ${inventory.path} (groups: ${groups.join(', ') || 'none'})`,
+      exitCode: 1,
+    });
   }
   return hosts;
 }

@@ -8,7 +8,7 @@ import { type Batch, batchesFromDataset, preloadedBatches } from '../../calibrat
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
-import { UserError } from '../errors.js';
+import { FieldError, UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
@@ -65,7 +65,13 @@ export interface BuildResult {
 export function precisionFor(target: Target, requested: string | undefined): Precision {
   const precision = (requested ?? target.defaultPrecision) as Precision;
   if (!['int8', 'fp16', 'fp32'].includes(precision))
-    throw new UserError(`--precision expects int8, fp16 or fp32, got '${precision}'`);
+    throw new FieldError({
+      field: 'precision',
+      value: precision,
+      expected: 'int8, fp16 or fp32',
+      problem: `expects int8, fp16 or fp32, got '${precision}'`,
+      exitCode: 1,
+    });
   if (precision === 'int8' && !target.fastInt8) {
     throw new UserError(
       `${target.name} (SM ${target.sm}) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16`,

@@ -11,7 +11,7 @@
  * - the engine inspector (the fusion report) exists from 8.2;
  * - DLA takes only static shapes: one batch size per engine (min = opt = max).
  */
-import { UserError } from '../errors.js';
+import { FieldError, UserError } from '../errors.js';
 import type { Precision } from '../../targets/load.js';
 
 export interface TrtRelease {
@@ -107,9 +107,21 @@ export function engineBuildPlanFor(options: EngineBuildPlanOptions): EngineBuild
   const dla = dlaCore >= 0;
   const version = releaseText(release);
   if (!Number.isInteger(maxBatch) || maxBatch < 1)
-    throw new UserError(`--max-batch expects a positive integer, got ${maxBatch}`);
+    throw new FieldError({
+      field: 'maxBatch',
+      value: maxBatch,
+      expected: 'a positive integer',
+      problem: `expects a positive integer, got ${maxBatch}`,
+      exitCode: 1,
+    });
   if (!dla && (!Number.isInteger(optBatch) || optBatch < 1 || optBatch > maxBatch)) {
-    throw new UserError(`--opt-batch is ${optBatch}; expected an integer from 1 to --max-batch (${maxBatch})`);
+    throw new FieldError({
+      field: 'optBatch',
+      value: optBatch,
+      expected: `an integer from 1 to the largest batch (${maxBatch})`,
+      problem: `is ${optBatch}; expected an integer from 1 to the largest batch (${maxBatch})`,
+      exitCode: 1,
+    });
   }
   if (dla && precision === 'fp32')
     throw new UserError('DLA runs fp16 and int8 only; build fp32 engines for the GPU (leave out --dla-core)');

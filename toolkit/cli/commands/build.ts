@@ -169,7 +169,13 @@ const BUILD_GROUP: OptionGroup = [
     placeholder: 'DIR',
     help: 'labelled images to measure accuracy on (default: 20 % of --calib held back)',
   },
-  { name: 'precision', type: 'string', placeholder: 'P', help: "int8, fp16 or fp32 (default: the target's)" },
+  {
+    name: 'precision',
+    type: 'string',
+    placeholder: 'P',
+    field: 'precision',
+    help: "int8, fp16 or fp32 (default: the target's)",
+  },
   {
     name: 'out',
     short: 'o',
