@@ -99,12 +99,12 @@ t.test(
         const raw = typeof spec.help === 'string' ? spec.help : spec.help.join(' ');
         t.notMatch(
           raw,
-          /\(default [0-9][0-9.]*\)/,
+          /default [0-9][0-9.]*\)/,
           `${command.name} --${spec.name}: declare the default, show {default}`,
         );
         const declared = spec.type === 'boolean' || spec.type === 'list' ? undefined : spec.default;
         if (declared === undefined) continue;
-        t.match(help, `(default ${declared}`, `${command.name} --${spec.name}: the help shows ${declared}`);
+        t.match(help, `default ${declared}`, `${command.name} --${spec.name}: the help shows ${declared}`);
         const args = parseCommandArgs(command, []);
         const read = spec.type === 'string' ? stringOrDefault(args, spec.name) : numberOrDefault(args, spec.name);
         t.equal(read, declared, `${command.name} --${spec.name}: not given, it reads as the declared default`);

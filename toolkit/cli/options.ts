@@ -65,10 +65,17 @@ export function optionTableFrom(specs: readonly OptionSpec[]): OptionTable {
 }
 
 /** The declared default, for the help text; an option that shows `{default}` must declare one. */
-function defaultOf(spec: OptionSpec): string | number {
-  const value = spec.type === 'boolean' || spec.type === 'list' ? undefined : spec.default;
-  if (value === undefined) throw new Error(`--${spec.name}: its help shows {default} but it declares none`);
+function defaultOf(spec: OptionSpec | undefined, shownBy: OptionSpec): string | number {
+  const value = spec === undefined || spec.type === 'boolean' || spec.type === 'list' ? undefined : spec.default;
+  if (value === undefined) throw new Error(`--${shownBy.name}: its help shows a default that is not declared`);
   return value;
+}
+
+/** `{default}`: this option's declared default; `{default:NAME}`: that of --NAME, an option this help describes. */
+function withDefaults(line: string, spec: OptionSpec, specs: readonly OptionSpec[]): string {
+  return line.replace(/\{default(?::([a-z0-9-]+))?\}/g, (_, name: string | undefined) =>
+    String(defaultOf(name === undefined ? spec : specs.find((other) => other.name === name), spec)),
+  );
 }
 
 /** Where help text starts: two spaces, the flag column, two spaces. */
@@ -88,7 +95,7 @@ export function helpLinesFrom(specs: readonly OptionSpec[]): string[] {
     const partners = specs.filter((other) => other.sameLineAs === spec.name);
     const flags = [spec, ...partners].map(flagText).join(' ');
     const [first = '', ...rest] = (typeof spec.help === 'string' ? [spec.help] : spec.help).map((line) =>
-      line.includes('{default}') ? line.replaceAll('{default}', String(defaultOf(spec))) : line,
+      withDefaults(line, spec, specs),
     );
     lines.push(`  ${flags.padEnd(FLAG_COLUMN)}  ${first}`.trimEnd(), ...rest.map((line) => INDENT + line));
   }

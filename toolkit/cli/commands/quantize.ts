@@ -61,7 +61,7 @@ const QUANTIZE_GROUP: OptionGroup = [
     validate: nonNegative('points of top-1'),
     help: [
       'keep the most sensitive layers in float until int8 top-1 is within X points of',
-      'fp32 on --eval (labelled images; --eval-count N for a seeded subset, default 500)',
+      'fp32 on --eval (labelled images; --eval-count N for a seeded subset, default {default:eval-count})',
     ],
   },
   { name: 'eval', type: 'string', placeholder: 'DIR', describedIn: 'max-drop', help: '' },
@@ -70,6 +70,7 @@ const QUANTIZE_GROUP: OptionGroup = [
     type: 'integer',
     placeholder: 'N',
     describedIn: 'max-drop',
+    default: 500,
     help: '',
     validate: positiveInteger,
   },
@@ -87,10 +88,17 @@ const QUANTIZE_GROUP: OptionGroup = [
     type: 'boolean',
     help: [
       "correct each layer's bias for the mean shift quantization causes (layer by layer,",
-      'on --bias-correction-count N calibration images, default 256)',
+      'on --bias-correction-count N calibration images, default {default:bias-correction-count})',
     ],
   },
-  { name: 'bias-correction-count', type: 'integer', placeholder: 'N', describedIn: 'bias-correction', help: '' },
+  {
+    name: 'bias-correction-count',
+    type: 'integer',
+    placeholder: 'N',
+    describedIn: 'bias-correction',
+    default: 256,
+    help: '',
+  },
   {
     name: 'report',
     type: 'string',
@@ -99,12 +107,16 @@ const QUANTIZE_GROUP: OptionGroup = [
   },
 ];
 
-/** The labelled evaluation set --max-drop measures on: --eval, 500 seeded images of it unless --eval-count says. */
+/** The labelled evaluation set --max-drop measures on: --eval, a seeded subset of --eval-count (declared default). */
 async function maxDropFrom(args: ParsedArgs): Promise<QuantizePipelineOptions['maxDrop']> {
   const points = numberOption(args, 'max-drop');
   if (points === undefined) return undefined;
-  const evalSet = await datasetFrom({ args, flag: 'eval', countFlag: 'eval-count' });
-  const limited = !given(args, 'eval-count') ? balancedSubset({ dataset: evalSet, count: 500, seed: 0 }) : evalSet;
+  // Given, --eval-count draws with --seed like --calib-count; by default the subset is seed 0's.
+  const counted = given(args, 'eval-count');
+  const evalSet = await datasetFrom({ args, flag: 'eval', ...(counted ? { countFlag: 'eval-count' } : {}) });
+  const limited = counted
+    ? evalSet
+    : balancedSubset({ dataset: evalSet, count: numberOrDefault(args, 'eval-count'), seed: 0 });
   if (limited.items.some((item) => item.label === undefined))
     throw new UsageError('--max-drop needs labelled --eval images (class sub-folders, --labels or --class-index)');
   return { points, eval: limited };
@@ -154,9 +166,7 @@ async function quantizeOptionsFrom(
     equalize: flag(args, 'equalize'),
     ...(searchCount !== undefined ? { searchCount } : {}),
     ...(selectCount !== undefined ? { selectCount } : {}),
-    ...(flag(args, 'bias-correction')
-      ? { biasCorrectionCount: numberOption(args, 'bias-correction-count') ?? 256 }
-      : {}),
+    ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOrDefault(args, 'bias-correction-count') } : {}),
     cache: stringOption(args, 'cache') !== undefined,
     ...(maxDrop ? { maxDrop } : {}),
     onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
