@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FileFormatError, } from '../../toolkit/errors.js';
+import { FileFormatError } from '../../toolkit/errors.js';
 import { flagMessageOf } from '../helpers/fieldErrors.js';
 import { hostTargetsFromInventory, inventoryFromText } from '../../toolkit/deploy/inventory.js';
 import type { HostTarget } from '../../toolkit/deploy/hosts.js';

@@ -1,5 +1,5 @@
 /** Ansible's --limit host patterns over an inventory: groups, hosts, globs, `~regex`, `[i]`, `&` and `!`. */
-import { FieldError, } from '../errors.js';
+import { FieldError } from '../errors.js';
 import { isIpv6 } from './hosts.js';
 import type { Inventory } from './inventoryBuilder.js';
 
