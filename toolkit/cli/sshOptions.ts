@@ -42,6 +42,7 @@ export const SSH_GROUP: OptionGroup = [
     name: 'identity',
     type: 'string',
     placeholder: 'KEY',
+    field: 'identity',
     help: 'private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
   },
   {

@@ -37,6 +37,8 @@ export async function forEachHost<T>(options: {
   concurrency: number;
   maxFail: number;
   work: (target: HostTarget) => Promise<T>;
+  /** How a failure reads (the CLI tells a FieldError's field as its flag); default: the error's message. */
+  describe?: (error: Error) => string;
 }): Promise<HostOutcome<T>[]> {
   const outcomes: HostOutcome<T>[] = options.targets.map((target) => ({
     target,
@@ -56,7 +58,7 @@ export async function forEachHost<T>(options: {
         outcome.status = 'ok';
       } catch (error) {
         outcome.status = 'failed';
-        outcome.error = (error as Error).message;
+        outcome.error = options.describe?.(error as Error) ?? (error as Error).message;
         failures += 1;
       }
       outcome.seconds = (performance.now() - started) / 1000;

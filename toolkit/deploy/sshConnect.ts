@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Client, type AnyAuthMethod, type AuthenticationType, type NextAuthHandler } from 'ssh2';
-import { UserError } from '../errors.js';
+import { FieldError, UserError } from '../errors.js';
 import type { HostTarget } from './hosts.js';
 import {
   hostKeyError,
@@ -57,7 +57,13 @@ export interface KeyCandidate {
 export async function keyCandidates(identity: string | null): Promise<KeyCandidate[]> {
   if (identity !== null) {
     const key = await readFile(identity).catch((error: NodeJS.ErrnoException) => {
-      throw new UserError(`--identity ${identity}: cannot read the private key (${error.code ?? error.message})`);
+      throw new FieldError({
+        field: 'identity',
+        value: identity,
+        expected: 'a readable private key file',
+        problem: `${identity}: cannot read the private key (${error.code ?? error.message})`,
+        exitCode: 1,
+      });
     });
     return [{ path: identity, key }];
   }

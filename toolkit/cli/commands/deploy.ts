@@ -13,7 +13,7 @@ import { hostLabel, shellQuote } from '../../deploy/ssh.js';
 import type { HostTarget } from '../../deploy/hosts.js';
 import type { HostOutcome } from '../../deploy/fleet.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, requiredString, stringOption, numberOrDefault } from '../command.js';
+import { flag, requiredString, stringOption, numberOrDefault, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
@@ -237,6 +237,7 @@ export const deployCommand: Command = {
   async run(args, io) {
     const plan = await deployPlanFrom(args);
     const outcomes = await forEachHost<DeployResult>({
+      describe: (error) => messageFor(error, deployCommand),
       targets: plan.targets,
       concurrency: plan.concurrency,
       maxFail: plan.maxFail,

@@ -12,7 +12,7 @@ import {
 import { hostLabel, type SshSession } from '../../deploy/ssh.js';
 import { TOOLKIT_VERSION } from '../../version.js';
 import type { Command } from '../command.js';
-import { flag, stringOption } from '../command.js';
+import { flag, stringOption, messageFor } from '../command.js';
 import { JSON_GROUP } from '../sharedOptions.js';
 import { releaseId } from '../validators.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
@@ -100,6 +100,7 @@ export const rollbackCommand: Command = {
     const settings = sshSettingsFrom(args);
     const to = stringOption(args, 'to');
     const outcomes = await forEachHost({
+      describe: (error) => messageFor(error, rollbackCommand),
       targets,
       concurrency: 4,
       maxFail: Infinity,

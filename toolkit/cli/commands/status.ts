@@ -3,7 +3,7 @@ import { forEachHost } from '../../deploy/fleet.js';
 import { releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { Command } from '../command.js';
-import { flag } from '../command.js';
+import { flag, messageFor } from '../command.js';
 import { JSON_GROUP } from '../sharedOptions.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
 import { formatTable } from '../table.js';
@@ -18,6 +18,7 @@ export const statusCommand: Command = {
     const targets = await hostTargetsOf(args);
     const settings = sshSettingsFrom(args);
     const outcomes = await forEachHost({
+      describe: (error) => messageFor(error, statusCommand),
       targets,
       concurrency: 8,
       maxFail: Infinity,

@@ -18,7 +18,7 @@ import type { HostTarget } from '../../deploy/hosts.js';
 import type { HostOutcome } from '../../deploy/fleet.js';
 import type { TapPoint } from '../../eval/checkReports.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, stringOption } from '../command.js';
+import { flag, stringOption, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom, type SshSettings } from '../sshOptions.js';
 import { formatTable } from '../table.js';
@@ -148,6 +148,7 @@ async function verifiedOnDevices(args: ParsedArgs, io: CommandIo): Promise<numbe
   const runtime = stringOption(args, 'runtime');
   if (runtime !== undefined) runtimeChoiceFrom(runtime);
   const outcomes = await forEachHost({
+    describe: (error) => messageFor(error, verifyCommand),
     targets,
     concurrency: 1,
     maxFail: Infinity,
