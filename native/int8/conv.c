@@ -112,94 +112,130 @@ static void conv_chunk(effnet_int8_engine *e, const layer_t *l, scratch_t *s, in
   }
 }
 
+/* The padded input rows a thread holds in its scratch (pad_rows): [begin, end), contiguous. */
+typedef struct {
+  int32_t begin, end;
+} padded_window_t;
+
+/* Padded rows [from, to) of layer l, padding only what the thread's window lacks; rows that do not continue the window
+ * start it over (the scratch holds every padded row of a layer, so a window never outgrows it). */
+static const uint8_t *padded_rows(effnet_int8_engine *e, const layer_t *l, scratch_t *s, padded_window_t *w, int32_t from, int32_t to) {
+  if (from < w->begin || from > w->end) w->begin = w->end = from;
+  if (to > w->end) {
+    pad_rows(e, l, w->end, to, s->padded + (size_t)(w->end - w->begin) * padded_row_bytes(l));
+    w->end = to;
+  }
+  return s->padded + (size_t)(from - w->begin) * padded_row_bytes(l);
+}
+
+/* The output channel parts of a conv's chunks: 1 (runs of pixels) unless a thread would get fewer than 16 pixels. */
+static int32_t conv_parts(const effnet_int8_engine *e, const layer_t *l) {
+  const int32_t threads = e->threads, pixels = l->conv.out_h * l->conv.out_w, block_pairs = (l->conv.n_pad / 8 + 1) / 2;
+  if (!e->kernels->gemm_requant || threads == 1 || pixels >= 16 * threads || block_pairs == 1) return 1;
+  return threads < block_pairs ? threads : block_pairs;
+}
+
 /*
- * A conv's work: each thread takes a run of output pixels, in chunks of CHUNK_ROWS. The runs start at multiples of 4
- * pixels, so with a multiple of 16 channels no cache line is written by two threads, and each thread mostly reads
- * what it wrote in the layer before. Only where a thread would get fewer than 16 pixels are the chunks split by
- * output channels instead: a channel split makes both threads read the whole input and write parts of each line.
+ * A conv's work: each thread's run of output pixels, in items of CHUNK_ROWS. The runs start at multiples of 4 pixels,
+ * so with a multiple of 16 channels no cache line is written by two threads, and each thread mostly reads what it
+ * wrote in the layer before. Only where a thread would get fewer than 16 pixels are the chunks split by output
+ * channels too: a channel split makes both threads read the whole input and write parts of each line.
  */
-void conv_task(void *raw, int32_t thread, int32_t threads) {
+pool_split_t conv_split(const effnet_int8_engine *e, const layer_t *l) {
+  if (e->kernels->pixel_quad_conv && pixel_quad_conv(l)) return (pool_split_t){l->conv.out_h, 1, 1};
+  const int32_t parts = conv_parts(e, l), pixels = l->conv.out_h * l->conv.out_w;
+  if (parts == 1) return (pool_split_t){pixels, 4, CHUNK_ROWS};
+  return (pool_split_t){(pixels + CHUNK_ROWS - 1) / CHUNK_ROWS * parts, 1, 1};
+}
+
+void conv_task(void *raw, pool_claim_t *claim) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
   const layer_t *l = task->l;
   const kernels_t *k = e->kernels;
-  scratch_t *s = &e->scratch[thread];
+  scratch_t *s = &e->scratch[claim->thread];
   const int8_t *in = layer_input(e, l);
   int8_t *out = layer_output(e, l);
   if (k->pixel_quad_conv && pixel_quad_conv(l)) {
-    /* Whole output rows, each thread its share. */
-    const int32_t row_first = share_start(l->conv.out_h, thread, threads, 1), row_last = share_start(l->conv.out_h, thread + 1, threads, 1);
-    if (row_first >= row_last) return;
-    const int32_t py_begin = row_first * l->conv.stride;
-    pad_rows(e, l, py_begin, (row_last - 1) * l->conv.stride + l->conv.kh, s->padded);
-    for (int32_t oy = row_first; oy < row_last; oy++) {
-      int8_t *dst = out + (size_t)oy * l->conv.out_w * l->conv.out_c;
-      k->pixel_quad_conv(l, s->padded + (size_t)(oy * l->conv.stride - py_begin) * padded_row_bytes(l), dst);
-      finish_conv_rows(e, l, dst, (size_t)oy * l->conv.out_w * l->conv.out_c, (size_t)l->conv.out_w * l->conv.out_c);
-    }
+    /* Whole output rows. */
+    padded_window_t window = {0, 0};
+    do {
+      for (int32_t oy = claim->begin; oy < claim->end; oy++) {
+        int8_t *dst = out + (size_t)oy * l->conv.out_w * l->conv.out_c;
+        k->pixel_quad_conv(l, padded_rows(e, l, s, &window, oy * l->conv.stride, oy * l->conv.stride + l->conv.kh), dst);
+        finish_conv_rows(e, l, dst, (size_t)oy * l->conv.out_w * l->conv.out_c, (size_t)l->conv.out_w * l->conv.out_c);
+      }
+    } while (pool_next(claim));
     return;
   }
   const int32_t pixels = l->conv.out_h * l->conv.out_w, blocks = l->conv.n_pad / 8, block_pairs = (blocks + 1) / 2;
-  if (!k->gemm_requant || threads == 1 || pixels >= 16 * threads || block_pairs == 1) {
-    const int32_t first = share_start(pixels, thread, threads, 4), last = share_start(pixels, thread + 1, threads, 4);
-    for (int32_t p0 = first; p0 < last; p0 += CHUNK_ROWS) {
-      const int32_t rows = last - p0 < CHUNK_ROWS ? last - p0 : CHUNK_ROWS;
-      pack_conv_chunk(e, l, s, in, p0, rows);
-      conv_chunk(e, l, s, out, p0, rows, 0, blocks);
-    }
+  const int32_t parts = conv_parts(e, l);
+  if (parts == 1) {
+    do {
+      pack_conv_chunk(e, l, s, in, claim->begin, claim->end - claim->begin);
+      conv_chunk(e, l, s, out, claim->begin, claim->end - claim->begin, 0, blocks);
+    } while (pool_next(claim));
     return;
   }
-  /* The channel split: every chunk, each thread its share of the output channels (in pairs of 8-channel blocks). */
-  const int32_t parts = threads < block_pairs ? threads : block_pairs, chunks = (pixels + CHUNK_ROWS - 1) / CHUNK_ROWS;
-  const int32_t first = share_start(chunks * parts, thread, threads, 1), last = share_start(chunks * parts, thread + 1, threads, 1);
+  /* The channel split: items are (chunk, part), a part being its share of the output channels (pairs of 8-channel blocks). */
   int32_t packed_chunk = -1;
-  for (int32_t item = first; item < last; item++) {
-    const int32_t chunk = item / parts, part = item % parts;
+  do {
+    const int32_t chunk = claim->begin / parts, part = claim->begin % parts;
     const int32_t p0 = chunk * CHUNK_ROWS, rows = pixels - p0 < CHUNK_ROWS ? pixels - p0 : CHUNK_ROWS;
     if (chunk != packed_chunk) pack_conv_chunk(e, l, s, in, p0, rows);
     packed_chunk = chunk;
     const int32_t block_begin = 2 * share_start(block_pairs, part, parts, 1), block_end = 2 * share_start(block_pairs, part + 1, parts, 1);
     conv_chunk(e, l, s, out, p0, rows, block_begin, block_end < blocks ? block_end : blocks);
-  }
+  } while (pool_next(claim));
 }
 
-/* Depthwise rows, each thread its run (see conv_task); with the fused kernel and under 2 rows a thread, rows × channel blocks. */
-CLONES void depthwise_task(void *raw, int32_t thread, int32_t threads) {
+/* The channel block parts of a depthwise's rows: with the fused kernel and under 2 rows a thread, one per thread. */
+static int32_t depthwise_parts(const effnet_int8_engine *e, const layer_t *l) {
+  const kernels_t *k = e->kernels;
+  const int32_t block = k->depthwise_fused ? k->depthwise_block : 1, blocks = round_up(l->conv.in_c, block) / block;
+  const int32_t parts = k->depthwise_fused && e->threads > 1 && l->conv.out_h < 2 * e->threads ? e->threads : 1;
+  return parts > blocks ? blocks : parts;
+}
+
+/* Depthwise rows × channel parts, each thread its run (see conv_task); the SE pool sums start zeroed (run.c). */
+pool_split_t depthwise_split(const effnet_int8_engine *e, const layer_t *l) {
+  return (pool_split_t){l->conv.out_h * depthwise_parts(e, l), 1, 1};
+}
+
+CLONES void depthwise_task(void *raw, pool_claim_t *claim) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
   const layer_t *l = task->l;
   const kernels_t *k = e->kernels;
-  scratch_t *s = &e->scratch[thread];
+  scratch_t *s = &e->scratch[claim->thread];
   const int32_t c_count = l->conv.in_c, block = k->depthwise_fused ? k->depthwise_block : 1, blocks = round_up(c_count, block) / block;
-  int32_t parts = k->depthwise_fused && threads > 1 && l->conv.out_h < 2 * threads ? threads : 1;
-  if (parts > blocks) parts = blocks;
-  const int32_t items = l->conv.out_h * parts;
-  const int32_t first = share_start(items, thread, threads, 1), last = share_start(items, thread + 1, threads, 1);
+  const int32_t parts = depthwise_parts(e, l);
   const int8_t *in = layer_input(e, l);
   int8_t *out = layer_output(e, l);
   int32_t *pool = s->pool;
-  if (l->flags & FLAG_POOL) memset(pool, 0, sizeof(int32_t) * (size_t)round_up(c_count, block));
-  const int32_t py_begin = first < last ? first / parts * l->conv.stride : 0;
-  if (k->depthwise_fused && first < last) pad_rows(e, l, py_begin, ((last - 1) / parts) * l->conv.stride + l->conv.kh, s->padded);
-  for (int32_t item = first; item < last; item++) {
-    const int32_t oy = item / parts, part = item % parts;
-    int8_t *dst = out + (size_t)oy * l->conv.out_w * c_count;
-    if (k->depthwise_fused) {
-      const int32_t block_begin = share_start(blocks, part, parts, 1), block_end = share_start(blocks, part + 1, parts, 1);
-      k->depthwise_fused(l, s->padded + (size_t)(oy * l->conv.stride - py_begin) * padded_row_bytes(l), block_begin, block_end, dst, pool);
-      continue;
-    }
-    k->depthwise_row(l, in, oy, s->acc);
-    k->requant(s->acc, l->conv.out_w, c_count, c_count, l->conv.bias, l->conv.mult, l->conv.shift, dst);
-    if (l->flags & FLAG_ACTIVATION) {
-      k->apply_table(dst, (size_t)l->conv.out_w * c_count, l->conv.table);
-    }
-    /* The SE block's global average pool accumulates while the output is produced, row by row in cache. */
-    if (l->flags & FLAG_POOL) {
-      for (int32_t ox = 0; ox < l->conv.out_w; ox++) {
-        const int8_t *px = dst + (size_t)ox * c_count;
-        for (int32_t c = 0; c < c_count; c++) pool[c] += px[c];
+  padded_window_t window = {0, 0};
+  do {
+    for (int32_t item = claim->begin; item < claim->end; item++) {
+      const int32_t oy = item / parts, part = item % parts;
+      int8_t *dst = out + (size_t)oy * l->conv.out_w * c_count;
+      if (k->depthwise_fused) {
+        const int32_t block_begin = share_start(blocks, part, parts, 1), block_end = share_start(blocks, part + 1, parts, 1);
+        const uint8_t *rows = padded_rows(e, l, s, &window, oy * l->conv.stride, oy * l->conv.stride + l->conv.kh);
+        k->depthwise_fused(l, rows, block_begin, block_end, dst, pool);
+        continue;
+      }
+      k->depthwise_row(l, in, oy, s->acc);
+      k->requant(s->acc, l->conv.out_w, c_count, c_count, l->conv.bias, l->conv.mult, l->conv.shift, dst);
+      if (l->flags & FLAG_ACTIVATION) {
+        k->apply_table(dst, (size_t)l->conv.out_w * c_count, l->conv.table);
+      }
+      /* The SE block's global average pool accumulates while the output is produced, row by row in cache. */
+      if (l->flags & FLAG_POOL) {
+        for (int32_t ox = 0; ox < l->conv.out_w; ox++) {
+          const int8_t *px = dst + (size_t)ox * c_count;
+          for (int32_t c = 0; c < c_count; c++) pool[c] += px[c];
+        }
       }
     }
-  }
+  } while (pool_next(claim));
 }

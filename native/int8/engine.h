@@ -85,9 +85,11 @@ const kernels_t *kernels_for(int32_t isa);
 const char *isa_name(int32_t isa);
 effnet_int8_status use_kernels(effnet_int8_engine *e, const kernels_t *k);
 
-/* conv.c, se.c, head.c: the layers' work (the tasks run on every thread of the pool, a task_t as their argument). */
-void conv_task(void *raw, int32_t thread, int32_t threads);
-void depthwise_task(void *raw, int32_t thread, int32_t threads);
+/* conv.c, se.c, head.c: the layers' work (the tasks run claimed items on the pool's threads, a task_t as argument). */
+pool_split_t conv_split(const effnet_int8_engine *e, const layer_t *l);
+void conv_task(void *raw, pool_claim_t *claim);
+pool_split_t depthwise_split(const effnet_int8_engine *e, const layer_t *l);
+void depthwise_task(void *raw, pool_claim_t *claim);
 void run_se(effnet_int8_engine *e, const se_layer_t *se);
 void run_head(effnet_int8_engine *e, const head_layer_t *h, float *logits);
 
@@ -114,13 +116,6 @@ static inline int8_t *network_input(effnet_int8_engine *e) { return tensor(e, e-
 /* One row of a layer's padded input as pad_rows writes it. */
 static inline size_t padded_row_bytes(const layer_t *l) {
   return (size_t)(l->conv.in_w + l->conv.pad_left + l->conv.pad_right) * (pixel_quad_conv(l) ? 4 : l->conv.in_c);
-}
-
-/* Where thread `thread` of `threads` starts in `items`, rounded to a multiple of `align` (the last thread ends at items). */
-static inline int32_t share_start(int32_t items, int32_t thread, int32_t threads, int32_t align) {
-  if (thread >= threads) return items;
-  const int32_t at = (int32_t)(((int64_t)items * thread / threads + align / 2) / align * align);
-  return at < items ? at : items;
 }
 
 #endif

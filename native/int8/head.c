@@ -8,28 +8,26 @@ typedef struct {
 } head_task_t;
 
 /* The classifier (1000 × 1280 for ImageNet B0) split over the threads by class. */
-CLONES static void classifier_task(void *raw, int32_t thread, int32_t threads) {
+CLONES static void classifier_task(void *raw, pool_claim_t *claim) {
   const head_task_t *task = raw;
   const head_layer_t *h = task->h;
   const int32_t c_count = h->in_c;
-  const int32_t first = share_start(h->classes, thread, threads, 1), last = share_start(h->classes, thread + 1, threads, 1);
-  for (int32_t o = first; o < last; o++) {
-    const int8_t *w = h->weights + (size_t)o * c_count;
-    int32_t acc = 0;
-    for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
-    task->logits[o] = (float)acc * h->scale[o] + h->bias[o];
-  }
+  do {
+    for (int32_t o = claim->begin; o < claim->end; o++) {
+      const int8_t *w = h->weights + (size_t)o * c_count;
+      int32_t acc = 0;
+      for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
+      task->logits[o] = (float)acc * h->scale[o] + h->bias[o];
+    }
+  } while (pool_next(claim));
 }
 
-/* The head's global average pool, channels split by thread (each channel summed in pixel order, as on one thread). */
-CLONES static void head_pool_task(void *raw, int32_t thread, int32_t threads) {
-  const head_task_t *task = raw;
+/* The head's global average pool of channels [first, last), each channel summed in pixel order as on one thread. */
+CLONES static void head_pool_channels(const head_task_t *task, int32_t first, int32_t last) {
   effnet_int8_engine *e = task->e;
   const head_layer_t *h = task->h;
   const int8_t *in = tensor(e, h->in_slot, (size_t)h->in_h * h->in_w * h->in_c);
-  const int32_t pixels = h->in_h * h->in_w, c_count = h->in_c, groups = (c_count + 15) / 16;
-  const int32_t first = share_start(groups, thread, threads, 1) * 16, group_end = share_start(groups, thread + 1, threads, 1) * 16;
-  const int32_t last = group_end < c_count ? group_end : c_count;
+  const int32_t pixels = h->in_h * h->in_w, c_count = h->in_c;
   double *sums = e->head_sums;
   for (int32_t c = first; c < last; c++) sums[c] = 0;
   /* With a table the pooled values are the activation's float outputs (the graph pools them unquantized). */
@@ -44,8 +42,17 @@ CLONES static void head_pool_task(void *raw, int32_t thread, int32_t threads) {
   for (int32_t c = first; c < last; c++) e->pooled[c] = quantize_value((float)(sums[c] / pixels), h->pool_scale);
 }
 
+/* Channels in groups of 16 (two cache lines of sums), four groups an item. */
+static void head_pool_task(void *raw, pool_claim_t *claim) {
+  const head_task_t *task = raw;
+  do {
+    const int32_t last = claim->end * 16 < task->h->in_c ? claim->end * 16 : task->h->in_c;
+    head_pool_channels(task, claim->begin * 16, last);
+  } while (pool_next(claim));
+}
+
 void run_head(effnet_int8_engine *e, const head_layer_t *h, float *logits) {
   head_task_t task = {e, h, logits};
-  pool_run(&e->pool, head_pool_task, &task);
-  pool_run(&e->pool, classifier_task, &task);
+  pool_run(&e->pool, head_pool_task, &task, (pool_split_t){(h->in_c + 15) / 16, 1, 4});
+  pool_run(&e->pool, classifier_task, &task, (pool_split_t){h->classes, 1, 64});
 }
