@@ -4,7 +4,6 @@
  * ONNX Runtime's simulation of the same Q/DQ graph and says so, while an explicit `--runtime tensorrt|native-int8`
  * refuses: a device check must never silently measure something else.
  */
-import { availableParallelism } from 'node:os';
 import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
 import { FieldError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
@@ -13,6 +12,7 @@ import type { Runner } from '../runtime/runner.js';
 import { TrtRunner, trtUnavailableReason } from '../runtime/trt.js';
 import { engineForBundle, type BundleModel } from './trtEngine.js';
 import { engineBytesFor, int8UnavailableReason, Int8Runner } from '../runtime/int8/native.js';
+import { int8ThreadsForThisMachine } from '../runtime/int8/threads.js';
 
 export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8'] as const;
 export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8';
@@ -120,7 +120,7 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
       source: path,
       inputName: onnx.graph.inputs[0]!.name,
       outputName: onnx.graph.outputs[0]!.name,
-      threads: options.threads ?? availableParallelism(),
+      threads: options.threads ?? (await int8ThreadsForThisMachine()).threads,
     });
   }
   return OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });
