@@ -9,13 +9,9 @@
  * Ranges are fixed (speed does not depend on them); the Q/DQ model is the onnxruntime placement CPU bundles use.
  */
 import { readFileSync } from 'node:fs';
-import { onnxFromExportOptions } from '../toolkit/model/export.js';
-import { structureOf } from '../toolkit/passes/recognise.js';
-import { quantizationPlanFrom } from '../toolkit/quant/plan.js';
-import { qdqModelFrom } from '../toolkit/quant/qdq.js';
-import { preparedFp32From } from '../toolkit/quant/quantize.js';
 import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../toolkit/runtime/int8/native.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
+import { seededB0Models } from './seededB0.js';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -56,17 +52,7 @@ function peakGops(isa: string): { gops: number; mhz: number; macsPerCycle: numbe
   return { gops: (2 * macsPerCycle * mhz) / 1000, mhz, macsPerCycle };
 }
 
-const { model } = await onnxFromExportOptions({ network: { variant: 'b0' }, weights: { kind: 'seeded', seed: 0 } });
-const fp32 = preparedFp32From(model).model;
-const { structure } = structureOf(fp32);
-const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-const int8 = qdqModelFrom({
-  model: fp32,
-  plan,
-  ranges: new Map(plan.activations.map((a) => [a.tensor, 8])),
-  weightQmax: 127,
-  weightFormat: 'int8',
-}).model;
+const { fp32, int8 } = await seededB0Models();
 const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
 const info = engine.info();
 const ortFp32 = await OrtRunner.create({ model: fp32, threads: 1 });

@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
+import { runContentionBench } from './contention.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Results go to the source tree's bench/results/, also when run from dist/bench/.
@@ -28,6 +29,12 @@ function modelBuild(variant: string): ModelBuildResult {
 }
 
 const machine = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
+// `node dist/bench/run.js contention` runs only the contention benchmark (the whole run takes minutes).
+if (process.argv[2] === 'contention') {
+  mkdirSync(resultsDir, { recursive: true });
+  runContentionBench({ here, resultsDir, machine });
+  process.exit(0);
+}
 const runs = ['b0', 'b7'].map(modelBuild);
 const result = {
   benchmark: 'model-build',
@@ -176,3 +183,6 @@ process.stdout.write(
     .map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`)
     .join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`,
 );
+
+// Steady under load (issue 18): one child, quiet then with a busy process per core.
+runContentionBench({ here, resultsDir, machine });
