@@ -119,3 +119,11 @@ export function thresholdLines(options: { thresholds: Thresholds; referenceName:
     thresholdsText({ runtime: runtime as ThresholdRuntime, thresholds, referenceName: options.referenceName }),
   );
 }
+
+/** The build summary's one line: each runtime's deviation bound and its basis (inspect shows every bound). */
+export function deviationSummary(thresholds: Thresholds): string {
+  const each = Object.entries(thresholds.runtimes).map(
+    ([runtime, t]) => `${runtime} ≤ ${t.maxLogitDeviation} ${t.basis}`,
+  );
+  return `device thresholds (max logit deviation): ${each.join(', ')}`;
+}
