@@ -21,7 +21,9 @@ export const MEASURED_DEVIATION_FLOOR = 0.05;
 /**
  * A measured deviation is doubled. The device runs the very same golden inputs, so the margin covers another
  * machine, not other images: another ISA path (VNNI, AVX2, NEON) or thread split that rounds one value differently
- * and cascades as far as the measured difference did. The rule was checked on images the build does not see.
+ * and cascades as far as the measured difference did. Checked on the embedded demo: on its 80 evaluation images (48
+ * outside the golden set) the native engine's largest deviation was the golden set's own 0.9265, identical on every
+ * ISA path (scalar, AVX2, AVX-VNNI, AVX-512) and thread count here; arm64's NEON path is what the margin is for.
  */
 export const MEASURED_DEVIATION_FACTOR = 2;
 
