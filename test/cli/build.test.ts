@@ -48,7 +48,7 @@ function checkDemoBuilt(t: Test, result: CliResult, out: string, target: string)
 /** The demo bundle's manifest: target, model hash, accuracy, engine key. */
 function checkDemoManifest(t: Test, out: string, target: string): void {
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest;
-  t.equal(manifest.schema, 'effnet-edge/bundle@1');
+  t.equal(manifest.schema, 'effnet-edge/bundle@2');
   t.equal(manifest.target.name, target);
   t.equal(
     manifest.model.source === 'onnx' && manifest.model.sha256,

@@ -183,7 +183,7 @@ t.test(
     const strict = join(dir, 'bundle-strict');
     cpSync(bundleA, strict, { recursive: true });
     const strictManifest = manifestOf(strict);
-    strictManifest.thresholds.minCosine = 1;
+    for (const thresholds of Object.values(strictManifest.thresholds.runtimes)) thresholds.minCosine = 1;
     writeFileSync(join(strict, 'manifest.json'), `${JSON.stringify(strictManifest, null, 2)}\n`);
     const impossible = await runCli(['deploy', '--bundle', strict, ...sshArgs()]);
     t.equal(impossible.code, 1);

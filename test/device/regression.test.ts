@@ -19,8 +19,16 @@ const golden: GoldenSet = {
   reference: { data: int8, classes: 3 },
   referenceName: 'int8',
 };
+const bounds = { minAgreement: 50, minCosine: 0.9, minTop1: 50, minReferenceAgreement: 75, maxLogitDeviation: 0.5 };
 const manifest = {
-  thresholds: { minAgreement: 50, minCosine: 0.9, minTop1: 50, minReferenceAgreement: 75, maxLogitDeviation: 0.5 },
+  thresholds: {
+    largestLogit: 5,
+    runtimes: {
+      onnxruntime: { basis: 'estimated', why: 'a test', ...bounds },
+      tensorrt: { basis: 'estimated', why: 'a test', ...bounds },
+      'native-int8': { basis: 'estimated', why: 'a test', ...bounds, maxLogitDeviation: 1.25 },
+    },
+  },
   accuracy: { int8: { top1: 75 }, fp32: { top1: 50 } },
 } as unknown as BundleManifest;
 const files = [{ file: 'model.int8.onnx', ok: true, problem: null }];
@@ -67,13 +75,9 @@ t.test('a device that drifts fails the checks it breaks, naming the flipped imag
   t.equal(checks[5]!.measured, 8, '|9 − 1| on image 1');
 });
 
-t.test('missing labels or thresholds from an older bundle: skipped with the reason, not failed', async (t) => {
-  const old = {
-    ...manifest,
-    thresholds: { minAgreement: 50, minCosine: 0.9, minTop1: null },
-  } as unknown as BundleManifest;
+t.test('a golden set without labels: the accuracy check is skipped with the reason, not failed', async (t) => {
   const checks = regressionChecks({
-    manifest: old,
+    manifest,
     golden: { ...golden, index: { ...golden.index, labels: null } },
     device: { data: int8, classes: 3 },
     files,
@@ -81,11 +85,7 @@ t.test('missing labels or thresholds from an older bundle: skipped with the reas
   });
   t.strictSame(
     checks.filter((c) => c.skip).map((c) => c.skip),
-    [
-      'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
-      'the golden set has no labels',
-      'the manifest records no deviation threshold (bundle from an older effnet-edge)',
-    ],
+    ['the golden set has no labels'],
   );
   t.equal(
     regressionChecks({ manifest, golden, device: null, files, runtime: 'onnxruntime' }).length,
@@ -94,18 +94,28 @@ t.test('missing labels or thresholds from an older bundle: skipped with the reas
   );
 });
 
-t.test(
-  'a CPU bundle verified on the native int8 engine gets its wider deviation bound: 25 % of the largest build-time logit',
-  async (t) => {
-    const cpu = { ...manifest, target: { name: 'cpu-x86_64', runtime: 'onnxruntime' } } as unknown as BundleManifest;
-    const device = { data: Float32Array.from(int8, (v, i) => (i === 0 ? v + 1 : v)), classes: 3 };
-    const onOrt = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'onnxruntime' }).at(-1)!;
-    t.strictSame([onOrt.ok, onOrt.measured, onOrt.allowed], [false, 1, '<= 0.5']);
-    const onNative = regressionChecks({ manifest: cpu, golden, device, files, runtime: 'native-int8' }).at(-1)!;
-    t.strictSame(
-      [onNative.ok, onNative.measured, onNative.allowed],
-      [true, 1, '<= 1.25'],
-      '0.25 × 5, the largest int8 logit',
-    );
-  },
-);
+t.test("each runtime is held to the manifest's own bounds for it: no widening on the device", async (t) => {
+  const device = { data: Float32Array.from(int8, (v, i) => (i === 0 ? v + 1 : v)), classes: 3 };
+  const onOrt = regressionChecks({ manifest, golden, device, files, runtime: 'onnxruntime' }).at(-1)!;
+  t.strictSame([onOrt.ok, onOrt.measured, onOrt.allowed], [false, 1, '<= 0.5']);
+  const onNative = regressionChecks({ manifest, golden, device, files, runtime: 'native-int8' }).at(-1)!;
+  t.strictSame([onNative.ok, onNative.measured, onNative.allowed], [true, 1, '<= 1.25']);
+  t.strictSame(onNative.details, { runtime: 'native-int8', basis: 'estimated' });
+});
+
+t.test('a runtime the manifest holds no thresholds for fails, naming the ones it has', async (t) => {
+  const checks = regressionChecks({ manifest, golden, device: { data: int8, classes: 3 }, files, runtime: 'ort-int8' });
+  t.strictSame(checks.slice(1), [
+    {
+      name: 'the manifest holds thresholds for ort-int8',
+      ok: false,
+      measured: 'none',
+      allowed: 'thresholds for the runtime that ran',
+      details: {
+        runtime: 'ort-int8',
+        recorded: ['onnxruntime', 'tensorrt', 'native-int8'],
+        fix: 'verify with --runtime onnxruntime or --runtime tensorrt or --runtime native-int8, or rebuild the bundle where ort-int8 runs',
+      },
+    },
+  ]);
+});

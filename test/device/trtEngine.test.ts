@@ -67,8 +67,8 @@ t.test(
         { data: recorded, classes: golden.classes },
       );
       t.ok(
-        agreement >= manifest.thresholds.minReferenceAgreement!,
-        `TensorRT top-1 agrees with ONNX Runtime's int8 on ${agreement} % (threshold ${manifest.thresholds.minReferenceAgreement} %)`,
+        agreement >= manifest.thresholds.runtimes.tensorrt!.minReferenceAgreement,
+        `TensorRT top-1 agrees with ONNX Runtime's int8 on ${agreement} % (threshold ${manifest.thresholds.runtimes.tensorrt!.minReferenceAgreement} %)`,
       );
     } finally {
       await runner.close();

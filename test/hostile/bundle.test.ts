@@ -194,12 +194,22 @@ t.test('a symlink inside the bundle is never followed', async (t) => {
   );
 });
 
+/** The manifest's thresholds with one runtime's entry changed, or removed (null). */
+function runtimeEdited(m: Json, runtime: string, change: Json | null): Json {
+  const thresholds = m.thresholds as Json;
+  const { [runtime]: entry, ...others } = thresholds.runtimes as Json;
+  return {
+    ...thresholds,
+    runtimes: change === null ? others : { ...others, [runtime]: { ...(entry as Json), ...change } },
+  };
+}
+
 t.test('manifests that are not what the schema declares: each names the field', async (t) => {
   const cases: [string, (m: Json) => unknown, string][] = [
     [
       'null',
       () => null,
-      "schema null is not 'effnet-edge/bundle@1'; rebuild the bundle with this version of effnet-edge",
+      "schema null is not 'effnet-edge/bundle@2'; rebuild the bundle with this version of effnet-edge",
     ],
     ['no-files', ({ files: _files, ...m }) => m, 'files: missing; expected an object'],
     ['no-golden', ({ golden: _golden, ...m }) => m, 'golden: missing; expected an object'],
@@ -219,8 +229,18 @@ t.test('manifests that are not what the schema declares: each names the field', 
     ['unknown-key', (m) => ({ ...m, postInstall: 'curl x | sh' }), "the document: unknown key 'postInstall'"],
     [
       'bad-threshold',
-      (m) => ({ ...m, thresholds: { ...(m.thresholds as Json), minCosine: 'high' } }),
-      'thresholds.minCosine: expected a number, got "high"',
+      (m) => ({ ...m, thresholds: runtimeEdited(m, 'onnxruntime', { minCosine: 'high' }) }),
+      'thresholds.runtimes.onnxruntime.minCosine: expected a number, got "high"',
+    ],
+    [
+      'negative-bound',
+      (m) => ({ ...m, thresholds: runtimeEdited(m, 'native-int8', { maxLogitDeviation: -0.5 }) }),
+      'thresholds.runtimes["native-int8"].maxLogitDeviation: expected >= 0, got -0.5',
+    ],
+    [
+      'runtime-missing',
+      (m) => ({ ...m, thresholds: runtimeEdited(m, 'native-int8', null) }),
+      'thresholds.runtimes: has no thresholds for native-int8, which runs this bundle; rebuild the bundle with effnet-edge build',
     ],
     [
       'self-listed',

@@ -6,17 +6,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileFormatError, UserError } from '../errors.js';
 import { jsonFrom, validatedBy } from '../schema.js';
-import {
-  BUNDLE_SCHEMA,
-  MANIFEST_FILE,
-  manifestSchema,
-  type BundleManifest,
-  type Thresholds,
-} from './manifestSchema.js';
+import { BUNDLE_SCHEMA, MANIFEST_FILE, manifestSchema, type BundleManifest } from './manifestSchema.js';
 import { sha256OfFile } from './hash.js';
 import { pathInsideFolder } from '../insideFolder.js';
 
-export { BUNDLE_SCHEMA, MANIFEST_FILE, type Accuracy, type BundleManifest, type Thresholds } from './manifestSchema.js';
+export {
+  BUNDLE_SCHEMA,
+  MANIFEST_FILE,
+  nativeInt8Fits,
+  thresholdRuntimesOf,
+  type Accuracy,
+  type BundleManifest,
+  type RuntimeThresholds,
+  type ThresholdRuntime,
+  type Thresholds,
+} from './manifestSchema.js';
 
 /** What a device's engine cache is keyed on (FACTS.md): a change in any of them means rebuilding the engine. */
 export const ENGINE_KEY_FIELDS = [
@@ -28,38 +32,6 @@ export const ENGINE_KEY_FIELDS = [
   'quantization',
   'calibrationSha256',
 ] as const;
-
-/**
- * How far a device's logits may drift from the build's, as a share of the largest build-time logit: ONNX Runtime on
- * the device runs the very same graph (only its CPU kernels differ), a TensorRT engine re-fuses and re-rounds it.
- * The native int8 engine computes the graph's integers, but where its rounding differs from ONNX Runtime's in a rare
- * value (the SE gate's Sigmoid, ties) the difference cascades through the blocks like TensorRT's re-rounding:
- * measured up to 0.68 with largest logits near 6 on a 20-image calibration.
- */
-export const DEVIATION_SHARE = { onnxruntime: 0.05, tensorrt: 0.25, 'native-int8': 0.25 } as const;
-
-/**
- * Thresholds from what the golden set measured at build time, with room for two more flipped images: a TensorRT
- * engine rounds differently from ONNX Runtime, and on 32 images one flip is 3 points.
- */
-export function thresholdsFrom(options: {
-  count: number;
-  agreement: number;
-  cosine: number;
-  top1: number | null;
-  runtime: keyof typeof DEVIATION_SHARE;
-  largestLogit: number;
-}): Thresholds {
-  const slack = (2 * 100) / options.count;
-  const round = (v: number) => Math.round(v * 100) / 100;
-  return {
-    minAgreement: round(Math.max(0, options.agreement - slack)),
-    minCosine: round(Math.max(0, options.cosine - 0.02)),
-    minTop1: options.top1 === null ? null : round(Math.max(0, options.top1 - slack)),
-    minReferenceAgreement: round(Math.max(0, 100 - slack)),
-    maxLogitDeviation: round(DEVIATION_SHARE[options.runtime] * options.largestLogit),
-  };
-}
 
 export function manifestText(manifest: BundleManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;

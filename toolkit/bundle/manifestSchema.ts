@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { VARIANT_NAMES } from '../model/variants.js';
 
-export const BUNDLE_SCHEMA = 'effnet-edge/bundle@1';
+// @2: thresholds per runtime (thresholds.runtimes); a bundle@1 is refused with the rebuild message.
+export const BUNDLE_SCHEMA = 'effnet-edge/bundle@2';
 export const MANIFEST_FILE = 'manifest.json';
 
 const SEGMENT = '[A-Za-z0-9_][A-Za-z0-9._-]{0,127}';
@@ -51,6 +52,57 @@ const preprocessing = z.strictObject({
   std: z.tuple([finite.positive(), finite.positive(), finite.positive()]),
   channelOrder: z.enum(['RGB', 'BGR']),
 });
+
+/** The runtimes a bundle can carry thresholds for (`ort-int8`: ONNX Runtime on the QOperator graph). */
+export const THRESHOLD_RUNTIMES = ['onnxruntime', 'ort-int8', 'native-int8', 'tensorrt'] as const;
+export type ThresholdRuntime = (typeof THRESHOLD_RUNTIMES)[number];
+
+const bounds = {
+  minAgreement: percent,
+  minCosine: z.number().min(-1).max(1),
+  minTop1: percent.nullable(),
+  minReferenceAgreement: percent,
+  maxLogitDeviation: finite.min(0),
+};
+
+/** One runtime's bounds, and where they came from: its own golden-set run at build time, or an estimate and why. */
+const runtimeThresholds = z.discriminatedUnion('basis', [
+  z.strictObject({
+    basis: z.literal('measured'),
+    measured: z.strictObject({
+      agreement: percent,
+      cosine: z.number().min(-1).max(1),
+      top1: percent.nullable(),
+      referenceAgreement: percent,
+      maxLogitDeviation: finite.min(0),
+    }),
+    ...bounds,
+  }),
+  z.strictObject({ basis: z.literal('estimated'), why: z.string().min(1).max(500), ...bounds }),
+]);
+
+/** Whether the native int8 engine can run the bundle's model: an int8 CPU bundle (the onnxruntime Q/DQ placement). */
+export function nativeInt8Fits(manifest: {
+  target: { runtime: string };
+  calibration: { profile: string } | null;
+  files: Record<string, unknown>;
+}): boolean {
+  return (
+    manifest.target.runtime === 'onnxruntime' &&
+    manifest.calibration?.profile === 'onnxruntime' &&
+    Object.hasOwn(manifest.files, 'model.int8.onnx')
+  );
+}
+
+/** The runtimes that can run this bundle, so the ones its manifest must hold thresholds for. */
+export function thresholdRuntimesOf(manifest: Parameters<typeof nativeInt8Fits>[0]): ThresholdRuntime[] {
+  if (manifest.target.runtime === 'tensorrt') return ['tensorrt', 'onnxruntime'];
+  return [
+    'onnxruntime',
+    ...(Object.hasOwn(manifest.files, 'model.ort-int8.onnx') ? (['ort-int8'] as const) : []),
+    ...(nativeInt8Fits(manifest) ? (['native-int8'] as const) : []),
+  ];
+}
 
 const top = z.strictObject({ top1: percent.nullable(), top5: percent.nullable() });
 
@@ -106,11 +158,8 @@ export const manifestSchema = z
       cosine: z.number().min(-1).max(1).nullable(),
     }),
     thresholds: z.strictObject({
-      minAgreement: percent,
-      minCosine: z.number().min(-1).max(1),
-      minTop1: percent.nullable(),
-      minReferenceAgreement: percent.optional(),
-      maxLogitDeviation: finite.min(0).optional(),
+      largestLogit: finite.min(0),
+      runtimes: z.partialRecord(z.enum(THRESHOLD_RUNTIMES), runtimeThresholds),
     }),
     golden: z.strictObject({ count: z.int().min(1).max(100_000), index: bundleFileName }),
     engine: z.strictObject({
@@ -179,6 +228,14 @@ export const manifestSchema = z
     listed(['engine', 'onnx'], manifest.engine.onnx);
     listed(['engine', 'calibration'], manifest.engine.calibration);
     listed(['golden', 'index'], manifest.golden.index);
+    for (const runtime of thresholdRuntimesOf(manifest)) {
+      if (!manifest.thresholds.runtimes[runtime])
+        context.addIssue({
+          code: 'custom',
+          path: ['thresholds', 'runtimes'],
+          message: `has no thresholds for ${runtime}, which runs this bundle; rebuild the bundle with effnet-edge build`,
+        });
+    }
     if (manifest.engine.precision !== manifest.target.precision) {
       context.addIssue({
         code: 'custom',
@@ -191,3 +248,4 @@ export const manifestSchema = z
 export type BundleManifest = z.output<typeof manifestSchema>;
 export type Accuracy = BundleManifest['accuracy'];
 export type Thresholds = BundleManifest['thresholds'];
+export type RuntimeThresholds = z.output<typeof runtimeThresholds>;

@@ -4,7 +4,7 @@
  * ONNX Runtime's simulation of the same Q/DQ graph and says so, while an explicit `--runtime tensorrt|native-int8`
  * refuses: a device check must never silently measure something else.
  */
-import { bundleFilePath, type BundleManifest } from '../bundle/manifest.js';
+import { bundleFilePath, nativeInt8Fits, type BundleManifest } from '../bundle/manifest.js';
 import { FieldError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
 import { OrtRunner } from '../runtime/ort.js';
@@ -36,15 +36,6 @@ export interface BundleRunnerOptions {
   dlaCore?: number;
   maxBatch?: number;
   onNotice: (message: string) => void;
-}
-
-/** Whether the native int8 engine can run this bundle's model: an int8 CPU bundle (the onnxruntime Q/DQ placement). */
-function nativeInt8Fits(manifest: BundleManifest): boolean {
-  return (
-    manifest.target.runtime === 'onnxruntime' &&
-    manifest.calibration?.profile === 'onnxruntime' &&
-    Boolean(manifest.files['model.int8.onnx'])
-  );
 }
 
 /** The runtime `auto` resolves to for this bundle's model on this machine (with the reason when it is not the target's). */

@@ -3,7 +3,7 @@
  * the build recorded. Pure: the caller runs the model and checks the files; this turns numbers into checks.
  */
 import { goldenFloats, goldenIndexFrom, type GoldenIndex } from '../bundle/golden.js';
-import { DEVIATION_SHARE, type BundleManifest, type FileCheck } from '../bundle/manifest.js';
+import type { BundleManifest, FileCheck, RuntimeThresholds, ThresholdRuntime } from '../bundle/manifest.js';
 import type { CheckResult } from '../eval/checkReports.js';
 import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
 
@@ -47,18 +47,39 @@ export interface RegressionCheckOptions {
   runtime: string;
 }
 
-/** The inputs of the checks that need the model's output on the device. */
-type DeviceRun = RegressionCheckOptions & { device: Logits };
+/** The inputs of the checks that need the model's output on the device, and the thresholds of its runtime. */
+type DeviceRun = RegressionCheckOptions & { device: Logits; thresholds: RuntimeThresholds };
 
 /**
- * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed. `device` null: the
- * model did not run: only the file check can be made.
+ * Every check of `effnet-edge verify`, in a fixed order, pass or fail, with measured vs allowed: the bounds are the
+ * manifest's for the runtime that ran. `device` null: the model did not run: only the file check can be made. A
+ * runtime the manifest has no thresholds for fails, naming the ones it has: nothing is measured against a guess.
  */
 export function regressionChecks(options: RegressionCheckOptions): CheckResult[] {
   const filesCheck = fileCheck(options.files);
-  const { device } = options;
+  const { device, manifest, runtime } = options;
   if (device === null) return [filesCheck];
-  const run: DeviceRun = { ...options, device };
+  const thresholds = Object.hasOwn(manifest.thresholds.runtimes, runtime)
+    ? manifest.thresholds.runtimes[runtime as ThresholdRuntime]
+    : undefined;
+  if (thresholds === undefined) {
+    const recorded = Object.keys(manifest.thresholds.runtimes);
+    return [
+      filesCheck,
+      {
+        name: `the manifest holds thresholds for ${runtime}`,
+        ok: false,
+        measured: 'none',
+        allowed: 'thresholds for the runtime that ran',
+        details: {
+          runtime,
+          recorded,
+          fix: `verify with --runtime ${recorded.join(' or --runtime ')}, or rebuild the bundle where ${runtime} runs`,
+        },
+      },
+    ];
+  }
+  const run: DeviceRun = { ...options, device, thresholds };
   return [
     filesCheck,
     referenceAgreementCheck(run),
@@ -83,31 +104,20 @@ function fileCheck(files: FileCheck[]): CheckResult {
   };
 }
 
-function referenceAgreementCheck({ manifest, golden, device }: DeviceRun): CheckResult {
-  const name = `top-1 agreement with build-time ${golden.referenceName}`;
-  const threshold = manifest.thresholds.minReferenceAgreement;
-  if (threshold === undefined) {
-    return {
-      name,
-      ok: true,
-      measured: null,
-      allowed: 'not recorded',
-      skip: 'the manifest records no reference agreement threshold (bundle from an older effnet-edge)',
-    };
-  }
+function referenceAgreementCheck({ thresholds, golden, device }: DeviceRun): CheckResult {
   const agreement = top1Agreement(device, golden.reference);
   return {
-    name,
-    ok: agreement >= threshold,
+    name: `top-1 agreement with build-time ${golden.referenceName}`,
+    ok: agreement >= thresholds.minReferenceAgreement,
     measured: round(agreement, 2),
-    allowed: `>= ${threshold} %`,
+    allowed: `>= ${thresholds.minReferenceAgreement} %`,
     details: { images: golden.index.count, flipped: flipped(device, golden.reference) },
   };
 }
 
-function fp32AgreementCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+function fp32AgreementCheck({ thresholds, golden, device }: DeviceRun): CheckResult {
   const fp32Agreement = top1Agreement(device, golden.fp32);
-  const threshold = manifest.thresholds.minAgreement;
+  const threshold = thresholds.minAgreement;
   return {
     name: 'top-1 agreement with build-time fp32',
     ok: fp32Agreement >= threshold,
@@ -117,9 +127,9 @@ function fp32AgreementCheck({ manifest, golden, device }: DeviceRun): CheckResul
   };
 }
 
-function cosineCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+function cosineCheck({ thresholds, golden, device }: DeviceRun): CheckResult {
   const cosine = meanCosine(device, golden.fp32);
-  const threshold = manifest.thresholds.minCosine;
+  const threshold = thresholds.minCosine;
   return {
     name: 'mean logit cosine with build-time fp32',
     ok: cosine >= threshold,
@@ -129,10 +139,10 @@ function cosineCheck({ manifest, golden, device }: DeviceRun): CheckResult {
   };
 }
 
-function accuracyCheck({ manifest, golden, device }: DeviceRun): CheckResult {
+function accuracyCheck({ manifest, thresholds, golden, device }: DeviceRun): CheckResult {
   const name = 'top-1 accuracy on the labelled golden inputs';
   const labels = golden.index.labels;
-  const threshold = manifest.thresholds.minTop1;
+  const threshold = thresholds.minTop1;
   if (labels === null || threshold === null) {
     return { name, ok: true, measured: null, allowed: 'n/a', skip: 'the golden set has no labels' };
   }
@@ -149,46 +159,13 @@ function accuracyCheck({ manifest, golden, device }: DeviceRun): CheckResult {
   };
 }
 
-function deviationCheck({ manifest, golden, device, runtime }: DeviceRun): CheckResult {
-  const name = `max logit deviation from build-time ${golden.referenceName}`;
+function deviationCheck({ thresholds, golden, device, runtime }: DeviceRun): CheckResult {
   const deviation = maxAbsDeviation(device.data, golden.reference.data);
-  const allowedDeviation = allowedLogitDeviation({ manifest, golden, runtime });
-  if (allowedDeviation === undefined) {
-    return {
-      name,
-      ok: true,
-      measured: round(deviation, 4),
-      allowed: 'not recorded',
-      skip: 'the manifest records no deviation threshold (bundle from an older effnet-edge)',
-    };
-  }
   return {
-    name,
-    ok: deviation <= allowedDeviation,
+    name: `max logit deviation from build-time ${golden.referenceName}`,
+    ok: deviation <= thresholds.maxLogitDeviation,
     measured: round(deviation, 4),
-    allowed: `<= ${allowedDeviation}`,
-    details: { runtime },
+    allowed: `<= ${thresholds.maxLogitDeviation}`,
+    details: { runtime, basis: thresholds.basis },
   };
-}
-
-/**
- * The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine gets that
- * engine's share of the same largest build-time logit.
- */
-function allowedLogitDeviation(options: {
-  manifest: BundleManifest;
-  golden: GoldenSet;
-  runtime: string;
-}): number | undefined {
-  const { manifest, golden, runtime } = options;
-  const bound = manifest.thresholds.maxLogitDeviation;
-  return bound !== undefined && runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
-    ? Math.max(bound, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
-    : bound;
-}
-
-function largestAbs(values: Float32Array): number {
-  let largest = 0;
-  for (const v of values) largest = Math.max(largest, Math.abs(v));
-  return largest;
 }

@@ -11,7 +11,7 @@ import type { Precision, Target } from '../../targets/load.js';
 import { FieldError, UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
-import { meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
+import { topKAccuracy } from '../eval/metrics.js';
 import { htmlReport } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
@@ -20,14 +20,15 @@ import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
+import { thresholdsFromGolden } from './goldenRuntimes.js';
 import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from '../bundle/golden.js';
 import { sha256Of } from '../bundle/hash.js';
+import { thresholdLines } from '../bundle/thresholds.js';
 import {
   BUNDLE_SCHEMA,
   ENGINE_KEY_FIELDS,
   MANIFEST_FILE,
   manifestText,
-  thresholdsFrom,
   type Accuracy,
   type BundleManifest,
 } from '../bundle/manifest.js';
@@ -125,14 +126,20 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
 
   const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
   const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
-  const deployed: Logits = int8Golden ?? fp32Golden;
-  const thresholds = thresholdsFrom({
-    count: golden.items.length,
-    agreement: top1Agreement(deployed, fp32Golden),
-    cosine: meanCosine(deployed, fp32Golden),
-    top1: golden.labels ? topKAccuracy(deployed, golden.labels, 1) : null,
-    runtime: options.target.runtime,
-    largestLogit: deployed.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+  files.set('model.fp32.onnx', bytesFromModel(fp32));
+  if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
+  const thresholds = await thresholdsFromGolden({
+    bundle: { target: options.target, calibration: models.calibration },
+    run: {
+      reference: int8Golden ?? fp32Golden,
+      fp32: fp32Golden,
+      labels: golden.labels,
+      inputs: golden.inputs,
+      inputShape: [golden.items.length, 3, inputSize, inputSize],
+      int8,
+      files,
+    },
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   const index: GoldenIndex = {
     count: golden.items.length,
@@ -147,8 +154,6 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   if (int8Golden) files.set(GOLDEN_FILES.int8, bytesFromFloats(int8Golden.data));
   files.set(GOLDEN_FILES.index, encoder.encode(`${JSON.stringify(index, null, 2)}\n`));
 
-  files.set('model.fp32.onnx', bytesFromModel(fp32));
-  if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
   files.set('report.html', encoder.encode(buildReportHtml({ options, models, thresholds, goldenCount: index.count })));
   const manifest = manifestFrom({ options, models, thresholds, files, goldenCount: index.count });
   files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
@@ -308,7 +313,8 @@ function buildReportHtml(options: {
       ...(calibration
         ? [`calibrator: ${describeSettings(calibration.calibrator)}`]
         : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
-      `golden set: ${options.goldenCount} images; device thresholds: agreement ≥ ${thresholds.minAgreement} %, cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}`,
+      `golden set: ${options.goldenCount} images; device thresholds per runtime:`,
+      ...thresholdLines({ thresholds, referenceName: models.int8 ? 'int8' : 'fp32' }),
     ],
   });
 }

@@ -8,6 +8,7 @@ import { targetNamed, type Precision, type Target } from '../../../targets/load.
 import { bundleFrom, checkedClassifier, precisionFor, type BuildResult } from '../../pipeline/build.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
+import { deviationSummary } from '../../bundle/thresholds.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
 import { UsageError, UserError } from '../../errors.js';
 import { packagePath } from '../../packagePaths.js';
@@ -224,6 +225,7 @@ function builtText(options: {
           `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,
         ]
       : []),
+    `  ${deviationSummary(manifest.thresholds)}`,
     `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
     'next:',
     `  effnet-edge inspect --bundle ${pasteWord(out)}`,

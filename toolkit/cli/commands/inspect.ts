@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { bundleFileChecks, bundleFilePath, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
 import { UserError } from '../../errors.js';
+import { thresholdLines } from '../../bundle/thresholds.js';
 import type { Command } from '../command.js';
 import { flag, requiredString } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
@@ -46,12 +47,16 @@ export function deploySteps(manifest: BundleManifest): string[] {
     target.runtime === 'tensorrt'
       ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
       : `load ${engine.onnx} in ONNX Runtime (CPU)`;
-  const thresholds = manifest.thresholds;
-  const verify = `run the ${manifest.golden.count}-image golden set: top-1 agreement with fp32 ≥ ${thresholds.minAgreement} %, logit cosine ≥ ${thresholds.minCosine}${thresholds.minTop1 !== null ? `, top-1 ≥ ${thresholds.minTop1} %` : ''}${thresholds.minReferenceAgreement !== undefined ? `, agreement with the recorded ${engine.precision === 'int8' ? 'int8' : 'fp32'} logits ≥ ${thresholds.minReferenceAgreement} %, max logit deviation ≤ ${thresholds.maxLogitDeviation}` : ''}`;
+  const verify = `run the ${manifest.golden.count}-image golden set on the device's runtime against the thresholds the build recorded for it:`;
+  const perRuntime = thresholdLines({
+    thresholds: manifest.thresholds,
+    referenceName: engine.precision === 'int8' ? 'int8' : 'fp32',
+  }).map((line) => `  ${line}`);
   return [
     upload,
     build,
     verify,
+    ...perRuntime,
     'only if every check passed, switch the current release link atomically; on any failure, leave it and mark the release FAILED',
   ];
 }
