@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
+import { type KernelMetrics, kernelMetricsText } from './kernelMetrics.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Results go to the source tree's bench/results/, also when run from dist/bench/.
@@ -126,6 +127,7 @@ interface NativeBench {
   paths: Record<string, { batch1Ms: number; vsOrtFp32: number }>;
   byKindMs: Record<string, number>;
   blocks: { block: number; ms: number; macs: number; gops: number }[];
+  kernels: KernelMetrics;
 }
 const nativeOut = execFileSync(process.execPath, [join(here, 'nativeBench.js')], {
   encoding: 'utf8',
@@ -176,3 +178,4 @@ process.stdout.write(
     .map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`)
     .join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`,
 );
+process.stdout.write(kernelMetricsText(native.kernels));
