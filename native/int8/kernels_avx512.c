@@ -130,6 +130,35 @@ AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_
   tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
 }
 
+/*
+ * A lone 16-channel group (out_c 16, or the odd group last): 8 rows × 16 channels, so that no vpdpbusd computes a
+ * second group only to drop it. Rows past `rows` (a multiple of 4) repeat the first four and are not stored.
+ */
+AVX512 static void lone_group(const layer_t *layer, const uint8_t *a, int32_t rows, int32_t valid_rows, int32_t g, int8_t *out) {
+  const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4;
+  const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64;
+  for (int32_t r = 0; r < rows; r += 8) {
+    const uint8_t *s[8];
+    for (int32_t i = 0; i < 8; i++) s[i] = a + (size_t)(r + (r + i < rows ? i : i - 4)) * k_pad;
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    for (int32_t q = 0; q < quads; q++) {
+      const __m512i v = _mm512_load_si512(w + (size_t)q * 64);
+      const int32_t at = 4 * q;
+      c0 = _mm512_dpbusd_epi32(c0, _mm512_set1_epi32(quad_at(s[0] + at)), v);
+      c1 = _mm512_dpbusd_epi32(c1, _mm512_set1_epi32(quad_at(s[1] + at)), v);
+      c2 = _mm512_dpbusd_epi32(c2, _mm512_set1_epi32(quad_at(s[2] + at)), v);
+      c3 = _mm512_dpbusd_epi32(c3, _mm512_set1_epi32(quad_at(s[3] + at)), v);
+      c4 = _mm512_dpbusd_epi32(c4, _mm512_set1_epi32(quad_at(s[4] + at)), v);
+      c5 = _mm512_dpbusd_epi32(c5, _mm512_set1_epi32(quad_at(s[5] + at)), v);
+      c6 = _mm512_dpbusd_epi32(c6, _mm512_set1_epi32(quad_at(s[6] + at)), v);
+      c7 = _mm512_dpbusd_epi32(c7, _mm512_set1_epi32(quad_at(s[7] + at)), v);
+    }
+    __m512i low[4][2] = {{c0}, {c1}, {c2}, {c3}}, high[4][2] = {{c4}, {c5}, {c6}, {c7}};
+    store_tile(layer, low, g, 0, r, valid_rows, out);
+    if (r + 4 < rows) store_tile(layer, high, g, 0, r + 4, valid_rows, out);
+  }
+}
+
 /* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize fused. */
 AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                                        int32_t block_begin, int32_t block_end, int8_t *out) {
@@ -138,6 +167,10 @@ AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_ro
   const int32_t group_begin = block_begin / 2, group_end = (block_end + 1) / 2;
   for (int32_t g = group_begin; g < group_end; g += 2) {
     const int two = g + 1 < group_end;
+    if (!two) {
+      lone_group(layer, a, rows, valid_rows, g, out);
+      continue;
+    }
     const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
       const uint8_t *a0 = a + (size_t)r * k_pad;

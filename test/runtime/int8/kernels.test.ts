@@ -46,6 +46,11 @@ const LAYER_CASES: { name: string; input: Shape; make: (prng: Prng, shape: Shape
     make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]),
   },
   {
+    name: 'pointwise 1x1, 24 → 16 (one lone 16-channel group, rows in 8s then 4), 5x5',
+    input: { h: 5, w: 5, c: 24 },
+    make: (p, s) => conv(p, 'x', 'y', s, 16, 1, 1, [0, 0, 0, 0]),
+  },
+  {
     name: 'pointwise without activation, 40 → 17, 11x1',
     input: { h: 11, w: 1, c: 40 },
     make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }),
