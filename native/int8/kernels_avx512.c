@@ -243,7 +243,7 @@ AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) 
  * The row for a last block of at most 32 channels: its channels are lanes 0 and 1 of the 64-channel layout, the low
  * 256 bits of every weight and constant vector, so the same loop runs on 256-bit vectors at no waste.
  */
-AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
+AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
                                         int8_t *out, int32_t *pool) {
   const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
   const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
@@ -287,6 +287,75 @@ AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row
   }
 }
 
+/* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array), for two pixels at once:
+ * the constants' low 256 bits in both halves. */
+AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k) {
+#define LOW_TWICE(p) _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(p)))
+  const __m512i v = _mm512_add_epi32(acc, LOW_TWICE(k->bias));
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, LOW_TWICE(k->mult)), LOW_TWICE(k->round_even));
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), LOW_TWICE(k->mult_odd)), LOW_TWICE(k->round_odd));
+  return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), LOW_TWICE(k->shift));
+}
+
+
+/*
+ * The same for a layer of exactly 32 channels at stride 1 (the first block's depthwise): two adjacent output pixels'
+ * inputs are 64 contiguous bytes, so one 512-bit load serves both (ox in the low half, ox + 1 in the high) and the
+ * block costs per pixel pair what the 256-bit loop costs per pixel. An odd last pixel is computed twice, stored once.
+ * (With the pixels apart, inserting the second half costs more shuffles than pairing saves.)
+ */
+AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
+                                      int8_t *out, int32_t *pool) {
+  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
+  const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
+  const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
+  const dw_block_t *k = &dw_blocks_of(layer)[b];
+  __m512i sums = _mm512_setzero_si512();
+  int32_t pending = 0;
+  for (int32_t ox = 0; ox < out_w; ox += 2) {
+    const int pair = ox + 1 < out_w;
+    const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)b * 256;
+    for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
+      const int32_t *o = offsets + 4 * g;
+      /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
+      const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
+      const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
+      const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
+      const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), LOW_TWICE(w));
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), LOW_TWICE(w + 64));
+      a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), LOW_TWICE(w + 128));
+      a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), LOW_TWICE(w + 192));
+    }
+    const __m512i q0 = requantize8_twice(a0, &k->lanes[0]), q1 = requantize8_twice(a1, &k->lanes[1]);
+    const __m512i q2 = requantize8_twice(a2, &k->lanes[2]), q3 = requantize8_twice(a3, &k->lanes[3]);
+    __m512i y = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+    if (activation) y = table64(y, t0, t1, t2, t3);
+    const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
+    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, first);
+    if (pair) _mm256_mask_storeu_epi8(out + (size_t)(ox + 1) * c_count + c, store_mask, second);
+    if (pooling) {
+      sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(first));
+      if (pair) sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(second));
+      /* int16 sums hold at most 255 pixels' values. */
+      pending += 2;
+      if (pending >= 254 || ox + 2 >= out_w) {
+        int32_t *p = pool + c;
+        _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
+        _mm512_storeu_si512(p + 16, _mm512_add_epi32(_mm512_loadu_si512(p + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+        sums = _mm512_setzero_si512();
+        pending = 0;
+      }
+    }
+  }
+#undef LOW_TWICE
+}
+
 /*
  * One depthwise output row for the 64-channel blocks [block_begin, block_end), blocks outermost so that a block's
  * weights and pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded unsigned
@@ -308,7 +377,8 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
     if (valid <= 32) {
-      depthwise_half_block(layer, window, b, offsets, out, pool);
+      if (c_count == 32 && layer->conv.stride == 1) depthwise_32_pairs(layer, window, b, offsets, out, pool);
+      else depthwise_half_block_by_pixel(layer, window, b, offsets, out, pool);
       continue;
     }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
