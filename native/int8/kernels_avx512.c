@@ -289,14 +289,40 @@ AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uin
 
 /* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array), for two pixels at once:
  * the constants' low 256 bits in both halves. */
+AVX512 static inline __m512i low_twice(const void *p) { return _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)p)); }
 AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k) {
-#define LOW_TWICE(p) _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(p)))
-  const __m512i v = _mm512_add_epi32(acc, LOW_TWICE(k->bias));
-  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, LOW_TWICE(k->mult)), LOW_TWICE(k->round_even));
-  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), LOW_TWICE(k->mult_odd)), LOW_TWICE(k->round_odd));
-  return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), LOW_TWICE(k->shift));
+  const __m512i v = _mm512_add_epi32(acc, low_twice(k->bias));
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, low_twice(k->mult)), low_twice(k->round_even));
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), low_twice(k->mult_odd)), low_twice(k->round_odd));
+  return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), low_twice(k->shift));
 }
 
+
+/*
+ * One output pixel of a 64-channel block (twice: two pixels of a 32-channel block, the weights' and constants' low 256
+ * bits in both halves), requantized and saturated: four taps per vpdpbusd (the padded unsigned inputs interleaved per
+ * channel), then the packs, which put the lane order back into channel order. Inlined, so `twice` is a constant.
+ */
+AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t groups,
+                                                                     const int8_t *w, int32_t blocks, const dw_block_t *k, int twice) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
+    const int32_t *o = offsets + 4 * g;
+    const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
+    const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
+    const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
+    const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), twice ? low_twice(w) : _mm512_load_si512(w));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), twice ? low_twice(w + 64) : _mm512_load_si512(w + 64));
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), twice ? low_twice(w + 128) : _mm512_load_si512(w + 128));
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
+  }
+  const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16(a0, &k->lanes[0]);
+  const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16(a1, &k->lanes[1]);
+  const __m512i q2 = twice ? requantize8_twice(a2, &k->lanes[2]) : requantize16(a2, &k->lanes[2]);
+  const __m512i q3 = twice ? requantize8_twice(a3, &k->lanes[3]) : requantize16(a3, &k->lanes[3]);
+  return _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+}
 
 /*
  * The same for a layer of exactly 32 channels at stride 1 (the first block's depthwise): two adjacent output pixels'
@@ -318,23 +344,8 @@ AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, 
   for (int32_t ox = 0; ox < out_w; ox += 2) {
     const int pair = ox + 1 < out_w;
     const uint8_t *base = row + (size_t)ox * stride * c_count + c;
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)b * 256;
-    for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
-      const int32_t *o = offsets + 4 * g;
-      /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
-      const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
-      const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
-      const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
-      const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
-      a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), LOW_TWICE(w));
-      a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), LOW_TWICE(w + 64));
-      a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), LOW_TWICE(w + 128));
-      a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), LOW_TWICE(w + 192));
-    }
-    const __m512i q0 = requantize8_twice(a0, &k->lanes[0]), q1 = requantize8_twice(a1, &k->lanes[1]);
-    const __m512i q2 = requantize8_twice(a2, &k->lanes[2]), q3 = requantize8_twice(a3, &k->lanes[3]);
-    __m512i y = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+    /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
+    __m512i y = dw_pixel(base, offsets, groups, (const int8_t *)layer->conv.packed + (size_t)b * 256, blocks, k, 1);
     if (activation) y = table64(y, t0, t1, t2, t3);
     const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
     _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, first);
@@ -353,14 +364,12 @@ AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, 
       }
     }
   }
-#undef LOW_TWICE
 }
 
 /*
  * One depthwise output row for the 64-channel blocks [block_begin, block_end), blocks outermost so that a block's
- * weights and pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded unsigned
- * inputs interleaved per channel), requantize, saturate (the packs put the lane order back into channel order), the
- * table, the store and the pool (int16 sums, flushed before 256 pixels could overflow them).
+ * weights and pool sums stay in registers across the row. Per pixel: dw_pixel, the table, the store and the pool
+ * (int16 sums, flushed before 256 pixels could overflow them).
  */
 AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                           int32_t block_end, int8_t *out, int32_t *pool) {
@@ -382,27 +391,11 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
       continue;
     }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
-    const dw_block_t *k = &constants[b];
     __m512i sum_low = _mm512_setzero_si512(), sum_high = sum_low;
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
       const uint8_t *base = window + (size_t)ox * stride * c_count + c;
-      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-      const int8_t *w = quads + (size_t)b * 256;
-      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
-        const int32_t *o = offsets + 4 * g;
-        const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
-        const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
-        const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
-        const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), _mm512_load_si512(w));
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), _mm512_load_si512(w + 64));
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), _mm512_load_si512(w + 128));
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), _mm512_load_si512(w + 192));
-      }
-      const __m512i q0 = requantize16(a0, &k->lanes[0]), q1 = requantize16(a1, &k->lanes[1]);
-      const __m512i q2 = requantize16(a2, &k->lanes[2]), q3 = requantize16(a3, &k->lanes[3]);
-      __m512i y = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+      __m512i y = dw_pixel(base, offsets, groups, quads + (size_t)b * 256, blocks, &constants[b], 0);
       if (activation) y = table64(y, t0, t1, t2, t3);
       _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
       if (pooling) {
