@@ -303,10 +303,12 @@ AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k
  * bits in both halves), requantized and saturated: four taps per vpdpbusd (the padded unsigned inputs interleaved per
  * channel), then the packs, which put the lane order back into channel order. Inlined, so `twice` is a constant.
  */
-AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t groups,
+AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t taps,
                                                                      const int8_t *w, int32_t blocks, const dw_block_t *k, int twice) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
+  /* Groups of four taps (the last one padded with zero weights), but a lone last tap is taken apart below. */
+  const int32_t quads = taps % 4 == 1 ? taps / 4 : (taps + 3) / 4;
+  for (int32_t g = 0; g < quads; g++, w += (size_t)blocks * 256) {
     const int32_t *o = offsets + 4 * g;
     const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
     const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
@@ -316,6 +318,23 @@ AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8
     a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), twice ? low_twice(w + 64) : _mm512_load_si512(w + 64));
     a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), twice ? low_twice(w + 128) : _mm512_load_si512(w + 128));
     a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
+  }
+  if (taps % 4 == 1) {
+    /*
+     * A lone last tap (3×3 and 5×5 leave one): the group's other three weights are 0, so each dword needs only the
+     * tap's byte, which one vpermb per vector moves to byte 0 (channel 16 · lane + 4i + e % 4 for dword e of vector
+     * i, the order the unpacks give) instead of four loads and eight unpacks.
+     */
+    const int32_t *o = offsets + 4 * quads;
+    const __m512i x = _mm512_loadu_si512(base + o[0]);
+    const __m512i index = _mm512_set_epi32(51, 50, 49, 48, 35, 34, 33, 32, 19, 18, 17, 16, 3, 2, 1, 0);
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(index, x), twice ? low_twice(w) : _mm512_load_si512(w));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(4)), x),
+                             twice ? low_twice(w + 64) : _mm512_load_si512(w + 64));
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(8)), x),
+                             twice ? low_twice(w + 128) : _mm512_load_si512(w + 128));
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(12)), x),
+                             twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
   }
   const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16(a0, &k->lanes[0]);
   const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16(a1, &k->lanes[1]);
@@ -332,7 +351,7 @@ AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8
  */
 AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
                                       int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
+  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, blocks = dw_blocks(layer);
   const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
   const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
@@ -345,7 +364,7 @@ AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, 
     const int pair = ox + 1 < out_w;
     const uint8_t *base = row + (size_t)ox * stride * c_count + c;
     /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
-    __m512i y = dw_pixel(base, offsets, groups, (const int8_t *)layer->conv.packed + (size_t)b * 256, blocks, k, 1);
+    __m512i y = dw_pixel(base, offsets, taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, blocks, k, 1);
     if (activation) y = table64(y, t0, t1, t2, t3);
     const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
     _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, first);
@@ -395,7 +414,7 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
       const uint8_t *base = window + (size_t)ox * stride * c_count + c;
-      __m512i y = dw_pixel(base, offsets, groups, quads + (size_t)b * 256, blocks, &constants[b], 0);
+      __m512i y = dw_pixel(base, offsets, taps, quads + (size_t)b * 256, blocks, &constants[b], 0);
       if (activation) y = table64(y, t0, t1, t2, t3);
       _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
       if (pooling) {
