@@ -4,13 +4,15 @@
  * two threads (batch 1 layer by layer, batch 8 one image per thread), and every other SIMD path this CPU runs. Each
  * round runs every runtime in a short burst (one untimed run, then the timed ones), so that each is timed in its
  * steady state (its weights in cache, its threads awake), as in a serving loop, while the rounds' interleaving still
- * exposes all of them to the same machine noise. Also the engine's per-block time breakdown and its int8 GOPS against
- * the machine's peak.
+ * exposes all of them to the same machine noise. Also the engine's per-block time breakdown, its int8 GOPS against
+ * the machine's peak, and by kernel class what limits each (kernelMetrics.ts).
  * Ranges are fixed (speed does not depend on them); the Q/DQ model is the onnxruntime placement CPU bundles use.
  */
 import { readFileSync } from 'node:fs';
+import { engineProgramFrom } from '../toolkit/runtime/int8/lower.js';
 import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../toolkit/runtime/int8/native.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
+import { copyGBpsFor, kernelMetricsFrom } from './kernelMetrics.js';
 import { seededB0Models } from './seededB0.js';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -131,6 +133,14 @@ const batchScaling = await burstMedians(11, 1, [
 ]);
 
 const peak = peakGops(info.isa);
+const copySpeeds = new Map<number, number>();
+const kernels = kernelMetricsFrom({
+  stats: layers,
+  program: engineProgramFrom({ model: int8 }),
+  runs: profiledRuns,
+  peakGops: peak.gops,
+  copyGBps: (bytes) => copySpeeds.get(bytes) ?? copySpeeds.set(bytes, copyGBpsFor(bytes)).get(bytes)!,
+});
 const gops = (2 * info.macs) / (medianMs.batch1!['native-int8']! * 1e6);
 process.stdout.write(
   `${JSON.stringify({
@@ -153,6 +163,7 @@ process.stdout.write(
       assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz`,
     },
     paths,
+    kernels,
     byKindMs: byKind,
     blocks: [...blocks.values()].map((b) => ({ ...b, gops: (2 * b.macs) / (b.ms * 1e6) })),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,

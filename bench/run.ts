@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
 import { runContentionBench } from './contention.js';
+import { type KernelMetrics, kernelMetricsText } from './kernelMetrics.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Results go to the source tree's bench/results/, also when run from dist/bench/.
@@ -133,6 +134,7 @@ interface NativeBench {
   paths: Record<string, { batch1Ms: number; vsOrtFp32: number }>;
   byKindMs: Record<string, number>;
   blocks: { block: number; ms: number; macs: number; gops: number }[];
+  kernels: KernelMetrics;
 }
 const nativeOut = execFileSync(process.execPath, [join(here, 'nativeBench.js')], {
   encoding: 'utf8',
@@ -183,6 +185,7 @@ process.stdout.write(
     .map(([k, ms]) => `${k} ${fixed(ms, 2)} ms`)
     .join(', ')}. Results: ${join(resultsDir, 'native-int8.json')}\n`,
 );
+process.stdout.write(kernelMetricsText(native.kernels));
 
 // Steady under load (issue 18): one child, quiet then with a busy process per core.
 runContentionBench({ here, resultsDir, machine });

@@ -130,6 +130,35 @@ AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_
   tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
 }
 
+/*
+ * A lone 16-channel group (out_c 16, or the odd group last): 8 rows × 16 channels, so that no vpdpbusd computes a
+ * second group only to drop it. Rows past `rows` (a multiple of 4) repeat the first four and are not stored.
+ */
+AVX512 static void lone_group(const layer_t *layer, const uint8_t *a, int32_t rows, int32_t valid_rows, int32_t g, int8_t *out) {
+  const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4;
+  const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64;
+  for (int32_t r = 0; r < rows; r += 8) {
+    const uint8_t *s[8];
+    for (int32_t i = 0; i < 8; i++) s[i] = a + (size_t)(r + (r + i < rows ? i : i - 4)) * k_pad;
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    for (int32_t q = 0; q < quads; q++) {
+      const __m512i v = _mm512_load_si512(w + (size_t)q * 64);
+      const int32_t at = 4 * q;
+      c0 = _mm512_dpbusd_epi32(c0, _mm512_set1_epi32(quad_at(s[0] + at)), v);
+      c1 = _mm512_dpbusd_epi32(c1, _mm512_set1_epi32(quad_at(s[1] + at)), v);
+      c2 = _mm512_dpbusd_epi32(c2, _mm512_set1_epi32(quad_at(s[2] + at)), v);
+      c3 = _mm512_dpbusd_epi32(c3, _mm512_set1_epi32(quad_at(s[3] + at)), v);
+      c4 = _mm512_dpbusd_epi32(c4, _mm512_set1_epi32(quad_at(s[4] + at)), v);
+      c5 = _mm512_dpbusd_epi32(c5, _mm512_set1_epi32(quad_at(s[5] + at)), v);
+      c6 = _mm512_dpbusd_epi32(c6, _mm512_set1_epi32(quad_at(s[6] + at)), v);
+      c7 = _mm512_dpbusd_epi32(c7, _mm512_set1_epi32(quad_at(s[7] + at)), v);
+    }
+    __m512i low[4][2] = {{c0}, {c1}, {c2}, {c3}}, high[4][2] = {{c4}, {c5}, {c6}, {c7}};
+    store_tile(layer, low, g, 0, r, valid_rows, out);
+    if (r + 4 < rows) store_tile(layer, high, g, 0, r + 4, valid_rows, out);
+  }
+}
+
 /* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize fused. */
 AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                                        int32_t block_begin, int32_t block_end, int8_t *out) {
@@ -138,6 +167,10 @@ AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_ro
   const int32_t group_begin = block_begin / 2, group_end = (block_end + 1) / 2;
   for (int32_t g = group_begin; g < group_end; g += 2) {
     const int two = g + 1 < group_end;
+    if (!two) {
+      lone_group(layer, a, rows, valid_rows, g, out);
+      continue;
+    }
     const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
     for (int32_t r = 0; r < rows; r += 4) {
       const uint8_t *a0 = a + (size_t)r * k_pad;
@@ -210,7 +243,7 @@ AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) 
  * The row for a last block of at most 32 channels: its channels are lanes 0 and 1 of the 64-channel layout, the low
  * 256 bits of every weight and constant vector, so the same loop runs on 256-bit vectors at no waste.
  */
-AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
+AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
                                         int8_t *out, int32_t *pool) {
   const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
   const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
@@ -254,11 +287,108 @@ AVX512 static void depthwise_half_block(const layer_t *layer, const uint8_t *row
   }
 }
 
+/* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array), for two pixels at once:
+ * the constants' low 256 bits in both halves. */
+AVX512 static inline __m512i low_twice(const void *p) { return _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)p)); }
+AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k) {
+  const __m512i v = _mm512_add_epi32(acc, low_twice(k->bias));
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, low_twice(k->mult)), low_twice(k->round_even));
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), low_twice(k->mult_odd)), low_twice(k->round_odd));
+  return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), low_twice(k->shift));
+}
+
+
+/*
+ * One output pixel of a 64-channel block (twice: two pixels of a 32-channel block, the weights' and constants' low 256
+ * bits in both halves), requantized and saturated: four taps per vpdpbusd (the padded unsigned inputs interleaved per
+ * channel), then the packs, which put the lane order back into channel order. Inlined, so `twice` is a constant.
+ */
+AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t taps,
+                                                                     const int8_t *w, int32_t blocks, const dw_block_t *k, int twice) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  /* Groups of four taps (the last one padded with zero weights), but a lone last tap is taken apart below. */
+  const int32_t quads = taps % 4 == 1 ? taps / 4 : (taps + 3) / 4;
+  for (int32_t g = 0; g < quads; g++, w += (size_t)blocks * 256) {
+    const int32_t *o = offsets + 4 * g;
+    const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
+    const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
+    const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
+    const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), twice ? low_twice(w) : _mm512_load_si512(w));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), twice ? low_twice(w + 64) : _mm512_load_si512(w + 64));
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), twice ? low_twice(w + 128) : _mm512_load_si512(w + 128));
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
+  }
+  if (taps % 4 == 1) {
+    /*
+     * A lone last tap (3×3 and 5×5 leave one): the group's other three weights are 0, so each dword needs only the
+     * tap's byte, which one vpermb per vector moves to byte 0 (channel 16 · lane + 4i + e % 4 for dword e of vector
+     * i, the order the unpacks give) instead of four loads and eight unpacks.
+     */
+    const int32_t *o = offsets + 4 * quads;
+    const __m512i x = _mm512_loadu_si512(base + o[0]);
+    const __m512i index = _mm512_set_epi32(51, 50, 49, 48, 35, 34, 33, 32, 19, 18, 17, 16, 3, 2, 1, 0);
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(index, x), twice ? low_twice(w) : _mm512_load_si512(w));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(4)), x),
+                             twice ? low_twice(w + 64) : _mm512_load_si512(w + 64));
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(8)), x),
+                             twice ? low_twice(w + 128) : _mm512_load_si512(w + 128));
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(12)), x),
+                             twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
+  }
+  const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16(a0, &k->lanes[0]);
+  const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16(a1, &k->lanes[1]);
+  const __m512i q2 = twice ? requantize8_twice(a2, &k->lanes[2]) : requantize16(a2, &k->lanes[2]);
+  const __m512i q3 = twice ? requantize8_twice(a3, &k->lanes[3]) : requantize16(a3, &k->lanes[3]);
+  return _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+}
+
+/*
+ * The same for a layer of exactly 32 channels at stride 1 (the first block's depthwise): two adjacent output pixels'
+ * inputs are 64 contiguous bytes, so one 512-bit load serves both (ox in the low half, ox + 1 in the high) and the
+ * block costs per pixel pair what the 256-bit loop costs per pixel. An odd last pixel is computed twice, stored once.
+ * (With the pixels apart, inserting the second half costs more shuffles than pairing saves.)
+ */
+AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
+                                      int8_t *out, int32_t *pool) {
+  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, blocks = dw_blocks(layer);
+  const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
+  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
+  const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
+  const dw_block_t *k = &dw_blocks_of(layer)[b];
+  __m512i sums = _mm512_setzero_si512();
+  int32_t pending = 0;
+  for (int32_t ox = 0; ox < out_w; ox += 2) {
+    const int pair = ox + 1 < out_w;
+    const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+    /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
+    __m512i y = dw_pixel(base, offsets, taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, blocks, k, 1);
+    if (activation) y = table64(y, t0, t1, t2, t3);
+    const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
+    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, first);
+    if (pair) _mm256_mask_storeu_epi8(out + (size_t)(ox + 1) * c_count + c, store_mask, second);
+    if (pooling) {
+      sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(first));
+      if (pair) sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(second));
+      /* int16 sums hold at most 255 pixels' values. */
+      pending += 2;
+      if (pending >= 254 || ox + 2 >= out_w) {
+        int32_t *p = pool + c;
+        _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
+        _mm512_storeu_si512(p + 16, _mm512_add_epi32(_mm512_loadu_si512(p + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+        sums = _mm512_setzero_si512();
+        pending = 0;
+      }
+    }
+  }
+}
+
 /*
  * One depthwise output row for the 64-channel blocks [block_begin, block_end), blocks outermost so that a block's
- * weights and pool sums stay in registers across the row. Per pixel: four taps per vpdpbusd (the padded unsigned
- * inputs interleaved per channel), requantize, saturate (the packs put the lane order back into channel order), the
- * table, the store and the pool (int16 sums, flushed before 256 pixels could overflow them).
+ * weights and pool sums stay in registers across the row. Per pixel: dw_pixel, the table, the store and the pool
+ * (int16 sums, flushed before 256 pixels could overflow them).
  */
 AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *window, int32_t block_begin,
                                           int32_t block_end, int8_t *out, int32_t *pool) {
@@ -275,31 +405,16 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
     if (valid <= 32) {
-      depthwise_half_block(layer, window, b, offsets, out, pool);
+      if (c_count == 32 && layer->conv.stride == 1) depthwise_32_pairs(layer, window, b, offsets, out, pool);
+      else depthwise_half_block_by_pixel(layer, window, b, offsets, out, pool);
       continue;
     }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
-    const dw_block_t *k = &constants[b];
     __m512i sum_low = _mm512_setzero_si512(), sum_high = sum_low;
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
       const uint8_t *base = window + (size_t)ox * stride * c_count + c;
-      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-      const int8_t *w = quads + (size_t)b * 256;
-      for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
-        const int32_t *o = offsets + 4 * g;
-        const __m512i x0 = _mm512_loadu_si512(base + o[0]), x1 = _mm512_loadu_si512(base + o[1]);
-        const __m512i x2 = _mm512_loadu_si512(base + o[2]), x3 = _mm512_loadu_si512(base + o[3]);
-        const __m512i l01 = _mm512_unpacklo_epi8(x0, x1), l23 = _mm512_unpacklo_epi8(x2, x3);
-        const __m512i h01 = _mm512_unpackhi_epi8(x0, x1), h23 = _mm512_unpackhi_epi8(x2, x3);
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(l01, l23), _mm512_load_si512(w));
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(l01, l23), _mm512_load_si512(w + 64));
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(h01, h23), _mm512_load_si512(w + 128));
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(h01, h23), _mm512_load_si512(w + 192));
-      }
-      const __m512i q0 = requantize16(a0, &k->lanes[0]), q1 = requantize16(a1, &k->lanes[1]);
-      const __m512i q2 = requantize16(a2, &k->lanes[2]), q3 = requantize16(a3, &k->lanes[3]);
-      __m512i y = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+      __m512i y = dw_pixel(base, offsets, taps, quads + (size_t)b * 256, blocks, &constants[b], 0);
       if (activation) y = table64(y, t0, t1, t2, t3);
       _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
       if (pooling) {

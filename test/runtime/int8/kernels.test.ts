@@ -46,6 +46,11 @@ const LAYER_CASES: { name: string; input: Shape; make: (prng: Prng, shape: Shape
     make: (p, s) => conv(p, 'x', 'y', s, 35, 1, 1, [0, 0, 0, 0]),
   },
   {
+    name: 'pointwise 1x1, 24 → 16 (one lone 16-channel group, rows in 8s then 4), 5x5',
+    input: { h: 5, w: 5, c: 24 },
+    make: (p, s) => conv(p, 'x', 'y', s, 16, 1, 1, [0, 0, 0, 0]),
+  },
+  {
     name: 'pointwise without activation, 40 → 17, 11x1',
     input: { h: 11, w: 1, c: 40 },
     make: (p, s) => conv(p, 'x', 'y', s, 17, 1, 1, [0, 0, 0, 0], { table: null }),
@@ -53,6 +58,11 @@ const LAYER_CASES: { name: string; input: Shape; make: (prng: Prng, shape: Shape
   {
     name: 'depthwise 3x3/s1, 37 channels, 7x5',
     input: { h: 7, w: 5, c: 37 },
+    make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
+  },
+  {
+    name: 'depthwise 3x3/s1, 32 channels (pixel pairs on AVX-512, the last one alone), 6x7',
+    input: { h: 6, w: 7, c: 32 },
     make: (p, s) => depthwise(p, 'x', 'y', s.c, 3, 1, [1, 1, 1, 1]),
   },
   {
@@ -205,16 +215,18 @@ function runAll() {
   for (const gate of ['table', 'sigmoid'] as const)
     t.test(
       `expand → depthwise with the SE pool → SE (gate: ${gate}) → gated projection with the residual add, 12x10, 24 → 72 → 24`,
-      async (tt) => seChain(tt, gate),
+      async (tt) => seChain(tt, gate, 72, 10),
     );
+  // 32 channels at stride 1: the AVX-512 depthwise runs pixel pairs; an odd width leaves one pixel alone.
+  t.test('the same chain 12x9, 24 → 32 → 24 (gate: table)', async (tt) => seChain(tt, 'table', 32, 9));
 }
 
 /** expand → depthwise with the SE pool → SE → gated projection with the residual add, against the reference. */
-function seChain(tt: Test, gate: 'table' | 'sigmoid') {
+function seChain(tt: Test, gate: 'table' | 'sigmoid', mid: number, width: number) {
   const prng = new Prng(42);
-  const input: Shape = { h: 12, w: 10, c: 24 };
-  const expand = conv(prng, 'x', 'e', input, 72, 1, 1, [0, 0, 0, 0]);
-  const dw = { ...depthwise(prng, 'e', 'd', 72, 3, 1, [1, 1, 1, 1]), pool: true };
+  const input: Shape = { h: 12, w: width, c: 24 };
+  const expand = conv(prng, 'x', 'e', input, mid, 1, 1, [0, 0, 0, 0]);
+  const dw = { ...depthwise(prng, 'e', 'd', mid, 3, 1, [1, 1, 1, 1]), pool: true };
   const reduced = 6;
   const gateTable =
     gate === 'table'
@@ -224,43 +236,43 @@ function seChain(tt: Test, gate: 'table' | 'sigmoid') {
     kind: 'se',
     name: 'se',
     block: 1,
-    channels: 72,
+    channels: mid,
     reduced,
     inScale: 0.05,
     poolScale: 0.02,
     fc1OutScale: 0.05,
     fc1ActScale: 0.04,
     gateScale: 1 / 127,
-    fc1Weights: int8s(prng, reduced * 72, -127, 127),
+    fc1Weights: int8s(prng, reduced * mid, -127, 127),
     fc1Scale: new Float32Array(reduced).fill(0.0004),
     fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
     fc1Table: int8s(prng, 256),
-    fc2Weights: int8s(prng, reduced * 72, -127, 127),
-    fc2Scale: new Float32Array(72).fill(0.002),
-    fc2Bias: Float32Array.from({ length: 72 }, (_, i) => (i % 9) * 0.2 - 0.8),
+    fc2Weights: int8s(prng, reduced * mid, -127, 127),
+    fc2Scale: new Float32Array(mid).fill(0.002),
+    fc2Bias: Float32Array.from({ length: mid }, (_, i) => (i % 9) * 0.2 - 0.8),
     gateTable,
   };
-  const project = conv(prng, 'd', 'p', { h: 12, w: 10, c: 72 }, 24, 1, 1, [0, 0, 0, 0], {
+  const project = conv(prng, 'd', 'p', { h: 12, w: width, c: mid }, 24, 1, 1, [0, 0, 0, 0], {
     table: null,
     gate: { inScale: 0.05, outScale: 0.045 },
     residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
   });
   const x = int8s(prng, input.h * input.w * input.c);
-  const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * 10 * 24);
+  const got = runEverywhere(tt, programOf(input, [expand, dw, se, project]), x, 12 * width * 24);
   // Reference: the same chain, with the SE vector math done here in double precision.
   const e = reference(expand, x, input, new Map());
   const d = reference({ ...dw, pool: false }, e.out, e.shape, new Map());
-  const pooled = Array.from({ length: 72 }, (_, c) => {
+  const pooled = Array.from({ length: mid }, (_, c) => {
     let sum = 0;
-    for (let p = 0; p < 120; p++) sum += d.out[p * 72 + c]!;
-    return floatToInt8(f(f(sum * (0.05 / 120)) / f(0.02)));
+    for (let p = 0; p < 12 * width; p++) sum += d.out[p * mid + c]!;
+    return floatToInt8(f(f(sum * (0.05 / (12 * width))) / f(0.02)));
   });
   const fc1 = Array.from({ length: reduced }, (_, r) => {
     let acc = 0;
-    for (let c = 0; c < 72; c++) acc += pooled[c]! * se.fc1Weights[r * 72 + c]!;
+    for (let c = 0; c < mid; c++) acc += pooled[c]! * se.fc1Weights[r * mid + c]!;
     return se.fc1Table[floatToInt8(f(f(f(acc * f(0.0004)) + f(se.fc1Bias[r]!)) / f(0.05))) & 0xff]!;
   });
-  gateValues = Float32Array.from({ length: 72 }, (_, c) => {
+  gateValues = Float32Array.from({ length: mid }, (_, c) => {
     let acc = 0;
     for (let r = 0; r < reduced; r++) acc += fc1[r]! * se.fc2Weights[c * reduced + r]!;
     if (gateTable)
