@@ -69,14 +69,19 @@ static int claim_item(pool_claim_t *claim) {
   return 0;
 }
 
+/*
+ * Claims the next item before counting the finished one: while this thread's item is still counted the job cannot
+ * end, so the caller cannot publish the next job's runs and this loop (the old job's fn and arg) never claims from them.
+ */
 int pool_next(pool_claim_t *claim) {
   pool_t *pool = claim->pool;
+  const int more = claim_item(claim);
   if (atomic_fetch_sub(&pool->remaining, 1) == 1 && atomic_load(&pool->caller_sleeping)) {
     pthread_mutex_lock(&pool->mutex);
     pthread_cond_signal(&pool->done);
     pthread_mutex_unlock(&pool->mutex);
   }
-  return claim_item(claim);
+  return more;
 }
 
 /* Thread `thread`'s part of the current job: whatever it can claim, starting with its own run. */
