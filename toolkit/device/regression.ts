@@ -172,8 +172,9 @@ function deviationCheck({ manifest, golden, device, runtime }: DeviceRun): Check
 }
 
 /**
- * The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine gets that
- * engine's share of the same largest build-time logit.
+ * The manifest's bound is for its target's runtime; a CPU bundle verified on the native int8 engine, or on ONNX
+ * Runtime's QOperator graph (ort-int8, which requantizes SiLU, the SE gate's logits and pools where the Q/DQ graph
+ * stays in float), gets the engine's share of the same largest build-time logit.
  */
 function allowedLogitDeviation(options: {
   manifest: BundleManifest;
@@ -182,7 +183,7 @@ function allowedLogitDeviation(options: {
 }): number | undefined {
   const { manifest, golden, runtime } = options;
   const bound = manifest.thresholds.maxLogitDeviation;
-  return bound !== undefined && runtime === 'native-int8' && manifest.target.runtime !== 'tensorrt'
+  return bound !== undefined && ['native-int8', 'ort-int8'].includes(runtime) && manifest.target.runtime !== 'tensorrt'
     ? Math.max(bound, round(DEVIATION_SHARE['native-int8'] * largestAbs(golden.reference.data), 2))
     : bound;
 }
