@@ -18,10 +18,10 @@ import { engineBytesFor, int8UnavailableReason, Int8Runner } from '../runtime/in
 
 export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8', 'ort-int8'] as const;
 export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8' | 'ort-int8';
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 /** ONNX Runtime's QOperator graph of a CPU int8 bundle (quant/qoperator): what the `ort-int8` runtime runs. */
 export const ORT_INT8_FILE = 'model.ort-int8.onnx';
-export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export function runtimeChoiceFrom(value: string | undefined): RuntimeChoice {
   if (value === undefined) return 'auto';
@@ -61,8 +61,14 @@ export function resolvedRuntime(options: { manifest: BundleManifest; runtime: Ru
   if (runtime === 'onnxruntime') return { runtime, fallbackReason: null };
   if (runtime === 'ort-int8') {
     if (!manifest.files[ORT_INT8_FILE] || options.model === 'fp32') {
+      const found =
+        options.model === 'fp32'
+          ? 'this is the fp32 model'
+          : manifest.target.runtime === 'tensorrt'
+            ? `this is a ${manifest.target.name} bundle`
+            : `this ${manifest.target.name} bundle has none (rebuild it with this effnet-edge, or give --runtime onnxruntime)`;
       throw new UserError(
-        `the ort-int8 runtime runs ${ORT_INT8_FILE}, the QOperator graph of an int8 CPU bundle; ${options.model === 'fp32' ? 'this is the fp32 model' : `this ${manifest.target.name} bundle has none (rebuild it with this effnet-edge, or give --runtime onnxruntime)`}`,
+        `the ort-int8 runtime runs ${ORT_INT8_FILE}, the QOperator graph of an int8 CPU bundle; ${found}`,
       );
     }
     return { runtime, fallbackReason: null };

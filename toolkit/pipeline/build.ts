@@ -17,7 +17,7 @@ import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
 import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
-import { qoperatorModelFrom } from '../quant/qoperator/model.js';
+import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
@@ -151,8 +151,11 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   files.set('model.fp32.onnx', bytesFromModel(fp32));
   if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
   // CPU bundles also ship the Q/DQ graph rebuilt as ONNX Runtime's QOperator graph: the `ort-int8` runtime.
-  if (int8 && options.target.calibration.profile === 'onnxruntime')
-    files.set('model.ort-int8.onnx', bytesFromModel(qoperatorModelFrom({ model: int8 }).model));
+  const ortInt8 =
+    int8 && options.target.calibration.profile === 'onnxruntime'
+      ? ortInt8BytesFor({ model: int8, onWarning: options.onWarning })
+      : null;
+  if (ortInt8) files.set('model.ort-int8.onnx', ortInt8);
   files.set('report.html', encoder.encode(buildReportHtml({ options, models, thresholds, goldenCount: index.count })));
   const manifest = manifestFrom({ options, models, thresholds, files, goldenCount: index.count });
   files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));

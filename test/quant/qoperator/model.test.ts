@@ -19,7 +19,7 @@ import { structureOf } from '../../../toolkit/passes/recognise.js';
 import { WEIGHT_QMAX } from '../../../toolkit/quant/cpu.js';
 import { quantizationPlanFrom } from '../../../toolkit/quant/plan.js';
 import { qdqModelFrom } from '../../../toolkit/quant/qdq.js';
-import { QOperatorError, qoperatorModelFrom } from '../../../toolkit/quant/qoperator/model.js';
+import { ortInt8BytesFor, QOperatorError, qoperatorModelFrom } from '../../../toolkit/quant/qoperator/model.js';
 import { preparedFp32From } from '../../../toolkit/quant/quantize.js';
 import { OrtRunner } from '../../../toolkit/runtime/ort.js';
 import { sha256Of } from '../../../toolkit/bundle/hash.js';
@@ -128,4 +128,13 @@ t.test('an op it cannot convert: a typed error naming the node', async (t) => {
     message:
       "Sub '/features/features.2/features.2.1/Add': this operator has no QOperator conversion here; the QOperator graph (model.ort-int8.onnx) is made from the onnxruntime Q/DQ placement of EfficientNet blocks",
   });
+  const warnings: string[] = [];
+  const bytes = ortInt8BytesFor({
+    model: { ...qdq, graph: { ...qdq.graph, nodes } },
+    onWarning: (m) => warnings.push(m),
+  });
+  t.equal(bytes, null, 'a bundle is built without it');
+  t.strictSame(warnings, [
+    "model.ort-int8.onnx left out (ONNX Runtime will run the Q/DQ graph): Sub '/features/features.2/features.2.1/Add': this operator has no QOperator conversion here; the QOperator graph (model.ort-int8.onnx) is made from the onnxruntime Q/DQ placement of EfficientNet blocks",
+  ]);
 });

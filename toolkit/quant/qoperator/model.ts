@@ -9,6 +9,7 @@
  * out in float; input and output names and shapes are the Q/DQ model's. The bytes depend only on the input model.
  */
 import type { Model, Node } from '../../onnx/ir.js';
+import { bytesFromModel } from '../../onnx/write.js';
 import { withGraph } from '../../passes/pass.js';
 import { LoweringError, QdqView } from '../../runtime/int8/lower/qdqView.js';
 import { convertConv } from './conv.js';
@@ -64,6 +65,23 @@ export function qoperatorModelFrom(options: { model: Model }): { model: Model; r
     // The shared Q/DQ view speaks of the int8 engine; here its finding is about the QOperator conversion.
     if (error instanceof LoweringError) throw new QOperatorError(`cannot convert to QOperator: ${error.message}`);
     throw error;
+  }
+}
+
+/**
+ * The bytes of model.ort-int8.onnx for a CPU bundle, or null with a warning when the Q/DQ graph has something the
+ * conversion does not handle: the bundle is still good, and ONNX Runtime runs its Q/DQ graph instead.
+ */
+export function ortInt8BytesFor(options: {
+  model: Model;
+  onWarning?: ((message: string) => void) | undefined;
+}): Uint8Array | null {
+  try {
+    return bytesFromModel(qoperatorModelFrom({ model: options.model }).model);
+  } catch (error) {
+    if (!(error instanceof QOperatorError)) throw error;
+    options.onWarning?.(`model.ort-int8.onnx left out (ONNX Runtime will run the Q/DQ graph): ${error.message}`);
+    return null;
   }
 }
 
