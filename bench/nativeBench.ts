@@ -1,6 +1,6 @@
 /**
- * Benchmark child (run by bench/run.ts): the native int8 engine against ONNX Runtime fp32 and int8 on B0@224 with
- * seeded weights, all measured interleaved in this one process: batch 1 and 8 on one thread, and the engine on
+ * Benchmark child (run by bench/run.ts): the native int8 engine against ONNX Runtime on B0@224 with seeded weights
+ * (fp32; `ort-int8`, the QOperator graph CPU bundles ship as model.ort-int8.onnx; `ort-qdq`, the Q/DQ graph), all measured interleaved in this one process: batch 1 and 8 on one thread, and the engine on
  * two threads (batch 1 layer by layer, batch 8 one image per thread), and every other SIMD path this CPU runs. Each
  * round runs every runtime in a short burst (one untimed run, then the timed ones), so that each is timed in its
  * steady state (its weights in cache, its threads awake), as in a serving loop, while the rounds' interleaving still
@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { engineProgramFrom } from '../toolkit/runtime/int8/lower.js';
+import { qoperatorModelFrom } from '../toolkit/quant/qoperator/model.js';
 import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../toolkit/runtime/int8/native.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
 import { copyGBpsFor, kernelMetricsFrom } from './kernelMetrics.js';
@@ -58,10 +59,12 @@ const { fp32, int8 } = await seededB0Models();
 const engine = Int8Engine.load({ bytes: engineBytesFor({ model: int8, source: 'b0' }), source: 'b0' });
 const info = engine.info();
 const ortFp32 = await OrtRunner.create({ model: fp32, threads: 1 });
-const ortInt8 = await OrtRunner.create({ model: int8, threads: 1 });
+const ortQdq = await OrtRunner.create({ model: int8, threads: 1 });
+const ortInt8 = await OrtRunner.create({ model: qoperatorModelFrom({ model: int8 }).model, threads: 1 });
 
 const runners: Record<string, (input: Float32Array, batch: number) => Promise<unknown>> = {
   'ort-fp32': (input, batch) => ortFp32.run(input, [batch, 3, 224, 224]),
+  'ort-qdq': (input, batch) => ortQdq.run(input, [batch, 3, 224, 224]),
   'ort-int8': (input, batch) => ortInt8.run(input, [batch, 3, 224, 224]),
   'native-int8': async (input, batch) => engine.run(input, [batch, 3, 224, 224]),
 };
@@ -153,6 +156,7 @@ process.stdout.write(
     ratios: {
       batch1LatencyVsOrtFp32: medianMs.batch1!['native-int8']! / medianMs.batch1!['ort-fp32']!,
       batch8ThroughputVsOrtFp32: medianMs.batch8!['ort-fp32']! / medianMs.batch8!['native-int8']!,
+      batch1SpeedupVsOrtInt8: medianMs.batch1!['ort-int8']! / medianMs.batch1!['native-int8']!,
       twoThreadScaling: scaling.one! / scaling.two!,
       twoThreadBatch8Scaling: batchScaling.one! / batchScaling.two!,
     },
@@ -173,3 +177,4 @@ engine.close();
 twoThreads.close();
 await ortFp32.close();
 await ortInt8.close();
+await ortQdq.close();

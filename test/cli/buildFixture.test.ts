@@ -82,7 +82,7 @@ t.test('the shared fixture for jetson-orin-nano: the Q/DQ model and cache the Te
   t.equal(bench.code, 2);
   t.match(
     bench.stderr,
-    /TensorRT is left out of this benchmark\neffnet-edge bench: --runtimes: tensorrt-int8 cannot run here; available: ort-fp32, ort-int8\nRun 'effnet-edge bench --help' for usage\.\n$/,
+    /TensorRT is left out of this benchmark\neffnet-edge bench: --runtimes: tensorrt-int8 cannot run here; available: ort-fp32, ort-qdq\nRun 'effnet-edge bench --help' for usage\.\n$/,
   );
 });
 
@@ -125,6 +125,6 @@ t.test('engine build refuses bundles for ONNX Runtime targets', async (t) => {
   t.equal(bad.code, 2);
   t.equal(
     bad.stderr,
-    "effnet-edge run: --runtime expects one of auto, onnxruntime, tensorrt, native-int8, got 'gpu'\nRun 'effnet-edge run --help' for usage.\n",
+    "effnet-edge run: --runtime expects one of auto, onnxruntime, tensorrt, native-int8, ort-int8, got 'gpu'\nRun 'effnet-edge run --help' for usage.\n",
   );
 });

@@ -92,7 +92,8 @@ t.test('bench reports fp32 and int8 latency side by side', async (t) => {
     Object.entries(runtimes).map(([name, s]) => [name, s.model, s.batch, s.runs]),
     [
       ['ort-fp32', 'model.fp32.onnx', 2, 5],
-      ['ort-int8', 'model.int8.onnx', 2, 5],
+      ['ort-qdq', 'model.int8.onnx', 2, 5],
+      ['ort-int8', 'model.ort-int8.onnx', 2, 5],
       ['native-int8', 'model.int8.onnx', 2, 5],
     ],
   );
@@ -100,7 +101,10 @@ t.test('bench reports fp32 and int8 latency side by side', async (t) => {
   t.ok(stats.every((s) => s.p50Ms > 0 && s.p50Ms <= s.p90Ms && s.p90Ms <= s.p99Ms && s.imagesPerSecond > 0));
   const text = await runCli(['bench', '--bundle', bundle, '--runs', '3', '--warmup', '0']);
   t.match(text.stdout, /^runtime +model +batch +p50 ms +p90 ms +p99 ms +img\/s +p50 vs ort-fp32\n/);
-  t.match(text.stdout, /\nort-fp32 +model\.fp32\.onnx +1 .* 1\.00×\nort-int8 +model\.int8\.onnx +1 .* \d+\.\d\d×\n/);
+  t.match(
+    text.stdout,
+    /\nort-fp32 +model\.fp32\.onnx +1 .* 1\.00×\nort-qdq +model\.int8\.onnx +1 .* \d+\.\d\d×\nort-int8 +model\.ort-int8\.onnx +1 .* \d+\.\d\d×\n/,
+  );
 });
 
 t.test('helpers', async (t) => {

@@ -14,6 +14,7 @@ export {
   BUNDLE_SCHEMA,
   MANIFEST_FILE,
   nativeInt8Fits,
+  ORT_INT8_FILE,
   thresholdRuntimesOf,
   type Accuracy,
   type BundleManifest,

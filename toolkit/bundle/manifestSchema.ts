@@ -94,12 +94,15 @@ export function nativeInt8Fits(manifest: {
   );
 }
 
+/** The QOperator graph of a CPU bundle's int8 model, which the `ort-int8` runtime runs. */
+export const ORT_INT8_FILE = 'model.ort-int8.onnx';
+
 /** The runtimes that can run this bundle, so the ones its manifest must hold thresholds for. */
 export function thresholdRuntimesOf(manifest: Parameters<typeof nativeInt8Fits>[0]): ThresholdRuntime[] {
   if (manifest.target.runtime === 'tensorrt') return ['tensorrt', 'onnxruntime'];
   return [
     'onnxruntime',
-    ...(Object.hasOwn(manifest.files, 'model.ort-int8.onnx') ? (['ort-int8'] as const) : []),
+    ...(Object.hasOwn(manifest.files, ORT_INT8_FILE) ? (['ort-int8'] as const) : []),
     ...(nativeInt8Fits(manifest) ? (['native-int8'] as const) : []),
   ];
 }

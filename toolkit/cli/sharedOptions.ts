@@ -26,7 +26,7 @@ export const RUNTIME_OPTION: OptionSpec = {
   placeholder: 'R',
   // Checked by the library (runtimeChoiceFrom), whose FieldError names the field `runtime`.
   field: 'runtime',
-  help: 'auto (TensorRT for Jetson bundles where it loads, the native int8 engine for CPU bundles where it is built, else ONNX Runtime), onnxruntime, tensorrt or native-int8',
+  help: "auto (TensorRT for Jetson bundles where it loads, the native int8 engine for CPU bundles where it is built, else ONNX Runtime: ort-int8 on a CPU bundle's QOperator graph), onnxruntime (the Q/DQ graph), tensorrt, native-int8 or ort-int8",
 };
 
 export const BATCH_OPTION: OptionSpec = {

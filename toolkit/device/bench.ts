@@ -4,7 +4,7 @@
  */
 import type { BundleManifest } from '../bundle/manifest.js';
 import type { Runner } from '../runtime/runner.js';
-import { bundleRunner, resolvedRuntime } from './bundleRunner.js';
+import { bundleRunner, ORT_INT8_FILE, resolvedRuntime } from './bundleRunner.js';
 import { goldenSetFrom } from './regression.js';
 
 export interface LatencyStats {
@@ -28,7 +28,10 @@ export interface BenchEntry {
   open: () => Promise<Runner>;
 }
 
-/** Every runtime × model this machine can run for the bundle: ONNX Runtime always, TensorRT and the native int8 engine where they load. */
+/**
+ * Every runtime × model this machine can run for the bundle: ONNX Runtime always (fp32; the Q/DQ graph as ort-qdq;
+ * the QOperator graph as ort-int8), TensorRT and the native int8 engine where they load.
+ */
 export function benchEntriesFor(options: {
   bundle: string;
   manifest: BundleManifest;
@@ -45,10 +48,18 @@ export function benchEntriesFor(options: {
     },
   ];
   if (manifest.files['model.int8.onnx']) {
+    // The Q/DQ graph: the accuracy reference, which ONNX Runtime runs mostly in float on x86.
     entries.push({
-      name: 'ort-int8',
+      name: 'ort-qdq',
       model: 'model.int8.onnx',
       open: () => bundleRunner({ ...common, model: 'int8', runtime: 'onnxruntime' }),
+    });
+  }
+  if (manifest.files[ORT_INT8_FILE]) {
+    entries.push({
+      name: 'ort-int8',
+      model: ORT_INT8_FILE,
+      open: () => bundleRunner({ ...common, model: 'int8', runtime: 'ort-int8' }),
     });
   }
   // The engine `run` would use for the int8 model here; when it is not there, say why it is left out.

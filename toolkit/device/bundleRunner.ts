@@ -1,10 +1,12 @@
 /**
  * Which runtime runs a bundle here. A TensorRT target runs its engine when the shim and TensorRT load; a CPU
- * target's int8 model runs on the native int8 engine when it is built. Where they are not, `auto` falls back to
- * ONNX Runtime's simulation of the same Q/DQ graph and says so, while an explicit `--runtime tensorrt|native-int8`
- * refuses: a device check must never silently measure something else.
+ * target's int8 model runs on the native int8 engine when it is built. Where it is not, `auto` falls back to
+ * `ort-int8`, ONNX Runtime running the bundle's QOperator graph (model.ort-int8.onnx, int8 kernels throughout), and
+ * says so; a Jetson bundle without TensorRT, or a CPU bundle without that graph, falls back to ONNX Runtime's
+ * simulation of the Q/DQ graph (`onnxruntime`, the accuracy reference). An explicit
+ * `--runtime tensorrt|native-int8|ort-int8` refuses instead: a device check must never silently measure something else.
  */
-import { bundleFilePath, nativeInt8Fits, type BundleManifest } from '../bundle/manifest.js';
+import { bundleFilePath, nativeInt8Fits, ORT_INT8_FILE, type BundleManifest } from '../bundle/manifest.js';
 import { FieldError, UserError } from '../errors.js';
 import { modelFromFile } from '../onnx/read.js';
 import { OrtRunner } from '../runtime/ort.js';
@@ -14,9 +16,12 @@ import { engineForBundle, type BundleModel } from './trtEngine.js';
 import { engineBytesFor, int8UnavailableReason, Int8Runner } from '../runtime/int8/native.js';
 import { int8ThreadsForThisMachine } from '../runtime/int8/threads.js';
 
-export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8'] as const;
-export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8';
+export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'tensorrt', 'native-int8', 'ort-int8'] as const;
+export type ResolvedRuntime = 'onnxruntime' | 'tensorrt' | 'native-int8' | 'ort-int8';
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+
+/** ONNX Runtime's QOperator graph of a CPU int8 bundle (quant/qoperator): what the `ort-int8` runtime runs. */
+export { ORT_INT8_FILE };
 
 export function runtimeChoiceFrom(value: string | undefined): RuntimeChoice {
   if (value === undefined) return 'auto';
@@ -45,6 +50,20 @@ export function resolvedRuntime(options: { manifest: BundleManifest; runtime: Ru
 } {
   const { manifest, runtime } = options;
   if (runtime === 'onnxruntime') return { runtime, fallbackReason: null };
+  if (runtime === 'ort-int8') {
+    if (!manifest.files[ORT_INT8_FILE] || options.model === 'fp32') {
+      const found =
+        options.model === 'fp32'
+          ? 'this is the fp32 model'
+          : manifest.target.runtime === 'tensorrt'
+            ? `this is a ${manifest.target.name} bundle`
+            : `this ${manifest.target.name} bundle has none (rebuild it with this effnet-edge, or give --runtime onnxruntime)`;
+      throw new UserError(
+        `the ort-int8 runtime runs ${ORT_INT8_FILE}, the QOperator graph of an int8 CPU bundle; ${found}`,
+      );
+    }
+    return { runtime, fallbackReason: null };
+  }
   if (runtime === 'tensorrt' && manifest.target.runtime !== 'tensorrt') {
     throw new UserError(
       `the bundle is built for ${manifest.target.name}, which runs ONNX Runtime; --runtime tensorrt needs a Jetson bundle`,
@@ -63,9 +82,8 @@ export function resolvedRuntime(options: { manifest: BundleManifest; runtime: Ru
   if (manifest.target.runtime !== 'tensorrt') {
     if (runtime === 'auto' && options.model !== 'fp32' && nativeInt8Fits(manifest)) {
       const reason = int8UnavailableReason();
-      return reason === null
-        ? { runtime: 'native-int8', fallbackReason: null }
-        : { runtime: 'onnxruntime', fallbackReason: reason };
+      if (reason === null) return { runtime: 'native-int8', fallbackReason: null };
+      return { runtime: manifest.files[ORT_INT8_FILE] ? 'ort-int8' : 'onnxruntime', fallbackReason: reason };
     }
     return { runtime: 'onnxruntime', fallbackReason: null };
   }
@@ -79,11 +97,8 @@ export function resolvedRuntime(options: { manifest: BundleManifest; runtime: Ru
 export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner> {
   const { bundle, manifest, model } = options;
   const { runtime, fallbackReason } = resolvedRuntime(options);
-  if (fallbackReason !== null) {
-    options.onNotice(
-      `${fallbackReason}; running the bundle with ONNX Runtime instead (it simulates the int8 engine's accuracy, not its speed)`,
-    );
-  }
+  if (fallbackReason !== null)
+    options.onNotice(`${fallbackReason}; ${FALLBACK_NOTICE[runtime === 'ort-int8' ? 'ort-int8' : 'onnxruntime']}`);
   if (runtime === 'tensorrt') {
     const dlaCore = options.dlaCore ?? -1;
     const engine = await engineForBundle({
@@ -102,7 +117,12 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
       staticBatch: engine.staticBatch,
     });
   }
-  const file = model === 'fp32' || !manifest.files['model.int8.onnx'] ? 'model.fp32.onnx' : 'model.int8.onnx';
+  const file =
+    runtime === 'ort-int8'
+      ? ORT_INT8_FILE
+      : model === 'fp32' || !manifest.files['model.int8.onnx']
+        ? 'model.fp32.onnx'
+        : 'model.int8.onnx';
   const path = await bundleFilePath({ bundle, manifest, name: file, field: 'files' });
   const onnx = await modelFromFile({ path });
   if (runtime === 'native-int8') {
@@ -114,5 +134,22 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
       threads: options.threads ?? (await int8ThreadsForThisMachine()).threads,
     });
   }
-  return OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });
+  const ort = await OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });
+  return runtime === 'ort-int8' ? reportedAs(ort, 'ort-int8') : ort;
+}
+
+const FALLBACK_NOTICE = {
+  'ort-int8': `running the bundle's QOperator graph (${ORT_INT8_FILE}) on ONNX Runtime instead (ort-int8)`,
+  onnxruntime: "running the bundle with ONNX Runtime instead (it simulates the int8 engine's accuracy, not its speed)",
+};
+
+/** The same runner, reporting the runtime the user chose: ONNX Runtime running the QOperator graph is `ort-int8`. */
+function reportedAs(runner: Runner, runtime: Runner['runtime']): Runner {
+  return {
+    runtime,
+    inputName: runner.inputName,
+    outputNames: runner.outputNames,
+    run: (input, dims) => runner.run(input, dims),
+    close: () => runner.close(),
+  };
 }

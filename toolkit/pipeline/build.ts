@@ -17,6 +17,7 @@ import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
 import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
+import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
@@ -29,6 +30,7 @@ import {
   ENGINE_KEY_FIELDS,
   MANIFEST_FILE,
   manifestText,
+  ORT_INT8_FILE,
   type Accuracy,
   type BundleManifest,
 } from '../bundle/manifest.js';
@@ -128,6 +130,13 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
   files.set('model.fp32.onnx', bytesFromModel(fp32));
   if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
+  // CPU bundles also ship the Q/DQ graph rebuilt as ONNX Runtime's QOperator graph (the `ort-int8` runtime), written
+  // before the thresholds so that its golden set is measured like the others.
+  const ortInt8 =
+    int8 && options.target.calibration.profile === 'onnxruntime'
+      ? ortInt8BytesFor({ model: int8, onWarning: options.onWarning })
+      : null;
+  if (ortInt8) files.set(ORT_INT8_FILE, ortInt8);
   const thresholds = await thresholdsFromGolden({
     bundle: { target: options.target, calibration: models.calibration },
     run: {

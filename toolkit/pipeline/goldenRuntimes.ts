@@ -4,10 +4,14 @@
  * is built on the device; an engine that is not built here) gets the estimate, with the reason.
  */
 import type { Model } from '../onnx/ir.js';
+import { modelFromBytes } from '../onnx/read.js';
+import { OrtRunner } from '../runtime/ort.js';
+import type { Runner } from '../runtime/runner.js';
 import { BUILD_INT8_HINT, engineBytesFor, int8UnavailableReason, Int8Runner } from '../runtime/int8/native.js';
 import { concatenated } from '../eval/logits.js';
 import { maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
 import {
+  ORT_INT8_FILE,
   thresholdRuntimesOf,
   type RuntimeThresholds,
   type ThresholdRuntime,
@@ -38,14 +42,8 @@ interface BuildTimeRuntime {
 /** Images per engine call: a large model's 32 golden inputs at once would need its activations 32 times. */
 const CHUNK = 8;
 
-async function nativeInt8Logits(run: GoldenRun): Promise<Logits> {
-  const runner = Int8Runner.create({
-    bytes: engineBytesFor({ model: run.int8!, source: 'model.int8.onnx' }),
-    source: 'model.int8.onnx',
-    inputName: run.int8!.graph.inputs[0]!.name,
-    outputName: run.int8!.graph.outputs[0]!.name,
-    threads: 1,
-  });
+/** The golden inputs through a runner, CHUNK images per call. */
+async function chunkedLogits(runner: Runner, run: GoldenRun): Promise<Logits> {
   try {
     const [count, ...image] = run.inputShape as [number, ...number[]];
     const perImage = image.reduce((a, b) => a * b, 1);
@@ -61,7 +59,24 @@ async function nativeInt8Logits(run: GoldenRun): Promise<Logits> {
   }
 }
 
-/** Runtimes the build can run the golden set on; one entry each (ort-int8 joins with its QOperator graph). */
+function nativeInt8Logits(run: GoldenRun): Promise<Logits> {
+  const runner = Int8Runner.create({
+    bytes: engineBytesFor({ model: run.int8!, source: 'model.int8.onnx' }),
+    source: 'model.int8.onnx',
+    inputName: run.int8!.graph.inputs[0]!.name,
+    outputName: run.int8!.graph.outputs[0]!.name,
+    threads: 1,
+  });
+  return chunkedLogits(runner, run);
+}
+
+async function ortInt8Logits(run: GoldenRun): Promise<Logits> {
+  const file = ORT_INT8_FILE;
+  const model = modelFromBytes({ bytes: run.files.get(file)!, file });
+  return chunkedLogits(await OrtRunner.create({ model }), run);
+}
+
+/** Runtimes the build can run the golden set on, one entry each. */
 export const BUILD_TIME_RUNTIMES: Partial<Record<ThresholdRuntime, BuildTimeRuntime>> = {
   // The reference is ONNX Runtime's own output on this machine: its measured deviation is 0 by construction.
   onnxruntime: { unavailableReason: () => null, logits: async (run) => run.reference },
@@ -72,6 +87,8 @@ export const BUILD_TIME_RUNTIMES: Partial<Record<ThresholdRuntime, BuildTimeRunt
         : `the native int8 engine does not load on the build machine (${BUILD_INT8_HINT}, then build again to measure it)`,
     logits: nativeInt8Logits,
   },
+  // Listed for a bundle only when it holds the QOperator graph (thresholdRuntimesOf), which ONNX Runtime always runs.
+  'ort-int8': { unavailableReason: () => null, logits: ortInt8Logits },
 };
 
 const NOT_MEASURED: Partial<Record<ThresholdRuntime, string>> = {

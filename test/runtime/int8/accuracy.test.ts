@@ -90,7 +90,7 @@ t.test(
       string,
       { p50Ms: number; p90Ms: number; imagesPerSecond: number }
     >;
-    t.strictSame(Object.keys(runtimes), ['ort-fp32', 'ort-int8', 'native-int8']);
+    t.strictSame(Object.keys(runtimes), ['ort-fp32', 'ort-qdq', 'ort-int8', 'native-int8']);
     for (const stats of Object.values(runtimes))
       t.ok(stats.p50Ms > 0 && stats.p90Ms >= stats.p50Ms && stats.imagesPerSecond > 0);
     const fp32 = await runCli(['run', '--bundle', bundle, '--fp32', '--runtime', 'native-int8', image]);

@@ -4,7 +4,7 @@ import { batchesFromDataset } from '../../../calibration/images/loader.js';
 import type { Dataset } from '../../../calibration/images/dataset.js';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { bundleRunner, runtimeChoiceFrom } from '../../device/bundleRunner.js';
+import { bundleRunner, ORT_INT8_FILE, runtimeChoiceFrom } from '../../device/bundleRunner.js';
 import { topK } from '../../eval/metrics.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, requiredString, stringOption, numberOrDefault } from '../command.js';
@@ -89,7 +89,8 @@ export const runCommand: Command = {
       await runner.close();
     }
     if (flag(args, 'json')) {
-      io.stdout(`${JSON.stringify({ bundle, model: file, runtime: runner.runtime, results }, null, 2)}\n`);
+      const model = runner.runtime === 'ort-int8' ? ORT_INT8_FILE : file;
+      io.stdout(`${JSON.stringify({ bundle, model, runtime: runner.runtime, results }, null, 2)}\n`);
       return 0;
     }
     for (const r of results) {
