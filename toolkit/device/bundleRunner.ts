@@ -39,7 +39,7 @@ export interface BundleRunnerOptions {
 }
 
 /** Whether the native int8 engine can run this bundle's model: an int8 CPU bundle (the onnxruntime Q/DQ placement). */
-function nativeInt8Fits(manifest: BundleManifest): boolean {
+export function nativeInt8Fits(manifest: BundleManifest): boolean {
   return (
     manifest.target.runtime === 'onnxruntime' &&
     manifest.calibration?.profile === 'onnxruntime' &&
