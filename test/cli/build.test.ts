@@ -25,7 +25,7 @@ function checkDemoBuilt(t: Test, result: CliResult, out: string, target: string)
   );
   t.match(
     result.stdout,
-    /\n {2}top-1 fp32 \d+\.\d\d %, int8 \d+\.\d\d %; agreement \d+\.\d\d %, logit cosine 0\.\d{4} on 80 held-out images\n/,
+    /\n {2}top-1 fp32 \d+\.\d\d %, int8 \d+\.\d\d %; agreement \d+\.\d\d %, logit cosine 0\.\d{4} on 80 held-out images; runtime onnxruntime \(the golden set's reference logits too\)\n/,
   );
   t.match(
     result.stdout,

@@ -55,7 +55,13 @@ t.test('run classifies images with the int8 model: top-k with class names', asyn
     ),
   );
   const text = await runCli(['run', '--bundle', bundle, images[0]!]);
-  t.match(text.stdout, new RegExp(`^${images[0]}\\n(  [1-5]\\. [a-z]+ +\\d+\\.\\d %\\n){5}$`));
+  t.match(
+    text.stdout,
+    new RegExp(`^model\\.int8\\.onnx on native-int8\\n${images[0]}\\n(  [1-5]\\. [a-z]+ +\\d+\\.\\d %\\n){5}$`),
+    'the first line names the model and the runtime that classified',
+  );
+  const fp32 = await runCli(['run', '--bundle', bundle, '--fp32', images[0]!]);
+  t.equal(fp32.stdout.split('\n')[0], 'model.fp32.onnx on onnxruntime');
   const notImage = await runCli(['run', '--bundle', bundle, join(REPO_ROOT, 'README.md')]);
   t.equal(notImage.code, 1);
   t.equal(

@@ -8,10 +8,17 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
-import { releaseIdFor } from '../../toolkit/deploy/deploy.js';
+import { NO_ENGINE_FIX, releaseIdFor } from '../../toolkit/deploy/deploy.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
-import { currentOf, type DeployJson, deviceSshArgs, manifestOf, releaseLogOf } from '../helpers/deployDevice.js';
+import {
+  currentOf,
+  type DeployJson,
+  deviceSshArgs,
+  manifestOf,
+  releaseLogOf,
+  remoteCli,
+} from '../helpers/deployDevice.js';
 import { droppingRelay, sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const skip = sshdUnavailableReason();
@@ -87,19 +94,37 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
 
 t.test('a second deploy, then rollback to the first', { skip: skip ?? false }, async (t) => {
   const first = current();
-  const result = await runCli(['deploy', '--bundle', bundleB, ...sshArgs(), '--json']);
+  const result = await runCli(['deploy', '--bundle', bundleB, ...sshArgs()]);
   t.equal(result.code, 0, result.stderr);
-  const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
-  t.equal(current(), `releases/${host!.release}`);
-  t.equal(`releases/${host!.previous}`, first);
+  const host = {
+    release: releaseIdFor({ bundle: bundleB, manifestBytes: readFileSync(join(bundleB, 'manifest.json')) }),
+  };
+  const files = Object.keys(manifestOf(bundleB).files).length + 1;
+  t.match(
+    result.stdout,
+    new RegExp(
+      '^host +status +release +sent +kept +MB sent +verify +runtime +s\\n' +
+        `root@127\\.0\\.0\\.1:${sshd.port} +deployed +${host.release} +${files} +0 +\\d+\\.\\d\\d +6/6 +native-int8 +\\d+\\.\\d\\n$`,
+    ),
+    'the table names the runtime the device verified on',
+  );
+  t.equal(current(), `releases/${host.release}`);
+  t.equal(log().at(-1)?.previous, first.replace('releases/', ''));
+  const status = await runCli(['status', ...sshArgs()]);
+  t.match(
+    status.stdout,
+    new RegExp(
+      `^root@127\\.0\\.0\\.1:${sshd.port}: current ${host.release} \\(cpu-\\w+, deployed .*\\)\\n  verified at deploy on native-int8: bundle files match the manifest's sha256: 0; top-1 agreement with build-time int8: 100; `,
+    ),
+  );
   const rollback = await runCli(['rollback', ...sshArgs()]);
   t.equal(rollback.code, 0, rollback.stderr);
-  t.equal(rollback.stdout, `root@127.0.0.1:${sshd.port}: ${host!.release} -> ${first.replace('releases/', '')}\n`);
+  t.equal(rollback.stdout, `root@127.0.0.1:${sshd.port}: ${host.release} -> ${first.replace('releases/', '')}\n`);
   t.equal(current(), first);
   t.match(log().at(-1), {
     event: 'rolled-back',
     release: first.replace('releases/', ''),
-    previous: host!.release,
+    previous: host.release,
     target: manifestOf(bundleA).target.name,
   });
   const missing = await runCli(['rollback', ...sshArgs(), '--to', 'no-such-release']);
@@ -268,3 +293,26 @@ t.test('a two-host fleet with one failing host and --max-fail 0', { skip: skip ?
   t.equal(current().startsWith('releases/bundle-b-'), true);
   t.ok(existsSync(join(device, current(), 'verify.tap')));
 });
+
+t.test(
+  "a device toolkit without the int8 engine: the CPU bundle's verify fails, saying how to fix it",
+  { skip: skip ?? false },
+  async (t) => {
+    // An older install: its effnet-edge finds no engine (the loader is told to look only at a missing path).
+    const missing = join(dir, 'nowhere', 'libeffnet_int8.so');
+    const elsewhere = join(dir, 'device-no-engine');
+    const args = deviceSshArgs({ sshd, device: elsewhere }).map((a) =>
+      a === remoteCli ? `env EFFNET_EDGE_INT8_LIB=${missing} ${remoteCli}` : a,
+    );
+    const result = await runCli(['deploy', '--bundle', bundleA, ...args, '--json']);
+    t.equal(result.code, 1);
+    const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
+    t.equal(host!.status, 'failed');
+    const release = releaseIdFor({ bundle: bundleA, manifestBytes: readFileSync(join(bundleA, 'manifest.json')) });
+    t.equal(
+      host!.reason,
+      `root@127.0.0.1:${sshd.port}: on-device verify failed: the golden set runs on the device's runtime: measured "the int8 engine is not built (${missing} is missing); run: effnet-edge native build", allowed logits for every golden input${NO_ENGINE_FIX}; release ${release} marked FAILED, current left at none (first deploy)`,
+    );
+    t.notOk(existsSync(join(elsewhere, 'current')), 'nothing switched');
+  },
+);

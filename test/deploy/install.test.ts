@@ -5,8 +5,8 @@
  * Its own file: it stages the toolkit with the registry once (~25 s) and uploads ~45 MB twice.
  */
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { npmCpuOf } from '../../toolkit/deploy/prerequisites.js';
 import { TOOLKIT_VERSION } from '../../toolkit/version.js';
@@ -47,21 +47,40 @@ function freshCache(t: Test, cache: string): string {
   return cache;
 }
 
-/** The device: no registry, offline, and an npm that only records that it was called (in `npmCalls`). */
-async function offlineDevice(t: Test, dir: string): Promise<{ sshd: Sshd; stub: string; npmCalls: string }> {
+const COMPILERS = /^(cmake|ctest|cpack|cc|c\+\+|c89|c99|cpp|tcc|(.*-)?(gcc|g\+\+|clang)(-[\d.]+)?)$/;
+
+/** A folder of links to this machine's programs, less CMake and every C/C++ compiler: the device's whole PATH. */
+function programsWithoutCompilers(dir: string): string {
+  const bin = join(dir, 'device-bin');
+  mkdirSync(bin);
+  for (const from of ['/usr/local/bin', '/usr/bin', '/bin']) {
+    for (const name of existsSync(from) ? readdirSync(from) : []) {
+      if (!COMPILERS.test(name) && !existsSync(join(bin, name))) symlinkSync(join(from, name), join(bin, name));
+    }
+  }
+  return bin;
+}
+
+/**
+ * The device: no registry, offline, an npm that only records that it was called (in `npmCalls`), and no CMake or C
+ * compiler on its PATH (`path`), so the engine it verifies on can only be the prebuilt one the toolkit carries.
+ */
+async function offlineDevice(
+  t: Test,
+  dir: string,
+): Promise<{ sshd: Sshd; stub: string; npmCalls: string; path: string }> {
   const stub = join(dir, 'stub-bin');
   const npmCalls = join(dir, 'npm-calls');
   mkdirSync(stub);
   writeFileSync(join(stub, 'npm'), `#!/bin/sh\necho "npm $*" >> ${npmCalls}\nexit 1\n`);
   chmodSync(join(stub, 'npm'), 0o755);
+  const path = `${stub}:${programsWithoutCompilers(dir)}`;
   const sshd = await startSshd({
     dir: join(dir, 'sshd'),
-    extraConfig: [
-      `SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${stub}:/usr/local/bin:/usr/bin:/bin`,
-    ],
+    extraConfig: [`SetEnv npm_config_registry=http://127.0.0.1:9/ npm_config_offline=true PATH=${path}`],
   });
   t.teardown(() => sshd.stop());
-  return { sshd, stub, npmCalls };
+  return { sshd, stub, npmCalls, path };
 }
 
 /** `deploy --install --json` of `bundle` to `device` through `port` (the sshd's, or a relay's). */
@@ -94,7 +113,9 @@ t.test(
     const bundle = join(dir, 'bundle');
     await bundleBuilt(t, bundle);
     const cache = freshCache(t, join(dir, 'cache'));
-    const { sshd, stub, npmCalls } = await offlineDevice(t, dir);
+    const { sshd, stub, npmCalls, path } = await offlineDevice(t, dir);
+    const compilers = spawnSync('sh', ['-c', 'command -v cmake cc gcc clang c99'], { env: { PATH: path } });
+    t.equal(compilers.stdout.toString(), '', "no CMake or C compiler on the device's PATH");
     const device = join(dir, 'device');
     const deploy = installDeploy({ sshd, bundle, device });
     const label = `root@127.0.0.1:${sshd.port}`;
@@ -144,11 +165,7 @@ t.test(
     const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
     t.equal(host!.status, 'deployed');
     t.equal(host!.verified, '6/6');
-    t.equal(
-      host!.runtime,
-      'onnxruntime',
-      'the shipped toolkit has no native build: ONNX Runtime from the tarball ran the check',
-    );
+    t.equal(host!.runtime, 'native-int8', 'the prebuilt engine the tarball carries ran the check');
     t.match(readlinkSync(join(device, 'current')), /^releases\/bundle-[0-9a-f]{12}$/);
     t.strictSame(
       readdirSync(join(device, 'toolkit')),

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { MANIFEST_FILE } from '../bundle/manifest.js';
+import { nativeInt8Fits } from '../bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import { npmCpuOf } from './prerequisites.js';
@@ -31,6 +32,10 @@ export { type BundleFile, type DeployOptions, type DeployResult, ReleaseFailed }
 export { freeSpaceProblem } from './deviceState.js';
 export { bundleFilesOf, releaseIdFor } from './releaseFiles.js';
 export { nativeBuildCommand, verifiedOnDevice } from './releaseSteps.js';
+
+/** Why a CPU bundle's verify failed on a device toolkit without the engine (installed before it was shipped). */
+export const NO_ENGINE_FIX =
+  "; this CPU bundle verifies on the native int8 engine, which the device's effnet-edge lacks: deploy with --install (it ships a prebuilt engine) or run 'effnet-edge native build' on the device";
 
 /** How long a deploy waits for another one on the same device before giving up. */
 const LOCK_WAIT_MS = 15 * 60_000;
@@ -121,14 +126,16 @@ async function releaseDeployed(
 }
 
 /**
- * The device's verify, which must pass. A Jetson bundle must verify on TensorRT; a CPU bundle verifies on what `run`
- * will use there (the native int8 engine where it is built, else ONNX Runtime), and the release records which one ran.
+ * The device's verify, which must pass, on the runtime `run` is meant to use there: TensorRT for a Jetson bundle, the
+ * native int8 engine for a CPU bundle it runs (a device toolkit without it fails, with the fix, rather than passing on
+ * the slower ONNX Runtime unnoticed), ONNX Runtime for the rest. The release records which one ran.
  */
 async function passedVerify(
   options: DeployOptions & { id: string; dir: string; cli: string },
 ): Promise<{ runtime: string; passed: number; measured: Record<string, number | string | null>; tap: string }> {
   const { manifest, id } = options;
-  const requested = manifest.target.runtime === 'tensorrt' ? 'tensorrt' : 'auto';
+  const requested =
+    manifest.target.runtime === 'tensorrt' ? 'tensorrt' : nativeInt8Fits(manifest) ? 'native-int8' : 'auto';
   const verify = await verifiedOnDevice({
     session: options.session,
     cli: options.cli,
@@ -147,7 +154,8 @@ async function passedVerify(
           )
           .join('; ')
       : verify.stderr.trim().split('\n').slice(-2).join(' | ') || `exit ${verify.code}`;
-    throw new ReleaseFailed(id, `on-device verify failed: ${why}`);
+    const fix = requested === 'native-int8' && /int8 engine|libeffnet_int8/.test(why) ? NO_ENGINE_FIX : '';
+    throw new ReleaseFailed(id, `on-device verify failed: ${why}${fix}`);
   }
   const measured = Object.fromEntries(
     verify.points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null]),

@@ -13,6 +13,7 @@ import { sha256OfFile } from '../bundle/hash.js';
 import { UserError } from '../errors.js';
 import { packageRoot } from '../packagePaths.js';
 import { TOOLKIT_VERSION } from '../version.js';
+import { prebuiltEngineReady } from './prebuiltEngine.js';
 import type { NpmCpu } from './prerequisites.js';
 import { tarGzWritten } from './tarball.js';
 
@@ -158,6 +159,7 @@ async function staged(options: {
   // In the cache folder: the finished tarball is renamed into place, on the same file system.
   const scratch = await mkdtemp(join(cacheDir, '.staging-'));
   try {
+    await prebuiltEngineReady({ cpu: platform.cpu, onNotice: options.onNotice });
     // --ignore-scripts: an installed toolkit has dist/ and no compiler; packing must not try to rebuild it.
     await npm(['pack', '--ignore-scripts', '--pack-destination', scratch], {
       cwd: packageRoot(),

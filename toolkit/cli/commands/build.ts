@@ -203,6 +203,9 @@ function demoRootFor(args: ParsedArgs): string | undefined {
   return named ? undefined : demoFolder();
 }
 
+/** Which runtime the build's numbers come from: the pipeline's logitsFrom (eval/logits.ts) runs ONNX Runtime. */
+const BUILD_RUNTIME_NOTE = "runtime onnxruntime (the golden set's reference logits too)";
+
 /** What the build printed on success: accuracy, images per class, files and the next commands. */
 function builtText(options: {
   out: string;
@@ -218,8 +221,8 @@ function builtText(options: {
   return [
     `built ${out} for ${options.target.name} (${options.precision}) from ${options.label}`,
     a.int8
-      ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images`
-      : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images`,
+      ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images; ${BUILD_RUNTIME_NOTE}`
+      : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images; ${BUILD_RUNTIME_NOTE}`,
     ...(perClass
       ? [
           `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,

@@ -186,6 +186,7 @@ function deployTable(rows: ReturnType<typeof deployRows>): string {
       { header: 'kept', align: 'right' },
       { header: 'MB sent', align: 'right' },
       { header: 'verify' },
+      { header: 'runtime' },
       { header: 's', align: 'right' },
     ],
     rows.map((r) => [
@@ -196,6 +197,8 @@ function deployTable(rows: ReturnType<typeof deployRows>): string {
       r.filesKept,
       (r.bytesSent / 1e6).toFixed(2),
       r.verified ?? '-',
+      // The runtime the device's verify ran on: the numbers above are its.
+      r.verified === null ? '-' : (r.runtime ?? '-'),
       r.seconds.toFixed(1),
     ]),
   );

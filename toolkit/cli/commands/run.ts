@@ -93,6 +93,8 @@ export const runCommand: Command = {
       io.stdout(`${JSON.stringify({ bundle, model, runtime: runner.runtime, results }, null, 2)}\n`);
       return 0;
     }
+    // The runtime first: the probabilities below are its numbers (ONNX Runtime and the native engine differ slightly).
+    io.stdout(`${file} on ${runner.runtime}\n`);
     for (const r of results) {
       io.stdout(
         `${r.image}\n${r.top.map((t, i) => `  ${i + 1}. ${(t.name ?? `class ${t.class}`).padEnd(16)} ${(100 * t.probability).toFixed(1).padStart(5)} %`).join('\n')}\n`,

@@ -69,8 +69,22 @@ export const INT8_LAYER_KINDS: Record<number, string> = {
 
 export const BUILD_INT8_HINT = 'effnet-edge native build';
 
-export function int8LibraryPath(): string {
-  return process.env.EFFNET_EDGE_INT8_LIB || packagePath('native', 'build', 'libeffnet_int8.so');
+/**
+ * Where the engine is looked for, in order: $EFFNET_EDGE_INT8_LIB alone when set (a path asked for is never swapped
+ * for another), else this checkout's build (`effnet-edge native build`, or `npm ci`'s), then the engine the packed
+ * toolkit carries for this OS and CPU (native/tools/prebuild.mjs).
+ */
+export function int8LibraryCandidates(): string[] {
+  if (process.env.EFFNET_EDGE_INT8_LIB) return [process.env.EFFNET_EDGE_INT8_LIB];
+  return [
+    packagePath('native', 'build', 'libeffnet_int8.so'),
+    packagePath('native', 'prebuilt', `${process.platform}-${process.arch}`, 'libeffnet_int8.so'),
+  ];
+}
+
+/** The first candidate that exists, or null. */
+export function int8LibraryPath(): string | null {
+  return int8LibraryCandidates().find((path) => existsSync(path)) ?? null;
 }
 
 type Call = Record<string, (...args: unknown[]) => unknown>;
@@ -79,8 +93,11 @@ let library: Call | undefined;
 function theLibrary(): Call {
   if (library) return library;
   const path = int8LibraryPath();
-  if (!existsSync(path))
-    throw new UserError(`the int8 engine is not built (${path} is missing); run: ${BUILD_INT8_HINT}`);
+  if (path === null) {
+    const tried = int8LibraryCandidates();
+    const what = tried.length === 1 ? `${tried[0]} is missing` : `none of ${tried.join(', ')} exists`;
+    throw new UserError(`the int8 engine is not built (${what}); run: ${BUILD_INT8_HINT}`);
+  }
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(path);
