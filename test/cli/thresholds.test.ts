@@ -45,13 +45,14 @@ function expectedTap(runtime: string, r: RuntimeThresholds): string[] {
 }
 
 t.test(
-  'a CPU bundle: thresholds for onnxruntime and native-int8, the same in the manifest, inspect and verify',
+  'a CPU bundle: thresholds for onnxruntime, ort-int8 and native-int8, the same in the manifest, inspect and verify',
   async (t) => {
     await demoBundlesBuilt([[bundle, '32']]);
     const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
     const { largestLogit, runtimes } = manifest.thresholds;
-    t.strictSame(Object.keys(runtimes), ['onnxruntime', 'native-int8']);
+    t.strictSame(Object.keys(runtimes), ['onnxruntime', 'ort-int8', 'native-int8']);
     const ort = runtimes.onnxruntime!;
+    const ortInt8 = runtimes['ort-int8']!;
     const native = runtimes['native-int8']!;
     // ONNX Runtime made the reference here: it measures 0 and gets the floor, 5 % of the largest logit, rounded up.
     t.equal(ort.basis === 'measured' && ort.measured.maxLogitDeviation, 0);
@@ -68,20 +69,27 @@ t.test(
       "  3. run the 32-image golden set on the device's runtime against the thresholds the build recorded for it:",
     );
     t.not(step, -1, inspect.stdout);
-    t.strictSame(lines.slice(step + 1, step + 3), [
+    t.strictSame(lines.slice(step + 1, step + 4), [
       inspectLine('onnxruntime', ort),
+      inspectLine('ort-int8', ortInt8),
       inspectLine('native-int8', native),
     ]);
     const json = JSON.parse((await runCli(['inspect', '--bundle', bundle, '--json'])).stdout);
     t.strictSame(json.manifest.thresholds, manifest.thresholds);
-    t.strictSame(json.steps.slice(3, 5), [
+    t.strictSame(json.steps.slice(3, 6), [
       inspectLine('onnxruntime', ort).slice(3),
+      inspectLine('ort-int8', ortInt8).slice(3),
       inspectLine('native-int8', native).slice(3),
     ]);
 
     const onOrt = await runCli(['verify', '--bundle', bundle, '--runtime', 'onnxruntime', '--tap']);
     t.equal(onOrt.code, 0, onOrt.stdout);
     t.strictSame(tapAllowed(onOrt.stdout), expectedTap('onnxruntime', ort));
+    // The QOperator graph always runs here (ONNX Runtime), so its bounds are measured like the engine's.
+    t.equal(ortInt8.basis, 'measured');
+    const onOrtInt8 = await runCli(['verify', '--bundle', bundle, '--runtime', 'ort-int8', '--tap']);
+    t.equal(onOrtInt8.code, 0, onOrtInt8.stdout);
+    t.strictSame(tapAllowed(onOrtInt8.stdout), expectedTap('ort-int8', ortInt8));
     if (!engineHere) return;
     const onNative = await runCli(['verify', '--bundle', bundle, '--runtime', 'native-int8', '--tap']);
     t.equal(onNative.code, 0, onNative.stdout);
