@@ -40,6 +40,7 @@ function checkDemoBuilt(t: Test, result: CliResult, out: string, target: string)
     'manifest.json',
     'model.fp32.onnx',
     'model.int8.onnx',
+    'model.ort-int8.onnx',
     'ranges.json',
     'report.html',
   ]);
@@ -100,7 +101,8 @@ async function checkInspectRebuildDamage(t: Test, out: string): Promise<void> {
   const inspect = await runCli(['inspect', '--bundle', out]);
   t.equal(inspect.code, 0, inspect.stderr);
   t.match(inspect.stdout, /\n {2}ok {3}model\.int8\.onnx\n/);
-  t.match(inspect.stdout, /deploy will:\n {2}1\. upload 10 files/);
+  t.match(inspect.stdout, /deploy will:\n {2}1\. upload 11 files/);
+  t.match(inspect.stdout, /\n {2}2\. load model\.int8\.onnx on the device's native int8 engine \(native-int8; /);
 
   const again = await runCli(['build', '--out', out]);
   t.equal(again.code, 1);

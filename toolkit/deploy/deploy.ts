@@ -5,8 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { MANIFEST_FILE } from '../bundle/manifest.js';
-import { nativeInt8Fits } from '../bundle/manifest.js';
+import { MANIFEST_FILE, nativeInt8Fits } from '../bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import { npmCpuOf } from './prerequisites.js';

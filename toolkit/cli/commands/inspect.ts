@@ -1,6 +1,12 @@
 /** `effnet-edge inspect`: a bundle's manifest, its files checked against their sha256, accuracy and deploy plan. */
 import { join } from 'node:path';
-import { bundleFileChecks, bundleFilePath, manifestFromBundle, type BundleManifest } from '../../bundle/manifest.js';
+import {
+  bundleFileChecks,
+  bundleFilePath,
+  manifestFromBundle,
+  nativeInt8Fits,
+  type BundleManifest,
+} from '../../bundle/manifest.js';
 import { UserError } from '../../errors.js';
 import { thresholdLines } from '../../bundle/thresholds.js';
 import type { Command } from '../command.js';
@@ -46,7 +52,9 @@ export function deploySteps(manifest: BundleManifest): string[] {
   const build =
     target.runtime === 'tensorrt'
       ? `build a TensorRT ${engine.precision} engine from ${engine.onnx} on the device (SM ${engine.sm}${engine.dlaCores ? `, GPU or one of ${engine.dlaCores} DLA cores` : ''}, workspace ${engine.workspaceMiB} MiB${engine.calibration ? `, ${engine.calibration} for implicit int8 and DLA` : ''}), cached by ${engine.keyFields.join(' + ')}`
-      : `load ${engine.onnx} in ONNX Runtime (CPU)`;
+      : nativeInt8Fits(manifest)
+        ? `load ${engine.onnx} on the device's native int8 engine (native-int8; a device toolkit without it fails the release)`
+        : `load ${engine.onnx} in ONNX Runtime (CPU)`;
   const verify = `run the ${manifest.golden.count}-image golden set on the device's runtime against the thresholds the build recorded for it:`;
   const perRuntime = thresholdLines({
     thresholds: manifest.thresholds,
