@@ -1,5 +1,7 @@
 /** The release a bundle becomes on a device: its id (from the manifest bytes) and the files it holds. */
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { MANIFEST_SIGNATURE_FILE } from '../bundle/signature.js';
 import { sha256Of } from '../bundle/hash.js';
 import { MANIFEST_FILE, type BundleManifest } from '../bundle/manifest.js';
 import type { BundleFile } from './deployContract.js';
@@ -30,5 +32,15 @@ export async function bundleFilesOf(options: {
     sha256: sha256Of(options.manifestBytes),
     size: options.manifestBytes.byteLength,
   });
+  // A signed bundle's signature travels with it: the device's allowed_signers policy checks it before the switch.
+  const signature = join(options.bundle, MANIFEST_SIGNATURE_FILE);
+  const signatureBytes = await readFile(signature).catch(() => null);
+  if (signatureBytes)
+    files.push({
+      name: MANIFEST_SIGNATURE_FILE,
+      local: signature,
+      sha256: sha256Of(signatureBytes),
+      size: signatureBytes.byteLength,
+    });
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -10,6 +10,7 @@ import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
 import { deviationSummary } from '../../bundle/thresholds.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
+import { SIGN_PASSPHRASE_ENV, signingKeyFrom, withManifestSignature } from '../../bundle/signature.js';
 import { UsageError, UserError } from '../../errors.js';
 import { packagePath } from '../../packagePaths.js';
 import { onnxFromExportOptions } from '../../model/export.js';
@@ -186,6 +187,12 @@ const BUILD_GROUP: OptionGroup = [
   },
   { name: 'force', type: 'boolean', help: 'replace an existing bundle folder' },
   {
+    name: 'sign',
+    type: 'string',
+    placeholder: 'KEY',
+    help: `sign manifest.json with this OpenSSH ed25519 private key into manifest.json.sig, as 'ssh-keygen -Y sign -n effnet-edge' does (an encrypted key's passphrase from $${SIGN_PASSPHRASE_ENV})`,
+  },
+  {
     name: 'golden',
     type: 'integer',
     placeholder: 'N',
@@ -268,8 +275,10 @@ async function buildPlanFrom(args: ParsedArgs) {
       : givenPaths(args, ['model', 'weights', 'calib', 'eval', 'labels', 'class-index']),
   });
   bundleOutChecked({ out, force: flag(args, 'force') });
+  const keyFile = stringOption(args, 'sign');
   return {
     out,
+    signingKey: keyFile === undefined ? null : await signingKeyFrom(keyFile),
     demo: demoRoot !== undefined,
     chosen,
     options: {
@@ -321,9 +330,10 @@ export const buildCommand: Command = {
   ],
   groups: [BUILD_GROUP, NETWORK_GROUP, CALIBRATION_GROUP, PREPROCESS_GROUP, LABELS_GROUP, JSON_GROUP],
   async run(args, io) {
-    const { out, chosen, options } = await buildPlanFrom(args);
+    const { out, chosen, options, signingKey } = await buildPlanFrom(args);
     const result = await builtWithProgress(options, io);
-    await bundleFolderWritten({ out, files: result.files, force: flag(args, 'force') });
+    const files = signingKey ? withManifestSignature({ files: result.files, key: signingKey }) : result.files;
+    await bundleFolderWritten({ out, files, force: flag(args, 'force') });
     const { manifest } = result;
     // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
     const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });

@@ -8,6 +8,7 @@ import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
 import { junitFrom, tapFrom, verifySuite, type CheckResult } from '../../eval/checkReports.js';
 import { verifiedBundle } from '../../device/verify.js';
+import { allowedSignersFor, signatureCheckResult } from '../../device/signaturePolicy.js';
 import { deviceCli } from '../../deploy/deviceCli.js';
 import { verifiedOnDevice } from '../../deploy/deploy.js';
 import { forEachHost } from '../../deploy/fleet.js';
@@ -46,6 +47,12 @@ const VERIFY_GROUP: OptionGroup = [
     help: 'also write JUnit XML (one testcase per check) for CI systems',
   },
   RUNTIME_OPTION,
+  {
+    name: 'allowed-signers',
+    type: 'string',
+    placeholder: 'FILE',
+    help: "with --bundle: refuse a bundle whose manifest.json.sig no key in FILE made (OpenSSH allowed_signers; default: <root>/allowed_signers beside the bundle's releases folder, when it exists)",
+  },
 ];
 
 async function junitWritten(path: string, xml: string): Promise<void> {
@@ -56,22 +63,39 @@ async function junitWritten(path: string, xml: string): Promise<void> {
 
 /** --bundle: the checks run here, on this machine's runtime. */
 async function verifiedHere(bundle: string, args: ParsedArgs, io: CommandIo): Promise<number> {
-  const junit = stringOption(args, 'junit');
+  const policy = await allowedSignersFor({ bundle, explicit: stringOption(args, 'allowed-signers') });
+  // Checked on manifest.json's bytes before anything of the bundle is parsed or run.
+  const signed = policy ? await signatureCheckResult({ bundle, policy }) : null;
+  if (signed && !signed.ok) return reported({ bundle, target: null, runtime: 'none', checks: [signed], args, io });
   const manifest = await manifestFromBundle(bundle);
-  const outcome = await verifiedBundle({
+  const verified = await verifiedBundle({
     bundle,
     manifest,
     runtime: runtimeChoiceFrom(stringOption(args, 'runtime')),
     onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`),
   });
-  const suite = verifySuite({ target: manifest.target.name, runtime: outcome.runtime });
-  if (junit) await junitWritten(junit, junitFrom({ suite, checks: outcome.checks, hostname: hostname() }));
-  if (flag(args, 'tap')) io.stdout(tapFrom({ suite, checks: outcome.checks, comment: [suite] }));
-  else if (flag(args, 'json')) {
-    const { runtime, passed, checks } = outcome;
-    io.stdout(`${JSON.stringify({ bundle, target: manifest.target.name, runtime, passed, checks }, null, 2)}\n`);
-  } else io.stdout(printedChecks(outcome.checks));
-  return outcome.passed ? 0 : 1;
+  const checks = signed ? [signed, ...verified.checks] : verified.checks;
+  return reported({ bundle, target: manifest.target.name, runtime: verified.runtime, checks, args, io });
+}
+
+/** verify --bundle's output (table, TAP, JSON, JUnit) and exit code. */
+async function reported(options: {
+  bundle: string;
+  target: string | null;
+  runtime: string;
+  checks: CheckResult[];
+  args: ParsedArgs;
+  io: CommandIo;
+}): Promise<number> {
+  const { bundle, target, runtime, checks, args, io } = options;
+  const junit = stringOption(args, 'junit');
+  const passed = checks.every((c) => c.ok);
+  const suite = verifySuite({ target: target ?? 'unverified bundle', runtime });
+  if (junit) await junitWritten(junit, junitFrom({ suite, checks, hostname: hostname() }));
+  if (flag(args, 'tap')) io.stdout(tapFrom({ suite, checks, comment: [suite] }));
+  else if (flag(args, 'json')) io.stdout(`${JSON.stringify({ bundle, target, runtime, passed, checks }, null, 2)}\n`);
+  else io.stdout(printedChecks(checks));
+  return passed ? 0 : 1;
 }
 
 interface DeviceVerify {
