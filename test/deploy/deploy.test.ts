@@ -50,7 +50,7 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
   const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
   t.equal(host!.reason, null);
   const manifest = manifestOf(bundleA);
-  t.equal(host!.status, 'deployed');
+  t.equal(host!.status, 'switched');
   t.equal(host!.previous, null);
   t.equal(host!.filesSent, Object.keys(manifest.files).length + 1, 'every file and the manifest sent');
   t.equal(host!.verified, '6/6');
@@ -104,7 +104,7 @@ t.test('a second deploy, then rollback to the first', { skip: skip ?? false }, a
     result.stdout,
     new RegExp(
       '^host +status +release +sent +kept +MB sent +verify +runtime +s\\n' +
-        `root@127\\.0\\.0\\.1:${sshd.port} +deployed +${host.release} +${files} +0 +\\d+\\.\\d\\d +6/6 +native-int8 +\\d+\\.\\d\\n$`,
+        `root@127\\.0\\.0\\.1:${sshd.port} +switched +${host.release} +${files} +0 +\\d+\\.\\d\\d +6/6 +native-int8 +\\d+\\.\\d\\n$`,
     ),
     'the table names the runtime the device verified on',
   );
@@ -287,7 +287,7 @@ t.test('a two-host fleet with one failing host and --max-fail 0', { skip: skip ?
   t.match(
     both.stdout,
     new RegExp(
-      `^host +status +release .*\\nroot@127\\.0\\.0\\.1:${bad.port} +failed +- .*\\nroot@127\\.0\\.0\\.1:${sshd.port} +deployed +bundle-b-[0-9a-f]{12} `,
+      `^host +status +release .*\\nroot@127\\.0\\.0\\.1:${bad.port} +failed +- .*\\nroot@127\\.0\\.0\\.1:${sshd.port} +switched +bundle-b-[0-9a-f]{12} `,
     ),
   );
   t.equal(current().startsWith('releases/bundle-b-'), true);

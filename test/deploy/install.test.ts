@@ -163,7 +163,7 @@ t.test(
       ),
     );
     const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
-    t.equal(host!.status, 'deployed');
+    t.equal(host!.status, 'switched');
     t.equal(host!.verified, '6/6');
     t.equal(host!.runtime, 'native-int8', 'the prebuilt engine the tarball carries ran the check');
     t.match(readlinkSync(join(device, 'current')), /^releases\/bundle-[0-9a-f]{12}$/);

@@ -7,17 +7,17 @@ import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UserError } from '../../errors.js';
 import { allTargets } from '../../../targets/load.js';
 import { deployed, type DeployResult } from '../../deploy/deploy.js';
-import { forEachHost, maxFailFrom } from '../../deploy/fleet.js';
+import { maxFailFrom } from '../../deploy/fleet.js';
+import { rolloutStages, stagedRollout } from '../../deploy/rollout.js';
 import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
 import { hostLabel, shellQuote } from '../../deploy/ssh.js';
 import type { HostTarget } from '../../deploy/hosts.js';
-import type { HostOutcome } from '../../deploy/fleet.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, requiredString, stringOption, numberOrDefault, messageFor } from '../command.js';
+import { flag, requiredString, stringOption, numberOption, numberOrDefault, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
-import { formatTable } from '../table.js';
+import { deployRows, printedOutcomes, switchedBack } from './deployReport.js';
 import { absoluteDevicePath, integerAtLeast, positiveSeconds } from '../validators.js';
 
 const DEPLOY_GROUP: OptionGroup = [
@@ -72,6 +72,25 @@ const DEPLOY_GROUP: OptionGroup = [
     help: 'stop starting new devices once more than N (or P % of them) failed',
   },
   {
+    name: 'canary',
+    type: 'integer',
+    placeholder: 'N',
+    validate: integerAtLeast(1),
+    help: 'deploy to the first N hosts first; the rest only if they all pass',
+  },
+  {
+    name: 'batch',
+    type: 'string',
+    placeholder: 'N|P%',
+    field: 'batch',
+    help: 'then the rest in batches of N hosts (or P % of all), stopping at the first batch that fails',
+  },
+  {
+    name: 'rollback-on-failure',
+    type: 'boolean',
+    help: 'when the rollout fails, switch the hosts it already switched back to their previous release',
+  },
+  {
     name: 'timeout',
     type: 'number',
     placeholder: 'S',
@@ -90,7 +109,15 @@ async function deployPlanFrom(args: ParsedArgs) {
   const keep = numberOrDefault(args, 'keep');
   const concurrency = numberOrDefault(args, 'concurrency');
   const timeout = numberOrDefault(args, 'timeout');
-  const maxFail = maxFailFrom(stringOption(args, 'max-fail'), targets.length);
+  const maxFail = stringOption(args, 'max-fail');
+  maxFailFrom(maxFail, targets.length); // checked now, counted per stage
+  const canary = numberOption(args, 'canary');
+  const batch = stringOption(args, 'batch');
+  const stages = rolloutStages({
+    hosts: targets.length,
+    ...(canary === undefined ? {} : { canary }),
+    ...(batch === undefined ? {} : { batch }),
+  });
   const tensorrt = {
     include: stringOption(args, 'tensorrt-include') ?? null,
     lib: stringOption(args, 'tensorrt-lib') ?? null,
@@ -103,7 +130,7 @@ async function deployPlanFrom(args: ParsedArgs) {
         `copy the bundle and build its engine on the device with trtexec: effnet-edge inspect --bundle ${shellQuote(bundle)} prints the commands`,
     );
   }
-  return { bundle, targets, settings, keep, concurrency, timeout, maxFail, tensorrt, manifest };
+  return { bundle, targets, settings, keep, concurrency, timeout, maxFail, stages, tensorrt, manifest };
 }
 
 type DeployPlan = Awaited<ReturnType<typeof deployPlanFrom>>;
@@ -152,81 +179,6 @@ async function deployedTo(options: {
   }
 }
 
-/** One row per host, for the table and --json. */
-function deployRows(outcomes: HostOutcome<DeployResult>[]) {
-  return outcomes.map((o) => ({
-    host: o.target.name,
-    address: hostLabel(o.target),
-    status: o.status === 'ok' ? (o.value?.unchanged ? 'unchanged' : 'deployed') : o.status,
-    release: o.value?.release ?? null,
-    previous: o.value?.previous ?? null,
-    filesSent: o.value?.filesSent ?? 0,
-    filesKept: o.value?.filesKept ?? 0,
-    bytesSent: o.value?.bytesSent ?? 0,
-    bytesResumed: o.value?.bytesResumed ?? 0,
-    verified:
-      o.value && !o.value.unchanged
-        ? `${o.value.verify.passed}/${o.value.verify.passed + o.value.verify.failed}`
-        : null,
-    runtime: o.value?.verify.runtime ?? null,
-    engineKey: o.value?.engineKey ?? null,
-    device: o.value?.device ?? null,
-    seconds: Number(o.seconds.toFixed(1)),
-    reason: o.error,
-  }));
-}
-
-function deployTable(rows: ReturnType<typeof deployRows>): string {
-  return formatTable(
-    [
-      { header: 'host' },
-      { header: 'status' },
-      { header: 'release' },
-      { header: 'sent', align: 'right' },
-      { header: 'kept', align: 'right' },
-      { header: 'MB sent', align: 'right' },
-      { header: 'verify' },
-      { header: 'runtime' },
-      { header: 's', align: 'right' },
-    ],
-    rows.map((r) => [
-      r.address,
-      r.status,
-      r.release ?? '-',
-      r.filesSent,
-      r.filesKept,
-      (r.bytesSent / 1e6).toFixed(2),
-      r.verified ?? '-',
-      // The runtime the device's verify ran on: the numbers above are its.
-      r.verified === null ? '-' : (r.runtime ?? '-'),
-      r.seconds.toFixed(1),
-    ]),
-  );
-}
-
-/** The table (unless quiet, or a single host failed: its error says it all), then each failure and the skipped. */
-function printedOutcomes(options: {
-  outcomes: HostOutcome<DeployResult>[];
-  rows: ReturnType<typeof deployRows>;
-  args: ParsedArgs;
-  io: CommandIo;
-}): void {
-  const { outcomes, args, io } = options;
-  const failed = outcomes.some((o) => o.status === 'failed');
-  if (!flag(args, 'quiet') && !(outcomes.length === 1 && failed)) io.stdout(deployTable(options.rows));
-  for (const o of outcomes) {
-    if (o.status === 'failed')
-      io.stderr(
-        `effnet-edge deploy: ${o.error}${o.error?.startsWith(hostLabel(o.target)) ? '' : ` (${hostLabel(o.target)})`}\n`,
-      );
-  }
-  const skipped = outcomes.filter((o) => o.status === 'not started');
-  if (skipped.length)
-    io.stderr(
-      `effnet-edge deploy: ${skipped.length} host${skipped.length === 1 ? '' : 's'} not started (more than --max-fail ${stringOption(args, 'max-fail')} failed); they keep their release\n`,
-    );
-}
-
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'Upload a bundle over SSH, build and verify it on the device, and switch to it only if its accuracy holds.',
@@ -239,19 +191,30 @@ export const deployCommand: Command = {
   groups: [DEPLOY_GROUP, HOSTS_GROUP, SSH_GROUP, JSON_GROUP],
   async run(args, io) {
     const plan = await deployPlanFrom(args);
-    const outcomes = await forEachHost<DeployResult>({
+    const rollout = await stagedRollout<DeployResult>({
       describe: (error) => messageFor(error, deployCommand),
       targets: plan.targets,
+      stages: plan.stages,
       concurrency: plan.concurrency,
       maxFail: plan.maxFail,
       work: (target) => deployedTo({ target, plan, args, io }),
     });
-    const rows = deployRows(outcomes);
+    const failed = rollout.outcomes.some((o) => o.status === 'failed');
+    const rolledBack =
+      failed && flag(args, 'rollback-on-failure')
+        ? await switchedBack({
+            rollout,
+            settings: plan.settings,
+            io,
+            describe: (error) => messageFor(error, deployCommand),
+          })
+        : new Map();
+    const rows = deployRows({ rollout, rolledBack });
     if (flag(args, 'json'))
       io.stdout(
-        `${JSON.stringify({ bundle: plan.bundle, target: plan.manifest.target.name, hosts: rows }, null, 2)}\n`,
+        `${JSON.stringify({ bundle: plan.bundle, target: plan.manifest.target.name, stages: rollout.stages, stoppedAt: rollout.stoppedAt, hosts: rows }, null, 2)}\n`,
       );
-    else printedOutcomes({ outcomes, rows, args, io });
-    return outcomes.some((o) => o.status === 'failed') ? 1 : 0;
+    else printedOutcomes({ rollout, rows, args, io });
+    return failed ? 1 : 0;
   },
 };
