@@ -3,12 +3,12 @@
  * the canary switches, the next batch fails verify (its device only takes signed bundles), so the rollout stops, the
  * last host is never started, and --rollback-on-failure puts the canary back on its previous release.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
-import { currentOf, type DeployJson, deviceSshArgs, releaseLogOf } from '../helpers/deployDevice.js';
+import { currentOf, type DeployJson, deviceSshArgs, manifestOf, releaseLogOf } from '../helpers/deployDevice.js';
 import { sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const skip = sshdUnavailableReason();
@@ -54,6 +54,29 @@ t.test(
     const first = await runCli(['deploy', '--bundle', bundleA, ...fleetArgs([0]), '--json']);
     t.equal(first.code, 0, first.stderr);
     const releaseA = currentOf(areaOf(0));
+    const idA = releaseA.replace('releases/', '');
+
+    // --check: what would happen, and nothing done (no new release folder, no log line).
+    const before = readdirSync(join(areaOf(0), 'releases'));
+    const logBefore = releaseLogOf(areaOf(0)).length;
+    const check = await runCli(['deploy', '--bundle', bundleB, ...fleetArgs([0, 1]), '--check']);
+    t.equal(check.code, 0, check.stderr);
+    const files = Object.keys(manifestOf(bundleB).files).length + 1;
+    t.match(
+      check.stdout,
+      new RegExp(
+        '^host +would +release +send +MB +keep +verify on +prune\\n' +
+          `root@127\\.0\\.0\\.1:${devices[0]!.port} +switch from ${idA} +bundle-b-[0-9a-f]{12} +${files} +\\d+\\.\\d\\d +0 +native-int8 +-\\n` +
+          `root@127\\.0\\.0\\.1:${devices[1]!.port} +switch from none +bundle-b-[0-9a-f]{12} +${files} .*\\n$`,
+      ),
+    );
+    const same = await runCli(['deploy', '--bundle', bundleA, ...fleetArgs([0]), '--check', '--json']);
+    t.match(JSON.parse(same.stdout), {
+      check: true,
+      hosts: [{ release: idA, action: 'unchanged', send: { files: [] } }],
+    });
+    t.strictSame(readdirSync(join(areaOf(0), 'releases')), before, '--check wrote no release');
+    t.equal(releaseLogOf(areaOf(0)).length, logBefore, '--check logged nothing');
     // The second device takes only bundles signed by a key it lists: bundle-b is unsigned.
     mkdirSync(areaOf(1), { recursive: true });
     writeFileSync(join(areaOf(1), 'allowed_signers'), `ops ${readFileSync(`${devices[0]!.clientKey}.pub`, 'utf8')}`);
@@ -73,13 +96,13 @@ t.test(
         [3, 'not started'],
       ],
     );
-    t.equal(rows[0]!.note, `back to ${releaseA.replace('releases/', '')}`);
+    t.equal(rows[0]!.note, `back to ${idA}`);
     t.match(rows[1]!.note, 'the bundle is not signed (no manifest.json.sig)');
     t.equal(rows[2]!.note, 'batch 2 failed');
     t.equal(currentOf(areaOf(0)), releaseA, 'the canary is back on its previous release');
     t.match(releaseLogOf(areaOf(0)).at(-1), {
       event: 'rolled-back',
-      release: releaseA.replace('releases/', ''),
+      release: idA,
       previous: rows[0]!.release,
       reason: 'the rollout stopped: batch 2 of 3 failed',
     });

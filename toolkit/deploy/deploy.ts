@@ -1,20 +1,12 @@
-/**
- * One device, one release: check what the device runs (refusing, before anything is written there, what it lacks),
- * upload (resuming), prepare, verify on the device, and only then switch `current`.
- * Any failure after the release folder exists leaves `current` as it was and marks the release FAILED with why.
- */
-import { readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { MANIFEST_FILE, nativeInt8Fits } from '../bundle/manifest.js';
+import { posix } from 'node:path';
+import { nativeInt8Fits } from '../bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import { npmCpuOf } from './prerequisites.js';
 import {
   lockPath,
   logCommand,
-  releaseDir,
   releasesToPrune,
-  remoteLayoutFor,
   switchCommand,
   type ReleaseLogEntry,
   type RemoteLayout,
@@ -23,8 +15,7 @@ import { shellQuote } from './ssh.js';
 import { RemoteFolderError } from './upload.js';
 import { runtimeOfVerifyTap } from '../eval/checkReports.js';
 import { type BundleFile, type DeployOptions, type DeployResult, ReleaseFailed } from './deployContract.js';
-import { type DeviceState, deviceState, freshState, prerequisitesChecked } from './deviceState.js';
-import { bundleFilesOf, releaseIdFor } from './releaseFiles.js';
+import { type DeviceState, freshState, probedRelease } from './deviceState.js';
 import { prepared, uploaded, verifiedOnDevice } from './releaseSteps.js';
 
 export { type BundleFile, type DeployOptions, type DeployResult, ReleaseFailed } from './deployContract.js';
@@ -40,14 +31,8 @@ export const NO_ENGINE_FIX =
 const LOCK_WAIT_MS = 15 * 60_000;
 
 export async function deployed(options: DeployOptions): Promise<DeployResult> {
-  const { session, bundle, manifest } = options;
-  const manifestBytes = await readFile(join(bundle, MANIFEST_FILE));
-  const id = releaseIdFor({ bundle, manifestBytes });
-  const files = await bundleFilesOf({ bundle, manifest, manifestBytes });
-  const layout = await remoteLayoutFor(session, options.remoteRoot);
-  const dir = releaseDir(layout, id);
-  const probe = await deviceState(options, layout, dir, files);
-  prerequisitesChecked(options, layout, probe, files);
+  const { session } = options;
+  const { id, files, layout, dir, state: probe } = await probedRelease(options);
   // One deploy, rollback or prune at a time per device, from here to the switch: two at once once left `current`
   // pointing at a release the other had pruned.
   const unlock = await session.lock({ path: lockPath(layout), waitMs: LOCK_WAIT_MS, holder: `the deploy of ${id}` });

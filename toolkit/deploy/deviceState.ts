@@ -12,7 +12,18 @@ import {
   prerequisitesError,
   type DeviceFacts,
 } from './prerequisites.js';
-import { snapshotCommands, snapshotFrom, type ReleaseSnapshot, type RemoteLayout } from './remote.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '../bundle/manifest.js';
+import { bundleFilesOf, releaseIdFor } from './releaseFiles.js';
+import {
+  releaseDir,
+  remoteLayoutFor,
+  snapshotCommands,
+  snapshotFrom,
+  type ReleaseSnapshot,
+  type RemoteLayout,
+} from './remote.js';
 import type { SshSession } from './ssh.js';
 import {
   availableBytesFrom,
@@ -109,4 +120,26 @@ export function prerequisitesChecked(
   if (problems.length > 0)
     throw prerequisitesError({ label: options.session.label, target: manifest.target.name, problems });
   for (const warning of warnings) options.onNotice(warning);
+}
+
+/**
+ * The start of every deploy and `--check`: the bundle's release id and files, the device's layout and state, and the
+ * refusals of what it lacks, all before anything is written there.
+ */
+export async function probedRelease(options: DeployOptions): Promise<{
+  id: string;
+  files: BundleFile[];
+  layout: RemoteLayout;
+  dir: string;
+  state: DeviceState;
+}> {
+  const { session, bundle, manifest } = options;
+  const manifestBytes = await readFile(join(bundle, MANIFEST_FILE));
+  const id = releaseIdFor({ bundle, manifestBytes });
+  const files = await bundleFilesOf({ bundle, manifest, manifestBytes });
+  const layout = await remoteLayoutFor(session, options.remoteRoot);
+  const dir = releaseDir(layout, id);
+  const state = await deviceState(options, layout, dir, files);
+  prerequisitesChecked(options, layout, state, files);
+  return { id, files, layout, dir, state };
 }

@@ -6,7 +6,10 @@ import { homedir } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UserError } from '../../errors.js';
 import { allTargets } from '../../../targets/load.js';
-import { deployed, type DeployResult } from '../../deploy/deploy.js';
+import { deployed, type DeployOptions, type DeployResult } from '../../deploy/deploy.js';
+import { deployChecked } from '../../deploy/deployCheck.js';
+import { forEachHost } from '../../deploy/fleet.js';
+import type { SshSession } from '../../deploy/ssh.js';
 import { maxFailFrom } from '../../deploy/fleet.js';
 import { rolloutStages, stagedRollout } from '../../deploy/rollout.js';
 import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
@@ -17,7 +20,7 @@ import { flag, requiredString, stringOption, numberOption, numberOrDefault, mess
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
-import { deployRows, printedOutcomes, switchedBack } from './deployReport.js';
+import { checkReport, deployRows, printedOutcomes, switchedBack } from './deployReport.js';
 import { absoluteDevicePath, integerAtLeast, positiveSeconds } from '../validators.js';
 
 const DEPLOY_GROUP: OptionGroup = [
@@ -70,6 +73,11 @@ const DEPLOY_GROUP: OptionGroup = [
     placeholder: 'N|P%',
     field: 'maxFail',
     help: 'stop starting new devices once more than N (or P % of them) failed',
+  },
+  {
+    name: 'check',
+    type: 'boolean',
+    help: 'say what the deploy would send, install, verify, switch and prune on each device; do nothing',
   },
   {
     name: 'canary',
@@ -135,6 +143,55 @@ async function deployPlanFrom(args: ParsedArgs) {
 
 type DeployPlan = Awaited<ReturnType<typeof deployPlanFrom>>;
 
+/** The deploy's options for one device's session, from the checked command line. */
+function deployOptionsFor(options: {
+  plan: DeployPlan;
+  args: ParsedArgs;
+  session: SshSession;
+  onToolkitUpload?: (sent: number, total: number) => void;
+}): Omit<DeployOptions, 'onNotice' | 'onUpload'> & { onUpload: DeployOptions['onUpload'] } {
+  const { plan, args } = options;
+  return {
+    session: options.session,
+    bundle: plan.bundle,
+    manifest: plan.manifest,
+    remoteRoot: plan.settings.remoteRoot,
+    remoteCli: plan.settings.remoteCli,
+    tensorrt: plan.tensorrt,
+    install: flag(args, 'install')
+      ? {
+          cacheDir: cacheDirFrom({ env: process.env, home: homedir() }),
+          onUpload: options.onToolkitUpload ?? (() => {}),
+        }
+      : null,
+    keep: plan.keep,
+    commandTimeoutMs: plan.timeout * 1000,
+    onUpload: () => {},
+  };
+}
+
+/** --check: every device probed (nothing written there), and what the deploy would do, per host. */
+async function checkedDeploy(options: { plan: DeployPlan; args: ParsedArgs; io: CommandIo }): Promise<number> {
+  const { plan, args, io } = options;
+  const outcomes = await forEachHost({
+    describe: (error) => messageFor(error, deployCommand),
+    targets: plan.targets,
+    concurrency: plan.concurrency,
+    maxFail: Infinity,
+    work: async (target) => {
+      const session = await sessionTo({ target, settings: plan.settings, onNotice: () => {} });
+      try {
+        return await deployChecked({ ...deployOptionsFor({ plan, args, session }), onNotice: () => {} });
+      } finally {
+        session.close();
+      }
+    },
+  });
+  io.stdout(checkReport({ outcomes, bundle: plan.bundle, json: flag(args, 'json') }));
+  for (const o of outcomes) if (o.error) io.stderr(`effnet-edge deploy: ${o.error}\n`);
+  return outcomes.every((o) => o.status === 'ok') ? 0 : 1;
+}
+
 /** One device: a session, the deploy, progress bars when it is the only one, and the session closed. */
 async function deployedTo(options: {
   target: HostTarget;
@@ -155,20 +212,7 @@ async function deployedTo(options: {
   const session = await sessionTo({ target, settings: plan.settings, onNotice: notice });
   try {
     return await deployed({
-      session,
-      bundle: plan.bundle,
-      manifest: plan.manifest,
-      remoteRoot: plan.settings.remoteRoot,
-      remoteCli: plan.settings.remoteCli,
-      tensorrt: plan.tensorrt,
-      install: flag(args, 'install')
-        ? {
-            cacheDir: cacheDirFrom({ env: process.env, home: homedir() }),
-            onUpload: (sent, total) => toolkitBar?.update(sent, total),
-          }
-        : null,
-      keep: plan.keep,
-      commandTimeoutMs: plan.timeout * 1000,
+      ...deployOptionsFor({ plan, args, session, onToolkitUpload: (sent, total) => toolkitBar?.update(sent, total) }),
       onNotice: notice,
       onUpload: (sent, total) => bar?.update(sent, total),
     });
@@ -191,6 +235,7 @@ export const deployCommand: Command = {
   groups: [DEPLOY_GROUP, HOSTS_GROUP, SSH_GROUP, JSON_GROUP],
   async run(args, io) {
     const plan = await deployPlanFrom(args);
+    if (flag(args, 'check')) return checkedDeploy({ plan, args, io });
     const rollout = await stagedRollout<DeployResult>({
       describe: (error) => messageFor(error, deployCommand),
       targets: plan.targets,

@@ -3,6 +3,8 @@ import type { DeployResult } from '../../deploy/deploy.js';
 import { lockPath } from '../../deploy/remote.js';
 import { rolledBack } from '../../deploy/rollback.js';
 import type { RolloutResult } from '../../deploy/rollout.js';
+import type { DeployCheck } from '../../deploy/deployCheck.js';
+import type { HostOutcome } from '../../deploy/fleet.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { CommandIo, ParsedArgs } from '../command.js';
 import { flag, stringOption } from '../command.js';
@@ -168,5 +170,38 @@ export function printedOutcomes(options: {
       : `batch ${rollout.stoppedAt} of ${rollout.stages} failed, so the rollout stopped`;
   io.stderr(
     `effnet-edge deploy: ${skipped} host${skipped === 1 ? '' : 's'} not started (${why}); they keep their release\n`,
+  );
+}
+
+/** --check's report: per host what would be sent, kept, verified, switched and pruned (or --json). */
+export function checkReport(options: { outcomes: HostOutcome<DeployCheck>[]; bundle: string; json: boolean }): string {
+  const { outcomes } = options;
+  if (options.json)
+    return `${JSON.stringify({ bundle: options.bundle, check: true, hosts: outcomes.map((o) => ({ host: o.target.name, address: hostLabel(o.target), ...(o.value ?? {}), error: o.error })) }, null, 2)}\n`;
+  return formatTable(
+    [
+      { header: 'host' },
+      { header: 'would' },
+      { header: 'release' },
+      { header: 'send', align: 'right' },
+      { header: 'MB', align: 'right' },
+      { header: 'keep', align: 'right' },
+      { header: 'verify on' },
+      { header: 'prune' },
+    ],
+    outcomes.map((o) => {
+      const c = o.value;
+      if (!c) return [hostLabel(o.target), 'fail', '-', '-', '-', '-', '-', '-'];
+      return [
+        hostLabel(o.target),
+        c.action === 'unchanged' ? 'leave unchanged' : `switch from ${c.current ?? 'none'}`,
+        c.release,
+        c.send.files.length,
+        (c.send.bytes / 1e6).toFixed(2),
+        c.kept,
+        c.action === 'unchanged' ? '-' : c.verifyRuntime,
+        c.prune.join(',') || '-',
+      ];
+    }),
   );
 }
