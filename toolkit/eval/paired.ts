@@ -4,6 +4,7 @@
  * deterministic: the same predictions give the same numbers on every machine.
  */
 import { Prng } from '../model/prng.js';
+import { binomialCdf } from './binomial.js';
 import { argmax, count, type Logits } from './metrics.js';
 
 /** The paired table and what it says about the top-1 difference (int8 − fp32). */
@@ -33,20 +34,13 @@ export const BOOTSTRAP_SEED = 19;
 
 /**
  * McNemar's exact test, two-sided: 2·P(X ≤ min(b, c)) for X ~ Binomial(b + c, ½), at most 1 (the same as R's
- * binom.test and scipy's binomtest at p = ½, which the binomial's symmetry makes equal). Summed in log space, so
- * tens of thousands of discordant pairs neither overflow nor lose the tail.
+ * binom.test and scipy's binomtest at p = ½, which the binomial's symmetry makes equal).
  */
 export function mcnemarExactP(options: { rightToWrong: number; wrongToRight: number }): number {
-  const m = options.rightToWrong + options.wrongToRight;
+  const trials = options.rightToWrong + options.wrongToRight;
+  if (trials === 0) return 1;
   const k = Math.min(options.rightToWrong, options.wrongToRight);
-  if (m === 0) return 1;
-  let logPmf = -m * Math.LN2;
-  let tail = 0;
-  for (let i = 0; i <= k; i++) {
-    tail += Math.exp(logPmf);
-    logPmf += Math.log((m - i) / (i + 1));
-  }
-  return Math.min(1, 2 * tail);
+  return Math.min(1, 2 * binomialCdf({ k, trials, probability: 0.5 }));
 }
 
 /**
