@@ -3,6 +3,7 @@ import {
   deviationSummary,
   estimatedThresholds,
   measuredThresholds,
+  samplingFloor,
   thresholdLines,
 } from '../../toolkit/bundle/thresholds.js';
 
@@ -61,4 +62,37 @@ t.test('a runtime that cannot run at build: 25 % of the largest logit, every ref
     deviationSummary(thresholds),
     'device thresholds (max logit deviation): onnxruntime ≤ 1.84 measured, tensorrt ≤ 2.13 estimated',
   );
+});
+
+t.test('with the evaluation: agreement and top-1 allow the golden set its sampling noise', async (t) => {
+  // scipy 1.17.1: Wilson low of 1871/2000 is 0.92388 and binom.ppf(0.05, 32, 0.92388) = 27; of 1144/2000, 0.55020
+  // and binom.ppf(0.05, 32, 0.55020) = 13.
+  t.equal(samplingFloor({ count: 32, percent: 93.55, images: 2000 }), 84.375);
+  t.equal(samplingFloor({ count: 32, percent: 57.2, images: 2000 }), 40.625);
+  t.equal(
+    samplingFloor({ count: 3, percent: 100, images: 3 }),
+    0,
+    '3 images say nothing: the --strict warning says so',
+  );
+  const lucky = { ...measured, agreement: 96.875, top1: 59.375 };
+  const evaluation = { images: 2000, agreement: 93.55, top1: 57.2 };
+  const result = measuredThresholds({ count: 32, largestLogit: 8.5, measured: lucky, evaluation });
+  t.match(result, { minAgreement: 84.37, minTop1: 40.62, minReferenceAgreement: 90.62, minCosine: 0.96 });
+  const unlucky = { ...measured, agreement: 81.25, top1: 40.625 };
+  t.match(
+    measuredThresholds({ count: 32, largestLogit: 8.5, measured: unlucky, evaluation }),
+    {
+      minAgreement: 75,
+      minTop1: 34.37,
+    },
+    'a golden set below the floor keeps its own value less two flips: the build passes its own verify',
+  );
+  const estimated = estimatedThresholds({
+    count: 32,
+    largestLogit: 8.5,
+    reference: { agreement: 96.875, cosine: 0.98, top1: null },
+    why: 'a test',
+    evaluation: { ...evaluation, top1: null },
+  });
+  t.match(estimated, { minAgreement: 84.37, minTop1: null, minReferenceAgreement: 93.75 });
 });

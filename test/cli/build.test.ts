@@ -25,7 +25,12 @@ function checkDemoBuilt(t: Test, result: CliResult, out: string, target: string)
   );
   t.match(
     result.stdout,
-    /\n {2}top-1 fp32 \d+\.\d\d %, int8 \d+\.\d\d %; agreement \d+\.\d\d %, logit cosine 0\.\d{4} on 80 held-out images; runtime onnxruntime \(the golden set's reference logits too\)\n/,
+    /\n {2}top-1 \d+\.\d\d % → \d+\.\d\d % \([−+]\d+\.\d\d points, 95 % interval [−+]\d+\.\d\d…[−+]\d+\.\d\d; \d+ right→wrong, \d+ wrong→right of 80\) held out; agreement \d+\.\d\d %, logit cosine 0\.\d{4}; runtime onnxruntime \(the golden set's reference logits too\)\n/,
+  );
+  t.match(
+    result.stdout,
+    '\n  warning: 80 evaluation images, fewer than 100: top-1 and agreement on so few are mostly noise; give --eval DIR with at least 100 labelled images (or a --calib folder of 500, 20 % held back)\n',
+    'the demo holds back 80 images: the summary says what they can show',
   );
   t.match(
     result.stdout,

@@ -129,9 +129,13 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
     agreement: number;
     cosine: number;
     images: number;
+    paired: { images: number; fp32Top1: number; int8Top1: number; differencePoints: number; rightToWrong: number };
+    warnings: string[];
     layers: { tensor: string; sqnrDb: number }[];
   };
   t.equal(json.images, 2000);
+  t.match(json.paired, { images: 2000, fp32Top1: 63.2, int8Top1: json.int8.top1 }, 'the paired numbers, as numbers');
+  t.strictSame(json.warnings, [], '2000 images at the default: no warning');
   t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
   // The default (auto → percentile 99.8, then each range searched; tensorrt placement) measured 63.30 %, agreement
   // 96.05 %, cosine 0.9946. PyTorch FX PTQ gets 62.40 % and 84.3 % agreement on this fixture.

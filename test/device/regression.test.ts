@@ -54,6 +54,15 @@ t.test('the device reproducing the build passes every check, with the measured v
   );
   t.ok((checks[3]!.measured as number) > 0.95 && (checks[3]!.measured as number) < 1);
   t.strictSame(checks[2]!.details, { images: 4, flipped: [3] });
+  t.strictSame(checks[4]!.details, {
+    images: 4,
+    buildTime: 75,
+    fp32ToDevice:
+      'top-1 100.00 % → 75.00 % (−25.00 points, 95 % interval −75.00…+0.00; 1 right→wrong, 0 wrong→right of 4)',
+    rightToWrong: 1,
+    wrongToRight: 0,
+    interval95: [-75, 0],
+  });
 });
 
 t.test('a device that drifts fails the checks it breaks, naming the flipped images', async (t) => {

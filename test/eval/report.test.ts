@@ -1,4 +1,5 @@
 import t from 'tap';
+import { pairedTop1 } from '../../toolkit/eval/paired.js';
 import { barChartSvg, htmlReport } from '../../toolkit/eval/report.js';
 
 const input = {
@@ -31,6 +32,19 @@ t.test('the report is self-contained, escaped and deterministic', async (t) => {
   t.equal((html.match(/<svg /g) ?? []).length, 3, 'calibrator, SQNR and sensitivity charts');
   t.match(html, /…x{55}</, 'long names are shortened from the left');
   t.match(html, />∞ dB</, 'an exact tensor shows infinite SQNR');
+});
+
+t.test('the paired top-1 numbers and the warnings, in the same words as the summary', async (t) => {
+  // 5 images: fp32 right on 0–2, int8 right on 0, 1 and 3.
+  const paired = pairedTop1({ fp32: [0, 0, 0, 1, 1], int8: [0, 0, 1, 0, 1], labels: [0, 0, 0, 0, 0] });
+  const warning = '5 evaluation images, fewer than 100: top-1 and agreement on so few are mostly noise; give more';
+  const html = htmlReport({ ...input, accuracy: { ...input.accuracy, paired }, warnings: [warning] });
+  t.match(html, `<h1>q &#60;int8&#62; &#38; &#34;fp32&#34;</h1><h2>Warnings</h2><ul><li>${warning}</li></ul>\n`);
+  t.match(
+    html,
+    '<p>top-1 60.00 % → 60.00 % (+0.00 points, 95 % interval −60.00…+60.00; 1 right→wrong, 1 wrong→right of 5); McNemar exact p 1.000</p>',
+  );
+  t.notMatch(htmlReport(input), /Warnings|McNemar/, 'neither when not given');
 });
 
 t.test('bar lengths are proportional to the values', async (t) => {

@@ -5,6 +5,7 @@
 import { goldenFloats, goldenIndexFrom, type GoldenIndex } from '../bundle/golden.js';
 import type { BundleManifest, FileCheck, RuntimeThresholds, ThresholdRuntime } from '../bundle/manifest.js';
 import type { CheckResult } from '../eval/checkReports.js';
+import { pairedText, pairedTop1FromLogits } from '../eval/paired.js';
 import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
 
 export interface GoldenSet {
@@ -147,6 +148,8 @@ function accuracyCheck({ manifest, thresholds, golden, device }: DeviceRun): Che
     return { name, ok: true, measured: null, allowed: 'n/a', skip: 'the golden set has no labels' };
   }
   const top1 = topKAccuracy(device, labels, 1);
+  // The same paired wording as eval and the build: build-time fp32 → this device, on the golden images.
+  const paired = pairedTop1FromLogits({ fp32: golden.fp32, int8: device, labels });
   return {
     name,
     ok: top1 >= threshold,
@@ -155,6 +158,14 @@ function accuracyCheck({ manifest, thresholds, golden, device }: DeviceRun): Che
     details: {
       images: golden.index.count,
       buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1,
+      ...(paired
+        ? {
+            fp32ToDevice: pairedText(paired),
+            rightToWrong: paired.rightToWrong,
+            wrongToRight: paired.wrongToRight,
+            interval95: [paired.interval.low, paired.interval.high],
+          }
+        : {}),
     },
   };
 }

@@ -1,7 +1,10 @@
 /**
  * A self-contained HTML report (inline CSS and SVG, no scripts, no network, no timestamps: the same inputs give the
- * same bytes): accuracy table, per-tensor SQNR chart, layer sensitivity chart and calibrator scores when known.
+ * same bytes): warnings, accuracy table with the paired top-1 numbers, per-tensor SQNR chart, layer sensitivity
+ * chart and calibrator scores when known.
  */
+import { pairedText, type PairedTop1 } from './paired.js';
+
 export interface ReportInput {
   title: string;
   accuracy?: {
@@ -10,7 +13,11 @@ export interface ReportInput {
     agreement: number;
     cosine: number;
     images: number;
+    /** fp32 vs int8 top-1 as paired data; absent or null on unlabelled images. */
+    paired?: PairedTop1 | null;
   };
+  /** Evaluation warnings (eval/warnings.ts), shown first. */
+  warnings?: string[];
   /** SQNR in dB per quantized tensor, in graph order. */
   sqnr?: { tensor: string; sqnrDb: number }[];
   /** Logit cosine to fp32 with one layer quantized, most sensitive first. */
@@ -56,12 +63,17 @@ export function barChartSvg(options: {
 
 export function htmlReport(input: ReportInput): string {
   const sections: string[] = [];
+  if (input.warnings?.length)
+    sections.push(`<h2>Warnings</h2><ul>${input.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`);
   if (input.accuracy) {
     const a = input.accuracy;
     sections.push(
       `<h2>Accuracy (${a.images} images)</h2><table><tr><th></th><th>fp32</th><th>int8</th></tr>` +
         `<tr><td>top-1</td><td>${percent(a.fp32.top1)}</td><td>${percent(a.int8.top1)}</td></tr>` +
         `<tr><td>top-5</td><td>${percent(a.fp32.top5)}</td><td>${percent(a.int8.top5)}</td></tr></table>` +
+        (a.paired
+          ? `<p>${escapeHtml(pairedText(a.paired))}; McNemar exact p ${a.paired.mcnemarP.toFixed(3)}</p>`
+          : '') +
         `<p>top-1 agreement ${a.agreement.toFixed(2)} %, mean logit cosine ${a.cosine.toFixed(5)}</p>`,
     );
   }

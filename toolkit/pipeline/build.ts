@@ -12,7 +12,9 @@ import { FieldError, UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { topKAccuracy } from '../eval/metrics.js';
+import { pairedTop1FromLogits, type PairedTop1 } from '../eval/paired.js';
 import { htmlReport } from '../eval/report.js';
+import { accuracyWarnings } from '../eval/warnings.js';
 import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
@@ -62,7 +64,15 @@ export interface BuildResult {
   files: Map<string, Uint8Array>;
   manifest: BundleManifest;
   passes: string[];
+  /** fp32 vs int8 top-1 on the evaluation images as paired data; null for float bundles or unlabelled images. */
+  paired: PairedTop1 | null;
+  /** Evaluation warnings (eval/warnings.ts): the summary and the report show them, `--strict` fails on them. */
+  warnings: string[];
 }
+
+/** The fix for a small evaluation set, in build's own options. */
+const BUILD_IMAGES_FIX =
+  'give --eval DIR with at least 100 labelled images (or a --calib folder of 500, 20 % held back)';
 
 /** The precision to build: the requested one if the target runs it, else a clear refusal. */
 export function precisionFor(target: Target, requested: string | undefined): Precision {
@@ -148,6 +158,7 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
       int8,
       files,
     },
+    evaluation: evaluationRatesOf(models.accuracy),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   const index: GoldenIndex = {
@@ -163,10 +174,19 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   if (int8Golden) files.set(GOLDEN_FILES.int8, bytesFromFloats(int8Golden.data));
   files.set(GOLDEN_FILES.index, encoder.encode(`${JSON.stringify(index, null, 2)}\n`));
 
-  files.set('report.html', encoder.encode(buildReportHtml({ options, models, thresholds, goldenCount: index.count })));
+  const { accuracy } = models;
+  const warnings = accuracyWarnings({ ...accuracy, imagesFix: BUILD_IMAGES_FIX });
+  const report = buildReportHtml({ options, models, thresholds, goldenCount: index.count, warnings });
+  files.set('report.html', encoder.encode(report));
   const manifest = manifestFrom({ options, models, thresholds, files, goldenCount: index.count });
   files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
-  return { files, manifest, passes: models.passes };
+  return { files, manifest, passes: models.passes, paired: models.paired, warnings };
+}
+
+/** The evaluation's rates for the thresholds' sampling floor: the deployed model's top-1 and agreement. */
+function evaluationRatesOf(accuracy: Accuracy) {
+  const top1 = (accuracy.int8 ?? accuracy.fp32).top1;
+  return { images: accuracy.images, agreement: accuracy.agreement ?? 100, top1 };
 }
 
 /** The graphs a bundle ships, how they were made and how well they do on the evaluation images. */
@@ -175,6 +195,7 @@ interface BundleModels {
   int8?: Model;
   calibration: BundleManifest['calibration'];
   accuracy: Accuracy;
+  paired: PairedTop1 | null;
   sqnr: { tensor: string; sqnrDb: number }[];
   /** Each pass's summary line. */
   passes: string[];
@@ -253,6 +274,11 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
       agreement: evaluation.agreement,
       cosine: evaluation.cosine,
     },
+    paired: pairedTop1FromLogits({
+      fp32: evaluation.fp32Logits,
+      int8: evaluation.int8Logits,
+      labels: evaluation.labels,
+    }),
     sqnr: evaluation.layers,
     passes,
     calibrationFiles: [
@@ -288,6 +314,7 @@ async function fp32ModelFrom(options: BuildOptions): Promise<BundleModels> {
       agreement: null,
       cosine: null,
     },
+    paired: null,
     sqnr: [],
     passes: [],
     calibrationFiles: [],
@@ -299,6 +326,7 @@ function buildReportHtml(options: {
   models: BundleModels;
   thresholds: BundleManifest['thresholds'];
   goldenCount: number;
+  warnings: string[];
 }): string {
   const { models, thresholds } = options;
   const { target, precision } = options.options;
@@ -313,9 +341,11 @@ function buildReportHtml(options: {
             agreement: accuracy.agreement!,
             cosine: accuracy.cosine!,
             images: accuracy.images,
+            paired: models.paired,
           },
         }
       : {}),
+    warnings: options.warnings,
     ...(sqnr.length ? { sqnr } : {}),
     notes: [
       ...passes,

@@ -17,7 +17,7 @@ import {
   type ThresholdRuntime,
   type Thresholds,
 } from '../bundle/manifest.js';
-import { estimatedThresholds, measuredThresholds } from '../bundle/thresholds.js';
+import { estimatedThresholds, measuredThresholds, type EvaluationRates } from '../bundle/thresholds.js';
 
 /** The golden set as the build recorded it, and the bundle's graphs, for a runtime to run. */
 export interface GoldenRun {
@@ -110,28 +110,32 @@ async function thresholdsOn(options: {
   runtime: ThresholdRuntime;
   run: GoldenRun;
   largestLogit: number;
+  evaluation?: EvaluationRates | undefined;
   onWarning?: (message: string) => void;
 }): Promise<RuntimeThresholds> {
-  const { runtime, run, largestLogit } = options;
+  const { runtime, run, largestLogit, evaluation } = options;
   const count = run.reference.data.length / run.reference.classes;
   const entry = BUILD_TIME_RUNTIMES[runtime];
   let why = entry ? entry.unavailableReason() : (NOT_MEASURED[runtime] ?? `the build cannot run ${runtime}`);
   if (entry && why === null) {
     try {
-      return measuredThresholds({ count, largestLogit, measured: measurementOf(await entry.logits(run), run) });
+      const measured = measurementOf(await entry.logits(run), run);
+      return measuredThresholds({ count, largestLogit, measured, evaluation });
     } catch (error) {
       why = `${runtime} could not run the golden set here: ${(error as Error).message}`;
       options.onWarning?.(`${why}; its thresholds are estimated`);
     }
   }
   const { agreement, cosine, top1 } = measurementOf(run.reference, run);
-  return estimatedThresholds({ count, largestLogit, reference: { agreement, cosine, top1 }, why: why! });
+  return estimatedThresholds({ count, largestLogit, reference: { agreement, cosine, top1 }, why: why!, evaluation });
 }
 
 /** Thresholds for every runtime that can run the bundle (thresholdRuntimesOf), in that order. */
 export async function thresholdsFromGolden(options: {
   bundle: Omit<Parameters<typeof thresholdRuntimesOf>[0], 'files'>;
   run: GoldenRun;
+  /** The evaluation images' rates, so the bounds allow for the golden set's sampling noise (bundle/thresholds.ts). */
+  evaluation?: EvaluationRates;
   onWarning?: (message: string) => void;
 }): Promise<Thresholds> {
   const { run } = options;
@@ -142,6 +146,7 @@ export async function thresholdsFromGolden(options: {
       runtime,
       run,
       largestLogit,
+      evaluation: options.evaluation,
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
   return { largestLogit: Math.round(largestLogit * 1e4) / 1e4, runtimes };

@@ -9,6 +9,7 @@ import { bundleFrom, checkedClassifier, precisionFor, type BuildResult } from '.
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
 import { deviationSummary } from '../../bundle/thresholds.js';
+import { pairedText } from '../../eval/paired.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
 import { SIGN_PASSPHRASE_ENV, signingKeyFrom, withManifestSignature } from '../../bundle/signature.js';
 import { UsageError, UserError } from '../../errors.js';
@@ -193,6 +194,11 @@ const BUILD_GROUP: OptionGroup = [
     help: `sign manifest.json with this OpenSSH ed25519 private key into manifest.json.sig, as 'ssh-keygen -Y sign -n effnet-edge' does (an encrypted key's passphrase from $${SIGN_PASSPHRASE_ENV})`,
   },
   {
+    name: 'strict',
+    type: 'boolean',
+    help: 'fail (exit 1, no bundle written) on any evaluation warning: under 100 images, cosine < 0.9, agreement < 90 %',
+  },
+  {
     name: 'golden',
     type: 'integer',
     placeholder: 'N',
@@ -213,23 +219,32 @@ function demoRootFor(args: ParsedArgs): string | undefined {
 /** Which runtime the build's numbers come from: the pipeline's logitsFrom (eval/logits.ts) runs ONNX Runtime. */
 const BUILD_RUNTIME_NOTE = "runtime onnxruntime (the golden set's reference logits too)";
 
-/** What the build printed on success: accuracy, images per class, files and the next commands. */
+/** The accuracy line: the paired top-1 numbers where the images are labelled, then agreement and cosine. */
+function accuracyLine(result: Pick<BuildResult, 'manifest' | 'paired'>): string {
+  const a = result.manifest.accuracy;
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
+  if (!a.int8) return `top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images; ${BUILD_RUNTIME_NOTE}`;
+  const agreement = `agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)}`;
+  return result.paired
+    ? `${pairedText(result.paired)} held out; ${agreement}; ${BUILD_RUNTIME_NOTE}`
+    : `${agreement} on ${a.images} held-out images (unlabelled: no top-1); ${BUILD_RUNTIME_NOTE}`;
+}
+
+/** What the build printed on success: accuracy, warnings, images per class, files and the next commands. */
 function builtText(options: {
   out: string;
   target: Target;
   precision: Precision;
   label: string;
-  manifest: BundleManifest;
+  result: BuildResult;
   perClass: ReturnType<typeof classCountsOf>;
 }): string {
-  const { out, manifest, perClass } = options;
-  const a = manifest.accuracy;
-  const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);
+  const { out, result, perClass } = options;
+  const { manifest } = result;
   return [
     `built ${out} for ${options.target.name} (${options.precision}) from ${options.label}`,
-    a.int8
-      ? `  top-1 fp32 ${pct(a.fp32.top1)}, int8 ${pct(a.int8.top1)}; agreement ${pct(a.agreement)}, logit cosine ${a.cosine!.toFixed(4)} on ${a.images} held-out images; ${BUILD_RUNTIME_NOTE}`
-      : `  top-1 fp32 ${pct(a.fp32.top1)} on ${a.images} images; ${BUILD_RUNTIME_NOTE}`,
+    `  ${accuracyLine(result)}`,
+    ...result.warnings.map((w) => `  warning: ${w}`),
     ...(perClass
       ? [
           `  images per class (calibration/evaluation): ${perClass.map((c) => `${c.class} ${c.calibration}/${c.evaluation}`).join(', ')}`,
@@ -332,19 +347,25 @@ export const buildCommand: Command = {
   async run(args, io) {
     const { out, chosen, options, signingKey } = await buildPlanFrom(args);
     const result = await builtWithProgress(options, io);
+    if (flag(args, 'strict') && result.warnings.length) {
+      for (const warning of result.warnings) io.stderr(`effnet-edge build: --strict: ${warning}\n`);
+      io.stderr(`effnet-edge build: --strict: ${result.warnings.length} warning(s); ${out} not written\n`);
+      return 1;
+    }
     const files = signingKey ? withManifestSignature({ files: result.files, key: signingKey }) : result.files;
     await bundleFolderWritten({ out, files, force: flag(args, 'force') });
-    const { manifest } = result;
+    const { manifest, paired, warnings } = result;
     // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
     const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });
     if (flag(args, 'json')) {
       const { target, accuracy, thresholds, files } = manifest;
-      io.stdout(`${JSON.stringify({ bundle: out, target, accuracy, thresholds, images: perClass, files }, null, 2)}\n`);
+      const json = { bundle: out, target, accuracy, paired, warnings, thresholds, images: perClass, files };
+      io.stdout(`${JSON.stringify(json, null, 2)}\n`);
       return 0;
     }
     if (flag(args, 'quiet')) return 0;
     io.stdout(
-      builtText({ out, target: options.target, precision: options.precision, label: chosen.label, manifest, perClass }),
+      builtText({ out, target: options.target, precision: options.precision, label: chosen.label, result, perClass }),
     );
     return 0;
   },

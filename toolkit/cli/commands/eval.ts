@@ -2,7 +2,9 @@
 import { batchesFromDataset } from '../../../calibration/images/loader.js';
 import { UsageError } from '../../errors.js';
 import { evaluationFrom } from '../../eval/evaluate.js';
+import { pairedText, pairedTop1FromLogits } from '../../eval/paired.js';
 import { htmlReport } from '../../eval/report.js';
+import { accuracyWarnings } from '../../eval/warnings.js';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { modelFromFile } from '../../onnx/read.js';
@@ -41,6 +43,8 @@ const EVAL_GROUP: OptionGroup = [
     help: 'a self-contained HTML report (accuracy table, per-tensor SQNR chart)',
   },
 ];
+
+const EVAL_IMAGES_FIX = 'give --data (and --count, if set) with at least 100 labelled images';
 
 const percent = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(2)} %`);
 
@@ -84,14 +88,18 @@ export const evalCommand: Command = {
       }),
     });
     progress.done();
+    const { fp32Logits, int8Logits, labels } = evaluation;
+    const paired = pairedTop1FromLogits({ fp32: fp32Logits, int8: int8Logits, labels });
+    const warnings = accuracyWarnings({ ...evaluation, imagesFix: EVAL_IMAGES_FIX });
     const report = stringOption(args, 'report');
     if (report) {
       await writeFile(
         report,
         htmlReport({
           title: `effnet-edge eval: ${basename(int8Path)} vs ${basename(fp32Path)}`,
-          accuracy: evaluation,
+          accuracy: { ...evaluation, paired },
           sqnr: evaluation.layers,
+          warnings,
         }),
       );
     }
@@ -104,6 +112,8 @@ export const evalCommand: Command = {
             agreement: evaluation.agreement,
             cosine: evaluation.cosine,
             images: evaluation.images,
+            paired,
+            warnings,
             layers: evaluation.layers.map((l) => ({
               tensor: l.tensor,
               sqnrDb: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null,
@@ -124,12 +134,14 @@ export const evalCommand: Command = {
         ],
       ),
     );
+    if (paired) io.stdout(`${pairedText(paired)}\n`);
     io.stdout(
       `top-1 agreement ${evaluation.agreement.toFixed(2)} %, mean logit cosine ${evaluation.cosine.toFixed(5)}, ${evaluation.images} images\n`,
     );
     const worst = [...evaluation.layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 5);
     if (worst.length)
       io.stdout(`lowest SQNR: ${worst.map((l) => `${l.tensor} ${l.sqnrDb.toFixed(1)} dB`).join(', ')}\n`);
+    for (const warning of warnings) io.stdout(`warning: ${warning}\n`);
     return 0;
   },
 };
