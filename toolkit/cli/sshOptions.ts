@@ -1,7 +1,9 @@
 /** Options every command that talks to devices shares: which hosts, how to log in, where releases live there. */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { sshConfigFrom, type SshConfigEntry } from '../deploy/sshConfig.js';
 import { UsageError, UserError } from '../errors.js';
 import { hostTargetsFrom, type HostTarget } from '../deploy/hosts.js';
 import { hostTargetsFromInventory, inventoryFromText } from '../deploy/inventory.js';
@@ -44,6 +46,12 @@ export const SSH_GROUP: OptionGroup = [
     placeholder: 'KEY',
     field: 'identity',
     help: 'private key (default: the ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
+  },
+  {
+    name: 'ssh-config',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'OpenSSH client config for Host aliases, HostName, User, Port, IdentityFile, ProxyJump (default ~/.ssh/config)',
   },
   {
     name: 'known-hosts',
@@ -114,6 +122,38 @@ export interface SshSettings {
   retries: number;
   remoteRoot: string;
   remoteCli: string | null;
+  sshConfig: SshConfigEntry[];
+}
+
+/** The OpenSSH client config's entries, with its Includes (relative to ~/.ssh, `*` in file names) read in. */
+function sshConfigRead(path: string, explicit: boolean, depth = 0): SshConfigEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UserError(
+      `--ssh-config ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+  return sshConfigFrom(text, (pattern) => {
+    if (depth >= 16) throw new UserError(`${path}: Include nested more than 16 deep`);
+    const expanded = pattern.replace(/^~\//, `${homedir()}/`);
+    const full = isAbsolute(expanded) ? expanded : join(homedir(), '.ssh', expanded);
+    const folder = dirname(full);
+    const name = new RegExp(
+      `^${basename(full)
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
+    const files = existsSync(folder)
+      ? readdirSync(folder)
+          .filter((f) => name.test(f))
+          .sort()
+      : [];
+    return files.flatMap((f) => sshConfigRead(join(folder, f), false, depth + 1));
+  });
 }
 
 export function sshSettingsFrom(args: ParsedArgs): SshSettings {
@@ -127,6 +167,10 @@ export function sshSettingsFrom(args: ParsedArgs): SshSettings {
     retries,
     remoteRoot: stringOrDefault(args, 'remote-dir'),
     remoteCli: stringOption(args, 'remote-cli') ?? null,
+    sshConfig: sshConfigRead(
+      stringOption(args, 'ssh-config') ?? join(homedir(), '.ssh', 'config'),
+      stringOption(args, 'ssh-config') !== undefined,
+    ),
   };
 }
 
@@ -145,6 +189,7 @@ export function sessionTo(options: {
     connectTimeoutMs: settings.connectTimeoutMs,
     retries: settings.retries,
     onNotice: options.onNotice,
+    sshConfig: settings.sshConfig,
   });
 }
 

@@ -11,6 +11,20 @@ import type { Client, SFTPWrapper } from 'ssh2';
 import { UserError } from '../errors.js';
 import { ConnectFailure, connectOnce, keyCandidates, type SshOptions } from './sshConnect.js';
 import { shellQuote } from './shellWords.js';
+import { sshRoute } from './sshRoute.js';
+import type { Duplex } from 'node:stream';
+import type { HostTarget } from './hosts.js';
+
+/** A TCP stream from `jump` to the next hop, as `ssh -J` opens it (direct-tcpip). */
+function forwarded(jump: Client, next: HostTarget): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    jump.forwardOut('127.0.0.1', 0, next.host, next.port, (error, stream) => {
+      if (error)
+        reject(new ConnectFailure(`the jump host cannot reach ${next.host}:${next.port} (${error.message})`, false));
+      else resolve(stream);
+    });
+  });
+}
 
 export { hostLabel, type SshOptions } from './sshConnect.js';
 export { pasteWord, shellQuote } from './shellWords.js';
@@ -41,6 +55,8 @@ export class SshSession {
   private constructor(
     private readonly client: Client,
     readonly label: string,
+    /** ProxyJump hosts this connection goes through, closed with it. */
+    private readonly jumps: Client[] = [],
   ) {
     const dropped = (why: string) => {
       if (this.lost) return;
@@ -71,14 +87,35 @@ export class SshSession {
     });
   }
 
-  /** Connects, retrying connection errors with exponential backoff (0.5 s, 1 s, 2 s, …). */
+  /**
+   * Connects (through the ProxyJump hosts ~/.ssh/config names, if any), retrying connection errors with exponential
+   * backoff (0.5 s, 1 s, 2 s, …).
+   */
   static async open(options: SshOptions): Promise<SshSession> {
-    const keys = await keyCandidates(options.identity);
-    const onReady = (client: Client, label: string) => new SshSession(client, label);
+    const route = sshRoute({ target: options.target, identity: options.identity, entries: options.sshConfig ?? [] });
     for (let attempt = 0; ; attempt++) {
+      const jumps: Client[] = [];
       try {
-        return await connectOnce({ ssh: options, keys, onReady });
+        let sock: Duplex | undefined;
+        for (const [index, hop] of route.entries()) {
+          const keys = await keyCandidates(hop.identity);
+          const ssh = { ...options, target: hop.target, identity: hop.identity };
+          const through = sock ? { sock } : {};
+          if (index === route.length - 1)
+            return await connectOnce({
+              ssh,
+              keys,
+              ...through,
+              onReady: (client, label) => new SshSession(client, label, jumps),
+            });
+          const jump = await connectOnce({ ssh, keys, ...through, onReady: (client) => client });
+          jumps.push(jump);
+          const next = route[index + 1]!.target;
+          sock = await forwarded(jump, next);
+        }
+        throw new Error('unreachable: a route always ends at its target');
       } catch (error) {
+        for (const jump of jumps) jump.end();
         if (!(error instanceof ConnectFailure)) throw error;
         if (!error.retryable || attempt >= options.retries) throw new UserError(error.message);
         const delay = 500 * 2 ** attempt;
@@ -283,5 +320,6 @@ export class SshSession {
 
   close(): void {
     this.client.end();
+    for (const jump of this.jumps) jump.end();
   }
 }

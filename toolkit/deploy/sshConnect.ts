@@ -18,6 +18,8 @@ import {
   type HostKeyVerdict,
 } from './knownHosts.js';
 import { pasteWord } from './shellWords.js';
+import type { SshConfigEntry } from './sshConfig.js';
+import type { Duplex } from 'node:stream';
 
 export interface SshOptions {
   target: HostTarget;
@@ -30,6 +32,8 @@ export interface SshOptions {
   /** Connection attempts after the first, on connection errors only. */
   retries: number;
   onNotice: (message: string) => void;
+  /** The parsed ~/.ssh/config (or --ssh-config): HostName, User, Port, IdentityFile, ProxyJump. */
+  sshConfig?: SshConfigEntry[];
 }
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
@@ -102,6 +106,8 @@ export async function connectOnce<T>(options: {
   ssh: SshOptions;
   keys: KeyCandidate[];
   onReady: (client: Client, label: string) => T;
+  /** A stream to the host through a jump host (ProxyJump) instead of a TCP connection. */
+  sock?: Duplex;
 }): Promise<T> {
   const { ssh } = options;
   const { target } = ssh;
@@ -137,6 +143,7 @@ export async function connectOnce<T>(options: {
         keepaliveCountMax: 3,
         authHandler,
         hostVerifier: hostVerifierFor({ handshake, entries }),
+        ...(options.sock ? { sock: options.sock } : {}),
       });
     } catch (error) {
       fail(new UserError(`${label}: ${(error as Error).message}`));
