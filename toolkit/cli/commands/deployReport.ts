@@ -120,8 +120,9 @@ function deployTable(rows: ReturnType<typeof deployRows>, stages: number): strin
       { header: 's', align: 'right' },
       ...(noted ? [{ header: 'note' }] : []),
     ],
+    // Hosts by the name the user gave them (an inventory name or alias), not the address they resolve to.
     rows.map((r) => [
-      r.address,
+      r.host,
       ...(staged ? [r.stage] : []),
       r.status,
       r.release ?? '-',
@@ -191,9 +192,9 @@ export function checkReport(options: { outcomes: HostOutcome<DeployCheck>[]; bun
     ],
     outcomes.map((o) => {
       const c = o.value;
-      if (!c) return [hostLabel(o.target), 'fail', '-', '-', '-', '-', '-', '-'];
+      if (!c) return [o.target.name, 'fail', '-', '-', '-', '-', '-', '-'];
       return [
-        hostLabel(o.target),
+        o.target.name,
         c.action === 'unchanged' ? 'leave unchanged' : `switch from ${c.current ?? 'none'}`,
         c.release,
         c.send.files.length,
