@@ -36,6 +36,8 @@ export async function tensorFromImageFile(options: {
   path: string;
   preprocessing: Preprocessing;
   expectedSize?: number;
+  /** The fix the size error names; build and quantize set preprocessing with these options. */
+  sizeFix?: string;
 }): Promise<DecodedImage> {
   const { path, preprocessing: p } = options;
   let image: RgbImage;
@@ -57,7 +59,7 @@ export async function tensorFromImageFile(options: {
     (image.width !== options.expectedSize || image.height !== options.expectedSize)
   ) {
     throw new UserError(
-      `${path}: image is ${image.width}x${image.height} but the model takes ${options.expectedSize}x${options.expectedSize}; use --preset torchvision or --resize/--crop`,
+      `${path}: image is ${image.width}x${image.height} but the model takes ${options.expectedSize}x${options.expectedSize}; ${options.sizeFix ?? 'use --preset torchvision or --resize/--crop'}`,
     );
   }
   return { tensor: chwFromRgb(image, p), width: image.width, height: image.height };

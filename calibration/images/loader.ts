@@ -20,6 +20,8 @@ export interface LoadOptions {
   preprocessing: Preprocessing;
   /** H = W the model takes; images of another size after preprocessing are an error. */
   inputSize: number;
+  /** What that error tells the user to do (default: the options that set preprocessing, for build and quantize). */
+  sizeFix?: string;
   batchSize: number;
   concurrency?: number;
   /** Largest share of images that may fail to decode (default 0.1). */
@@ -47,7 +49,8 @@ export async function* batchesFromDataset(
   let done = 0;
   const start = (index: number) => {
     const item = dataset.items[index]!;
-    return tensorFromImageFile({ path: item.path, preprocessing, expectedSize: inputSize }).then(
+    const fix = options.sizeFix === undefined ? {} : { sizeFix: options.sizeFix };
+    return tensorFromImageFile({ path: item.path, preprocessing, expectedSize: inputSize, ...fix }).then(
       (decoded) => decoded.tensor,
       (error: unknown) => {
         if (!(error instanceof ImageDecodeError)) throw error;

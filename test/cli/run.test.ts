@@ -120,3 +120,19 @@ t.test('helpers', async (t) => {
   t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9);
   t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
 });
+
+t.test('an image of another size: run says the preprocessing is the bundle’s, and how to fix it', async (t) => {
+  const { mkdirSync } = await import('node:fs');
+  const sharp = (await import('sharp')).default;
+  const odd = join(dir, 'odd', 'wide.png');
+  mkdirSync(join(dir, 'odd'), { recursive: true });
+  await sharp({ create: { width: 48, height: 40, channels: 3, background: '#808080' } })
+    .png()
+    .toFile(odd);
+  const result = await runCli(['run', '--bundle', bundle, odd]);
+  t.equal(result.code, 1);
+  t.equal(
+    result.stderr,
+    `effnet-edge run: ${odd}: image is 48x40 but the model takes 32x32; run takes the preprocessing the bundle was built with (preset direct, no crop): resize the image to 32x32, or rebuild the bundle with --preset torchvision or --resize/--crop\n`,
+  );
+});

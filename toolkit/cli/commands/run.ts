@@ -72,6 +72,8 @@ export const runCommand: Command = {
         preprocessing: manifest.preprocessing,
         inputSize,
         batchSize: 16,
+        // run has no preprocessing options: the bundle's were fixed when it was built.
+        sizeFix: `run takes the preprocessing the bundle was built with (preset ${manifest.preprocessing.preset}${manifest.preprocessing.crop === null ? ', no crop' : ''}): resize the image to ${inputSize}x${inputSize}, or rebuild the bundle with --preset torchvision or --resize/--crop`,
         onWarning: refuse,
       })) {
         const logits = (await runner.run(batch.data, [batch.size, 3, inputSize, inputSize]))[runner.outputNames[0]!]!;
