@@ -4,6 +4,8 @@
  *   preprocess — decoding + torchvision preprocessing throughput for 512 images at 224
  *   calibrate  — full calibration (decode, ORT with exposed activations, entropy histograms) of 512 images, B0@224
  *   b7         — quantize B7@600 (calibration on 8 images): peak RSS
+ *   build bN C E — the CLI's whole `build` (default settings, jetson) of bN at its native size on C calibration and
+ *                  E evaluation images: wall time, peak RSS and each stage's time
  * Weights are seeded (latency and memory do not depend on their values); images are the ImageNet sample, repeated.
  */
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
@@ -19,20 +21,25 @@ import { quantizationPlanFrom, type PlacementProfile } from '../toolkit/quant/pl
 import { qdqModelFrom } from '../toolkit/quant/qdq.js';
 import { preparedFp32From, quantizedModelFrom } from '../toolkit/quant/quantize.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
+import { bundleFolderWritten } from '../toolkit/bundle/write.js';
+import { buildCommand, buildPlanFrom } from '../toolkit/cli/commands/build.js';
+import { parseCommandArgs } from '../toolkit/cli/command.js';
+import { bundleFrom } from '../toolkit/pipeline/build.js';
+import { stageTimer } from './stageTimer.js';
 
 const shared =
   process.env.EFFNET_EDGE_SHARED ?? join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'shared');
 const sampleImages = join(shared, 'fixtures', 'imagenet_sample', 'images');
 
+/** `count` links to the sample images in turn; each name keeps its image's synset, so the class index labels it. */
 function repeatedImageFolder(count: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'effnet-bench-'));
   const sources = readdirSync(sampleImages).sort();
   mkdirSync(join(dir, 'images'));
-  for (let i = 0; i < count; i++)
-    symlinkSync(
-      join(sampleImages, sources[i % sources.length]!),
-      join(dir, 'images', `${String(i).padStart(4, '0')}.jpg`),
-    );
+  for (let i = 0; i < count; i++) {
+    const source = sources[i % sources.length]!;
+    symlinkSync(join(sampleImages, source), join(dir, 'images', `${String(i).padStart(4, '0')}_${source}`));
+  }
   return join(dir, 'images');
 }
 
@@ -125,6 +132,40 @@ async function calibrate(variant: string, count: number) {
   };
 }
 
+/** The CLI's build, stage by stage: its option parsing and defaults, the pipeline, the folder written. */
+async function build(variant: string, calibCount: number, evalCount: number) {
+  const out = join(mkdtempSync(join(tmpdir(), 'effnet-bench-')), 'bundle');
+  const argv = ['--target', 'jetson', '--variant', variant, '--preset', 'torchvision', '--out', out];
+  const classIndex = join(shared, 'fixtures', 'imagenet_sample', 'imagenet_class_index.json');
+  const folders = ['--calib', repeatedImageFolder(calibCount), '--eval', repeatedImageFolder(evalCount)];
+  const timer = stageTimer({
+    gaps: {
+      'start→calibrating': 'setup (model, golden and selection images)',
+      'calibrating→range search': 'selection',
+      'range search→evaluating': 'bias correction + Q/DQ',
+      'calibrating→evaluating': 'selection + Q/DQ',
+    },
+  });
+  const t0 = performance.now();
+  const { options } = await buildPlanFrom(
+    parseCommandArgs(buildCommand, [...argv, ...folders, '--class-index', classIndex]),
+  );
+  const result = await bundleFrom({ ...options, onProgress: timer.onProgress });
+  timer.mark('golden set + thresholds + report');
+  await bundleFolderWritten({ out, files: result.files, force: false });
+  timer.mark('writing');
+  return {
+    variant,
+    inputSize: options.inputSize,
+    calibrationImages: result.manifest.calibration?.images,
+    searchImages: result.manifest.calibration?.search?.images ?? 0,
+    evaluationImages: result.manifest.accuracy.images,
+    seconds: (performance.now() - t0) / 1000,
+    stages: timer.seconds(),
+    passes: result.passes,
+  };
+}
+
 const mode = process.argv[2];
 const result =
   mode === 'latency'
@@ -135,6 +176,8 @@ const result =
         ? await calibrate('b0', 512)
         : mode === 'b7'
           ? await calibrate('b7', 8)
-          : undefined;
+          : mode === 'build'
+            ? await build(process.argv[3] ?? 'b0', Number(process.argv[4] ?? 512), Number(process.argv[5] ?? 128))
+            : undefined;
 if (!result) throw new Error(`unknown mode ${mode}`);
 process.stdout.write(`${JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);

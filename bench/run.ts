@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
+import { BUILD_RUNS, runBuildBench } from './buildBench.js';
 import { runContentionBench } from './contention.js';
 import { type KernelMetrics, kernelMetricsText } from './kernelMetrics.js';
 
@@ -34,6 +35,14 @@ const machine = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cor
 if (process.argv[2] === 'contention') {
   mkdirSync(resultsDir, { recursive: true });
   runContentionBench({ here, resultsDir, machine });
+  process.exit(0);
+}
+// `node dist/bench/run.js build [b0 b3 b7]`: the full builds (B7's takes most of an hour on 2 cores: not in the
+// default run).
+if (process.argv[2] === 'build') {
+  mkdirSync(resultsDir, { recursive: true });
+  const variants = process.argv.slice(3);
+  runBuildBench({ here, resultsDir, machine, variants: variants.length ? variants : Object.keys(BUILD_RUNS) });
   process.exit(0);
 }
 const runs = ['b0', 'b7'].map(modelBuild);

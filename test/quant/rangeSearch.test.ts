@@ -29,43 +29,49 @@ t.test(
 
 t.test('the default image count follows a compute budget', async (t) => {
   t.equal(defaultSearchImages({ macs: 8_474_848, tensors: 114 }), 128, 'the 32×32 fixture: capped at 128');
-  t.equal(defaultSearchImages({ macs: 385_814_752, tensors: 114 }), 16, 'B0 at 224');
-  t.equal(defaultSearchImages({ macs: 993_561_872, tensors: 140 }), 0, 'B2 at 260: under 8 images, skipped');
+  t.equal(defaultSearchImages({ macs: 385_814_752, tensors: 114 }), 32, 'B0 at 224');
+  t.equal(defaultSearchImages({ macs: 993_561_872, tensors: 140 }), 12, 'B2 at 260');
+  t.equal(defaultSearchImages({ macs: 1_830_000_000, tensors: 180 }), 0, 'B3 at 300: under 8 images, skipped');
 });
 
-t.test('an SE-scaled tensor whose percentile clips its outlier channels gets a wider range', async (t) => {
-  const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
-  const full = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'tensorrt' });
-  // The input of stage 7's projection conv: 99.8 % of |x| lies below 2.0, its largest value is 51.2.
-  const tensor = '/features/features.7/features.7.0/block/block.2/Mul_output_0';
-  const plan = { ...full, activations: full.activations.filter((a) => a.tensor === tensor) };
-  t.equal(plan.activations.length, 1);
-  // The outlier channels are class-specific: the first 64 images in folder order (airplanes) trigger them.
-  const calib = await datasetFromFolder({ root: join(CIFAR_B0, 'calib') });
-  const dataset = { ...calib, items: calib.items.slice(0, 64) };
-  const batches: Batch[] = [];
-  for await (const batch of batchesFromDataset({
-    dataset,
-    preprocessing: directPreset(),
-    inputSize: 32,
-    batchSize: 32,
-  }))
-    batches.push(batch);
-  const { ranges, searched } = await rangesSearchedFrom({
-    fp32,
-    plan,
-    ranges: new Map([[tensor, 2]]),
-    ceilings: new Map([[tensor, 51.2]]),
-    weightQmax: 127,
-    weightFormat: 'qdq',
-    batches,
-    inputSize: 32,
-  });
-  t.equal(searched.length, 1);
-  const [only] = searched;
-  t.equal(only!.calibrated, 2);
-  t.equal(ranges.get(tensor), only!.searched);
-  t.ok(only!.searched > 6 && only!.searched < 51.2, `searched range ${only!.searched.toFixed(2)}`);
-  t.ok(only!.cosineCalibrated < 0.985, `clipped at 2.0: logit cosine ${only!.cosineCalibrated.toFixed(4)}`);
-  t.ok(only!.cosineSearched > 0.998, `searched: logit cosine ${only!.cosineSearched.toFixed(4)}`);
-});
+t.test(
+  'scored at the logits, an SE-scaled tensor whose percentile clips its outlier channels gets a wider range',
+  async (t) => {
+    const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
+    const full = quantizationPlanFrom({ model: fp32, structure: structureOf(fp32).structure, profile: 'tensorrt' });
+    // The input of stage 7's projection conv: 99.8 % of |x| lies below 2.0, its largest value is 51.2.
+    const tensor = '/features/features.7/features.7.0/block/block.2/Mul_output_0';
+    const plan = { ...full, activations: full.activations.filter((a) => a.tensor === tensor) };
+    t.equal(plan.activations.length, 1);
+    // The outlier channels are class-specific: the first 64 images in folder order (airplanes) trigger them.
+    const calib = await datasetFromFolder({ root: join(CIFAR_B0, 'calib') });
+    const dataset = { ...calib, items: calib.items.slice(0, 64) };
+    const batches: Batch[] = [];
+    for await (const batch of batchesFromDataset({
+      dataset,
+      preprocessing: directPreset(),
+      inputSize: 32,
+      batchSize: 32,
+    }))
+      batches.push(batch);
+    const { ranges, searched } = await rangesSearchedFrom({
+      fp32,
+      plan,
+      ranges: new Map([[tensor, 2]]),
+      ceilings: new Map([[tensor, 51.2]]),
+      weightQmax: 127,
+      weightFormat: 'qdq',
+      batches,
+      inputSize: 32,
+      // The whole graph: the score is the logit cosine, as it was before the search ran blocks alone.
+      window: Infinity,
+    });
+    t.equal(searched.length, 1);
+    const [only] = searched;
+    t.equal(only!.calibrated, 2);
+    t.equal(ranges.get(tensor), only!.searched);
+    t.ok(only!.searched > 6 && only!.searched < 51.2, `searched range ${only!.searched.toFixed(2)}`);
+    t.ok(only!.cosineCalibrated < 0.985, `clipped at 2.0: logit cosine ${only!.cosineCalibrated.toFixed(4)}`);
+    t.ok(only!.cosineSearched > 0.998, `searched: logit cosine ${only!.cosineSearched.toFixed(4)}`);
+  },
+);

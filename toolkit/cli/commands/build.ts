@@ -262,7 +262,7 @@ function builtText(options: {
 }
 
 /** Parses and checks everything, reads the model and images, and checks the output folder: all before calibrating. */
-async function buildPlanFrom(args: ParsedArgs) {
+export async function buildPlanFrom(args: ParsedArgs) {
   const demoRoot = demoRootFor(args);
   const targetName =
     stringOption(args, 'target') ?? (demoRoot ? (arch() === 'arm64' ? 'cpu-arm64' : 'cpu-x86_64') : undefined);
