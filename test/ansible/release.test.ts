@@ -127,6 +127,16 @@ t.test(
       verify: { runtime: 'native-int8', failed: 0 },
     });
 
+    // deploy's own status reads the release the role made.
+    const { sshd } = devices.good;
+    const status = await runCli([
+      'status',
+      ...['--host', `root@127.0.0.1:${sshd.port}`, '--identity', sshd.clientKey, '--known-hosts', sshd.knownHosts],
+      ...['--remote-dir', good, '--json'],
+    ]);
+    t.equal(status.code, 0, status.stderr);
+    t.match(JSON.parse(status.stdout), { hosts: [{ current: id }] });
+
     const refused = devices['signed-only'].root;
     t.notOk(existsSync(join(refused, 'current')), 'current never created on the failing device');
     const reason = readFileSync(join(refused, 'releases', id, 'FAILED'), 'utf8');
