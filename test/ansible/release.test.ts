@@ -44,6 +44,27 @@ function inventoryYaml(): string {
   return stringify({ lab: { hosts } });
 }
 
+/** Installs the collection from ansible/ (as a user would) and runs the playbook with it, as Ansible's CLI. */
+function playbookRun(options: { inventory: string; playbook: string }) {
+  const collections = join(dir, 'collections');
+  execFileSync('ansible-galaxy', ['collection', 'install', join(REPO_ROOT, 'ansible'), '-p', collections], {
+    stdio: 'ignore',
+  });
+  return spawnSync('ansible-playbook', ['-i', options.inventory, options.playbook], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      ANSIBLE_COLLECTIONS_PATH: collections,
+      ANSIBLE_HOME: join(dir, 'ansible-home'),
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_PIPELINING: '1',
+      ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp'),
+      // The role packs the release under $TMPDIR on the controller: inside the test's folder, removed with it.
+      TMPDIR: join(dir, 'tmp'),
+    },
+  });
+}
+
 t.before(async () => {
   if (skip) return;
   await demoBundlesBuilt([[bundle, '4']]);
@@ -86,25 +107,12 @@ t.test(
     await runCli([...emit, '--concurrency', '2', '--max-fail', '1', '--remote-cli', remoteCli]);
     t.equal(readFileSync(playbook, 'utf8'), text, 'the same options write the same bytes');
 
-    const collections = join(dir, 'collections');
-    execFileSync('ansible-galaxy', ['collection', 'install', join(REPO_ROOT, 'ansible'), '-p', collections], {
-      stdio: 'ignore',
-    });
     const started = Date.now();
-    const play = spawnSync('ansible-playbook', ['-i', inventory, playbook], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        ANSIBLE_COLLECTIONS_PATH: collections,
-        ANSIBLE_HOME: join(dir, 'ansible-home'),
-        ANSIBLE_NOCOLOR: '1',
-        ANSIBLE_PIPELINING: '1',
-        ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp'),
-      },
-    });
+    const play = playbookRun({ inventory, playbook });
     t.comment(`ansible-playbook: ${((Date.now() - started) / 1000).toFixed(1)} s for 2 hosts`);
     // ansible-playbook exits 2 when a host failed; the recap says which.
     t.equal(play.status, 2, 'exit 2: a host failed');
+    t.ok(existsSync(join(dir, 'tmp', 'effnet-edge-ansible')), 'the tarball packed under $TMPDIR');
     if (play.status !== 2) t.comment(play.stdout + play.stderr);
     t.match(play.stdout, /^good\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0 /m);
     t.match(play.stdout, /^signed-only\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=1 /m);
