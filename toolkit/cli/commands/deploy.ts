@@ -16,8 +16,9 @@ import { cacheDirFrom } from '../../deploy/toolkitPackage.js';
 import { hostLabel, shellQuote } from '../../deploy/ssh.js';
 import type { HostTarget } from '../../deploy/hosts.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
-import { flag, requiredString, stringOption, numberOption, numberOrDefault, messageFor } from '../command.js';
+import { flag, given, requiredString, stringOption, numberOption, numberOrDefault, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
+import { emittedPlaybook } from './deployPlaybook.js';
 import { progressBar } from '../progress.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
 import { checkReport, deployRows, printedOutcomes, switchedBack } from './deployReport.js';
@@ -105,6 +106,12 @@ const DEPLOY_GROUP: OptionGroup = [
     validate: positiveSeconds,
     default: 1800,
     help: 'limit for each step on the device: engine build, verify (default {default})',
+  },
+  {
+    name: 'emit-playbook',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'write the Ansible playbook of this rollout (effnet_edge.deploy collection) instead of running it',
   },
   QUIET_OPTION,
 ];
@@ -234,6 +241,7 @@ export const deployCommand: Command = {
   ],
   groups: [DEPLOY_GROUP, HOSTS_GROUP, SSH_GROUP, JSON_GROUP],
   async run(args, io) {
+    if (given(args, 'emit-playbook')) return emittedPlaybook({ args, io });
     const plan = await deployPlanFrom(args);
     if (flag(args, 'check')) return checkedDeploy({ plan, args, io });
     const rollout = await stagedRollout<DeployResult>({
