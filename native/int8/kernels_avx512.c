@@ -23,14 +23,19 @@ static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32
   effnet_int8_set_requant_lane((requant_lanes_t){k->bias, k->mult, k->mult_odd, k->shift, k->round_even, k->round_odd}, e, layer, c);
 }
 
-/* requantize() on 16 lanes: the exact 64-bit products of the even and the odd lanes, one rounding each. */
-AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k) {
-  const __m512i v = _mm512_add_epi32(acc, _mm512_load_si512(k->bias));
+/*
+ * requantize() on 16 lanes whose sums already hold the bias (the depthwise starts its sums from it, four adds a pixel
+ * fewer; int32 adds wrap alike in either order): the exact 64-bit products of the even and the odd lanes, one rounding each.
+ */
+AVX512 static inline __m512i requantize16_biased(__m512i v, const requant16_t *k) {
   const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, _mm512_load_si512(k->mult)), _mm512_load_si512(k->round_even));
   const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_load_si512(k->mult_odd)),
                                        _mm512_load_si512(k->round_odd));
   const __m512i high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
   return _mm512_srav_epi32(high, _mm512_load_si512(k->shift));
+}
+AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k) {
+  return requantize16_biased(_mm512_add_epi32(acc, _mm512_load_si512(k->bias)), k);
 }
 
 static inline int32_t quad_at(const uint8_t *p) {
@@ -229,9 +234,8 @@ AVX512 static inline void flush_pool(int32_t *pool, __m512i low, __m512i high) {
   for (int32_t i = 0; i < 4; i++) _mm512_storeu_si512(pool + 16 * i, _mm512_add_epi32(_mm512_loadu_si512(pool + 16 * i), parts[i]));
 }
 
-/* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array). */
-AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) {
-  const __m256i v = _mm256_add_epi32(acc, _mm256_load_si256((const __m256i *)k->bias));
+/* requantize16_biased on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array). */
+AVX512 static inline __m256i requantize8_low(__m256i v, const requant16_t *k) {
   const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(v, _mm256_load_si256((const __m256i *)k->mult)),
                                         _mm256_load_si256((const __m256i *)k->round_even));
   const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_load_si256((const __m256i *)k->mult_odd)),
@@ -239,24 +243,42 @@ AVX512 static inline __m256i requantize8_low(__m256i acc, const requant16_t *k) 
   return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA), _mm256_load_si256((const __m256i *)k->shift));
 }
 
+/* The two loops for a block of at most 32 channels read the layer alike: its shape, flags and the block's constants. */
+typedef struct {
+  int32_t c_count, taps, blocks, c, out_w, stride;
+  int activation, pooling;
+  __mmask32 store_mask; /* the block's channels below c_count */
+  const dw_block_t *k;
+} half_block_t;
+
+static inline half_block_t half_block_of(const layer_t *layer, int32_t b) {
+  const int32_t c_count = layer->conv.in_c, valid = c_count - b * 64;
+  return (half_block_t){c_count, layer->conv.kh * layer->conv.kw, dw_blocks(layer), b * 64, layer->conv.out_w,
+                        layer->conv.stride, layer->flags & FLAG_ACTIVATION, layer->flags & FLAG_POOL,
+                        valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1), &dw_blocks_of(layer)[b]};
+}
+
+/* pool[0..31] += the int16 sums of 32 channels. */
+AVX512 static inline void flush_pool32(int32_t *pool, __m512i sums) {
+  _mm512_storeu_si512(pool, _mm512_add_epi32(_mm512_loadu_si512(pool), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
+  _mm512_storeu_si512(pool + 16, _mm512_add_epi32(_mm512_loadu_si512(pool + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+}
+
 /*
  * The row for a last block of at most 32 channels: its channels are lanes 0 and 1 of the 64-channel layout, the low
  * 256 bits of every weight and constant vector, so the same loop runs on 256-bit vectors at no waste.
  */
 AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
-                                        int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, groups = (taps + 3) / 4, blocks = dw_blocks(layer);
-  const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
-  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
-  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
-  const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
-  const dw_block_t *k = &dw_blocks_of(layer)[b];
+                                                 const __m512i table[4], int8_t *out, int32_t *pool) {
+  const half_block_t h = half_block_of(layer, b);
+  const int32_t c_count = h.c_count, groups = (h.taps + 3) / 4, blocks = h.blocks, c = h.c, out_w = h.out_w, stride = h.stride;
+  const dw_block_t *k = h.k;
   __m512i sums = _mm512_setzero_si512();
   int32_t pending = 0;
   for (int32_t ox = 0; ox < out_w; ox++) {
     const uint8_t *base = row + (size_t)ox * stride * c_count + c;
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    __m256i a0 = _mm256_load_si256((const __m256i *)k->lanes[0].bias), a1 = _mm256_load_si256((const __m256i *)k->lanes[1].bias);
+    __m256i a2 = _mm256_load_si256((const __m256i *)k->lanes[2].bias), a3 = _mm256_load_si256((const __m256i *)k->lanes[3].bias);
     const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)b * 256;
     for (int32_t g = 0; g < groups; g++, w += (size_t)blocks * 256) {
       const int32_t *o = offsets + 4 * g;
@@ -272,14 +294,12 @@ AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uin
     const __m256i q0 = requantize8_low(a0, &k->lanes[0]), q1 = requantize8_low(a1, &k->lanes[1]);
     const __m256i q2 = requantize8_low(a2, &k->lanes[2]), q3 = requantize8_low(a3, &k->lanes[3]);
     __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-    if (activation) y = _mm512_castsi512_si256(table64(_mm512_castsi256_si512(y), t0, t1, t2, t3));
-    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
-    if (pooling) {
+    if (h.activation) y = _mm512_castsi512_si256(table64(_mm512_castsi256_si512(y), table[0], table[1], table[2], table[3]));
+    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, h.store_mask, y);
+    if (h.pooling) {
       sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(y));
       if (++pending == 255 || ox == out_w - 1) {
-        int32_t *p = pool + c;
-        _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
-        _mm512_storeu_si512(p + 16, _mm512_add_epi32(_mm512_loadu_si512(p + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+        flush_pool32(pool + c, sums);
         sums = _mm512_setzero_si512();
         pending = 0;
       }
@@ -287,11 +307,10 @@ AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uin
   }
 }
 
-/* requantize() on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array), for two pixels at once:
- * the constants' low 256 bits in both halves. */
+/* requantize16_biased on 8 lanes with a requant16_t's first eight (lanes 0 and 1 of each array), for two pixels at
+ * once: the constants' low 256 bits in both halves. */
 AVX512 static inline __m512i low_twice(const void *p) { return _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)p)); }
-AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k) {
-  const __m512i v = _mm512_add_epi32(acc, low_twice(k->bias));
+AVX512 static inline __m512i requantize8_twice(__m512i v, const requant16_t *k) {
   const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, low_twice(k->mult)), low_twice(k->round_even));
   const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), low_twice(k->mult_odd)), low_twice(k->round_odd));
   return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), low_twice(k->shift));
@@ -305,7 +324,10 @@ AVX512 static inline __m512i requantize8_twice(__m512i acc, const requant16_t *k
  */
 AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t taps,
                                                                      const int8_t *w, int32_t blocks, const dw_block_t *k, int twice) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  __m512i a0 = twice ? low_twice(k->lanes[0].bias) : _mm512_load_si512(k->lanes[0].bias);
+  __m512i a1 = twice ? low_twice(k->lanes[1].bias) : _mm512_load_si512(k->lanes[1].bias);
+  __m512i a2 = twice ? low_twice(k->lanes[2].bias) : _mm512_load_si512(k->lanes[2].bias);
+  __m512i a3 = twice ? low_twice(k->lanes[3].bias) : _mm512_load_si512(k->lanes[3].bias);
   /* Groups of four taps (the last one padded with zero weights), but a lone last tap is taken apart below. */
   const int32_t quads = taps % 4 == 1 ? taps / 4 : (taps + 3) / 4;
   for (int32_t g = 0; g < quads; g++, w += (size_t)blocks * 256) {
@@ -336,10 +358,10 @@ AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8
     a3 = _mm512_dpbusd_epi32(a3, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(12)), x),
                              twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
   }
-  const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16(a0, &k->lanes[0]);
-  const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16(a1, &k->lanes[1]);
-  const __m512i q2 = twice ? requantize8_twice(a2, &k->lanes[2]) : requantize16(a2, &k->lanes[2]);
-  const __m512i q3 = twice ? requantize8_twice(a3, &k->lanes[3]) : requantize16(a3, &k->lanes[3]);
+  const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16_biased(a0, &k->lanes[0]);
+  const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16_biased(a1, &k->lanes[1]);
+  const __m512i q2 = twice ? requantize8_twice(a2, &k->lanes[2]) : requantize16_biased(a2, &k->lanes[2]);
+  const __m512i q3 = twice ? requantize8_twice(a3, &k->lanes[3]) : requantize16_biased(a3, &k->lanes[3]);
   return _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
 }
 
@@ -350,34 +372,27 @@ AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8
  * (With the pixels apart, inserting the second half costs more shuffles than pairing saves.)
  */
 AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, int32_t b, const int32_t *offsets,
-                                      int8_t *out, int32_t *pool) {
-  const int32_t c_count = layer->conv.in_c, taps = layer->conv.kh * layer->conv.kw, blocks = dw_blocks(layer);
-  const int32_t c = b * 64, valid = c_count - c, out_w = layer->conv.out_w, stride = layer->conv.stride;
-  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
-  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
-  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
-  const __mmask32 store_mask = valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
-  const dw_block_t *k = &dw_blocks_of(layer)[b];
+                                      const __m512i table[4], int8_t *out, int32_t *pool) {
+  const half_block_t h = half_block_of(layer, b);
+  const int32_t c_count = h.c_count, c = h.c, out_w = h.out_w;
   __m512i sums = _mm512_setzero_si512();
   int32_t pending = 0;
   for (int32_t ox = 0; ox < out_w; ox += 2) {
     const int pair = ox + 1 < out_w;
-    const uint8_t *base = row + (size_t)ox * stride * c_count + c;
+    const uint8_t *base = row + (size_t)ox * h.stride * c_count + c;
     /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
-    __m512i y = dw_pixel(base, offsets, taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, blocks, k, 1);
-    if (activation) y = table64(y, t0, t1, t2, t3);
+    __m512i y = dw_pixel(base, offsets, h.taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, h.blocks, h.k, 1);
+    if (h.activation) y = table64(y, table[0], table[1], table[2], table[3]);
     const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
-    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, first);
-    if (pair) _mm256_mask_storeu_epi8(out + (size_t)(ox + 1) * c_count + c, store_mask, second);
-    if (pooling) {
+    _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, h.store_mask, first);
+    if (pair) _mm256_mask_storeu_epi8(out + (size_t)(ox + 1) * c_count + c, h.store_mask, second);
+    if (h.pooling) {
       sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(first));
       if (pair) sums = _mm512_add_epi16(sums, _mm512_cvtepi8_epi16(second));
       /* int16 sums hold at most 255 pixels' values. */
       pending += 2;
       if (pending >= 254 || ox + 2 >= out_w) {
-        int32_t *p = pool + c;
-        _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(sums))));
-        _mm512_storeu_si512(p + 16, _mm512_add_epi32(_mm512_loadu_si512(p + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(sums, 1))));
+        flush_pool32(pool + c, sums);
         sums = _mm512_setzero_si512();
         pending = 0;
       }
@@ -398,15 +413,15 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
   const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
   const int8_t *quads = (const int8_t *)layer->conv.packed;
   const dw_block_t *constants = dw_blocks_of(layer);
-  const __m512i t0 = _mm512_loadu_si512(layer->conv.table), t1 = _mm512_loadu_si512(layer->conv.table + 64);
-  const __m512i t2 = _mm512_loadu_si512(layer->conv.table + 128), t3 = _mm512_loadu_si512(layer->conv.table + 192);
+  const __m512i table[4] = {_mm512_loadu_si512(layer->conv.table), _mm512_loadu_si512(layer->conv.table + 64),
+                            _mm512_loadu_si512(layer->conv.table + 128), _mm512_loadu_si512(layer->conv.table + 192)};
   int32_t offsets[15 * 15 + 3];
   for (int32_t t = 0; t < groups * 4; t++) offsets[t] = t < taps ? ((t / kw) * padded_w + t % kw) * c_count : 0;
   for (int32_t b = block_begin; b < block_end; b++) {
     const int32_t c = b * 64, valid = c_count - c < 64 ? c_count - c : 64;
     if (valid <= 32) {
-      if (c_count == 32 && layer->conv.stride == 1) depthwise_32_pairs(layer, window, b, offsets, out, pool);
-      else depthwise_half_block_by_pixel(layer, window, b, offsets, out, pool);
+      if (c_count == 32 && layer->conv.stride == 1) depthwise_32_pairs(layer, window, b, offsets, table, out, pool);
+      else depthwise_half_block_by_pixel(layer, window, b, offsets, table, out, pool);
       continue;
     }
     const __mmask64 store_mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
@@ -415,7 +430,7 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
     for (int32_t ox = 0; ox < out_w; ox++) {
       const uint8_t *base = window + (size_t)ox * stride * c_count + c;
       __m512i y = dw_pixel(base, offsets, taps, quads + (size_t)b * 256, blocks, &constants[b], 0);
-      if (activation) y = table64(y, t0, t1, t2, t3);
+      if (activation) y = table64(y, table[0], table[1], table[2], table[3]);
       _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
       if (pooling) {
         sum_low = _mm512_add_epi16(sum_low, _mm512_cvtepi8_epi16(_mm512_castsi512_si256(y)));
