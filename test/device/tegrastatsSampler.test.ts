@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,38 +10,9 @@ import {
   type TegrastatsSampler,
   windowPower,
 } from '../../toolkit/device/tegrastatsSampler.js';
-
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tegrastats');
-
-/**
- * A folder holding a stand-in `tegrastats`: a real process that prints a recorded fixture's lines, one every
- * `--interval` ms, as the board's would, and notes its arguments and pid.
- */
-function fakeTegrastats(fixture: string): { bin: string; args: string; pid: string } {
-  const root = mkdtempSync(join(tmpdir(), 'effnet-tegrastats-'));
-  const bin = join(root, 'bin');
-  mkdirSync(bin);
-  const args = join(root, 'args');
-  const pid = join(root, 'pid');
-  writeFileSync(
-    join(bin, 'tegrastats'),
-    `#!/bin/sh\necho "$*" > ${args}\necho $$ > ${pid}\ndelay=$(awk "BEGIN { print $2 / 1000 }")\n` +
-      `while :; do while IFS= read -r line; do printf '%s\\n' "$line"; sleep "$delay"; done < ${join(FIXTURES, fixture)}; done\n`,
-  );
-  chmodSync(join(bin, 'tegrastats'), 0o755);
-  return { bin, args, pid };
-}
+import { alive, fakeTegrastats, TEGRASTATS_FIXTURES } from '../helpers/fakeTegrastats.js';
 
 const withBin = (bin: string) => ({ ...process.env, PATH: `${bin}:${process.env.PATH}` });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test('a running tegrastats is sampled, averaged over the window and stopped for good', async (t) => {
   const fake = fakeTegrastats('jetson-orin-nx-16gb-jetpack5.txt');
@@ -77,7 +48,7 @@ t.test('a tegrastats that prints no rails gives the reason instead of a figure',
 });
 
 t.test('only the readings inside the window count, at their instant values', async (t) => {
-  const lines = readFileSync(join(FIXTURES, 'jetson-nano-jetpack4.txt'), 'utf8').split('\n').filter(Boolean);
+  const lines = readFileSync(join(TEGRASTATS_FIXTURES, 'jetson-nano-jetpack4.txt'), 'utf8').split('\n').filter(Boolean);
   const samples = lines.map((line, i) => ({ atMs: 100 * i, sample: parseTegrastatsLine(line) }));
   // Readings 1015 mW (running average 1036) at 100 ms and 1057 mW at 200 ms: (1015 + 1057) / 2.
   t.same(windowPower({ samples, startMs: 50, endMs: 250 }), {
