@@ -1,9 +1,11 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { percentile } from '../../toolkit/device/bench.js';
 import { softmax } from '../../toolkit/cli/commands/run.js';
+import { alive, fakeTegrastats } from '../helpers/fakeTegrastats.js';
 
 const dir = t.testdir();
 const bundle = join(dir, 'small');
@@ -111,7 +113,55 @@ t.test('bench reports fp32 and int8 latency side by side', async (t) => {
     text.stdout,
     /\nort-fp32 +model\.fp32\.onnx +1 .* 1\.00×\nort-qdq +model\.int8\.onnx +1 .* \d+\.\d\d×\nort-int8 +model\.ort-int8\.onnx +1 .* \d+\.\d\d×\n/,
   );
+  t.match(text.stdout, /\npower: not measured \(tegrastats not found: not a Jetson\)\n/, 'no Jetson here');
 });
+
+t.test(
+  'bench on a Jetson: tegrastats (a stand-in printing a recorded Orin NX line) gives W and mJ per image',
+  async (t) => {
+    const fake = fakeTegrastats('jetson-orin-nx-16gb-jetpack5.txt');
+    const path = process.env.PATH;
+    process.env.PATH = `${fake.bin}:${path}`;
+    t.teardown(() => {
+      process.env.PATH = path;
+    });
+    const args = [
+      'bench',
+      '--bundle',
+      bundle,
+      '--runtimes',
+      'ort-fp32',
+      '--runs',
+      '2',
+      '--warmup',
+      '0',
+      '--batch',
+      '2',
+    ];
+    const json = await runCli([...args, '--json']);
+    t.equal(json.code, 0, json.stderr);
+    t.equal(readFileSync(fake.args, 'utf8'), '--interval 100\n');
+    t.notOk(alive(Number(readFileSync(fake.pid, 'utf8'))), 'tegrastats stopped when bench ended');
+    const { power, runtimes } = JSON.parse(json.stdout) as {
+      power: unknown;
+      runtimes: Record<
+        string,
+        { energy: { meanWatts: number; millijoulesPerImage: number; seconds: number; images: number; samples: number } }
+      >;
+    };
+    t.same(power, { measured: true, basis: 'VDD_IN', rails: ['VDD_IN'], intervalMs: 100 });
+    const energy = runtimes['ort-fp32']!.energy;
+    t.match(energy, { measured: true, basis: 'VDD_IN', meanWatts: 5.299 });
+    t.ok(energy.seconds >= 1 && energy.samples >= 5 && energy.images % 2 === 0, JSON.stringify(energy));
+    t.ok(Math.abs(energy.millijoulesPerImage - (1000 * 5.299 * energy.seconds) / energy.images) < 1e-9);
+    const text = await runCli(args);
+    t.match(text.stdout, /^runtime +model +batch .* p50 vs ort-fp32 +W +mJ\/img\nort-fp32 .* 1\.00× +5\.30 +\d+\.\d\n/);
+    t.match(
+      text.stdout,
+      "\npower: VDD_IN, the module's input (CPU, GPU, SoC, memory and the module's own regulators; not the carrier board), read by tegrastats every 100 ms while each runtime ran alone for at least 1 s\n",
+    );
+  },
+);
 
 t.test('helpers', async (t) => {
   t.strictSame(softmax([0, 0]), [0.5, 0.5]);

@@ -4,8 +4,10 @@
  */
 import type { BundleManifest } from '../bundle/manifest.js';
 import type { Runner } from '../runtime/runner.js';
+import { type Energy, energyPerImage } from './benchEnergy.js';
 import { bundleRunner, ORT_INT8_FILE, resolvedRuntime } from './bundleRunner.js';
 import { goldenSetFrom } from './regression.js';
+import type { TegrastatsSampler } from './tegrastatsSampler.js';
 
 export interface LatencyStats {
   model: string;
@@ -15,6 +17,8 @@ export interface LatencyStats {
   p90Ms: number;
   p99Ms: number;
   imagesPerSecond: number;
+  /** Present when bench ran with tegrastats sampling (a Jetson). */
+  energy?: Energy;
 }
 
 /** Nearest-rank percentile of ascending `sorted`. */
@@ -84,7 +88,10 @@ export function benchEntriesFor(options: {
   return entries;
 }
 
-/** Times `entries` on `batch` golden images: `warmup` untimed rounds, then `runs` timed ones, each round every runtime once. */
+/**
+ * Times `entries` on `batch` golden images: `warmup` untimed rounds, then `runs` timed ones, each round every runtime
+ * once. With a `power` sampler, each runtime then runs alone for its energy per image.
+ */
 export async function benchmarked(options: {
   bundle: string;
   manifest: BundleManifest;
@@ -92,8 +99,9 @@ export async function benchmarked(options: {
   batch: number;
   runs: number;
   warmup: number;
+  power?: TegrastatsSampler;
 }): Promise<Record<string, LatencyStats>> {
-  const { bundle, manifest, entries, batch, runs, warmup } = options;
+  const { bundle, manifest, entries, batch, runs, warmup, power } = options;
   const { inputs } = await goldenSetFrom({ bundle, manifest });
   const size = 3 * manifest.inputSize * manifest.inputSize;
   // Real images from the golden set, repeated to fill the batch.
@@ -101,6 +109,7 @@ export async function benchmarked(options: {
   const dims = [batch, 3, manifest.inputSize, manifest.inputSize];
   const runners: Runner[] = [];
   const times = entries.map(() => [] as number[]);
+  const energies: Energy[] = [];
   try {
     for (const entry of entries) runners.push(await entry.open());
     for (let r = 0; r < warmup + runs; r++) {
@@ -109,6 +118,9 @@ export async function benchmarked(options: {
         await runner.run(input, dims);
         if (r >= warmup) times[i]!.push(performance.now() - start);
       }
+    }
+    for (const runner of power ? runners : []) {
+      energies.push(await energyPerImage({ runner, input, dims, minRuns: runs, sampler: power! }));
     }
   } finally {
     await Promise.all(runners.map((r) => r.close()));
@@ -127,6 +139,7 @@ export async function benchmarked(options: {
           p90Ms: percentile(sorted, 90),
           p99Ms: percentile(sorted, 99),
           imagesPerSecond: (1000 * batch) / mean,
+          ...(energies[i] ? { energy: energies[i] } : {}),
         },
       ];
     }),

@@ -1,6 +1,11 @@
-/** `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by side. */
+/**
+ * `effnet-edge bench`: latency percentiles and throughput of a bundle on every runtime that can run it here, side by
+ * side; on a Jetson also the board's power and millijoules per image, elsewhere why there is none.
+ */
 import { manifestFromBundle } from '../../bundle/manifest.js';
-import { benchEntriesFor, benchmarked } from '../../device/bench.js';
+import { benchEntriesFor, benchmarked, type LatencyStats } from '../../device/bench.js';
+import { powerStatus } from '../../device/benchEnergy.js';
+import { startTegrastats, TEGRASTATS_INTERVAL_MS } from '../../device/tegrastatsSampler.js';
 import { UsageError } from '../../errors.js';
 import type { Command, OptionGroup } from '../command.js';
 import { MAX_THREADS, flag, listOption, numberOption, requiredString, numberOrDefault } from '../command.js';
@@ -50,10 +55,20 @@ const BENCH_GROUP: OptionGroup = [
   },
 ];
 
+const ENERGY_COLUMNS = [
+  { header: 'W', align: 'right' as const },
+  { header: 'mJ/img', align: 'right' as const },
+];
+
+function energyCells(stats: LatencyStats): string[] {
+  const energy = stats.energy;
+  return energy?.measured ? [energy.meanWatts.toFixed(2), energy.millijoulesPerImage.toFixed(1)] : ['-', '-'];
+}
+
 export const benchCommand: Command = {
   name: 'bench',
   summary:
-    'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32, Q/DQ and QOperator int8, the native int8 engine, TensorRT on a Jetson.',
+    'Latency (p50/p90/p99) and throughput of a bundle on each runtime here: ONNX Runtime fp32, Q/DQ and QOperator int8, the native int8 engine, TensorRT on a Jetson; there also power (tegrastats) and mJ per image.',
   usage: 'effnet-edge bench --bundle DIR [--batch N] [--runs N] [--warmup N] [--threads N] [--runtimes LIST] [--json]',
   examples: [
     'effnet-edge bench --bundle dist/demo-cifar10-b0-cpu-x86_64 --batch 8',
@@ -82,9 +97,22 @@ export const benchCommand: Command = {
         );
       entries = entries.filter((e) => wanted.includes(e.name));
     }
-    const stats = await benchmarked({ bundle, manifest, entries, batch, runs, warmup });
+    // On a Jetson, tegrastats samples the board's power for the whole run; it is stopped whatever happens.
+    const sampler = await startTegrastats({ intervalMs: TEGRASTATS_INTERVAL_MS });
+    const power = 'samples' in sampler ? sampler : undefined;
+    let stats: Record<string, LatencyStats>;
+    try {
+      stats = await benchmarked({ bundle, manifest, entries, batch, runs, warmup, ...(power ? { power } : {}) });
+    } finally {
+      await power?.stop();
+    }
+    const { line, ...status } = powerStatus({
+      energies: Object.values(stats).map((s) => s.energy),
+      notStarted: 'reason' in sampler ? sampler.reason : null,
+      intervalMs: TEGRASTATS_INTERVAL_MS,
+    });
     if (flag(args, 'json')) {
-      io.stdout(`${JSON.stringify({ bundle, batch, runs, runtimes: stats }, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ bundle, batch, runs, power: status, runtimes: stats }, null, 2)}\n`);
       return 0;
     }
     const baseline = stats['ort-fp32'];
@@ -99,6 +127,7 @@ export const benchCommand: Command = {
           { header: 'p99 ms', align: 'right' },
           { header: 'img/s', align: 'right' },
           { header: 'p50 vs ort-fp32', align: 'right' },
+          ...(status.measured ? ENERGY_COLUMNS : []),
         ],
         Object.entries(stats).map(([name, s]) => [
           name,
@@ -109,9 +138,11 @@ export const benchCommand: Command = {
           s.p99Ms.toFixed(2),
           s.imagesPerSecond.toFixed(1),
           baseline ? `${(s.p50Ms / baseline.p50Ms).toFixed(2)}×` : '-',
+          ...(status.measured ? energyCells(s) : []),
         ]),
       ),
     );
+    io.stdout(`${line}\n`);
     if (stats['ort-qdq'])
       io.stdout(
         "ort-qdq runs the Q/DQ graph, the accuracy reference (ONNX Runtime runs most of it in float); ort-int8 is ONNX Runtime's int8 path\n",
