@@ -5,7 +5,7 @@
  * `npm run lint` fails on any import that points back up, and on import cycles.
  */
 const LAYERS = [
-  ['base', '^(toolkit/(errors|packagePaths|version|schema|insideFolder|numbers)\\.ts|targets/)'],
+  ['base', '^(toolkit/(errors|packagePaths|version|schema|insideFolder|numbers|sshPatterns)\\.ts|targets/)'],
   ['onnx', '^toolkit/onnx/'],
   ['model', '^toolkit/model/'],
   ['passes', '^toolkit/passes/'],

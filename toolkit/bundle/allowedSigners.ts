@@ -3,6 +3,8 @@
  * [comment]` per line, principals and `namespaces="…"` as OpenSSH pattern lists, `valid-after`/`valid-before`
  * windows, `cert-authority` lines (which vouch only for certificates, so never for a plain key's signature).
  */
+import { sshPatternsMatch } from '../sshPatterns.js';
+
 export interface AllowedSigner {
   line: number;
   principals: string;
@@ -16,24 +18,9 @@ export interface AllowedSigner {
 
 export class AllowedSignersError extends Error {}
 
-/** OpenSSH's pattern list: comma-separated `*`/`?` globs; a matching `!pattern` vetoes the whole list. */
+/** OpenSSH's comma-separated pattern list, compared exactly (principals and namespaces are case-sensitive). */
 export function matchesPatternList(value: string, list: string): boolean {
-  let matched = false;
-  for (const raw of list.split(',')) {
-    const negated = raw.startsWith('!');
-    const pattern = negated ? raw.slice(1) : raw;
-    const expression = new RegExp(
-      `^${pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-    );
-    if (expression.test(value)) {
-      if (negated) return false;
-      matched = true;
-    }
-  }
-  return matched;
+  return sshPatternsMatch(value, list.split(','), { ignoreCase: false });
 }
 
 /** `YYYYMMDD[HHMM[SS]][Z]`: UTC with the Z, local time without, as ssh-keygen reads it. */

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { sshConfigFrom, type SshConfigEntry } from '../deploy/sshConfig.js';
+import { sshWildcardMatches } from '../sshPatterns.js';
 import { UsageError, UserError } from '../errors.js';
 import { hostTargetsFrom, type HostTarget } from '../deploy/hosts.js';
 import { hostTargetsFromInventory, inventoryFromText } from '../deploy/inventory.js';
@@ -141,15 +142,10 @@ function sshConfigRead(path: string, explicit: boolean, depth = 0): SshConfigEnt
     const expanded = pattern.replace(/^~\//, `${homedir()}/`);
     const full = isAbsolute(expanded) ? expanded : join(homedir(), '.ssh', expanded);
     const folder = dirname(full);
-    const name = new RegExp(
-      `^${basename(full)
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-    );
+    const name = basename(full);
     const files = existsSync(folder)
       ? readdirSync(folder)
-          .filter((f) => name.test(f))
+          .filter((f) => sshWildcardMatches(name, f, { ignoreCase: false }))
           .sort()
       : [];
     return files.flatMap((f) => sshConfigRead(join(folder, f), false, depth + 1));

@@ -7,6 +7,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { sshPatternsMatch } from '../sshPatterns.js';
 import { pasteWord } from './shellWords.js';
 
 export interface KnownHostEntry {
@@ -73,27 +74,10 @@ export function lookupName(host: string, port: number): string {
   return port === 22 ? name : `[${name}]:${port}`;
 }
 
-/** ssh's match_pattern: `*` any run, `?` one character, case-insensitive; everything else literal. */
-function wildcardMatches(pattern: string, name: string): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 'is').test(name);
-}
-
 /** ssh's match_hostname: a negated pattern that matches rules the line out, whatever else matches. */
 function entryMatches(entry: KnownHostEntry, name: string): boolean {
   if (entry.hashed) return createHmac('sha1', entry.hashed.salt).update(name).digest().equals(entry.hashed.hash);
-  let matched = false;
-  for (const pattern of entry.patterns ?? []) {
-    if (pattern.startsWith('!')) {
-      if (wildcardMatches(pattern.slice(1), name)) return false;
-    } else if (wildcardMatches(pattern, name)) {
-      matched = true;
-    }
-  }
-  return matched;
+  return sshPatternsMatch(name, entry.patterns ?? [], { ignoreCase: true });
 }
 
 /**

@@ -4,6 +4,8 @@
  * obtained for a keyword wins (IdentityFile accumulates), and `%h %r %u %d %%` and `~` expand. `Match` blocks are not
  * evaluated: their options never apply. Pure; reading files (for Include) is the caller's.
  */
+import { sshPatternsMatch } from '../sshPatterns.js';
+
 export interface SshConfigEntry {
   /** Null for the options before the first Host line (they apply to every host). */
   patterns: string[] | null;
@@ -59,25 +61,6 @@ export function sshConfigFrom(
   return entries;
 }
 
-function globMatches(value: string, pattern: string): boolean {
-  const expression = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${expression}$`, 'i').test(value);
-}
-
-/** A Host line applies when some pattern matches and no negated one does. */
-export function hostLineMatches(host: string, patterns: string[]): boolean {
-  let matched = false;
-  for (const pattern of patterns) {
-    if (pattern.startsWith('!')) {
-      if (globMatches(host, pattern.slice(1))) return false;
-    } else if (globMatches(host, pattern)) matched = true;
-  }
-  return matched;
-}
-
 function expanded(value: string, tokens: { h: string; r: string; u: string; d: string }): string {
   const tilde = value.startsWith('~/') ? `${tokens.d}${value.slice(1)}` : value;
   return tilde.replace(/%([hrud%])/g, (_, t: string) => (t === '%' ? '%' : tokens[t as 'h' | 'r' | 'u' | 'd']));
@@ -93,7 +76,11 @@ export function resolvedSshConfig(options: {
   const first = new Map<string, string>();
   const identities: string[] = [];
   for (const entry of options.entries) {
-    if (entry.match || (entry.patterns !== null && !hostLineMatches(options.host, entry.patterns))) continue;
+    if (
+      entry.match ||
+      (entry.patterns !== null && !sshPatternsMatch(options.host, entry.patterns, { ignoreCase: true }))
+    )
+      continue;
     for (const [keyword, value] of entry.options) {
       if (keyword === 'identityfile') identities.push(value);
       else if (!first.has(keyword)) first.set(keyword, value);

@@ -19,7 +19,7 @@ function hopFor(options: {
   identity: string | null;
   entries: SshConfigEntry[];
   explicitPort: boolean;
-}): RouteHop {
+}): RouteHop & { proxyJump: string[] } {
   const { target } = options;
   try {
     const config = resolvedSshConfig({
@@ -36,6 +36,7 @@ function hopFor(options: {
         port: options.explicitPort ? target.port : (config.port ?? target.port),
       },
       identity: options.identity ?? config.identityFiles[0] ?? null,
+      proxyJump: config.proxyJump,
     };
   } catch (error) {
     if (error instanceof SshConfigError) throw new UserError(`ssh config: ${error.message}`);
@@ -52,11 +53,16 @@ export function sshRoute(options: {
   const { entries } = options;
   // A port written with the host (`host:2222`, ansible_port) beats the configuration's Port.
   const explicitPort = options.target.port !== 22;
-  const last = hopFor({ ...options, explicitPort });
-  const jump = resolvedSshConfig({ entries, host: options.target.host, localUser: '', home: '' }).proxyJump;
-  const hops = jump.map((spec) => {
+  const { proxyJump, ...last } = hopFor({ ...options, explicitPort });
+  const hops = proxyJump.map((spec) => {
     const hop = hostTargetFrom(spec);
-    return hopFor({ target: hop, identity: null, entries, explicitPort: hop.port !== 22 });
+    const { proxyJump: _notFollowed, ...resolved } = hopFor({
+      target: hop,
+      identity: null,
+      entries,
+      explicitPort: hop.port !== 22,
+    });
+    return resolved;
   });
   return [...hops, last];
 }
