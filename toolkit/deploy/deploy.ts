@@ -1,5 +1,10 @@
+/**
+ * One device, one release: check what the device runs (refusing, before anything is written there, what it lacks),
+ * upload (resuming), prepare, verify on the device, and only then switch `current`.
+ * Any failure after the release folder exists leaves `current` as it was and marks the release FAILED with why.
+ */
 import { posix } from 'node:path';
-import { nativeInt8Fits } from '../bundle/manifest.js';
+import { nativeInt8Fits, type BundleManifest } from '../bundle/manifest.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { deviceCli } from './deviceCli.js';
 import { npmCpuOf } from './prerequisites.js';
@@ -26,6 +31,14 @@ export { nativeBuildCommand, verifiedOnDevice } from './releaseSteps.js';
 /** Why a CPU bundle's verify failed on a device toolkit without the engine (installed before it was shipped). */
 export const NO_ENGINE_FIX =
   "; this CPU bundle verifies on the native int8 engine, which the device's effnet-edge lacks: deploy with --install (it ships a prebuilt engine) or run 'effnet-edge native build' on the device";
+
+/**
+ * The runtime the device's verify is asked for, the one `run` is meant to use there: TensorRT for a Jetson bundle, the
+ * native int8 engine for a CPU bundle it runs, else `auto`. Deploy, `--check` and the emitted playbook share it.
+ */
+export function verifyRuntimeFor(manifest: BundleManifest): 'tensorrt' | 'native-int8' | 'auto' {
+  return manifest.target.runtime === 'tensorrt' ? 'tensorrt' : nativeInt8Fits(manifest) ? 'native-int8' : 'auto';
+}
 
 /** How long a deploy waits for another one on the same device before giving up. */
 const LOCK_WAIT_MS = 15 * 60_000;
@@ -118,8 +131,7 @@ async function passedVerify(
   options: DeployOptions & { id: string; dir: string; cli: string },
 ): Promise<{ runtime: string; passed: number; measured: Record<string, number | string | null>; tap: string }> {
   const { manifest, id } = options;
-  const requested =
-    manifest.target.runtime === 'tensorrt' ? 'tensorrt' : nativeInt8Fits(manifest) ? 'native-int8' : 'auto';
+  const requested = verifyRuntimeFor(manifest);
   const verify = await verifiedOnDevice({
     session: options.session,
     cli: options.cli,

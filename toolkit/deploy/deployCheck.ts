@@ -1,8 +1,13 @@
-import { nativeInt8Fits } from '../bundle/manifest.js';
+/**
+ * `deploy --check`: what a deploy would do on one device, read in the same probe that writes nothing (the files
+ * whose sha256 differs would be sent, the effnet-edge it would use or install, the switch and the pruning), as
+ * Ansible's check mode does. Nothing is uploaded, installed, locked, run or switched.
+ */
 import { UserError } from '../errors.js';
 import type { DeployOptions } from './deployContract.js';
 import { deviceCli } from './deviceCli.js';
 import { probedRelease } from './deviceState.js';
+import { verifyRuntimeFor } from './deploy.js';
 import { releasesToPrune } from './remote.js';
 
 export interface DeployCheck {
@@ -42,8 +47,7 @@ export async function deployChecked(options: DeployOptions): Promise<DeployCheck
     send: { files: toSend.map((f) => f.name), bytes: toSend.reduce((n, f) => n + f.size, 0) },
     kept: files.length - toSend.length,
     cli,
-    verifyRuntime:
-      manifest.target.runtime === 'tensorrt' ? 'tensorrt' : nativeInt8Fits(manifest) ? 'native-int8' : 'onnxruntime',
+    verifyRuntime: verifyRuntimeFor(manifest),
     prune: unchanged
       ? []
       : releasesToPrune({

@@ -1,12 +1,13 @@
 /** `deploy --inventory … --emit-playbook FILE`: the rollout written as an Ansible playbook, nothing run. */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { manifestFromBundle, nativeInt8Fits } from '../../bundle/manifest.js';
+import { manifestFromBundle } from '../../bundle/manifest.js';
+import { verifyRuntimeFor } from '../../deploy/deploy.js';
 import { UsageError, UserError } from '../../errors.js';
 import { maxFailFrom } from '../../deploy/fleet.js';
 import { playbookCommand, playbookText } from '../../deploy/playbook.js';
 import type { CommandIo, ParsedArgs } from '../command.js';
-import { flag, given, numberOrDefault, requiredString, stringOption } from '../command.js';
+import { flag, given, numberOrDefault, requiredString, stringOption, stringOrDefault } from '../command.js';
 import { hostTargetsOf } from '../sshOptions.js';
 
 /** Options of deploy the role has no counterpart for: refused rather than silently dropped. */
@@ -41,11 +42,9 @@ export async function emittedPlaybook(options: { args: ParsedArgs; io: CommandIo
     limit: stringOption(args, 'limit') ?? null,
     serial: given(args, 'concurrency') ? numberOrDefault(args, 'concurrency') : null,
     maxFail,
-    remoteDir: stringOption(args, 'remote-dir') ?? '~/.effnet-edge',
+    remoteDir: stringOrDefault(args, 'remote-dir'),
     remoteCli: stringOption(args, 'remote-cli') ?? null,
-    // The runtime deploy's own verify asks for (deploy.ts, passedVerify).
-    verifyRuntime:
-      manifest.target.runtime === 'tensorrt' ? 'tensorrt' : nativeInt8Fits(manifest) ? 'native-int8' : 'auto',
+    verifyRuntime: verifyRuntimeFor(manifest),
     timeoutSeconds: numberOrDefault(args, 'timeout'),
     hostCount: targets.length,
     command,
