@@ -1,7 +1,14 @@
 /** Switching a device back to an earlier release that passed its check: `rollback`, and a stopped staged rollout. */
 import { UserError } from '../errors.js';
 import { TOOLKIT_VERSION } from '../version.js';
-import { logCommand, releaseSnapshot, switchCommand, type ReleaseLogEntry, type RemoteLayout } from './remote.js';
+import {
+  lockPath,
+  logCommand,
+  releaseSnapshot,
+  switchCommand,
+  type ReleaseLogEntry,
+  type RemoteLayout,
+} from './remote.js';
 import type { SshSession } from './ssh.js';
 
 /**
@@ -18,14 +25,30 @@ export function rollbackTarget(options: { current: string | null; log: ReleaseLo
   return last?.previous ?? null;
 }
 
-export async function rolledBack(options: {
+/**
+ * Switches `current` back under the device's lock: a deploy switching or pruning meanwhile would make the decision
+ * stale. `rollback` and a stopped staged rollout both come through here.
+ */
+export async function rolledBack(options: RollbackOptions): Promise<{ host: string; from: string | null; to: string }> {
+  const { session, layout } = options;
+  const unlock = await session.lock({ path: lockPath(layout), waitMs: 5 * 60_000, holder: 'the rollback' });
+  try {
+    return await switchedBack(options);
+  } finally {
+    await unlock();
+  }
+}
+
+interface RollbackOptions {
   session: SshSession;
   layout: RemoteLayout;
   to: string | undefined;
   label: string;
   /** Why, in the release log (a staged rollout that stopped). */
   reason?: string;
-}): Promise<{ host: string; from: string | null; to: string }> {
+}
+
+async function switchedBack(options: RollbackOptions): Promise<{ host: string; from: string | null; to: string }> {
   const { session, layout } = options;
   const { current, log, folders } = await releaseSnapshot(session, layout);
   const wanted = options.to ?? rollbackTarget({ current, log });

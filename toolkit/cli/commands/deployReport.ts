@@ -1,6 +1,5 @@
 /** What a deploy rollout ends with: the switched hosts rolled back when asked, and the per-host table. */
 import type { DeployResult } from '../../deploy/deploy.js';
-import { lockPath } from '../../deploy/remote.js';
 import { rolledBack } from '../../deploy/rollback.js';
 import type { RolloutResult } from '../../deploy/rollout.js';
 import type { DeployCheck } from '../../deploy/deployCheck.js';
@@ -41,14 +40,7 @@ export async function switchedBack(options: {
     try {
       await onDevice(
         { target: o.target, settings: options.settings, onNotice: (m) => io.stderr(`effnet-edge deploy: ${m}\n`) },
-        async (session, layout) => {
-          const unlock = await session.lock({ path: lockPath(layout), waitMs: 5 * 60_000, holder: 'the rollback' });
-          try {
-            await rolledBack({ session, layout, to: previous, label: hostLabel(o.target), reason });
-          } finally {
-            await unlock();
-          }
-        },
+        (session, layout) => rolledBack({ session, layout, to: previous, label: hostLabel(o.target), reason }),
       );
       result.set(index, { to: previous });
     } catch (error) {

@@ -1,6 +1,5 @@
 /** `effnet-edge rollback --host H [--to ID]`: point `current` back at an earlier release that passed its check. */
 import { forEachHost } from '../../deploy/fleet.js';
-import { lockPath } from '../../deploy/remote.js';
 import { rolledBack } from '../../deploy/rollback.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import type { Command } from '../command.js';
@@ -41,17 +40,8 @@ export const rollbackCommand: Command = {
       concurrency: 4,
       maxFail: Infinity,
       work: (target) =>
-        onDevice(
-          { target, settings, onNotice: (m) => io.stderr(`effnet-edge rollback: ${m}\n`) },
-          async (session, layout) => {
-            // Under the device's lock: a deploy switching or pruning meanwhile would make this decision stale.
-            const unlock = await session.lock({ path: lockPath(layout), waitMs: 5 * 60_000, holder: 'the rollback' });
-            try {
-              return await rolledBack({ session, layout, to, label: hostLabel(target) });
-            } finally {
-              await unlock();
-            }
-          },
+        onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge rollback: ${m}\n`) }, (session, layout) =>
+          rolledBack({ session, layout, to, label: hostLabel(target) }),
         ),
     });
 
