@@ -36,9 +36,11 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
     passes: { summary: string }[];
     blocks: unknown[];
   };
-  t.equal(json.images, 1000);
+  // 128 of the 1000 are held back to check the data-driven choices on (calibration/images/split.ts).
+  t.equal(json.images, 872);
   t.equal(json.profile, 'tensorrt');
-  // The default (auto) tries every histogram calibrator on 256 calibration images and keeps the closest to fp32.
+  // The default (auto) tries every histogram calibrator on 256 fit images and keeps the closest to fp32 that has not
+  // collapsed, unless it is worse than the default percentile on the 128 check images.
   t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.8 });
   t.equal(json.calibratorScores.length, 8);
   t.strictSame(
@@ -47,8 +49,10 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
       'Identity/Dropout removed: 0',
       'BatchNormalization folded into Conv: 0',
       'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
-      'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
-      'activation ranges searched one by one on 128 calibration images: 51 widened, 51 narrowed, 13 kept (single-tensor logit cosine 0.99992 → 0.99999)',
+      'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9865 on 128 check images',
+      'activation ranges searched one by one on 128 calibration images: 76 widened, 26 narrowed, 13 kept (single-tensor logit cosine 0.99864 → 0.99997)',
+      'searched ranges applied: logit cosine 0.9828 → 0.9938 on 128 fit images, 0.9865 → 0.9936 on 128 check images',
       `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
     ],
   );
@@ -283,5 +287,10 @@ t.test('--bias-correction is reported', async (t) => {
   t.match(
     passes.find((p) => p.pass === 'bias-correction')!.summary,
     /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de[-+]\d+$/,
+  );
+  // Corrected on 20 of the 75 fit images, scored on those and on the 25 check images.
+  t.match(
+    passes.find((p) => p.pass === 'bias-correction-check')!.summary,
+    /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 20 fit images, 0\.\d{4} → 0\.\d{4} on 25 check images$/,
   );
 });
