@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
 import { runContentionBench } from './contention.js';
+import { runQuantSeedsBench } from './quantSeeds.js';
 import { type KernelMetrics, kernelMetricsText } from './kernelMetrics.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +35,13 @@ const machine = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cor
 if (process.argv[2] === 'contention') {
   mkdirSync(resultsDir, { recursive: true });
   runContentionBench({ here, resultsDir, machine });
+  process.exit(0);
+}
+// `node dist/bench/run.js quant-seeds`: the default quantize over 5 calibration seeds × both profiles (tens of minutes).
+if (process.argv[2] === 'quant-seeds') {
+  mkdirSync(resultsDir, { recursive: true });
+  const shared = process.env.EFFNET_EDGE_SHARED ?? join(here, '..', '..', '..', 'shared');
+  await runQuantSeedsBench({ shared, resultsDir, machine });
   process.exit(0);
 }
 const runs = ['b0', 'b7'].map(modelBuild);
