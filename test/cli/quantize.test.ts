@@ -50,9 +50,9 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
       'BatchNormalization folded into Conv: 0',
       'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
       'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
-      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9865 on 128 check images',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9702 → 0.9914 on 256 fit images, 0.9721 → 0.9866 on 128 check images',
       'activation ranges searched one by one on 128 calibration images: 76 widened, 26 narrowed, 13 kept (single-tensor logit cosine 0.99864 → 0.99997)',
-      'searched ranges applied: logit cosine 0.9828 → 0.9938 on 128 fit images, 0.9865 → 0.9936 on 128 check images',
+      'searched ranges applied: logit cosine 0.9828 → 0.9938 on 128 fit images, 0.9866 → 0.9936 on 128 check images',
       `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
     ],
   );
@@ -137,11 +137,13 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   };
   t.equal(json.images, 2000);
   t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
-  // The default (auto → percentile 99.8, then each range searched; tensorrt placement) measured 63.30 %, agreement
-  // 96.05 %, cosine 0.9946. PyTorch FX PTQ gets 62.40 % and 84.3 % agreement on this fixture.
-  t.ok(json.int8.top1 >= 63.2 - 0.3, `int8 top-1 ${json.int8.top1} within 0.3 points of fp32`);
+  // The default (auto → percentile 99.8, then each range searched; tensorrt placement), calibrated and tuned on the
+  // 872 fit images with 128 held back to check the choices, measured 62.60 %, agreement 95.30 %, cosine 0.9923
+  // (63.30 %, 96.05 %, 0.9946 when it calibrated, chose and searched on all 1000). PyTorch FX PTQ gets 62.40 % and
+  // 84.3 % agreement on this fixture.
+  t.ok(json.int8.top1 >= 63.2 - 1, `int8 top-1 ${json.int8.top1} within 1 point of fp32`);
   t.ok(json.agreement >= 95, `top-1 agreement ${json.agreement} ≥ 95 %`);
-  t.ok(json.cosine >= 0.994, `mean cosine ${json.cosine}`);
+  t.ok(json.cosine >= 0.992, `mean cosine ${json.cosine}`);
   t.equal(json.layers.length, 115);
   t.ok(json.layers.every((l) => typeof l.sqnrDb === 'number'));
   t.equal(json.layers[0]!.tensor, 'input');

@@ -4,7 +4,7 @@ import { selectionReports, type CandidateScore } from '../../toolkit/quant/range
 
 const score = (cosine: number, images: number): LogitScore => ({ cosine, agreement: 90, images });
 const p = (percentile: number) => ({ method: 'percentile', percentile }) as const;
-// The fixture's scores today (quantize's default on its 1000 calibration images: 256 fit, 128 check).
+// About the fixture's scores today (quantize's default on its 1000 calibration images: 256 fit, 128 check).
 const scores: CandidateScore[] = [
   { settings: p(99.8), cosine: 0.9915, agreement: 94.9, collapsed: false },
   { settings: p(99.99), cosine: 0.97, agreement: 91, collapsed: false },
