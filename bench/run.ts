@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { formatTable } from '../toolkit/cli/table.js';
 import { BUILD_RUNS, runBuildBench } from './buildBench.js';
 import { runContentionBench } from './contention.js';
+import { runQuantSeedsBench } from './quantSeeds.js';
 import { type KernelMetrics, kernelMetricsText } from './kernelMetrics.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,6 +44,13 @@ if (process.argv[2] === 'build') {
   mkdirSync(resultsDir, { recursive: true });
   const variants = process.argv.slice(3);
   runBuildBench({ here, resultsDir, machine, variants: variants.length ? variants : Object.keys(BUILD_RUNS) });
+  process.exit(0);
+}
+// `node dist/bench/run.js quant-seeds`: the default quantize over 5 calibration seeds × both profiles (tens of minutes).
+if (process.argv[2] === 'quant-seeds') {
+  mkdirSync(resultsDir, { recursive: true });
+  const shared = process.env.EFFNET_EDGE_SHARED ?? join(here, '..', '..', '..', 'shared');
+  await runQuantSeedsBench({ shared, resultsDir, machine });
   process.exit(0);
 }
 const runs = ['b0', 'b7'].map(modelBuild);

@@ -36,9 +36,11 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
     passes: { summary: string }[];
     blocks: unknown[];
   };
-  t.equal(json.images, 1000);
+  // 128 of the 1000 are held back to check the data-driven choices on (calibration/images/split.ts).
+  t.equal(json.images, 872);
   t.equal(json.profile, 'tensorrt');
-  // The default (auto) tries every histogram calibrator on 256 calibration images and keeps the closest to fp32.
+  // The default (auto) tries every histogram calibrator on 256 fit images and keeps the closest to fp32 that has not
+  // collapsed, unless it is worse than the default percentile on the 128 check images.
   t.strictSame(json.calibrator, { method: 'percentile', percentile: 99.8 });
   t.equal(json.calibratorScores.length, 8);
   t.strictSame(
@@ -47,8 +49,10 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
       'Identity/Dropout removed: 0',
       'BatchNormalization folded into Conv: 0',
       'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
-      'calibrator chosen on 256 calibration images: percentile 99.8 (logit cosine 0.9887)',
-      'activation ranges searched one by one on 128 calibration images: 54 widened, 46 narrowed, 15 kept (single-tensor block-output cosine 0.99930 → 0.99983)',
+      'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9702 → 0.9914 on 256 fit images, 0.9721 → 0.9866 on 128 check images',
+      'activation ranges searched one by one on 128 calibration images: 67 widened, 33 narrowed, 15 kept (single-tensor block-output cosine 0.99910 → 0.99976)',
+      'searched ranges applied: logit cosine 0.9828 → 0.9954 on 128 fit images, 0.9866 → 0.9952 on 128 check images',
       `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
     ],
   );
@@ -137,9 +141,10 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
   t.match(json.paired, { images: 2000, fp32Top1: 63.2, int8Top1: json.int8.top1 }, 'the paired numbers, as numbers');
   t.strictSame(json.warnings, [], '2000 images at the default: no warning');
   t.equal(json.fp32.top1, 63.2, 'fp32 top-1 as PyTorch measured it (meta.json)');
-  // The default (auto → percentile 99.8, then each range searched on its block; tensorrt placement) measured 63.45 %,
-  // agreement 96.35 %, cosine 0.9950. PyTorch FX PTQ gets 62.40 % and 84.3 % agreement on this fixture.
-  t.ok(json.int8.top1 >= 63.2 - 0.3, `int8 top-1 ${json.int8.top1} within 0.3 points of fp32`);
+  // The default (auto → percentile 99.8, then each range searched on its block; tensorrt placement), calibrated and
+  // tuned on the 872 fit images with 128 held back to check the choices, measured 63.25 %, agreement 95.85 %, cosine
+  // 0.9947. PyTorch FX PTQ gets 62.40 % and 84.3 % agreement on this fixture.
+  t.ok(json.int8.top1 >= 63.2 - 1, `int8 top-1 ${json.int8.top1} within 1 point of fp32`);
   t.ok(json.agreement >= 95, `top-1 agreement ${json.agreement} ≥ 95 %`);
   t.ok(json.cosine >= 0.994, `mean cosine ${json.cosine}`);
   t.equal(json.layers.length, 115);
@@ -287,5 +292,10 @@ t.test('--bias-correction is reported', async (t) => {
   t.match(
     passes.find((p) => p.pass === 'bias-correction')!.summary,
     /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de[-+]\d+$/,
+  );
+  // Corrected on 20 of the 75 fit images, scored on those and on the 25 check images.
+  t.match(
+    passes.find((p) => p.pass === 'bias-correction-check')!.summary,
+    /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 20 fit images, 0\.\d{4} → 0\.\d{4} on 25 check images$/,
   );
 });

@@ -20,7 +20,7 @@ import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
 import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
-import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
+import { dataDrivenOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { thresholdsFromGolden } from './goldenRuntimes.js';
@@ -230,6 +230,16 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
   const { target, inputSize, batchSize, preprocessing } = options;
   const { load, progress } = datasetLoader(options);
   const weightRange = targetWeightRange(target, options.weightRange);
+  // Choices are made on fit images and scored on held-back check images, both from --calib, never from --eval.
+  const { fit, quantize } = await dataDrivenOptions({
+    dataset: options.calib,
+    preprocessing,
+    inputSize,
+    batchSize,
+    auto: options.auto,
+    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+    onSearchProgress: progress('range search'),
+  });
   const result = await quantizedModelFrom({
     model: options.model,
     inputSize,
@@ -239,17 +249,8 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     weightRange,
     // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
-    batches: () => load(options.calib, 'calibrating'),
-    ...(options.auto
-      ? await dataDrivenRangeOptions({
-          dataset: options.calib,
-          preprocessing,
-          inputSize,
-          batchSize,
-          ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
-          onSearchProgress: progress('range search'),
-        })
-      : {}),
+    batches: () => load(fit, 'calibrating'),
+    ...quantize,
   });
   const { fp32, int8 } = result;
   const passes = result.reports.map((r) => r.summary);

@@ -1,17 +1,17 @@
 /**
- * `quantize` as a pipeline: images → (bias-correction subset, range selection and search subsets) → calibration →
- * Q/DQ → optionally the most sensitive layers back to float for a top-1 budget. Returns values; writing the model,
+ * `quantize` as a pipeline: images → fit and check images (the check images score every data-driven choice) →
+ * calibration on the fit images → range selection, search and bias correction on fit subsets → Q/DQ → optionally the most sensitive layers back to float for a top-1 budget. Returns values; writing the model,
  * cache, ranges and report is the caller's job.
  */
-import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
-import { batchesFromDataset, preloadedBatches, type Batch, type LoadSummary } from '../../calibration/images/loader.js';
+import type { Dataset } from '../../calibration/images/dataset.js';
+import { batchesFromDataset, preloadedBatches, type LoadSummary } from '../../calibration/images/loader.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import { htmlReport } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import { dataDrivenRangeOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
+import { dataDrivenOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
 import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 
@@ -50,25 +50,18 @@ export interface QuantizePipelineResult {
 export async function quantizedFromImages(options: QuantizePipelineOptions): Promise<QuantizePipelineResult> {
   const { model, dataset, preprocessing, inputSize, batchSize } = options;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress(stage, done, total);
-  const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
-  let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
-  if (options.biasCorrectionCount !== undefined) {
-    biasCorrection = {
-      batches: await preloaded(balancedSubset({ dataset, count: options.biasCorrectionCount, seed: 1 })),
-      onProgress: progress('bias correction'),
-    };
-  }
-  const ranging = options.auto
-    ? await dataDrivenRangeOptions({
-        dataset,
-        preprocessing,
-        inputSize,
-        batchSize,
-        ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
-        ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
-        onSearchProgress: progress('range search'),
-      })
-    : {};
+  const { fit, quantize: dataDriven } = await dataDrivenOptions({
+    dataset,
+    preprocessing,
+    inputSize,
+    batchSize,
+    auto: options.auto,
+    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
+    ...(options.biasCorrectionCount !== undefined ? { biasCorrectionCount: options.biasCorrectionCount } : {}),
+    onSearchProgress: progress('range search'),
+    onBiasCorrectionProgress: progress('bias correction'),
+  });
   const summary: LoadSummary = { used: 0, skipped: [] };
   const warned = new Set<string>();
   let result = await quantizedModelFrom({
@@ -79,17 +72,16 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     profile: options.profile,
     weightRange: options.weightRange,
     equalize: options.equalize,
-    ...(biasCorrection ? { biasCorrection } : {}),
     // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
     cacheTensors: options.cache ? 'all' : 'planned',
-    ...ranging,
+    ...dataDriven,
     batches: () => {
       // A later pass over the same images reports the same skips: count them once.
       summary.used = 0;
       summary.skipped = [];
       return batchesFromDataset(
         {
-          dataset,
+          dataset: fit,
           preprocessing,
           inputSize,
           batchSize,
@@ -105,7 +97,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   });
   let maxDrop: MaxDropReport | null = null;
   if (options.maxDrop) {
-    const batches = await preloaded(options.maxDrop.eval);
+    const batches = await preloadedBatches({ dataset: options.maxDrop.eval, preprocessing, inputSize, batchSize });
     ({ result, report: maxDrop } = await quantizedWithinMaxDrop({
       result,
       batches,

@@ -5,6 +5,7 @@
  */
 import { preloadedBatches, type Batch } from '../../calibration/images/loader.js';
 import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
+import { fitCheckSplit } from '../../calibration/images/split.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import { rangesFromBatches } from '../../calibration/calibrate/collect.js';
@@ -18,20 +19,21 @@ import { structureOf, type Structure } from '../passes/recognise.js';
 import { WEIGHT_QMAX, type WeightRange } from './cpu.js';
 import { quantizationPlanFrom, type PlacementProfile, type QuantizationPlan } from './plan.js';
 import { qdqModelFrom, type QdqReport } from './qdq.js';
-import { biasCorrectedFp32 } from './biasCorrection.js';
+import { scorerFor, type CheckedChoice } from './checked.js';
 import {
-  DEFAULT_SEARCH_STEPS,
-  defaultSearchImages,
-  rangeSearchReport,
-  rangesSearchedFrom,
-  type SearchedRange,
-} from './rangeSearch.js';
-import { graphLayersOf } from '../model/summaryFromOnnx.js';
+  biasCorrected,
+  searchedRanges,
+  selectedRanges,
+  type Collected,
+  type DataDrivenSteps,
+  type RangeStep,
+  type SearchRecord,
+} from './dataDriven.js';
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
-import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
+import type { CandidateScore } from './rangeSelection.js';
 
-export interface QuantizeOptions {
+export interface QuantizeOptions extends DataDrivenSteps {
   model: Model;
   /** Calibration images; called once per calibration pass (more than one when activations are large). */
   batches: () => AsyncIterable<Batch>;
@@ -44,23 +46,6 @@ export interface QuantizeOptions {
   keepFloat?: ReadonlySet<string>;
   /** Cross-layer equalisation before calibrating (toolkit/passes/equalize.ts). */
   equalize?: boolean;
-  /**
-   * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
-   * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
-   */
-  rangeSelection?: { batches: Batch[] };
-  /**
-   * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
-   * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
-   */
-  rangeSearch?: {
-    count?: number;
-    /** Loads `count` calibration images. */
-    batches: (count: number) => Promise<Batch[]>;
-    onProgress?: (done: number, total: number) => void;
-  };
-  /** Empirical bias correction on these (preloaded) calibration images. */
-  biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
   /**
    * `all`: also calibrate every other float activation of the fp32 graph (conv outputs, Sigmoid outputs, the head)
    * for the TensorRT calibration cache: in implicit int8 a tensor without a scale runs outside int8, and on DLA that
@@ -86,8 +71,10 @@ export interface QuantizeResult {
   calibrator: CalibratorSettings;
   /** Every candidate's score when ranges were selected. */
   rangeScores?: CandidateScore[];
-  /** Each tensor's calibrated and searched range, and the images searched on, when ranges were searched. */
-  search?: { ranges: SearchedRange[]; images: number; steps: number };
+  /** Each tensor's calibrated and searched range, and the images searched on, when searched ranges were applied. */
+  search?: SearchRecord;
+  /** Every data-driven choice with its scores on the fit and the check images, and whether it was applied. */
+  checks: CheckedChoice[];
   reports: PassReport[];
   qdq: QdqReport;
 }
@@ -124,6 +111,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   });
   const calibration = await calibrated({ options, fp32, plan });
   const { collected } = calibration;
+  const { inputSize } = options;
   const step: RangeStep = {
     options,
     fp32,
@@ -131,15 +119,14 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     collected,
     weightQmax: WEIGHT_QMAX[options.weightRange],
     weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
+    check: options.check ? scorerFor({ fp32, batches: options.check.batches, inputSize }) : null,
   };
-  const reports = [...prepared.reports, report];
   const selected = await selectedRanges(step);
-  if (selected.report) reports.push(selected.report);
   const searched = await searchedRanges(step, selected.ranges);
-  if (searched.report) reports.push(searched.report);
   const { ranges } = searched;
   const corrected = await biasCorrected(step, ranges);
-  if (corrected.report) reports.push(corrected.report);
+  const reports = [...prepared.reports, report, ...selected.reports, ...searched.reports, ...corrected.reports];
+  const checks = [selected.checked, searched.checked, corrected.checked].filter((c) => c !== undefined);
   const { weightQmax, weightFormat } = step;
   const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat });
   const qdqReport: PassReport = {
@@ -164,21 +151,10 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     calibrator: selected.calibrator,
     ...(selected.rangeScores ? { rangeScores: selected.rangeScores } : {}),
     ...(searched.search ? { search: searched.search } : {}),
+    checks,
     reports: [...reports, qdqReport],
     qdq: int8.report,
   };
-}
-
-type Collected = Awaited<ReturnType<typeof rangesFromBatches>>;
-
-/** What every range step after calibration works from. */
-interface RangeStep {
-  options: QuantizeOptions;
-  fp32: Model;
-  plan: QuantizationPlan;
-  collected: Collected;
-  weightQmax: number;
-  weightFormat: 'int8' | 'qdq';
 }
 
 /** Calibrates the planned activations, and with `cacheTensors: 'all'` every other float activation too. */
@@ -204,109 +180,6 @@ async function calibrated(options: {
   return { collected, cacheOrder };
 }
 
-/** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
-async function selectedRanges(step: RangeStep): Promise<{
-  ranges: Map<string, number>;
-  calibrator: CalibratorSettings;
-  rangeScores?: CandidateScore[];
-  report?: PassReport;
-}> {
-  const { options, fp32, plan, collected } = step;
-  const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
-  if (!options.rangeSelection) return { ranges, calibrator: options.calibrator };
-  const selected = await rangesSelectedFrom({
-    fp32,
-    plan,
-    calibrators: collected.calibrators,
-    weightQmax: step.weightQmax,
-    weightFormat: step.weightFormat,
-    batches: options.rangeSelection.batches,
-    inputSize: options.inputSize,
-  });
-  const calibrator = selected.settings;
-  return {
-    ranges: selected.ranges,
-    calibrator,
-    rangeScores: selected.scores,
-    report: {
-      pass: 'range-selection',
-      summary: `calibrator chosen on ${options.rangeSelection.batches.reduce((n, b) => n + b.size, 0)} calibration images: ${describeSettings(calibrator)} (logit cosine ${selected.scores.find((s) => s.settings === calibrator)!.cosine.toFixed(4)})`,
-      counts: { candidates: selected.scores.length },
-    },
-  };
-}
-
-/** With `rangeSearch`: each activation's range searched on its own, within what min-max calibration saw. */
-async function searchedRanges(
-  step: RangeStep,
-  ranges: Map<string, number>,
-): Promise<{ ranges: Map<string, number>; search?: QuantizeResult['search']; report?: PassReport }> {
-  const { options, fp32, plan, collected } = step;
-  if (!options.rangeSearch) return { ranges };
-  // Shape inference for the MAC count only when the budget decides.
-  const images =
-    options.rangeSearch.count ??
-    defaultSearchImages({
-      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
-      tensors: plan.activations.length,
-    });
-  if (images === 0) {
-    return {
-      ranges,
-      report: {
-        pass: 'range-search',
-        summary:
-          'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)',
-        counts: { searched: 0 },
-      },
-    };
-  }
-  const searchBatches = await options.rangeSearch.batches(images);
-  const ceilings = new Map(
-    [...collected.calibrators].map(([tensor, c]) => [
-      tensor,
-      c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax(),
-    ]),
-  );
-  const search = await rangesSearchedFrom({
-    fp32,
-    plan,
-    ranges,
-    ceilings,
-    weightQmax: step.weightQmax,
-    weightFormat: step.weightFormat,
-    batches: searchBatches,
-    inputSize: options.inputSize,
-    ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
-  });
-  const searched = {
-    ranges: search.searched,
-    images: searchBatches.reduce((n, b) => n + b.size, 0),
-    steps: DEFAULT_SEARCH_STEPS,
-  };
-  return { ranges: search.ranges, search: searched, report: rangeSearchReport(search.searched, searched.images) };
-}
-
-/** With `biasCorrection`: the fp32 graph with biases corrected for the quantization error; else fp32 itself. */
-async function biasCorrected(
-  step: RangeStep,
-  ranges: Map<string, number>,
-): Promise<{ base: Model; report?: PassReport }> {
-  const { options, fp32, plan } = step;
-  if (!options.biasCorrection) return { base: fp32 };
-  const corrected = await biasCorrectedFp32({
-    fp32,
-    plan,
-    ranges,
-    weightQmax: step.weightQmax,
-    weightFormat: step.weightFormat,
-    batches: options.biasCorrection.batches,
-    inputSize: options.inputSize,
-    ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
-  });
-  return { base: corrected.fp32, report: corrected.report };
-}
-
 /** The cache-only tensors take the chosen calibrator's range from their own histograms. */
 function cacheRangesFrom(options: {
   cacheOrder: string[];
@@ -325,33 +198,52 @@ function cacheRangesFrom(options: {
 }
 
 /**
- * The images `--method auto` chooses and searches ranges on: seeded, class-balanced subsets of the calibration set
- * (`selectCount`, default 256, preloaded now; the search's, loaded when its size is known). `searchCount` 0: no search.
+ * The images the data-driven steps use. The calibration set is split by file (calibration/images/split.ts) into
+ * fit images, which calibrate and which every choice is made on, and check images that score each choice and are
+ * never tuned on. `--method auto` chooses the calibrator on a seeded, class-balanced subset of the fit images
+ * (`selectCount`, default 256, preloaded now) and searches ranges on another (loaded when its size is known;
+ * `searchCount` 0: no search); bias correction (`biasCorrectionCount` images) measures on a third. With no
+ * data-driven step nothing is held back.
  */
-export async function dataDrivenRangeOptions(options: {
+export async function dataDrivenOptions(options: {
   dataset: Dataset;
   preprocessing: Preprocessing;
   inputSize: number;
   batchSize: number;
+  auto: boolean;
   selectCount?: number;
   searchCount?: number;
+  biasCorrectionCount?: number;
   onSearchProgress?: (done: number, total: number) => void;
-}): Promise<Pick<QuantizeOptions, 'rangeSelection' | 'rangeSearch'>> {
+  onBiasCorrectionProgress?: (done: number, total: number) => void;
+}): Promise<{
+  fit: Dataset;
+  quantize: DataDrivenSteps;
+}> {
   const { dataset, preprocessing, inputSize, batchSize } = options;
-  const subset = (count: number, seed: number) =>
-    preloadedBatches({ dataset: balancedSubset({ dataset, count, seed }), preprocessing, inputSize, batchSize });
-  return {
-    rangeSelection: { batches: await subset(options.selectCount ?? 256, 2) },
-    ...(options.searchCount === 0
-      ? {}
-      : {
-          rangeSearch: {
-            ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),
-            batches: (count: number) => subset(count, 3),
-            ...(options.onSearchProgress ? { onProgress: options.onSearchProgress } : {}),
-          },
-        }),
-  };
+  if (!options.auto && options.biasCorrectionCount === undefined) return { fit: dataset, quantize: {} };
+  const { fit, check } = fitCheckSplit({ dataset });
+  const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
+  const subset = (count: number, seed: number) => preloaded(balancedSubset({ dataset: fit, count, seed }));
+  const quantize: DataDrivenSteps = {};
+  if (check.items.length > 0) quantize.check = { batches: await preloaded(check) };
+  if (options.biasCorrectionCount !== undefined) {
+    const batches = await subset(options.biasCorrectionCount, 1);
+    quantize.biasCorrection = {
+      batches,
+      ...(options.onBiasCorrectionProgress ? { onProgress: options.onBiasCorrectionProgress } : {}),
+    };
+  }
+  if (!options.auto) return { fit, quantize };
+  quantize.rangeSelection = { batches: await subset(options.selectCount ?? 256, 2) };
+  if (options.searchCount !== 0) {
+    quantize.rangeSearch = {
+      ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),
+      batches: (count: number) => subset(count, 3),
+      ...(options.onSearchProgress ? { onProgress: options.onSearchProgress } : {}),
+    };
+  }
+  return { fit, quantize };
 }
 
 /** Every float tensor a node of `model` writes, in graph order: what TensorRT's implicit int8 may ask a scale for. */

@@ -1,0 +1,60 @@
+import t from 'tap';
+import type { CheckedChoice, LogitScore } from '../../toolkit/quant/checked.js';
+import { selectionReports, type CandidateScore } from '../../toolkit/quant/rangeSelection.js';
+
+const score = (cosine: number, images: number): LogitScore => ({ cosine, agreement: 90, images });
+const p = (percentile: number) => ({ method: 'percentile', percentile }) as const;
+// About the fixture's scores today (quantize's default on its 1000 calibration images: 256 fit, 128 check).
+const scores: CandidateScore[] = [
+  { settings: p(99.8), cosine: 0.9915, agreement: 94.9, collapsed: false },
+  { settings: p(99.99), cosine: 0.97, agreement: 91, collapsed: false },
+  { settings: { method: 'mse' }, cosine: 0.8141, agreement: 76.5625, collapsed: true },
+  { settings: { method: 'entropy' }, cosine: 0.2714, agreement: 14.0625, collapsed: true },
+];
+const checked = (check: [number, number] | null): CheckedChoice => ({
+  choice: 'calibrator',
+  fit: { baseline: score(0.97, 256), chosen: score(0.9915, 256) },
+  check: check && { baseline: score(check[0], 128), chosen: score(check[1], 128) },
+  applied: !check || check[1] >= check[0],
+});
+
+t.test('collapsed calibrators are listed with their scores; the choice shows its fit and check cosines', async (t) => {
+  t.strictSame(
+    selectionReports({ scores, chosen: p(99.8), baseline: p(99.99), checked: checked([0.9717, 0.9865]) }).map(
+      (r) => r.summary,
+    ),
+    [
+      'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9865 on 128 check images',
+    ],
+  );
+});
+
+t.test('a choice worse on the check images is not applied, and says so', async (t) => {
+  const reports = selectionReports({
+    scores: scores.slice(0, 2),
+    chosen: p(99.8),
+    baseline: p(99.99),
+    checked: checked([0.9717, 0.9701]),
+  });
+  t.strictSame(
+    reports.map((r) => r.summary),
+    [
+      'calibrator percentile 99.8 not applied, worse than the default percentile 99.99 on the check images: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9701 on 128 check images',
+    ],
+  );
+  t.strictSame(reports[0]!.counts, { candidates: 2, applied: 0 });
+});
+
+t.test('every candidate collapsed: the best is used, loudly; no check images: said too', async (t) => {
+  const collapsed = scores.slice(2);
+  t.strictSame(
+    selectionReports({ scores: collapsed, chosen: { method: 'mse' }, baseline: p(99.99), checked: checked(null) }).map(
+      (r) => r.summary,
+    ),
+    [
+      'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %); every candidate collapsed, so mse is used: check the model and the calibration images',
+      'calibrator mse chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, no check images held back',
+    ],
+  );
+});

@@ -1,0 +1,246 @@
+/**
+ * The data-driven steps after calibration, each made on fit images and checked on held-back ones
+ * (toolkit/quant/checked.ts): choosing the calibrator, searching each activation's range, correcting biases. A step
+ * that scores worse on the check images than what it would replace is reported and not applied.
+ */
+import { amaxFromHistogram, type CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
+import type { rangesFromBatches } from '../../calibration/calibrate/collect.js';
+import type { Model } from '../onnx/ir.js';
+import type { PassReport } from '../passes/pass.js';
+import { graphLayersOf } from '../model/summaryFromOnnx.js';
+import { biasCorrectedFp32 } from './biasCorrection.js';
+import { checkedChoice, checkedScoresText, scorerFor, type CheckedChoice, type Scorer } from './checked.js';
+import type { QuantizationPlan } from './plan.js';
+import { qdqModelFrom } from './qdq.js';
+import {
+  DEFAULT_SEARCH_STEPS,
+  defaultSearchImages,
+  rangeSearchReport,
+  rangesSearchedFrom,
+  type SearchedRange,
+} from './rangeSearch.js';
+import { rangesSelectedFrom, selectionReports, type CandidateScore } from './rangeSelection.js';
+import type { Batch } from '../../calibration/images/loader.js';
+
+/** The data-driven steps a quantization may take, and the images each works on. */
+export interface DataDrivenSteps {
+  /**
+   * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
+   * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
+   */
+  rangeSelection?: { batches: Batch[] };
+  /**
+   * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
+   * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
+   */
+  rangeSearch?: {
+    count?: number;
+    /** Loads `count` calibration images. */
+    batches: (count: number) => Promise<Batch[]>;
+    onProgress?: (done: number, total: number) => void;
+  };
+  /**
+   * Held-back calibration images (never the evaluation set) every data-driven choice above and below is scored on;
+   * a choice that scores worse there than what it replaces is not applied. None: choices are applied unchecked.
+   */
+  check?: { batches: Batch[] };
+  /** Empirical bias correction on these (preloaded) calibration images. */
+  biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
+}
+
+/** Each tensor's calibrated and searched range, and the images searched on. */
+export interface SearchRecord {
+  ranges: SearchedRange[];
+  images: number;
+  steps: number;
+}
+
+export type Collected = Awaited<ReturnType<typeof rangesFromBatches>>;
+
+/** What every range step after calibration works from. */
+export interface RangeStep {
+  options: DataDrivenSteps & { calibrator: CalibratorSettings; inputSize: number };
+  fp32: Model;
+  plan: QuantizationPlan;
+  collected: Collected;
+  weightQmax: number;
+  weightFormat: 'int8' | 'qdq';
+  /** Scores against fp32 on the held-back check images; null when none were given. */
+  check: Scorer | null;
+}
+
+function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, number>): Model {
+  const { plan, weightQmax, weightFormat } = step;
+  return qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat }).model;
+}
+
+const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
+
+/** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
+export async function selectedRanges(step: RangeStep): Promise<{
+  ranges: Map<string, number>;
+  calibrator: CalibratorSettings;
+  rangeScores?: CandidateScore[];
+  checked?: CheckedChoice;
+  reports: PassReport[];
+}> {
+  const { options, fp32, plan, collected } = step;
+  const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
+  if (!options.rangeSelection) return { ranges, calibrator: options.calibrator, reports: [] };
+  const { batches } = options.rangeSelection;
+  const selected = await rangesSelectedFrom({
+    fp32,
+    plan,
+    calibrators: collected.calibrators,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches,
+    inputSize: options.inputSize,
+  });
+  const fitScore = (settings: CalibratorSettings) => {
+    const score = selected.scores.find((s) => sameSettings(s.settings, settings));
+    return score && { cosine: score.cosine, agreement: score.agreement, images: imagesIn(batches) };
+  };
+  const baseline = int8From(step, fp32, ranges);
+  const same = sameSettings(selected.settings, options.calibrator);
+  const baselineFit = fitScore(options.calibrator);
+  const checked = await checkedChoice({
+    choice: 'calibrator',
+    baseline,
+    chosen: same ? baseline : int8From(step, fp32, selected.ranges),
+    fit: scorerFor({ fp32, batches, inputSize: options.inputSize }),
+    check: step.check,
+    ...(baselineFit ? { baselineFit } : {}),
+    chosenFit: fitScore(selected.settings)!,
+  });
+  const calibrator = checked.applied ? selected.settings : options.calibrator;
+  return {
+    ranges: checked.applied ? selected.ranges : ranges,
+    calibrator,
+    rangeScores: selected.scores,
+    checked,
+    reports: selectionReports({
+      scores: selected.scores,
+      chosen: selected.settings,
+      baseline: options.calibrator,
+      checked,
+    }),
+  };
+}
+
+function sameSettings(a: CalibratorSettings, b: CalibratorSettings): boolean {
+  return a.method === b.method && (a.method !== 'percentile' || a.percentile === (b as typeof a).percentile);
+}
+
+/** With `rangeSearch`: each activation's range searched on its own, within what min-max calibration saw. */
+export async function searchedRanges(
+  step: RangeStep,
+  ranges: Map<string, number>,
+): Promise<{
+  ranges: Map<string, number>;
+  search?: SearchRecord;
+  checked?: CheckedChoice;
+  reports: PassReport[];
+}> {
+  const { options, fp32, plan, collected } = step;
+  if (!options.rangeSearch) return { ranges, reports: [] };
+  // Shape inference for the MAC count only when the budget decides.
+  const images =
+    options.rangeSearch.count ??
+    defaultSearchImages({
+      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
+      tensors: plan.activations.length,
+    });
+  if (images === 0) {
+    const summary =
+      'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)';
+    return { ranges, reports: [{ pass: 'range-search', summary, counts: { searched: 0 } }] };
+  }
+  const searchBatches = await options.rangeSearch.batches(images);
+  const ceilings = new Map(
+    [...collected.calibrators].map(([tensor, c]) => [
+      tensor,
+      c.histogram ? amaxFromHistogram(c.histogram, { method: 'minmax' }) : c.amax(),
+    ]),
+  );
+  const search = await rangesSearchedFrom({
+    fp32,
+    plan,
+    ranges,
+    ceilings,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches: searchBatches,
+    inputSize: options.inputSize,
+    ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
+  });
+  const searchedImages = imagesIn(searchBatches);
+  const checked = await checkedChoice({
+    choice: 'range search',
+    baseline: int8From(step, fp32, ranges),
+    chosen: int8From(step, fp32, search.ranges),
+    fit: scorerFor({ fp32, batches: searchBatches, inputSize: options.inputSize }),
+    check: step.check,
+  });
+  const verdict = verdictReport({
+    pass: 'range-search-check',
+    what: 'searched ranges',
+    baseline: 'calibrated',
+    checked,
+  });
+  return {
+    ranges: checked.applied ? search.ranges : ranges,
+    ...(checked.applied
+      ? { search: { ranges: search.searched, images: searchedImages, steps: DEFAULT_SEARCH_STEPS } }
+      : {}),
+    checked,
+    reports: [rangeSearchReport(search.searched, searchedImages), verdict],
+  };
+}
+
+/** With `biasCorrection`: the fp32 graph with biases corrected for the quantization error; else fp32 itself. */
+export async function biasCorrected(
+  step: RangeStep,
+  ranges: Map<string, number>,
+): Promise<{ base: Model; checked?: CheckedChoice; reports: PassReport[] }> {
+  const { options, fp32, plan } = step;
+  if (!options.biasCorrection) return { base: fp32, reports: [] };
+  const { batches } = options.biasCorrection;
+  const corrected = await biasCorrectedFp32({
+    fp32,
+    plan,
+    ranges,
+    weightQmax: step.weightQmax,
+    weightFormat: step.weightFormat,
+    batches,
+    inputSize: options.inputSize,
+    ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),
+  });
+  const checked = await checkedChoice({
+    choice: 'bias correction',
+    baseline: int8From(step, fp32, ranges),
+    chosen: int8From(step, corrected.fp32, ranges),
+    fit: scorerFor({ fp32, batches, inputSize: options.inputSize }),
+    check: step.check,
+  });
+  const verdict = verdictReport({
+    pass: 'bias-correction-check',
+    what: 'corrected biases',
+    baseline: 'uncorrected',
+    checked,
+  });
+  return { base: checked.applied ? corrected.fp32 : fp32, checked, reports: [corrected.report, verdict] };
+}
+
+/** "searched ranges applied: …" or "… not applied, worse than the calibrated ones on the check images: …". */
+function verdictReport(options: { pass: string; what: string; baseline: string; checked: CheckedChoice }): PassReport {
+  const { what, checked } = options;
+  const scores = checkedScoresText(checked);
+  return {
+    pass: options.pass,
+    summary: checked.applied
+      ? `${what} applied: ${scores}`
+      : `${what} not applied, worse than the ${options.baseline} ones on the check images: ${scores}`,
+    counts: { applied: checked.applied ? 1 : 0 },
+  };
+}
