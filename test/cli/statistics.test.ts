@@ -74,4 +74,8 @@ t.test('without --strict: the paired numbers and the warning in the JSON, the re
     paired: Record<string, unknown>;
   };
   t.strictSame(evalJson.paired, json.paired, 'eval and build give the same paired numbers on the same images');
+  // --count alone: the subset's seed defaults to 0, as build's --calib-count does.
+  const subset = await runCli([...evalArgs, '--data', evalDir, '--count', '5', '--json']);
+  t.equal(subset.code, 0, subset.stderr);
+  t.equal((JSON.parse(subset.stdout) as { images: number }).images, 5);
 });
