@@ -19,6 +19,7 @@ import { structureOf } from '../passes/recognise.js';
 import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
+import type { WeightRounding } from '../quant/gptqWeights.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { thresholdsFromGolden } from './goldenRuntimes.js';
@@ -51,6 +52,7 @@ export interface BuildOptions {
   auto: boolean;
   searchCount?: number;
   weightRange: WeightRange | 'auto';
+  weightRounding?: WeightRounding;
   goldenCount: number;
   batchSize: number;
   classes: string[] | null;
@@ -216,6 +218,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     calibrator: options.calibrator,
     profile: target.calibration.profile,
     weightRange,
+    ...(options.weightRounding ? { weightRounding: options.weightRounding } : {}),
     // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
     batches: () => load(options.calib, 'calibrating'),

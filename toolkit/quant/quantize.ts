@@ -30,6 +30,8 @@ import { graphLayersOf } from '../model/summaryFromOnnx.js';
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
+import { roundedWeightsFor, type WeightRounding } from './gptqWeights.js';
+import type { QuantizedWeights } from './weights.js';
 
 export interface QuantizeOptions {
   model: Model;
@@ -68,6 +70,8 @@ export interface QuantizeOptions {
    */
   cacheTensors?: 'planned' | 'all';
   threads?: number;
+  /** `gptq`: weight integers chosen by GPTQ on the calibration images (toolkit/quant/gptqWeights.ts). Default nearest. */
+  weightRounding?: WeightRounding;
 }
 
 export interface QuantizeResult {
@@ -90,6 +94,8 @@ export interface QuantizeResult {
   search?: { ranges: SearchedRange[]; images: number; steps: number };
   reports: PassReport[];
   qdq: QdqReport;
+  /** The weights GPTQ rounded (every later re-quantization must reuse them). */
+  roundedWeights?: ReadonlyMap<string, QuantizedWeights>;
 }
 
 /**
@@ -124,6 +130,13 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   });
   const calibration = await calibrated({ options, fp32, plan });
   const { collected } = calibration;
+  const rounding = await roundedWeightsFor({
+    ...options,
+    fp32,
+    plan,
+    weightQmax: WEIGHT_QMAX[options.weightRange],
+    rounding: options.weightRounding ?? 'nearest',
+  });
   const step: RangeStep = {
     options,
     fp32,
@@ -131,8 +144,9 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     collected,
     weightQmax: WEIGHT_QMAX[options.weightRange],
     weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
+    roundedWeights: rounding.roundedWeights,
   };
-  const reports = [...prepared.reports, report];
+  const reports = [...prepared.reports, report, ...(rounding.report ? [rounding.report] : [])];
   const selected = await selectedRanges(step);
   if (selected.report) reports.push(selected.report);
   const searched = await searchedRanges(step, selected.ranges);
@@ -141,7 +155,8 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const corrected = await biasCorrected(step, ranges);
   if (corrected.report) reports.push(corrected.report);
   const { weightQmax, weightFormat } = step;
-  const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat });
+  const { roundedWeights } = rounding;
+  const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat, roundedWeights });
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
@@ -166,6 +181,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     ...(searched.search ? { search: searched.search } : {}),
     reports: [...reports, qdqReport],
     qdq: int8.report,
+    ...(roundedWeights ? { roundedWeights } : {}),
   };
 }
 
@@ -179,6 +195,7 @@ interface RangeStep {
   collected: Collected;
   weightQmax: number;
   weightFormat: 'int8' | 'qdq';
+  roundedWeights: ReadonlyMap<string, QuantizedWeights> | undefined;
 }
 
 /** Calibrates the planned activations, and with `cacheTensors: 'all'` every other float activation too. */
@@ -300,6 +317,7 @@ async function biasCorrected(
     ranges,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches: options.biasCorrection.batches,
     inputSize: options.inputSize,
     ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),

@@ -20,7 +20,7 @@ import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { progressBar, type Progress } from '../progress.js';
@@ -287,6 +287,7 @@ async function buildPlanFrom(args: ParsedArgs) {
       auto,
       ...(searchCount !== undefined ? { searchCount } : {}),
       weightRange,
+      weightRounding: weightRoundingFrom(args),
       goldenCount: golden,
       batchSize: numberOrDefault(args, 'batch'),
       classes: evalSet.classes ?? calib.classes ?? null,
