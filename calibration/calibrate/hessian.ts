@@ -1,6 +1,6 @@
 /**
  * H = Σ x xᵀ over a layer's calibration inputs, what GPTQ weight rounding minimises ‖(W̃ − W)X‖² with. Streaming:
- * each batch's inputs are added and dropped, never stored. A dense layer's x is its input vector; a convolution's
+ * each batch's inputs are added (products by ONNX Runtime, gram.ts; sums in float64) and dropped, never stored. A dense layer's x is its input vector; a convolution's
  * is each output position's receptive field (im2col: input channel, then kernel row, then kernel column, the
  * order of the weight's inner dimensions); a depthwise convolution has one small H per channel over its own
  * kernel window. Layers are gathered in groups whose Hessians and exposed activations fit the budgets, one pass
@@ -12,6 +12,7 @@ import { elementCount } from '../../toolkit/onnx/graph.js';
 import { inferShapes, valueInfoMap } from '../../toolkit/onnx/shapes.js';
 import { OrtRunner } from '../../toolkit/runtime/ort.js';
 import type { Batch } from '../images/loader.js';
+import { GramRunner } from './gram.js';
 
 export interface ConvGeometry {
   kernel: [number, number];
@@ -48,36 +49,40 @@ export function emptyHessian(layer: HessianLayer): Hessian {
   return { size, blocks, data: new Float64Array(blocks * size * size), samples: 0 };
 }
 
-/** Adds one batch of the layer's input (`dims` [N, C] or [N, C, H, W]) to `hessian`'s upper triangles. */
-export function addInputs(options: {
+/** Adds one batch of the layer's input (`dims` [N, C] or [N, C, H, W]) to `hessian`. */
+export async function addInputs(options: {
   hessian: Hessian;
   layer: HessianLayer;
   data: Float32Array;
   dims: number[];
-}): void {
-  const { hessian, layer, data, dims } = options;
-  const [batch, channels] = [dims[0]!, dims[1]!];
+  gram: GramRunner;
+}): Promise<void> {
+  const { hessian, layer, data, dims, gram } = options;
+  const { size, blocks } = hessian;
+  const batch = dims[0]!;
   if (layer.kind === 'dense') {
-    addGram({ target: hessian.data, offset: 0, rows: hessian.size, columns: batch, matrix: transposed(data, batch) });
+    const matrices = transposed(data, batch);
+    addProducts(hessian.data, await gram.gram({ matrices, blocks: 1, rows: size, columns: batch }));
     hessian.samples += batch;
     return;
   }
   const [height, width] = [dims[2] ?? 1, dims[3] ?? 1];
-  const size = channels * height * width;
-  const images = Array.from({ length: batch }, (_, n) => data.subarray(n * size, (n + 1) * size));
-  const blocks = layer.kind === 'conv' ? [[0, channels]] : Array.from({ length: channels }, (_, c) => [c, 1]);
+  const imageSize = dims[1]! * height * width;
+  const images = Array.from({ length: batch }, (_, n) => data.subarray(n * imageSize, (n + 1) * imageSize));
   const positions = outputSize(layer, height, width);
-  // Images side by side in one patch matrix (long dot products), in chunks of at most 2²² doubles.
-  const chunk = Math.max(1, Math.floor(2 ** 22 / (hessian.size * positions)));
+  // Images side by side in one patch matrix (long products), in chunks of at most 2²² floats.
+  const chunk = Math.max(1, Math.floor(2 ** 22 / (blocks * size * positions)));
   for (let start = 0; start < batch; start += chunk) {
     const group = images.slice(start, start + chunk);
-    for (const [block, [first, count]] of blocks.entries()) {
-      const matrix = patchMatrix({ images: group, height, width, first: first!, count: count!, geometry: layer });
-      const offset = block * hessian.size * hessian.size;
-      addGram({ target: hessian.data, offset, rows: hessian.size, columns: group.length * positions, matrix });
-    }
+    // Rows (channel, ky, kx): a depthwise layer's blocks are consecutive runs of kh·kw rows.
+    const matrices = patchMatrix({ images: group, height, width, geometry: layer });
+    addProducts(hessian.data, await gram.gram({ matrices, blocks, rows: size, columns: group.length * positions }));
   }
   hessian.samples += batch * positions;
+}
+
+function addProducts(target: Float64Array, products: Float32Array): void {
+  for (let i = 0; i < target.length; i++) target[i]! += products[i]!;
 }
 
 /** Output rows × columns of a convolution over a height × width input. */
@@ -89,58 +94,39 @@ function outputSize(geometry: ConvGeometry, height: number, width: number): numb
   return outH * outW;
 }
 
-/** The upper triangles mirrored into the lower ones, once all inputs are in. */
+/** Each H made exactly symmetric (float32 products may differ in the last bit across the diagonal). */
 export function symmetrised(hessian: Hessian): Hessian {
   const { size, blocks } = hessian;
   const data = Float64Array.from(hessian.data);
   for (let b = 0; b < blocks; b++) {
     const base = b * size * size;
-    for (let i = 0; i < size; i++) for (let j = 0; j < i; j++) data[base + i * size + j] = data[base + j * size + i]!;
+    for (let i = 0; i < size; i++) {
+      for (let j = 0; j < i; j++) {
+        const mean = (data[base + i * size + j]! + data[base + j * size + i]!) / 2;
+        data[base + i * size + j] = mean;
+        data[base + j * size + i] = mean;
+      }
+    }
   }
   return { ...hessian, data };
 }
 
 /** [batch, features] → [features, batch]. */
-function transposed(data: Float32Array, batch: number): Float64Array {
+function transposed(data: Float32Array, batch: number): Float32Array {
   const features = data.length / batch;
-  const out = new Float64Array(data.length);
+  const out = new Float32Array(data.length);
   for (let n = 0; n < batch; n++) for (let f = 0; f < features; f++) out[f * batch + n] = data[n * features + f]!;
   return out;
 }
 
-/** target[offset + i·rows + j] += row i · row j for j ≥ i, rows of `matrix` (rows × columns, row-major). */
-function addGram(options: {
-  target: Float64Array;
-  offset: number;
-  rows: number;
-  columns: number;
-  matrix: Float64Array;
-}) {
-  const { target, offset, rows, columns, matrix } = options;
-  for (let i = 0; i < rows; i++) {
-    const a = i * columns;
-    for (let j = i; j < rows; j++) {
-      const b = j * columns;
-      let sum = 0;
-      for (let p = 0; p < columns; p++) sum += matrix[a + p]! * matrix[b + p]!;
-      target[offset + i * rows + j]! += sum;
-    }
-  }
-}
-
-/**
- * im2col of channels [first, first + count) of C×H×W images, side by side: (count·kh·kw) × (images · output
- * positions), zero-padded.
- */
+/** im2col of C×H×W images, side by side: (C·kh·kw) × (images · output positions), zero-padded. */
 export function patchMatrix(options: {
   images: Float32Array[];
   height: number;
   width: number;
-  first: number;
-  count: number;
   geometry: ConvGeometry;
-}): Float64Array {
-  const { images, height, width, first, count, geometry } = options;
+}): Float32Array {
+  const { images, height, width, geometry } = options;
   const [kh, kw] = geometry.kernel;
   const [sy, sx] = geometry.strides;
   const [top, left] = geometry.pads;
@@ -148,11 +134,19 @@ export function patchMatrix(options: {
   const positions = outputSize(geometry, height, width);
   const outW = Math.floor((width + left + geometry.pads[3] - dx * (kw - 1) - 1) / sx) + 1;
   const outH = positions / outW;
+  const channels = images[0]!.length / (height * width);
   const columns = images.length * positions;
-  const data = new Float64Array(count * kh * kw * columns);
+  const data = new Float32Array(channels * kh * kw * columns);
+  const pointwise = kh === 1 && kw === 1 && sy === 1 && sx === 1 && geometry.pads.every((p) => p === 0);
   for (const [n, image] of images.entries()) {
-    for (let c = 0; c < count; c++) {
-      const plane = (first + c) * height * width;
+    if (pointwise) {
+      // A 1×1 convolution's patches are the channel planes themselves.
+      for (let c = 0; c < channels; c++)
+        data.set(image.subarray(c * positions, (c + 1) * positions), c * columns + n * positions);
+      continue;
+    }
+    for (let c = 0; c < channels; c++) {
+      const plane = c * height * width;
       for (let ky = 0; ky < kh; ky++) {
         for (let kx = 0; kx < kw; kx++) {
           const row = ((c * kh + ky) * kw + kx) * columns + n * positions;
@@ -199,6 +193,7 @@ export async function* hessianGroupsFrom(options: HessianGatherOptions): AsyncGe
       extraOutputs: exposed,
       ...(options.threads ? { threads: options.threads } : {}),
     });
+    const gram = await GramRunner.create(options.threads ? { threads: options.threads } : {});
     let images = 0;
     try {
       for await (const batch of options.batches()) {
@@ -206,12 +201,13 @@ export async function* hessianGroupsFrom(options: HessianGatherOptions): AsyncGe
         const outputs = await runner.run(batch.data, [batch.size, 3, inputSize, inputSize]);
         for (const layer of group) {
           const data = layer.input === inputName ? batch.data : outputs[layer.input]!;
-          addInputs({ hessian: hessians.get(layer.name)!, layer, data, dims: inputDims(layer, data, batch.size) });
+          const dims = inputDims(layer, data, batch.size);
+          await addInputs({ hessian: hessians.get(layer.name)!, layer, data, dims, gram });
         }
         images += batch.size;
       }
     } finally {
-      await runner.close();
+      await Promise.all([runner.close(), gram.close()]);
     }
     yield new Map([...hessians].map(([name, h]) => [name, symmetrised(h)]));
   }

@@ -6,6 +6,7 @@ import {
   type ConvGeometry,
   type HessianLayer,
 } from '../../../calibration/calibrate/hessian.js';
+import { GramRunner } from '../../../calibration/calibrate/gram.js';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { roundingObjective } from '../../../toolkit/quant/gptq.js';
 
@@ -45,17 +46,24 @@ function convOutputEnergy(options: {
 }
 
 /** δ H δᵀ summed over output channels, each block of H serving its rows. */
-function objectiveFromHessian(layer: HessianLayer, delta: Float64Array, rows: number, dims: number[], x: Float32Array) {
+async function objectiveFromHessian(
+  layer: HessianLayer,
+  delta: Float64Array,
+  rows: number,
+  dims: number[],
+  x: Float32Array,
+) {
   const hessian = emptyHessian(layer);
   // Two halves of the batch in two calls: the sums must stream.
   const half = dims[0]! / 2;
   const size = x.length / dims[0]!;
   for (const part of [0, 1])
-    addInputs({
+    await addInputs({
       hessian,
       layer,
       data: x.subarray(part * half * size, (part + 1) * half * size),
       dims: [half, ...dims.slice(1)],
+      gram,
     });
   const h = symmetrised(hessian);
   const cols = h.size;
@@ -75,6 +83,10 @@ function objectiveFromHessian(layer: HessianLayer, delta: Float64Array, rows: nu
   return { total, samples: hessian.samples };
 }
 
+// The products run in ONNX Runtime (float32): the identities hold to float32 precision.
+const gram = await GramRunner.create();
+t.teardown(() => gram.close());
+
 const geometry: ConvGeometry = { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1] };
 
 t.test('a strided, padded 3×3 convolution: δ H δᵀ is the energy of the convolution by δ', async (t) => {
@@ -83,10 +95,23 @@ t.test('a strided, padded 3×3 convolution: δ H δᵀ is the energy of the conv
   const x = prng.fillNormal(new Float32Array(4 * 3 * 7 * 7), 0, 1);
   const delta = Float64Array.from({ length: 5 * 3 * 9 }, () => prng.nextNormal());
   const layer: HessianLayer = { name: 'w', kind: 'conv', input: 'x', channels: 3, ...geometry };
-  const { total, samples } = objectiveFromHessian(layer, delta, 5, dims, x);
+  const { total, samples } = await objectiveFromHessian(layer, delta, 5, dims, x);
   const direct = convOutputEnergy({ x, dims, w: delta, outputs: 5, group: 1, geometry });
-  t.ok(Math.abs(total - direct) < 1e-9 * direct, `${total} vs ${direct}`);
+  t.ok(Math.abs(total - direct) < 1e-5 * direct, `${total} vs ${direct}`);
   t.equal(samples, 4 * 16, 'one input vector per output position (4×4) and image');
+});
+
+t.test('a 1×1 convolution (patches are the channel planes): the same identity', async (t) => {
+  const prng = new Prng(6);
+  const dims: [number, number, number, number] = [2, 6, 5, 5];
+  const x = prng.fillNormal(new Float32Array(2 * 6 * 25), 0, 1);
+  const delta = Float64Array.from({ length: 4 * 6 }, () => prng.nextNormal());
+  const pointwise: ConvGeometry = { kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1] };
+  const layer: HessianLayer = { name: 'w', kind: 'conv', input: 'x', channels: 6, ...pointwise };
+  const { total, samples } = await objectiveFromHessian(layer, delta, 4, dims, x);
+  const direct = convOutputEnergy({ x, dims, w: delta, outputs: 4, group: 1, geometry: pointwise });
+  t.ok(Math.abs(total - direct) < 1e-5 * direct, `${total} vs ${direct}`);
+  t.equal(samples, 2 * 25);
 });
 
 t.test('a depthwise convolution: one 9×9 H per channel', async (t) => {
@@ -96,16 +121,16 @@ t.test('a depthwise convolution: one 9×9 H per channel', async (t) => {
   const delta = Float64Array.from({ length: 4 * 9 }, () => prng.nextNormal());
   const layer: HessianLayer = { name: 'w', kind: 'depthwise', input: 'x', channels: 4, ...geometry };
   t.equal(emptyHessian(layer).data.length, 4 * 81);
-  const { total } = objectiveFromHessian(layer, delta, 4, dims, x);
+  const { total } = await objectiveFromHessian(layer, delta, 4, dims, x);
   const direct = convOutputEnergy({ x, dims, w: delta, outputs: 4, group: 4, geometry });
-  t.ok(Math.abs(total - direct) < 1e-9 * direct, `${total} vs ${direct}`);
+  t.ok(Math.abs(total - direct) < 1e-5 * direct, `${total} vs ${direct}`);
 });
 
 t.test('a dense layer: H = Σ x xᵀ over the batch', async (t) => {
   const x = Float32Array.of(1, 2, 3, -1, 0, 2);
   const layer: HessianLayer = { name: 'w', kind: 'dense', input: 'x', features: 3 };
   const hessian = emptyHessian(layer);
-  addInputs({ hessian, layer, data: x, dims: [2, 3] });
+  await addInputs({ hessian, layer, data: x, dims: [2, 3], gram });
   t.strictSame([...symmetrised(hessian).data], [2, 2, 1, 2, 4, 6, 1, 6, 13]);
   t.equal(hessian.samples, 2);
 });
