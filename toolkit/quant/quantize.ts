@@ -237,6 +237,7 @@ async function selectedRanges(step: RangeStep): Promise<{
     calibrators: collected.calibrators,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches: options.rangeSelection.batches,
     inputSize: options.inputSize,
   });
@@ -292,6 +293,7 @@ async function searchedRanges(
     ceilings,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches: searchBatches,
     inputSize: options.inputSize,
     ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),

@@ -60,7 +60,7 @@ export function searchGrid(calibrated: number, ceiling: number, steps: number): 
 
 /** `plan` inserted into `fp32` with each activation's scale as a float input named `<tensor>.scale`. */
 function modelWithScaleInputs(
-  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>,
+  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat' | 'roundedWeights'>,
 ): Model {
   const scales = new Set(options.plan.activations.map((a) => `${a.tensor}.scale`));
   const { model } = qdqModelFrom({
@@ -69,6 +69,7 @@ function modelWithScaleInputs(
     ranges: new Map(options.plan.activations.map((a) => [a.tensor, 1])),
     weightQmax: options.weightQmax,
     weightFormat: options.weightFormat,
+    roundedWeights: options.roundedWeights,
   });
   const graph = {
     ...model.graph,
@@ -79,7 +80,7 @@ function modelWithScaleInputs(
 }
 
 async function scaledRunner(
-  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat'>,
+  options: Pick<RangeSearchOptions, 'fp32' | 'plan' | 'weightQmax' | 'weightFormat' | 'roundedWeights'>,
 ): Promise<OrtRunner> {
   return OrtRunner.create({
     model: modelWithScaleInputs(options),
