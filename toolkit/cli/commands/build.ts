@@ -248,6 +248,7 @@ async function buildPlanFrom(args: ParsedArgs) {
   const target = targetNamed(targetName);
   const precision = precisionFor(target, stringOption(args, 'precision'));
   const weightRange = choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto';
+  const weightRounding = weightRoundingFrom(args);
   const chosen = demoRoot ? await demoModel(demoRoot) : await modelFrom(args);
   checkedClassifier(chosen.model, chosen.label);
   const inputSize = inputSizeOf(chosen.model);
@@ -287,7 +288,7 @@ async function buildPlanFrom(args: ParsedArgs) {
       auto,
       ...(searchCount !== undefined ? { searchCount } : {}),
       weightRange,
-      weightRounding: weightRoundingFrom(args),
+      weightRounding,
       goldenCount: golden,
       batchSize: numberOrDefault(args, 'batch'),
       classes: evalSet.classes ?? calib.classes ?? null,

@@ -139,6 +139,7 @@ async function quantizeOptionsFrom(
     inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']),
   });
   const profile = choiceOption<PlacementProfile>(args, 'profile') ?? 'tensorrt';
+  const weightRounding = weightRoundingFrom(args);
   const weightRange = weightRangeFor({
     requested: choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto',
     runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt',
@@ -164,7 +165,7 @@ async function quantizeOptionsFrom(
     profile,
     weightRange,
     equalize: flag(args, 'equalize'),
-    weightRounding: weightRoundingFrom(args),
+    weightRounding,
     ...(searchCount !== undefined ? { searchCount } : {}),
     ...(selectCount !== undefined ? { selectCount } : {}),
     ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOrDefault(args, 'bias-correction-count') } : {}),
