@@ -66,6 +66,10 @@ t.test('declared checks say what was given and what was expected', async (t) => 
       "--to expects a release id as effnet-edge status lists it, got '../x'",
     ],
     [['export', '--init', 'random', '--out', 'x.onnx'], "--init expects 'seeded', got 'random'"],
+    [
+      ['quantize', '--model', 'm.onnx', '--out', 'q.onnx', '--weight-rounding', 'round'],
+      "--weight-rounding expects nearest or gptq, got 'round'",
+    ],
   ];
   for (const [argv, message] of cases) {
     const result = await runCli(argv);

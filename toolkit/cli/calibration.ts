@@ -9,6 +9,7 @@ import type { OptionGroup, ParsedArgs } from './command.js';
 import { given, numberOption, stringOption, numberOrDefault } from './command.js';
 import { BATCH_OPTION } from './sharedOptions.js';
 import { choice, integerAtLeast, percentage, positiveInteger } from './validators.js';
+import { WEIGHT_ROUNDINGS, type WeightRounding } from '../quant/gptqWeights.js';
 
 /** `auto`: one histogram pass, then the histogram calibrator closest to fp32 on calibration images. */
 export const DEFAULT_METHOD = 'auto';
@@ -68,8 +69,24 @@ export const CALIBRATION_GROUP: OptionGroup = [
     help: 'for --method percentile (default {default})',
     validate: percentage,
   },
+  {
+    name: 'weight-rounding',
+    type: 'string',
+    placeholder: 'R',
+    choices: WEIGHT_ROUNDINGS,
+    validate: choice(WEIGHT_ROUNDINGS, 'nearest or gptq'),
+    help: [
+      'nearest (default) or gptq: weight integers chosen layer by layer to minimise',
+      "‖(W̃ − W)X‖² on the calibration images' inputs (GPTQ; the scales stay the same)",
+    ],
+  },
   BATCH_OPTION,
 ];
+
+/** `--weight-rounding`, `nearest` when not given. */
+export function weightRoundingFrom(args: ParsedArgs): WeightRounding {
+  return (stringOption(args, 'weight-rounding') as WeightRounding | undefined) ?? 'nearest';
+}
 
 /** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
 export function searchCountFrom(args: ParsedArgs, auto: boolean): number | undefined {

@@ -2,13 +2,12 @@
  * `build` as one function: an fp32 model and images in, a bundle's files and manifest out (nothing written here).
  * fp32 graph → calibration → Q/DQ → evaluation on held-out images → golden set → report → manifest.
  */
-import { arch } from 'node:os';
 import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
 import { type Batch, batchesFromDataset, preloadedBatches } from '../../calibration/images/loader.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
-import { FieldError, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { topKAccuracy } from '../eval/metrics.js';
@@ -17,10 +16,11 @@ import { htmlReport } from '../eval/report.js';
 import { accuracyWarnings } from '../eval/warnings.js';
 import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
-import { structureOf } from '../passes/recognise.js';
-import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
+import type { WeightRange } from '../quant/cpu.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
+import { targetWeightRange } from './buildChecks.js';
+import type { WeightRounding } from '../quant/gptqWeights.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { thresholdsFromGolden } from './goldenRuntimes.js';
@@ -53,6 +53,7 @@ export interface BuildOptions {
   auto: boolean;
   searchCount?: number;
   weightRange: WeightRange | 'auto';
+  weightRounding?: WeightRounding;
   goldenCount: number;
   batchSize: number;
   classes: string[] | null;
@@ -73,57 +74,6 @@ export interface BuildResult {
 /** The fix for a small evaluation set, in build's own options. */
 const BUILD_IMAGES_FIX =
   'give --eval DIR with at least 100 labelled images (or a --calib folder of 500, 20 % held back)';
-
-/** The precision to build: the requested one if the target runs it, else a clear refusal. */
-export function precisionFor(target: Target, requested: string | undefined): Precision {
-  const precision = (requested ?? target.defaultPrecision) as Precision;
-  if (!['int8', 'fp16', 'fp32'].includes(precision))
-    throw new FieldError({
-      field: 'precision',
-      value: precision,
-      expected: 'int8, fp16 or fp32',
-      problem: `expects int8, fp16 or fp32, got '${precision}'`,
-      exitCode: 1,
-    });
-  if (precision === 'int8' && !target.fastInt8) {
-    throw new UserError(
-      `${target.name} (SM ${target.sm}) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16`,
-    );
-  }
-  if (!target.precisions.includes(precision)) {
-    throw new UserError(`${target.name} does not run ${precision}; it runs ${target.precisions.join(', ')}`);
-  }
-  return precision;
-}
-
-/** Weight range for the device, not the build host: x86 CPUs without VNNI need 7-bit weights (FACTS.md). */
-export function targetWeightRange(target: Target, requested: WeightRange | 'auto'): WeightRange {
-  if (requested !== 'auto') return requested;
-  if (target.calibration.weightRange !== 'auto') return target.calibration.weightRange;
-  if (target.runtime !== 'onnxruntime' || target.arch !== 'x86_64') return 'full';
-  // Only when building on a machine of the target's kind do we know its CPU; otherwise the safe choice.
-  return arch() === 'x64' ? weightRangeFor({ requested: 'auto', runtime: 'onnxruntime' }) : 'reduced';
-}
-
-/** Fails early, before any image is read, on graphs that are not EfficientNet-style classifiers. */
-export function checkedClassifier(model: Model, label: string): { classes: number } {
-  const { structure } = structureOf(preparedFp32From(model).model);
-  const output = model.graph.outputs[0];
-  const shape = output?.shape ?? [];
-  const classes = shape[1];
-  if (
-    structure.blocks.length === 0 ||
-    model.graph.outputs.length !== 1 ||
-    shape.length !== 2 ||
-    typeof classes !== 'number'
-  ) {
-    const found = `${structure.blocks.length} MBConv blocks, ${model.graph.outputs.length} output(s)${output ? ` ('${output.name}' [${shape.join(', ')}])` : ''}`;
-    throw new UserError(
-      `${label}: not an EfficientNet-style classifier; expected MBConv blocks (depthwise conv, SE, SiLU) and one [batch, classes] output, found ${found}`,
-    );
-  }
-  return { classes };
-}
 
 const encoder = new TextEncoder();
 
@@ -247,6 +197,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     calibrator: options.calibrator,
     profile: target.calibration.profile,
     weightRange,
+    ...(options.weightRounding ? { weightRounding: options.weightRounding } : {}),
     // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
     batches: () => load(fit, 'calibrating'),

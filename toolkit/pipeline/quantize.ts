@@ -14,6 +14,7 @@ import type { PlacementProfile } from '../quant/plan.js';
 import { dataDrivenOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
 import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
+import type { WeightRounding } from '../quant/gptqWeights.js';
 
 export interface QuantizePipelineOptions {
   model: Model;
@@ -29,6 +30,7 @@ export interface QuantizePipelineOptions {
   profile: PlacementProfile;
   weightRange: WeightRange;
   equalize: boolean;
+  weightRounding?: WeightRounding;
   /** Images for empirical bias correction; none: no correction. */
   biasCorrectionCount?: number;
   /** A TensorRT calibration cache will be written: calibrate every float activation for it. */
@@ -72,6 +74,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     profile: options.profile,
     weightRange: options.weightRange,
     equalize: options.equalize,
+    ...(options.weightRounding ? { weightRounding: options.weightRounding } : {}),
     // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
     cacheTensors: options.cache ? 'all' : 'planned',
     ...dataDriven,

@@ -95,6 +95,7 @@ export async function biasCorrectedFp32(options: BiasCorrectionOptions): Promise
       ranges: options.ranges,
       weightQmax: options.weightQmax,
       weightFormat: options.weightFormat,
+      roundedWeights: options.roundedWeights,
     }).model;
     const output = layer.outputs[0]!;
     const measured = (await channelMeans(int8, [output], options)).get(output)!;

@@ -12,6 +12,7 @@ import { biasCorrectedFp32 } from './biasCorrection.js';
 import { checkedChoice, checkedScoresText, scorerFor, type CheckedChoice, type Scorer } from './checked.js';
 import type { QuantizationPlan } from './plan.js';
 import { qdqModelFrom } from './qdq.js';
+import type { QuantizedWeights } from './weights.js';
 import {
   DEFAULT_SEARCH_STEPS,
   defaultSearchImages,
@@ -65,13 +66,15 @@ export interface RangeStep {
   collected: Collected;
   weightQmax: number;
   weightFormat: 'int8' | 'qdq';
+  /** GPTQ's rounded weights (`--weight-rounding gptq`); every candidate graph must carry them. */
+  roundedWeights: ReadonlyMap<string, QuantizedWeights> | undefined;
   /** Scores against fp32 on the held-back check images; null when none were given. */
   check: Scorer | null;
 }
 
 function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, number>): Model {
-  const { plan, weightQmax, weightFormat } = step;
-  return qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat }).model;
+  const { plan, weightQmax, weightFormat, roundedWeights } = step;
+  return qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat, roundedWeights }).model;
 }
 
 const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
@@ -94,6 +97,7 @@ export async function selectedRanges(step: RangeStep): Promise<{
     calibrators: collected.calibrators,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches,
     inputSize: options.inputSize,
   });
@@ -170,6 +174,7 @@ export async function searchedRanges(
     ceilings,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches: searchBatches,
     inputSize: options.inputSize,
     ...(options.rangeSearch.onProgress ? { onProgress: options.rangeSearch.onProgress } : {}),
@@ -212,6 +217,7 @@ export async function biasCorrected(
     ranges,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
+    roundedWeights: step.roundedWeights,
     batches,
     inputSize: options.inputSize,
     ...(options.biasCorrection.onProgress ? { onProgress: options.biasCorrection.onProgress } : {}),

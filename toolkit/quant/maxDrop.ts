@@ -47,6 +47,7 @@ export async function quantizedWithinMaxDrop(
     ranges: result.ranges,
     weightQmax: WEIGHT_QMAX[options.weightRange],
     weightFormat: options.profile === 'onnxruntime' ? ('int8' as const) : ('qdq' as const),
+    roundedWeights: result.roundedWeights,
     batches: options.batches,
     inputSize: options.inputSize,
   };
@@ -62,6 +63,7 @@ export async function quantizedWithinMaxDrop(
     ranges: result.ranges,
     weightQmax: context.weightQmax,
     weightFormat: context.weightFormat,
+    roundedWeights: context.roundedWeights,
   });
   const report: PassReport = {
     pass: 'max-drop',

@@ -9,7 +9,7 @@ import { DataType, type Attribute, type Model, type Node, type Tensor } from '..
 import { initializerMap } from '../onnx/graph.js';
 import { withGraph } from '../passes/pass.js';
 import type { ActivationPoint, QuantizationPlan, WeightPoint } from './plan.js';
-import { weightsQuantizedPerChannel } from './weights.js';
+import { dequantizedPerChannel, weightsQuantizedPerChannel, type QuantizedWeights } from './weights.js';
 
 export interface QdqOptions {
   model: Model;
@@ -19,6 +19,11 @@ export interface QdqOptions {
   /** 127 (full range) or 63 (reduce range). */
   weightQmax: number;
   weightFormat: 'qdq' | 'int8';
+  /**
+   * Weight tensor → integers and scales chosen elsewhere (GPTQ); the others are rounded to nearest. In the `qdq`
+   * format such a weight is stored as q·s so that QuantizeLinear reproduces q.
+   */
+  roundedWeights?: ReadonlyMap<string, QuantizedWeights> | undefined;
 }
 
 export interface QdqReport {
@@ -148,12 +153,15 @@ function addActivationQdq(options: { edits: QdqEdits; point: ActivationPoint; am
 function addWeightQdq(options: { edits: QdqEdits; point: WeightPoint; tensor: Tensor; options: QdqOptions }): void {
   const { edits, point, tensor } = options;
   if (!(tensor.data instanceof Float32Array)) throw new Error(`internal: weight '${tensor.name}' is not float32`);
-  const { values, scales } = weightsQuantizedPerChannel({
-    data: tensor.data,
-    dims: tensor.dims,
-    axis: point.axis,
-    qmax: options.options.weightQmax,
-  });
+  const rounded = options.options.roundedWeights?.get(tensor.name);
+  const { values, scales } =
+    rounded ??
+    weightsQuantizedPerChannel({
+      data: tensor.data,
+      dims: tensor.dims,
+      axis: point.axis,
+      qmax: options.options.weightQmax,
+    });
   const scale = edits.scaleTensor(`${tensor.name}.scale`, scales, true);
   const zero = edits.zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
   const dequantized = `${tensor.name}.dequantized`;
@@ -171,6 +179,11 @@ function addWeightQdq(options: { edits: QdqEdits; point: WeightPoint; tensor: Te
       }),
     ]);
   } else {
+    if (rounded) {
+      edits.replacedWeights.add(tensor.name);
+      const data = dequantizedPerChannel({ weights: rounded, dims: tensor.dims, axis });
+      edits.added.push({ ...tensor, dims: [...tensor.dims], data });
+    }
     const quantized = `${tensor.name}.quantized`;
     edits.schedule(point.node, [
       qdqNode({

@@ -32,6 +32,8 @@ import {
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import type { CandidateScore } from './rangeSelection.js';
+import { roundedWeightsFor, type WeightRounding } from './gptqWeights.js';
+import type { QuantizedWeights } from './weights.js';
 
 export interface QuantizeOptions extends DataDrivenSteps {
   model: Model;
@@ -53,6 +55,8 @@ export interface QuantizeOptions extends DataDrivenSteps {
    */
   cacheTensors?: 'planned' | 'all';
   threads?: number;
+  /** `gptq`: weight integers chosen by GPTQ on the calibration images (toolkit/quant/gptqWeights.ts). Default nearest. */
+  weightRounding?: WeightRounding;
 }
 
 export interface QuantizeResult {
@@ -77,6 +81,8 @@ export interface QuantizeResult {
   checks: CheckedChoice[];
   reports: PassReport[];
   qdq: QdqReport;
+  /** The weights GPTQ rounded (every later re-quantization must reuse them). */
+  roundedWeights?: ReadonlyMap<string, QuantizedWeights>;
 }
 
 /**
@@ -112,6 +118,13 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
   const calibration = await calibrated({ options, fp32, plan });
   const { collected } = calibration;
   const { inputSize } = options;
+  const rounding = await roundedWeightsFor({
+    ...options,
+    fp32,
+    plan,
+    weightQmax: WEIGHT_QMAX[options.weightRange],
+    rounding: options.weightRounding ?? 'nearest',
+  });
   const step: RangeStep = {
     options,
     fp32,
@@ -120,15 +133,24 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     weightQmax: WEIGHT_QMAX[options.weightRange],
     weightFormat: options.profile === 'onnxruntime' ? 'int8' : 'qdq',
     check: options.check ? scorerFor({ fp32, batches: options.check.batches, inputSize }) : null,
+    roundedWeights: rounding.roundedWeights,
   };
   const selected = await selectedRanges(step);
   const searched = await searchedRanges(step, selected.ranges);
   const { ranges } = searched;
   const corrected = await biasCorrected(step, ranges);
-  const reports = [...prepared.reports, report, ...selected.reports, ...searched.reports, ...corrected.reports];
+  const reports = [
+    ...prepared.reports,
+    report,
+    ...(rounding.report ? [rounding.report] : []),
+    ...selected.reports,
+    ...searched.reports,
+    ...corrected.reports,
+  ];
   const checks = [selected.checked, searched.checked, corrected.checked].filter((c) => c !== undefined);
   const { weightQmax, weightFormat } = step;
-  const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat });
+  const { roundedWeights } = rounding;
+  const int8 = qdqModelFrom({ model: corrected.base, plan, ranges, weightQmax, weightFormat, roundedWeights });
   const qdqReport: PassReport = {
     pass: 'qdq',
     summary: `Q/DQ inserted (${options.profile}): ${plan.activations.length} activations, ${plan.weights.length} weights per channel (${options.weightRange} range)`,
@@ -154,6 +176,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     checks,
     reports: [...reports, qdqReport],
     qdq: int8.report,
+    ...(roundedWeights ? { roundedWeights } : {}),
   };
 }
 

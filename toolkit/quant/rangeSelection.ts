@@ -67,6 +67,7 @@ export async function rangesSelectedFrom(
       ranges,
       weightQmax: options.weightQmax,
       weightFormat: options.weightFormat,
+      roundedWeights: options.roundedWeights,
     }).model;
     const logits = await logitsFrom({ model: int8, batches: options.batches, inputSize: options.inputSize });
     const cosine = meanCosine(reference, logits);

@@ -56,6 +56,7 @@ const quantizedWith = (context: EvalContext, plan: QuantizationPlan) =>
     ranges: context.ranges,
     weightQmax: context.weightQmax,
     weightFormat: context.weightFormat,
+    roundedWeights: context.roundedWeights,
   }).model;
 
 export async function layerSensitivities(

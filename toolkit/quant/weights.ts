@@ -10,36 +10,53 @@ export interface QuantizedWeights {
 
 import { roundHalfToEven } from '../numbers.js';
 
+/** The channel (along `axis`) of each element of a tensor of `dims`, flat index → channel. */
+function channelIndex(dims: number[], axis: number): (index: number) => number {
+  const channels = dims[axis]!;
+  const inner = dims.slice(axis + 1).reduce((n, d) => n * d, 1);
+  return (index) => Math.floor(index / inner) % channels;
+}
+
+/** scale_c = max|W_c| / qmax; a channel of zeros gets scale 1: any positive scale represents it exactly. */
+export function perChannelScales(options: {
+  data: Float32Array;
+  dims: number[];
+  axis: number;
+  qmax: number;
+}): Float32Array {
+  const { data, dims, axis, qmax } = options;
+  const channelOf = channelIndex(dims, axis);
+  const amax = new Float64Array(dims[axis]!);
+  for (let i = 0; i < data.length; i++) amax[channelOf(i)] = Math.max(amax[channelOf(i)]!, Math.abs(data[i]!));
+  return Float32Array.from(amax, (a) => (a > 0 ? a / qmax : 1));
+}
+
 export function weightsQuantizedPerChannel(options: {
   data: Float32Array;
   dims: number[];
   axis: number;
   qmax: number;
 }): QuantizedWeights {
-  const { data, dims, axis, qmax } = options;
-  const channels = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((n, d) => n * d, 1);
-  const outer = dims.slice(0, axis).reduce((n, d) => n * d, 1);
-  const amax = new Float64Array(channels);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (o * channels + c) * inner;
-      for (let i = 0; i < inner; i++) amax[c] = Math.max(amax[c]!, Math.abs(data[base + i]!));
-    }
-  }
-  // A channel of zeros gets scale 1: any positive scale represents it exactly.
-  const scales = Float32Array.from(amax, (a) => (a > 0 ? a / qmax : 1));
-  const values = new Int8Array(data.length);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (o * channels + c) * inner;
-      const scale = scales[c]!;
-      for (let i = 0; i < inner; i++) {
-        // float32 division, as QuantizeLinear computes it, so runtimes reproduce these integers exactly.
-        const q = roundHalfToEven(Math.fround(data[base + i]! / scale));
-        values[base + i] = q > qmax ? qmax : Math.max(q, -qmax);
-      }
-    }
-  }
+  const { data, qmax } = options;
+  const channelOf = channelIndex(options.dims, options.axis);
+  const scales = perChannelScales(options);
+  const values = Int8Array.from(data, (w, i) => {
+    // float32 division, as QuantizeLinear computes it, so runtimes reproduce these integers exactly.
+    const q = roundHalfToEven(Math.fround(w / scales[channelOf(i)]!));
+    return q > qmax ? qmax : Math.max(q, -qmax);
+  });
   return { values, scales };
+}
+
+/**
+ * Float weights that QuantizeLinear turns back into exactly `values` (q·s in float32: the division's relative error
+ * is a few 1e-8, far inside the ±0.5 rounding margin for |q| ≤ 127), for the `qdq` weight format.
+ */
+export function dequantizedPerChannel(options: {
+  weights: QuantizedWeights;
+  dims: number[];
+  axis: number;
+}): Float32Array {
+  const channelOf = channelIndex(options.dims, options.axis);
+  return Float32Array.from(options.weights.values, (q, i) => q * options.weights.scales[channelOf(i)]!);
 }

@@ -5,7 +5,8 @@ import { arch } from 'node:os';
 import { basename, join } from 'node:path';
 import { balancedSubset, datasetFromFolder, type Dataset } from '../../../calibration/images/dataset.js';
 import { targetNamed, type Precision, type Target } from '../../../targets/load.js';
-import { bundleFrom, checkedClassifier, precisionFor, type BuildResult } from '../../pipeline/build.js';
+import { bundleFrom, type BuildResult } from '../../pipeline/build.js';
+import { checkedClassifier, precisionFor } from '../../pipeline/buildChecks.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
 import { deviationSummary } from '../../bundle/thresholds.js';
@@ -22,7 +23,7 @@ import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { progressBar, type Progress } from '../progress.js';
@@ -270,6 +271,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
   const target = targetNamed(targetName);
   const precision = precisionFor(target, stringOption(args, 'precision'));
   const weightRange = choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto';
+  const weightRounding = weightRoundingFrom(args);
   const chosen = demoRoot ? await demoModel(demoRoot) : await modelFrom(args);
   checkedClassifier(chosen.model, chosen.label);
   const inputSize = inputSizeOf(chosen.model);
@@ -311,6 +313,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       auto,
       ...(searchCount !== undefined ? { searchCount } : {}),
       weightRange,
+      weightRounding,
       goldenCount: golden,
       batchSize: numberOrDefault(args, 'batch'),
       classes: evalSet.classes ?? calib.classes ?? null,

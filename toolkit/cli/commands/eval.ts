@@ -31,10 +31,10 @@ const EVAL_GROUP: OptionGroup = [
     name: 'count',
     type: 'integer',
     placeholder: 'N',
-    help: 'a seeded, class-balanced subset of N images (--seed N, default 0)',
+    help: 'a seeded, class-balanced subset of N images',
     validate: positiveInteger,
   },
-  { name: 'seed', type: 'integer', placeholder: 'N', default: 0, describedIn: 'count', help: '' },
+  { name: 'seed', type: 'integer', placeholder: 'N', default: 0, help: 'seed for --count (default {default})' },
   BATCH_OPTION,
   {
     name: 'report',

@@ -17,7 +17,7 @@ import {
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, WEIGHT_RANGE_OPTION } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { progressBar } from '../progress.js';
@@ -139,6 +139,7 @@ async function quantizeOptionsFrom(
     inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']),
   });
   const profile = choiceOption<PlacementProfile>(args, 'profile') ?? 'tensorrt';
+  const weightRounding = weightRoundingFrom(args);
   const weightRange = weightRangeFor({
     requested: choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto',
     runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt',
@@ -164,6 +165,7 @@ async function quantizeOptionsFrom(
     profile,
     weightRange,
     equalize: flag(args, 'equalize'),
+    weightRounding,
     ...(searchCount !== undefined ? { searchCount } : {}),
     ...(selectCount !== undefined ? { selectCount } : {}),
     ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOrDefault(args, 'bias-correction-count') } : {}),

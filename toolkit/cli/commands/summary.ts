@@ -7,7 +7,7 @@ import { formatTable } from '../table.js';
 import { networkConfigFrom } from '../../model/config.js';
 import { summaryFromConfig, type ModelSummary } from '../../model/summary.js';
 import { summaryFromOnnx } from '../../model/summaryFromOnnx.js';
-import { checkedClassifier } from '../../pipeline/build.js';
+import { checkedClassifier } from '../../pipeline/buildChecks.js';
 import { modelFromFile } from '../../onnx/read.js';
 import { UsageError } from '../../errors.js';
 
