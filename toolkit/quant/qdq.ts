@@ -9,7 +9,12 @@ import { DataType, type Attribute, type Model, type Node, type Tensor } from '..
 import { initializerMap } from '../onnx/graph.js';
 import { withGraph } from '../passes/pass.js';
 import type { ActivationPoint, QuantizationPlan, WeightPoint } from './plan.js';
-import { dequantizedPerChannel, weightsQuantizedPerChannel, type QuantizedWeights } from './weights.js';
+import {
+  dequantizedPerChannel,
+  perChannelScales,
+  weightsQuantizedPerChannel,
+  type QuantizedWeights,
+} from './weights.js';
 
 export interface QdqOptions {
   model: Model;
@@ -154,19 +159,16 @@ function addWeightQdq(options: { edits: QdqEdits; point: WeightPoint; tensor: Te
   const { edits, point, tensor } = options;
   if (!(tensor.data instanceof Float32Array)) throw new Error(`internal: weight '${tensor.name}' is not float32`);
   const rounded = options.options.roundedWeights?.get(tensor.name);
-  const { values, scales } =
-    rounded ??
-    weightsQuantizedPerChannel({
-      data: tensor.data,
-      dims: tensor.dims,
-      axis: point.axis,
-      qmax: options.options.weightQmax,
-    });
+  const source = { data: tensor.data, dims: tensor.dims, axis: point.axis, qmax: options.options.weightQmax };
+  // The qdq format keeps the float weights (QuantizeLinear rounds them): only int8 needs the integers.
+  const int8 = options.options.weightFormat === 'int8';
+  const scales = rounded?.scales ?? (int8 ? weightsQuantizedPerChannel(source).scales : perChannelScales(source));
   const scale = edits.scaleTensor(`${tensor.name}.scale`, scales, true);
   const zero = edits.zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
   const dequantized = `${tensor.name}.dequantized`;
   const { axis } = point;
-  if (options.options.weightFormat === 'int8') {
+  if (int8) {
+    const { values } = rounded ?? weightsQuantizedPerChannel(source);
     edits.replacedWeights.add(tensor.name);
     edits.added.push({ name: `${tensor.name}.int8`, dataType: DataType.INT8, dims: [...tensor.dims], data: values });
     edits.schedule(point.node, [

@@ -10,6 +10,30 @@ export interface QuantizedWeights {
 
 import { roundHalfToEven } from '../numbers.js';
 
+export interface WeightSource {
+  data: Float32Array;
+  dims: number[];
+  axis: number;
+  qmax: number;
+}
+
+/**
+ * Every candidate graph of the calibrator choice, the range search's checks and bias correction re-quantizes the same
+ * weight arrays: results are kept per array (weakly, so they go with the model) and per axis/qmax/dims. Callers must
+ * treat them as read-only.
+ */
+const scalesMemo = new WeakMap<Float32Array, Map<string, Float32Array>>();
+const quantizedMemo = new WeakMap<Float32Array, Map<string, QuantizedWeights>>();
+
+function memoized<T>(memo: WeakMap<Float32Array, Map<string, T>>, source: WeightSource, compute: () => T): T {
+  const key = `${source.axis}/${source.qmax}/${source.dims.join('x')}`;
+  let byKey = memo.get(source.data);
+  if (!byKey) memo.set(source.data, (byKey = new Map()));
+  let value = byKey.get(key);
+  if (value === undefined) byKey.set(key, (value = compute()));
+  return value;
+}
+
 /** The channel (along `axis`) of each element of a tensor of `dims`, flat index → channel. */
 function channelIndex(dims: number[], axis: number): (index: number) => number {
   const channels = dims[axis]!;
@@ -18,12 +42,11 @@ function channelIndex(dims: number[], axis: number): (index: number) => number {
 }
 
 /** scale_c = max|W_c| / qmax; a channel of zeros gets scale 1: any positive scale represents it exactly. */
-export function perChannelScales(options: {
-  data: Float32Array;
-  dims: number[];
-  axis: number;
-  qmax: number;
-}): Float32Array {
+export function perChannelScales(options: WeightSource): Float32Array {
+  return memoized(scalesMemo, options, () => scalesOf(options));
+}
+
+function scalesOf(options: WeightSource): Float32Array {
   const { data, dims, axis, qmax } = options;
   const channelOf = channelIndex(dims, axis);
   const amax = new Float64Array(dims[axis]!);
@@ -31,12 +54,11 @@ export function perChannelScales(options: {
   return Float32Array.from(amax, (a) => (a > 0 ? a / qmax : 1));
 }
 
-export function weightsQuantizedPerChannel(options: {
-  data: Float32Array;
-  dims: number[];
-  axis: number;
-  qmax: number;
-}): QuantizedWeights {
+export function weightsQuantizedPerChannel(options: WeightSource): QuantizedWeights {
+  return memoized(quantizedMemo, options, () => quantizedOf(options));
+}
+
+function quantizedOf(options: WeightSource): QuantizedWeights {
   const { data, qmax } = options;
   const channelOf = channelIndex(options.dims, options.axis);
   const scales = perChannelScales(options);
