@@ -210,6 +210,7 @@ t.test('status --json: every device, numbers as numbers', { skip: skip ?? false 
         result: 'pass',
         passed: 3,
         failed: 0,
+        failing: [],
       },
       releases: [
         row('rel-b', '2026-12-02T10:00:00.000Z', 62.5, 92.5),
@@ -231,6 +232,7 @@ t.test('status --json: every device, numbers as numbers', { skip: skip ?? false 
         result: 'fail',
         passed: 0,
         failed: 0,
+        failing: [],
       },
       releases: [
         { ...row('rel-c', '2026-12-03T10:00:00.000Z', 58, 86), lastEvent: 'verified', time: 'T', reason: 'R' },

@@ -84,6 +84,7 @@ t.test('the last verify: a deploy whose verify failed counts, an upload that fai
     result: 'fail',
     passed: null,
     failed: null,
+    failing: [],
   });
   t.match(lastVerifyOf(log.slice(0, 1)), { release: 'a', by: 'deploy', result: 'pass', passed: 6, failed: 0 });
   t.equal(lastVerifyOf(log.slice(2)), null, 'a failure before verify ran is no verify');

@@ -35,7 +35,8 @@ export function verifyInWords(v: VerifyRecord | null): string {
   const ran = (v.passed ?? 0) + (v.failed ?? 0);
   const counts = ran === 0 ? '' : `, ${v.passed} of ${ran} checks passed`;
   const on = v.runtime === null ? '' : ` on ${v.runtime}`;
-  return `${v.result} at ${v.time} (${by} of ${v.release}${on}${counts}${v.reason ? `: ${v.reason}` : ''})`;
+  const why = v.reason ?? (v.failing.length ? `failed ${v.failing.join('; ')}` : null);
+  return `${v.result} at ${v.time} (${by} of ${v.release}${on}${counts}${why ? `: ${why}` : ''})`;
 }
 
 export function platformInWords(d: DeviceStatus): string {

@@ -28,6 +28,8 @@ export interface VerifyRecord {
   result: 'pass' | 'fail';
   passed: number | null;
   failed: number | null;
+  /** The checks that failed, when the log names them (`verify --host` runs). */
+  failing: string[];
   reason: string | null;
 }
 
@@ -224,7 +226,11 @@ const DEPLOY_VERIFY_FAILED = 'on-device verify failed';
 export function lastVerifyOf(log: ReleaseLogEntry[]): VerifyRecord | null {
   for (const entry of [...log].reverse()) {
     const base = { time: entry.time, release: entry.release, reason: entry.reason ?? null };
-    const counts = { passed: entry.verify?.passed ?? null, failed: entry.verify?.failed ?? null };
+    const counts = {
+      passed: entry.verify?.passed ?? null,
+      failed: entry.verify?.failed ?? null,
+      failing: entry.verify?.failing ?? [],
+    };
     if (entry.event === 'deployed' && entry.verify)
       return { ...base, by: 'deploy', runtime: entry.verify.runtime, result: 'pass', ...counts };
     if (entry.event === 'verified') {
