@@ -350,6 +350,10 @@ t.test('the text table, checks in words', { skip: skip ?? false }, async (t) => 
 t.test('exit 1 only when no device answered; --html refuses a folder', { skip: skip ?? false }, async (t) => {
   const none = await runCli(['status', '--host', `root@127.0.0.1:${closedPort}`, ...sshArgs(), '--json']);
   t.equal(none.code, 1);
+  t.match(
+    none.stderr,
+    new RegExp(`\\neffnet-edge status: root@127\\.0\\.0\\.1:${closedPort}: cannot connect \\(ECONNREFUSED\\)\\n$`),
+  );
   t.match(JSON.parse(none.stdout), { hosts: [{ reachable: false, error: 'cannot connect (ECONNREFUSED)' }] });
   const folder = await runCli(['status', '--host', `root@127.0.0.1:${closedPort}`, ...sshArgs(), '--html', dir]);
   t.equal(folder.code, 2);

@@ -75,6 +75,7 @@ export const statusCommand: Command = {
     if (html) await pageWritten(html, statusHtml(devices));
     if (flag(args, 'json')) io.stdout(`${JSON.stringify({ hosts: devices }, null, 2)}\n`);
     else io.stdout(statusText(devices));
+    for (const o of outcomes) if (o.error) io.stderr(`effnet-edge status: ${o.error}\n`);
     return devices.some((d) => d.reachable) ? 0 : 1;
   },
 };
