@@ -26,12 +26,16 @@ const STATUS_GROUP: OptionGroup = [
   },
 ];
 
-/** Writes the page beside its final name and renames it there, so a reader never sees half a page. */
-async function pageWritten(path: string, html: string): Promise<void> {
+/** Refused before any device is asked: a folder is never replaced by the page. */
+async function pagePathChecked(path: string): Promise<void> {
   if ((await stat(path).catch(() => null))?.isDirectory())
     throw new UsageError(
       `--html ${path} is a folder; give the path of the HTML file to write, e.g. ${join(path, 'status.html')}`,
     );
+}
+
+/** Writes the page beside its final name and renames it there, so a reader never sees half a page. */
+async function pageWritten(path: string, html: string): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     await writeFile(temporary, html);
@@ -55,6 +59,7 @@ export const statusCommand: Command = {
   groups: [HOSTS_GROUP, SSH_GROUP, JSON_GROUP, STATUS_GROUP],
   async run(args, io) {
     const html = stringOption(args, 'html');
+    if (html) await pagePathChecked(html);
     const targets = await hostTargetsOf(args);
     const settings = sshSettingsFrom(args);
     const outcomes = await forEachHost({
