@@ -137,6 +137,8 @@ function verifiedOnHost(options: {
         result.points.length === 0
           ? `verify printed no TAP (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`
           : null;
+      // A non-zero exit after checks that all passed is still a failed verify; the log says why.
+      const exitOnly = result.code !== 0 && result.points.every((p) => p.ok) ? `verify exited ${result.code}` : null;
       // The device keeps the verdict, pass or fail, for `status` (the log line a deploy's verify has too).
       const runtime = runtimeOfVerifyTap(result.tap) ?? options.runtime ?? 'auto';
       const time = new Date().toISOString();
@@ -145,7 +147,7 @@ function verifiedOnHost(options: {
         log,
         runtime,
         points: result.points,
-        reason: noTap,
+        reason: noTap ?? exitOnly,
         time,
         toolkitVersion: TOOLKIT_VERSION,
       });
