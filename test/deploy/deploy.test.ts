@@ -9,6 +9,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { sha256Of } from '../../toolkit/bundle/hash.js';
 import { NO_ENGINE_FIX, releaseIdFor } from '../../toolkit/deploy/deploy.js';
+import type { DeviceStatus } from '../../toolkit/deploy/fleetStatus.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
 import {
@@ -72,15 +73,15 @@ t.test('deploy of a cpu bundle: upload, verify on the device, switch, status', {
 
   const status = await runCli(['status', ...sshArgs(), '--json']);
   t.equal(status.code, 0, status.stderr);
-  const [s] = (
-    JSON.parse(status.stdout) as {
-      hosts: { current: string; target: string; verify: { runtime: string; measured: Record<string, unknown> } }[];
-    }
-  ).hosts;
+  const [s] = (JSON.parse(status.stdout) as { hosts: DeviceStatus[] }).hosts;
   t.equal(s!.current, host!.release);
   t.equal(s!.target, manifest.target.name);
-  t.equal(s!.verify.runtime, 'native-int8');
-  t.equal(s!.verify.measured['top-1 agreement with build-time int8'], 100);
+  t.equal(s!.runtime, 'native-int8');
+  t.match(s!.checksAtDeploy, [
+    { check: "bundle files match the manifest's sha256", result: 'pass', measured: 0 },
+    { check: 'top-1 agreement with build-time int8', result: 'pass', measured: 100 },
+  ]);
+  t.match(s!.lastVerify, { release: host!.release, by: 'deploy', result: 'pass', runtime: 'native-int8', passed: 6 });
 
   const again = JSON.parse(
     (await runCli(['deploy', '--bundle', bundleA, ...sshArgs(), '--json'])).stdout,
@@ -114,7 +115,7 @@ t.test('a second deploy, then rollback to the first', { skip: skip ?? false }, a
   t.match(
     status.stdout,
     new RegExp(
-      `^root@127\\.0\\.0\\.1:${sshd.port}: current ${host.release} \\(cpu-\\w+, deployed .*\\)\\n  verified at deploy on native-int8: bundle files match the manifest's sha256: 0; top-1 agreement with build-time int8: 100; `,
+      `\\nroot@127\\.0\\.0\\.1:${sshd.port}: current ${host.release} \\(cpu-\\w+, deployed .*\\)\\n  platform: .*\\n  accuracy at deploy on native-int8: .*\\n    pass: bundle files match the manifest's sha256 \\(0 files differ\\)\\n    pass: top-1 agreement with build-time int8 \\(measured 100 %\\)\\n`,
     ),
   );
   const rollback = await runCli(['rollback', ...sshArgs()]);

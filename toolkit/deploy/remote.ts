@@ -3,7 +3,7 @@
  *
  *   <root>/releases/<id>/   one bundle per release (its files, verify.tap, FAILED with the reason when it failed)
  *   <root>/current          symlink to releases/<id>, switched atomically (new link + mv -T)
- *   <root>/releases.log     one JSON object per line: deploys, failures, rollbacks
+ *   <root>/releases.log     one JSON object per line: deploys, failures, rollbacks, `verify --host` runs
  *   <root>/toolkit/<ver>/   effnet-edge installed by --install
  */
 import { posix } from 'node:path';
@@ -48,7 +48,8 @@ export async function remoteLayoutFor(session: SshSession, root: string): Promis
   return remoteLayout(posix.join(home, root.replace(/^~\/?/, '')));
 }
 
-export type ReleaseEvent = 'deployed' | 'failed' | 'rolled-back';
+/** `verified`: a `verify --host` run on the current release, passed or not (older logs have none). */
+export type ReleaseEvent = 'deployed' | 'failed' | 'rolled-back' | 'verified';
 
 export interface ReleaseLogEntry {
   event: ReleaseEvent;
@@ -58,8 +59,15 @@ export interface ReleaseLogEntry {
   time: string;
   target: string;
   toolkitVersion: string;
-  /** The device's own verify measurements (deploys). */
-  verify?: { runtime: string; passed: number; failed: number; measured: Record<string, number | string | null> };
+  /** The device's own verify: counts of checks and what each measured (deploys and `verify --host` runs). */
+  verify?: {
+    runtime: string;
+    passed: number;
+    failed: number;
+    measured: Record<string, number | string | null>;
+    /** The checks that failed (`verified` lines only: a deploy logs only a verify that passed). */
+    failing?: string[];
+  };
   engineKey?: Record<string, unknown> | null;
   reason?: string;
 }
@@ -144,4 +152,37 @@ export function releasesToPrune(options: {
     ...(options.protect ?? []),
   ]);
   return options.folders.filter((f) => !kept.has(f)).sort();
+}
+
+/**
+ * The log line of a `verify --host` run on `release`: what each check measured, which failed, and why when no check
+ * ran at all. The target comes from the release's own deploy line (the log is all status reads).
+ */
+export function verifiedEntry(options: {
+  release: string;
+  log: ReleaseLogEntry[];
+  runtime: string;
+  points: { ok: boolean; name: string; diag: Record<string, unknown> | null }[];
+  reason: string | null;
+  time: string;
+  toolkitVersion: string;
+}): ReleaseLogEntry {
+  const { release, points } = options;
+  const deployed = [...options.log].reverse().find((e) => e.release === release && e.target);
+  return {
+    event: 'verified',
+    release,
+    previous: null,
+    time: options.time,
+    target: deployed?.target ?? 'unknown',
+    toolkitVersion: options.toolkitVersion,
+    verify: {
+      runtime: options.runtime,
+      passed: points.filter((p) => p.ok).length,
+      failed: points.filter((p) => !p.ok).length,
+      measured: Object.fromEntries(points.map((p) => [p.name, (p.diag?.measured ?? null) as number | string | null])),
+      failing: points.filter((p) => !p.ok).map((p) => p.name),
+    },
+    ...(options.reason === null ? {} : { reason: options.reason }),
+  };
 }

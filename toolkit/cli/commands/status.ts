@@ -1,20 +1,65 @@
-/** `effnet-edge status --host H`: the device's current release, its target, the accuracy it verified at, and history. */
+/**
+ * `effnet-edge status`: per device the current release, the runtime it was verified on, JetPack and TensorRT, the
+ * accuracy measured at deploy against the device thresholds, the last verify and the free disk, as a table, JSON
+ * (`{ hosts: DeviceStatus[] }`, see deploy/fleetStatus.ts) or one HTML page. Unreachable devices are listed, never
+ * dropped; the exit code is 1 only when no device answered, since status reports and `verify` is the gate.
+ */
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { blankStatus, deviceStatus, type DeviceStatus } from '../../deploy/fleetStatus.js';
 import { forEachHost } from '../../deploy/fleet.js';
-import { releaseSnapshot } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
-import type { Command } from '../command.js';
-import { flag, messageFor } from '../command.js';
+import { UsageError, UserError } from '../../errors.js';
+import type { Command, OptionGroup } from '../command.js';
+import { flag, messageFor, stringOption } from '../command.js';
 import { JSON_GROUP } from '../sharedOptions.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom } from '../sshOptions.js';
-import { formatTable } from '../table.js';
+import { statusHtml } from '../statusHtml.js';
+import { statusText } from '../statusText.js';
+
+const STATUS_GROUP: OptionGroup = [
+  {
+    name: 'html',
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'also write one self-contained HTML page: a coloured table per device and a plot of accuracy per release',
+  },
+];
+
+/** Refused before any device is asked: a folder is never replaced by the page. */
+async function pagePathChecked(path: string): Promise<void> {
+  if ((await stat(path).catch(() => null))?.isDirectory())
+    throw new UsageError(
+      `--html ${path} is a folder; give the path of the HTML file to write, e.g. ${join(path, 'status.html')}`,
+    );
+}
+
+/** Writes the page beside its final name and renames it there, so a reader never sees half a page. */
+async function pageWritten(path: string, html: string): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeFile(temporary, html);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new UserError(`--html ${path}: cannot write (${(error as Error).message})`);
+  }
+}
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: "A device's current release: target, accuracy verified at deploy, engine key, and the releases before it.",
-  usage: 'effnet-edge status (--host H[,H...] | --inventory FILE) [--json]',
-  examples: ['effnet-edge status --host ubuntu@jetson', 'effnet-edge status --inventory fleet.yml --json'],
-  groups: [HOSTS_GROUP, SSH_GROUP, JSON_GROUP],
+  summary:
+    'Each device: current release, runtime, JetPack/TensorRT, accuracy at deploy, last verify, free disk; exit 1 only when no device answered.',
+  usage: 'effnet-edge status (--host H[,H...] | --inventory FILE) [--json] [--html FILE]',
+  examples: [
+    'effnet-edge status --host ubuntu@jetson',
+    'effnet-edge status --inventory fleet.yml --json',
+    'effnet-edge status --inventory fleet.yml --html fleet.html',
+  ],
+  groups: [HOSTS_GROUP, SSH_GROUP, JSON_GROUP, STATUS_GROUP],
   async run(args, io) {
+    const html = stringOption(args, 'html');
+    if (html) await pagePathChecked(html);
     const targets = await hostTargetsOf(args);
     const settings = sshSettingsFrom(args);
     const outcomes = await forEachHost({
@@ -23,84 +68,19 @@ export const statusCommand: Command = {
       concurrency: 8,
       maxFail: Infinity,
       work: (target) =>
-        onDevice(
-          { target, settings, onNotice: (m) => io.stderr(`effnet-edge status: ${m}\n`) },
-          async (session, layout) => {
-            const snapshot = await releaseSnapshot(session, layout);
-            const { current, log } = snapshot;
-            const folders = new Set(snapshot.folders);
-            const deployedEntry =
-              [...log].reverse().find((e) => e.event === 'deployed' && e.release === current) ?? null;
-            const releases = [...new Set([...log].reverse().map((e) => e.release))].map((id) => {
-              const last = [...log].reverse().find((e) => e.release === id)!;
-              return {
-                release: id,
-                lastEvent: last.event,
-                time: last.time,
-                onDevice: folders.has(id),
-                ...(last.reason ? { reason: last.reason } : {}),
-              };
-            });
-            return {
-              host: hostLabel(target),
-              root: layout.root,
-              current,
-              target: deployedEntry?.target ?? null,
-              deployedAt: deployedEntry?.time ?? null,
-              toolkitVersion: deployedEntry?.toolkitVersion ?? null,
-              verify: deployedEntry?.verify ?? null,
-              engineKey: deployedEntry?.engineKey ?? null,
-              releases,
-            };
-          },
+        onDevice({ target, settings, onNotice: (m) => io.stderr(`effnet-edge status: ${m}\n`) }, (session, layout) =>
+          deviceStatus({ session, layout, host: hostLabel(target) }),
         ),
     });
-    if (flag(args, 'json')) {
-      io.stdout(
-        `${JSON.stringify(
-          { hosts: outcomes.map((o) => o.value ?? { host: hostLabel(o.target), error: o.error }) },
-          null,
-          2,
-        )}\n`,
-      );
-    } else {
-      for (const o of outcomes) {
-        const s = o.value;
-        if (!s) continue;
-        const measured = s.verify
-          ? Object.entries(s.verify.measured)
-              .filter(([, v]) => v !== null)
-              .map(([k, v]) => `${k}: ${v}`)
-              .join('; ')
-          : '-';
-        io.stdout(
-          [
-            `${s.host}: current ${s.current ?? 'none'}${s.target ? ` (${s.target}, deployed ${s.deployedAt}, effnet-edge ${s.toolkitVersion})` : ''}`,
-            `  verified at deploy on ${s.verify?.runtime ?? '-'}: ${measured}`,
-            ...(s.engineKey
-              ? [
-                  `  engine key: ${Object.entries(s.engineKey)
-                    .map(([k, v]) => `${k}=${String(v)}`)
-                    .join(' ')}`,
-                ]
-              : []),
-            '',
-          ].join('\n'),
-        );
-        io.stdout(
-          formatTable(
-            [{ header: '  release' }, { header: 'last event' }, { header: 'time' }, { header: 'on device' }],
-            s.releases.map((r) => [
-              `  ${r.release}${r.release === s.current ? ' *' : ''}`,
-              r.lastEvent,
-              r.time,
-              r.onDevice ? 'yes' : 'pruned',
-            ]),
-          ),
-        );
-      }
-    }
+    const devices: DeviceStatus[] = outcomes.map((o) => {
+      const host = hostLabel(o.target);
+      // The row names the host already; the reason reads without it.
+      return o.value ?? blankStatus(host, (o.error ?? 'not started').replace(`${host}: `, ''));
+    });
+    if (html) await pageWritten(html, statusHtml(devices));
+    if (flag(args, 'json')) io.stdout(`${JSON.stringify({ hosts: devices }, null, 2)}\n`);
+    else io.stdout(statusText(devices));
     for (const o of outcomes) if (o.error) io.stderr(`effnet-edge status: ${o.error}\n`);
-    return outcomes.every((o) => o.status === 'ok') ? 0 : 1;
+    return devices.some((d) => d.reachable) ? 0 : 1;
   },
 };

@@ -6,13 +6,13 @@ import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { junitFrom, tapFrom, verifySuite, type CheckResult } from '../../eval/checkReports.js';
+import { junitFrom, runtimeOfVerifyTap, tapFrom, verifySuite, type CheckResult } from '../../eval/checkReports.js';
 import { verifiedBundle } from '../../device/verify.js';
 import { allowedSignersFor, signatureCheckResult } from '../../device/signaturePolicy.js';
 import { deviceCli } from '../../deploy/deviceCli.js';
 import { verifiedOnDevice } from '../../deploy/deploy.js';
 import { forEachHost } from '../../deploy/fleet.js';
-import { releaseDir, releaseSnapshot } from '../../deploy/remote.js';
+import { logCommand, releaseDir, releaseSnapshot, verifiedEntry } from '../../deploy/remote.js';
 import { hostLabel } from '../../deploy/ssh.js';
 import { runtimeChoiceFrom } from '../../device/bundleRunner.js';
 import type { HostTarget } from '../../deploy/hosts.js';
@@ -23,6 +23,7 @@ import { flag, stringOption, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, onDevice, sshSettingsFrom, type SshSettings } from '../sshOptions.js';
 import { formatTable } from '../table.js';
+import { TOOLKIT_VERSION } from '../../version.js';
 
 function printedChecks(checks: CheckResult[]): string {
   return formatTable(
@@ -120,7 +121,7 @@ function verifiedOnHost(options: {
     { target, settings, onNotice: (m) => io.stderr(`effnet-edge verify: ${m}\n`) },
     async (session, layout) => {
       const label = hostLabel(target);
-      const { current } = await releaseSnapshot(session, layout);
+      const { current, log } = await releaseSnapshot(session, layout);
       if (current === null) throw new UserError(`${label}: no current release under ${layout.root}; deploy one first`);
       const cli = await deviceCli({ session, layout, explicit: settings.remoteCli, install: null, onNotice: () => {} });
       if (tap && options.several) io.stdout(`# ${label}: ${current}\n`);
@@ -132,10 +133,29 @@ function verifiedOnHost(options: {
         timeoutMs: 30 * 60_000,
         ...(tap ? { onTap: (text: string) => io.stdout(text) } : {}),
       });
-      if (result.points.length === 0)
-        throw new UserError(
-          `${label}: verify printed no TAP (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`,
-        );
+      const noTap =
+        result.points.length === 0
+          ? `verify printed no TAP (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`
+          : null;
+      // A non-zero exit after checks that all passed is still a failed verify; the log says why.
+      const exitOnly = result.code !== 0 && result.points.every((p) => p.ok) ? `verify exited ${result.code}` : null;
+      // The device keeps the verdict, pass or fail, for `status` (the log line a deploy's verify has too).
+      const runtime = runtimeOfVerifyTap(result.tap) ?? options.runtime ?? 'auto';
+      const time = new Date().toISOString();
+      const entry = verifiedEntry({
+        release: current,
+        log,
+        runtime,
+        points: result.points,
+        reason: noTap ?? exitOnly,
+        time,
+        toolkitVersion: TOOLKIT_VERSION,
+      });
+      // Best effort: a log the login user cannot append to must not turn a verify that passed into a failure.
+      await session
+        .run(logCommand(layout, entry), `logging the verify of ${current}`)
+        .catch((error: Error) => io.stderr(`effnet-edge verify: ${error.message}; status will not show this verify\n`));
+      if (noTap) throw new UserError(`${label}: ${noTap}`);
       return { label, release: current, points: result.points, passed: result.code === 0 };
     },
   );
