@@ -5,8 +5,19 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { releaseIdFor } from '../../toolkit/deploy/releaseFiles.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
 import { currentOf, type DeployJson, deviceSshArgs, releaseLogOf } from '../helpers/deployDevice.js';
@@ -17,6 +28,8 @@ const LOGIN = 'effnet-become-ssh';
 const ASKS = 'effnet-become-pw';
 const OWNER = 'effnet-become-own';
 const SUDOERS = '/etc/sudoers.d/effnet-edge-become-test';
+/** Bytes of model.fp32.onnx already on the device from an interrupted upload. */
+const RESUMED = 1 << 20;
 
 function becomeUnavailableReason(): string | null {
   if (process.getuid?.() !== 0) return 'needs root: it creates device users and a sudoers.d rule (CI runs as root)';
@@ -77,11 +90,19 @@ t.test(
     t.match(check.stdout, `switch from none as ${OWNER} (sudo)`);
     t.same(readdirSync(device), [], '--check wrote nothing');
 
+    // An upload a dropped link cut short, left by an earlier run as the owner: resumed through the staging file (>>).
+    const id = releaseIdFor({ bundle, manifestBytes: readFileSync(join(bundle, 'manifest.json')) });
+    const partial = join(device, 'releases', id, 'model.fp32.onnx.partial');
+    mkdirSync(join(device, 'releases', id), { recursive: true });
+    writeFileSync(partial, readFileSync(join(bundle, 'model.fp32.onnx')).subarray(0, RESUMED));
+    execFileSync('chown', ['-R', `${OWNER}:${OWNER}`, join(device, 'releases')]);
+
     const result = await runCli(['deploy', '--bundle', bundle, ...sshArgs(LOGIN), ...become, '--json']);
     t.equal(result.code, 0, result.stderr);
     const [host] = (JSON.parse(result.stdout) as DeployJson).hosts;
     t.equal(host!.status, 'switched');
     t.equal(host!.verified, '6/6');
+    t.equal(host!.bytesResumed, RESUMED, 'the partial file resumed, not sent again');
     const release = join(device, 'releases', host!.release!);
     t.equal(currentOf(device), `releases/${host!.release}`);
     const owner = uidOf(OWNER);
