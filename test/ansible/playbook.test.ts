@@ -2,7 +2,13 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { maxFailPercentage, playbookCommand, playbookText } from '../../toolkit/deploy/playbook.js';
+import {
+  maxFailPercentage,
+  NO_ROLLBACK_NOTE,
+  playbookCommand,
+  playbookText,
+  serialFor,
+} from '../../toolkit/deploy/playbook.js';
 import { runCli } from '../helpers/cli.js';
 
 t.test('--max-fail as max_fail_percentage: P% kept, a count N taken of the batch', async (t) => {
@@ -18,6 +24,7 @@ t.test('the play: hosts from --limit, serial, the role and its variables, the co
     playbook: 'rollout.yml',
     identity: '~/.ssh/fleet key',
     knownHosts: '/etc/ssh/fleet_known_hosts',
+    forks: null,
   });
   t.equal(
     command,
@@ -27,7 +34,12 @@ t.test('the play: hosts from --limit, serial, the role and its variables, the co
     bundle: '/srv/bundles/b0-cpu',
     limit: 'lab,!lab-3',
     serial: 2,
+    canary: null,
+    batch: null,
     maxFail: '1',
+    rollbackOnFailure: false,
+    become: false,
+    becomeUser: null,
     remoteDir: '~/.effnet-edge',
     remoteCli: null,
     verifyRuntime: 'native-int8',
@@ -73,4 +85,78 @@ t.test('deploy --emit-playbook refuses what the role cannot do, and needs an inv
   t.equal(hosts.code, 2);
   t.match(hosts.stderr, /--emit-playbook writes a play for the hosts of an --inventory; give --inventory FILE/);
   t.throws(() => readFileSync(join(dir, 'p.yml')), { code: 'ENOENT' }, 'nothing written');
+});
+
+t.test(
+  "--canary and --batch as serial batches, --become as the play's become, --rollback-on-failure said",
+  async (t) => {
+    t.equal(serialFor({ serial: 4, canary: null, batch: null }), 4, '--concurrency alone: its batches');
+    t.strictSame(serialFor({ serial: null, canary: 1, batch: '10%' }), [1, '10%']);
+    t.strictSame(serialFor({ serial: null, canary: 2, batch: '3' }), [2, 3]);
+    t.strictSame(serialFor({ serial: null, canary: 2, batch: null }), [2, '100%'], 'a canary, then the rest at once');
+    t.equal(serialFor({ serial: null, canary: null, batch: '25%' }), '25%');
+    const command = playbookCommand({
+      inventory: 'f.ini',
+      playbook: 'p.yml',
+      identity: null,
+      knownHosts: null,
+      forks: 8,
+    });
+    t.equal(command, 'ansible-playbook -i f.ini --forks 8 p.yml');
+    const text = playbookText({
+      bundle: '/b',
+      limit: null,
+      serial: null,
+      canary: 1,
+      batch: '10%',
+      maxFail: null,
+      rollbackOnFailure: true,
+      become: true,
+      becomeUser: 'effnet',
+      remoteDir: '/opt/effnet',
+      remoteCli: null,
+      verifyRuntime: 'auto',
+      timeoutSeconds: 60,
+      hostCount: 20,
+      command,
+    });
+    t.equal(
+      text.split('\n').slice(3, 15).join('\n'),
+      [
+        `# ${NO_ROLLBACK_NOTE}`,
+        '- name: effnet-edge deploy /b',
+        '  hosts: all',
+        '  gather_facts: false',
+        '  serial:',
+        '    - 1',
+        '    - 10%',
+        '  max_fail_percentage: 0',
+        '  become: true',
+        '  become_user: effnet',
+        '  roles:',
+        '    - role: effnet_edge.deploy.release',
+      ].join('\n'),
+    );
+    t.equal(
+      NO_ROLLBACK_NOTE,
+      '--rollback-on-failure has no counterpart in the role: hosts switched in earlier batches keep the new release when a later one fails; return them with effnet-edge rollback --inventory … --limit …',
+    );
+  },
+);
+
+t.test('deploy --emit-playbook refuses a --max-fail count with batches, and a --batch deploy refuses', async (t) => {
+  const dir = t.testdir();
+  const inventory = join(dir, 'fleet.ini');
+  const playbook = join(dir, 'p.yml');
+  writeFileSync(inventory, 'a ansible_host=10.0.0.7\nb ansible_host=10.0.0.8\nc ansible_host=10.0.0.9\n');
+  const base = ['deploy', '--bundle', join(dir, 'b'), '--inventory', inventory, '--emit-playbook', playbook];
+  const count = await runCli([...base, '--canary', '1', '--max-fail', '1']);
+  t.equal(count.code, 2);
+  t.match(
+    count.stderr,
+    "--emit-playbook: give --max-fail as a percentage with --canary or --batch (Ansible's max_fail_percentage is a share of each batch, and the canary and the batches differ in size), not '1'",
+  );
+  const batch = await runCli([...base, '--batch', '0%']);
+  t.equal(batch.code, 2, 'a --batch deploy refuses is refused here too');
+  t.throws(() => readFileSync(playbook), { code: 'ENOENT' }, 'nothing written');
 });

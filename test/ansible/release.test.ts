@@ -1,7 +1,8 @@
 /**
  * The effnet_edge.deploy collection run by a real ansible-playbook (Debian's ansible-core) against two sshd devices
- * on 127.0.0.1, with the playbook `deploy --emit-playbook` writes. One device passes verify; the other holds an
- * allowed_signers file, so its verify refuses the unsigned bundle: FAILED, a `failed` log line, no `current`.
+ * on 127.0.0.1, with the playbook `deploy --emit-playbook` writes for a staged rollout (a canary, then batches). The
+ * canary passes verify; the other holds an allowed_signers file, so its verify refuses the unsigned bundle: FAILED, a
+ * `failed` log line, no `current`.
  */
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -100,11 +101,15 @@ t.test(
       '--emit-playbook',
       playbook,
     ];
-    const emitted = await runCli([...emit, '--concurrency', '2', '--max-fail', '1', '--remote-cli', remoteCli]);
+    // The canary (good) first, then the rest in batches of half the hosts: serial [1, 50%], stopping at a failure.
+    const staged = ['--canary', '1', '--batch', '50%', '--rollback-on-failure', '--concurrency', '2'];
+    const emitted = await runCli([...emit, ...staged, '--remote-cli', remoteCli]);
     t.equal(emitted.code, 0, emitted.stderr);
-    t.equal(emitted.stdout, `ansible-playbook -i ${inventory} ${playbook}\n`);
+    t.equal(emitted.stdout, `ansible-playbook -i ${inventory} --forks 2 ${playbook}\n`);
+    t.match(emitted.stderr, 'note: --rollback-on-failure has no counterpart in the role');
     const text = readFileSync(playbook, 'utf8');
-    await runCli([...emit, '--concurrency', '2', '--max-fail', '1', '--remote-cli', remoteCli]);
+    t.match(text, /\n {2}serial:\n {4}- 1\n {4}- 50%\n {2}max_fail_percentage: 0\n/);
+    await runCli([...emit, ...staged, '--remote-cli', remoteCli]);
     t.equal(readFileSync(playbook, 'utf8'), text, 'the same options write the same bytes');
 
     const started = Date.now();

@@ -8,6 +8,7 @@ import { sshWildcardMatches } from '../sshPatterns.js';
 import { UsageError, UserError } from '../errors.js';
 import { hostTargetsFrom, type HostTarget } from '../deploy/hosts.js';
 import { hostTargetsFromInventory, inventoryFromText } from '../deploy/inventory.js';
+import { DEFAULT_BECOME_USER } from '../deploy/become.js';
 import { DEFAULT_REMOTE_ROOT, remoteLayoutFor, type RemoteLayout } from '../deploy/remote.js';
 import { SshSession, type SshOptions } from '../deploy/ssh.js';
 import type { OptionGroup, ParsedArgs } from './command.js';
@@ -28,7 +29,7 @@ export const HOSTS_GROUP: OptionGroup = [
     placeholder: 'FILE',
     help: [
       'an Ansible inventory (INI or YAML): ansible_host, ansible_user, ansible_port,',
-      'ansible_ssh_private_key_file are honoured',
+      'ansible_ssh_private_key_file, ansible_become, ansible_become_user are honoured',
     ],
   },
   {
@@ -82,6 +83,18 @@ export const SSH_GROUP: OptionGroup = [
     validate: integerAtLeast(0),
   },
   {
+    name: 'become',
+    type: 'boolean',
+    help: "run every command for the remote dir as --become-user through 'sudo -n' (Ansible's become; no passwords)",
+  },
+  {
+    name: 'become-user',
+    type: 'string',
+    placeholder: 'USER',
+    default: DEFAULT_BECOME_USER,
+    help: 'the device user --become (or ansible_become) runs as, owner of the remote dir (default {default})',
+  },
+  {
     name: 'remote-dir',
     type: 'string',
     placeholder: 'DIR',
@@ -124,6 +137,9 @@ export interface SshSettings {
   remoteRoot: string;
   remoteCli: string | null;
   sshConfig: SshConfigEntry[];
+  /** --become and --become-user; an inventory's ansible_become(_user) wins per host. */
+  become: boolean;
+  becomeUser: string;
 }
 
 /** The OpenSSH client config's entries, with its Includes (relative to ~/.ssh, `*` in file names) read in. */
@@ -163,6 +179,8 @@ export function sshSettingsFrom(args: ParsedArgs): SshSettings {
     retries,
     remoteRoot: stringOrDefault(args, 'remote-dir'),
     remoteCli: stringOption(args, 'remote-cli') ?? null,
+    become: flag(args, 'become'),
+    becomeUser: stringOrDefault(args, 'become-user'),
     sshConfig: sshConfigRead(
       stringOption(args, 'ssh-config') ?? join(homedir(), '.ssh', 'config'),
       stringOption(args, 'ssh-config') !== undefined,
@@ -170,7 +188,16 @@ export function sshSettingsFrom(args: ParsedArgs): SshSettings {
   };
 }
 
-/** An SSH session to `target`: an inventory's key file wins over --identity for that host, as in Ansible. */
+/** Who `target`'s commands run as: the inventory's ansible_become(_user) win over --become(-user), as in Ansible. */
+export function becomeUserFor(options: { target: HostTarget; settings: SshSettings }): string | null {
+  const { target, settings } = options;
+  return (target.become ?? settings.become) ? (target.becomeUser ?? settings.becomeUser) : null;
+}
+
+/**
+ * An SSH session to `target`: an inventory's key file wins over --identity for that host, as in Ansible; with become,
+ * its commands run as the become user.
+ */
 export function sessionTo(options: {
   target: HostTarget;
   settings: SshSettings;
@@ -186,6 +213,7 @@ export function sessionTo(options: {
     retries: settings.retries,
     onNotice: options.onNotice,
     sshConfig: settings.sshConfig,
+    become: becomeUserFor({ target, settings }),
   });
 }
 

@@ -21,6 +21,8 @@ export interface DeployCheck {
   cli: string;
   verifyRuntime: string;
   prune: string[];
+  /** The device user the deploy would run its commands as (--become), or null for the login user. */
+  become: string | null;
 }
 
 export async function deployChecked(options: DeployOptions): Promise<DeployCheck> {
@@ -48,6 +50,7 @@ export async function deployChecked(options: DeployOptions): Promise<DeployCheck
     kept: files.length - toSend.length,
     cli,
     verifyRuntime: verifyRuntimeFor(manifest),
+    become: session.become,
     prune: unchanged
       ? []
       : releasesToPrune({

@@ -16,6 +16,9 @@ export interface HostTarget {
   identity: string | null;
   /** Inventory groups it belongs to (directly or through :children), sorted; [] for --host specs. */
   groups: string[];
+  /** ansible_become and ansible_become_user when the inventory sets them: they win over --become, as in Ansible. */
+  become?: boolean;
+  becomeUser?: string;
 }
 
 const DEFAULT_PORT = 22;

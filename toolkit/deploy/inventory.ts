@@ -10,7 +10,14 @@
 import { extname } from 'node:path';
 import { FileFormatError } from '../errors.js';
 import { portFrom, type HostTarget } from './hosts.js';
-import { ADDRESS_VARS, IDENTITY_VARS, PORT_VARS, USER_VARS, type Inventory } from './inventoryBuilder.js';
+import {
+  ADDRESS_VARS,
+  ansibleBoolean,
+  IDENTITY_VARS,
+  PORT_VARS,
+  USER_VARS,
+  type Inventory,
+} from './inventoryBuilder.js';
 import { iniInventory } from './inventoryIni.js';
 import { hostsMatching } from './inventoryLimit.js';
 import { yamlData, yamlInventory } from './inventoryYaml.js';
@@ -100,6 +107,9 @@ function hostTargetOf(inventory: Inventory, parents: Map<string, string[]>, name
     user: last(USER_VARS),
     port,
     identity: last(IDENTITY_VARS),
+    // Checked when read (inventoryBuilder.ts), so only Ansible's boolean words reach here.
+    ...(vars.ansible_become ? { become: ansibleBoolean(vars.ansible_become)! } : {}),
+    ...(vars.ansible_become_user ? { becomeUser: vars.ansible_become_user } : {}),
     // As Ansible's group_names: every group but `all`.
     groups: [...groups].filter((group) => group !== 'all').sort(),
   };

@@ -29,7 +29,17 @@ export const ADDRESS_VARS = ['ansible_host', 'ansible_ssh_host'];
 export const USER_VARS = ['ansible_user', 'ansible_ssh_user'];
 export const PORT_VARS = ['ansible_port', 'ansible_ssh_port'];
 export const IDENTITY_VARS = ['ansible_private_key_file', 'ansible_ssh_private_key_file'];
-export const CONNECTION_VARS = [...ADDRESS_VARS, ...USER_VARS, ...PORT_VARS, ...IDENTITY_VARS];
+/** Privilege escalation: deploy becomes with sudo only, so another ansible_become_method is refused, not ignored. */
+export const BECOME_VARS = ['ansible_become', 'ansible_become_user', 'ansible_become_method'];
+export const CONNECTION_VARS = [...ADDRESS_VARS, ...USER_VARS, ...PORT_VARS, ...IDENTITY_VARS, ...BECOME_VARS];
+
+/** Ansible's boolean words (case-insensitive), as ansible_become takes them; null for anything else. */
+export function ansibleBoolean(value: string): boolean | null {
+  const word = value.trim().toLowerCase();
+  if (['yes', 'on', '1', 'true', 'y', 't'].includes(word)) return true;
+  if (['no', 'off', '0', 'false', 'n', 'f'].includes(word)) return false;
+  return null;
+}
 
 /** Collects what a file declares; `where` in each call says where, for messages. */
 export class InventoryBuilder {
@@ -116,9 +126,16 @@ export class InventoryBuilder {
       }
       if (PORT_VARS.includes(key) && portFrom(value) === null)
         this.fail(where, `${key} is '${value}'; expected a port number 1..65535`);
-      if ([...ADDRESS_VARS, ...USER_VARS].includes(key) && /^-|\s/.test(value)) {
+      if ([...ADDRESS_VARS, ...USER_VARS, 'ansible_become_user'].includes(key) && /^-|\s/.test(value)) {
         this.fail(where, `${key} is '${value}'; expected no spaces and no leading '-'`);
       }
+      if (key === 'ansible_become' && ansibleBoolean(value) === null)
+        this.fail(where, `ansible_become is '${value}'; expected true or false (yes/no)`);
+      if (key === 'ansible_become_method' && value !== 'sudo')
+        this.fail(
+          where,
+          `ansible_become_method is '${value}'; effnet-edge deploy becomes with sudo only: use sudo, or run the emitted playbook (--emit-playbook) with Ansible`,
+        );
     }
   }
 

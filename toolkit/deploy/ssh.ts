@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { UserError } from '../errors.js';
+import { becomeCommand, becomeProbeCommand, becomeProblem, stagedMoveCommand, STAGE_COMMAND } from './become.js';
 import { ConnectFailure, connectOnce, keyCandidates, type SshOptions } from './sshConnect.js';
 import { shellQuote } from './shellWords.js';
 import { sshRoute } from './sshRoute.js';
@@ -45,6 +46,14 @@ export class UploadTruncated extends UserError {
   }
 }
 
+export interface UploadOptions {
+  local: string;
+  remote: string;
+  final: string;
+  start?: number;
+  onBytes: (bytes: number) => void;
+}
+
 export class SshSession {
   private sftpChannel: SFTPWrapper | null = null;
   /** Set once the connection is gone; every later call fails with it at once. */
@@ -57,6 +66,8 @@ export class SshSession {
     readonly label: string,
     /** ProxyJump hosts this connection goes through, closed with it. */
     private readonly jumps: Client[] = [],
+    /** --become: the device user every command runs as (through sudo), or null for the login user. */
+    readonly become: string | null = null,
   ) {
     const dropped = (why: string) => {
       if (this.lost) return;
@@ -89,9 +100,22 @@ export class SshSession {
 
   /**
    * Connects (through the ProxyJump hosts ~/.ssh/config names, if any), retrying connection errors with exponential
-   * backoff (0.5 s, 1 s, 2 s, …).
+   * backoff (0.5 s, 1 s, 2 s, …); with --become, checks first that sudo lets the login user become that user.
    */
   static async open(options: SshOptions): Promise<SshSession> {
+    const session = await SshSession.connected(options);
+    if (session.become === null) return session;
+    const problem = becomeProblem({
+      label: session.label,
+      user: session.become,
+      result: await session.exec(becomeProbeCommand(session.become), { login: true }),
+    });
+    if (problem === null) return session;
+    session.close();
+    throw new UserError(problem);
+  }
+
+  private static async connected(options: SshOptions): Promise<SshSession> {
     const route = sshRoute({ target: options.target, identity: options.identity, entries: options.sshConfig ?? [] });
     for (let attempt = 0; ; attempt++) {
       const jumps: Client[] = [];
@@ -106,7 +130,7 @@ export class SshSession {
               ssh,
               keys,
               ...through,
-              onReady: (client, label) => new SshSession(client, label, jumps),
+              onReady: (client, label) => new SshSession(client, label, jumps, options.become ?? null),
             });
           const jump = await connectOnce({ ssh, keys, ...through, onReady: (client) => client });
           jumps.push(jump);
@@ -130,15 +154,21 @@ export class SshSession {
   /**
    * Runs `command` in the device's shell; never rejects on a non-zero exit (the caller reads `code`). With a timeout
    * the command runs under the device's `timeout`, so a command we stop waiting for is ended there too (closing the
-   * channel alone leaves it running: there is no terminal to hang up).
+   * channel alone leaves it running: there is no terminal to hang up). With --become it runs as that user, unless
+   * `login` asks for the login user (an upload's staging file, which only the login user can write).
    */
-  exec(command: string, options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): Promise<ExecResult> {
+  exec(
+    command: string,
+    options: { timeoutMs?: number; onStdout?: (text: string) => void; login?: boolean } = {},
+  ): Promise<ExecResult> {
     const limited =
       options.timeoutMs === undefined
         ? command
         : `timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${shellQuote(command)}`;
+    // sudo outside `timeout`, so that the become user's `timeout` can end the become user's command.
+    const line = options.login ? limited : this.asDeviceUser(limited);
     return this.tracked((resolve, reject) => {
-      this.client.exec(limited, (error, channel) => {
+      this.client.exec(line, (error, channel) => {
         if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
         let stdout = '';
         let stderr = '';
@@ -208,7 +238,9 @@ export class SshSession {
    * (which ends `cat`) can never leave a stale lock behind. Waits up to `waitMs` for another holder.
    */
   async lock(options: { path: string; waitMs: number; holder: string }): Promise<() => Promise<void>> {
-    const command = `mkdir -p ${shellQuote(posix.dirname(options.path))} && exec flock -w ${Math.ceil(options.waitMs / 1000)} ${shellQuote(options.path)} sh -c 'echo locked; exec cat > /dev/null'`;
+    const command = this.asDeviceUser(
+      `mkdir -p ${shellQuote(posix.dirname(options.path))} && exec flock -w ${Math.ceil(options.waitMs / 1000)} ${shellQuote(options.path)} sh -c 'echo locked; exec cat > /dev/null'`,
+    );
     return this.tracked((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
         if (error) return reject(new UserError(`${this.label}: cannot run a command (${error.message})`));
@@ -242,6 +274,11 @@ export class SshSession {
     });
   }
 
+  /** `command` as the device runs it: through sudo with --become, as it is without. */
+  private asDeviceUser(command: string): string {
+    return this.become === null ? command : becomeCommand({ user: this.become, command });
+  }
+
   /** `exec` that throws with the device's last output lines when the command fails. */
   async run(command: string, what: string, timeoutMs?: number): Promise<string> {
     const result = await this.exec(command, timeoutMs === undefined ? {} : { timeoutMs });
@@ -272,22 +309,73 @@ export class SshSession {
   /**
    * Uploads `local` from byte `start` on into `remote` (appending to what is there: a resumed upload), then renames
    * it to `final` (posix-rename, so the final name only ever holds a complete file). `onBytes` gets each chunk's size.
+   * With --become the bytes go through a staging file the login user owns, moved into place as the become user.
    */
-  async upload(options: {
-    local: string;
-    remote: string;
-    final: string;
-    start?: number;
-    onBytes: (bytes: number) => void;
-  }): Promise<void> {
+  async upload(options: UploadOptions): Promise<void> {
+    if (this.become !== null) return this.uploadStaged(options);
     const sftp = await this.sftp();
     const start = options.start ?? 0;
-    const failed = (error: Error) =>
-      new UserError(`${this.label}: upload of ${options.final} failed (${error.message})`);
+    const failed = this.uploadFailed(options.final);
+    await this.sftpWritten({ ...options, from: start, at: start, failed });
+    // Only a file of exactly the local size gets its final name: a disk that filled mid-write leaves a short one.
+    const expected = (await stat(options.local)).size;
+    const written = await this.tracked<number>((resolve, reject) => {
+      sftp.stat(options.remote, (error, stats) => (error ? reject(failed(error)) : resolve(stats.size)));
+    });
+    if (written !== expected) throw this.truncated(options.final, written, expected);
+    await this.tracked<void>((resolve, reject) => {
+      sftp.ext_openssh_rename(options.remote, options.final, (error) => (error ? reject(failed(error)) : resolve()));
+    });
+  }
+
+  /** --become's upload: SFTP into a staging file of the login user, then `cat` into place as the become user. */
+  private async uploadStaged(options: UploadOptions): Promise<void> {
+    const start = options.start ?? 0;
+    const failed = this.uploadFailed(options.final);
+    const staging = await this.exec(STAGE_COMMAND, { login: true });
+    const staged = staging.stdout.trim();
+    if (staging.code !== 0 || !staged.startsWith('/'))
+      throw new UserError(
+        `${this.label}: --become uploads into a file in /tmp first, as the login user, and mktemp failed there (${staging.stderr.trim() || `exit ${staging.code}`}); make /tmp writable on the device`,
+      );
+    try {
+      await this.sftpWritten({ ...options, from: start, remote: staged, at: 0, failed });
+      const expected = (await stat(options.local)).size;
+      const moved = await this.exec(
+        stagedMoveCommand({ staged, remote: options.remote, final: options.final, append: start > 0, expected }),
+      );
+      if (moved.code === 0) return;
+      const written = Number(/^\d+$/m.exec(moved.stdout)?.[0]);
+      if (Number.isInteger(written) && written !== expected) throw this.truncated(options.final, written, expected);
+      throw failed(new Error(`as ${this.become}: ${moved.stderr.trim().split('\n').pop() ?? `exit ${moved.code}`}`));
+    } finally {
+      await this.exec(`rm -f -- ${shellQuote(staged)}`, { login: true }).catch(() => undefined);
+    }
+  }
+
+  private uploadFailed(final: string): (error: Error) => UserError {
+    return (error) => new UserError(`${this.label}: upload of ${final} failed (${error.message})`);
+  }
+
+  private truncated(final: string, written: number, expected: number): UploadTruncated {
+    const message = `${this.label}: upload of ${final} stopped at ${written} of ${expected} bytes`;
+    return new UploadTruncated(message, expected - written);
+  }
+
+  /** `local` from byte `from` on, written over SFTP into `remote` from byte `at` on. */
+  private async sftpWritten(
+    options: UploadOptions & { from: number; at: number; failed: (error: Error) => UserError },
+  ): Promise<void> {
+    const { failed } = options;
+    const sftp = await this.sftp();
     await this.tracked<void>((resolve, reject) => {
       // Large chunks: SFTP pipelines the requests of one write, and each write waits for its acknowledgements.
-      const source = createReadStream(options.local, { start, highWaterMark: 4 << 20 });
-      const sink = sftp.createWriteStream(options.remote, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o644 });
+      const source = createReadStream(options.local, { start: options.from, highWaterMark: 4 << 20 });
+      const sink = sftp.createWriteStream(options.remote, {
+        flags: options.at > 0 ? 'r+' : 'w',
+        start: options.at,
+        mode: 0o644,
+      });
       let sinkError: Error | null = null;
       source.on('data', (chunk) => options.onBytes(chunk.length));
       source.on('error', (error) => {
@@ -302,19 +390,6 @@ export class SshSession {
       // A write that failed must never count as done, even if the stream closes without an 'error' first.
       sink.on('close', () => (sinkError ? reject(failed(sinkError)) : resolve()));
       source.pipe(sink);
-    });
-    // Only a file of exactly the local size gets its final name: a disk that filled mid-write leaves a short one.
-    const expected = (await stat(options.local)).size;
-    const written = await this.tracked<number>((resolve, reject) => {
-      sftp.stat(options.remote, (error, stats) => (error ? reject(failed(error)) : resolve(stats.size)));
-    });
-    if (written !== expected)
-      throw new UploadTruncated(
-        `${this.label}: upload of ${options.final} stopped at ${written} of ${expected} bytes`,
-        expected - written,
-      );
-    await this.tracked<void>((resolve, reject) => {
-      sftp.ext_openssh_rename(options.remote, options.final, (error) => (error ? reject(failed(error)) : resolve()));
     });
   }
 

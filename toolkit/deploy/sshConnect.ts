@@ -34,6 +34,8 @@ export interface SshOptions {
   onNotice: (message: string) => void;
   /** The parsed ~/.ssh/config (or --ssh-config): HostName, User, Port, IdentityFile, ProxyJump. */
   sshConfig?: SshConfigEntry[];
+  /** --become / ansible_become: the device user commands run as through `sudo -n`; null or absent: the login user. */
+  become?: string | null;
 }
 
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];

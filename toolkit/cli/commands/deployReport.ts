@@ -187,7 +187,8 @@ export function checkReport(options: { outcomes: HostOutcome<DeployCheck>[]; bun
       if (!c) return [o.target.name, 'fail', '-', '-', '-', '-', '-', '-'];
       return [
         o.target.name,
-        c.action === 'unchanged' ? 'leave unchanged' : `switch from ${c.current ?? 'none'}`,
+        (c.action === 'unchanged' ? 'leave unchanged' : `switch from ${c.current ?? 'none'}`) +
+          (c.become === null ? '' : ` as ${c.become} (sudo)`),
         c.release,
         c.send.files.length,
         (c.send.bytes / 1e6).toFixed(2),
