@@ -332,14 +332,14 @@ t.test('the text table, checks in words', { skip: skip ?? false }, async (t) => 
     text,
     [
       `root@127.0.0.1:${p0}: current rel-b (cpu-x86, deployed 2026-12-02T10:00:00.000Z, effnet-edge 0.1.0)`,
-      /  platform: .*; JetPack none; TensorRT none\n/,
+      / {2}platform: .*; JetPack none; TensorRT none\n/,
       '  accuracy at deploy on native-int8: top-1 62.50 % (min 55 %), agreement with fp32 92.50 % (min 85 %)',
       "    pass: bundle files match the manifest's sha256 (0 files differ)",
       '    pass: top-1 agreement with build-time fp32 (measured 92.5 %)',
       '    pass: top-1 accuracy on the labelled golden inputs (measured 62.5 %)',
       '  last verify: pass at 2026-12-02T10:00:00.000Z (deploy of rel-b on native-int8, 3 of 3 checks passed)',
     ]
-      .map((l) => (typeof l === 'string' ? l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '\n' : l.source))
+      .map((l) => (typeof l === 'string' ? `${l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n` : l.source))
       .reduce((a, b) => new RegExp(a.source + b), /(?:)/),
   );
   t.match(text, `  last verify: fail at NOW (verify --host of rel-c on auto: verify printed no TAP (exit 1): `);

@@ -7,7 +7,6 @@ import { type Batch, batchesFromDataset, preloadedBatches } from '../../calibrat
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
-import { UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { topKAccuracy } from '../eval/metrics.js';
