@@ -29,30 +29,24 @@ export function chromiumPath(): string | null {
 // No sandbox: CI runs as root, where Chromium refuses its sandbox. No GPU, no scrollbars: the same pixels anywhere.
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run'];
 
+/** A screenshot of the page at this window size, and the DOM Chromium laid out (one launch for both). */
 export async function screenshotOf(options: {
   chromium: string;
   html: string;
   png: string;
   width: number;
   height: number;
-}): Promise<void> {
-  await run(
+}): Promise<{ dom: string }> {
+  const { stdout } = await run(
     options.chromium,
     [
       ...FLAGS,
       `--screenshot=${options.png}`,
       `--window-size=${options.width},${options.height}`,
+      '--dump-dom',
       pathToFileURL(options.html).href,
     ],
-    { timeout: 60_000 },
+    { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
   );
-}
-
-/** The DOM after Chromium parsed and laid out the page, as HTML. */
-export async function domOf(options: { chromium: string; html: string }): Promise<string> {
-  const { stdout } = await run(options.chromium, [...FLAGS, '--dump-dom', pathToFileURL(options.html).href], {
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
+  return { dom: stdout };
 }

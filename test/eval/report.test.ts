@@ -113,7 +113,7 @@ t.test('flipped images: one thumbnail each, the paired counts, and how many are 
 t.test('per class: accuracy pairs and a heat map cell per (label, int8 class)', async (t) => {
   const html = htmlReport(full);
   t.equal((html.match(/<rect class="cell"/g) ?? []).length, 9);
-  t.match(html, '<tr><td class="name">c2</td><td>10</td><td>100.0 %</td><td>0.0 %</td><td class="fail">-100.0</td>');
+  t.match(html, '<tr><td class="name">c2</td><td>10</td><td>100.0 %</td><td>0.0 %</td><td class="fail">−100.0</td>');
   t.match(html, '<title>c2 → c0: 10 (100.0 %)</title>', 'the collapsed class shows where it went');
   const many = htmlReport({ ...full, predictions: predictions({ n: 400, classes: 40, shown: 0, flipped: 0 }) });
   t.equal((many.match(/<rect class="cell"/g) ?? []).length, 900, 'at most 30 × 30');

@@ -15,7 +15,7 @@ import { htmlReport } from '../../toolkit/eval/report.js';
 import { reportPredictionsFrom } from '../../toolkit/eval/reportPredictions.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { quantizedModelFrom } from '../../toolkit/quant/quantize.js';
-import { chromiumPath, domOf, screenshotOf } from '../../scripts/chromium.js';
+import { chromiumPath, screenshotOf } from '../../scripts/chromium.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
 
 const chromium = chromiumPath();
@@ -69,7 +69,7 @@ t.test('headless Chromium renders every section of a real report', { skip }, asy
   const png = join(dir, 'report.png');
   const page = await fixturePage();
   writeFileSync(html, page);
-  await screenshotOf({ chromium: chromium!, html, png, width: 1000, height: 1400 });
+  const { dom } = await screenshotOf({ chromium: chromium!, html, png, width: 1000, height: 1400 });
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   t.strictSame([info.width, info.height], [1000, 1400]);
   const colours = new Set<number>();
@@ -81,7 +81,6 @@ t.test('headless Chromium renders every section of a real report', { skip }, asy
   t.ok(colours.size > 500, `${colours.size} distinct colours: text, bars, heat map and thumbnails`);
   t.ok(inked / (info.width * info.height) > 0.02, `${((100 * inked) / (info.width * info.height)).toFixed(1)} % inked`);
 
-  const dom = await domOf({ chromium: chromium!, html });
   const headings = [...dom.matchAll(/<section id="([a-z]+)"><h2>([^<]*)<\/h2>/g)].map((m) => [m[1], m[2]]);
   t.strictSame(headings, [
     ['accuracy', 'Accuracy (40 images)'],

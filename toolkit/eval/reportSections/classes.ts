@@ -37,6 +37,12 @@ export function shownClasses(rows: readonly ClassRow[]): ClassRow[] {
 
 const share = (right: number, images: number) => (100 * right) / images;
 
+/** Points with a sign, as the paired numbers print them (`+0.5`, `−2.0`, `0.0`). */
+const signedPoints = (points: number) => {
+  const text = fixed(Math.abs(points), 1);
+  return Number(text) === 0 ? text : `${points < 0 ? '−' : '+'}${text}`;
+};
+
 function classTable(rows: readonly ClassRow[], classes: readonly string[]): string {
   const bar = (value: number, colour: string) =>
     `<span class="bar" style="width:${(value * 1.2).toFixed(1)}px;background:${colour}"></span>`;
@@ -46,7 +52,7 @@ function classTable(rows: readonly ClassRow[], classes: readonly string[]): stri
     const drop = int8 - fp32;
     return (
       `<tr><td class="name">${escapeHtml(classes[r.index]!)}</td><td>${r.images}</td><td>${fixed(fp32, 1)} %</td>` +
-      `<td>${fixed(int8, 1)} %</td><td class="${drop <= -5 ? 'fail' : ''}">${drop > 0 ? '+' : ''}${fixed(drop, 1)}</td>` +
+      `<td>${fixed(int8, 1)} %</td><td class="${drop <= -5 ? 'fail' : ''}">${signedPoints(drop)}</td>` +
       `<td style="text-align:left;width:130px">${bar(fp32, '#8aa8d8')}<br>${bar(int8, '#2a5ab0')}</td></tr>`
     );
   });
