@@ -106,6 +106,11 @@ t.test('flipped images: one thumbnail each, the paired counts, and how many are 
     '<p>10 of 30 images changed their top-1; the first 2 are shown (right→wrong first, then wrong→right, then the rest, each in dataset order), 8 more are not.</p>',
   );
   t.match(flipped, '<ol><li>cat 61.0 %</li></ol></div><div>int8<ol><li>dog 50.0 %</li></ol>');
+  const gone = { ...full.predictions!, flipped: [{ ...flip(0), thumbnail: null }] };
+  t.match(
+    htmlReport({ ...full, predictions: gone }),
+    '<div class="flip rw"><span class="nothumb" title="cat/0.jpg">could not be read again</span>',
+  );
   const none = htmlReport({ ...full, predictions: predictions({ n: 30, classes: 3, shown: 0, flipped: 0 }) });
   t.match(none, '<p>No image of 30 changed its top-1.</p>');
 });

@@ -81,3 +81,14 @@ t.test('without class names or labels: `class N`, and every flip is `changed`', 
   t.strictSame(predictions.classes, ['class 0', 'class 1']);
   t.strictSame([predictions.flipped[0]!.kind, predictions.flipped[0]!.label], ['changed', null]);
 });
+
+t.test('an image gone since the evaluation loses its thumbnail, not the report', async (t) => {
+  const predictions = await reportPredictionsFrom({
+    fp32: logits([[1, 0]]),
+    int8: logits([[0, 1]]),
+    labels: [0],
+    images: [{ path: join(t.testdir(), 'gone.jpg'), relativePath: 'cat/gone.jpg' }],
+    classes: ['cat', 'dog'],
+  });
+  t.equal(predictions.flipped[0]!.thumbnail, null);
+});

@@ -72,7 +72,8 @@ export async function reportPredictionsFrom(options: {
         name: image.relativePath,
         label: label >= 0 ? (classes[label] ?? `class ${label}`) : null,
         kind: kindOf(row),
-        thumbnail: await thumbnailOf(image.path),
+        // Evaluated a moment ago; a file removed or replaced since costs its thumbnail, not the report.
+        thumbnail: await thumbnailOf(image.path).catch(() => null),
         fp32: topScores(fp32, row, classes),
         int8: topScores(int8, row, classes),
       };

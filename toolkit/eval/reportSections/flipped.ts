@@ -8,10 +8,16 @@ const KIND_CLASS: Record<FlippedImage['kind'], string> = { 'right→wrong': 'rw'
 const topList = (scores: readonly ClassScore[]) =>
   `<ol>${scores.map((s) => `<li>${escapeHtml(s.name)} ${fixed(s.percent, 1)} %</li>`).join('')}</ol>`;
 
+function thumbnailHtml(image: FlippedImage): string {
+  const name = escapeHtml(image.name);
+  if (image.thumbnail === null) return `<span class="nothumb" title="${name}">could not be read again</span>`;
+  return `<img src="${image.thumbnail}" alt="${name}" title="${name}">`;
+}
+
 function flipHtml(image: FlippedImage): string {
   const label = image.label === null ? 'unlabelled' : `label ${escapeHtml(image.label)}`;
   return (
-    `<div class="flip ${KIND_CLASS[image.kind]}"><img src="${image.thumbnail}" alt="${escapeHtml(image.name)}" title="${escapeHtml(image.name)}">` +
+    `<div class="flip ${KIND_CLASS[image.kind]}">${thumbnailHtml(image)}` +
     `<div><b>${escapeHtml(image.kind)}</b> · ${label}<br><span class="name">${escapeHtml(image.name)}</span>` +
     `<div style="display:flex;gap:8px"><div>fp32${topList(image.fp32)}</div><div>int8${topList(image.int8)}</div></div></div></div>`
   );

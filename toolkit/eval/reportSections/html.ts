@@ -32,6 +32,7 @@ export const REPORT_CSS =
   '.fine{background:#4a9a4a}.low{background:#d8a020}.poor{background:#c83c3c}' +
   '.bar{height:10px;display:inline-block;vertical-align:middle}' +
   '.flips{display:flex;flex-wrap:wrap;gap:8px}.flip{display:flex;gap:6px;border:1px solid #ddd;padding:4px;' +
-  'width:320px;font-size:12px}.flip img{width:64px;height:64px;image-rendering:pixelated}' +
+  'width:320px;font-size:12px}.flip img,.nothumb{width:64px;height:64px;flex:none;image-rendering:pixelated}' +
+  '.nothumb{background:#eee;color:#666;font-size:10px;text-align:center}' +
   '.flip ol{margin:0;padding-left:1.4em}.rw{border-left:4px solid #c83c3c}.wr{border-left:4px solid #4a9a4a}' +
   '.ww{border-left:4px solid #999}tr.group td{background:#eef;text-align:left;font-weight:bold}';

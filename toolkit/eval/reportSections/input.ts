@@ -33,8 +33,8 @@ export interface FlippedImage {
   label: string | null;
   /** `right→wrong`, `wrong→right`, or `changed` (both wrong, or no label). */
   kind: 'right→wrong' | 'wrong→right' | 'changed';
-  /** data: URI of a small JPEG, so the page stays one file. */
-  thumbnail: string;
+  /** data: URI of a small JPEG, so the page stays one file; null when the file could not be read again. */
+  thumbnail: string | null;
   fp32: ClassScore[];
   int8: ClassScore[];
 }
