@@ -156,7 +156,7 @@ t.test('eval measures fp32 vs int8 on the labelled test set', async (t) => {
     html,
     new RegExp(`<tr><td>top-1</td><td>63\\.20 %</td><td>${json.int8.top1.toFixed(2).replace('.', '\\.')} %</td></tr>`),
   );
-  t.equal((html.match(/<rect /g) ?? []).length, 115, 'one SQNR bar per quantized tensor');
+  t.equal((html.match(/<span class="bar (fine|low|poor)"/g) ?? []).length, 115, 'one SQNR bar per quantized tensor');
 });
 
 t.test('quantize usage errors', async (t) => {

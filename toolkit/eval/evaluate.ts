@@ -24,6 +24,8 @@ export interface Evaluation {
   fp32Logits: Logits;
   int8Logits: Logits;
   labels: number[];
+  /** Each evaluated image, in logit order (the report reads the flipped ones again for thumbnails). */
+  files: { path: string; relativePath: string }[];
 }
 
 /** Activation tensors the int8 graph quantizes: inputs of QuantizeLinear that are not initializers. */
@@ -58,6 +60,7 @@ export async function evaluationFrom(options: {
   const fp32Chunks: Float32Array[] = [];
   const int8Chunks: Float32Array[] = [];
   const labels: number[] = [];
+  const files: Evaluation['files'] = [];
   let classes = 0;
   try {
     for await (const batch of options.batches) {
@@ -71,7 +74,10 @@ export async function evaluationFrom(options: {
       for (const [tensor, accumulator] of sqnr) {
         accumulator.add(tensor === fp32Input ? batch.data : a[tensor]!, b[`${tensor}.dequantized`]!);
       }
-      for (const item of batch.items) labels.push(item.label ?? -1);
+      for (const item of batch.items) {
+        labels.push(item.label ?? -1);
+        files.push({ path: item.path, relativePath: item.relativePath });
+      }
     }
   } finally {
     await fp32Runner.close();
@@ -94,5 +100,6 @@ export async function evaluationFrom(options: {
     fp32Logits,
     int8Logits,
     labels,
+    files,
   };
 }

@@ -11,7 +11,8 @@ import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { topKAccuracy } from '../eval/metrics.js';
 import { pairedTop1FromLogits, type PairedTop1 } from '../eval/paired.js';
-import { htmlReport } from '../eval/report.js';
+import type { ReportInput } from '../eval/report.js';
+import { reportPredictionsFrom } from '../eval/reportPredictions.js';
 import { accuracyWarnings } from '../eval/warnings.js';
 import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
@@ -20,12 +21,12 @@ import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
 import { targetWeightRange } from './buildChecks.js';
 import type { WeightRounding } from '../quant/gptqWeights.js';
-import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
+import { buildReportHtml } from './buildReport.js';
+import { calibratorsForReport } from './quantize.js';
 import { thresholdsFromGolden } from './goldenRuntimes.js';
 import { GOLDEN_FILES, bytesFromFloats, goldenInputsFrom, type GoldenIndex } from '../bundle/golden.js';
 import { sha256Of } from '../bundle/hash.js';
-import { thresholdLines } from '../bundle/thresholds.js';
 import {
   BUNDLE_SCHEMA,
   ENGINE_KEY_FIELDS,
@@ -125,7 +126,7 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
 
   const { accuracy } = models;
   const warnings = accuracyWarnings({ ...accuracy, imagesFix: BUILD_IMAGES_FIX });
-  const report = buildReportHtml({ options, models, thresholds, goldenCount: index.count, warnings });
+  const report = buildReportHtml({ build: options, models, thresholds, goldenCount: index.count, warnings });
   files.set('report.html', encoder.encode(report));
   const manifest = manifestFrom({ options, models, thresholds, files, goldenCount: index.count });
   files.set(MANIFEST_FILE, encoder.encode(manifestText(manifest)));
@@ -150,6 +151,8 @@ interface BundleModels {
   passes: string[];
   /** calib.cache and ranges.json, for int8 bundles. */
   calibrationFiles: [string, Uint8Array][];
+  /** The report's per-image predictions and calibrator scores, for int8 bundles. */
+  report: Pick<ReportInput, 'predictions' | 'calibrators'>;
 }
 
 /** Reads datasets in batches for the build, reporting progress per stage. */
@@ -232,6 +235,16 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     }),
     sqnr: evaluation.layers,
     passes,
+    report: {
+      predictions: await reportPredictionsFrom({
+        fp32: evaluation.fp32Logits,
+        int8: evaluation.int8Logits,
+        labels: evaluation.labels,
+        images: evaluation.files,
+        classes: options.classes,
+      }),
+      ...calibratorsForReport(result),
+    },
     calibrationFiles: [
       ['calib.cache', encoder.encode(cache)],
       ['ranges.json', encoder.encode(rangesJson)],
@@ -268,45 +281,9 @@ async function fp32ModelFrom(options: BuildOptions): Promise<BundleModels> {
     paired: null,
     sqnr: [],
     passes: [],
+    report: {},
     calibrationFiles: [],
   };
-}
-
-function buildReportHtml(options: {
-  options: BuildOptions;
-  models: BundleModels;
-  thresholds: BundleManifest['thresholds'];
-  goldenCount: number;
-  warnings: string[];
-}): string {
-  const { models, thresholds } = options;
-  const { target, precision } = options.options;
-  const { accuracy, calibration, sqnr, passes } = models;
-  return htmlReport({
-    title: `effnet-edge build: ${options.options.modelLabel} for ${target.name} (${precision})`,
-    ...(accuracy.int8
-      ? {
-          accuracy: {
-            fp32: accuracy.fp32,
-            int8: accuracy.int8,
-            agreement: accuracy.agreement!,
-            cosine: accuracy.cosine!,
-            images: accuracy.images,
-            paired: models.paired,
-          },
-        }
-      : {}),
-    warnings: options.warnings,
-    ...(sqnr.length ? { sqnr } : {}),
-    notes: [
-      ...passes,
-      ...(calibration
-        ? [`calibrator: ${describeSettings(calibration.calibrator)}`]
-        : [`${precision}: no calibration; fp32 top-1 ${accuracy.fp32.top1?.toFixed(2) ?? 'n/a'} %`]),
-      `golden set: ${options.goldenCount} images; device thresholds per runtime:`,
-      ...thresholdLines({ thresholds, referenceName: models.int8 ? 'int8' : 'fp32' }),
-    ],
-  });
 }
 
 /** The manifest: every file listed with its sha256, and the engine key fields a device build checks against. */

@@ -7,7 +7,7 @@ import type { Dataset } from '../../calibration/images/dataset.js';
 import { batchesFromDataset, preloadedBatches, type LoadSummary } from '../../calibration/images/loader.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
-import { htmlReport } from '../eval/report.js';
+import { htmlReport, type ReportInput } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
@@ -114,6 +114,17 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   return { result, maxDrop, skipped: summary.skipped };
 }
 
+/** Every calibrator tried with its score and the one chosen, when the ranges were selected on data. */
+export function calibratorsForReport(result: QuantizeResult): Pick<ReportInput, 'calibrators'> {
+  if (!result.rangeScores) return {};
+  const scores = result.rangeScores.map((s) => ({
+    label: describeSettings(s.settings),
+    cosine: s.cosine,
+    agreement: s.agreement,
+  }));
+  return { calibrators: { scores, chosen: describeSettings(result.calibrator) } };
+}
+
 /** The quantize report page: calibrator scores, layer sensitivities, every pass's summary. */
 export function quantizeReportHtml(options: {
   title: string;
@@ -123,15 +134,7 @@ export function quantizeReportHtml(options: {
   const { result, maxDrop } = options;
   return htmlReport({
     title: options.title,
-    ...(result.rangeScores
-      ? {
-          calibratorScores: result.rangeScores.map((s) => ({
-            label: describeSettings(s.settings),
-            cosine: s.cosine,
-            agreement: s.agreement,
-          })),
-        }
-      : {}),
+    ...calibratorsForReport(result),
     ...(maxDrop ? { sensitivities: maxDrop.sensitivities } : {}),
     notes: result.reports.map((r) => r.summary),
   });

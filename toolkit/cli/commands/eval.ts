@@ -1,9 +1,11 @@
 /** `effnet-edge eval`: fp32 vs int8 accuracy, agreement, cosine and per-tensor SQNR on labelled images. */
+import type { Dataset } from '../../../calibration/images/dataset.js';
 import { batchesFromDataset } from '../../../calibration/images/loader.js';
 import { UsageError } from '../../errors.js';
-import { evaluationFrom } from '../../eval/evaluate.js';
-import { pairedText, pairedTop1FromLogits } from '../../eval/paired.js';
+import { evaluationFrom, type Evaluation } from '../../eval/evaluate.js';
+import { pairedText, pairedTop1FromLogits, type PairedTop1 } from '../../eval/paired.js';
 import { htmlReport } from '../../eval/report.js';
+import { reportPredictionsFrom } from '../../eval/reportPredictions.js';
 import { accuracyWarnings } from '../../eval/warnings.js';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -40,7 +42,7 @@ const EVAL_GROUP: OptionGroup = [
     name: 'report',
     type: 'string',
     placeholder: 'FILE.html',
-    help: 'a self-contained HTML report (accuracy table, per-tensor SQNR chart)',
+    help: 'a self-contained HTML report (accuracy, flipped images, per class, per-tensor SQNR)',
   },
 ];
 
@@ -92,17 +94,7 @@ export const evalCommand: Command = {
     const paired = pairedTop1FromLogits({ fp32: fp32Logits, int8: int8Logits, labels });
     const warnings = accuracyWarnings({ ...evaluation, imagesFix: EVAL_IMAGES_FIX });
     const report = stringOption(args, 'report');
-    if (report) {
-      await writeFile(
-        report,
-        htmlReport({
-          title: `effnet-edge eval: ${basename(int8Path)} vs ${basename(fp32Path)}`,
-          accuracy: { ...evaluation, paired },
-          sqnr: evaluation.layers,
-          warnings,
-        }),
-      );
-    }
+    if (report) await writeEvalReport({ path: report, fp32Path, int8Path, evaluation, paired, warnings, dataset });
     if (flag(args, 'json')) {
       io.stdout(
         `${JSON.stringify(
@@ -145,3 +137,31 @@ export const evalCommand: Command = {
     return 0;
   },
 };
+
+/** The same page as a bundle's report.html, without the device thresholds a build sets. */
+async function writeEvalReport(options: {
+  path: string;
+  fp32Path: string;
+  int8Path: string;
+  evaluation: Evaluation;
+  paired: PairedTop1 | null;
+  warnings: string[];
+  dataset: Dataset;
+}): Promise<void> {
+  const { evaluation } = options;
+  const predictions = await reportPredictionsFrom({
+    fp32: evaluation.fp32Logits,
+    int8: evaluation.int8Logits,
+    labels: evaluation.labels,
+    images: evaluation.files,
+    classes: options.dataset.classes ?? null,
+  });
+  const html = htmlReport({
+    title: `effnet-edge eval: ${basename(options.int8Path)} vs ${basename(options.fp32Path)}`,
+    accuracy: { ...evaluation, paired: options.paired },
+    predictions,
+    sqnr: evaluation.layers,
+    warnings: options.warnings,
+  });
+  await writeFile(options.path, html);
+}
