@@ -2,13 +2,12 @@
  * `build` as one function: an fp32 model and images in, a bundle's files and manifest out (nothing written here).
  * fp32 graph → calibration → Q/DQ → evaluation on held-out images → golden set → report → manifest.
  */
-import { arch } from 'node:os';
 import { balancedSubset, type Dataset } from '../../calibration/images/dataset.js';
 import { type Batch, batchesFromDataset, preloadedBatches } from '../../calibration/images/loader.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
-import { FieldError, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { evaluationFrom } from '../eval/evaluate.js';
 import { logitsFrom } from '../eval/logits.js';
 import { topKAccuracy } from '../eval/metrics.js';
@@ -18,9 +17,11 @@ import { accuracyWarnings } from '../eval/warnings.js';
 import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { structureOf } from '../passes/recognise.js';
-import { weightRangeFor, type WeightRange } from '../quant/cpu.js';
+import type { WeightRange } from '../quant/cpu.js';
+import { targetWeightRange } from './targetChoices.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import { dataDrivenRangeOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
+import type { QuantizeStage } from '../quant/quantize.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import { TOOLKIT_VERSION } from '../version.js';
 import { thresholdsFromGolden } from './goldenRuntimes.js';
@@ -36,6 +37,11 @@ import {
   type Accuracy,
   type BundleManifest,
 } from '../bundle/manifest.js';
+
+export { precisionFor } from './targetChoices.js';
+
+/** The stages `bundleFrom` announces through `onStage`, in order (calibration's only for int8). */
+export type BuildStage = 'read' | QuantizeStage | 'evaluate' | 'golden';
 
 export interface BuildOptions {
   target: Target;
@@ -57,6 +63,7 @@ export interface BuildOptions {
   batchSize: number;
   classes: string[] | null;
   onProgress?: (stage: string, done: number, total: number) => void;
+  onStage?: (stage: BuildStage) => void;
   onWarning?: (message: string) => void;
 }
 
@@ -73,37 +80,6 @@ export interface BuildResult {
 /** The fix for a small evaluation set, in build's own options. */
 const BUILD_IMAGES_FIX =
   'give --eval DIR with at least 100 labelled images (or a --calib folder of 500, 20 % held back)';
-
-/** The precision to build: the requested one if the target runs it, else a clear refusal. */
-export function precisionFor(target: Target, requested: string | undefined): Precision {
-  const precision = (requested ?? target.defaultPrecision) as Precision;
-  if (!['int8', 'fp16', 'fp32'].includes(precision))
-    throw new FieldError({
-      field: 'precision',
-      value: precision,
-      expected: 'int8, fp16 or fp32',
-      problem: `expects int8, fp16 or fp32, got '${precision}'`,
-      exitCode: 1,
-    });
-  if (precision === 'int8' && !target.fastInt8) {
-    throw new UserError(
-      `${target.name} (SM ${target.sm}) has no fast int8 path; TensorRT would run int8 slower than fp16 there. Build with --precision fp16`,
-    );
-  }
-  if (!target.precisions.includes(precision)) {
-    throw new UserError(`${target.name} does not run ${precision}; it runs ${target.precisions.join(', ')}`);
-  }
-  return precision;
-}
-
-/** Weight range for the device, not the build host: x86 CPUs without VNNI need 7-bit weights (FACTS.md). */
-export function targetWeightRange(target: Target, requested: WeightRange | 'auto'): WeightRange {
-  if (requested !== 'auto') return requested;
-  if (target.calibration.weightRange !== 'auto') return target.calibration.weightRange;
-  if (target.runtime !== 'onnxruntime' || target.arch !== 'x86_64') return 'full';
-  // Only when building on a machine of the target's kind do we know its CPU; otherwise the safe choice.
-  return arch() === 'x64' ? weightRangeFor({ requested: 'auto', runtime: 'onnxruntime' }) : 'reduced';
-}
 
 /** Fails early, before any image is read, on graphs that are not EfficientNet-style classifiers. */
 export function checkedClassifier(model: Model, label: string): { classes: number } {
@@ -129,13 +105,14 @@ const encoder = new TextEncoder();
 
 export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const { precision, inputSize, batchSize, preprocessing } = options;
+  options.onStage?.('read');
   const goldenSet = balancedSubset({ dataset: options.eval, count: options.goldenCount, seed: 0 });
   const goldenBatches = await preloadedBatches({ dataset: goldenSet, preprocessing, inputSize, batchSize });
   const golden = goldenInputsFrom({ batches: goldenBatches });
   const models = precision === 'int8' ? await int8ModelsFrom(options) : await fp32ModelFrom(options);
   const { fp32, int8 } = models;
   const files = new Map<string, Uint8Array>(models.calibrationFiles);
-
+  options.onStage?.('golden');
   const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
   const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
   files.set('model.fp32.onnx', bytesFromModel(fp32));
@@ -240,6 +217,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
     batches: () => load(options.calib, 'calibrating'),
+    ...(options.onStage ? { onStage: options.onStage } : {}),
     ...(options.auto
       ? await dataDrivenRangeOptions({
           dataset: options.calib,
@@ -253,6 +231,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
   });
   const { fp32, int8 } = result;
   const passes = result.reports.map((r) => r.summary);
+  options.onStage?.('evaluate');
   const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
   const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
   return {
@@ -292,6 +271,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
 async function fp32ModelFrom(options: BuildOptions): Promise<BundleModels> {
   const { inputSize, batchSize, preprocessing } = options;
   const fp32 = preparedFp32From(options.model).model;
+  options.onStage?.('evaluate');
   const evalBatches = await preloadedBatches({
     dataset: options.eval,
     preprocessing,

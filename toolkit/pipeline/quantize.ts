@@ -11,9 +11,17 @@ import { htmlReport } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import { dataDrivenRangeOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
+import {
+  dataDrivenRangeOptions,
+  quantizedModelFrom,
+  type QuantizeResult,
+  type QuantizeStage,
+} from '../quant/quantize.js';
 import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
+
+/** The stages `quantizedFromImages` announces through `onStage`, in order; `read` only when images are preloaded. */
+export type QuantizePipelineStage = 'read' | QuantizeStage | 'max-drop';
 
 export interface QuantizePipelineOptions {
   model: Model;
@@ -37,6 +45,7 @@ export interface QuantizePipelineOptions {
   maxDrop?: { points: number; eval: Dataset };
   /** Per stage ('calibrating', 'bias correction', 'range search', 'sensitivity'): done of total. */
   onProgress: (stage: string, done: number, total: number) => void;
+  onStage?: (stage: QuantizePipelineStage) => void;
   onWarning: (message: string) => void;
 }
 
@@ -52,6 +61,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   const progress = (stage: string) => (done: number, total: number) => options.onProgress(stage, done, total);
   const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
   let biasCorrection: { batches: Batch[]; onProgress: (d: number, t: number) => void } | undefined;
+  if (options.auto || options.biasCorrectionCount !== undefined) options.onStage?.('read');
   if (options.biasCorrectionCount !== undefined) {
     biasCorrection = {
       batches: await preloaded(balancedSubset({ dataset, count: options.biasCorrectionCount, seed: 1 })),
@@ -83,6 +93,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
     cacheTensors: options.cache ? 'all' : 'planned',
     ...ranging,
+    ...(options.onStage ? { onStage: options.onStage } : {}),
     batches: () => {
       // A later pass over the same images reports the same skips: count them once.
       summary.used = 0;
@@ -105,6 +116,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   });
   let maxDrop: MaxDropReport | null = null;
   if (options.maxDrop) {
+    options.onStage?.('max-drop');
     const batches = await preloaded(options.maxDrop.eval);
     ({ result, report: maxDrop } = await quantizedWithinMaxDrop({
       result,

@@ -31,6 +31,9 @@ import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
 import { describeSettings, rangesSelectedFrom, type CandidateScore } from './rangeSelection.js';
 
+/** The steps of `quantizedModelFrom` that take time, in order; `onStage` names each as it starts. */
+export type QuantizeStage = 'calibrate' | 'select' | 'search' | 'bias-correct';
+
 export interface QuantizeOptions {
   model: Model;
   /** Calibration images; called once per calibration pass (more than one when activations are large). */
@@ -68,6 +71,8 @@ export interface QuantizeOptions {
    */
   cacheTensors?: 'planned' | 'all';
   threads?: number;
+  /** Called as each stage that runs starts (select, search and bias-correct only when asked for). */
+  onStage?: (stage: QuantizeStage) => void;
 }
 
 export interface QuantizeResult {
@@ -188,6 +193,7 @@ async function calibrated(options: {
   plan: QuantizationPlan;
 }): Promise<{ collected: Collected; cacheOrder: string[] }> {
   const { options: o, fp32, plan } = options;
+  o.onStage?.('calibrate');
   const planned = plan.activations.map((a) => a.tensor);
   // The cache lists its tensors in graph order.
   const cacheOrder = o.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
@@ -214,6 +220,7 @@ async function selectedRanges(step: RangeStep): Promise<{
   const { options, fp32, plan, collected } = step;
   const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
   if (!options.rangeSelection) return { ranges, calibrator: options.calibrator };
+  options.onStage?.('select');
   const selected = await rangesSelectedFrom({
     fp32,
     plan,
@@ -243,6 +250,7 @@ async function searchedRanges(
 ): Promise<{ ranges: Map<string, number>; search?: QuantizeResult['search']; report?: PassReport }> {
   const { options, fp32, plan, collected } = step;
   if (!options.rangeSearch) return { ranges };
+  options.onStage?.('search');
   // Shape inference for the MAC count only when the budget decides.
   const images =
     options.rangeSearch.count ??
@@ -294,6 +302,7 @@ async function biasCorrected(
 ): Promise<{ base: Model; report?: PassReport }> {
   const { options, fp32, plan } = step;
   if (!options.biasCorrection) return { base: fp32 };
+  options.onStage?.('bias-correct');
   const corrected = await biasCorrectedFp32({
     fp32,
     plan,
