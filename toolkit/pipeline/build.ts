@@ -226,6 +226,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
           batchSize,
           ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
           onSearchProgress: progress('range search'),
+          onSelectProgress: progress('calibrator choice'),
         })
       : {}),
   });

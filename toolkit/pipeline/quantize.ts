@@ -43,7 +43,7 @@ export interface QuantizePipelineOptions {
   cache: boolean;
   /** Keep the most sensitive layers in float until top-1 on these labelled images is within `points`. */
   maxDrop?: { points: number; eval: Dataset };
-  /** Per stage ('calibrating', 'bias correction', 'range search', 'sensitivity'): done of total. */
+  /** Per kind of work ('calibrating', 'calibrator choice', 'range search', 'bias correction', 'sensitivity'). */
   onProgress: (stage: string, done: number, total: number) => void;
   onStage?: (stage: QuantizePipelineStage) => void;
   onWarning: (message: string) => void;
@@ -77,6 +77,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
         ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
         ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
         onSearchProgress: progress('range search'),
+        onSelectProgress: progress('calibrator choice'),
       })
     : {};
   const summary: LoadSummary = { used: 0, skipped: [] };

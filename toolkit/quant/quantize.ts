@@ -51,7 +51,7 @@ export interface QuantizeOptions {
    * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
    * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
    */
-  rangeSelection?: { batches: Batch[] };
+  rangeSelection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
   /**
    * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
    * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
@@ -229,6 +229,7 @@ async function selectedRanges(step: RangeStep): Promise<{
     weightFormat: step.weightFormat,
     batches: options.rangeSelection.batches,
     inputSize: options.inputSize,
+    ...(options.rangeSelection.onProgress ? { onProgress: options.rangeSelection.onProgress } : {}),
   });
   const calibrator = selected.settings;
   return {
@@ -345,12 +346,16 @@ export async function dataDrivenRangeOptions(options: {
   selectCount?: number;
   searchCount?: number;
   onSearchProgress?: (done: number, total: number) => void;
+  onSelectProgress?: (done: number, total: number) => void;
 }): Promise<Pick<QuantizeOptions, 'rangeSelection' | 'rangeSearch'>> {
   const { dataset, preprocessing, inputSize, batchSize } = options;
   const subset = (count: number, seed: number) =>
     preloadedBatches({ dataset: balancedSubset({ dataset, count, seed }), preprocessing, inputSize, batchSize });
   return {
-    rangeSelection: { batches: await subset(options.selectCount ?? 256, 2) },
+    rangeSelection: {
+      batches: await subset(options.selectCount ?? 256, 2),
+      ...(options.onSelectProgress ? { onProgress: options.onSelectProgress } : {}),
+    },
     ...(options.searchCount === 0
       ? {}
       : {

@@ -38,12 +38,15 @@ export async function rangesSelectedFrom(
   options: Omit<QdqContextWithModel, 'ranges'> & {
     calibrators: ReadonlyMap<string, TensorCalibrator>;
     candidates?: readonly CalibratorSettings[];
+    /** Candidates scored of all of them, after each one. */
+    onProgress?: (done: number, total: number) => void;
   },
 ): Promise<{ settings: CalibratorSettings; ranges: Map<string, number>; scores: CandidateScore[] }> {
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
   const scores: CandidateScore[] = [];
   let best: { settings: CalibratorSettings; ranges: Map<string, number>; cosine: number } | undefined;
-  for (const settings of options.candidates ?? RANGE_CANDIDATES) {
+  const candidates = options.candidates ?? RANGE_CANDIDATES;
+  for (const settings of candidates) {
     const ranges = new Map(
       [...options.calibrators].map(([tensor, calibrator]) => {
         if (!calibrator.histogram) throw new Error('internal: range selection needs histogram calibrators');
@@ -60,6 +63,7 @@ export async function rangesSelectedFrom(
     const logits = await logitsFrom({ model: int8, batches: options.batches, inputSize: options.inputSize });
     const score = { settings, cosine: meanCosine(reference, logits), agreement: top1Agreement(reference, logits) };
     scores.push(score);
+    options.onProgress?.(scores.length, candidates.length);
     if (!best || score.cosine > best.cosine) best = { settings, ranges, cosine: score.cosine };
   }
   return { settings: best!.settings, ranges: best!.ranges, scores };
