@@ -1,7 +1,7 @@
 import t from 'tap';
 import { progressBar, stageProgress, type ProgressStream } from '../../toolkit/cli/progress.js';
 import { countText, etaText, rateText } from '../../toolkit/cli/progressUnits.js';
-import { BUILD_STAGES, QUANTIZE_STAGES, stagesFor } from '../../toolkit/cli/stages.js';
+import { BUILD_STAGES, DEPLOY_STAGES, QUANTIZE_STAGES, stagesFor } from '../../toolkit/cli/stages.js';
 
 /** The renderer's input: a terminal that records what is written, and a clock the test moves. */
 function terminal(options: { isTTY?: boolean; columns?: number } = {}) {
@@ -163,4 +163,18 @@ t.test("the stage tables count only the stages a run's options have", async (t) 
     maxDrop: { points: 0.5, eval: { root: 'val', items: [], labelSource: 'folders' as const } },
   };
   t.equal(stagesFor(QUANTIZE_STAGES, all).length, 7);
+  t.strictSame(labels(stagesFor(DEPLOY_STAGES, { install: false, runtime: 'onnxruntime' })), [
+    'connecting',
+    'checking the device',
+    "finding the device's effnet-edge",
+    'uploading the bundle',
+    'verifying on the device',
+    'switching to the release',
+  ]);
+  const jetson = stagesFor(DEPLOY_STAGES, { install: true, runtime: 'tensorrt' });
+  t.strictSame(labels(jetson).slice(2, 5), [
+    'installing effnet-edge',
+    'uploading the bundle',
+    'building the TensorRT engine',
+  ]);
 });

@@ -3,6 +3,7 @@
  * the pipelines announce them (pipeline/build.ts, pipeline/quantize.ts, quant/quantize.ts). A row's `runs` says
  * which options run it, so `[k/N]` counts only the stages this run will have.
  */
+import type { DeployStage } from '../deploy/deployContract.js';
 import type { BuildOptions, BuildStage } from '../pipeline/build.js';
 import type { QuantizePipelineOptions, QuantizePipelineStage } from '../pipeline/quantize.js';
 import type { StageProgress, StageRow } from './progress.js';
@@ -38,6 +39,18 @@ export const QUANTIZE_STAGES: readonly StageTableRow<QuantizePipelineStage | 'wr
   { stage: 'bias-correct', label: 'correcting biases', runs: (o) => o.biasCorrectionCount !== undefined },
   { stage: 'max-drop', label: 'keeping the most sensitive layers in float', runs: (o) => o.maxDrop !== undefined },
   { stage: 'write', label: 'writing the files' },
+];
+
+/** `deploy` to one device: the command's own `connect`, then deploy.ts's steps (a fleet reports per host instead). */
+export const DEPLOY_STAGES: readonly StageTableRow<'connect' | DeployStage, { install: boolean; runtime: string }>[] = [
+  { stage: 'connect', label: 'connecting' },
+  { stage: 'probe', label: 'checking the device' },
+  { stage: 'toolkit', label: 'installing effnet-edge', runs: (o) => o.install },
+  { stage: 'toolkit', label: "finding the device's effnet-edge", runs: (o) => !o.install },
+  { stage: 'upload', label: 'uploading the bundle' },
+  { stage: 'engine', label: 'building the TensorRT engine', runs: (o) => o.runtime === 'tensorrt' },
+  { stage: 'verify', label: 'verifying on the device' },
+  { stage: 'switch', label: 'switching to the release' },
 ];
 
 /** The rows of `table` that a run with `options` has. */
