@@ -2,7 +2,7 @@
  * How progress counts read: items as integers with their unit, bytes in MB (10^6 bytes, as file managers and
  * `ls -h --si` count) from 1 MB up and as bytes below, rates in the same units per second, ETAs in s, m and h.
  */
-export type ProgressUnit = 'img' | 'tensor' | 'layer' | 'candidate' | 'step' | 'B';
+export type ProgressUnit = 'img' | 'tensor' | 'layer' | 'candidate' | 'round' | 'step' | 'B';
 
 const MB = 1e6;
 
