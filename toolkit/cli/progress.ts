@@ -119,7 +119,7 @@ export interface StageProgress<S extends string = string> {
   stage(stage: S): void;
   /** The running stage's work: a bar on its line. */
   update(done: number, total: number, unit: ProgressUnit): void;
-  /** Writes `text` (a warning) on its own line, then redraws the live line under it. */
+  /** Runs `write` (a warning to stderr) with the live line cleared, then draws the live line again under it. */
   aside(write: () => void): void;
   /** Success: the last stage's line keeps its duration. */
   done(): void;
