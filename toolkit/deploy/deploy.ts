@@ -45,6 +45,7 @@ const LOCK_WAIT_MS = 15 * 60_000;
 
 export async function deployed(options: DeployOptions): Promise<DeployResult> {
   const { session } = options;
+  options.onStage?.('probe');
   const { id, files, layout, dir, state: probe } = await probedRelease(options);
   // One deploy, rollback or prune at a time per device, from here to the switch: two at once once left `current`
   // pointing at a release the other had pruned.
@@ -80,6 +81,7 @@ async function releaseDeployed(
   const { session, manifest, id, dir, files, state } = options;
   // The prerequisites refused a CPU npm has no platform packages for.
   const install = options.install === null ? null : { cpu: npmCpuOf(state.facts.machine!)!, ...options.install };
+  options.onStage?.('toolkit');
   const cli = await deviceCli({
     session,
     layout: options.layout,
@@ -91,8 +93,10 @@ async function releaseDeployed(
   const previous = state.current === id ? null : state.current;
   const entry = { release: id, previous, target: manifest.target.name, toolkitVersion: TOOLKIT_VERSION };
   try {
+    options.onStage?.('upload');
     const upload = await uploaded(options, dir, files, state);
     const engineKey = await prepared(options, cli, dir, state.facts);
+    options.onStage?.('verify');
     const verify = await passedVerify({ ...options, cli });
     const record: ReleaseLogEntry = {
       event: 'deployed',
@@ -101,6 +105,7 @@ async function releaseDeployed(
       verify: { runtime: verify.runtime, passed: verify.passed, failed: 0, measured: verify.measured },
       engineKey,
     };
+    options.onStage?.('switch');
     const pruned = await switchedTo({ ...options, record, previous });
     return {
       release: id,

@@ -7,6 +7,9 @@ import type { UploadFile } from './upload.js';
 
 export type BundleFile = UploadFile;
 
+/** A deploy's steps on one device, in order, as `onStage` names them (`engine` only for TensorRT bundles). */
+export type DeployStage = 'probe' | 'toolkit' | 'upload' | 'engine' | 'verify' | 'switch';
+
 export interface DeployOptions {
   session: SshSession;
   bundle: string;
@@ -22,6 +25,7 @@ export interface DeployOptions {
   commandTimeoutMs: number;
   onNotice: (message: string) => void;
   onUpload: (sent: number, total: number) => void;
+  onStage?: (stage: DeployStage) => void;
 }
 
 export interface DeployResult {

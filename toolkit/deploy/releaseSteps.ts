@@ -86,6 +86,7 @@ export async function prepared(
   facts: DeviceFacts,
 ): Promise<Record<string, unknown> | null> {
   if (options.manifest.target.runtime !== 'tensorrt') return null;
+  options.onStage?.('engine');
   const { session } = options;
   // The prerequisites refused a tensorrt bundle for a device without TensorRT's headers.
   const include = facts.tensorrt!.dir;

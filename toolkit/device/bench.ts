@@ -100,6 +100,8 @@ export async function benchmarked(options: {
   runs: number;
   warmup: number;
   power?: TegrastatsSampler;
+  /** Rounds done (warm-up and timed) of all of them, after each one. */
+  onProgress?: (done: number, total: number) => void;
 }): Promise<Record<string, LatencyStats>> {
   const { bundle, manifest, entries, batch, runs, warmup, power } = options;
   const { inputs } = await goldenSetFrom({ bundle, manifest });
@@ -118,6 +120,7 @@ export async function benchmarked(options: {
         await runner.run(input, dims);
         if (r >= warmup) times[i]!.push(performance.now() - start);
       }
+      options.onProgress?.(r + 1, warmup + runs);
     }
     for (const runner of power ? runners : []) {
       energies.push(await energyPerImage({ runner, input, dims, minRuns: runs, sampler: power! }));

@@ -18,7 +18,13 @@ import type { Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import type { WeightRange } from '../quant/cpu.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
-import { dataDrivenOptions, preparedFp32From, quantizedModelFrom, rangeFilesFrom } from '../quant/quantize.js';
+import {
+  dataDrivenOptions,
+  preparedFp32From,
+  quantizedModelFrom,
+  rangeFilesFrom,
+  type QuantizeStage,
+} from '../quant/quantize.js';
 import { targetWeightRange } from './buildChecks.js';
 import type { WeightRounding } from '../quant/gptqWeights.js';
 import { TOOLKIT_VERSION } from '../version.js';
@@ -36,6 +42,9 @@ import {
   type Accuracy,
   type BundleManifest,
 } from '../bundle/manifest.js';
+
+/** The stages `bundleFrom` announces through `onStage`, in order (calibration's only for int8). */
+export type BuildStage = 'read' | QuantizeStage | 'evaluate' | 'golden';
 
 export interface BuildOptions {
   target: Target;
@@ -58,6 +67,7 @@ export interface BuildOptions {
   batchSize: number;
   classes: string[] | null;
   onProgress?: (stage: string, done: number, total: number) => void;
+  onStage?: (stage: BuildStage) => void;
   onWarning?: (message: string) => void;
 }
 
@@ -79,13 +89,14 @@ const encoder = new TextEncoder();
 
 export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const { precision, inputSize, batchSize, preprocessing } = options;
+  options.onStage?.('read');
   const goldenSet = balancedSubset({ dataset: options.eval, count: options.goldenCount, seed: 0 });
   const goldenBatches = await preloadedBatches({ dataset: goldenSet, preprocessing, inputSize, batchSize });
   const golden = goldenInputsFrom({ batches: goldenBatches });
   const models = precision === 'int8' ? await int8ModelsFrom(options) : await fp32ModelFrom(options);
   const { fp32, int8 } = models;
   const files = new Map<string, Uint8Array>(models.calibrationFiles);
-
+  options.onStage?.('golden');
   const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
   const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
   files.set('model.fp32.onnx', bytesFromModel(fp32));
@@ -191,6 +202,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     auto: options.auto,
     ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
     onSearchProgress: progress('range search'),
+    onSelectProgress: progress('calibrator choice'),
   });
   const result = await quantizedModelFrom({
     model: options.model,
@@ -204,9 +216,11 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
     batches: () => load(fit, 'calibrating'),
     ...quantize,
+    ...(options.onStage ? { onStage: options.onStage } : {}),
   });
   const { fp32, int8 } = result;
   const passes = result.reports.map((r) => r.summary);
+  options.onStage?.('evaluate');
   const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
   const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
   return {
@@ -256,6 +270,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
 async function fp32ModelFrom(options: BuildOptions): Promise<BundleModels> {
   const { inputSize, batchSize, preprocessing } = options;
   const fp32 = preparedFp32From(options.model).model;
+  options.onStage?.('evaluate');
   const evalBatches = await preloadedBatches({
     dataset: options.eval,
     preprocessing,

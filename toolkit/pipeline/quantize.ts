@@ -11,10 +11,13 @@ import { htmlReport, type ReportInput } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import { dataDrivenOptions, quantizedModelFrom, type QuantizeResult } from '../quant/quantize.js';
+import { dataDrivenOptions, quantizedModelFrom, type QuantizeResult, type QuantizeStage } from '../quant/quantize.js';
 import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import type { WeightRounding } from '../quant/gptqWeights.js';
+
+/** The stages `quantizedFromImages` announces through `onStage`, in order; `read` only when images are preloaded. */
+export type QuantizePipelineStage = 'read' | QuantizeStage | 'max-drop';
 
 export interface QuantizePipelineOptions {
   model: Model;
@@ -37,8 +40,9 @@ export interface QuantizePipelineOptions {
   cache: boolean;
   /** Keep the most sensitive layers in float until top-1 on these labelled images is within `points`. */
   maxDrop?: { points: number; eval: Dataset };
-  /** Per stage ('calibrating', 'bias correction', 'range search', 'sensitivity'): done of total. */
+  /** Per kind of work ('calibrating', 'calibrator choice', 'range search', 'bias correction', 'sensitivity'). */
   onProgress: (stage: string, done: number, total: number) => void;
+  onStage?: (stage: QuantizePipelineStage) => void;
   onWarning: (message: string) => void;
 }
 
@@ -52,6 +56,7 @@ export interface QuantizePipelineResult {
 export async function quantizedFromImages(options: QuantizePipelineOptions): Promise<QuantizePipelineResult> {
   const { model, dataset, preprocessing, inputSize, batchSize } = options;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress(stage, done, total);
+  if (options.auto || options.biasCorrectionCount !== undefined) options.onStage?.('read');
   const { fit, quantize: dataDriven } = await dataDrivenOptions({
     dataset,
     preprocessing,
@@ -62,6 +67,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
     ...(options.biasCorrectionCount !== undefined ? { biasCorrectionCount: options.biasCorrectionCount } : {}),
     onSearchProgress: progress('range search'),
+    onSelectProgress: progress('calibrator choice'),
     onBiasCorrectionProgress: progress('bias correction'),
   });
   const summary: LoadSummary = { used: 0, skipped: [] };
@@ -78,6 +84,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     // A calibration cache is read by TensorRT's implicit int8, which wants a scale for every activation.
     cacheTensors: options.cache ? 'all' : 'planned',
     ...dataDriven,
+    ...(options.onStage ? { onStage: options.onStage } : {}),
     batches: () => {
       // A later pass over the same images reports the same skips: count them once.
       summary.used = 0;
@@ -100,6 +107,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
   });
   let maxDrop: MaxDropReport | null = null;
   if (options.maxDrop) {
+    options.onStage?.('max-drop');
     const batches = await preloadedBatches({ dataset: options.maxDrop.eval, preprocessing, inputSize, batchSize });
     ({ result, report: maxDrop } = await quantizedWithinMaxDrop({
       result,

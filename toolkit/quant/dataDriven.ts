@@ -29,7 +29,7 @@ export interface DataDrivenSteps {
    * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
    * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
    */
-  rangeSelection?: { batches: Batch[] };
+  rangeSelection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
   /**
    * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
    * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
@@ -47,7 +47,12 @@ export interface DataDrivenSteps {
   check?: { batches: Batch[] };
   /** Empirical bias correction on these (preloaded) calibration images. */
   biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
+  /** Called as each stage that runs starts (select, search and bias-correct only when asked for). */
+  onStage?: (stage: QuantizeStage) => void;
 }
+
+/** The steps of `quantizedModelFrom` that take time, in order; `onStage` names each as it starts. */
+export type QuantizeStage = 'calibrate' | 'select' | 'search' | 'bias-correct';
 
 /** Each tensor's calibrated and searched range, and the images searched on. */
 export interface SearchRecord {
@@ -90,7 +95,8 @@ export async function selectedRanges(step: RangeStep): Promise<{
   const { options, fp32, plan, collected } = step;
   const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
   if (!options.rangeSelection) return { ranges, calibrator: options.calibrator, reports: [] };
-  const { batches } = options.rangeSelection;
+  options.onStage?.('select');
+  const { batches, onProgress } = options.rangeSelection;
   const selected = await rangesSelectedFrom({
     fp32,
     plan,
@@ -100,6 +106,7 @@ export async function selectedRanges(step: RangeStep): Promise<{
     roundedWeights: step.roundedWeights,
     batches,
     inputSize: options.inputSize,
+    ...(onProgress ? { onProgress } : {}),
   });
   const fitScore = (settings: CalibratorSettings) => {
     const score = selected.scores.find((s) => sameSettings(s.settings, settings));
@@ -148,6 +155,7 @@ export async function searchedRanges(
 }> {
   const { options, fp32, plan, collected } = step;
   if (!options.rangeSearch) return { ranges, reports: [] };
+  options.onStage?.('search');
   // Shape inference for the MAC count only when the budget decides.
   const images =
     options.rangeSearch.count ??
@@ -210,6 +218,7 @@ export async function biasCorrected(
 ): Promise<{ base: Model; checked?: CheckedChoice; reports: PassReport[] }> {
   const { options, fp32, plan } = step;
   if (!options.biasCorrection) return { base: fp32, reports: [] };
+  options.onStage?.('bias-correct');
   const { batches } = options.biasCorrection;
   const corrected = await biasCorrectedFp32({
     fp32,

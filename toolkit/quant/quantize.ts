@@ -26,6 +26,7 @@ import {
   selectedRanges,
   type Collected,
   type DataDrivenSteps,
+  type QuantizeStage,
   type RangeStep,
   type SearchRecord,
 } from './dataDriven.js';
@@ -34,6 +35,8 @@ import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrat
 import type { CandidateScore } from './rangeSelection.js';
 import { roundedWeightsFor, type WeightRounding } from './gptqWeights.js';
 import type { QuantizedWeights } from './weights.js';
+
+export type { QuantizeStage };
 
 export interface QuantizeOptions extends DataDrivenSteps {
   model: Model;
@@ -187,6 +190,7 @@ async function calibrated(options: {
   plan: QuantizationPlan;
 }): Promise<{ collected: Collected; cacheOrder: string[] }> {
   const { options: o, fp32, plan } = options;
+  o.onStage?.('calibrate');
   const planned = plan.activations.map((a) => a.tensor);
   // The cache lists its tensors in graph order.
   const cacheOrder = o.cacheTensors === 'all' ? floatActivationsOf(fp32) : planned;
@@ -238,6 +242,7 @@ export async function dataDrivenOptions(options: {
   searchCount?: number;
   biasCorrectionCount?: number;
   onSearchProgress?: (done: number, total: number) => void;
+  onSelectProgress?: (done: number, total: number) => void;
   onBiasCorrectionProgress?: (done: number, total: number) => void;
 }): Promise<{
   fit: Dataset;
@@ -258,7 +263,10 @@ export async function dataDrivenOptions(options: {
     };
   }
   if (!options.auto) return { fit, quantize };
-  quantize.rangeSelection = { batches: await subset(options.selectCount ?? 256, 2) };
+  quantize.rangeSelection = {
+    batches: await subset(options.selectCount ?? 256, 2),
+    ...(options.onSelectProgress ? { onProgress: options.onSelectProgress } : {}),
+  };
   if (options.searchCount !== 0) {
     quantize.rangeSearch = {
       ...(options.searchCount !== undefined ? { count: options.searchCount } : {}),

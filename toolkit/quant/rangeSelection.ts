@@ -48,13 +48,16 @@ export async function rangesSelectedFrom(
   options: Omit<QdqContextWithModel, 'ranges'> & {
     calibrators: ReadonlyMap<string, TensorCalibrator>;
     candidates?: readonly CalibratorSettings[];
+    /** Candidates scored of all of them, after each one. */
+    onProgress?: (done: number, total: number) => void;
   },
 ): Promise<{ settings: CalibratorSettings; ranges: Map<string, number>; scores: CandidateScore[] }> {
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
   const scores: CandidateScore[] = [];
   let best: { settings: CalibratorSettings; ranges: Map<string, number>; cosine: number } | undefined;
   let bestCollapsed: typeof best;
-  for (const settings of options.candidates ?? RANGE_CANDIDATES) {
+  const candidates = options.candidates ?? RANGE_CANDIDATES;
+  for (const settings of candidates) {
     const ranges = new Map(
       [...options.calibrators].map(([tensor, calibrator]) => {
         if (!calibrator.histogram) throw new Error('internal: range selection needs histogram calibrators');
@@ -74,6 +77,7 @@ export async function rangesSelectedFrom(
     const agreement = top1Agreement(reference, logits);
     const collapsed = cosine < COLLAPSE_COSINE || agreement < COLLAPSE_AGREEMENT;
     scores.push({ settings, cosine, agreement, collapsed });
+    options.onProgress?.(scores.length, candidates.length);
     if (collapsed) {
       if (!bestCollapsed || cosine > bestCollapsed.cosine) bestCollapsed = { settings, ranges, cosine };
     } else if (!best || cosine > best.cosine) best = { settings, ranges, cosine };

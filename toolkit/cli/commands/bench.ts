@@ -11,6 +11,7 @@ import type { Command, OptionGroup } from '../command.js';
 import { MAX_THREADS, flag, listOption, numberOption, requiredString, numberOrDefault } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
 import { formatTable } from '../table.js';
+import { progressBar } from '../progress.js';
 import { integerFrom } from '../validators.js';
 
 // Every count bounded: an absurd one (--threads 5000) would hang the machine, not measure it.
@@ -101,9 +102,22 @@ export const benchCommand: Command = {
     const sampler = await startTegrastats({ intervalMs: TEGRASTATS_INTERVAL_MS });
     const power = 'samples' in sampler ? sampler : undefined;
     let stats: Record<string, LatencyStats>;
+    // A round runs every runtime once; the bar clears itself before the table.
+    const bar = progressBar({ label: 'benchmarking', unit: 'round', enabled: !flag(args, 'json') });
     try {
-      stats = await benchmarked({ bundle, manifest, entries, batch, runs, warmup, ...(power ? { power } : {}) });
+      const onProgress = (done: number, total: number) => bar.update(done, total);
+      stats = await benchmarked({
+        bundle,
+        manifest,
+        entries,
+        batch,
+        runs,
+        warmup,
+        onProgress,
+        ...(power ? { power } : {}),
+      });
     } finally {
+      bar.done();
       await power?.stop();
     }
     const { line, ...status } = powerStatus({

@@ -21,12 +21,13 @@ import { modelFromFile } from '../../onnx/read.js';
 import type { WeightRange } from '../../quant/cpu.js';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
-import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
+import type { Command, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
-import { progressBar, type Progress } from '../progress.js';
+import { stageProgress } from '../progress.js';
+import { BUILD_STAGES, stageHooks, stagesFor } from '../stages.js';
 import { positiveInteger } from '../validators.js';
 
 /** The embedded default: a small trained EfficientNet-B0 with its images, shipped in the package. */
@@ -321,17 +322,11 @@ export async function buildPlanFrom(args: ParsedArgs) {
   };
 }
 
-/** Builds the bundle with a progress bar per long stage. */
-function builtWithProgress(options: Parameters<typeof bundleFrom>[0], io: CommandIo): Promise<BuildResult> {
-  const bars = new Map<string, Progress>();
-  return bundleFrom({
-    ...options,
-    onProgress: (stage, done, total) => {
-      if (!bars.has(stage))
-        bars.set(stage, progressBar({ label: stage, unit: stage === 'range search' ? 'tensor' : 'img' }));
-      bars.get(stage)!.update(done, total);
-    },
-    onWarning: (message) => io.stderr(`effnet-edge build: warning: ${message}\n`),
+/** The build's stage lines on a terminal (none with --json or --quiet: quiet on success). */
+function buildStageLines(args: ParsedArgs, options: Parameters<typeof bundleFrom>[0]) {
+  return stageProgress({
+    stages: stagesFor(BUILD_STAGES, options),
+    enabled: !flag(args, 'json') && !flag(args, 'quiet'),
   });
 }
 
@@ -349,14 +344,27 @@ export const buildCommand: Command = {
   groups: [BUILD_GROUP, NETWORK_GROUP, CALIBRATION_GROUP, PREPROCESS_GROUP, LABELS_GROUP, JSON_GROUP],
   async run(args, io) {
     const { out, chosen, options, signingKey } = await buildPlanFrom(args);
-    const result = await builtWithProgress(options, io);
+    const lines = buildStageLines(args, options);
+    let result: BuildResult;
+    try {
+      result = await bundleFrom({
+        ...options,
+        ...stageHooks(lines, (message) => io.stderr(`effnet-edge build: warning: ${message}\n`)),
+      });
+      if (!flag(args, 'strict') || !result.warnings.length) {
+        lines.stage('write');
+        const files = signingKey ? withManifestSignature({ files: result.files, key: signingKey }) : result.files;
+        await bundleFolderWritten({ out, files, force: flag(args, 'force') });
+        lines.done();
+      }
+    } finally {
+      lines.stop();
+    }
     if (flag(args, 'strict') && result.warnings.length) {
       for (const warning of result.warnings) io.stderr(`effnet-edge build: --strict: ${warning}\n`);
       io.stderr(`effnet-edge build: --strict: ${result.warnings.length} warning(s); ${out} not written\n`);
       return 1;
     }
-    const files = signingKey ? withManifestSignature({ files: result.files, key: signingKey }) : result.files;
-    await bundleFolderWritten({ out, files, force: flag(args, 'force') });
     const { manifest, paired, warnings } = result;
     // Per class, so a class that went missing or thin (a skipped folder, a bad split) shows at once.
     const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });

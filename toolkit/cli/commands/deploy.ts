@@ -19,7 +19,8 @@ import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js'
 import { flag, given, requiredString, stringOption, numberOption, numberOrDefault, messageFor } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, QUIET_OPTION } from '../sharedOptions.js';
 import { emittedPlaybook } from './deployPlaybook.js';
-import { progressBar } from '../progress.js';
+import { stageProgress } from '../progress.js';
+import { DEPLOY_STAGES, stagesFor } from '../stages.js';
 import { HOSTS_GROUP, SSH_GROUP, hostTargetsOf, sessionTo, sshSettingsFrom } from '../sshOptions.js';
 import { checkReport, deployRows, printedOutcomes, switchedBack } from './deployReport.js';
 import { absoluteDevicePath, integerAtLeast, positiveSeconds } from '../validators.js';
@@ -210,23 +211,33 @@ async function deployedTo(options: {
   const single = plan.targets.length === 1;
   const quiet = flag(args, 'quiet') || flag(args, 'json');
   const label = hostLabel(target);
+  // Stage lines for one device on a terminal: fleets report per host at the end instead.
+  const lines = stageProgress({
+    stages: stagesFor(DEPLOY_STAGES, { install: flag(args, 'install'), runtime: plan.manifest.target.runtime }),
+    enabled: single && !quiet,
+  });
   const notice = (message: string) => {
-    if (!flag(args, 'quiet')) io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`);
+    if (!flag(args, 'quiet'))
+      lines.aside(() => io.stderr(`effnet-edge deploy: ${single ? '' : `${label}: `}${message}\n`));
   };
-  // One bar at a time on a terminal: fleets report per host at the end instead.
-  const bar = single && !quiet ? progressBar({ label: `uploading to ${label}`, unit: 'B' }) : null;
-  const toolkitBar = single && !quiet ? progressBar({ label: `uploading effnet-edge to ${label}`, unit: 'B' }) : null;
-  const session = await sessionTo({ target, settings: plan.settings, onNotice: notice });
+  const bytes = (sent: number, total: number) => lines.update(sent, total, 'B');
+  lines.stage('connect');
   try {
-    return await deployed({
-      ...deployOptionsFor({ plan, args, session, onToolkitUpload: (sent, total) => toolkitBar?.update(sent, total) }),
-      onNotice: notice,
-      onUpload: (sent, total) => bar?.update(sent, total),
-    });
+    const session = await sessionTo({ target, settings: plan.settings, onNotice: notice });
+    try {
+      const result = await deployed({
+        ...deployOptionsFor({ plan, args, session, onToolkitUpload: bytes }),
+        onNotice: notice,
+        onUpload: bytes,
+        onStage: (stage) => lines.stage(stage),
+      });
+      lines.done();
+      return result;
+    } finally {
+      session.close();
+    }
   } finally {
-    toolkitBar?.done();
-    bar?.done();
-    session.close();
+    lines.stop();
   }
 }
 

@@ -75,7 +75,7 @@ export const evalCommand: Command = {
         `--int8 takes ${inputSizeOf(int8)}x${inputSizeOf(int8)} inputs but --fp32 takes ${inputSize}x${inputSize}`,
       );
     const dataset = await datasetFrom({ args, flag: 'data', countFlag: 'count' });
-    const progress = progressBar({ label: 'evaluating', unit: 'img' });
+    const progress = progressBar({ label: 'evaluating', unit: 'img', enabled: !flag(args, 'json') });
     const evaluation = await evaluationFrom({
       fp32,
       int8,

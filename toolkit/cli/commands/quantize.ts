@@ -20,15 +20,9 @@ import { choiceOption, flag, given, numberOption, requiredString, stringOption, 
 import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, WEIGHT_RANGE_OPTION } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
-import { progressBar } from '../progress.js';
+import { stageProgress } from '../progress.js';
+import { QUANTIZE_STAGES, stageHooks, stagesFor } from '../stages.js';
 import { choice, nonNegative, orList, positiveInteger } from '../validators.js';
-
-/** What each long stage counts, for its progress bar. */
-const STAGE_UNITS: Record<string, string> = {
-  'bias correction': 'layer',
-  'range search': 'tensor',
-  sensitivity: 'layer',
-};
 
 const FILES_GROUP: OptionGroup = [
   { name: 'model', type: 'string', placeholder: 'M.onnx', help: 'the fp32 model' },
@@ -176,18 +170,28 @@ async function quantizeOptionsFrom(
   return { modelPath, out, trtVersion, options };
 }
 
-/** Runs the pipeline with one progress bar per long stage. */
-async function quantizedWithProgress(options: Omit<QuantizePipelineOptions, 'onProgress'>) {
-  const bars = new Map<string, ReturnType<typeof progressBar>>();
-  const quantized = await quantizedFromImages({
-    ...options,
-    onProgress: (stage, done, total) => {
-      if (!bars.has(stage)) bars.set(stage, progressBar({ label: stage, unit: STAGE_UNITS[stage] ?? 'img' }));
-      bars.get(stage)!.update(done, total);
-    },
-  });
-  for (const bar of bars.values()) bar.done();
-  return quantized;
+/** Quantizes and writes the files with a numbered line per stage on a terminal (none with --json). */
+async function quantizedWithProgress(options: {
+  args: ParsedArgs;
+  modelPath: string;
+  out: string;
+  trtVersion: number;
+  pipeline: Omit<QuantizePipelineOptions, 'onProgress'>;
+}): Promise<QuantizePipelineResult> {
+  const { args, pipeline } = options;
+  const lines = stageProgress({ stages: stagesFor(QUANTIZE_STAGES, pipeline), enabled: !flag(args, 'json') });
+  try {
+    const quantized = await quantizedFromImages({
+      ...pipeline,
+      ...stageHooks(lines, pipeline.onWarning),
+    });
+    lines.stage('write');
+    await quantizeFilesWritten({ ...options, quantized });
+    lines.done();
+    return quantized;
+  } finally {
+    lines.stop();
+  }
 }
 
 /** The int8 model and the files asked for beside it: cache, ranges, report. */
@@ -271,8 +275,7 @@ export const quantizeCommand: Command = {
   groups: [FILES_GROUP, CALIBRATION_GROUP, QUANTIZE_GROUP, PREPROCESS_GROUP, LABELS_GROUP, JSON_GROUP],
   async run(args, io) {
     const { modelPath, out, trtVersion, options } = await quantizeOptionsFrom(args, io);
-    const quantized = await quantizedWithProgress(options);
-    await quantizeFilesWritten({ args, modelPath, out, trtVersion, quantized });
+    const quantized = await quantizedWithProgress({ args, modelPath, out, trtVersion, pipeline: options });
     if (quantized.skipped.length) io.stderr(`effnet-edge quantize: ${quantized.skipped.length} image(s) skipped\n`);
     if (flag(args, 'json'))
       io.stdout(`${JSON.stringify(quantizeJson({ out, pipeline: options, quantized }), null, 2)}\n`);
