@@ -40,20 +40,26 @@ export const CALIBRATION_GROUP: OptionGroup = [
     validate: choice(METHODS, `auto or one of ${CALIBRATION_METHODS.join(', ')}`),
     help: [
       'auto (default: every histogram calibrator is tried and the one whose int8 logits',
-      'are closest to fp32 on --select-count N calibration images wins, default 256;',
-      'then each activation range is searched alone on --search-count N images: by',
-      'default as many as a fixed compute budget allows, 128 at most (B0: 128 at 32×32,',
-      '16 at 224; B2 at 260 and larger models: none); 0 skips the search),',
-      `or one of ${CALIBRATION_METHODS.join(', ')}`,
+      'are closest to fp32 on --select-count images wins, then each activation range is',
+      `searched alone on --search-count images), or one of ${CALIBRATION_METHODS.join(', ')}`,
     ],
   },
-  { name: 'select-count', type: 'integer', placeholder: 'N', describedIn: 'method', help: '' },
+  {
+    name: 'select-count',
+    type: 'integer',
+    placeholder: 'N',
+    help: 'with --method auto: calibration images each calibrator is scored on (default 256)',
+    validate: positiveInteger,
+  },
   {
     name: 'search-count',
     type: 'integer',
     placeholder: 'N',
-    describedIn: 'method',
-    help: '',
+    help: [
+      "with --method auto: calibration images each activation's range search runs on; 0 skips the",
+      'search (default: what a fixed compute budget allows, 128 at most: B0 128 at 32×32 and',
+      '32 at 224, B1 18, B2 12, B3 and larger none)',
+    ],
     validate: integerAtLeast(0),
   },
   {
@@ -67,11 +73,19 @@ export const CALIBRATION_GROUP: OptionGroup = [
   BATCH_OPTION,
 ];
 
-/** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
-export function searchCountFrom(args: ParsedArgs, auto: boolean): number | undefined {
-  const searchCount = numberOption(args, 'search-count');
-  if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
-  return searchCount;
+/** `--search-count` (an integer ≥ 0; 0 skips the search) and `--select-count`: only with `--method auto`. */
+export function autoCountsFrom(args: ParsedArgs, auto: boolean): { searchCount?: number; selectCount?: number } {
+  const counts: { searchCount?: number; selectCount?: number } = {};
+  for (const [flagName, field] of [
+    ['search-count', 'searchCount'],
+    ['select-count', 'selectCount'],
+  ] as const) {
+    const value = numberOption(args, flagName);
+    if (value === undefined) continue;
+    if (!auto) throw new UsageError(`--${flagName} goes with --method auto`);
+    counts[field] = value;
+  }
+  return counts;
 }
 
 /** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */

@@ -52,6 +52,7 @@ export interface BuildOptions {
   /** Choose the calibrator and search ranges on the data (`--method auto`). */
   auto: boolean;
   searchCount?: number;
+  selectCount?: number;
   weightRange: WeightRange | 'auto';
   goldenCount: number;
   batchSize: number;
@@ -247,6 +248,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
           inputSize,
           batchSize,
           ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+          ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
           onSearchProgress: progress('range search'),
         })
       : {}),

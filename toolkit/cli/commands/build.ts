@@ -22,7 +22,7 @@ import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, calibratorSettingsFrom, autoCountsFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { progressBar, type Progress } from '../progress.js';
@@ -280,7 +280,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
     stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
       ? { settings: { method: target.calibration.method } as const, auto: false }
       : calibratorSettingsFrom(args);
-  const searchCount = searchCountFrom(args, auto);
+  const autoCounts = autoCountsFrom(args, auto);
   const out = stringOption(args, 'out') ?? join('dist', `${chosen.stem}-${shortName(target)}`);
   // Before any calibration: an output that cannot be written is known now, not minutes later.
   outputsChecked({
@@ -309,7 +309,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       inputSize,
       calibrator,
       auto,
-      ...(searchCount !== undefined ? { searchCount } : {}),
+      ...autoCounts,
       weightRange,
       goldenCount: golden,
       batchSize: numberOrDefault(args, 'batch'),
