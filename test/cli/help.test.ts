@@ -41,19 +41,9 @@ t.test(
 );
 
 t.test('--select-count without --method auto is refused, as --search-count is', async (t) => {
-  const result = await runCli([
-    'quantize',
-    '--model',
-    join(CIFAR_B0, 'model.onnx'),
-    '--calib',
-    join(CIFAR_B0, 'calib'),
-    '--method',
-    'minmax',
-    '--select-count',
-    '8',
-    '--out',
-    'q.onnx',
-  ]);
+  const model = join(CIFAR_B0, 'model.onnx');
+  const argv = ['quantize', '--model', model, '--calib', join(CIFAR_B0, 'calib'), '--method', 'minmax'];
+  const result = await runCli([...argv, '--select-count', '8', '--out', 'q.onnx']);
   t.equal(result.code, 2);
   t.equal(
     result.stderr,
