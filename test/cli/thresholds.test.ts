@@ -77,6 +77,14 @@ t.test(
     ]);
     const json = JSON.parse((await runCli(['inspect', '--bundle', bundle, '--json'])).stdout);
     t.strictSame(json.manifest.thresholds, manifest.thresholds);
+    t.strictSame(json.bounds.onnxruntime, [
+      { metric: 'referenceAgreement', min: ort.minReferenceAgreement, unit: '%' },
+      { metric: 'agreement', min: ort.minAgreement, unit: '%' },
+      { metric: 'cosine', min: ort.minCosine, unit: null },
+      { metric: 'top1', min: ort.minTop1, unit: '%' },
+      { metric: 'logitDeviation', max: ort.maxLogitDeviation, unit: null },
+    ]);
+    t.strictSame(Object.keys(json.bounds), ['onnxruntime', 'ort-int8', 'native-int8'], 'every runtime, as numbers');
     t.strictSame(json.steps.slice(3, 6), [
       inspectLine('onnxruntime', ort).slice(3),
       inspectLine('ort-int8', ortInt8).slice(3),

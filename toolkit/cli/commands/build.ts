@@ -8,7 +8,7 @@ import { targetNamed, type Precision, type Target } from '../../../targets/load.
 import { bundleFrom, checkedClassifier, precisionFor, type BuildResult } from '../../pipeline/build.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
-import { deviationSummary } from '../../bundle/thresholds.js';
+import { boundsOf, deviationSummary } from '../../bundle/thresholds.js';
 import { pairedText } from '../../eval/paired.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
 import { SIGN_PASSPHRASE_ENV, signingKeyFrom, withManifestSignature } from '../../bundle/signature.js';
@@ -359,7 +359,8 @@ export const buildCommand: Command = {
     const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });
     if (flag(args, 'json')) {
       const { target, accuracy, thresholds, files } = manifest;
-      const json = { bundle: out, target, accuracy, paired, warnings, thresholds, images: perClass, files };
+      const bounds = boundsOf(thresholds);
+      const json = { bundle: out, target, accuracy, paired, warnings, thresholds, bounds, images: perClass, files };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
       return 0;
     }
