@@ -48,7 +48,8 @@ export const CALIBRATION_GROUP: OptionGroup = [
     name: 'select-count',
     type: 'integer',
     placeholder: 'N',
-    help: 'with --method auto: calibration images each calibrator is scored on (default 256)',
+    default: 256,
+    help: 'with --method auto: calibration images each calibrator is scored on (default {default})',
     validate: positiveInteger,
   },
   {
@@ -80,10 +81,9 @@ export function autoCountsFrom(args: ParsedArgs, auto: boolean): { searchCount?:
     ['search-count', 'searchCount'],
     ['select-count', 'selectCount'],
   ] as const) {
-    const value = numberOption(args, flagName);
-    if (value === undefined) continue;
+    if (!given(args, flagName)) continue;
     if (!auto) throw new UsageError(`--${flagName} goes with --method auto`);
-    counts[field] = value;
+    counts[field] = numberOption(args, flagName);
   }
   return counts;
 }
