@@ -62,7 +62,7 @@ export function topKText(results: readonly ImageResult[]): string {
 export const runCommand: Command = {
   name: 'run',
   summary:
-    "Classify images with a bundle's int8 model (TensorRT on a Jetson, else ONNX Runtime): top-5 with class names.",
+    "Classify images with a bundle's int8 model (TensorRT on a Jetson, the native int8 engine on CPUs, else ONNX Runtime; the first line names it): top-5 with class names.",
   usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--runtime R] [--json] IMAGE...',
   examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
   positionals: true,
