@@ -100,6 +100,12 @@ const targetSchema = z
       problem('runtime', "is 'tensorrt', which needs 'sm' and 'tensorrt' versions");
     if (target.deviceSide === 'trtexec' && target.runtime !== 'tensorrt')
       problem('deviceSide', "is 'trtexec' but the runtime is not tensorrt");
+    // Declared in the schema for the NPU compilers that need it, but the quantizer writes per-channel weights only.
+    if (target.calibration.weightGranularity === 'per-tensor')
+      problem(
+        'calibration',
+        "weightGranularity is 'per-tensor', which effnet-edge does not write yet (every weight is quantized per output channel); use 'per-channel'",
+      );
   });
 
 // The declared types and the schema must describe the same thing.

@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  boundsOf,
   deviationSummary,
   estimatedThresholds,
   measuredThresholds,
@@ -96,3 +97,26 @@ t.test('with the evaluation: agreement and top-1 allow the golden set its sampli
   });
   t.match(estimated, { minAgreement: 84.37, minTop1: null, minReferenceAgreement: 93.75 });
 });
+
+t.test(
+  "boundsOf: each runtime's bounds as numbers in verify's order and shape; no top-1 bound without labels",
+  async (t) => {
+    const onnxruntime = measuredThresholds({ count: 32, largestLogit: 8.5, measured });
+    const unlabelled = { ...onnxruntime, minTop1: null };
+    t.strictSame(boundsOf({ largestLogit: 8.5, runtimes: { onnxruntime, 'native-int8': unlabelled } }), {
+      onnxruntime: [
+        { metric: 'referenceAgreement', min: 90.62, unit: '%' },
+        { metric: 'agreement', min: 81.25, unit: '%' },
+        { metric: 'cosine', min: 0.96, unit: null },
+        { metric: 'top1', min: 46.87, unit: '%' },
+        { metric: 'logitDeviation', max: onnxruntime.maxLogitDeviation, unit: null },
+      ],
+      'native-int8': [
+        { metric: 'referenceAgreement', min: 90.62, unit: '%' },
+        { metric: 'agreement', min: 81.25, unit: '%' },
+        { metric: 'cosine', min: 0.96, unit: null },
+        { metric: 'logitDeviation', max: onnxruntime.maxLogitDeviation, unit: null },
+      ],
+    });
+  },
+);

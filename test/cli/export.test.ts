@@ -1,14 +1,14 @@
 import t from 'tap';
 import { COMMANDS } from '../../toolkit/cli/main.js';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxAbsDeviation } from '../../toolkit/eval/metrics.js';
 import { REFERENCE } from '../helpers/paths.js';
 import { runBin, runCli } from '../helpers/cli.js';
 import { maxAbs, readFloat32, runOnnx } from '../helpers/ort.js';
 
-t.test('export writes a model that runs, quietly, and the same bytes twice', async (t) => {
+t.test('export writes a model that runs, says so in one line, and the same bytes twice', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'b0.onnx');
   const result = await runCli([
@@ -21,7 +21,8 @@ t.test('export writes a model that runs, quietly, and the same bytes twice', asy
     out,
   ]);
   t.equal(result.code, 0);
-  t.equal(result.stdout, '', 'quiet on success');
+  const megabytes = (statSync(out).size / 1e6).toFixed(1);
+  t.equal(result.stdout, `wrote ${out} (${megabytes} MB; b0 at 224×224, 1000 classes)\n`, 'one line, as build');
   t.equal(result.stderr, '');
   const input = readFloat32('input.bin', readFileSync(join(REFERENCE, 'seed_b0', 'input.bin')));
   const reference = readFloat32('logits.bin', readFileSync(join(REFERENCE, 'seed_b0', 'logits.bin')));
@@ -43,6 +44,38 @@ t.test('export writes a model that runs, quietly, and the same bytes twice', asy
   t.equal(parsed.weightNaming, 'seed');
   t.equal(parsed.bnEpsilon, 0.001);
 });
+
+t.test(
+  'export refuses to replace a file without --force, as build refuses a bundle; --quiet prints nothing',
+  async (t) => {
+    const dir = t.testdir({ 'small.onnx': 'mine', 'small.onnx.data': 'mine too', 'lone.onnx.data': 'mine' });
+    const out = join(dir, 'small.onnx');
+    const argv = ['export', '--variant', 'b0', '--resolution', '32', '--num-classes', '10', '--init', 'seeded'];
+    const refused = await runCli([...argv, '--out', out]);
+    t.equal(refused.code, 1);
+    t.equal(
+      refused.stderr,
+      `effnet-edge export: ${out} already exists; give --force to replace it, or --out another file\n`,
+    );
+    t.equal(readFileSync(out, 'utf8'), 'mine', 'left as it was');
+    const lone = join(dir, 'lone.onnx');
+    const dataRefused = await runCli([...argv, '--out', lone, '--external-data']);
+    t.equal(
+      dataRefused.stderr,
+      `effnet-edge export: ${lone}.data already exists; give --force to replace it, or --out another file\n`,
+      'the weights file beside it counts too',
+    );
+    const data = await runCli([...argv, '--out', out, '--external-data', '--force', '--quiet']);
+    t.equal(data.code, 0, data.stderr);
+    t.equal(data.stdout, '', '--quiet: nothing on success');
+    t.not(readFileSync(`${out}.data`, 'utf8'), 'mine too', 'replaced with --force');
+    const again = await runCli([...argv, '--out', out, '--external-data']);
+    t.equal(
+      again.stderr,
+      `effnet-edge export: ${out} already exists; give --force to replace it, or --out another file\n`,
+    );
+  },
+);
 
 t.test('export --init seeded with external data', async (t) => {
   const dir = t.testdir();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { percentile } from '../../toolkit/device/bench.js';
-import { softmax } from '../../toolkit/cli/commands/run.js';
+import { softmax, topKText } from '../../toolkit/cli/commands/run.js';
 import { alive, fakeTegrastats } from '../helpers/fakeTegrastats.js';
 
 const dir = t.testdir();
@@ -159,6 +159,41 @@ t.test(
     t.match(
       text.stdout,
       "\npower: VDD_IN, the module's input (CPU, GPU, SoC, memory and the module's own regulators; not the carrier board), read by tegrastats every 100 ms while each runtime ran alone for at least 1 s\n",
+    );
+  },
+);
+
+t.test(
+  'top-k text: a 40-character class name is cut at 32 with an ellipsis, and every percentage lines up',
+  async (t) => {
+    const forty = 'a-very-long-class-name-of-forty-letters!';
+    t.equal(forty.length, 40);
+    const text = topKText([
+      {
+        image: 'a.jpg',
+        top: [
+          { class: 3, name: forty, probability: 0.973 },
+          { class: 5, name: 'dog', probability: 0.02 },
+        ],
+      },
+      { image: 'b.jpg', top: [{ class: 11, name: null, probability: 0.5 }] },
+    ]);
+    t.equal(
+      text,
+      'a.jpg\n' +
+        '  1. a-very-long-class-name-of-forty…  97.3 %\n' +
+        '  2. dog                                2.0 %\n' +
+        'b.jpg\n' +
+        '  1. class 11                          50.0 %\n',
+    );
+    t.strictSame(
+      new Set(
+        text
+          .split('\n')
+          .filter((l) => l.endsWith('%'))
+          .map((l) => l.indexOf('%')),
+      ),
+      new Set([44]),
     );
   },
 );

@@ -1,5 +1,6 @@
 /** Build → inspect → verify: each runtime's thresholds, as the manifest records them, are what both show and use. */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest, RuntimeThresholds } from '../../toolkit/bundle/manifest.js';
@@ -76,6 +77,14 @@ t.test(
     ]);
     const json = JSON.parse((await runCli(['inspect', '--bundle', bundle, '--json'])).stdout);
     t.strictSame(json.manifest.thresholds, manifest.thresholds);
+    t.strictSame(json.bounds.onnxruntime, [
+      { metric: 'referenceAgreement', min: ort.minReferenceAgreement, unit: '%' },
+      { metric: 'agreement', min: ort.minAgreement, unit: '%' },
+      { metric: 'cosine', min: ort.minCosine, unit: null },
+      { metric: 'top1', min: ort.minTop1, unit: '%' },
+      { metric: 'logitDeviation', max: ort.maxLogitDeviation, unit: null },
+    ]);
+    t.strictSame(Object.keys(json.bounds), ['onnxruntime', 'ort-int8', 'native-int8'], 'every runtime, as numbers');
     t.strictSame(json.steps.slice(3, 6), [
       inspectLine('onnxruntime', ort).slice(3),
       inspectLine('ort-int8', ortInt8).slice(3),
@@ -97,3 +106,49 @@ t.test(
     t.match(onNative.stdout, `  measured: ${native.basis === 'measured' ? native.measured.maxLogitDeviation : ''}`);
   },
 );
+
+/** Well-formed XML: xmllint where it is installed, else a strict enough reading of what junitFrom writes. */
+function xmlProblem(file: string): string | null {
+  const lint = spawnSync('xmllint', ['--noout', file], { encoding: 'utf8' });
+  if (!lint.error) return lint.status === 0 ? null : lint.stderr;
+  const open: string[] = [];
+  const body = readFileSync(file, 'utf8').replace(/^<\?xml [^>]*\?>\n/, '');
+  for (const [tag, close, name, rest] of body.matchAll(/<(\/?)([\w:-]+)((?:\s+[\w:-]+="[^"<]*")*\s*\/?)>/g)) {
+    if (close) {
+      if (open.pop() !== name) return `</${name}> closes nothing open: ${tag}`;
+    } else if (!rest!.endsWith('/')) open.push(name!);
+  }
+  if (open.length) return `never closed: ${open.join(', ')}`;
+  return /&(?!(amp|lt|gt|quot|apos);)/.test(body) ? 'an unescaped &' : null;
+}
+
+t.test('verify --json gives each bound as numbers; --junit times the checks that do work', async (t) => {
+  const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
+  const r = manifest.thresholds.runtimes.onnxruntime!;
+  const junit = join(dir, 'verify.xml');
+  const result = await runCli(['verify', '--bundle', bundle, '--runtime', 'onnxruntime', '--json', '--junit', junit]);
+  t.equal(result.code, 0, result.stderr);
+  const checks = (JSON.parse(result.stdout) as { checks: { allowed: string; bound: unknown }[] }).checks;
+  t.strictSame(
+    checks.map((c) => [c.allowed, c.bound]),
+    [
+      ['0 files differing', { metric: 'filesDiffering', max: 0, unit: 'files' }],
+      [`>= ${r.minReferenceAgreement} %`, { metric: 'referenceAgreement', min: r.minReferenceAgreement, unit: '%' }],
+      [`>= ${r.minAgreement} %`, { metric: 'agreement', min: r.minAgreement, unit: '%' }],
+      [`>= ${r.minCosine}`, { metric: 'cosine', min: r.minCosine, unit: null }],
+      [`>= ${r.minTop1} %`, { metric: 'top1', min: r.minTop1, unit: '%' }],
+      [`<= ${r.maxLogitDeviation}`, { metric: 'logitDeviation', max: r.maxLogitDeviation, unit: null }],
+    ],
+    'the text as before, the same bound as numbers',
+  );
+  t.equal(xmlProblem(junit), null, 'well-formed XML');
+  const xml = readFileSync(junit, 'utf8');
+  const times = [...xml.matchAll(/<testcase name="([^"]+)" classname="effnet-edge\.verify" time="(\d+\.\d{3})"/g)];
+  t.equal(times.length, 6);
+  const seconds = new Map(times.map(([, name, time]) => [name!.replace(/&apos;/g, "'"), Number(time)]));
+  t.ok(seconds.get("bundle files match the manifest's sha256")! > 0, 'hashing the files takes time');
+  t.ok(seconds.get('top-1 agreement with build-time int8')! > 0, 'the first check that reads the logits takes the run');
+  const total = Number(/<testsuite [^>]* time="(\d+\.\d{3})"/.exec(xml)![1]);
+  const sum = [...seconds.values()].reduce((a, b) => a + b, 0);
+  t.ok(Math.abs(total - sum) < 0.004, `the suite's time is its cases' (${total} vs ${sum})`);
+});

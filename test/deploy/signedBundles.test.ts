@@ -59,7 +59,9 @@ t.test('verify --allowed-signers refuses an unsigned bundle without running it',
   const allowed = join(device, 'allowed_signers');
   const result = await runCli(['verify', '--bundle', unsigned, '--allowed-signers', allowed, '--json']);
   t.equal(result.code, 1);
-  const report = JSON.parse(result.stdout) as { runtime: string; passed: boolean; checks: unknown[] };
+  const report = JSON.parse(result.stdout) as { runtime: string; passed: boolean; checks: { durationMs: number }[] };
+  const durationMs = report.checks[0]?.durationMs ?? -1;
+  t.ok(durationMs >= 0, 'the signature check is timed, for JUnit');
   t.same(report, {
     bundle: unsigned,
     target: null,
@@ -71,6 +73,7 @@ t.test('verify --allowed-signers refuses an unsigned bundle without running it',
         ok: false,
         measured: 'the bundle is not signed (no manifest.json.sig); build it with --sign KEY',
         allowed: `a signature by a key listed in ${allowed} for namespace effnet-edge`,
+        durationMs,
       },
     ],
   });

@@ -2,6 +2,8 @@ import t from 'tap';
 // tap's own TAP parser (a dependency of tap) is the reference reader: what it reads back is what CI sees.
 import { Parser, type Result } from 'tap-parser';
 import {
+  atLeast,
+  atMost,
   junitFrom,
   tapFrom,
   tapSummaryOf,
@@ -82,14 +84,25 @@ t.test(
       ],
     );
     t.strictSame(
-      points.map((p) => p.diag),
-      checks.map((c) => ({ measured: c.measured, allowed: c.allowed, ...c.details })),
-      'YAML values survive exactly, U+2028 and \\r included',
+      // tap's parser takes `duration_ms` out of the YAML as the point's time, the TAP convention for it.
+      points.map((p) => ({ ...p.diag, ...(p.time === null ? {} : { duration_ms: p.time }) })),
+      checks.map((c) => ({
+        measured: c.measured,
+        allowed: c.allowed,
+        ...(c.durationMs === undefined ? {} : { duration_ms: c.durationMs }),
+        ...c.details,
+      })),
+      'YAML values survive exactly, U+2028 and \\r included; a measured time as duration_ms',
     );
     // Our own reader (deploy reads the device's TAP with it) agrees with tap's on every field.
     t.strictSame(
       testPointsFromTap(tap),
-      points.map((p) => ({ ok: p.ok, name: p.name, skip: p.skip === false ? null : p.skip, diag: p.diag })),
+      points.map((p) => ({
+        ok: p.ok,
+        name: p.name,
+        skip: p.skip === false ? null : p.skip,
+        diag: { ...p.diag, ...(p.time === null ? {} : { duration_ms: p.time }) },
+      })),
     );
     t.strictSame(
       testPointsFromTap(tap.replace(/\n/g, '\r\n')),
@@ -185,6 +198,35 @@ t.test('tapSummaryOf skips comments and YAML blocks and reads directives as TAP 
   );
   t.match(points[0]!.diag, { log: /not ok 8/ });
   t.strictSame(tapSummaryOf(''), { passed: 0, failed: 0, skipped: 0 });
+});
+
+t.test('a bound is numbers for scripts and keeps its text: atLeast, atMost, in TAP YAML', async (t) => {
+  t.strictSame(atLeast('agreement', 93.75, '%'), {
+    allowed: '>= 93.75 %',
+    bound: { metric: 'agreement', min: 93.75, unit: '%' },
+  });
+  t.strictSame(atMost('logitDeviation', 0.29, null), {
+    allowed: '<= 0.29',
+    bound: { metric: 'logitDeviation', max: 0.29, unit: null },
+  });
+  const check: CheckResult = {
+    name: 'cosine',
+    ok: true,
+    measured: 0.99,
+    ...atLeast('cosine', 0.96, null),
+    durationMs: 0.4,
+  };
+  t.equal(
+    tapFrom({ suite: 'verify', checks: [check] }),
+    'TAP version 14\n1..1\nok 1 - cosine\n  ---\n  measured: 0.99\n  allowed: ">= 0.96"\n  bound:\n    metric: cosine\n' +
+      '    min: 0.96\n    unit: null\n  duration_ms: 0.4\n  ...\n',
+  );
+  t.strictSame(testPointsFromTap(tapFrom({ suite: 'verify', checks: [check] }))[0]!.diag, {
+    measured: 0.99,
+    allowed: '>= 0.96',
+    bound: { metric: 'cosine', min: 0.96, unit: null },
+    duration_ms: 0.4,
+  });
 });
 
 t.test('JUnit XML for a small run, exactly', async (t) => {

@@ -68,6 +68,10 @@ t.test('bad target files are errors naming the file and the key', async (t) => {
   t.throws(() => allTargets(dir), {
     message: `${file}: calibration.method: expected "auto" or "minmax" or "percentile" or "entropy" or "mse", got "kl"`,
   });
+  write({ ...original, calibration: { ...original.calibration, weightGranularity: 'per-tensor' } });
+  t.throws(() => allTargets(dir), {
+    message: `${file}: calibration: weightGranularity is 'per-tensor', which effnet-edge does not write yet (every weight is quantized per output channel); use 'per-channel'`,
+  });
   write({ ...original, name: 'orin' });
   t.throws(() => allTargets(dir), {
     message: `${file}: name: is 'orin' but the file is jetson-orin-nano.json; they must match`,

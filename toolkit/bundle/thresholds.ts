@@ -4,6 +4,7 @@
  * largest build-time logit (`estimated`, with the reason). Pure: the build measures, this turns numbers into bounds.
  */
 import { binomialQuantile, wilsonInterval } from '../eval/binomial.js';
+import { atLeast, atMost, type Bound } from '../eval/checkReports.js';
 import type { RuntimeThresholds, ThresholdRuntime, Thresholds } from './manifestSchema.js';
 
 /**
@@ -176,4 +177,23 @@ export function deviationSummary(thresholds: Thresholds): string {
     ([runtime, t]) => `${runtime} ≤ ${t.maxLogitDeviation} ${t.basis}`,
   );
   return `device thresholds (max logit deviation): ${each.join(', ')}`;
+}
+
+/**
+ * Each runtime's bounds as numbers, in verify's check order and its `bound` shape (`{ metric, min|max, unit }`), for
+ * `--json`: scripts read `min`, not `">= 68.75 %"`. A bound that does not apply (no labels: no top-1) is left out.
+ */
+export function boundsOf(thresholds: Thresholds): Record<string, Bound[]> {
+  return Object.fromEntries(
+    Object.entries(thresholds.runtimes).map(([runtime, t]) => [
+      runtime,
+      [
+        atLeast('referenceAgreement', t.minReferenceAgreement, '%').bound,
+        atLeast('agreement', t.minAgreement, '%').bound,
+        atLeast('cosine', t.minCosine, null).bound,
+        ...(t.minTop1 === null ? [] : [atLeast('top1', t.minTop1, '%').bound]),
+        atMost('logitDeviation', t.maxLogitDeviation, null).bound,
+      ],
+    ]),
+  );
 }

@@ -43,22 +43,30 @@ export const CALIBRATION_GROUP: OptionGroup = [
       'auto (default: the calibration images are split by file into fit images and',
       'check images, max(16, 25 %) of them, at most 128 and half; every histogram',
       'calibrator is tried and the one whose int8 logits are closest to fp32 on',
-      '--select-count N fit images wins, default 256, unless it collapsed (cosine',
-      '< 0.9 or top-1 agreement < 50 %); then each activation range is searched alone',
-      'on --search-count N fit images: by default as many as a fixed compute budget',
-      'allows, 128 at most (B0: 128 at 32×32, 16 at 224; B2 at 260 and larger models:',
-      'none); 0 skips the search; each choice, and bias correction, is applied only',
-      'if it is not worse than the default on the check images),',
+      '--select-count fit images wins unless it collapsed (cosine < 0.9 or top-1',
+      'agreement < 50 %); then each activation range is searched alone on',
+      '--search-count fit images; each choice, and bias correction, is applied only',
+      'if it is not worse than what it replaces on the check images),',
       `or one of ${CALIBRATION_METHODS.join(', ')}`,
     ],
   },
-  { name: 'select-count', type: 'integer', placeholder: 'N', describedIn: 'method', help: '' },
+  {
+    name: 'select-count',
+    type: 'integer',
+    placeholder: 'N',
+    default: 256,
+    help: 'with --method auto: calibration images each calibrator is scored on (default {default})',
+    validate: positiveInteger,
+  },
   {
     name: 'search-count',
     type: 'integer',
     placeholder: 'N',
-    describedIn: 'method',
-    help: '',
+    help: [
+      "with --method auto: calibration images each activation's range search runs on; 0 skips the",
+      'search (default: what a fixed compute budget allows, 128 at most: B0 128 at 32×32 and',
+      '32 at 224, B1 18, B2 12, B3 and larger none)',
+    ],
     validate: integerAtLeast(0),
   },
   {
@@ -88,11 +96,18 @@ export function weightRoundingFrom(args: ParsedArgs): WeightRounding {
   return (stringOption(args, 'weight-rounding') as WeightRounding | undefined) ?? 'nearest';
 }
 
-/** `--search-count`: only with `--method auto`, an integer ≥ 0 (0 skips the search). */
-export function searchCountFrom(args: ParsedArgs, auto: boolean): number | undefined {
-  const searchCount = numberOption(args, 'search-count');
-  if (searchCount !== undefined && !auto) throw new UsageError('--search-count goes with --method auto');
-  return searchCount;
+/** `--search-count` (an integer ≥ 0; 0 skips the search) and `--select-count`: only with `--method auto`. */
+export function autoCountsFrom(args: ParsedArgs, auto: boolean): { searchCount?: number; selectCount?: number } {
+  const counts: { searchCount?: number; selectCount?: number } = {};
+  for (const [flagName, field] of [
+    ['search-count', 'searchCount'],
+    ['select-count', 'selectCount'],
+  ] as const) {
+    if (!given(args, flagName)) continue;
+    if (!auto) throw new UsageError(`--${flagName} goes with --method auto`);
+    counts[field] = numberOption(args, flagName);
+  }
+  return counts;
 }
 
 /** The calibrator to collect with, and whether to choose among all of them afterwards (`auto`). */

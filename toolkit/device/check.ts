@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { manifestFromBundle, type BundleManifest } from '../bundle/manifest.js';
 import { UserError } from '../errors.js';
-import type { CheckResult } from '../eval/checkReports.js';
+import { atLeast, type CheckResult } from '../eval/checkReports.js';
 import { fusionReportFrom, type FusionReport } from '../eval/fusion.js';
 import { meanCosine, top1Agreement } from '../eval/metrics.js';
 import { goldenSetFrom, regressionChecks, type GoldenSet } from './regression.js';
@@ -93,14 +93,14 @@ export function fp16Checks(options: {
       name: 'fp16: top-1 agreement with build-time fp32',
       ok: agreement >= minAgreement,
       measured: Math.round(agreement * 100) / 100,
-      allowed: `>= ${minAgreement} %`,
+      ...atLeast('agreement', minAgreement, '%'),
       details: { images },
     },
     {
       name: 'fp16: mean logit cosine with build-time fp32',
       ok: cosine >= 0.999,
       measured: Math.round(cosine * 1e4) / 1e4,
-      allowed: '>= 0.999',
+      ...atLeast('cosine', 0.999, null),
       details: { images },
     },
   ];

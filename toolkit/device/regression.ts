@@ -4,7 +4,7 @@
  */
 import { goldenFloats, goldenIndexFrom, type GoldenIndex } from '../bundle/golden.js';
 import type { BundleManifest, FileCheck, RuntimeThresholds, ThresholdRuntime } from '../bundle/manifest.js';
-import type { CheckResult } from '../eval/checkReports.js';
+import { atLeast, atMost, type CheckResult } from '../eval/checkReports.js';
 import { pairedText, pairedTop1FromLogits } from '../eval/paired.js';
 import { argmax, maxAbsDeviation, meanCosine, top1Agreement, topKAccuracy, type Logits } from '../eval/metrics.js';
 
@@ -83,11 +83,12 @@ export function regressionChecks(options: RegressionCheckOptions): CheckResult[]
   const run: DeviceRun = { ...options, device, thresholds };
   return [
     filesCheck,
-    referenceAgreementCheck(run),
-    fp32AgreementCheck(run),
-    cosineCheck(run),
-    accuracyCheck(run),
-    deviationCheck(run),
+    ...[referenceAgreementCheck, fp32AgreementCheck, cosineCheck, accuracyCheck, deviationCheck].map((check) => {
+      // Each check's own time, for JUnit; the caller adds the hashing and the golden-set run it measured.
+      const started = performance.now();
+      const result = check(run);
+      return { ...result, durationMs: performance.now() - started };
+    }),
   ];
 }
 
@@ -98,6 +99,7 @@ function fileCheck(files: FileCheck[]): CheckResult {
     ok: badFiles.length === 0,
     measured: badFiles.length,
     allowed: '0 files differing',
+    bound: { metric: 'filesDiffering', max: 0, unit: 'files' },
     details: {
       files: files.length,
       ...(badFiles.length ? { differing: badFiles.map((f) => `${f.file}: ${f.problem}`) } : {}),
@@ -111,7 +113,7 @@ function referenceAgreementCheck({ thresholds, golden, device }: DeviceRun): Che
     name: `top-1 agreement with build-time ${golden.referenceName}`,
     ok: agreement >= thresholds.minReferenceAgreement,
     measured: round(agreement, 2),
-    allowed: `>= ${thresholds.minReferenceAgreement} %`,
+    ...atLeast('referenceAgreement', thresholds.minReferenceAgreement, '%'),
     details: { images: golden.index.count, flipped: flipped(device, golden.reference) },
   };
 }
@@ -123,7 +125,7 @@ function fp32AgreementCheck({ thresholds, golden, device }: DeviceRun): CheckRes
     name: 'top-1 agreement with build-time fp32',
     ok: fp32Agreement >= threshold,
     measured: round(fp32Agreement, 2),
-    allowed: `>= ${threshold} %`,
+    ...atLeast('agreement', threshold, '%'),
     details: { images: golden.index.count, flipped: flipped(device, golden.fp32) },
   };
 }
@@ -135,7 +137,7 @@ function cosineCheck({ thresholds, golden, device }: DeviceRun): CheckResult {
     name: 'mean logit cosine with build-time fp32',
     ok: cosine >= threshold,
     measured: round(cosine, 4),
-    allowed: `>= ${threshold}`,
+    ...atLeast('cosine', threshold, null),
     details: { images: golden.index.count },
   };
 }
@@ -154,7 +156,7 @@ function accuracyCheck({ manifest, thresholds, golden, device }: DeviceRun): Che
     name,
     ok: top1 >= threshold,
     measured: round(top1, 2),
-    allowed: `>= ${threshold} %`,
+    ...atLeast('top1', threshold, '%'),
     details: {
       images: golden.index.count,
       buildTime: manifest.accuracy.int8?.top1 ?? manifest.accuracy.fp32.top1,
@@ -176,7 +178,7 @@ function deviationCheck({ thresholds, golden, device, runtime }: DeviceRun): Che
     name: `max logit deviation from build-time ${golden.referenceName}`,
     ok: deviation <= thresholds.maxLogitDeviation,
     measured: round(deviation, 4),
-    allowed: `<= ${thresholds.maxLogitDeviation}`,
+    ...atMost('logitDeviation', thresholds.maxLogitDeviation, null),
     details: { runtime, basis: thresholds.basis },
   };
 }

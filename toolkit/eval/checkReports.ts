@@ -1,12 +1,34 @@
 /** The report formats of `effnet-edge verify`: TAP 14 (one test point per check, YAML diagnostics) and JUnit XML. */
 import { Document, parse, visit } from 'yaml';
 
+/**
+ * A check's bound as numbers, for scripts: `{ metric: 'agreement', min: 50, unit: '%' }` is the text `>= 50 %`.
+ * Exactly one of `min` and `max`; `unit` is '%', 'files' or null (a plain number: cosine, logits).
+ */
+export interface Bound {
+  metric: string;
+  min?: number;
+  max?: number;
+  unit: '%' | 'files' | null;
+}
+
+/** The bound and its text, which stays as the table, TAP and JUnit have always worded it (`>= 50 %`, `<= 0.29`). */
+export function atLeast(metric: string, min: number, unit: '%' | null): { allowed: string; bound: Bound } {
+  return { allowed: `>= ${min}${unit ? ` ${unit}` : ''}`, bound: { metric, min, unit } };
+}
+
+export function atMost(metric: string, max: number, unit: '%' | null): { allowed: string; bound: Bound } {
+  return { allowed: `<= ${max}${unit ? ` ${unit}` : ''}`, bound: { metric, max, unit } };
+}
+
 export interface CheckResult {
   name: string;
   ok: boolean;
   /** Measured vs allowed, as shown in diagnostics; numbers stay numbers. */
   measured: number | string | null;
+  /** The bound as text (table, TAP, JUnit); `bound` is the same as numbers where there is one. */
   allowed: string;
+  bound?: Bound;
   details?: Record<string, number | string | boolean | null | (number | string)[]>;
   /** Why the check could not run (e.g. the golden set has no labels); a skipped check is not a failure. */
   skip?: string | null;
@@ -61,7 +83,13 @@ export function tapFrom(options: { suite: string; checks: CheckResult[]; comment
   options.checks.forEach((check, i) => {
     const skip = check.skip ? ` # SKIP ${escaped(check.skip)}` : '';
     lines.push(`${check.ok ? 'ok' : 'not ok'} ${i + 1} - ${escaped(check.name)}${skip}`);
-    const diag = { measured: check.measured, allowed: check.allowed, ...(check.details ?? {}) };
+    const diag = {
+      measured: check.measured,
+      allowed: check.allowed,
+      ...(check.bound ? { bound: check.bound } : {}),
+      ...(check.durationMs !== undefined ? { duration_ms: round3(check.durationMs) } : {}),
+      ...(check.details ?? {}),
+    };
     lines.push('  ---', ...yamlLines(diag).map((l) => `  ${l}`), '  ...');
   });
   return `${lines.join('\n')}\n`;
@@ -80,6 +108,8 @@ function xml(text: string): string {
       .replace(/'/g, '&apos;')
   );
 }
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
 const seconds = (ms: number | undefined) => ((ms ?? 0) / 1000).toFixed(3);
 

@@ -61,6 +61,7 @@ export interface BuildOptions {
   /** Choose the calibrator and search ranges on the data (`--method auto`). */
   auto: boolean;
   searchCount?: number;
+  selectCount?: number;
   weightRange: WeightRange | 'auto';
   weightRounding?: WeightRounding;
   goldenCount: number;
@@ -201,6 +202,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     batchSize,
     auto: options.auto,
     ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
     onSearchProgress: progress('range search'),
     onSelectProgress: progress('calibrator choice'),
   });

@@ -9,7 +9,7 @@ import { bundleFrom, type BuildResult } from '../../pipeline/build.js';
 import { checkedClassifier, precisionFor } from '../../pipeline/buildChecks.js';
 import { sha256Of } from '../../bundle/hash.js';
 import type { BundleManifest } from '../../bundle/manifest.js';
-import { deviationSummary } from '../../bundle/thresholds.js';
+import { boundsOf, deviationSummary } from '../../bundle/thresholds.js';
 import { pairedText } from '../../eval/paired.js';
 import { bundleFolderWritten, bundleOutChecked } from '../../bundle/write.js';
 import { SIGN_PASSPHRASE_ENV, signingKeyFrom, withManifestSignature } from '../../bundle/signature.js';
@@ -23,7 +23,7 @@ import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, autoCountsFrom, calibratorSettingsFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { stageProgress } from '../progress.js';
@@ -283,7 +283,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
     stringOption(args, 'method') === undefined && target.calibration.method !== 'auto'
       ? { settings: { method: target.calibration.method } as const, auto: false }
       : calibratorSettingsFrom(args);
-  const searchCount = searchCountFrom(args, auto);
+  const autoCounts = autoCountsFrom(args, auto);
   const out = stringOption(args, 'out') ?? join('dist', `${chosen.stem}-${shortName(target)}`);
   // Before any calibration: an output that cannot be written is known now, not minutes later.
   outputsChecked({
@@ -312,7 +312,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       inputSize,
       calibrator,
       auto,
-      ...(searchCount !== undefined ? { searchCount } : {}),
+      ...autoCounts,
       weightRange,
       weightRounding,
       goldenCount: golden,
@@ -370,7 +370,8 @@ export const buildCommand: Command = {
     const perClass = classCountsOf({ classes: options.classes, calib: options.calib, eval: options.eval });
     if (flag(args, 'json')) {
       const { target, accuracy, thresholds, files } = manifest;
-      const json = { bundle: out, target, accuracy, paired, warnings, thresholds, images: perClass, files };
+      const bounds = boundsOf(thresholds);
+      const json = { bundle: out, target, accuracy, paired, warnings, thresholds, bounds, images: perClass, files };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
       return 0;
     }

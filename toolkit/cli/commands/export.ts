@@ -3,12 +3,13 @@ import { createHash } from 'node:crypto';
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, OptionGroup } from '../command.js';
 import { flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { JSON_GROUP, NETWORK_GROUP, networkOptionsFrom } from '../sharedOptions.js';
-import { UsageError } from '../../errors.js';
+import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, networkOptionsFrom } from '../sharedOptions.js';
+import { UsageError, UserError } from '../../errors.js';
 import { onnxFromExportOptions, type WeightSource } from '../../model/export.js';
 import { writeModelFile } from '../../onnx/write.js';
 import { choice } from '../validators.js';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 
 const EXPORT_GROUP: OptionGroup = [
   { name: 'weights', type: 'string', placeholder: 'FILE', help: 'safetensors state dict (seed or torchvision names)' },
@@ -38,7 +39,41 @@ const EXPORT_GROUP: OptionGroup = [
   },
   { name: 'out', short: 'o', type: 'string', placeholder: 'FILE.onnx', help: 'where to write the model' },
   { name: 'external-data', type: 'boolean', help: 'store weights in FILE.onnx.data next to the model' },
+  { name: 'force', type: 'boolean', help: 'replace an existing --out file (and its .data file)' },
+  QUIET_OPTION,
 ];
+
+/** As build refuses to replace a bundle: an existing model (or its weights file) is replaced only with --force. */
+function exportOutChecked(options: { out: string; external: boolean; force: boolean }): void {
+  if (options.force) return;
+  for (const path of options.external ? [options.out, `${options.out}.data`] : [options.out]) {
+    if (existsSync(path))
+      throw new UserError(`${path} already exists; give --force to replace it, or --out another file`);
+  }
+}
+
+/** `5288548` bytes → "5.3 MB" (decimal megabytes, as deploy's tables count them). */
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+async function exportJson(options: {
+  out: string;
+  result: Awaited<ReturnType<typeof onnxFromExportOptions>>;
+  weights: WeightSource;
+}) {
+  const { out, result, weights } = options;
+  const sha256 = createHash('sha256')
+    .update(await readFile(out))
+    .digest('hex');
+  return {
+    out,
+    variant: result.config.name,
+    resolution: result.config.resolution,
+    numClasses: result.config.numClasses,
+    weightNaming: weights.kind === 'seeded' ? 'seeded' : result.naming,
+    bnEpsilon: result.bnEpsilon,
+    sha256,
+  };
+}
 
 export const exportCommand: Command = {
   name: 'export',
@@ -53,6 +88,7 @@ export const exportCommand: Command = {
   async run(args, io) {
     const out = requiredString(args, 'out');
     outputsChecked({ outputs: givenPaths(args, ['out']), inputs: givenPaths(args, ['weights']) });
+    exportOutChecked({ out, external: flag(args, 'external-data'), force: flag(args, 'force') });
     const weightsPath = stringOption(args, 'weights');
     const init = stringOption(args, 'init');
     if ((weightsPath === undefined) === (init === undefined)) {
@@ -72,23 +108,16 @@ export const exportCommand: Command = {
     const external = flag(args, 'external-data') ? { location: `${out.split('/').pop()}.data` } : undefined;
     await writeModelFile({ model: result.model, path: out, ...(external ? { externalData: external } : {}) });
     if (flag(args, 'json')) {
-      const sha256 = createHash('sha256')
-        .update(await readFile(out))
-        .digest('hex');
+      io.stdout(`${JSON.stringify(await exportJson({ out, result, weights }), null, 2)}\n`);
+    } else if (!flag(args, 'quiet')) {
+      // One line, as build's summary names its bundle: the file and its size (with the external weights, if any).
+      const sizes = await Promise.all(
+        [out, ...(external ? [`${out}.data`] : [])].map(async (p) => (await stat(p)).size),
+      );
+      const { name, resolution, numClasses } = result.config;
+      const weightsNote = external ? `, weights in ${out}.data` : '';
       io.stdout(
-        `${JSON.stringify(
-          {
-            out,
-            variant: result.config.name,
-            resolution: result.config.resolution,
-            numClasses: result.config.numClasses,
-            weightNaming: weights.kind === 'seeded' ? 'seeded' : result.naming,
-            bnEpsilon: result.bnEpsilon,
-            sha256,
-          },
-          null,
-          2,
-        )}\n`,
+        `wrote ${out} (${megabytes(sizes.reduce((a, b) => a + b, 0))}${weightsNote}; ${name} at ${resolution}×${resolution}, ${numClasses} classes)\n`,
       );
     }
     return 0;

@@ -8,7 +8,7 @@ import {
   type BundleManifest,
 } from '../../bundle/manifest.js';
 import { UserError } from '../../errors.js';
-import { thresholdLines } from '../../bundle/thresholds.js';
+import { boundsOf, thresholdLines } from '../../bundle/thresholds.js';
 import type { Command } from '../command.js';
 import { flag, requiredString } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP } from '../sharedOptions.js';
@@ -103,7 +103,8 @@ export const inspectCommand: Command = {
           })
         : deploySteps(manifest);
     if (flag(args, 'json')) {
-      io.stdout(`${JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, manifest }, null, 2)}\n`);
+      const bounds = boundsOf(manifest.thresholds);
+      io.stdout(`${JSON.stringify({ bundle, ok: failed.length === 0, checks, steps, bounds, manifest }, null, 2)}\n`);
     } else {
       const a = manifest.accuracy;
       const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} %`);

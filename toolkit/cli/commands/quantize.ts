@@ -17,7 +17,7 @@ import {
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, calibratorSettingsFrom, searchCountFrom, weightRoundingFrom } from '../calibration.js';
+import { CALIBRATION_GROUP, autoCountsFrom, calibratorSettingsFrom, weightRoundingFrom } from '../calibration.js';
 import { JSON_GROUP, WEIGHT_RANGE_OPTION } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { stageProgress } from '../progress.js';
@@ -146,8 +146,6 @@ async function quantizeOptionsFrom(
   const preprocessing = preprocessingFrom(args, inputSize);
   const dataset = await datasetFrom({ args, flag: 'calib', countFlag: 'calib-count' });
   const maxDrop = await maxDropFrom(args);
-  const searchCount = searchCountFrom(args, auto);
-  const selectCount = numberOption(args, 'select-count');
   const options: Omit<QuantizePipelineOptions, 'onProgress'> = {
     model,
     dataset,
@@ -160,8 +158,7 @@ async function quantizeOptionsFrom(
     weightRange,
     equalize: flag(args, 'equalize'),
     weightRounding,
-    ...(searchCount !== undefined ? { searchCount } : {}),
-    ...(selectCount !== undefined ? { selectCount } : {}),
+    ...autoCountsFrom(args, auto),
     ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOrDefault(args, 'bias-correction-count') } : {}),
     cache: stringOption(args, 'cache') !== undefined,
     ...(maxDrop ? { maxDrop } : {}),

@@ -10,6 +10,7 @@ import type { Command, OptionGroup } from '../command.js';
 import { flag, requiredString, stringOption, numberOrDefault } from '../command.js';
 import { BUNDLE_OPTION, JSON_GROUP, RUNTIME_OPTION } from '../sharedOptions.js';
 import { positiveInteger } from '../validators.js';
+import { alignedColumn, NAME_COLUMN_WIDTH } from '../table.js';
 
 const RUN_GROUP: OptionGroup = [
   BUNDLE_OPTION,
@@ -33,10 +34,35 @@ export function softmax(row: ArrayLike<number>): number[] {
   return exps.map((e) => e / sum);
 }
 
+interface ImageResult {
+  image: string;
+  top: { class: number; name: string | null; probability: number }[];
+}
+
+/**
+ * Each image's name, then its top-k as `  1. name  97.3 %`: one name column for all images, as wide as the longest
+ * name up to NAME_COLUMN_WIDTH (longer ones end in `…`), so the percentages line up whatever the class names.
+ */
+export function topKText(results: readonly ImageResult[]): string {
+  const names = alignedColumn(
+    results.flatMap((r) => r.top.map((t) => t.name ?? `class ${t.class}`)),
+    NAME_COLUMN_WIDTH,
+  );
+  let next = 0;
+  return results
+    .map((r) => {
+      const rows = r.top.map(
+        (t, i) => `  ${i + 1}. ${names[next++]} ${(100 * t.probability).toFixed(1).padStart(5)} %`,
+      );
+      return `${r.image}\n${rows.join('\n')}\n`;
+    })
+    .join('');
+}
+
 export const runCommand: Command = {
   name: 'run',
   summary:
-    "Classify images with a bundle's int8 model (TensorRT on a Jetson, else ONNX Runtime): top-5 with class names.",
+    "Classify images with a bundle's int8 model (TensorRT on a Jetson, the native int8 engine on CPUs, else ONNX Runtime; the first line names it): top-5 with class names.",
   usage: 'effnet-edge run --bundle DIR [--fp32] [--top K] [--runtime R] [--json] IMAGE...',
   examples: ['effnet-edge run --bundle dist/demo-cifar10-b0-cpu-x86_64 demo/cifar10-b0/eval/cat/*.jpg'],
   positionals: true,
@@ -60,7 +86,7 @@ export const runCommand: Command = {
       labelSource: 'none',
       items: args.positionals.map((p) => ({ path: resolve(p), relativePath: p })),
     };
-    const results: { image: string; top: { class: number; name: string | null; probability: number }[] }[] = [];
+    const results: ImageResult[] = [];
     try {
       const { inputSize } = manifest;
       // Every image must decode: a file the user named is not skippable.
@@ -97,11 +123,7 @@ export const runCommand: Command = {
     }
     // The runtime first: the probabilities below are its numbers (ONNX Runtime and the native engine differ slightly).
     io.stdout(`${file} on ${runner.runtime}\n`);
-    for (const r of results) {
-      io.stdout(
-        `${r.image}\n${r.top.map((t, i) => `  ${i + 1}. ${(t.name ?? `class ${t.class}`).padEnd(16)} ${(100 * t.probability).toFixed(1).padStart(5)} %`).join('\n')}\n`,
-      );
-    }
+    io.stdout(topKText(results));
     return 0;
   },
 };

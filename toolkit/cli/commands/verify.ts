@@ -6,7 +6,14 @@ import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { manifestFromBundle } from '../../bundle/manifest.js';
 import { UsageError, UserError } from '../../errors.js';
-import { junitFrom, runtimeOfVerifyTap, tapFrom, verifySuite, type CheckResult } from '../../eval/checkReports.js';
+import {
+  junitFrom,
+  runtimeOfVerifyTap,
+  tapFrom,
+  verifySuite,
+  type Bound,
+  type CheckResult,
+} from '../../eval/checkReports.js';
 import { verifiedBundle } from '../../device/verify.js';
 import { allowedSignersFor, signatureCheckResult } from '../../device/signaturePolicy.js';
 import { deviceCli } from '../../deploy/deviceCli.js';
@@ -66,7 +73,9 @@ async function junitWritten(path: string, xml: string): Promise<void> {
 async function verifiedHere(bundle: string, args: ParsedArgs, io: CommandIo): Promise<number> {
   const policy = await allowedSignersFor({ bundle, explicit: stringOption(args, 'allowed-signers') });
   // Checked on manifest.json's bytes before anything of the bundle is parsed or run.
-  const signed = policy ? await signatureCheckResult({ bundle, policy }) : null;
+  const signing = performance.now();
+  const signature = policy ? await signatureCheckResult({ bundle, policy }) : null;
+  const signed = signature && { ...signature, durationMs: performance.now() - signing };
   if (signed && !signed.ok) return reported({ bundle, target: null, runtime: 'none', checks: [signed], args, io });
   const manifest = await manifestFromBundle(bundle);
   const verified = await verifiedBundle({
@@ -161,6 +170,15 @@ function verifiedOnHost(options: {
   );
 }
 
+/** What the device's TAP says of a check's bound and time (its YAML's `bound` and `duration_ms`), when it says it. */
+function deviceTimeAndBound(point: TapPoint): Pick<CheckResult, 'bound' | 'durationMs'> {
+  const { bound, duration_ms: durationMs } = point.diag ?? {};
+  return {
+    ...(bound !== null && typeof bound === 'object' ? { bound: bound as Bound } : {}),
+    ...(typeof durationMs === 'number' ? { durationMs } : {}),
+  };
+}
+
 /** Every device's checks as one list; a device that could not be reached or checked is one failed check. */
 function checksOf(outcomes: HostOutcome<DeviceVerify>[]): CheckResult[] {
   return outcomes.flatMap((o) =>
@@ -170,6 +188,7 @@ function checksOf(outcomes: HostOutcome<DeviceVerify>[]): CheckResult[] {
           ok: p.ok,
           measured: (p.diag?.measured ?? null) as number | string | null,
           allowed: String(p.diag?.allowed ?? ''),
+          ...deviceTimeAndBound(p),
           skip: p.skip,
         }))
       : [
