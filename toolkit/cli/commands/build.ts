@@ -29,6 +29,7 @@ import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preproces
 import { stageProgress } from '../progress.js';
 import { BUILD_STAGES, stageHooks, stagesFor } from '../stages.js';
 import { positiveInteger } from '../validators.js';
+import { invocation } from '../invocation.js';
 
 /** The embedded default: a small trained EfficientNet-B0 with its images, shipped in the package. */
 export function demoFolder(): string {
@@ -243,6 +244,7 @@ function builtText(options: {
 }): string {
   const { out, result, perClass } = options;
   const { manifest } = result;
+  const cli = invocation();
   return [
     `built ${out} for ${options.target.name} (${options.precision}) from ${options.label}`,
     `  ${accuracyLine(result)}`,
@@ -255,10 +257,10 @@ function builtText(options: {
     `  ${deviationSummary(manifest.thresholds)}`,
     `  files: ${Object.keys(manifest.files).length + 1}, report: ${join(out, 'report.html')}`,
     'next:',
-    `  effnet-edge inspect --bundle ${pasteWord(out)}`,
-    `  effnet-edge run --bundle ${pasteWord(out)} IMAGE...`,
-    `  effnet-edge bench --bundle ${pasteWord(out)}`,
-    `  effnet-edge deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
+    `  ${cli} inspect --bundle ${pasteWord(out)}`,
+    `  ${cli} run --bundle ${pasteWord(out)} IMAGE...`,
+    `  ${cli} bench --bundle ${pasteWord(out)}`,
+    `  ${cli} deploy --bundle ${pasteWord(out)} --host USER@DEVICE`,
     '',
   ].join('\n');
 }
