@@ -16,12 +16,13 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { releaseIdFor } from '../../toolkit/deploy/releaseFiles.js';
 import { demoBundlesBuilt } from '../helpers/bundles.js';
 import { runCli } from '../helpers/cli.js';
 import { currentOf, type DeployJson, deviceSshArgs, releaseLogOf } from '../helpers/deployDevice.js';
 import { sshdUnavailableReason, startSshd, type Sshd } from '../helpers/sshd.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 /** The SSH user with a NOPASSWD rule, the one whose sudo wants a password, and the owner of the release area. */
 const LOGIN = 'effnet-become-ssh';
@@ -35,6 +36,11 @@ function becomeUnavailableReason(): string | null {
   if (process.getuid?.() !== 0) return 'needs root: it creates device users and a sudoers.d rule (CI runs as root)';
   if (!existsSync('/usr/bin/sudo')) return '/usr/bin/sudo not found (install sudo; .ci/run does)';
   if (!existsSync('/usr/sbin/useradd')) return '/usr/sbin/useradd not found (install passwd)';
+  // The device users run this checkout's CLI and read their keys under it: every folder above must let them in.
+  for (let folder = REPO_ROOT; folder !== dirname(folder); folder = dirname(folder)) {
+    if ((statSync(folder).mode & 0o001) === 0)
+      return `${folder} is closed to other users (mode ${(statSync(folder).mode & 0o777).toString(8)}), so the test's device users cannot run this checkout: clone it under a folder others may enter`;
+  }
   return null;
 }
 
