@@ -50,9 +50,9 @@ t.test('quantize calibrates on the fixture and writes the model, ranges and a Te
       'BatchNormalization folded into Conv: 0',
       'MBConv blocks: 16 (depthwise 16, SE 16, residual 9), SiLU: 49',
       'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
-      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9702 → 0.9914 on 256 fit images, 0.9721 → 0.9866 on 128 check images',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9702 → 0.9914 on 256 fit images, 0.9721 → 0.9866 on 128 check images (+0.0145, 95 % interval +0.0083…+0.0205)',
       'activation ranges searched one by one on 128 calibration images: 67 widened, 33 narrowed, 15 kept (single-tensor block-output cosine 0.99910 → 0.99976)',
-      'searched ranges applied: logit cosine 0.9828 → 0.9954 on 128 fit images, 0.9866 → 0.9952 on 128 check images',
+      'searched ranges applied: logit cosine 0.9828 → 0.9954 on 128 fit images, 0.9866 → 0.9952 on 128 check images (+0.0087, 95 % interval +0.0052…+0.0128)',
       `Q/DQ inserted (tensorrt): 115 activations, 82 weights per channel (full range)`,
     ],
   );
@@ -296,6 +296,6 @@ t.test('--bias-correction is reported', async (t) => {
   // Corrected on 20 of the 75 fit images, scored on those and on the 25 check images.
   t.match(
     passes.find((p) => p.pass === 'bias-correction-check')!.summary,
-    /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 20 fit images, 0\.\d{4} → 0\.\d{4} on 25 check images$/,
+    /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 20 fit images, 0\.\d{4} → 0\.\d{4} on 25 check images \([−+]\d\.\d{4}, 95 % interval [−+]\d\.\d{4}…[−+]\d\.\d{4}\)$/,
   );
 });

@@ -14,8 +14,12 @@ const scores: CandidateScore[] = [
 const checked = (check: [number, number] | null): CheckedChoice => ({
   choice: 'calibrator',
   fit: { baseline: score(0.97, 256), chosen: score(0.9915, 256) },
-  check: check && { baseline: score(check[0], 128), chosen: score(check[1], 128) },
-  applied: !check || check[1] >= check[0],
+  check: check && {
+    baseline: score(check[0], 128),
+    chosen: score(check[1], 128),
+    difference: { mean: check[1] - check[0], low: check[1] - check[0] - 0.002, high: check[1] - check[0] + 0.002 },
+  },
+  applied: !check || check[1] - check[0] + 0.002 >= 0,
 });
 
 t.test('collapsed calibrators are listed with their scores; the choice shows its fit and check cosines', async (t) => {
@@ -25,7 +29,7 @@ t.test('collapsed calibrators are listed with their scores; the choice shows its
     ),
     [
       'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 %), entropy (cosine 0.2714, agreement 14.1 %)',
-      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9865 on 128 check images',
+      'calibrator percentile 99.8 chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9865 on 128 check images (+0.0148, 95 % interval +0.0128…+0.0168)',
     ],
   );
 });
@@ -35,12 +39,12 @@ t.test('a choice worse on the check images is not applied, and says so', async (
     scores: scores.slice(0, 2),
     chosen: p(99.8),
     baseline: p(99.99),
-    checked: checked([0.9717, 0.9701]),
+    checked: checked([0.9717, 0.9671]),
   });
   t.strictSame(
     reports.map((r) => r.summary),
     [
-      'calibrator percentile 99.8 not applied, worse than the default percentile 99.99 on the check images: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9701 on 128 check images',
+      'calibrator percentile 99.8 not applied, worse than the default percentile 99.99 on the check images: logit cosine 0.9700 → 0.9915 on 256 fit images, 0.9717 → 0.9671 on 128 check images (−0.0046, 95 % interval −0.0066…−0.0026)',
     ],
   );
   t.strictSame(reports[0]!.counts, { candidates: 2, applied: 0 });

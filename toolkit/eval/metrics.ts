@@ -41,10 +41,10 @@ export function top1Agreement(a: Logits, b: Logits): number {
   return (100 * same) / n;
 }
 
-/** Mean over rows of the cosine similarity of the two logit vectors. */
-export function meanCosine(a: Logits, b: Logits): number {
+/** Each row's cosine similarity of the two logit vectors (1 when both are zero, 0 when only one is). */
+export function rowCosines(a: Logits, b: Logits): Float64Array {
   const n = count(a);
-  let total = 0;
+  const cosines = new Float64Array(n);
   for (let row = 0; row < n; row++) {
     let dot = 0;
     let na = 0;
@@ -56,9 +56,17 @@ export function meanCosine(a: Logits, b: Logits): number {
       na += x * x;
       nb += y * y;
     }
-    total += na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot / Math.sqrt(na * nb);
+    cosines[row] = na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot / Math.sqrt(na * nb);
   }
-  return total / n;
+  return cosines;
+}
+
+/** Mean over rows of the cosine similarity of the two logit vectors. */
+export function meanCosine(a: Logits, b: Logits): number {
+  const cosines = rowCosines(a, b);
+  let total = 0;
+  for (const c of cosines) total += c;
+  return total / cosines.length;
 }
 
 /** Largest |a − b| over all elements. */

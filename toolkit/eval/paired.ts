@@ -44,26 +44,33 @@ export function mcnemarExactP(options: { rightToWrong: number; wrongToRight: num
 }
 
 /**
- * The paired bootstrap: resample the images with replacement and recompute the difference. Only the discordant
- * images move it, so each image is its contribution (−1, 0, +1); the interval is the 2.5th and 97.5th percentile.
+ * The paired bootstrap: resample the per-image differences with replacement and sum them; the 2.5th and 97.5th
+ * percentile of the sums (the caller divides by the image count for a mean).
  */
-function bootstrapInterval(options: { deltas: Int8Array; resamples: number; seed: number }) {
+export function bootstrapSums(options: { deltas: ArrayLike<number>; resamples: number; seed: number }): {
+  low: number;
+  high: number;
+} {
   const { deltas, resamples } = options;
   const n = deltas.length;
   if (n === 0) return { low: 0, high: 0 };
   const prng = new Prng(options.seed);
-  const sums = new Int32Array(resamples);
+  const sums = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += deltas[Math.floor(prng.nextUniform() * n)]!;
     sums[r] = sum;
   }
   sums.sort();
-  const points = (sum: number) => (100 * sum) / n;
-  return {
-    low: points(sums[Math.floor(0.025 * resamples)]!),
-    high: points(sums[Math.max(0, Math.ceil(0.975 * resamples) - 1)]!),
-  };
+  return { low: sums[Math.floor(0.025 * resamples)]!, high: sums[Math.max(0, Math.ceil(0.975 * resamples) - 1)]! };
+}
+
+/** Only the discordant images move the top-1 difference, so each image is its contribution (−1, 0, +1). */
+function bootstrapInterval(options: { deltas: Int8Array; resamples: number; seed: number }) {
+  const sums = bootstrapSums(options);
+  const n = options.deltas.length;
+  const points = (sum: number) => (n === 0 ? 0 : (100 * sum) / n);
+  return { low: points(sums.low), high: points(sums.high) };
 }
 
 /** The paired numbers from each image's fp32 and int8 top-1 class and its label (all three of the same length). */

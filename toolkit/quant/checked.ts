@@ -1,12 +1,15 @@
 /**
  * Held-back scoring of data-driven choices: a choice (a calibrator, searched ranges, corrected biases) is made on
  * "fit" calibration images, then the int8 graph with and without it is scored against fp32 on the fit images and on
- * "check" images the choice never saw. A choice that scores worse on check than the baseline it would replace is
- * not applied: on the fit images alone, overfitting looks like progress.
+ * "check" images the choice never saw. A choice that scores worse on check than the baseline it would replace, beyond
+ * the check images' own noise (a paired bootstrap of the per-image cosine differences), is not applied: on the fit
+ * images alone overfitting looks like progress, and on ~128 check images a mean cosine moves by 0.002–0.003 between
+ * subsets, so a plain "lower on check" vetoes choices that help (measured: issue 19's session-11 note).
  */
 import type { Batch } from '../../calibration/images/loader.js';
 import { logitsFrom } from '../eval/logits.js';
-import { meanCosine, top1Agreement, type Logits } from '../eval/metrics.js';
+import { rowCosines, top1Agreement, type Logits } from '../eval/metrics.js';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrapSums } from '../eval/paired.js';
 import type { Model } from '../onnx/ir.js';
 
 export interface LogitScore {
@@ -15,6 +18,8 @@ export interface LogitScore {
   /** Top-1 agreement with fp32, percent. */
   agreement: number;
   images: number;
+  /** Each image's logit cosine (a scorer's; fit scores taken from a candidate ranking may lack them). */
+  perImage?: Float64Array;
 }
 
 /** Scores a float or int8 graph against fp32 on a fixed set of images (fp32's logits computed once). */
@@ -28,8 +33,32 @@ export function scorerFor(options: { fp32: Model; batches: readonly Batch[]; inp
     reference ??= logitsFrom({ model: options.fp32, batches, inputSize });
     const logits = await logitsFrom({ model, batches, inputSize });
     const fp32 = await reference;
-    return { cosine: meanCosine(fp32, logits), agreement: top1Agreement(fp32, logits), images };
+    const perImage = rowCosines(fp32, logits);
+    const cosine = perImage.reduce((sum, c) => sum + c, 0) / perImage.length;
+    return { cosine, agreement: top1Agreement(fp32, logits), images, perImage };
   };
+}
+
+/** Mean per-image cosine difference chosen − baseline, with its 95 % paired-bootstrap interval. */
+export interface CosineDifference {
+  mean: number;
+  low: number;
+  high: number;
+}
+
+/** The paired difference of two scores on the same images (0…0 when they are one score). */
+export function cosineDifference(baseline: LogitScore, chosen: LogitScore): CosineDifference {
+  const a = baseline.perImage;
+  const b = chosen.perImage;
+  if (baseline === chosen || !a || !b) return { mean: 0, low: 0, high: 0 };
+  if (a.length !== b.length)
+    throw new RangeError(
+      `cosineDifference: ${a.length} and ${b.length} images; both scores must be on the same images`,
+    );
+  const deltas = b.map((c, i) => c - a[i]!);
+  const sums = bootstrapSums({ deltas, resamples: BOOTSTRAP_RESAMPLES, seed: BOOTSTRAP_SEED });
+  const n = deltas.length;
+  return { mean: deltas.reduce((s, d) => s + d, 0) / n, low: sums.low / n, high: sums.high / n };
 }
 
 export interface CheckedChoice {
@@ -37,7 +66,7 @@ export interface CheckedChoice {
   choice: string;
   fit: { baseline: LogitScore; chosen: LogitScore };
   /** null: too few calibration images to hold any back. */
-  check: { baseline: LogitScore; chosen: LogitScore } | null;
+  check: { baseline: LogitScore; chosen: LogitScore; difference: CosineDifference } | null;
   applied: boolean;
 }
 
@@ -60,9 +89,12 @@ export async function checkedChoice(options: {
     chosen: unchanged ? fitBaseline : (options.chosenFit ?? (await options.fit(options.chosen))),
   };
   if (!options.check) return { choice: options.choice, fit, check: null, applied: true };
-  const checkBaseline = await options.check(options.baseline);
-  const check = { baseline: checkBaseline, chosen: unchanged ? checkBaseline : await options.check(options.chosen) };
-  return { choice: options.choice, fit, check, applied: check.chosen.cosine >= check.baseline.cosine };
+  const baseline0 = await options.check(options.baseline);
+  const chosen = unchanged ? baseline0 : await options.check(options.chosen);
+  const difference = cosineDifference(baseline0, chosen);
+  const check = { baseline: baseline0, chosen, difference };
+  // Worse beyond the noise: the whole interval below zero.
+  return { choice: options.choice, fit, check, applied: difference.high >= 0 };
 }
 
 // An unchanged choice has one score, not a before and after.
@@ -71,8 +103,20 @@ const cosines = (s: { baseline: LogitScore; chosen: LogitScore }) =>
     ? `${s.chosen.cosine.toFixed(4)} on ${s.chosen.images}`
     : `${s.baseline.cosine.toFixed(4)} → ${s.chosen.cosine.toFixed(4)} on ${s.chosen.images}`;
 
-/** "logit cosine 0.9887 → 0.9950 on 128 fit images, 0.9850 → 0.9900 on 128 check images". */
+const signed = (value: number) => `${value < 0 ? '−' : '+'}${Math.abs(value).toFixed(4)}`;
+
+/** " (−0.0025, 95 % interval −0.0051…+0.0002)" after a changed score on the check images. */
+function differenceText(check: NonNullable<CheckedChoice['check']>): string {
+  const { mean, low, high } = check.difference;
+  return check.baseline === check.chosen ? '' : ` (${signed(mean)}, 95 % interval ${signed(low)}…${signed(high)})`;
+}
+
+/**
+ * "logit cosine 0.9887 → 0.9950 on 128 fit images, 0.9850 → 0.9900 on 128 check images (+0.0050, 95 % interval
+ * +0.0021…+0.0080)".
+ */
 export function checkedScoresText(checked: CheckedChoice): string {
   const fit = `logit cosine ${cosines(checked.fit)} fit images`;
-  return checked.check ? `${fit}, ${cosines(checked.check)} check images` : `${fit}, no check images held back`;
+  const { check } = checked;
+  return check ? `${fit}, ${cosines(check)} check images${differenceText(check)}` : `${fit}, no check images held back`;
 }

@@ -1,7 +1,7 @@
 /**
  * The data-driven steps after calibration, each made on fit images and checked on held-back ones
  * (toolkit/quant/checked.ts): choosing the calibrator, searching each activation's range, correcting biases. A step
- * that scores worse on the check images than what it would replace is reported and not applied.
+ * that scores worse on the check images than what it would replace, beyond their noise, is reported and not applied.
  */
 import { amaxFromHistogram, type CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
 import type { rangesFromBatches } from '../../calibration/calibrate/collect.js';
@@ -42,7 +42,8 @@ export interface DataDrivenSteps {
   };
   /**
    * Held-back calibration images (never the evaluation set) every data-driven choice above and below is scored on;
-   * a choice that scores worse there than what it replaces is not applied. None: choices are applied unchecked.
+   * a choice that scores worse there than what it replaces (the 95 % interval of the paired difference below zero)
+   * is not applied. None: choices are applied unchecked.
    */
   check?: { batches: Batch[] };
   /** Empirical bias correction on these (preloaded) calibration images. */
