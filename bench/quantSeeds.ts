@@ -2,12 +2,14 @@
  * How much the default quantization depends on which calibration images it gets: the default `quantize` on the
  * shared CIFAR-10 B0 fixture with several calibration subsets (`--calib-count N --seed S`) × both placement profiles,
  * each evaluated on the fixture's labelled test images. The worst case is the number that matters (issue 19): a
- * default that is good on one lucky subset is not good. `node dist/bench/run.js quant-seeds` writes
- * bench/results/quant-seeds.json and .md.
+ * default that is good on one lucky subset is not good. Each run is also scored against fp32 on the calibration images
+ * its subset left out ("held back"): a default is chosen on those, never on the test images. `node dist/bench/run.js
+ * quant-seeds [quantize args…]` writes bench/results/quant-seeds[-args].json and .md.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { balancedSubset, datasetFromFolder } from '../calibration/images/dataset.js';
 import { main } from '../toolkit/cli/main.js';
 import { formatTable } from '../toolkit/cli/table.js';
 
@@ -21,6 +23,8 @@ export interface QuantSeedsOptions {
   quantizeArgs?: readonly string[];
   /** Test images to evaluate on (default: all of them). */
   testCount?: number;
+  /** Also score each run on the calibration images its subset left out. */
+  heldBack?: boolean;
 }
 
 export interface QuantSeedRun {
@@ -33,10 +37,14 @@ export interface QuantSeedRun {
   drop: number;
   agreement: number;
   cosine: number;
+  /** Against fp32 on the calibration images the subset left out (with `heldBack`). */
+  heldBack?: { images: number; agreement: number; cosine: number };
   seconds: number;
 }
 
-export type QuantSeedWorst = Pick<QuantSeedRun, 'fp32Top1' | 'int8Top1' | 'drop' | 'agreement' | 'cosine'>;
+export type QuantSeedWorst = Pick<QuantSeedRun, 'fp32Top1' | 'int8Top1' | 'drop' | 'agreement' | 'cosine'> & {
+  heldBack?: { agreement: number; cosine: number };
+};
 
 async function cliJson(argv: string[]): Promise<Record<string, unknown>> {
   let stdout = '';
@@ -45,6 +53,30 @@ async function cliJson(argv: string[]): Promise<Record<string, unknown>> {
   const code = await main(argv, io);
   if (code !== 0) throw new Error(`effnet-edge ${argv.join(' ')} exited ${code}: ${stderr.trim()}`);
   return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/** A folder of links to the calibration images `--calib-count N --seed S` does not pick, in their class folders. */
+async function heldBackFolder(options: QuantSeedsOptions, seed: number, dir: string): Promise<string> {
+  const root = join(dir, `held-back-${seed}`);
+  const dataset = await datasetFromFolder({ root: join(options.fixture, 'calib') });
+  const picked = new Set(balancedSubset({ dataset, count: options.calibCount, seed }).items.map((i) => i.path));
+  for (const item of dataset.items.filter((i) => !picked.has(i.path))) {
+    const link = join(root, item.relativePath);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(item.path, link);
+  }
+  return root;
+}
+
+type Evaluated = { fp32: { top1: number }; int8: { top1: number }; agreement: number; cosine: number; images: number };
+
+async function evaluated(options: { fixture: string; int8: string; data: string; count?: number }): Promise<Evaluated> {
+  return (await cliJson([
+    'eval',
+    ...['--fp32', join(options.fixture, 'model.onnx'), '--int8', options.int8, '--data', options.data, '--json'],
+    // eval's --count needs an explicit --seed (its option declares no default).
+    ...(options.count ? ['--count', String(options.count), '--seed', '0'] : []),
+  ])) as Evaluated;
 }
 
 async function seedRun(options: QuantSeedsOptions, seed: number, profile: string, dir: string): Promise<QuantSeedRun> {
@@ -58,22 +90,26 @@ async function seedRun(options: QuantSeedsOptions, seed: number, profile: string
     ...(options.quantizeArgs ?? []),
   ])) as { calibrator: { method: string; percentile?: number } };
   const seconds = (performance.now() - started) / 1000;
-  const evaluated = (await cliJson([
-    'eval',
-    ...['--fp32', join(fixture, 'model.onnx'), '--int8', out, '--data', join(fixture, 'test'), '--json'],
-    // eval's --count needs an explicit --seed (its option declares no default).
-    ...(options.testCount ? ['--count', String(options.testCount), '--seed', '0'] : []),
-  ])) as { fp32: { top1: number }; int8: { top1: number }; agreement: number; cosine: number };
+  const test = await evaluated({
+    fixture,
+    int8: out,
+    data: join(fixture, 'test'),
+    ...(options.testCount ? { count: options.testCount } : {}),
+  });
+  const held = options.heldBack
+    ? await evaluated({ fixture, int8: out, data: await heldBackFolder(options, seed, dir) })
+    : undefined;
   const { calibrator } = quantized;
   return {
     seed,
     profile,
     calibrator: calibrator.method === 'percentile' ? `percentile ${calibrator.percentile}` : calibrator.method,
-    fp32Top1: evaluated.fp32.top1,
-    int8Top1: evaluated.int8.top1,
-    drop: Number((evaluated.fp32.top1 - evaluated.int8.top1).toFixed(2)),
-    agreement: evaluated.agreement,
-    cosine: evaluated.cosine,
+    fp32Top1: test.fp32.top1,
+    int8Top1: test.int8.top1,
+    drop: Number((test.fp32.top1 - test.int8.top1).toFixed(2)),
+    agreement: test.agreement,
+    cosine: test.cosine,
+    ...(held ? { heldBack: { images: held.images, agreement: held.agreement, cosine: held.cosine } } : {}),
     seconds: Number(seconds.toFixed(1)),
   };
 }
@@ -102,6 +138,9 @@ export function worstOf(runs: readonly QuantSeedRun[]): QuantSeedWorst {
     drop: Math.max(...runs.map((r) => r.drop)),
     agreement: lowest((r) => r.agreement),
     cosine: lowest((r) => r.cosine),
+    ...(runs.every((r) => r.heldBack)
+      ? { heldBack: { agreement: lowest((r) => r.heldBack!.agreement), cosine: lowest((r) => r.heldBack!.cosine) } }
+      : {}),
   };
 }
 
@@ -117,6 +156,8 @@ export function quantSeedsMarkdown(options: { command: string; runs: QuantSeedRu
       { header: 'Drop', align: 'right' },
       { header: 'Agreement %', align: 'right' },
       { header: 'Cosine', align: 'right' },
+      { header: 'Held-back agreement %', align: 'right' },
+      { header: 'Held-back cosine', align: 'right' },
     ],
     [
       ...runs.map((r) => [
@@ -128,6 +169,8 @@ export function quantSeedsMarkdown(options: { command: string; runs: QuantSeedRu
         r.drop.toFixed(2),
         r.agreement.toFixed(2),
         r.cosine.toFixed(4),
+        r.heldBack ? r.heldBack.agreement.toFixed(2) : '',
+        r.heldBack ? r.heldBack.cosine.toFixed(4) : '',
       ]),
       [
         'worst',
@@ -138,33 +181,50 @@ export function quantSeedsMarkdown(options: { command: string; runs: QuantSeedRu
         worst.drop.toFixed(2),
         worst.agreement.toFixed(2),
         worst.cosine.toFixed(4),
+        worst.heldBack ? worst.heldBack.agreement.toFixed(2) : '',
+        worst.heldBack ? worst.heldBack.cosine.toFixed(4) : '',
       ],
     ],
   );
   return `Made by \`${options.command}\`:\n\n\`\`\`\n${table}\`\`\`\n`;
 }
 
-/** The full benchmark: 5 seeds × both profiles, 600 calibration images each, all 2000 test images. */
-export async function runQuantSeedsBench(options: { shared: string; resultsDir: string; machine: object }) {
+/**
+ * The full benchmark: 5 seeds × both profiles, 600 calibration images each, all 2000 test images and the 400-odd
+ * held-back calibration images. Extra quantize arguments (`--no-equalize`) name the result files.
+ */
+export async function runQuantSeedsBench(options: {
+  shared: string;
+  resultsDir: string;
+  machine: object;
+  quantizeArgs: readonly string[];
+}) {
   const seeds = [1, 2, 3, 4, 5];
   const calibCount = 600;
+  const { quantizeArgs } = options;
   const { runs, worst } = await quantSeedRuns({
     fixture: join(options.shared, 'fixtures', 'cifar10_b0'),
     seeds,
     profiles: ['tensorrt', 'onnxruntime'],
     calibCount,
+    quantizeArgs,
+    heldBack: true,
   });
-  const command = 'node dist/bench/run.js quant-seeds';
+  const command = ['node dist/bench/run.js quant-seeds', ...quantizeArgs].join(' ');
+  const settings = quantizeArgs.length ? `quantize ${quantizeArgs.join(' ')}` : 'default quantize';
   const result = {
     benchmark: 'quant-seeds',
-    about: `default quantize, --calib-count ${calibCount} --seed 1..5 × both profiles, evaluated on the fixture's 2000 test images`,
+    about: `${settings}, --calib-count ${calibCount} --seed 1..5 × both profiles, evaluated on the fixture's 2000 test images and on the calibration images each subset left out`,
     goal: { worstAgreement: 96, worstDrop: 0.5, worstCosine: 0.995 },
     machine: options.machine,
     runs,
     worst,
   };
-  writeFileSync(join(options.resultsDir, 'quant-seeds.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const name = ['quant-seeds', ...quantizeArgs.map((a) => a.replace(/^-+/, '').replace(/[^A-Za-z0-9.]+/g, '-'))].join(
+    '-',
+  );
+  writeFileSync(join(options.resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const markdown = quantSeedsMarkdown({ command, runs, worst });
-  writeFileSync(join(options.resultsDir, 'quant-seeds.md'), markdown);
+  writeFileSync(join(options.resultsDir, `${name}.md`), markdown);
   process.stdout.write(markdown);
 }

@@ -46,11 +46,11 @@ if (process.argv[2] === 'build') {
   runBuildBench({ here, resultsDir, machine, variants: variants.length ? variants : Object.keys(BUILD_RUNS) });
   process.exit(0);
 }
-// `node dist/bench/run.js quant-seeds`: the default quantize over 5 calibration seeds × both profiles (tens of minutes).
+// `node dist/bench/run.js quant-seeds [quantize args…]`: quantize over 5 calibration seeds × both profiles (~10 minutes).
 if (process.argv[2] === 'quant-seeds') {
   mkdirSync(resultsDir, { recursive: true });
   const shared = process.env.EFFNET_EDGE_SHARED ?? join(here, '..', '..', '..', 'shared');
-  await runQuantSeedsBench({ shared, resultsDir, machine });
+  await runQuantSeedsBench({ shared, resultsDir, machine, quantizeArgs: process.argv.slice(3) });
   process.exit(0);
 }
 const runs = ['b0', 'b7'].map(modelBuild);

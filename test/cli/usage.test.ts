@@ -4,7 +4,10 @@
  */
 import t from 'tap';
 import { COMMANDS } from '../../toolkit/cli/main.js';
-import { helpText } from '../../toolkit/cli/command.js';
+import { helpText, parseCommandArgs } from '../../toolkit/cli/command.js';
+import { equalizeFrom } from '../../toolkit/cli/calibration.js';
+import { buildCommand } from '../../toolkit/cli/commands/build.js';
+import { quantizeCommand } from '../../toolkit/cli/commands/quantize.js';
 import { editDistance, nearestName } from '../../toolkit/cli/suggest.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -116,3 +119,27 @@ t.test(
     }
   },
 );
+
+t.test('cross-layer equalisation is on unless --no-equalize; both flags are a usage error', async (t) => {
+  const parsed = (argv: string[]) => parseCommandArgs(quantizeCommand, ['--model', 'm.onnx', ...argv]);
+  t.equal(equalizeFrom(parsed([])), true);
+  t.equal(equalizeFrom(parsed(['--equalize'])), true, 'the default, said out loud');
+  t.equal(equalizeFrom(parsed(['--no-equalize'])), false);
+  t.equal(equalizeFrom(parseCommandArgs(buildCommand, ['--no-equalize'])), false, 'build takes it too');
+  const both = await runCli([
+    'quantize',
+    '--model',
+    'm.onnx',
+    '--calib',
+    'c',
+    '--out',
+    'q.onnx',
+    '--equalize',
+    '--no-equalize',
+  ]);
+  t.equal(both.code, 2);
+  t.equal(
+    both.stderr,
+    "effnet-edge quantize: --equalize and --no-equalize contradict each other; give one\nRun 'effnet-edge quantize --help' for usage.\n",
+  );
+});

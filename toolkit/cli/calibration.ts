@@ -6,7 +6,7 @@ import {
 } from '../../calibration/calibrate/calibrators.js';
 import { UsageError } from '../errors.js';
 import type { OptionGroup, ParsedArgs } from './command.js';
-import { given, numberOption, stringOption, numberOrDefault } from './command.js';
+import { flag, given, numberOption, stringOption, numberOrDefault } from './command.js';
 import { BATCH_OPTION } from './sharedOptions.js';
 import { choice, integerAtLeast, percentage, positiveInteger } from './validators.js';
 import { WEIGHT_ROUNDINGS, type WeightRounding } from '../quant/gptqWeights.js';
@@ -45,8 +45,9 @@ export const CALIBRATION_GROUP: OptionGroup = [
       'calibrator is tried and the one whose int8 logits are closest to fp32 on',
       '--select-count fit images wins unless it collapsed (cosine < 0.9 or top-1',
       'agreement < 50 %); then each activation range is searched alone on',
-      '--search-count fit images; each choice, and bias correction, is applied only',
-      'if it is not worse than what it replaces on the check images),',
+      '--search-count fit images; each choice, and bias correction, is applied unless',
+      'it is worse than what it replaces on the check images beyond their noise',
+      '(the 95 % paired-bootstrap interval of the cosine difference below 0)),',
       `or one of ${CALIBRATION_METHODS.join(', ')}`,
     ],
   },
@@ -88,12 +89,29 @@ export const CALIBRATION_GROUP: OptionGroup = [
       "‖(W̃ − W)X‖² on the calibration images' inputs (GPTQ; the scales stay the same)",
     ],
   },
+  {
+    name: 'no-equalize',
+    type: 'boolean',
+    help: [
+      'skip cross-layer equalisation (the default, --equalize, scales channels down in the',
+      'convs writing each residual stream and back up in those reading it, exactly, before',
+      'calibrating: it raised the worst top-1 agreement over 10 held-back calibration subsets)',
+    ],
+  },
+  { name: 'equalize', type: 'boolean', describedIn: 'no-equalize', help: '' },
   BATCH_OPTION,
 ];
 
 /** `--weight-rounding`, `nearest` when not given. */
 export function weightRoundingFrom(args: ParsedArgs): WeightRounding {
   return (stringOption(args, 'weight-rounding') as WeightRounding | undefined) ?? 'nearest';
+}
+
+/** Cross-layer equalisation unless `--no-equalize`; `--equalize` (the default) is kept for scripts that say it. */
+export function equalizeFrom(args: ParsedArgs): boolean {
+  if (flag(args, 'equalize') && flag(args, 'no-equalize'))
+    throw new UsageError('--equalize and --no-equalize contradict each other; give one');
+  return !flag(args, 'no-equalize');
 }
 
 /** `--search-count` (an integer ≥ 0; 0 skips the search) and `--select-count`: only with `--method auto`. */

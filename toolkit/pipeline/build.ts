@@ -64,6 +64,8 @@ export interface BuildOptions {
   selectCount?: number;
   weightRange: WeightRange | 'auto';
   weightRounding?: WeightRounding;
+  /** Cross-layer equalisation before calibrating (the CLI's default; `--no-equalize` turns it off). */
+  equalize: boolean;
   goldenCount: number;
   batchSize: number;
   classes: string[] | null;
@@ -214,6 +216,7 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
     profile: target.calibration.profile,
     weightRange,
     ...(options.weightRounding ? { weightRounding: options.weightRounding } : {}),
+    equalize: options.equalize,
     // Jetson bundles carry a calibration cache for implicit int8 (DLA): it needs a scale for every activation.
     cacheTensors: target.runtime === 'tensorrt' ? 'all' : 'planned',
     batches: () => load(fit, 'calibrating'),

@@ -23,7 +23,13 @@ import { givenPaths, outputsChecked } from '../outputs.js';
 import { pasteWord } from '../../deploy/shellWords.js';
 import type { Command, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, autoCountsFrom, calibratorSettingsFrom, weightRoundingFrom } from '../calibration.js';
+import {
+  CALIBRATION_GROUP,
+  autoCountsFrom,
+  calibratorSettingsFrom,
+  weightRoundingFrom,
+  equalizeFrom,
+} from '../calibration.js';
 import { JSON_GROUP, NETWORK_GROUP, QUIET_OPTION, WEIGHT_RANGE_OPTION, networkOptionsFrom } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, inputSizeOf, labelSourceFrom, preprocessingFrom } from '../images.js';
 import { stageProgress } from '../progress.js';
@@ -275,6 +281,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
   const precision = precisionFor(target, stringOption(args, 'precision'));
   const weightRange = choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto';
   const weightRounding = weightRoundingFrom(args);
+  const equalize = equalizeFrom(args);
   const chosen = demoRoot ? await demoModel(demoRoot) : await modelFrom(args);
   checkedClassifier(chosen.model, chosen.label);
   const inputSize = inputSizeOf(chosen.model);
@@ -317,6 +324,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       ...autoCounts,
       weightRange,
       weightRounding,
+      equalize,
       goldenCount: golden,
       batchSize: numberOrDefault(args, 'batch'),
       classes: evalSet.classes ?? calib.classes ?? null,

@@ -17,7 +17,13 @@ import {
 import { givenPaths, outputsChecked } from '../outputs.js';
 import type { Command, CommandIo, OptionGroup, ParsedArgs } from '../command.js';
 import { choiceOption, flag, given, numberOption, requiredString, stringOption, numberOrDefault } from '../command.js';
-import { CALIBRATION_GROUP, autoCountsFrom, calibratorSettingsFrom, weightRoundingFrom } from '../calibration.js';
+import {
+  CALIBRATION_GROUP,
+  autoCountsFrom,
+  calibratorSettingsFrom,
+  weightRoundingFrom,
+  equalizeFrom,
+} from '../calibration.js';
 import { JSON_GROUP, WEIGHT_RANGE_OPTION } from '../sharedOptions.js';
 import { LABELS_GROUP, PREPROCESS_GROUP, datasetFrom, inputSizeOf, preprocessingFrom } from '../images.js';
 import { stageProgress } from '../progress.js';
@@ -67,15 +73,6 @@ const QUANTIZE_GROUP: OptionGroup = [
     default: 500,
     help: '',
     validate: positiveInteger,
-  },
-  {
-    name: 'equalize',
-    type: 'boolean',
-    help: [
-      'cross-layer equalisation where it is exact (channels scaled down in the layers',
-      'writing a tensor and back up in those reading it; in EfficientNet: the residual',
-      'streams) before calibrating',
-    ],
   },
   {
     name: 'bias-correction',
@@ -128,12 +125,13 @@ async function quantizeOptionsFrom(
 }> {
   const modelPath = requiredString(args, 'model');
   const out = requiredString(args, 'out');
+  const weightRounding = weightRoundingFrom(args);
+  const equalize = equalizeFrom(args);
   outputsChecked({
     outputs: givenPaths(args, ['out', 'cache', 'ranges', 'report']),
     inputs: givenPaths(args, ['model', 'calib', 'eval', 'labels', 'class-index']),
   });
   const profile = choiceOption<PlacementProfile>(args, 'profile') ?? 'tensorrt';
-  const weightRounding = weightRoundingFrom(args);
   const weightRange = weightRangeFor({
     requested: choiceOption<WeightRange | 'auto'>(args, 'weight-range') ?? 'auto',
     runtime: profile === 'onnxruntime' ? 'onnxruntime' : 'tensorrt',
@@ -156,7 +154,7 @@ async function quantizeOptionsFrom(
     auto,
     profile,
     weightRange,
-    equalize: flag(args, 'equalize'),
+    equalize,
     weightRounding,
     ...autoCountsFrom(args, auto),
     ...(flag(args, 'bias-correction') ? { biasCorrectionCount: numberOrDefault(args, 'bias-correction-count') } : {}),
