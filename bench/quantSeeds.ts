@@ -6,7 +6,7 @@
  * its subset left out ("held back"): a default is chosen on those, never on the test images. `node dist/bench/run.js
  * quant-seeds [quantize args…]` writes bench/results/quant-seeds[-args].json and .md.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { balancedSubset, datasetFromFolder } from '../calibration/images/dataset.js';
@@ -58,6 +58,8 @@ async function cliJson(argv: string[]): Promise<Record<string, unknown>> {
 /** A folder of links to the calibration images `--calib-count N --seed S` does not pick, in their class folders. */
 async function heldBackFolder(options: QuantSeedsOptions, seed: number, dir: string): Promise<string> {
   const root = join(dir, `held-back-${seed}`);
+  // Made once per seed; the other profile's run reads the same folder.
+  if (existsSync(root)) return root;
   const dataset = await datasetFromFolder({ root: join(options.fixture, 'calib') });
   const picked = new Set(balancedSubset({ dataset, count: options.calibCount, seed }).items.map((i) => i.path));
   for (const item of dataset.items.filter((i) => !picked.has(i.path))) {
