@@ -1,9 +1,10 @@
 /**
  * Calibration: run image batches through ONNX Runtime with the tensors to calibrate exposed as extra outputs,
  * and stream every batch into one calibrator per tensor. Memory is bounded twice: calibrators hold tensors × bins
- * whatever the number of images, and when exposing every tensor at once would need more than `maxExposedBytes`
- * per batch (B7 at 600×600 exposes about 2 GB per image), tensors are calibrated in groups, one pass over the
- * images per group.
+ * whatever the number of images, and the exposed activations of one run stay within `maxExposedBytes`: first by
+ * running a batch in slices of fewer images (B0 at 224 exposes 86 MB per image: 12 a run, one pass over the images),
+ * and only when one image alone is too much (B7 at 600×600 exposes about 2 GB) by calibrating the tensors in groups,
+ * one pass over the images per group. Each pass decodes every image again, so passes are what cost.
  */
 import type { Model } from '../../toolkit/onnx/ir.js';
 import { elementCount } from '../../toolkit/onnx/graph.js';
@@ -59,16 +60,32 @@ export function tensorGroups(options: {
   return groups;
 }
 
+/** How the exposed tensors are run: all at once in slices of `imagesPerRun`, or in groups one image at a time. */
+export function exposurePlan(options: {
+  model: Model;
+  tensors: readonly string[];
+  batchSize: number;
+  maxBytes: number;
+}): { groups: string[][]; imagesPerRun: number } {
+  const { model, tensors, batchSize, maxBytes } = options;
+  const shapes = valueInfoMap(inferShapes(model));
+  const perImage = tensors.reduce((sum, t) => sum + 4 * (elementCount(shapes.get(t)?.shape?.slice(1) ?? []) ?? 0), 0);
+  if (perImage * batchSize <= maxBytes) return { groups: [[...tensors]], imagesPerRun: batchSize };
+  if (perImage <= maxBytes) return { groups: [[...tensors]], imagesPerRun: Math.floor(maxBytes / perImage) };
+  return { groups: tensorGroups({ model, tensors, batchSize: 1, maxBytes }), imagesPerRun: 1 };
+}
+
 export async function rangesFromBatches(options: CollectOptions): Promise<CollectResult> {
   const { model, tensors, inputSize } = options;
   const inputName = model.graph.inputs.find((i) => !model.graph.initializers.some((t) => t.name === i.name))!.name;
   const calibrators = new Map<string, TensorCalibrator>(tensors.map((t) => [t, calibratorFor(options.settings)]));
-  const groups = tensorGroups({
+  const { groups, imagesPerRun } = exposurePlan({
     model,
     tensors,
     batchSize: options.batchSize,
     maxBytes: options.maxExposedBytes ?? 2 ** 30,
   });
+  const imageElements = 3 * inputSize * inputSize;
   let images = 0;
   for (const [pass, group] of groups.entries()) {
     options.onPass?.(pass + 1, groups.length);
@@ -80,8 +97,12 @@ export async function rangesFromBatches(options: CollectOptions): Promise<Collec
     images = 0;
     try {
       for await (const batch of options.batches()) {
-        const outputs = await runner.run(batch.data, [batch.size, 3, inputSize, inputSize]);
-        for (const tensor of group) calibrators.get(tensor)!.add(tensor === inputName ? batch.data : outputs[tensor]!);
+        for (let start = 0; start < batch.size; start += imagesPerRun) {
+          const size = Math.min(imagesPerRun, batch.size - start);
+          const data = batch.data.subarray(start * imageElements, (start + size) * imageElements);
+          const outputs = await runner.run(data, [size, 3, inputSize, inputSize]);
+          for (const tensor of group) calibrators.get(tensor)!.add(tensor === inputName ? data : outputs[tensor]!);
+        }
         images += batch.size;
       }
     } finally {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { rangesFromBatches, tensorGroups } from '../../../calibration/calibrate/collect.js';
+import { exposurePlan, rangesFromBatches, tensorGroups } from '../../../calibration/calibrate/collect.js';
 import { datasetFromFolder, balancedSubset } from '../../../calibration/images/dataset.js';
 import { batchesFromDataset } from '../../../calibration/images/loader.js';
 import { directPreset } from '../../../calibration/images/presets.js';
@@ -23,30 +23,41 @@ const dataset = balancedSubset({
 });
 const batches = () => batchesFromDataset({ dataset, preprocessing: directPreset(), inputSize: 32, batchSize: 25 });
 
-t.test('large activations are calibrated in groups, with the same ranges as one pass', async (t) => {
-  const groups = tensorGroups({ model: fp32, tensors, batchSize: 25, maxBytes: 1 << 20 });
-  t.ok(groups.length > 1, `${groups.length} groups under 1 MiB per batch`);
-  t.strictSame(groups.flat(), tensors, 'every tensor once, in order');
-  const onePass = await rangesFromBatches({
+const calibrated = (maxExposedBytes?: number) =>
+  rangesFromBatches({
     model: fp32,
     tensors,
     batches,
     batchSize: 25,
     inputSize: 32,
     settings: { method: 'percentile', percentile: 99.99 },
+    ...(maxExposedBytes ? { maxExposedBytes } : {}),
   });
-  const grouped = await rangesFromBatches({
-    model: fp32,
-    tensors,
-    batches,
-    batchSize: 25,
-    inputSize: 32,
-    settings: { method: 'percentile', percentile: 99.99 },
-    maxExposedBytes: 1 << 20,
-  });
+
+t.test('over the budget a batch runs in slices, one pass; past one image, tensors go in groups', async (t) => {
+  const plan = (maxBytes: number) => exposurePlan({ model: fp32, tensors, batchSize: 25, maxBytes });
+  t.strictSame(plan(1 << 30), { groups: [tensors], imagesPerRun: 25 }, 'within the budget: the whole batch');
+  t.strictSame(plan(1 << 20), { groups: [tensors], imagesPerRun: 1 }, 'about 0.6 MB an image: one at a time');
+  const grouped = plan(1 << 17);
+  t.equal(grouped.imagesPerRun, 1);
+  t.ok(grouped.groups.length > 1, `${grouped.groups.length} groups under 128 KiB`);
+  t.strictSame(grouped.groups.flat(), tensors, 'every tensor once, in order');
+  t.strictSame(tensorGroups({ model: fp32, tensors, batchSize: 1, maxBytes: 1 << 17 }), grouped.groups);
+
+  const onePass = await calibrated();
+  const sliced = await calibrated(1 << 20);
+  const groups = await calibrated(1 << 17);
   t.equal(onePass.passes, 1);
-  t.equal(grouped.passes, groups.length);
-  t.equal(grouped.images, 100);
-  t.strictSame([...grouped.ranges], [...onePass.ranges]);
+  t.equal(sliced.passes, 1, 'slices cost no extra pass over the images');
+  t.equal(groups.passes, grouped.groups.length);
+  t.equal(sliced.images, 100);
+  t.equal(groups.images, 100);
+  // Groups see the same one-image runs as slices: the same histograms, the same ranges.
+  t.strictSame([...groups.ranges], [...sliced.ranges]);
+  // Slices start each histogram from a smaller first batch (its bin width comes from that batch's max): close, not equal.
+  const apart = [...onePass.ranges].filter(
+    ([tensor, amax]) => Math.abs(sliced.ranges.get(tensor)! - amax) > 0.02 * amax,
+  );
+  t.strictSame(apart, [], 'every range within 2 % of the whole-batch one');
   t.equal(onePass.ranges.get('input'), 2.640000104904175);
 });
