@@ -37,6 +37,27 @@ export interface CollectResult {
   passes: number;
 }
 
+/** Each tensor's float32 bytes for one image (batch dimension dropped; unknown shapes count 0). */
+function bytesPerImage(model: Model, tensors: readonly string[]): number[] {
+  const shapes = valueInfoMap(inferShapes(model));
+  return tensors.map((t) => 4 * (elementCount(shapes.get(t)?.shape?.slice(1) ?? []) ?? 0));
+}
+
+/** Splits tensors (in order) into groups whose summed `bytes` stay within `maxBytes` (one tensor at least). */
+function groupsWithin(tensors: readonly string[], bytes: readonly number[], maxBytes: number): string[][] {
+  const groups: string[][] = [[]];
+  let used = 0;
+  tensors.forEach((tensor, i) => {
+    if (used + bytes[i]! > maxBytes && groups.at(-1)!.length > 0) {
+      groups.push([]);
+      used = 0;
+    }
+    groups.at(-1)!.push(tensor);
+    used += bytes[i]!;
+  });
+  return groups;
+}
+
 /** Splits tensors (in order) into groups whose float32 size for one batch stays within the budget. */
 export function tensorGroups(options: {
   model: Model;
@@ -44,20 +65,12 @@ export function tensorGroups(options: {
   batchSize: number;
   maxBytes: number;
 }): string[][] {
-  const shapes = valueInfoMap(inferShapes(options.model));
-  const groups: string[][] = [[]];
-  let used = 0;
-  for (const tensor of options.tensors) {
-    const dims = shapes.get(tensor)?.shape?.slice(1) ?? [];
-    const bytes = 4 * options.batchSize * (elementCount(dims) ?? 0);
-    if (used + bytes > options.maxBytes && groups.at(-1)!.length > 0) {
-      groups.push([]);
-      used = 0;
-    }
-    groups.at(-1)!.push(tensor);
-    used += bytes;
-  }
-  return groups;
+  const perImage = bytesPerImage(options.model, options.tensors);
+  return groupsWithin(
+    options.tensors,
+    perImage.map((b) => b * options.batchSize),
+    options.maxBytes,
+  );
 }
 
 /** How the exposed tensors are run: all at once in slices of `imagesPerRun`, or in groups one image at a time. */
@@ -68,11 +81,11 @@ export function exposurePlan(options: {
   maxBytes: number;
 }): { groups: string[][]; imagesPerRun: number } {
   const { model, tensors, batchSize, maxBytes } = options;
-  const shapes = valueInfoMap(inferShapes(model));
-  const perImage = tensors.reduce((sum, t) => sum + 4 * (elementCount(shapes.get(t)?.shape?.slice(1) ?? []) ?? 0), 0);
+  const perTensor = bytesPerImage(model, tensors);
+  const perImage = perTensor.reduce((sum, b) => sum + b, 0);
   if (perImage * batchSize <= maxBytes) return { groups: [[...tensors]], imagesPerRun: batchSize };
   if (perImage <= maxBytes) return { groups: [[...tensors]], imagesPerRun: Math.floor(maxBytes / perImage) };
-  return { groups: tensorGroups({ model, tensors, batchSize: 1, maxBytes }), imagesPerRun: 1 };
+  return { groups: groupsWithin(tensors, perTensor, maxBytes), imagesPerRun: 1 };
 }
 
 export async function rangesFromBatches(options: CollectOptions): Promise<CollectResult> {

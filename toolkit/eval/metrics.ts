@@ -61,12 +61,16 @@ export function rowCosines(a: Logits, b: Logits): Float64Array {
   return cosines;
 }
 
+/** The arithmetic mean, summed in order. */
+export function meanOf(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i]!;
+  return total / values.length;
+}
+
 /** Mean over rows of the cosine similarity of the two logit vectors. */
 export function meanCosine(a: Logits, b: Logits): number {
-  const cosines = rowCosines(a, b);
-  let total = 0;
-  for (const c of cosines) total += c;
-  return total / cosines.length;
+  return meanOf(rowCosines(a, b));
 }
 
 /** Largest |a − b| over all elements. */

@@ -114,7 +114,10 @@ export function pairedTop1(options: {
   };
 }
 
-const signed = (points: number) => `${points < 0 ? '−' : '+'}${Math.abs(points).toFixed(2)}`;
+/** `value` with its sign always written (− or +) and `digits` decimals: "−0.45", "+0.0095". */
+export const signedText = (value: number, digits: number) =>
+  `${value < 0 ? '−' : '+'}${Math.abs(value).toFixed(digits)}`;
+const signed = (points: number) => signedText(points, 2);
 
 /**
  * The one wording for eval, the build summary, the report and verify, e.g. "top-1 57.65 % → 57.20 % (−0.45

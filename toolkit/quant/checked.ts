@@ -8,8 +8,8 @@
  */
 import type { Batch } from '../../calibration/images/loader.js';
 import { logitsFrom } from '../eval/logits.js';
-import { rowCosines, top1Agreement, type Logits } from '../eval/metrics.js';
-import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrapSums } from '../eval/paired.js';
+import { meanOf, rowCosines, top1Agreement, type Logits } from '../eval/metrics.js';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrapSums, signedText } from '../eval/paired.js';
 import type { Model } from '../onnx/ir.js';
 
 export interface LogitScore {
@@ -34,8 +34,7 @@ export function scorerFor(options: { fp32: Model; batches: readonly Batch[]; inp
     const logits = await logitsFrom({ model, batches, inputSize });
     const fp32 = await reference;
     const perImage = rowCosines(fp32, logits);
-    const cosine = perImage.reduce((sum, c) => sum + c, 0) / perImage.length;
-    return { cosine, agreement: top1Agreement(fp32, logits), images, perImage };
+    return { cosine: meanOf(perImage), agreement: top1Agreement(fp32, logits), images, perImage };
   };
 }
 
@@ -58,7 +57,7 @@ export function cosineDifference(baseline: LogitScore, chosen: LogitScore): Cosi
   const deltas = b.map((c, i) => c - a[i]!);
   const sums = bootstrapSums({ deltas, resamples: BOOTSTRAP_RESAMPLES, seed: BOOTSTRAP_SEED });
   const n = deltas.length;
-  return { mean: deltas.reduce((s, d) => s + d, 0) / n, low: sums.low / n, high: sums.high / n };
+  return { mean: meanOf(deltas), low: sums.low / n, high: sums.high / n };
 }
 
 export interface CheckedChoice {
@@ -89,10 +88,10 @@ export async function checkedChoice(options: {
     chosen: unchanged ? fitBaseline : (options.chosenFit ?? (await options.fit(options.chosen))),
   };
   if (!options.check) return { choice: options.choice, fit, check: null, applied: true };
-  const baseline0 = await options.check(options.baseline);
-  const chosen = unchanged ? baseline0 : await options.check(options.chosen);
-  const difference = cosineDifference(baseline0, chosen);
-  const check = { baseline: baseline0, chosen, difference };
+  const checkBaseline = await options.check(options.baseline);
+  const checkChosen = unchanged ? checkBaseline : await options.check(options.chosen);
+  const difference = cosineDifference(checkBaseline, checkChosen);
+  const check = { baseline: checkBaseline, chosen: checkChosen, difference };
   // Worse beyond the noise: the whole interval below zero.
   return { choice: options.choice, fit, check, applied: difference.high >= 0 };
 }
@@ -103,7 +102,7 @@ const cosines = (s: { baseline: LogitScore; chosen: LogitScore }) =>
     ? `${s.chosen.cosine.toFixed(4)} on ${s.chosen.images}`
     : `${s.baseline.cosine.toFixed(4)} → ${s.chosen.cosine.toFixed(4)} on ${s.chosen.images}`;
 
-const signed = (value: number) => `${value < 0 ? '−' : '+'}${Math.abs(value).toFixed(4)}`;
+const signed = (value: number) => signedText(value, 4);
 
 /** " (−0.0025, 95 % interval −0.0051…+0.0002)" after a changed score on the check images. */
 function differenceText(check: NonNullable<CheckedChoice['check']>): string {
