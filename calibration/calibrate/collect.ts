@@ -2,14 +2,15 @@
  * Calibration: run image batches through ONNX Runtime with the tensors to calibrate exposed as extra outputs,
  * and stream every batch into one calibrator per tensor. Memory is bounded twice: calibrators hold tensors × bins
  * whatever the number of images, and the exposed activations of one run stay within `maxExposedBytes`: first by
- * running a batch in slices of fewer images (B0 at 224 exposes 86 MB per image: 12 a run, one pass over the images),
+ * running a batch in slices of fewer images (B0 at 224 exposes 86 MB per image: 12 fit the budget, and runs take
+ * one image, as ort.ts's imagesPerRun says is faster; one pass over the images),
  * and only when one image alone is too much (B7 at 600×600 exposes about 2 GB) by calibrating the tensors in groups,
  * one pass over the images per group. Each pass decodes every image again, so passes are what cost.
  */
 import type { Model } from '../../toolkit/onnx/ir.js';
 import { elementCount } from '../../toolkit/onnx/graph.js';
 import { valueInfoMap, inferShapes } from '../../toolkit/onnx/shapes.js';
-import { OrtRunner } from '../../toolkit/runtime/ort.js';
+import { imagesPerRun as runImages, OrtRunner } from '../../toolkit/runtime/ort.js';
 import { calibratorFor, type CalibratorSettings, type TensorCalibrator } from './calibrators.js';
 import type { Batch } from '../images/loader.js';
 
@@ -99,6 +100,8 @@ export async function rangesFromBatches(options: CollectOptions): Promise<Collec
     maxBytes: options.maxExposedBytes ?? 2 ** 30,
   });
   const imageElements = 3 * inputSize * inputSize;
+  // Within the budget, still a few images a run: ORT's runs are faster per image in small batches (ort.ts).
+  const perRun = Math.min(imagesPerRun, runImages(imageElements));
   let images = 0;
   for (const [pass, group] of groups.entries()) {
     options.onPass?.(pass + 1, groups.length);
@@ -110,8 +113,8 @@ export async function rangesFromBatches(options: CollectOptions): Promise<Collec
     images = 0;
     try {
       for await (const batch of options.batches()) {
-        for (let start = 0; start < batch.size; start += imagesPerRun) {
-          const size = Math.min(imagesPerRun, batch.size - start);
+        for (let start = 0; start < batch.size; start += perRun) {
+          const size = Math.min(perRun, batch.size - start);
           const data = batch.data.subarray(start * imageElements, (start + size) * imageElements);
           const outputs = await runner.run(data, [size, 3, inputSize, inputSize]);
           for (const tensor of group) calibrators.get(tensor)!.add(tensor === inputName ? data : outputs[tensor]!);

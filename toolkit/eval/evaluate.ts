@@ -4,7 +4,7 @@
  */
 import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
-import { OrtRunner } from '../runtime/ort.js';
+import { OrtRunner, runSlices } from '../runtime/ort.js';
 import { concatenated } from './logits.js';
 import { SqnrAccumulator, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
 
@@ -64,15 +64,17 @@ export async function evaluationFrom(options: {
   let classes = 0;
   try {
     for await (const batch of options.batches) {
-      const dims = [batch.size, 3, options.inputSize, options.inputSize];
-      const a = await fp32Runner.run(batch.data, dims);
-      const b = await int8Runner.run(batch.data, dims);
-      const fp32Logits = a[fp32Runner.outputNames[0]!]!;
-      classes = fp32Logits.length / batch.size;
-      fp32Chunks.push(Float32Array.from(fp32Logits));
-      int8Chunks.push(Float32Array.from(b[int8Runner.outputNames[0]!]!));
-      for (const [tensor, accumulator] of sqnr) {
-        accumulator.add(tensor === fp32Input ? batch.data : a[tensor]!, b[`${tensor}.dequantized`]!);
+      for (const slice of runSlices(batch.data, batch.size)) {
+        const dims = [slice.size, 3, options.inputSize, options.inputSize];
+        const a = await fp32Runner.run(slice.data, dims);
+        const b = await int8Runner.run(slice.data, dims);
+        const fp32Logits = a[fp32Runner.outputNames[0]!]!;
+        classes = fp32Logits.length / slice.size;
+        fp32Chunks.push(Float32Array.from(fp32Logits));
+        int8Chunks.push(Float32Array.from(b[int8Runner.outputNames[0]!]!));
+        for (const [tensor, accumulator] of sqnr) {
+          accumulator.add(tensor === fp32Input ? slice.data : a[tensor]!, b[`${tensor}.dequantized`]!);
+        }
       }
       for (const item of batch.items) {
         labels.push(item.label ?? -1);

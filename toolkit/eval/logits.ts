@@ -1,7 +1,7 @@
 /** Logits of a model over preloaded batches (ONNX Runtime), concatenated in batch order. */
 import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
-import { OrtRunner } from '../runtime/ort.js';
+import { OrtRunner, runSlices } from '../runtime/ort.js';
 import type { Logits } from './metrics.js';
 
 export function concatenated(chunks: readonly Float32Array[]): Float32Array {
@@ -14,7 +14,7 @@ export function concatenated(chunks: readonly Float32Array[]): Float32Array {
   return data;
 }
 
-/** Logits of an open runner over preloaded batches, concatenated in batch order; `parameters` go to every run. */
+/** Logits of an open runner over preloaded batches (a few images a run), concatenated in batch order; `parameters` go to every run. */
 export async function logitsOfRunner(options: {
   runner: OrtRunner;
   batches: readonly Batch[];
@@ -25,11 +25,13 @@ export async function logitsOfRunner(options: {
   const chunks: Float32Array[] = [];
   let classes = 0;
   for (const batch of options.batches) {
-    const out = (
-      await runner.run(batch.data, [batch.size, 3, options.inputSize, options.inputSize], options.parameters)
-    )[runner.outputNames[0]!]!;
-    classes = out.length / batch.size;
-    chunks.push(Float32Array.from(out));
+    for (const slice of runSlices(batch.data, batch.size)) {
+      const out = (
+        await runner.run(slice.data, [slice.size, 3, options.inputSize, options.inputSize], options.parameters)
+      )[runner.outputNames[0]!]!;
+      classes = out.length / slice.size;
+      chunks.push(Float32Array.from(out));
+    }
   }
   return { data: concatenated(chunks), classes };
 }
@@ -38,8 +40,13 @@ export async function logitsFrom(options: {
   model: Model;
   batches: readonly Batch[];
   inputSize: number;
+  /** OrtRunnerOptions.fuseQdq: false for scoring a data-driven choice (default true, as a device runs it). */
+  fuseQdq?: boolean;
 }): Promise<Logits> {
-  const runner = await OrtRunner.create({ model: options.model });
+  const runner = await OrtRunner.create({
+    model: options.model,
+    ...(options.fuseQdq === false ? { fuseQdq: false } : {}),
+  });
   try {
     return await logitsOfRunner({ runner, batches: options.batches, inputSize: options.inputSize });
   } finally {

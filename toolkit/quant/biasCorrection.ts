@@ -7,7 +7,7 @@
  */
 import { initializerMap } from '../onnx/graph.js';
 import type { Model, Tensor } from '../onnx/ir.js';
-import { OrtRunner } from '../runtime/ort.js';
+import { OrtRunner, runSlices } from '../runtime/ort.js';
 import type { PassReport } from '../passes/pass.js';
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
@@ -22,27 +22,29 @@ export async function channelMeans(
   names: readonly string[],
   options: Pick<QdqContextWithModel, 'batches' | 'inputSize'>,
 ): Promise<Map<string, Float64Array>> {
-  const runner = await OrtRunner.create({ model, extraOutputs: names });
+  const runner = await OrtRunner.create({ model, extraOutputs: names, fuseQdq: false });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
   try {
     for (const batch of options.batches) {
-      const outputs = await runner.run(batch.data, [batch.size, 3, options.inputSize, options.inputSize]);
-      for (const name of names) {
-        const data = outputs[name]!;
-        const channels = sums.get(name)?.length ?? channelsOf(model, name);
-        const sum = sums.get(name) ?? new Float64Array(channels);
-        const spatial = data.length / batch.size / channels;
-        for (let n = 0; n < batch.size; n++) {
-          for (let c = 0; c < channels; c++) {
-            const base = (n * channels + c) * spatial;
-            let s = 0;
-            for (let i = 0; i < spatial; i++) s += data[base + i]!;
-            sum[c]! += s;
+      for (const slice of runSlices(batch.data, batch.size)) {
+        const outputs = await runner.run(slice.data, [slice.size, 3, options.inputSize, options.inputSize]);
+        for (const name of names) {
+          const data = outputs[name]!;
+          const channels = sums.get(name)?.length ?? channelsOf(model, name);
+          const sum = sums.get(name) ?? new Float64Array(channels);
+          const spatial = data.length / slice.size / channels;
+          for (let n = 0; n < slice.size; n++) {
+            for (let c = 0; c < channels; c++) {
+              const base = (n * channels + c) * spatial;
+              let s = 0;
+              for (let i = 0; i < spatial; i++) s += data[base + i]!;
+              sum[c]! += s;
+            }
           }
+          sums.set(name, sum);
+          counts.set(name, (counts.get(name) ?? 0) + slice.size * spatial);
         }
-        sums.set(name, sum);
-        counts.set(name, (counts.get(name) ?? 0) + batch.size * spatial);
       }
     }
   } finally {

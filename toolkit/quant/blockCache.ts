@@ -5,9 +5,9 @@
 import type { Batch } from '../../calibration/images/loader.js';
 import { concatenated } from '../eval/logits.js';
 import type { Model, ValueInfo } from '../onnx/ir.js';
-import { OrtRunner } from '../runtime/ort.js';
+import { imagesPerRun, OrtRunner } from '../runtime/ort.js';
 import { segmentModelFrom, type BlockSegment } from './blockSegments.js';
-import { imagesPerRun, type Activations } from './segmentCandidates.js';
+import type { Activations } from './segmentCandidates.js';
 
 /** A tensor's shape after the batch dimension; the search needs it static. */
 export function imageDimsOf(shapes: ReadonlyMap<string, ValueInfo>, tensor: string): number[] {

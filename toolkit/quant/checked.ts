@@ -30,8 +30,8 @@ export function scorerFor(options: { fp32: Model; batches: readonly Batch[]; inp
   const images = batches.reduce((n, b) => n + b.size, 0);
   let reference: Promise<Logits> | undefined;
   return async (model) => {
-    reference ??= logitsFrom({ model: options.fp32, batches, inputSize });
-    const logits = await logitsFrom({ model, batches, inputSize });
+    reference ??= logitsFrom({ model: options.fp32, batches, inputSize, fuseQdq: false });
+    const logits = await logitsFrom({ model, batches, inputSize, fuseQdq: false });
     const fp32 = await reference;
     const perImage = rowCosines(fp32, logits);
     return { cosine: meanOf(perImage), agreement: top1Agreement(fp32, logits), images, perImage };

@@ -52,7 +52,12 @@ export async function rangesSelectedFrom(
     onProgress?: (done: number, total: number) => void;
   },
 ): Promise<{ settings: CalibratorSettings; ranges: Map<string, number>; scores: CandidateScore[] }> {
-  const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
+  const reference = await logitsFrom({
+    model: options.fp32,
+    batches: options.batches,
+    inputSize: options.inputSize,
+    fuseQdq: false,
+  });
   const scores: CandidateScore[] = [];
   let best: { settings: CalibratorSettings; ranges: Map<string, number>; cosine: number } | undefined;
   let bestCollapsed: typeof best;
@@ -72,7 +77,12 @@ export async function rangesSelectedFrom(
       weightFormat: options.weightFormat,
       roundedWeights: options.roundedWeights,
     }).model;
-    const logits = await logitsFrom({ model: int8, batches: options.batches, inputSize: options.inputSize });
+    const logits = await logitsFrom({
+      model: int8,
+      batches: options.batches,
+      inputSize: options.inputSize,
+      fuseQdq: false,
+    });
     const cosine = meanCosine(reference, logits);
     const agreement = top1Agreement(reference, logits);
     const collapsed = cosine < COLLAPSE_COSINE || agreement < COLLAPSE_AGREEMENT;

@@ -6,15 +6,9 @@
 import { DataType, type Model, type Node, type Tensor } from '../onnx/ir.js';
 import { meanCosine } from '../eval/metrics.js';
 import { concatenated } from '../eval/logits.js';
-import type { OrtRunner } from '../runtime/ort.js';
+import { imagesPerRun, type OrtRunner } from '../runtime/ort.js';
 import { segmentModelFrom, type BlockSegment } from './blockSegments.js';
 import type { ActivationPoint } from './plan.js';
-
-/**
- * Floats in one run's input: candidate × image rows are packed up to this (a row per run at least). Small runs are
- * faster per row: a batch of a dozen 112×112 activations made ORT's runs 2.5 times slower per image.
- */
-const RUN_INPUT_FLOATS = 2 ** 18;
 
 /** One image's activation at a segment boundary (a view: images of a batch share its buffer). */
 export type Activations = Float32Array[];
@@ -77,11 +71,6 @@ export function candidateModelFrom(options: {
       inputs: [...base.graph.inputs, scaleInput],
     },
   };
-}
-
-/** Images per run so that each run's input stays within a budget small enough for the caches (one at least). */
-export function imagesPerRun(imageFloats: number): number {
-  return Math.max(1, Math.floor(RUN_INPUT_FLOATS / imageFloats));
 }
 
 /** Mean cosine per candidate amax over the images, each image's segment output against `reference`'s. */

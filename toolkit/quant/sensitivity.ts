@@ -47,7 +47,7 @@ interface EvalContext extends QdqContextWithModel {
 }
 
 const logitsOf = (model: Model, context: EvalContext) =>
-  logitsFrom({ model, batches: context.batches, inputSize: context.inputSize });
+  logitsFrom({ model, batches: context.batches, inputSize: context.inputSize, fuseQdq: false });
 
 const quantizedWith = (context: EvalContext, plan: QuantizationPlan) =>
   qdqModelFrom({
