@@ -1,6 +1,11 @@
 import t from 'tap';
 import type { CheckedChoice, LogitScore } from '../../toolkit/quant/checked.js';
-import { selectionReports, type CandidateScore } from '../../toolkit/quant/rangeSelection.js';
+import {
+  defaultSelectImages,
+  percentileKeptText,
+  selectionReports,
+  type CandidateScore,
+} from '../../toolkit/quant/rangeSelection.js';
 
 const score = (cosine: number, images: number): LogitScore => ({ cosine, agreement: 90, images });
 const p = (percentile: number) => ({ method: 'percentile', percentile }) as const;
@@ -61,4 +66,38 @@ t.test('every candidate collapsed: the best is used, loudly; no check images: sa
       'calibrator mse chosen over the default percentile 99.99: logit cosine 0.9700 → 0.9915 on 256 fit images, no check images held back',
     ],
   );
+});
+
+t.test(
+  'another method that beats the best percentile only within the noise: the percentile is kept, and said',
+  async (t) => {
+    const keptPercentile = {
+      kept: { settings: p(99.8), cosine: 0.98744 },
+      over: { settings: { method: 'mse' } as const, cosine: 0.98831 },
+      difference: { mean: 0.00087, low: -0.00641, high: 0.01272 },
+    };
+    const text =
+      "calibrator mse scored higher on the fit images than percentile 99.8 (0.9883 vs 0.9874) but within their noise (+0.0009, 95 % interval −0.0064…+0.0127): percentile 99.8 kept, a percentile's ranges being the stable ones";
+    t.equal(percentileKeptText(keptPercentile), text);
+    const reports = selectionReports({
+      scores: scores.slice(0, 2),
+      chosen: p(99.8),
+      baseline: p(99.99),
+      checked: checked([0.9717, 0.9865]),
+      keptPercentile,
+    });
+    t.strictSame(
+      reports.map((r) => r.pass),
+      ['range-selection-noise', 'range-selection'],
+    );
+    t.equal(reports[0]!.summary, text);
+  },
+);
+
+t.test('the calibrator choice images follow a compute budget: 256 for B0 at 224, 16 at least', async (t) => {
+  // MACs of the reference B0@224, B3@300 and B7@600 (../shared/reference/params.json).
+  t.equal(defaultSelectImages({ macs: 385814752 }), 256);
+  t.equal(defaultSelectImages({ macs: 1827141392 }), 54);
+  t.equal(defaultSelectImages({ macs: 37745884192 }), 16);
+  t.equal(defaultSelectImages({ macs: 8e6 }), 256, 'the 32×32 fixture');
 });

@@ -20,7 +20,7 @@ import {
   rangesSearchedFrom,
   type SearchedRange,
 } from './rangeSearch.js';
-import { rangesSelectedFrom, selectionReports, type CandidateScore } from './rangeSelection.js';
+import { defaultSelectImages, rangesSelectedFrom, selectionReports, type CandidateScore } from './rangeSelection.js';
 import type { Batch } from '../../calibration/images/loader.js';
 
 /** The data-driven steps a quantization may take, and the images each works on. */
@@ -29,7 +29,16 @@ export interface DataDrivenSteps {
    * Choose the calibrator on these (preloaded) calibration images: every histogram method is tried from the same
    * histograms and the one closest to fp32 wins (`calibrator` then only says how histograms are collected).
    */
-  rangeSelection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
+  /**
+   * Choose the calibrator on `count` calibration images (default: what the compute budget allows for this model,
+   * rangeSelection.ts's defaultSelectImages).
+   */
+  rangeSelection?: {
+    count?: number;
+    /** Loads `count` calibration images. */
+    batches: (count: number) => Promise<Batch[]>;
+    onProgress?: (done: number, total: number) => void;
+  };
   /**
    * Search each activation's range on its own around the calibrated one (after `rangeSelection` when both are set),
    * on `count` calibration images (default: what the compute budget allows for this model, maybe none).
@@ -83,6 +92,9 @@ function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, numb
   return qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat, roundedWeights }).model;
 }
 
+/** Multiply-accumulates of one image through the model (the compute budgets' unit). */
+const macsOf = (model: Model) => graphLayersOf(model).reduce((n, l) => n + l.layer.macs, 0);
+
 const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
 
 /** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
@@ -97,7 +109,10 @@ export async function selectedRanges(step: RangeStep): Promise<{
   const ranges = new Map(plan.activations.map((a): [string, number] => [a.tensor, collected.ranges.get(a.tensor)!]));
   if (!options.rangeSelection) return { ranges, calibrator: options.calibrator, reports: [] };
   options.onStage?.('select');
-  const { batches, onProgress } = options.rangeSelection;
+  const { onProgress } = options.rangeSelection;
+  const batches = await options.rangeSelection.batches(
+    options.rangeSelection.count ?? defaultSelectImages({ macs: macsOf(fp32) }),
+  );
   const selected = await rangesSelectedFrom({
     fp32,
     plan,
@@ -136,6 +151,7 @@ export async function selectedRanges(step: RangeStep): Promise<{
       chosen: selected.settings,
       baseline: options.calibrator,
       checked,
+      keptPercentile: selected.keptPercentile,
     }),
   };
 }
@@ -159,11 +175,7 @@ export async function searchedRanges(
   options.onStage?.('search');
   // Shape inference for the MAC count only when the budget decides.
   const images =
-    options.rangeSearch.count ??
-    defaultSearchImages({
-      macs: graphLayersOf(fp32).reduce((n, l) => n + l.layer.macs, 0),
-      tensors: plan.activations.length,
-    });
+    options.rangeSearch.count ?? defaultSearchImages({ macs: macsOf(fp32), tensors: plan.activations.length });
   if (images === 0) {
     const summary =
       'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)';

@@ -228,7 +228,7 @@ function cacheRangesFrom(options: {
  * The images the data-driven steps use. The calibration set is split by file (calibration/images/split.ts) into
  * fit images, which calibrate and which every choice is made on, and check images that score each choice and are
  * never tuned on. `--method auto` chooses the calibrator on a seeded, class-balanced subset of the fit images
- * (`selectCount`, default 256, preloaded now) and searches ranges on another (loaded when its size is known;
+ * (`selectCount`, default a compute budget's) and searches ranges on another (each loaded when its size is known;
  * `searchCount` 0: no search); bias correction (`biasCorrectionCount` images) measures on a third. With no
  * data-driven step nothing is held back.
  */
@@ -264,7 +264,8 @@ export async function dataDrivenOptions(options: {
   }
   if (!options.auto) return { fit, quantize };
   quantize.rangeSelection = {
-    batches: await subset(options.selectCount ?? 256, 2),
+    ...(options.selectCount !== undefined ? { count: options.selectCount } : {}),
+    batches: (count: number) => subset(count, 2),
     ...(options.onSelectProgress ? { onProgress: options.onSelectProgress } : {}),
   };
   if (options.searchCount !== 0) {
