@@ -162,13 +162,14 @@ function addWeightQdq(options: { edits: QdqEdits; point: WeightPoint; tensor: Te
   const source = { data: tensor.data, dims: tensor.dims, axis: point.axis, qmax: options.options.weightQmax };
   // The qdq format keeps the float weights (QuantizeLinear rounds them): only int8 needs the integers.
   const int8 = options.options.weightFormat === 'int8';
-  const scales = rounded?.scales ?? (int8 ? weightsQuantizedPerChannel(source).scales : perChannelScales(source));
+  const nearest = int8 && !rounded ? weightsQuantizedPerChannel(source) : undefined;
+  const scales = rounded?.scales ?? nearest?.scales ?? perChannelScales(source);
   const scale = edits.scaleTensor(`${tensor.name}.scale`, scales, true);
   const zero = edits.zeroPoint(`${tensor.name}.zero_point`, [scales.length]);
   const dequantized = `${tensor.name}.dequantized`;
   const { axis } = point;
   if (int8) {
-    const { values } = rounded ?? weightsQuantizedPerChannel(source);
+    const { values } = (rounded ?? nearest)!;
     edits.replacedWeights.add(tensor.name);
     edits.added.push({ name: `${tensor.name}.int8`, dataType: DataType.INT8, dims: [...tensor.dims], data: values });
     edits.schedule(point.node, [
