@@ -11,7 +11,13 @@ import { htmlReport, type ReportInput } from '../eval/report.js';
 import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
-import { dataDrivenOptions, quantizedModelFrom, type QuantizeResult, type QuantizeStage } from '../quant/quantize.js';
+import {
+  dataDrivenOptions,
+  holdsBackImages,
+  quantizedModelFrom,
+  type QuantizeResult,
+  type QuantizeStage,
+} from '../quant/quantize.js';
 import { type MaxDropReport, quantizedWithinMaxDrop } from '../quant/maxDrop.js';
 import { describeSettings } from '../quant/rangeSelection.js';
 import type { WeightRounding } from '../quant/gptqWeights.js';
@@ -56,7 +62,7 @@ export interface QuantizePipelineResult {
 export async function quantizedFromImages(options: QuantizePipelineOptions): Promise<QuantizePipelineResult> {
   const { model, dataset, preprocessing, inputSize, batchSize } = options;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress(stage, done, total);
-  if (options.auto || options.biasCorrectionCount !== undefined) options.onStage?.('read');
+  if (holdsBackImages(options)) options.onStage?.('read');
   const { fit, quantize: dataDriven } = await dataDrivenOptions({
     dataset,
     preprocessing,

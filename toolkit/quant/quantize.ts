@@ -232,6 +232,11 @@ function cacheRangesFrom(options: {
  * `searchCount` 0: no search); bias correction (`biasCorrectionCount` images) measures on a third. With no
  * data-driven step nothing is held back.
  */
+/** Whether dataDrivenOptions splits and preloads calibration images: only for a data-driven step. */
+export function holdsBackImages(options: { auto: boolean; biasCorrectionCount?: number }): boolean {
+  return options.auto || options.biasCorrectionCount !== undefined;
+}
+
 export async function dataDrivenOptions(options: {
   dataset: Dataset;
   preprocessing: Preprocessing;
@@ -249,7 +254,7 @@ export async function dataDrivenOptions(options: {
   quantize: DataDrivenSteps;
 }> {
   const { dataset, preprocessing, inputSize, batchSize } = options;
-  if (!options.auto && options.biasCorrectionCount === undefined) return { fit: dataset, quantize: {} };
+  if (!holdsBackImages(options)) return { fit: dataset, quantize: {} };
   const { fit, check } = fitCheckSplit({ dataset });
   const preloaded = (subset: Dataset) => preloadedBatches({ dataset: subset, preprocessing, inputSize, batchSize });
   const subset = (count: number, seed: number) => preloaded(balancedSubset({ dataset: fit, count, seed }));
