@@ -90,11 +90,14 @@ t.test('CIFAR-10 B0 bundle: model.ort-int8.onnx is the QOperator graph of model.
   t.comment(
     `agreement ${agreement} %, max deviation ${deviation}, top-1 ${JSON.stringify(accuracy)}, with fp32 ${JSON.stringify(withFp32)}`,
   );
-  // Measured here (ORT 1.30, AVX-512): 90.3 % top-1 agreement with the Q/DQ model, max logit deviation 6.37 (the
-  // largest logit is 11.8), top-1 61.0 % vs 61.8 %, agreement with fp32 85.2 % vs the Q/DQ model's 86.6 %. This
-  // 20-image calibration leaves the fixture's int8 models far from fp32 and from each other: one ±1 step early on
-  // (SiLU, pools) moves the SE FC1s by several. With the default build both agree with fp32 within 0.6 points.
-  t.ok(agreement >= 89, `top-1 agreement with the Q/DQ model ${agreement} % ≥ 89 %`);
+  // Measured here (ORT 1.30, AVX-512): 88.5 % top-1 agreement with the Q/DQ model, max logit deviation 6.64 (the
+  // largest logit is 11.8), top-1 59.9 % vs 60.0 %, agreement with fp32 81.9 % vs the Q/DQ model's 82.9 % (90.3 %
+  // and 85.2 / 86.6 % before the calibrator choice and its scoring changed: the pin follows the 20 images'
+  // ranges, not the conversion). This 20-image calibration leaves the fixture's int8 models far from fp32 and from
+  // each other: one ±1 step early on (SiLU, pools) moves the SE FC1s by several; their mutual agreement cannot be
+  // much above what each has with fp32. With the default build both agree with fp32 within 0.6 points. The bounds
+  // that say the conversion lost nothing are the last three, relative to the Q/DQ model.
+  t.ok(agreement >= 87, `top-1 agreement with the Q/DQ model ${agreement} % ≥ 87 %`);
   t.ok(deviation <= 7, `max logit deviation ${deviation} ≤ 7`);
   t.ok(Math.abs(accuracy.qop - accuracy.qdq) <= 1.5, 'top-1 within 1.5 points of the Q/DQ model');
   t.ok(withFp32.qdq - withFp32.qop <= 2, 'agrees with fp32 within 2 points of the Q/DQ model');
