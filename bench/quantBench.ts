@@ -163,6 +163,7 @@ async function build(variant: string, calibCount: number, evalCount: number) {
     evaluationImages: result.manifest.accuracy.images,
     seconds: (performance.now() - t0) / 1000,
     stages: timer.seconds(),
+    peakRssMiBAfter: timer.peakRssMiB(),
     passes: result.passes,
   };
 }

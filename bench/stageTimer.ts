@@ -1,7 +1,8 @@
 /**
  * Stage times of a build from its progress callbacks alone. A reported stage's first report comes after its first
  * unit of work, so that unit is estimated from the stage's own rate; the time between one reported stage and the
- * next is the unreported work there, named by `gaps` (`calibrating→range search`: selection).
+ * next is the unreported work there, named by `gaps` (`calibrating→range search`: selection). The process's peak RSS
+ * is read at every report, so each stage also says how high the peak stood when it ended: where memory grows.
  */
 export interface StageTimer {
   onProgress: (stage: string, done: number, total: number) => void;
@@ -9,6 +10,8 @@ export interface StageTimer {
   mark: (stage: string) => void;
   /** Seconds per stage, in order. */
   seconds: () => Record<string, number>;
+  /** The process's peak RSS (MiB) as each reported or marked stage ended, in order. */
+  peakRssMiB: () => Record<string, number>;
 }
 
 interface Span {
@@ -17,17 +20,24 @@ interface Span {
   last: number;
   doneFirst: number;
   doneLast: number;
+  peakRssMiB: number;
 }
 
-export function stageTimer(options: { gaps: Readonly<Record<string, string>>; now?: () => number }): StageTimer {
+export function stageTimer(options: {
+  gaps: Readonly<Record<string, string>>;
+  now?: () => number;
+  peakRssMiB?: () => number;
+}): StageTimer {
   const now = options.now ?? (() => performance.now());
+  const peakRss = options.peakRssMiB ?? (() => process.resourceUsage().maxRSS / 1024);
   const started = now();
   const spans: Span[] = [];
   const record = (stage: string, done: number) => {
     const at = now();
+    const peakRssMiB = peakRss();
     const last = spans.at(-1);
-    if (last?.stage === stage) Object.assign(last, { last: at, doneLast: done });
-    else spans.push({ stage, first: at, last: at, doneFirst: done, doneLast: done });
+    if (last?.stage === stage) Object.assign(last, { last: at, doneLast: done, peakRssMiB });
+    else spans.push({ stage, first: at, last: at, doneFirst: done, doneLast: done, peakRssMiB });
   };
   return {
     onProgress: (stage, done) => record(stage, done),
@@ -46,5 +56,6 @@ export function stageTimer(options: { gaps: Readonly<Record<string, string>>; no
       }
       return out;
     },
+    peakRssMiB: () => Object.fromEntries(spans.map((span) => [span.stage, span.peakRssMiB])),
   };
 }

@@ -44,7 +44,7 @@ async function fixturePage(): Promise<string> {
     weightRange: 'full',
   });
   const batches = batchesFromDataset({ dataset: evalSet, preprocessing, inputSize: 32, batchSize: 40 });
-  const evaluation = await evaluationFrom({ fp32, int8, batches, inputSize: 32 });
+  const evaluation = await evaluationFrom({ fp32, int8, batches: () => batches, inputSize: 32 });
   const { fp32Logits, int8Logits, labels } = evaluation;
   const predictions = await reportPredictionsFrom({
     fp32: fp32Logits,

@@ -4,6 +4,7 @@
  */
 import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
+import { exposurePlan } from '../../calibration/calibrate/collect.js';
 import { OrtRunner, runSlices } from '../runtime/ort.js';
 import { concatenated } from './logits.js';
 import { SqnrAccumulator, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
@@ -36,25 +37,90 @@ export function quantizedActivations(int8: Model): string[] {
     .map((n) => n.inputs[0]!);
 }
 
+/**
+ * What fp32 and int8 each expose in one run, at most (1 GiB in all, calibration's budget). B7 at 600×600 exposes
+ * about 2.6 GB an image in each: all at once that held 12 GB, so its tensors are measured in groups, a pass each.
+ */
+const EXPOSED_BYTES_PER_SESSION = 2 ** 29;
+
+/** Per-tensor SQNR accumulators, and the tensor the fp32 graph takes as input (measured on the input itself). */
+interface SqnrPass {
+  group: readonly string[];
+  sqnr: Map<string, SqnrAccumulator>;
+  fp32Input: string;
+}
+
+/**
+ * One pass over the images with `group` exposed in both graphs, its SQNR accumulated; `onRun` sees every run's
+ * outputs and slice (the first pass takes the logits there).
+ */
+async function sqnrPass(options: {
+  fp32: Model;
+  int8: Model;
+  pass: SqnrPass;
+  batches: AsyncIterable<Batch>;
+  inputSize: number;
+  imagesPerRun: number;
+  onRun?: (run: { fp32: Float32Array; int8: Float32Array; size: number }) => void;
+  onBatch?: (batch: Batch) => void;
+}): Promise<void> {
+  const { group, sqnr, fp32Input } = options.pass;
+  const fp32Runner = await OrtRunner.create({
+    model: options.fp32,
+    extraOutputs: group.filter((t) => t !== fp32Input),
+  });
+  const int8Runner = await OrtRunner.create({
+    model: options.int8,
+    extraOutputs: group.map((t) => `${t}.dequantized`),
+  });
+  try {
+    for await (const batch of options.batches) {
+      for (const slice of runSlices(batch.data, batch.size, options.imagesPerRun)) {
+        const dims = [slice.size, 3, options.inputSize, options.inputSize];
+        const a = await fp32Runner.run(slice.data, dims);
+        const b = await int8Runner.run(slice.data, dims);
+        options.onRun?.({
+          fp32: a[fp32Runner.outputNames[0]!]!,
+          int8: b[int8Runner.outputNames[0]!]!,
+          size: slice.size,
+        });
+        for (const tensor of group) {
+          sqnr.get(tensor)!.add(tensor === fp32Input ? slice.data : a[tensor]!, b[`${tensor}.dequantized`]!);
+        }
+      }
+      options.onBatch?.(batch);
+    }
+  } finally {
+    await fp32Runner.close();
+    await int8Runner.close();
+  }
+}
+
 export async function evaluationFrom(options: {
   fp32: Model;
   int8: Model;
-  batches: AsyncIterable<Batch>;
+  /**
+   * The images, once per pass (1-based; the same images in the same order each time): more than one pass only when
+   * one image's activations exceed the budget (B7 at 600). Warn about a bad image on pass 1 only.
+   */
+  batches: (pass: number) => AsyncIterable<Batch>;
   inputSize: number;
   /** Measure per-tensor SQNR (default true). */
   sqnr?: boolean;
+  /** Called as each pass over the images starts (1-based). */
+  onPass?: (pass: number, passes: number) => void;
+  /** Budget for what each graph exposes in one run (default 512 MiB). */
+  maxExposedBytes?: number;
 }): Promise<Evaluation> {
   const tensors = options.sqnr === false ? [] : quantizedActivations(options.int8);
   const fp32Input = options.fp32.graph.inputs[0]!.name;
   const fp32Names = new Set([...options.fp32.graph.nodes.flatMap((n) => n.outputs), fp32Input]);
   const measured = tensors.filter((t) => fp32Names.has(t));
-  const fp32Runner = await OrtRunner.create({
+  const { groups, imagesPerRun } = exposurePlan({
     model: options.fp32,
-    extraOutputs: measured.filter((t) => t !== fp32Input),
-  });
-  const int8Runner = await OrtRunner.create({
-    model: options.int8,
-    extraOutputs: measured.map((t) => `${t}.dequantized`),
+    tensors: measured,
+    batchSize: 1,
+    maxBytes: options.maxExposedBytes ?? EXPOSED_BYTES_PER_SESSION,
   });
   const sqnr = new Map(measured.map((t) => [t, new SqnrAccumulator()]));
   const fp32Chunks: Float32Array[] = [];
@@ -62,28 +128,32 @@ export async function evaluationFrom(options: {
   const labels: number[] = [];
   const files: Evaluation['files'] = [];
   let classes = 0;
-  try {
-    for await (const batch of options.batches) {
-      for (const slice of runSlices(batch.data, batch.size)) {
-        const dims = [slice.size, 3, options.inputSize, options.inputSize];
-        const a = await fp32Runner.run(slice.data, dims);
-        const b = await int8Runner.run(slice.data, dims);
-        const fp32Logits = a[fp32Runner.outputNames[0]!]!;
-        classes = fp32Logits.length / slice.size;
-        fp32Chunks.push(Float32Array.from(fp32Logits));
-        int8Chunks.push(Float32Array.from(b[int8Runner.outputNames[0]!]!));
-        for (const [tensor, accumulator] of sqnr) {
-          accumulator.add(tensor === fp32Input ? slice.data : a[tensor]!, b[`${tensor}.dequantized`]!);
-        }
-      }
-      for (const item of batch.items) {
-        labels.push(item.label ?? -1);
-        files.push({ path: item.path, relativePath: item.relativePath });
-      }
-    }
-  } finally {
-    await fp32Runner.close();
-    await int8Runner.close();
+  for (const [index, group] of groups.entries()) {
+    options.onPass?.(index + 1, groups.length);
+    const first = index === 0;
+    await sqnrPass({
+      fp32: options.fp32,
+      int8: options.int8,
+      pass: { group, sqnr, fp32Input },
+      batches: options.batches(index + 1),
+      inputSize: options.inputSize,
+      imagesPerRun,
+      ...(first
+        ? {
+            onRun: (run: { fp32: Float32Array; int8: Float32Array; size: number }) => {
+              classes = run.fp32.length / run.size;
+              fp32Chunks.push(Float32Array.from(run.fp32));
+              int8Chunks.push(Float32Array.from(run.int8));
+            },
+            onBatch: (batch: Batch) => {
+              for (const item of batch.items) {
+                labels.push(item.label ?? -1);
+                files.push({ path: item.path, relativePath: item.relativePath });
+              }
+            },
+          }
+        : {}),
+    });
   }
   const join = (chunks: Float32Array[]): Logits => ({ data: concatenated(chunks), classes });
   const fp32Logits = join(fp32Chunks);

@@ -171,7 +171,8 @@ interface BundleModels {
 
 /** Reads datasets in batches for the build, reporting progress per stage. */
 interface DatasetLoader {
-  load: (dataset: Dataset, stage?: string) => AsyncIterable<Batch>;
+  /** `warn` false: the dataset's warnings were given on an earlier pass over it. */
+  load: (dataset: Dataset, stage?: string, warn?: boolean) => AsyncIterable<Batch>;
   /** The progress callback for one stage (`calibrating`, `evaluating`, `range search`). */
   progress: (stage: string) => (done: number, total: number) => void;
 }
@@ -179,14 +180,14 @@ interface DatasetLoader {
 function datasetLoader(options: BuildOptions): DatasetLoader {
   const { inputSize, batchSize, preprocessing } = options;
   const progress = (stage: string) => (done: number, total: number) => options.onProgress?.(stage, done, total);
-  const load = (dataset: Dataset, stage?: string) =>
+  const load = (dataset: Dataset, stage?: string, warn = true) =>
     batchesFromDataset({
       dataset,
       preprocessing,
       inputSize,
       batchSize,
       ...(stage ? { onProgress: progress(stage) } : {}),
-      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      ...(options.onWarning && warn ? { onWarning: options.onWarning } : {}),
     });
   return { load, progress };
 }
@@ -226,7 +227,12 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
   const { fp32, int8 } = result;
   const passes = result.reports.map((r) => r.summary);
   options.onStage?.('evaluate');
-  const evaluation = await evaluationFrom({ fp32, int8, inputSize, batches: load(options.eval, 'evaluating') });
+  const evaluation = await evaluationFrom({
+    fp32,
+    int8,
+    inputSize,
+    batches: (pass) => load(options.eval, 'evaluating', pass === 1),
+  });
   const { cache, rangesJson } = rangeFilesFrom(result, target.calibration.cacheVersion);
   return {
     fp32,

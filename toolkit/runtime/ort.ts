@@ -46,13 +46,14 @@ export function imagesPerRun(imageFloats: number): number {
   return Math.max(1, Math.floor(RUN_INPUT_FLOATS / imageFloats));
 }
 
-/** A batch of NCHW images as the runs imagesPerRun allows: views of `data`, in order. */
+/** A batch of NCHW images as the runs imagesPerRun (and `maxImages`) allow: views of `data`, in order. */
 export function* runSlices(
   data: Float32Array,
   images: number,
+  maxImages = Number.POSITIVE_INFINITY,
 ): Generator<{ first: number; size: number; data: Float32Array }> {
   const perImage = data.length / images;
-  const step = imagesPerRun(perImage);
+  const step = Math.min(imagesPerRun(perImage), maxImages);
   for (let first = 0; first < images; first += step) {
     const size = Math.min(step, images - first);
     yield { first, size, data: data.subarray(first * perImage, (first + size) * perImage) };

@@ -75,19 +75,27 @@ export const evalCommand: Command = {
         `--int8 takes ${inputSizeOf(int8)}x${inputSizeOf(int8)} inputs but --fp32 takes ${inputSize}x${inputSize}`,
       );
     const dataset = await datasetFrom({ args, flag: 'data', countFlag: 'count' });
-    const progress = progressBar({ label: 'evaluating', unit: 'img', enabled: !flag(args, 'json') });
+    const bar = (label: string) => progressBar({ label, unit: 'img', enabled: !flag(args, 'json') });
+    let progress = bar('evaluating');
     const evaluation = await evaluationFrom({
       fp32,
       int8,
       inputSize,
-      batches: batchesFromDataset({
-        dataset,
-        preprocessing: preprocessingFrom(args, inputSize),
-        inputSize,
-        batchSize,
-        onProgress: (d, t) => progress.update(d, t),
-        onWarning: (m) => io.stderr(`effnet-edge eval: warning: ${m}\n`),
-      }),
+      batches: (pass) =>
+        batchesFromDataset({
+          dataset,
+          preprocessing: preprocessingFrom(args, inputSize),
+          inputSize,
+          batchSize,
+          onProgress: (d, t) => progress.update(d, t),
+          ...(pass === 1 ? { onWarning: (m: string) => io.stderr(`effnet-edge eval: warning: ${m}\n`) } : {}),
+        }),
+      // Large models' activations are measured in groups, a pass over the images each.
+      onPass: (pass, passes) => {
+        if (pass === 1) return;
+        progress.done();
+        progress = bar(`SQNR pass ${pass}/${passes}`);
+      },
     });
     progress.done();
     const { fp32Logits, int8Logits, labels } = evaluation;

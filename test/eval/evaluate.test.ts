@@ -1,0 +1,66 @@
+/**
+ * evaluationFrom's exposure budget: when one image's activations exceed it, the SQNR tensors are measured in groups,
+ * a pass over the images each, and the evaluation is the one a single pass gives (B7 at 600 held 12 GB in one pass).
+ */
+import t from 'tap';
+import type { Batch } from '../../calibration/images/loader.js';
+import { evaluationFrom } from '../../toolkit/eval/evaluate.js';
+import { onnxFromExportOptions } from '../../toolkit/model/export.js';
+import { structureOf } from '../../toolkit/passes/recognise.js';
+import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
+import { qdqModelFrom } from '../../toolkit/quant/qdq.js';
+import { preparedFp32From } from '../../toolkit/quant/quantize.js';
+import { seededInput } from '../helpers/ort.js';
+
+t.test('tensors over the budget are measured in passes, with the same numbers as one pass', async (t) => {
+  const seeded = await onnxFromExportOptions({
+    network: { variant: 'b0', resolution: 64 },
+    weights: { kind: 'seeded', seed: 3 },
+  });
+  const fp32 = preparedFp32From(seeded.model).model;
+  const { structure } = structureOf(fp32);
+  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
+  const { model: int8 } = qdqModelFrom({
+    model: fp32,
+    plan,
+    ranges: new Map(plan.activations.map((a, i) => [a.tensor, 0.5 + (i % 7)])),
+    weightQmax: 127,
+    weightFormat: 'qdq',
+  });
+  // Two batches of 3 images (6 in all), the same each pass.
+  const batches = (): AsyncIterable<Batch> =>
+    (async function* () {
+      for (const seed of [1, 2]) {
+        const items = [0, 1, 2].map((i) => ({
+          path: `/x/${seed}-${i}.png`,
+          relativePath: `${seed}-${i}.png`,
+          label: i,
+        }));
+        yield { data: seededInput(3 * 3 * 64 * 64, seed), items, size: 3 };
+      }
+    })();
+  const whole = await evaluationFrom({ fp32, int8, batches, inputSize: 64 });
+  const passes: string[] = [];
+  const grouped = await evaluationFrom({
+    fp32,
+    int8,
+    batches: (pass) => {
+      passes.push(`batches ${pass}`);
+      return batches();
+    },
+    inputSize: 64,
+    // 64×64 B0's largest activation (32 × 32 × 32 floats) is 128 KiB: a 300 KiB budget takes a few tensors a pass.
+    maxExposedBytes: 300 * 1024,
+    onPass: (pass, total) => passes.push(`pass ${pass}/${total}`),
+  });
+  const total = Number(/\/(\d+)$/.exec(passes[0]!)?.[1]);
+  t.ok(total > 3, `measured in ${total} passes`);
+  t.strictSame(passes.slice(0, 4), [`pass 1/${total}`, 'batches 1', `pass 2/${total}`, 'batches 2']);
+  t.equal(whole.layers.length, plan.activations.length, 'every quantized activation has its SQNR');
+  t.strictSame(grouped.layers, whole.layers, 'the same SQNR per tensor, in the same order');
+  t.strictSame(grouped.fp32Logits, whole.fp32Logits);
+  t.strictSame(grouped.int8Logits, whole.int8Logits);
+  t.strictSame(grouped.labels, [0, 1, 2, 0, 1, 2]);
+  t.equal(grouped.files.length, 6, 'each image listed once, not once per pass');
+  t.equal(grouped.cosine, whole.cosine);
+});
