@@ -34,12 +34,16 @@ export function runBuildBench(options: {
     const run = BUILD_RUNS[variant];
     if (!run)
       throw new Error(`no build benchmark for '${variant}': expected one of ${Object.keys(BUILD_RUNS).join(', ')}`);
-    const out = execFileSync(
-      process.execPath,
-      [join(options.here, 'quantBench.js'), 'build', variant, String(run.calib), String(run.eval)],
-      { encoding: 'utf8', maxBuffer: 1 << 20 },
-    );
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as BuildBenchResult;
+    const child = (args: string[]) =>
+      execFileSync(process.execPath, [join(options.here, 'quantBench.js'), ...args], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+    const lastJson = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    // The seed's own init gives near-zero logits, so the build's choices would run on noise (benchWeights.ts).
+    const model = lastJson(child(['model', variant])).path as string;
+    const out = child(['build', variant, String(run.calib), String(run.eval), model]);
+    const result = lastJson(out) as unknown as BuildBenchResult;
     const file = join(options.resultsDir, `build-${variant}.json`);
     writeFileSync(file, `${JSON.stringify({ machine: options.machine, ...result }, null, 2)}\n`);
     const met = result.seconds <= run.goalSeconds && result.peakRssMiB < GOAL_RSS_MIB;

@@ -4,8 +4,10 @@
  *   preprocess — decoding + torchvision preprocessing throughput for 512 images at 224
  *   calibrate  — full calibration (decode, ORT with exposed activations, entropy histograms) of 512 images, B0@224
  *   b7         — quantize B7@600 (calibration on 8 images): peak RSS
- *   build bN C E — the CLI's whole `build` (default settings, jetson) of bN at its native size on C calibration and
- *                  E evaluation images: wall time, peak RSS and each stage's time
+ *   build bN C E [M] — the CLI's whole `build` (default settings, jetson) of bN at its native size on C calibration
+ *                  and E evaluation images (M: the model file `model` wrote): wall time, peak RSS and each stage's time
+ *   model bN   — bN with bench weights (benchWeights.ts) written to a temporary file, in its own process so that the
+ *                build's peak RSS does not include it
  * Weights are seeded (latency and memory do not depend on their values); images are the ImageNet sample, repeated.
  */
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
@@ -13,8 +15,11 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datasetFromFolder } from '../calibration/images/dataset.js';
-import { batchesFromDataset } from '../calibration/images/loader.js';
+import { batchesFromDataset, preloadedBatches } from '../calibration/images/loader.js';
 import { torchvisionPreset } from '../calibration/images/presets.js';
+import { networkConfigFrom } from '../toolkit/model/config.js';
+import type { VariantName } from '../toolkit/model/variants.js';
+import { benchModelFile } from './benchWeights.js';
 import { onnxFromExportOptions } from '../toolkit/model/export.js';
 import { structureOf } from '../toolkit/passes/recognise.js';
 import { quantizationPlanFrom, type PlacementProfile } from '../toolkit/quant/plan.js';
@@ -132,10 +137,23 @@ async function calibrate(variant: string, count: number) {
   };
 }
 
-/** The CLI's build, stage by stage: its option parsing and defaults, the pipeline, the folder written. */
-async function build(variant: string, calibCount: number, evalCount: number) {
+/** The variant with bench weights (benchWeights.ts), BN statistics from 4 sample images: the ONNX file's path. */
+async function benchModel(variant: string) {
+  const dataset = await datasetFromFolder({ root: repeatedImageFolder(4), labels: { kind: 'none' } });
+  const { resolution } = networkConfigFrom({ variant });
+  const preprocessing = torchvisionPreset(variant as VariantName);
+  const [batch] = await preloadedBatches({ dataset, preprocessing, inputSize: resolution, batchSize: 4 });
+  return { path: await benchModelFile({ variant, seed: 0, images: { data: batch!.data, count: batch!.size } }) };
+}
+
+/**
+ * The CLI's build, stage by stage: its option parsing and defaults, the pipeline, the folder written. `model`: an
+ * ONNX file (benchModel's) built with the torchvision preset for its size, else the variant with seeded weights.
+ */
+async function build(variant: string, calibCount: number, evalCount: number, model?: string) {
   const out = join(mkdtempSync(join(tmpdir(), 'effnet-bench-')), 'bundle');
-  const argv = ['--target', 'jetson', '--variant', variant, '--preset', 'torchvision', '--out', out];
+  const source = model ? ['--model', model] : ['--variant', variant];
+  const argv = ['--target', 'jetson', ...source, '--preset', 'torchvision', '--out', out];
   const classIndex = join(shared, 'fixtures', 'imagenet_sample', 'imagenet_class_index.json');
   const folders = ['--calib', repeatedImageFolder(calibCount), '--eval', repeatedImageFolder(evalCount)];
   const timer = stageTimer({
@@ -179,7 +197,14 @@ const result =
         : mode === 'b7'
           ? await calibrate('b7', 8)
           : mode === 'build'
-            ? await build(process.argv[3] ?? 'b0', Number(process.argv[4] ?? 512), Number(process.argv[5] ?? 128))
-            : undefined;
+            ? await build(
+                process.argv[3] ?? 'b0',
+                Number(process.argv[4] ?? 512),
+                Number(process.argv[5] ?? 128),
+                process.argv[6],
+              )
+            : mode === 'model'
+              ? await benchModel(process.argv[3] ?? 'b0')
+              : undefined;
 if (!result) throw new Error(`unknown mode ${mode}`);
 process.stdout.write(`${JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
