@@ -57,10 +57,32 @@ t.test('tensors over the budget are measured in passes, with the same numbers as
   t.ok(total > 3, `measured in ${total} passes`);
   t.strictSame(passes.slice(0, 4), [`pass 1/${total}`, 'batches 1', `pass 2/${total}`, 'batches 2']);
   t.equal(whole.layers.length, plan.activations.length, 'every quantized activation has its SQNR');
+  // Grouped passes measure SQNR on their first 8 images by default: all 6 here.
   t.strictSame(grouped.layers, whole.layers, 'the same SQNR per tensor, in the same order');
   t.strictSame(grouped.fp32Logits, whole.fp32Logits);
   t.strictSame(grouped.int8Logits, whole.int8Logits);
   t.strictSame(grouped.labels, [0, 1, 2, 0, 1, 2]);
   t.equal(grouped.files.length, 6, 'each image listed once, not once per pass');
   t.equal(grouped.cosine, whole.cosine);
+
+  // Passes measure their first `sqnrImages`: here the first batch's 3, what one pass over that batch alone gives.
+  const firstBatch = (): AsyncIterable<Batch> =>
+    (async function* () {
+      for await (const batch of batches()) {
+        yield batch;
+        return;
+      }
+    })();
+  const firstOnly = await evaluationFrom({ fp32, int8, batches: firstBatch, inputSize: 64 });
+  const capped = await evaluationFrom({
+    fp32,
+    int8,
+    batches,
+    inputSize: 64,
+    maxExposedBytes: 300 * 1024,
+    sqnrImages: 3,
+  });
+  t.strictSame(capped.layers, firstOnly.layers, 'SQNR on the first 3 images');
+  t.notSame(capped.layers, whole.layers);
+  t.strictSame(capped.int8Logits, whole.int8Logits, 'logits of every image');
 });

@@ -39,20 +39,28 @@ export function quantizedActivations(int8: Model): string[] {
 
 /**
  * What fp32 and int8 each expose in one run, at most (1 GiB in all, calibration's budget). B7 at 600×600 exposes
- * about 2.6 GB an image in each: all at once that held 12 GB, so its tensors are measured in groups, a pass each.
+ * about 2 GB an image in each: all at once that held 12 GB, so its tensors are measured in groups, a pass each.
  */
 const EXPOSED_BYTES_PER_SESSION = 2 ** 29;
+/**
+ * Images the per-tensor SQNR is measured on when it takes several passes: each pass runs both graphs, and at the sizes
+ * that need passes (B7 at 600: 4 at 512 MiB) 8 images give every tensor millions of values.
+ */
+const SQNR_IMAGES = 8;
 
 /** Per-tensor SQNR accumulators, and the tensor the fp32 graph takes as input (measured on the input itself). */
 interface SqnrPass {
   group: readonly string[];
   sqnr: Map<string, SqnrAccumulator>;
   fp32Input: string;
+  /** The first this many images are measured. */
+  images: number;
 }
 
 /**
- * One pass over the images with `group` exposed in both graphs, its SQNR accumulated; `onRun` sees every run's
- * outputs and slice (the first pass takes the logits there).
+ * One pass over the images with `group` exposed in both graphs, its SQNR accumulated on the pass's first `images`;
+ * `onRun` sees every run's outputs and slice (the first pass takes the logits there, so it reads every image; the
+ * others stop after their images).
  */
 async function sqnrPass(options: {
   fp32: Model;
@@ -64,7 +72,8 @@ async function sqnrPass(options: {
   onRun?: (run: { fp32: Float32Array; int8: Float32Array; size: number }) => void;
   onBatch?: (batch: Batch) => void;
 }): Promise<void> {
-  const { group, sqnr, fp32Input } = options.pass;
+  const { group, sqnr, fp32Input, images } = options.pass;
+  let seen = 0;
   const fp32Runner = await OrtRunner.create({
     model: options.fp32,
     extraOutputs: group.filter((t) => t !== fp32Input),
@@ -75,6 +84,7 @@ async function sqnrPass(options: {
   });
   try {
     for await (const batch of options.batches) {
+      if (seen >= images && !options.onRun) break;
       for (const slice of runSlices(batch.data, batch.size, options.imagesPerRun)) {
         const dims = [slice.size, 3, options.inputSize, options.inputSize];
         const a = await fp32Runner.run(slice.data, dims);
@@ -84,8 +94,14 @@ async function sqnrPass(options: {
           int8: b[int8Runner.outputNames[0]!]!,
           size: slice.size,
         });
+        const take = Math.min(slice.size, Math.max(0, images - seen));
+        seen += slice.size;
+        if (take === 0) continue;
+        const first = (values: Float32Array) => values.subarray(0, (values.length / slice.size) * take);
         for (const tensor of group) {
-          sqnr.get(tensor)!.add(tensor === fp32Input ? slice.data : a[tensor]!, b[`${tensor}.dequantized`]!);
+          sqnr
+            .get(tensor)!
+            .add(first(tensor === fp32Input ? slice.data : a[tensor]!), first(b[`${tensor}.dequantized`]!));
         }
       }
       options.onBatch?.(batch);
@@ -111,6 +127,8 @@ export async function evaluationFrom(options: {
   onPass?: (pass: number, passes: number) => void;
   /** Budget for what each graph exposes in one run (default 512 MiB). */
   maxExposedBytes?: number;
+  /** Images the SQNR is measured on when it takes several passes (default 8; one pass measures every image). */
+  sqnrImages?: number;
 }): Promise<Evaluation> {
   const tensors = options.sqnr === false ? [] : quantizedActivations(options.int8);
   const fp32Input = options.fp32.graph.inputs[0]!.name;
@@ -134,7 +152,7 @@ export async function evaluationFrom(options: {
     await sqnrPass({
       fp32: options.fp32,
       int8: options.int8,
-      pass: { group, sqnr, fp32Input },
+      pass: { group, sqnr, fp32Input, images: groups.length > 1 ? (options.sqnrImages ?? SQNR_IMAGES) : Infinity },
       batches: options.batches(index + 1),
       inputSize: options.inputSize,
       imagesPerRun,
