@@ -33,13 +33,13 @@ export function batchStatisticsModel(model: Model): { model: Model; statistics: 
     const [x, scale, bias, mean, variance] = node.inputs as [string, string, string, string, string];
     const epsilon = node.attributes.epsilon?.type === 'float' ? node.attributes.epsilon.value : 1e-5;
     const n = node.name;
-    const channelwise = (name: string, suffix: string, values: Float32Array) => {
+    const channelwise = (suffix: string, values: Float32Array) => {
       const tensor = { name: `${n}.${suffix}`, dataType: DataType.FLOAT, dims: [values.length, 1, 1], data: values };
       initializers.push(tensor);
       return tensor.name;
     };
-    const gamma = channelwise(scale, 'gamma', byName.get(scale)!.data as Float32Array);
-    const beta = channelwise(bias, 'beta', byName.get(bias)!.data as Float32Array);
+    const gamma = channelwise('gamma', byName.get(scale)!.data as Float32Array);
+    const beta = channelwise('beta', byName.get(bias)!.data as Float32Array);
     initializers.push({ name: `${n}.epsilon`, dataType: DataType.FLOAT, dims: [], data: Float32Array.of(epsilon) });
     const op = (name: string, opType: string, inputs: string[], attributes: Record<string, Attribute> = {}) => {
       nodes.push({ name: `${n}.${name}`, opType, domain: '', inputs, outputs: [`${n}.${name}`], attributes });
