@@ -8,7 +8,8 @@
  *                  and E evaluation images (M: the model file `model` wrote): wall time, peak RSS and each stage's time
  *   model bN   — bN with bench weights (benchWeights.ts) written to a temporary file, in its own process so that the
  *                build's peak RSS does not include it
- * Weights are seeded (latency and memory do not depend on their values); images are the ImageNet sample, repeated.
+ * Weights are seeded (latency and memory do not depend on their values; `build` takes the bench weights `model` wrote);
+ * images are the ImageNet sample, repeated.
  */
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';

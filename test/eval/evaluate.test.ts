@@ -4,28 +4,16 @@
  */
 import t from 'tap';
 import type { Batch } from '../../calibration/images/loader.js';
+import { seededB0Models } from '../../bench/seededB0.js';
 import { evaluationFrom } from '../../toolkit/eval/evaluate.js';
-import { onnxFromExportOptions } from '../../toolkit/model/export.js';
-import { structureOf } from '../../toolkit/passes/recognise.js';
-import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
-import { qdqModelFrom } from '../../toolkit/quant/qdq.js';
-import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { seededInput } from '../helpers/ort.js';
 
 t.test('tensors over the budget are measured in passes, with the same numbers as one pass', async (t) => {
-  const seeded = await onnxFromExportOptions({
-    network: { variant: 'b0', resolution: 64 },
-    weights: { kind: 'seeded', seed: 3 },
-  });
-  const fp32 = preparedFp32From(seeded.model).model;
-  const { structure } = structureOf(fp32);
-  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
-  const { model: int8 } = qdqModelFrom({
-    model: fp32,
-    plan,
-    ranges: new Map(plan.activations.map((a, i) => [a.tensor, 0.5 + (i % 7)])),
-    weightQmax: 127,
-    weightFormat: 'qdq',
+  const { fp32, int8, plan } = await seededB0Models({
+    resolution: 64,
+    seed: 3,
+    profile: 'tensorrt',
+    amax: (i) => 0.5 + (i % 7),
   });
   // Two batches of 3 images (6 in all), the same each pass.
   const batches = (): AsyncIterable<Batch> =>

@@ -6,21 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { seededB0Models } from '../../../bench/seededB0.js';
 import { datasetFromFolder } from '../../../calibration/images/dataset.js';
 import { preloadedBatches } from '../../../calibration/images/loader.js';
 import type { BundleManifest } from '../../../toolkit/bundle/manifest.js';
 import { logitsOfRunner } from '../../../toolkit/eval/logits.js';
 import { top1Agreement, topKAccuracy } from '../../../toolkit/eval/metrics.js';
-import { onnxFromExportOptions } from '../../../toolkit/model/export.js';
 import type { Model } from '../../../toolkit/onnx/ir.js';
 import { modelFromFile } from '../../../toolkit/onnx/read.js';
 import { bytesFromModel } from '../../../toolkit/onnx/write.js';
-import { structureOf } from '../../../toolkit/passes/recognise.js';
-import { WEIGHT_QMAX } from '../../../toolkit/quant/cpu.js';
-import { quantizationPlanFrom } from '../../../toolkit/quant/plan.js';
-import { qdqModelFrom } from '../../../toolkit/quant/qdq.js';
 import { ortInt8BytesFor, QOperatorError, qoperatorModelFrom } from '../../../toolkit/quant/qoperator/model.js';
-import { preparedFp32From } from '../../../toolkit/quant/quantize.js';
 import { OrtRunner } from '../../../toolkit/runtime/ort.js';
 import { sha256Of } from '../../../toolkit/bundle/hash.js';
 import { demoBundlesBuilt } from '../../helpers/bundles.js';
@@ -104,15 +99,7 @@ t.test('CIFAR-10 B0 bundle: model.ort-int8.onnx is the QOperator graph of model.
 });
 
 t.test('seeded B0 at 96: every Conv a QLinearConv, and ORT runs it', async (t) => {
-  const seeded = await onnxFromExportOptions({
-    network: { variant: 'b0', resolution: 96 },
-    weights: { kind: 'seeded', seed: 7 },
-  });
-  const fp32 = preparedFp32From(seeded.model).model;
-  const { structure } = structureOf(fp32);
-  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-  const ranges = new Map(plan.activations.map((a) => [a.tensor, 8]));
-  const qdq = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: WEIGHT_QMAX.full, weightFormat: 'int8' }).model;
+  const { int8: qdq } = await seededB0Models({ resolution: 96, seed: 7 });
   const first = qoperatorModelFrom({ model: qdq });
   t.strictSame(bytesFromModel(qoperatorModelFrom({ model: qdq }).model), bytesFromModel(first.model), 'deterministic');
   t.equal(first.report.ops.QLinearConv, 81);
