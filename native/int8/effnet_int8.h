@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define EFFNET_INT8_ABI_VERSION 1
+#define EFFNET_INT8_ABI_VERSION 2
 /* The engine file format this library reads. */
 #define EFFNET_INT8_FILE_VERSION 1
 
@@ -62,6 +62,7 @@ typedef struct {
   int32_t block; /* 0 stem, 1..N the MBConv blocks, N+1 head (as the writer numbered them) */
   int64_t macs;
   double total_ms; /* accumulated while profiling is on */
+  int32_t float_requant; /* 1: the path requantizes in float32, exact for this layer's weights and biases */
 } effnet_int8_layer_stats;
 
 int32_t effnet_int8_abi_version(void);

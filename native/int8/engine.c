@@ -160,6 +160,7 @@ EXPORT effnet_int8_status effnet_int8_layer_stats_at(const effnet_int8_engine *e
   stats->block = l->block;
   stats->macs = l->macs;
   stats->total_ms = l->total_ns / 1e6;
+  stats->float_requant = (l->kind == KIND_CONV || l->kind == KIND_DEPTHWISE) && l->conv.float_requant;
   return EFFNET_INT8_OK;
 }
 

@@ -39,6 +39,7 @@ typedef struct {
   int8_t *weights; /* conv [out_c][k_pad] (zero padded); depthwise [kh*kw][c] */
   int16_t *packed; /* the ISA's layout of the same weights */
   int32_t *bias, *mult, *shift;
+  int32_t float_requant; /* set by a path's pack_weights where requant_exact_in_float() holds and the path uses it */
   int8_t table[256];
   gated_input_t gate;  /* conv only */
   residual_t residual; /* conv only */
@@ -89,6 +90,28 @@ static inline int32_t weight_sum(const layer_t *l, int32_t index) {
     for (int32_t k = 0; k < l->conv.k_pad; k++) sum += l->conv.weights[(size_t)index * l->conv.k_pad + k];
   }
   return sum;
+}
+
+/*
+ * Whether float32 computes requantize() exactly for every accumulator the layer can produce. Each multiplier a float32
+ * mantissa (its low 7 bits zero, as the lowering writes them) makes the scale mult · 2^-(32 + shift) a float32; every
+ * |acc| ≤ |bias| + 128 · Σ|w| below 2^24 makes the accumulator one too. Then fma(acc, scale, 0.5) rounded toward −∞
+ * and converted rounding toward −∞ is requantize()'s floor: rounding the exact sum down never passes below its floor,
+ * an integer a float32 holds. One fma and two conversions instead of the 64-bit products.
+ */
+static inline int requant_exact_in_float(const layer_t *l) {
+  const int depthwise = l->kind == KIND_DEPTHWISE;
+  const int32_t channels = depthwise ? l->conv.in_c : l->conv.out_c, depth = depthwise ? l->conv.kh * l->conv.kw : l->conv.k_pad;
+  for (int32_t c = 0; c < channels; c++) {
+    if (l->conv.mult[c] % 128 != 0) return 0;
+    int64_t bound = l->conv.bias[c] < 0 ? -(int64_t)l->conv.bias[c] : l->conv.bias[c];
+    for (int32_t k = 0; k < depth; k++) {
+      const int32_t w = depthwise ? l->conv.weights[(size_t)k * l->conv.in_c + c] : l->conv.weights[(size_t)c * l->conv.k_pad + k];
+      bound += 128 * (int64_t)(w < 0 ? -w : w);
+    }
+    if (bound >= (int64_t)1 << 24) return 0;
+  }
+  return 1;
 }
 
 typedef struct kernels kernels_t;

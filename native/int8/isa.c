@@ -56,6 +56,7 @@ effnet_int8_status use_kernels(effnet_int8_engine *e, const kernels_t *k) {
     if (l->kind != KIND_CONV && l->kind != KIND_DEPTHWISE) continue; /* only they have weights a path lays out */
     free(l->conv.packed);
     l->conv.packed = NULL;
+    l->conv.float_requant = 0;
     const size_t bytes = k->packed_size(l);
     if (bytes == 0) continue;
     l->conv.packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);

@@ -7,6 +7,7 @@
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "x86_common.h"
@@ -17,10 +18,12 @@
 typedef struct {
   int32_t bias[16], mult[16], mult_odd[16], shift[16];
   int64_t round_even[8], round_odd[8];
+  float scale[16]; /* mult · 2^-(32 + shift), for layers whose requantize is exact in float32 */
 } requant16_t;
 
 static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32_t c) {
   effnet_int8_set_requant_lane((requant_lanes_t){k->bias, k->mult, k->mult_odd, k->shift, k->round_even, k->round_odd}, e, layer, c);
+  k->scale[e] = ldexpf((float)k->mult[e], -(32 + k->shift[e]));
 }
 
 /*
@@ -34,8 +37,17 @@ AVX512 static inline __m512i requantize16_biased(__m512i v, const requant16_t *k
   const __m512i high = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
   return _mm512_srav_epi32(high, _mm512_load_si512(k->shift));
 }
-AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k) {
-  return requantize16_biased(_mm512_add_epi32(acc, _mm512_load_si512(k->bias)), k);
+/* The same where requant_exact_in_float() holds for the layer (internal.h): three instructions instead of eight. */
+#define FLOOR (_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+AVX512 static inline __m512i requantize16_float(__m512i v, __m512 scale) {
+  return _mm512_cvt_roundps_epi32(_mm512_fmadd_round_ps(_mm512_cvtepi32_ps(v), scale, _mm512_set1_ps(0.5f), FLOOR), FLOOR);
+}
+/* Either form: `in_float` is the layer's float_requant, constant across a loop, so the branch predicts. */
+AVX512 static inline __m512i requantize16_biased_as(__m512i v, const requant16_t *k, int in_float) {
+  return in_float ? requantize16_float(v, _mm512_load_ps(k->scale)) : requantize16_biased(v, k);
+}
+AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k, int in_float) {
+  return requantize16_biased_as(_mm512_add_epi32(acc, _mm512_load_si512(k->bias)), k, in_float);
 }
 
 static inline int32_t quad_at(const uint8_t *p) {
@@ -94,12 +106,12 @@ static const requant16_t *conv_requant_of(const layer_t *layer) {
 AVX512 static inline void store_tile(const layer_t *layer, __m512i acc[4][2], int32_t group, int two, int32_t r,
                                      int32_t valid_rows, int8_t *out) {
   const requant16_t *constants = conv_requant_of(layer);
-  const int32_t out_c = layer->conv.out_c;
+  const int32_t out_c = layer->conv.out_c, in_float = layer->conv.float_requant;
   for (int32_t j = 0; j < 1 + two; j++) {
     const int32_t c = (group + j) * 16, valid = out_c - c < 16 ? out_c - c : 16;
     if (valid <= 0) continue;
     for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) {
-      const __m128i y = _mm512_cvtsepi32_epi8(requantize16(acc[i][j], &constants[group + j]));
+      const __m128i y = _mm512_cvtsepi32_epi8(requantize16(acc[i][j], &constants[group + j], in_float));
       int8_t *dst = out + (size_t)(r + i) * out_c + c;
       if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
       else _mm_mask_storeu_epi8(dst, (__mmask16)((1u << valid) - 1), y);
@@ -242,11 +254,17 @@ AVX512 static inline __m256i requantize8_low(__m256i v, const requant16_t *k) {
                                        _mm256_load_si256((const __m256i *)k->round_odd));
   return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA), _mm256_load_si256((const __m256i *)k->shift));
 }
+/* Either form on 8 lanes (the float one on a 512-bit vector: rounding control needs one). */
+AVX512 static inline __m256i requantize8_low_as(__m256i v, const requant16_t *k, int in_float) {
+  if (!in_float) return requantize8_low(v, k);
+  const __m512 scale = _mm512_castps256_ps512(_mm256_load_ps(k->scale));
+  return _mm512_castsi512_si256(requantize16_float(_mm512_castsi256_si512(v), scale));
+}
 
 /* The two loops for a block of at most 32 channels read the layer alike: its shape, flags and the block's constants. */
 typedef struct {
   int32_t c_count, taps, blocks, c, out_w, stride;
-  int activation, pooling;
+  int activation, pooling, in_float;
   __mmask32 store_mask; /* the block's channels below c_count */
   const dw_block_t *k;
 } half_block_t;
@@ -254,7 +272,7 @@ typedef struct {
 static inline half_block_t half_block_of(const layer_t *layer, int32_t b) {
   const int32_t c_count = layer->conv.in_c, valid = c_count - b * 64;
   return (half_block_t){c_count, layer->conv.kh * layer->conv.kw, dw_blocks(layer), b * 64, layer->conv.out_w,
-                        layer->conv.stride, layer->flags & FLAG_ACTIVATION, layer->flags & FLAG_POOL,
+                        layer->conv.stride, layer->flags & FLAG_ACTIVATION, layer->flags & FLAG_POOL, layer->conv.float_requant,
                         valid >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1), &dw_blocks_of(layer)[b]};
 }
 
@@ -291,8 +309,8 @@ AVX512 static void depthwise_half_block_by_pixel(const layer_t *layer, const uin
       a2 = _mm256_dpbusd_epi32(a2, _mm256_unpacklo_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 128)));
       a3 = _mm256_dpbusd_epi32(a3, _mm256_unpackhi_epi16(h01, h23), _mm256_load_si256((const __m256i *)(w + 192)));
     }
-    const __m256i q0 = requantize8_low(a0, &k->lanes[0]), q1 = requantize8_low(a1, &k->lanes[1]);
-    const __m256i q2 = requantize8_low(a2, &k->lanes[2]), q3 = requantize8_low(a3, &k->lanes[3]);
+    const __m256i q0 = requantize8_low_as(a0, &k->lanes[0], h.in_float), q1 = requantize8_low_as(a1, &k->lanes[1], h.in_float);
+    const __m256i q2 = requantize8_low_as(a2, &k->lanes[2], h.in_float), q3 = requantize8_low_as(a3, &k->lanes[3], h.in_float);
     __m256i y = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
     if (h.activation) y = _mm512_castsi512_si256(table64(_mm512_castsi256_si512(y), table[0], table[1], table[2], table[3]));
     _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, h.store_mask, y);
@@ -315,6 +333,9 @@ AVX512 static inline __m512i requantize8_twice(__m512i v, const requant16_t *k) 
   const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), low_twice(k->mult_odd)), low_twice(k->round_odd));
   return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd), low_twice(k->shift));
 }
+AVX512 static inline __m512i requantize8_twice_as(__m512i v, const requant16_t *k, int in_float) {
+  return in_float ? requantize16_float(v, _mm512_castsi512_ps(low_twice(k->scale))) : requantize8_twice(v, k);
+}
 
 
 /*
@@ -323,7 +344,8 @@ AVX512 static inline __m512i requantize8_twice(__m512i v, const requant16_t *k) 
  * channel), then the packs, which put the lane order back into channel order. Inlined, so `twice` is a constant.
  */
 AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8_t *base, const int32_t *offsets, int32_t taps,
-                                                                     const int8_t *w, int32_t blocks, const dw_block_t *k, int twice) {
+                                                                     const int8_t *w, int32_t blocks, const dw_block_t *k, int twice,
+                                                                     int in_float) {
   __m512i a0 = twice ? low_twice(k->lanes[0].bias) : _mm512_load_si512(k->lanes[0].bias);
   __m512i a1 = twice ? low_twice(k->lanes[1].bias) : _mm512_load_si512(k->lanes[1].bias);
   __m512i a2 = twice ? low_twice(k->lanes[2].bias) : _mm512_load_si512(k->lanes[2].bias);
@@ -358,10 +380,10 @@ AVX512 static inline __attribute__((always_inline)) __m512i dw_pixel(const uint8
     a3 = _mm512_dpbusd_epi32(a3, _mm512_permutexvar_epi8(_mm512_add_epi32(index, _mm512_set1_epi32(12)), x),
                              twice ? low_twice(w + 192) : _mm512_load_si512(w + 192));
   }
-  const __m512i q0 = twice ? requantize8_twice(a0, &k->lanes[0]) : requantize16_biased(a0, &k->lanes[0]);
-  const __m512i q1 = twice ? requantize8_twice(a1, &k->lanes[1]) : requantize16_biased(a1, &k->lanes[1]);
-  const __m512i q2 = twice ? requantize8_twice(a2, &k->lanes[2]) : requantize16_biased(a2, &k->lanes[2]);
-  const __m512i q3 = twice ? requantize8_twice(a3, &k->lanes[3]) : requantize16_biased(a3, &k->lanes[3]);
+  const __m512i q0 = twice ? requantize8_twice_as(a0, &k->lanes[0], in_float) : requantize16_biased_as(a0, &k->lanes[0], in_float);
+  const __m512i q1 = twice ? requantize8_twice_as(a1, &k->lanes[1], in_float) : requantize16_biased_as(a1, &k->lanes[1], in_float);
+  const __m512i q2 = twice ? requantize8_twice_as(a2, &k->lanes[2], in_float) : requantize16_biased_as(a2, &k->lanes[2], in_float);
+  const __m512i q3 = twice ? requantize8_twice_as(a3, &k->lanes[3], in_float) : requantize16_biased_as(a3, &k->lanes[3], in_float);
   return _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
 }
 
@@ -381,7 +403,7 @@ AVX512 static void depthwise_32_pairs(const layer_t *layer, const uint8_t *row, 
     const int pair = ox + 1 < out_w;
     const uint8_t *base = row + (size_t)ox * h.stride * c_count + c;
     /* An odd last pixel reads 32 bytes past its own, within the padded row's slack. */
-    __m512i y = dw_pixel(base, offsets, h.taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, h.blocks, h.k, 1);
+    __m512i y = dw_pixel(base, offsets, h.taps, (const int8_t *)layer->conv.packed + (size_t)b * 256, h.blocks, h.k, 1, h.in_float);
     if (h.activation) y = table64(y, table[0], table[1], table[2], table[3]);
     const __m256i first = _mm512_castsi512_si256(y), second = _mm512_extracti64x4_epi64(y, 1);
     _mm256_mask_storeu_epi8(out + (size_t)ox * c_count + c, h.store_mask, first);
@@ -410,7 +432,7 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
   const int32_t c_count = layer->conv.in_c, kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride;
   const int32_t groups = (taps + 3) / 4, blocks = dw_blocks(layer), out_w = layer->conv.out_w;
   const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right;
-  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL;
+  const int activation = layer->flags & FLAG_ACTIVATION, pooling = layer->flags & FLAG_POOL, in_float = layer->conv.float_requant;
   const int8_t *quads = (const int8_t *)layer->conv.packed;
   const dw_block_t *constants = dw_blocks_of(layer);
   const __m512i table[4] = {_mm512_loadu_si512(layer->conv.table), _mm512_loadu_si512(layer->conv.table + 64),
@@ -429,7 +451,7 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
     int32_t pending = 0;
     for (int32_t ox = 0; ox < out_w; ox++) {
       const uint8_t *base = window + (size_t)ox * stride * c_count + c;
-      __m512i y = dw_pixel(base, offsets, taps, quads + (size_t)b * 256, blocks, &constants[b], 0);
+      __m512i y = dw_pixel(base, offsets, taps, quads + (size_t)b * 256, blocks, &constants[b], 0, in_float);
       if (activation) y = table64(y, table[0], table[1], table[2], table[3]);
       _mm512_mask_storeu_epi8(out + (size_t)ox * c_count + c, store_mask, y);
       if (pooling) {
@@ -455,6 +477,7 @@ static size_t avx512_packed_size(const layer_t *layer) {
 
 static void avx512_pack_weights(layer_t *layer) {
   int8_t *packed = (int8_t *)layer->conv.packed;
+  layer->conv.float_requant = requant_exact_in_float(layer);
   if (layer->kind == KIND_DEPTHWISE) {
     effnet_int8_pack_depthwise_quads(layer, 4, packed);
     dw_block_t *constants = (dw_block_t *)(packed + dw_quad_bytes(layer, 4));

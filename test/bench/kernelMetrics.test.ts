@@ -28,9 +28,9 @@ t.test('each class is timed per image, against the peak and (depthwise) the copy
     ],
   };
   const stats: Int8LayerStats[] = [
-    { index: 0, kind: 'conv', block: 1, macs: 4000, totalMs: 0.02 },
-    { index: 1, kind: 'depthwise', block: 1, macs: 9000, totalMs: 0.2 },
-    { index: 2, kind: 'conv', block: 1, macs: 6000, totalMs: 0.01 },
+    { index: 0, kind: 'conv', block: 1, macs: 4000, totalMs: 0.02, floatRequant: true },
+    { index: 1, kind: 'depthwise', block: 1, macs: 9000, totalMs: 0.2, floatRequant: true },
+    { index: 2, kind: 'conv', block: 1, macs: 6000, totalMs: 0.01, floatRequant: true },
   ];
   const metrics = kernelMetricsFrom({ stats, program, runs: 10, peakGops: 10, copyGBps: (bytes) => bytes / 100 });
   t.same(metrics.stem, { layers: 1, ms: 0.002, macs: 4000, gops: 4, shareOfPeak: 0.4 });

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { roundHalfToEven } from '../../../toolkit/numbers.js';
-import { conv, depthwise, int8s, type Shape } from '../../helpers/int8Layers.js';
+import { conv, depthwise, edgeLayer, int8s, nearHalfLayer, type Shape } from '../../helpers/int8Layers.js';
 import { clampInt8, requantize } from '../../../toolkit/runtime/int8/fixedPoint.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
 import type {
@@ -199,18 +199,53 @@ function runAll() {
     tt.ok(isas().length >= 1, `paths here: ${isas().join(', ')}`);
   });
 
+  // Each case twice: with float32 scales, as the lowering writes them (AVX-512 requantizes in float32), and with every
+  // multiplier one off the float32 grid (every path takes the 64-bit products).
   for (const c of LAYER_CASES) {
-    t.test(c.name, async (tt) => {
-      const prng = new Prng(c.name.length * 7919);
-      const layer = c.make(prng, c.input);
-      const x = int8s(prng, c.input.h * c.input.w * c.input.c);
-      const expected = reference(layer, x, c.input, new Map());
-      const got = runEverywhere(tt, programOf(c.input, [layer]), x, expected.out.length);
-      let mismatches = 0;
-      for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
-      tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
-    });
+    for (const offGrid of [false, true]) {
+      t.test(`${c.name}${offGrid ? ', multipliers off the float32 grid' : ''}`, async (tt) => {
+        const prng = new Prng(c.name.length * 7919);
+        const made = c.make(prng, c.input);
+        const layer = offGrid ? { ...made, multipliers: made.multipliers.map((m) => m + 1) } : made;
+        const x = int8s(prng, c.input.h * c.input.w * c.input.c);
+        const expected = reference(layer, x, c.input, new Map());
+        const got = runEverywhere(tt, programOf(c.input, [layer]), x, expected.out.length);
+        let mismatches = 0;
+        for (let i = 0; i < got.length; i++) if (got[i] !== expected.out[i]) mismatches++;
+        tt.equal(mismatches, 0, `all ${got.length} outputs equal the reference`);
+        tt.same(floatRequantOnAvx512(programOf(c.input, [layer])), int8IsaSupported('avx512') ? [!offGrid] : [false]);
+      });
+    }
   }
+
+  for (const kind of ['depthwise', 'conv'] as const)
+    t.test(
+      `${kind}: accumulators at ±(2^24 − 1) requantize in float32, at ±2^24 with the 64-bit products, halves round up; all exact`,
+      async (tt) => {
+        const input: Shape = { h: 6, w: 5, c: 20 };
+        // Half the pixels -128 (the extreme accumulators), half random.
+        const prng = new Prng(77);
+        const x = Int8Array.from({ length: 6 * 5 * 20 }, (_, i) => (i < 300 ? -128 : int8s(prng, 1)[0]!));
+        const cases = [
+          { name: 'bound 2^24 − 1', layer: edgeLayer(kind, 0), inFloat: true },
+          { name: 'bound 2^24', layer: edgeLayer(kind, 1), inFloat: false },
+          { name: 'scale 1/4 (halves)', layer: nearHalfLayer(kind, 'quarter'), inFloat: true },
+          { name: 'scale 1/2 − 2^-25 (just below halves)', layer: nearHalfLayer(kind, 'below-half'), inFloat: true },
+        ];
+        for (const c of cases) {
+          const expected = reference(c.layer, x, input, new Map());
+          const got = runEverywhere(tt, programOf(input, [c.layer]), x, expected.out.length);
+          tt.same(Array.from(got), Array.from(expected.out), `${c.name}: equals the reference`);
+          tt.same(floatRequantOnAvx512(programOf(input, [c.layer])), [int8IsaSupported('avx512') && c.inFloat]);
+          const values = [...new Set(expected.out)];
+          const saturated = expected.out.filter((v) => v === -128 || v === 127).length;
+          tt.ok(
+            values.length >= 2 && saturated <= expected.out.length / 10,
+            `${c.name}: ${saturated} outputs saturated`,
+          );
+        }
+      },
+    );
 
   for (const gate of ['table', 'sigmoid'] as const)
     t.test(
@@ -219,6 +254,17 @@ function runAll() {
     );
   // 32 channels at stride 1: the AVX-512 depthwise runs pixel pairs; an odd width leaves one pixel alone.
   t.test('the same chain 12x9, 24 → 32 → 24 (gate: table)', async (tt) => seChain(tt, 'table', 32, 9));
+}
+
+/** Which layers the AVX-512 path requantizes in float32 (all false where this CPU has no AVX-512). */
+function floatRequantOnAvx512(program: EngineProgram): boolean[] {
+  const engine = Int8Engine.load({ bytes: engineFileFrom(program), source: 'kernel test' });
+  try {
+    if (int8IsaSupported('avx512')) engine.setIsa('avx512');
+    return engine.layerStats().map((s) => s.floatRequant);
+  } finally {
+    engine.close();
+  }
 }
 
 /** expand → depthwise with the SE pool → SE → gated projection with the residual add, against the reference. */

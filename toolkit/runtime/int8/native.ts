@@ -11,7 +11,7 @@ import type { RunOutputs, Runner } from '../runner.js';
 import { engineFileFrom } from './engineFile.js';
 import { engineProgramFrom, LoweringError } from './lower.js';
 
-export const INT8_ABI_VERSION = 1;
+export const INT8_ABI_VERSION = 2;
 
 export const INT8_STRUCTS = {
   effnet_int8_info: [
@@ -31,6 +31,7 @@ export const INT8_STRUCTS = {
     ['int32_t', 'block'],
     ['int64_t', 'macs'],
     ['double', 'total_ms'],
+    ['int32_t', 'float_requant'],
   ],
 } as const;
 
@@ -163,6 +164,8 @@ export interface Int8LayerStats {
   block: number;
   macs: number;
   totalMs: number;
+  /** The path requantizes this conv or depthwise in float32 (exact for its weights and biases; internal.h). */
+  floatRequant: boolean;
 }
 
 export class Int8Engine {
@@ -225,6 +228,7 @@ export class Int8Engine {
         block: Number(s.block),
         macs: Number(s.macs),
         totalMs: Number(s.total_ms),
+        floatRequant: Number(s.float_requant) === 1,
       });
     }
     return out;
