@@ -1,5 +1,6 @@
 import t from 'tap';
 import { AbsHistogram } from '../../../calibration/calibrate/histogram.js';
+import { candidateBins } from '../../../calibration/calibrate/histogram.js';
 import { calibratorFor, entropyAmax, mseAmax, percentileAmax } from '../../../calibration/calibrate/calibrators.js';
 import { Prng } from '../../../toolkit/model/prng.js';
 
@@ -93,4 +94,74 @@ t.test('entropy picks the largest threshold among equal divergences', async (t) 
   const h = new AbsHistogram(2048);
   h.add(Float32Array.from({ length: 2048 }, (_, i) => ((i % 64) + 0.5) * (1 / 2048)));
   t.equal(entropyAmax(h), h.edge(h.bins));
+});
+
+/** Entropy's KL over every candidate, term by term (the definition the prefix-sum search must reproduce). */
+function directEntropyAmax(h: AbsHistogram): number {
+  const counts = Float64Array.from(h.counts);
+  counts[0] = counts[1]!;
+  const total = counts.reduce((a, b) => a + b, 0);
+  let best = Infinity;
+  let bestBins = h.bins;
+  for (const i of candidateBins(128, h.bins)) {
+    const sums = new Float64Array(128);
+    const nonEmpty = new Float64Array(128);
+    let inside = 0;
+    for (let j = 0; j < i; j++) {
+      inside += counts[j]!;
+      if (counts[j]! > 0) {
+        sums[Math.floor((j * 128) / i)]! += counts[j]!;
+        nonEmpty[Math.floor((j * 128) / i)]! += 1;
+      }
+    }
+    if (inside <= 0) continue;
+    let kl = 0;
+    for (let j = 0; j < i; j++) {
+      const p = (j === i - 1 ? counts[j]! + total - inside : counts[j]!) / total;
+      if (p === 0) continue;
+      const level = Math.floor((j * 128) / i);
+      const q = counts[j]! > 0 ? sums[level]! / nonEmpty[level]! / inside : 0;
+      kl += q > 0 ? p * Math.log(p / q) : Infinity;
+    }
+    if (kl <= best) [best, bestBins] = [kl, i];
+  }
+  return h.edge(bestBins);
+}
+
+/** MSE's error over every candidate edge, bin by bin. */
+function directMseAmax(h: AbsHistogram): number {
+  let best = Infinity;
+  let bestAmax = h.max;
+  for (const k of candidateBins(1, h.bins)) {
+    const amax = h.edge(k);
+    const step = amax / 127;
+    let error = 0;
+    for (let i = 0; i < h.bins; i++) {
+      const x = (i + 0.5) * h.binWidth;
+      const q = x >= amax ? amax : Math.round(x / step) * step;
+      error += h.counts[i]! * (x - q) * (x - q);
+    }
+    if (error < best) [best, bestAmax] = [error, amax];
+  }
+  return Math.min(bestAmax, h.max);
+}
+
+t.test('entropy and mse searched from prefix sums choose exactly what the term-by-term search chooses', async (t) => {
+  const prng = new Prng(8);
+  const shapes: Record<string, (u: number) => number> = {
+    exponential: (u) => -Math.log(1 - u),
+    'few distinct values': (u) => Math.round(u * 20) / 7,
+    'a spike at zero': (u) => (u < 0.5 ? 0 : u * 3),
+    'heavy tails (grown and merged bins)': (u) => Math.tan((u - 0.5) * 3.1),
+    'uniform over 64 bins (all divergences tie)': (u) => (Math.floor(u * 64) + 0.5) / 2048,
+  };
+  for (const [name, shape] of Object.entries(shapes)) {
+    for (let trial = 0; trial < 4; trial++) {
+      const h = new AbsHistogram(2048);
+      for (let batch = 0; batch < 3; batch++)
+        h.add(Float32Array.from({ length: 3000 + trial * 4000 }, () => shape(prng.nextUniform()) * (1 + batch)));
+      t.equal(entropyAmax(h), directEntropyAmax(h), `entropy, ${name}, trial ${trial} (${h.bins} bins)`);
+      t.equal(mseAmax(h), directMseAmax(h), `mse, ${name}, trial ${trial}`);
+    }
+  }
 });
