@@ -11,10 +11,10 @@ const score = (cosine: number, images: number): LogitScore => ({ cosine, agreeme
 const p = (percentile: number) => ({ method: 'percentile', percentile }) as const;
 // About the fixture's scores today (quantize's default on its 1000 calibration images: 256 fit, 128 check).
 const scores: CandidateScore[] = [
-  { settings: p(99.8), cosine: 0.9915, agreement: 94.9, collapsed: false },
-  { settings: p(99.99), cosine: 0.97, agreement: 91, collapsed: false },
-  { settings: { method: 'mse' }, cosine: 0.8141, agreement: 76.5625, collapsed: true },
-  { settings: { method: 'entropy' }, cosine: 0.2714, agreement: 14.0625, collapsed: true },
+  { settings: p(99.8), cosine: 0.9915, agreement: 94.9, collapsed: false, images: 256 },
+  { settings: p(99.99), cosine: 0.97, agreement: 91, collapsed: false, images: 256 },
+  { settings: { method: 'mse' }, cosine: 0.8141, agreement: 76.5625, collapsed: true, images: 256 },
+  { settings: { method: 'entropy' }, cosine: 0.2714, agreement: 14.0625, collapsed: true, images: 256 },
 ];
 const checked = (check: [number, number] | null): CheckedChoice => ({
   choice: 'calibrator',
@@ -101,3 +101,39 @@ t.test('the calibrator choice images follow a compute budget: 256 for B0 at 224,
   t.equal(defaultSelectImages({ macs: 37745884192 }), 16);
   t.equal(defaultSelectImages({ macs: 8e6 }), 256, 'the 32×32 fixture');
 });
+
+t.test(
+  'the race: the candidates it stopped, with their interval behind the leader; their scores say on how many images',
+  async (t) => {
+    const race = {
+      firstImages: 64,
+      images: 256,
+      leader: p(99.8),
+      stopped: [
+        { settings: { method: 'mse' } as const, difference: { mean: -0.18, low: -0.2012, high: -0.1587 } },
+        { settings: { method: 'entropy' } as const, difference: { mean: -0.7, low: -0.7344, high: -0.6671 } },
+      ],
+    };
+    const raced = scores.map((s) => (s.collapsed ? { ...s, images: 64 } : s));
+    const reports = selectionReports({
+      scores: raced,
+      chosen: p(99.8),
+      baseline: p(99.99),
+      checked: checked([0.9717, 0.9865]),
+      race,
+    });
+    t.strictSame(
+      reports.map((r) => r.pass),
+      ['collapse-check', 'range-selection-race', 'range-selection'],
+    );
+    t.equal(
+      reports[0]!.summary,
+      'calibrators collapsed, int8 logits far from fp32 (cosine < 0.9 or top-1 agreement < 50.0 %), never chosen: mse (cosine 0.8141, agreement 76.6 % on 64 images), entropy (cosine 0.2714, agreement 14.1 % on 64 images)',
+    );
+    t.equal(
+      reports[1]!.summary,
+      'calibrators stopped after 64 of 256 images, behind percentile 99.8 beyond the noise (95 % interval of the logit cosine difference): mse (−0.2012…−0.1587), entropy (−0.7344…−0.6671)',
+    );
+    t.strictSame(reports[1]!.counts, { stopped: 2 });
+  },
+);

@@ -61,7 +61,7 @@ export function stagesFor<S extends string, O>(table: readonly StageTableRow<S, 
 /** What each kind of work the pipelines report (their `onProgress` stage names) counts. */
 export function unitOf(work: string): ProgressUnit {
   if (work === 'range search') return 'tensor';
-  if (work === 'calibrator choice') return 'candidate';
+  if (work === 'calibrator choice') return 'img';
   if (work === 'bias correction' || work === 'sensitivity') return 'layer';
   return 'img';
 }

@@ -20,7 +20,13 @@ import {
   rangesSearchedFrom,
   type SearchedRange,
 } from './rangeSearch.js';
-import { defaultSelectImages, rangesSelectedFrom, selectionReports, type CandidateScore } from './rangeSelection.js';
+import {
+  defaultSelectImages,
+  rangesSelectedFrom,
+  sameSettings,
+  selectionReports,
+  type CandidateScore,
+} from './rangeSelection.js';
 import type { Batch } from '../../calibration/images/loader.js';
 
 /** The data-driven steps a quantization may take, and the images each works on. */
@@ -122,11 +128,12 @@ export async function selectedRanges(step: RangeStep): Promise<{
     roundedWeights: step.roundedWeights,
     batches,
     inputSize: options.inputSize,
+    keep: options.calibrator,
     ...(onProgress ? { onProgress } : {}),
   });
   const fitScore = (settings: CalibratorSettings) => {
     const score = selected.scores.find((s) => sameSettings(s.settings, settings));
-    return score && { cosine: score.cosine, agreement: score.agreement, images: imagesIn(batches) };
+    return score && { cosine: score.cosine, agreement: score.agreement, images: score.images };
   };
   const baseline = int8From(step, fp32, ranges);
   const same = sameSettings(selected.settings, options.calibrator);
@@ -152,12 +159,9 @@ export async function selectedRanges(step: RangeStep): Promise<{
       baseline: options.calibrator,
       checked,
       keptPercentile: selected.keptPercentile,
+      race: selected.race,
     }),
   };
-}
-
-function sameSettings(a: CalibratorSettings, b: CalibratorSettings): boolean {
-  return a.method === b.method && (a.method !== 'percentile' || a.percentile === (b as typeof a).percentile);
 }
 
 /** With `rangeSearch`: each activation's range searched on its own, within what min-max calibration saw. */

@@ -5,18 +5,30 @@
  * fp32 has collapsed (entropy on the shared fixture: a few tensors clipped to nothing) and is never chosen. mse,
  * entropy and minmax replace the best percentile only when they beat it beyond the fit images' noise: their ranges
  * come from a per-tensor fit that can clip hard on another set of images (mse scored best on one 600-image subset's
- * fit images by +0.0009 and collapsed on all 1000), while a percentile's move smoothly with the data.
+ * fit images by +0.0009 and collapsed on all 1000), while a percentile's move smoothly with the data. With 128
+ * images or more the candidates race (candidateRace.ts): those clearly behind after the first 64 stop there.
  */
 import {
   amaxFromHistogram,
   type CalibratorSettings,
   type TensorCalibrator,
 } from '../../calibration/calibrate/calibrators.js';
-import { meanOf, rowCosines, top1Agreement } from '../eval/metrics.js';
+import { meanOf, rowCosines, top1Agreement, type Logits } from '../eval/metrics.js';
 import { logitsFrom } from '../eval/logits.js';
 import { signedText } from '../eval/paired.js';
 import type { PassReport } from '../passes/pass.js';
 import { checkedScoresText, cosineDifference, type CheckedChoice, type CosineDifference } from './checked.js';
+import type { Batch } from '../../calibration/images/loader.js';
+import type { Model } from '../onnx/ir.js';
+import {
+  batchesSplitAt,
+  logitRows,
+  logitsJoined,
+  RACE_FIRST_IMAGES,
+  raceCut,
+  type RaceCut,
+  type RaceEntry,
+} from './candidateRace.js';
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
 
@@ -57,17 +69,31 @@ export interface CandidateScore {
   agreement: number;
   /** Cosine below COLLAPSE_COSINE or agreement below COLLAPSE_AGREEMENT: reported, never chosen. */
   collapsed: boolean;
+  /** Images it was scored on: all the selection images, or the race's first ones where it stopped (never chosen). */
+  images: number;
+}
+
+/** The race's cut after its first images (candidateRace.ts). */
+export interface SelectionRace {
+  firstImages: number;
+  images: number;
+  leader: CalibratorSettings;
+  stopped: { settings: CalibratorSettings; difference: CosineDifference }[];
 }
 
 export function describeSettings(settings: CalibratorSettings): string {
   return settings.method === 'percentile' ? `percentile ${settings.percentile}` : settings.method;
 }
 
+const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
+
 export async function rangesSelectedFrom(
   options: Omit<QdqContextWithModel, 'ranges'> & {
     calibrators: ReadonlyMap<string, TensorCalibrator>;
     candidates?: readonly CalibratorSettings[];
-    /** Candidates scored of all of them, after each one. */
+    /** The default calibrator, which the choice is checked against: never stopped by the race. */
+    keep?: CalibratorSettings;
+    /** Image runs done of all of them (the total shrinks when the race stops candidates). */
     onProgress?: (done: number, total: number) => void;
   },
 ): Promise<{
@@ -76,46 +102,59 @@ export async function rangesSelectedFrom(
   scores: CandidateScore[];
   /** The best percentile kept over a higher-scoring other method that did not beat it beyond the noise. */
   keptPercentile?: PercentileKept;
+  /** Present when the race stopped candidates. */
+  race?: SelectionRace;
 }> {
-  const reference = await logitsFrom({
-    model: options.fp32,
-    batches: options.batches,
-    inputSize: options.inputSize,
-    fuseQdq: false,
-  });
+  const candidates = options.candidates ?? RANGE_CANDIDATES;
+  const images = imagesIn(options.batches);
+  const racing = images >= 2 * RACE_FIRST_IMAGES;
+  const [first, rest] = racing ? batchesSplitAt(options.batches, RACE_FIRST_IMAGES) : [[...options.batches], []];
+  const firstImages = imagesIn(first);
+  const logitsOf = (model: Model, batches: readonly Batch[]) =>
+    logitsFrom({ model, batches, inputSize: options.inputSize, fuseQdq: false });
+  const reference = await logitsOf(options.fp32, options.batches);
+  const referenceFirst = logitRows(reference, 0, firstImages);
+  let done = 0;
+  let total = candidates.length * images;
+  const progressed = (runs: number) => {
+    done += runs;
+    options.onProgress?.(done, total);
+  };
+  const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
+  const firstRuns: (RaceEntry & {
+    settings: CalibratorSettings;
+    logits: Awaited<ReturnType<typeof logitsOf>>;
+    agreement: number;
+  })[] = [];
+  for (const { settings, ranges } of entries) {
+    const logits = await logitsOf(int8With(options, ranges), first);
+    progressed(firstImages);
+    firstRuns.push({ settings, logits, ...logitScore(referenceFirst, logits), keep: false });
+  }
+  markKept(firstRuns, options.keep);
+  const cut = racing
+    ? raceCut(firstRuns)
+    : { leader: 0, survivors: firstRuns.map((_, i) => i), stopped: [] as RaceCut['stopped'] };
+  total = candidates.length * firstImages + cut.survivors.length * (images - firstImages);
   const scores: CandidateScore[] = [];
   let best: Scored | undefined;
   let bestCollapsed: typeof best;
   let bestPercentile: typeof best;
-  const candidates = options.candidates ?? RANGE_CANDIDATES;
-  for (const settings of candidates) {
-    const ranges = new Map(
-      [...options.calibrators].map(([tensor, calibrator]) => {
-        if (!calibrator.histogram) throw new Error('internal: range selection needs histogram calibrators');
-        return [tensor, amaxFromHistogram(calibrator.histogram, settings)];
-      }),
-    );
-    const int8 = qdqModelFrom({
-      model: options.fp32,
-      plan: options.plan,
-      ranges,
-      weightQmax: options.weightQmax,
-      weightFormat: options.weightFormat,
-      roundedWeights: options.roundedWeights,
-    }).model;
-    const logits = await logitsFrom({
-      model: int8,
-      batches: options.batches,
-      inputSize: options.inputSize,
-      fuseQdq: false,
-    });
-    const perImage = rowCosines(reference, logits);
-    const cosine = meanOf(perImage);
-    const agreement = top1Agreement(reference, logits);
-    const collapsed = cosine < COLLAPSE_COSINE || agreement < COLLAPSE_AGREEMENT;
-    scores.push({ settings, cosine, agreement, collapsed });
-    options.onProgress?.(scores.length, candidates.length);
-    const scored = { settings, ranges, cosine, perImage };
+  for (const [index, run] of firstRuns.entries()) {
+    const { settings } = run;
+    if (!cut.survivors.includes(index)) {
+      const { cosine, agreement, collapsed } = run;
+      scores.push({ settings, cosine, agreement, collapsed, images: firstImages });
+      continue;
+    }
+    const logits =
+      rest.length > 0
+        ? logitsJoined(run.logits, await logitsOf(int8With(options, entries[index]!.ranges), rest))
+        : run.logits;
+    if (rest.length > 0) progressed(images - firstImages);
+    const { perImage, cosine, agreement, collapsed } = logitScore(reference, logits);
+    scores.push({ settings, cosine, agreement, collapsed, images });
+    const scored = { settings, ranges: entries[index]!.ranges, cosine, perImage };
     if (collapsed) {
       if (!bestCollapsed || cosine > bestCollapsed.cosine) bestCollapsed = scored;
       continue;
@@ -124,6 +163,16 @@ export async function rangesSelectedFrom(
     if (settings.method === 'percentile' && (!bestPercentile || cosine > bestPercentile.cosine))
       bestPercentile = scored;
   }
+  const race: SelectionRace | undefined =
+    cut.stopped.length > 0
+      ? {
+          firstImages,
+          images,
+          leader: firstRuns[cut.leader]!.settings,
+          stopped: cut.stopped.map((s) => ({ settings: firstRuns[s.index]!.settings, difference: s.difference })),
+        }
+      : undefined;
+  const raced = race ? { race } : {};
   if (best && bestPercentile && best !== bestPercentile) {
     const difference = cosineDifference(
       { cosine: bestPercentile.cosine, agreement: 0, images: 0, perImage: bestPercentile.perImage },
@@ -131,12 +180,55 @@ export async function rangesSelectedFrom(
     );
     if (difference.low <= 0) {
       const keptPercentile = { kept: bestPercentile, over: best, difference };
-      return { settings: bestPercentile.settings, ranges: bestPercentile.ranges, scores, keptPercentile };
+      return { settings: bestPercentile.settings, ranges: bestPercentile.ranges, scores, keptPercentile, ...raced };
     }
   }
   // Only when every candidate collapsed is a collapsed one chosen; the caller reports it.
   const chosen = (best ?? bestCollapsed)!;
-  return { settings: chosen.settings, ranges: chosen.ranges, scores };
+  return { settings: chosen.settings, ranges: chosen.ranges, scores, ...raced };
+}
+
+function logitScore(reference: Logits, logits: Logits) {
+  const perImage = rowCosines(reference, logits);
+  const cosine = meanOf(perImage);
+  const agreement = top1Agreement(reference, logits);
+  return { perImage, cosine, agreement, collapsed: cosine < COLLAPSE_COSINE || agreement < COLLAPSE_AGREEMENT };
+}
+
+/** The race never stops the default calibrator nor the best percentile (a standing one, if any stands). */
+function markKept(runs: (RaceEntry & { settings: CalibratorSettings })[], keep: CalibratorSettings | undefined): void {
+  const percentiles = runs.filter((r) => r.settings.method === 'percentile');
+  const standing = percentiles.filter((r) => !r.collapsed);
+  const pool = standing.length > 0 ? standing : percentiles;
+  const bestPercentile = pool.reduce<(typeof runs)[number] | undefined>(
+    (a, b) => (!a || b.cosine > a.cosine ? b : a),
+    undefined,
+  );
+  for (const r of runs) r.keep = r === bestPercentile || (!!keep && sameSettings(r.settings, keep));
+}
+
+function rangesFrom(calibrators: ReadonlyMap<string, TensorCalibrator>, settings: CalibratorSettings) {
+  return new Map(
+    [...calibrators].map(([tensor, calibrator]) => {
+      if (!calibrator.histogram) throw new Error('internal: range selection needs histogram calibrators');
+      return [tensor, amaxFromHistogram(calibrator.histogram, settings)];
+    }),
+  );
+}
+
+function int8With(options: Omit<QdqContextWithModel, 'ranges'>, ranges: Map<string, number>): Model {
+  return qdqModelFrom({
+    model: options.fp32,
+    plan: options.plan,
+    ranges,
+    weightQmax: options.weightQmax,
+    weightFormat: options.weightFormat,
+    roundedWeights: options.roundedWeights,
+  }).model;
+}
+
+export function sameSettings(a: CalibratorSettings, b: CalibratorSettings): boolean {
+  return a.method === b.method && (a.method !== 'percentile' || a.percentile === (b as typeof a).percentile);
 }
 
 interface Scored {
@@ -176,15 +268,20 @@ export function selectionReports(options: {
   baseline: CalibratorSettings;
   checked: CheckedChoice;
   keptPercentile?: PercentileKept | undefined;
+  race?: SelectionRace | undefined;
 }): PassReport[] {
-  const { scores, checked } = options;
+  const { scores, checked, race } = options;
   const chosen = describeSettings(options.chosen);
   const baseline = describeSettings(options.baseline);
   const reports: PassReport[] = [];
   const collapsed = scores.filter((s) => s.collapsed);
   if (collapsed.length > 0) {
     const listed = collapsed
-      .map((s) => `${describeSettings(s.settings)} (cosine ${s.cosine.toFixed(4)}, agreement ${percent(s.agreement)})`)
+      .map(
+        (s) =>
+          `${describeSettings(s.settings)} (cosine ${s.cosine.toFixed(4)}, agreement ${percent(s.agreement)}` +
+          `${race && s.images < race.images ? ` on ${s.images} images` : ''})`,
+      )
       .join(', ');
     const all = collapsed.length === scores.length;
     reports.push({
@@ -195,6 +292,8 @@ export function selectionReports(options: {
       counts: { collapsed: collapsed.length },
     });
   }
+  if (race)
+    reports.push({ pass: 'range-selection-race', summary: raceText(race), counts: { stopped: race.stopped.length } });
   if (options.keptPercentile)
     reports.push({ pass: 'range-selection-noise', summary: percentileKeptText(options.keptPercentile), counts: {} });
   const scoresText = checkedScoresText(checked);
@@ -210,4 +309,16 @@ export function selectionReports(options: {
     counts: { candidates: scores.length, applied: checked.applied ? 1 : 0 },
   });
   return reports;
+}
+
+/** "calibrators stopped after 64 of 256 images, behind percentile 99.8 beyond the noise (…): mse (−0.0501…−0.0398), …". */
+export function raceText(race: SelectionRace): string {
+  const signed = (value: number) => signedText(value, 4);
+  const listed = race.stopped
+    .map((s) => `${describeSettings(s.settings)} (${signed(s.difference.low)}…${signed(s.difference.high)})`)
+    .join(', ');
+  return (
+    `calibrators stopped after ${race.firstImages} of ${race.images} images, behind ${describeSettings(race.leader)} ` +
+    `beyond the noise (95 % interval of the logit cosine difference): ${listed}`
+  );
 }
