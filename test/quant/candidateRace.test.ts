@@ -1,5 +1,6 @@
 import t from 'tap';
-import { batchesSplitAt, logitRows, logitsJoined, raceCut, type RaceEntry } from '../../toolkit/quant/candidateRace.js';
+import { batchesSplitAt } from '../../toolkit/quant/batches.js';
+import { logitRows, logitsJoined, raceCut, type RaceEntry } from '../../toolkit/quant/candidateRace.js';
 import { Prng } from '../../toolkit/model/prng.js';
 
 /** 64 per-image cosines around `mean` (seeded noise of ±0.01). */

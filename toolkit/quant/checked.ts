@@ -7,6 +7,7 @@
  * subsets, so a plain "lower on check" vetoes choices that help (measured: issue 19's session-11 note).
  */
 import type { Batch } from '../../calibration/images/loader.js';
+import { imagesIn } from './batches.js';
 import { logitsFrom } from '../eval/logits.js';
 import { meanOf, rowCosines, top1Agreement, type Logits } from '../eval/metrics.js';
 import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrapSums, signedText } from '../eval/paired.js';
@@ -27,7 +28,7 @@ export type Scorer = (model: Model) => Promise<LogitScore>;
 
 export function scorerFor(options: { fp32: Model; batches: readonly Batch[]; inputSize: number }): Scorer {
   const { batches, inputSize } = options;
-  const images = batches.reduce((n, b) => n + b.size, 0);
+  const images = imagesIn(batches);
   let reference: Promise<Logits> | undefined;
   return async (model) => {
     reference ??= logitsFrom({ model: options.fp32, batches, inputSize, fuseQdq: false });

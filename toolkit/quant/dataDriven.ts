@@ -28,6 +28,7 @@ import {
   type CandidateScore,
 } from './rangeSelection.js';
 import type { Batch } from '../../calibration/images/loader.js';
+import { imagesIn } from './batches.js';
 
 /** The data-driven steps a quantization may take, and the images each works on. */
 export interface DataDrivenSteps {
@@ -100,8 +101,6 @@ function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, numb
 
 /** Multiply-accumulates of one image through the model (the compute budgets' unit). */
 const macsOf = (model: Model) => graphLayersOf(model).reduce((n, l) => n + l.layer.macs, 0);
-
-const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
 
 /** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
 export async function selectedRanges(step: RangeStep): Promise<{

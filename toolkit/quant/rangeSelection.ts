@@ -19,16 +19,9 @@ import { signedText } from '../eval/paired.js';
 import type { PassReport } from '../passes/pass.js';
 import { checkedScoresText, cosineDifference, type CheckedChoice, type CosineDifference } from './checked.js';
 import type { Batch } from '../../calibration/images/loader.js';
+import { batchesSplitAt, imagesIn } from './batches.js';
 import type { Model } from '../onnx/ir.js';
-import {
-  batchesSplitAt,
-  logitRows,
-  logitsJoined,
-  RACE_FIRST_IMAGES,
-  raceCut,
-  type RaceCut,
-  type RaceEntry,
-} from './candidateRace.js';
+import { logitRows, logitsJoined, RACE_FIRST_IMAGES, raceCut, type RaceCut, type RaceEntry } from './candidateRace.js';
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
 
@@ -84,8 +77,6 @@ export interface SelectionRace {
 export function describeSettings(settings: CalibratorSettings): string {
   return settings.method === 'percentile' ? `percentile ${settings.percentile}` : settings.method;
 }
-
-const imagesIn = (batches: readonly { size: number }[]) => batches.reduce((n, b) => n + b.size, 0);
 
 export async function rangesSelectedFrom(
   options: Omit<QdqContextWithModel, 'ranges'> & {
