@@ -31,33 +31,56 @@ export class AbsHistogram {
   }
 
   add(values: ArrayLike<number>): void {
+    if (this.binWidth === 0 && !this.fixWidth(values)) return;
+    // One pass bins what fits the current bins and finds the batch's max; only values past the last edge (rare after
+    // the first batch) take a second pass, once the bins have grown. Merging bins in pairs moves counts exactly as
+    // binning at the doubled width would, so the counts are those of binning the whole batch at the final width.
+    const counts = this.counts;
+    const bins = counts.length;
+    const inverse = 1 / this.binWidth;
     let batchMax = 0;
+    let outside = 0;
     for (let i = 0; i < values.length; i++) {
       const v = Math.abs(values[i]!);
       // `!(v <= batchMax)` is also true for NaN, which then fails the finiteness check below.
       if (!(v <= batchMax)) batchMax = v;
+      const bin = Math.floor(v * inverse);
+      if (bin < bins) counts[bin]! += 1;
+      else outside++;
     }
     if (!Number.isFinite(batchMax)) throw new RangeError('activation contains NaN or Infinity');
-    if (this.binWidth === 0) {
-      if (batchMax === 0) {
-        // All zeros so far: count them in bin 0 and wait for a non-zero batch to fix the width.
-        this.counts[0] = this.counts[0]! + values.length;
-        this.total += values.length;
-        return;
-      }
-      this.binWidth = batchMax / this.initialBins;
-    } else if (batchMax > this.edge(this.bins)) {
-      this.grow(Math.ceil(batchMax / this.binWidth));
-    }
+    if (outside > 0) this.addOutside(values, bins, inverse, batchMax);
     if (batchMax > this.max) this.max = batchMax;
-    const last = this.counts.length - 1;
-    const inverse = 1 / this.binWidth;
-    const counts = this.counts;
-    for (let i = 0; i < values.length; i++) {
-      const bin = Math.floor(Math.abs(values[i]!) * inverse);
-      counts[Math.min(bin, last)]! += 1;
-    }
     this.total += values.length;
+  }
+
+  /** The first non-zero batch fixes the bin width; false while every value so far is zero (counted in bin 0). */
+  private fixWidth(values: ArrayLike<number>): boolean {
+    let batchMax = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = Math.abs(values[i]!);
+      if (!(v <= batchMax)) batchMax = v;
+    }
+    if (!Number.isFinite(batchMax)) throw new RangeError('activation contains NaN or Infinity');
+    if (batchMax > 0) {
+      this.binWidth = batchMax / this.initialBins;
+      return true;
+    }
+    this.counts[0] = this.counts[0]! + values.length;
+    this.total += values.length;
+    return false;
+  }
+
+  /** Bins the values that were past the old last edge (bin ≥ `oldBins` at `oldInverse`) after growing to `batchMax`. */
+  private addOutside(values: ArrayLike<number>, oldBins: number, oldInverse: number, batchMax: number): void {
+    if (batchMax > this.edge(this.bins)) this.grow(Math.ceil(batchMax / this.binWidth));
+    const counts = this.counts;
+    const last = counts.length - 1;
+    const inverse = 1 / this.binWidth;
+    for (let i = 0; i < values.length; i++) {
+      const v = Math.abs(values[i]!);
+      if (Math.floor(v * oldInverse) >= oldBins) counts[Math.min(Math.floor(v * inverse), last)]! += 1;
+    }
   }
 
   private grow(needed: number): void {

@@ -3,7 +3,18 @@
  * and lookups built fresh from a graph (never cached on it, since graphs are values).
  */
 import { dataMatchesType, dataTypeName } from './dtypes.js';
-import type { Attribute, DataTypeCode, Dim, Graph, Node, Tensor, TensorData, ValueInfo } from './ir.js';
+import {
+  DataType,
+  type Attribute,
+  type DataTypeCode,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
+  type TensorData,
+  type ValueInfo,
+} from './ir.js';
 
 /** Number of elements in a tensor of these dims (1 for a scalar). Symbolic or unknown dims give undefined. */
 export function elementCount(dims: readonly number[]): number;
@@ -50,6 +61,52 @@ export function consumerMap(graph: Graph): Map<string, Node[]> {
  * Names that nothing produces (graph inputs, initializers, outer scope) count as available. Nodes caught in a
  * cycle are appended in graph order at the end.
  */
+/**
+ * Node indices (graph order) after which one value alone is all that later nodes and the graph's outputs still read:
+ * where the graph can be cut into pieces that each run on their own from that value.
+ */
+export function narrowPoints(model: Model): Map<number, string> {
+  const { nodes } = model.graph;
+  const initializers = initializerMap(model.graph);
+  const lastRead = new Map<string, number>();
+  nodes.forEach((node, i) => node.inputs.forEach((name) => name && !initializers.has(name) && lastRead.set(name, i)));
+  for (const output of model.graph.outputs) lastRead.set(output.name, Infinity);
+  const live = new Set(model.graph.inputs.map((v) => v.name).filter((name) => !initializers.has(name)));
+  const points = new Map<number, string>();
+  nodes.forEach((node, i) => {
+    for (const name of node.outputs) if (name && lastRead.has(name)) live.add(name);
+    for (const name of [...live]) if ((lastRead.get(name) ?? -1) <= i) live.delete(name);
+    const [only] = live;
+    if (live.size === 1 && node.outputs.includes(only!)) points.set(i, only!);
+  });
+  return points;
+}
+
+/** A run of a graph's nodes from one value to another, such as two narrow points delimit. */
+export interface GraphPiece {
+  /** The value it starts from: the graph input or a value computed before it. */
+  input: string;
+  /** The value it ends at. */
+  output: string;
+  /** Its nodes, in graph order. */
+  nodes: Node[];
+}
+
+/** A piece as a model of its own: its input in, its output out, the initializers it reads (float32 values). */
+export function pieceModelFrom(options: { model: Model; piece: GraphPiece }): Model {
+  const { model, piece } = options;
+  const read = new Set(piece.nodes.flatMap((n) => n.inputs));
+  const graph = {
+    ...model.graph,
+    nodes: piece.nodes,
+    initializers: model.graph.initializers.filter((t) => read.has(t.name)),
+    inputs: [{ name: piece.input, elemType: DataType.FLOAT }],
+    outputs: [{ name: piece.output, elemType: DataType.FLOAT }],
+    valueInfo: [],
+  };
+  return { ...model, graph };
+}
+
 export function topologicalOrder(graph: Graph): Node[] {
   const nodes = graph.nodes;
   const producerIndex = new Map<string, number>();

@@ -5,38 +5,20 @@
  * the segment's output is what the segment alone computes, so the search runs segments instead of the whole graph.
  * Pure: reads the graph and the recognised blocks.
  */
-import { initializerMap } from '../onnx/graph.js';
-import { DataType, type Model, type Node } from '../onnx/ir.js';
+import { narrowPoints, pieceModelFrom, type GraphPiece } from '../onnx/graph.js';
+import type { Model, Node } from '../onnx/ir.js';
 import type { Structure } from '../passes/recognise.js';
 
-export interface BlockSegment {
-  /** The tensor the segment starts from: the graph input or a block's output. */
-  input: string;
-  /** The tensor it ends at: a block's output, or the graph's (first) output for the last segment. */
-  output: string;
-  /** Its nodes, in graph order. */
-  nodes: Node[];
-}
+/** From one block's output (or the graph input) to the next block's output (or the logits). */
+export type BlockSegment = GraphPiece;
 
 /** Block outputs the graph narrows to: after their producer, nothing else computed so far is read again. */
 function cutsOf(model: Model, structure: Structure): Map<string, number> {
-  const { nodes } = model.graph;
   const blockOutputs = new Set(
     structure.blocks.map((b) => (b.residual ? b.residual.add.outputs[0] : b.project?.outputs[0])),
   );
-  const initializers = initializerMap(model.graph);
-  const lastRead = new Map<string, number>();
-  nodes.forEach((node, i) => node.inputs.forEach((name) => name && !initializers.has(name) && lastRead.set(name, i)));
-  for (const output of model.graph.outputs) lastRead.set(output.name, Infinity);
   const cuts = new Map<string, number>();
-  // Values still to be read after node i: count them as the graph goes.
-  const live = new Set(model.graph.inputs.map((v) => v.name).filter((name) => !initializers.has(name)));
-  nodes.forEach((node, i) => {
-    for (const name of node.outputs) if (name && lastRead.has(name)) live.add(name);
-    for (const name of [...live]) if ((lastRead.get(name) ?? -1) <= i) live.delete(name);
-    const [only] = live;
-    if (live.size === 1 && blockOutputs.has(only) && node.outputs.includes(only!)) cuts.set(only!, i);
-  });
+  for (const [i, tensor] of narrowPoints(model)) if (blockOutputs.has(tensor)) cuts.set(tensor, i);
   return cuts;
 }
 
@@ -62,18 +44,8 @@ export function segmentReading(segments: readonly BlockSegment[], tensor: string
   );
 }
 
-/** One segment as a model of its own: its input in, its output out, the initializers it reads. */
+/** One segment as a model of its own; `nodes` replaces its nodes (a candidate's Q/DQ inserted). */
 export function segmentModelFrom(options: { model: Model; segment: BlockSegment; nodes?: Node[] }): Model {
-  const { model, segment } = options;
-  const nodes = options.nodes ?? segment.nodes;
-  const read = new Set(nodes.flatMap((n) => n.inputs));
-  const graph = {
-    ...model.graph,
-    nodes,
-    initializers: model.graph.initializers.filter((t) => read.has(t.name)),
-    inputs: [{ name: segment.input, elemType: DataType.FLOAT }],
-    outputs: [{ name: segment.output, elemType: DataType.FLOAT }],
-    valueInfo: [],
-  };
-  return { ...model, graph };
+  const { segment } = options;
+  return pieceModelFrom({ model: options.model, piece: { ...segment, nodes: options.nodes ?? segment.nodes } });
 }

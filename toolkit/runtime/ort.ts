@@ -31,6 +31,11 @@ export interface OrtRunnerOptions {
    * one session serves every candidate).
    */
   parameters?: readonly string[];
+  /**
+   * false: no CPU memory arena, so memory a run allocated is freed when it ends (default true). Several sessions
+   * alive at once (calibration's chain at B7) would otherwise each keep their largest run's activations.
+   */
+  memoryArena?: boolean;
 }
 
 /**
@@ -82,6 +87,7 @@ export class OrtRunner implements Runner {
       executionProviders: ['cpu'],
       graphOptimizationLevel: options.optimization ?? 'all',
       logSeverityLevel: 3,
+      ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
       ...(options.fuseQdq === false ? { extra: { session: { disable_quant_qdq: '1' } } } : {}),
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       ...(options.optimizedModelPath ? { optimizedModelFilePath: options.optimizedModelPath } : {}),
