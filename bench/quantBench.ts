@@ -151,7 +151,7 @@ async function benchModel(variant: string) {
  * The CLI's build, stage by stage: its option parsing and defaults, the pipeline, the folder written. `model`: an
  * ONNX file (benchModel's) built with the torchvision preset for its size, else the variant with seeded weights.
  */
-async function build(variant: string, calibCount: number, evalCount: number, model?: string) {
+async function build(variant: string, calibCount: number, evalCount: number, model?: string, extra: string[] = []) {
   const out = join(mkdtempSync(join(tmpdir(), 'effnet-bench-')), 'bundle');
   const source = model ? ['--model', model] : ['--variant', variant];
   const argv = ['--target', 'jetson', ...source, '--preset', 'torchvision', '--out', out];
@@ -164,11 +164,12 @@ async function build(variant: string, calibCount: number, evalCount: number, mod
       // No search (the compute budget gives B3 and larger none).
       'calibrator choice→evaluating': 'bias correction + Q/DQ',
       'calibrating→evaluating': 'selection + Q/DQ',
+      'calibrator choice→range search': 'boundary activations for the search',
     },
   });
   const t0 = performance.now();
   const { options } = await buildPlanFrom(
-    parseCommandArgs(buildCommand, [...argv, ...folders, '--class-index', classIndex]),
+    parseCommandArgs(buildCommand, [...argv, ...folders, '--class-index', classIndex, ...extra]),
   );
   const result = await bundleFrom({ ...options, onProgress: timer.onProgress });
   timer.mark('golden set + thresholds + report');
@@ -203,6 +204,8 @@ const result =
                 Number(process.argv[4] ?? 512),
                 Number(process.argv[5] ?? 128),
                 process.argv[6],
+                // Build options after the model (`--search-count 8`: the range search where the budget gives none).
+                process.argv.slice(7),
               )
             : mode === 'model'
               ? await benchModel(process.argv[3] ?? 'b0')
