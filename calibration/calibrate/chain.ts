@@ -18,6 +18,13 @@ export interface ChainLink extends GraphPiece {
   bytes: number;
 }
 
+/** A tensor's float32 bytes for one image (batch dimension dropped); undefined when its shape is not static. */
+export function imageBytesOf(shapes: ReadonlyMap<string, ValueInfo>, tensor: string): number | undefined {
+  const shape = shapes.get(tensor)?.shape;
+  const count = shape ? elementCount(shape.slice(1)) : undefined;
+  return count === undefined ? undefined : 4 * count;
+}
+
 /**
  * The links, each exposing at most `maxBytes` an image, that cover every tensor in `tensors` (the graph input's
  * among them is calibrated from the image itself); null when one piece between two narrow points is over the budget
@@ -34,17 +41,12 @@ export function chainWithin(options: {
   const { model } = options;
   const { nodes } = model.graph;
   const wanted = new Set(options.tensors);
-  const bytesOf = (tensor: string) => {
-    const shape = options.shapes.get(tensor)?.shape;
-    const count = shape ? elementCount(shape.slice(1)) : undefined;
-    return count === undefined ? Number.NaN : 4 * count;
-  };
+  const bytesOf = (tensor: string) => imageBytesOf(options.shapes, tensor) ?? Number.NaN;
   const links: ChainLink[] = [];
   const empty = (input: string): ChainLink => ({ input, inputDims: [], output: '', nodes: [], tensors: [], bytes: 0 });
   let open = empty(model.graph.inputs[0]!.name);
   let piece = empty(open.input);
   const close = (output: string) => {
-    piece.output = output;
     if (!(piece.bytes <= options.maxBytes)) return false;
     if (open.nodes.length > 0 && open.bytes + piece.bytes > options.maxBytes) {
       links.push(open);

@@ -8,10 +8,10 @@
  * one pass over the images per group. Each pass decodes every image again, so passes are what cost.
  */
 import type { Model } from '../../toolkit/onnx/ir.js';
-import { elementCount, pieceModelFrom } from '../../toolkit/onnx/graph.js';
-import { valueInfoMap, inferShapes } from '../../toolkit/onnx/shapes.js';
+import { pieceModelFrom } from '../../toolkit/onnx/graph.js';
+import { valueInfoMap } from '../../toolkit/onnx/shapes.js';
 import { imagesPerRun as runImages, OrtRunner } from '../../toolkit/runtime/ort.js';
-import { chainWithin, type ChainLink } from './chain.js';
+import { chainWithin, imageBytesOf, type ChainLink } from './chain.js';
 import { calibratorFor, type CalibratorSettings, type TensorCalibrator } from './calibrators.js';
 import type { Batch } from '../images/loader.js';
 
@@ -41,8 +41,8 @@ export interface CollectResult {
 
 /** Each tensor's float32 bytes for one image (batch dimension dropped; unknown shapes count 0). */
 function bytesPerImage(model: Model, tensors: readonly string[]): number[] {
-  const shapes = valueInfoMap(inferShapes(model));
-  return tensors.map((t) => 4 * (elementCount(shapes.get(t)?.shape?.slice(1) ?? []) ?? 0));
+  const shapes = valueInfoMap(model);
+  return tensors.map((t) => imageBytesOf(shapes, t) ?? 0);
 }
 
 /** Splits tensors (in order) into groups whose summed `bytes` stay within `maxBytes` (one tensor at least). */

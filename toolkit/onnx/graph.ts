@@ -56,12 +56,6 @@ export function consumerMap(graph: Graph): Map<string, Node[]> {
 }
 
 /**
- * Nodes in an order where every node comes after the producers of its inputs. Stable: among the nodes that are
- * ready, the one earliest in the graph goes first, so an already sorted graph comes back unchanged.
- * Names that nothing produces (graph inputs, initializers, outer scope) count as available. Nodes caught in a
- * cycle are appended in graph order at the end.
- */
-/**
  * Node indices (graph order) after which one value alone is all that later nodes and the graph's outputs still read:
  * where the graph can be cut into pieces that each run on their own from that value.
  */
@@ -107,6 +101,12 @@ export function pieceModelFrom(options: { model: Model; piece: GraphPiece }): Mo
   return { ...model, graph };
 }
 
+/**
+ * Nodes in an order where every node comes after the producers of its inputs. Stable: among the nodes that are
+ * ready, the one earliest in the graph goes first, so an already sorted graph comes back unchanged.
+ * Names that nothing produces (graph inputs, initializers, outer scope) count as available. Nodes caught in a
+ * cycle are appended in graph order at the end.
+ */
 export function topologicalOrder(graph: Graph): Node[] {
   const nodes = graph.nodes;
   const producerIndex = new Map<string, number>();
