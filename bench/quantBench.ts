@@ -160,11 +160,12 @@ async function build(variant: string, calibCount: number, evalCount: number, mod
   const timer = stageTimer({
     gaps: {
       'start→calibrating': 'setup (model, golden and selection images)',
-      'range search→evaluating': 'bias correction + Q/DQ',
+      // Each data-driven step ends by scoring its choice on the held-back check images, in the gap after its progress.
+      'range search→evaluating': 'search check + bias correction + Q/DQ',
       // No search (the compute budget gives B3 and larger none).
-      'calibrator choice→evaluating': 'bias correction + Q/DQ',
+      'calibrator choice→evaluating': 'calibrator check + bias correction + Q/DQ',
       'calibrating→evaluating': 'selection + Q/DQ',
-      'calibrator choice→range search': 'boundary activations for the search',
+      'calibrator choice→range search': 'calibrator check + search images',
     },
   });
   const t0 = performance.now();

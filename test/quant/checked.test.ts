@@ -62,6 +62,15 @@ t.test('a choice is applied only when it is not worse on the check images', asyn
   });
   t.ok(unchecked.applied, 'no check images: applied, and the text says so');
   t.match(checkedScoresText(unchecked), /, no check images held back$/);
+
+  // A graph object is scored once (one step's chosen graph is the next one's baseline); an equal but separate graph
+  // is scored again, with the same numbers.
+  const graph = int8At(8);
+  const first = check(graph);
+  t.equal(check(graph), first, 'the same graph: the same pending score');
+  const again = check(int8At(8));
+  t.not(again, first, 'another graph object: scored on its own');
+  t.strictSame(await again, await first);
 });
 
 // Scores with chosen per-image cosines: what the decision sees, without a graph to run.

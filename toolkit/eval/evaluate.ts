@@ -39,7 +39,8 @@ export function quantizedActivations(int8: Model): string[] {
 
 /**
  * What fp32 and int8 each expose in one run, at most (1 GiB in all, calibration's budget). B7 at 600×600 exposes
- * about 2 GB an image in each: all at once that held 12 GB, so its tensors are measured in groups, a pass each.
+ * about 2 GB an image in each: all at once that held 12 GB, so its tensors are measured in groups, a pass each, and
+ * the logits in a pass of their own that exposes nothing (the graphs as a device runs them, and at their full speed).
  */
 const EXPOSED_BYTES_PER_SESSION = 2 ** 29;
 /**
@@ -55,6 +56,11 @@ interface SqnrPass {
   fp32Input: string;
   /** The first this many images are measured. */
   images: number;
+  /**
+   * ONNX Runtime's optimisation level for the fp32 graph (default 'all'). 'basic' where a pass exposes a group among
+   * several: at 'all' the NCHWc layout adds a reorder for every exposed tensor (calibrate/collect.ts measured it).
+   */
+  fp32Optimization?: 'basic';
 }
 
 /**
@@ -72,11 +78,12 @@ async function sqnrPass(options: {
   onRun?: (run: { fp32: Float32Array; int8: Float32Array; size: number }) => void;
   onBatch?: (batch: Batch) => void;
 }): Promise<void> {
-  const { group, sqnr, fp32Input, images } = options.pass;
+  const { group, sqnr, fp32Input, images, fp32Optimization } = options.pass;
   let seen = 0;
   const fp32Runner = await OrtRunner.create({
     model: options.fp32,
     extraOutputs: group.filter((t) => t !== fp32Input),
+    ...(fp32Optimization ? { optimization: fp32Optimization } : {}),
   });
   const int8Runner = await OrtRunner.create({
     model: options.int8,
@@ -147,13 +154,17 @@ export async function evaluationFrom(options: {
   const labels: number[] = [];
   const files: Evaluation['files'] = [];
   let classes = 0;
-  for (const [index, group] of groups.entries()) {
-    options.onPass?.(index + 1, groups.length);
+  // One group: logits and SQNR of every image in one pass. Several: the logits first, exposing nothing.
+  const several = groups.length > 1;
+  const passes = several ? [[], ...groups] : groups;
+  for (const [index, group] of passes.entries()) {
+    options.onPass?.(index + 1, passes.length);
     const first = index === 0;
+    const sqnrImages = several ? (first ? 0 : (options.sqnrImages ?? SQNR_IMAGES)) : Infinity;
     await sqnrPass({
       fp32: options.fp32,
       int8: options.int8,
-      pass: { group, sqnr, fp32Input, images: groups.length > 1 ? (options.sqnrImages ?? SQNR_IMAGES) : Infinity },
+      pass: { group, sqnr, fp32Input, images: sqnrImages, ...(several && !first ? { fp32Optimization: 'basic' } : {}) },
       batches: options.batches(index + 1),
       inputSize: options.inputSize,
       imagesPerRun,

@@ -23,19 +23,30 @@ export interface LogitScore {
   perImage?: Float64Array;
 }
 
-/** Scores a float or int8 graph against fp32 on a fixed set of images (fp32's logits computed once). */
+/**
+ * Scores a float or int8 graph against fp32 on a fixed set of images (fp32's logits computed once, and each graph
+ * object's score once: one step's chosen graph is the next step's baseline).
+ */
 export type Scorer = (model: Model) => Promise<LogitScore>;
 
 export function scorerFor(options: { fp32: Model; batches: readonly Batch[]; inputSize: number }): Scorer {
   const { batches, inputSize } = options;
   const images = imagesIn(batches);
   let reference: Promise<Logits> | undefined;
-  return async (model) => {
+  const scored = new WeakMap<Model, Promise<LogitScore>>();
+  const score = async (model: Model): Promise<LogitScore> => {
     reference ??= logitsFrom({ model: options.fp32, batches, inputSize, fuseQdq: false });
     const logits = await logitsFrom({ model, batches, inputSize, fuseQdq: false });
     const fp32 = await reference;
     const perImage = rowCosines(fp32, logits);
     return { cosine: meanOf(perImage), agreement: top1Agreement(fp32, logits), images, perImage };
+  };
+  return (model) => {
+    const known = scored.get(model);
+    if (known) return known;
+    const pending = score(model);
+    scored.set(model, pending);
+    return pending;
   };
 }
 

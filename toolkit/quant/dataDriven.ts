@@ -94,9 +94,26 @@ export interface RangeStep {
   check: Scorer | null;
 }
 
+/**
+ * The int8 graphs int8From built last for each step, most recent last. Each step's baseline is the graph the step
+ * before it ended with (the same base and ranges objects), so it is the same graph object and the check scorer does
+ * not score it twice (B7 at 600: 32 check images, about 40 s). Two: a step's baseline and its chosen graph; more would
+ * hold a large model's weights longer.
+ */
+const recentInt8 = new WeakMap<RangeStep, { base: Model; ranges: ReadonlyMap<string, number>; model: Model }[]>();
+const RECENT_INT8 = 2;
+
 function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, number>): Model {
+  const recent = recentInt8.get(step) ?? [];
+  const known = recent.find((r) => r.base === base && r.ranges === ranges);
   const { plan, weightQmax, weightFormat, roundedWeights } = step;
-  return qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat, roundedWeights }).model;
+  const entry = known ?? {
+    base,
+    ranges,
+    model: qdqModelFrom({ model: base, plan, ranges, weightQmax, weightFormat, roundedWeights }).model,
+  };
+  recentInt8.set(step, [...recent.filter((r) => r !== entry), entry].slice(-RECENT_INT8));
+  return entry.model;
 }
 
 /** Multiply-accumulates of one image through the model (the compute budgets' unit). */

@@ -7,6 +7,7 @@ import { DataType, type Model } from '../onnx/ir.js';
 import { bytesFromModel } from '../onnx/write.js';
 import { UserError } from '../errors.js';
 import type { RunOutputs, Runner } from './runner.js';
+import { keepFreedMemory } from './allocator.js';
 
 export interface OrtRunnerOptions {
   model: Model;
@@ -82,6 +83,7 @@ export class OrtRunner implements Runner {
   ) {}
 
   static async create(options: OrtRunnerOptions): Promise<OrtRunner> {
+    keepFreedMemory();
     const model = options.extraOutputs?.length ? modelWithOutputs(options.model, options.extraOutputs) : options.model;
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
