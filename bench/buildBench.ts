@@ -21,6 +21,7 @@ interface BuildBenchResult {
   seconds: number;
   peakRssMiB: number;
   searchImages: number;
+  searchRan: boolean;
   stages: Record<string, number>;
 }
 
@@ -47,8 +48,13 @@ export function runBuildBench(options: {
     const file = join(options.resultsDir, `build-${variant}.json`);
     writeFileSync(file, `${JSON.stringify({ machine: options.machine, ...result }, null, 2)}\n`);
     const met = result.seconds <= run.goalSeconds && result.peakRssMiB < GOAL_RSS_MIB;
+    const search = result.searchImages
+      ? `range search applied, ${result.searchImages} images`
+      : result.searchRan
+        ? 'range search ran, not applied'
+        : 'no range search';
     process.stdout.write(
-      `\n${variant} build, ${run.calib} calibration images (search on ${result.searchImages}): ${result.seconds.toFixed(0)} s, ` +
+      `\n${variant} build, ${run.calib} calibration images (${search}): ${result.seconds.toFixed(0)} s, ` +
         `peak RSS ${result.peakRssMiB.toFixed(0)} MiB (${met ? 'goal met' : 'goal NOT met'}). Results: ${file}\n`,
     );
     const rows = Object.entries(result.stages).map(([stage, s]) => [stage, s.toFixed(1)]);

@@ -162,7 +162,7 @@ async function build(variant: string, calibCount: number, evalCount: number, mod
       'start→calibrating': 'setup (model, golden and selection images)',
       // Each data-driven step ends by scoring its choice on the held-back check images, in the gap after its progress.
       'range search→evaluating': 'search check + bias correction + Q/DQ',
-      // No search (the compute budget gives B3 and larger none).
+      // No search (--search-count 0).
       'calibrator choice→evaluating': 'calibrator check + bias correction + Q/DQ',
       'calibrating→evaluating': 'selection + Q/DQ',
       'calibrator choice→range search': 'calibrator check + search images',
@@ -180,7 +180,9 @@ async function build(variant: string, calibCount: number, evalCount: number, mod
     variant,
     inputSize: options.inputSize,
     calibrationImages: result.manifest.calibration?.images,
+    // The manifest records a search only where its ranges were applied; the check images may have vetoed them.
     searchImages: result.manifest.calibration?.search?.images ?? 0,
+    searchRan: result.passes.some((p) => p.startsWith('activation ranges searched')),
     evaluationImages: result.manifest.accuracy.images,
     seconds: (performance.now() - t0) / 1000,
     stages: timer.seconds(),

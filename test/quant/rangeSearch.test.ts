@@ -31,7 +31,8 @@ t.test('the default image count follows a compute budget', async (t) => {
   t.equal(defaultSearchImages({ macs: 8_474_848, tensors: 114 }), 128, 'the 32×32 fixture: capped at 128');
   t.equal(defaultSearchImages({ macs: 385_814_752, tensors: 114 }), 32, 'B0 at 224');
   t.equal(defaultSearchImages({ macs: 993_561_872, tensors: 140 }), 12, 'B2 at 260');
-  t.equal(defaultSearchImages({ macs: 1_830_000_000, tensors: 180 }), 0, 'B3 at 300: under 8 images, skipped');
+  t.equal(defaultSearchImages({ macs: 1_830_000_000, tensors: 180 }), 8, 'B3 at 300: the floor of 8');
+  t.equal(defaultSearchImages({ macs: 37_000_000_000, tensors: 385 }), 8, 'B7 at 600: the floor of 8');
 });
 
 t.test(

@@ -69,7 +69,7 @@ export const CALIBRATION_GROUP: OptionGroup = [
     help: [
       "with --method auto: calibration images each activation's range search runs on; 0 skips the",
       'search (default: what a fixed compute budget allows, 128 at most: B0 128 at 32×32 and',
-      '32 at 224, B1 18, B2 12, B3 and larger none)',
+      '32 at 224, B1 18, B2 12, B3 and larger 8)',
     ],
     validate: integerAtLeast(0),
   },

@@ -196,11 +196,6 @@ export async function searchedRanges(
   // Shape inference for the MAC count only when the budget decides.
   const images =
     options.rangeSearch.count ?? defaultSearchImages({ macs: macsOf(fp32), tensors: plan.activations.length });
-  if (images === 0) {
-    const summary =
-      'activation ranges not searched: the model is too large for the default compute budget (--search-count N forces it)';
-    return { ranges, reports: [{ pass: 'range-search', summary, counts: { searched: 0 } }] };
-  }
   const searchBatches = await options.rangeSearch.batches(images);
   const ceilings = new Map(
     [...collected.calibrators].map(([tensor, c]) => [

@@ -56,20 +56,24 @@ export const DEFAULT_SEARCH_WINDOW = 1;
 const TENSORS_PER_BLOCK = 7;
 /**
  * The default search's compute budget in multiply-accumulates: B0 at 224 on 32 images (about a minute on 2 cores;
- * B1 gets 18, B2 12, B3 and larger none); the 32×32 fixture fits 128 images (about 20 s).
+ * B1 gets 18, B2 12, B3 and larger the floor of 8); the 32×32 fixture fits 128 images (about 20 s).
  */
 export const SEARCH_BUDGET_MACS = 32 * (DEFAULT_SEARCH_STEPS + 2) * TENSORS_PER_BLOCK * 0.39e9;
 export const MAX_SEARCH_IMAGES = 128;
-/** Fewer images than this overfit the search: below it the default skips the search instead. */
+/**
+ * The fewest images the default searches on, over the budget if need be: fewer overfit the search. B7 at 600 on 8
+ * images searches in about 9 minutes of a build under 30 (bench/results/build-b7.json), and the check images veto
+ * what overfits.
+ */
 export const MIN_SEARCH_IMAGES = 8;
 
 /**
- * Images the default search uses for a model of `macs` per image; 0: skip it. (`tensors` does not change the cost:
- * more tensors come with more, smaller blocks.)
+ * Images the default search uses for a model of `macs` per image. (`tensors` does not change the cost: more tensors
+ * come with more, smaller blocks.)
  */
 export function defaultSearchImages(options: { macs: number; tensors: number }): number {
   const affordable = Math.floor(SEARCH_BUDGET_MACS / ((DEFAULT_SEARCH_STEPS + 2) * TENSORS_PER_BLOCK * options.macs));
-  return affordable < MIN_SEARCH_IMAGES ? 0 : Math.min(MAX_SEARCH_IMAGES, affordable);
+  return Math.max(MIN_SEARCH_IMAGES, Math.min(MAX_SEARCH_IMAGES, affordable));
 }
 
 /** Candidates for one tensor: the calibrated range and a geometric grid from half of it to the ceiling. */
