@@ -69,6 +69,8 @@ t.test('tensors over the budget are measured in passes, with the same numbers as
   t.strictSame(grouped.labels, [0, 1, 2, 0, 1, 2]);
   t.equal(grouped.files.length, 6, 'each image listed once, not once per pass');
   t.equal(grouped.cosine, whole.cosine);
+  t.equal(grouped.plainLogits, true, 'several passes: the logits from a pass exposing nothing');
+  t.equal(whole.plainLogits, false, 'one pass: the logits from the graphs that exposed the SQNR tensors');
 
   // Passes measure their first `sqnrImages`: here the first batch's 3, what one pass over that batch alone gives.
   const firstBatch = (): AsyncIterable<Batch> =>

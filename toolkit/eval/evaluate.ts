@@ -27,6 +27,12 @@ export interface Evaluation {
   labels: number[];
   /** Each evaluated image, in logit order (the report reads the flipped ones again for thumbnails). */
   files: { path: string; relativePath: string }[];
+  /**
+   * The logits came from the graphs as a device runs them, exposing nothing (the SQNR took passes of its own): a
+   * golden set drawn from these images may take its logits from here. False: from the one pass that also exposed
+   * every measured tensor.
+   */
+  plainLogits: boolean;
 }
 
 /** Activation tensors the int8 graph quantizes: inputs of QuantizeLinear that are not initializers. */
@@ -203,5 +209,6 @@ export async function evaluationFrom(options: {
     int8Logits,
     labels,
     files,
+    plainLogits: several,
   };
 }

@@ -36,6 +36,14 @@ export async function logitsOfRunner(options: {
   return { data: concatenated(chunks), classes };
 }
 
+/** The rows of `logits` at `indices`, in that order. */
+export function logitRowsAt(logits: Logits, indices: readonly number[]): Logits {
+  const { classes } = logits;
+  const data = new Float32Array(indices.length * classes);
+  indices.forEach((row, i) => data.set(logits.data.subarray(row * classes, (row + 1) * classes), i * classes));
+  return { data, classes };
+}
+
 export async function logitsFrom(options: {
   model: Model;
   batches: readonly Batch[];

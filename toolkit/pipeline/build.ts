@@ -8,8 +8,8 @@ import type { CalibratorSettings } from '../../calibration/calibrate/calibrators
 import type { Preprocessing } from '../../calibration/images/presets.js';
 import type { Precision, Target } from '../../targets/load.js';
 import { evaluationFrom } from '../eval/evaluate.js';
-import { logitsFrom } from '../eval/logits.js';
-import { topKAccuracy } from '../eval/metrics.js';
+import { logitRowsAt, logitsFrom } from '../eval/logits.js';
+import { topKAccuracy, type Logits } from '../eval/metrics.js';
 import { pairedTop1FromLogits, type PairedTop1 } from '../eval/paired.js';
 import type { ReportInput } from '../eval/report.js';
 import { reportPredictionsFrom } from '../eval/reportPredictions.js';
@@ -100,8 +100,11 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   const { fp32, int8 } = models;
   const files = new Map<string, Uint8Array>(models.calibrationFiles);
   options.onStage?.('golden');
-  const fp32Golden = await logitsFrom({ model: fp32, batches: goldenBatches, inputSize });
-  const int8Golden = int8 ? await logitsFrom({ model: int8, batches: goldenBatches, inputSize }) : undefined;
+  const evaluated = goldenFromEvaluation({ evaluated: models.evaluated, golden: goldenBatches });
+  const fp32Golden = evaluated?.fp32 ?? (await logitsFrom({ model: fp32, batches: goldenBatches, inputSize }));
+  const int8Golden = int8
+    ? (evaluated?.int8 ?? (await logitsFrom({ model: int8, batches: goldenBatches, inputSize })))
+    : undefined;
   files.set('model.fp32.onnx', bytesFromModel(fp32));
   if (int8) files.set('model.int8.onnx', bytesFromModel(int8));
   // CPU bundles also ship the Q/DQ graph rebuilt as ONNX Runtime's QOperator graph (the `ort-int8` runtime), written
@@ -147,6 +150,33 @@ export async function bundleFrom(options: BuildOptions): Promise<BuildResult> {
   return { files, manifest, passes: models.passes, paired: models.paired, warnings };
 }
 
+/** The evaluation's logits where they came from the graphs as a device runs them (Evaluation.plainLogits). */
+interface EvaluatedLogits {
+  fp32: Logits;
+  int8: Logits;
+  /** Each row's image file. */
+  paths: string[];
+}
+
+/**
+ * The golden images' logits from the evaluation, which ran the same graphs, with the same session options, on the same
+ * decoded images (the golden set is drawn from --eval; at the sizes that take several SQNR passes both run one image
+ * at a time): B7@600's golden runs took ~70 s. Null where the evaluation's logits came from graphs exposing its SQNR
+ * tensors, or it lacks one of the images.
+ */
+export function goldenFromEvaluation(options: {
+  evaluated: EvaluatedLogits | undefined;
+  golden: readonly Batch[];
+}): { fp32: Logits; int8: Logits } | null {
+  const { evaluated } = options;
+  if (!evaluated) return null;
+  const rowOf = new Map(evaluated.paths.map((path, row) => [path, row]));
+  const rows = options.golden.flatMap((b) => b.items.map((item) => rowOf.get(item.path)));
+  if (rows.some((row) => row === undefined)) return null;
+  const indices = rows as number[];
+  return { fp32: logitRowsAt(evaluated.fp32, indices), int8: logitRowsAt(evaluated.int8, indices) };
+}
+
 /** The evaluation's rates for the thresholds' sampling floor: the deployed model's top-1 and agreement. */
 function evaluationRatesOf(accuracy: Accuracy) {
   const top1 = (accuracy.int8 ?? accuracy.fp32).top1;
@@ -167,6 +197,8 @@ interface BundleModels {
   calibrationFiles: [string, Uint8Array][];
   /** The report's per-image predictions and calibrator scores, for int8 bundles. */
   report: Pick<ReportInput, 'predictions' | 'calibrators'>;
+  /** The evaluation's logits, where the golden set may take its own from them. */
+  evaluated?: EvaluatedLogits;
 }
 
 /** Reads datasets in batches for the build, reporting progress per stage. */
@@ -274,6 +306,15 @@ async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
       ['calib.cache', encoder.encode(cache)],
       ['ranges.json', encoder.encode(rangesJson)],
     ],
+    ...(evaluation.plainLogits
+      ? {
+          evaluated: {
+            fp32: evaluation.fp32Logits,
+            int8: evaluation.int8Logits,
+            paths: evaluation.files.map((f) => f.path),
+          },
+        }
+      : {}),
   };
 }
 
