@@ -3,12 +3,9 @@
  * says so only through its return value).
  */
 import t from 'tap';
-import { keepFreedMemory } from '../../toolkit/runtime/allocator.js';
+import { isGlibc, keepFreedMemory } from '../../toolkit/runtime/allocator.js';
 
-const glibc =
-  process.platform === 'linux' &&
-  typeof (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime ===
-    'string';
+const glibc = process.platform === 'linux' && isGlibc();
 
 t.test('on glibc every setting takes effect, once per process', { skip: glibc ? false : 'not glibc' }, (t) => {
   t.equal(keepFreedMemory(), true, 'mallopt accepted the mmap threshold, trim threshold and top pad');

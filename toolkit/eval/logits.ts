@@ -39,9 +39,10 @@ export async function logitsOfRunner(options: {
 /** The rows of `logits` at `indices`, in that order. */
 export function logitRowsAt(logits: Logits, indices: readonly number[]): Logits {
   const { classes } = logits;
-  const data = new Float32Array(indices.length * classes);
-  indices.forEach((row, i) => data.set(logits.data.subarray(row * classes, (row + 1) * classes), i * classes));
-  return { data, classes };
+  return {
+    data: concatenated(indices.map((row) => logits.data.subarray(row * classes, (row + 1) * classes))),
+    classes,
+  };
 }
 
 export async function logitsFrom(options: {

@@ -25,7 +25,8 @@ const TOP_PAD = 256 * 2 ** 20;
 
 let applied: boolean | undefined;
 
-function isGlibc(): boolean {
+/** Whether this process runs on glibc (Node's report names its runtime version only there). */
+export function isGlibc(): boolean {
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
   return typeof report?.header?.glibcVersionRuntime === 'string';
 }
