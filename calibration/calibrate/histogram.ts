@@ -5,6 +5,8 @@
  * histogram never holds more than `maxBins`: past that, neighbouring bins are merged in pairs (width × 2), which is
  * exact because every edge stays a multiple of the width.
  */
+import { nativeAbsBinning } from '../../toolkit/runtime/int8/native.js';
+
 export class AbsHistogram {
   counts: Float64Array;
   binWidth = 0;
@@ -32,27 +34,20 @@ export class AbsHistogram {
 
   add(values: ArrayLike<number>): void {
     if (this.binWidth === 0 && !this.fixWidth(values)) return;
-    // One pass bins what fits the current bins and finds the batch's max; only values past the last edge (rare after
-    // the first batch) take a second pass, once the bins have grown. Merging bins in pairs moves counts exactly as
-    // binning at the doubled width would, so the counts are those of binning the whole batch at the final width.
-    const counts = this.counts;
-    const bins = counts.length;
+    // One pass bins what fits the current bins, finds the batch's max and keeps the values past the last edge (the
+    // max itself in a first batch, new maxima later); those are binned once the bins have grown (a second pass over
+    // the batch only where more of them than `spill` holds). Merging bins in pairs moves counts exactly as binning at
+    // the doubled width would, so the counts are those of binning the whole batch at the final width.
+    const bins = this.counts.length;
     const inverse = 1 / this.binWidth;
-    let batchMax = 0;
-    let outside = 0;
-    for (let i = 0; i < values.length; i++) {
-      const v = Math.abs(values[i]!);
-      // `!(v <= batchMax)` is also true for NaN, which then fails the finiteness check below.
-      if (!(v <= batchMax)) batchMax = v;
-      // Below `bins` the scaled value fits an int32, where `| 0` is floor for non-negatives (Math.floor: 3.5 → 2.0
-      // ns/value); NaN compares false and counts as outside, then fails the finiteness check.
-      const scaled = v * inverse;
-      if (scaled < bins) counts[scaled | 0]! += 1;
-      else outside++;
-    }
-    if (!Number.isFinite(batchMax)) throw new RangeError('activation contains NaN or Infinity');
-    if (outside > 0) this.addOutside(values, bins, inverse, batchMax);
-    if (batchMax > this.max) this.max = batchMax;
+    const native = values instanceof Float32Array && values.length >= NATIVE_MIN_VALUES ? nativeAbsBinning() : null;
+    const spill = native ? floatSpill : doubleSpill;
+    const { outside, max } = native
+      ? native(values as Float32Array, inverse, this.counts, floatSpill)
+      : absBinned(values, inverse, this.counts, doubleSpill);
+    if (!Number.isFinite(max)) throw new RangeError('activation contains NaN or Infinity');
+    if (outside > 0) this.addOutside({ values, outside, spill, oldBins: bins, oldInverse: inverse, batchMax: max });
+    if (max > this.max) this.max = max;
     this.total += values.length;
   }
 
@@ -74,13 +69,32 @@ export class AbsHistogram {
   }
 
   /** Bins the values that were past the old last edge (bin ≥ `oldBins` at `oldInverse`) after growing to `batchMax`. */
-  private addOutside(values: ArrayLike<number>, oldBins: number, oldInverse: number, batchMax: number): void {
+  private addOutside(options: {
+    values: ArrayLike<number>;
+    outside: number;
+    /** The first of the values outside, as |x|. */
+    spill: Float32Array | Float64Array;
+    oldBins: number;
+    oldInverse: number;
+    batchMax: number;
+  }): void {
+    const { values, spill, oldBins, oldInverse, batchMax } = options;
     if (batchMax > this.edge(this.bins)) this.grow(Math.ceil(batchMax / this.binWidth));
     const counts = this.counts;
     const last = counts.length - 1;
     const inverse = 1 / this.binWidth;
+    if (options.outside <= spill.length) {
+      for (let k = 0; k < options.outside; k++) {
+        const v = spill[k]!;
+        if (Number.isNaN(v)) throw new RangeError('activation contains NaN or Infinity');
+        counts[Math.min(Math.floor(v * inverse), last)]! += 1;
+      }
+      return;
+    }
     for (let i = 0; i < values.length; i++) {
       const v = Math.abs(values[i]!);
+      // NaN is never binned, so it is always among the values outside, and only this pass meets it.
+      if (Number.isNaN(v)) throw new RangeError('activation contains NaN or Infinity');
       if (Math.floor(v * oldInverse) >= oldBins) counts[Math.min(Math.floor(v * inverse), last)]! += 1;
     }
   }
@@ -98,6 +112,44 @@ export class AbsHistogram {
     grown.set(counts);
     this.counts = grown;
   }
+}
+
+/** Below this many values a batch is binned here: the native call's fixed costs would outweigh its speed. */
+const NATIVE_MIN_VALUES = 4096;
+/**
+ * The values past the last edge a binning pass keeps (as |x|), so that growing the bins need not search for them: the
+ * native pass reads float32 and keeps float32; the TypeScript one may be given any numbers and keeps them exactly.
+ */
+const floatSpill = new Float32Array(4096);
+const doubleSpill = new Float64Array(floatSpill.length);
+
+/**
+ * Adds each |x| to `counts` at bin trunc(|x| · inverse) where that is below counts.length (in double, as
+ * native/int8/histogram.c computes it, so both give the same counts); returns how many fell outside (NaN among them:
+ * it compares false), the first `spill.length` of them written to `spill` as |x|, and the largest |x|, NaN ignored.
+ */
+export function absBinned(
+  values: ArrayLike<number>,
+  inverse: number,
+  counts: Float64Array,
+  spill: Float32Array | Float64Array,
+): { outside: number; max: number } {
+  const bins = counts.length;
+  let max = 0;
+  let outside = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.abs(values[i]!);
+    if (v > max) max = v;
+    // Below `bins` the scaled value fits an int32, where `| 0` is floor for non-negatives (Math.floor: 3.5 → 2.0
+    // ns/value).
+    const scaled = v * inverse;
+    if (scaled < bins) counts[scaled | 0]! += 1;
+    else {
+      if (outside < spill.length) spill[outside] = v;
+      outside++;
+    }
+  }
+  return { outside, max };
 }
 
 /**

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define EFFNET_INT8_ABI_VERSION 2
+#define EFFNET_INT8_ABI_VERSION 3
 /* The engine file format this library reads. */
 #define EFFNET_INT8_FILE_VERSION 1
 
@@ -95,6 +95,16 @@ effnet_int8_status effnet_int8_run(effnet_int8_engine *engine, const float *inpu
  */
 effnet_int8_status effnet_int8_run_quantized(effnet_int8_engine *engine, const int8_t *input, size_t input_count,
                                              int8_t *output, size_t output_count, char *error, size_t error_size);
+
+/*
+ * Calibration's histogram binning, not the engine's: for each value, bin = trunc(|(double)x| · inverse); a bin below
+ * `bins` adds one to counts[bin], the others (and NaN) are counted in the return value, the first `outside_capacity`
+ * of them stored in `outside` as |x|. *max_abs: the largest |x|, NaN ignored. Double arithmetic, so the counts are
+ * calibration/calibrate/histogram.ts's own. Returns -1 for an invalid argument (bins ≤ 0, inverse not finite and
+ * positive), -2 when out of memory.
+ */
+int64_t effnet_int8_abs_histogram(const float *values, size_t count, double inverse, double *counts, int32_t bins,
+                                  float *outside, size_t outside_capacity, float *max_abs);
 
 #ifdef __cplusplus
 }

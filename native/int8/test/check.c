@@ -5,6 +5,9 @@
  *
  *   check quantized ENGINE INPUT.i8 OUT COUNT      int8 NHWC in → the last layer's int8 NHWC out (COUNT bytes)
  *   check logits ENGINE INPUT.f32 OUT BATCH         float NCHW in → float logits out
+ *   check histogram VALUES.f32 OUT BINS INVERSE     calibration's binning: OUT gets the counts (float64 × BINS), the
+ *                                                   outside count (int64), the max (float32) and the first 16 values
+ *                                                   outside (float32 × 16)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +27,33 @@ static void *slurp(const char *path, size_t *size) {
   return data;
 }
 
+#define SPILLED 16
+
+static int histogram(const char *values_path, const char *out_path, int32_t bins, double inverse) {
+  size_t size = 0;
+  float *values = slurp(values_path, &size);
+  double *counts = calloc((size_t)bins, sizeof(double));
+  float spill[SPILLED] = {0}, max = 0;
+  if (!values || !counts) return 1;
+  const int64_t outside = effnet_int8_abs_histogram(values, size / sizeof(float), inverse, counts, bins, spill, SPILLED, &max);
+  FILE *f = fopen(out_path, "wb");
+  if (outside < 0 || !f || fwrite(counts, sizeof(double), (size_t)bins, f) != (size_t)bins ||
+      fwrite(&outside, sizeof outside, 1, f) != 1 || fwrite(&max, sizeof max, 1, f) != 1 ||
+      fwrite(spill, sizeof(float), SPILLED, f) != SPILLED)
+    return 1;
+  fclose(f);
+  printf("%s\n", out_path);
+  free(values);
+  free(counts);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 6) {
-    fprintf(stderr, "usage: check quantized|logits ENGINE INPUT OUT COUNT|BATCH\n");
+    fprintf(stderr, "usage: check quantized|logits ENGINE INPUT OUT COUNT|BATCH, or check histogram VALUES OUT BINS INVERSE\n");
     return 2;
   }
+  if (strcmp(argv[1], "histogram") == 0) return histogram(argv[2], argv[3], (int32_t)atol(argv[4]), atof(argv[5]));
   char error[512];
   effnet_int8_engine *engine = NULL;
   if (effnet_int8_load(argv[2], &engine, error, sizeof error) != EFFNET_INT8_OK) {

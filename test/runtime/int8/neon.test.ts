@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { absBinned } from '../../../calibration/calibrate/histogram.js';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { modelFromFile } from '../../../toolkit/onnx/read.js';
 import { structureOf } from '../../../toolkit/passes/recognise.js';
@@ -63,6 +64,9 @@ t.test('the NEON path under qemu-aarch64', { skip: reason ?? false }, async (t) 
       .split('\n');
 
   t.test('kernels: NEON = aarch64 scalar = x86 scalar, bit for bit', async (t) => kernelsMatch(t, dir, onArm));
+  t.test("calibration's histogram binning on aarch64 counts what the TypeScript loop counts", async (t) =>
+    histogramMatches(t, dir, onArm),
+  );
   t.test(
     'EfficientNet-B0 (the demo model, Q/DQ): NEON logits equal the aarch64 scalar path, and x86 within float rounding',
     async (t) => b0Matches(t, dir, onArm),
@@ -121,6 +125,37 @@ function kernelsMatch(t: Test, dir: string, onArm: OnArm) {
         `${name}: ${path.slice(dir.length + 1)} equals the x86 scalar path`,
       );
   }
+}
+
+function histogramMatches(t: Test, dir: string, onArm: OnArm) {
+  const prng = new Prng(11);
+  const [bins, inverse] = [1000, 1000 / 2.5];
+  // SiLU-like values, some past the last bin, a few exactly on bin edges, one NaN; 10 007 so the tail is not whole.
+  const values = Float32Array.from({ length: 10_007 }, (_, i) => {
+    const g = prng.nextNormal() * 3;
+    return i % 101 === 0 ? (i % bins) / inverse : g / (1 + Math.exp(-g));
+  });
+  values[4321] = Number.NaN;
+  writeFileSync(join(dir, 'values.f32'), values);
+  const [path] = onArm([
+    'histogram',
+    join(dir, 'values.f32'),
+    join(dir, 'histogram.out'),
+    String(bins),
+    String(inverse),
+  ]);
+  const bytes = readFileSync(path!);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const counts = Float64Array.from({ length: bins }, (_, i) => view.getFloat64(8 * i, true));
+  const spill = new Float64Array(16);
+  const expected = new Float64Array(bins);
+  const { outside, max } = absBinned(values, inverse, expected, spill);
+  t.ok(outside > 1, `${outside} values outside, the NaN among them`);
+  t.same(counts, expected, 'every count');
+  t.equal(Number(view.getBigInt64(8 * bins, true)), outside);
+  t.equal(view.getFloat32(8 * bins + 8, true), max);
+  const kept = Float32Array.from({ length: 16 }, (_, i) => view.getFloat32(8 * bins + 12 + 4 * i, true));
+  t.same(kept.subarray(0, Math.min(outside, 16)), Float32Array.from(spill.subarray(0, Math.min(outside, 16))));
 }
 
 async function b0Matches(t: Test, dir: string, onArm: OnArm) {

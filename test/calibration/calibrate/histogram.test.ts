@@ -1,0 +1,114 @@
+import t from 'tap';
+import { AbsHistogram, absBinned } from '../../../calibration/calibrate/histogram.js';
+import { Prng } from '../../../toolkit/model/prng.js';
+import { int8UnavailableReason, nativeAbsBinning } from '../../../toolkit/runtime/int8/native.js';
+
+/** SiLU-like values (many near zero, a long positive tail), exact bin edges, values past the last bin, ±0. */
+function awkwardValues(count: number, inverse: number, bins: number): Float32Array {
+  const random = new Prng(7);
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const g = random.nextNormal() * 3;
+    values[i] = g / (1 + Math.exp(-g));
+  }
+  for (let i = 0; i < 64; i++) values[i * 97] = (i % bins) / inverse; // bin edges: where truncation decides
+  values[5] = bins / inverse; // the first value past the last bin
+  values[6] = -(bins / inverse) * 3;
+  values[7] = -0;
+  values[8] = Math.fround((bins - 0.5) / inverse);
+  return values;
+}
+
+const unavailable = int8UnavailableReason();
+
+t.test(
+  'the native binning gives the TypeScript loop its counts, outside count and max',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const native = nativeAbsBinning()!;
+    t.ok(native);
+    for (const [count, bins, inverse] of [
+      [100_003, 2048, 2048 / 3.5],
+      [4096, 7, 1 / 0.37],
+      [65_537, 32_768, 32_768 / 1.25],
+    ] as const) {
+      const values = awkwardValues(count, inverse, bins);
+      const expected = new Float64Array(bins).fill(2); // counts already there are added to
+      const got = Float64Array.from(expected);
+      const [floatSpill, doubleSpill] = [new Float32Array(32), new Float64Array(32)];
+      const js = absBinned(values, inverse, expected, doubleSpill);
+      const c = native(values, inverse, got, floatSpill);
+      t.same(c, js, `${count} values, ${bins} bins: outside and max`);
+      t.ok(js.outside > 0, 'some values fall outside');
+      t.same(got, expected, `${count} values, ${bins} bins: every count`);
+      const kept = Math.min(js.outside, 32);
+      t.same(
+        floatSpill.subarray(0, kept),
+        Float32Array.from(doubleSpill.subarray(0, kept)),
+        'the same values kept, in order',
+      );
+      // A view into a larger buffer (a batch's image) is read from its own offset.
+      const view = values.subarray(1001, count - 3);
+      const a = new Float64Array(bins);
+      const b = new Float64Array(bins);
+      t.same(native(view, inverse, b, new Float32Array(4)), absBinned(view, inverse, a, new Float64Array(4)));
+      t.same(b, a, 'a subarray');
+    }
+  },
+);
+
+t.test('NaN is counted outside and ignored by the max on both paths', { skip: unavailable ?? false }, async (t) => {
+  const values = Float32Array.from({ length: 5000 }, (_, i) => (i % 10) / 10);
+  values[17] = Number.NaN;
+  values[4999] = 0.95;
+  const a = new Float64Array(16);
+  const b = new Float64Array(16);
+  const expected = { outside: 1, max: Math.fround(0.95) };
+  const [floatSpill, doubleSpill] = [new Float32Array(2), new Float64Array(2)];
+  t.same(absBinned(values, 16, a, doubleSpill), expected);
+  t.same(nativeAbsBinning()!(values, 16, b, floatSpill), expected);
+  t.same(b, a);
+  t.ok(Number.isNaN(floatSpill[0]) && Number.isNaN(doubleSpill[0]), 'the NaN is kept for the caller to find');
+});
+
+t.test('a NaN anywhere in a batch is an error, whichever path bins it', async (t) => {
+  for (const length of [10, 10_000]) {
+    for (const at of [0, 3, length - 1]) {
+      const h = new AbsHistogram(64);
+      h.add(Float32Array.of(1, 2));
+      const values = Float32Array.from({ length }, (_, i) => (i % 7) / 7);
+      values[at] = Number.NaN;
+      t.throws(
+        () => h.add(values),
+        { message: 'activation contains NaN or Infinity' },
+        `${length} values, NaN at ${at}`,
+      );
+    }
+    const h = new AbsHistogram(64);
+    h.add(Float32Array.of(1));
+    const infinite = new Float32Array(length).fill(0.5);
+    infinite[length >> 1] = Number.NEGATIVE_INFINITY;
+    t.throws(() => h.add(infinite), { message: 'activation contains NaN or Infinity' }, `${length} values, −∞`);
+  }
+});
+
+t.test('a histogram grown over large batches counts what the TypeScript loop counts', async (t) => {
+  const random = new Prng(3);
+  const batches = [1, 4, 2, 16].map((spread) =>
+    Float32Array.from({ length: 20_000 }, () => random.nextNormal() * spread),
+  );
+  const h = new AbsHistogram(128, 512);
+  for (const batch of batches) h.add(batch);
+  // The same batches through the TypeScript loop only: arrays (not Float32Array) never take the native path.
+  const reference = new AbsHistogram(128, 512);
+  for (const batch of batches) reference.add(Array.from(batch));
+  t.same(h.counts, reference.counts);
+  t.equal(h.binWidth, reference.binWidth);
+  t.equal(h.max, reference.max);
+  t.equal(h.total, 80_000);
+  t.equal(
+    h.counts.reduce((a, b) => a + b, 0),
+    80_000,
+    'every value counted once',
+  );
+});
