@@ -16,6 +16,9 @@ function awkwardValues(count: number, inverse: number, bins: number): Float32Arr
   values[6] = -(bins / inverse) * 3;
   values[7] = -0;
   values[8] = Math.fround((bins - 0.5) / inverse);
+  // Past the last bin late in the batch too.
+  values[count - 2] = (bins / inverse) * 2;
+  values[(count >> 1) + 3] = (bins / inverse) * 1.5;
   return values;
 }
 
@@ -31,17 +34,18 @@ t.test(
       [100_003, 2048, 2048 / 3.5],
       [4096, 7, 1 / 0.37],
       [65_537, 32_768, 32_768 / 1.25],
+      [2_500_001, 2048, 2048 / 2.75],
     ] as const) {
       const values = awkwardValues(count, inverse, bins);
       const expected = new Float64Array(bins).fill(2); // counts already there are added to
       const got = Float64Array.from(expected);
-      const [floatSpill, doubleSpill] = [new Float32Array(32), new Float64Array(32)];
+      const [floatSpill, doubleSpill] = [new Float32Array(4096), new Float64Array(4096)];
       const js = absBinned(values, inverse, expected, doubleSpill);
       const c = native(values, inverse, got, floatSpill);
       t.same(c, js, `${count} values, ${bins} bins: outside and max`);
       t.ok(js.outside > 0, 'some values fall outside');
       t.same(got, expected, `${count} values, ${bins} bins: every count`);
-      const kept = Math.min(js.outside, 32);
+      const kept = Math.min(js.outside, 4096);
       t.same(
         floatSpill.subarray(0, kept),
         Float32Array.from(doubleSpill.subarray(0, kept)),
@@ -51,8 +55,14 @@ t.test(
       const view = values.subarray(1001, count - 3);
       const a = new Float64Array(bins);
       const b = new Float64Array(bins);
-      t.same(native(view, inverse, b, new Float32Array(4)), absBinned(view, inverse, a, new Float64Array(4)));
+      const [viewFloat, viewDouble] = [new Float32Array(3), new Float64Array(3)];
+      t.same(native(view, inverse, b, viewFloat), absBinned(view, inverse, a, viewDouble));
       t.same(b, a, 'a subarray');
+      t.same(
+        viewFloat,
+        Float32Array.from(viewDouble),
+        'a buffer smaller than what falls outside keeps the first values',
+      );
     }
   },
 );
@@ -112,3 +122,25 @@ t.test('a histogram grown over large batches counts what the TypeScript loop cou
     'every value counted once',
   );
 });
+
+t.test(
+  'values outside are kept in order across the threads that bin a large batch',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const values = Float32Array.from({ length: 3_000_000 }, (_, i) => (i % 1000) / 1000);
+    const late = [
+      [5, 7],
+      [1_499_999, 9],
+      [1_500_001, 8],
+      [2_999_999, 11],
+    ] as const;
+    for (const [at, value] of late) values[at] = value;
+    const [floatSpill, doubleSpill] = [new Float32Array(3), new Float64Array(3)];
+    const [a, b] = [new Float64Array(100), new Float64Array(100)];
+    const expected = { outside: 4, max: 11 };
+    t.same(nativeAbsBinning()!(values, 100, b, floatSpill), expected);
+    t.same(absBinned(values, 100, a, doubleSpill), expected);
+    t.same(b, a);
+    t.same(Array.from(floatSpill), [7, 9, 8], 'the first three, in the order they come');
+  },
+);
