@@ -78,7 +78,7 @@ export function runContentionBench(options: { here: string; resultsDir: string; 
   const file = join(options.resultsDir, 'contention.json');
   writeFileSync(file, `${JSON.stringify({ machine: options.machine, ...result, goals }, null, 2)}\n`);
   const threads = (p: PhaseResult) =>
-    `${p.defaultThreads} thread${p.defaultThreads > 1 ? 's' : ''} (${p.busyCores === null ? 'load unknown' : `${p.busyCores.toFixed(1)} cores busy`})`;
+    `${p.defaultThreads} thread${p.defaultThreads > 1 ? 's' : ''}${p.splitImage ? '' : ' for whole rounds of a batch, one image on one'} (${p.busyCores === null ? 'load unknown' : `${p.busyCores.toFixed(1)} cores busy`})`;
   process.stdout.write(
     `\nUnder load: B0@224, quiet and with ${result.competitors} busy processes on ${result.cores} cores; ` +
       `native-int8's default chose ${threads(result.quiet)} quiet, ${threads(result.contended)} contended\n`,

@@ -81,6 +81,12 @@ effnet_int8_status effnet_int8_set_isa(effnet_int8_engine *engine, int32_t isa, 
  * first holds its own arena (arena_bytes) and per-thread scratch. Profiling times only images run layer by layer.
  */
 effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *engine, int32_t threads, char *error, size_t error_size);
+/*
+ * Whether an image outside the whole rounds of a batch (every image of batch 1) runs layer by layer on all threads
+ * (1, the default) or on the calling thread alone (0). Other processes keeping cores busy make a split image wait
+ * for its descheduled threads at every layer, while whole rounds still gain from every thread's share of the CPU.
+ */
+effnet_int8_status effnet_int8_set_image_split(effnet_int8_engine *engine, int32_t enabled);
 effnet_int8_status effnet_int8_set_profiling(effnet_int8_engine *engine, int32_t enabled);
 effnet_int8_status effnet_int8_layer_stats_at(const effnet_int8_engine *engine, int32_t index, effnet_int8_layer_stats *stats);
 

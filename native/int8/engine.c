@@ -146,6 +146,12 @@ EXPORT effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *e, int32_t
   return EFFNET_INT8_OK;
 }
 
+EXPORT effnet_int8_status effnet_int8_set_image_split(effnet_int8_engine *e, int32_t enabled) {
+  if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
+  e->image_split = enabled != 0;
+  return EFFNET_INT8_OK;
+}
+
 EXPORT effnet_int8_status effnet_int8_set_profiling(effnet_int8_engine *e, int32_t enabled) {
   if (!e) return EFFNET_INT8_INVALID_ARGUMENT;
   e->profiling = enabled != 0;

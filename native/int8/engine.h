@@ -46,6 +46,7 @@ struct effnet_int8_engine {
   double *se_logits; /* the SE's FC2 outputs in double, where the gate's Sigmoid reads them unquantized */
   const kernels_t *kernels;
   int32_t threads, profiling;
+  int32_t image_split; /* effnet_int8_set_image_split: 1 (default) layer by layer on all threads, 0 on the caller's */
   pool_t pool;
   scratch_t scratch[MAX_THREADS];
   /*

@@ -125,6 +125,7 @@ effnet_int8_status engine_from_file(const uint8_t *bytes, size_t size, effnet_in
   if (!e) return EFFNET_INT8_OUT_OF_MEMORY;
   e->pool.count = 1;
   e->threads = 1;
+  e->image_split = 1;
   *engine = e;
   status = read_header_values(e, header, error, error_size);
   if (status == EFFNET_INT8_OK) status = read_layers(e, bytes, size, error, error_size);

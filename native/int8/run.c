@@ -103,11 +103,16 @@ void run_images(effnet_int8_engine *e, const float *input, int32_t batch, float 
     images_task_t task = {e, input, logits};
     pool_run(&e->pool, images_task, &task, (pool_split_t){parallel, 1, 1});
   }
+  /* Not split: the calling thread runs view 0 (this engine's arena and its own scratch), the workers stay asleep. */
+  effnet_int8_engine *one = e->threads > 1 && !e->image_split ? e->views[0] : e;
+  one->kernels = e->kernels;
+  one->profiling = e->profiling;
   for (int32_t n = parallel; n < batch; n++) {
-    input_task_t task = {e, input + (size_t)n * image};
-    pool_run(&e->pool, input_task, &task, (pool_split_t){e->height * e->width, 64, INPUT_PIXELS_PER_ITEM});
-    run_layers(e, logits + (size_t)n * e->classes);
+    input_task_t task = {one, input + (size_t)n * image};
+    pool_run(&one->pool, input_task, &task, (pool_split_t){e->height * e->width, 64, INPUT_PIXELS_PER_ITEM});
+    run_layers(one, logits + (size_t)n * e->classes);
   }
+  if (one != e) one->profiling = 0; /* the views of whole rounds run on several threads at once: never timed */
 }
 
 void run_quantized_image(effnet_int8_engine *e, const int8_t *input, int8_t *output) {

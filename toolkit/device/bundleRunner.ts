@@ -126,12 +126,17 @@ export async function bundleRunner(options: BundleRunnerOptions): Promise<Runner
   const path = await bundleFilePath({ bundle, manifest, name: file, field: 'files' });
   const onnx = await modelFromFile({ path });
   if (runtime === 'native-int8') {
+    // --threads N splits every image over N threads, as before; the default follows the machine's load.
+    const threads = options.threads
+      ? { threads: options.threads, splitImage: true }
+      : await int8ThreadsForThisMachine();
     return Int8Runner.create({
       bytes: engineBytesFor({ model: onnx, source: path }),
       source: path,
       inputName: onnx.graph.inputs[0]!.name,
       outputName: onnx.graph.outputs[0]!.name,
-      threads: options.threads ?? (await int8ThreadsForThisMachine()).threads,
+      threads: threads.threads,
+      splitImage: threads.splitImage,
     });
   }
   const ort = await OrtRunner.create({ model: onnx, ...(options.threads ? { threads: options.threads } : {}) });

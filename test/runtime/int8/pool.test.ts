@@ -2,7 +2,7 @@
  * The engine's thread pool splits each layer into items that any thread may claim: a seeded B0 gives the same logits
  * bit for bit on 1, 2, 3 and 4 threads (more threads than this machine's cores, so some wake late and find their run
  * taken), one image at a time and in batches that mix whole images per thread with layer-by-layer ones, run after
- * run on the same engine.
+ * run on the same engine, and with the layer-by-layer images on the calling thread alone (effnet_int8_set_image_split).
  */
 import t from 'tap';
 import { onnxFromExportOptions } from '../../../toolkit/model/export.js';
@@ -36,10 +36,19 @@ t.test(
     const image = 3 * RESOLUTION * RESOLUTION;
     const batch = Float32Array.from({ length: 5 * image }, () => prng.nextNormal());
     const runs: { name: string; logits: Float32Array }[] = [];
-    for (const threads of [1, 2, 3, 4]) {
+    // Then on 2 and 3 threads with images outside whole rounds not split (run on the calling thread alone).
+    for (const [threads, split] of [
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [2, false],
+      [3, false],
+    ] as const) {
       engine.setThreads(threads);
+      engine.setImageSplit(split);
       for (let repeat = 1; repeat <= 3; repeat++) {
-        const name = `${threads} thread${threads > 1 ? 's' : ''}, run ${repeat}`;
+        const name = `${threads} thread${threads > 1 ? 's' : ''}${split ? '' : ' (images not split)'}, run ${repeat}`;
         runs.push({
           name: `${name}, one image`,
           logits: engine.run(batch.subarray(0, image), [1, 3, RESOLUTION, RESOLUTION]),

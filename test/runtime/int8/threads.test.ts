@@ -7,6 +7,7 @@ import { FileFormatError } from '../../../toolkit/errors.js';
 import {
   busyCoresBetween,
   cpuTimesFrom,
+  engineThreadsForLoad,
   threadsForLoad,
   int8ThreadsForThisMachine,
 } from '../../../toolkit/runtime/int8/threads.js';
@@ -62,6 +63,15 @@ t.test('two snapshots → busy cores → threads: the free cores, rounded, at le
   tt.equal(threadsForLoad({ cores: 4, busyCores: 1.6 }), 2, '4 cores, 1.6 busy → 2');
   tt.equal(threadsForLoad({ cores: 4, busyCores: 1.4 }), 3, '4 cores, 1.4 busy → 3');
   tt.equal(threadsForLoad({ cores: 4, busyCores: -0.1 }), 4, 'never more than the cores');
+});
+
+t.test('at most one core free: every core for whole rounds of a batch, one image on one thread', async (tt) => {
+  tt.same(engineThreadsForLoad({ cores: 2, busyCores: 0.1 }), { threads: 2, splitImage: true }, 'quiet');
+  tt.same(engineThreadsForLoad({ cores: 2, busyCores: 1 }), { threads: 2, splitImage: false }, 'one core busy');
+  tt.same(engineThreadsForLoad({ cores: 2, busyCores: 2 }), { threads: 2, splitImage: false }, 'both busy');
+  tt.same(engineThreadsForLoad({ cores: 4, busyCores: 2 }), { threads: 2, splitImage: true }, 'two of four free');
+  tt.same(engineThreadsForLoad({ cores: 4, busyCores: 3.9 }), { threads: 4, splitImage: false }, 'none of four free');
+  tt.same(engineThreadsForLoad({ cores: 1, busyCores: 1 }), { threads: 1, splitImage: true }, 'one core');
 });
 
 t.test('on this machine: between 1 and the cores, with the load it saw', async (tt) => {

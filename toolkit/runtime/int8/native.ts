@@ -44,6 +44,7 @@ export const INT8_PROTOTYPES = [
   'effnet_int8_status effnet_int8_get_info(const effnet_int8_engine *engine, _Out_ effnet_int8_info *info)',
   'effnet_int8_status effnet_int8_set_isa(effnet_int8_engine *engine, int32_t isa, char *error, size_t error_size)',
   'effnet_int8_status effnet_int8_set_threads(effnet_int8_engine *engine, int32_t threads, char *error, size_t error_size)',
+  'effnet_int8_status effnet_int8_set_image_split(effnet_int8_engine *engine, int32_t enabled)',
   'effnet_int8_status effnet_int8_set_profiling(effnet_int8_engine *engine, int32_t enabled)',
   'effnet_int8_status effnet_int8_layer_stats_at(const effnet_int8_engine *engine, int32_t index, _Out_ effnet_int8_layer_stats *stats)',
   'effnet_int8_status effnet_int8_run(effnet_int8_engine *engine, const float *input, int32_t batch, int32_t channels, int32_t height, int32_t width, float *logits, size_t logits_count, char *error, size_t error_size)',
@@ -245,6 +246,11 @@ export class Int8Engine {
     checked(`${this.source}: --threads ${threads}`, 'effnet_int8_set_threads', this.live, threads);
   }
 
+  /** false: an image outside a batch's whole rounds (batch 1) runs on the calling thread alone, not split. */
+  setImageSplit(enabled: boolean): void {
+    theLibrary().effnet_int8_set_image_split!(this.live, enabled ? 1 : 0);
+  }
+
   setProfiling(enabled: boolean): void {
     theLibrary().effnet_int8_set_profiling!(this.live, enabled ? 1 : 0);
   }
@@ -319,12 +325,15 @@ export class Int8Runner implements Runner {
     inputName: string;
     outputName: string;
     threads?: number;
+    /** Default true: see Int8Engine.setImageSplit. */
+    splitImage?: boolean;
     isa?: Int8Isa;
   }): Int8Runner {
     const engine = Int8Engine.load({ bytes: options.bytes, source: options.source });
     try {
       if (options.isa && options.isa !== 'auto') engine.setIsa(options.isa);
       if (options.threads && options.threads > 1) engine.setThreads(options.threads);
+      if (options.splitImage === false) engine.setImageSplit(false);
     } catch (error) {
       engine.close();
       throw error;

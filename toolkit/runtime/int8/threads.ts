@@ -1,7 +1,11 @@
 /**
  * The int8 engine's default thread count: the cores this machine leaves free, measured when a runner is made. A
  * layer split over every core waits for its slowest thread, so on a machine where other processes keep cores busy
- * the engine takes only the idle ones (at least one). Linux's /proc/stat tells the load; elsewhere every core.
+ * the engine takes only the idle ones. Where at most one is free, a single image runs on one thread, but whole
+ * rounds of a batch (one image per thread, no waiting between layers) still run on every core: each thread is one
+ * more share of the CPU against the competitors (2 cores, 2 busy processes, B0@224 batch 8: 25.7 ms p50 on both cores
+ * against 41.7 ms on one; batch 1: 6.4 ms split over both, 5.3 ms on one; bench/results/contention.json of 5 December).
+ * Linux's /proc/stat tells the load; elsewhere every core.
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -44,8 +48,21 @@ export function threadsForLoad(options: { cores: number; busyCores: number }): n
   return Math.min(options.cores, Math.max(1, Math.round(options.cores - options.busyCores)));
 }
 
+/** The engine's threads and whether one image is split over them, for `cores` usable cores and `busyCores` busy. */
+export function engineThreadsForLoad(options: { cores: number; busyCores: number }): {
+  threads: number;
+  splitImage: boolean;
+} {
+  const free = threadsForLoad(options);
+  return free === 1 && options.cores > 1
+    ? { threads: options.cores, splitImage: false }
+    : { threads: free, splitImage: true };
+}
+
 export interface ThreadChoice {
   threads: number;
+  /** One image (batch 1, the rest of a batch) layer by layer on all threads; false: on the calling thread alone. */
+  splitImage: boolean;
   cores: number;
   /** Cores other processes kept busy while sampling; null where /proc/stat cannot be read (every core is used). */
   busyCores: number | null;
@@ -59,8 +76,8 @@ export async function int8ThreadsForThisMachine(options: { sampleMs?: number } =
     await sleep(options.sampleMs ?? 30);
     const after = cpuTimesFrom(await readFile('/proc/stat', 'utf8'));
     const busyCores = busyCoresBetween({ before, after });
-    return { threads: threadsForLoad({ cores, busyCores }), cores, busyCores };
+    return { ...engineThreadsForLoad({ cores, busyCores }), cores, busyCores };
   } catch {
-    return { threads: cores, cores, busyCores: null };
+    return { threads: cores, splitImage: true, cores, busyCores: null };
   }
 }
