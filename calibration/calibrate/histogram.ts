@@ -40,7 +40,9 @@ export class AbsHistogram {
     // the doubled width would, so the counts are those of binning the whole batch at the final width.
     const bins = this.counts.length;
     const inverse = 1 / this.binWidth;
-    const native = values instanceof Float32Array && values.length >= NATIVE_MIN_VALUES ? nativeAbsBinning() : null;
+    // The native call zeroes and sums 4 × bins counters besides its ~1 ns a value (TypeScript: ~3.4 ns a value).
+    const worthIt = values.length >= Math.max(NATIVE_MIN_VALUES, bins / 2);
+    const native = values instanceof Float32Array && worthIt ? nativeAbsBinning() : null;
     const spill = native ? floatSpill : doubleSpill;
     const { outside, max } = native
       ? native(values as Float32Array, inverse, this.counts, floatSpill)

@@ -3,8 +3,8 @@
  * layer split over every core waits for its slowest thread, so on a machine where other processes keep cores busy
  * the engine takes only the idle ones. Where at most one is free, a single image runs on one thread, but whole
  * rounds of a batch (one image per thread, no waiting between layers) still run on every core: each thread is one
- * more share of the CPU against the competitors (2 cores, 2 busy processes, B0@224 batch 8: 25.7 ms p50 on both cores
- * against 41.7 ms on one; batch 1: 6.4 ms split over both, 5.3 ms on one; bench/results/contention.json of 5 December).
+ * more share of the CPU against the competitors (2 cores, 2 busy processes, B0@224 batch 8: 22.6 ms p50 on both cores
+ * against 40.8 ms on one; batch 1: 4.2 ms split over both, 2.9 ms on one; bench/results/contention.json, 6 December).
  * Linux's /proc/stat tells the load; elsewhere every core.
  */
 import { readFile } from 'node:fs/promises';
