@@ -6,7 +6,7 @@
 
 #include "engine.h"
 
-/* im2col for a k×k conv (the stem): one int8 row of kh*kw*in_c values per output pixel, zero outside the input. */
+/* im2col for a k×k conv (the stem): one int8 row of kh*kw*in_c values per output pixel, the input's zero outside it. */
 static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32_t rows, int8_t *dst) {
   const size_t span = (size_t)l->conv.kw * l->conv.in_c;
   for (int32_t r = 0; r < rows; r++) {
@@ -17,14 +17,14 @@ static void gather_patches(const layer_t *l, const int8_t *in, int32_t p0, int32
     for (int32_t ky = 0; ky < l->conv.kh; ky++, out += span) {
       const int32_t iy = oy * l->conv.stride - l->conv.pad_top + ky;
       if (iy < 0 || iy >= l->conv.in_h) {
-        memset(out, 0, span);
+        memset(out, l->conv.in_zero, span);
       } else if (columns_inside) {
         memcpy(out, in + ((size_t)iy * l->conv.in_w + ix0) * l->conv.in_c, span);
       } else {
         for (int32_t kx = 0; kx < l->conv.kw; kx++) {
           const int32_t ix = ix0 + kx;
           if (ix >= 0 && ix < l->conv.in_w) memcpy(out + (size_t)kx * l->conv.in_c, in + ((size_t)iy * l->conv.in_w + ix) * l->conv.in_c, (size_t)l->conv.in_c);
-          else memset(out + (size_t)kx * l->conv.in_c, 0, (size_t)l->conv.in_c);
+          else memset(out + (size_t)kx * l->conv.in_c, l->conv.in_zero, (size_t)l->conv.in_c);
         }
       }
     }
@@ -42,7 +42,8 @@ CLONES static void widen_rgb_pixels(uint8_t *restrict dst, const uint8_t *restri
 }
 
 /*
- * Padded input rows [py_begin, py_end) of layer l into dst, biased to unsigned (x + 128; padding is 128). Pixels keep
+ * Padded input rows [py_begin, py_end) of layer l into dst, biased to unsigned (x + 128; padding is the input's zero,
+ * in_zero + 128: 128 for a symmetric tensor). Pixels keep
  * their channels, except that a pixel-quad conv's are widened to 4 (the extra ones 128, with weight 0). Each thread
  * pads the rows its own output rows read, halo included, so no thread waits for or shares another's.
  */
@@ -52,7 +53,7 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
   const size_t left = (size_t)l->conv.pad_left * width, inner = (size_t)l->conv.in_w * width, row_bytes = padded_row_bytes(l);
   for (int32_t py = py_begin; py < py_end; py++, dst += row_bytes) {
     const int32_t iy = py - l->conv.pad_top;
-    memset(dst, 0x80, row_bytes);
+    memset(dst, (uint8_t)(l->conv.in_zero + 128), row_bytes);
     if (iy < 0 || iy >= l->conv.in_h) continue;
     const uint8_t *src = in + (size_t)iy * l->conv.in_w * c_count;
     if (width == c_count) {
@@ -83,7 +84,7 @@ static void pack_conv_chunk(effnet_int8_engine *e, const layer_t *l, scratch_t *
     gather_patches(l, in, p0, rows, s->patches);
     source = s->patches;
   }
-  e->kernels->pack_rows(source, rows, l->conv.k, l->conv.k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->conv.gate.in_scale, l->conv.gate.out_scale);
+  e->kernels->pack_rows(source, rows, l->conv.k, l->conv.k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->conv.gate.in_zero, l->conv.gate.in_scale, l->conv.gate.out_scale);
   /* Rows past the end of the chunk up to a multiple of 4: any values (their outputs are not stored), but defined ones. */
   const int32_t rows4 = (rows + 3) & ~3;
   memset(s->rows + (size_t)rows * l->conv.k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->conv.k_pad);
@@ -202,6 +203,26 @@ pool_split_t depthwise_split(const effnet_int8_engine *e, const layer_t *l) {
   return (pool_split_t){l->conv.out_h * depthwise_parts(e, l), 1, 1};
 }
 
+/*
+ * The unfused depthwise rows skip the taps outside the input, which is right where padding is 0 (symmetric inputs).
+ * An input with a zero point pads with that value: its taps add in_zero · w here (the bias holds -in_zero · Σw).
+ */
+static void add_padding_taps(const layer_t *l, int32_t oy, int32_t *acc) {
+  const int32_t c_count = l->conv.in_c, kw = l->conv.kw;
+  for (int32_t ox = 0; ox < l->conv.out_w; ox++) {
+    int32_t *out = acc + (size_t)ox * c_count;
+    for (int32_t ky = 0; ky < l->conv.kh; ky++) {
+      const int32_t iy = oy * l->conv.stride - l->conv.pad_top + ky;
+      for (int32_t kx = 0; kx < kw; kx++) {
+        const int32_t ix = ox * l->conv.stride - l->conv.pad_left + kx;
+        if (iy >= 0 && iy < l->conv.in_h && ix >= 0 && ix < l->conv.in_w) continue;
+        const int8_t *w = l->conv.weights + (size_t)(ky * kw + kx) * c_count;
+        for (int32_t c = 0; c < c_count; c++) out[c] += l->conv.in_zero * w[c];
+      }
+    }
+  }
+}
+
 CLONES void depthwise_task(void *raw, pool_claim_t *claim) {
   const task_t *task = raw;
   effnet_int8_engine *e = task->e;
@@ -225,6 +246,7 @@ CLONES void depthwise_task(void *raw, pool_claim_t *claim) {
         continue;
       }
       k->depthwise_row(l, in, oy, s->acc);
+      if (l->conv.in_zero) add_padding_taps(l, oy, s->acc);
       k->requant(s->acc, l->conv.out_w, c_count, c_count, l->conv.bias, l->conv.mult, l->conv.shift, dst);
       if (l->flags & FLAG_ACTIVATION) {
         k->apply_table(dst, (size_t)l->conv.out_w * c_count, l->conv.table);

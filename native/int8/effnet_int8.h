@@ -20,7 +20,7 @@ extern "C" {
 
 #define EFFNET_INT8_ABI_VERSION 3
 /* The engine file format this library reads. */
-#define EFFNET_INT8_FILE_VERSION 1
+#define EFFNET_INT8_FILE_VERSION 2
 
 typedef enum {
   EFFNET_INT8_OK = 0,

@@ -21,6 +21,7 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 /* FLAG_SE_INPUT: the conv reads its input as q(dq(x) · gate[c] / out scale). */
 typedef struct {
   float in_scale, out_scale;
+  int32_t in_zero; /* the zero point of the gated tensor x (the depthwise output), as a stored int8 value */
 } gated_input_t;
 
 /* FLAG_RESIDUAL: after the requantize, q((dq(main) + dq(skip)) / out scale), the skip tensor read from `slot`. */
@@ -34,6 +35,9 @@ typedef struct {
   int32_t in_slot, out_slot;
   int32_t in_c, out_c, kh, kw, stride, pad_top, pad_left, pad_bottom, pad_right;
   int32_t in_h, in_w, out_h, out_w;
+  /* The stored value that stands for 0 in the input, which padding reads: 0 for a symmetric int8 tensor; z - 128 for
+   * a uint8 tensor with zero point z (uint8 q is stored as the int8 q - 128). The bias already holds -in_zero · Σw. */
+  int32_t in_zero;
   /* conv: K = kh*kw*in_c, padded to a multiple of 4; n_pad = out_c padded to a multiple of 8. */
   int32_t k, k_pad, n_pad;
   int8_t *weights; /* conv [out_c][k_pad] (zero padded); depthwise [kh*kw][c] */
@@ -49,6 +53,7 @@ typedef struct {
 typedef struct {
   int32_t in_c, reduced, in_h, in_w;
   float in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
+  int32_t in_zero, fc1_act_zero; /* zero points (stored int8) of the pooled tensor and of FC1's SiLU output */
   int8_t *fc1_weights; /* [reduced][c] */
   int8_t *fc2_weights; /* [reduced][c] after loading (the file's [c][reduced], transposed so FC2 runs along c) */
   float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
@@ -124,10 +129,10 @@ struct kernels {
   void (*pack_weights)(layer_t *layer);
   /*
    * int8 rows [rows][k] → int16 rows [rows][k_pad]; with a gate (the dequantized SE gate per channel), each value
-   * becomes gated_value(x, in_scale, gate[c], out_scale), the Q/DQ graph's float Mul, rounded identically on every path.
+   * becomes gated_value(x, in_zero, in_scale, gate[c], out_scale), the Q/DQ graph's float Mul, rounded identically on every path.
    */
   void (*pack_rows)(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
-                    float in_scale, float out_scale);
+                    int32_t in_zero, float in_scale, float out_scale);
   /* acc[rows][n_pad] = A[rows][k_pad] · Wᵀ; rows is a multiple of 4. NULL where gemm_requant is given. */
   void (*gemm)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc);
   /*
@@ -211,8 +216,8 @@ static inline int32_t depthwise_value(const layer_t *l, const int8_t *in, int32_
 
 /* QuantizeLinear(DequantizeLinear(x) · gate / out_scale) in float32, as the graph computes it; clamped first so
  * every path's float→int conversion sees the same in-range value. */
-static inline int16_t gated_value(int8_t x, float in_scale, float gate, float out_scale) {
-  float v = (float)x * in_scale * gate / out_scale;
+static inline int16_t gated_value(int8_t x, int32_t in_zero, float in_scale, float gate, float out_scale) {
+  float v = (float)(x - in_zero) * in_scale * gate / out_scale;
   v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
   return clamp_int8((int32_t)__builtin_nearbyintf(v));
 }

@@ -31,7 +31,9 @@ static effnet_int8_status read_conv_geometry(const effnet_int8_engine *e, reader
   c->pad_left = read_i32(r);
   c->pad_bottom = read_i32(r);
   c->pad_right = read_i32(r);
+  c->in_zero = read_i32(r);
   if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (c->in_zero < -128 || c->in_zero > 127) FAIL("layer %d: input zero point %d outside int8", index, c->in_zero);
   if (c->in_slot < 0 || c->in_slot >= e->slot_count || c->out_slot < 0 || c->out_slot >= e->slot_count || c->in_slot == c->out_slot) {
     FAIL("layer %d: slots %d → %d invalid for %d slots", index, c->in_slot, c->out_slot, e->slot_count);
   }
@@ -64,6 +66,8 @@ static effnet_int8_status read_conv_fusions(const effnet_int8_engine *e, reader_
   if (l->flags & FLAG_SE_INPUT) {
     c->gate.in_scale = read_f32(r);
     c->gate.out_scale = read_f32(r);
+    c->gate.in_zero = read_i32(r);
+    if (c->gate.in_zero < -128 || c->gate.in_zero > 127) FAIL("layer %d: gated input zero point %d outside int8", index, c->gate.in_zero);
     if (gate_channels != c->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, gate_channels, c->in_c);
     if (c->kh != 1 || c->kw != 1 || c->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
     if (!positive_normal(c->gate.in_scale) || !positive_normal(c->gate.out_scale)) FAIL("layer %d: a gate scale is not a positive normal number", index);
@@ -195,7 +199,12 @@ static effnet_int8_status read_se_layer(effnet_int8_engine *e, reader_t *r, laye
   se->fc1_out_scale = read_f32(r);
   se->fc1_act_scale = read_f32(r);
   se->gate_scale = read_f32(r);
+  se->in_zero = read_i32(r);
+  se->fc1_act_zero = read_i32(r);
   if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
+  if (se->in_zero < -128 || se->in_zero > 127 || se->fc1_act_zero < -128 || se->fc1_act_zero > 127) {
+    FAIL("layer %d: squeeze-excitation zero points %d, %d outside int8", index, se->in_zero, se->fc1_act_zero);
+  }
   if (!pooled->set || pooled->c != se->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, se->in_c);
   if (se->reduced < 1 || se->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, se->reduced);
   if (!positive_normal(se->in_scale) || !positive_normal(se->pool_scale) || !positive_normal(se->fc1_out_scale) ||

@@ -13,8 +13,9 @@ CLONES void run_se(effnet_int8_engine *e, const se_layer_t *se) {
   const double pool_scale = (double)se->in_scale / ((double)se->in_h * se->in_w);
   float *values = e->se_values;
   int32_t *acc = e->se_acc;
+  const int64_t zero_sum = (int64_t)se->in_zero * se->in_h * se->in_w;
   for (int32_t c = 0; c < c_count; c++) {
-    int64_t sum = 0;
+    int64_t sum = -zero_sum;
     for (int32_t t = 0; t < e->threads; t++) sum += e->scratch[t].pool[c];
     values[c] = (float)(sum * pool_scale);
   }
@@ -30,7 +31,7 @@ CLONES void run_se(effnet_int8_engine *e, const se_layer_t *se) {
   memset(acc, 0, sizeof(int32_t) * (size_t)c_count);
   for (int32_t r = 0; r < reduced; r++) {
     const int8_t *w = se->fc2_weights + (size_t)r * c_count;
-    const int32_t x = e->fc1_out[r];
+    const int32_t x = e->fc1_out[r] - se->fc1_act_zero;
     for (int32_t c = 0; c < c_count; c++) acc[c] += x * w[c];
   }
   if (se->gate_table) {

@@ -49,6 +49,7 @@ export function conv(
     pads,
     weights: int8s(prng, out * k * k * shape.c, -127, 127),
     ...requants(prng, out, k * k * shape.c),
+    inputZero: 0,
     table: int8s(prng, 256),
     gate: null,
     residual: null,
@@ -64,6 +65,7 @@ export function depthwise(
   k: number,
   stride: number,
   pads: [number, number, number, number],
+  extra: Partial<DepthwiseLayer> = {},
 ): DepthwiseLayer {
   return {
     kind: 'depthwise',
@@ -77,8 +79,10 @@ export function depthwise(
     pads,
     weights: int8s(prng, k * k * c, -127, 127),
     ...requants(prng, c, k * k),
+    inputZero: 0,
     table: int8s(prng, 256),
     pool: false,
+    ...extra,
   };
 }
 

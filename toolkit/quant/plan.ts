@@ -7,11 +7,13 @@
  *   This is what TensorRT fuses (FACTS.md).
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
  *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
- *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics).
+ *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics); a
+ *   SiLU's output is uint8 with a zero point (ONNX Runtime's and the engine's kernels take one; TensorRT's do not).
  */
 import { consumerMap, initializerMap } from '../onnx/graph.js';
 import type { Model, Node } from '../onnx/ir.js';
 import type { Structure } from '../passes/recognise.js';
+import { SILU_MIN } from './activationScale.js';
 
 export type PlacementProfile = 'tensorrt' | 'onnxruntime';
 export const PLACEMENT_PROFILES: readonly PlacementProfile[] = ['tensorrt', 'onnxruntime'];
@@ -28,6 +30,11 @@ export interface ActivationPoint {
   uses: InputUse[];
   /** Why it is quantized, for reports: `conv-input`, `residual-identity`, `se-pool-input`, … */
   reasons: string[];
+  /**
+   * The least value the tensor can hold, where its producer bounds it (a SiLU output: SILU_MIN) and the placement's
+   * runtimes take a zero point (onnxruntime): it is then quantized as uint8 over [lowerBound, amax].
+   */
+  lowerBound?: number;
 }
 
 export interface WeightPoint {
@@ -129,8 +136,13 @@ export function quantizationPlanFrom(options: {
   const sigmoids = new Set(
     graph.nodes.filter((n) => n.opType === 'Sigmoid' && !(profile === 'onnxruntime' && isSilu(n))).map((n) => n.name),
   );
+  const siluOutputs = new Set(profile === 'onnxruntime' ? structure.silu.map((s) => s.output) : []);
   const activations = [...points.values()]
-    .map((p) => ({ ...p, uses: p.uses.filter((u) => !sigmoids.has(u.node)) }))
+    .map((p) => ({
+      ...p,
+      uses: p.uses.filter((u) => !sigmoids.has(u.node)),
+      ...(siluOutputs.has(p.tensor) ? { lowerBound: SILU_MIN } : {}),
+    }))
     .filter((p) => p.uses.length > 0);
   return { profile, activations, weights };
 }

@@ -1,6 +1,7 @@
 /**
- * Insert QuantizeLinear/DequantizeLinear pairs from a plan and calibrated ranges. Activations: symmetric per
- * tensor, int8 zero point 0, scale = amax / 127; one Q/DQ pair per tensor, read by the planned uses only.
+ * Insert QuantizeLinear/DequantizeLinear pairs from a plan and calibrated ranges. Activations: per tensor, symmetric
+ * int8 (zero point 0, scale = amax / 127), or uint8 with a zero point where the plan gives a lower bound
+ * (activationScale.ts); one Q/DQ pair per tensor, read by the planned uses only.
  * Weights: symmetric per channel. `weightFormat` `qdq` keeps float weights behind QuantizeLinear → DequantizeLinear
  * (TensorRT's and NPU compilers' explicit-quantization form); `int8` stores int8 initializers behind
  * DequantizeLinear (ONNX Runtime's form, 4× smaller). Both dequantize to the same values.
@@ -8,6 +9,7 @@
 import { DataType, type Attribute, type Model, type Node, type Tensor } from '../onnx/ir.js';
 import { initializerMap } from '../onnx/graph.js';
 import { withGraph } from '../passes/pass.js';
+import { activationQuantization } from './activationScale.js';
 import type { ActivationPoint, QuantizationPlan, WeightPoint } from './plan.js';
 import {
   dequantizedPerChannel,
@@ -38,8 +40,6 @@ export interface QdqReport {
   /** Tensors whose calibrated range was zero (scale floored). */
   zeroRanges: string[];
 }
-
-const MIN_AMAX = 1e-6;
 
 export function qdqModelFrom(options: QdqOptions): { model: Model; report: QdqReport } {
   const { model, plan } = options;
@@ -81,6 +81,11 @@ class QdqEdits {
 
   zeroPoint(name: string, dims: number[]): string {
     this.added.push({ name, dataType: DataType.INT8, dims, data: new Int8Array(dims.reduce((n, d) => n * d, 1)) });
+    return name;
+  }
+
+  unsignedZeroPoint(name: string, value: number): string {
+    this.added.push({ name, dataType: DataType.UINT8, dims: [], data: Uint8Array.of(value) });
     return name;
   }
 
@@ -133,8 +138,11 @@ function qdqNode(options: {
 function addActivationQdq(options: { edits: QdqEdits; point: ActivationPoint; amax: number; before: string }): void {
   const { edits, point, amax } = options;
   if (!(amax > 0)) edits.zeroRanges.push(point.tensor);
-  const scale = edits.scaleTensor(`${point.tensor}.scale`, Float32Array.of(Math.max(amax, MIN_AMAX) / 127), false);
-  const zero = edits.zeroPoint(`${point.tensor}.zero_point`, []);
+  const q = activationQuantization(amax, point.lowerBound);
+  const scale = edits.scaleTensor(`${point.tensor}.scale`, Float32Array.of(q.scale), false);
+  const zero = q.unsigned
+    ? edits.unsignedZeroPoint(`${point.tensor}.zero_point`, q.zeroPoint)
+    : edits.zeroPoint(`${point.tensor}.zero_point`, []);
   const quantized = `${point.tensor}.quantized`;
   const dequantized = `${point.tensor}.dequantized`;
   edits.schedule(options.before, [

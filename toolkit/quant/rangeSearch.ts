@@ -17,7 +17,7 @@ import { BoundaryCache, imageDimsOf, imagesOf } from './blockCache.js';
 import { blockSegmentsOf, segmentReading, type BlockSegment } from './blockSegments.js';
 import type { QdqContextWithModel } from './context.js';
 import type { ActivationPoint } from './plan.js';
-import { candidateCosines, candidateModelFrom, type Activations } from './segmentCandidates.js';
+import { candidateCosines, candidateModelFrom, candidateParameters, type Activations } from './segmentCandidates.js';
 
 export interface RangeSearchOptions extends QdqContextWithModel {
   /** The largest |x| calibration saw per tensor: the top of the search. */
@@ -102,7 +102,7 @@ async function searchedRange(options: {
   const candidates = searchGrid(calibrated, options.ceiling, options.steps);
   const runner = await OrtRunner.create({
     model: candidateModelFrom({ ...options, rank }),
-    parameters: [`${point.tensor}.scale`],
+    parameters: candidateParameters(point),
   });
   try {
     const cosines = await candidateCosines({
@@ -111,7 +111,7 @@ async function searchedRange(options: {
       dims,
       scaleRank: rank,
       candidates,
-      scaleInput: `${point.tensor}.scale`,
+      point,
     });
     // Ties keep the earlier candidate, the calibrated range first: a change has to earn its place.
     const best = cosines.reduce((b, cosine, k) => (cosine > cosines[b]! ? k : b), 0);

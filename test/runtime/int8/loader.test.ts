@@ -79,11 +79,11 @@ t.test('bad engine files and inputs', { skip: unavailable ?? false }, async (t) 
     new UserError('engine.bin: truncated: 40 bytes, shorter than the 56-byte header'),
   );
   const newer = file.slice();
-  new DataView(newer.buffer).setUint32(8, 2, true);
+  new DataView(newer.buffer).setUint32(8, 3, true);
   t.throws(
     () => load(newer),
     new UserError(
-      'engine.bin: engine file version 2, this engine reads version 1; write the engine file again with this effnet-edge',
+      'engine.bin: engine file version 3, this engine reads version 2; write the engine file again with this effnet-edge',
     ),
   );
   t.throws(

@@ -10,13 +10,9 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { absBinned } from '../../../calibration/calibrate/histogram.js';
 import { Prng } from '../../../toolkit/model/prng.js';
-import { modelFromFile } from '../../../toolkit/onnx/read.js';
-import { structureOf } from '../../../toolkit/passes/recognise.js';
-import { quantizationPlanFrom } from '../../../toolkit/quant/plan.js';
-import { preparedFp32From } from '../../../toolkit/quant/quantize.js';
-import { qdqModelFrom } from '../../../toolkit/quant/qdq.js';
 import { engineFileFrom } from '../../../toolkit/runtime/int8/engineFile.js';
-import { engineBytesFor, Int8Engine, int8UnavailableReason } from '../../../toolkit/runtime/int8/native.js';
+import { Int8Engine, int8UnavailableReason } from '../../../toolkit/runtime/int8/native.js';
+import { demoB0EngineBytes } from '../../helpers/demoEngine.js';
 import { conv, depthwise, int8s } from '../../helpers/int8Layers.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
@@ -159,19 +155,7 @@ function histogramMatches(t: Test, dir: string, onArm: OnArm) {
 }
 
 async function b0Matches(t: Test, dir: string, onArm: OnArm) {
-  const fp32 = preparedFp32From(
-    await modelFromFile({ path: join(REPO_ROOT, 'demo', 'cifar10-b0', 'model.onnx') }),
-  ).model;
-  const { structure } = structureOf(fp32);
-  const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-  const int8 = qdqModelFrom({
-    model: fp32,
-    plan,
-    ranges: new Map(plan.activations.map((a) => [a.tensor, 6])),
-    weightQmax: 127,
-    weightFormat: 'int8',
-  }).model;
-  const file = engineBytesFor({ model: int8, source: 'demo' });
+  const file = await demoB0EngineBytes();
   const prng = new Prng(3);
   const batch = 4;
   const input = Float32Array.from({ length: batch * 3 * 32 * 32 }, () => prng.nextNormal());

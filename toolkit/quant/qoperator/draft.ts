@@ -2,8 +2,9 @@
  * The QOperator graph while the driver walks the Q/DQ graph: the nodes and initializers emitted so far, and which
  * uint8 tensor (with its scale and zero point) stands for each float tensor of the Q/DQ graph.
  *
- * A Q/DQ tensor is int8 with zero point 0; its uint8 twin keeps the scale and moves the zero point to 128, which
- * represents exactly the same values (q_u8 = q_s8 + 128). ONNX Runtime has fast kernels only for uint8 activations
+ * A symmetric Q/DQ tensor is int8 with zero point 0; its uint8 twin keeps the scale and moves the zero point to 128,
+ * which represents exactly the same values (q_u8 = q_s8 + 128). A SiLU's output is uint8 in the Q/DQ graph already
+ * and keeps its zero point. ONNX Runtime has fast kernels only for uint8 activations
  * with int8 weights on x86 (u8s8); int8 activations measured 4.4× slower than fp32.
  */
 import { UserError } from '../../errors.js';
@@ -23,6 +24,11 @@ export interface Quantized {
 
 /** The zero point that turns a symmetric int8 tensor into the same values in uint8. */
 export const UINT8_OF_INT8_ZERO_POINT = 128;
+
+/** The uint8 zero point of a Q/DQ tensor (qdqView.ts StoredQuantization: its stored int8 zero, + 128). */
+export function uint8ZeroPointOf(q: { zero: number }): number {
+  return q.zero + UINT8_OF_INT8_ZERO_POINT;
+}
 
 export class QOperatorDraft {
   readonly nodes: Node[] = [];

@@ -13,7 +13,7 @@ import { bytesFromModel } from '../../onnx/write.js';
 import { withGraph } from '../../passes/pass.js';
 import { LoweringError, QdqView } from '../../runtime/int8/lower/qdqView.js';
 import { convertConv } from './conv.js';
-import { QOperatorDraft, QOperatorError, UINT8_OF_INT8_ZERO_POINT } from './draft.js';
+import { QOperatorDraft, QOperatorError, uint8ZeroPointOf } from './draft.js';
 import { convertBinary, convertSigmoid } from './elementwise.js';
 import { convertGemm } from './head.js';
 import { convertFlatten, convertGlobalAveragePool } from './pool.js';
@@ -94,7 +94,7 @@ function quantizeInput(options: { draft: QOperatorDraft }): void {
   if (!input || graph.inputs.length !== 1) draft.fail('graph', 'expected one input');
   const q = draft.view.quantizerOf(input.name);
   if (!q) draft.fail('graph', `input '${input.name}' is not quantized`);
-  const out = { tensor: q.quantized, scale: q.scale, zeroPoint: UINT8_OF_INT8_ZERO_POINT };
+  const out = { tensor: q.quantized, scale: q.scale, zeroPoint: uint8ZeroPointOf(q) };
   draft.represent(input.name, out);
   const source = draft.view.consumersOf(input.name).find((n) => n.opType === 'QuantizeLinear')!;
   draft.emit({

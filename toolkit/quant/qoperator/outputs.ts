@@ -1,13 +1,14 @@
 /**
  * The uint8 tensor each converted op writes. Where the Q/DQ graph quantizes the op's output, its scale is kept
- * (zero point 128: the same values). Where the Q/DQ graph leaves a float tensor between two quantized ops, the
+ * (zero point 128 for an int8 tensor: the same values; a uint8 one's own). Where the Q/DQ graph leaves a float tensor between two quantized ops, the
  * QOperator graph must still quantize it; the choices below are the ones ONNX Runtime's QOperator quantizer makes
  * (asymmetric uint8 over [min(rmin, 0), max(rmax, 0)]), with the range taken from what the neighbours allow
  * since the bundle carries no calibrated range for these tensors.
  */
 import type { Node } from '../../onnx/ir.js';
 import { silu } from '../../runtime/int8/lower/tables.js';
-import { type QOperatorDraft, type Quantized, UINT8_OF_INT8_ZERO_POINT } from './draft.js';
+import { SILU_MIN } from '../activationScale.js';
+import { type QOperatorDraft, type Quantized, uint8ZeroPointOf } from './draft.js';
 
 /** A scale and zero point chosen for a tensor the Q/DQ graph keeps in float. */
 export type Chosen = Omit<Quantized, 'tensor'>;
@@ -24,7 +25,7 @@ export function outputOf(options: {
   const chosen = q ? null : (options.chosen?.() ?? null);
   if (!q && !chosen) return draft.fail(node, `its output '${float}' is not quantized`);
   const out = q
-    ? { tensor: q.quantized, scale: q.scale, zeroPoint: UINT8_OF_INT8_ZERO_POINT }
+    ? { tensor: q.quantized, scale: q.scale, zeroPoint: uint8ZeroPointOf(q) }
     : { tensor: `${float}.uint8`, scale: chosen!.scale, zeroPoint: chosen!.zeroPoint };
   draft.represent(float, out);
   return out;
@@ -44,9 +45,6 @@ export function uint8Range(lo: number, hi: number): Chosen {
  * of the first SiLU's outputs one step off the Q/DQ model's with 1/256, 0.5 % with 1/255).
  */
 export const SIGMOID_OUTPUT: Chosen = { scale: 1 / 255, zeroPoint: 0 };
-
-/** SiLU's minimum, x·σ(x) at x ≈ -1.2785. */
-const SILU_MIN = -0.2784645427610738;
 
 /** The float range a uint8 tensor covers. */
 export function rangeOf(q: Chosen): [number, number] {

@@ -4,7 +4,7 @@
  * the Flatten's quantization, which Flatten then passes on unchanged.
  */
 import type { Node } from '../../onnx/ir.js';
-import { type QOperatorDraft, UINT8_OF_INT8_ZERO_POINT } from './draft.js';
+import { type QOperatorDraft, uint8ZeroPointOf } from './draft.js';
 import { outputOf, type Chosen } from './outputs.js';
 
 export function convertGlobalAveragePool(options: { draft: QOperatorDraft; node: Node }): void {
@@ -36,5 +36,5 @@ function flattenedQuantization(options: { draft: QOperatorDraft; node: Node }): 
   const readers = draft.view.consumersOf(node.outputs[0]!);
   const flatten = readers.length === 1 && readers[0]!.opType === 'Flatten' ? readers[0]! : null;
   const q = flatten ? draft.view.quantizerOf(flatten.outputs[0]!) : null;
-  return q ? { scale: q.scale, zeroPoint: UINT8_OF_INT8_ZERO_POINT } : null;
+  return q ? { scale: q.scale, zeroPoint: uint8ZeroPointOf(q) } : null;
 }

@@ -5,24 +5,27 @@
  *   header (56 bytes): "EFNTINT8", u32 version, u32 header size, u32 file size, u32 CRC-32 of everything after
  *     the header, u32 channels, height, width, classes, slot count, layer count, input slot, f32 input scale
  *   layers, each: u32 kind, u32 block, u32 flags, then
- *     conv (1):      in slot, out slot, residual slot, in c, out c, kh, kw, stride, pads t l b r,
- *                    [f32 gate input scale, output scale], [f32 residual main, skip, output scales],
+ *     conv (1):      in slot, out slot, residual slot, in c, out c, kh, kw, stride, pads t l b r, input zero,
+ *                    [f32 gate input scale, output scale, i32 gate input zero], [f32 residual main, skip, output scales],
  *                    i8 weights [out][kh][kw][in], i32 bias[out], multiplier[out], shift[out], [i8 table[256]]
- *     depthwise (2): in slot, out slot, c, kh, kw, stride, pads t l b r,
+ *     depthwise (2): in slot, out slot, c, kh, kw, stride, pads t l b r, input zero,
  *                    i8 weights [kh][kw][c], i32 bias[c], multiplier[c], shift[c], [i8 table[256]]
  *     SE (3):        c, reduced, f32 input scale, pool scale, FC1 output scale, FC1 SiLU scale, gate scale,
+ *                    i32 input zero, FC1 SiLU zero,
  *                    i8 FC1 [reduced][c], f32 FC1 scale[reduced], bias[reduced], i8 SiLU table[256],
  *                    i8 FC2 [c][reduced], f32 FC2 scale[c], bias[c], [f32 FC2 output scale, f32 gate table[256]]
  *     head (4):      in slot, c, classes, f32 input scale, pool scale, i8 weights [classes][c],
  *                    f32 scale[classes], bias[classes], [f32 activation table[256]]
  *   flags: 1 activation table (SE: gate table), 2 SE-gated input, 4 residual add, 8 SE pool.
  *
+ * A zero point is the stored int8 value that stands for 0 (0, or z − 128 for a uint8 tensor with zero point z).
+ *
  * Tensors live in slots of one arena; a slot is reused once its tensor's last reader has run.
  */
 import { crc32 } from 'node:zlib';
 import type { ConvLayer, DepthwiseLayer, EngineLayer, EngineProgram, HeadLayer, SeLayer } from './lower/program.js';
 
-export const ENGINE_FILE_VERSION = 1;
+export const ENGINE_FILE_VERSION = 2;
 export const ENGINE_MAGIC = 'EFNTINT8';
 export const ENGINE_HEADER_SIZE = 56;
 const KIND = { conv: 1, depthwise: 2, se: 3, head: 4 } as const;
@@ -126,8 +129,12 @@ function writeConv(body: ByteWriter, layer: ConvLayer, slot: SlotOf): void {
     ...layer.kernel,
     layer.stride,
     ...layer.pads,
+    layer.inputZero,
   );
-  if (layer.gate) body.f32(layer.gate.inScale, layer.gate.outScale);
+  if (layer.gate) {
+    body.f32(layer.gate.inScale, layer.gate.outScale);
+    body.i32(layer.gate.inZero);
+  }
   if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
   writeConvolutionParameters(body, layer);
 }
@@ -144,6 +151,7 @@ function writeDepthwise(body: ByteWriter, layer: DepthwiseLayer, slot: SlotOf): 
     ...layer.kernel,
     layer.stride,
     ...layer.pads,
+    layer.inputZero,
   );
   writeConvolutionParameters(body, layer);
 }
@@ -156,6 +164,7 @@ function writeConvolutionParameters(body: ByteWriter, layer: ConvLayer | Depthwi
 function writeSqueezeExcitation(body: ByteWriter, layer: SeLayer): void {
   body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
   body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
+  body.i32(layer.inZero, layer.fc1ActZero);
   body.array(layer.fc1Weights);
   body.array(layer.fc1Scale);
   body.array(layer.fc1Bias);

@@ -44,7 +44,10 @@ export function clampInt8(value: number): number {
   return value < -128 ? -128 : Math.min(value, 127);
 }
 
-/** QuantizeLinear with zero point 0, in float32 like ONNX Runtime: round half to even, saturate. */
-export function quantizeValue(value: number, scale: number): number {
-  return clampInt8(roundHalfToEven(Math.fround(Math.fround(value) / Math.fround(scale))));
+/**
+ * QuantizeLinear in float32 like ONNX Runtime: round half to even, add the zero point, saturate; as the engine stores
+ * it (`zero`: the stored value of 0, z − 128 for a uint8 zero point z, so saturating to int8 is uint8's saturation).
+ */
+export function quantizeValue(value: number, scale: number, zero = 0): number {
+  return clampInt8(roundHalfToEven(Math.fround(Math.fround(value) / Math.fround(scale))) + zero);
 }

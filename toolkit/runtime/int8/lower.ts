@@ -63,5 +63,6 @@ function quantizedInputOf(view: QdqView): EngineProgram['input'] {
     return view.fail('graph', `input '${input.name}' needs a fixed [N, C, H, W] shape, got [${dims.join(', ')}]`);
   const quantizer = view.quantizerOf(input.name);
   if (!quantizer) return view.fail('graph', `input '${input.name}' is not quantized`);
+  view.symmetric(quantizer, 'graph', 'the input');
   return { tensor: quantizer.quantized, channels, height, width, scale: quantizer.scale };
 }

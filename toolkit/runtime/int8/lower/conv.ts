@@ -22,10 +22,20 @@ export function lowerConv(options: { view: QdqView; draft: ProgramDraft; node: N
   const bias = view.floatBias(node.inputs[2], outC);
   const output = quantizedOutputOf({ view, draft, node });
   const rq = requantizations({ view, node, inScale: x.scale, weightScales: w.scales, outScale: output.scale, bias });
-  const common = { name: node.name, block: 0, output: output.tensor, ...geometry, ...rq, table: output.table };
+  foldInputZero({ view, node, bias: rq.bias, weights: w, zero: x.zero });
+  const common = {
+    name: node.name,
+    block: 0,
+    output: output.tensor,
+    ...geometry,
+    ...rq,
+    inputZero: x.zero,
+    table: output.table,
+  };
   let layer: ConvLayer | DepthwiseLayer;
   if (group === 1) {
     const gate = draft.gated.get(x.quantized);
+    if (gate) view.symmetric(x, node, 'the gated input');
     layer = {
       kind: 'conv',
       ...common,
@@ -33,7 +43,7 @@ export function lowerConv(options: { view: QdqView; draft: ProgramDraft; node: N
       inChannels: inPerGroup,
       outChannels: outC,
       weights: denseWeightsOhwi(w),
-      gate: gate ? { inScale: gate.inScale, outScale: gate.outScale } : null,
+      gate: gate ? { inScale: gate.inScale, inZero: gate.inZero, outScale: gate.outScale } : null,
       residual: null,
     };
   } else if (group === outC && inPerGroup === 1) {
@@ -72,12 +82,13 @@ function geometryOf(options: { view: QdqView; node: Node; kernel: [number, numbe
  */
 function quantizedOutputOf(options: { view: QdqView; draft: ProgramDraft; node: Node }) {
   const { view, draft, node } = options;
-  const out = view.quantizerOf(node.outputs[0]!);
-  if (!out) return view.fail(node, 'its output is not quantized');
+  const quantized = view.quantizerOf(node.outputs[0]!);
+  if (!quantized) return view.fail(node, 'its output is not quantized');
+  const out = view.symmetric(quantized, node, 'the output');
   const act = view.siluAfter(node.outputs[0]!, out.quantized);
   const actOut = act ? view.quantizerOf(act.outputs[0]!) : null;
   if (act) draft.handled.add(act.name);
-  if (act && actOut) return { tensor: actOut.quantized, scale: out.scale, table: siluTable(out.scale, actOut.scale) };
+  if (act && actOut) return { tensor: actOut.quantized, scale: out.scale, table: siluTable(out.scale, actOut) };
   if (act) draft.floatActivations.set(act.outputs[0]!, { tensor: out.quantized, scale: out.scale });
   return { tensor: out.quantized, scale: out.scale, table: null };
 }
@@ -106,6 +117,23 @@ function requantizations(options: {
     out.bias[c] = b;
   }
   return out;
+}
+
+/**
+ * An input with a zero point z: Σ w·(x − z) = Σ w·x − z·Σw, the second term a constant per output channel, moved into
+ * the int32 bias (padding reads z, so the constant holds at the borders too).
+ */
+function foldInputZero(options: { view: QdqView; node: Node; bias: Int32Array; weights: Int8Weights; zero: number }) {
+  const { view, node, bias, weights, zero } = options;
+  if (zero === 0) return;
+  const perChannel = weights.values.length / bias.length;
+  for (let c = 0; c < bias.length; c++) {
+    let sum = 0;
+    for (let i = c * perChannel; i < (c + 1) * perChannel; i++) sum += weights.values[i]!;
+    const folded = bias[c]! - zero * sum;
+    if (Math.abs(folded) > 2 ** 30) view.fail(node, `bias of channel ${c} does not fit the engine's int32 range`);
+    bias[c] = folded;
+  }
 }
 
 /** ONNX [out][in][kh][kw] → the engine's [out][kh][kw][in]. */

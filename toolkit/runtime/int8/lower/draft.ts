@@ -6,7 +6,7 @@ export interface ProgramDraft {
   /** Names of nodes already lowered as part of another op's layer (SE FCs, SiLU nodes). */
   handled: Set<string>;
   /** int8 tensors read by a gated conv: the SE-scaled tensor → the depthwise output and the gate's multiplier. */
-  gated: Map<string, { tensor: string; inScale: number; outScale: number }>;
+  gated: Map<string, { tensor: string; inScale: number; inZero: number; outScale: number }>;
   /** A float SiLU output nobody quantized (the head conv's): float tensor → its int8 input. */
   floatActivations: Map<string, { tensor: string; scale: number }>;
   /** int8 tensor → the conv or depthwise layer writing it. */

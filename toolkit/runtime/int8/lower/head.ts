@@ -12,14 +12,14 @@ export function lowerHead(options: { view: QdqView; draft: ProgramDraft; node: N
   const { draft, node } = options;
   // Typed explicitly so that `view.fail` (never) narrows.
   const view: QdqView = options.view;
-  const flat = view.activationBehind(node.inputs[0]!, node);
+  const flat = view.symmetric(view.activationBehind(node.inputs[0]!, node), node, 'the pooled input');
   const flatten = view.producers.get(flat.float);
   const pool = flatten?.opType === 'Flatten' ? view.producers.get(flatten.inputs[0]!) : flatten;
   if (pool?.opType !== 'GlobalAveragePool') view.fail(node, 'the classifier must read the global average pool');
   if (intAttribute(node, 'transB', 0) !== 1) view.fail(node, 'expected transB=1');
   const w = view.weightBehind(node.inputs[1]!, node);
   const pooled = draft.floatActivations.get(pool.inputs[0]!);
-  const direct = pooled ? null : view.activationBehind(pool.inputs[0]!, pool);
+  const direct = pooled ? null : view.symmetric(view.activationBehind(pool.inputs[0]!, pool), pool, 'the input');
   const source = pooled ?? { tensor: direct!.quantized, scale: direct!.scale };
   const classes = w.dims[0]!;
   draft.classes = classes;

@@ -15,6 +15,8 @@ export interface ConvolutionFields {
   /** top, left, bottom, right */
   pads: [number, number, number, number];
   weights: Int8Array;
+  /** The input's zero point as a stored int8 value (padding reads it); the bias already holds −inputZero · Σw. */
+  inputZero: number;
   bias: Int32Array;
   multipliers: Int32Array;
   shifts: Int32Array;
@@ -27,7 +29,7 @@ export interface ConvLayer extends ConvolutionFields {
   inChannels: number;
   outChannels: number;
   /** Input scaled by the preceding SE gate: q(dq(x) · dq(gate[c]) / outScale), in float as the graph does. */
-  gate: { inScale: number; outScale: number } | null;
+  gate: { inScale: number; inZero: number; outScale: number } | null;
   /** Residual add fused after the requantize: q((dq(main) + dq(skip)) / outScale), in float as the graph does. */
   residual: { tensor: string; mainScale: number; skipScale: number; outScale: number } | null;
 }
@@ -46,9 +48,13 @@ export interface SeLayer {
   channels: number;
   reduced: number;
   inScale: number;
+  /** The pooled depthwise output's zero point (stored int8). */
+  inZero: number;
   poolScale: number;
   fc1OutScale: number;
   fc1ActScale: number;
+  /** The FC1 SiLU output's zero point (stored int8), which FC2 reads. */
+  fc1ActZero: number;
   gateScale: number;
   /** [reduced][channels] */
   fc1Weights: Int8Array;

@@ -5,18 +5,26 @@
  * Every question it cannot answer the way the engine needs fails with a LoweringError naming the node.
  */
 import { consumerMap, initializerMap, producerMap } from '../../../onnx/graph.js';
-import type { Model, Node, Tensor } from '../../../onnx/ir.js';
+import { DataType, type Model, type Node, type Tensor } from '../../../onnx/ir.js';
 import { withoutQdq } from '../../../passes/cleanup.js';
 import { structureOf } from '../../../passes/recognise.js';
 
 /** The model is not one the engine runs; the message says which node and why. */
 export class LoweringError extends Error {}
 
-/** A dequantized activation: which int8 tensor, which float tensor it stands for, and its scale. */
-export interface ActivationSource {
+/**
+ * A quantized activation as the engine stores it: int8, with the stored value that stands for 0 (`zero`): the zero
+ * point of an int8 tensor, or z − 128 for a uint8 tensor with zero point z (the engine stores uint8 q as q − 128).
+ */
+export interface StoredQuantization {
   quantized: string;
-  float: string;
   scale: number;
+  zero: number;
+}
+
+/** A dequantized activation: which int8 tensor, which float tensor it stands for, its scale and zero. */
+export interface ActivationSource extends StoredQuantization {
+  float: string;
 }
 
 /** The int8 weights behind a DequantizeLinear, with one scale per output channel. */
@@ -52,16 +60,25 @@ export class QdqView {
     throw new LoweringError(`${typeof node === 'string' ? node : `${node.opType} '${node.name}'`}: ${problem}`);
   }
 
+  /**
+   * `q` itself, where the engine computes this value with zero point 0 (conv outputs before their table, residual
+   * sums, the SE vectors, the image); a zero point there is a placement the engine does not run.
+   */
+  symmetric<T extends StoredQuantization>(q: T, node: Node | string, what: string): T {
+    if (q.zero !== 0)
+      this.fail(node, `${what} '${q.quantized}' has a zero point; the engine takes one only on a SiLU's output`);
+    return q;
+  }
+
   consumersOf(tensor: string): Node[] {
     return this.consumers.get(tensor) ?? [];
   }
 
-  /** The QuantizeLinear reading a float tensor: its int8 output and scale; null when nothing quantizes it. */
-  quantizerOf(tensor: string): { quantized: string; scale: number } | null {
+  /** The QuantizeLinear reading a float tensor: its output, scale and stored zero; null when nothing quantizes it. */
+  quantizerOf(tensor: string): StoredQuantization | null {
     const q = this.consumersOf(tensor).filter((n) => n.opType === 'QuantizeLinear');
     if (q.length === 0) return null;
-    this.zeroPointIsZero(q[0]!);
-    return { quantized: q[0]!.outputs[0]!, scale: this.scalar(q[0]!.inputs[1]!) };
+    return { quantized: q[0]!.outputs[0]!, scale: this.scalar(q[0]!.inputs[1]!), zero: this.storedZero(q[0]!) };
   }
 
   /** The first DequantizeLinear output reading an int8 tensor. */
@@ -77,10 +94,12 @@ export class QdqView {
         reader,
         `input '${tensor}' is not dequantized int8 (the model needs the onnxruntime Q/DQ placement of a CPU target)`,
       );
-    this.zeroPointIsZero(dq);
     const q = this.producers.get(dq.inputs[0]!);
     if (q?.opType !== 'QuantizeLinear') return this.fail(reader, `input '${tensor}' does not come from QuantizeLinear`);
-    return { quantized: q.outputs[0]!, float: q.inputs[0]!, scale: this.scalar(q.inputs[1]!) };
+    const zero = this.storedZero(q);
+    if (this.storedZero(dq) !== zero || this.scalar(dq.inputs[1]!) !== this.scalar(q.inputs[1]!))
+      this.fail(dq, 'dequantizes with another scale or zero point than its QuantizeLinear');
+    return { quantized: q.outputs[0]!, float: q.inputs[0]!, scale: this.scalar(q.inputs[1]!), zero };
   }
 
   weightBehind(tensor: string, reader: Node): Int8Weights {
@@ -129,8 +148,18 @@ export class QdqView {
   private zeroPointIsZero(node: Node): void {
     const zp = node.inputs[2] ? this.initializers.get(node.inputs[2]) : undefined;
     if (zp && Array.from(zp.data as Int8Array).some((v) => v !== 0))
-      this.fail(node, 'non-zero zero point (the engine is symmetric)');
-    if (zp && zp.dataType !== 3) this.fail(node, 'zero point is not int8');
+      this.fail(node, 'weights with a non-zero zero point (the engine takes symmetric weights)');
+    if (zp && zp.dataType !== DataType.INT8) this.fail(node, 'weight zero point is not int8');
+  }
+
+  /** An activation's zero point as the engine stores it (see StoredQuantization); int8 without one: 0. */
+  private storedZero(node: Node): number {
+    if (!node.inputs[2]) return 0;
+    const zp = this.initializers.get(node.inputs[2]);
+    if (zp?.data.length !== 1) return this.fail(node, 'expected a scalar zero point initializer');
+    if (zp.dataType === DataType.INT8) return Number(zp.data[0]);
+    if (zp.dataType === DataType.UINT8) return Number(zp.data[0]) - 128;
+    return this.fail(node, 'zero point is neither int8 nor uint8');
   }
 }
 

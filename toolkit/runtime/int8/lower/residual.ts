@@ -10,9 +10,13 @@ export function fuseResidual(options: { view: QdqView; draft: ProgramDraft; node
   const { draft, node } = options;
   // Typed explicitly so that `view.fail` (never) narrows.
   const view: QdqView = options.view;
-  const [a, b] = node.inputs.map((t) => view.activationBehind(t, node)) as [ActivationSource, ActivationSource];
+  const [a, b] = node.inputs.map((t) => view.symmetric(view.activationBehind(t, node), node, 'an input')) as [
+    ActivationSource,
+    ActivationSource,
+  ];
   const out = view.quantizerOf(node.outputs[0]!);
   if (!out) view.fail(node, 'its output is not quantized');
+  view.symmetric(out, node, 'the output');
   // The branch the engine fuses is whichever input the previous layer wrote; the other is the skip.
   const last = draft.layers.at(-1);
   const main =

@@ -15,6 +15,7 @@ export function lowerSqueezeExcitation(options: { view: QdqView; draft: ProgramD
   const pooledOut = view.quantizerOf(node.outputs[0]!);
   const firstFc = pooledOut && oneReader({ view, of: pooledOut.quantized, opType: 'Conv' });
   if (!pooledOut || !firstFc) return; // the head's pool: lowered with the classifier
+  view.symmetric(pooledOut, node, 'the pooled output');
   const se = view.squeezeExcitationAt(node);
   const e = view.activationBehind(node.inputs[0]!, node);
   const dw = draft.producedBy.get(e.quantized);
@@ -29,7 +30,12 @@ export function lowerSqueezeExcitation(options: { view: QdqView; draft: ProgramD
   if (w1.dims[1] !== channels || w2.dims[0] !== channels || w2.dims[1] !== reduced)
     view.fail(fc1, 'FC shapes do not match the pooled channels');
   if (!se) view.fail(node, 'structureOf did not recognise this squeeze-excitation block');
-  draft.gated.set(links.scaled.quantized, { tensor: e.quantized, inScale: e.scale, outScale: links.scaled.scale });
+  draft.gated.set(links.scaled.quantized, {
+    tensor: e.quantized,
+    inScale: e.scale,
+    inZero: e.zero,
+    outScale: links.scaled.scale,
+  });
   for (const n of [fc1, links.fcAct, fc2, links.gateSigmoid, links.scaleMul]) draft.handled.add(n.name);
   const { fcOut, fcActOut, fc2Out, gate } = links;
   draft.layers.push({
@@ -39,14 +45,16 @@ export function lowerSqueezeExcitation(options: { view: QdqView; draft: ProgramD
     channels,
     reduced,
     inScale: e.scale,
+    inZero: e.zero,
     poolScale: pooledOut.scale,
     fc1OutScale: fcOut.scale,
     fc1ActScale: fcActOut.scale,
+    fc1ActZero: fcActOut.zero,
     gateScale: gate.scale,
     fc1Weights: w1.values,
     fc1Scale: Float32Array.from(w1.scales, (s) => s * pooledOut.scale),
     fc1Bias: view.floatBias(fc1.inputs[2], reduced),
-    fc1Table: siluTable(fcOut.scale, fcActOut.scale),
+    fc1Table: siluTable(fcOut.scale, fcActOut),
     fc2Weights: w2.values,
     fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale),
     fc2Bias: view.floatBias(fc2.inputs[2], channels),
@@ -68,6 +76,7 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   const fcActOut = fcAct && view.quantizerOf(fcAct.outputs[0]!);
   if (!fcOut || !fcAct || !fcActOut)
     return view.fail(fc1, 'expected a quantized SiLU after the first squeeze-excitation FC');
+  view.symmetric(fcOut, fc1, 'the output');
   const fc2Readers = view.consumersOf(view.dequantizerOf(fcActOut.quantized) ?? '');
   const fc2 = theReader({
     view,
@@ -79,6 +88,7 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   });
   const w2 = view.weightBehind(fc2.inputs[1]!, fc2);
   const fc2Out = view.quantizerOf(fc2.outputs[0]!);
+  if (fc2Out) view.symmetric(fc2Out, fc2, 'the output');
   const fc2Dequantized = fc2Out ? (view.dequantizerOf(fc2Out.quantized) ?? '') : '';
   const gateReaders = [...view.consumersOf(fc2Dequantized), ...view.consumersOf(fc2.outputs[0]!)];
   const gateSigmoid = theReader({
@@ -91,6 +101,7 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   });
   const gate = view.quantizerOf(gateSigmoid.outputs[0]!);
   if (!gate) return view.fail(gateSigmoid, 'the gate is not quantized');
+  view.symmetric(gate, gateSigmoid, 'the gate');
   const mulReaders = view.consumersOf(view.dequantizerOf(gate.quantized) ?? '');
   const scaleMul = theReader({
     view,
@@ -102,6 +113,7 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   });
   const scaled = view.quantizerOf(scaleMul.outputs[0]!);
   if (!scaled) return view.fail(scaleMul, 'the gated activation is not quantized');
+  view.symmetric(scaled, scaleMul, 'the gated activation');
   const gateReadsInt8 = fc2Out !== null && gateSigmoid.inputs[0] === fc2Dequantized;
   return {
     fc1,

@@ -1,0 +1,35 @@
+/**
+ * The scale and zero point of a quantized activation. Symmetric int8 (zero point 0, scale amax / 127) unless the
+ * tensor is the output of an op bounded below (a SiLU, never below −0.2785) and the placement lets the runtime use
+ * that: then uint8 over [max(bound, −amax), amax], as ONNX Runtime's quantizer quantizes activations. A SiLU output's
+ * negative side is at most 0.28 wide, so symmetric int8 spends half its levels on values that never occur; measured
+ * on the fixture (onnxruntime placement, calibration seed 4, nothing else changed): top-1 agreement with fp32 93.85 →
+ * 95.90 % on the test images, 93.75 → 97.00 % on 400 held-back calibration images.
+ */
+
+/** SiLU's minimum, x·σ(x) at x ≈ −1.2785. */
+export const SILU_MIN = -0.2784645427610738;
+
+/** Below this, a calibrated range counts as zero and is floored (a scale of 0 is not a valid QuantizeLinear). */
+export const MIN_AMAX = 1e-6;
+
+export interface ActivationQuantization {
+  /** float32, as stored in the graph. */
+  scale: number;
+  /** 0 for int8; for uint8, the level that stands for 0. */
+  zeroPoint: number;
+  unsigned: boolean;
+}
+
+export function activationQuantization(amax: number, lowerBound?: number): ActivationQuantization {
+  const top = Math.max(amax, MIN_AMAX);
+  if (lowerBound === undefined) return { scale: Math.fround(top / 127), zeroPoint: 0, unsigned: false };
+  const low = Math.max(lowerBound, -top);
+  const scale = Math.fround((top - low) / 255);
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-low / scale))), unsigned: true };
+}
+
+/** The integer range of a quantized value measured from its zero point: what `round(x / scale)` is clipped to. */
+export function levelsAround(q: ActivationQuantization): { min: number; max: number } {
+  return q.unsigned ? { min: -q.zeroPoint, max: 255 - q.zeroPoint } : { min: -128, max: 127 };
+}
