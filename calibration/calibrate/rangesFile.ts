@@ -9,18 +9,26 @@ export interface RangesDocument {
   images: number;
   /** Present when each range was then searched on its own (toolkit/quant/rangeSearch.ts). */
   search?: { images: number; steps: number };
-  /** tensor → { amax, scale = amax / 127 }, in graph order. */
-  tensors: Record<string, { amax: number; scale: number }>;
+  /**
+   * tensor → { amax, scale = amax / 127 }, in graph order; a tensor the graph quantizes as uint8 (a SiLU's output in
+   * the onnxruntime placement) has its own scale and `zeroPoint`.
+   */
+  tensors: Record<string, { amax: number; scale: number; zeroPoint?: number }>;
 }
 
 export function rangesDocumentFrom(options: {
   ranges: Map<string, number>;
+  /** The scale and uint8 zero point of the tensors quantized with one. */
+  unsigned?: ReadonlyMap<string, { scale: number; zeroPoint: number }>;
   calibrator: CalibratorSettings;
   images: number;
   search?: RangesDocument['search'];
 }): RangesDocument {
   const tensors: RangesDocument['tensors'] = {};
-  for (const [name, amax] of options.ranges) tensors[name] = { amax, scale: amax / 127 };
+  for (const [name, amax] of options.ranges) {
+    const unsigned = options.unsigned?.get(name);
+    tensors[name] = unsigned ? { amax, ...unsigned } : { amax, scale: amax / 127 };
+  }
   return {
     schema: 'effnet-edge/ranges@1',
     calibrator: options.calibrator,

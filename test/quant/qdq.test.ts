@@ -107,3 +107,59 @@ t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ran
     'float weights behind Q→DQ and int8 weights behind DQ dequantize to the same values',
   );
 });
+
+t.test(
+  'a SiLU output is uint8 with a zero point on the onnxruntime placement, symmetric int8 on tensorrt',
+  async (t) => {
+    const { activationQuantization, SILU_MIN } = await import('../../toolkit/quant/activationScale.js');
+    const { rangesDocumentFrom } = await import('../../calibration/calibrate/rangesFile.js');
+    t.strictSame(activationQuantization(6), { scale: Math.fround(6 / 127), zeroPoint: 0, unsigned: false });
+    // [−0.2785, 6] over 255 levels: scale 0.02462, zero at round(0.2785 / 0.02462) = 11.
+    t.strictSame(activationQuantization(6, SILU_MIN), {
+      scale: Math.fround((6 - SILU_MIN) / 255),
+      zeroPoint: 11,
+      unsigned: true,
+    });
+    // A range narrower than the bound keeps the symmetric coverage [−amax, amax].
+    t.strictSame(activationQuantization(0.1, SILU_MIN), {
+      scale: Math.fround(0.2 / 255),
+      zeroPoint: 128,
+      unsigned: true,
+    });
+    const siluOutputs = new Set(structure.silu.map((s) => s.output));
+    for (const profile of ['onnxruntime', 'tensorrt'] as const) {
+      const plan = quantizationPlanFrom({ model: fp32, structure, profile });
+      const ranges = new Map(plan.activations.map((a) => [a.tensor, 6]));
+      const model = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: 127, weightFormat: 'int8' }).model;
+      const zeros = new Map(model.graph.initializers.map((i) => [i.name, i]));
+      const bounded = plan.activations.filter((a) => siluOutputs.has(a.tensor));
+      t.ok(bounded.length >= 48, `${profile}: ${bounded.length} SiLU outputs quantized`);
+      const kinds = new Set(
+        bounded.map((a) => {
+          const zero = zeros.get(`${a.tensor}.zero_point`)!;
+          return `${zero.dataType}:${zero.data[0]}`;
+        }),
+      );
+      t.strictSame(
+        [...kinds],
+        [profile === 'onnxruntime' ? '2:11' : '3:0'],
+        `${profile}: uint8 zero point 11 or int8 0`,
+      );
+      const others = plan.activations.filter((a) => !siluOutputs.has(a.tensor));
+      t.ok(
+        others.every((a) => zeros.get(`${a.tensor}.zero_point`)?.dataType === 3 && a.lowerBound === undefined),
+        `${profile}: every other activation symmetric int8`,
+      );
+    }
+    const document = rangesDocumentFrom({
+      ranges: new Map([
+        ['a', 6],
+        ['b', 6],
+      ]),
+      unsigned: new Map([['b', { scale: 0.0246, zeroPoint: 11 }]]),
+      calibrator: { method: 'minmax' },
+      images: 4,
+    });
+    t.strictSame(document.tensors, { a: { amax: 6, scale: 6 / 127 }, b: { amax: 6, scale: 0.0246, zeroPoint: 11 } });
+  },
+);

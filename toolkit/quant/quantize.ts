@@ -32,6 +32,7 @@ import {
 } from './dataDriven.js';
 import { amaxFromHistogram } from '../../calibration/calibrate/calibrators.js';
 import { rangesDocumentFrom, trtCacheTextFrom } from '../../calibration/calibrate/rangesFile.js';
+import { activationQuantization } from './activationScale.js';
 import type { CandidateScore } from './rangeSelection.js';
 import { roundedWeightsFor, type WeightRounding } from './gptqWeights.js';
 import type { QuantizedWeights } from './weights.js';
@@ -299,8 +300,17 @@ export function floatActivationsOf(model: Model): string[] {
 /** The result's ranges as a TensorRT calibration cache (header version `cacheVersion`) and as a ranges JSON. */
 export function rangeFilesFrom(result: QuantizeResult, cacheVersion: number): { cache: string; rangesJson: string } {
   const cache = trtCacheTextFrom({ ranges: result.cacheRanges, version: cacheVersion });
+  const unsigned = new Map(
+    result.plan.activations
+      .filter((a) => a.lowerBound !== undefined && result.ranges.has(a.tensor))
+      .map((a) => {
+        const q = activationQuantization(result.ranges.get(a.tensor)!, a.lowerBound);
+        return [a.tensor, { scale: q.scale, zeroPoint: q.zeroPoint }];
+      }),
+  );
   const document = rangesDocumentFrom({
     ranges: result.ranges,
+    unsigned,
     calibrator: result.calibrator,
     images: result.images,
     ...(result.search ? { search: { images: result.search.images, steps: result.search.steps } } : {}),
