@@ -84,7 +84,7 @@ static void pack_conv_chunk(effnet_int8_engine *e, const layer_t *l, scratch_t *
     gather_patches(l, in, p0, rows, s->patches);
     source = s->patches;
   }
-  e->kernels->pack_rows(source, rows, l->conv.k, l->conv.k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, l->conv.gate.in_zero, l->conv.gate.in_scale, l->conv.gate.out_scale);
+  e->kernels->pack_rows(source, rows, l->conv.k, l->conv.k_pad, s->rows, (l->flags & FLAG_SE_INPUT) ? e->gate : NULL, &l->conv.gate);
   /* Rows past the end of the chunk up to a multiple of 4: any values (their outputs are not stored), but defined ones. */
   const int32_t rows4 = (rows + 3) & ~3;
   memset(s->rows + (size_t)rows * l->conv.k_pad, 0, sizeof(int16_t) * (size_t)(rows4 - rows) * l->conv.k_pad);

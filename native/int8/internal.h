@@ -21,7 +21,8 @@ enum { FLAG_ACTIVATION = 1, FLAG_SE_INPUT = 2, FLAG_RESIDUAL = 4, FLAG_POOL = 8 
 /* FLAG_SE_INPUT: the conv reads its input as q(dq(x) · gate[c] / out scale). */
 typedef struct {
   float in_scale, out_scale;
-  int32_t in_zero; /* the zero point of the gated tensor x (the depthwise output), as a stored int8 value */
+  /* Zero points as stored int8 values: of the gated tensor x (the depthwise output) and of the gated product. */
+  int32_t in_zero, out_zero;
 } gated_input_t;
 
 /* FLAG_RESIDUAL: after the requantize, q((dq(main) + dq(skip)) / out scale), the skip tensor read from `slot`. */
@@ -53,7 +54,8 @@ typedef struct {
 typedef struct {
   int32_t in_c, reduced, in_h, in_w;
   float in_scale, pool_scale, fc1_out_scale, fc1_act_scale, gate_scale;
-  int32_t in_zero, fc1_act_zero; /* zero points (stored int8) of the pooled tensor and of FC1's SiLU output */
+  /* Zero points (stored int8) of the pooled tensor, of FC1's SiLU output and of the gate (where no table holds it). */
+  int32_t in_zero, fc1_act_zero, gate_zero;
   int8_t *fc1_weights; /* [reduced][c] */
   int8_t *fc2_weights; /* [reduced][c] after loading (the file's [c][reduced], transposed so FC2 runs along c) */
   float *fc1_scale, *fc1_bias, *fc2_scale, *fc2_bias;
@@ -129,10 +131,10 @@ struct kernels {
   void (*pack_weights)(layer_t *layer);
   /*
    * int8 rows [rows][k] → int16 rows [rows][k_pad]; with a gate (the dequantized SE gate per channel), each value
-   * becomes gated_value(x, in_zero, in_scale, gate[c], out_scale), the Q/DQ graph's float Mul, rounded identically on every path.
+   * becomes gated_value(x, g, gate[c]), the Q/DQ graph's float Mul, rounded identically on every path.
    */
   void (*pack_rows)(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
-                    int32_t in_zero, float in_scale, float out_scale);
+                    const gated_input_t *g);
   /* acc[rows][n_pad] = A[rows][k_pad] · Wᵀ; rows is a multiple of 4. NULL where gemm_requant is given. */
   void (*gemm)(const layer_t *layer, const int16_t *a, int32_t rows, int32_t *acc);
   /*
@@ -192,12 +194,15 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift) {
 }
 
 /* QuantizeLinear in float32: round half to even after the division, saturate; NaN becomes 0 on every path. */
-static inline int8_t quantize_value(float value, float scale) {
+/* The same with a zero point (the stored int8 value of 0; NaN quantizes to it). */
+static inline int8_t quantize_value_around(float value, float scale, int32_t zero) {
   float v = value / scale;
-  if (v != v) return 0;
+  if (v != v) return (int8_t)zero;
   v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
-  return clamp_int8((int32_t)__builtin_nearbyintf(v));
+  return clamp_int8((int32_t)__builtin_nearbyintf(v) + zero);
 }
+
+static inline int8_t quantize_value(float value, float scale) { return quantize_value_around(value, scale, 0); }
 
 /* One depthwise output value (the SIMD paths use it for the channels after their last full vector). */
 static inline int32_t depthwise_value(const layer_t *l, const int8_t *in, int32_t oy, int32_t ox, int32_t c) {
@@ -214,12 +219,12 @@ static inline int32_t depthwise_value(const layer_t *l, const int8_t *in, int32_
   return sum;
 }
 
-/* QuantizeLinear(DequantizeLinear(x) · gate / out_scale) in float32, as the graph computes it; clamped first so
- * every path's float→int conversion sees the same in-range value. */
-static inline int16_t gated_value(int8_t x, int32_t in_zero, float in_scale, float gate, float out_scale) {
-  float v = (float)(x - in_zero) * in_scale * gate / out_scale;
+/* QuantizeLinear(DequantizeLinear(x) · gate / out_scale) in float32, as the graph computes it, with the zero points;
+ * clamped to ±256 first so every path's float→int conversion sees the same in-range value. */
+static inline int16_t gated_value(int8_t x, const gated_input_t *g, float gate) {
+  float v = (float)(x - g->in_zero) * g->in_scale * gate / g->out_scale;
   v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
-  return clamp_int8((int32_t)__builtin_nearbyintf(v));
+  return clamp_int8((int32_t)__builtin_nearbyintf(v) + g->out_zero);
 }
 
 /* QuantizeLinear(DequantizeLinear(main) + DequantizeLinear(skip)) in float32, as the graph's residual Add. */

@@ -59,9 +59,9 @@ static void avx2_pack_weights(layer_t *layer) {
 }
 
 AVX2 static void avx2_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
-                                const float *gate, int32_t in_zero, float in_scale, float out_scale) {
-  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
-  const __m256i vzero = _mm256_set1_epi32(in_zero);
+                                const float *gate, const gated_input_t *g) {
+  const __m256 vin = _mm256_set1_ps(g->in_scale), vout = _mm256_set1_ps(g->out_scale), vreciprocal = _mm256_set1_ps(1.0f / g->out_scale);
+  const __m256i vzero = _mm256_set1_epi32(g->in_zero), vout_zero = _mm256_set1_epi32(g->out_zero);
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     int16_t *out = dst + (size_t)r * k_pad;
@@ -70,15 +70,15 @@ AVX2 static void avx2_pack_rows(const int8_t *src, int32_t rows, int32_t k, int3
       const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
       __m256i x;
       if (gate) {
-        const __m256i lo = gated8(bytes, vzero, gate + c, vin, vout, vreciprocal);
-        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), vzero, gate + c + 8, vin, vout, vreciprocal);
+        const __m256i lo = gated8(bytes, vzero, vout_zero, gate + c, vin, vout, vreciprocal);
+        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), vzero, vout_zero, gate + c + 8, vin, vout, vreciprocal);
         x = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
       } else {
         x = _mm256_cvtepi8_epi16(bytes);
       }
       _mm256_storeu_si256((__m256i *)(out + c), x);
     }
-    for (; c < k; c++) out[c] = gate ? gated_value(row[c], in_zero, in_scale, gate[c], out_scale) : row[c];
+    for (; c < k; c++) out[c] = gate ? gated_value(row[c], g, gate[c]) : row[c];
     for (; c < k_pad; c++) out[c] = 0;
   }
 }

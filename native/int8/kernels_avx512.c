@@ -59,38 +59,38 @@ static inline int32_t quad_at(const uint8_t *p) {
 /* ---------- gated rows ---------- */
 
 /*
- * gated_value() on 16 lanes: ((x - in_zero) · in_scale · gate) / out_scale rounded half to even and saturated, with the
+ * gated_value() on 16 lanes: ((x - in_zero) · in_scale · gate) / out_scale rounded half to even, + out_zero, saturated, with the
  * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
  */
-AVX512 static inline __m128i gated16(__m128i bytes, __m512i in_zero, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
+AVX512 static inline __m128i gated16(__m128i bytes, __m512i in_zero, __m512i out_zero, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
   const __m512 x = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(bytes), in_zero));
   const __m512 v = _mm512_mul_ps(_mm512_mul_ps(x, in_scale), _mm512_loadu_ps(gate));
   __m512 q = _mm512_mul_ps(v, reciprocal);
   const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(q, _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
   if (_mm512_cmp_ps_mask(distance, _mm512_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ)) q = _mm512_div_ps(v, out_scale);
   q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f));
-  return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(q));
+  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(q), out_zero));
 }
 
 /* Rows as unsigned bytes (x + 128), gated 16 channels at a time; ungated rows are the AVX-VNNI path's copy. */
 AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
-                                    const float *gate, int32_t in_zero, float in_scale, float out_scale) {
+                                    const float *gate, const gated_input_t *g) {
   if (!gate) {
-    effnet_int8_vnni_pack_rows(src, rows, k, k_pad, dst_rows, gate, in_zero, in_scale, out_scale);
+    effnet_int8_vnni_pack_rows(src, rows, k, k_pad, dst_rows, gate, g);
     return;
   }
-  const __m512 vin = _mm512_set1_ps(in_scale), vout = _mm512_set1_ps(out_scale), vreciprocal = _mm512_set1_ps(1.0f / out_scale);
-  const __m512i vzero = _mm512_set1_epi32(in_zero);
+  const __m512 vin = _mm512_set1_ps(g->in_scale), vout = _mm512_set1_ps(g->out_scale), vreciprocal = _mm512_set1_ps(1.0f / g->out_scale);
+  const __m512i vzero = _mm512_set1_epi32(g->in_zero), vout_zero = _mm512_set1_epi32(g->out_zero);
   const __m128i flip = _mm_set1_epi8((char)0x80);
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     uint8_t *out = (uint8_t *)dst_rows + (size_t)r * k_pad;
     int32_t c = 0;
     for (; c + 16 <= k; c += 16) {
-      const __m128i y = gated16(_mm_loadu_si128((const __m128i *)(row + c)), vzero, gate + c, vin, vout, vreciprocal);
+      const __m128i y = gated16(_mm_loadu_si128((const __m128i *)(row + c)), vzero, vout_zero, gate + c, vin, vout, vreciprocal);
       _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(y, flip));
     }
-    for (; c < k; c++) out[c] = (uint8_t)((int8_t)gated_value(row[c], in_zero, in_scale, gate[c], out_scale) + 128);
+    for (; c < k; c++) out[c] = (uint8_t)((int8_t)gated_value(row[c], g, gate[c]) + 128);
     for (; c < k_pad; c++) out[c] = 0;
   }
 }

@@ -37,17 +37,17 @@ static inline void store_int8x8(int8_t *out, int32x4_t lo, int32x4_t hi) {
 }
 
 /* gated_value() on 4 lanes: the same float operations in the same order, then round-to-nearest-even. */
-static inline int32x4_t gated4(int16x4_t x, int32x4_t in_zero, const float *gate, float32x4_t in_scale, float32x4_t out_scale) {
+static inline int32x4_t gated4(int16x4_t x, int32x4_t in_zero, int32x4_t out_zero, const float *gate, float32x4_t in_scale, float32x4_t out_scale) {
   float32x4_t v = vmulq_f32(vcvtq_f32_s32(vsubq_s32(vmovl_s16(x), in_zero)), in_scale);
   v = vdivq_f32(vmulq_f32(v, vld1q_f32(gate)), out_scale);
   v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-256.0f)), vdupq_n_f32(256.0f));
-  return vcvtnq_s32_f32(v);
+  return vaddq_s32(vcvtnq_s32_f32(v), out_zero);
 }
 
 static void neon_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
-                           const float *gate, int32_t in_zero, float in_scale, float out_scale) {
-  const float32x4_t vin = vdupq_n_f32(in_scale), vout = vdupq_n_f32(out_scale);
-  const int32x4_t vzero = vdupq_n_s32(in_zero);
+                           const float *gate, const gated_input_t *g) {
+  const float32x4_t vin = vdupq_n_f32(g->in_scale), vout = vdupq_n_f32(g->out_scale);
+  const int32x4_t vzero = vdupq_n_s32(g->in_zero), vout_zero = vdupq_n_s32(g->out_zero);
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     int16_t *out = dst + (size_t)r * k_pad;
@@ -55,13 +55,13 @@ static void neon_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k
     for (; c + 8 <= k; c += 8) {
       int16x8_t x = vmovl_s8(vld1_s8(row + c));
       if (gate) {
-        const int32x4_t lo = gated4(vget_low_s16(x), vzero, gate + c, vin, vout);
-        const int32x4_t hi = gated4(vget_high_s16(x), vzero, gate + c + 4, vin, vout);
+        const int32x4_t lo = gated4(vget_low_s16(x), vzero, vout_zero, gate + c, vin, vout);
+        const int32x4_t hi = gated4(vget_high_s16(x), vzero, vout_zero, gate + c + 4, vin, vout);
         x = vmovl_s8(vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))));
       }
       vst1q_s16(out + c, x);
     }
-    for (; c < k; c++) out[c] = gate ? gated_value(row[c], in_zero, in_scale, gate[c], out_scale) : row[c];
+    for (; c < k; c++) out[c] = gate ? gated_value(row[c], g, gate[c]) : row[c];
     for (; c < k_pad; c++) out[c] = 0;
   }
 }

@@ -11,12 +11,12 @@ static size_t scalar_packed_size(const layer_t *layer) {
 static void scalar_pack_weights(layer_t *layer) { (void)layer; }
 
 static void scalar_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst,
-                             const float *gate, int32_t in_zero, float in_scale, float out_scale) {
+                             const float *gate, const gated_input_t *g) {
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     int16_t *out = dst + (size_t)r * k_pad;
     if (gate) {
-      for (int32_t c = 0; c < k; c++) out[c] = gated_value(row[c], in_zero, in_scale, gate[c], out_scale);
+      for (int32_t c = 0; c < k; c++) out[c] = gated_value(row[c], g, gate[c]);
     } else {
       for (int32_t c = 0; c < k; c++) out[c] = row[c];
     }

@@ -67,7 +67,10 @@ static effnet_int8_status read_conv_fusions(const effnet_int8_engine *e, reader_
     c->gate.in_scale = read_f32(r);
     c->gate.out_scale = read_f32(r);
     c->gate.in_zero = read_i32(r);
-    if (c->gate.in_zero < -128 || c->gate.in_zero > 127) FAIL("layer %d: gated input zero point %d outside int8", index, c->gate.in_zero);
+    c->gate.out_zero = read_i32(r);
+    if (c->gate.in_zero < -128 || c->gate.in_zero > 127 || c->gate.out_zero < -128 || c->gate.out_zero > 127) {
+      FAIL("layer %d: gate zero points %d, %d outside int8", index, c->gate.in_zero, c->gate.out_zero);
+    }
     if (gate_channels != c->in_c) FAIL("layer %d scales its input by a squeeze-excitation gate of %d channels, it has %d", index, gate_channels, c->in_c);
     if (c->kh != 1 || c->kw != 1 || c->stride != 1) FAIL("layer %d: a gated input needs a 1x1 stride-1 conv", index);
     if (!positive_normal(c->gate.in_scale) || !positive_normal(c->gate.out_scale)) FAIL("layer %d: a gate scale is not a positive normal number", index);
@@ -201,9 +204,10 @@ static effnet_int8_status read_se_layer(effnet_int8_engine *e, reader_t *r, laye
   se->gate_scale = read_f32(r);
   se->in_zero = read_i32(r);
   se->fc1_act_zero = read_i32(r);
+  se->gate_zero = read_i32(r);
   if (r->failed) FAIL("layer %d: the file ends inside the layer table", index);
-  if (se->in_zero < -128 || se->in_zero > 127 || se->fc1_act_zero < -128 || se->fc1_act_zero > 127) {
-    FAIL("layer %d: squeeze-excitation zero points %d, %d outside int8", index, se->in_zero, se->fc1_act_zero);
+  if (se->in_zero < -128 || se->in_zero > 127 || se->fc1_act_zero < -128 || se->fc1_act_zero > 127 || se->gate_zero < -128 || se->gate_zero > 127) {
+    FAIL("layer %d: squeeze-excitation zero points %d, %d, %d outside int8", index, se->in_zero, se->fc1_act_zero, se->gate_zero);
   }
   if (!pooled->set || pooled->c != se->in_c) FAIL("layer %d: squeeze-excitation of %d channels without a pooled depthwise output of that width", index, se->in_c);
   if (se->reduced < 1 || se->reduced > 16384) FAIL("layer %d: squeeze-excitation width %d out of range", index, se->reduced);

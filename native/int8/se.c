@@ -48,7 +48,7 @@ CLONES void run_se(effnet_int8_engine *e, const se_layer_t *se) {
   for (int32_t c = 0; c < c_count; c++) logit[c] = (double)acc[c] * se->fc2_scale[c] + se->fc2_bias[c];
   for (int32_t c = 0; c < c_count; c++) logit[c] = exp(-logit[c]);
   for (int32_t c = 0; c < c_count; c++) values[c] = (float)(1.0 / (1.0 + logit[c]));
-  int8_t *quantized = e->staging;
-  e->kernels->quantize(values, (size_t)c_count, se->gate_scale, quantized);
-  for (int32_t c = 0; c < c_count; c++) e->gate[c] = (float)quantized[c] * se->gate_scale;
+  for (int32_t c = 0; c < c_count; c++) {
+    e->gate[c] = (float)(quantize_value_around(values[c], se->gate_scale, se->gate_zero) - se->gate_zero) * se->gate_scale;
+  }
 }

@@ -110,9 +110,9 @@ void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *l
 
 /* Rows as unsigned bytes (x + 128); the buffer is typed int16 for the other paths and holds k_pad bytes per row. */
 VNNI void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
-                                const float *gate, int32_t in_zero, float in_scale, float out_scale) {
-  const __m256 vin = _mm256_set1_ps(in_scale), vout = _mm256_set1_ps(out_scale), vreciprocal = _mm256_set1_ps(1.0f / out_scale);
-  const __m256i vzero = _mm256_set1_epi32(in_zero);
+                                const float *gate, const gated_input_t *g) {
+  const __m256 vin = _mm256_set1_ps(g->in_scale), vout = _mm256_set1_ps(g->out_scale), vreciprocal = _mm256_set1_ps(1.0f / g->out_scale);
+  const __m256i vzero = _mm256_set1_epi32(g->in_zero), vout_zero = _mm256_set1_epi32(g->out_zero);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
   uint8_t *dst = (uint8_t *)dst_rows;
   for (int32_t r = 0; r < rows; r++) {
@@ -122,8 +122,8 @@ VNNI void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k,
     if (gate) {
       for (; c + 16 <= k; c += 16) {
         const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + c));
-        const __m256i lo = gated8(bytes, vzero, gate + c, vin, vout, vreciprocal);
-        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), vzero, gate + c + 8, vin, vout, vreciprocal);
+        const __m256i lo = gated8(bytes, vzero, vout_zero, gate + c, vin, vout, vreciprocal);
+        const __m256i hi = gated8(_mm_srli_si128(bytes, 8), vzero, vout_zero, gate + c + 8, vin, vout, vreciprocal);
         const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
         const __m128i packed = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
         _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(packed, _mm256_castsi256_si128(flip)));
@@ -139,7 +139,7 @@ VNNI void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k,
         _mm_storel_epi64((__m128i *)(out + c), _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(row + c)), _mm256_castsi256_si128(flip)));
       }
     }
-    for (; c < k; c++) out[c] = (uint8_t)((gate ? (int8_t)gated_value(row[c], in_zero, in_scale, gate[c], out_scale) : row[c]) + 128);
+    for (; c < k; c++) out[c] = (uint8_t)((gate ? (int8_t)gated_value(row[c], g, gate[c]) : row[c]) + 128);
     for (; c < k_pad; c++) out[c] = 0;
   }
 }

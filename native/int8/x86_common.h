@@ -52,7 +52,7 @@ void effnet_int8_set_requant_lane(requant_lanes_t k, int32_t e, const layer_t *l
 
 /* The AVX2 and AVX-VNNI kernels the AVX-512 path shares with them. */
 void effnet_int8_vnni_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst, const float *gate,
-                                int32_t in_zero, float in_scale, float out_scale);
+                                const gated_input_t *g);
 void effnet_int8_avx2_quantize(const float *src, size_t count, float scale, int8_t *dst);
 void effnet_int8_avx2_requant(const int32_t *acc, int32_t rows, int32_t n, int32_t acc_stride, const int32_t *bias,
                               const int32_t *mult, const int32_t *shift, int8_t *out);
@@ -72,11 +72,11 @@ AVX2 static inline __m256 quotient8(__m256 v, __m256 divisor, __m256 reciprocal)
 }
 
 /* gated_value() on 8 lanes: the same float operations in the same order, then round-to-nearest-even. */
-AVX2 static inline __m256i gated8(__m128i bytes, __m256i in_zero, const float *gate, __m256 in_scale, __m256 out_scale, __m256 reciprocal) {
+AVX2 static inline __m256i gated8(__m128i bytes, __m256i in_zero, __m256i out_zero, const float *gate, __m256 in_scale, __m256 out_scale, __m256 reciprocal) {
   __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(bytes), in_zero)), in_scale);
   v = quotient8(_mm256_mul_ps(v, _mm256_loadu_ps(gate)), out_scale, reciprocal);
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-256.0f)), _mm256_set1_ps(256.0f));
-  const __m256i q = _mm256_cvtps_epi32(v);
+  const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), out_zero);
   return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
 }
 

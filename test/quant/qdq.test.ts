@@ -109,7 +109,7 @@ t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ran
 });
 
 t.test(
-  'a SiLU output is uint8 with a zero point on the onnxruntime placement, symmetric int8 on tensorrt',
+  'tensors bounded below are uint8 with a zero point on the onnxruntime placement, int8 on tensorrt',
   async (t) => {
     const { activationQuantization, SILU_MIN } = await import('../../toolkit/quant/activationScale.js');
     const { rangesDocumentFrom } = await import('../../calibration/calibrate/rangesFile.js');
@@ -120,36 +120,39 @@ t.test(
       zeroPoint: 11,
       unsigned: true,
     });
+    t.strictSame(activationQuantization(0.9, 0), { scale: Math.fround(0.9 / 255), zeroPoint: 0, unsigned: true });
     // A range narrower than the bound keeps the symmetric coverage [−amax, amax].
     t.strictSame(activationQuantization(0.1, SILU_MIN), {
       scale: Math.fround(0.2 / 255),
       zeroPoint: 128,
       unsigned: true,
     });
-    const siluOutputs = new Set(structure.silu.map((s) => s.output));
+    // SiLU outputs ≥ SILU_MIN; the SE gate (a Sigmoid) ≥ 0; the SE-scaled tensor (a SiLU output times the gate) ≥ SILU_MIN.
+    const expected = new Map<string, string>([
+      ...structure.silu.map((s): [string, string] => [s.output, '2:11']),
+      ...structure.se.map((se): [string, string] => [se.gateOutput, '2:0']),
+      ...structure.se.map((se): [string, string] => [se.scale.outputs[0]!, '2:11']),
+    ]);
     for (const profile of ['onnxruntime', 'tensorrt'] as const) {
       const plan = quantizationPlanFrom({ model: fp32, structure, profile });
       const ranges = new Map(plan.activations.map((a) => [a.tensor, 6]));
       const model = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: 127, weightFormat: 'int8' }).model;
       const zeros = new Map(model.graph.initializers.map((i) => [i.name, i]));
-      const bounded = plan.activations.filter((a) => siluOutputs.has(a.tensor));
-      t.ok(bounded.length >= 48, `${profile}: ${bounded.length} SiLU outputs quantized`);
-      const kinds = new Set(
-        bounded.map((a) => {
-          const zero = zeros.get(`${a.tensor}.zero_point`)!;
-          return `${zero.dataType}:${zero.data[0]}`;
-        }),
-      );
+      const kinds = plan.activations.map((a) => {
+        const zero = zeros.get(`${a.tensor}.zero_point`)!;
+        return { tensor: a.tensor, kind: `${zero.dataType}:${zero.data[0]}` };
+      });
+      const unsigned = kinds.filter((k) => k.kind !== '3:0');
+      if (profile === 'tensorrt') {
+        t.strictSame(unsigned, [], 'tensorrt: every activation symmetric int8');
+        continue;
+      }
       t.strictSame(
-        [...kinds],
-        [profile === 'onnxruntime' ? '2:11' : '3:0'],
-        `${profile}: uint8 zero point 11 or int8 0`,
+        unsigned.map((k) => [k.tensor, k.kind]),
+        kinds.filter((k) => expected.has(k.tensor)).map((k) => [k.tensor, expected.get(k.tensor)]),
+        'onnxruntime: exactly the SiLU outputs, SE gates and SE-scaled tensors are uint8',
       );
-      const others = plan.activations.filter((a) => !siluOutputs.has(a.tensor));
-      t.ok(
-        others.every((a) => zeros.get(`${a.tensor}.zero_point`)?.dataType === 3 && a.lowerBound === undefined),
-        `${profile}: every other activation symmetric int8`,
-      );
+      t.ok(unsigned.length >= 48 + 2 * 16, `onnxruntime: ${unsigned.length} uint8 tensors`);
     }
     const document = rangesDocumentFrom({
       ranges: new Map([

@@ -8,7 +8,8 @@
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
  *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
  *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics); a
- *   SiLU's output is uint8 with a zero point (ONNX Runtime's and the engine's kernels take one; TensorRT's do not).
+ *   tensor bounded below (a SiLU's output, the SE gate, the SE-scaled tensor) is uint8 with a zero point (ONNX
+ *   Runtime's and the engine's kernels take one; TensorRT's do not).
  */
 import { consumerMap, initializerMap } from '../onnx/graph.js';
 import type { Model, Node } from '../onnx/ir.js';
@@ -31,8 +32,8 @@ export interface ActivationPoint {
   /** Why it is quantized, for reports: `conv-input`, `residual-identity`, `se-pool-input`, … */
   reasons: string[];
   /**
-   * The least value the tensor can hold, where its producer bounds it (a SiLU output: SILU_MIN) and the placement's
-   * runtimes take a zero point (onnxruntime): it is then quantized as uint8 over [lowerBound, amax].
+   * The least value the tensor can hold, where its producer bounds it (lowerBoundsOf) and the placement's runtimes
+   * take a zero point (onnxruntime): it is then quantized as uint8 over [lowerBound, amax].
    */
   lowerBound?: number;
 }
@@ -136,13 +137,30 @@ export function quantizationPlanFrom(options: {
   const sigmoids = new Set(
     graph.nodes.filter((n) => n.opType === 'Sigmoid' && !(profile === 'onnxruntime' && isSilu(n))).map((n) => n.name),
   );
-  const siluOutputs = new Set(profile === 'onnxruntime' ? structure.silu.map((s) => s.output) : []);
+  const bounds = profile === 'onnxruntime' ? lowerBoundsOf(structure) : new Map<string, number>();
   const activations = [...points.values()]
-    .map((p) => ({
-      ...p,
-      uses: p.uses.filter((u) => !sigmoids.has(u.node)),
-      ...(siluOutputs.has(p.tensor) ? { lowerBound: SILU_MIN } : {}),
-    }))
+    .map((p) => {
+      const lowerBound = bounds.get(p.tensor);
+      return {
+        ...p,
+        uses: p.uses.filter((u) => !sigmoids.has(u.node)),
+        ...(lowerBound === undefined ? {} : { lowerBound }),
+      };
+    })
     .filter((p) => p.uses.length > 0);
   return { profile, activations, weights };
+}
+
+/**
+ * Tensors whose producer bounds them below: a SiLU's output (≥ SILU_MIN), the SE gate's Sigmoid (≥ 0), and the
+ * SE-scaled tensor when what it scales is bounded (x ≥ b ≤ 0 times a gate in [0, 1] is ≥ b).
+ */
+function lowerBoundsOf(structure: Structure): Map<string, number> {
+  const bounds = new Map<string, number>(structure.silu.map((s) => [s.output, SILU_MIN]));
+  for (const se of structure.se) {
+    bounds.set(se.gateOutput, 0);
+    const scaled = bounds.get(se.input);
+    if (scaled !== undefined) bounds.set(se.scale.outputs[0]!, Math.min(scaled, 0));
+  }
+  return bounds;
 }

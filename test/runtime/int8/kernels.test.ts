@@ -156,10 +156,11 @@ function reference(
             } else {
               for (let c = 0; c < shape.c; c++) {
                 let v = at(c);
-                if (layer.gate)
-                  v = floatToInt8(
-                    f(f(f((v - layer.gate.inZero) * f(layer.gate.inScale)) * gateValues[c]!) / f(layer.gate.outScale)),
-                  );
+                if (layer.gate) {
+                  const g = layer.gate;
+                  const product = f(f(f((v - g.inZero) * f(g.inScale)) * gateValues[c]!) / f(g.outScale));
+                  v = clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, product))) + g.outZero);
+                }
                 acc += v * layer.weights[((o * kh + ky) * kw + kx) * shape.c + c]!;
               }
             }
@@ -285,8 +286,12 @@ function runAll() {
   // 32 channels at stride 1: the AVX-512 depthwise runs pixel pairs; an odd width leaves one pixel alone.
   t.test('the same chain 12x9, 24 → 32 → 24 (gate: table)', async (tt) => seChain(tt, 'table', 32, 9));
   t.test(
-    'the same chain with zero points on the SiLU outputs (depthwise input -115, pooled and gated tensor -110, FC1 SiLU -100)',
-    async (tt) => seChain(tt, 'table', 72, 10, { dw: -115, se: -110, fc1: -100 }),
+    'the same chain with zero points (depthwise input -115, pooled and gated tensor -110, FC1 SiLU -100, gated product -90, gate -128)',
+    async (tt) => seChain(tt, 'table', 72, 10, { dw: -115, se: -110, fc1: -100, gated: -90, gate: -128 }),
+  );
+  t.test(
+    'the same chain with zero points, the gate computed from the float FC2 output (gate zero point -128)',
+    async (tt) => seChain(tt, 'sigmoid', 40, 7, { dw: 20, se: -128, fc1: 5, gated: 127, gate: -128 }),
   );
 }
 
@@ -302,7 +307,13 @@ function floatRequantOnAvx512(program: EngineProgram): boolean[] {
 }
 
 /** expand → depthwise with the SE pool → SE → gated projection with the residual add, against the reference. */
-function seChain(tt: Test, gate: 'table' | 'sigmoid', mid: number, width: number, zeros = { dw: 0, se: 0, fc1: 0 }) {
+function seChain(
+  tt: Test,
+  gate: 'table' | 'sigmoid',
+  mid: number,
+  width: number,
+  zeros = { dw: 0, se: 0, fc1: 0, gated: 0, gate: 0 },
+) {
   const prng = new Prng(42);
   const input: Shape = { h: 12, w: width, c: 24 };
   const expand = conv(prng, 'x', 'e', input, mid, 1, 1, [0, 0, 0, 0]);
@@ -325,6 +336,7 @@ function seChain(tt: Test, gate: 'table' | 'sigmoid', mid: number, width: number
     fc1ActScale: 0.04,
     fc1ActZero: zeros.fc1,
     gateScale: 1 / 127,
+    gateZero: zeros.gate,
     fc1Weights: int8s(prng, reduced * mid, -127, 127),
     fc1Scale: new Float32Array(reduced).fill(0.0004),
     fc1Bias: Float32Array.from({ length: reduced }, (_, i) => (i - 3) * 0.1),
@@ -336,7 +348,8 @@ function seChain(tt: Test, gate: 'table' | 'sigmoid', mid: number, width: number
   };
   const project = conv(prng, 'd', 'p', { h: 12, w: width, c: mid }, 24, 1, 1, [0, 0, 0, 0], {
     table: null,
-    gate: { inScale: 0.05, inZero: zeros.se, outScale: 0.045 },
+    inputZero: zeros.gated,
+    gate: { inScale: 0.05, inZero: zeros.se, outScale: 0.045, outZero: zeros.gated },
     residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
   });
   const x = int8s(prng, input.h * input.w * input.c);
@@ -360,7 +373,8 @@ function seChain(tt: Test, gate: 'table' | 'sigmoid', mid: number, width: number
     if (gateTable)
       return gateTable.values[floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff]!;
     const g = acc * f(0.002) + se.fc2Bias[c]!;
-    return f(floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127))) * f(1 / 127));
+    const q = clampInt8(roundHalfToEven(Math.min(256, f(f(1 / (1 + Math.exp(-g))) / f(1 / 127)))) + zeros.gate);
+    return f((q - zeros.gate) * f(1 / 127));
   });
   const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
   let mismatches = 0;

@@ -3,7 +3,7 @@
  * per-channel weights (zero point 0), int32 bias at scale input_scale × weight_scale[c], uint8 output.
  */
 import { DataType, type Node } from '../../onnx/ir.js';
-import type { QOperatorDraft } from './draft.js';
+import { type QOperatorDraft, uint8ZeroPointOf } from './draft.js';
 import { type Chosen, outputOf, sigmoidInputFor } from './outputs.js';
 
 export function convertConv(options: { draft: QOperatorDraft; node: Node }): void {
@@ -75,5 +75,5 @@ function gateLogitsQuantization(options: { draft: QOperatorDraft; node: Node }):
   const readers = draft.view.consumersOf(node.outputs[0]!);
   const gate = readers.length === 1 && readers[0]!.opType === 'Sigmoid' ? readers[0]! : null;
   const gateOut = gate ? draft.view.quantizerOf(gate.outputs[0]!) : null;
-  return gateOut ? sigmoidInputFor({ scale: gateOut.scale }) : null;
+  return gateOut ? sigmoidInputFor({ scale: gateOut.scale, zeroPoint: uint8ZeroPointOf(gateOut) }) : null;
 }

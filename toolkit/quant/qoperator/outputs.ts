@@ -60,12 +60,13 @@ export function siluOutput(x: Chosen): Chosen {
 }
 
 /**
- * The float input of a Sigmoid whose output is quantized with int8 scale `gate.scale` (the squeeze-excitation's
- * FC2 output): inputs below logit(g/2) all give gate 0, and calibration put the largest gate at about 127·g, so
- * [logit(g/2), logit(127.5·g)] is the range calibration would have seen, at most.
+ * The float input of a Sigmoid whose output is quantized with scale g and uint8 zero point z (the squeeze-excitation's
+ * FC2 output): inputs below logit(g/2) all give gate 0, and the largest gate level is (255 − z)·g (127·g for a
+ * symmetric int8 gate, 255·g for a uint8 one from 0), so [logit(g/2), logit((255.5 − z)·g)] is the range
+ * calibration would have seen, at most.
  */
-export function sigmoidInputFor(gate: { scale: number }): Chosen {
+export function sigmoidInputFor(gate: Chosen): Chosen {
   const logit = (p: number) => Math.log(p / (1 - p));
   const half = Math.min(gate.scale / 2, 0.25);
-  return uint8Range(logit(half), logit(Math.min(127.5 * gate.scale, 1 - half)));
+  return uint8Range(logit(half), logit(Math.min((255.5 - gate.zeroPoint) * gate.scale, 1 - half)));
 }

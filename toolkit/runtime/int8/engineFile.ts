@@ -6,12 +6,12 @@
  *     the header, u32 channels, height, width, classes, slot count, layer count, input slot, f32 input scale
  *   layers, each: u32 kind, u32 block, u32 flags, then
  *     conv (1):      in slot, out slot, residual slot, in c, out c, kh, kw, stride, pads t l b r, input zero,
- *                    [f32 gate input scale, output scale, i32 gate input zero], [f32 residual main, skip, output scales],
+ *                    [f32 gate input scale, output scale, i32 gate input zero, output zero], [f32 residual main, skip, output scales],
  *                    i8 weights [out][kh][kw][in], i32 bias[out], multiplier[out], shift[out], [i8 table[256]]
  *     depthwise (2): in slot, out slot, c, kh, kw, stride, pads t l b r, input zero,
  *                    i8 weights [kh][kw][c], i32 bias[c], multiplier[c], shift[c], [i8 table[256]]
  *     SE (3):        c, reduced, f32 input scale, pool scale, FC1 output scale, FC1 SiLU scale, gate scale,
- *                    i32 input zero, FC1 SiLU zero,
+ *                    i32 input zero, FC1 SiLU zero, gate zero,
  *                    i8 FC1 [reduced][c], f32 FC1 scale[reduced], bias[reduced], i8 SiLU table[256],
  *                    i8 FC2 [c][reduced], f32 FC2 scale[c], bias[c], [f32 FC2 output scale, f32 gate table[256]]
  *     head (4):      in slot, c, classes, f32 input scale, pool scale, i8 weights [classes][c],
@@ -133,7 +133,7 @@ function writeConv(body: ByteWriter, layer: ConvLayer, slot: SlotOf): void {
   );
   if (layer.gate) {
     body.f32(layer.gate.inScale, layer.gate.outScale);
-    body.i32(layer.gate.inZero);
+    body.i32(layer.gate.inZero, layer.gate.outZero);
   }
   if (layer.residual) body.f32(layer.residual.mainScale, layer.residual.skipScale, layer.residual.outScale);
   writeConvolutionParameters(body, layer);
@@ -164,7 +164,7 @@ function writeConvolutionParameters(body: ByteWriter, layer: ConvLayer | Depthwi
 function writeSqueezeExcitation(body: ByteWriter, layer: SeLayer): void {
   body.i32(KIND.se, layer.block, layer.gateTable ? FLAG.activation : 0, layer.channels, layer.reduced);
   body.f32(layer.inScale, layer.poolScale, layer.fc1OutScale, layer.fc1ActScale, layer.gateScale);
-  body.i32(layer.inZero, layer.fc1ActZero);
+  body.i32(layer.inZero, layer.fc1ActZero, layer.gateZero);
   body.array(layer.fc1Weights);
   body.array(layer.fc1Scale);
   body.array(layer.fc1Bias);

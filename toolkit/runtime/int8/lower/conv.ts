@@ -35,7 +35,6 @@ export function lowerConv(options: { view: QdqView; draft: ProgramDraft; node: N
   let layer: ConvLayer | DepthwiseLayer;
   if (group === 1) {
     const gate = draft.gated.get(x.quantized);
-    if (gate) view.symmetric(x, node, 'the gated input');
     layer = {
       kind: 'conv',
       ...common,
@@ -43,7 +42,7 @@ export function lowerConv(options: { view: QdqView; draft: ProgramDraft; node: N
       inChannels: inPerGroup,
       outChannels: outC,
       weights: denseWeightsOhwi(w),
-      gate: gate ? { inScale: gate.inScale, inZero: gate.inZero, outScale: gate.outScale } : null,
+      gate: gate ? { inScale: gate.inScale, inZero: gate.inZero, outScale: gate.outScale, outZero: x.zero } : null,
       residual: null,
     };
   } else if (group === outC && inPerGroup === 1) {

@@ -28,8 +28,11 @@ export interface ConvLayer extends ConvolutionFields {
   kind: 'conv';
   inChannels: number;
   outChannels: number;
-  /** Input scaled by the preceding SE gate: q(dq(x) · dq(gate[c]) / outScale), in float as the graph does. */
-  gate: { inScale: number; inZero: number; outScale: number } | null;
+  /**
+   * Input scaled by the preceding SE gate: q(dq(x) · dq(gate[c]) / outScale), in float as the graph does; inZero is
+   * x's zero point, outZero the product's (= inputZero).
+   */
+  gate: { inScale: number; inZero: number; outScale: number; outZero: number } | null;
   /** Residual add fused after the requantize: q((dq(main) + dq(skip)) / outScale), in float as the graph does. */
   residual: { tensor: string; mainScale: number; skipScale: number; outScale: number } | null;
 }
@@ -56,6 +59,8 @@ export interface SeLayer {
   /** The FC1 SiLU output's zero point (stored int8), which FC2 reads. */
   fc1ActZero: number;
   gateScale: number;
+  /** The gate's zero point (stored int8), where the engine quantizes the gate itself (no gateTable). */
+  gateZero: number;
   /** [reduced][channels] */
   fc1Weights: Int8Array;
   fc1Scale: Float32Array;

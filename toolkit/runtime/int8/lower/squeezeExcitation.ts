@@ -51,6 +51,7 @@ export function lowerSqueezeExcitation(options: { view: QdqView; draft: ProgramD
     fc1ActScale: fcActOut.scale,
     fc1ActZero: fcActOut.zero,
     gateScale: gate.scale,
+    gateZero: gate.zero,
     fc1Weights: w1.values,
     fc1Scale: Float32Array.from(w1.scales, (s) => s * pooledOut.scale),
     fc1Bias: view.floatBias(fc1.inputs[2], reduced),
@@ -58,7 +59,7 @@ export function lowerSqueezeExcitation(options: { view: QdqView; draft: ProgramD
     fc2Weights: w2.values,
     fc2Scale: Float32Array.from(w2.scales, (s) => s * fcActOut.scale),
     fc2Bias: view.floatBias(fc2.inputs[2], channels),
-    gateTable: fc2Out ? { inScale: fc2Out.scale, values: gateTable(fc2Out.scale, gate.scale) } : null,
+    gateTable: fc2Out ? { inScale: fc2Out.scale, values: gateTable(fc2Out.scale, gate) } : null,
   });
 }
 
@@ -101,7 +102,6 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   });
   const gate = view.quantizerOf(gateSigmoid.outputs[0]!);
   if (!gate) return view.fail(gateSigmoid, 'the gate is not quantized');
-  view.symmetric(gate, gateSigmoid, 'the gate');
   const mulReaders = view.consumersOf(view.dequantizerOf(gate.quantized) ?? '');
   const scaleMul = theReader({
     view,
@@ -113,7 +113,6 @@ function quantizedLinks(options: { view: QdqView; fc1: Node; se: SeNodes | null 
   });
   const scaled = view.quantizerOf(scaleMul.outputs[0]!);
   if (!scaled) return view.fail(scaleMul, 'the gated activation is not quantized');
-  view.symmetric(scaled, scaleMul, 'the gated activation');
   const gateReadsInt8 = fc2Out !== null && gateSigmoid.inputs[0] === fc2Dequantized;
   return {
     fc1,

@@ -17,9 +17,9 @@ export function floatSiluTable(inScale: number): Float32Array {
   return Float32Array.from(INT8_BY_BYTE, (q) => silu(Math.fround(q * inScale)));
 }
 
-/** The squeeze-excitation gate: Sigmoid of each int8 FC2 output, quantized to the gate's scale and dequantized. */
-export function gateTable(inScale: number, gateScale: number): Float32Array {
+/** The squeeze-excitation gate: Sigmoid of each int8 FC2 output, quantized as the gate is and dequantized. */
+export function gateTable(inScale: number, gate: { scale: number; zero: number }): Float32Array {
   return Float32Array.from(INT8_BY_BYTE, (q) =>
-    Math.fround(quantizeValue(sigmoid(Math.fround(q * inScale)), gateScale) * gateScale),
+    Math.fround((quantizeValue(sigmoid(Math.fround(q * inScale)), gate.scale, gate.zero) - gate.zero) * gate.scale),
   );
 }
