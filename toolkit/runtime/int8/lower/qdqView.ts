@@ -66,7 +66,10 @@ export class QdqView {
    */
   symmetric<T extends StoredQuantization>(q: T, node: Node | string, what: string): T {
     if (q.zero !== 0)
-      this.fail(node, `${what} '${q.quantized}' has a zero point; the engine takes one only on a SiLU's output`);
+      this.fail(
+        node,
+        `${what} '${q.quantized}' has a zero point; the engine takes one only on what convs and the SE block read (a SiLU's output, the SE gate, the SE-scaled tensor)`,
+      );
     return q;
   }
 
