@@ -7,14 +7,13 @@
  * graph's activations at the block's input: the same means as running the whole int8 graph per layer (the corrected
  * model came out bit-identical on B0 at 224), at about 1/14 of the cost (8 images: 26.4 → 1.9 s).
  */
-import { concatenated } from '../eval/logits.js';
 import { initializerMap } from '../onnx/graph.js';
 import type { Model, Tensor } from '../onnx/ir.js';
 import { valueInfoMap } from '../onnx/shapes.js';
 import type { PassReport } from '../passes/pass.js';
 import { structureOf } from '../passes/recognise.js';
-import { imagesPerRun, OrtRunner, runSlices } from '../runtime/ort.js';
-import { imageDimsOf, imagesOf } from './blockCache.js';
+import { OrtRunner, runSlices } from '../runtime/ort.js';
+import { eachPieceRun, imageDimsOf, imagesOf, pieceOutputs } from './blockCache.js';
 import { blockSegmentsOf, segmentModelFrom, type BlockSegment } from './blockSegments.js';
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
@@ -38,20 +37,10 @@ export async function channelMeans(
       for (const slice of runSlices(batch.data, batch.size)) {
         const outputs = await runner.run(slice.data, [slice.size, 3, options.inputSize, options.inputSize]);
         for (const name of names) {
-          const data = outputs[name]!;
-          const channels = sums.get(name)?.length ?? channelsOf(model, name);
-          const sum = sums.get(name) ?? new Float64Array(channels);
-          const spatial = data.length / slice.size / channels;
-          for (let n = 0; n < slice.size; n++) {
-            for (let c = 0; c < channels; c++) {
-              const base = (n * channels + c) * spatial;
-              let s = 0;
-              for (let i = 0; i < spatial; i++) s += data[base + i]!;
-              sum[c]! += s;
-            }
-          }
+          const sum = sums.get(name) ?? new Float64Array(channelsOf(model, name));
+          const summed = addChannelSums({ sum, data: outputs[name]!, images: slice.size });
           sums.set(name, sum);
-          counts.set(name, (counts.get(name) ?? 0) + slice.size * spatial);
+          counts.set(name, (counts.get(name) ?? 0) + summed);
         }
       }
     }
@@ -123,7 +112,12 @@ export async function biasCorrectedFp32(options: BiasCorrectionOptions): Promise
       options.onProgress?.(++done, layers.length);
     }
     if (k + 1 < segments.length)
-      inputs = await pieceOutputs({ model: int8PieceOf({ options, model: withBiases(), segment }), inputs, dims });
+      inputs = await pieceOutputs({
+        model: int8PieceOf({ options, model: withBiases(), segment }),
+        inputs,
+        dims,
+        fuseQdq: false,
+      });
   }
   return {
     fp32: withBiases(),
@@ -153,30 +147,6 @@ function int8PieceOf(options: { options: BiasCorrectionOptions; model: Model; se
   }).model;
 }
 
-/** Runs a segment model over per-image inputs, a few images a run; `visit` sees each run's outputs. */
-async function eachRun(options: {
-  model: Model;
-  inputs: Activations;
-  dims: readonly number[];
-  extraOutputs?: string[];
-  visit: (outputs: Record<string, Float32Array>, images: number) => void;
-}): Promise<void> {
-  const runner = await OrtRunner.create({
-    model: options.model,
-    fuseQdq: false,
-    ...(options.extraOutputs ? { extraOutputs: options.extraOutputs } : {}),
-  });
-  try {
-    const step = imagesPerRun(options.inputs[0]!.length);
-    for (let first = 0; first < options.inputs.length; first += step) {
-      const images = options.inputs.slice(first, first + step);
-      options.visit(await runner.run(concatenated(images), [images.length, ...options.dims]), images.length);
-    }
-  } finally {
-    await runner.close();
-  }
-}
-
 /** Per-channel means of a segment's tensor `output` over the images. */
 async function pieceMeans(options: {
   model: Model;
@@ -188,36 +158,28 @@ async function pieceMeans(options: {
   const { output, channels } = options;
   const sum = new Float64Array(channels);
   let count = 0;
-  await eachRun({
+  await eachPieceRun({
     ...options,
     extraOutputs: [output],
+    fuseQdq: false,
     visit: (outputs, images) => {
-      const data = outputs[output]!;
-      const spatial = data.length / images / channels;
-      for (let n = 0; n < images; n++)
-        for (let c = 0; c < channels; c++) {
-          const base = (n * channels + c) * spatial;
-          let s = 0;
-          for (let i = 0; i < spatial; i++) s += data[base + i]!;
-          sum[c]! += s;
-        }
-      count += images * spatial;
+      count += addChannelSums({ sum, data: outputs[output]!, images });
     },
   });
   return sum.map((v) => v / count);
 }
 
-/** Each image's segment output (a copy: the next segment's input). */
-async function pieceOutputs(options: { model: Model; inputs: Activations; dims: readonly number[] }) {
-  const outputs: Activations = [];
-  const name = options.model.graph.outputs[0]!.name;
-  await eachRun({
-    ...options,
-    visit: (out, images) => {
-      const data = out[name]!;
-      const per = data.length / images;
-      for (let n = 0; n < images; n++) outputs.push(data.slice(n * per, (n + 1) * per));
-    },
-  });
-  return outputs;
+/** Adds each channel's sum over `images` NCHW images to `sum`; returns the values summed per channel. */
+function addChannelSums(options: { sum: Float64Array; data: Float32Array; images: number }): number {
+  const { sum, data, images } = options;
+  const channels = sum.length;
+  const spatial = data.length / images / channels;
+  for (let n = 0; n < images; n++)
+    for (let c = 0; c < channels; c++) {
+      const base = (n * channels + c) * spatial;
+      let s = 0;
+      for (let i = 0; i < spatial; i++) s += data[base + i]!;
+      sum[c]! += s;
+    }
+  return images * spatial;
 }

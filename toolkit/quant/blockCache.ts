@@ -25,6 +25,54 @@ export function imagesOf(batches: readonly Batch[]): Activations {
   });
 }
 
+/**
+ * Runs a piece model (one input, per-image values `inputs` of shape `dims`) a few images a run; `visit` sees each
+ * run's outputs (the piece's own and `extraOutputs`) and how many images it held.
+ */
+export async function eachPieceRun(options: {
+  model: Model;
+  inputs: Activations;
+  dims: readonly number[];
+  extraOutputs?: readonly string[];
+  fuseQdq?: boolean;
+  visit: (outputs: Record<string, Float32Array>, images: number) => void;
+}): Promise<void> {
+  const runner = await OrtRunner.create({
+    model: options.model,
+    ...(options.extraOutputs ? { extraOutputs: options.extraOutputs } : {}),
+    ...(options.fuseQdq === false ? { fuseQdq: false } : {}),
+  });
+  try {
+    const step = imagesPerRun(options.inputs[0]!.length);
+    for (let first = 0; first < options.inputs.length; first += step) {
+      const images = options.inputs.slice(first, first + step);
+      options.visit(await runner.run(concatenated(images), [images.length, ...options.dims]), images.length);
+    }
+  } finally {
+    await runner.close();
+  }
+}
+
+/** Each image's value of a piece model's output (views of each run's output buffer). */
+export async function pieceOutputs(options: {
+  model: Model;
+  inputs: Activations;
+  dims: readonly number[];
+  fuseQdq?: boolean;
+}): Promise<Activations> {
+  const outputs: Activations = [];
+  const name = options.model.graph.outputs[0]!.name;
+  await eachPieceRun({
+    ...options,
+    visit: (out, images) => {
+      const data = out[name]!;
+      const per = data.length / images;
+      for (let n = 0; n < images; n++) outputs.push(data.subarray(n * per, (n + 1) * per));
+    },
+  });
+  return outputs;
+}
+
 /** Each image's value of `segment`'s output from each image's value of its input (fp32, a run per few images). */
 export async function segmentOutputs(options: {
   model: Model;
@@ -32,20 +80,7 @@ export async function segmentOutputs(options: {
   inputs: Activations;
   dims: readonly number[];
 }): Promise<Activations> {
-  const runner = await OrtRunner.create({ model: segmentModelFrom(options) });
-  try {
-    const step = imagesPerRun(options.inputs[0]!.length);
-    const outputs: Activations = [];
-    for (let first = 0; first < options.inputs.length; first += step) {
-      const images = options.inputs.slice(first, first + step);
-      const out = (await runner.run(concatenated(images), [images.length, ...options.dims]))[runner.outputNames[0]!]!;
-      const per = out.length / images.length;
-      images.forEach((_, i) => outputs.push(out.subarray(i * per, (i + 1) * per)));
-    }
-    return outputs;
-  } finally {
-    await runner.close();
-  }
+  return pieceOutputs({ model: segmentModelFrom(options), inputs: options.inputs, dims: options.dims });
 }
 
 export class BoundaryCache {

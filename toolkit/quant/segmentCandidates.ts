@@ -29,12 +29,13 @@ function fakeQuantNodes(tensor: string, scale: string): { nodes: Node[]; output:
     attributes: {},
   });
   const at = (step: string) => `${tensor}.fq.${step}`;
+  const levels = levelInputs(tensor);
   return {
     nodes: [
       node('Div', [tensor, scale], at('div')),
       node('Round', [at('div')], at('round')),
-      node('Max', [at('round'), levelInputs(tensor).low], at('low')),
-      node('Min', [at('low'), levelInputs(tensor).high], at('high')),
+      node('Max', [at('round'), levels.low], at('low')),
+      node('Min', [at('low'), levels.high], at('high')),
       node('Mul', [at('high'), scale], at('out')),
     ],
     output: at('out'),

@@ -124,7 +124,8 @@ if (unavailable)
 else runAll();
 
 const f = Math.fround;
-const floatToInt8 = (v: number) => clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, v))));
+/** The engine's float → stored int8 (quantize_value_around): clamp to ±256, round half to even, add the zero, saturate. */
+const floatToInt8 = (v: number, zero = 0) => clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, v))) + zero);
 
 /** The naive reference: NHWC int8 in, NHWC int8 out, one layer at a time. */
 function reference(
@@ -159,7 +160,7 @@ function reference(
                 if (layer.gate) {
                   const g = layer.gate;
                   const product = f(f(f((v - g.inZero) * f(g.inScale)) * gateValues[c]!) / f(g.outScale));
-                  v = clampInt8(roundHalfToEven(Math.min(256, Math.max(-256, product))) + g.outZero);
+                  v = floatToInt8(product, g.outZero);
                 }
                 acc += v * layer.weights[((o * kh + ky) * kw + kx) * shape.c + c]!;
               }
@@ -373,7 +374,7 @@ function seChain(
     if (gateTable)
       return gateTable.values[floatToInt8(f(f(f(acc * f(0.002)) + se.fc2Bias[c]!) / f(gateTable.inScale))) & 0xff]!;
     const g = acc * f(0.002) + se.fc2Bias[c]!;
-    const q = clampInt8(roundHalfToEven(Math.min(256, f(f(1 / (1 + Math.exp(-g))) / f(1 / 127)))) + zeros.gate);
+    const q = floatToInt8(f(f(1 / (1 + Math.exp(-g))) / f(1 / 127)), zeros.gate);
     return f((q - zeros.gate) * f(1 / 127));
   });
   const expected = reference(project, d.out, d.shape, new Map([['x', x]]));
