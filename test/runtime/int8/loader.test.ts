@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Prng } from '../../../toolkit/model/prng.js';
 import { engineFileFrom, withChecksum } from '../../../toolkit/runtime/int8/engineFile.js';
+import type { EngineLayer } from '../../../toolkit/runtime/int8/lower.js';
 import {
   INT8_ABI_VERSION,
   INT8_PROTOTYPES,
@@ -143,4 +144,30 @@ t.test('bad engine files and inputs', { skip: unavailable ?? false }, async (t) 
   );
   t.throws(() => engine.setThreads(0), new UserError('engine.bin: --threads 0: thread count 0 out of range 1..64'));
   engine.close();
+});
+
+t.test('a zero point outside int8 is refused before anything reads it', { skip: unavailable ?? false }, async (t) => {
+  const prng = new Prng(12);
+  const shape = { h: 6, w: 5, c: 12 };
+  const load = (layers: EngineLayer[]) =>
+    Int8Engine.load({
+      bytes: engineFileFrom({
+        input: { tensor: 'x', channels: 12, height: 6, width: 5, scale: 0.05 },
+        classes: 0,
+        layers,
+      }),
+      source: 'engine.bin',
+    });
+  const first = conv(prng, 'x', 'a', shape, 20, 1, 1, [0, 0, 0, 0]);
+  const second = depthwise(prng, 'a', 'b', 20, 3, 2, [1, 1, 1, 1]);
+  t.throws(
+    () => load([first, { ...second, inputZero: 300 }]),
+    new UserError('engine.bin: layer 1: input zero point 300 outside int8'),
+  );
+  t.throws(
+    () => load([{ ...first, inputZero: -129 }, second]),
+    new UserError('engine.bin: layer 0: input zero point -129 outside int8'),
+  );
+  load([first, { ...second, inputZero: -128 }]).close();
+  t.pass('-128 loads');
 });

@@ -51,3 +51,46 @@ t.test('a zero point where the engine computes with zero 0 is refused, naming th
     ),
   );
 });
+
+t.test(
+  'a zero point of another type, or a DequantizeLinear that disagrees with its QuantizeLinear, is refused',
+  async (t) => {
+    // The first depthwise reads a SiLU output: its QuantizeLinear → DequantizeLinear pair carries a uint8 zero point.
+    const dw = model.graph.nodes.find((n) => n.opType === 'Conv' && n.attributes.group)!;
+    const dq = model.graph.nodes.find((n) => n.outputs[0] === dw.inputs[0])!;
+    const zeroName = dq.inputs[2]!;
+    const withInitializer = (name: string, replace: (t: Model['graph']['initializers'][number]) => object): Model => ({
+      ...model,
+      graph: {
+        ...model.graph,
+        initializers: model.graph.initializers.map((i) => (i.name === name ? { ...i, ...replace(i) } : i)),
+      },
+    });
+    t.throws(
+      () =>
+        engineBytesFor({ model: withInitializer(zeroName, () => ({ dataType: DataType.INT16 })), source: 'm.onnx' }),
+      new UserError(
+        `m.onnx: the int8 engine cannot run this model: QuantizeLinear '${dq.inputs[0]!.replace(/\.quantized$/, '.quantize')}': zero point is neither int8 nor uint8`,
+      ),
+    );
+    const otherZero: Model = {
+      ...model,
+      graph: {
+        ...model.graph,
+        nodes: model.graph.nodes.map((n) =>
+          n === dq ? { ...n, inputs: [n.inputs[0]!, n.inputs[1]!, 'other.zero'] } : n,
+        ),
+        initializers: [
+          ...model.graph.initializers,
+          { name: 'other.zero', dataType: DataType.UINT8, dims: [], data: Uint8Array.of(12) },
+        ],
+      },
+    };
+    t.throws(
+      () => engineBytesFor({ model: otherZero, source: 'm.onnx' }),
+      new UserError(
+        `m.onnx: the int8 engine cannot run this model: DequantizeLinear '${dq.name}': dequantizes with another scale or zero point than its QuantizeLinear`,
+      ),
+    );
+  },
+);
