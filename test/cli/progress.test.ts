@@ -144,22 +144,24 @@ t.test('nothing at all on a pipe, or when the command was asked for --json or --
 
 t.test("the stage tables count only the stages a run's options have", async (t) => {
   const labels = (rows: { label: string }[]) => rows.map((r) => r.label);
-  t.strictSame(labels(stagesFor(BUILD_STAGES, { precision: 'int8', auto: true })), [
+  t.strictSame(labels(stagesFor(BUILD_STAGES, { precision: 'int8', auto: true, biasCorrection: {} })), [
     'reading images',
     'calibrating',
     'choosing the calibrator',
     'searching activation ranges',
+    'correcting biases',
     'evaluating on the held-out images',
     'recording the golden set and device thresholds',
     'writing the bundle',
   ]);
   t.equal(stagesFor(BUILD_STAGES, { precision: 'int8', auto: true, searchCount: 0 }).length, 6);
+  t.equal(stagesFor(BUILD_STAGES, { precision: 'int8', auto: false, biasCorrection: { count: 8 } }).length, 6);
   t.equal(stagesFor(BUILD_STAGES, { precision: 'int8', auto: false }).length, 5);
-  t.equal(stagesFor(BUILD_STAGES, { precision: 'fp16', auto: true }).length, 4);
+  t.equal(stagesFor(BUILD_STAGES, { precision: 'fp16', auto: true, biasCorrection: {} }).length, 4);
   t.strictSame(labels(stagesFor(QUANTIZE_STAGES, { auto: false })), ['calibrating', 'writing the files']);
   const all = {
     auto: true,
-    biasCorrectionCount: 64,
+    biasCorrection: { count: 64 },
     maxDrop: { points: 0.5, eval: { root: 'val', items: [], labelSource: 'folders' as const } },
   };
   t.equal(stagesFor(QUANTIZE_STAGES, all).length, 7);

@@ -14,10 +14,11 @@ interface StageTableRow<S extends string, O> extends StageRow<S> {
   runs?: (options: O) => boolean;
 }
 
-type BuildChoices = Pick<BuildOptions, 'precision' | 'auto' | 'searchCount'>;
-type QuantizeChoices = Pick<QuantizePipelineOptions, 'auto' | 'searchCount' | 'biasCorrectionCount' | 'maxDrop'>;
+type BuildChoices = Pick<BuildOptions, 'precision' | 'auto' | 'searchCount' | 'biasCorrection'>;
+type QuantizeChoices = Pick<QuantizePipelineOptions, 'auto' | 'searchCount' | 'biasCorrection' | 'maxDrop'>;
 
 const searched = (o: { auto: boolean; searchCount?: number }) => o.auto && o.searchCount !== 0;
+const corrected = (o: { biasCorrection?: object }) => o.biasCorrection !== undefined;
 
 /** `build`: the pipeline's stages, then the command's own `write`. */
 export const BUILD_STAGES: readonly StageTableRow<BuildStage | 'write', BuildChoices>[] = [
@@ -25,6 +26,7 @@ export const BUILD_STAGES: readonly StageTableRow<BuildStage | 'write', BuildCho
   { stage: 'calibrate', label: 'calibrating', runs: (o) => o.precision === 'int8' },
   { stage: 'select', label: 'choosing the calibrator', runs: (o) => o.precision === 'int8' && o.auto },
   { stage: 'search', label: 'searching activation ranges', runs: (o) => o.precision === 'int8' && searched(o) },
+  { stage: 'bias-correct', label: 'correcting biases', runs: (o) => o.precision === 'int8' && corrected(o) },
   { stage: 'evaluate', label: 'evaluating on the held-out images' },
   { stage: 'golden', label: 'recording the golden set and device thresholds' },
   { stage: 'write', label: 'writing the bundle' },
@@ -32,11 +34,11 @@ export const BUILD_STAGES: readonly StageTableRow<BuildStage | 'write', BuildCho
 
 /** `quantize`: the pipeline's stages, then the command's own `write`. */
 export const QUANTIZE_STAGES: readonly StageTableRow<QuantizePipelineStage | 'write', QuantizeChoices>[] = [
-  { stage: 'read', label: 'reading images', runs: (o) => o.auto || o.biasCorrectionCount !== undefined },
+  { stage: 'read', label: 'reading images', runs: (o) => o.auto || corrected(o) },
   { stage: 'calibrate', label: 'calibrating' },
   { stage: 'select', label: 'choosing the calibrator', runs: (o) => o.auto },
   { stage: 'search', label: 'searching activation ranges', runs: searched },
-  { stage: 'bias-correct', label: 'correcting biases', runs: (o) => o.biasCorrectionCount !== undefined },
+  { stage: 'bias-correct', label: 'correcting biases', runs: corrected },
   { stage: 'max-drop', label: 'keeping the most sensitive layers in float', runs: (o) => o.maxDrop !== undefined },
   { stage: 'write', label: 'writing the files' },
 ];

@@ -19,6 +19,7 @@ import { bytesFromModel } from '../onnx/write.js';
 import type { WeightRange } from '../quant/cpu.js';
 import { ortInt8BytesFor } from '../quant/qoperator/model.js';
 import {
+  type BiasCorrectionChoice,
   dataDrivenOptions,
   preparedFp32From,
   quantizedModelFrom,
@@ -62,6 +63,8 @@ export interface BuildOptions {
   auto: boolean;
   searchCount?: number;
   selectCount?: number;
+  /** Empirical bias correction (the CLI's default with `--method auto`); absent: none. */
+  biasCorrection?: BiasCorrectionChoice;
   weightRange: WeightRange | 'auto';
   weightRounding?: WeightRounding;
   /** Cross-layer equalisation before calibrating (the CLI's default; `--no-equalize` turns it off). */
@@ -224,23 +227,29 @@ function datasetLoader(options: BuildOptions): DatasetLoader {
   return { load, progress };
 }
 
+/** Choices are made on fit images and scored on held-back check images, both from --calib, never from --eval. */
+function dataDrivenFor(options: BuildOptions, progress: (stage: string) => (done: number, total: number) => void) {
+  return dataDrivenOptions({
+    dataset: options.calib,
+    preprocessing: options.preprocessing,
+    inputSize: options.inputSize,
+    batchSize: options.batchSize,
+    auto: options.auto,
+    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
+    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
+    ...(options.biasCorrection ? { biasCorrection: options.biasCorrection } : {}),
+    onSearchProgress: progress('range search'),
+    onSelectProgress: progress('calibrator choice'),
+    onBiasCorrectionProgress: progress('bias correction'),
+  });
+}
+
 /** Calibrate, insert Q/DQ and evaluate both graphs on the held-out images. */
 async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
   const { target, inputSize, batchSize, preprocessing } = options;
   const { load, progress } = datasetLoader(options);
   const weightRange = targetWeightRange(target, options.weightRange);
-  // Choices are made on fit images and scored on held-back check images, both from --calib, never from --eval.
-  const { fit, quantize } = await dataDrivenOptions({
-    dataset: options.calib,
-    preprocessing,
-    inputSize,
-    batchSize,
-    auto: options.auto,
-    ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
-    ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
-    onSearchProgress: progress('range search'),
-    onSelectProgress: progress('calibrator choice'),
-  });
+  const { fit, quantize } = await dataDrivenFor(options, progress);
   const result = await quantizedModelFrom({
     model: options.model,
     inputSize,

@@ -12,6 +12,7 @@ import type { Model } from '../onnx/ir.js';
 import type { WeightRange } from '../quant/cpu.js';
 import type { PlacementProfile } from '../quant/plan.js';
 import {
+  type BiasCorrectionChoice,
   dataDrivenOptions,
   holdsBackImages,
   quantizedModelFrom,
@@ -40,8 +41,8 @@ export interface QuantizePipelineOptions {
   weightRange: WeightRange;
   equalize: boolean;
   weightRounding?: WeightRounding;
-  /** Images for empirical bias correction; none: no correction. */
-  biasCorrectionCount?: number;
+  /** Empirical bias correction (the CLI's default with `--method auto`); absent: none. */
+  biasCorrection?: BiasCorrectionChoice;
   /** A TensorRT calibration cache will be written: calibrate every float activation for it. */
   cache: boolean;
   /** Keep the most sensitive layers in float until top-1 on these labelled images is within `points`. */
@@ -71,7 +72,7 @@ export async function quantizedFromImages(options: QuantizePipelineOptions): Pro
     auto: options.auto,
     ...(options.searchCount !== undefined ? { searchCount: options.searchCount } : {}),
     ...(options.selectCount !== undefined ? { selectCount: options.selectCount } : {}),
-    ...(options.biasCorrectionCount !== undefined ? { biasCorrectionCount: options.biasCorrectionCount } : {}),
+    ...(options.biasCorrection ? { biasCorrection: options.biasCorrection } : {}),
     onSearchProgress: progress('range search'),
     onSelectProgress: progress('calibrator choice'),
     onBiasCorrectionProgress: progress('bias correction'),

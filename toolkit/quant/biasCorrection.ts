@@ -7,6 +7,7 @@
  * graph's activations at the block's input: the same means as running the whole int8 graph per layer (the corrected
  * model came out bit-identical on B0 at 224), at about 1/14 of the cost (8 images: 26.4 → 1.9 s).
  */
+import { UserError } from '../errors.js';
 import { initializerMap } from '../onnx/graph.js';
 import type { Model, Tensor } from '../onnx/ir.js';
 import { valueInfoMap } from '../onnx/shapes.js';
@@ -18,6 +19,51 @@ import { blockSegmentsOf, segmentModelFrom, type BlockSegment } from './blockSeg
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
 import type { Activations } from './segmentCandidates.js';
+
+/**
+ * The default correction's compute budget in multiply-accumulates: B0 at 224 on 32 images (about 8 s on 2 cores:
+ * each image runs each block once per corrected layer in it); the 32×32 fixture gets the most, 256 (about 4 s);
+ * B3 and larger the floor of 8 (B7 at 600: about 3 minutes).
+ */
+export const BIAS_CORRECTION_BUDGET_MACS = 32 * 0.39e9;
+export const MAX_BIAS_CORRECTION_IMAGES = 256;
+/** Fewer images measure each channel's mean shift on too few samples; the check images veto what that gets wrong. */
+export const MIN_BIAS_CORRECTION_IMAGES = 8;
+/**
+ * What the walk may hold of the images' activations at block boundaries (float32, a block's input and its output):
+ * calibration's budget. B7 at 600 holds about 11.5 MB an image there, so 256 images would need ~2.9 GB.
+ */
+export const BIAS_CORRECTION_MEMORY_BYTES = 2 ** 30;
+
+/** Float bytes one image holds while the walk runs: the largest block input and output side by side. */
+export function walkBytesPerImage(fp32: Model): number {
+  const segments = blockSegmentsOf({ model: fp32, structure: structureOf(fp32).structure });
+  const shapes = valueInfoMap(fp32);
+  const bytes = (tensor: string) => 4 * imageDimsOf(shapes, tensor).reduce((a, b) => a * b, 1);
+  const boundaries = [...segments.map((s) => bytes(s.input)), bytes(fp32.graph.outputs[0]!.name)];
+  return Math.max(...boundaries.slice(1).map((b, k) => b + boundaries[k]!));
+}
+
+/** Images the default correction measures on, for a model of `macs` per image and `walkBytes` (walkBytesPerImage). */
+export function defaultBiasCorrectionImages(options: { macs: number; walkBytes: number }): number {
+  const affordable = Math.floor(BIAS_CORRECTION_BUDGET_MACS / options.macs);
+  const held = Math.floor(BIAS_CORRECTION_MEMORY_BYTES / options.walkBytes);
+  const computed = Math.max(MIN_BIAS_CORRECTION_IMAGES, Math.min(MAX_BIAS_CORRECTION_IMAGES, affordable));
+  return Math.max(1, Math.min(held, computed));
+}
+
+/** A given count whose activations the walk could not hold: refused before any image is read for it. */
+export function checkedBiasCorrectionCount(options: { count: number; walkBytes: number }): number {
+  const { count, walkBytes } = options;
+  const most = Math.floor(BIAS_CORRECTION_MEMORY_BYTES / walkBytes);
+  if (count > most)
+    throw new UserError(
+      `--bias-correction-count ${count} would hold ${((count * walkBytes) / 2 ** 20).toFixed(0)} MiB of this model's ` +
+        `activations at once (${(walkBytes / 2 ** 20).toFixed(1)} MiB an image); at most ${most} fit the ` +
+        `${BIAS_CORRECTION_MEMORY_BYTES / 2 ** 30} GiB budget: give --bias-correction-count ${most} or fewer, or leave it out for the default`,
+    );
+  return count;
+}
 
 export interface BiasCorrectionOptions extends QdqContextWithModel {
   onProgress?: (done: number, total: number) => void;

@@ -8,7 +8,12 @@ import type { rangesFromBatches } from '../../calibration/calibrate/collect.js';
 import type { Model } from '../onnx/ir.js';
 import type { PassReport } from '../passes/pass.js';
 import { graphLayersOf } from '../model/summaryFromOnnx.js';
-import { biasCorrectedFp32 } from './biasCorrection.js';
+import {
+  biasCorrectedFp32,
+  checkedBiasCorrectionCount,
+  defaultBiasCorrectionImages,
+  walkBytesPerImage,
+} from './biasCorrection.js';
 import { checkedChoice, checkedScoresText, scorerFor, type CheckedChoice, type Scorer } from './checked.js';
 import type { QuantizationPlan } from './plan.js';
 import { qdqModelFrom } from './qdq.js';
@@ -62,8 +67,16 @@ export interface DataDrivenSteps {
    * is not applied. None: choices are applied unchecked.
    */
   check?: { batches: Batch[] };
-  /** Empirical bias correction on these (preloaded) calibration images. */
-  biasCorrection?: { batches: Batch[]; onProgress?: (done: number, total: number) => void };
+  /**
+   * Empirical bias correction on `count` calibration images (default: what the compute and memory budgets allow for
+   * this model, biasCorrection.ts's defaultBiasCorrectionImages).
+   */
+  biasCorrection?: {
+    count?: number;
+    /** Loads `count` calibration images. */
+    batches: (count: number) => Promise<Batch[]>;
+    onProgress?: (done: number, total: number) => void;
+  };
   /** Called as each stage that runs starts (select, search and bias-correct only when asked for). */
   onStage?: (stage: QuantizeStage) => void;
 }
@@ -247,7 +260,13 @@ export async function biasCorrected(
   const { options, fp32, plan } = step;
   if (!options.biasCorrection) return { base: fp32, reports: [] };
   options.onStage?.('bias-correct');
-  const { batches } = options.biasCorrection;
+  const walkBytes = walkBytesPerImage(fp32);
+  const { count } = options.biasCorrection;
+  const batches = await options.biasCorrection.batches(
+    count === undefined
+      ? defaultBiasCorrectionImages({ macs: macsOf(fp32), walkBytes })
+      : checkedBiasCorrectionCount({ count, walkBytes }),
+  );
   const corrected = await biasCorrectedFp32({
     fp32,
     plan,

@@ -225,18 +225,24 @@ function cacheRangesFrom(options: {
   );
 }
 
+/** Bias correction asked for: on `count` calibration images, or (none given) as many as the budgets allow. */
+export interface BiasCorrectionChoice {
+  count?: number;
+}
+
+/** Whether dataDrivenOptions splits and preloads calibration images: only for a data-driven step. */
+export function holdsBackImages(options: { auto: boolean; biasCorrection?: BiasCorrectionChoice }): boolean {
+  return options.auto || options.biasCorrection !== undefined;
+}
+
 /**
  * The images the data-driven steps use. The calibration set is split by file (calibration/images/split.ts) into
  * fit images, which calibrate and which every choice is made on, and check images that score each choice and are
  * never tuned on. `--method auto` chooses the calibrator on a seeded, class-balanced subset of the fit images
  * (`selectCount`, default a compute budget's) and searches ranges on another (each loaded when its size is known;
- * `searchCount` 0: no search); bias correction (`biasCorrectionCount` images) measures on a third. With no
+ * `searchCount` 0: no search); bias correction (`biasCorrection.count` images, default the budgets') measures on a third. With no
  * data-driven step nothing is held back.
  */
-/** Whether dataDrivenOptions splits and preloads calibration images: only for a data-driven step. */
-export function holdsBackImages(options: { auto: boolean; biasCorrectionCount?: number }): boolean {
-  return options.auto || options.biasCorrectionCount !== undefined;
-}
 
 export async function dataDrivenOptions(options: {
   dataset: Dataset;
@@ -246,7 +252,7 @@ export async function dataDrivenOptions(options: {
   auto: boolean;
   selectCount?: number;
   searchCount?: number;
-  biasCorrectionCount?: number;
+  biasCorrection?: BiasCorrectionChoice;
   onSearchProgress?: (done: number, total: number) => void;
   onSelectProgress?: (done: number, total: number) => void;
   onBiasCorrectionProgress?: (done: number, total: number) => void;
@@ -261,10 +267,10 @@ export async function dataDrivenOptions(options: {
   const subset = (count: number, seed: number) => preloaded(balancedSubset({ dataset: fit, count, seed }));
   const quantize: DataDrivenSteps = {};
   if (check.items.length > 0) quantize.check = { batches: await preloaded(check) };
-  if (options.biasCorrectionCount !== undefined) {
-    const batches = await subset(options.biasCorrectionCount, 1);
+  if (options.biasCorrection) {
     quantize.biasCorrection = {
-      batches,
+      ...(options.biasCorrection.count !== undefined ? { count: options.biasCorrection.count } : {}),
+      batches: (count: number) => subset(count, 1),
       ...(options.onBiasCorrectionProgress ? { onProgress: options.onBiasCorrectionProgress } : {}),
     };
   }

@@ -26,6 +26,7 @@ import { choiceOption, flag, numberOption, requiredString, stringOption, numberO
 import {
   CALIBRATION_GROUP,
   autoCountsFrom,
+  biasCorrectionFrom,
   calibratorSettingsFrom,
   weightRoundingFrom,
   equalizeFrom,
@@ -322,6 +323,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       calibrator,
       auto,
       ...autoCounts,
+      ...biasCorrectionFrom(args, auto),
       weightRange,
       weightRounding,
       equalize,
