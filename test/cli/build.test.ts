@@ -264,3 +264,33 @@ t.test('build errors: images that do not fit the model, an output that cannot be
     "effnet-edge build: give --model M.onnx (a trained export) or --variant bN [--weights W.safetensors]\nRun 'effnet-edge build --help' for usage.\n",
   );
 });
+
+t.test(
+  'build --bias-correction corrects on --bias-correction-count fit images and checks it on the others',
+  async (t) => {
+    const out = join(dir, 'corrected');
+    const result = await runCli(
+      ['build', '--out', out, '--search-count', '0', '--calib-count', '60', '--golden', '4', '--quiet'].concat([
+        '--bias-correction',
+        '--bias-correction-count',
+        '12',
+      ]),
+    );
+    t.equal(result.code, 0, result.stderr);
+    const passes = (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest).calibration!.passes;
+    t.match(
+      passes.find((p) => p.startsWith('biases corrected')),
+      /^biases corrected: 82 layers, mean \|shift\| \d\.\d\de-\d+$/,
+    );
+    t.match(
+      passes.find((p) => p.startsWith('corrected biases')),
+      /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 12 fit images, 0\.\d{4} → 0\.\d{4} on 16 check images /,
+    );
+    const stray = await runCli(['build', '--out', join(dir, 'stray'), '--bias-correction-count', '12']);
+    t.equal(stray.code, 2);
+    t.equal(
+      stray.stderr,
+      "effnet-edge build: --bias-correction-count goes with --bias-correction\nRun 'effnet-edge build --help' for usage.\n",
+    );
+  },
+);

@@ -75,28 +75,24 @@ export const CALIBRATION_GROUP: OptionGroup = [
     validate: integerAtLeast(0),
   },
   {
+    name: 'bias-correction',
+    type: 'boolean',
+    help: [
+      "correct each layer's bias, layer by layer in graph order, for the mean shift quantization",
+      'causes on the calibration images (checked like the choices of --method auto); off by',
+      'default: where clipping shrinks activations, matching the means made the logits worse',
+    ],
+  },
+  {
     name: 'bias-correction-count',
     type: 'integer',
     placeholder: 'N',
     help: [
-      "calibration images each layer's bias correction is measured on; 0 skips it (default, with",
-      '--method auto or --bias-correction: what fixed compute and memory budgets allow, 256 at most:',
-      'B0 256 at 32×32 and 32 at 224, B1 18, B2 12, B3 and larger 8)',
+      'with --bias-correction: calibration images each correction is measured on (default: what',
+      'fixed compute and memory budgets allow, 256 at most: B0 256 at 32×32 and 32 at 224, B1 18,',
+      'B2 12, B3 and larger 8)',
     ],
-    validate: integerAtLeast(0),
-  },
-  {
-    name: 'bias-correction',
-    type: 'boolean',
-    help: [
-      "correct each layer's bias for the mean shift quantization causes, layer by layer in graph",
-      'order (on by default with --method auto; this turns it on with a fixed --method)',
-    ],
-  },
-  {
-    name: 'no-bias-correction',
-    type: 'boolean',
-    help: 'skip bias correction (as --bias-correction-count 0)',
+    validate: positiveInteger,
   },
   {
     name: 'percentile',
@@ -156,18 +152,13 @@ export function autoCountsFrom(args: ParsedArgs, auto: boolean): { searchCount?:
   return counts;
 }
 
-/**
- * Bias correction: on by default with `--method auto` (like the range search, and checked like it on the check
- * images), with a fixed method only when asked for; `--bias-correction-count 0` or `--no-bias-correction` skips it.
- */
-export function biasCorrectionFrom(args: ParsedArgs, auto: boolean): { biasCorrection?: BiasCorrectionChoice } {
-  const on = flag(args, 'bias-correction');
-  const off = flag(args, 'no-bias-correction');
+/** `--bias-correction`, with `--bias-correction-count N` images or the budgets' (biasCorrection.ts). */
+export function biasCorrectionFrom(args: ParsedArgs): { biasCorrection?: BiasCorrectionChoice } {
   const count = numberOption(args, 'bias-correction-count');
-  if (on && off) throw new UsageError('--bias-correction and --no-bias-correction contradict each other; give one');
-  if (off && count !== undefined && count > 0)
-    throw new UsageError(`--no-bias-correction and --bias-correction-count ${count} contradict each other; give one`);
-  if (off || count === 0 || !(auto || on || count !== undefined)) return {};
+  if (!flag(args, 'bias-correction')) {
+    if (count !== undefined) throw new UsageError('--bias-correction-count goes with --bias-correction');
+    return {};
+  }
   return { biasCorrection: count === undefined ? {} : { count } };
 }
 

@@ -142,7 +142,7 @@ async function quantizeOptionsFrom(
     equalize,
     weightRounding,
     ...autoCountsFrom(args, auto),
-    ...biasCorrectionFrom(args, auto),
+    ...biasCorrectionFrom(args),
     cache: stringOption(args, 'cache') !== undefined,
     ...(maxDrop ? { maxDrop } : {}),
     onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
