@@ -2,7 +2,9 @@
  * Benchmark child (run by bench/run.ts): the native int8 engine and ONNX Runtime fp32 on B0@224 (seeded), quiet and
  * then with one busy competing process per core, p50 and p99 at batch 1 and 8. Each phase makes its runners afresh,
  * as a user's `run` or `bench` would under that load: the engine's default threads are chosen from the free cores
- * then. Also the engine on every core, the old default, whose layers then wait for cores the competitors hold. The
+ * then. Also the engine on every core, the old default, whose layers then wait for cores the competitors hold, and
+ * ONNX Runtime on every core (its default takes the physical cores, one on a 2-vCPU VM), so that a runtime using the
+ * cores the native default uses when quiet can be compared with it under load. The
  * runners are interleaved in short bursts (one untimed run, then timed ones) so all see the same machine noise.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -33,6 +35,8 @@ function percentiles(ms: number[]): Percentiles {
   return { p50: at(0.5), p99: at(0.99), runs: sorted.length };
 }
 
+const SETTLE_MS = 20;
+
 type Run = (input: Float32Array, batch: number) => unknown;
 
 /** Each runner's p50/p99 over rounds of bursts (one untimed run, then `timed` timed ones). */
@@ -51,6 +55,8 @@ async function burstPercentiles(
         await run(input, batch);
         times.get(name)!.push(performance.now() - start);
       }
+      // ONNX Runtime's intra-op threads spin a while after a run: let them stop before the next runner's burst.
+      await sleep(SETTLE_MS);
     }
   }
   return Object.fromEntries([...times].map(([name, ms]) => [name, percentiles(ms)]));
@@ -69,6 +75,7 @@ async function phase(models: { fp32: Model; int8: Model }): Promise<PhaseResult>
   const ort = [
     await OrtRunner.create({ model: models.fp32 }),
     await OrtRunner.create({ model: models.fp32, threads: 1 }),
+    await OrtRunner.create({ model: models.fp32, threads: availableParallelism() }),
   ];
   const shape = (batch: number) => [batch, 3, 224, 224];
   const runners: [string, Run][] = [
@@ -77,6 +84,7 @@ async function phase(models: { fp32: Model; int8: Model }): Promise<PhaseResult>
     ['native-int8 every core', (x, b) => engines[2]!.run(x, shape(b))],
     ['ort-fp32 default', (x, b) => ort[0]!.run(x, shape(b))],
     ['ort-fp32 --threads 1', (x, b) => ort[1]!.run(x, shape(b))],
+    ['ort-fp32 every core', (x, b) => ort[2]!.run(x, shape(b))],
   ];
   const batch1 = await burstPercentiles(runners, 1, RUNS.batch1);
   const batch8 = await burstPercentiles(runners, 8, RUNS.batch8);
