@@ -63,7 +63,7 @@ export interface BuildOptions {
   auto: boolean;
   searchCount?: number;
   selectCount?: number;
-  /** Empirical bias correction (the CLI's default with `--method auto`); absent: none. */
+  /** Empirical bias correction (`--bias-correction`); absent: none. */
   biasCorrection?: BiasCorrectionChoice;
   weightRange: WeightRange | 'auto';
   weightRounding?: WeightRounding;

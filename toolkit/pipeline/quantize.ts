@@ -41,7 +41,7 @@ export interface QuantizePipelineOptions {
   weightRange: WeightRange;
   equalize: boolean;
   weightRounding?: WeightRounding;
-  /** Empirical bias correction (the CLI's default with `--method auto`); absent: none. */
+  /** Empirical bias correction (`--bias-correction`); absent: none. */
   biasCorrection?: BiasCorrectionChoice;
   /** A TensorRT calibration cache will be written: calibrate every float activation for it. */
   cache: boolean;

@@ -21,9 +21,9 @@ import { qdqModelFrom } from './qdq.js';
 import type { Activations } from './segmentCandidates.js';
 
 /**
- * The default correction's compute budget in multiply-accumulates: B0 at 224 on 32 images (about 8 s on 2 cores:
- * each image runs each block once per corrected layer in it); the 32×32 fixture gets the most, 256 (about 4 s);
- * B3 and larger the floor of 8 (B7 at 600: about 3 minutes).
+ * The default correction's compute budget in multiply-accumulates: B0 at 224 on 32 images (each image runs each block
+ * once per corrected layer in it: 1.9 s measured on 8 images, so about 8 s on 2 cores); the 32×32 fixture gets the
+ * most, 256 (about 4 s measured); B3 and larger the floor of 8 (B7 at 600, scaled by its MACs: about 3 minutes).
  */
 export const BIAS_CORRECTION_BUDGET_MACS = 32 * 0.39e9;
 export const MAX_BIAS_CORRECTION_IMAGES = 256;
@@ -31,7 +31,7 @@ export const MAX_BIAS_CORRECTION_IMAGES = 256;
 export const MIN_BIAS_CORRECTION_IMAGES = 8;
 /**
  * What the walk may hold of the images' activations at block boundaries (float32, a block's input and its output):
- * calibration's budget. B7 at 600 holds about 11.5 MB an image there, so 256 images would need ~2.9 GB.
+ * calibration's budget. B7 at 600 holds up to about 11.5 MB an image at one boundary, so 256 images would need ~6 GB.
  */
 export const BIAS_CORRECTION_MEMORY_BYTES = 2 ** 30;
 
