@@ -193,10 +193,44 @@ export async function selectedRanges(step: RangeStep): Promise<{
   };
 }
 
-/** With `rangeSearch`: each activation's range searched on its own, within what min-max calibration saw. */
+/** The ranges the search starts from, and the calibrator they are (null: the chosen one's). */
+export interface SearchStart {
+  ranges: Map<string, number>;
+  settings: CalibratorSettings | null;
+}
+
+/**
+ * Where the range search starts: the lowest percentile among the calibrator candidates that did not collapse, else
+ * the chosen calibrator's ranges. The search mostly widens (the fixture: 67 tensors widened, 34 narrowed), and each
+ * tensor's best range depends on the others': from a tight start only the tensors that need it are widened. Measured
+ * over 5 calibration subsets × both profiles (`quant-seeds`), against fp32 on the calibration images each subset left
+ * out: starting from percentile 99.5 instead of the chosen calibrator (99.8 on 6 of the 10) gave a logit cosine as
+ * high or higher on all 10 and a mean agreement of 96.40 → 96.60 % (tensorrt) and 95.90 → 96.70 % (onnxruntime).
+ * The searched ranges are still checked against the chosen calibrator's.
+ */
+export function searchStartFrom(
+  step: RangeStep,
+  selected: { ranges: Map<string, number>; rangeScores?: CandidateScore[] },
+): SearchStart {
+  const percentiles = (selected.rangeScores ?? [])
+    .filter((s) => !s.collapsed && s.settings.method === 'percentile')
+    .map((s) => s.settings);
+  const lowest = percentiles.sort((a, b) => (a.percentile ?? 0) - (b.percentile ?? 0))[0];
+  if (!lowest) return { ranges: selected.ranges, settings: null };
+  const ranges = new Map(
+    [...selected.ranges].map(([tensor, range]): [string, number] => {
+      const histogram = step.collected.calibrators.get(tensor)?.histogram;
+      return [tensor, histogram ? amaxFromHistogram(histogram, lowest) : range];
+    }),
+  );
+  return { ranges, settings: lowest };
+}
+
+/** With `rangeSearch`: each activation's range searched on its own from `start`, within what min-max calibration saw. */
 export async function searchedRanges(
   step: RangeStep,
   ranges: Map<string, number>,
+  start: SearchStart = { ranges, settings: null },
 ): Promise<{
   ranges: Map<string, number>;
   search?: SearchRecord;
@@ -219,7 +253,7 @@ export async function searchedRanges(
   const search = await rangesSearchedFrom({
     fp32,
     plan,
-    ranges,
+    ranges: start.ranges,
     ceilings,
     weightQmax: step.weightQmax,
     weightFormat: step.weightFormat,
@@ -248,7 +282,7 @@ export async function searchedRanges(
       ? { search: { ranges: search.searched, images: searchedImages, steps: DEFAULT_SEARCH_STEPS } }
       : {}),
     checked,
-    reports: [rangeSearchReport(search.searched, searchedImages), verdict],
+    reports: [rangeSearchReport(search.searched, searchedImages, start.settings), verdict],
   };
 }
 

@@ -23,6 +23,7 @@ import { scorerFor, type CheckedChoice } from './checked.js';
 import {
   biasCorrected,
   searchedRanges,
+  searchStartFrom,
   selectedRanges,
   type Collected,
   type DataDrivenSteps,
@@ -140,7 +141,7 @@ export async function quantizedModelFrom(options: QuantizeOptions): Promise<Quan
     roundedWeights: rounding.roundedWeights,
   };
   const selected = await selectedRanges(step);
-  const searched = await searchedRanges(step, selected.ranges);
+  const searched = await searchedRanges(step, selected.ranges, searchStartFrom(step, selected));
   const { ranges } = searched;
   const corrected = await biasCorrected(step, ranges);
   const reports = [

@@ -17,6 +17,8 @@ import { BoundaryCache, imageDimsOf, imagesOf } from './blockCache.js';
 import { blockSegmentsOf, segmentReading, type BlockSegment } from './blockSegments.js';
 import type { QdqContextWithModel } from './context.js';
 import type { ActivationPoint } from './plan.js';
+import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
+import { describeSettings } from './rangeSelection.js';
 import { candidateCosines, candidateModelFrom, candidateParameters, type Activations } from './segmentCandidates.js';
 
 export interface RangeSearchOptions extends QdqContextWithModel {
@@ -178,7 +180,11 @@ export async function rangesSearchedFrom(
   return { ranges, searched: points.map((p) => found.get(p.tensor)!) };
 }
 
-export function rangeSearchReport(searched: readonly SearchedRange[], images: number): PassReport {
+export function rangeSearchReport(
+  searched: readonly SearchedRange[],
+  images: number,
+  from: CalibratorSettings | null = null,
+): PassReport {
   const widened = searched.filter((s) => s.searched > s.calibrated).length;
   const narrowed = searched.filter((s) => s.searched < s.calibrated).length;
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -186,7 +192,7 @@ export function rangeSearchReport(searched: readonly SearchedRange[], images: nu
   const after = mean(searched.map((s) => s.cosineSearched));
   return {
     pass: 'range-search',
-    summary: `activation ranges searched one by one on ${images} calibration images: ${widened} widened, ${narrowed} narrowed, ${searched.length - widened - narrowed} kept (single-tensor block-output cosine ${before.toFixed(5)} → ${after.toFixed(5)})`,
+    summary: `activation ranges searched one by one${from ? ` from ${describeSettings(from)}` : ''} on ${images} calibration images: ${widened} widened, ${narrowed} narrowed, ${searched.length - widened - narrowed} kept (single-tensor block-output cosine ${before.toFixed(5)} → ${after.toFixed(5)})`,
     counts: { searched: searched.length, widened, narrowed },
   };
 }
