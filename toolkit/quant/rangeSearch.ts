@@ -37,6 +37,7 @@ export interface RangeSearchOptions extends QdqContextWithModel {
 
 export interface SearchedRange {
   tensor: string;
+  /** The range the search started from (dataDriven.ts searchStartFrom: the lowest percentile that did not collapse). */
   calibrated: number;
   searched: number;
   /**
