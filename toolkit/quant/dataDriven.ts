@@ -27,6 +27,7 @@ import {
 } from './rangeSearch.js';
 import {
   defaultSelectImages,
+  rangesFrom,
   rangesSelectedFrom,
   sameSettings,
   selectionReports,
@@ -217,12 +218,9 @@ export function searchStartFrom(
     .map((s) => s.settings);
   const lowest = percentiles.sort((a, b) => (a.percentile ?? 0) - (b.percentile ?? 0))[0];
   if (!lowest) return { ranges: selected.ranges, settings: null };
-  const ranges = new Map(
-    [...selected.ranges].map(([tensor, range]): [string, number] => {
-      const histogram = step.collected.calibrators.get(tensor)?.histogram;
-      return [tensor, histogram ? amaxFromHistogram(histogram, lowest) : range];
-    }),
-  );
+  // Scores exist only where the choice ran, which needs every tensor's histogram: the candidates' own ranges.
+  const all = rangesFrom(step.collected.calibrators, lowest);
+  const ranges = new Map([...selected.ranges.keys()].map((tensor): [string, number] => [tensor, all.get(tensor)!]));
   return { ranges, settings: lowest };
 }
 

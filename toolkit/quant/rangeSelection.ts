@@ -198,7 +198,8 @@ function markKept(runs: (RaceEntry & { settings: CalibratorSettings })[], keep: 
   for (const r of runs) r.keep = r === bestPercentile || (!!keep && sameSettings(r.settings, keep));
 }
 
-function rangesFrom(calibrators: ReadonlyMap<string, TensorCalibrator>, settings: CalibratorSettings) {
+/** Each tensor's range by `settings` from its histogram (every calibrator here has one). */
+export function rangesFrom(calibrators: ReadonlyMap<string, TensorCalibrator>, settings: CalibratorSettings) {
   return new Map(
     [...calibrators].map(([tensor, calibrator]) => {
       if (!calibrator.histogram) throw new Error('internal: range selection needs histogram calibrators');
