@@ -69,10 +69,10 @@ t.test(
     });
     t.equal(searched.length, 1);
     const [only] = searched;
-    t.equal(only!.calibrated, 2);
+    t.equal(only!.start, 2);
     t.equal(ranges.get(tensor), only!.searched);
     t.ok(only!.searched > 6 && only!.searched < 51.2, `searched range ${only!.searched.toFixed(2)}`);
-    t.ok(only!.cosineCalibrated < 0.985, `clipped at 2.0: logit cosine ${only!.cosineCalibrated.toFixed(4)}`);
+    t.ok(only!.cosineStart < 0.985, `clipped at 2.0: logit cosine ${only!.cosineStart.toFixed(4)}`);
     t.ok(only!.cosineSearched > 0.998, `searched: logit cosine ${only!.cosineSearched.toFixed(4)}`);
   },
 );

@@ -2,7 +2,7 @@
  * Per-tensor range search. A percentile that suits most activations clips the few channels that carry outliers in
  * others (EfficientNet's SE-scaled tensors: a p99.8 range of 2 where single channels reach 50), and clipping those
  * costs far more downstream than the rounding it saves. So each activation's amax is searched on its own: with only
- * that tensor quantized, every candidate on a geometric grid from half the calibrated range up to the largest value
+ * that tensor quantized, every candidate on a geometric grid from half the starting range up to the largest value
  * seen is scored by the mean cosine against fp32 at the output of the block that reads it, and the best one wins.
  * Only that block runs: the fp32 activations at its input are cached (blockCache.ts), the candidates are batch rows
  * of one session per tensor (segmentCandidates.ts). Cost: about (steps + 2) × 7 tensors per block × one graph run
@@ -38,13 +38,13 @@ export interface RangeSearchOptions extends QdqContextWithModel {
 export interface SearchedRange {
   tensor: string;
   /** The range the search started from (dataDriven.ts searchStartFrom: the lowest percentile that did not collapse). */
-  calibrated: number;
+  start: number;
   searched: number;
   /**
    * Cosine against fp32 at the scored window's end (the block's output; the logits in the head), with only this tensor
-   * quantized, at the calibrated and at the searched range.
+   * quantized, at the start and at the searched range.
    */
-  cosineCalibrated: number;
+  cosineStart: number;
   cosineSearched: number;
 }
 
@@ -79,12 +79,12 @@ export function defaultSearchImages(options: { macs: number; tensors: number }):
   return Math.max(MIN_SEARCH_IMAGES, Math.min(MAX_SEARCH_IMAGES, affordable));
 }
 
-/** Candidates for one tensor: the calibrated range and a geometric grid from half of it to the ceiling. */
-export function searchGrid(calibrated: number, ceiling: number, steps: number): number[] {
-  const low = calibrated / 2;
-  const high = Math.max(ceiling, calibrated);
+/** Candidates for one tensor: the start and a geometric grid from half of it to the ceiling. */
+export function searchGrid(start: number, ceiling: number, steps: number): number[] {
+  const low = start / 2;
+  const high = Math.max(ceiling, start);
   const grid = Array.from({ length: steps + 1 }, (_, k) => low * (high / low) ** (k / steps));
-  return [calibrated, ...grid.filter((amax) => amax !== calibrated)];
+  return [start, ...grid.filter((amax) => amax !== start)];
 }
 
 /** One tensor's search on its segment: every candidate scored in one session, the best kept. */
@@ -95,14 +95,14 @@ async function searchedRange(options: {
   shapes: ReadonlyMap<string, ValueInfo>;
   inputs: Activations;
   reference: Activations;
-  calibrated: number;
+  start: number;
   ceiling: number;
   steps: number;
 }): Promise<SearchedRange> {
-  const { point, calibrated } = options;
+  const { point, start } = options;
   const rank = imageDimsOf(options.shapes, point.tensor).length + 1;
   const dims = imageDimsOf(options.shapes, options.segment.input);
-  const candidates = searchGrid(calibrated, options.ceiling, options.steps);
+  const candidates = searchGrid(start, options.ceiling, options.steps);
   const runner = await OrtRunner.create({
     model: candidateModelFrom({ ...options, rank }),
     parameters: candidateParameters(point),
@@ -116,13 +116,13 @@ async function searchedRange(options: {
       candidates,
       point,
     });
-    // Ties keep the earlier candidate, the calibrated range first: a change has to earn its place.
+    // Ties keep the earlier candidate, the start first: a change has to earn its place.
     const best = cosines.reduce((b, cosine, k) => (cosine > cosines[b]! ? k : b), 0);
     return {
       tensor: point.tensor,
-      calibrated,
+      start,
       searched: candidates[best]!,
-      cosineCalibrated: cosines[0]!,
+      cosineStart: cosines[0]!,
       cosineSearched: cosines[best]!,
     };
   } finally {
@@ -157,7 +157,7 @@ export async function rangesSearchedFrom(
     for (const point of points.filter((p) => segmentReading(segments, p.tensor) === segment)) {
       const ceiling = options.ceilings.get(point.tensor);
       if (ceiling === undefined) throw new Error(`internal: no ceiling to search to for '${point.tensor}'`);
-      const calibrated = options.ranges.get(point.tensor)!;
+      const start = options.ranges.get(point.tensor)!;
       const steps = options.steps ?? DEFAULT_SEARCH_STEPS;
       const searched = await searchedRange({
         model,
@@ -166,7 +166,7 @@ export async function rangesSearchedFrom(
         shapes,
         inputs,
         reference,
-        calibrated,
+        start,
         ceiling,
         steps,
       });
@@ -186,10 +186,10 @@ export function rangeSearchReport(
   images: number,
   from: CalibratorSettings | null = null,
 ): PassReport {
-  const widened = searched.filter((s) => s.searched > s.calibrated).length;
-  const narrowed = searched.filter((s) => s.searched < s.calibrated).length;
+  const widened = searched.filter((s) => s.searched > s.start).length;
+  const narrowed = searched.filter((s) => s.searched < s.start).length;
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
-  const before = mean(searched.map((s) => s.cosineCalibrated));
+  const before = mean(searched.map((s) => s.cosineStart));
   const after = mean(searched.map((s) => s.cosineSearched));
   return {
     pass: 'range-search',
