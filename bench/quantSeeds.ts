@@ -202,9 +202,11 @@ export async function runQuantSeedsBench(options: {
   quantizeArgs: readonly string[];
 }) {
   // QUANT_SEEDS=6,7,8,9,10: other subsets, to check a default decided on seeds 1–5 on subsets it never saw.
-  const given = process.env.QUANT_SEEDS?.split(',').map(Number);
-  if (given?.some((s) => !Number.isInteger(s) || s < 0))
-    throw new Error(`QUANT_SEEDS='${process.env.QUANT_SEEDS}': expected seeds like 6,7,8,9,10`);
+  const listed = process.env.QUANT_SEEDS;
+  // Each seed whole digits: Number('') is 0, so an empty entry ("6,,7") would otherwise run seed 0 unasked.
+  if (listed !== undefined && !/^\d+(,\d+)*$/.test(listed))
+    throw new Error(`QUANT_SEEDS='${listed}': expected seeds like 6,7,8,9,10`);
+  const given = listed?.split(',').map(Number);
   const seeds = given ?? [1, 2, 3, 4, 5];
   const calibCount = 600;
   const { quantizeArgs } = options;
@@ -224,7 +226,7 @@ export async function runQuantSeedsBench(options: {
   const settings = quantizeArgs.length ? `quantize ${quantizeArgs.join(' ')}` : 'default quantize';
   const result = {
     benchmark: 'quant-seeds',
-    about: `${settings}, --calib-count ${calibCount} --seed ${seeds[0]}..${seeds.at(-1)} × both profiles, evaluated on the fixture's 2000 test images and on the calibration images each subset left out`,
+    about: `${settings}, --calib-count ${calibCount} --seed ${seeds.join('|')} × both profiles, evaluated on the fixture's 2000 test images and on the calibration images each subset left out`,
     goal: { worstAgreement: 96, worstDrop: 0.5, worstCosine: 0.995 },
     machine: options.machine,
     runs,
