@@ -13,8 +13,17 @@ import { engineProgramFrom } from '../toolkit/runtime/int8/lower.js';
 import { qoperatorModelFrom } from '../toolkit/quant/qoperator/model.js';
 import { engineBytesFor, Int8Engine, int8IsaSupported, type Int8Isa } from '../toolkit/runtime/int8/native.js';
 import { OrtRunner } from '../toolkit/runtime/ort.js';
+import { int8PeakFrom } from './int8Peak.js';
 import { copyGBpsFor, kernelMetricsFrom } from './kernelMetrics.js';
 import { seededB0Models } from './seededB0.js';
+
+function cpuinfoText(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -36,23 +45,6 @@ async function burstMedians(
     }
   }
   return Object.fromEntries(Object.entries(times).map(([name, ms]) => [name, median(ms)]));
-}
-
-/**
- * Peak int8 MAC rate of the path the engine chose, per core: two vpdpbusd per cycle, 2 × 64 MACs on 512-bit vectors
- * (AVX-512 on cores with 512-bit units such as Zen 5; Zen 4 and client cores split them, half that) and 2 × 32 on
- * 256-bit (AVX-VNNI); vpmaddwd (AVX2) 2 × 16, vmlal (NEON) 2 × 4, scalar 1. Clock: /proc/cpuinfo's (nominal) MHz,
- * so a turbo clock makes the share look higher than it is.
- */
-function peakGops(isa: string): { gops: number; mhz: number; macsPerCycle: number } {
-  let mhz = 0;
-  try {
-    mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 0);
-  } catch {
-    mhz = 0;
-  }
-  const macsPerCycle = ({ avx512: 128, 'avx-vnni': 64, avx2: 32, neon: 8 } as Record<string, number>)[isa] ?? 1;
-  return { gops: (2 * macsPerCycle * mhz) / 1000, mhz, macsPerCycle };
 }
 
 const { fp32, int8 } = await seededB0Models();
@@ -135,7 +127,7 @@ const batchScaling = await burstMedians(11, 1, [
   ['two', () => twoThreads.run(batch8, [8, 3, 224, 224])],
 ]);
 
-const peak = peakGops(info.isa);
+const peak = int8PeakFrom({ isa: info.isa, cpuinfo: cpuinfoText() });
 const copySpeeds = new Map<number, number>();
 const kernels = kernelMetricsFrom({
   stats: layers,
@@ -164,7 +156,7 @@ process.stdout.write(
       achieved: gops,
       peak: peak.gops,
       share: peak.gops ? gops / peak.gops : null,
-      assumption: `${peak.macsPerCycle} int8 MACs/cycle at ${peak.mhz} MHz`,
+      assumption: peak.basis,
     },
     paths,
     kernels,
