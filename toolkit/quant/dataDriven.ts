@@ -218,10 +218,12 @@ export function searchStartFrom(
     .map((s) => s.settings);
   const lowest = percentiles.sort((a, b) => (a.percentile ?? 0) - (b.percentile ?? 0))[0];
   if (!lowest) return { ranges: selected.ranges, settings: null };
-  // Scores exist only where the choice ran, which needs every tensor's histogram: the candidates' own ranges.
-  const all = rangesFrom(step.collected.calibrators, lowest);
-  const ranges = new Map([...selected.ranges.keys()].map((tensor): [string, number] => [tensor, all.get(tensor)!]));
-  return { ranges, settings: lowest };
+  // Scores exist only where the choice ran, which needs every tensor's histogram: the candidates' own ranges, of the
+  // planned tensors only (the collection holds every float activation when a TensorRT cache wants them).
+  const planned = new Map(
+    [...selected.ranges.keys()].map((tensor) => [tensor, step.collected.calibrators.get(tensor)!] as const),
+  );
+  return { ranges: rangesFrom(planned, lowest), settings: lowest };
 }
 
 /** With `rangeSearch`: each activation's range searched on its own from `start`, within what min-max calibration saw. */
