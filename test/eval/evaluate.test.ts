@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import type { Batch } from '../../calibration/images/loader.js';
 import { seededB0Models } from '../../bench/seededB0.js';
-import { evaluationFrom, type LayerSqnr } from '../../toolkit/eval/evaluate.js';
+import { defaultSqnrImages, evaluationFrom, type LayerSqnr } from '../../toolkit/eval/evaluate.js';
 import { seededInput } from '../helpers/ort.js';
 
 /**
@@ -62,7 +62,7 @@ t.test('tensors over the budget are measured in passes, with the same numbers as
   t.ok(total > 3, `measured in ${total} passes`);
   t.strictSame(passes.slice(0, 4), [`pass 1/${total}`, 'batches 1', `pass 2/${total}`, 'batches 2']);
   t.equal(whole.layers.length, plan.activations.length, 'every quantized activation has its SQNR');
-  // Grouped passes measure SQNR on their first 8 images by default: all 6 here.
+  // Grouped passes measure SQNR on their first 8 images by default on a model this small: all 6 here.
   sameSqnr(t, grouped.layers, whole.layers, 'the SQNR per tensor');
   t.strictSame(grouped.fp32Logits, whole.fp32Logits);
   t.strictSame(grouped.int8Logits, whole.int8Logits);
@@ -92,4 +92,12 @@ t.test('tensors over the budget are measured in passes, with the same numbers as
   sameSqnr(t, capped.layers, firstOnly.layers, 'SQNR on the first 3 images');
   t.notSame(capped.layers, whole.layers);
   t.strictSame(capped.int8Logits, whole.int8Logits, 'logits of every image');
+});
+
+t.test('several passes measure SQNR on what the compute budget allows: 8 images down to 2', async (t) => {
+  t.equal(defaultSqnrImages({ macs: 8_474_848 }), 8, 'the 32×32 fixture');
+  t.equal(defaultSqnrImages({ macs: 10_266_384_752 }), 8, 'B5 at 456');
+  t.equal(defaultSqnrImages({ macs: 19_067_593_536 }), 4, 'B6 at 528');
+  t.equal(defaultSqnrImages({ macs: 37_745_884_192 }), 2, 'B7 at 600');
+  t.equal(defaultSqnrImages({ macs: 1e12 }), 2, 'never fewer than 2');
 });

@@ -6,6 +6,7 @@ import type { Batch } from '../../calibration/images/loader.js';
 import type { Model } from '../onnx/ir.js';
 import { exposurePlan } from '../../calibration/calibrate/collect.js';
 import { imagesPerRun as runImages, OrtRunner, runSlices } from '../runtime/ort.js';
+import { macsOf } from '../model/summaryFromOnnx.js';
 import { concatenated } from './logits.js';
 import { SqnrAccumulator, meanCosine, top1Agreement, topKAccuracy, type Logits } from './metrics.js';
 
@@ -50,10 +51,16 @@ export function quantizedActivations(int8: Model): string[] {
  */
 const EXPOSED_BYTES_PER_SESSION = 2 ** 29;
 /**
- * Images the per-tensor SQNR is measured on when it takes several passes: each pass runs both graphs, and at the sizes
- * that need passes (B7 at 600: 4 at 512 MiB) 8 images give every tensor millions of values.
+ * Images the per-tensor SQNR is measured on when it takes several passes, each of which runs both graphs with a group
+ * exposed: as many as a compute budget allows, 8 at most and 2 at least. The budget is 8 images of B5 at 456 (10.3 G
+ * multiply-accumulates); B6 at 528 gets 4 and B7 at 600 (37.7 G) 2, where 8 took about 180 s of a 30-minute build on
+ * the 2-core VMs (4 passes, both graphs, 4.5–5.6 s an image each). Two 600×600 images still give each tensor 10⁵–10⁷
+ * values; every image is still measured when one pass exposes everything.
  */
-const SQNR_IMAGES = 8;
+export const SQNR_BUDGET_MACS = 8 * 10.3e9;
+export function defaultSqnrImages(options: { macs: number }): number {
+  return Math.max(2, Math.min(8, Math.floor(SQNR_BUDGET_MACS / options.macs)));
+}
 
 /** Per-tensor SQNR accumulators, and the tensor the fp32 graph takes as input (measured on the input itself). */
 interface SqnrPass {
@@ -96,9 +103,13 @@ async function sqnrPass(options: {
     extraOutputs: group.map((t) => `${t}.dequantized`),
   });
   try {
-    for await (const batch of options.batches) {
-      if (seen >= images && !options.onRun) break;
+    // A pass that only measures SQNR stops at its images, within a batch too: a 32-image batch of B7 at 600 ran
+    // whole through both graphs in each of 4 passes (391 s of a 30-minute build) to measure 8 of them.
+    const done = () => seen >= images && !options.onRun;
+    passing: for await (const batch of options.batches) {
+      if (done()) break;
       for (const slice of runSlices(batch.data, batch.size, options.imagesPerRun)) {
+        if (done()) break passing;
         const dims = [slice.size, 3, options.inputSize, options.inputSize];
         const a = await fp32Runner.run(slice.data, dims);
         const b = await int8Runner.run(slice.data, dims);
@@ -140,7 +151,7 @@ export async function evaluationFrom(options: {
   onPass?: (pass: number, passes: number) => void;
   /** Budget for what each graph exposes in one run (default 512 MiB). */
   maxExposedBytes?: number;
-  /** Images the SQNR is measured on when it takes several passes (default 8; one pass measures every image). */
+  /** Images the SQNR is measured on when it takes several passes (default defaultSqnrImages'; one pass: every image). */
   sqnrImages?: number;
 }): Promise<Evaluation> {
   const tensors = options.sqnr === false ? [] : quantizedActivations(options.int8);
@@ -163,10 +174,11 @@ export async function evaluationFrom(options: {
   // One group: logits and SQNR of every image in one pass. Several: the logits first, exposing nothing.
   const several = groups.length > 1;
   const passes = several ? [[], ...groups] : groups;
+  const budgeted = several ? defaultSqnrImages({ macs: macsOf(options.fp32) }) : Infinity;
   for (const [index, group] of passes.entries()) {
     options.onPass?.(index + 1, passes.length);
     const first = index === 0;
-    const sqnrImages = several ? (first ? 0 : (options.sqnrImages ?? SQNR_IMAGES)) : Infinity;
+    const sqnrImages = several ? (first ? 0 : (options.sqnrImages ?? budgeted)) : Infinity;
     await sqnrPass({
       fp32: options.fp32,
       int8: options.int8,

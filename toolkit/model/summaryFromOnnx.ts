@@ -190,6 +190,11 @@ function namedLayers(raw: RawLayer[]): GraphLayer[] {
   return named;
 }
 
+/** Multiply-accumulates of one image through `model`: what the compute budgets are counted in. */
+export function macsOf(model: Model): number {
+  return graphLayersOf(model).reduce((n, l) => n + l.layer.macs, 0);
+}
+
 /** Every Conv/Gemm/MatMul of the graph with its EfficientNet layer name and accounting (shapes inferred). */
 export function graphLayersOf(model: Model): GraphLayer[] {
   return namedLayers(rawLayersFrom(inferShapes(model).graph));

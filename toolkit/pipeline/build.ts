@@ -246,7 +246,7 @@ function dataDrivenFor(options: BuildOptions, progress: (stage: string) => (done
 
 /** Calibrate, insert Q/DQ and evaluate both graphs on the held-out images. */
 async function int8ModelsFrom(options: BuildOptions): Promise<BundleModels> {
-  const { target, inputSize, batchSize, preprocessing } = options;
+  const { target, inputSize, batchSize } = options;
   const { load, progress } = datasetLoader(options);
   const weightRange = targetWeightRange(target, options.weightRange);
   const { fit, quantize } = await dataDrivenFor(options, progress);

@@ -7,7 +7,7 @@ import { amaxFromHistogram, type CalibratorSettings } from '../../calibration/ca
 import type { rangesFromBatches } from '../../calibration/calibrate/collect.js';
 import type { Model } from '../onnx/ir.js';
 import type { PassReport } from '../passes/pass.js';
-import { graphLayersOf } from '../model/summaryFromOnnx.js';
+import { macsOf } from '../model/summaryFromOnnx.js';
 import {
   biasCorrectedFp32,
   checkedBiasCorrectionCount,
@@ -131,8 +131,6 @@ function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, numb
 }
 
 /** Multiply-accumulates of one image through the model (the compute budgets' unit). */
-const macsOf = (model: Model) => graphLayersOf(model).reduce((n, l) => n + l.layer.macs, 0);
-
 /** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
 export async function selectedRanges(step: RangeStep): Promise<{
   ranges: Map<string, number>;
