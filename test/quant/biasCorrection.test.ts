@@ -49,7 +49,7 @@ for (const profile of ['tensorrt', 'onnxruntime'] as const)
         const means = await channelMeans(
           qdqModelFrom({ model: base, plan, ranges, weightQmax: 127, weightFormat: 'int8' }).model,
           outputs,
-          options,
+          { ...options, optimization: 'all' },
         );
         let worst = 0;
         for (const name of outputs) {

@@ -69,13 +69,19 @@ export interface BiasCorrectionOptions extends QdqContextWithModel {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Per-channel means (channel axis 1) of Conv/Gemm outputs `names` over the batches. */
+/**
+ * Per-channel means (channel axis 1) of Conv/Gemm outputs `names` over the batches. ONNX Runtime's optimisation
+ * defaults to 'basic': at 'all' its NCHWc layout reorders every exposed tensor back (calibrate/collect.ts measured
+ * it). A Q/DQ graph measured to compare with the walk's pieces takes 'all', as they run: a rounding flipped by the
+ * other kernels moves a small tensor's channel mean by a quantum's share.
+ */
 export async function channelMeans(
   model: Model,
   names: readonly string[],
-  options: Pick<QdqContextWithModel, 'batches' | 'inputSize'>,
+  options: Pick<QdqContextWithModel, 'batches' | 'inputSize'> & { optimization?: 'basic' | 'all' },
 ): Promise<Map<string, Float64Array>> {
-  const runner = await OrtRunner.create({ model, extraOutputs: names, fuseQdq: false });
+  const optimization = options.optimization ?? 'basic';
+  const runner = await OrtRunner.create({ model, extraOutputs: names, fuseQdq: false, optimization });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
   try {
