@@ -266,12 +266,11 @@ t.test('build errors: images that do not fit the model, an output that cannot be
 });
 
 t.test(
-  'build --bias-correction corrects on --bias-correction-count fit images and checks it on the others',
+  'build corrects biases by default, on --bias-correction-count fit images, and checks it on the others',
   async (t) => {
     const out = join(dir, 'corrected');
     const result = await runCli(
       ['build', '--out', out, '--search-count', '0', '--calib-count', '60', '--golden', '4', '--quiet'].concat([
-        '--bias-correction',
         '--bias-correction-count',
         '12',
       ]),
@@ -286,11 +285,25 @@ t.test(
       passes.find((p) => p.startsWith('corrected biases')),
       /^corrected biases (applied|not applied, worse than the uncorrected ones on the check images): logit cosine 0\.\d{4} → 0\.\d{4} on 12 fit images, 0\.\d{4} → 0\.\d{4} on 16 check images /,
     );
-    const stray = await runCli(['build', '--out', join(dir, 'stray'), '--bias-correction-count', '12']);
-    t.equal(stray.code, 2);
-    t.equal(
-      stray.stderr,
-      "effnet-edge build: --bias-correction-count goes with --bias-correction\nRun 'effnet-edge build --help' for usage.\n",
-    );
+    const usage = (flags: string[]) => runCli(['build', '--out', join(dir, 'stray'), ...flags]);
+    for (const [flags, message] of [
+      [
+        ['--method', 'minmax', '--bias-correction-count', '12'],
+        '--bias-correction-count goes with --method auto or --bias-correction',
+      ],
+      [
+        ['--no-bias-correction', '--bias-correction-count', '12'],
+        '--bias-correction-count goes without --no-bias-correction',
+      ],
+      [
+        ['--no-bias-correction', '--bias-correction'],
+        '--bias-correction and --no-bias-correction contradict each other; give one',
+      ],
+    ] as const) {
+      const stray = await usage([...flags]);
+      t.equal(stray.code, 2, flags.join(' '));
+      t.equal(stray.stderr, `effnet-edge build: ${message}\nRun 'effnet-edge build --help' for usage.\n`);
+    }
+    t.notOk(existsSync(join(dir, 'stray')), 'usage errors write nothing');
   },
 );

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { COMMANDS } from '../../toolkit/cli/main.js';
 import { helpText, parseCommandArgs } from '../../toolkit/cli/command.js';
-import { equalizeFrom } from '../../toolkit/cli/calibration.js';
+import { biasCorrectionFrom, equalizeFrom } from '../../toolkit/cli/calibration.js';
 import { buildCommand } from '../../toolkit/cli/commands/build.js';
 import { quantizeCommand } from '../../toolkit/cli/commands/quantize.js';
 import { editDistance, nearestName } from '../../toolkit/cli/suggest.js';
@@ -143,3 +143,23 @@ t.test('cross-layer equalisation is on unless --no-equalize; both flags are a us
     "effnet-edge quantize: --equalize and --no-equalize contradict each other; give one\nRun 'effnet-edge quantize --help' for usage.\n",
   );
 });
+
+t.test(
+  'bias correction runs with --method auto unless --no-bias-correction, with a named method only when asked',
+  async (t) => {
+    const parsed = (argv: string[]) => parseCommandArgs(quantizeCommand, ['--model', 'm.onnx', ...argv]);
+    t.strictSame(biasCorrectionFrom(parsed([]), true), { biasCorrection: {} }, 'auto: on');
+    t.strictSame(biasCorrectionFrom(parsed(['--bias-correction-count', '8']), true), { biasCorrection: { count: 8 } });
+    t.strictSame(biasCorrectionFrom(parsed(['--no-bias-correction']), true), {}, 'auto: off when asked');
+    t.strictSame(biasCorrectionFrom(parsed([]), false), {}, 'a named method: off');
+    t.strictSame(
+      biasCorrectionFrom(parsed(['--bias-correction']), false),
+      { biasCorrection: {} },
+      'a named method: asked',
+    );
+    t.strictSame(biasCorrectionFrom(parseCommandArgs(buildCommand, ['--no-bias-correction']), true), {}, 'build too');
+    t.throws(() => biasCorrectionFrom(parsed(['--method', 'minmax', '--bias-correction-count', '8']), false), {
+      message: '--bias-correction-count goes with --method auto or --bias-correction',
+    });
+  },
+);

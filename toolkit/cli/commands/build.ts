@@ -323,7 +323,7 @@ export async function buildPlanFrom(args: ParsedArgs) {
       calibrator,
       auto,
       ...autoCounts,
-      ...biasCorrectionFrom(args),
+      ...biasCorrectionFrom(args, auto),
       weightRange,
       weightRounding,
       equalize,

@@ -142,7 +142,7 @@ async function quantizeOptionsFrom(
     equalize,
     weightRounding,
     ...autoCountsFrom(args, auto),
-    ...biasCorrectionFrom(args),
+    ...biasCorrectionFrom(args, auto),
     cache: stringOption(args, 'cache') !== undefined,
     ...(maxDrop ? { maxDrop } : {}),
     onWarning: (message) => io.stderr(`effnet-edge quantize: warning: ${message}\n`),
