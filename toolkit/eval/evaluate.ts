@@ -53,9 +53,9 @@ const EXPOSED_BYTES_PER_SESSION = 2 ** 29;
 /**
  * Images the per-tensor SQNR is measured on when it takes several passes, each of which runs both graphs with a group
  * exposed: as many as a compute budget allows, 8 at most and 2 at least. The budget is 8 images of B5 at 456 (10.3 G
- * multiply-accumulates); B6 at 528 gets 4 and B7 at 600 (37.7 G) 2, where 8 took about 180 s of a 30-minute build on
- * the 2-core VMs (4 passes, both graphs, 4.5–5.6 s an image each). Two 600×600 images still give each tensor 10⁵–10⁷
- * values; every image is still measured when one pass exposes everything.
+ * multiply-accumulates); B6 at 528 gets 4 and B7 at 600 (37.7 G) 2, whose 4 passes cost seconds an image each on the
+ * 2-core VMs, within a build that must fit 30 minutes. Two 600×600 images still give each tensor 10⁵–10⁷ values; every
+ * image is still measured when one pass exposes everything.
  */
 export const SQNR_BUDGET_MACS = 8 * 10.3e9;
 export function defaultSqnrImages(options: { macs: number }): number {
