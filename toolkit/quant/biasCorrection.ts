@@ -7,6 +7,7 @@
  * graph's activations at the block's input: the same means as running the whole int8 graph per layer (the corrected
  * model came out bit-identical on B0 at 224), at about 1/14 of the cost (8 images: 26.4 → 1.9 s).
  */
+import { EXPOSING } from '../../calibration/calibrate/collect.js';
 import { UserError } from '../errors.js';
 import { initializerMap } from '../onnx/graph.js';
 import type { Model, Tensor } from '../onnx/ir.js';
@@ -71,16 +72,16 @@ export interface BiasCorrectionOptions extends QdqContextWithModel {
 
 /**
  * Per-channel means (channel axis 1) of Conv/Gemm outputs `names` over the batches. ONNX Runtime's optimisation
- * defaults to 'basic': at 'all' its NCHWc layout reorders every exposed tensor back (calibrate/collect.ts measured
- * it). A Q/DQ graph measured to compare with the walk's pieces takes 'all', as they run: a rounding flipped by the
- * other kernels moves a small tensor's channel mean by a quantum's share.
+ * defaults to calibration's EXPOSING level: at 'all' its NCHWc layout reorders every exposed tensor back. A Q/DQ
+ * graph measured to compare with the walk's pieces takes 'all', as they run: a rounding flipped by the other kernels
+ * moves a small tensor's channel mean by a quantum's share.
  */
 export async function channelMeans(
   model: Model,
   names: readonly string[],
   options: Pick<QdqContextWithModel, 'batches' | 'inputSize'> & { optimization?: 'basic' | 'all' },
 ): Promise<Map<string, Float64Array>> {
-  const optimization = options.optimization ?? 'basic';
+  const optimization = options.optimization ?? EXPOSING;
   const runner = await OrtRunner.create({ model, extraOutputs: names, fuseQdq: false, optimization });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
