@@ -16,7 +16,7 @@ export type Arch = 'x86_64' | 'arm64' | 'any';
 export interface TargetCalibration {
   method: 'auto' | 'minmax' | 'percentile' | 'entropy' | 'mse';
   /** Q/DQ placement profile (toolkit/quant/plan.ts). */
-  profile: 'tensorrt' | 'onnxruntime';
+  profile: 'tensorrt' | 'onnxruntime' | 'npu';
   weightRange: 'auto' | 'full' | 'reduced';
   weightGranularity: 'per-channel' | 'per-tensor';
   /** Calibration images used by default (a seeded, class-balanced subset when the folder has more). */
@@ -82,7 +82,7 @@ const targetSchema = z
     neverRun: z.array(text),
     calibration: z.strictObject({
       method: z.enum(['auto', 'minmax', 'percentile', 'entropy', 'mse']),
-      profile: z.enum(['tensorrt', 'onnxruntime']),
+      profile: z.enum(['tensorrt', 'onnxruntime', 'npu']),
       weightRange: z.enum(['auto', 'full', 'reduced']),
       weightGranularity: z.enum(['per-channel', 'per-tensor']),
       images: z.int().min(1),

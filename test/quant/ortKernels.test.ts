@@ -5,7 +5,7 @@ import type { Model } from '../../toolkit/onnx/ir.js';
 import { modelFromFile } from '../../toolkit/onnx/read.js';
 import { structureOf } from '../../toolkit/passes/recognise.js';
 import { WEIGHT_QMAX } from '../../toolkit/quant/cpu.js';
-import { quantizationPlanFrom, type PlacementProfile } from '../../toolkit/quant/plan.js';
+import { PLACEMENT_PROFILES, quantizationPlanFrom, type PlacementProfile } from '../../toolkit/quant/plan.js';
 import { qdqModelFrom } from '../../toolkit/quant/qdq.js';
 import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { OrtRunner } from '../../toolkit/runtime/ort.js';
@@ -18,6 +18,7 @@ import { CIFAR_B0 } from '../helpers/paths.js';
 const EXPECTED: Record<PlacementProfile, Record<string, number>> = {
   tensorrt: { QLinearConv: 2 },
   onnxruntime: { QLinearConv: 11, QLinearGlobalAveragePool: 16, QLinearMul: 16 },
+  npu: { QLinearConv: 2 },
 };
 
 const fp32 = preparedFp32From(await modelFromFile({ path: join(CIFAR_B0, 'model.onnx') })).model;
@@ -50,7 +51,7 @@ async function optimizedOps(dir: string, model: Model, fuseQdq?: boolean): Promi
 const quantizedOps = (counts: Record<string, number>) =>
   Object.fromEntries(Object.entries(counts).filter(([op]) => op.startsWith('QLinear')));
 
-for (const profile of ['tensorrt', 'onnxruntime'] as const) {
+for (const profile of PLACEMENT_PROFILES) {
   t.test(`${profile} placement: int8 kernels ORT chooses`, async (t) => {
     const counts = await optimizedOps(t.testdir(), qdqModelOf(profile));
     const int8 = quantizedOps(counts);

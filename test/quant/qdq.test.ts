@@ -36,55 +36,62 @@ t.test('weight range: 7-bit only for ONNX Runtime on x86 without VNNI', async (t
   t.equal(cpuHasVnni('processor : 0\nflags : fpu avx2\n'), false);
 });
 
-t.test(
-  'tensorrt placement: inputs only, identity input of residual Adds, SE pool and Mul inputs, the head pool input, never Sigmoid',
-  async (t) => {
-    const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
-    t.equal(plan.weights.length, 82, '81 Convs + the classifier, per channel');
-    t.equal(plan.activations.length, 115);
-    const sePools = new Set(structure.se.map((se) => se.pool.name));
-    const headPool = fp32.graph.nodes.find((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name))!;
-    t.strictSame(
-      plan.activations.filter((a) => a.reasons.includes('head-pool-input')).map((a) => [a.tensor, a.uses]),
-      [[headPool.inputs[0], [{ node: headPool.name, input: 0 }]]],
-      'the head pool reads its input quantized (int8 pooling, no reformat pair)',
-    );
-    const byName = new Map(fp32.graph.nodes.map((n) => [n.name, n]));
-    const uses = plan.activations.flatMap((a) => a.uses.map((u) => byName.get(u.node)!));
-    t.notOk(
-      uses.some((n) => n.opType === 'Sigmoid'),
-      'no Q/DQ in front of a Sigmoid',
-    );
-    const outputs = new Set(fp32.graph.outputs.map((o) => o.name));
-    t.notOk(
-      plan.activations.some((a) => outputs.has(a.tensor)),
-      'no graph output',
-    );
-    for (const residual of structure.residuals) {
-      const quantizedInputs = plan.activations
-        .filter((a) => a.uses.some((u) => u.node === residual.add.name))
-        .map((a) => a.tensor);
-      t.strictSame(quantizedInputs, [residual.identity], `${residual.add.name}: identity only`);
-    }
-    for (const se of structure.se) {
-      const scaleInputs = plan.activations
-        .filter((a) => a.uses.some((u) => u.node === se.scale.name))
-        .map((a) => a.tensor)
-        .sort();
-      t.strictSame(scaleInputs, [...se.scale.inputs].sort(), `${se.scale.name}: both Mul inputs`);
-    }
-    const onnxruntime = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
-    t.equal(
-      onnxruntime.activations.length,
-      172,
-      'onnxruntime placement adds the outputs of Conv, Add, pool and SE Mul',
-    );
-    t.notOk(
-      onnxruntime.activations.some((a) => a.reasons.includes('head-pool-input')),
-      "the native int8 engine's head is left as it is",
-    );
-  },
-);
+for (const profile of ['npu', 'tensorrt'] as const) {
+  t.test(
+    `${profile} placement: inputs only, identity input of residual Adds, the head pool input, never Sigmoid; SE pool and Mul inputs ${profile === 'npu' ? 'int8' : 'float but for the gate'}`,
+    async (t) => {
+      const plan = quantizationPlanFrom({ model: fp32, structure, profile });
+      t.equal(plan.weights.length, 82, '81 Convs + the classifier, per channel');
+      // The tensorrt placement leaves each of the 16 SE blocks' input (the depthwise SiLU's output) float.
+      t.equal(plan.activations.length, profile === 'npu' ? 115 : 99);
+      const sePools = new Set(structure.se.map((se) => se.pool.name));
+      const headPool = fp32.graph.nodes.find((n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name))!;
+      t.strictSame(
+        plan.activations.filter((a) => a.reasons.includes('head-pool-input')).map((a) => [a.tensor, a.uses]),
+        [[headPool.inputs[0], [{ node: headPool.name, input: 0 }]]],
+        'the head pool reads its input quantized (int8 pooling, no reformat pair)',
+      );
+      const byName = new Map(fp32.graph.nodes.map((n) => [n.name, n]));
+      const uses = plan.activations.flatMap((a) => a.uses.map((u) => byName.get(u.node)!));
+      t.notOk(
+        uses.some((n) => n.opType === 'Sigmoid'),
+        'no Q/DQ in front of a Sigmoid',
+      );
+      const outputs = new Set(fp32.graph.outputs.map((o) => o.name));
+      t.notOk(
+        plan.activations.some((a) => outputs.has(a.tensor)),
+        'no graph output',
+      );
+      for (const residual of structure.residuals) {
+        const quantizedInputs = plan.activations
+          .filter((a) => a.uses.some((u) => u.node === residual.add.name))
+          .map((a) => a.tensor);
+        t.strictSame(quantizedInputs, [residual.identity], `${residual.add.name}: identity only`);
+      }
+      for (const se of structure.se) {
+        const scaleInputs = plan.activations
+          .filter((a) => a.uses.some((u) => u.node === se.scale.name))
+          .map((a) => a.tensor)
+          .sort();
+        if (profile === 'npu')
+          t.strictSame(scaleInputs, [...se.scale.inputs].sort(), `${se.scale.name}: both Mul inputs`);
+        else t.strictSame(scaleInputs, [se.gateOutput], `${se.scale.name}: the gate only`);
+        const poolInput = plan.activations.some((a) => a.uses.some((u) => u.node === se.pool.name));
+        t.equal(poolInput, profile === 'npu', `${se.pool.name}: input ${profile === 'npu' ? 'int8' : 'float'}`);
+      }
+      const onnxruntime = quantizationPlanFrom({ model: fp32, structure, profile: 'onnxruntime' });
+      t.equal(
+        onnxruntime.activations.length,
+        172,
+        'onnxruntime placement adds the outputs of Conv, Add, pool and SE Mul',
+      );
+      t.notOk(
+        onnxruntime.activations.some((a) => a.reasons.includes('head-pool-input')),
+        "the native int8 engine's head is left as it is",
+      );
+    },
+  );
+}
 
 t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ranges', async (t) => {
   const plan = quantizationPlanFrom({ model: fp32, structure, profile: 'tensorrt' });
@@ -93,7 +100,7 @@ t.test('Q/DQ graphs run in ONNX Runtime and stay close to fp32 with generous ran
   const reference = await runOnnx(bytesFromModel(fp32), input, [2, 3, 32, 32]);
   for (const weightFormat of ['qdq', 'int8'] as const) {
     const { model, report } = qdqModelFrom({ model: fp32, plan, ranges, weightQmax: 127, weightFormat });
-    t.equal(report.nodesAdded, 115 * 2 + 82 * (weightFormat === 'qdq' ? 2 : 1));
+    t.equal(report.nodesAdded, 99 * 2 + 82 * (weightFormat === 'qdq' ? 2 : 1));
     const logits = await runOnnx(bytesFromModel(model), input, [2, 3, 32, 32]);
     t.equal(logits.length, 20);
     t.ok(logits.every(Number.isFinite));

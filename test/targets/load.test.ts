@@ -28,6 +28,8 @@ t.test('every target file loads and validates', async (t) => {
   t.strictSame(targetNamed('jetson-agx-orin').dlaCores, 2);
   t.equal(targetNamed('jetson-xavier-nx').sm, '7.2');
   t.equal(targetNamed('cpu-x86_64').calibration.profile, 'onnxruntime');
+  t.equal(targetNamed('jetson-orin-nx').calibration.profile, 'tensorrt');
+  t.equal(targetNamed('npu-generic').calibration.profile, 'npu', 'NPU compilers get every op between convs int8');
   t.equal(targetNamed('jetson').name, 'jetson-orin-nano', 'jetson is an alias for the Orin Nano');
   t.strictSame(nano.tensorrt, ['8.0', '8.2'], 'JetPack 4.6 ships TensorRT 8.0.1, 4.6.1 and later 8.2.1');
   t.equal(nano.deviceSide, 'trtexec', 'JetPack 4 cannot run Node.js 20: the Nano builds its engine with trtexec');

@@ -146,7 +146,7 @@ export const manifestSchema = z
       .strictObject({
         calibrator: calibratorSettings,
         images: z.int().min(1),
-        profile: z.enum(['tensorrt', 'onnxruntime']),
+        profile: z.enum(['tensorrt', 'onnxruntime', 'npu']),
         weightRange: z.enum(['full', 'reduced']),
         search: z.strictObject({ images: z.int().min(1), steps: z.int().min(1) }).nullable(),
         passes: z.array(z.string().max(1000)).max(1000),

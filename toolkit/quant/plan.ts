@@ -1,10 +1,15 @@
 /**
- * Where Q/DQ goes, as data. Two placement profiles:
- * - `tensorrt` (also NPU compilers): quantize inputs only — every Conv/Gemm/MatMul activation input, weights per
- *   output channel; the residual Add's identity input only; the SE block's GlobalAveragePool input and both inputs
- *   of its Mul; the head's GlobalAveragePool input (NVIDIA's trex example: a quantized pool input removes a
- *   DequantizeLinear/QuantizeLinear reformat pair around the pool); never a Sigmoid's input; never a graph output.
- *   This is what TensorRT fuses (FACTS.md).
+ * Where Q/DQ goes, as data. Three placement profiles:
+ * - `npu`: quantize inputs only — every Conv/Gemm/MatMul activation input, weights per output channel; the residual
+ *   Add's identity input only; the SE block's GlobalAveragePool input and both inputs of its Mul; the head's
+ *   GlobalAveragePool input (NVIDIA's trex example: a quantized pool input removes a DequantizeLinear/QuantizeLinear
+ *   reformat pair around the pool); never a Sigmoid's input; never a graph output. Every op between int8 convs reads
+ *   int8, as NPU compilers want, and it is what TensorRT fuses into all-int8 SE blocks (FACTS.md).
+ * - `tensorrt`: `npu` except the SE block's input (the depthwise conv's SiLU output, which the SE pool and Mul read)
+ *   stays float: TensorRT runs that depthwise conv with int8 inputs and a float output, pools and scales in float,
+ *   and quantizes the product for the projection conv. Symmetric int8 spends half its levels on negative values a
+ *   SiLU never reaches, and the tensor was quantized twice on its way to the projection; measured on held-back
+ *   calibration images (README), the float SE input raises agreement and logit cosine on every seed.
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
  *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
  *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics); a
@@ -16,8 +21,8 @@ import type { Model, Node } from '../onnx/ir.js';
 import type { Structure } from '../passes/recognise.js';
 import { SILU_MIN } from './activationScale.js';
 
-export type PlacementProfile = 'tensorrt' | 'onnxruntime';
-export const PLACEMENT_PROFILES: readonly PlacementProfile[] = ['tensorrt', 'onnxruntime'];
+export type PlacementProfile = 'tensorrt' | 'onnxruntime' | 'npu';
+export const PLACEMENT_PROFILES: readonly PlacementProfile[] = ['tensorrt', 'onnxruntime', 'npu'];
 
 export interface InputUse {
   /** Node name (node names are unique in the graphs we quantize: the plan checks it). */
@@ -112,8 +117,11 @@ export function quantizationPlanFrom(options: {
   }
   for (const se of structure.se) {
     if (keepFloat.has(se.scale.name)) continue;
-    use(se.pool.inputs[0]!, se.pool, 0, 'se-pool-input');
-    se.scale.inputs.forEach((name, index) => use(name, se.scale, index, 'se-mul-input'));
+    const floatInput = profile === 'tensorrt';
+    if (!floatInput) use(se.pool.inputs[0]!, se.pool, 0, 'se-pool-input');
+    se.scale.inputs.forEach((name, index) => {
+      if (!floatInput || name === se.gateOutput) use(name, se.scale, index, 'se-mul-input');
+    });
     if (profile === 'onnxruntime') {
       output(se.pool, 'pool-output');
       output(se.scale, 'se-mul-output');
@@ -121,7 +129,7 @@ export function quantizationPlanFrom(options: {
   }
   // The head's pool (not an SE block's): TensorRT pools int8 when its input is quantized, instead of reformatting the
   // int8 head conv's output to float and back. ONNX Runtime's placement leaves the head as the native engine expects.
-  if (profile === 'tensorrt') {
+  if (profile !== 'onnxruntime') {
     const sePools = new Set(structure.se.map((se) => se.pool.name));
     for (const pool of graph.nodes.filter(
       (n) => n.opType === 'GlobalAveragePool' && !sePools.has(n.name) && !keepFloat.has(n.name),

@@ -43,7 +43,10 @@ const QUANTIZE_GROUP: OptionGroup = [
     placeholder: 'P',
     choices: PLACEMENT_PROFILES,
     validate: choice(PLACEMENT_PROFILES, orList(PLACEMENT_PROFILES)),
-    help: 'Q/DQ placement: tensorrt (inputs only, default) or onnxruntime (full DQ→op→Q units)',
+    help: [
+      'Q/DQ placement: tensorrt (default: inputs only, the SE block reads its input float), onnxruntime',
+      '(full DQ→op→Q units) or npu (inputs only, every op between convs int8)',
+    ],
   },
   WEIGHT_RANGE_OPTION,
   { name: 'cache', type: 'string', placeholder: 'FILE', help: 'also write a TensorRT calibration cache' },
