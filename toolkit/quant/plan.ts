@@ -7,9 +7,10 @@
  *   int8, as NPU compilers want, and it is what TensorRT fuses into all-int8 SE blocks (FACTS.md).
  * - `tensorrt`: `npu` except the SE block's input (the depthwise conv's SiLU output, which the SE pool and Mul read)
  *   stays float: TensorRT runs that depthwise conv with int8 inputs and a float output, pools and scales in float,
- *   and quantizes the product for the projection conv. Symmetric int8 spends half its levels on negative values a
- *   SiLU never reaches, and the tensor was quantized twice on its way to the projection; measured on held-back
- *   calibration images (README), the float SE input raises agreement and logit cosine on every seed.
+ *   and quantizes the product for the projection conv; the gate stays int8. Symmetric int8 spends half its levels on
+ *   negative values a SiLU never reaches, and the tensor was quantized twice on its way to the projection; measured
+ *   on held-back calibration images (README), the float SE input raises the logit cosine on every seed tried and the
+ *   mean agreement.
  * - `onnxruntime`: full `DequantizeLinear → op → QuantizeLinear` units around Conv, Gemm, residual Add,
  *   GlobalAveragePool and the SE Mul, so ONNX Runtime's CPU provider can swap in its int8 kernels; a SiLU's
  *   Sigmoid reads the dequantized conv output like its Mul does (the native int8 engine's table semantics); a
