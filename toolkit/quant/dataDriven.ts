@@ -130,7 +130,6 @@ function int8From(step: RangeStep, base: Model, ranges: ReadonlyMap<string, numb
   return entry.model;
 }
 
-/** Multiply-accumulates of one image through the model (the compute budgets' unit). */
 /** The planned activations' ranges from the given calibrator, or from the one `rangeSelection` chooses. */
 export async function selectedRanges(step: RangeStep): Promise<{
   ranges: Map<string, number>;
