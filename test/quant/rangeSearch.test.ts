@@ -9,6 +9,13 @@ import { quantizationPlanFrom } from '../../toolkit/quant/plan.js';
 import { preparedFp32From } from '../../toolkit/quant/quantize.js';
 import { defaultSearchImages, rangesSearchedFrom, searchGrid } from '../../toolkit/quant/rangeSearch.js';
 import { CIFAR_B0 } from '../helpers/paths.js';
+import { seededB0Models } from '../../bench/seededB0.js';
+import { valueInfoMap } from '../../toolkit/onnx/shapes.js';
+import { OrtRunner } from '../../toolkit/runtime/ort.js';
+import { BoundaryCache, imageDimsOf, segmentValues } from '../../toolkit/quant/blockCache.js';
+import { blockSegmentsOf, segmentReading, suffixFrom, type SegmentSuffix } from '../../toolkit/quant/blockSegments.js';
+import { candidateCosines, candidateModelFrom, candidateParameters } from '../../toolkit/quant/segmentCandidates.js';
+import { seededInput } from '../helpers/ort.js';
 
 t.test(
   'the grid starts with the calibrated range, then runs geometrically from half of it to the ceiling',
@@ -76,3 +83,57 @@ t.test(
     t.ok(only!.cosineSearched > 0.998, `searched: logit cosine ${only!.cosineSearched.toFixed(4)}`);
   },
 );
+
+t.test("scoring from a tensor's suffix gives the whole segment's cosines", async (t) => {
+  const { fp32, plan } = await seededB0Models({ resolution: 32, seed: 2, profile: 'onnxruntime' });
+  const segments = blockSegmentsOf({ model: fp32, structure: structureOf(fp32).structure });
+  const shapes = valueInfoMap(fp32);
+  const initializers = new Set(fp32.graph.initializers.map((i) => i.name));
+  const images = Array.from({ length: 3 }, (_, i) => seededInput(3 * 32 * 32, i + 1));
+  const cache = new BoundaryCache({ model: fp32, segments, shapes, images });
+  const k = segments.indexOf(segmentReading(segments, '2b.se.fc2.sigmoid')!);
+  const segment = segments[k]!;
+  const inputs = await cache.at(k);
+  const reference = await cache.at(k + 1);
+  const segmentDims = imageDimsOf(shapes, segment.input);
+  // The SE gate (uint8 on this profile: a Sigmoid's zero point) and the expansion's SiLU output.
+  for (const tensor of ['2b.se.fc2.sigmoid', '2b.expand_conv.silu']) {
+    const point = plan.activations.find((a) => a.tensor === tensor)!;
+    const candidates = [0.02, 0.1, 0.5, 4];
+    const cosinesOf = async (suffix: SegmentSuffix, values: Map<string, Float32Array[]>) => {
+      const sides = suffix.sides.map((name) => ({ name, values: values.get(name)!, dims: imageDimsOf(shapes, name) }));
+      const runner = await OrtRunner.create({
+        model: candidateModelFrom({ model: fp32, segment: suffix.piece, point, sides }),
+        parameters: [...candidateParameters(point), ...suffix.sides],
+        fuseQdq: false,
+      });
+      try {
+        const dims = imageDimsOf(shapes, suffix.piece.input);
+        const own = values.get(suffix.piece.input)!;
+        return await candidateCosines({ runner, dims, inputs: own, sides, reference, candidates, point });
+      } finally {
+        await runner.close();
+      }
+    };
+    const whole = await cosinesOf({ piece: segment, sides: [] }, new Map([[segment.input, inputs]]));
+    const suffix = suffixFrom({ segment, tensor, initializers });
+    t.ok(
+      suffix.piece.nodes.length < segment.nodes.length,
+      `${tensor}: ${suffix.piece.nodes.length} of ${segment.nodes.length} nodes`,
+    );
+    const values = await segmentValues({
+      model: fp32,
+      segment,
+      inputs,
+      dims: segmentDims,
+      tensors: [tensor, ...suffix.sides],
+    });
+    const fromSuffix = await cosinesOf(suffix, values);
+    t.ok(
+      new Set(whole).size > 1,
+      `${tensor}: the candidates score differently (${whole.map((c) => c.toFixed(5)).join(', ')})`,
+    );
+    const worst = Math.max(...whole.map((c, i) => Math.abs(c - fromSuffix[i]!)));
+    t.ok(worst < 1e-6, `${tensor}: each candidate's cosine within 1e-6 (worst ${worst})`);
+  }
+});

@@ -114,3 +114,35 @@ export class BoundaryCache {
     for (const j of this.boundaries.keys()) if (j < k) this.boundaries.delete(j);
   }
 }
+
+/**
+ * Each image's fp32 value of `tensors` (the segment's input, or computed in `segment`) from each image's value of its
+ * input: one run of the segment per few images, those tensors exposed. Views of `inputs` and of each run's outputs.
+ */
+export async function segmentValues(options: {
+  model: Model;
+  segment: BlockSegment;
+  inputs: Activations;
+  dims: readonly number[];
+  tensors: readonly string[];
+}): Promise<Map<string, Activations>> {
+  const computed = options.tensors.filter((t) => t !== options.segment.input);
+  const values = new Map<string, Activations>(computed.map((t) => [t, []]));
+  if (computed.length < options.tensors.length) values.set(options.segment.input, options.inputs);
+  if (computed.length === 0) return values;
+  await eachPieceRun({
+    model: segmentModelFrom(options),
+    inputs: options.inputs,
+    dims: options.dims,
+    extraOutputs: computed,
+    visit: (out, images) => {
+      for (const tensor of computed) {
+        const list = values.get(tensor)!;
+        const data = out[tensor]!;
+        const per = data.length / images;
+        for (let n = 0; n < images; n++) list.push(data.subarray(n * per, (n + 1) * per));
+      }
+    },
+  });
+  return values;
+}

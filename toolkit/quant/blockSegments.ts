@@ -49,3 +49,33 @@ export function segmentModelFrom(options: { model: Model; segment: BlockSegment;
   const { segment } = options;
   return pieceModelFrom({ model: options.model, piece: { ...segment, nodes: options.nodes ?? segment.nodes } });
 }
+
+/**
+ * What quantizing `tensor` alone can move in `segment`: the nodes it reaches, which run from `tensor` instead of the
+ * segment's input, and the values computed before it that those nodes also read (the residual identity, the tensor
+ * an SE gate scales), which such a run takes as inputs of their own. For the segment's input: the whole segment.
+ */
+export interface SegmentSuffix {
+  piece: GraphPiece;
+  /** Values the suffix reads that it does not compute, besides `piece.input` and initializers, in first-read order. */
+  sides: string[];
+}
+
+export function suffixFrom(options: {
+  segment: BlockSegment;
+  tensor: string;
+  initializers: ReadonlySet<string>;
+}): SegmentSuffix {
+  const { segment, tensor, initializers } = options;
+  if (tensor === segment.input) return { piece: segment, sides: [] };
+  const reached = new Set([tensor]);
+  const nodes = segment.nodes.filter((n) => {
+    if (!n.inputs.some((name) => reached.has(name))) return false;
+    for (const name of n.outputs) reached.add(name);
+    return true;
+  });
+  if (!reached.has(segment.output)) throw new Error(`internal: '${tensor}' does not reach '${segment.output}'`);
+  const read = nodes.flatMap((n) => n.inputs);
+  const sides = [...new Set(read)].filter((name) => name !== '' && !reached.has(name) && !initializers.has(name));
+  return { piece: { input: tensor, output: segment.output, nodes }, sides };
+}

@@ -4,17 +4,19 @@
  * costs far more downstream than the rounding it saves. So each activation's amax is searched on its own: with only
  * that tensor quantized, every candidate on a geometric grid from half the starting range up to the largest value
  * seen is scored by the mean cosine against fp32 at the output of the block that reads it, and the best one wins.
- * Only that block runs: the fp32 activations at its input are cached (blockCache.ts), the candidates are batch rows
- * of one session per tensor (segmentCandidates.ts). Cost: about (steps + 2) × 7 tensors per block × one graph run
- * per search image, where scoring every candidate at the logits cost (steps + 2) × 114 graph runs on B0.
+ * Only the part of that block the tensor reaches runs, from the fp32 values it reads (blockCache.ts caches the block
+ * boundaries, segmentValues what lies inside), the candidates batch rows of one session per tensor
+ * (segmentCandidates.ts). Cost: under (steps + 2) × 7 tensors per block × one graph run per search image, where
+ * scoring every candidate at the logits cost (steps + 2) × 114 graph runs on B0. The runs are memory-bound: B0 at 224
+ * on 32 images searched in 18–26 s against 25–37 s from each block's input with a five-op float fake-quant.
  */
 import type { Model, ValueInfo } from '../onnx/ir.js';
 import { valueInfoMap } from '../onnx/shapes.js';
 import type { PassReport } from '../passes/pass.js';
 import { structureOf } from '../passes/recognise.js';
 import { OrtRunner } from '../runtime/ort.js';
-import { BoundaryCache, imageDimsOf, imagesOf } from './blockCache.js';
-import { blockSegmentsOf, segmentReading, type BlockSegment } from './blockSegments.js';
+import { BoundaryCache, imageDimsOf, imagesOf, segmentValues } from './blockCache.js';
+import { blockSegmentsOf, segmentReading, suffixFrom, type BlockSegment, type SegmentSuffix } from './blockSegments.js';
 import type { QdqContextWithModel } from './context.js';
 import type { ActivationPoint } from './plan.js';
 import type { CalibratorSettings } from '../../calibration/calibrate/calibrators.js';
@@ -90,32 +92,37 @@ export function searchGrid(start: number, ceiling: number, steps: number): numbe
   return [start, ...grid.filter((amax) => amax !== start)];
 }
 
-/** One tensor's search on its segment: every candidate scored in one session, the best kept. */
+/**
+ * One tensor's search on the part of its segment it reaches: every candidate scored in one session, the best kept.
+ * `values`: each image's fp32 value of the suffix's input and sides.
+ */
 async function searchedRange(options: {
   model: Model;
-  segment: BlockSegment;
+  suffix: SegmentSuffix;
   point: ActivationPoint;
   shapes: ReadonlyMap<string, ValueInfo>;
-  inputs: Activations;
+  values: ReadonlyMap<string, Activations>;
   reference: Activations;
   start: number;
   ceiling: number;
   steps: number;
 }): Promise<SearchedRange> {
-  const { point, start } = options;
-  const rank = imageDimsOf(options.shapes, point.tensor).length + 1;
-  const dims = imageDimsOf(options.shapes, options.segment.input);
+  const { point, start, suffix, shapes, values } = options;
+  const dims = imageDimsOf(shapes, suffix.piece.input);
+  const sides = suffix.sides.map((name) => ({ name, values: values.get(name)!, dims: imageDimsOf(shapes, name) }));
   const candidates = searchGrid(start, options.ceiling, options.steps);
   const runner = await OrtRunner.create({
-    model: candidateModelFrom({ ...options, rank }),
-    parameters: candidateParameters(point),
+    model: candidateModelFrom({ model: options.model, segment: suffix.piece, point, sides }),
+    parameters: [...candidateParameters(point), ...suffix.sides],
+    fuseQdq: false,
   });
   try {
     const cosines = await candidateCosines({
-      ...options,
       runner,
       dims,
-      scaleRank: rank,
+      inputs: values.get(suffix.piece.input)!,
+      sides,
+      reference: options.reference,
       candidates,
       point,
     });
@@ -153,21 +160,35 @@ export async function rangesSearchedFrom(
   const found = new Map<string, SearchedRange>();
   // Each tensor alone, so the grid sees its own effect and not the others' noise. (A joint sweep afterwards, all
   // tensors quantized, raised the search images' cosine but lowered it on held-out images: it overfits.)
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
   for (const [k, segment] of segments.entries()) {
     const scored = windowFrom(segments, k, window);
     const inputs = await cache.at(k);
     const reference = await cache.at(Math.min(segments.length, k + window));
-    for (const point of points.filter((p) => segmentReading(segments, p.tensor) === segment)) {
+    const reading = points.filter((p) => segmentReading(segments, p.tensor) === segment);
+    // Each tensor's candidates run only what it reaches, from the fp32 values it and the rest of that part read: the
+    // SE gate's run is the gating Mul and the projection, not the expansion and the depthwise conv before them.
+    const suffixes = new Map(
+      reading.map((p) => [p.tensor, suffixFrom({ segment: scored, tensor: p.tensor, initializers })] as const),
+    );
+    const values = await segmentValues({
+      model,
+      segment: scored,
+      inputs,
+      dims: imageDimsOf(shapes, scored.input),
+      tensors: [...new Set([...suffixes.values()].flatMap((s) => [s.piece.input, ...s.sides]))],
+    });
+    for (const point of reading) {
       const ceiling = options.ceilings.get(point.tensor);
       if (ceiling === undefined) throw new Error(`internal: no ceiling to search to for '${point.tensor}'`);
       const start = options.ranges.get(point.tensor)!;
       const steps = options.steps ?? DEFAULT_SEARCH_STEPS;
       const searched = await searchedRange({
         model,
-        segment: scored,
+        suffix: suffixes.get(point.tensor)!,
         point,
         shapes,
-        inputs,
+        values,
         reference,
         start,
         ceiling,
