@@ -19,6 +19,8 @@ export interface CalibratorSettings {
 
 export interface TensorCalibrator {
   add(values: ArrayLike<number>): void;
+  /** `add` in the background where it can (AbsHistogram.addLater): returns the step that completes it. */
+  addLater?(values: Float32Array): () => void;
   amax(): number;
   /** The |x| histogram, for calibrators that keep one (all but minmax). */
   readonly histogram?: AbsHistogram;
@@ -53,7 +55,12 @@ export function calibratorFor(settings: CalibratorSettings): TensorCalibrator {
     };
   }
   const histogram = new AbsHistogram(settings.bins ?? 2048);
-  return { add: (values) => histogram.add(values), amax: () => amaxFromHistogram(histogram, settings), histogram };
+  return {
+    add: (values) => histogram.add(values),
+    addLater: (values) => histogram.addLater(values),
+    amax: () => amaxFromHistogram(histogram, settings),
+    histogram,
+  };
 }
 
 /** The |x| below which `percentile` % of the values fall: the upper edge of the bin that crosses it. */

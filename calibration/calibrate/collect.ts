@@ -10,7 +10,9 @@
 import type { Model } from '../../toolkit/onnx/ir.js';
 import { pieceModelFrom } from '../../toolkit/onnx/graph.js';
 import { valueInfoMap } from '../../toolkit/onnx/shapes.js';
+import { availableParallelism } from 'node:os';
 import { imagesPerRun as runImages, OrtRunner } from '../../toolkit/runtime/ort.js';
+import { nativeBackgroundBinning } from '../../toolkit/runtime/int8/native.js';
 import { chainWithin, imageBytesOf, type ChainLink } from './chain.js';
 import { calibratorFor, type CalibratorSettings, type TensorCalibrator } from './calibrators.js';
 import type { Batch } from '../images/loader.js';
@@ -129,6 +131,47 @@ function imageInputOf(model: Model): string {
 
 type Passes = CollectOptions & { calibrators: Map<string, TensorCalibrator> };
 
+/**
+ * Adds each run's activations to their calibrators in the background (the engine library's binning thread) while
+ * the next run goes on: `add` queues a run's tensors after completing the previous run's, `settle` completes the last.
+ * Binning B0@224's 239 activations took 32 ms an image beside ONNX Runtime's 45 (2 threads) or 53 (1 thread).
+ */
+class BinningPipeline {
+  private pending: (() => void)[] = [];
+  readonly background = nativeBackgroundBinning();
+
+  add(entries: Iterable<[TensorCalibrator, Float32Array]>): void {
+    this.settle();
+    for (const [calibrator, values] of entries) {
+      if (calibrator.addLater) this.pending.push(calibrator.addLater(values));
+      else calibrator.add(values);
+    }
+  }
+
+  settle(): void {
+    const pending = this.abandon();
+    for (const complete of pending) complete();
+  }
+
+  /** Waits for the background thread without completing its adds (a run failed): no buffer is read after this. */
+  abandon(): (() => void)[] {
+    if (this.pending.length === 0) return [];
+    this.background?.drain();
+    const pending = this.pending;
+    this.pending = [];
+    return pending;
+  }
+}
+
+/**
+ * ONNX Runtime's threads for calibration runs: the caller's, else all cores but the one the binning thread takes
+ * (ORT's default is every core; a runtime exposing every activation gains little from its second thread).
+ */
+function calibrationThreads(options: { threads?: number | undefined }, pipeline: BinningPipeline): number | undefined {
+  if (options.threads) return options.threads;
+  return pipeline.background ? Math.max(1, availableParallelism() - 1) : undefined;
+}
+
 /** One pass over the images per group of tensors, each running the whole graph; returns the images seen. */
 async function groupPasses(options: Passes & { groups: string[][]; imagesPerRun: number }): Promise<number> {
   const { model, inputSize, calibrators, groups } = options;
@@ -137,13 +180,15 @@ async function groupPasses(options: Passes & { groups: string[][]; imagesPerRun:
   // Within the budget, still a few images a run: ORT's runs are faster per image in small batches (ort.ts).
   const perRun = Math.min(options.imagesPerRun, runImages(imageElements));
   let images = 0;
+  const pipeline = new BinningPipeline();
+  const threads = calibrationThreads(options, pipeline);
   for (const [pass, group] of groups.entries()) {
     options.onPass?.(pass + 1, groups.length);
     const runner = await OrtRunner.create({
       model,
       extraOutputs: group.filter((t) => t !== inputName),
       optimization: EXPOSING,
-      ...(options.threads ? { threads: options.threads } : {}),
+      ...(threads ? { threads } : {}),
     });
     images = 0;
     try {
@@ -152,11 +197,13 @@ async function groupPasses(options: Passes & { groups: string[][]; imagesPerRun:
           const size = Math.min(perRun, batch.size - start);
           const data = batch.data.subarray(start * imageElements, (start + size) * imageElements);
           const outputs = await runner.run(data, [size, 3, inputSize, inputSize]);
-          for (const tensor of group) calibrators.get(tensor)!.add(tensor === inputName ? data : outputs[tensor]!);
+          pipeline.add(group.map((t) => [calibrators.get(t)!, t === inputName ? data : outputs[t]!]));
         }
         images += batch.size;
       }
+      pipeline.settle();
     } finally {
+      pipeline.abandon();
       await runner.close();
     }
   }
@@ -174,6 +221,8 @@ async function chainedPass(options: Passes & { chain: ChainLink[] }): Promise<nu
   options.onPass?.(1, 1);
   const runners: OrtRunner[] = [];
   let images = 0;
+  const pipeline = new BinningPipeline();
+  const threads = calibrationThreads(options, pipeline);
   try {
     for (const link of chain)
       runners.push(
@@ -182,7 +231,7 @@ async function chainedPass(options: Passes & { chain: ChainLink[] }): Promise<nu
           extraOutputs: link.tensors,
           memoryArena: false,
           optimization: EXPOSING,
-          ...(options.threads ? { threads: options.threads } : {}),
+          ...(threads ? { threads } : {}),
         }),
       );
     for await (const batch of options.batches()) {
@@ -191,13 +240,15 @@ async function chainedPass(options: Passes & { chain: ChainLink[] }): Promise<nu
         if (calibrators.has(inputName)) calibrators.get(inputName)!.add(data);
         for (const [k, link] of chain.entries()) {
           const outputs = await runners[k]!.run(data, [1, ...link.inputDims]);
-          for (const tensor of link.tensors) calibrators.get(tensor)!.add(outputs[tensor]!);
+          pipeline.add(link.tensors.map((t) => [calibrators.get(t)!, outputs[t]!]));
           data = outputs[link.output]!;
         }
       }
       images += batch.size;
     }
+    pipeline.settle();
   } finally {
+    pipeline.abandon();
     for (const runner of runners) await runner.close();
   }
   return images;

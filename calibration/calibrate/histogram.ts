@@ -5,7 +5,7 @@
  * histogram never holds more than `maxBins`: past that, neighbouring bins are merged in pairs (width × 2), which is
  * exact because every edge stays a multiple of the width.
  */
-import { nativeAbsBinning } from '../../toolkit/runtime/int8/native.js';
+import { nativeAbsBinning, nativeBackgroundBinning } from '../../toolkit/runtime/int8/native.js';
 
 export class AbsHistogram {
   counts: Float64Array;
@@ -14,6 +14,8 @@ export class AbsHistogram {
   max = 0;
   total = 0;
   readonly maxBins: number;
+  /** addLater's spill: histograms binning in the background at once each need their own. */
+  private ownSpill: Float32Array | undefined;
 
   constructor(
     readonly initialBins = 2048,
@@ -47,8 +49,48 @@ export class AbsHistogram {
     const { outside, max } = native
       ? native(values as Float32Array, inverse, this.counts, floatSpill)
       : absBinned(values, inverse, this.counts, doubleSpill);
+    this.settle({ values, outside, max, spill, bins, inverse });
+  }
+
+  /**
+   * `add` with the binning on the engine library's background thread (toolkit/runtime/int8/native.ts): returns at
+   * once, with the step that completes the add, which must run after the library's `drain` and before anything else
+   * touches this histogram. Where the library is not built, or the batch is too small to be worth it, the values are
+   * added now and the step does nothing. The counts are add's.
+   */
+  addLater(values: Float32Array): () => void {
+    const worthIt = values.length >= Math.max(NATIVE_MIN_VALUES, this.counts.length / 2);
+    const background = worthIt && this.binWidth > 0 ? nativeBackgroundBinning() : null;
+    if (!background) {
+      this.add(values);
+      return () => {};
+    }
+    const bins = this.counts.length;
+    const inverse = 1 / this.binWidth;
+    this.ownSpill ??= new Float32Array(floatSpill.length);
+    const spill = this.ownSpill;
+    const result = new Float64Array(2);
+    background.queue(values, inverse, this.counts, spill, result);
+    return () => {
+      const [outside, max] = result as unknown as [number, number];
+      if (outside < 0) throw new Error(`internal: background binning failed (${outside})`);
+      this.settle({ values, outside, max, spill, bins, inverse });
+    };
+  }
+
+  /** After a batch was binned at `bins` / `inverse`: the values past the last edge, the max, the total. */
+  private settle(options: {
+    values: ArrayLike<number>;
+    outside: number;
+    max: number;
+    spill: Float32Array | Float64Array;
+    bins: number;
+    inverse: number;
+  }): void {
+    const { values, outside, max, spill } = options;
     if (!Number.isFinite(max)) throw new RangeError('activation contains NaN or Infinity');
-    if (outside > 0) this.addOutside({ values, outside, spill, oldBins: bins, oldInverse: inverse, batchMax: max });
+    if (outside > 0)
+      this.addOutside({ values, outside, spill, oldBins: options.bins, oldInverse: options.inverse, batchMax: max });
     if (max > this.max) this.max = max;
     this.total += values.length;
   }

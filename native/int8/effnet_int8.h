@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define EFFNET_INT8_ABI_VERSION 3
+#define EFFNET_INT8_ABI_VERSION 4
 /* The engine file format this library reads. */
 #define EFFNET_INT8_FILE_VERSION 2
 
@@ -111,6 +111,18 @@ effnet_int8_status effnet_int8_run_quantized(effnet_int8_engine *engine, const i
  */
 int64_t effnet_int8_abs_histogram(const float *values, size_t count, double inverse, double *counts, int32_t bins,
                                   float *outside, size_t outside_capacity, float *max_abs);
+
+/*
+ * effnet_int8_abs_histogram on a background thread of the library's own, so that binning one run's activations
+ * overlaps the next run: queues the job and returns at once (-2 when out of memory, else 0). Jobs run one at a time,
+ * in order. Every buffer must stay valid and untouched until effnet_int8_abs_histogram_drain returns; then
+ * result[0] holds what effnet_int8_abs_histogram returned and result[1] the largest |x|.
+ */
+int32_t effnet_int8_abs_histogram_queue(const float *values, size_t count, double inverse, double *counts, int32_t bins,
+                                        float *outside, size_t outside_capacity, double *result);
+
+/* Waits until every queued binning job has finished. */
+void effnet_int8_abs_histogram_drain(void);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #endif
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "engine.h"
@@ -118,4 +119,92 @@ EXPORT int64_t effnet_int8_abs_histogram(const float *values, size_t count, doub
   free(sub);
   *max_abs = r.max;
   return r.outside;
+}
+
+/*
+ * The background binning thread: a FIFO of jobs under one mutex, one worker started on first use and kept for the
+ * process (a thread per job would cost more than small tensors take to bin).
+ */
+typedef struct {
+  const float *values;
+  size_t count;
+  double inverse;
+  double *counts;
+  int32_t bins;
+  float *outside;
+  size_t outside_capacity;
+  double *result;
+} binning_job_t;
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_work = PTHREAD_COND_INITIALIZER, queue_idle = PTHREAD_COND_INITIALIZER;
+static binning_job_t *queue_jobs;
+static size_t queue_head, queue_length, queue_capacity;
+static int queue_busy, queue_started;
+
+static void *binning_worker(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&queue_lock);
+  for (;;) {
+    while (queue_length == 0) pthread_cond_wait(&queue_work, &queue_lock);
+    const binning_job_t job = queue_jobs[queue_head];
+    queue_head = (queue_head + 1) % queue_capacity;
+    queue_length--;
+    queue_busy = 1;
+    pthread_mutex_unlock(&queue_lock);
+    float max = 0.0f;
+    const int64_t outside = effnet_int8_abs_histogram(job.values, job.count, job.inverse, job.counts, job.bins,
+                                                      job.outside, job.outside_capacity, &max);
+    job.result[0] = (double)outside;
+    job.result[1] = (double)max;
+    pthread_mutex_lock(&queue_lock);
+    queue_busy = 0;
+    if (queue_length == 0) pthread_cond_broadcast(&queue_idle);
+  }
+  return NULL;
+}
+
+/* Room for one more job, the ring unrolled into a larger one when full; 0 when out of memory. Called locked. */
+static int queue_reserve(void) {
+  if (queue_length < queue_capacity) return 1;
+  const size_t capacity = queue_capacity ? 2 * queue_capacity : 256;
+  binning_job_t *jobs = malloc(capacity * sizeof *jobs);
+  if (!jobs) return 0;
+  for (size_t k = 0; k < queue_length; k++) jobs[k] = queue_jobs[(queue_head + k) % queue_capacity];
+  free(queue_jobs);
+  queue_jobs = jobs;
+  queue_head = 0;
+  queue_capacity = capacity;
+  return 1;
+}
+
+EXPORT int32_t effnet_int8_abs_histogram_queue(const float *values, size_t count, double inverse, double *counts,
+                                               int32_t bins, float *outside, size_t outside_capacity, double *result) {
+  if (!result) return -1;
+  pthread_mutex_lock(&queue_lock);
+  if (!queue_started) {
+    pthread_t worker;
+    if (pthread_create(&worker, NULL, binning_worker, NULL) != 0) {
+      pthread_mutex_unlock(&queue_lock);
+      return -2;
+    }
+    pthread_detach(worker);
+    queue_started = 1;
+  }
+  if (!queue_reserve()) {
+    pthread_mutex_unlock(&queue_lock);
+    return -2;
+  }
+  queue_jobs[(queue_head + queue_length) % queue_capacity] =
+      (binning_job_t){values, count, inverse, counts, bins, outside, outside_capacity, result};
+  queue_length++;
+  pthread_cond_signal(&queue_work);
+  pthread_mutex_unlock(&queue_lock);
+  return 0;
+}
+
+EXPORT void effnet_int8_abs_histogram_drain(void) {
+  pthread_mutex_lock(&queue_lock);
+  while (queue_length > 0 || queue_busy) pthread_cond_wait(&queue_idle, &queue_lock);
+  pthread_mutex_unlock(&queue_lock);
 }

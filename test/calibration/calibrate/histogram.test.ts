@@ -1,7 +1,11 @@
 import t from 'tap';
 import { AbsHistogram, absBinned } from '../../../calibration/calibrate/histogram.js';
 import { Prng } from '../../../toolkit/model/prng.js';
-import { int8UnavailableReason, nativeAbsBinning } from '../../../toolkit/runtime/int8/native.js';
+import {
+  int8UnavailableReason,
+  nativeAbsBinning,
+  nativeBackgroundBinning,
+} from '../../../toolkit/runtime/int8/native.js';
 
 /** SiLU-like values (many near zero, a long positive tail), exact bin edges, values past the last bin, ±0. */
 function awkwardValues(count: number, inverse: number, bins: number): Float32Array {
@@ -142,5 +146,43 @@ t.test(
     t.same(absBinned(values, 100, a, doubleSpill), expected);
     t.same(b, a);
     t.same(Array.from(floatSpill), [7, 9, 8], 'the first three, in the order they come');
+  },
+);
+
+t.test(
+  'binned in the background, several histograms at once, each counts what add counts',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const random = new Prng(5);
+    // Growth past the first batch's range (the spill), merging past maxBins, views with an offset, a tiny batch.
+    const tensors = [1, 3, 0.5].map((scale) =>
+      [1, 4, 2, 16, 0.1].map((spread, k) => {
+        const length = k === 4 ? 100 : 20_000 + 8;
+        const values = Float32Array.from({ length }, () => random.nextNormal() * spread * scale);
+        return k === 1 ? values.subarray(8) : values;
+      }),
+    );
+    const later = tensors.map(() => new AbsHistogram(128, 512));
+    const now = tensors.map(() => new AbsHistogram(128, 512));
+    for (let batch = 0; batch < 5; batch++) {
+      const completions = tensors.map((batches, i) => later[i]!.addLater(batches[batch]!));
+      nativeBackgroundBinning()!.drain();
+      for (const complete of completions) complete();
+      tensors.forEach((batches, i) => now[i]!.add(batches[batch]!));
+    }
+    tensors.forEach((_, i) => {
+      t.same(later[i]!.counts, now[i]!.counts, `tensor ${i}: the counts`);
+      t.equal(later[i]!.binWidth, now[i]!.binWidth, `tensor ${i}: the bin width`);
+      t.equal(later[i]!.max, now[i]!.max);
+      t.equal(later[i]!.total, now[i]!.total);
+    });
+    t.ok(later[0]!.counts.length > 128, `grown to ${later[0]!.counts.length} bins`);
+    const h = new AbsHistogram(64);
+    h.add(Float32Array.of(1, 2));
+    const bad = new Float32Array(10_000).fill(0.5);
+    bad[77] = Number.NaN;
+    const complete = h.addLater(bad);
+    nativeBackgroundBinning()!.drain();
+    t.throws(complete, { message: 'activation contains NaN or Infinity' }, 'a NaN is found when the add completes');
   },
 );

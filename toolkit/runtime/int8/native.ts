@@ -11,7 +11,7 @@ import type { RunOutputs, Runner } from '../runner.js';
 import { engineFileFrom } from './engineFile.js';
 import { engineProgramFrom, LoweringError } from './lower.js';
 
-export const INT8_ABI_VERSION = 3;
+export const INT8_ABI_VERSION = 4;
 
 export const INT8_STRUCTS = {
   effnet_int8_info: [
@@ -50,6 +50,8 @@ export const INT8_PROTOTYPES = [
   'effnet_int8_status effnet_int8_run(effnet_int8_engine *engine, const float *input, int32_t batch, int32_t channels, int32_t height, int32_t width, float *logits, size_t logits_count, char *error, size_t error_size)',
   'effnet_int8_status effnet_int8_run_quantized(effnet_int8_engine *engine, const int8_t *input, size_t input_count, int8_t *output, size_t output_count, char *error, size_t error_size)',
   'int64_t effnet_int8_abs_histogram(const float *values, size_t count, double inverse, double *counts, int32_t bins, float *outside, size_t outside_capacity, float *max_abs)',
+  'int32_t effnet_int8_abs_histogram_queue(const float *values, size_t count, double inverse, double *counts, int32_t bins, float *outside, size_t outside_capacity, double *result)',
+  'void effnet_int8_abs_histogram_drain(void)',
 ] as const;
 
 export const INT8_STATUS = [
@@ -166,6 +168,42 @@ export function nativeAbsBinning(): AbsBinning | null {
     return { outside, max: max[0]! };
   };
   return absBinning;
+}
+
+/**
+ * The same binning on the library's background thread (native/int8/histogram.c), so that it overlaps what the caller
+ * does next (calibration: the next ONNX Runtime run). `queue` returns at once; every array it was given must stay
+ * untouched until `drain` returns, after which `result` holds [outside, max].
+ */
+export interface BackgroundBinning {
+  queue(values: Float32Array, inverse: number, counts: Float64Array, spill: Float32Array, result: Float64Array): void;
+  drain(): void;
+}
+
+let backgroundBinning: BackgroundBinning | null | undefined;
+
+/** The library's background binning, or null where the library is not built. */
+export function nativeBackgroundBinning(): BackgroundBinning | null {
+  if (backgroundBinning !== undefined) return backgroundBinning;
+  if (int8UnavailableReason() !== null) return (backgroundBinning = null);
+  const call = theLibrary();
+  backgroundBinning = {
+    queue(values, inverse, counts, spill, result) {
+      const status = call.effnet_int8_abs_histogram_queue!(
+        values,
+        values.length,
+        inverse,
+        counts,
+        counts.length,
+        spill,
+        spill.length,
+        result,
+      ) as number;
+      if (status !== 0) throw new Error(`internal: effnet_int8_abs_histogram_queue failed (${status})`);
+    },
+    drain: () => call.effnet_int8_abs_histogram_drain!(),
+  };
+  return backgroundBinning;
 }
 
 export function int8IsaSupported(isa: Int8Isa): boolean {
