@@ -187,6 +187,7 @@ export async function selectedRanges(step: RangeStep): Promise<{
       checked,
       keptPercentile: selected.keptPercentile,
       race: selected.race,
+      runtime: selected.runtime,
     }),
   };
 }

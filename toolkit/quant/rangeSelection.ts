@@ -6,7 +6,8 @@
  * entropy and minmax replace the best percentile only when they beat it beyond the fit images' noise: their ranges
  * come from a per-tensor fit that can clip hard on another set of images (mse scored best on one 600-image subset's
  * fit images by +0.0009 and collapsed on all 1000), while a percentile's move smoothly with the data. With 128
- * images or more the candidates race (candidateRace.ts): those clearly behind after the first 64 stop there.
+ * images or more the candidates race (candidateRace.ts): those clearly behind after the first 64 stop there. On the
+ * onnxruntime placement the candidates run on the native int8 engine where it is built (candidateLogits.ts).
  */
 import {
   amaxFromHistogram,
@@ -24,6 +25,7 @@ import type { Model } from '../onnx/ir.js';
 import { logitRows, logitsJoined, RACE_FIRST_IMAGES, raceCut, type RaceCut, type RaceEntry } from './candidateRace.js';
 import type { QdqContextWithModel } from './context.js';
 import { qdqModelFrom } from './qdq.js';
+import { candidateLogits, candidateRuntimeFor, type CandidateRuntime } from './candidateLogits.js';
 
 export const RANGE_CANDIDATES: readonly CalibratorSettings[] = [
   { method: 'percentile', percentile: 99.5 },
@@ -86,9 +88,13 @@ export async function rangesSelectedFrom(
     keep?: CalibratorSettings;
     /** Image runs done of all of them (the total shrinks when the race stops candidates). */
     onProgress?: (done: number, total: number) => void;
+    /** Where the candidates run (default candidateRuntimeFor's: the int8 engine for the onnxruntime placement). */
+    runtime?: CandidateRuntime;
   },
 ): Promise<{
   settings: CalibratorSettings;
+  /** Where the candidates' fit scores were measured. */
+  runtime: CandidateRuntime;
   ranges: Map<string, number>;
   scores: CandidateScore[];
   /** The best percentile kept over a higher-scoring other method that did not beat it beyond the noise. */
@@ -101,9 +107,13 @@ export async function rangesSelectedFrom(
   const racing = images >= 2 * RACE_FIRST_IMAGES;
   const [first, rest] = racing ? batchesSplitAt(options.batches, RACE_FIRST_IMAGES) : [[...options.batches], []];
   const firstImages = imagesIn(first);
+  const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
+  const runtime =
+    options.runtime ??
+    candidateRuntimeFor({ profile: options.plan.profile, model: int8With(options, entries[0]!.ranges) });
   const logitsOf = (model: Model, batches: readonly Batch[]) =>
-    logitsFrom({ model, batches, inputSize: options.inputSize, fuseQdq: false });
-  const reference = await logitsOf(options.fp32, options.batches);
+    candidateLogits({ model, batches, inputSize: options.inputSize, runtime });
+  const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
   const referenceFirst = logitRows(reference, 0, firstImages);
   let done = 0;
   let total = candidates.length * images;
@@ -111,7 +121,6 @@ export async function rangesSelectedFrom(
     done += runs;
     options.onProgress?.(done, total);
   };
-  const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
   const firstRuns: (RaceEntry & {
     settings: CalibratorSettings;
     logits: Awaited<ReturnType<typeof logitsOf>>;
@@ -171,12 +180,19 @@ export async function rangesSelectedFrom(
     );
     if (difference.low <= 0) {
       const keptPercentile = { kept: bestPercentile, over: best, difference };
-      return { settings: bestPercentile.settings, ranges: bestPercentile.ranges, scores, keptPercentile, ...raced };
+      const kept = {
+        settings: bestPercentile.settings,
+        ranges: bestPercentile.ranges,
+        runtime,
+        scores,
+        keptPercentile,
+      };
+      return { ...kept, ...raced };
     }
   }
   // Only when every candidate collapsed is a collapsed one chosen; the caller reports it.
   const chosen = (best ?? bestCollapsed)!;
-  return { settings: chosen.settings, ranges: chosen.ranges, scores, ...raced };
+  return { settings: chosen.settings, ranges: chosen.ranges, runtime, scores, ...raced };
 }
 
 function logitScore(reference: Logits, logits: Logits) {
@@ -261,6 +277,8 @@ export function selectionReports(options: {
   checked: CheckedChoice;
   keptPercentile?: PercentileKept | undefined;
   race?: SelectionRace | undefined;
+  /** Where the fit scores were measured (the check scores are ONNX Runtime's). */
+  runtime?: CandidateRuntime;
 }): PassReport[] {
   const { scores, checked, race } = options;
   const chosen = describeSettings(options.chosen);
@@ -288,7 +306,8 @@ export function selectionReports(options: {
     reports.push({ pass: 'range-selection-race', summary: raceText(race), counts: { stopped: race.stopped.length } });
   if (options.keptPercentile)
     reports.push({ pass: 'range-selection-noise', summary: percentileKeptText(options.keptPercentile), counts: {} });
-  const scoresText = checkedScoresText(checked);
+  const engine = options.runtime === 'native-int8' ? ' (candidates scored on the int8 engine)' : '';
+  const scoresText = `${checkedScoresText(checked)}${engine}`;
   const summary =
     chosen === baseline
       ? `calibrator ${chosen} (the default) chosen: ${scoresText}`
