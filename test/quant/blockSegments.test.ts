@@ -68,8 +68,9 @@ t.test("a tensor's suffix: the nodes it reaches, and the values from before it t
     },
     'the SE gate: the gating Mul, the projection and the residual Add, with the tensor it scales',
   );
-  t.throws(
-    () => suffixFrom({ segment: segments[0]!, tensor: '2b.se.fc2.sigmoid', initializers }),
-    /internal: '2b\.se\.fc2\.sigmoid' does not reach/,
+  t.strictSame(
+    suffixFrom({ segment: segments[0]!, tensor: '2b.se.fc2.sigmoid', initializers }),
+    { piece: segments[0], sides: [] },
+    'a tensor that does not reach the output: the whole segment',
   );
 });

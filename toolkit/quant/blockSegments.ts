@@ -53,7 +53,8 @@ export function segmentModelFrom(options: { model: Model; segment: BlockSegment;
 /**
  * What quantizing `tensor` alone can move in `segment`: the nodes it reaches, which run from `tensor` instead of the
  * segment's input, and the values computed before it that those nodes also read (the residual identity, the tensor
- * an SE gate scales), which such a run takes as inputs of their own. For the segment's input: the whole segment.
+ * an SE gate scales), which such a run takes as inputs of their own. For the segment's input, or a tensor that does not
+ * reach the segment's output: the whole segment.
  */
 export interface SegmentSuffix {
   piece: GraphPiece;
@@ -74,7 +75,9 @@ export function suffixFrom(options: {
     for (const name of n.outputs) reached.add(name);
     return true;
   });
-  if (!reached.has(segment.output)) throw new Error(`internal: '${tensor}' does not reach '${segment.output}'`);
+  // A tensor whose effect never reaches the output (a branch nothing reads on) scores every candidate alike from the
+  // whole segment, as the search did before it ran suffixes.
+  if (!reached.has(segment.output)) return { piece: segment, sides: [] };
   const read = nodes.flatMap((n) => n.inputs);
   const sides = [...new Set(read)].filter((name) => name !== '' && !reached.has(name) && !initializers.has(name));
   return { piece: { input: tensor, output: segment.output, nodes }, sides };
