@@ -1,5 +1,0 @@
-import { quantSeedsWorstCase } from '../helpers/quantSeedsCase.js';
-
-// `node dist/bench/run.js quant-seeds` measured this profile's worst over seeds 1–5 (bench/results/quant-seeds.json,
-// 6 December): agreement 96.85 %, drop 0.05 points, cosine 0.9953.
-quantSeedsWorstCase('onnxruntime');
