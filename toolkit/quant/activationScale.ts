@@ -30,8 +30,3 @@ export function activationQuantization(amax: number, lowerBound?: number): Activ
   const scale = Math.fround((top - low) / 255);
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-low / scale))), unsigned: true };
 }
-
-/** The integer range of a quantized value measured from its zero point: what `round(x / scale)` is clipped to. */
-export function levelsAround(q: ActivationQuantization): { min: number; max: number } {
-  return q.unsigned ? { min: -q.zeroPoint, max: 255 - q.zeroPoint } : { min: -128, max: 127 };
-}
