@@ -10,7 +10,7 @@ const unavailable = int8UnavailableReason();
 t.test('the tensorrt and npu placements score candidates in ONNX Runtime', async (t) => {
   for (const profile of ['tensorrt', 'npu'] as const) {
     const { int8 } = await seededB0Models({ resolution: 32, profile });
-    t.equal(candidateRuntimeFor({ profile, model: int8 }), 'onnxruntime', profile);
+    t.equal(candidateRuntimeFor({ profile, candidate: () => int8 }), 'onnxruntime', profile);
   }
 });
 
@@ -24,7 +24,7 @@ t.test(
       profile: 'onnxruntime',
       amax: (i) => 2 + (i % 5),
     });
-    t.equal(candidateRuntimeFor({ profile: 'onnxruntime', model: int8 }), 'native-int8');
+    t.equal(candidateRuntimeFor({ profile: 'onnxruntime', candidate: () => int8 }), 'native-int8');
     const batches = [5, 3].map((size, k) => ({ data: seededInput(size * 3 * 32 * 32, k + 1), items: [], size }));
     const engine = await candidateLogits({ model: int8, batches, inputSize: 32, runtime: 'native-int8' });
     const ort = await candidateLogits({ model: int8, batches, inputSize: 32, runtime: 'onnxruntime' });

@@ -26,10 +26,13 @@ function engineBytesOrNull(model: Model): Uint8Array | null {
   }
 }
 
-/** The runtime a choice among candidates like `model` is scored on. */
-export function candidateRuntimeFor(options: { profile: PlacementProfile; model: Model }): CandidateRuntime {
+/**
+ * The runtime a choice among candidates like `candidate()` is scored on; the candidate is built only where the engine
+ * could run it (a Q/DQ graph of B7 is hundreds of megabytes).
+ */
+export function candidateRuntimeFor(options: { profile: PlacementProfile; candidate: () => Model }): CandidateRuntime {
   if (options.profile !== 'onnxruntime' || int8UnavailableReason() !== null) return 'onnxruntime';
-  return engineBytesOrNull(options.model) ? 'native-int8' : 'onnxruntime';
+  return engineBytesOrNull(options.candidate()) ? 'native-int8' : 'onnxruntime';
 }
 
 export async function candidateLogits(options: {

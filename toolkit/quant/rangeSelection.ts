@@ -110,7 +110,7 @@ export async function rangesSelectedFrom(
   const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
   const runtime =
     options.runtime ??
-    candidateRuntimeFor({ profile: options.plan.profile, model: int8With(options, entries[0]!.ranges) });
+    candidateRuntimeFor({ profile: options.plan.profile, candidate: () => int8With(options, entries[0]!.ranges) });
   const logitsOf = (model: Model, batches: readonly Batch[]) =>
     candidateLogits({ model, batches, inputSize: options.inputSize, runtime });
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
