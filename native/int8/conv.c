@@ -53,8 +53,14 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
   const size_t left = (size_t)l->conv.pad_left * width, inner = (size_t)l->conv.in_w * width, row_bytes = padded_row_bytes(l);
   for (int32_t py = py_begin; py < py_end; py++, dst += row_bytes) {
     const int32_t iy = py - l->conv.pad_top;
-    memset(dst, (uint8_t)(l->conv.in_zero + 128), row_bytes);
-    if (iy < 0 || iy >= l->conv.in_h) continue;
+    const uint8_t padding = (uint8_t)(l->conv.in_zero + 128);
+    if (iy < 0 || iy >= l->conv.in_h) {
+      memset(dst, padding, row_bytes);
+      continue;
+    }
+    /* Only the margins: the inner pixels are all written below (a pixel-quad conv's extra channels too). */
+    memset(dst, padding, left);
+    memset(dst + left + inner, padding, row_bytes - left - inner);
     const uint8_t *src = in + (size_t)iy * l->conv.in_w * c_count;
     if (width == c_count) {
       for (size_t i = 0; i < inner; i++) dst[left + i] = src[i] ^ 0x80;
@@ -62,7 +68,7 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
       widen_rgb_pixels(dst + left, src, l->conv.in_w);
     } else {
       for (int32_t x = 0; x < l->conv.in_w; x++) {
-        for (int32_t c = 0; c < c_count; c++) dst[left + (size_t)x * 4 + c] = src[(size_t)x * c_count + c] ^ 0x80;
+        for (int32_t c = 0; c < 4; c++) dst[left + (size_t)x * 4 + c] = c < c_count ? src[(size_t)x * c_count + c] ^ 0x80 : padding;
       }
     }
   }
@@ -70,7 +76,7 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
 
 /* What follows a conv's requantize, on its output values [offset, offset + count) while they are in cache. */
 static void finish_conv_rows(effnet_int8_engine *e, const layer_t *l, int8_t *dst, size_t offset, size_t count) {
-  if (l->flags & FLAG_ACTIVATION) e->kernels->apply_table(dst, count, l->conv.table);
+  if ((l->flags & FLAG_ACTIVATION) && !e->kernels->conv_applies_table) e->kernels->apply_table(dst, count, l->conv.table);
   if (l->flags & FLAG_RESIDUAL) {
     e->kernels->residual(dst, tensor(e, l->conv.residual.slot, (size_t)l->conv.out_h * l->conv.out_w * l->conv.out_c) + offset, (int32_t)count, l->conv.residual.main_scale, l->conv.residual.skip_scale, l->conv.residual.out_scale);
   }

@@ -1,6 +1,9 @@
 /* The classifier head: the global average pool and the classifier, each split over the pool's threads. */
 #include "engine.h"
 
+/* Classes a thread claims at a time. */
+#define CLASSIFIER_ITEM 64
+
 typedef struct {
   effnet_int8_engine *e;
   const head_layer_t *h;
@@ -12,11 +15,17 @@ CLONES static void classifier_task(void *raw, pool_claim_t *claim) {
   const head_task_t *task = raw;
   const head_layer_t *h = task->h;
   const int32_t c_count = h->in_c;
+  int32_t dots[CLASSIFIER_ITEM];
   do {
+    if (task->e->kernels->classifier) task->e->kernels->classifier(task->e->pooled, h->weights, c_count, claim->begin, claim->end, dots);
     for (int32_t o = claim->begin; o < claim->end; o++) {
-      const int8_t *w = h->weights + (size_t)o * c_count;
       int32_t acc = 0;
-      for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
+      if (task->e->kernels->classifier) {
+        acc = dots[o - claim->begin];
+      } else {
+        const int8_t *w = h->weights + (size_t)o * c_count;
+        for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
+      }
       task->logits[o] = (float)acc * h->scale[o] + h->bias[o];
     }
   } while (pool_next(claim));
@@ -54,5 +63,5 @@ static void head_pool_task(void *raw, pool_claim_t *claim) {
 void run_head(effnet_int8_engine *e, const head_layer_t *h, float *logits) {
   head_task_t task = {e, h, logits};
   pool_run(&e->pool, head_pool_task, &task, (pool_split_t){(h->in_c + 15) / 16, 1, 4});
-  pool_run(&e->pool, classifier_task, &task, (pool_split_t){h->classes, 1, 64});
+  pool_run(&e->pool, classifier_task, &task, (pool_split_t){h->classes, 1, CLASSIFIER_ITEM});
 }

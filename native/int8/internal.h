@@ -164,6 +164,10 @@ struct kernels {
    * requantize fused; out[out_w][out_c]. NULL: the patches are gathered into GEMM rows.
    */
   void (*pixel_quad_conv)(const layer_t *layer, const uint8_t *window, int8_t *out);
+  /* 1: gemm_requant and pixel_quad_conv apply the conv's activation table (FLAG_ACTIVATION) before they store. */
+  int32_t conv_applies_table;
+  /* Optional: dots[o - begin] = Σ_c pooled[c] · weights[o][c] for the classifier's classes [begin, end). */
+  void (*classifier)(const int8_t *pooled, const int8_t *weights, int32_t in_c, int32_t begin, int32_t end, int32_t *dots);
   /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
   void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
   /* data[i] = table[(uint8) data[i]], in place (the SiLU tables). */

@@ -27,8 +27,8 @@ static void requant16_set(requant16_t *k, int32_t e, const layer_t *layer, int32
 }
 
 /*
- * requantize() on 16 lanes whose sums already hold the bias (the depthwise starts its sums from it, four adds a pixel
- * fewer; int32 adds wrap alike in either order): the exact 64-bit products of the even and the odd lanes, one rounding each.
+ * requantize() on 16 lanes whose sums already hold the bias (every kernel here starts its sums from it, an add a
+ * vector fewer; int32 adds wrap alike in either order): the exact 64-bit products of the even and the odd lanes, one rounding each.
  */
 AVX512 static inline __m512i requantize16_biased(__m512i v, const requant16_t *k) {
   const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, _mm512_load_si512(k->mult)), _mm512_load_si512(k->round_even));
@@ -46,9 +46,6 @@ AVX512 static inline __m512i requantize16_float(__m512i v, __m512 scale) {
 AVX512 static inline __m512i requantize16_biased_as(__m512i v, const requant16_t *k, int in_float) {
   return in_float ? requantize16_float(v, _mm512_load_ps(k->scale)) : requantize16_biased(v, k);
 }
-AVX512 static inline __m512i requantize16(__m512i acc, const requant16_t *k, int in_float) {
-  return requantize16_biased_as(_mm512_add_epi32(acc, _mm512_load_si512(k->bias)), k, in_float);
-}
 
 static inline int32_t quad_at(const uint8_t *p) {
   int32_t v;
@@ -60,16 +57,19 @@ static inline int32_t quad_at(const uint8_t *p) {
 
 /*
  * gated_value() on 16 lanes: ((x - in_zero) · in_scale · gate) / out_scale rounded half to even, + out_zero, saturated, with the
- * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided).
+ * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided). The
+ * rounded integer serves both the check and the result. Only the top needs clamping before the conversion: below
+ * -2^31, and for NaN (min returns its second operand), it gives INT_MIN, which saturates to -128 as gated_value's do.
  */
 AVX512 static inline __m128i gated16(__m128i bytes, __m512i in_zero, __m512i out_zero, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
   const __m512 x = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(bytes), in_zero));
   const __m512 v = _mm512_mul_ps(_mm512_mul_ps(x, in_scale), _mm512_loadu_ps(gate));
-  __m512 q = _mm512_mul_ps(v, reciprocal);
-  const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(q, _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-  if (_mm512_cmp_ps_mask(distance, _mm512_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ)) q = _mm512_div_ps(v, out_scale);
-  q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f));
-  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(q), out_zero));
+  const __m512 top = _mm512_set1_ps(256.0f);
+  __m512 q = _mm512_min_ps(top, _mm512_mul_ps(v, reciprocal));
+  __m512i n = _mm512_cvtps_epi32(q);
+  const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(q, _mm512_cvtepi32_ps(n)));
+  if (_mm512_cmp_ps_mask(distance, _mm512_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ)) n = _mm512_cvtps_epi32(_mm512_min_ps(top, _mm512_div_ps(v, out_scale)));
+  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(n, out_zero));
 }
 
 /* Rows as unsigned bytes (x + 128), gated 16 channels at a time; ungated rows are the AVX-VNNI path's copy. */
@@ -97,37 +97,99 @@ AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, 
 
 /* ---------- convs ---------- */
 
+/* The 256-entry table on 64 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
+AVX512 static inline __m512i table64(__m512i idx, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
+  const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
+  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
+}
+
+
 /* The quads for 16 channels per vector (x86_common.h), then one requant16_t per 16-channel group. */
 static int32_t conv_groups(const layer_t *layer) { return (layer->conv.n_pad + 15) / 16; }
 static const requant16_t *conv_requant_of(const layer_t *layer) {
   return (const requant16_t *)((const int8_t *)layer->conv.packed + conv_quad_bytes(layer, 4));
 }
 
-/* Rows r..r+3 of one or two 16-channel groups, requantized and stored (channels below out_c, rows below valid_rows). */
-AVX512 static inline void store_tile(const layer_t *layer, __m512i acc[4][2], int32_t group, int two, int32_t r,
-                                     int32_t valid_rows, int8_t *out) {
-  const requant16_t *constants = conv_requant_of(layer);
-  const int32_t out_c = layer->conv.out_c, in_float = layer->conv.float_requant;
-  for (int32_t j = 0; j < 1 + two; j++) {
-    const int32_t c = (group + j) * 16, valid = out_c - c < 16 ? out_c - c : 16;
-    if (valid <= 0) continue;
-    for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) {
-      const __m128i y = _mm512_cvtsepi32_epi8(requantize16(acc[i][j], &constants[group + j], in_float));
-      int8_t *dst = out + (size_t)(r + i) * out_c + c;
-      if (valid == 16) _mm_storeu_si128((__m128i *)dst, y);
-      else _mm_mask_storeu_epi8(dst, (__mmask16)((1u << valid) - 1), y);
-    }
-  }
+/* A conv's activation table in four registers (table64), loaded once a call; `on` is 0 for a layer without one. */
+typedef struct {
+  int on;
+  __m512i t[4];
+} conv_table_t;
+
+AVX512 static inline conv_table_t conv_table_of(const layer_t *layer) {
+  conv_table_t table = {(layer->flags & FLAG_ACTIVATION) != 0, {_mm512_setzero_si512()}};
+  for (int32_t i = 0; table.on && i < 4; i++) table.t[i] = _mm512_loadu_si512(layer->conv.table + 64 * i);
+  return table;
 }
 
 /*
- * A 4 × 32 tile of vpdpbusd sums: step s multiplies the weight vectors w0 + 64s and w1 + 64s (16 channels each) by
- * the quad at sources[i] + 4s (offsets NULL: GEMM rows) or sources[i] + offsets[s] (a pixel-quad conv's taps).
- * Always inlined, so each caller's loop is specialized and the accumulators stay in registers.
+ * The byte orders the saturating packs leave, undone by one vpermb. packs_epi32 then packs_epi16 work within 128-bit
+ * lanes: lane L of packs_epi16(packs_epi32(a, b), packs_epi32(c, d)) holds a, b, c and d's int32 lanes 4L..4L+3 as
+ * bytes, in that order. Saturating to int16 and then to int8 is saturating to int8 (vpmovsdb), in fewer instructions.
  */
-AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_t *w0, const int8_t *w1, const uint8_t *const sources[4],
+#define ORDER_ROW(BYTE, d) BYTE(d), BYTE(d + 1), BYTE(d + 2), BYTE(d + 3)
+#define ORDER_TABLE(BYTE)                                                                                                \
+  {ORDER_ROW(BYTE, 0),  ORDER_ROW(BYTE, 4),  ORDER_ROW(BYTE, 8),  ORDER_ROW(BYTE, 12), ORDER_ROW(BYTE, 16), ORDER_ROW(BYTE, 20), \
+   ORDER_ROW(BYTE, 24), ORDER_ROW(BYTE, 28), ORDER_ROW(BYTE, 32), ORDER_ROW(BYTE, 36), ORDER_ROW(BYTE, 40), ORDER_ROW(BYTE, 44), \
+   ORDER_ROW(BYTE, 48), ORDER_ROW(BYTE, 52), ORDER_ROW(BYTE, 56), ORDER_ROW(BYTE, 60)}
+/* Rows 0 and 1 of two groups (a, b: row 0; c, d: row 1) → row 0's 32 channels, then row 1's. */
+#define PAIR_BYTE(d) (uint8_t)(((d) % 32 % 16 / 4) * 16 + (d) / 32 * 8 + (d) % 32 / 16 * 4 + (d) % 4)
+/* Rows 0-3 of one group (a, b, c, d) → the four rows' 16 channels in turn. */
+#define LONE_BYTE(d) (uint8_t)(((d) % 16 / 4) * 16 + (d) / 16 * 4 + (d) % 4)
+static const uint8_t pair_order[64] = ORDER_TABLE(PAIR_BYTE), lone_order[64] = ORDER_TABLE(LONE_BYTE);
+
+/* Four int32 vectors → 64 int8 in the order `order` gives, saturated, then the activation table. */
+AVX512 static inline __m512i packed_bytes(__m512i a, __m512i b, __m512i c, __m512i d, __m512i order, const conv_table_t *table) {
+  const __m512i y = _mm512_permutexvar_epi8(order, _mm512_packs_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d)));
+  return table->on ? table64(y, table->t[0], table->t[1], table->t[2], table->t[3]) : y;
+}
+
+/*
+ * Rows r..r+3 of the 16-channel groups g and g + 1 (accumulators started from the bias), requantized, saturated, the
+ * table applied and stored: channels below out_c, rows below valid_rows.
+ */
+AVX512 static inline void store_pair_tile(const layer_t *layer, const __m512i acc[4][2], int32_t g, int32_t r, int32_t valid_rows,
+                                          const conv_table_t *table, int8_t *out) {
+  const requant16_t *k = conv_requant_of(layer) + g;
+  const int32_t out_c = layer->conv.out_c, in_float = layer->conv.float_requant, c = g * 16, valid = out_c - c < 32 ? out_c - c : 32;
+  const __mmask32 mask = valid == 32 ? ~(__mmask32)0 : (((__mmask32)1 << valid) - 1);
+  __m512i q[4][2];
+  for (int32_t i = 0; i < 4; i++) {
+    q[i][0] = requantize16_biased_as(acc[i][0], &k[0], in_float);
+    q[i][1] = requantize16_biased_as(acc[i][1], &k[1], in_float);
+  }
+  const __m512i order = _mm512_loadu_si512(pair_order);
+  const __m512i rows01 = packed_bytes(q[0][0], q[0][1], q[1][0], q[1][1], order, table);
+  const __m512i rows23 = packed_bytes(q[2][0], q[2][1], q[3][0], q[3][1], order, table);
+  const __m256i rows[4] = {_mm512_castsi512_si256(rows01), _mm512_extracti64x4_epi64(rows01, 1), _mm512_castsi512_si256(rows23),
+                           _mm512_extracti64x4_epi64(rows23, 1)};
+  for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) _mm256_mask_storeu_epi8(out + (size_t)(r + i) * out_c + c, mask, rows[i]);
+}
+
+/* The same for rows r..r+3 of the lone group g. */
+AVX512 static inline void store_lone_tile(const layer_t *layer, const __m512i acc[4], int32_t g, int32_t r, int32_t valid_rows,
+                                          const conv_table_t *table, int8_t *out) {
+  const requant16_t *k = conv_requant_of(layer) + g;
+  const int32_t out_c = layer->conv.out_c, in_float = layer->conv.float_requant, c = g * 16, valid = out_c - c < 16 ? out_c - c : 16;
+  const __mmask16 mask = valid == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+  const __m512i y = packed_bytes(requantize16_biased_as(acc[0], k, in_float), requantize16_biased_as(acc[1], k, in_float),
+                                 requantize16_biased_as(acc[2], k, in_float), requantize16_biased_as(acc[3], k, in_float),
+                                 _mm512_loadu_si512(lone_order), table);
+  const __m128i rows[4] = {_mm512_castsi512_si128(y), _mm512_extracti32x4_epi32(y, 1), _mm512_extracti32x4_epi32(y, 2),
+                           _mm512_extracti32x4_epi32(y, 3)};
+  for (int32_t i = 0; i < 4 && r + i < valid_rows; i++) _mm_mask_storeu_epi8(out + (size_t)(r + i) * out_c + c, mask, rows[i]);
+}
+
+/*
+ * A 4 × 32 tile of vpdpbusd sums started from the groups' biases: step s multiplies the weight vectors w0 + 64s and
+ * w1 + 64s (16 channels each) by the quad at sources[i] + 4s (offsets NULL: GEMM rows) or sources[i] + offsets[s] (a
+ * pixel-quad conv's taps). Always inlined, so each caller's loop is specialized and the accumulators stay in registers.
+ */
+AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_t *w0, const int8_t *w1, const int32_t *bias0,
+                                                                     const int32_t *bias1, const uint8_t *const sources[4],
                                                                      const int32_t *offsets, int32_t steps, __m512i tile[4][2]) {
-  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  __m512i c00 = _mm512_load_si512(bias0), c01 = _mm512_load_si512(bias1), c10 = c00, c11 = c01, c20 = c00, c21 = c01,
+          c30 = c00, c31 = c01;
   for (int32_t s = 0; s < steps; s++) {
     const __m512i v0 = _mm512_load_si512(w0 + (size_t)s * 64), v1 = _mm512_load_si512(w1 + (size_t)s * 64);
     const int32_t at = offsets ? offsets[s] : 4 * s;
@@ -152,13 +214,15 @@ AVX512 static inline __attribute__((always_inline)) void avx512_tile(const int8_
  * A lone 16-channel group (out_c 16, or the odd group last): 8 rows × 16 channels, so that no vpdpbusd computes a
  * second group only to drop it. Rows past `rows` (a multiple of 4) repeat the first four and are not stored.
  */
-AVX512 static void lone_group(const layer_t *layer, const uint8_t *a, int32_t rows, int32_t valid_rows, int32_t g, int8_t *out) {
+AVX512 static void lone_group(const layer_t *layer, const uint8_t *a, int32_t rows, int32_t valid_rows, int32_t g,
+                              const conv_table_t *table, int8_t *out) {
   const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4;
   const int8_t *w = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64;
+  const __m512i bias = _mm512_load_si512(conv_requant_of(layer)[g].bias);
   for (int32_t r = 0; r < rows; r += 8) {
     const uint8_t *s[8];
     for (int32_t i = 0; i < 8; i++) s[i] = a + (size_t)(r + (r + i < rows ? i : i - 4)) * k_pad;
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    __m512i c0 = bias, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
     for (int32_t q = 0; q < quads; q++) {
       const __m512i v = _mm512_load_si512(w + (size_t)q * 64);
       const int32_t at = 4 * q;
@@ -171,53 +235,63 @@ AVX512 static void lone_group(const layer_t *layer, const uint8_t *a, int32_t ro
       c6 = _mm512_dpbusd_epi32(c6, _mm512_set1_epi32(quad_at(s[6] + at)), v);
       c7 = _mm512_dpbusd_epi32(c7, _mm512_set1_epi32(quad_at(s[7] + at)), v);
     }
-    __m512i low[4][2] = {{c0}, {c1}, {c2}, {c3}}, high[4][2] = {{c4}, {c5}, {c6}, {c7}};
-    store_tile(layer, low, g, 0, r, valid_rows, out);
-    if (r + 4 < rows) store_tile(layer, high, g, 0, r + 4, valid_rows, out);
+    const __m512i low[4] = {c0, c1, c2, c3}, high[4] = {c4, c5, c6, c7};
+    store_lone_tile(layer, low, g, r, valid_rows, table, out);
+    if (r + 4 < rows) store_lone_tile(layer, high, g, r + 4, valid_rows, table, out);
   }
 }
 
-/* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize fused. */
+/* The GEMM: 4 rows × 32 channels per tile (eight accumulators), four k per vpdpbusd, requantize and table fused. */
 AVX512 static void avx512_gemm_requant(const layer_t *layer, const int16_t *a_rows, int32_t rows, int32_t valid_rows,
                                        int32_t block_begin, int32_t block_end, int8_t *out) {
   const uint8_t *a = (const uint8_t *)a_rows;
   const int32_t k_pad = layer->conv.k_pad, quads = k_pad / 4;
   const int32_t group_begin = block_begin / 2, group_end = (block_end + 1) / 2;
+  const conv_table_t table = conv_table_of(layer);
   for (int32_t g = group_begin; g < group_end; g += 2) {
-    const int two = g + 1 < group_end;
-    if (!two) {
-      lone_group(layer, a, rows, valid_rows, g, out);
+    if (g + 1 == group_end) {
+      lone_group(layer, a, rows, valid_rows, g, &table, out);
       continue;
     }
-    const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64, *w1 = two ? w0 + (size_t)quads * 64 : w0;
+    const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * quads * 64, *w1 = w0 + (size_t)quads * 64;
     for (int32_t r = 0; r < rows; r += 4) {
       const uint8_t *a0 = a + (size_t)r * k_pad;
       const uint8_t *const sources[4] = {a0, a0 + k_pad, a0 + 2 * (size_t)k_pad, a0 + 3 * (size_t)k_pad};
       __m512i tile[4][2];
-      avx512_tile(w0, w1, sources, NULL, quads, tile);
-      store_tile(layer, tile, g, two, r, valid_rows, out);
+      avx512_tile(w0, w1, conv_requant_of(layer)[g].bias, conv_requant_of(layer)[g + 1].bias, sources, NULL, quads, tile);
+      store_pair_tile(layer, tile, g, r, valid_rows, &table, out);
     }
   }
 }
 
-/* One output row of a pixel-quad conv (the stem): each tap's pixel broadcast from the padded input; 4 pixels × 32 channels. */
+/*
+ * One output row of a pixel-quad conv (the stem): each tap's pixel broadcast from the padded input; 4 pixels × 32
+ * channels (a lone last group: its 16 channels computed twice over, as the pair's second half too).
+ */
 AVX512 static void avx512_pixel_quad_conv(const layer_t *layer, const uint8_t *window, int8_t *out) {
   const int32_t kw = layer->conv.kw, taps = layer->conv.kh * kw, stride = layer->conv.stride, out_w = layer->conv.out_w, groups = conv_groups(layer);
   const int32_t padded_w = layer->conv.in_w + layer->conv.pad_left + layer->conv.pad_right;
+  const conv_table_t table = conv_table_of(layer);
   int32_t offsets[15 * 15];
   for (int32_t t = 0; t < taps; t++) offsets[t] = ((t / kw) * padded_w + t % kw) * 4;
   for (int32_t g = 0; g < groups; g += 2) {
     const int two = g + 1 < groups;
     const int8_t *w0 = (const int8_t *)layer->conv.packed + (size_t)g * taps * 64, *w1 = two ? w0 + (size_t)taps * 64 : w0;
+    const int32_t *bias0 = conv_requant_of(layer)[g].bias, *bias1 = conv_requant_of(layer)[two ? g + 1 : g].bias;
     for (int32_t ox = 0; ox < out_w; ox += 4) {
       /* Past the row's end the last pixel is computed again, not stored. */
       const uint8_t *const sources[4] = {window + (size_t)ox * stride * 4, window + (size_t)(ox + 1 < out_w ? ox + 1 : ox) * stride * 4,
                                          window + (size_t)(ox + 2 < out_w ? ox + 2 : ox) * stride * 4,
                                          window + (size_t)(ox + 3 < out_w ? ox + 3 : ox) * stride * 4};
       __m512i tile[4][2];
-      avx512_tile(w0, w1, sources, offsets, taps, tile);
+      avx512_tile(w0, w1, bias0, bias1, sources, offsets, taps, tile);
       /* The tile's rows are pixels ox..ox+3 of this output row. */
-      store_tile(layer, tile, g, two, ox, out_w, out);
+      if (two) {
+        store_pair_tile(layer, tile, g, ox, out_w, &table, out);
+      } else {
+        const __m512i lone[4] = {tile[0][0], tile[1][0], tile[2][0], tile[3][0]};
+        store_lone_tile(layer, lone, g, ox, out_w, &table, out);
+      }
     }
   }
 }
@@ -232,12 +306,6 @@ typedef struct {
 static int32_t dw_blocks(const layer_t *layer) { return dw_quad_blocks(layer, 4); }
 static const dw_block_t *dw_blocks_of(const layer_t *layer) {
   return (const dw_block_t *)((const int8_t *)layer->conv.packed + dw_quad_bytes(layer, 4));
-}
-
-/* The 256-entry table on 64 bytes: two vpermi2b (128 entries each), blended on the index's top bit. */
-AVX512 static inline __m512i table64(__m512i idx, __m512i t0, __m512i t1, __m512i t2, __m512i t3) {
-  const __m512i low = _mm512_permutex2var_epi8(t0, idx, t1), high = _mm512_permutex2var_epi8(t2, idx, t3);
-  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
 }
 
 /* pool[c..c+63] += the int16 sums (channels 0-31 in low, 32-63 in high). */
@@ -468,6 +536,43 @@ AVX512 static void avx512_depthwise_fused(const layer_t *layer, const uint8_t *w
   }
 }
 
+/* ---------- the classifier ---------- */
+
+/* Σ of a vector's 16 int32 lanes. */
+AVX512 static inline int32_t lanes_sum(__m512i v) {
+  const __m256i half = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+  __m128i quarter = _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+  quarter = _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0x4E));
+  return _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0xB1)));
+}
+
+/*
+ * The classifier's dots by vpdpbusd, a class at a time so that the weights stream through memory in order: the
+ * pooled vector biased to unsigned (p + 128), and 128 · Σw taken off again, Σw by a second vpdpbusd on ones. A last
+ * partial 64 channels by masked loads.
+ */
+AVX512 static void avx512_classifier(const int8_t *pooled, const int8_t *weights, int32_t in_c, int32_t begin, int32_t end, int32_t *dots) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
+  const int32_t full = in_c / 64 * 64;
+  const __mmask64 tail = (__mmask64)(((unsigned __int128)1 << (in_c - full)) - 1);
+  for (int32_t o = begin; o < end; o++) {
+    const int8_t *w = weights + (size_t)o * in_c;
+    __m512i acc = _mm512_setzero_si512(), sums = acc;
+    for (int32_t c = 0; c < full; c += 64) {
+      const __m512i v = _mm512_loadu_si512(w + c);
+      acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_loadu_si512(pooled + c), flip), v);
+      sums = _mm512_dpbusd_epi32(sums, ones, v);
+    }
+    if (tail) {
+      const __m512i v = _mm512_maskz_loadu_epi8(tail, w + full);
+      acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, pooled + full), flip), v);
+      sums = _mm512_dpbusd_epi32(sums, ones, v);
+    }
+    /* Unsigned: the lanes wrap, and the difference is the dot wherever the dot itself fits in 32 bits. */
+    dots[o - begin] = (int32_t)((uint32_t)lanes_sum(acc) - 128u * (uint32_t)lanes_sum(sums));
+  }
+}
+
 /* ---------- the path ---------- */
 
 static size_t avx512_packed_size(const layer_t *layer) {
@@ -508,7 +613,8 @@ AVX512 static void avx512_apply_table(int8_t *data, size_t count, const int8_t *
 const kernels_t effnet_int8_avx512_kernels = {
   .isa = EFFNET_INT8_ISA_AVX512, .packed_size = avx512_packed_size, .pack_weights = avx512_pack_weights,
   .pack_rows = avx512_pack_rows, .gemm_requant = avx512_gemm_requant, .pixel_quad_conv = avx512_pixel_quad_conv,
-  .requant = effnet_int8_avx2_requant, .depthwise_fused = avx512_depthwise_fused, .depthwise_block = 64,
-  .quantize = effnet_int8_avx2_quantize, .apply_table = avx512_apply_table, .residual = effnet_int8_avx2_residual,
+  .conv_applies_table = 1, .requant = effnet_int8_avx2_requant, .depthwise_fused = avx512_depthwise_fused, .depthwise_block = 64,
+  .classifier = avx512_classifier, .quantize = effnet_int8_avx2_quantize, .apply_table = avx512_apply_table,
+  .residual = effnet_int8_avx2_residual,
 };
 #endif

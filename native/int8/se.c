@@ -5,6 +5,46 @@
 #include "engine.h"
 
 /*
+ * values[i] = e^-values[i] within a few ulp of libm's exp, as a loop the compiler vectorizes (libm's exp, one call per
+ * channel, was most of the SE block's time). Cody–Waite: -x = k ln2 + r with k·LN2_HI exact, |r| ≤ ln2/2, then
+ * e^r by its Taylor polynomial to r^13 (remainder below 2^-57) and 2^k built in the exponent bits. Arguments are
+ * clamped to ±700, where the sigmoid's float is already 0 or 1 (as libm's overflow to ∞ or 0 gives). Separate
+ * multiplies and adds, so every path and compiler rounds alike.
+ */
+CLONES static void exp_of_negated(double *values, int32_t count) {
+  const double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10, LOG2_E = 1.44269504088896338700e+00;
+  const double SHIFTER = 6755399441055744.0; /* 1.5 · 2^52: adding it rounds to an integer held in the low bits */
+  for (int32_t i = 0; i < count; i++) {
+    double x = -values[i];
+    x = x < -700.0 ? -700.0 : x > 700.0 ? 700.0 : x;
+    const double shifted = x * LOG2_E + SHIFTER, k = shifted - SHIFTER;
+    const double r = (x - k * LN2_HI) - k * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    /* `shifted`'s bits are 0x4338000000000000 + k; shifted left by 52 only k + 1023 is left, in the exponent field: 2^k
+     * (|k| ≤ 1010, a normal double). */
+    const uint64_t scale_bits = (bits + 1023) << 52;
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    values[i] = p * scale;
+  }
+}
+
+/*
  * The squeeze-excitation vector math as the Q/DQ graph computes it: GAP → Q, FC1 → Q → SiLU table, FC2 → Sigmoid → Q.
  * The FC outputs and the gate's Sigmoid input are floats in the graph (one value per channel, so float costs nothing).
  */
@@ -46,7 +86,7 @@ CLONES void run_se(effnet_int8_engine *e, const se_layer_t *se) {
    * rounding; the exact value is the fairest target). In stages, so that all but exp run on vectors. */
   double *logit = e->se_logits;
   for (int32_t c = 0; c < c_count; c++) logit[c] = (double)acc[c] * se->fc2_scale[c] + se->fc2_bias[c];
-  for (int32_t c = 0; c < c_count; c++) logit[c] = exp(-logit[c]);
+  exp_of_negated(logit, c_count);
   for (int32_t c = 0; c < c_count; c++) values[c] = (float)(1.0 / (1.0 + logit[c]));
   for (int32_t c = 0; c < c_count; c++) {
     e->gate[c] = (float)(quantize_value_around(values[c], se->gate_scale, se->gate_zero) - se->gate_zero) * se->gate_scale;
