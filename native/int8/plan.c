@@ -47,7 +47,8 @@ effnet_int8_status allocate_buffers(effnet_int8_engine *e) {
   e->head_sums = calloc((size_t)e->max_channels + 1, sizeof(double));
   e->staging = malloc((size_t)e->channels * e->height * e->width + (size_t)e->max_channels + 1);
   e->se_values = calloc((size_t)e->max_channels + e->max_reduced + 1, sizeof(float));
-  e->se_acc = calloc((size_t)e->max_channels + 1, sizeof(int32_t));
+  /* FC2's sums per channel, and before them FC1's per reduced channel. */
+  e->se_acc = calloc((size_t)(e->max_channels > e->max_reduced ? e->max_channels : e->max_reduced) + 1, sizeof(int32_t));
   e->se_logits = calloc((size_t)e->max_channels + 1, sizeof(double));
   const int ok = e->arena && e->gate && e->pooled && e->fc1_out && e->head_sums && e->staging && e->se_values && e->se_acc && e->se_logits;
   return ok ? EFFNET_INT8_OK : EFFNET_INT8_OUT_OF_MEMORY;
