@@ -56,23 +56,31 @@ static inline int32_t quad_at(const uint8_t *p) {
 /* ---------- gated rows ---------- */
 
 /*
- * gated_value() on 16 lanes: ((x - in_zero) · in_scale · gate) / out_scale rounded half to even, + out_zero, saturated, with the
- * division replaced as in x86_common.h's quotient8 (exact unless a lane is within 2^-11 of a half; then divided). The
- * rounded integer serves both the check and the result. Only the top needs clamping before the conversion: below
- * -2^31, and for NaN (min returns its second operand), it gives INT_MIN, which saturates to -128 as gated_value's do.
+ * gated_value() on 16 lanes: ((x - in_zero) · in_scale · gate) / out_scale rounded half to even, + out_zero, saturated.
+ * First as one product, (x - in_zero) · h with h = in_scale · gate · (1 / out_scale) per channel: it differs from the
+ * graph's three roundings and its division by at most 7 · 2^-24 of the quotient, under 2^-13 wherever |quotient| ≤ 256
+ * (beyond, both saturate alike), so its rounded integer is the graph's unless it lies within 2^-11 of a half. Only
+ * those vectors (about one in 60) take the graph's operations, the division included. Only the top needs clamping
+ * before the conversion: below -2^31, and for NaN (min returns its second operand), it gives INT_MIN, which saturates
+ * to -128 as gated_value's do.
  */
-AVX512 static inline __m128i gated16(__m128i bytes, __m512i in_zero, __m512i out_zero, const float *gate, __m512 in_scale, __m512 out_scale, __m512 reciprocal) {
+AVX512 static inline __m128i gated16(__m128i bytes, __m512i in_zero, __m512i out_zero, const float *gate, __m512 h, __m512 in_scale, __m512 out_scale) {
   const __m512 x = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(bytes), in_zero));
-  const __m512 v = _mm512_mul_ps(_mm512_mul_ps(x, in_scale), _mm512_loadu_ps(gate));
   const __m512 top = _mm512_set1_ps(256.0f);
-  __m512 q = _mm512_min_ps(top, _mm512_mul_ps(v, reciprocal));
+  const __m512 q = _mm512_min_ps(top, _mm512_mul_ps(x, h));
   __m512i n = _mm512_cvtps_epi32(q);
   const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(q, _mm512_cvtepi32_ps(n)));
-  if (_mm512_cmp_ps_mask(distance, _mm512_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ)) n = _mm512_cvtps_epi32(_mm512_min_ps(top, _mm512_div_ps(v, out_scale)));
+  if (_mm512_cmp_ps_mask(distance, _mm512_set1_ps(0.5f - 1.0f / 2048), _CMP_GT_OQ)) {
+    const __m512 v = _mm512_mul_ps(_mm512_mul_ps(x, in_scale), _mm512_loadu_ps(gate));
+    n = _mm512_cvtps_epi32(_mm512_min_ps(top, _mm512_div_ps(v, out_scale)));
+  }
   return _mm512_cvtsepi32_epi8(_mm512_add_epi32(n, out_zero));
 }
 
-/* Rows as unsigned bytes (x + 128), gated 16 channels at a time; ungated rows are the AVX-VNNI path's copy. */
+/*
+ * Rows as unsigned bytes (x + 128), gated 16 channels at a time, 64 channels of every row before the next 64 so that
+ * their four h vectors stay in registers; ungated rows are the AVX-VNNI path's copy.
+ */
 AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, int32_t k_pad, int16_t *dst_rows,
                                     const float *gate, const gated_input_t *g) {
   if (!gate) {
@@ -82,16 +90,25 @@ AVX512 static void avx512_pack_rows(const int8_t *src, int32_t rows, int32_t k, 
   const __m512 vin = _mm512_set1_ps(g->in_scale), vout = _mm512_set1_ps(g->out_scale), vreciprocal = _mm512_set1_ps(1.0f / g->out_scale);
   const __m512i vzero = _mm512_set1_epi32(g->in_zero), vout_zero = _mm512_set1_epi32(g->out_zero);
   const __m128i flip = _mm_set1_epi8((char)0x80);
+  const int32_t vectors_end = k / 16 * 16;
+  for (int32_t c0 = 0; c0 < vectors_end; c0 += 64) {
+    const int32_t count = vectors_end - c0 < 64 ? (vectors_end - c0) / 16 : 4;
+    __m512 h[4];
+    for (int32_t j = 0; j < count; j++) h[j] = _mm512_mul_ps(_mm512_mul_ps(vin, _mm512_loadu_ps(gate + c0 + 16 * j)), vreciprocal);
+    for (int32_t r = 0; r < rows; r++) {
+      const int8_t *row = src + (size_t)r * k + c0;
+      uint8_t *out = (uint8_t *)dst_rows + (size_t)r * k_pad + c0;
+      for (int32_t j = 0; j < count; j++) {
+        const __m128i y = gated16(_mm_loadu_si128((const __m128i *)(row + 16 * j)), vzero, vout_zero, gate + c0 + 16 * j, h[j], vin, vout);
+        _mm_storeu_si128((__m128i *)(out + 16 * j), _mm_xor_si128(y, flip));
+      }
+    }
+  }
   for (int32_t r = 0; r < rows; r++) {
     const int8_t *row = src + (size_t)r * k;
     uint8_t *out = (uint8_t *)dst_rows + (size_t)r * k_pad;
-    int32_t c = 0;
-    for (; c + 16 <= k; c += 16) {
-      const __m128i y = gated16(_mm_loadu_si128((const __m128i *)(row + c)), vzero, vout_zero, gate + c, vin, vout, vreciprocal);
-      _mm_storeu_si128((__m128i *)(out + c), _mm_xor_si128(y, flip));
-    }
-    for (; c < k; c++) out[c] = (uint8_t)((int8_t)gated_value(row[c], g, gate[c]) + 128);
-    for (; c < k_pad; c++) out[c] = 0;
+    for (int32_t c = vectors_end; c < k; c++) out[c] = (uint8_t)((int8_t)gated_value(row[c], g, gate[c]) + 128);
+    for (int32_t c = k; c < k_pad; c++) out[c] = 0;
   }
 }
 

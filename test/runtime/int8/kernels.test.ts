@@ -290,6 +290,13 @@ function runAll() {
     'the same chain with zero points (depthwise input -115, pooled and gated tensor -110, FC1 SiLU -100, gated product -90, gate -128)',
     async (tt) => seChain(tt, 'table', 72, 10, { dw: -115, se: -110, fc1: -100, gated: -90, gate: -128 }),
   );
+  // Gated values (x · 0.5 · gate / 0.25) exact halves for odd x: the division's ties, which the AVX-512 path's product
+  // h = 0.5 · gate / 0.25 also lands on, and near-halves from the 0.3 and 0.7 gates.
+  t.test(
+    'the same chain with gates of binary fractions: every odd gated value an exact half (ties to even)',
+    async (tt) =>
+      seChain(tt, 'table', 72, 10, undefined, { gates: [0.75, 0.25, 1, 0.3, 0.7, 0.5], inScale: 0.5, outScale: 0.25 }),
+  );
   t.test(
     'the same chain with zero points, the gate computed from the float FC2 output (gate zero point -128)',
     async (tt) => seChain(tt, 'sigmoid', 40, 7, { dw: 20, se: -128, fc1: 5, gated: 127, gate: -128 }),
@@ -314,6 +321,7 @@ function seChain(
   mid: number,
   width: number,
   zeros = { dw: 0, se: 0, fc1: 0, gated: 0, gate: 0 },
+  ties?: { gates: number[]; inScale: number; outScale: number },
 ) {
   const prng = new Prng(42);
   const input: Shape = { h: 12, w: width, c: 24 };
@@ -322,7 +330,12 @@ function seChain(
   const reduced = 6;
   const gateTable =
     gate === 'table'
-      ? { inScale: 0.03, values: Float32Array.from({ length: 256 }, (_, i) => f(((i * 37) % 128) / 127)) }
+      ? {
+          inScale: 0.03,
+          values: Float32Array.from({ length: 256 }, (_, i) =>
+            ties ? ties.gates[i % ties.gates.length]! : f(((i * 37) % 128) / 127),
+          ),
+        }
       : null;
   const se: SeLayer = {
     kind: 'se',
@@ -350,7 +363,7 @@ function seChain(
   const project = conv(prng, 'd', 'p', { h: 12, w: width, c: mid }, 24, 1, 1, [0, 0, 0, 0], {
     table: null,
     inputZero: zeros.gated,
-    gate: { inScale: 0.05, inZero: zeros.se, outScale: 0.045, outZero: zeros.gated },
+    gate: { inScale: ties?.inScale ?? 0.05, inZero: zeros.se, outScale: ties?.outScale ?? 0.045, outZero: zeros.gated },
     residual: { tensor: 'x', mainScale: 0.06, skipScale: 0.05, outScale: 0.07 },
   });
   const x = int8s(prng, input.h * input.w * input.c);
