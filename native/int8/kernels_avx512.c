@@ -120,7 +120,6 @@ AVX512 static inline __m512i table64(__m512i idx, __m512i t0, __m512i t1, __m512
   return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
 }
 
-
 /* The quads for 16 channels per vector (x86_common.h), then one requant16_t per 16-channel group. */
 static int32_t conv_groups(const layer_t *layer) { return (layer->conv.n_pad + 15) / 16; }
 static const requant16_t *conv_requant_of(const layer_t *layer) {
