@@ -14,7 +14,7 @@ import type { Model, Tensor } from '../onnx/ir.js';
 import { valueInfoMap } from '../onnx/shapes.js';
 import type { PassReport } from '../passes/pass.js';
 import { structureOf } from '../passes/recognise.js';
-import { OrtRunner, runSlices } from '../runtime/ort.js';
+import { OrtRunner, type OrtRunnerOptions, runSlices } from '../runtime/ort.js';
 import { eachPieceRun, imageDimsOf, imagesOf, pieceOutputs } from './blockCache.js';
 import { blockSegmentsOf, segmentModelFrom, type BlockSegment } from './blockSegments.js';
 import type { QdqContextWithModel } from './context.js';
@@ -79,7 +79,7 @@ export interface BiasCorrectionOptions extends QdqContextWithModel {
 export async function channelMeans(
   model: Model,
   names: readonly string[],
-  options: Pick<QdqContextWithModel, 'batches' | 'inputSize'> & { optimization?: 'basic' | 'all' },
+  options: Pick<QdqContextWithModel, 'batches' | 'inputSize'> & Pick<OrtRunnerOptions, 'optimization'>,
 ): Promise<Map<string, Float64Array>> {
   const optimization = options.optimization ?? EXPOSING;
   const runner = await OrtRunner.create({ model, extraOutputs: names, fuseQdq: false, optimization });

@@ -16,14 +16,22 @@ import type { PlacementProfile } from './plan.js';
 
 export type CandidateRuntime = 'native-int8' | 'onnxruntime';
 
+/** Lowered graphs by model object, so that the graph candidateRuntimeFor lowered is not lowered again to be scored. */
+const loweredBytes = new WeakMap<Model, Uint8Array | null>();
+
 /** The engine file for `model`, or null where the engine cannot run it. */
 function engineBytesOrNull(model: Model): Uint8Array | null {
+  const known = loweredBytes.get(model);
+  if (known !== undefined) return known;
+  let bytes: Uint8Array | null;
   try {
-    return engineFileFrom(engineProgramFrom({ model }));
+    bytes = engineFileFrom(engineProgramFrom({ model }));
   } catch (error) {
-    if (error instanceof LoweringError) return null;
-    throw error;
+    if (!(error instanceof LoweringError)) throw error;
+    bytes = null;
   }
+  loweredBytes.set(model, bytes);
+  return bytes;
 }
 
 /**

@@ -108,9 +108,17 @@ export async function rangesSelectedFrom(
   const [first, rest] = racing ? batchesSplitAt(options.batches, RACE_FIRST_IMAGES) : [[...options.batches], []];
   const firstImages = imagesIn(first);
   const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
+  // The first candidate's graph, where deciding the runtime built it: scored as it is, not built again.
+  let firstCandidate: Model | undefined;
   const runtime =
     options.runtime ??
-    candidateRuntimeFor({ profile: options.plan.profile, candidate: () => int8With(options, entries[0]!.ranges) });
+    candidateRuntimeFor({
+      profile: options.plan.profile,
+      candidate: () => {
+        firstCandidate = int8With(options, entries[0]!.ranges);
+        return firstCandidate;
+      },
+    });
   const logitsOf = (model: Model, batches: readonly Batch[]) =>
     candidateLogits({ model, batches, inputSize: options.inputSize, runtime });
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
@@ -127,7 +135,9 @@ export async function rangesSelectedFrom(
     agreement: number;
   })[] = [];
   for (const { settings, ranges } of entries) {
-    const logits = await logitsOf(int8With(options, ranges), first);
+    const model = firstCandidate ?? int8With(options, ranges);
+    firstCandidate = undefined;
+    const logits = await logitsOf(model, first);
     progressed(firstImages);
     firstRuns.push({ settings, logits, ...logitScore(referenceFirst, logits), keep: false });
   }
