@@ -68,6 +68,26 @@ export interface CandidateScore {
   images: number;
 }
 
+/**
+ * The runtime candidates are scored on (the caller's, else candidateRuntimeFor's), and the first candidate's graph
+ * where deciding it built one, so that it is scored as built rather than built (and lowered) again.
+ */
+function runtimeDecided(
+  options: Omit<QdqContextWithModel, 'ranges'> & { runtime?: CandidateRuntime },
+  ranges: Map<string, number>,
+): { runtime: CandidateRuntime; firstCandidate?: Model } {
+  if (options.runtime) return { runtime: options.runtime };
+  let firstCandidate: Model | undefined;
+  const runtime = candidateRuntimeFor({
+    profile: options.plan.profile,
+    candidate: () => {
+      firstCandidate = int8With(options, ranges);
+      return firstCandidate;
+    },
+  });
+  return { runtime, firstCandidate };
+}
+
 /** The race's cut after its first images (candidateRace.ts). */
 export interface SelectionRace {
   firstImages: number;
@@ -108,17 +128,8 @@ export async function rangesSelectedFrom(
   const [first, rest] = racing ? batchesSplitAt(options.batches, RACE_FIRST_IMAGES) : [[...options.batches], []];
   const firstImages = imagesIn(first);
   const entries = candidates.map((settings) => ({ settings, ranges: rangesFrom(options.calibrators, settings) }));
-  // The first candidate's graph, where deciding the runtime built it: scored as it is, not built again.
-  let firstCandidate: Model | undefined;
-  const runtime =
-    options.runtime ??
-    candidateRuntimeFor({
-      profile: options.plan.profile,
-      candidate: () => {
-        firstCandidate = int8With(options, entries[0]!.ranges);
-        return firstCandidate;
-      },
-    });
+  const { runtime, firstCandidate: built } = runtimeDecided(options, entries[0]!.ranges);
+  let firstCandidate = built;
   const logitsOf = (model: Model, batches: readonly Batch[]) =>
     candidateLogits({ model, batches, inputSize: options.inputSize, runtime });
   const reference = await logitsFrom({ model: options.fp32, batches: options.batches, inputSize: options.inputSize });
@@ -135,9 +146,8 @@ export async function rangesSelectedFrom(
     agreement: number;
   })[] = [];
   for (const { settings, ranges } of entries) {
-    const model = firstCandidate ?? int8With(options, ranges);
+    const logits = await logitsOf(firstCandidate ?? int8With(options, ranges), first);
     firstCandidate = undefined;
-    const logits = await logitsOf(model, first);
     progressed(firstImages);
     firstRuns.push({ settings, logits, ...logitScore(referenceFirst, logits), keep: false });
   }
