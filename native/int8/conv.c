@@ -51,9 +51,9 @@ CLONES static void pad_rows(effnet_int8_engine *e, const layer_t *l, int32_t py_
   const uint8_t *in = (const uint8_t *)layer_input(e, l);
   const int32_t c_count = l->conv.in_c, width = pixel_quad_conv(l) ? 4 : c_count;
   const size_t left = (size_t)l->conv.pad_left * width, inner = (size_t)l->conv.in_w * width, row_bytes = padded_row_bytes(l);
+  const uint8_t padding = (uint8_t)(l->conv.in_zero + 128);
   for (int32_t py = py_begin; py < py_end; py++, dst += row_bytes) {
     const int32_t iy = py - l->conv.pad_top;
-    const uint8_t padding = (uint8_t)(l->conv.in_zero + 128);
     if (iy < 0 || iy >= l->conv.in_h) {
       memset(dst, padding, row_bytes);
       continue;

@@ -12,13 +12,6 @@
 #include "pool.h"
 
 #define EXPORT __attribute__((visibility("default")))
-/* Loops outside the kernels (pool sums, classifier, padding) get AVX-512 and AVX2 clones picked at load time on x86;
- * they are integer or per-channel float sums, so every clone computes the same values. */
-#if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define CLONES
-#endif
 
 typedef struct {
   int16_t *rows;   /* CHUNK_ROWS × max k_pad, in the path's GEMM row format */

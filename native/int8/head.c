@@ -17,17 +17,8 @@ CLONES static void classifier_task(void *raw, pool_claim_t *claim) {
   const int32_t c_count = h->in_c;
   int32_t dots[CLASSIFIER_ITEM];
   do {
-    if (task->e->kernels->classifier) task->e->kernels->classifier(task->e->pooled, h->weights, c_count, claim->begin, claim->end, dots);
-    for (int32_t o = claim->begin; o < claim->end; o++) {
-      int32_t acc = 0;
-      if (task->e->kernels->classifier) {
-        acc = dots[o - claim->begin];
-      } else {
-        const int8_t *w = h->weights + (size_t)o * c_count;
-        for (int32_t c = 0; c < c_count; c++) acc += task->e->pooled[c] * w[c];
-      }
-      task->logits[o] = (float)acc * h->scale[o] + h->bias[o];
-    }
+    task->e->kernels->classifier(task->e->pooled, h->weights, c_count, claim->begin, claim->end, dots);
+    for (int32_t o = claim->begin; o < claim->end; o++) task->logits[o] = (float)dots[o - claim->begin] * h->scale[o] + h->bias[o];
   } while (pool_next(claim));
 }
 

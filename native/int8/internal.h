@@ -121,6 +121,14 @@ static inline int requant_exact_in_float(const layer_t *l) {
   return 1;
 }
 
+/* Portable loops (pool sums, the portable classifier, padding) get AVX-512 and AVX2 clones picked at load time on x86;
+ * they are integer or per-channel float sums, so every clone computes the same values. */
+#if defined(__x86_64__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
 typedef struct kernels kernels_t;
 
 /* Per-ISA kernels. All produce exactly the integers the scalar versions produce. */
@@ -166,7 +174,7 @@ struct kernels {
   void (*pixel_quad_conv)(const layer_t *layer, const uint8_t *window, int8_t *out);
   /* 1: gemm_requant and pixel_quad_conv apply the conv's activation table (FLAG_ACTIVATION) before they store. */
   int32_t conv_applies_table;
-  /* Optional: dots[o - begin] = Σ_c pooled[c] · weights[o][c] for the classifier's classes [begin, end). */
+  /* dots[o - begin] = Σ_c pooled[c] · weights[o][c] for rows [begin, end) (the classifier, the SE block's FC1). */
   void (*classifier)(const int8_t *pooled, const int8_t *weights, int32_t in_c, int32_t begin, int32_t end, int32_t *dots);
   /* dst[i] = quantize_value(src[i], scale): the model input's QuantizeLinear. */
   void (*quantize)(const float *src, size_t count, float scale, int8_t *dst);
@@ -180,6 +188,8 @@ extern const kernels_t effnet_int8_scalar_kernels;
 /* The portable table lookup, for paths without a vector byte permute. */
 void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table);
 void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, int8_t *dst);
+/* The portable classifier, for paths without a dot-product kernel of their own. */
+void effnet_int8_classifier_scalar(const int8_t *pooled, const int8_t *weights, int32_t in_c, int32_t begin, int32_t end, int32_t *dots);
 #if defined(__x86_64__)
 extern const kernels_t effnet_int8_avx2_kernels;
 extern const kernels_t effnet_int8_avx_vnni_kernels;

@@ -199,7 +199,8 @@ AVX2 static void avx2_depthwise_row(const layer_t *layer, const int8_t *in, int3
 const kernels_t effnet_int8_avx2_kernels = {
   .isa = EFFNET_INT8_ISA_AVX2, .packed_size = avx2_packed_size, .pack_weights = avx2_pack_weights,
   .pack_rows = avx2_pack_rows, .gemm = avx2_gemm, .requant = effnet_int8_avx2_requant, .depthwise_row = avx2_depthwise_row,
-  .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar, .residual = effnet_int8_avx2_residual,
+  .classifier = effnet_int8_classifier_scalar, .quantize = effnet_int8_avx2_quantize,
+  .apply_table = effnet_int8_apply_table_scalar, .residual = effnet_int8_avx2_residual,
 };
 
 #endif

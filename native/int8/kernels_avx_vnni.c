@@ -270,7 +270,7 @@ const kernels_t effnet_int8_avx_vnni_kernels = {
   .pack_rows = effnet_int8_vnni_pack_rows, .gemm_requant = vnni_gemm_requant, .pixel_quad_conv = vnni_pixel_quad_conv,
   .requant = effnet_int8_avx2_requant,
   .depthwise_fused = vnni_depthwise_fused, .depthwise_block = 32, .quantize = effnet_int8_avx2_quantize, .apply_table = effnet_int8_apply_table_scalar,
-  .residual = effnet_int8_avx2_residual,
+  .residual = effnet_int8_avx2_residual, .classifier = effnet_int8_classifier_scalar,
 };
 
 #endif

@@ -209,6 +209,7 @@ static void neon_apply_table(int8_t *data, size_t count, const int8_t *table) {
 const kernels_t effnet_int8_neon_kernels = {
   .isa = EFFNET_INT8_ISA_NEON, .packed_size = neon_packed_size, .pack_weights = neon_pack_weights,
   .pack_rows = neon_pack_rows, .gemm = neon_gemm, .requant = neon_requant, .depthwise_row = neon_depthwise_row,
-  .quantize = neon_quantize, .apply_table = neon_apply_table, .residual = neon_residual,
+  .classifier = effnet_int8_classifier_scalar, .quantize = neon_quantize, .apply_table = neon_apply_table,
+  .residual = neon_residual,
 };
 #endif

@@ -73,6 +73,15 @@ void effnet_int8_quantize_scalar(const float *src, size_t count, float scale, in
   for (size_t i = 0; i < count; i++) dst[i] = quantize_value(src[i], scale);
 }
 
+CLONES void effnet_int8_classifier_scalar(const int8_t *pooled, const int8_t *weights, int32_t in_c, int32_t begin, int32_t end, int32_t *dots) {
+  for (int32_t o = begin; o < end; o++) {
+    const int8_t *w = weights + (size_t)o * in_c;
+    int32_t acc = 0;
+    for (int32_t c = 0; c < in_c; c++) acc += pooled[c] * w[c];
+    dots[o - begin] = acc;
+  }
+}
+
 void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *table) {
   for (size_t i = 0; i < count; i++) data[i] = table[(uint8_t)data[i]];
 }
@@ -80,5 +89,6 @@ void effnet_int8_apply_table_scalar(int8_t *data, size_t count, const int8_t *ta
 const kernels_t effnet_int8_scalar_kernels = {
   .isa = EFFNET_INT8_ISA_SCALAR, .packed_size = scalar_packed_size, .pack_weights = scalar_pack_weights,
   .pack_rows = scalar_pack_rows, .gemm = scalar_gemm, .requant = scalar_requant, .depthwise_row = scalar_depthwise_row,
-  .quantize = effnet_int8_quantize_scalar, .apply_table = effnet_int8_apply_table_scalar, .residual = scalar_residual,
+  .classifier = effnet_int8_classifier_scalar, .quantize = effnet_int8_quantize_scalar,
+  .apply_table = effnet_int8_apply_table_scalar, .residual = scalar_residual,
 };

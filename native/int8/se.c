@@ -60,18 +60,9 @@ CLONES void run_se(effnet_int8_engine *e, const se_layer_t *se) {
     values[c] = (float)(sum * pool_scale);
   }
   e->kernels->quantize(values, (size_t)c_count, se->pool_scale, e->pooled);
-  /* FC1 has the classifier's shape (int8 rows · the int8 pooled vector): its kernel where the path has one. */
-  if (e->kernels->classifier) e->kernels->classifier(e->pooled, se->fc1_weights, c_count, 0, reduced, acc);
-  for (int32_t r = 0; r < reduced; r++) {
-    int32_t sum = 0;
-    if (e->kernels->classifier) {
-      sum = acc[r];
-    } else {
-      const int8_t *w = se->fc1_weights + (size_t)r * c_count;
-      for (int32_t c = 0; c < c_count; c++) sum += e->pooled[c] * w[c];
-    }
-    values[r] = (float)sum * se->fc1_scale[r] + se->fc1_bias[r];
-  }
+  /* FC1 has the classifier's shape (int8 rows · the int8 pooled vector): the path's classifier kernel. */
+  e->kernels->classifier(e->pooled, se->fc1_weights, c_count, 0, reduced, acc);
+  for (int32_t r = 0; r < reduced; r++) values[r] = (float)acc[r] * se->fc1_scale[r] + se->fc1_bias[r];
   e->kernels->quantize(values, (size_t)reduced, se->fc1_out_scale, e->fc1_out);
   for (int32_t r = 0; r < reduced; r++) e->fc1_out[r] = se->fc1_table[(uint8_t)e->fc1_out[r]];
   memset(acc, 0, sizeof(int32_t) * (size_t)c_count);
