@@ -199,7 +199,7 @@ AVX512 static inline void store_lone_tile(const layer_t *layer, const __m512i ac
 /*
  * An empty asm that takes the accumulators in vector registers and gives them back there, once a step: without it
  * GCC (12) moves all eight to other registers and back in every step of the loops below, sixteen moves beside eight
- * vpdpbusd (the depthwise: eight beside four), which slowed the convs by 5-10 %.
+ * vpdpbusd (the depthwise: eight beside four), which slowed the convs and the depthwise in A/B profiles.
  */
 #define KEEP_IN_PLACE(a, b, c, d, e, f, g, h) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d), "+v"(e), "+v"(f), "+v"(g), "+v"(h))
 #define KEEP_FOUR_IN_PLACE(a, b, c, d) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d))
